@@ -1,0 +1,316 @@
+//! Configuration: TOML file + `DIEMCAU_*` environment overrides -> validated [`Config`].
+//!
+//! Owns parsing and validation only. Every key has a default so `diemcau serve`
+//! runs with no file at all. An environment variable overrides a key by its
+//! path in upper case with `__` between sections: `media.udp_port` is
+//! `DIEMCAU_MEDIA__UDP_PORT`. Errors name the offending key.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Prefix of environment variables that override config keys.
+pub const ENV_PREFIX: &str = "DIEMCAU_";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the server keeps its database, certificates and files.
+    pub data_dir: PathBuf,
+    pub http: HttpConfig,
+    pub tls: TlsConfig,
+    pub media: MediaConfig,
+    pub demo: DemoConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// HTTPS listener (pages, API, WebSocket, WHIP/WHEP).
+    pub https_listen: Option<SocketAddr>,
+    /// Plain HTTP listener. Refused on anything but a loopback address:
+    /// browsers only grant camera/mic to secure contexts and tokens must not
+    /// cross the network in clear.
+    pub http_listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain (e.g. issued by the province's internal CA).
+    pub cert: Option<PathBuf>,
+    /// PEM private key for `cert`.
+    pub key: Option<PathBuf>,
+    /// Extra names for the generated self-signed certificate.
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Address the one media UDP port binds to.
+    pub bind: IpAddr,
+    /// The one UDP port every peer's media uses (0 picks a free port; tests).
+    pub udp_port: u16,
+    /// Addresses written into ICE candidates. Empty: every local IPv4
+    /// address (loopback included). Behind 1:1 NAT, the public address.
+    pub advertise: Vec<IpAddr>,
+    /// Media worker threads (rooms are sharded over them). 0: one per core.
+    pub workers: usize,
+    /// Audio streams forwarded to each participant besides the stage (loudest K).
+    pub audio_slots_max: usize,
+    /// UDP socket buffer size, bytes. Large so bursts (keyframes fanned out
+    /// to hundreds of endpoints) are not dropped by the kernel.
+    pub socket_buffer_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoConfig {
+    /// When set, a meeting `demo` accepts room joins, WHIP and WHEP with this bearer token.
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// tracing filter, e.g. `info,diemcau=debug`.
+    pub filter: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("data"),
+            http: HttpConfig::default(),
+            tls: TlsConfig::default(),
+            media: MediaConfig::default(),
+            demo: DemoConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            https_listen: Some(SocketAddr::from(([0, 0, 0, 0], 8443))),
+            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+        }
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            bind: IpAddr::from([0, 0, 0, 0]),
+            udp_port: 50000,
+            advertise: Vec::new(),
+            workers: 0,
+            audio_slots_max: 3,
+            socket_buffer_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            filter: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Load `path` (a missing default file is fine: all keys have defaults),
+    /// then apply `DIEMCAU_*` overrides from `env`, then validate.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+                text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: p.to_path_buf(),
+                    message: e.message().to_string(),
+                })?
+            }
+            None => toml::Table::new(),
+        };
+        for (var, value) in env {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let keys: Vec<String> = rest.split("__").map(|k| k.to_ascii_lowercase()).collect();
+            set_path(&mut table, &keys, parse_env_value(&value)).map_err(|message| {
+                ConfigError::Env {
+                    var: var.clone(),
+                    message,
+                }
+            })?;
+        }
+        let origin = path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("<environment>"));
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: origin,
+                    message: e.message().to_string(),
+                })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(addr) = self.http.http_listen
+            && !addr.ip().is_loopback()
+        {
+            return Err(ConfigError::Invalid {
+                key: "http.http_listen",
+                message: format!(
+                    "plain HTTP on {addr} would expose tokens; use a loopback address or https_listen"
+                ),
+            });
+        }
+        if self.http.http_listen.is_none() && self.http.https_listen.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "http",
+                message: "set at least one of http_listen or https_listen".into(),
+            });
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "tls.cert",
+                message: "tls.cert and tls.key go together; set both or neither".into(),
+            });
+        }
+        if self.media.audio_slots_max == 0 || self.media.audio_slots_max > 16 {
+            return Err(ConfigError::Invalid {
+                key: "media.audio_slots_max",
+                message: format!("{} is out of range 1..=16", self.media.audio_slots_max),
+            });
+        }
+        if let Some(t) = &self.demo.token
+            && t.len() < 4
+        {
+            return Err(ConfigError::Invalid {
+                key: "demo.token",
+                message: "a token needs at least 4 characters".into(),
+            });
+        }
+        for ip in &self.media.advertise {
+            if ip.is_unspecified() {
+                return Err(ConfigError::Invalid {
+                    key: "media.advertise",
+                    message: format!("{ip} cannot be advertised; name a reachable address"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Worker threads to run: the configured number, or one per core.
+    pub fn media_workers(&self) -> usize {
+        if self.media.workers > 0 {
+            self.media.workers
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }
+    }
+}
+
+/// Env values are TOML scalars when they parse as such (numbers, booleans,
+/// arrays like `["10.0.0.2"]`), strings otherwise.
+fn parse_env_value(raw: &str) -> toml::Value {
+    let probe = format!("v = {raw}");
+    match probe.parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.into())),
+        Err(_) => toml::Value::String(raw.into()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = keys.split_last().ok_or("empty key")?;
+    let mut cur = table;
+    for k in parents {
+        let entry = cur
+            .entry(k.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{k}` is not a section"))?;
+    }
+    cur.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_with_no_file() {
+        let c = Config::load(None, Vec::new()).unwrap();
+        assert_eq!(c.media.udp_port, 50000);
+        assert_eq!(c.media.audio_slots_max, 3);
+    }
+
+    #[test]
+    fn env_overrides_nested_keys_with_typed_values() {
+        let env = vec![
+            ("DIEMCAU_MEDIA__UDP_PORT".to_string(), "40000".to_string()),
+            ("DIEMCAU_DEMO__TOKEN".to_string(), "secret".to_string()),
+            (
+                "DIEMCAU_MEDIA__ADVERTISE".to_string(),
+                r#"["127.0.0.1"]"#.to_string(),
+            ),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let c = Config::load(None, env).unwrap();
+        assert_eq!(c.media.udp_port, 40000);
+        assert_eq!(c.demo.token.as_deref(), Some("secret"));
+        assert_eq!(c.media.advertise, vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn unknown_key_is_refused_naming_it() {
+        let env = vec![("DIEMCAU_MEDIA__UDP_PROT".to_string(), "1".to_string())];
+        let err = Config::load(None, env).unwrap_err().to_string();
+        assert!(err.contains("udp_prot"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_off_loopback_is_refused() {
+        let env = vec![(
+            "DIEMCAU_HTTP__HTTP_LISTEN".to_string(),
+            "\"0.0.0.0:80\"".to_string(),
+        )];
+        let err = Config::load(None, env).unwrap_err().to_string();
+        assert!(err.contains("http.http_listen"), "{err}");
+    }
+}

@@ -1,0 +1,147 @@
+//! diemcau: videoconference bridge and conference-room controller.
+//!
+//! `Server::start` wires the parts (media driver, signalling hub, HTTP and
+//! HTTPS listeners) and nothing else; see ARCHITECTURE.md for the map.
+
+pub mod api;
+pub mod config;
+pub mod control;
+pub mod media;
+pub mod net;
+pub mod signal;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use config::Config;
+
+/// The meeting `diemcau demo` seeds.
+pub const DEMO_MEETING: &str = "demo";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir { path: std::path::PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Media(#[from] net::MediaError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A running server.
+pub struct Server {
+    http_addr: Option<SocketAddr>,
+    https_addr: Option<SocketAddr>,
+    media: net::Media,
+    state: api::AppState,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    tls_handle: Option<axum_server::Handle<SocketAddr>>,
+}
+
+impl Server {
+    pub async fn start(config: Config) -> Result<Server, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| StartError::DataDir { path: config.data_dir.clone(), source })?;
+        let (media, events) = net::Media::start(net::MediaSettings {
+            bind: config.media.bind,
+            port: config.media.udp_port,
+            advertise: config.media.advertise.clone(),
+            workers: config.media_workers(),
+            audio_slots_max: config.media.audio_slots_max,
+            socket_buffer_bytes: config.media.socket_buffer_bytes,
+        })?;
+        let hub = Arc::new(signal::hub::Hub::default());
+        let mut tasks = vec![tokio::spawn(hub.clone().run(media.clone(), events))];
+        let meetings = Arc::new(control::Meetings::default());
+        if let Some(token) = &config.demo.token {
+            meetings.add(DEMO_MEETING, token);
+        }
+        let tls = match config.http.https_listen {
+            Some(_) => Some(tls::load_or_generate(
+                config.tls.cert.as_deref(),
+                config.tls.key.as_deref(),
+                &config.tls.names,
+                &config.data_dir,
+            )?),
+            None => None,
+        };
+        let state = api::AppState {
+            media: media.clone(),
+            hub,
+            meetings,
+            ca_pem: tls.as_ref().and_then(|t| t.ca_pem.as_deref().map(Arc::from)),
+        };
+        let app = api::router(state.clone());
+        let (stop, stop_rx) = watch::channel(false);
+        let mut http_addr = None;
+        if let Some(addr) = config.http.http_listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen { addr, source })?;
+            http_addr = listener.local_addr().ok();
+            let app = app.clone();
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    })
+                    .await;
+            }));
+        }
+        let mut https_addr = None;
+        let mut tls_handle = None;
+        if let (Some(addr), Some(tls)) = (config.http.https_listen, tls) {
+            let listener = std::net::TcpListener::bind(addr).map_err(|source| StartError::Listen { addr, source })?;
+            listener.set_nonblocking(true).map_err(|source| StartError::Listen { addr, source })?;
+            https_addr = listener.local_addr().ok();
+            let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(tls.server_config.clone());
+            let handle = axum_server::Handle::new();
+            tls_handle = Some(handle.clone());
+            let server = axum_server::from_tcp_rustls(listener, rustls_config)
+                .map_err(|source| StartError::Listen { addr, source })?
+                .handle(handle);
+            tasks.push(tokio::spawn(async move {
+                let _ = server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await;
+            }));
+        }
+        Ok(Server { http_addr, https_addr, media, state, stop, tasks, tls_handle })
+    }
+
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.https_addr
+    }
+
+    /// Where peers send media (one address per advertised candidate).
+    pub fn media_addrs(&self) -> &[SocketAddr] {
+        self.media.local_addrs()
+    }
+
+    pub fn state(&self) -> &api::AppState {
+        &self.state
+    }
+
+    /// Stop listeners and media threads, waiting for them.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Some(h) = &self.tls_handle {
+            h.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+        }
+        let media = self.media.clone();
+        let _ = tokio::task::spawn_blocking(move || media.shutdown()).await;
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}

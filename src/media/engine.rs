@@ -1,0 +1,479 @@
+//! The engine: owns rooms and sessions, takes commands, datagrams and time,
+//! and produces datagrams and events. One engine per media worker thread.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use str0m::config::DtlsCert;
+use str0m::net::{Protocol, Receive};
+use str0m::{Event as RtcEvent, IceConnectionState, Input};
+
+use super::room::{PublishedTrack, Room};
+use super::session::{CONNECT_TIMEOUT, Session};
+use super::{
+    Command, CommandError, Datagram, EngineStats, Event, JoinRequest, LeaveReason, ParticipantId,
+    Reply, SlotState, TrackId, stun,
+};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Addresses written into ICE host candidates (ip:port of the media socket).
+    pub local_addrs: Vec<SocketAddr>,
+    /// Loudest audio streams forwarded to each participant.
+    pub audio_slots_max: usize,
+}
+
+pub struct Engine {
+    pub(super) cfg: EngineConfig,
+    pub(super) cert: DtlsCert,
+    pub(super) sessions: HashMap<ParticipantId, Session>,
+    pub(super) rooms: HashMap<String, Room>,
+    pub(super) tracks: HashMap<TrackId, PublishedTrack>,
+    next_track: TrackId,
+    ufrags: HashMap<String, ParticipantId>,
+    addrs: HashMap<SocketAddr, ParticipantId>,
+    pub(super) out: Vec<Datagram>,
+    pub(super) events: VecDeque<Event>,
+    /// str0m events waiting to be handled with the whole engine in reach.
+    pub(super) pending: VecDeque<(ParticipantId, RtcEvent)>,
+    pub(super) stats: EngineStats,
+    pub(super) last_tick: Option<Instant>,
+    pub(super) stats_window_start: Option<Instant>,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig) -> Engine {
+        // One DTLS certificate for every session: generating a key per peer
+        // would make a join storm of 150 rooms pay 150 key generations.
+        let cert = str0m::crypto::from_feature_flags()
+            .dtls_provider
+            .generate_certificate()
+            .expect("the aws-lc-rs provider generates DTLS certificates");
+        Engine {
+            cfg,
+            cert,
+            sessions: HashMap::new(),
+            rooms: HashMap::new(),
+            tracks: HashMap::new(),
+            next_track: 1,
+            ufrags: HashMap::new(),
+            addrs: HashMap::new(),
+            out: Vec::new(),
+            events: VecDeque::new(),
+            pending: VecDeque::new(),
+            stats: EngineStats::default(),
+            last_tick: None,
+            stats_window_start: None,
+        }
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Next time [`Engine::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Instant {
+        let tick = self
+            .last_tick
+            .map(|t| t + super::tick::TICK)
+            .unwrap_or_else(|| Instant::now() + super::tick::TICK);
+        self.sessions
+            .values()
+            .map(|s| s.next_timeout)
+            .min()
+            .map_or(tick, |t| t.min(tick))
+    }
+
+    /// Datagrams to send, in order.
+    pub fn drain_transmits(&mut self) -> std::vec::Drain<'_, Datagram> {
+        self.stats.datagrams_out += self.out.len() as u64;
+        self.stats.bytes_out += self.out.iter().map(|d| d.contents.len() as u64).sum::<u64>();
+        self.out.drain(..)
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<Reply, CommandError> {
+        let r = match cmd {
+            Command::Join(req) => self.join(now, req),
+            Command::Renegotiate { participant, offer } => self.renegotiate(now, participant, &offer),
+            Command::Leave { participant } => {
+                if !self.sessions.contains_key(&participant) {
+                    return Err(CommandError::UnknownParticipant(participant));
+                }
+                self.remove_session(participant, LeaveReason::Requested);
+                Ok(Reply::Done)
+            }
+            Command::SetStage { room, participants } => {
+                let r = self.rooms.get_mut(&room).ok_or_else(|| CommandError::UnknownRoom(room.clone()))?;
+                if let Some(p) = participants.iter().find(|p| !r.participants.contains(p)) {
+                    return Err(CommandError::NotInRoom(*p, room));
+                }
+                r.stage = participants.clone();
+                r.dirty = true;
+                self.events.push_back(Event::StageChanged { room, participants });
+                Ok(Reply::Done)
+            }
+            Command::Mute { participant, audio, video } => {
+                let s = self
+                    .sessions
+                    .get_mut(&participant)
+                    .ok_or(CommandError::UnknownParticipant(participant))?;
+                if let Some(a) = audio {
+                    s.audio_muted = a;
+                }
+                if let Some(v) = video {
+                    s.video_muted = v;
+                }
+                let (room, a, v) = (s.room.clone(), s.audio_muted, s.video_muted);
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.dirty = true;
+                }
+                self.events.push_back(Event::MuteChanged { room, participant, audio: a, video: v });
+                Ok(Reply::Done)
+            }
+            Command::SetMaxBitrate { participant, kbps } => {
+                let s = self
+                    .sessions
+                    .get_mut(&participant)
+                    .ok_or(CommandError::UnknownParticipant(participant))?;
+                s.max_kbps = kbps;
+                Ok(Reply::Done)
+            }
+            Command::Stats => Ok(Reply::Stats(self.snapshot())),
+        };
+        self.process(now);
+        r
+    }
+
+    fn join(&mut self, now: Instant, req: JoinRequest) -> Result<Reply, CommandError> {
+        if self.sessions.contains_key(&req.participant) {
+            return Err(CommandError::DuplicateParticipant(req.participant));
+        }
+        let id = req.participant;
+        let mut s = Session::new(
+            now,
+            id,
+            req.room.clone(),
+            req.name.clone(),
+            req.role,
+            req.max_kbps,
+            &self.cert,
+            &self.cfg.local_addrs,
+        );
+        let answer = match guarded(|| s.accept_offer(&req.offer)) {
+            Some(Ok(a)) => a,
+            Some(Err(e)) => return Err(e),
+            None => return Err(CommandError::SessionFailed),
+        };
+        if !has_active_media(&answer) {
+            return Err(CommandError::NoUsableCodec);
+        }
+        let ufrag = s.ice_ufrag.clone();
+        self.ufrags.insert(ufrag.clone(), id);
+        self.sessions.insert(id, s);
+        let room = self.rooms.entry(req.room.clone()).or_insert_with(|| Room::new(req.room.clone()));
+        room.participants.push(id);
+        room.dirty = true;
+        self.events.push_back(Event::Joined {
+            room: req.room,
+            participant: id,
+            name: req.name,
+            role: req.role,
+        });
+        self.drive(id);
+        self.process(now);
+        let slots = self.slot_states(id);
+        Ok(Reply::Joined { answer, ice_ufrag: ufrag, slots })
+    }
+
+    fn renegotiate(&mut self, now: Instant, id: ParticipantId, offer: &str) -> Result<Reply, CommandError> {
+        let s = self.sessions.get_mut(&id).ok_or(CommandError::UnknownParticipant(id))?;
+        let answer = match guarded(|| s.accept_offer(offer)) {
+            Some(r) => r?,
+            None => {
+                self.remove_session(id, LeaveReason::Failed);
+                return Err(CommandError::SessionFailed);
+            }
+        };
+        if let Some(r) = self.rooms.get_mut(&self.sessions[&id].room) {
+            r.dirty = true;
+        }
+        self.drive(id);
+        self.process(now);
+        Ok(Reply::Answer { answer, slots: self.slot_states(id) })
+    }
+
+    pub(super) fn slot_states(&self, id: ParticipantId) -> Vec<SlotState> {
+        let Some(s) = self.sessions.get(&id) else { return vec![] };
+        s.slots
+            .iter()
+            .map(|sl| SlotState {
+                mid: sl.mid.to_string(),
+                video: sl.video,
+                role: sl.role,
+                participant: sl.shows,
+                name: sl.shows.and_then(|p| self.sessions.get(&p)).map(|p| p.name.clone()),
+            })
+            .collect()
+    }
+
+    /// Feed one received datagram. Unknown or malformed input is dropped and
+    /// counted, never an error.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, buf: &[u8]) {
+        self.stats.datagrams_in += 1;
+        let id = match self.addrs.get(&source) {
+            Some(id) => *id,
+            None => match stun::local_ufrag(buf).and_then(|u| self.ufrags.get(u)) {
+                Some(id) => *id,
+                None => {
+                    self.stats.dropped_unknown_source += 1;
+                    return;
+                }
+            },
+        };
+        let Ok(contents) = buf.try_into() else {
+            self.stats.dropped_malformed += 1;
+            return;
+        };
+        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
+        let Some(s) = self.sessions.get_mut(&id) else {
+            self.stats.dropped_unknown_source += 1;
+            return;
+        };
+        if !s.rtc.accepts(&input) {
+            self.stats.dropped_malformed += 1;
+            return;
+        }
+        match guarded(|| s.rtc.handle_input(input)) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                tracing::debug!(participant = id, error = %e, "datagram refused");
+                self.stats.dropped_malformed += 1;
+            }
+            None => s.dead = true,
+        }
+        if !s.remote_addrs.contains(&source) && stun::is_stun(buf) {
+            s.remote_addrs.push(source);
+            self.addrs.insert(source, id);
+        }
+        self.drive(id);
+        self.process(now);
+    }
+
+    /// Advance time: session timers, then the periodic room work.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<ParticipantId> =
+            self.sessions.iter().filter(|(_, s)| s.next_timeout <= now).map(|(id, _)| *id).collect();
+        for id in due {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                if guarded(|| s.rtc.handle_input(Input::Timeout(now))).is_none() {
+                    s.dead = true;
+                }
+                if !s.connected && now.saturating_duration_since(s.created_at) > CONNECT_TIMEOUT {
+                    self.remove_session(id, LeaveReason::IceTimeout);
+                    continue;
+                }
+            }
+            self.drive(id);
+        }
+        self.process(now);
+        if self.last_tick.is_none_or(|t| now.saturating_duration_since(t) >= super::tick::TICK) {
+            self.last_tick = Some(now);
+            self.tick(now);
+            self.process(now);
+        }
+    }
+
+    /// Drain one session's output after a mutation, containing panics.
+    pub(super) fn drive(&mut self, id: ParticipantId) {
+        let Some(s) = self.sessions.get_mut(&id) else { return };
+        let (out, pending) = (&mut self.out, &mut self.pending);
+        if guarded(|| s.drain(out, pending)).is_none() {
+            s.dead = true;
+        }
+    }
+
+    /// Handle queued str0m events (which may queue more), then reap dead sessions.
+    pub(super) fn process(&mut self, now: Instant) {
+        while let Some((id, ev)) = self.pending.pop_front() {
+            self.on_rtc_event(now, id, ev);
+        }
+        let dead: Vec<ParticipantId> =
+            self.sessions.iter().filter(|(_, s)| s.dead).map(|(id, _)| *id).collect();
+        for id in dead {
+            self.stats.sessions_failed += 1;
+            self.remove_session(id, LeaveReason::Failed);
+        }
+        let dirty: Vec<String> = self.rooms.iter().filter(|(_, r)| r.dirty).map(|(k, _)| k.clone()).collect();
+        for room in dirty {
+            self.apply_policy(now, &room);
+        }
+        while let Some((id, ev)) = self.pending.pop_front() {
+            self.on_rtc_event(now, id, ev);
+        }
+    }
+
+    fn on_rtc_event(&mut self, now: Instant, id: ParticipantId, ev: RtcEvent) {
+        match ev {
+            RtcEvent::RtpPacket(pkt) => self.route_packet(now, id, pkt),
+            RtcEvent::KeyframeRequest(req) => self.on_keyframe_request(now, id, req.mid),
+            RtcEvent::Connected => {
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.connected = true;
+                }
+                self.events.push_back(Event::Connected { participant: id });
+            }
+            RtcEvent::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.remove_session(id, LeaveReason::Disconnected);
+            }
+            RtcEvent::MediaAdded(m) => self.on_media_added(id, m.mid, m.kind, m.direction),
+            RtcEvent::MediaChanged(m) => {
+                if let Some(s) = self.sessions.get(&id) {
+                    let kind = s.rtc.media(m.mid).map(|x| x.kind());
+                    if let Some(kind) = kind {
+                        self.on_media_added(id, m.mid, kind, m.direction);
+                    }
+                }
+            }
+            RtcEvent::EgressBitrateEstimate(b) => {
+                let bps = match b {
+                    str0m::bwe::BweKind::Twcc { estimate, .. } => estimate.as_u64(),
+                    str0m::bwe::BweKind::Remb { estimate, .. } => estimate.as_u64(),
+                    _ => return,
+                };
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.bwe_bps = Some(bps);
+                }
+            }
+            RtcEvent::MediaEgressStats(st) => {
+                // str0m's counters are cumulative per m-line: keep the latest.
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.link.nacks_in.insert((st.mid, st.rid), st.nacks);
+                    if let Some(l) = st.loss {
+                        s.link.loss_out = l;
+                    }
+                    if let Some(rtt) = st.rtt {
+                        s.link.rtt_ms = rtt.as_millis() as u32;
+                    }
+                }
+            }
+            RtcEvent::MediaIngressStats(st) => {
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.link.loss_in = st.loss.unwrap_or(0.0);
+                    s.link.nacks_out.insert((st.mid, st.rid), st.nacks);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_media_added(&mut self, id: ParticipantId, mid: str0m::media::Mid, kind: str0m::media::MediaKind, dir: str0m::media::Direction) {
+        let Some(s) = self.sessions.get_mut(&id) else { return };
+        let publishes = s.classify_media(mid, kind, dir);
+        let room = s.room.clone();
+        if let Some(video) = publishes
+            && !s.published.iter().any(|(m, _)| *m == mid)
+        {
+            let tid = self.next_track;
+            self.next_track += 1;
+            s.published.push((mid, tid));
+            self.tracks.insert(tid, PublishedTrack::new(tid, id, mid, video));
+            self.events.push_back(Event::TrackPublished { room: room.clone(), participant: id, video });
+        }
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.dirty = true;
+        }
+    }
+
+    pub(super) fn remove_session(&mut self, id: ParticipantId, reason: LeaveReason) {
+        let Some(s) = self.sessions.remove(&id) else { return };
+        self.ufrags.remove(&s.ice_ufrag);
+        for a in &s.remote_addrs {
+            self.addrs.remove(a);
+        }
+        for (_, t) in &s.published {
+            self.tracks.remove(t);
+        }
+        let mut rtc = s.rtc;
+        rtc.disconnect();
+        if let Some(r) = self.rooms.get_mut(&s.room) {
+            r.participants.retain(|p| *p != id);
+            let was_on_stage = r.stage.contains(&id);
+            r.stage.retain(|p| *p != id);
+            r.speaker.remove(id);
+            if r.active_speaker == Some(id) {
+                r.active_speaker = None;
+            }
+            r.dirty = true;
+            if was_on_stage {
+                self.events.push_back(Event::StageChanged { room: s.room.clone(), participants: r.stage.clone() });
+            }
+            if r.participants.is_empty() {
+                self.rooms.remove(&s.room);
+            }
+        }
+        self.events.push_back(Event::Left { room: s.room, participant: id, reason });
+    }
+
+    fn snapshot(&self) -> EngineStats {
+        let mut st = self.stats.clone();
+        st.rooms = self
+            .rooms
+            .values()
+            .map(|r| {
+                let mut rs = r.stats.clone();
+                rs.nacks_received = r
+                    .participants
+                    .iter()
+                    .filter_map(|p| self.sessions.get(p))
+                    .map(|s| s.link.nacks_in.values().sum::<u64>())
+                    .sum();
+                rs.participants = r.participants.len() as u64;
+                rs.tracks = self.tracks.values().filter(|t| r.participants.contains(&t.owner)).count() as u64;
+                rs
+            })
+            .collect();
+        st
+    }
+}
+
+/// Run `f`, turning a panic into `None`: a bug in one session's protocol
+/// state must not take down its room or the worker thread.
+pub(super) fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            tracing::error!("panic contained in a media session; closing it");
+            None
+        }
+    }
+}
+
+/// An answer carries usable media when some m-line has a non-zero port and
+/// is not inactive: str0m rejects m-lines whose codecs it cannot use.
+fn has_active_media(answer: &str) -> bool {
+    let mut active = false;
+    let mut in_media = false;
+    let mut this_ok = false;
+    for line in answer.lines() {
+        if let Some(rest) = line.strip_prefix("m=") {
+            if in_media && this_ok {
+                active = true;
+            }
+            in_media = !rest.starts_with("application");
+            let port = rest.split_whitespace().nth(1).unwrap_or("0");
+            this_ok = port != "0";
+        } else if line.trim() == "a=inactive" {
+            this_ok = false;
+        }
+    }
+    active || (in_media && this_ok)
+}
+
+/// How long a stats window lasts for layer bitrates.
+pub(super) const BITRATE_WINDOW: Duration = Duration::from_secs(1);

@@ -1,0 +1,254 @@
+//! The SFU engine, sans-IO: rooms, participants and their sessions, published
+//! tracks and simulcast layers, receive slots, forwarders, layer selection,
+//! active speaker and the stage policy.
+//!
+//! **Architecture invariant:** nothing here touches tokio, axum, sqlx, sockets
+//! or the clock. Time comes in as an argument (`now`), datagrams come in as
+//! byte slices and go out as [`Datagram`] values, commands come in as
+//! [`Command`] values and answers/events go out as plain data. A check in
+//! `tests/it/invariants.rs` fails the build's tests when an import sneaks in.
+//!
+//! Ownership: the [`Engine`] owns every [`session::Session`] (one str0m `Rtc`
+//! each) and every [`room::Room`]. A relay to another node or a recorder is
+//! just another participant: a relay publishes many tracks and subscribes
+//! with many slots; a recorder only subscribes.
+
+pub mod engine;
+pub mod forwarder;
+pub mod keyframe;
+pub mod policy;
+pub mod room;
+pub mod route;
+pub mod session;
+pub mod speaker;
+pub mod stun;
+mod tick;
+
+use std::net::SocketAddr;
+
+pub use engine::{Engine, EngineConfig};
+pub use policy::SlotRole;
+
+/// A participant (one connected peer). One session per participant.
+pub type ParticipantId = u64;
+/// A published track, unique within an engine.
+pub type TrackId = u32;
+
+/// One simulcast layer of one published track (layer 0 = lowest quality).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TrackRef {
+    pub track: TrackId,
+    pub layer: u8,
+}
+
+/// A UDP datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// Local address to send from (one of the advertised candidates).
+    pub source: SocketAddr,
+    pub destination: SocketAddr,
+    pub contents: Vec<u8>,
+}
+
+/// What kind of peer joins; decides its default receive slots and rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A room endpoint (điểm cầu): publishes and receives.
+    Room,
+    /// An operator console: receives every thumbnail.
+    Console,
+    /// Receive only (WHEP players, recorders).
+    Viewer,
+    /// Publish only (WHIP encoders).
+    Publisher,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Room => "room",
+            Role::Console => "console",
+            Role::Viewer => "viewer",
+            Role::Publisher => "publisher",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "room" => Some(Role::Room),
+            "console" => Some(Role::Console),
+            "viewer" => Some(Role::Viewer),
+            "publisher" => Some(Role::Publisher),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    /// Allocated by the caller (unique across engines of one process).
+    pub participant: ParticipantId,
+    pub room: String,
+    pub name: String,
+    pub role: Role,
+    /// Link cap for everything this participant receives, kbit/s.
+    pub max_kbps: Option<u32>,
+    pub offer: String,
+}
+
+/// Commands from control/signalling into the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Join(JoinRequest),
+    /// A new offer from an already joined participant (renegotiation).
+    Renegotiate {
+        participant: ParticipantId,
+        offer: String,
+    },
+    Leave {
+        participant: ParticipantId,
+    },
+    /// Set the room's stage, in order (empty: automatic).
+    SetStage {
+        room: String,
+        participants: Vec<ParticipantId>,
+    },
+    /// Mute or unmute; `None` leaves that kind unchanged.
+    Mute {
+        participant: ParticipantId,
+        audio: Option<bool>,
+        video: Option<bool>,
+    },
+    SetMaxBitrate {
+        participant: ParticipantId,
+        kbps: Option<u32>,
+    },
+    Stats,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Joined {
+        answer: String,
+        ice_ufrag: String,
+        slots: Vec<SlotState>,
+    },
+    Answer {
+        answer: String,
+        slots: Vec<SlotState>,
+    },
+    Done,
+    Stats(EngineStats),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("unknown participant {0}")]
+    UnknownParticipant(ParticipantId),
+    #[error("unknown room {0:?}")]
+    UnknownRoom(String),
+    #[error("participant {0} already exists")]
+    DuplicateParticipant(ParticipantId),
+    #[error("invalid sdp: {0}")]
+    BadSdp(String),
+    #[error("the offer has no media with a codec this server forwards (opus, vp8, h264)")]
+    NoUsableCodec,
+    #[error("participant {0} is not in room {1:?}")]
+    NotInRoom(ParticipantId, String),
+    #[error("internal error in the session; it was closed")]
+    SessionFailed,
+}
+
+/// What one receive slot shows, as told to its subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotState {
+    pub mid: String,
+    pub video: bool,
+    pub role: SlotRole,
+    pub participant: Option<ParticipantId>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaveReason {
+    Requested,
+    Disconnected,
+    IceTimeout,
+    Failed,
+}
+
+/// Events out of the engine (past tense).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Joined {
+        room: String,
+        participant: ParticipantId,
+        name: String,
+        role: Role,
+    },
+    Connected {
+        participant: ParticipantId,
+    },
+    Left {
+        room: String,
+        participant: ParticipantId,
+        reason: LeaveReason,
+    },
+    TrackPublished {
+        room: String,
+        participant: ParticipantId,
+        video: bool,
+    },
+    SlotsChanged {
+        participant: ParticipantId,
+        slots: Vec<SlotState>,
+    },
+    SpeakerChanged {
+        room: String,
+        participant: Option<ParticipantId>,
+        name: Option<String>,
+    },
+    StageChanged {
+        room: String,
+        participants: Vec<ParticipantId>,
+    },
+    MuteChanged {
+        room: String,
+        participant: ParticipantId,
+        audio: bool,
+        video: bool,
+    },
+}
+
+/// Counters of one room.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomStats {
+    pub room: String,
+    pub participants: u64,
+    pub tracks: u64,
+    pub packets_in: u64,
+    pub bytes_in: u64,
+    pub packets_out: u64,
+    pub bytes_out: u64,
+    pub nacks_received: u64,
+    pub plis_sent: u64,
+    pub keyframe_requests_received: u64,
+    pub dropped_muted: u64,
+    /// Packets lost on the way in, as counted by receivers' sequence gaps.
+    pub packets_lost_in: u64,
+}
+
+/// Counters of one engine (a worker thread's share of the server).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub rooms: Vec<RoomStats>,
+    pub datagrams_in: u64,
+    pub datagrams_out: u64,
+    pub bytes_out: u64,
+    /// Datagrams from an address no session knows, that are not a valid STUN
+    /// request for a known ICE username.
+    pub dropped_unknown_source: u64,
+    /// Datagrams a session refused (garbage, bad integrity, truncated).
+    pub dropped_malformed: u64,
+    pub sessions_failed: u64,
+}

@@ -1,0 +1,248 @@
+//! Stage policy: which participant each receive slot of a subscriber shows.
+//!
+//! Pure function of the room's state, so every rule is unit-tested:
+//! - **stage** slots show the room's stage (the hub by default, whoever the
+//!   operator puts there); when the stage is empty or is the subscriber
+//!   itself, the active speaker, else the first other publisher;
+//! - the **speaker** slot shows the active speaker unless already on stage,
+//!   else keeps what it showed;
+//! - **thumbnail** slots show every other video publisher (a console takes
+//!   them all), keeping each one in the same slot while it stays;
+//! - **audio** slots carry the stage plus the loudest speakers, at most
+//!   `audio_max` (default 3), never all N.
+//!
+//! Nobody receives their own media.
+
+use super::ParticipantId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SlotRole {
+    Stage,
+    Speaker,
+    Thumbnail,
+    Audio,
+}
+
+impl SlotRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotRole::Stage => "stage",
+            SlotRole::Speaker => "speaker",
+            SlotRole::Thumbnail => "thumbnail",
+            SlotRole::Audio => "audio",
+        }
+    }
+}
+
+/// A participant as the policy sees it: whether it currently has forwardable
+/// (published and not muted) video and audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    pub id: ParticipantId,
+    pub video: bool,
+    pub audio: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RoomView<'a> {
+    /// In join order.
+    pub sources: &'a [Source],
+    pub stage: &'a [ParticipantId],
+    pub speaker: Option<ParticipantId>,
+    /// Loudest first.
+    pub loudest: &'a [ParticipantId],
+    pub audio_max: usize,
+}
+
+/// Desired source per slot (same order as `roles`). `current` is what the
+/// slots show now; it makes assignments sticky.
+pub fn assign(
+    view: &RoomView<'_>,
+    me: ParticipantId,
+    roles: &[SlotRole],
+    current: &[Option<ParticipantId>],
+) -> Vec<Option<ParticipantId>> {
+    let has_video = |p: ParticipantId| {
+        p != me && view.sources.iter().any(|s| s.id == p && s.video)
+    };
+    let has_audio = |p: ParticipantId| {
+        p != me && view.sources.iter().any(|s| s.id == p && s.audio)
+    };
+    let mut out: Vec<Option<ParticipantId>> = vec![None; roles.len()];
+    let cur = |i: usize| current.get(i).copied().flatten();
+
+    // Stage slots: the stage list, then the speaker, then anyone.
+    let mut stage_queue: Vec<ParticipantId> = view.stage.iter().copied().filter(|&p| has_video(p)).collect();
+    if stage_queue.is_empty() {
+        if let Some(s) = view.speaker.filter(|&s| has_video(s)) {
+            stage_queue.push(s);
+        }
+    }
+    if stage_queue.is_empty() {
+        // Keep showing whoever was there rather than hopping to the first publisher.
+        if let Some(c) = roles
+            .iter()
+            .enumerate()
+            .find(|(i, r)| **r == SlotRole::Stage && cur(*i).is_some_and(has_video))
+            .and_then(|(i, _)| cur(i))
+        {
+            stage_queue.push(c);
+        }
+    }
+    for s in view.sources.iter().filter(|s| has_video(s.id)) {
+        if !stage_queue.contains(&s.id) {
+            stage_queue.push(s.id);
+        }
+    }
+    let mut stage_iter = stage_queue.iter().copied();
+    for (i, r) in roles.iter().enumerate() {
+        if *r == SlotRole::Stage {
+            out[i] = stage_iter.next();
+        }
+    }
+    let on_stage: Vec<ParticipantId> = out.iter().flatten().copied().collect();
+
+    // Speaker slot: the active speaker when not already on stage; otherwise
+    // keep the previous one (still valid), else the next publisher not shown.
+    for (i, r) in roles.iter().enumerate() {
+        if *r != SlotRole::Speaker {
+            continue;
+        }
+        let shown = |p: &ParticipantId| on_stage.contains(p) || out.contains(&Some(*p));
+        let pick = view
+            .speaker
+            .filter(|s| has_video(*s) && !shown(s))
+            .or_else(|| cur(i).filter(|c| has_video(*c) && !shown(c)))
+            .or_else(|| {
+                view.sources
+                    .iter()
+                    .map(|s| s.id)
+                    .find(|p| has_video(*p) && !shown(p))
+            });
+        out[i] = pick;
+    }
+
+    // Thumbnails: every other video publisher, sticky per slot.
+    let thumbs: Vec<usize> = (0..roles.len()).filter(|&i| roles[i] == SlotRole::Thumbnail).collect();
+    let wanted: Vec<ParticipantId> = view.sources.iter().map(|s| s.id).filter(|&p| has_video(p)).collect();
+    fill_sticky(&mut out, &thumbs, &wanted, cur);
+
+    // Audio: stage first, then the loudest; at most audio_max and the slot count.
+    let audio_slots: Vec<usize> = (0..roles.len()).filter(|&i| roles[i] == SlotRole::Audio).collect();
+    let mut audio: Vec<ParticipantId> = Vec::new();
+    for &p in view.stage.iter().chain(view.speaker.iter()).chain(view.loudest.iter()) {
+        if has_audio(p) && !audio.contains(&p) {
+            audio.push(p);
+        }
+    }
+    audio.truncate(view.audio_max.min(audio_slots.len()));
+    fill_sticky(&mut out, &audio_slots, &audio, cur);
+    out
+}
+
+/// Put each wanted source into a slot, keeping sources already shown in
+/// their slot and filling freed slots in order.
+fn fill_sticky(
+    out: &mut [Option<ParticipantId>],
+    slots: &[usize],
+    wanted: &[ParticipantId],
+    cur: impl Fn(usize) -> Option<ParticipantId>,
+) {
+    let mut placed: Vec<ParticipantId> = Vec::new();
+    for &i in slots {
+        if let Some(c) = cur(i).filter(|c| wanted.contains(c)) {
+            out[i] = Some(c);
+            placed.push(c);
+        }
+    }
+    let mut rest = wanted.iter().copied().filter(|p| !placed.contains(p));
+    for &i in slots {
+        if out[i].is_none() {
+            out[i] = rest.next();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SlotRole::*;
+
+    fn av(ids: &[ParticipantId]) -> Vec<Source> {
+        ids.iter().map(|&id| Source { id, video: true, audio: true }).collect()
+    }
+
+    fn view<'a>(s: &'a [Source], stage: &'a [ParticipantId], speaker: Option<ParticipantId>, loudest: &'a [ParticipantId]) -> RoomView<'a> {
+        RoomView { sources: s, stage, speaker, loudest, audio_max: 3 }
+    }
+
+    const ROOM: &[SlotRole] = &[Stage, Speaker, Audio, Audio, Audio];
+
+    #[test]
+    fn everyone_sees_the_hub_on_stage_and_the_hub_sees_the_speaker() {
+        let s = av(&[1, 2, 3, 4]);
+        let v = view(&s, &[1], Some(3), &[3, 2]);
+        let out = assign(&v, 2, ROOM, &[]);
+        assert_eq!(out[0], Some(1), "stage");
+        assert_eq!(out[1], Some(3), "speaker");
+        // Hub itself: stage falls back to the active speaker.
+        let out = assign(&v, 1, ROOM, &[]);
+        assert_eq!(out[0], Some(3));
+        assert_ne!(out[1], Some(3), "speaker slot does not repeat the stage");
+        assert!(!out.contains(&Some(1)), "never your own media");
+    }
+
+    #[test]
+    fn audio_is_stage_plus_loudest_capped_not_everyone() {
+        let s = av(&[1, 2, 3, 4, 5, 6]);
+        let v = view(&s, &[1], Some(4), &[4, 5, 6, 2]);
+        let out = assign(&v, 3, ROOM, &[]);
+        let mut audio: Vec<_> = out[2..].iter().flatten().copied().collect();
+        audio.sort();
+        assert_eq!(audio, vec![1, 4, 5]);
+    }
+
+    #[test]
+    fn audio_slots_are_sticky() {
+        let s = av(&[1, 2, 3, 4]);
+        let v = view(&s, &[], None, &[2, 3, 4]);
+        let first = assign(&v, 1, &[Audio, Audio], &[]);
+        assert_eq!(first, vec![Some(2), Some(3)]);
+        let v = view(&s, &[], None, &[3, 4, 2]);
+        let second = assign(&v, 1, &[Audio, Audio], &first);
+        assert_eq!(second, vec![Some(4), Some(3)], "3 keeps its slot; 4 takes 2's");
+    }
+
+    #[test]
+    fn muted_video_leaves_the_stage_and_muted_audio_is_not_forwarded() {
+        let s = vec![
+            Source { id: 1, video: false, audio: false },
+            Source { id: 2, video: true, audio: true },
+            Source { id: 3, video: true, audio: true },
+        ];
+        let v = view(&s, &[1], Some(1), &[1, 2]);
+        let out = assign(&v, 3, ROOM, &[]);
+        assert_eq!(out[0], Some(2));
+        assert!(!out[2..].contains(&Some(1)));
+    }
+
+    #[test]
+    fn console_gets_every_thumbnail_once() {
+        let s = av(&[1, 2, 3, 4]);
+        let v = view(&s, &[1], None, &[]);
+        let roles = [Stage, Thumbnail, Thumbnail, Thumbnail, Thumbnail, Thumbnail];
+        let out = assign(&v, 99, &roles, &[]);
+        let mut thumbs: Vec<_> = out[1..].iter().flatten().copied().collect();
+        thumbs.sort();
+        assert_eq!(thumbs, vec![1, 2, 3, 4]);
+        assert_eq!(out[5], None);
+    }
+
+    #[test]
+    fn stage_order_follows_operator_list() {
+        let s = av(&[1, 2, 3]);
+        let v = view(&s, &[3, 2], None, &[]);
+        let out = assign(&v, 1, &[Stage, Stage], &[]);
+        assert_eq!(out, vec![Some(3), Some(2)]);
+    }
+}

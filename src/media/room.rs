@@ -1,0 +1,138 @@
+//! A room: the live media state of one meeting — who is in it, what they
+//! publish, the stage, the active speaker, and the fan-out map from each
+//! published track to the subscriber slots it feeds.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use str0m::format::Codec;
+use str0m::media::{Mid, Rid};
+use str0m::rtp::Ssrc;
+
+use super::keyframe::VideoCodec;
+use super::speaker::SpeakerDetector;
+use super::{ParticipantId, RoomStats, TrackId};
+
+/// Up to three simulcast layers per track (low, mid, high).
+pub const MAX_LAYERS: usize = 3;
+/// A layer that sent nothing for this long is treated as stopped (publisher
+/// paused it, or lost bandwidth) and subscribers move to another layer.
+pub const LAYER_IDLE: Duration = Duration::from_millis(1000);
+/// Minimum time between keyframe requests to one layer: several subscribers
+/// switching at once must not make the publisher send a keyframe each.
+pub const PLI_INTERVAL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, Default)]
+pub struct Layer {
+    pub rid: Option<Rid>,
+    pub ssrc: Option<Ssrc>,
+    pub last_packet: Option<Instant>,
+    /// Bytes since the last bitrate sample.
+    pub window_bytes: u64,
+    /// Smoothed bitrate, bit/s (0 until measured).
+    pub bitrate_bps: u64,
+    pub last_pli: Option<Instant>,
+}
+
+impl Layer {
+    pub fn is_active(&self, now: Instant) -> bool {
+        self.last_packet.is_some_and(|t| now.saturating_duration_since(t) < LAYER_IDLE)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PublishedTrack {
+    pub id: TrackId,
+    pub owner: ParticipantId,
+    pub mid: Mid,
+    pub video: bool,
+    /// Learned from the first packet's payload type.
+    pub codec: Option<Codec>,
+    pub layers: [Layer; MAX_LAYERS],
+}
+
+impl PublishedTrack {
+    pub fn new(id: TrackId, owner: ParticipantId, mid: Mid, video: bool) -> Self {
+        PublishedTrack {
+            id,
+            owner,
+            mid,
+            video,
+            codec: None,
+            layers: Default::default(),
+        }
+    }
+
+    pub fn video_codec(&self) -> Option<VideoCodec> {
+        match self.codec? {
+            Codec::Vp8 => Some(VideoCodec::Vp8),
+            Codec::H264 => Some(VideoCodec::H264),
+            _ => None,
+        }
+    }
+
+    pub fn active_layers(&self, now: Instant) -> impl Iterator<Item = u8> + '_ {
+        (0..MAX_LAYERS as u8).filter(move |&l| self.layers[l as usize].is_active(now))
+    }
+}
+
+/// Layer index for a simulcast rid: the usual names map to low/mid/high,
+/// anything else falls back to its position in the offer's rid list.
+pub fn layer_for_rid(rid: Option<&str>, position: Option<usize>) -> u8 {
+    match rid {
+        None => 0,
+        Some("q" | "l" | "low" | "0" | "quarter") => 0,
+        Some("h" | "m" | "mid" | "1" | "half") => 1,
+        Some("f" | "high" | "2" | "full") => 2,
+        Some(_) => position.unwrap_or(0).min(MAX_LAYERS - 1) as u8,
+    }
+}
+
+#[derive(Debug)]
+pub struct Room {
+    pub id: String,
+    /// In join order.
+    pub participants: Vec<ParticipantId>,
+    pub stage: Vec<ParticipantId>,
+    pub speaker: SpeakerDetector,
+    pub active_speaker: Option<ParticipantId>,
+    /// Published track -> (subscriber, slot index) it may feed (current or
+    /// pending source of that slot). Rebuilt whenever assignments change.
+    pub fanout: HashMap<TrackId, Vec<(ParticipantId, usize)>>,
+    /// Slot assignments must be recomputed.
+    pub dirty: bool,
+    pub stats: RoomStats,
+}
+
+impl Room {
+    pub fn new(id: String) -> Self {
+        Room {
+            stats: RoomStats {
+                room: id.clone(),
+                ..Default::default()
+            },
+            id,
+            participants: Vec::new(),
+            stage: Vec::new(),
+            speaker: SpeakerDetector::new(),
+            active_speaker: None,
+            fanout: HashMap::new(),
+            dirty: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_rid_names_map_to_low_mid_high() {
+        assert_eq!(layer_for_rid(Some("q"), Some(2)), 0);
+        assert_eq!(layer_for_rid(Some("h"), Some(0)), 1);
+        assert_eq!(layer_for_rid(Some("f"), Some(0)), 2);
+        assert_eq!(layer_for_rid(Some("x"), Some(1)), 1);
+        assert_eq!(layer_for_rid(Some("x"), Some(9)), 2);
+        assert_eq!(layer_for_rid(None, None), 0);
+    }
+}

@@ -1,0 +1,172 @@
+//! The forward path: one packet in from a publisher, out to every slot that
+//! shows it. Fan-out is a map lookup (track -> slots); each slot's forwarder
+//! decides, the subscriber's str0m stream seals and queues it. The payload
+//! is shared (`Arc<[u8]>`), never copied per subscriber.
+
+use std::time::Instant;
+
+use str0m::format::Codec;
+use str0m::media::Mid;
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+
+use super::engine::Engine;
+use super::forwarder::Decision;
+use super::keyframe::starts_keyframe;
+use super::room::{PLI_INTERVAL, layer_for_rid};
+use super::{ParticipantId, TrackRef};
+
+impl Engine {
+    /// Which track layer an incoming SSRC belongs to (learned once per SSRC).
+    fn resolve_ssrc(&mut self, id: ParticipantId, pkt: &RtpPacket) -> Option<TrackRef> {
+        let s = self.sessions.get_mut(&id)?;
+        if let Some(r) = s.rx_ssrc.get(&pkt.header.ssrc) {
+            return Some(*r);
+        }
+        let (mid, rid) = {
+            let mut api = s.rtc.direct_api();
+            let rx = api.stream_rx(&pkt.header.ssrc)?;
+            (rx.mid(), rx.rid())
+        };
+        let track = s.published.iter().find(|(m, _)| *m == mid).map(|(_, t)| *t)?;
+        let position = rid.and_then(|r| {
+            let media = s.rtc.media(mid)?;
+            match media.rids_rx() {
+                str0m::media::Rids::Specific(v) => v.iter().position(|x| *x == r),
+                _ => None,
+            }
+        });
+        let layer = layer_for_rid(rid.as_ref().map(|r| &**r), position);
+        let r = TrackRef { track, layer };
+        s.rx_ssrc.insert(pkt.header.ssrc, r);
+        if let Some(t) = self.tracks.get_mut(&track) {
+            let l = &mut t.layers[layer as usize];
+            l.rid = rid;
+            l.ssrc = Some(pkt.header.ssrc);
+        }
+        Some(r)
+    }
+
+    pub(super) fn route_packet(&mut self, now: Instant, from: ParticipantId, pkt: RtpPacket) {
+        let Some(src) = self.resolve_ssrc(from, &pkt) else { return };
+        let Some(publisher) = self.sessions.get(&from) else { return };
+        let muted_audio = publisher.audio_muted;
+        let muted_video = publisher.video_muted;
+        let room_id = publisher.room.clone();
+        let pt = pkt.header.payload_type;
+        let codec = publisher
+            .rtc
+            .codec_config()
+            .params()
+            .iter()
+            .find(|p| p.pt() == pt || p.resend() == Some(pt))
+            .map(|p| p.spec().codec);
+        let Some(track) = self.tracks.get_mut(&src.track) else { return };
+        if track.codec.is_none() {
+            track.codec = codec;
+        }
+        let Some(codec) = track.codec else { return };
+        let video = track.video;
+        let layer = &mut track.layers[src.layer as usize];
+        let first_packet = layer.last_packet.is_none();
+        layer.last_packet = Some(now);
+        layer.window_bytes += pkt.payload.len() as u64;
+        let vcodec = track.video_codec();
+        let Some(room) = self.rooms.get_mut(&room_id) else { return };
+        room.stats.packets_in += 1;
+        room.stats.bytes_in += pkt.payload.len() as u64;
+        if first_packet {
+            // A layer came (back): subscribers may want it.
+            room.dirty = true;
+        }
+        if !video && let Some(level) = pkt.header.ext_vals.audio_level {
+            // str0m reports -dBov as a negative number.
+            room.speaker.handle_level(now, from, level.unsigned_abs());
+        }
+        if (video && muted_video) || (!video && muted_audio) {
+            room.stats.dropped_muted += 1;
+            return;
+        }
+        let Some(targets) = room.fanout.get(&src.track) else { return };
+        let targets = targets.clone();
+        let keyframe = vcodec.is_some_and(|c| starts_keyframe(c, &pkt.payload));
+        let clock_rate = if video { 90_000 } else { 48_000 };
+        let ts = pkt.header.timestamp;
+        let seq = *pkt.seq_no;
+        let ext = ExtensionValues {
+            audio_level: pkt.header.ext_vals.audio_level,
+            voice_activity: pkt.header.ext_vals.voice_activity,
+            video_orientation: pkt.header.ext_vals.video_orientation,
+            ..Default::default()
+        };
+        let mut sent = 0u64;
+        for (sub, slot) in targets {
+            let Some(s) = self.sessions.get_mut(&sub) else { continue };
+            if !s.connected {
+                continue;
+            }
+            let Some(sl) = s.slots.get_mut(slot) else { continue };
+            let Decision::Forward { seq: out_seq, ts: out_ts, .. } =
+                sl.fwd.on_packet(now, src, seq, ts, clock_rate, keyframe)
+            else {
+                continue;
+            };
+            let Some((ssrc, out_pt)) = s.slot_send_params(slot, codec) else { continue };
+            let mut api = s.rtc.direct_api();
+            let Some(stream) = api.stream_tx(&ssrc) else { continue };
+            stream.write_rtp(
+                RtpWrite::new(out_pt, out_seq.into(), out_ts, pkt.timestamp, pkt.payload.clone())
+                    .marker(pkt.header.marker)
+                    .ext_vals(ext.clone())
+                    .nackable(video),
+            );
+            sent += 1;
+            self.drive(sub);
+        }
+        if let Some(room) = self.rooms.get_mut(&room_id) {
+            room.stats.packets_out += sent;
+            room.stats.bytes_out += sent * pkt.payload.len() as u64;
+        }
+    }
+
+    /// A subscriber lost a picture on `mid`: ask the source of that slot.
+    pub(super) fn on_keyframe_request(&mut self, now: Instant, sub: ParticipantId, mid: Mid) {
+        let Some(s) = self.sessions.get(&sub) else { return };
+        let Some(src) = s
+            .slots
+            .iter()
+            .find(|sl| sl.mid == mid)
+            .and_then(|sl| sl.fwd.target().or(sl.fwd.current()))
+        else {
+            return;
+        };
+        if let Some(r) = self.rooms.get_mut(&s.room) {
+            r.stats.keyframe_requests_received += 1;
+        }
+        self.request_keyframe(now, src);
+    }
+
+    /// Send a PLI for one layer of a track, at most every [`PLI_INTERVAL`].
+    pub(super) fn request_keyframe(&mut self, now: Instant, src: TrackRef) {
+        let Some(track) = self.tracks.get_mut(&src.track) else { return };
+        let layer = &mut track.layers[src.layer as usize];
+        if layer.last_pli.is_some_and(|t| now.saturating_duration_since(t) < PLI_INTERVAL) {
+            return;
+        }
+        let Some(ssrc) = layer.ssrc else { return };
+        layer.last_pli = Some(now);
+        let owner = track.owner;
+        let Some(s) = self.sessions.get_mut(&owner) else { return };
+        if let Some(rx) = s.rtc.direct_api().stream_rx(&ssrc) {
+            rx.request_keyframe(str0m::media::KeyframeRequestKind::Pli);
+        }
+        if let Some(r) = self.rooms.get_mut(&s.room) {
+            r.stats.plis_sent += 1;
+        }
+        self.drive(owner);
+    }
+}
+
+/// Codecs a slot can carry, for tests and diagnostics.
+pub fn forwardable(codec: Codec) -> bool {
+    matches!(codec, Codec::Opus | Codec::Vp8 | Codec::H264)
+}

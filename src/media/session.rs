@@ -1,0 +1,247 @@
+//! One participant's peer connection: a str0m `Rtc` in RTP mode plus what the
+//! engine needs to know about it (published tracks, receive slots).
+//!
+//! Owns the single-mutation rule for its `Rtc`: every mutation is followed by
+//! [`Session::drain`], which moves transmits and events out until str0m
+//! returns its next timeout.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::SdpOffer;
+use str0m::config::DtlsCert;
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, Mid, Pt, Rid};
+use str0m::rtp::Ssrc;
+use str0m::{Candidate, Event as RtcEvent, Output, Rtc, RtcConfig};
+
+use super::forwarder::Forwarder;
+use super::{CommandError, Datagram, ParticipantId, Role, SlotRole, TrackId, TrackRef};
+
+/// A session that has not completed ICE + DTLS in this time is dropped: the
+/// peer never arrived (closed tab, blocked UDP).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One receive slot: an outgoing m-line fed by a forwarder.
+#[derive(Debug)]
+pub struct Slot {
+    pub mid: Mid,
+    pub video: bool,
+    pub role: SlotRole,
+    pub fwd: Forwarder,
+    /// Participant this slot is assigned to show.
+    pub shows: Option<ParticipantId>,
+    /// Outgoing SSRC (learned from str0m after negotiation).
+    pub tx_ssrc: Option<Ssrc>,
+    /// Negotiated payload type per codec on this m-line.
+    pub pts: Vec<(Codec, Pt)>,
+}
+
+pub struct Session {
+    pub id: ParticipantId,
+    pub room: String,
+    pub name: String,
+    pub role: Role,
+    pub rtc: Rtc,
+    pub ice_ufrag: String,
+    pub created_at: Instant,
+    pub connected: bool,
+    pub next_timeout: Instant,
+    /// Set when the session must be removed (disconnected, failed).
+    pub dead: bool,
+    pub audio_muted: bool,
+    pub video_muted: bool,
+    pub max_kbps: Option<u32>,
+    /// Latest send-side bandwidth estimate towards this peer, bit/s.
+    pub bwe_bps: Option<u64>,
+    /// Tracks this participant publishes, by mid.
+    pub published: Vec<(Mid, TrackId)>,
+    /// Incoming SSRC -> track layer, learned from str0m's receive streams.
+    pub rx_ssrc: HashMap<Ssrc, TrackRef>,
+    pub slots: Vec<Slot>,
+    /// Remote addresses seen for this session (for demux cleanup).
+    pub remote_addrs: Vec<SocketAddr>,
+    pub link: LinkStats,
+}
+
+/// Link quality of one peer, from RTCP as str0m reports it each second.
+#[derive(Debug, Clone, Default)]
+pub struct LinkStats {
+    /// Cumulative NACKs the peer sent us, per outgoing (mid, rid).
+    pub nacks_in: HashMap<(Mid, Option<Rid>), u64>,
+    /// Cumulative NACKs we sent the peer, per incoming (mid, rid).
+    pub nacks_out: HashMap<(Mid, Option<Rid>), u64>,
+    /// Fraction lost on the way to us (0..1).
+    pub loss_in: f32,
+    /// Fraction lost on the way to the peer, from its receiver reports.
+    pub loss_out: f32,
+    pub rtt_ms: u32,
+}
+
+/// Build the `Rtc` every session uses: ICE-lite, RTP mode, only the codecs
+/// we forward, BWE for layer selection, stats for /metrics.
+pub fn new_rtc(now: Instant, cert: &DtlsCert) -> Rtc {
+    RtcConfig::new()
+        .set_ice_lite(true)
+        .set_rtp_mode(true)
+        .set_dtls_cert(cert.clone())
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_vp8(true)
+        .enable_h264(true)
+        .enable_bwe(Some(str0m::bwe::Bitrate::kbps(1500)))
+        .set_stats_interval(Some(Duration::from_secs(1)))
+        .build(now)
+}
+
+impl Session {
+    pub fn new(
+        now: Instant,
+        id: ParticipantId,
+        room: String,
+        name: String,
+        role: Role,
+        max_kbps: Option<u32>,
+        cert: &DtlsCert,
+        local_addrs: &[SocketAddr],
+    ) -> Session {
+        let mut rtc = new_rtc(now, cert);
+        for a in local_addrs {
+            if let Ok(c) = Candidate::host(*a, "udp") {
+                rtc.add_local_candidate(c);
+            }
+        }
+        let ice_ufrag = rtc.direct_api().local_ice_credentials().ufrag;
+        Session {
+            id,
+            room,
+            name,
+            role,
+            rtc,
+            ice_ufrag,
+            created_at: now,
+            connected: false,
+            next_timeout: now,
+            dead: false,
+            audio_muted: false,
+            video_muted: false,
+            max_kbps,
+            bwe_bps: None,
+            published: Vec::new(),
+            rx_ssrc: HashMap::new(),
+            slots: Vec::new(),
+            remote_addrs: Vec::new(),
+            link: LinkStats::default(),
+        }
+    }
+
+    /// Accept an offer; returns the answer SDP. Media changes arrive as
+    /// events from the following drain.
+    pub fn accept_offer(&mut self, offer: &str) -> Result<String, CommandError> {
+        let offer = SdpOffer::from_sdp_string(offer)
+            .map_err(|e| CommandError::BadSdp(e.to_string()))?;
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| CommandError::BadSdp(e.to_string()))?;
+        Ok(answer.to_sdp_string())
+    }
+
+    /// Drain str0m until its next timeout: datagrams go to `out`, events to
+    /// `events` (tagged with this session). Marks the session dead on error.
+    pub fn drain(&mut self, out: &mut Vec<Datagram>, events: &mut VecDeque<(ParticipantId, RtcEvent)>) {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.next_timeout = t;
+                    return;
+                }
+                Ok(Output::Transmit(t)) => out.push(Datagram {
+                    source: t.source,
+                    destination: t.destination,
+                    contents: t.contents.into(),
+                }),
+                Ok(Output::Event(e)) => events.push_back((self.id, e)),
+                Err(e) => {
+                    tracing::debug!(participant = self.id, error = %e, "session poll failed");
+                    self.dead = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Register a slot or publish entry for an m-line str0m added.
+    /// Returns `Some(video)` when the remote publishes on this mid.
+    pub fn classify_media(&mut self, mid: Mid, kind: MediaKind, dir: Direction) -> Option<bool> {
+        let video = kind == MediaKind::Video;
+        // `dir` is our direction for this m-line.
+        let we_send = matches!(dir, Direction::SendOnly | Direction::SendRecv);
+        let we_recv = matches!(dir, Direction::RecvOnly | Direction::SendRecv);
+        if we_send && !self.slots.iter().any(|s| s.mid == mid) {
+            let video_slots = self.slots.iter().filter(|s| s.video).count();
+            let role = if !video {
+                SlotRole::Audio
+            } else if self.role == Role::Console && video_slots > 0 {
+                SlotRole::Thumbnail
+            } else {
+                match video_slots {
+                    0 => SlotRole::Stage,
+                    1 => SlotRole::Speaker,
+                    _ => SlotRole::Thumbnail,
+                }
+            };
+            self.slots.push(Slot {
+                mid,
+                video,
+                role,
+                fwd: Forwarder::new(video),
+                shows: None,
+                tx_ssrc: None,
+                pts: Vec::new(),
+            });
+        }
+        we_recv.then_some(video)
+    }
+
+    /// Outgoing SSRC and payload type for a slot and codec; learned lazily
+    /// because str0m creates the send stream during negotiation.
+    pub fn slot_send_params(&mut self, slot: usize, codec: Codec) -> Option<(Ssrc, Pt)> {
+        let mid = self.slots.get(slot)?.mid;
+        if self.slots[slot].tx_ssrc.is_none() {
+            let ssrc = self.rtc.direct_api().stream_tx_by_mid(mid, None)?.ssrc();
+            self.slots[slot].tx_ssrc = Some(ssrc);
+        }
+        let pt = match self.slots[slot].pts.iter().find(|(c, _)| *c == codec) {
+            Some((_, pt)) => *pt,
+            None => {
+                let media = self.rtc.media(mid)?;
+                let remote: Vec<Pt> = media.remote_pts().to_vec();
+                let pt = self
+                    .rtc
+                    .codec_config()
+                    .params()
+                    .iter()
+                    .find(|p| p.spec().codec == codec && (remote.is_empty() || remote.contains(&p.pt())))?
+                    .pt();
+                self.slots[slot].pts.push((codec, pt));
+                pt
+            }
+        };
+        Some((self.slots[slot].tx_ssrc?, pt))
+    }
+
+    /// Video track this participant publishes (its camera), if any.
+    pub fn track_of_kind(&self, video: bool, tracks: &HashMap<TrackId, super::room::PublishedTrack>) -> Option<TrackId> {
+        self.published
+            .iter()
+            .map(|(_, t)| *t)
+            .find(|t| tracks.get(t).is_some_and(|pt| pt.video == video))
+    }
+}
+
+/// Keep a strong reference type around for payload sharing in fan-out.
+pub type Payload = Arc<[u8]>;

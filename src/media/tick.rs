@@ -1,0 +1,218 @@
+//! Periodic room work: layer bitrates, active speaker, and turning the stage
+//! policy's wishes into forwarder targets (which layer of whom, per slot).
+
+use std::time::{Duration, Instant};
+
+use super::engine::{BITRATE_WINDOW, Engine};
+use super::policy::{self, RoomView, SlotRole, Source};
+use super::room::MAX_LAYERS;
+use super::{Event, ParticipantId, TrackRef};
+
+/// How often rooms are re-evaluated.
+pub const TICK: Duration = Duration::from_millis(100);
+/// Assumed bitrates of low/mid/high layers before they are measured, bit/s.
+const DEFAULT_LAYER_BPS: [u64; MAX_LAYERS] = [150_000, 500_000, 1_500_000];
+/// Receive budget assumed before the bandwidth estimator has spoken, bit/s.
+const DEFAULT_BUDGET_BPS: u64 = 2_500_000;
+/// Audio reserved per audio slot before video gets the rest, bit/s.
+const AUDIO_RESERVE_BPS: u64 = 40_000;
+/// Only move up a layer when the budget exceeds its bitrate by this factor,
+/// so a subscriber near a boundary does not bounce between layers.
+const UPGRADE_HEADROOM: f64 = 1.2;
+
+impl Engine {
+    pub(super) fn tick(&mut self, now: Instant) {
+        // Layer bitrates, once per window.
+        for t in self.tracks.values_mut() {
+            for l in t.layers.iter_mut() {
+                if let Some(last) = l.last_packet
+                    && now.saturating_duration_since(last) >= super::room::LAYER_IDLE
+                    && l.bitrate_bps > 0
+                {
+                    l.bitrate_bps = 0;
+                }
+            }
+        }
+        let window_due = self.stats_window_due(now);
+        if window_due {
+            let secs = BITRATE_WINDOW.as_secs_f64();
+            for t in self.tracks.values_mut() {
+                for l in t.layers.iter_mut() {
+                    let bps = (l.window_bytes as f64 * 8.0 / secs) as u64;
+                    l.bitrate_bps = if l.bitrate_bps == 0 { bps } else { (l.bitrate_bps * 3 + bps) / 4 };
+                    l.window_bytes = 0;
+                }
+            }
+        }
+        let room_ids: Vec<String> = self.rooms.keys().cloned().collect();
+        for rid in room_ids {
+            let Some(room) = self.rooms.get_mut(&rid) else { continue };
+            if let Some(change) = room.speaker.handle_timeout(now) {
+                room.active_speaker = change;
+                room.dirty = true;
+                let name = change.and_then(|p| self.sessions.get(&p)).map(|s| s.name.clone());
+                self.events.push_back(Event::SpeakerChanged { room: rid.clone(), participant: change, name });
+            }
+            // Re-run when audio ranking may have changed or layers moved.
+            room.dirty = true;
+            self.apply_policy(now, &rid);
+        }
+    }
+
+    fn stats_window_due(&mut self, now: Instant) -> bool {
+        match self.stats_window_start {
+            Some(t) if now.saturating_duration_since(t) < BITRATE_WINDOW => false,
+            _ => {
+                self.stats_window_start = Some(now);
+                true
+            }
+        }
+    }
+
+    /// Recompute every slot of every subscriber in `room` and retarget the
+    /// forwarders whose source or layer changed.
+    pub(super) fn apply_policy(&mut self, now: Instant, room_id: &str) {
+        let Some(room) = self.rooms.get_mut(room_id) else { return };
+        room.dirty = false;
+        let sources: Vec<Source> = room
+            .participants
+            .iter()
+            .filter_map(|p| self.sessions.get(p))
+            .map(|s| Source {
+                id: s.id,
+                video: !s.video_muted && s.track_of_kind(true, &self.tracks).is_some_and(|t| self.tracks[&t].active_layers(now).next().is_some()),
+                audio: !s.audio_muted && s.track_of_kind(false, &self.tracks).is_some(),
+            })
+            .collect();
+        let loudest = room.speaker.ranked(now);
+        let view = RoomView {
+            sources: &sources,
+            stage: &room.stage,
+            speaker: room.active_speaker,
+            loudest: &loudest,
+            audio_max: self.cfg.audio_slots_max,
+        };
+        let participants = room.participants.clone();
+        let mut plis: Vec<TrackRef> = Vec::new();
+        let mut changed_slots: Vec<ParticipantId> = Vec::new();
+        for &sub in &participants {
+            let Some(s) = self.sessions.get(&sub) else { continue };
+            if s.slots.is_empty() {
+                continue;
+            }
+            let roles: Vec<SlotRole> = s.slots.iter().map(|sl| sl.role).collect();
+            let current: Vec<Option<ParticipantId>> = s.slots.iter().map(|sl| sl.shows).collect();
+            let wanted = policy::assign(&view, sub, &roles, &current);
+            let budget = s
+                .bwe_bps
+                .unwrap_or(DEFAULT_BUDGET_BPS)
+                .min(s.max_kbps.map_or(u64::MAX, |k| k as u64 * 1000));
+            let audio_slots = roles.iter().filter(|r| **r == SlotRole::Audio).count() as u64;
+            let mut remaining = budget.saturating_sub(audio_slots * AUDIO_RESERVE_BPS);
+            let mut targets: Vec<Option<TrackRef>> = Vec::with_capacity(wanted.len());
+            // Video slots in priority order: stage, speaker, thumbnails.
+            let mut order: Vec<usize> = (0..roles.len()).collect();
+            order.sort_by_key(|&i| match roles[i] {
+                SlotRole::Stage => 0,
+                SlotRole::Speaker => 1,
+                SlotRole::Thumbnail => 2,
+                SlotRole::Audio => 3,
+            });
+            targets.resize(wanted.len(), None);
+            for i in order {
+                let Some(p) = wanted[i] else { continue };
+                let Some(ps) = self.sessions.get(&p) else { continue };
+                let video = s.slots[i].video;
+                let Some(track) = ps.track_of_kind(video, &self.tracks) else { continue };
+                let t = &self.tracks[&track];
+                let layer = if !video {
+                    Some(0)
+                } else {
+                    let current = s.slots[i].fwd.current().filter(|c| c.track == track).map(|c| c.layer);
+                    choose_layer(t, now, roles[i], remaining, current)
+                };
+                if let Some(layer) = layer {
+                    if video {
+                        let bps = layer_bps(t, layer);
+                        remaining = remaining.saturating_sub(bps);
+                    }
+                    targets[i] = Some(TrackRef { track, layer });
+                }
+            }
+            let s = self.sessions.get_mut(&sub).expect("checked above");
+            let mut changed = false;
+            for (i, sl) in s.slots.iter_mut().enumerate() {
+                if sl.shows != wanted[i] {
+                    sl.shows = wanted[i];
+                    changed = true;
+                }
+                let want = targets[i];
+                let pending = sl.fwd.target();
+                if want != sl.fwd.current() && want != pending {
+                    if sl.fwd.set_target(want) && let Some(w) = want {
+                        plis.push(w);
+                    }
+                } else if want == sl.fwd.current() && pending.is_some() {
+                    sl.fwd.set_target(want);
+                } else if let Some(p) = pending {
+                    // Still waiting for a keyframe: keep asking (throttled).
+                    plis.push(p);
+                }
+            }
+            if changed {
+                changed_slots.push(sub);
+            }
+        }
+        // Rebuild the fan-out map from the forwarders' current and pending sources.
+        let mut fanout: std::collections::HashMap<_, Vec<(ParticipantId, usize)>> = Default::default();
+        for &sub in &participants {
+            let Some(s) = self.sessions.get(&sub) else { continue };
+            for (i, sl) in s.slots.iter().enumerate() {
+                for t in [sl.fwd.current(), sl.fwd.target()].into_iter().flatten() {
+                    let e = fanout.entry(t.track).or_default();
+                    if !e.contains(&(sub, i)) {
+                        e.push((sub, i));
+                    }
+                }
+            }
+        }
+        if let Some(room) = self.rooms.get_mut(room_id) {
+            room.fanout = fanout;
+        }
+        for sub in changed_slots {
+            let slots = self.slot_states(sub);
+            self.events.push_back(Event::SlotsChanged { participant: sub, slots });
+        }
+        for p in plis {
+            self.request_keyframe(now, p);
+        }
+    }
+}
+
+fn layer_bps(t: &super::room::PublishedTrack, layer: u8) -> u64 {
+    let measured = t.layers[layer as usize].bitrate_bps;
+    if measured > 0 { measured } else { DEFAULT_LAYER_BPS[layer as usize] }
+}
+
+/// Pick the layer for one slot: thumbnails take the lowest active layer; the
+/// stage and speaker the highest active layer that fits the remaining budget
+/// (with headroom to move up), else the lowest.
+fn choose_layer(
+    t: &super::room::PublishedTrack,
+    now: Instant,
+    role: SlotRole,
+    remaining_bps: u64,
+    current: Option<u8>,
+) -> Option<u8> {
+    let active: Vec<u8> = t.active_layers(now).collect();
+    let lowest = *active.first()?;
+    if role == SlotRole::Thumbnail {
+        return Some(lowest);
+    }
+    let fits = |l: u8| {
+        let need = layer_bps(t, l) as f64;
+        let need = if current.is_some_and(|c| l > c) { need * UPGRADE_HEADROOM } else { need };
+        need <= remaining_bps as f64
+    };
+    Some(active.iter().rev().copied().find(|&l| fits(l)).unwrap_or(lowest))
+}

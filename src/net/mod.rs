@@ -1,0 +1,308 @@
+//! The media driver: the one UDP port, worker threads, demultiplexing.
+//!
+//! Moves bytes, timers, commands and events between the OS and
+//! `media::Engine`s; makes no protocol decisions. Threads:
+//! - one receive thread per socket: `recvmmsg`, then routes each datagram to
+//!   the worker owning its session — by remote address (hash map), or for a
+//!   STUN request from a new address by its ICE username (hash map);
+//! - one worker per core, each owning an `Engine` with a share of the rooms
+//!   (a room lives on one worker, so its fan-out needs no locks); a worker
+//!   sends its own output with `sendmmsg`.
+//! Control talks to workers through bounded channels; workers never wait on
+//! control, storage or disk.
+
+mod shard;
+pub mod udp;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, TrySendError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::media::{Command, CommandError, EngineConfig, EngineStats, Event, JoinRequest, ParticipantId, Reply};
+
+/// Commands queued per worker before callers get "busy". Commands are rare
+/// (joins, mutes); a full queue means the worker is overloaded.
+const COMMAND_QUEUE: usize = 1024;
+/// Datagram batches queued per worker; beyond this the receive thread drops
+/// (and counts) rather than let latency grow without bound.
+const DATAGRAM_QUEUE: usize = 4096;
+/// Engine events buffered towards signalling.
+pub const EVENT_QUEUE: usize = 16_384;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("cannot bind media UDP port {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error("media worker is busy; try again")]
+    Busy,
+    #[error("media worker stopped")]
+    Stopped,
+}
+
+pub(crate) enum ShardInput {
+    Datagrams(Vec<(SocketAddr, SocketAddr, Vec<u8>)>),
+    Command(Command, oneshot::Sender<Result<Reply, CommandError>>),
+}
+
+/// Datagrams the driver dropped before any engine saw them.
+#[derive(Debug, Default)]
+pub struct DriverCounters {
+    pub dropped_unknown: AtomicU64,
+    pub dropped_queue_full: AtomicU64,
+    pub datagrams_in: AtomicU64,
+}
+
+struct Shared {
+    /// ICE ufrag -> worker; written on join, read for STUN from new addresses.
+    ufrags: RwLock<HashMap<String, usize>>,
+    counters: DriverCounters,
+    stop: AtomicBool,
+}
+
+/// Handle to the running media driver (cheap to clone).
+#[derive(Clone)]
+pub struct Media {
+    inner: Arc<MediaInner>,
+}
+
+struct MediaInner {
+    shards: Vec<Sender<ShardInput>>,
+    shared: Arc<Shared>,
+    /// Meeting -> worker.
+    rooms: Mutex<HashMap<String, usize>>,
+    /// Participant -> (worker, room, ufrag).
+    participants: Mutex<HashMap<ParticipantId, (usize, String, String)>>,
+    next_participant: AtomicU64,
+    local_addrs: Vec<SocketAddr>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+pub struct MediaSettings {
+    pub bind: IpAddr,
+    pub port: u16,
+    pub advertise: Vec<IpAddr>,
+    pub workers: usize,
+    pub audio_slots_max: usize,
+    pub socket_buffer_bytes: usize,
+}
+
+impl Media {
+    /// Bind the media port and start the threads. Engine events arrive on the
+    /// returned receiver.
+    pub fn start(settings: MediaSettings) -> Result<(Media, mpsc::Receiver<Event>), MediaError> {
+        let advertise = if settings.advertise.is_empty() {
+            udp::local_ipv4_addrs()
+        } else {
+            settings.advertise.clone()
+        };
+        let (sockets, local_addrs) = bind_sockets(&settings, &advertise)?;
+        let shared = Arc::new(Shared {
+            ufrags: RwLock::new(HashMap::new()),
+            counters: DriverCounters::default(),
+            stop: AtomicBool::new(false),
+        });
+        let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
+        let mut shards = Vec::new();
+        let mut threads = Vec::new();
+        let sockets: Vec<(Arc<UdpSocket>, SocketAddr)> =
+            sockets.into_iter().zip(local_addrs.iter().copied()).map(|(s, a)| (Arc::new(s), a)).collect();
+        for i in 0..settings.workers.max(1) {
+            let (tx, rx) = crossbeam_channel::bounded(COMMAND_QUEUE + DATAGRAM_QUEUE);
+            shards.push(tx);
+            let cfg = EngineConfig { local_addrs: local_addrs.clone(), audio_slots_max: settings.audio_slots_max };
+            let socks = sockets.clone();
+            let ev = ev_tx.clone();
+            let sh = shared.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("media-{i}"))
+                    .spawn(move || shard::run(i, cfg, rx, socks, ev, sh))
+                    .expect("spawn media worker"),
+            );
+        }
+        for (sock, local) in &sockets {
+            let sock = sock.clone();
+            let local = *local;
+            let shards = shards.clone();
+            let sh = shared.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("media-rx".into())
+                    .spawn(move || shard::receive_loop(sock, local, shards, sh))
+                    .expect("spawn media receiver"),
+            );
+        }
+        let inner = MediaInner {
+            shards,
+            shared,
+            rooms: Mutex::new(HashMap::new()),
+            participants: Mutex::new(HashMap::new()),
+            next_participant: AtomicU64::new(1),
+            local_addrs,
+            threads: Mutex::new(threads),
+        };
+        Ok((Media { inner: Arc::new(inner) }, ev_rx))
+    }
+
+    /// Addresses peers send media to (one per advertised address).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.inner.local_addrs
+    }
+
+    pub fn counters(&self) -> &DriverCounters {
+        &self.inner.shared.counters
+    }
+
+    /// Join a room: picks (or reuses) the room's worker and returns the new
+    /// participant's id with the engine's reply.
+    pub async fn join(&self, mut req: JoinRequest) -> Result<(ParticipantId, Reply), MediaError> {
+        let id = self.inner.next_participant.fetch_add(1, Ordering::Relaxed);
+        req.participant = id;
+        let shard = {
+            let mut rooms = self.inner.rooms.lock().expect("rooms lock");
+            let n = self.inner.shards.len();
+            let next = rooms.len() % n;
+            *rooms.entry(req.room.clone()).or_insert(next)
+        };
+        let room = req.room.clone();
+        let reply = self.send(shard, Command::Join(req)).await?;
+        if let Reply::Joined { ice_ufrag, .. } = &reply {
+            self.inner.shared.ufrags.write().expect("ufrags lock").insert(ice_ufrag.clone(), shard);
+            self.inner
+                .participants
+                .lock()
+                .expect("participants lock")
+                .insert(id, (shard, room, ice_ufrag.clone()));
+        }
+        Ok((id, reply))
+    }
+
+    /// Send a command about an existing participant to its worker.
+    pub async fn participant_command(&self, id: ParticipantId, cmd: Command) -> Result<Reply, MediaError> {
+        let shard = self
+            .inner
+            .participants
+            .lock()
+            .expect("participants lock")
+            .get(&id)
+            .map(|p| p.0)
+            .ok_or(CommandError::UnknownParticipant(id))?;
+        self.send(shard, cmd).await
+    }
+
+    /// Send a command about a room to its worker.
+    pub async fn room_command(&self, room: &str, cmd: Command) -> Result<Reply, MediaError> {
+        let shard = *self
+            .inner
+            .rooms
+            .lock()
+            .expect("rooms lock")
+            .get(room)
+            .ok_or_else(|| CommandError::UnknownRoom(room.to_string()))?;
+        self.send(shard, cmd).await
+    }
+
+    /// Room of a participant, if it is connected.
+    pub fn room_of(&self, id: ParticipantId) -> Option<String> {
+        self.inner.participants.lock().expect("participants lock").get(&id).map(|p| p.1.clone())
+    }
+
+    /// Forget a participant that left (called from the event pump).
+    pub fn forget(&self, id: ParticipantId) {
+        if let Some((_, _, ufrag)) = self.inner.participants.lock().expect("participants lock").remove(&id) {
+            self.inner.shared.ufrags.write().expect("ufrags lock").remove(&ufrag);
+        }
+    }
+
+    /// Counters of every worker.
+    pub async fn stats(&self) -> Vec<EngineStats> {
+        let mut out = Vec::new();
+        for i in 0..self.inner.shards.len() {
+            if let Ok(Reply::Stats(s)) = self.send(i, Command::Stats).await {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// True while every worker answers.
+    pub async fn healthy(&self) -> bool {
+        self.stats().await.len() == self.inner.shards.len()
+    }
+
+    async fn send(&self, shard: usize, cmd: Command) -> Result<Reply, MediaError> {
+        let (tx, rx) = oneshot::channel();
+        match self.inner.shards[shard].try_send(ShardInput::Command(cmd, tx)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(MediaError::Busy),
+            Err(TrySendError::Disconnected(_)) => return Err(MediaError::Stopped),
+        }
+        match tokio::time::timeout(Duration::from_secs(10), rx).await {
+            Ok(Ok(r)) => r.map_err(MediaError::from),
+            Ok(Err(_)) => Err(MediaError::Stopped),
+            Err(_) => Err(MediaError::Busy),
+        }
+    }
+
+    /// Stop the threads (receive loops notice within their read timeout).
+    pub fn shutdown(&self) {
+        self.inner.shared.stop.store(true, Ordering::SeqCst);
+        let threads: Vec<JoinHandle<()>> = self.inner.threads.lock().expect("threads lock").drain(..).collect();
+        // Workers exit when their channel closes; receivers on the stop flag.
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One socket per advertised address that is local to this machine (so the
+/// datagram's destination is known without IP_PKTINFO); a non-local one
+/// (1:1 NAT) shares a socket on the bind address.
+fn bind_sockets(s: &MediaSettings, advertise: &[IpAddr]) -> Result<(Vec<UdpSocket>, Vec<SocketAddr>), MediaError> {
+    let mut sockets = Vec::new();
+    let mut addrs = Vec::new();
+    let mut port = s.port;
+    let mut nat_bound = false;
+    for ip in advertise {
+        let try_local = SocketAddr::new(*ip, port);
+        let sock = match bind_one(try_local, s.socket_buffer_bytes) {
+            Ok(sock) => sock,
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {
+                if nat_bound {
+                    continue;
+                }
+                nat_bound = true;
+                let addr = SocketAddr::new(s.bind, port);
+                bind_one(addr, s.socket_buffer_bytes).map_err(|source| MediaError::Bind { addr, source })?
+            }
+            Err(source) => return Err(MediaError::Bind { addr: try_local, source }),
+        };
+        if port == 0 {
+            port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
+        }
+        addrs.push(SocketAddr::new(*ip, port));
+        sockets.push(sock);
+    }
+    Ok((sockets, addrs))
+}
+
+fn bind_one(addr: SocketAddr, buffer: usize) -> std::io::Result<UdpSocket> {
+    let domain = if addr.is_ipv4() { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
+    let sock = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    // Large buffers absorb keyframe bursts fanned out to hundreds of peers;
+    // the kernel caps them at net.core.{r,w}mem_max, which is fine.
+    let _ = sock.set_recv_buffer_size(buffer);
+    let _ = sock.set_send_buffer_size(buffer);
+    sock.bind(&addr.into())?;
+    let sock: UdpSocket = sock.into();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+    Ok(sock)
+}

@@ -1,0 +1,131 @@
+//! The hub: turns engine events into messages for connected clients and
+//! keeps the per-room participant lists signalling shows.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use super::wire::{ParticipantInfo, ServerMessage, SlotInfo};
+use crate::media::{Event, ParticipantId, SlotState};
+use crate::net::Media;
+
+/// Messages buffered per client; a client that cannot keep up is dropped
+/// rather than slow the hub for everyone.
+pub const CLIENT_QUEUE: usize = 256;
+
+#[derive(Default)]
+pub struct Hub {
+    inner: Mutex<HubState>,
+}
+
+#[derive(Default)]
+struct HubState {
+    clients: HashMap<ParticipantId, mpsc::Sender<ServerMessage>>,
+    rooms: HashMap<String, Vec<ParticipantInfo>>,
+}
+
+pub fn slot_info(s: &SlotState) -> SlotInfo {
+    SlotInfo {
+        mid: s.mid.clone(),
+        kind: if s.video { "video" } else { "audio" }.into(),
+        role: s.role.as_str().into(),
+        participant: s.participant.map(|p| p.to_string()),
+        name: s.name.clone(),
+    }
+}
+
+impl Hub {
+    pub fn register(&self, id: ParticipantId) -> mpsc::Receiver<ServerMessage> {
+        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+        self.inner.lock().expect("hub lock").clients.insert(id, tx);
+        rx
+    }
+
+    pub fn unregister(&self, id: ParticipantId) {
+        self.inner.lock().expect("hub lock").clients.remove(&id);
+    }
+
+    pub fn participants(&self, room: &str) -> Vec<ParticipantInfo> {
+        self.inner.lock().expect("hub lock").rooms.get(room).cloned().unwrap_or_default()
+    }
+
+    fn send(st: &HubState, to: ParticipantId, msg: ServerMessage) {
+        if let Some(tx) = st.clients.get(&to) {
+            let _ = tx.try_send(msg);
+        }
+    }
+
+    fn broadcast(st: &HubState, room: &str, msg: &ServerMessage) {
+        if let Some(list) = st.rooms.get(room) {
+            for p in list {
+                if let Ok(id) = p.id.parse() {
+                    Self::send(st, id, msg.clone());
+                }
+            }
+        }
+    }
+
+    fn handle(&self, media: &Media, ev: Event) {
+        let mut st = self.inner.lock().expect("hub lock");
+        match ev {
+            Event::Joined { room, participant, name, role } => {
+                let list = st.rooms.entry(room.clone()).or_default();
+                list.push(ParticipantInfo {
+                    id: participant.to_string(),
+                    name,
+                    role: role.as_str().into(),
+                    audio_muted: false,
+                    video_muted: false,
+                });
+                let msg = ServerMessage::Participants { list: list.clone() };
+                Self::broadcast(&st, &room, &msg);
+            }
+            Event::Left { room, participant, .. } => {
+                media.forget(participant);
+                if let Some(list) = st.rooms.get_mut(&room) {
+                    list.retain(|p| p.id != participant.to_string());
+                    let msg = ServerMessage::Participants { list: list.clone() };
+                    if list.is_empty() {
+                        st.rooms.remove(&room);
+                    } else {
+                        Self::broadcast(&st, &room, &msg);
+                    }
+                }
+                // Dropping the sender ends that client's connection.
+                st.clients.remove(&participant);
+            }
+            Event::SlotsChanged { participant, slots } => {
+                let slots = slots.iter().map(slot_info).collect();
+                Self::send(&st, participant, ServerMessage::Slots { slots });
+            }
+            Event::SpeakerChanged { room, participant, name } => {
+                let msg = ServerMessage::Speaker { participant: participant.map(|p| p.to_string()), name };
+                Self::broadcast(&st, &room, &msg);
+            }
+            Event::StageChanged { room, participants } => {
+                let msg = ServerMessage::Stage { participants: participants.iter().map(|p| p.to_string()).collect() };
+                Self::broadcast(&st, &room, &msg);
+            }
+            Event::MuteChanged { room, participant, audio, video } => {
+                Self::send(&st, participant, ServerMessage::Muted { audio, video });
+                if let Some(list) = st.rooms.get_mut(&room) {
+                    for p in list.iter_mut().filter(|p| p.id == participant.to_string()) {
+                        p.audio_muted = audio;
+                        p.video_muted = video;
+                    }
+                    let msg = ServerMessage::Participants { list: list.clone() };
+                    Self::broadcast(&st, &room, &msg);
+                }
+            }
+            Event::Connected { .. } | Event::TrackPublished { .. } => {}
+        }
+    }
+
+    /// Pump engine events until the media driver stops.
+    pub async fn run(self: Arc<Self>, media: Media, mut events: mpsc::Receiver<Event>) {
+        while let Some(ev) = events.recv().await {
+            self.handle(&media, ev);
+        }
+    }
+}

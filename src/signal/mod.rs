@@ -1,0 +1,7 @@
+//! Signalling: WebSocket (`/ws`) and WHIP/WHEP. Versioned wire types in
+//! `wire`; the hub fans engine events out to connected clients.
+
+pub mod hub;
+pub mod whip;
+pub mod wire;
+pub mod ws;

@@ -1,0 +1,175 @@
+//! WebSocket signalling at `/ws`: `join` with an offer, then slot/speaker/
+//! mute updates pushed as they happen, client re-offers, self mute, leave.
+//! Bad messages get an `error` message and change nothing.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+
+use super::hub::slot_info;
+use super::wire::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use crate::api::{AppState, ApiError};
+use crate::media::{Command, JoinRequest, ParticipantId, Reply, Role};
+
+/// A client must send `join` this soon after connecting.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Largest signalling message accepted (an SDP offer with many slots).
+const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Display names are cut to this many characters.
+const MAX_NAME_CHARS: usize = 80;
+
+pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| session(state, socket))
+}
+
+fn error(code: &str, message: impl Into<String>) -> ServerMessage {
+    ServerMessage::Error { code: code.into(), message: message.into() }
+}
+
+async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
+    let text = serde_json::to_string(msg).expect("server messages serialize");
+    socket.send(Message::Text(text.into())).await.is_ok()
+}
+
+fn parse(text: &str) -> Result<ClientMessage, ServerMessage> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| error("bad_json", format!("message is not valid JSON: {e}")))?;
+    let typ = value.get("type").and_then(|t| t.as_str()).unwrap_or("").to_string();
+    serde_json::from_value(value).map_err(|e| {
+        if matches!(typ.as_str(), "join" | "offer" | "mute" | "ping" | "leave") {
+            error("bad_message", format!("invalid {typ:?} message: {e}"))
+        } else {
+            error("unknown_type", format!("unknown message type {typ:?}"))
+        }
+    })
+}
+
+async fn session(state: AppState, mut socket: WebSocket) {
+    // Phase 1: wait for a valid join; errors are answered, the socket stays open.
+    let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
+    let (id, room) = loop {
+        let msg = match tokio::time::timeout_at(deadline, socket.recv()).await {
+            Ok(Some(Ok(m))) => m,
+            Ok(_) => return,
+            Err(_) => {
+                let _ = send(&mut socket, &error("join_timeout", "send a join message first")).await;
+                return;
+            }
+        };
+        let Message::Text(text) = msg else { continue };
+        match parse(&text) {
+            Ok(ClientMessage::Join { v, meeting, token, name, role, max_kbps, offer }) => {
+                match join(&state, v, meeting, token, name, role, max_kbps, offer).await {
+                    Ok((id, room, reply)) => {
+                        if !send(&mut socket, &reply).await {
+                            leave(&state, id).await;
+                            return;
+                        }
+                        break (id, room);
+                    }
+                    Err(e) => {
+                        if !send(&mut socket, &e).await {
+                            return;
+                        }
+                    }
+                }
+            }
+            Ok(ClientMessage::Ping) => {
+                let _ = send(&mut socket, &ServerMessage::Pong).await;
+            }
+            Ok(_) => {
+                let _ = send(&mut socket, &error("not_joined", "join the meeting first")).await;
+            }
+            Err(e) => {
+                let _ = send(&mut socket, &e).await;
+            }
+        }
+    };
+    let mut rx = state.hub.register(id);
+    let list = state.hub.participants(&room);
+    let _ = send(&mut socket, &ServerMessage::Participants { list }).await;
+    // Phase 2: joined.
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(msg) => if !send(&mut socket, &msg).await { break },
+                None => break, // the engine dropped this participant
+            },
+            inc = socket.recv() => {
+                let Some(Ok(msg)) = inc else { break };
+                let text = match msg {
+                    Message::Text(t) => t,
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                let reply = match parse(&text) {
+                    Ok(ClientMessage::Leave) => break,
+                    Ok(ClientMessage::Ping) => Some(ServerMessage::Pong),
+                    Ok(ClientMessage::Offer { sdp }) => Some(
+                        match state.media.participant_command(id, Command::Renegotiate { participant: id, offer: sdp }).await {
+                            Ok(Reply::Answer { answer, slots }) => ServerMessage::Answer { sdp: answer, slots: slots.iter().map(slot_info).collect() },
+                            Ok(_) => error("internal", "unexpected engine reply"),
+                            Err(e) => { let e = ApiError::from(e); error(e.code, e.message) }
+                        }),
+                    Ok(ClientMessage::Mute { audio, video }) => {
+                        match state.media.participant_command(id, Command::Mute { participant: id, audio, video }).await {
+                            Ok(_) => None,
+                            Err(e) => { let e = ApiError::from(e); Some(error(e.code, e.message)) }
+                        }
+                    }
+                    Ok(ClientMessage::Join { .. }) => Some(error("already_joined", "this connection already joined")),
+                    Err(e) => Some(e),
+                };
+                if let Some(r) = reply && !send(&mut socket, &r).await {
+                    break;
+                }
+            }
+        }
+    }
+    state.hub.unregister(id);
+    leave(&state, id).await;
+}
+
+async fn leave(state: &AppState, id: ParticipantId) {
+    let _ = state.media.participant_command(id, Command::Leave { participant: id }).await;
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn join(
+    state: &AppState,
+    v: u32,
+    meeting: String,
+    token: String,
+    name: Option<String>,
+    role: Option<String>,
+    max_kbps: Option<u32>,
+    offer: String,
+) -> Result<(ParticipantId, String, ServerMessage), ServerMessage> {
+    if v != PROTOCOL_VERSION {
+        return Err(error("unsupported_version", format!("protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}")));
+    }
+    state.meetings.authorize(&meeting, Some(&token)).map_err(|e| {
+        let e = ApiError::from(e);
+        error(e.code, e.message)
+    })?;
+    let role = match role.as_deref() {
+        None => Role::Room,
+        Some(r) => Role::parse(r).ok_or_else(|| error("bad_role", format!("unknown role {r:?}; use room, console or viewer")))?,
+    };
+    let name: String = name.unwrap_or_else(|| "Điểm cầu".into()).chars().take(MAX_NAME_CHARS).collect();
+    let req = JoinRequest { participant: 0, room: meeting.clone(), name, role, max_kbps, offer };
+    match state.media.join(req).await {
+        Ok((id, Reply::Joined { answer, slots, .. })) => Ok((
+            id,
+            meeting,
+            ServerMessage::Joined { v: PROTOCOL_VERSION, participant: id.to_string(), answer, slots: slots.iter().map(slot_info).collect() },
+        )),
+        Ok(_) => Err(error("internal", "unexpected engine reply")),
+        Err(e) => {
+            let e = ApiError::from(e);
+            Err(error(e.code, e.message))
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The one integration-test binary: real server, real UDP, real WebRTC peers.
+//!
+//! Every test that moves media first enters a fresh network namespace with
+//! only `lo` up (see `support::netns`), so no WebRTC stack can reach this
+//! machine's other interfaces.
+
+mod support;
+mod browser;
+mod interop;
+mod whip;

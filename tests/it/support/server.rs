@@ -1,0 +1,56 @@
+//! Boot the real server in-process on ephemeral ports, loopback only.
+
+use std::net::SocketAddr;
+
+use diemcau::config::Config;
+
+/// Bearer token of the seeded `demo` meeting in test servers.
+pub const DEMO_TOKEN: &str = "test-token";
+
+pub struct TestServer {
+    pub server: diemcau::Server,
+    pub http: SocketAddr,
+    pub media: SocketAddr,
+    _data: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.http)
+    }
+}
+
+/// Config for a test server: plain HTTP and media on 127.0.0.1, ports picked
+/// by the kernel, demo meeting seeded with [`DEMO_TOKEN`].
+pub fn test_config(data_dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.data_dir = data_dir.to_path_buf();
+    c.http.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    c.http.https_listen = None;
+    c.media.bind = "127.0.0.1".parse().unwrap();
+    c.media.udp_port = 0;
+    c.media.advertise = vec!["127.0.0.1".parse().unwrap()];
+    c.media.workers = 2;
+    c.demo.token = Some(DEMO_TOKEN.into());
+    c
+}
+
+pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(data.path());
+    tweak(&mut config);
+    let server = diemcau::Server::start(config).await.expect("server starts");
+    let http = server.http_addr().expect("http listener");
+    let media = server.media_addrs()[0];
+    TestServer {
+        server,
+        http,
+        media,
+        _data: data,
+    }
+}

@@ -1,0 +1,944 @@
+/* diemcau – room endpoint page (điểm cầu). Plain JS, no build step, no
+ * external resources: the network it runs on is isolated.
+ *
+ * URL: /room/{meeting}?token=...&name=...   (token required; name optional)
+ *
+ * Flow: getUserMedia (camera + mic) -> one RTCPeerConnection (no ICE
+ * servers, max-bundle) -> sendonly camera with simulcast q/h/f + sendonly mic
+ * -> recvonly video #1 (stage), video #2 (active speaker), audio x3 (audio
+ * slots) -> wait for ICE gathering (bounded) -> WebSocket /ws `join` ->
+ * apply the `joined` answer. Received tracks are mapped to slots by
+ * transceiver mid, using the server's `slots` list (SlotInfo {mid, kind,
+ * role, participant, name}). WebSocket or ICE loss -> tear everything down
+ * and join again with back-off 1 s -> 10 s.
+ *
+ * Test/automation API (tests/it/browser.rs relies on it; keep it stable):
+ *
+ *   window.diemcau.state() -> {
+ *     meeting, name, participant,          // participant: id from `joined`, or null
+ *     connection: 'connecting'|'connected'|'reconnecting'|'refused'|'stopped',
+ *     ws: 'connecting'|'open'|'closed',
+ *     pc: RTCPeerConnection.connectionState or 'none',
+ *     slots: [SlotInfo],                   // as last sent by the server
+ *     speaker: {participant, name} | null,
+ *     participants: [ParticipantInfo],
+ *     muted: {server: {audio, video}, self: {audio, video}},
+ *     errors: [{kind, text}],              // what #error shows, Vietnamese
+ *     attempts,                            // joins tried since page load
+ *     audioBlocked,                        // true while autoplay is refused
+ *   }
+ *
+ *   await window.diemcau.stats() -> {
+ *     connection: 'new'|'connecting'|'connected'|'disconnected'|'failed'|'closed',
+ *     stage:   {mid, participant, name, framesDecoded, bytesReceived, packetsReceived,
+ *               frameWidth, frameHeight},
+ *     speaker: {same fields as stage},
+ *     audio:   [{mid, participant, name, bytesReceived, packetsReceived, audioLevel}],
+ *     sent:    {video: [{rid, bytesSent, framesEncoded, frameWidth, frameHeight}],
+ *               audio: {bytesSent, packetsSent} | null},
+ *     ice:     {local, remote, currentRoundTripTime} | null,
+ *   }
+ *   Counters come from pc.getStats() inbound-rtp/outbound-rtp, matched to a
+ *   slot by `mid` (fallback: trackIdentifier). Missing stats read as 0.
+ *
+ *   window.diemcau.log() -> [string]   last page events, for test failures.
+ */
+(function () {
+  'use strict';
+
+  // Back-off between join attempts: starts at 1 s, doubles, capped at 10 s
+  // (a commune kiosk should be back within seconds after a server restart,
+  // without 200 of them hammering it in lockstep: hence the jitter below).
+  const RECONNECT_MIN_MS = 1000;
+  const RECONNECT_MAX_MS = 10000;
+  // Loopback/LAN candidates gather in milliseconds; never hold the join
+  // hostage to an interface that does not answer.
+  const ICE_GATHER_TIMEOUT_MS = 2000;
+  // 'disconnected' often heals by itself (a lost burst); 'failed' does not.
+  const ICE_DISCONNECT_GRACE_MS = 4000;
+  // From WebSocket open to a connected peer connection.
+  const CONNECT_TIMEOUT_MS = 20000;
+  // Keep-alive: ping every 15 s, give up after 45 s of server silence.
+  const PING_INTERVAL_MS = 15000;
+  const SILENCE_TIMEOUT_MS = 45000;
+  // UI refresh (meter, empty tiles): ~7 Hz is smooth enough and cheap.
+  const UI_TICK_MS = 150;
+  const LOG_MAX_LINES = 300;
+  const PROTOCOL_VERSION = 1;
+
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+  const token = params.get('token') || '';
+  const myName = (params.get('name') || '').trim() || 'Điểm cầu';
+  const meeting = (() => {
+    const parts = location.pathname.split('/').filter(Boolean);
+    try {
+      return decodeURIComponent(parts[parts.length - 1] || '');
+    } catch (_) {
+      return parts[parts.length - 1] || '';
+    }
+  })();
+
+  // ---------------------------------------------------------------- log
+  const logLines = [];
+  function log(...args) {
+    const text = args
+      .map((a) => (typeof a === 'string' ? a : safeJson(a)))
+      .join(' ');
+    const line = new Date().toISOString().slice(11, 23) + ' ' + text;
+    logLines.push(line);
+    if (logLines.length > LOG_MAX_LINES) logLines.shift();
+    console.log('[diemcau]', text);
+  }
+  function safeJson(v) {
+    if (v instanceof Error) return v.name + ': ' + v.message;
+    try {
+      return JSON.stringify(v);
+    } catch (_) {
+      return String(v);
+    }
+  }
+  window.addEventListener('error', (e) => log('js error:', e.message, e.filename + ':' + e.lineno));
+  window.addEventListener('unhandledrejection', (e) => log('unhandled rejection:', e.reason));
+
+  // -------------------------------------------------------------- state
+  const st = {
+    connection: 'connecting',
+    ws: 'closed',
+    participant: null,
+    slots: [],
+    speaker: null,
+    participants: [],
+    serverMuted: { audio: false, video: false },
+    selfMuted: { audio: false, video: false },
+    attempts: 0,
+    everConnected: false,
+    joined: false,
+    refused: false,
+    audioBlocked: false,
+    pongSeen: false,
+  };
+  const errors = new Map(); // kind -> Vietnamese text shown in #error
+
+  let localStream = null;
+  let pc = null;
+  let ws = null;
+  let generation = 0; // bumped on every teardown; stale callbacks compare it
+  let backoffMs = RECONNECT_MIN_MS;
+  let reconnectTimer = null;
+  let disconnectTimer = null;
+  let connectTimer = null;
+  let pingTimer = null;
+  let lastServerMsgAt = 0;
+  let recv = { stage: null, speaker: null, audio: [] }; // our recvonly transceivers
+  const midTracks = new Map(); // mid -> remote MediaStreamTrack (from ontrack)
+  const audioEls = new Map(); // mid -> <audio>
+
+  // ------------------------------------------------------------ errors
+  // Server codes are matched loosely so a new code still gets a sensible
+  // Vietnamese sentence; the server's own (English) message follows it.
+  function errorText(code, message) {
+    const c = String(code || '').toLowerCase();
+    const m = String(message || '');
+    const detail = m ? ' (' + m + ')' : '';
+    const both = c + ' ' + m.toLowerCase();
+    if (/token|auth|forbidden|denied|credential|permission|401|403/.test(both)) {
+      return 'Mã truy cập không hợp lệ hoặc đã hết hạn – điểm cầu chưa được vào hội nghị. ' +
+        'Vui lòng liên hệ điều hành viên để nhận đường dẫn mới.' + detail;
+    }
+    if (/meeting|not_found|unknown_room|no_room/.test(both)) {
+      return 'Không tìm thấy hội nghị “' + meeting + '” hoặc hội nghị chưa bắt đầu.' + detail;
+    }
+    if (/version/.test(c)) {
+      return 'Trang điểm cầu không cùng phiên bản với máy chủ – hãy tải lại trang (F5).' + detail;
+    }
+    if (/full|capacity|limit|too_many/.test(c)) {
+      return 'Hội nghị đã đủ số điểm cầu, máy chủ không nhận thêm.' + detail;
+    }
+    if (/sdp|offer|answer|negotiat|codec|ice|dtls|media/.test(c)) {
+      return 'Không thiết lập được kết nối hình ảnh/âm thanh với máy chủ.' + detail;
+    }
+    if (/rate|busy|overload|unavailable/.test(c)) {
+      return 'Máy chủ đang bận, điểm cầu sẽ tự thử lại.' + detail;
+    }
+    return 'Máy chủ báo lỗi' + (c ? ' “' + c + '”' : '') + detail + '.';
+  }
+
+  function setError(kind, text) {
+    if (text) errors.set(kind, text);
+    else errors.delete(kind);
+    const el = $('error');
+    const lines = Array.from(errors.values());
+    el.textContent = '';
+    for (const line of lines) {
+      const div = document.createElement('div');
+      div.textContent = line;
+      el.appendChild(div);
+    }
+    el.hidden = lines.length === 0;
+  }
+
+  // -------------------------------------------------------- connection
+  const CONN_TEXT = {
+    connecting: 'Đang kết nối…',
+    connected: 'Đã kết nối',
+    reconnecting: 'Mất kết nối – đang kết nối lại…',
+    refused: 'Chưa vào được hội nghị – sẽ thử lại…',
+    stopped: 'Không thể kết nối',
+  };
+  function setConn(state) {
+    st.connection = state;
+    $('conn').dataset.state = state;
+    $('conn-text').textContent = CONN_TEXT[state] || state;
+  }
+
+  function wsUrl() {
+    return (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/ws';
+  }
+
+  function send(msg) {
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify(msg));
+      return true;
+    }
+    return false;
+  }
+
+  async function connect() {
+    teardown();
+    const my = generation;
+    st.attempts += 1;
+    st.joined = false;
+    setConn(st.refused ? 'refused' : st.everConnected ? 'reconnecting' : 'connecting');
+    log('join attempt', st.attempts);
+    try {
+      pc = new RTCPeerConnection({
+        iceServers: [],
+        bundlePolicy: 'max-bundle',
+        rtcpMuxPolicy: 'require',
+      });
+      const thisPc = pc;
+      addTransceivers(thisPc);
+      thisPc.ontrack = (ev) => {
+        if (my === generation) onTrack(ev);
+      };
+      thisPc.onconnectionstatechange = () => {
+        if (my === generation) onPcState(thisPc);
+      };
+      const offer = await thisPc.createOffer();
+      await thisPc.setLocalDescription(offer);
+      await waitForGathering(thisPc, ICE_GATHER_TIMEOUT_MS);
+      if (my !== generation) return;
+      openSocket(my, thisPc.localDescription.sdp);
+    } catch (e) {
+      log('connect failed:', e);
+      if (my !== generation) return;
+      setError('connect', 'Trình duyệt không tạo được kết nối WebRTC: ' + (e && e.message ? e.message : e));
+      scheduleReconnect('connect failed');
+    }
+  }
+
+  function addTransceivers(p) {
+    const video = localStream && localStream.getVideoTracks()[0];
+    const audio = localStream && localStream.getAudioTracks()[0];
+    const streams = localStream ? [localStream] : [];
+    if (video) {
+      p.addTransceiver(video, {
+        direction: 'sendonly',
+        streams,
+        sendEncodings: [
+          { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+          { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+          { rid: 'f', maxBitrate: 1500000 },
+        ],
+      });
+    }
+    if (audio) p.addTransceiver(audio, { direction: 'sendonly', streams });
+    recv = {
+      stage: p.addTransceiver('video', { direction: 'recvonly' }),
+      speaker: p.addTransceiver('video', { direction: 'recvonly' }),
+      audio: [0, 1, 2].map(() => p.addTransceiver('audio', { direction: 'recvonly' })),
+    };
+  }
+
+  function waitForGathering(p, timeoutMs) {
+    if (p.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function check() {
+        if (p.iceGatheringState === 'complete') done();
+      }
+      function done() {
+        clearTimeout(timer);
+        p.removeEventListener('icegatheringstatechange', check);
+        resolve();
+      }
+      p.addEventListener('icegatheringstatechange', check);
+    });
+  }
+
+  function openSocket(my, sdp) {
+    st.ws = 'connecting';
+    const sock = new WebSocket(wsUrl());
+    ws = sock;
+    sock.onopen = () => {
+      if (my !== generation) return;
+      st.ws = 'open';
+      lastServerMsgAt = Date.now();
+      log('ws open, sending join');
+      send({
+        type: 'join',
+        v: PROTOCOL_VERSION,
+        meeting,
+        token,
+        name: myName,
+        role: 'room',
+        offer: sdp,
+      });
+      pingTimer = setInterval(() => {
+        if (my !== generation) return;
+        // Only a server known to answer pings can be declared silent;
+        // otherwise a quiet but healthy meeting would be torn down.
+        if (st.pongSeen && Date.now() - lastServerMsgAt > SILENCE_TIMEOUT_MS) {
+          log('server silent for', SILENCE_TIMEOUT_MS, 'ms');
+          scheduleReconnect('server silent');
+          return;
+        }
+        send({ type: 'ping' });
+      }, PING_INTERVAL_MS);
+      connectTimer = setTimeout(() => {
+        if (my !== generation) return;
+        if (!pc || pc.connectionState !== 'connected') {
+          log('no media connection after', CONNECT_TIMEOUT_MS, 'ms');
+          scheduleReconnect('connect timeout');
+        }
+      }, CONNECT_TIMEOUT_MS);
+    };
+    sock.onmessage = (ev) => {
+      if (my !== generation) return;
+      lastServerMsgAt = Date.now();
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch (_) {
+        log('bad json from server:', String(ev.data).slice(0, 200));
+        return;
+      }
+      handleMessage(my, msg).catch((e) => log('handling', msg.type, 'failed:', e));
+    };
+    sock.onerror = () => {
+      if (my === generation) log('ws error');
+    };
+    sock.onclose = (ev) => {
+      if (my !== generation) return;
+      st.ws = 'closed';
+      log('ws closed', ev.code, ev.reason || '');
+      if (!st.joined && !st.refused && !errors.has('join')) {
+        setError('ws', 'Không liên lạc được với máy chủ hội nghị (' + location.host + '). Điểm cầu sẽ tự kết nối lại.');
+      }
+      scheduleReconnect('ws closed');
+    };
+  }
+
+  async function handleMessage(my, msg) {
+    switch (msg.type) {
+      case 'joined': {
+        log('joined as', msg.participant, 'slots', msg.slots);
+        st.participant = msg.participant || null;
+        st.joined = true;
+        st.refused = false;
+        setError('join', null);
+        setError('ws', null);
+        setSlots(msg.slots);
+        try {
+          await pc.setRemoteDescription({ type: 'answer', sdp: msg.answer });
+        } catch (e) {
+          log('bad answer:', e);
+          if (my !== generation) return;
+          setError('join', 'Máy chủ trả về mô tả phiên (SDP) không hợp lệ: ' + e.message);
+          scheduleReconnect('bad answer');
+          return;
+        }
+        // A reconnect must keep what the room chose for itself.
+        if (st.selfMuted.audio || st.selfMuted.video) {
+          send({ type: 'mute', audio: st.selfMuted.audio, video: st.selfMuted.video });
+        }
+        break;
+      }
+      case 'answer':
+        setSlots(msg.slots);
+        if (pc && pc.signalingState === 'have-local-offer') {
+          await pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
+        }
+        break;
+      case 'slots':
+        setSlots(msg.slots);
+        break;
+      case 'speaker':
+        st.speaker = msg.participant ? { participant: msg.participant, name: msg.name || null } : null;
+        renderLabels();
+        break;
+      case 'stage':
+        st.stageParticipants = msg.participants || [];
+        renderLabels();
+        break;
+      case 'muted':
+        st.serverMuted = { audio: !!msg.audio, video: !!msg.video };
+        log('server mute state', st.serverMuted);
+        renderMute();
+        break;
+      case 'participants':
+        st.participants = Array.isArray(msg.list) ? msg.list : [];
+        renderParticipants();
+        break;
+      case 'pong':
+        st.pongSeen = true;
+        break;
+      case 'error': {
+        log('server error', msg.code, msg.message);
+        const text = errorText(msg.code, msg.message);
+        if (!st.joined) {
+          // The join itself was refused: nothing will work until someone
+          // fixes the link or the meeting; keep retrying slowly.
+          st.refused = true;
+          backoffMs = RECONNECT_MAX_MS;
+          setError('join', text);
+          scheduleReconnect('join refused: ' + msg.code);
+        } else {
+          setError('server', text);
+          const shown = text;
+          setTimeout(() => {
+            if (errors.get('server') === shown) setError('server', null);
+          }, 10000);
+        }
+        break;
+      }
+      default:
+        log('ignoring message type', msg.type);
+    }
+  }
+
+  function onPcState(p) {
+    const s = p.connectionState;
+    log('pc', s);
+    if (s === 'connected') {
+      clearTimeout(disconnectTimer);
+      disconnectTimer = null;
+      clearTimeout(connectTimer);
+      connectTimer = null;
+      backoffMs = RECONNECT_MIN_MS;
+      st.everConnected = true;
+      setError('connect', null);
+      setError('ws', null);
+      setConn('connected');
+    } else if (s === 'disconnected') {
+      setConn('reconnecting');
+      clearTimeout(disconnectTimer);
+      disconnectTimer = setTimeout(() => scheduleReconnect('ice disconnected'), ICE_DISCONNECT_GRACE_MS);
+    } else if (s === 'failed' || s === 'closed') {
+      scheduleReconnect('ice ' + s);
+    }
+  }
+
+  function scheduleReconnect(reason) {
+    if (reconnectTimer) return;
+    teardown();
+    setConn(st.refused ? 'refused' : st.everConnected ? 'reconnecting' : 'connecting');
+    // Up to +25% jitter so a room full of kiosks does not retry in lockstep.
+    const delay = Math.min(RECONNECT_MAX_MS, Math.round(backoffMs * (1 + Math.random() * 0.25)));
+    backoffMs = Math.min(RECONNECT_MAX_MS, backoffMs * 2);
+    log('reconnect in', delay, 'ms:', reason);
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = null;
+      connect();
+    }, delay);
+  }
+
+  function teardown() {
+    generation += 1;
+    clearTimeout(disconnectTimer);
+    clearTimeout(connectTimer);
+    clearInterval(pingTimer);
+    disconnectTimer = connectTimer = pingTimer = null;
+    if (ws) {
+      const sock = ws;
+      ws = null;
+      sock.onopen = sock.onmessage = sock.onerror = sock.onclose = null;
+      try {
+        if (sock.readyState === WebSocket.OPEN) sock.send(JSON.stringify({ type: 'leave' }));
+        sock.close();
+      } catch (_) {
+        /* already gone */
+      }
+    }
+    st.ws = 'closed';
+    if (pc) {
+      const p = pc;
+      pc = null;
+      p.ontrack = p.onconnectionstatechange = null;
+      try {
+        p.close();
+      } catch (_) {
+        /* already closed */
+      }
+    }
+    recv = { stage: null, speaker: null, audio: [] };
+    midTracks.clear();
+    for (const el of audioEls.values()) el.srcObject = null;
+    $('stage-video').srcObject = null;
+    $('speaker-video').srcObject = null;
+  }
+
+  // ------------------------------------------------------------- slots
+  function setSlots(slots) {
+    if (Array.isArray(slots)) st.slots = slots;
+    renderTracks();
+    renderLabels();
+  }
+
+  function slotOf(mid) {
+    return st.slots.find((s) => s.mid === mid) || null;
+  }
+
+  // The server's slot list is authoritative; our own transceiver order
+  // (stage, speaker, audio…) is the fallback until it arrives.
+  function roleOf(t) {
+    const slot = t && t.mid != null ? slotOf(t.mid) : null;
+    if (slot && slot.role) return slot.role;
+    if (t === recv.stage) return 'stage';
+    if (t === recv.speaker) return 'speaker';
+    if (recv.audio.includes(t)) return 'audio';
+    return t && t.receiver && t.receiver.track && t.receiver.track.kind === 'video' ? 'thumbnail' : 'audio';
+  }
+
+  function recvTransceivers() {
+    if (!pc) return [];
+    return pc.getTransceivers().filter((t) => t.direction === 'recvonly' || t.direction === 'sendrecv');
+  }
+
+  function transceiverForRole(role) {
+    return recvTransceivers().find((t) => t.receiver.track.kind === 'video' && roleOf(t) === role) || null;
+  }
+
+  function onTrack(ev) {
+    const t = ev.transceiver;
+    const mid = t ? t.mid : null;
+    log('track', ev.track.kind, 'mid', mid, 'role', roleOf(t));
+    if (mid != null) midTracks.set(mid, ev.track);
+    ev.track.addEventListener('unmute', renderTiles);
+    ev.track.addEventListener('mute', renderTiles);
+    renderTracks();
+  }
+
+  function attach(el, track) {
+    const current = el.srcObject && el.srcObject.getTracks()[0];
+    if (current === track) return false;
+    el.srcObject = track ? new MediaStream([track]) : null;
+    return !!track;
+  }
+
+  function renderTracks() {
+    for (const role of ['stage', 'speaker']) {
+      const t = transceiverForRole(role);
+      const track = t && t.mid != null ? midTracks.get(t.mid) : null;
+      const el = $(role + '-video');
+      if (attach(el, track || null)) el.play().catch((e) => log(role, 'video play:', e));
+    }
+    const box = $('audio-slots');
+    for (const t of recvTransceivers()) {
+      if (t.mid == null || t.receiver.track.kind !== 'audio') continue;
+      const track = midTracks.get(t.mid);
+      if (!track) continue;
+      let el = audioEls.get(t.mid);
+      if (!el) {
+        el = document.createElement('audio');
+        el.autoplay = true;
+        el.dataset.mid = t.mid;
+        box.appendChild(el);
+        audioEls.set(t.mid, el);
+      }
+      if (attach(el, track)) playAudio(el);
+    }
+  }
+
+  function playAudio(el) {
+    const p = el.play();
+    if (p && p.catch) {
+      p.then(() => {
+        if (st.audioBlocked) hideUnlock();
+      }).catch((e) => {
+        log('audio play refused:', e);
+        if (e && e.name === 'NotAllowedError') showUnlock();
+      });
+    }
+  }
+
+  function showUnlock() {
+    st.audioBlocked = true;
+    $('unlock').hidden = false;
+  }
+  function hideUnlock() {
+    st.audioBlocked = false;
+    $('unlock').hidden = true;
+  }
+  function unlockAudio() {
+    hideUnlock();
+    for (const el of audioEls.values()) if (el.srcObject) playAudio(el);
+    for (const id of ['stage-video', 'speaker-video', 'self-video']) {
+      const v = $(id);
+      if (v.srcObject) v.play().catch(() => {});
+    }
+  }
+
+  // ---------------------------------------------------------- rendering
+  function renderLabels() {
+    const stage = transceiverForRole('stage');
+    const stageSlot = stage ? slotOf(stage.mid) : null;
+    $('stage-name').textContent = stageSlot && stageSlot.participant ? displayName(stageSlot) : '';
+    const spk = transceiverForRole('speaker');
+    const spkSlot = spk ? slotOf(spk.mid) : null;
+    let who = spkSlot && spkSlot.participant ? displayName(spkSlot) : '';
+    if (!who && st.speaker) who = st.speaker.name || st.speaker.participant;
+    $('speaker-name').textContent = who || '';
+    renderTiles();
+  }
+
+  function displayName(slot) {
+    if (slot.name) return slot.name;
+    const p = st.participants.find((x) => x.id === slot.participant);
+    return p ? p.name : slot.participant;
+  }
+
+  // A tile is "empty" (placeholder shown) when the server says nobody is in
+  // the slot, or no frame has arrived yet.
+  function renderTiles() {
+    for (const role of ['stage', 'speaker']) {
+      const t = transceiverForRole(role);
+      const slot = t ? slotOf(t.mid) : null;
+      const v = $(role + '-video');
+      const track = v.srcObject && v.srcObject.getVideoTracks()[0];
+      const live = !!track && !track.muted && v.videoWidth > 0 && !(slot && !slot.participant);
+      $('tile-' + role).dataset.empty = live ? 'false' : 'true';
+    }
+    const self = $('self-video');
+    const selfLive = !!self.srcObject && self.videoWidth > 0 && !st.selfMuted.video;
+    $('tile-self').dataset.empty = selfLive ? 'false' : 'true';
+    const hasCamera = !!(localStream && localStream.getVideoTracks().length);
+    const selfText = !hasCamera ? 'Không có camera' : st.selfMuted.video ? 'Camera đang tắt' : 'Đang mở camera…';
+    if ($('self-placeholder').textContent !== selfText) $('self-placeholder').textContent = selfText;
+  }
+
+  function renderMute() {
+    const opAudio = st.serverMuted.audio && !st.selfMuted.audio;
+    const opVideo = st.serverMuted.video && !st.selfMuted.video;
+    const banner = $('muted-banner');
+    banner.hidden = !opAudio && !opVideo;
+    banner.querySelector('.banner-text').textContent = opAudio
+      ? 'Điểm cầu đang bị tắt tiếng bởi điều hành viên' + (opVideo ? ' (camera cũng bị tắt)' : '')
+      : 'Camera của điểm cầu đang bị tắt bởi điều hành viên';
+    banner.querySelector('.banner-en').textContent = opAudio ? 'Muted by the operator' : 'Camera turned off by the operator';
+    setButton('btn-mic', st.selfMuted.audio, 'Tắt micrô', 'Bật micrô');
+    setButton('btn-cam', st.selfMuted.video, 'Tắt camera', 'Bật camera');
+    const flags = [];
+    if (st.selfMuted.audio || st.serverMuted.audio) flags.push('micrô tắt');
+    if (st.selfMuted.video || st.serverMuted.video) flags.push('camera tắt');
+    $('self-flags').textContent = flags.join(' · ');
+    renderTiles();
+  }
+
+  function setButton(id, pressed, offText, onText) {
+    const b = $(id);
+    b.setAttribute('aria-pressed', pressed ? 'true' : 'false');
+    b.querySelector('.btn-text').textContent = pressed ? onText : offText;
+  }
+
+  function renderParticipants() {
+    const n = st.participants.length;
+    $('participants').textContent = n ? n + ' điểm cầu đang tham dự' : '';
+  }
+
+  function toggleSelfMute(kind) {
+    const muted = !st.selfMuted[kind];
+    st.selfMuted[kind] = muted;
+    if (localStream) {
+      const tracks = kind === 'audio' ? localStream.getAudioTracks() : localStream.getVideoTracks();
+      for (const t of tracks) t.enabled = !muted;
+    }
+    send({ type: 'mute', [kind]: muted });
+    log('self mute', kind, muted);
+    renderMute();
+  }
+
+  // ------------------------------------------------------- audio meter
+  let meterLevel = 0;
+  const statsLevels = new Map(); // receiver -> {level, at}
+
+  function receiverLevel(receiver) {
+    try {
+      const srcs = receiver.getSynchronizationSources ? receiver.getSynchronizationSources() : [];
+      if (srcs.length && typeof srcs[0].audioLevel === 'number') {
+        const ts = srcs[0].timestamp;
+        const age = Math.min(
+          Math.abs(performance.now() - ts),
+          Math.abs(performance.timeOrigin + performance.now() - ts),
+          Math.abs(Date.now() - ts),
+        );
+        return age < 1000 ? srcs[0].audioLevel : 0;
+      }
+    } catch (_) {
+      /* fall through to getStats */
+    }
+    // Fallback: inbound-rtp audioLevel, refreshed asynchronously.
+    const cached = statsLevels.get(receiver);
+    if (!cached || performance.now() - cached.at > 300) {
+      statsLevels.set(receiver, { level: cached ? cached.level : 0, at: performance.now() });
+      receiver.getStats().then((rep) => {
+        rep.forEach((r) => {
+          if (r.type === 'inbound-rtp' && typeof r.audioLevel === 'number') {
+            statsLevels.set(receiver, { level: r.audioLevel, at: performance.now() });
+          }
+        });
+      }).catch(() => {});
+    }
+    return cached ? cached.level : 0;
+  }
+
+  function speakerParticipant() {
+    const spk = transceiverForRole('speaker');
+    const slot = spk ? slotOf(spk.mid) : null;
+    if (slot && slot.participant) return slot.participant;
+    return st.speaker ? st.speaker.participant : null;
+  }
+
+  function tickMeter() {
+    let level = 0;
+    const who = speakerParticipant();
+    if (pc && who) {
+      for (const t of recvTransceivers()) {
+        if (t.receiver.track.kind !== 'audio') continue;
+        const slot = slotOf(t.mid);
+        if (slot && slot.participant === who) level = Math.max(level, receiverLevel(t.receiver));
+      }
+    }
+    // audioLevel is linear amplitude; show it in dB over a 50 dB range.
+    const db = level > 0 ? 20 * Math.log10(level) : -100;
+    const target = Math.max(0, Math.min(1, (db + 50) / 50));
+    // Fast attack, slow release: reads like a VU meter, not a flicker.
+    meterLevel = target > meterLevel ? target : meterLevel * 0.85 + target * 0.15;
+    $('speaker-level').style.transform = 'scaleX(' + meterLevel.toFixed(3) + ')';
+  }
+
+  // ------------------------------------------------------------- stats
+  function emptyVideoStats(t) {
+    const slot = t ? slotOf(t.mid) : null;
+    return {
+      mid: t ? t.mid : null,
+      participant: slot ? slot.participant : null,
+      name: slot ? slot.name : null,
+      framesDecoded: 0,
+      bytesReceived: 0,
+      packetsReceived: 0,
+      frameWidth: 0,
+      frameHeight: 0,
+    };
+  }
+
+  async function stats() {
+    const p = pc;
+    const out = {
+      connection: p ? p.connectionState : 'new',
+      stage: emptyVideoStats(null),
+      speaker: emptyVideoStats(null),
+      audio: [],
+      sent: { video: [], audio: null },
+      ice: null,
+    };
+    if (!p) return out;
+    const report = await p.getStats();
+    const byMid = new Map();
+    const byTrack = new Map();
+    const all = new Map();
+    report.forEach((r) => {
+      all.set(r.id, r);
+      if (r.type === 'inbound-rtp') {
+        if (r.mid != null) byMid.set(String(r.mid), r);
+        if (r.trackIdentifier) byTrack.set(r.trackIdentifier, r);
+      } else if (r.type === 'outbound-rtp') {
+        if (r.kind === 'video') {
+          out.sent.video.push({
+            rid: r.rid || null,
+            bytesSent: r.bytesSent || 0,
+            framesEncoded: r.framesEncoded || 0,
+            frameWidth: r.frameWidth || 0,
+            frameHeight: r.frameHeight || 0,
+          });
+        } else if (r.kind === 'audio') {
+          out.sent.audio = { bytesSent: r.bytesSent || 0, packetsSent: r.packetsSent || 0 };
+        }
+      }
+    });
+    report.forEach((r) => {
+      if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') {
+        const l = all.get(r.localCandidateId);
+        const rm = all.get(r.remoteCandidateId);
+        out.ice = {
+          local: l ? l.address + ':' + l.port + ' ' + l.protocol : null,
+          remote: rm ? rm.address + ':' + rm.port + ' ' + rm.protocol : null,
+          currentRoundTripTime: r.currentRoundTripTime ?? null,
+        };
+      }
+    });
+    const inbound = (t) => (t.mid != null && byMid.get(t.mid)) || byTrack.get(t.receiver.track.id) || null;
+    const pcTs = p.getTransceivers().filter((t) => t.direction === 'recvonly' || t.direction === 'sendrecv');
+    for (const t of pcTs) {
+      const role = roleOf(t);
+      const r = inbound(t);
+      if (t.receiver.track.kind === 'video' && (role === 'stage' || role === 'speaker')) {
+        if (out[role].mid !== null) continue; // first one wins
+        const s = emptyVideoStats(t);
+        if (r) {
+          s.framesDecoded = r.framesDecoded || 0;
+          s.bytesReceived = r.bytesReceived || 0;
+          s.packetsReceived = r.packetsReceived || 0;
+          s.frameWidth = r.frameWidth || 0;
+          s.frameHeight = r.frameHeight || 0;
+        }
+        out[role] = s;
+      } else if (t.receiver.track.kind === 'audio') {
+        const slot = slotOf(t.mid);
+        out.audio.push({
+          mid: t.mid,
+          participant: slot ? slot.participant : null,
+          name: slot ? slot.name : null,
+          bytesReceived: r ? r.bytesReceived || 0 : 0,
+          packetsReceived: r ? r.packetsReceived || 0 : 0,
+          audioLevel: r && typeof r.audioLevel === 'number' ? r.audioLevel : 0,
+        });
+      }
+    }
+    return out;
+  }
+
+  function publicState() {
+    return {
+      meeting,
+      name: myName,
+      participant: st.participant,
+      connection: st.connection,
+      ws: st.ws,
+      pc: pc ? pc.connectionState : 'none',
+      slots: st.slots,
+      speaker: st.speaker,
+      participants: st.participants,
+      muted: { server: { ...st.serverMuted }, self: { ...st.selfMuted } },
+      errors: Array.from(errors, ([kind, text]) => ({ kind, text })),
+      attempts: st.attempts,
+      audioBlocked: st.audioBlocked,
+    };
+  }
+
+  window.diemcau = {
+    state: publicState,
+    stats,
+    log: () => logLines.slice(),
+  };
+
+  // ------------------------------------------------------------- start
+  function tickClock() {
+    const now = new Date();
+    const hh = String(now.getHours()).padStart(2, '0');
+    const mm = String(now.getMinutes()).padStart(2, '0');
+    const days = ['Chủ nhật', 'Thứ Hai', 'Thứ Ba', 'Thứ Tư', 'Thứ Năm', 'Thứ Sáu', 'Thứ Bảy'];
+    const date = days[now.getDay()] + ', ' + String(now.getDate()).padStart(2, '0') + '/' +
+      String(now.getMonth() + 1).padStart(2, '0') + '/' + now.getFullYear();
+    $('clock').innerHTML = '';
+    const t = document.createElement('div');
+    t.className = 'clock-time';
+    t.textContent = hh + ':' + mm;
+    const d = document.createElement('div');
+    d.className = 'clock-date';
+    d.textContent = date;
+    $('clock').append(t, d);
+  }
+
+  async function openLocalMedia() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      setError('media', 'Trình duyệt chỉ cho dùng camera/micrô khi trang được mở qua HTTPS. ' +
+        'Điểm cầu vẫn xem và nghe được hội nghị, nhưng không gửi hình/tiếng.');
+      return null;
+    }
+    const video = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
+    const audio = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+    const attempts = [{ video, audio }, { audio }, { video }];
+    let lastErr = null;
+    for (const c of attempts) {
+      try {
+        const s = await navigator.mediaDevices.getUserMedia(c);
+        if (!c.video) setError('media', 'Không mở được camera – điểm cầu chỉ gửi âm thanh.');
+        if (!c.audio) setError('media', 'Không mở được micrô – điểm cầu chỉ gửi hình ảnh.');
+        return s;
+      } catch (e) {
+        lastErr = e;
+        log('getUserMedia', Object.keys(c).join('+'), 'failed:', e);
+      }
+    }
+    const why = lastErr && lastErr.name === 'NotAllowedError'
+      ? 'trình duyệt chưa được cấp quyền'
+      : 'không tìm thấy thiết bị';
+    setError('media', 'Không mở được camera và micrô (' + why + '). Điểm cầu vẫn xem và nghe được hội nghị.');
+    return null;
+  }
+
+  async function start() {
+    $('meeting-id').textContent = meeting || '—';
+    $('me-name').textContent = myName;
+    document.title = myName + ' – Hội nghị trực tuyến';
+    tickClock();
+    setInterval(tickClock, 5000);
+    setInterval(() => {
+      tickMeter();
+      renderTiles();
+    }, UI_TICK_MS);
+    $('btn-mic').addEventListener('click', () => toggleSelfMute('audio'));
+    $('btn-cam').addEventListener('click', () => toggleSelfMute('video'));
+    $('unlock-btn').addEventListener('click', unlockAudio);
+    document.addEventListener('pointerdown', () => {
+      if (st.audioBlocked) unlockAudio();
+    });
+    document.addEventListener('keydown', () => {
+      if (st.audioBlocked) unlockAudio();
+    });
+    window.addEventListener('pagehide', () => send({ type: 'leave' }));
+    renderMute();
+    renderLabels();
+
+    if (!token) {
+      setError('url', 'Địa chỉ trang thiếu mã truy cập (token). Vui lòng mở đúng đường dẫn do điều hành viên cung cấp.');
+      setConn('stopped');
+      return;
+    }
+    if (!meeting) {
+      setError('url', 'Địa chỉ trang thiếu mã hội nghị (/room/<mã hội nghị>).');
+      setConn('stopped');
+      return;
+    }
+    if (typeof RTCPeerConnection === 'undefined') {
+      setError('url', 'Trình duyệt này không hỗ trợ WebRTC – hãy dùng Chromium/Chrome/Firefox bản mới.');
+      setConn('stopped');
+      return;
+    }
+
+    localStream = await openLocalMedia();
+    if (localStream) {
+      const self = $('self-video');
+      self.srcObject = localStream;
+      self.play().catch(() => {});
+    }
+    connect();
+  }
+
+  start().catch((e) => {
+    log('start failed:', e);
+    setError('start', 'Trang điểm cầu gặp lỗi khi khởi động: ' + (e && e.message ? e.message : e));
+  });
+})();
