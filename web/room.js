@@ -484,6 +484,16 @@
     }
     recv = { stage: null, speaker: null, audio: [] };
     midTracks.clear();
+    // What the old session showed is no longer true; the next `joined`
+    // brings it back.
+    st.slots = [];
+    st.speaker = null;
+    st.participants = [];
+    st.participant = null;
+    st.serverMuted = { audio: false, video: false };
+    renderParticipants();
+    renderLabels();
+    renderMute();
     for (const el of audioEls.values()) el.srcObject = null;
     $('stage-video').srcObject = null;
     $('speaker-video').srcObject = null;
@@ -620,6 +630,19 @@
       const live = !!track && !track.muted && v.videoWidth > 0 && !(slot && !slot.participant);
       $('tile-' + role).dataset.empty = live ? 'false' : 'true';
     }
+    // Why the speaker tile is empty: the server leaves the slot empty when
+    // the speaker is this room itself or already on the stage.
+    const who = speakerParticipant();
+    const stageT = transceiverForRole('stage');
+    const stageSlot = stageT ? slotOf(stageT.mid) : null;
+    const spkText = !who
+      ? 'Chưa có người phát biểu'
+      : who === st.participant
+        ? 'Điểm cầu của bạn đang phát biểu'
+        : stageSlot && stageSlot.participant === who
+          ? 'Đang phát biểu trên sân khấu'
+          : 'Chưa có hình ảnh';
+    if ($('speaker-placeholder').textContent !== spkText) $('speaker-placeholder').textContent = spkText;
     const self = $('self-video');
     const selfLive = !!self.srcObject && self.videoWidth > 0 && !st.selfMuted.video;
     $('tile-self').dataset.empty = selfLive ? 'false' : 'true';
@@ -671,7 +694,7 @@
 
   // ------------------------------------------------------- audio meter
   let meterLevel = 0;
-  const statsLevels = new Map(); // receiver -> {level, at}
+  const statsLevels = new WeakMap(); // sender|receiver -> {level, at}
 
   function receiverLevel(receiver) {
     try {
@@ -688,14 +711,19 @@
     } catch (_) {
       /* fall through to getStats */
     }
-    // Fallback: inbound-rtp audioLevel, refreshed asynchronously.
-    const cached = statsLevels.get(receiver);
+    return statsLevel(receiver, 'inbound-rtp');
+  }
+
+  // audioLevel from getStats() of a receiver (inbound-rtp) or sender
+  // (media-source), refreshed asynchronously at most every 300 ms.
+  function statsLevel(senderOrReceiver, type) {
+    const cached = statsLevels.get(senderOrReceiver);
     if (!cached || performance.now() - cached.at > 300) {
-      statsLevels.set(receiver, { level: cached ? cached.level : 0, at: performance.now() });
-      receiver.getStats().then((rep) => {
+      statsLevels.set(senderOrReceiver, { level: cached ? cached.level : 0, at: performance.now() });
+      senderOrReceiver.getStats().then((rep) => {
         rep.forEach((r) => {
-          if (r.type === 'inbound-rtp' && typeof r.audioLevel === 'number') {
-            statsLevels.set(receiver, { level: r.audioLevel, at: performance.now() });
+          if (r.type === type && typeof r.audioLevel === 'number') {
+            statsLevels.set(senderOrReceiver, { level: r.audioLevel, at: performance.now() });
           }
         });
       }).catch(() => {});
@@ -713,7 +741,12 @@
   function tickMeter() {
     let level = 0;
     const who = speakerParticipant();
-    if (pc && who) {
+    if (pc && who && who === st.participant) {
+      // This room is the speaker: show its own microphone.
+      const sender = pc.getSenders().find((s) => s.track && s.track.kind === 'audio');
+      const silenced = st.selfMuted.audio || st.serverMuted.audio;
+      if (sender && !silenced) level = statsLevel(sender, 'media-source');
+    } else if (pc && who) {
       for (const t of recvTransceivers()) {
         if (t.receiver.track.kind !== 'audio') continue;
         const slot = slotOf(t.mid);

@@ -40,11 +40,11 @@ pub struct Engine {
     pub(super) pending: VecDeque<(ParticipantId, RtcEvent)>,
     pub(super) stats: EngineStats,
     pub(super) last_tick: Option<Instant>,
-    pub(super) stats_window_start: Option<Instant>,
+    created: Instant,
 }
 
 impl Engine {
-    pub fn new(cfg: EngineConfig) -> Engine {
+    pub fn new(cfg: EngineConfig, now: Instant) -> Engine {
         // One DTLS certificate for every session: generating a key per peer
         // would make a join storm of 150 rooms pay 150 key generations.
         let cert = str0m::crypto::from_feature_flags()
@@ -64,8 +64,8 @@ impl Engine {
             events: VecDeque::new(),
             pending: VecDeque::new(),
             stats: EngineStats::default(),
-            last_tick: None,
-            stats_window_start: None,
+            last_tick: Some(now),
+            created: now,
         }
     }
 
@@ -75,10 +75,7 @@ impl Engine {
 
     /// Next time [`Engine::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Instant {
-        let tick = self
-            .last_tick
-            .map(|t| t + super::tick::TICK)
-            .unwrap_or_else(|| Instant::now() + super::tick::TICK);
+        let tick = self.last_tick.map_or(self.created, |t| t + super::tick::TICK);
         self.sessions
             .values()
             .map(|s| s.next_timeout)
@@ -165,17 +162,20 @@ impl Engine {
             &self.cert,
             &self.cfg.local_addrs,
         );
-        let answer = match guarded(|| s.accept_offer(&req.offer)) {
+        let (answer, lines) = match guarded(|| s.accept_offer(&req.offer)) {
             Some(Ok(a)) => a,
             Some(Err(e)) => return Err(e),
             None => return Err(CommandError::SessionFailed),
         };
-        if !has_active_media(&answer) {
+        if lines.is_empty() {
             return Err(CommandError::NoUsableCodec);
         }
         let ufrag = s.ice_ufrag.clone();
         self.ufrags.insert(ufrag.clone(), id);
         self.sessions.insert(id, s);
+        for (mid, kind, dir) in lines {
+            self.on_media_added(id, mid, kind, dir);
+        }
         let room = self.rooms.entry(req.room.clone()).or_insert_with(|| Room::new(req.room.clone()));
         room.participants.push(id);
         room.dirty = true;
@@ -193,15 +193,15 @@ impl Engine {
 
     fn renegotiate(&mut self, now: Instant, id: ParticipantId, offer: &str) -> Result<Reply, CommandError> {
         let s = self.sessions.get_mut(&id).ok_or(CommandError::UnknownParticipant(id))?;
-        let answer = match guarded(|| s.accept_offer(offer)) {
+        let (answer, lines) = match guarded(|| s.accept_offer(offer)) {
             Some(r) => r?,
             None => {
                 self.remove_session(id, LeaveReason::Failed);
                 return Err(CommandError::SessionFailed);
             }
         };
-        if let Some(r) = self.rooms.get_mut(&self.sessions[&id].room) {
-            r.dirty = true;
+        for (mid, kind, dir) in lines {
+            self.on_media_added(id, mid, kind, dir);
         }
         self.drive(id);
         self.process(now);
@@ -452,27 +452,6 @@ pub(super) fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
             None
         }
     }
-}
-
-/// An answer carries usable media when some m-line has a non-zero port and
-/// is not inactive: str0m rejects m-lines whose codecs it cannot use.
-fn has_active_media(answer: &str) -> bool {
-    let mut active = false;
-    let mut in_media = false;
-    let mut this_ok = false;
-    for line in answer.lines() {
-        if let Some(rest) = line.strip_prefix("m=") {
-            if in_media && this_ok {
-                active = true;
-            }
-            in_media = !rest.starts_with("application");
-            let port = rest.split_whitespace().nth(1).unwrap_or("0");
-            this_ok = port != "0";
-        } else if line.trim() == "a=inactive" {
-            this_ok = false;
-        }
-    }
-    active || (in_media && this_ok)
 }
 
 /// How long a stats window lasts for layer bitrates.

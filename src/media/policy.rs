@@ -130,7 +130,10 @@ pub fn assign(
     // Audio: stage first, then the loudest; at most audio_max and the slot count.
     let audio_slots: Vec<usize> = (0..roles.len()).filter(|&i| roles[i] == SlotRole::Audio).collect();
     let mut audio: Vec<ParticipantId> = Vec::new();
-    for &p in view.stage.iter().chain(view.speaker.iter()).chain(view.loudest.iter()) {
+    // Publishers without audio-level data come last, in join order, so a
+    // client that does not send RFC 6464 levels is still heard in small rooms.
+    let joined = view.sources.iter().map(|s| &s.id);
+    for &p in view.stage.iter().chain(view.speaker.iter()).chain(view.loudest.iter()).chain(joined) {
         if has_audio(p) && !audio.contains(&p) {
             audio.push(p);
         }

@@ -27,8 +27,9 @@ pub struct Layer {
     pub rid: Option<Rid>,
     pub ssrc: Option<Ssrc>,
     pub last_packet: Option<Instant>,
-    /// Bytes since the last bitrate sample.
+    /// Bytes (payload + RTP header) since `window_start`.
     pub window_bytes: u64,
+    pub window_start: Option<Instant>,
     /// Smoothed bitrate, bit/s (0 until measured).
     pub bitrate_bps: u64,
     pub last_pli: Option<Instant>,
@@ -37,6 +38,17 @@ pub struct Layer {
 impl Layer {
     pub fn is_active(&self, now: Instant) -> bool {
         self.last_packet.is_some_and(|t| now.saturating_duration_since(t) < LAYER_IDLE)
+    }
+
+    /// Account one packet of `bytes` payload at `now`.
+    pub fn on_packet(&mut self, now: Instant, bytes: usize) {
+        if self.window_start.is_none() || !self.is_active(now) {
+            self.window_start = Some(now);
+            self.window_bytes = 0;
+        }
+        self.last_packet = Some(now);
+        // 12 bytes of RTP header: what the subscriber's link carries too.
+        self.window_bytes += bytes as u64 + 12;
     }
 }
 

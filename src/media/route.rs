@@ -67,9 +67,8 @@ impl Engine {
         let Some(codec) = track.codec else { return };
         let video = track.video;
         let layer = &mut track.layers[src.layer as usize];
-        let first_packet = layer.last_packet.is_none();
-        layer.last_packet = Some(now);
-        layer.window_bytes += pkt.payload.len() as u64;
+        let first_packet = !layer.is_active(now);
+        layer.on_packet(now, pkt.payload.len());
         let vcodec = track.video_codec();
         let Some(room) = self.rooms.get_mut(&room_id) else { return };
         room.stats.packets_in += 1;

@@ -7,7 +7,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
@@ -137,9 +136,10 @@ impl Session {
         }
     }
 
-    /// Accept an offer; returns the answer SDP. Media changes arrive as
-    /// events from the following drain.
-    pub fn accept_offer(&mut self, offer: &str) -> Result<String, CommandError> {
+    /// Accept an offer; returns the answer SDP and the m-lines it set up
+    /// (mid, kind, our direction), so slots exist before the reply is sent
+    /// rather than when str0m's media events arrive.
+    pub fn accept_offer(&mut self, offer: &str) -> Result<(String, Vec<(Mid, MediaKind, Direction)>), CommandError> {
         let offer = SdpOffer::from_sdp_string(offer)
             .map_err(|e| CommandError::BadSdp(e.to_string()))?;
         let answer = self
@@ -147,7 +147,9 @@ impl Session {
             .sdp_api()
             .accept_offer(offer)
             .map_err(|e| CommandError::BadSdp(e.to_string()))?;
-        Ok(answer.to_sdp_string())
+        let answer = answer.to_sdp_string();
+        let lines = media_lines(&answer);
+        Ok((answer, lines))
     }
 
     /// Drain str0m until its next timeout: datagrams go to `out`, events to
@@ -243,5 +245,44 @@ impl Session {
     }
 }
 
-/// Keep a strong reference type around for payload sharing in fan-out.
-pub type Payload = Arc<[u8]>;
+/// Active m-lines of an SDP: (mid, kind, direction); rejected (port 0),
+/// inactive and data-channel sections are left out.
+pub fn media_lines(sdp: &str) -> Vec<(Mid, MediaKind, Direction)> {
+    let mut out = Vec::new();
+    let mut cur: Option<(Option<Mid>, MediaKind, Direction, bool)> = None;
+    let mut flush = |c: Option<(Option<Mid>, MediaKind, Direction, bool)>| {
+        if let Some((Some(mid), kind, dir, true)) = c
+            && dir != Direction::Inactive
+        {
+            out.push((mid, kind, dir));
+        }
+    };
+    for line in sdp.lines() {
+        let line = line.trim_end();
+        if let Some(rest) = line.strip_prefix("m=") {
+            flush(cur.take());
+            let mut parts = rest.split_whitespace();
+            let kind = match parts.next() {
+                Some("audio") => MediaKind::Audio,
+                Some("video") => MediaKind::Video,
+                _ => continue,
+            };
+            let active = parts.next().is_some_and(|p| p != "0");
+            cur = Some((None, kind, Direction::SendRecv, active));
+        } else if let Some(c) = cur.as_mut() {
+            match line {
+                "a=sendonly" => c.2 = Direction::SendOnly,
+                "a=recvonly" => c.2 = Direction::RecvOnly,
+                "a=sendrecv" => c.2 = Direction::SendRecv,
+                "a=inactive" => c.2 = Direction::Inactive,
+                _ => {
+                    if let Some(m) = line.strip_prefix("a=mid:") {
+                        c.0 = Some(Mid::from(m));
+                    }
+                }
+            }
+        }
+    }
+    flush(cur.take());
+    out
+}

@@ -72,13 +72,14 @@ impl SpeakerDetector {
         }
     }
 
-    /// Participants ranked loudest first (only those heard recently).
+    /// Participants ranked loudest first: recent speakers by smoothed
+    /// loudness, then everyone else heard (quiet rooms) by id.
     pub fn ranked(&self, now: Instant) -> Vec<ParticipantId> {
+        let recent = |l: &Level| l.last_speech.is_some_and(|t| now - t < SILENCE_RELEASE * 4);
         let mut v: Vec<(ParticipantId, f32)> = self
             .levels
             .iter()
-            .filter(|(_, l)| l.last_speech.is_some_and(|t| now - t < SILENCE_RELEASE * 4))
-            .map(|(p, l)| (*p, l.smoothed))
+            .map(|(p, l)| (*p, if recent(l) { 1000.0 + l.smoothed } else { 0.0 }))
             .collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         v.into_iter().map(|(p, _)| p).collect()
@@ -219,6 +220,6 @@ mod tests {
     fn ranking_orders_by_loudness() {
         let mut d = SpeakerDetector::new();
         let (t, _) = run(&mut d, Instant::now(), 1000, &[(1, 50), (2, 10), (3, 30), (4, 127)]);
-        assert_eq!(d.ranked(t), vec![2, 3, 1]);
+        assert_eq!(d.ranked(t), vec![2, 3, 1, 4]);
     }
 }

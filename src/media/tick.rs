@@ -33,15 +33,19 @@ impl Engine {
                 }
             }
         }
-        let window_due = self.stats_window_due(now);
-        if window_due {
-            let secs = BITRATE_WINDOW.as_secs_f64();
-            for t in self.tracks.values_mut() {
-                for l in t.layers.iter_mut() {
-                    let bps = (l.window_bytes as f64 * 8.0 / secs) as u64;
-                    l.bitrate_bps = if l.bitrate_bps == 0 { bps } else { (l.bitrate_bps * 3 + bps) / 4 };
-                    l.window_bytes = 0;
+        // Layer bitrates: bytes over the time since the layer's window began
+        // (a layer that started mid-window is not under-counted).
+        for t in self.tracks.values_mut() {
+            for l in t.layers.iter_mut() {
+                let Some(start) = l.window_start else { continue };
+                let elapsed = now.saturating_duration_since(start);
+                if elapsed < BITRATE_WINDOW {
+                    continue;
                 }
+                let bps = (l.window_bytes as f64 * 8.0 / elapsed.as_secs_f64()) as u64;
+                l.bitrate_bps = if l.bitrate_bps == 0 { bps } else { (l.bitrate_bps + bps) / 2 };
+                l.window_bytes = 0;
+                l.window_start = Some(now);
             }
         }
         let room_ids: Vec<String> = self.rooms.keys().cloned().collect();
@@ -56,16 +60,6 @@ impl Engine {
             // Re-run when audio ranking may have changed or layers moved.
             room.dirty = true;
             self.apply_policy(now, &rid);
-        }
-    }
-
-    fn stats_window_due(&mut self, now: Instant) -> bool {
-        match self.stats_window_start {
-            Some(t) if now.saturating_duration_since(t) < BITRATE_WINDOW => false,
-            _ => {
-                self.stats_window_start = Some(now);
-                true
-            }
         }
     }
 

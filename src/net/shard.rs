@@ -23,7 +23,7 @@ pub(super) fn run(
     events: mpsc::Sender<Event>,
     shared: Arc<Shared>,
 ) {
-    let mut engine = Engine::new(cfg);
+    let mut engine = Engine::new(cfg, Instant::now());
     let mut by_source: HashMap<SocketAddr, usize> = HashMap::new();
     for (i, (_, a)) in sockets.iter().enumerate() {
         by_source.insert(*a, i);

@@ -66,14 +66,14 @@ async fn describe(label: &str, page: &Session) -> String {
             serde_json::json!([]),
         )
         .await
-        .unwrap_or_else(|e| Value::String(e));
+        .unwrap_or_else(Value::String);
     let page_log = page
         .execute(
             "return window.diemcau ? window.diemcau.log() : [];",
             serde_json::json!([]),
         )
         .await
-        .unwrap_or_else(|e| Value::String(e));
+        .unwrap_or_else(Value::String);
     let page_log = match page_log {
         Value::Array(lines) => lines
             .iter()

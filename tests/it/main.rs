@@ -8,3 +8,4 @@ mod support;
 mod browser;
 mod interop;
 mod whip;
+mod engine;

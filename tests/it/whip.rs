@@ -1,1 +1,170 @@
-//! (being written)
+//! WHIP publish + WHEP play over plain HTTP, and the media port's
+//! robustness against garbage datagrams.
+
+use std::time::{Duration, Instant};
+
+use crate::support::rtc_client::{
+    PublishConfig, delete, metric_sums, run_in_loopback_netns, scrape_metrics, wait_for,
+    whep_subscriber, whip_publisher,
+};
+use crate::support::server::{self, DEMO_TOKEN};
+
+const MEETING: &str = "demo";
+
+#[test]
+fn whip_publish_and_whep_play_round_trip() {
+    run_in_loopback_netns(async {
+        let srv = server::start().await;
+        let base = srv.base_url();
+        let (publisher, whip) =
+            whip_publisher(&base, MEETING, DEMO_TOKEN, "pub", PublishConfig::default()).await;
+        let (sub, whep) = whep_subscriber(&base, MEETING, DEMO_TOKEN, "sub", 1, 1, None).await;
+        assert_ne!(
+            whip.location, whep.location,
+            "WHIP and WHEP share a Location"
+        );
+
+        let tag = publisher.publisher().source_tag;
+        let ok = wait_for(Duration::from_secs(20), || {
+            sub.video(0).is_some_and(|v| v.from_source(tag) >= 30)
+                && sub.audio(0).is_some_and(|a| a.from_source(tag) >= 50)
+        })
+        .await;
+        assert!(
+            ok,
+            "media did not flow WHIP -> WHEP within 20 s:\n{}",
+            sub.describe()
+        );
+
+        for (what, url) in [("WHEP", &whep.location), ("WHIP", &whip.location)] {
+            let status = delete(url, Some(DEMO_TOKEN)).await;
+            assert!(
+                (200..300).contains(&status),
+                "DELETE {what} session {url} answered {status}"
+            );
+            let again = delete(url, Some(DEMO_TOKEN)).await;
+            assert_eq!(
+                again, 404,
+                "second DELETE of {what} session {url} answered {again}"
+            );
+        }
+
+        sub.close().await;
+        publisher.close().await;
+    });
+}
+
+/// A minimal seeded PRNG (no shared state with the client's relay).
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// Datagrams the server must drop: random bytes, truncated headers, RTP
+/// from an unknown SSRC, STUN with a bad MESSAGE-INTEGRITY.
+fn garbage_datagrams() -> Vec<Vec<u8>> {
+    let mut rng = 0x5eed_cafe_f00d_u64;
+    let mut out = Vec::new();
+    for _ in 0..40 {
+        let len = 1 + (xorshift(&mut rng) % 1200) as usize;
+        out.push((0..len).map(|_| xorshift(&mut rng) as u8).collect());
+    }
+    // Truncated: a lone byte of each demux class (STUN, DTLS, RTP).
+    for b in [0x00u8, 0x01, 0x16, 0x17, 0x80, 0x90] {
+        out.push(vec![b]);
+        out.push(vec![b, 0x00, 0x01]);
+    }
+    // A truncated RTP header (8 of 12 bytes).
+    out.push(vec![0x80, 0x60, 0x00, 0x01, 0x00, 0x00, 0x00, 0x10]);
+    // RTP with an SSRC nobody announced.
+    for seq in 0..20u16 {
+        let mut p = vec![0x80, 0x60];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(seq as u32 * 3000).to_be_bytes());
+        p.extend_from_slice(&0xdead_beef_u32.to_be_bytes());
+        p.extend_from_slice(&[0x10, 0, 0, 0x9d, 0x01, 0x2a]);
+        p.extend_from_slice(&[0u8; 100]);
+        out.push(p);
+    }
+    // STUN binding request with USERNAME and a made-up MESSAGE-INTEGRITY.
+    for i in 0..5u8 {
+        let username = b"nobody:nothing"; // 14 bytes, padded to 16
+        let mut attrs = Vec::new();
+        attrs.extend_from_slice(&0x0006u16.to_be_bytes());
+        attrs.extend_from_slice(&(username.len() as u16).to_be_bytes());
+        attrs.extend_from_slice(username);
+        attrs.extend_from_slice(&[0, 0]);
+        attrs.extend_from_slice(&0x0008u16.to_be_bytes());
+        attrs.extend_from_slice(&20u16.to_be_bytes());
+        attrs.extend_from_slice(&[0xab ^ i; 20]);
+        let mut p = Vec::new();
+        p.extend_from_slice(&0x0001u16.to_be_bytes());
+        p.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+        p.extend_from_slice(&0x2112_a442_u32.to_be_bytes());
+        p.extend_from_slice(&[i; 12]);
+        p.extend_from_slice(&attrs);
+        out.push(p);
+    }
+    out
+}
+
+#[test]
+fn garbage_udp_is_dropped_and_counted() {
+    run_in_loopback_netns(async {
+        let srv = server::start().await;
+        let base = srv.base_url();
+        let (publisher, _) =
+            whip_publisher(&base, MEETING, DEMO_TOKEN, "pub", PublishConfig::default()).await;
+        let (sub, _) = whep_subscriber(&base, MEETING, DEMO_TOKEN, "sub", 1, 1, None).await;
+        let tag = publisher.publisher().source_tag;
+        let ok = wait_for(Duration::from_secs(20), || {
+            sub.video(0).is_some_and(|v| v.from_source(tag) >= 10)
+        })
+        .await;
+        assert!(
+            ok,
+            "media did not flow before the garbage was sent:\n{}",
+            sub.describe()
+        );
+
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let datagrams = garbage_datagrams();
+        for d in &datagrams {
+            sock.send_to(d, srv.media).await.unwrap();
+        }
+
+        let after = Instant::now();
+        let ok = wait_for(Duration::from_secs(10), || {
+            sub.video(0).is_some_and(|v| v.since(after) >= 60)
+                && sub.audio(0).is_some_and(|a| a.since(after) >= 50)
+        })
+        .await;
+        assert!(
+            ok,
+            "the session stopped after {} garbage datagrams:\n{}",
+            datagrams.len(),
+            sub.describe()
+        );
+
+        let text = scrape_metrics(&base).await.unwrap();
+        let sums = metric_sums(&text);
+        let dropped: Vec<(&String, &f64)> =
+            sums.iter().filter(|(k, _)| k.contains("dropped")).collect();
+        assert!(
+            dropped.iter().any(|(_, v)| **v > 0.0),
+            "no nonzero *dropped* metric after {} garbage datagrams; dropped metrics: {dropped:?}",
+            datagrams.len()
+        );
+        // The counter the server documents for exactly this.
+        let total = sums.get("diemcau_datagrams_dropped_total").copied();
+        assert!(
+            total.is_some_and(|v| v > 0.0),
+            "diemcau_datagrams_dropped_total is {total:?}; dropped metrics: {dropped:?}"
+        );
+
+        sub.close().await;
+        publisher.close().await;
+    });
+}

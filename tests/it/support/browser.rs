@@ -116,12 +116,11 @@ impl ChromeDriver {
         let deadline = Instant::now() + DRIVER_READY_TIMEOUT;
         loop {
             let status = self.http.get(format!("{}/status", self.url)).send().await;
-            if let Ok(resp) = status {
-                if let Ok(v) = resp.json::<Value>().await {
-                    if v["value"]["ready"] == json!(true) {
-                        return;
-                    }
-                }
+            if let Ok(resp) = status
+                && let Ok(v) = resp.json::<Value>().await
+                && v["value"]["ready"] == json!(true)
+            {
+                return;
             }
             assert!(
                 Instant::now() < deadline,

@@ -122,9 +122,24 @@ pub struct LayerSpec {
 /// The three layers: low / mid / high.
 pub fn default_layers() -> Vec<LayerSpec> {
     vec![
-        LayerSpec { rid: "q", kbps: 100, width: 320, height: 180 },
-        LayerSpec { rid: "h", kbps: 300, width: 640, height: 360 },
-        LayerSpec { rid: "f", kbps: 1200, width: 1280, height: 720 },
+        LayerSpec {
+            rid: "q",
+            kbps: 100,
+            width: 320,
+            height: 180,
+        },
+        LayerSpec {
+            rid: "h",
+            kbps: 300,
+            width: 640,
+            height: 360,
+        },
+        LayerSpec {
+            rid: "f",
+            kbps: 1200,
+            width: 1280,
+            height: 720,
+        },
     ]
 }
 
@@ -140,7 +155,11 @@ pub struct PublishConfig {
 
 impl Default for PublishConfig {
     fn default() -> Self {
-        Self { layers: default_layers(), audio: true, audio_level: 30 }
+        Self {
+            layers: default_layers(),
+            audio: true,
+            audio_level: 30,
+        }
     }
 }
 
@@ -170,7 +189,7 @@ pub struct ClientConfig {
 // ---------------------------------------------------------------------------
 
 /// What the [`Tap`] saw, shared with the client.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 pub struct TapState {
     /// PLI/FIR received, per media SSRC.
     pub keyframe_requests: HashMap<u32, u64>,
@@ -214,7 +233,12 @@ struct Tap {
 
 impl Tap {
     fn new(state: Arc<Mutex<TapState>>) -> Self {
-        Self { state, rtx: HashMap::new(), reads: VecDeque::new(), writes: VecDeque::new() }
+        Self {
+            state,
+            rtx: HashMap::new(),
+            reads: VecDeque::new(),
+            writes: VecDeque::new(),
+        }
     }
 }
 
@@ -301,7 +325,8 @@ impl Interceptor for Tap {
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, info: &StreamInfo) {
         if let Some(rtx) = info.ssrc_rtx {
-            self.rtx.insert(rtx, (info.ssrc, info.payload_type, info.payload_type_rtx));
+            self.rtx
+                .insert(rtx, (info.ssrc, info.payload_type, info.payload_type_rtx));
         }
     }
     fn unbind_remote_stream(&mut self, info: &StreamInfo) {
@@ -397,9 +422,14 @@ impl TrackStats {
     /// last arrival (later holes may still be under repair). Only packets of
     /// `ssrc` when given. Returns (expected, missing seqs).
     pub fn settled_delivery(&self, ssrc: Option<u32>, settle: Duration) -> (usize, Vec<i64>) {
-        let pkts: Vec<&RtpRecord> =
-            self.packets.iter().filter(|p| ssrc.is_none_or(|s| p.ssrc == s)).collect();
-        let Some(last) = pkts.last().map(|p| p.at) else { return (0, vec![]) };
+        let pkts: Vec<&RtpRecord> = self
+            .packets
+            .iter()
+            .filter(|p| ssrc.is_none_or(|s| p.ssrc == s))
+            .collect();
+        let Some(last) = pkts.last().map(|p| p.at) else {
+            return (0, vec![]);
+        };
         let cutoff = last.checked_sub(settle).unwrap_or(last);
         let ext = unwrap_seqs(pkts.iter().map(|p| p.seq));
         let set: HashSet<i64> = ext.iter().copied().collect();
@@ -455,12 +485,19 @@ impl TrackStats {
     /// Packets of frames from publisher `source` (video: counted from frame
     /// starts; audio: every packet).
     pub fn from_source(&self, source: u32) -> usize {
-        self.packets.iter().filter(|p| p.source == Some(source)).count()
+        self.packets
+            .iter()
+            .filter(|p| p.source == Some(source))
+            .count()
     }
 
     /// The layer (rid byte) of the latest frame start, as a char.
     pub fn current_layer(&self) -> Option<char> {
-        self.packets.iter().rev().find_map(|p| p.layer).map(char::from)
+        self.packets
+            .iter()
+            .rev()
+            .find_map(|p| p.layer)
+            .map(char::from)
     }
 
     /// Frame starts of layer `rid` received at or after `t`.
@@ -542,7 +579,9 @@ fn vp8_parse(p: &[u8]) -> (bool, bool, usize) {
     let start = b0 & 0x10 != 0 && b0 & 0x07 == 0;
     let mut i = 1;
     if b0 & 0x80 != 0 {
-        let Some(&x) = p.get(1) else { return (false, false, 0) };
+        let Some(&x) = p.get(1) else {
+            return (false, false, 0);
+        };
         i = 2;
         if x & 0x80 != 0 {
             match p.get(i) {
@@ -749,7 +788,9 @@ async fn send_params(
     mime: &str,
 ) -> Option<SendParams> {
     for t in pc.get_transceivers().await {
-        let Ok(Some(sender)) = t.sender().await else { continue };
+        let Ok(Some(sender)) = t.sender().await else {
+            continue;
+        };
         if !sender.track().ssrcs().await.contains(&track_ssrc) {
             continue;
         }
@@ -824,7 +865,10 @@ async fn run_video(
     tap: Arc<Mutex<TapState>>,
     mut state_rx: watch::Receiver<RTCPeerConnectionState>,
 ) {
-    if wait_connected_rx(&mut state_rx, Duration::from_secs(60)).await.is_err() {
+    if wait_connected_rx(&mut state_rx, Duration::from_secs(60))
+        .await
+        .is_err()
+    {
         return;
     }
     let Some(sp) = send_params(&pc, layers[0].ssrc, MIME_TYPE_VP8).await else {
@@ -833,7 +877,10 @@ async fn run_video(
     };
     let pt = sp.pt.unwrap_or(PT_VP8);
     let mut seqs: Vec<u16> = layers.iter().map(|_| rand::random()).collect();
-    let mut pids: Vec<u16> = layers.iter().map(|_| rand::random::<u16>() & 0x7fff).collect();
+    let mut pids: Vec<u16> = layers
+        .iter()
+        .map(|_| rand::random::<u16>() & 0x7fff)
+        .collect();
     let mut was_paused: Vec<bool> = layers.iter().map(|_| false).collect();
     let ts_base: u32 = rand::random();
     let mut tick = tokio::time::interval(Duration::from_micros(33_333));
@@ -860,7 +907,10 @@ async fn run_video(
             let resumed = std::mem::take(&mut was_paused[i]);
             let keyframe = periodic || requested || resumed;
             if requested && !periodic {
-                layer.counters.keyframes_on_request.fetch_add(1, Ordering::Relaxed);
+                layer
+                    .counters
+                    .keyframes_on_request
+                    .fetch_add(1, Ordering::Relaxed);
             }
             let payloads = vp8_frame(&layer.spec, source_tag, pids[i], keyframe, frame_no);
             pids[i] = (pids[i] + 1) & 0x7fff;
@@ -884,7 +934,10 @@ async fn run_video(
                 {
                     let _ = header.set_extension(id, Bytes::from_static(layer.spec.rid.as_bytes()));
                 }
-                let packet = rtc::rtp::packet::Packet { header, payload: Bytes::from(payload) };
+                let packet = rtc::rtp::packet::Packet {
+                    header,
+                    payload: Bytes::from(payload),
+                };
                 if track.write_rtp(packet).await.is_err() {
                     layer.counters.write_errors.fetch_add(1, Ordering::Relaxed);
                 } else {
@@ -909,7 +962,10 @@ async fn run_audio(
     sent: Arc<AtomicU64>,
     mut state_rx: watch::Receiver<RTCPeerConnectionState>,
 ) {
-    if wait_connected_rx(&mut state_rx, Duration::from_secs(60)).await.is_err() {
+    if wait_connected_rx(&mut state_rx, Duration::from_secs(60))
+        .await
+        .is_err()
+    {
         return;
     }
     let Some(sp) = send_params(&pc, ssrc, MIME_TYPE_OPUS).await else {
@@ -951,7 +1007,10 @@ async fn run_audio(
         let mut payload = vec![OPUS_TOC];
         payload.extend_from_slice(&source_tag.to_le_bytes());
         payload.extend_from_slice(&[0xa5; 36]);
-        let packet = rtc::rtp::packet::Packet { header, payload: Bytes::from(payload) };
+        let packet = rtc::rtp::packet::Packet {
+            header,
+            payload: Bytes::from(payload),
+        };
         if track.write_rtp(packet).await.is_ok() {
             sent.fetch_add(1, Ordering::Relaxed);
         }
@@ -1013,9 +1072,18 @@ fn media_engine() -> Result<MediaEngine, BoxError> {
         parameter: parameter.to_owned(),
     };
     let mut vp8 = vp8_codec();
-    vp8.rtcp_feedback = vec![fb("goog-remb", ""), fb("ccm", "fir"), fb("nack", ""), fb("nack", "pli")];
+    vp8.rtcp_feedback = vec![
+        fb("goog-remb", ""),
+        fb("ccm", "fir"),
+        fb("nack", ""),
+        fb("nack", "pli"),
+    ];
     me.register_codec(
-        RTCRtpCodecParameters { rtp_codec: vp8, payload_type: PT_VP8, ..Default::default() },
+        RTCRtpCodecParameters {
+            rtp_codec: vp8,
+            payload_type: PT_VP8,
+            ..Default::default()
+        },
         RtpCodecKind::Video,
     )?;
     me.register_codec(
@@ -1033,12 +1101,18 @@ fn media_engine() -> Result<MediaEngine, BoxError> {
         RtpCodecKind::Video,
     )?;
     me.register_codec(
-        RTCRtpCodecParameters { rtp_codec: opus_codec(), payload_type: PT_OPUS, ..Default::default() },
+        RTCRtpCodecParameters {
+            rtp_codec: opus_codec(),
+            payload_type: PT_OPUS,
+            ..Default::default()
+        },
         RtpCodecKind::Audio,
     )?;
     for uri in [URI_MID, URI_AUDIO_LEVEL] {
         me.register_header_extension(
-            RTCRtpHeaderExtensionCapability { uri: uri.to_owned() },
+            RTCRtpHeaderExtensionCapability {
+                uri: uri.to_owned(),
+            },
             RtpCodecKind::Audio,
             None,
         )?;
@@ -1057,10 +1131,7 @@ impl RtcClient {
         // Between the wire-most interceptors and the NACK generator (7_000):
         // sees outbound NACKs after they are made, inbound RTP before RTX
         // de-encapsulation (which happens after the whole chain).
-        let registry = registry.with(
-            Slot::from(3_500),
-            Tap::new(tap.clone()),
-        );
+        let registry = registry.with(Slot::from(3_500), Tap::new(tap.clone()));
         let setting_engine = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_network_types(vec![NetworkType::Udp4])
@@ -1199,10 +1270,12 @@ impl RtcClient {
             send_encodings: vec![],
         };
         for _ in 0..config.recv_video {
-            pc.add_transceiver_from_kind(RtpCodecKind::Video, Some(recvonly())).await?;
+            pc.add_transceiver_from_kind(RtpCodecKind::Video, Some(recvonly()))
+                .await?;
         }
         for _ in 0..config.recv_audio {
-            pc.add_transceiver_from_kind(RtpCodecKind::Audio, Some(recvonly())).await?;
+            pc.add_transceiver_from_kind(RtpCodecKind::Audio, Some(recvonly()))
+                .await?;
         }
 
         Ok(Self {
@@ -1314,6 +1387,12 @@ impl RtcClient {
             .map_err(|e| format!("{}: {e}", self.name))
     }
 
+    /// A copy of what the tap saw. Never hold `self.tap`'s lock across an
+    /// await: the interceptor takes it on the driver's thread.
+    pub fn tap(&self) -> TapState {
+        self.tap.lock().unwrap().clone()
+    }
+
     pub fn connection_state(&self) -> RTCPeerConnectionState {
         *self.state_rx.borrow()
     }
@@ -1332,15 +1411,23 @@ impl RtcClient {
     }
 
     pub fn video_tracks(&self) -> Vec<TrackStats> {
-        self.stats().into_iter().filter(|t| t.kind == "video").collect()
+        self.stats()
+            .into_iter()
+            .filter(|t| t.kind == "video")
+            .collect()
     }
 
     pub fn audio_tracks(&self) -> Vec<TrackStats> {
-        self.stats().into_iter().filter(|t| t.kind == "audio").collect()
+        self.stats()
+            .into_iter()
+            .filter(|t| t.kind == "audio")
+            .collect()
     }
 
     pub fn track_by_mid(&self, mid: &str) -> Option<TrackStats> {
-        self.stats().into_iter().find(|t| t.mid.as_deref() == Some(mid))
+        self.stats()
+            .into_iter()
+            .find(|t| t.mid.as_deref() == Some(mid))
     }
 
     /// The `n`th video track by transceiver order (0 = stage).
@@ -1401,21 +1488,31 @@ impl RtcClient {
 
     /// Stop sending one simulcast layer (the encoder "drops" it).
     pub fn pause_layer(&self, rid: &str) {
-        self.publisher().layer(rid).paused.store(true, Ordering::Relaxed);
+        self.publisher()
+            .layer(rid)
+            .paused
+            .store(true, Ordering::Relaxed);
     }
 
     /// Resume a paused layer; its first frame is a keyframe.
     pub fn resume_layer(&self, rid: &str) {
-        self.publisher().layer(rid).paused.store(false, Ordering::Relaxed);
+        self.publisher()
+            .layer(rid)
+            .paused
+            .store(false, Ordering::Relaxed);
     }
 
     /// Set the RFC 6464 level (0 = loudest, 127 = silence).
     pub fn set_audio_level(&self, level: u8) {
-        self.publisher().audio_level.store(level.min(127), Ordering::Relaxed);
+        self.publisher()
+            .audio_level
+            .store(level.min(127), Ordering::Relaxed);
     }
 
     pub fn publisher(&self) -> &Publisher {
-        self.publisher.as_ref().expect("client was not configured to publish")
+        self.publisher
+            .as_ref()
+            .expect("client was not configured to publish")
     }
 
     /// Send a PLI for `media_ssrc` on the first remote track that has it.
@@ -1528,7 +1625,9 @@ impl LossRelay {
             let mut client: Option<SocketAddr> = None;
             let mut buf = vec![0u8; 2048];
             loop {
-                let Ok((n, from)) = sock.recv_from(&mut buf).await else { return };
+                let Ok((n, from)) = sock.recv_from(&mut buf).await else {
+                    return;
+                };
                 let data = &buf[..n];
                 let to_client = from == server;
                 if !to_client {
@@ -1538,14 +1637,14 @@ impl LossRelay {
                 let is_rtp =
                     n >= 12 && (128..=191).contains(&data[0]) && !(192..=223).contains(&data[1]);
                 if is_rtp && to_client == drop_from_server {
-                        let pt = data[1] & 0x7f;
-                        let seq = u16::from_be_bytes([data[2], data[3]]);
-                        let ssrc = u32::from_be_bytes([data[8], data[9], data[10], data[11]]);
-                        let r = (splitmix64(&mut rng) >> 11) as f64 / (1u64 << 53) as f64;
-                        if r < loss.rate {
-                            st.lock().unwrap().dropped.push((ssrc, seq, pt));
-                            continue;
-                        }
+                    let pt = data[1] & 0x7f;
+                    let seq = u16::from_be_bytes([data[2], data[3]]);
+                    let ssrc = u32::from_be_bytes([data[8], data[9], data[10], data[11]]);
+                    let r = (splitmix64(&mut rng) >> 11) as f64 / (1u64 << 53) as f64;
+                    if r < loss.rate {
+                        st.lock().unwrap().dropped.push((ssrc, seq, pt));
+                        continue;
+                    }
                     *st.lock().unwrap().rtp_by_pt.entry(pt).or_default() += 1;
                 }
                 if to_client {
@@ -1603,7 +1702,10 @@ impl HttpReply {
     pub fn error(&self) -> Option<(String, String)> {
         let v: Value = serde_json::from_str(&self.body).ok()?;
         let e = v.get("error")?;
-        Some((e.get("code")?.as_str()?.to_string(), e.get("message")?.as_str()?.to_string()))
+        Some((
+            e.get("code")?.as_str()?.to_string(),
+            e.get("message")?.as_str()?.to_string(),
+        ))
     }
 }
 
@@ -1616,7 +1718,10 @@ pub async fn post_sdp(base: &str, path: &str, token: Option<&str>, offer: &str) 
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
-    let resp = req.send().await.unwrap_or_else(|e| panic!("POST {base}/{path} failed: {e}"));
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {base}/{path} failed: {e}"));
     let status = resp.status().as_u16();
     let location = resp
         .headers()
@@ -1629,7 +1734,12 @@ pub async fn post_sdp(base: &str, path: &str, token: Option<&str>, offer: &str) 
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let body = resp.text().await.unwrap_or_default();
-    HttpReply { status, location, content_type, body }
+    HttpReply {
+        status,
+        location,
+        content_type,
+        body,
+    }
 }
 
 fn absolute(base: &str, location: &str) -> String {
@@ -1637,7 +1747,9 @@ fn absolute(base: &str, location: &str) -> String {
         location.to_string()
     } else {
         let base = reqwest::Url::parse(base).expect("base url");
-        base.join(location).expect("location joins base").to_string()
+        base.join(location)
+            .expect("location joins base")
+            .to_string()
     }
 }
 
@@ -1664,7 +1776,10 @@ impl RtcClient {
         meeting: &str,
         token: &str,
     ) -> Result<HttpSession, String> {
-        let offer = self.create_offer().await.map_err(|e| format!("create offer: {e}"))?;
+        let offer = self
+            .create_offer()
+            .await
+            .map_err(|e| format!("create offer: {e}"))?;
         let reply = post_sdp(base, &format!("{kind}/{meeting}"), Some(token), &offer).await;
         if reply.status != 201 {
             return Err(format!(
@@ -1679,7 +1794,10 @@ impl RtcClient {
         self.set_answer(&reply.body)
             .await
             .map_err(|e| format!("{kind} answer rejected by webrtc-rs: {e}\n{}", reply.body))?;
-        Ok(HttpSession { location, answer: reply.body })
+        Ok(HttpSession {
+            location,
+            answer: reply.body,
+        })
     }
 
     pub async fn whip_publish(
@@ -1754,7 +1872,12 @@ impl WsClient {
             }
             c.store(true, Ordering::Relaxed);
         });
-        Ok(Self { sink: tokio::sync::Mutex::new(sink), received, closed, reader })
+        Ok(Self {
+            sink: tokio::sync::Mutex::new(sink),
+            received,
+            closed,
+            reader,
+        })
     }
 
     pub async fn send_text(&self, text: &str) -> Result<(), String> {
@@ -1788,7 +1911,14 @@ impl WsClient {
     ) -> Option<Value> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(v) = self.received.lock().unwrap().iter().skip(from).find(|v| pred(v)) {
+            if let Some(v) = self
+                .received
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(from)
+                .find(|v| pred(v))
+            {
                 return Some(v.clone());
             }
             if Instant::now() >= deadline {
@@ -1817,7 +1947,10 @@ pub async fn ws_join(
     token: &str,
 ) -> Result<(WsClient, Value), String> {
     let ws = WsClient::connect(base).await?;
-    let offer = client.create_offer().await.map_err(|e| format!("create offer: {e}"))?;
+    let offer = client
+        .create_offer()
+        .await
+        .map_err(|e| format!("create offer: {e}"))?;
     ws.send_json(&serde_json::json!({
         "type": "join",
         "v": 1,
@@ -1829,7 +1962,9 @@ pub async fn ws_join(
     }))
     .await?;
     let reply = ws
-        .wait_message(0, Duration::from_secs(15), |v| v["type"] == "joined" || v["type"] == "error")
+        .wait_message(0, Duration::from_secs(15), |v| {
+            v["type"] == "joined" || v["type"] == "error"
+        })
         .await
         .ok_or_else(|| format!("{}: no joined/error reply to join within 15 s", client.name))?;
     if reply["type"] != "joined" {
@@ -1854,7 +1989,10 @@ pub async fn scrape_metrics(base: &str) -> Result<String, String> {
         .await
         .map_err(|e| format!("GET /metrics: {e}"))?;
     let status = resp.status();
-    let body = resp.text().await.map_err(|e| format!("GET /metrics body: {e}"))?;
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| format!("GET /metrics body: {e}"))?;
     if !status.is_success() {
         return Err(format!("GET /metrics answered {status}: {body}"));
     }
@@ -1879,9 +2017,74 @@ pub fn metric_sums(text: &str) -> BTreeMap<String, f64> {
                 None => continue,
             },
         };
-        if let Some(v) = rest.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) {
+        if let Some(v) = rest
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+        {
             *out.entry(name_part.to_string()).or_insert(0.0) += v;
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------
+// Test conveniences
+// ---------------------------------------------------------------------------
+
+/// Generous bound for ICE + DTLS on a loaded 2-core CI machine.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A publisher (simulcast VP8 + Opus) connected over WHIP.
+pub async fn whip_publisher(
+    base: &str,
+    meeting: &str,
+    token: &str,
+    name: &str,
+    publish: PublishConfig,
+) -> (RtcClient, HttpSession) {
+    let mut c = RtcClient::new(ClientConfig {
+        name: name.into(),
+        publish: Some(publish),
+        ..Default::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{name}: build peer connection: {e}"));
+    let session = c
+        .whip_publish(base, meeting, token)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: WHIP publish failed: {e}"));
+    c.wait_connected(CONNECT_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: WHIP session did not connect: {e}"));
+    (c, session)
+}
+
+/// A receive-only subscriber connected over WHEP.
+pub async fn whep_subscriber(
+    base: &str,
+    meeting: &str,
+    token: &str,
+    name: &str,
+    recv_video: usize,
+    recv_audio: usize,
+    loss: Option<LossConfig>,
+) -> (RtcClient, HttpSession) {
+    let mut c = RtcClient::new(ClientConfig {
+        name: name.into(),
+        recv_video,
+        recv_audio,
+        loss,
+        ..Default::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{name}: build peer connection: {e}"));
+    let session = c
+        .whep_play(base, meeting, token)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: WHEP play failed: {e}"));
+    c.wait_connected(CONNECT_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: WHEP session did not connect: {e}"));
+    (c, session)
 }
