@@ -314,3 +314,15 @@ mod tests {
         assert!(err.contains("http.http_listen"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod example_file_tests {
+    use super::*;
+
+    #[test]
+    fn shipped_example_config_parses_to_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/diemcau.toml");
+        let c = Config::load(Some(&path), Vec::new()).unwrap();
+        assert_eq!(c, Config::default(), "configs/diemcau.toml must document the defaults");
+    }
+}

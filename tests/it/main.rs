@@ -9,3 +9,4 @@ mod browser;
 mod interop;
 mod whip;
 mod engine;
+mod invariants;

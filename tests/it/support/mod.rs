@@ -6,3 +6,4 @@ pub mod netns;
 pub mod server;
 pub mod browser;
 pub mod rtc_client;
+pub mod vt;

@@ -1,0 +1,67 @@
+//! Architecture invariants, checked on the source text so that breaking one
+//! fails the tests, not only a reviewer's eye.
+
+use std::path::Path;
+
+fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(rust_files(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Code outside `#[cfg(test)]` modules (tests may use a clock as a base).
+fn non_test_code(text: &str) -> &str {
+    text.split("#[cfg(test)]").next().unwrap_or(text)
+}
+
+#[test]
+fn media_engine_is_sans_io() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/media");
+    let forbidden = [
+        "tokio",
+        "axum",
+        "sqlx",
+        "UdpSocket",
+        "TcpStream",
+        "TcpListener",
+        "Instant::now",
+        "SystemTime::now",
+        "std::fs",
+        "std::thread",
+        "crate::net",
+        "crate::signal",
+        "crate::api",
+    ];
+    let mut violations = vec![];
+    for f in rust_files(&dir) {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (i, line) in non_test_code(&text).lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for word in forbidden {
+                if code.contains(word) {
+                    violations.push(format!("{}:{}: {word}", f.display(), i + 1));
+                }
+            }
+        }
+    }
+    assert!(violations.is_empty(), "src/media must stay sans-IO:\n{}", violations.join("\n"));
+}
+
+#[test]
+fn webrtc_rs_stays_out_of_the_server() {
+    let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let deps = manifest.split("[dev-dependencies]").next().unwrap();
+    assert!(!deps.contains("\nwebrtc ="), "webrtc-rs is a test client only, never a server dependency");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for f in rust_files(&src) {
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(!text.contains("webrtc::"), "{} uses webrtc-rs", f.display());
+    }
+}

@@ -1,0 +1,320 @@
+//! A virtual-time world for the engine: str0m peers (as the str0m project
+//! tests itself) exchange datagrams with `media::Engine` in memory — no
+//! sockets, no clock, seeded loss. Used by the engine tests and the
+//! forward-path benchmark (`benches/forward.rs` includes this file).
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use diemcau::media::{Command, Engine, EngineConfig, Event, JoinRequest, ParticipantId, Reply, Role};
+use str0m::change::SdpAnswer;
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, Mid, Rid, Simulcast, SimulcastLayer};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpWrite};
+use str0m::{Candidate, Event as RtcEvent, Input, Output, Rtc};
+
+pub const SERVER: &str = "127.0.0.1:50000";
+pub const RIDS: [&str; 3] = ["q", "h", "f"];
+/// Packets per frame on layers q/h/f (bigger layers span more packets).
+pub const PACKETS_PER_FRAME: [usize; 3] = [1, 2, 4];
+pub const FRAME: Duration = Duration::from_millis(33);
+pub const AUDIO_FRAME: Duration = Duration::from_millis(20);
+
+/// One packet a client received.
+#[derive(Debug, Clone)]
+pub struct Got {
+    pub mid: Mid,
+    pub seq: u64,
+    pub ts: u32,
+    pub payload: Vec<u8>,
+}
+
+impl Got {
+    /// Publisher number and layer, written by `Publisher` at the payload's end.
+    pub fn origin(&self) -> (u8, u8) {
+        let n = self.payload.len();
+        (self.payload[n - 2], self.payload[n - 1])
+    }
+    pub fn is_keyframe_start(&self) -> bool {
+        self.payload[0] & 0x10 != 0 && self.payload[1] & 0x01 == 0
+    }
+}
+
+/// What a client publishes.
+pub struct Publisher {
+    pub number: u8,
+    pub video_mid: Option<Mid>,
+    pub audio_mid: Option<Mid>,
+    /// Layers currently sent (a test may stop one).
+    pub active: [bool; 3],
+    pub seq: [u64; 3],
+    pub audio_seq: u64,
+    pub frame_no: u32,
+    pub keyframe_wanted: [bool; 3],
+    pub next_frame: Instant,
+    pub next_audio: Instant,
+    pub audio_level: i8,
+}
+
+pub struct Client {
+    pub id: ParticipantId,
+    pub addr: SocketAddr,
+    pub rtc: Rtc,
+    pub publisher: Option<Publisher>,
+    pub received: Vec<Got>,
+    pub keyframe_requests: usize,
+    /// Mids of receive slots, in offer order.
+    pub recv_mids: Vec<Mid>,
+    pub raw_seqs: Vec<(u16, u8, usize)>,
+    pub outbox: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+pub struct World {
+    pub now: Instant,
+    pub engine: Engine,
+    pub clients: Vec<Client>,
+    pub events: Vec<Event>,
+    pub next_id: ParticipantId,
+    /// Drop this fraction of server->client packets (seeded LCG).
+    pub loss_to_clients: f64,
+    pub rng: u64,
+    pub dropped: usize,
+}
+
+impl World {
+    pub fn new() -> World {
+        let now = Instant::now();
+        let engine = Engine::new(
+            EngineConfig { local_addrs: vec![SERVER.parse().unwrap()], audio_slots_max: 3 },
+            now,
+        );
+        World { now, engine, clients: vec![], events: vec![], next_id: 1, loss_to_clients: 0.0, rng: 42, dropped: 0 }
+    }
+
+    pub fn rand(&mut self) -> f64 {
+        self.rng = self.rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.rng >> 33) as f64 / (1u64 << 31) as f64
+    }
+
+    /// Join a client that publishes (simulcast video + audio) when `publish`
+    /// and receives `video_slots` video and `audio_slots` audio slots.
+    pub fn join(&mut self, publish: bool, video_slots: usize, audio_slots: usize) -> usize {
+        let idx = self.clients.len();
+        let addr: SocketAddr = format!("127.0.0.{}:{}", 10 + idx, 40000 + idx).parse().unwrap();
+        let mut rtc = Rtc::builder().set_rtp_mode(true).enable_raw_packets(std::env::var("DUMP").is_ok()).build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        let mut change = rtc.sdp_api();
+        let mut publisher = None;
+        if publish {
+            let mut sim = Simulcast::new();
+            for r in RIDS {
+                sim.add_send_layer(SimulcastLayer::new(r));
+            }
+            let v = change.add_media(MediaKind::Video, Direction::SendOnly, Some("cam".into()), None, Some(sim));
+            let a = change.add_media(MediaKind::Audio, Direction::SendOnly, Some("cam".into()), None, None);
+            publisher = Some(Publisher {
+                number: idx as u8,
+                video_mid: Some(v),
+                audio_mid: Some(a),
+                active: [true; 3],
+                seq: [100, 20_000, 40_000],
+                audio_seq: 5_000,
+                frame_no: 0,
+                keyframe_wanted: [true; 3],
+                next_frame: self.now,
+                next_audio: self.now,
+                audio_level: -90,
+            });
+        }
+        let mut recv_mids = vec![];
+        for _ in 0..video_slots {
+            recv_mids.push(change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None));
+        }
+        for _ in 0..audio_slots {
+            recv_mids.push(change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None));
+        }
+        let (offer, pending) = change.apply().expect("offer");
+        let id = self.next_id;
+        self.next_id += 1;
+        let reply = self
+            .engine
+            .handle_command(
+                self.now,
+                Command::Join(JoinRequest {
+                    participant: id,
+                    room: "r".into(),
+                    name: format!("client {idx}"),
+                    role: Role::Room,
+                    max_kbps: None,
+                    offer: offer.to_sdp_string(),
+                }),
+            )
+            .expect("join");
+        let Reply::Joined { answer, .. } = reply else { panic!("unexpected reply {reply:?}") };
+        rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).expect("answer");
+        self.clients.push(Client { id, addr, rtc, publisher, received: vec![], keyframe_requests: 0, recv_mids, raw_seqs: vec![], outbox: vec![] });
+        idx
+    }
+
+    /// Run the world for `d` of virtual time in 1 ms steps.
+    pub fn run(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.now += Duration::from_millis(1);
+            let now = self.now;
+            for c in &mut self.clients {
+                c.rtc.handle_input(Input::Timeout(now)).unwrap();
+                c.drain();
+                c.publish(now);
+            }
+            self.engine.handle_timeout(now);
+            self.exchange();
+        }
+    }
+
+    /// Move datagrams both ways until nothing is left in flight.
+    pub fn exchange(&mut self) {
+        let server: SocketAddr = SERVER.parse().unwrap();
+        for _ in 0..50 {
+            let mut to_server: VecDeque<(SocketAddr, Vec<u8>)> = VecDeque::new();
+            for c in &mut self.clients {
+                c.drain();
+                to_server.extend(c.outbox.drain(..));
+            }
+            let now = self.now;
+            for (src, bytes) in &to_server {
+                self.engine.handle_datagram(now, *src, server, bytes);
+            }
+            let out: Vec<_> = self.engine.drain_transmits().collect();
+            while let Some(e) = self.engine.poll_event() {
+                self.events.push(e);
+            }
+            if to_server.is_empty() && out.is_empty() {
+                return;
+            }
+            for d in out {
+                let lossy = self.loss_to_clients > 0.0 && self.rand() < self.loss_to_clients;
+                if lossy && !str0m_is_stun(&d.contents) {
+                    self.dropped += 1;
+                    continue;
+                }
+                let Some(c) = self.clients.iter_mut().find(|c| c.addr == d.destination) else { continue };
+                let input = Input::Receive(
+                    now,
+                    Receive { proto: Protocol::Udp, source: d.source, destination: d.destination, contents: d.contents.as_slice().try_into().unwrap() },
+                );
+                c.rtc.handle_input(input).unwrap();
+                c.drain();
+            }
+        }
+    }
+
+    pub fn cmd(&mut self, c: Command) -> Reply {
+        let r = self.engine.handle_command(self.now, c).expect("command");
+        self.exchange();
+        r
+    }
+}
+
+pub fn str0m_is_stun(b: &[u8]) -> bool {
+    diemcau::media::stun::is_stun(b)
+}
+
+impl Client {
+    /// str0m's rule: drain after every mutation. Transmits are kept for the server.
+    pub fn drain(&mut self) {
+        loop {
+            match self.rtc.poll_output().unwrap() {
+                Output::Timeout(_) => break,
+                Output::Transmit(t) => self.outbox.push((self.addr, t.contents.into())),
+                Output::Event(e) => self.on_event(e),
+            }
+        }
+    }
+
+    pub fn on_event(&mut self, e: RtcEvent) {
+        match e {
+            RtcEvent::RtpPacket(p) => {
+                let mid = self.rtc.direct_api().stream_rx(&p.header.ssrc).map(|s| s.mid());
+                if let Some(mid) = mid {
+                    self.received.push(Got { mid, seq: *p.seq_no, ts: p.header.timestamp, payload: p.payload.to_vec() });
+                }
+            }
+            RtcEvent::RawPacket(p) => {
+                if let str0m::rtp::RawPacket::RtpRx(h, d) = &*p {
+                    self.raw_seqs.push((h.sequence_number, *h.payload_type, d.len()));
+                }
+            }
+            RtcEvent::KeyframeRequest(r) => {
+                self.keyframe_requests += 1;
+                if let Some(p) = &mut self.publisher {
+                    let layer = r.rid.and_then(|rid| RIDS.iter().position(|x| *x == &*rid)).unwrap_or(0);
+                    p.keyframe_wanted[layer] = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Write due video frames (every layer) and audio frames, draining after
+    /// each write as str0m requires.
+    pub fn publish(&mut self, now: Instant) {
+        if !self.rtc.is_connected() {
+            return;
+        }
+        let vp8 = self.rtc.codec_config().params().iter().find(|x| x.spec().codec == Codec::Vp8).unwrap().pt();
+        let opus = self.rtc.codec_config().params().iter().find(|x| x.spec().codec == Codec::Opus).unwrap().pt();
+        let Some(p) = &mut self.publisher else { return };
+        let mut writes: Vec<(Mid, Option<Rid>, RtpWrite)> = vec![];
+        if now >= p.next_frame {
+            p.next_frame = now + FRAME;
+            p.frame_no += 1;
+            let ts = p.frame_no.wrapping_mul(2970);
+            let vmid = p.video_mid.unwrap();
+            for layer in 0..3 {
+                if !p.active[layer] {
+                    continue;
+                }
+                let key = std::mem::take(&mut p.keyframe_wanted[layer]) || p.frame_no % 90 == 1;
+                let n = PACKETS_PER_FRAME[layer];
+                for i in 0..n {
+                    let mut payload = if i == 0 {
+                        if key { vec![0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01] } else { vec![0x10, 0x01, 0x00, 0x00] }
+                    } else {
+                        vec![0x00]
+                    };
+                    payload.resize(payload.len() + 300, 0xab);
+                    payload.extend_from_slice(&[p.number, layer as u8]);
+                    let seq = p.seq[layer];
+                    p.seq[layer] += 1;
+                    let w = RtpWrite::new(vp8, seq.into(), ts, now, payload).marker(i == n - 1).nackable(true);
+                    writes.push((vmid, Some(RIDS[layer].into()), w));
+                }
+            }
+        }
+        if now >= p.next_audio {
+            p.next_audio = now + AUDIO_FRAME;
+            let seq = p.audio_seq;
+            p.audio_seq += 1;
+            let ts = (seq as u32).wrapping_mul(960);
+            let ext = ExtensionValues { audio_level: Some(p.audio_level), voice_activity: Some(true), ..Default::default() };
+            let payload = vec![0xf8, 0xff, 0xfe, p.number, 0];
+            writes.push((p.audio_mid.unwrap(), None, RtpWrite::new(opus, seq.into(), ts, now, payload).ext_vals(ext)));
+        }
+        for (mid, rid, w) in writes {
+            let mut api = self.rtc.direct_api();
+            let stream = api.stream_tx_by_mid(mid, rid).expect("a send stream per mid/rid");
+            stream.write_rtp(w);
+            self.drain();
+        }
+    }
+
+    pub fn on_mid(&self, mid: Mid) -> Vec<&Got> {
+        self.received.iter().filter(|g| g.mid == mid).collect()
+    }
+}
+
