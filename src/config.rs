@@ -151,10 +151,11 @@ impl Config {
                     path: p.to_path_buf(),
                     source,
                 })?;
-                text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
-                    path: p.to_path_buf(),
-                    message: e.message().to_string(),
-                })?
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::Parse {
+                        path: p.to_path_buf(),
+                        message: e.message().to_string(),
+                    })?
             }
             None => toml::Table::new(),
         };
@@ -249,7 +250,9 @@ impl Config {
 fn parse_env_value(raw: &str) -> toml::Value {
     let probe = format!("v = {raw}");
     match probe.parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.into())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.into())),
         Err(_) => toml::Value::String(raw.into()),
     }
 }
@@ -294,7 +297,10 @@ mod tests {
         let c = Config::load(None, env).unwrap();
         assert_eq!(c.media.udp_port, 40000);
         assert_eq!(c.demo.token.as_deref(), Some("secret"));
-        assert_eq!(c.media.advertise, vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            c.media.advertise,
+            vec!["127.0.0.1".parse::<IpAddr>().unwrap()]
+        );
     }
 
     #[test]
@@ -323,6 +329,10 @@ mod example_file_tests {
     fn shipped_example_config_parses_to_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/diemcau.toml");
         let c = Config::load(Some(&path), Vec::new()).unwrap();
-        assert_eq!(c, Config::default(), "configs/diemcau.toml must document the defaults");
+        assert_eq!(
+            c,
+            Config::default(),
+            "configs/diemcau.toml must document the defaults"
+        );
     }
 }

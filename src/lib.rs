@@ -25,13 +25,19 @@ pub const DEMO_MEETING: &str = "demo";
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot create data directory {path}: {source}")]
-    DataDir { path: std::path::PathBuf, source: std::io::Error },
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Media(#[from] net::MediaError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running server.
@@ -47,8 +53,10 @@ pub struct Server {
 
 impl Server {
     pub async fn start(config: Config) -> Result<Server, StartError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|source| StartError::DataDir { path: config.data_dir.clone(), source })?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
         let (media, events) = net::Media::start(net::MediaSettings {
             bind: config.media.bind,
             port: config.media.udp_port,
@@ -76,7 +84,9 @@ impl Server {
             media: media.clone(),
             hub,
             meetings,
-            ca_pem: tls.as_ref().and_then(|t| t.ca_pem.as_deref().map(Arc::from)),
+            ca_pem: tls
+                .as_ref()
+                .and_then(|t| t.ca_pem.as_deref().map(Arc::from)),
         };
         let app = api::router(state.clone());
         let (stop, stop_rx) = watch::channel(false);
@@ -89,30 +99,47 @@ impl Server {
             let app = app.clone();
             let mut rx = stop_rx.clone();
             tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
-                    .await;
+                let _ = axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await;
             }));
         }
         let mut https_addr = None;
         let mut tls_handle = None;
         if let (Some(addr), Some(tls)) = (config.http.https_listen, tls) {
-            let listener = std::net::TcpListener::bind(addr).map_err(|source| StartError::Listen { addr, source })?;
-            listener.set_nonblocking(true).map_err(|source| StartError::Listen { addr, source })?;
+            let listener = std::net::TcpListener::bind(addr)
+                .map_err(|source| StartError::Listen { addr, source })?;
+            listener
+                .set_nonblocking(true)
+                .map_err(|source| StartError::Listen { addr, source })?;
             https_addr = listener.local_addr().ok();
-            let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(tls.server_config.clone());
+            let rustls_config =
+                axum_server::tls_rustls::RustlsConfig::from_config(tls.server_config.clone());
             let handle = axum_server::Handle::new();
             tls_handle = Some(handle.clone());
             let server = axum_server::from_tcp_rustls(listener, rustls_config)
                 .map_err(|source| StartError::Listen { addr, source })?
                 .handle(handle);
             tasks.push(tokio::spawn(async move {
-                let _ = server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await;
+                let _ = server
+                    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                    .await;
             }));
         }
-        Ok(Server { http_addr, https_addr, media, state, stop, tasks, tls_handle })
+        Ok(Server {
+            http_addr,
+            https_addr,
+            media,
+            state,
+            stop,
+            tasks,
+            tls_handle,
+        })
     }
 
     pub fn http_addr(&self) -> Option<SocketAddr> {

@@ -6,11 +6,17 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use diemcau::config::Config;
 
+const DEFAULT_CONFIG: &str = "configs/diemcau.toml";
+
 #[derive(Parser)]
-#[command(name = "diemcau", version, about = "Cầu truyền hình hội nghị trực tuyến — videoconference bridge")]
+#[command(
+    name = "diemcau",
+    version,
+    about = "Cầu truyền hình hội nghị trực tuyến — videoconference bridge"
+)]
 struct Cli {
     /// Config file (TOML). Every key can also be set as DIEMCAU_SECTION__KEY.
-    #[arg(long, short, global = true, default_value = "configs/diemcau.toml")]
+    #[arg(long, short, global = true, default_value = DEFAULT_CONFIG)]
     config: PathBuf,
     #[command(subcommand)]
     command: Cmd,
@@ -34,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     // file the user named is an error.
     let path = if cli.config.exists() {
         Some(cli.config.as_path())
-    } else if cli.config == PathBuf::from("configs/diemcau.toml") {
+    } else if cli.config == std::path::Path::new(DEFAULT_CONFIG) {
         None
     } else {
         anyhow::bail!("config file {} does not exist", cli.config.display());
@@ -72,10 +78,18 @@ fn main() -> anyhow::Result<()> {
 
 fn print_banner(server: &diemcau::Server, config: &Config) {
     let media: Vec<String> = server.media_addrs().iter().map(|a| a.to_string()).collect();
-    println!("diemcau {} — media UDP on {}", env!("CARGO_PKG_VERSION"), media.join(", "));
+    println!(
+        "diemcau {} — media UDP on {}",
+        env!("CARGO_PKG_VERSION"),
+        media.join(", ")
+    );
     let mut bases = Vec::new();
     if let Some(a) = server.https_addr() {
-        let host = if a.ip().is_unspecified() { "localhost".to_string() } else { a.ip().to_string() };
+        let host = if a.ip().is_unspecified() {
+            "localhost".to_string()
+        } else {
+            a.ip().to_string()
+        };
         bases.push(format!("https://{host}:{}", a.port()));
     }
     if let Some(a) = server.http_addr() {
@@ -87,14 +101,22 @@ fn print_banner(server: &diemcau::Server, config: &Config) {
     if let Some(token) = &config.demo.token {
         println!("Demo meeting `{}` (token {token}):", diemcau::DEMO_MEETING);
         for b in &bases {
-            println!("  room: {b}/room/{}?token={token}&name=Phòng%20họp", diemcau::DEMO_MEETING);
+            println!(
+                "  room: {b}/room/{}?token={token}&name=Phòng%20họp",
+                diemcau::DEMO_MEETING
+            );
         }
         if let Some(b) = bases.last() {
-            println!("  WHIP: {b}/whip/{}   (Authorization: Bearer {token})", diemcau::DEMO_MEETING);
+            println!(
+                "  WHIP: {b}/whip/{}   (Authorization: Bearer {token})",
+                diemcau::DEMO_MEETING
+            );
             println!("  WHEP: {b}/whep/{}", diemcau::DEMO_MEETING);
         }
         if server.https_addr().is_some() {
-            println!("  Rooms on other machines: trust the local CA from /ca.pem, then use the https URL with this machine's address.");
+            println!(
+                "  Rooms on other machines: trust the local CA from /ca.pem, then use the https URL with this machine's address."
+            );
         }
     }
 }

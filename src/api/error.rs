@@ -17,7 +17,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -41,10 +45,14 @@ impl From<MediaError> for ApiError {
     fn from(e: MediaError) -> Self {
         match e {
             MediaError::Command(c) => c.into(),
-            MediaError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
-            MediaError::Stopped | MediaError::Bind { .. } => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "media_unavailable", e.to_string())
+            MediaError::Busy => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
             }
+            MediaError::Stopped | MediaError::Bind { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "media_unavailable",
+                e.to_string(),
+            ),
         }
     }
 }

@@ -15,10 +15,17 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let c = state.media.counters();
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, v: u64| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
     };
     let sum = |f: fn(&crate::media::EngineStats) -> u64| stats.iter().map(f).sum::<u64>();
-    counter("diemcau_datagrams_received_total", "UDP datagrams received on the media port.", c.datagrams_in.load(Ordering::Relaxed));
+    counter(
+        "diemcau_datagrams_received_total",
+        "UDP datagrams received on the media port.",
+        c.datagrams_in.load(Ordering::Relaxed),
+    );
     counter(
         "diemcau_datagrams_dropped_total",
         "Datagrams dropped: unknown source, malformed, refused by a session, or worker queue full.",
@@ -26,26 +33,110 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             + c.dropped_queue_full.load(Ordering::Relaxed)
             + sum(|s| s.dropped_unknown_source + s.dropped_malformed),
     );
-    counter("diemcau_datagrams_dropped_unknown_source_total", "Datagrams from an address no session knows.", c.dropped_unknown.load(Ordering::Relaxed) + sum(|s| s.dropped_unknown_source));
-    counter("diemcau_datagrams_dropped_malformed_total", "Datagrams a session refused (garbage, bad integrity, truncated).", sum(|s| s.dropped_malformed));
-    counter("diemcau_datagrams_dropped_queue_full_total", "Datagrams dropped because a media worker was overloaded.", c.dropped_queue_full.load(Ordering::Relaxed));
-    counter("diemcau_datagrams_sent_total", "UDP datagrams sent on the media port.", sum(|s| s.datagrams_out));
-    counter("diemcau_sessions_failed_total", "Sessions closed by an internal error (contained).", sum(|s| s.sessions_failed));
+    counter(
+        "diemcau_datagrams_dropped_unknown_source_total",
+        "Datagrams from an address no session knows.",
+        c.dropped_unknown.load(Ordering::Relaxed) + sum(|s| s.dropped_unknown_source),
+    );
+    counter(
+        "diemcau_datagrams_dropped_malformed_total",
+        "Datagrams a session refused (garbage, bad integrity, truncated).",
+        sum(|s| s.dropped_malformed),
+    );
+    counter(
+        "diemcau_datagrams_dropped_queue_full_total",
+        "Datagrams dropped because a media worker was overloaded.",
+        c.dropped_queue_full.load(Ordering::Relaxed),
+    );
+    counter(
+        "diemcau_datagrams_sent_total",
+        "UDP datagrams sent on the media port.",
+        sum(|s| s.datagrams_out),
+    );
+    counter(
+        "diemcau_sessions_failed_total",
+        "Sessions closed by an internal error (contained).",
+        sum(|s| s.sessions_failed),
+    );
     let rooms: Vec<&RoomStats> = stats.iter().flat_map(|s| s.rooms.iter()).collect();
-    let _ = writeln!(out, "# HELP diemcau_rooms Live rooms.\n# TYPE diemcau_rooms gauge\ndiemcau_rooms {}", rooms.len());
-    type Field = (&'static str, &'static str, &'static str, fn(&RoomStats) -> u64);
+    let _ = writeln!(
+        out,
+        "# HELP diemcau_rooms Live rooms.\n# TYPE diemcau_rooms gauge\ndiemcau_rooms {}",
+        rooms.len()
+    );
+    type Field = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&RoomStats) -> u64,
+    );
     let fields: [Field; 11] = [
-        ("diemcau_room_participants", "gauge", "Participants in the room.", |r| r.participants),
-        ("diemcau_room_tracks", "gauge", "Published tracks in the room.", |r| r.tracks),
-        ("diemcau_room_packets_in_total", "counter", "RTP packets received from publishers.", |r| r.packets_in),
-        ("diemcau_room_bytes_in_total", "counter", "RTP payload bytes received from publishers.", |r| r.bytes_in),
-        ("diemcau_room_packets_out_total", "counter", "RTP packets forwarded to subscribers.", |r| r.packets_out),
-        ("diemcau_room_bytes_out_total", "counter", "RTP payload bytes forwarded to subscribers.", |r| r.bytes_out),
-        ("diemcau_room_nacks_received_total", "counter", "NACKs received from subscribers.", |r| r.nacks_received),
-        ("diemcau_room_plis_sent_total", "counter", "Keyframe requests (PLI) sent to publishers.", |r| r.plis_sent),
-        ("diemcau_room_keyframe_requests_total", "counter", "Keyframe requests received from subscribers.", |r| r.keyframe_requests_received),
-        ("diemcau_room_dropped_muted_total", "counter", "Packets dropped because their sender is muted.", |r| r.dropped_muted),
-        ("diemcau_room_packets_lost_in_total", "counter", "Packets lost on the way in.", |r| r.packets_lost_in),
+        (
+            "diemcau_room_participants",
+            "gauge",
+            "Participants in the room.",
+            |r| r.participants,
+        ),
+        (
+            "diemcau_room_tracks",
+            "gauge",
+            "Published tracks in the room.",
+            |r| r.tracks,
+        ),
+        (
+            "diemcau_room_packets_in_total",
+            "counter",
+            "RTP packets received from publishers.",
+            |r| r.packets_in,
+        ),
+        (
+            "diemcau_room_bytes_in_total",
+            "counter",
+            "RTP payload bytes received from publishers.",
+            |r| r.bytes_in,
+        ),
+        (
+            "diemcau_room_packets_out_total",
+            "counter",
+            "RTP packets forwarded to subscribers.",
+            |r| r.packets_out,
+        ),
+        (
+            "diemcau_room_bytes_out_total",
+            "counter",
+            "RTP payload bytes forwarded to subscribers.",
+            |r| r.bytes_out,
+        ),
+        (
+            "diemcau_room_nacks_received_total",
+            "counter",
+            "NACKs received from subscribers.",
+            |r| r.nacks_received,
+        ),
+        (
+            "diemcau_room_plis_sent_total",
+            "counter",
+            "Keyframe requests (PLI) sent to publishers.",
+            |r| r.plis_sent,
+        ),
+        (
+            "diemcau_room_keyframe_requests_total",
+            "counter",
+            "Keyframe requests received from subscribers.",
+            |r| r.keyframe_requests_received,
+        ),
+        (
+            "diemcau_room_dropped_muted_total",
+            "counter",
+            "Packets dropped because their sender is muted.",
+            |r| r.dropped_muted,
+        ),
+        (
+            "diemcau_room_packets_lost_in_total",
+            "counter",
+            "Packets lost on the way in.",
+            |r| r.packets_lost_in,
+        ),
     ];
     for (name, kind, help, f) in fields {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -53,9 +144,18 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             let _ = writeln!(out, "{name}{{room=\"{}\"}} {}", escape(&r.room), f(r));
         }
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

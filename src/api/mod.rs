@@ -34,7 +34,9 @@ impl From<AccessError> for ApiError {
     fn from(e: AccessError) -> Self {
         match e {
             AccessError::UnknownMeeting(_) => ApiError::not_found("unknown_meeting", e.to_string()),
-            AccessError::MissingToken | AccessError::WrongToken(_) => ApiError::unauthorized(e.to_string()),
+            AccessError::MissingToken | AccessError::WrongToken(_) => {
+                ApiError::unauthorized(e.to_string())
+            }
         }
     }
 }
@@ -43,7 +45,9 @@ impl From<AccessError> for ApiError {
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 pub fn router(state: AppState) -> Router {
@@ -53,13 +57,35 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/ca.pem", get(ca_pem))
         .route("/room/{meeting}", get(room_page))
-        .route("/assets/room.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../web/room.js")) }))
-        .route("/assets/room.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../../web/room.css")) }))
+        .route(
+            "/assets/room.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/room.js"),
+                )
+            }),
+        )
+        .route(
+            "/assets/room.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../web/room.css"),
+                )
+            }),
+        )
         .route("/ws", get(ws::upgrade))
         .route("/whip/{meeting}", post(whip::whip_post))
         .route("/whep/{meeting}", post(whip::whep_post))
-        .route("/whip/{meeting}/{id}", axum::routing::delete(whip::delete).patch(whip::patch))
-        .route("/whep/{meeting}/{id}", axum::routing::delete(whip::delete).patch(whip::patch))
+        .route(
+            "/whip/{meeting}/{id}",
+            axum::routing::delete(whip::delete).patch(whip::patch),
+        )
+        .route(
+            "/whep/{meeting}/{id}",
+            axum::routing::delete(whip::delete).patch(whip::patch),
+        )
         .route("/api/v1/rooms/{meeting}/participants", get(participants))
         .route("/api/v1/rooms/{meeting}/stage", post(set_stage))
         .route("/api/v1/rooms/{meeting}/participants/{id}/mute", post(mute))
@@ -68,7 +94,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn index() -> Html<&'static str> {
@@ -87,14 +120,33 @@ async fn healthz(State(state): State<AppState>) -> Response {
     if state.media.healthy().await {
         (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response()
     } else {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "media_unavailable", "a media worker does not answer").into_response()
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "media_unavailable",
+            "a media worker does not answer",
+        )
+        .into_response()
     }
 }
 
 async fn ca_pem(State(state): State<AppState>) -> Response {
     match state.ca_pem {
-        Some(pem) => ([(header::CONTENT_TYPE, "application/x-pem-file"), (header::CONTENT_DISPOSITION, "attachment; filename=\"diemcau-ca.pem\"")], pem.to_string()).into_response(),
-        None => ApiError::not_found("no_local_ca", "this server uses an operator-supplied certificate").into_response(),
+        Some(pem) => (
+            [
+                (header::CONTENT_TYPE, "application/x-pem-file"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"diemcau-ca.pem\"",
+                ),
+            ],
+            pem.to_string(),
+        )
+            .into_response(),
+        None => ApiError::not_found(
+            "no_local_ca",
+            "this server uses an operator-supplied certificate",
+        )
+        .into_response(),
     }
 }
 
@@ -108,8 +160,14 @@ async fn room_page(State(state): State<AppState>, Path(meeting): Path<String>) -
     Html(include_str!("../../web/room.html")).into_response()
 }
 
-async fn participants(State(state): State<AppState>, Path(meeting): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
-    state.meetings.authorize(&meeting, bearer(&headers).as_deref())?;
+async fn participants(
+    State(state): State<AppState>,
+    Path(meeting): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state
+        .meetings
+        .authorize(&meeting, bearer(&headers).as_deref())?;
     Ok(Json(serde_json::json!({"participants": state.hub.participants(&meeting)})).into_response())
 }
 
@@ -121,15 +179,40 @@ struct StageBody {
 
 fn parse_ids(ids: &[String]) -> Result<Vec<u64>, ApiError> {
     ids.iter()
-        .map(|s| s.parse().map_err(|_| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_participant", format!("{s:?} is not a participant id"))))
+        .map(|s| {
+            s.parse().map_err(|_| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_participant",
+                    format!("{s:?} is not a participant id"),
+                )
+            })
+        })
         .collect()
 }
 
-async fn set_stage(State(state): State<AppState>, Path(meeting): Path<String>, headers: HeaderMap, body: Result<Json<StageBody>, axum::extract::rejection::JsonRejection>) -> Result<Response, ApiError> {
-    state.meetings.authorize(&meeting, bearer(&headers).as_deref())?;
-    let Json(body) = body.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_body", e.body_text()))?;
+async fn set_stage(
+    State(state): State<AppState>,
+    Path(meeting): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<StageBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    state
+        .meetings
+        .authorize(&meeting, bearer(&headers).as_deref())?;
+    let Json(body) = body
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_body", e.body_text()))?;
     let participants = parse_ids(&body.participants)?;
-    state.media.room_command(&meeting, Command::SetStage { room: meeting.clone(), participants }).await?;
+    state
+        .media
+        .room_command(
+            &meeting,
+            Command::SetStage {
+                room: meeting.clone(),
+                participants,
+            },
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -140,13 +223,34 @@ struct MuteBody {
     video: Option<bool>,
 }
 
-async fn mute(State(state): State<AppState>, Path((meeting, id)): Path<(String, String)>, headers: HeaderMap, body: Result<Json<MuteBody>, axum::extract::rejection::JsonRejection>) -> Result<Response, ApiError> {
-    state.meetings.authorize(&meeting, bearer(&headers).as_deref())?;
-    let Json(body) = body.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_body", e.body_text()))?;
+async fn mute(
+    State(state): State<AppState>,
+    Path((meeting, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<MuteBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    state
+        .meetings
+        .authorize(&meeting, bearer(&headers).as_deref())?;
+    let Json(body) = body
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_body", e.body_text()))?;
     let id = parse_ids(&[id])?[0];
     if state.media.room_of(id).as_deref() != Some(meeting.as_str()) {
-        return Err(ApiError::not_found("unknown_participant", format!("participant {id} is not in meeting {meeting:?}")));
+        return Err(ApiError::not_found(
+            "unknown_participant",
+            format!("participant {id} is not in meeting {meeting:?}"),
+        ));
     }
-    state.media.participant_command(id, Command::Mute { participant: id, audio: body.audio, video: body.video }).await?;
+    state
+        .media
+        .participant_command(
+            id,
+            Command::Mute {
+                participant: id,
+                audio: body.audio,
+                video: body.video,
+            },
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -32,21 +32,38 @@ fn digest(token: &str) -> [u8; 32] {
 
 impl Meetings {
     pub fn add(&self, meeting: &str, token: &str) {
-        self.tokens.write().expect("meetings lock").insert(meeting.to_string(), digest(token));
+        self.tokens
+            .write()
+            .expect("meetings lock")
+            .insert(meeting.to_string(), digest(token));
     }
 
     pub fn exists(&self, meeting: &str) -> bool {
-        self.tokens.read().expect("meetings lock").contains_key(meeting)
+        self.tokens
+            .read()
+            .expect("meetings lock")
+            .contains_key(meeting)
     }
 
     /// Check a join token; compares digests in constant time.
     pub fn authorize(&self, meeting: &str, token: Option<&str>) -> Result<(), AccessError> {
         let map = self.tokens.read().expect("meetings lock");
-        let want = map.get(meeting).ok_or_else(|| AccessError::UnknownMeeting(meeting.to_string()))?;
-        let token = token.filter(|t| !t.is_empty()).ok_or(AccessError::MissingToken)?;
+        let want = map
+            .get(meeting)
+            .ok_or_else(|| AccessError::UnknownMeeting(meeting.to_string()))?;
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(AccessError::MissingToken)?;
         let got = digest(token);
-        let diff = want.iter().zip(got.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff == 0 { Ok(()) } else { Err(AccessError::WrongToken(meeting.to_string())) }
+        let diff = want
+            .iter()
+            .zip(got.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if diff == 0 {
+            Ok(())
+        } else {
+            Err(AccessError::WrongToken(meeting.to_string()))
+        }
     }
 }
 
@@ -59,8 +76,14 @@ mod tests {
         let m = Meetings::default();
         m.add("demo", "secret");
         assert_eq!(m.authorize("demo", Some("secret")), Ok(()));
-        assert_eq!(m.authorize("demo", Some("nope")), Err(AccessError::WrongToken("demo".into())));
+        assert_eq!(
+            m.authorize("demo", Some("nope")),
+            Err(AccessError::WrongToken("demo".into()))
+        );
         assert_eq!(m.authorize("demo", None), Err(AccessError::MissingToken));
-        assert_eq!(m.authorize("x", Some("secret")), Err(AccessError::UnknownMeeting("x".into())));
+        assert_eq!(
+            m.authorize("x", Some("secret")),
+            Err(AccessError::UnknownMeeting("x".into()))
+        );
     }
 }

@@ -75,7 +75,9 @@ impl Engine {
 
     /// Next time [`Engine::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Instant {
-        let tick = self.last_tick.map_or(self.created, |t| t + super::tick::TICK);
+        let tick = self
+            .last_tick
+            .map_or(self.created, |t| t + super::tick::TICK);
         self.sessions
             .values()
             .map(|s| s.next_timeout)
@@ -86,7 +88,11 @@ impl Engine {
     /// Datagrams to send, in order.
     pub fn drain_transmits(&mut self) -> std::vec::Drain<'_, Datagram> {
         self.stats.datagrams_out += self.out.len() as u64;
-        self.stats.bytes_out += self.out.iter().map(|d| d.contents.len() as u64).sum::<u64>();
+        self.stats.bytes_out += self
+            .out
+            .iter()
+            .map(|d| d.contents.len() as u64)
+            .sum::<u64>();
         self.out.drain(..)
     }
 
@@ -97,7 +103,9 @@ impl Engine {
     pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<Reply, CommandError> {
         let r = match cmd {
             Command::Join(req) => self.join(now, req),
-            Command::Renegotiate { participant, offer } => self.renegotiate(now, participant, &offer),
+            Command::Renegotiate { participant, offer } => {
+                self.renegotiate(now, participant, &offer)
+            }
             Command::Leave { participant } => {
                 if !self.sessions.contains_key(&participant) {
                     return Err(CommandError::UnknownParticipant(participant));
@@ -106,16 +114,24 @@ impl Engine {
                 Ok(Reply::Done)
             }
             Command::SetStage { room, participants } => {
-                let r = self.rooms.get_mut(&room).ok_or_else(|| CommandError::UnknownRoom(room.clone()))?;
+                let r = self
+                    .rooms
+                    .get_mut(&room)
+                    .ok_or_else(|| CommandError::UnknownRoom(room.clone()))?;
                 if let Some(p) = participants.iter().find(|p| !r.participants.contains(p)) {
                     return Err(CommandError::NotInRoom(*p, room));
                 }
                 r.stage = participants.clone();
                 r.dirty = true;
-                self.events.push_back(Event::StageChanged { room, participants });
+                self.events
+                    .push_back(Event::StageChanged { room, participants });
                 Ok(Reply::Done)
             }
-            Command::Mute { participant, audio, video } => {
+            Command::Mute {
+                participant,
+                audio,
+                video,
+            } => {
                 let s = self
                     .sessions
                     .get_mut(&participant)
@@ -130,7 +146,12 @@ impl Engine {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     r.dirty = true;
                 }
-                self.events.push_back(Event::MuteChanged { room, participant, audio: a, video: v });
+                self.events.push_back(Event::MuteChanged {
+                    room,
+                    participant,
+                    audio: a,
+                    video: v,
+                });
                 Ok(Reply::Done)
             }
             Command::SetMaxBitrate { participant, kbps } => {
@@ -152,16 +173,7 @@ impl Engine {
             return Err(CommandError::DuplicateParticipant(req.participant));
         }
         let id = req.participant;
-        let mut s = Session::new(
-            now,
-            id,
-            req.room.clone(),
-            req.name.clone(),
-            req.role,
-            req.max_kbps,
-            &self.cert,
-            &self.cfg.local_addrs,
-        );
+        let mut s = Session::new(now, &req, &self.cert, &self.cfg.local_addrs);
         let (answer, lines) = match guarded(|| s.accept_offer(&req.offer)) {
             Some(Ok(a)) => a,
             Some(Err(e)) => return Err(e),
@@ -176,7 +188,10 @@ impl Engine {
         for (mid, kind, dir) in lines {
             self.on_media_added(id, mid, kind, dir);
         }
-        let room = self.rooms.entry(req.room.clone()).or_insert_with(|| Room::new(req.room.clone()));
+        let room = self
+            .rooms
+            .entry(req.room.clone())
+            .or_insert_with(|| Room::new(req.room.clone()));
         room.participants.push(id);
         room.dirty = true;
         self.events.push_back(Event::Joined {
@@ -188,11 +203,23 @@ impl Engine {
         self.drive(id);
         self.process(now);
         let slots = self.slot_states(id);
-        Ok(Reply::Joined { answer, ice_ufrag: ufrag, slots })
+        Ok(Reply::Joined {
+            answer,
+            ice_ufrag: ufrag,
+            slots,
+        })
     }
 
-    fn renegotiate(&mut self, now: Instant, id: ParticipantId, offer: &str) -> Result<Reply, CommandError> {
-        let s = self.sessions.get_mut(&id).ok_or(CommandError::UnknownParticipant(id))?;
+    fn renegotiate(
+        &mut self,
+        now: Instant,
+        id: ParticipantId,
+        offer: &str,
+    ) -> Result<Reply, CommandError> {
+        let s = self
+            .sessions
+            .get_mut(&id)
+            .ok_or(CommandError::UnknownParticipant(id))?;
         let (answer, lines) = match guarded(|| s.accept_offer(offer)) {
             Some(r) => r?,
             None => {
@@ -205,11 +232,16 @@ impl Engine {
         }
         self.drive(id);
         self.process(now);
-        Ok(Reply::Answer { answer, slots: self.slot_states(id) })
+        Ok(Reply::Answer {
+            answer,
+            slots: self.slot_states(id),
+        })
     }
 
     pub(super) fn slot_states(&self, id: ParticipantId) -> Vec<SlotState> {
-        let Some(s) = self.sessions.get(&id) else { return vec![] };
+        let Some(s) = self.sessions.get(&id) else {
+            return vec![];
+        };
         s.slots
             .iter()
             .map(|sl| SlotState {
@@ -217,14 +249,23 @@ impl Engine {
                 video: sl.video,
                 role: sl.role,
                 participant: sl.shows,
-                name: sl.shows.and_then(|p| self.sessions.get(&p)).map(|p| p.name.clone()),
+                name: sl
+                    .shows
+                    .and_then(|p| self.sessions.get(&p))
+                    .map(|p| p.name.clone()),
             })
             .collect()
     }
 
     /// Feed one received datagram. Unknown or malformed input is dropped and
     /// counted, never an error.
-    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, buf: &[u8]) {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        buf: &[u8],
+    ) {
         self.stats.datagrams_in += 1;
         let id = match self.addrs.get(&source) {
             Some(id) => *id,
@@ -240,7 +281,15 @@ impl Engine {
             self.stats.dropped_malformed += 1;
             return;
         };
-        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination,
+                contents,
+            },
+        );
         let Some(s) = self.sessions.get_mut(&id) else {
             self.stats.dropped_unknown_source += 1;
             return;
@@ -267,8 +316,12 @@ impl Engine {
 
     /// Advance time: session timers, then the periodic room work.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<ParticipantId> =
-            self.sessions.iter().filter(|(_, s)| s.next_timeout <= now).map(|(id, _)| *id).collect();
+        let due: Vec<ParticipantId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.next_timeout <= now)
+            .map(|(id, _)| *id)
+            .collect();
         for id in due {
             if let Some(s) = self.sessions.get_mut(&id) {
                 if guarded(|| s.rtc.handle_input(Input::Timeout(now))).is_none() {
@@ -282,7 +335,10 @@ impl Engine {
             self.drive(id);
         }
         self.process(now);
-        if self.last_tick.is_none_or(|t| now.saturating_duration_since(t) >= super::tick::TICK) {
+        if self
+            .last_tick
+            .is_none_or(|t| now.saturating_duration_since(t) >= super::tick::TICK)
+        {
             self.last_tick = Some(now);
             self.tick(now);
             self.process(now);
@@ -291,7 +347,9 @@ impl Engine {
 
     /// Drain one session's output after a mutation, containing panics.
     pub(super) fn drive(&mut self, id: ParticipantId) {
-        let Some(s) = self.sessions.get_mut(&id) else { return };
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
         let (out, pending) = (&mut self.out, &mut self.pending);
         if guarded(|| s.drain(out, pending)).is_none() {
             s.dead = true;
@@ -303,13 +361,22 @@ impl Engine {
         while let Some((id, ev)) = self.pending.pop_front() {
             self.on_rtc_event(now, id, ev);
         }
-        let dead: Vec<ParticipantId> =
-            self.sessions.iter().filter(|(_, s)| s.dead).map(|(id, _)| *id).collect();
+        let dead: Vec<ParticipantId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.dead)
+            .map(|(id, _)| *id)
+            .collect();
         for id in dead {
             self.stats.sessions_failed += 1;
             self.remove_session(id, LeaveReason::Failed);
         }
-        let dirty: Vec<String> = self.rooms.iter().filter(|(_, r)| r.dirty).map(|(k, _)| k.clone()).collect();
+        let dirty: Vec<String> = self
+            .rooms
+            .iter()
+            .filter(|(_, r)| r.dirty)
+            .map(|(k, _)| k.clone())
+            .collect();
         for room in dirty {
             self.apply_policy(now, &room);
         }
@@ -372,8 +439,16 @@ impl Engine {
         }
     }
 
-    fn on_media_added(&mut self, id: ParticipantId, mid: str0m::media::Mid, kind: str0m::media::MediaKind, dir: str0m::media::Direction) {
-        let Some(s) = self.sessions.get_mut(&id) else { return };
+    fn on_media_added(
+        &mut self,
+        id: ParticipantId,
+        mid: str0m::media::Mid,
+        kind: str0m::media::MediaKind,
+        dir: str0m::media::Direction,
+    ) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
         let publishes = s.classify_media(mid, kind, dir);
         let room = s.room.clone();
         if let Some(video) = publishes
@@ -382,8 +457,13 @@ impl Engine {
             let tid = self.next_track;
             self.next_track += 1;
             s.published.push((mid, tid));
-            self.tracks.insert(tid, PublishedTrack::new(tid, id, mid, video));
-            self.events.push_back(Event::TrackPublished { room: room.clone(), participant: id, video });
+            self.tracks
+                .insert(tid, PublishedTrack::new(tid, id, mid, video));
+            self.events.push_back(Event::TrackPublished {
+                room: room.clone(),
+                participant: id,
+                video,
+            });
         }
         if let Some(r) = self.rooms.get_mut(&room) {
             r.dirty = true;
@@ -391,7 +471,9 @@ impl Engine {
     }
 
     pub(super) fn remove_session(&mut self, id: ParticipantId, reason: LeaveReason) {
-        let Some(s) = self.sessions.remove(&id) else { return };
+        let Some(s) = self.sessions.remove(&id) else {
+            return;
+        };
         self.ufrags.remove(&s.ice_ufrag);
         for a in &s.remote_addrs {
             self.addrs.remove(a);
@@ -411,13 +493,20 @@ impl Engine {
             }
             r.dirty = true;
             if was_on_stage {
-                self.events.push_back(Event::StageChanged { room: s.room.clone(), participants: r.stage.clone() });
+                self.events.push_back(Event::StageChanged {
+                    room: s.room.clone(),
+                    participants: r.stage.clone(),
+                });
             }
             if r.participants.is_empty() {
                 self.rooms.remove(&s.room);
             }
         }
-        self.events.push_back(Event::Left { room: s.room, participant: id, reason });
+        self.events.push_back(Event::Left {
+            room: s.room,
+            participant: id,
+            reason,
+        });
     }
 
     fn snapshot(&self) -> EngineStats {
@@ -434,7 +523,11 @@ impl Engine {
                     .map(|s| s.link.nacks_in.values().sum::<u64>())
                     .sum();
                 rs.participants = r.participants.len() as u64;
-                rs.tracks = self.tracks.values().filter(|t| r.participants.contains(&t.owner)).count() as u64;
+                rs.tracks = self
+                    .tracks
+                    .values()
+                    .filter(|t| r.participants.contains(&t.owner))
+                    .count() as u64;
                 rs
             })
             .collect();

@@ -162,7 +162,10 @@ mod tests {
         let t0 = Instant::now();
         let mut f = Forwarder::new(true);
         assert!(f.set_target(Some(tr(1, 0))));
-        assert_eq!(f.on_packet(t0, tr(1, 0), 500, 9000, 90_000, false), Decision::Drop);
+        assert_eq!(
+            f.on_packet(t0, tr(1, 0), 500, 9000, 90_000, false),
+            Decision::Drop
+        );
         let d = f.on_packet(t0, tr(1, 0), 501, 9000, 90_000, true);
         assert_eq!(
             d,
@@ -196,7 +199,10 @@ mod tests {
             f.on_packet(t1, tr(1, 2), 102, 4_000, 90_000, false),
             Decision::Forward { seq, .. } if seq == FIRST_OUT_SEQ + 2
         ));
-        assert_eq!(f.on_packet(t1, tr(1, 0), 7_000, 50_000, 90_000, false), Decision::Drop);
+        assert_eq!(
+            f.on_packet(t1, tr(1, 0), 7_000, 50_000, 90_000, false),
+            Decision::Drop
+        );
         let t2 = t1 + Duration::from_millis(33);
         let d = f.on_packet(t2, tr(1, 0), 7_001, 53_000, 90_000, true);
         // 33 ms at 90 kHz = 2970 ticks after the last forwarded timestamp.
@@ -209,7 +215,10 @@ mod tests {
             }
         );
         // The old layer is no longer forwarded.
-        assert_eq!(f.on_packet(t2, tr(1, 2), 103, 7_000, 90_000, true), Decision::Drop);
+        assert_eq!(
+            f.on_packet(t2, tr(1, 2), 103, 7_000, 90_000, true),
+            Decision::Drop
+        );
         assert_eq!(f.current(), Some(tr(1, 0)));
     }
 
@@ -220,7 +229,14 @@ mod tests {
         assert!(!f.set_target(Some(tr(3, 0))));
         f.on_packet(t0, tr(3, 0), 10, 960, 48_000, false);
         f.set_target(Some(tr(4, 0)));
-        let d = f.on_packet(t0 + Duration::from_millis(20), tr(4, 0), 60_000, 1, 48_000, false);
+        let d = f.on_packet(
+            t0 + Duration::from_millis(20),
+            tr(4, 0),
+            60_000,
+            1,
+            48_000,
+            false,
+        );
         assert_eq!(
             d,
             Decision::Forward {
@@ -237,7 +253,10 @@ mod tests {
         let mut f = Forwarder::new(true);
         f.set_target(Some(tr(1, 0)));
         f.on_packet(t0, tr(1, 0), 200, 0, 90_000, true);
-        assert_eq!(f.on_packet(t0, tr(1, 0), 199, 0, 90_000, false), Decision::Drop);
+        assert_eq!(
+            f.on_packet(t0, tr(1, 0), 199, 0, 90_000, false),
+            Decision::Drop
+        );
     }
 
     #[test]
@@ -247,6 +266,9 @@ mod tests {
         f.set_target(Some(tr(1, 0)));
         f.on_packet(t0, tr(1, 0), 1, 0, 48_000, false);
         f.set_target(None);
-        assert_eq!(f.on_packet(t0, tr(1, 0), 2, 960, 48_000, false), Decision::Drop);
+        assert_eq!(
+            f.on_packet(t0, tr(1, 0), 2, 960, 48_000, false),
+            Decision::Drop
+        );
     }
 }

@@ -64,7 +64,9 @@ fn h264_starts_keyframe(p: &[u8]) -> bool {
             let mut i = 1;
             while i + 2 < p.len() {
                 let size = u16::from_be_bytes([p[i], p[i + 1]]) as usize;
-                let Some(&nal) = p.get(i + 2) else { return false };
+                let Some(&nal) = p.get(i + 2) else {
+                    return false;
+                };
                 if is_key(nal & 0x1f) {
                     return true;
                 }
@@ -86,13 +88,22 @@ mod tests {
 
     #[test]
     fn vp8_keyframe_and_delta_frames_are_told_apart() {
-        assert!(starts_keyframe(VideoCodec::Vp8, &[0x10, 0x00, 0x9d, 0x01, 0x2a]));
+        assert!(starts_keyframe(
+            VideoCodec::Vp8,
+            &[0x10, 0x00, 0x9d, 0x01, 0x2a]
+        ));
         assert!(!starts_keyframe(VideoCodec::Vp8, &[0x10, 0x01, 0x00]));
         // Continuation packet of a keyframe (S=0) does not start one.
         assert!(!starts_keyframe(VideoCodec::Vp8, &[0x00, 0x00, 0x9d]));
         // Extended descriptor with 15-bit picture id, then key frame tag.
-        assert!(starts_keyframe(VideoCodec::Vp8, &[0x90, 0x80, 0x81, 0x23, 0x00]));
-        assert!(!starts_keyframe(VideoCodec::Vp8, &[0x90, 0x80, 0x81, 0x23, 0x01]));
+        assert!(starts_keyframe(
+            VideoCodec::Vp8,
+            &[0x90, 0x80, 0x81, 0x23, 0x00]
+        ));
+        assert!(!starts_keyframe(
+            VideoCodec::Vp8,
+            &[0x90, 0x80, 0x81, 0x23, 0x01]
+        ));
     }
 
     #[test]
@@ -100,7 +111,10 @@ mod tests {
         assert!(starts_keyframe(VideoCodec::H264, &[0x65, 0x88]));
         assert!(starts_keyframe(VideoCodec::H264, &[0x67, 0x42]));
         assert!(!starts_keyframe(VideoCodec::H264, &[0x41, 0x9a]));
-        assert!(starts_keyframe(VideoCodec::H264, &[0x18, 0x00, 0x02, 0x67, 0x42]));
+        assert!(starts_keyframe(
+            VideoCodec::H264,
+            &[0x18, 0x00, 0x02, 0x67, 0x42]
+        ));
         assert!(starts_keyframe(VideoCodec::H264, &[0x7c, 0x85, 0x00]));
         assert!(!starts_keyframe(VideoCodec::H264, &[0x7c, 0x05, 0x00]));
     }

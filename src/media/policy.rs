@@ -62,21 +62,22 @@ pub fn assign(
     roles: &[SlotRole],
     current: &[Option<ParticipantId>],
 ) -> Vec<Option<ParticipantId>> {
-    let has_video = |p: ParticipantId| {
-        p != me && view.sources.iter().any(|s| s.id == p && s.video)
-    };
-    let has_audio = |p: ParticipantId| {
-        p != me && view.sources.iter().any(|s| s.id == p && s.audio)
-    };
+    let has_video = |p: ParticipantId| p != me && view.sources.iter().any(|s| s.id == p && s.video);
+    let has_audio = |p: ParticipantId| p != me && view.sources.iter().any(|s| s.id == p && s.audio);
     let mut out: Vec<Option<ParticipantId>> = vec![None; roles.len()];
     let cur = |i: usize| current.get(i).copied().flatten();
 
     // Stage slots: the stage list, then the speaker, then anyone.
-    let mut stage_queue: Vec<ParticipantId> = view.stage.iter().copied().filter(|&p| has_video(p)).collect();
-    if stage_queue.is_empty() {
-        if let Some(s) = view.speaker.filter(|&s| has_video(s)) {
-            stage_queue.push(s);
-        }
+    let mut stage_queue: Vec<ParticipantId> = view
+        .stage
+        .iter()
+        .copied()
+        .filter(|&p| has_video(p))
+        .collect();
+    if stage_queue.is_empty()
+        && let Some(s) = view.speaker.filter(|&s| has_video(s))
+    {
+        stage_queue.push(s);
     }
     if stage_queue.is_empty() {
         // Keep showing whoever was there rather than hopping to the first publisher.
@@ -123,17 +124,32 @@ pub fn assign(
     }
 
     // Thumbnails: every other video publisher, sticky per slot.
-    let thumbs: Vec<usize> = (0..roles.len()).filter(|&i| roles[i] == SlotRole::Thumbnail).collect();
-    let wanted: Vec<ParticipantId> = view.sources.iter().map(|s| s.id).filter(|&p| has_video(p)).collect();
+    let thumbs: Vec<usize> = (0..roles.len())
+        .filter(|&i| roles[i] == SlotRole::Thumbnail)
+        .collect();
+    let wanted: Vec<ParticipantId> = view
+        .sources
+        .iter()
+        .map(|s| s.id)
+        .filter(|&p| has_video(p))
+        .collect();
     fill_sticky(&mut out, &thumbs, &wanted, cur);
 
     // Audio: stage first, then the loudest; at most audio_max and the slot count.
-    let audio_slots: Vec<usize> = (0..roles.len()).filter(|&i| roles[i] == SlotRole::Audio).collect();
+    let audio_slots: Vec<usize> = (0..roles.len())
+        .filter(|&i| roles[i] == SlotRole::Audio)
+        .collect();
     let mut audio: Vec<ParticipantId> = Vec::new();
     // Publishers without audio-level data come last, in join order, so a
     // client that does not send RFC 6464 levels is still heard in small rooms.
     let joined = view.sources.iter().map(|s| &s.id);
-    for &p in view.stage.iter().chain(view.speaker.iter()).chain(view.loudest.iter()).chain(joined) {
+    for &p in view
+        .stage
+        .iter()
+        .chain(view.speaker.iter())
+        .chain(view.loudest.iter())
+        .chain(joined)
+    {
         if has_audio(p) && !audio.contains(&p) {
             audio.push(p);
         }
@@ -172,11 +188,28 @@ mod tests {
     use SlotRole::*;
 
     fn av(ids: &[ParticipantId]) -> Vec<Source> {
-        ids.iter().map(|&id| Source { id, video: true, audio: true }).collect()
+        ids.iter()
+            .map(|&id| Source {
+                id,
+                video: true,
+                audio: true,
+            })
+            .collect()
     }
 
-    fn view<'a>(s: &'a [Source], stage: &'a [ParticipantId], speaker: Option<ParticipantId>, loudest: &'a [ParticipantId]) -> RoomView<'a> {
-        RoomView { sources: s, stage, speaker, loudest, audio_max: 3 }
+    fn view<'a>(
+        s: &'a [Source],
+        stage: &'a [ParticipantId],
+        speaker: Option<ParticipantId>,
+        loudest: &'a [ParticipantId],
+    ) -> RoomView<'a> {
+        RoomView {
+            sources: s,
+            stage,
+            speaker,
+            loudest,
+            audio_max: 3,
+        }
     }
 
     const ROOM: &[SlotRole] = &[Stage, Speaker, Audio, Audio, Audio];
@@ -213,15 +246,31 @@ mod tests {
         assert_eq!(first, vec![Some(2), Some(3)]);
         let v = view(&s, &[], None, &[3, 4, 2]);
         let second = assign(&v, 1, &[Audio, Audio], &first);
-        assert_eq!(second, vec![Some(4), Some(3)], "3 keeps its slot; 4 takes 2's");
+        assert_eq!(
+            second,
+            vec![Some(4), Some(3)],
+            "3 keeps its slot; 4 takes 2's"
+        );
     }
 
     #[test]
     fn muted_video_leaves_the_stage_and_muted_audio_is_not_forwarded() {
         let s = vec![
-            Source { id: 1, video: false, audio: false },
-            Source { id: 2, video: true, audio: true },
-            Source { id: 3, video: true, audio: true },
+            Source {
+                id: 1,
+                video: false,
+                audio: false,
+            },
+            Source {
+                id: 2,
+                video: true,
+                audio: true,
+            },
+            Source {
+                id: 3,
+                video: true,
+                audio: true,
+            },
         ];
         let v = view(&s, &[1], Some(1), &[1, 2]);
         let out = assign(&v, 3, ROOM, &[]);

@@ -37,7 +37,8 @@ pub struct Layer {
 
 impl Layer {
     pub fn is_active(&self, now: Instant) -> bool {
-        self.last_packet.is_some_and(|t| now.saturating_duration_since(t) < LAYER_IDLE)
+        self.last_packet
+            .is_some_and(|t| now.saturating_duration_since(t) < LAYER_IDLE)
     }
 
     /// Account one packet of `bytes` payload at `now`.

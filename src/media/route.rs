@@ -27,7 +27,11 @@ impl Engine {
             let rx = api.stream_rx(&pkt.header.ssrc)?;
             (rx.mid(), rx.rid())
         };
-        let track = s.published.iter().find(|(m, _)| *m == mid).map(|(_, t)| *t)?;
+        let track = s
+            .published
+            .iter()
+            .find(|(m, _)| *m == mid)
+            .map(|(_, t)| *t)?;
         let position = rid.and_then(|r| {
             let media = s.rtc.media(mid)?;
             match media.rids_rx() {
@@ -35,7 +39,7 @@ impl Engine {
                 _ => None,
             }
         });
-        let layer = layer_for_rid(rid.as_ref().map(|r| &**r), position);
+        let layer = layer_for_rid(rid.as_deref(), position);
         let r = TrackRef { track, layer };
         s.rx_ssrc.insert(pkt.header.ssrc, r);
         if let Some(t) = self.tracks.get_mut(&track) {
@@ -47,8 +51,12 @@ impl Engine {
     }
 
     pub(super) fn route_packet(&mut self, now: Instant, from: ParticipantId, pkt: RtpPacket) {
-        let Some(src) = self.resolve_ssrc(from, &pkt) else { return };
-        let Some(publisher) = self.sessions.get(&from) else { return };
+        let Some(src) = self.resolve_ssrc(from, &pkt) else {
+            return;
+        };
+        let Some(publisher) = self.sessions.get(&from) else {
+            return;
+        };
         let muted_audio = publisher.audio_muted;
         let muted_video = publisher.video_muted;
         let room_id = publisher.room.clone();
@@ -60,7 +68,9 @@ impl Engine {
             .iter()
             .find(|p| p.pt() == pt || p.resend() == Some(pt))
             .map(|p| p.spec().codec);
-        let Some(track) = self.tracks.get_mut(&src.track) else { return };
+        let Some(track) = self.tracks.get_mut(&src.track) else {
+            return;
+        };
         if track.codec.is_none() {
             track.codec = codec;
         }
@@ -70,7 +80,9 @@ impl Engine {
         let first_packet = !layer.is_active(now);
         layer.on_packet(now, pkt.payload.len());
         let vcodec = track.video_codec();
-        let Some(room) = self.rooms.get_mut(&room_id) else { return };
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
         room.stats.packets_in += 1;
         room.stats.bytes_in += pkt.payload.len() as u64;
         if first_packet {
@@ -85,7 +97,9 @@ impl Engine {
             room.stats.dropped_muted += 1;
             return;
         }
-        let Some(targets) = room.fanout.get(&src.track) else { return };
+        let Some(targets) = room.fanout.get(&src.track) else {
+            return;
+        };
         let targets = targets.clone();
         let keyframe = vcodec.is_some_and(|c| starts_keyframe(c, &pkt.payload));
         let clock_rate = if video { 90_000 } else { 48_000 };
@@ -99,24 +113,41 @@ impl Engine {
         };
         let mut sent = 0u64;
         for (sub, slot) in targets {
-            let Some(s) = self.sessions.get_mut(&sub) else { continue };
+            let Some(s) = self.sessions.get_mut(&sub) else {
+                continue;
+            };
             if !s.connected {
                 continue;
             }
-            let Some(sl) = s.slots.get_mut(slot) else { continue };
-            let Decision::Forward { seq: out_seq, ts: out_ts, .. } =
-                sl.fwd.on_packet(now, src, seq, ts, clock_rate, keyframe)
+            let Some(sl) = s.slots.get_mut(slot) else {
+                continue;
+            };
+            let Decision::Forward {
+                seq: out_seq,
+                ts: out_ts,
+                ..
+            } = sl.fwd.on_packet(now, src, seq, ts, clock_rate, keyframe)
             else {
                 continue;
             };
-            let Some((ssrc, out_pt)) = s.slot_send_params(slot, codec) else { continue };
+            let Some((ssrc, out_pt)) = s.slot_send_params(slot, codec) else {
+                continue;
+            };
             let mut api = s.rtc.direct_api();
-            let Some(stream) = api.stream_tx(&ssrc) else { continue };
+            let Some(stream) = api.stream_tx(&ssrc) else {
+                continue;
+            };
             stream.write_rtp(
-                RtpWrite::new(out_pt, out_seq.into(), out_ts, pkt.timestamp, pkt.payload.clone())
-                    .marker(pkt.header.marker)
-                    .ext_vals(ext.clone())
-                    .nackable(video),
+                RtpWrite::new(
+                    out_pt,
+                    out_seq.into(),
+                    out_ts,
+                    pkt.timestamp,
+                    pkt.payload.clone(),
+                )
+                .marker(pkt.header.marker)
+                .ext_vals(ext.clone())
+                .nackable(video),
             );
             sent += 1;
             self.drive(sub);
@@ -129,7 +160,9 @@ impl Engine {
 
     /// A subscriber lost a picture on `mid`: ask the source of that slot.
     pub(super) fn on_keyframe_request(&mut self, now: Instant, sub: ParticipantId, mid: Mid) {
-        let Some(s) = self.sessions.get(&sub) else { return };
+        let Some(s) = self.sessions.get(&sub) else {
+            return;
+        };
         let Some(src) = s
             .slots
             .iter()
@@ -146,15 +179,22 @@ impl Engine {
 
     /// Send a PLI for one layer of a track, at most every [`PLI_INTERVAL`].
     pub(super) fn request_keyframe(&mut self, now: Instant, src: TrackRef) {
-        let Some(track) = self.tracks.get_mut(&src.track) else { return };
+        let Some(track) = self.tracks.get_mut(&src.track) else {
+            return;
+        };
         let layer = &mut track.layers[src.layer as usize];
-        if layer.last_pli.is_some_and(|t| now.saturating_duration_since(t) < PLI_INTERVAL) {
+        if layer
+            .last_pli
+            .is_some_and(|t| now.saturating_duration_since(t) < PLI_INTERVAL)
+        {
             return;
         }
         let Some(ssrc) = layer.ssrc else { return };
         layer.last_pli = Some(now);
         let owner = track.owner;
-        let Some(s) = self.sessions.get_mut(&owner) else { return };
+        let Some(s) = self.sessions.get_mut(&owner) else {
+            return;
+        };
         if let Some(rx) = s.rtc.direct_api().stream_rx(&ssrc) {
             rx.request_keyframe(str0m::media::KeyframeRequestKind::Pli);
         }

@@ -17,7 +17,9 @@ use str0m::rtp::Ssrc;
 use str0m::{Candidate, Event as RtcEvent, Output, Rtc, RtcConfig};
 
 use super::forwarder::Forwarder;
-use super::{CommandError, Datagram, ParticipantId, Role, SlotRole, TrackId, TrackRef};
+use super::{
+    CommandError, Datagram, JoinRequest, ParticipantId, Role, SlotRole, TrackId, TrackRef,
+};
 
 /// A session that has not completed ICE + DTLS in this time is dropped: the
 /// peer never arrived (closed tab, blocked UDP).
@@ -98,11 +100,7 @@ pub fn new_rtc(now: Instant, cert: &DtlsCert) -> Rtc {
 impl Session {
     pub fn new(
         now: Instant,
-        id: ParticipantId,
-        room: String,
-        name: String,
-        role: Role,
-        max_kbps: Option<u32>,
+        req: &JoinRequest,
         cert: &DtlsCert,
         local_addrs: &[SocketAddr],
     ) -> Session {
@@ -114,10 +112,10 @@ impl Session {
         }
         let ice_ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         Session {
-            id,
-            room,
-            name,
-            role,
+            id: req.participant,
+            room: req.room.clone(),
+            name: req.name.clone(),
+            role: req.role,
             rtc,
             ice_ufrag,
             created_at: now,
@@ -126,7 +124,7 @@ impl Session {
             dead: false,
             audio_muted: false,
             video_muted: false,
-            max_kbps,
+            max_kbps: req.max_kbps,
             bwe_bps: None,
             published: Vec::new(),
             rx_ssrc: HashMap::new(),
@@ -139,9 +137,9 @@ impl Session {
     /// Accept an offer; returns the answer SDP and the m-lines it set up
     /// (mid, kind, our direction), so slots exist before the reply is sent
     /// rather than when str0m's media events arrive.
-    pub fn accept_offer(&mut self, offer: &str) -> Result<(String, Vec<(Mid, MediaKind, Direction)>), CommandError> {
-        let offer = SdpOffer::from_sdp_string(offer)
-            .map_err(|e| CommandError::BadSdp(e.to_string()))?;
+    pub fn accept_offer(&mut self, offer: &str) -> Result<(String, Vec<MediaLine>), CommandError> {
+        let offer =
+            SdpOffer::from_sdp_string(offer).map_err(|e| CommandError::BadSdp(e.to_string()))?;
         let answer = self
             .rtc
             .sdp_api()
@@ -154,7 +152,11 @@ impl Session {
 
     /// Drain str0m until its next timeout: datagrams go to `out`, events to
     /// `events` (tagged with this session). Marks the session dead on error.
-    pub fn drain(&mut self, out: &mut Vec<Datagram>, events: &mut VecDeque<(ParticipantId, RtcEvent)>) {
+    pub fn drain(
+        &mut self,
+        out: &mut Vec<Datagram>,
+        events: &mut VecDeque<(ParticipantId, RtcEvent)>,
+    ) {
         loop {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => {
@@ -227,7 +229,9 @@ impl Session {
                     .codec_config()
                     .params()
                     .iter()
-                    .find(|p| p.spec().codec == codec && (remote.is_empty() || remote.contains(&p.pt())))?
+                    .find(|p| {
+                        p.spec().codec == codec && (remote.is_empty() || remote.contains(&p.pt()))
+                    })?
                     .pt();
                 self.slots[slot].pts.push((codec, pt));
                 pt
@@ -237,13 +241,20 @@ impl Session {
     }
 
     /// Video track this participant publishes (its camera), if any.
-    pub fn track_of_kind(&self, video: bool, tracks: &HashMap<TrackId, super::room::PublishedTrack>) -> Option<TrackId> {
+    pub fn track_of_kind(
+        &self,
+        video: bool,
+        tracks: &HashMap<TrackId, super::room::PublishedTrack>,
+    ) -> Option<TrackId> {
         self.published
             .iter()
             .map(|(_, t)| *t)
             .find(|t| tracks.get(t).is_some_and(|pt| pt.video == video))
     }
 }
+
+/// One negotiated m-line: mid, kind, and our direction.
+pub type MediaLine = (Mid, MediaKind, Direction);
 
 /// Active m-lines of an SDP: (mid, kind, direction); rejected (port 0),
 /// inactive and data-channel sections are left out.

@@ -105,7 +105,9 @@ impl SpeakerDetector {
             .max_by(|a, b| a.1.smoothed.total_cmp(&b.1.smoothed).then(b.0.cmp(a.0)))
             .map(|(p, l)| (*p, l.smoothed));
         let previous = self.active;
-        let current = self.active.and_then(|a| self.levels.get(&a).map(|l| (a, l)));
+        let current = self
+            .active
+            .and_then(|a| self.levels.get(&a).map(|l| (a, l)));
         match (current, loudest) {
             (_, None) => {
                 self.challenger = None;
@@ -219,7 +221,12 @@ mod tests {
     #[test]
     fn ranking_orders_by_loudness() {
         let mut d = SpeakerDetector::new();
-        let (t, _) = run(&mut d, Instant::now(), 1000, &[(1, 50), (2, 10), (3, 30), (4, 127)]);
+        let (t, _) = run(
+            &mut d,
+            Instant::now(),
+            1000,
+            &[(1, 50), (2, 10), (3, 30), (4, 127)],
+        );
         assert_eq!(d.ranked(t), vec![2, 3, 1, 4]);
     }
 }

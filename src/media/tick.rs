@@ -37,25 +37,39 @@ impl Engine {
         // (a layer that started mid-window is not under-counted).
         for t in self.tracks.values_mut() {
             for l in t.layers.iter_mut() {
-                let Some(start) = l.window_start else { continue };
+                let Some(start) = l.window_start else {
+                    continue;
+                };
                 let elapsed = now.saturating_duration_since(start);
                 if elapsed < BITRATE_WINDOW {
                     continue;
                 }
                 let bps = (l.window_bytes as f64 * 8.0 / elapsed.as_secs_f64()) as u64;
-                l.bitrate_bps = if l.bitrate_bps == 0 { bps } else { (l.bitrate_bps + bps) / 2 };
+                l.bitrate_bps = if l.bitrate_bps == 0 {
+                    bps
+                } else {
+                    (l.bitrate_bps + bps) / 2
+                };
                 l.window_bytes = 0;
                 l.window_start = Some(now);
             }
         }
         let room_ids: Vec<String> = self.rooms.keys().cloned().collect();
         for rid in room_ids {
-            let Some(room) = self.rooms.get_mut(&rid) else { continue };
+            let Some(room) = self.rooms.get_mut(&rid) else {
+                continue;
+            };
             if let Some(change) = room.speaker.handle_timeout(now) {
                 room.active_speaker = change;
                 room.dirty = true;
-                let name = change.and_then(|p| self.sessions.get(&p)).map(|s| s.name.clone());
-                self.events.push_back(Event::SpeakerChanged { room: rid.clone(), participant: change, name });
+                let name = change
+                    .and_then(|p| self.sessions.get(&p))
+                    .map(|s| s.name.clone());
+                self.events.push_back(Event::SpeakerChanged {
+                    room: rid.clone(),
+                    participant: change,
+                    name,
+                });
             }
             // Re-run when audio ranking may have changed or layers moved.
             room.dirty = true;
@@ -66,7 +80,9 @@ impl Engine {
     /// Recompute every slot of every subscriber in `room` and retarget the
     /// forwarders whose source or layer changed.
     pub(super) fn apply_policy(&mut self, now: Instant, room_id: &str) {
-        let Some(room) = self.rooms.get_mut(room_id) else { return };
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return;
+        };
         room.dirty = false;
         let sources: Vec<Source> = room
             .participants
@@ -74,7 +90,9 @@ impl Engine {
             .filter_map(|p| self.sessions.get(p))
             .map(|s| Source {
                 id: s.id,
-                video: !s.video_muted && s.track_of_kind(true, &self.tracks).is_some_and(|t| self.tracks[&t].active_layers(now).next().is_some()),
+                video: !s.video_muted
+                    && s.track_of_kind(true, &self.tracks)
+                        .is_some_and(|t| self.tracks[&t].active_layers(now).next().is_some()),
                 audio: !s.audio_muted && s.track_of_kind(false, &self.tracks).is_some(),
             })
             .collect();
@@ -90,7 +108,9 @@ impl Engine {
         let mut plis: Vec<TrackRef> = Vec::new();
         let mut changed_slots: Vec<ParticipantId> = Vec::new();
         for &sub in &participants {
-            let Some(s) = self.sessions.get(&sub) else { continue };
+            let Some(s) = self.sessions.get(&sub) else {
+                continue;
+            };
             if s.slots.is_empty() {
                 continue;
             }
@@ -115,14 +135,22 @@ impl Engine {
             targets.resize(wanted.len(), None);
             for i in order {
                 let Some(p) = wanted[i] else { continue };
-                let Some(ps) = self.sessions.get(&p) else { continue };
+                let Some(ps) = self.sessions.get(&p) else {
+                    continue;
+                };
                 let video = s.slots[i].video;
-                let Some(track) = ps.track_of_kind(video, &self.tracks) else { continue };
+                let Some(track) = ps.track_of_kind(video, &self.tracks) else {
+                    continue;
+                };
                 let t = &self.tracks[&track];
                 let layer = if !video {
                     Some(0)
                 } else {
-                    let current = s.slots[i].fwd.current().filter(|c| c.track == track).map(|c| c.layer);
+                    let current = s.slots[i]
+                        .fwd
+                        .current()
+                        .filter(|c| c.track == track)
+                        .map(|c| c.layer);
                     choose_layer(t, now, roles[i], remaining, current)
                 };
                 if let Some(layer) = layer {
@@ -143,7 +171,9 @@ impl Engine {
                 let want = targets[i];
                 let pending = sl.fwd.target();
                 if want != sl.fwd.current() && want != pending {
-                    if sl.fwd.set_target(want) && let Some(w) = want {
+                    if sl.fwd.set_target(want)
+                        && let Some(w) = want
+                    {
                         plis.push(w);
                     }
                 } else if want == sl.fwd.current() && pending.is_some() {
@@ -158,9 +188,12 @@ impl Engine {
             }
         }
         // Rebuild the fan-out map from the forwarders' current and pending sources.
-        let mut fanout: std::collections::HashMap<_, Vec<(ParticipantId, usize)>> = Default::default();
+        let mut fanout: std::collections::HashMap<_, Vec<(ParticipantId, usize)>> =
+            Default::default();
         for &sub in &participants {
-            let Some(s) = self.sessions.get(&sub) else { continue };
+            let Some(s) = self.sessions.get(&sub) else {
+                continue;
+            };
             for (i, sl) in s.slots.iter().enumerate() {
                 for t in [sl.fwd.current(), sl.fwd.target()].into_iter().flatten() {
                     let e = fanout.entry(t.track).or_default();
@@ -175,7 +208,10 @@ impl Engine {
         }
         for sub in changed_slots {
             let slots = self.slot_states(sub);
-            self.events.push_back(Event::SlotsChanged { participant: sub, slots });
+            self.events.push_back(Event::SlotsChanged {
+                participant: sub,
+                slots,
+            });
         }
         for p in plis {
             self.request_keyframe(now, p);
@@ -185,7 +221,11 @@ impl Engine {
 
 fn layer_bps(t: &super::room::PublishedTrack, layer: u8) -> u64 {
     let measured = t.layers[layer as usize].bitrate_bps;
-    if measured > 0 { measured } else { DEFAULT_LAYER_BPS[layer as usize] }
+    if measured > 0 {
+        measured
+    } else {
+        DEFAULT_LAYER_BPS[layer as usize]
+    }
 }
 
 /// Pick the layer for one slot: thumbnails take the lowest active layer; the
@@ -205,8 +245,19 @@ fn choose_layer(
     }
     let fits = |l: u8| {
         let need = layer_bps(t, l) as f64;
-        let need = if current.is_some_and(|c| l > c) { need * UPGRADE_HEADROOM } else { need };
+        let need = if current.is_some_and(|c| l > c) {
+            need * UPGRADE_HEADROOM
+        } else {
+            need
+        };
         need <= remaining_bps as f64
     };
-    Some(active.iter().rev().copied().find(|&l| fits(l)).unwrap_or(lowest))
+    Some(
+        active
+            .iter()
+            .rev()
+            .copied()
+            .find(|&l| fits(l))
+            .unwrap_or(lowest),
+    )
 }

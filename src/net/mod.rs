@@ -8,6 +8,7 @@
 //! - one worker per core, each owning an `Engine` with a share of the rooms
 //!   (a room lives on one worker, so its fan-out needs no locks); a worker
 //!   sends its own output with `sendmmsg`.
+//!
 //! Control talks to workers through bounded channels; workers never wait on
 //! control, storage or disk.
 
@@ -24,7 +25,9 @@ use std::time::Duration;
 use crossbeam_channel::{Sender, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::media::{Command, CommandError, EngineConfig, EngineStats, Event, JoinRequest, ParticipantId, Reply};
+use crate::media::{
+    Command, CommandError, EngineConfig, EngineStats, Event, JoinRequest, ParticipantId, Reply,
+};
 
 /// Commands queued per worker before callers get "busy". Commands are rare
 /// (joins, mutes); a full queue means the worker is overloaded.
@@ -38,7 +41,10 @@ pub const EVENT_QUEUE: usize = 16_384;
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("cannot bind media UDP port {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Command(#[from] CommandError),
     #[error("media worker is busy; try again")]
@@ -112,12 +118,18 @@ impl Media {
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let mut shards = Vec::new();
         let mut threads = Vec::new();
-        let sockets: Vec<(Arc<UdpSocket>, SocketAddr)> =
-            sockets.into_iter().zip(local_addrs.iter().copied()).map(|(s, a)| (Arc::new(s), a)).collect();
+        let sockets: Vec<(Arc<UdpSocket>, SocketAddr)> = sockets
+            .into_iter()
+            .zip(local_addrs.iter().copied())
+            .map(|(s, a)| (Arc::new(s), a))
+            .collect();
         for i in 0..settings.workers.max(1) {
             let (tx, rx) = crossbeam_channel::bounded(COMMAND_QUEUE + DATAGRAM_QUEUE);
             shards.push(tx);
-            let cfg = EngineConfig { local_addrs: local_addrs.clone(), audio_slots_max: settings.audio_slots_max };
+            let cfg = EngineConfig {
+                local_addrs: local_addrs.clone(),
+                audio_slots_max: settings.audio_slots_max,
+            };
             let socks = sockets.clone();
             let ev = ev_tx.clone();
             let sh = shared.clone();
@@ -149,7 +161,12 @@ impl Media {
             local_addrs,
             threads: Mutex::new(threads),
         };
-        Ok((Media { inner: Arc::new(inner) }, ev_rx))
+        Ok((
+            Media {
+                inner: Arc::new(inner),
+            },
+            ev_rx,
+        ))
     }
 
     /// Addresses peers send media to (one per advertised address).
@@ -175,7 +192,12 @@ impl Media {
         let room = req.room.clone();
         let reply = self.send(shard, Command::Join(req)).await?;
         if let Reply::Joined { ice_ufrag, .. } = &reply {
-            self.inner.shared.ufrags.write().expect("ufrags lock").insert(ice_ufrag.clone(), shard);
+            self.inner
+                .shared
+                .ufrags
+                .write()
+                .expect("ufrags lock")
+                .insert(ice_ufrag.clone(), shard);
             self.inner
                 .participants
                 .lock()
@@ -186,7 +208,11 @@ impl Media {
     }
 
     /// Send a command about an existing participant to its worker.
-    pub async fn participant_command(&self, id: ParticipantId, cmd: Command) -> Result<Reply, MediaError> {
+    pub async fn participant_command(
+        &self,
+        id: ParticipantId,
+        cmd: Command,
+    ) -> Result<Reply, MediaError> {
         let shard = self
             .inner
             .participants
@@ -212,13 +238,29 @@ impl Media {
 
     /// Room of a participant, if it is connected.
     pub fn room_of(&self, id: ParticipantId) -> Option<String> {
-        self.inner.participants.lock().expect("participants lock").get(&id).map(|p| p.1.clone())
+        self.inner
+            .participants
+            .lock()
+            .expect("participants lock")
+            .get(&id)
+            .map(|p| p.1.clone())
     }
 
     /// Forget a participant that left (called from the event pump).
     pub fn forget(&self, id: ParticipantId) {
-        if let Some((_, _, ufrag)) = self.inner.participants.lock().expect("participants lock").remove(&id) {
-            self.inner.shared.ufrags.write().expect("ufrags lock").remove(&ufrag);
+        if let Some((_, _, ufrag)) = self
+            .inner
+            .participants
+            .lock()
+            .expect("participants lock")
+            .remove(&id)
+        {
+            self.inner
+                .shared
+                .ufrags
+                .write()
+                .expect("ufrags lock")
+                .remove(&ufrag);
         }
     }
 
@@ -255,7 +297,13 @@ impl Media {
     /// Stop the threads (receive loops notice within their read timeout).
     pub fn shutdown(&self) {
         self.inner.shared.stop.store(true, Ordering::SeqCst);
-        let threads: Vec<JoinHandle<()>> = self.inner.threads.lock().expect("threads lock").drain(..).collect();
+        let threads: Vec<JoinHandle<()>> = self
+            .inner
+            .threads
+            .lock()
+            .expect("threads lock")
+            .drain(..)
+            .collect();
         // Workers exit when their channel closes; receivers on the stop flag.
         for t in threads {
             let _ = t.join();
@@ -266,7 +314,10 @@ impl Media {
 /// One socket per advertised address that is local to this machine (so the
 /// datagram's destination is known without IP_PKTINFO); a non-local one
 /// (1:1 NAT) shares a socket on the bind address.
-fn bind_sockets(s: &MediaSettings, advertise: &[IpAddr]) -> Result<(Vec<UdpSocket>, Vec<SocketAddr>), MediaError> {
+fn bind_sockets(
+    s: &MediaSettings,
+    advertise: &[IpAddr],
+) -> Result<(Vec<UdpSocket>, Vec<SocketAddr>), MediaError> {
     let mut sockets = Vec::new();
     let mut addrs = Vec::new();
     let mut port = s.port;
@@ -281,9 +332,15 @@ fn bind_sockets(s: &MediaSettings, advertise: &[IpAddr]) -> Result<(Vec<UdpSocke
                 }
                 nat_bound = true;
                 let addr = SocketAddr::new(s.bind, port);
-                bind_one(addr, s.socket_buffer_bytes).map_err(|source| MediaError::Bind { addr, source })?
+                bind_one(addr, s.socket_buffer_bytes)
+                    .map_err(|source| MediaError::Bind { addr, source })?
             }
-            Err(source) => return Err(MediaError::Bind { addr: try_local, source }),
+            Err(source) => {
+                return Err(MediaError::Bind {
+                    addr: try_local,
+                    source,
+                });
+            }
         };
         if port == 0 {
             port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -295,7 +352,11 @@ fn bind_sockets(s: &MediaSettings, advertise: &[IpAddr]) -> Result<(Vec<UdpSocke
 }
 
 fn bind_one(addr: SocketAddr, buffer: usize) -> std::io::Result<UdpSocket> {
-    let domain = if addr.is_ipv4() { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
+    let domain = if addr.is_ipv4() {
+        socket2::Domain::IPV4
+    } else {
+        socket2::Domain::IPV6
+    };
     let sock = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
     // Large buffers absorb keyframe bursts fanned out to hundreds of peers;
     // the kernel caps them at net.core.{r,w}mem_max, which is fine.

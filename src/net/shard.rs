@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use tokio::sync::mpsc;
 
 use super::udp::{RecvBatch, send_batch};
-use super::{Shared, ShardInput};
+use super::{ShardInput, Shared};
 use crate::media::{Engine, EngineConfig, Event, stun};
 
 /// A worker: owns one engine; sleeps until a datagram, a command or the
@@ -72,7 +72,8 @@ pub(super) fn run(
             if q.is_empty() {
                 continue;
             }
-            let items: Vec<(SocketAddr, &[u8])> = q.iter().map(|(a, b)| (*a, b.as_slice())).collect();
+            let items: Vec<(SocketAddr, &[u8])> =
+                q.iter().map(|(a, b)| (*a, b.as_slice())).collect();
             send_batch(&sockets[i].0, &items);
             q.clear();
         }
@@ -85,7 +86,12 @@ pub(super) fn run(
 }
 
 /// Receive thread of one socket: batch-receive and route to workers.
-pub(super) fn receive_loop(sock: Arc<UdpSocket>, local: SocketAddr, shards: Vec<Sender<super::ShardInput>>, shared: Arc<Shared>) {
+pub(super) fn receive_loop(
+    sock: Arc<UdpSocket>,
+    local: SocketAddr,
+    shards: Vec<Sender<super::ShardInput>>,
+    shared: Arc<Shared>,
+) {
     let mut batch = RecvBatch::default();
     // Remote address -> worker, learned from STUN with a known ufrag.
     let mut routes: HashMap<SocketAddr, usize> = HashMap::new();
@@ -93,16 +99,30 @@ pub(super) fn receive_loop(sock: Arc<UdpSocket>, local: SocketAddr, shards: Vec<
     while !shared.stop.load(Ordering::Relaxed) {
         let n = match batch.recv(&sock) {
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "media socket receive failed");
                 std::thread::sleep(std::time::Duration::from_millis(50));
                 continue;
             }
         };
-        shared.counters.datagrams_in.fetch_add(n as u64, Ordering::Relaxed);
+        shared
+            .counters
+            .datagrams_in
+            .fetch_add(n as u64, Ordering::Relaxed);
         for i in 0..n {
-            let Some((src, bytes)) = batch.get(i) else { continue };
+            let Some((src, bytes)) = batch.get(i) else {
+                continue;
+            };
             // STUN is re-routed by ufrag every time: the same remote address
             // may come back as a new session on another worker.
             let shard = match stun::local_ufrag(bytes) {
@@ -118,7 +138,10 @@ pub(super) fn receive_loop(sock: Arc<UdpSocket>, local: SocketAddr, shards: Vec<
             match shard {
                 Some(s) => per_shard[s].push((src, local, bytes.to_vec())),
                 None => {
-                    shared.counters.dropped_unknown.fetch_add(1, Ordering::Relaxed);
+                    shared
+                        .counters
+                        .dropped_unknown
+                        .fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -127,8 +150,13 @@ pub(super) fn receive_loop(sock: Arc<UdpSocket>, local: SocketAddr, shards: Vec<
                 continue;
             }
             let batch = std::mem::take(q);
-            if let Err(TrySendError::Full(ShardInput::Datagrams(b))) = shards[s].try_send(ShardInput::Datagrams(batch)) {
-                shared.counters.dropped_queue_full.fetch_add(b.len() as u64, Ordering::Relaxed);
+            if let Err(TrySendError::Full(ShardInput::Datagrams(b))) =
+                shards[s].try_send(ShardInput::Datagrams(batch))
+            {
+                shared
+                    .counters
+                    .dropped_queue_full
+                    .fetch_add(b.len() as u64, Ordering::Relaxed);
             }
         }
     }

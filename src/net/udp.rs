@@ -36,7 +36,8 @@ impl RecvBatch {
     /// return how many arrived.
     pub fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
         let mut iovs: [MaybeUninit<libc::iovec>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
-        let mut hdrs: [MaybeUninit<libc::mmsghdr>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
+        let mut hdrs: [MaybeUninit<libc::mmsghdr>; BATCH] =
+            [const { MaybeUninit::uninit() }; BATCH];
         for i in 0..BATCH {
             iovs[i].write(libc::iovec {
                 iov_base: self.bufs[i].as_mut_ptr().cast(),
@@ -82,12 +83,17 @@ impl RecvBatch {
 pub fn send_batch(sock: &UdpSocket, items: &[(SocketAddr, &[u8])]) -> usize {
     let mut sent = 0;
     for chunk in items.chunks(BATCH) {
-        let mut addrs: [MaybeUninit<libc::sockaddr_storage>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
+        let mut addrs: [MaybeUninit<libc::sockaddr_storage>; BATCH] =
+            [const { MaybeUninit::uninit() }; BATCH];
         let mut iovs: [MaybeUninit<libc::iovec>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
-        let mut hdrs: [MaybeUninit<libc::mmsghdr>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
+        let mut hdrs: [MaybeUninit<libc::mmsghdr>; BATCH] =
+            [const { MaybeUninit::uninit() }; BATCH];
         for (i, (dst, bytes)) in chunk.iter().enumerate() {
             let len = to_storage(dst, addrs[i].write(unsafe { zeroed() }));
-            iovs[i].write(libc::iovec { iov_base: bytes.as_ptr() as *mut _, iov_len: bytes.len() });
+            iovs[i].write(libc::iovec {
+                iov_base: bytes.as_ptr() as *mut _,
+                iov_len: bytes.len(),
+            });
             // SAFETY: zeroed msghdr is valid; pointers set below live until the call returns.
             let mut h: libc::mmsghdr = unsafe { zeroed() };
             h.msg_hdr.msg_name = addrs[i].as_mut_ptr().cast();
@@ -100,7 +106,12 @@ pub fn send_batch(sock: &UdpSocket, items: &[(SocketAddr, &[u8])]) -> usize {
         while off < chunk.len() {
             // SAFETY: headers [off..len) were initialised above.
             let n = unsafe {
-                libc::sendmmsg(sock.as_raw_fd(), hdrs[off..].as_mut_ptr().cast(), (chunk.len() - off) as u32, 0)
+                libc::sendmmsg(
+                    sock.as_raw_fd(),
+                    hdrs[off..].as_mut_ptr().cast(),
+                    (chunk.len() - off) as u32,
+                    0,
+                )
             };
             if n <= 0 {
                 let e = io::Error::last_os_error();
@@ -151,7 +162,8 @@ fn to_storage(addr: &SocketAddr, s: &mut libc::sockaddr_storage) -> u32 {
     match addr {
         SocketAddr::V4(a) => {
             // SAFETY: sockaddr_storage is large enough and aligned for sockaddr_in.
-            let sin: &mut libc::sockaddr_in = unsafe { &mut *(s as *mut _ as *mut libc::sockaddr_in) };
+            let sin: &mut libc::sockaddr_in =
+                unsafe { &mut *(s as *mut _ as *mut libc::sockaddr_in) };
             sin.sin_family = libc::AF_INET as u16;
             sin.sin_port = a.port().to_be();
             sin.sin_addr.s_addr = u32::from(*a.ip()).to_be();
@@ -159,7 +171,8 @@ fn to_storage(addr: &SocketAddr, s: &mut libc::sockaddr_storage) -> u32 {
         }
         SocketAddr::V6(a) => {
             // SAFETY: as above, for sockaddr_in6.
-            let sin: &mut libc::sockaddr_in6 = unsafe { &mut *(s as *mut _ as *mut libc::sockaddr_in6) };
+            let sin: &mut libc::sockaddr_in6 =
+                unsafe { &mut *(s as *mut _ as *mut libc::sockaddr_in6) };
             sin.sin6_family = libc::AF_INET6 as u16;
             sin.sin6_port = a.port().to_be();
             sin.sin6_addr.s6_addr = a.ip().octets();
@@ -206,10 +219,13 @@ mod tests {
     fn batch_send_and_receive_round_trip_on_loopback() {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
-        b.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        b.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
         let payloads: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 100 + i as usize]).collect();
-        let items: Vec<(SocketAddr, &[u8])> =
-            payloads.iter().map(|p| (b.local_addr().unwrap(), p.as_slice())).collect();
+        let items: Vec<(SocketAddr, &[u8])> = payloads
+            .iter()
+            .map(|p| (b.local_addr().unwrap(), p.as_slice()))
+            .collect();
         assert_eq!(send_batch(&a, &items), 40);
         let mut batch = RecvBatch::default();
         let mut got = Vec::new();

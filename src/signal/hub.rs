@@ -47,7 +47,13 @@ impl Hub {
     }
 
     pub fn participants(&self, room: &str) -> Vec<ParticipantInfo> {
-        self.inner.lock().expect("hub lock").rooms.get(room).cloned().unwrap_or_default()
+        self.inner
+            .lock()
+            .expect("hub lock")
+            .rooms
+            .get(room)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn send(st: &HubState, to: ParticipantId, msg: ServerMessage) {
@@ -69,7 +75,12 @@ impl Hub {
     fn handle(&self, media: &Media, ev: Event) {
         let mut st = self.inner.lock().expect("hub lock");
         match ev {
-            Event::Joined { room, participant, name, role } => {
+            Event::Joined {
+                room,
+                participant,
+                name,
+                role,
+            } => {
                 let list = st.rooms.entry(room.clone()).or_default();
                 list.push(ParticipantInfo {
                     id: participant.to_string(),
@@ -81,7 +92,9 @@ impl Hub {
                 let msg = ServerMessage::Participants { list: list.clone() };
                 Self::broadcast(&st, &room, &msg);
             }
-            Event::Left { room, participant, .. } => {
+            Event::Left {
+                room, participant, ..
+            } => {
                 media.forget(participant);
                 if let Some(list) = st.rooms.get_mut(&room) {
                     list.retain(|p| p.id != participant.to_string());
@@ -99,15 +112,29 @@ impl Hub {
                 let slots = slots.iter().map(slot_info).collect();
                 Self::send(&st, participant, ServerMessage::Slots { slots });
             }
-            Event::SpeakerChanged { room, participant, name } => {
-                let msg = ServerMessage::Speaker { participant: participant.map(|p| p.to_string()), name };
+            Event::SpeakerChanged {
+                room,
+                participant,
+                name,
+            } => {
+                let msg = ServerMessage::Speaker {
+                    participant: participant.map(|p| p.to_string()),
+                    name,
+                };
                 Self::broadcast(&st, &room, &msg);
             }
             Event::StageChanged { room, participants } => {
-                let msg = ServerMessage::Stage { participants: participants.iter().map(|p| p.to_string()).collect() };
+                let msg = ServerMessage::Stage {
+                    participants: participants.iter().map(|p| p.to_string()).collect(),
+                };
                 Self::broadcast(&st, &room, &msg);
             }
-            Event::MuteChanged { room, participant, audio, video } => {
+            Event::MuteChanged {
+                room,
+                participant,
+                audio,
+                video,
+            } => {
                 Self::send(&st, participant, ServerMessage::Muted { audio, video });
                 if let Some(list) = st.rooms.get_mut(&room) {
                     for p in list.iter_mut().filter(|p| p.id == participant.to_string()) {

@@ -7,14 +7,17 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::api::{AppState, ApiError, bearer};
+use crate::api::{ApiError, AppState, bearer};
 use crate::media::{Command, JoinRequest, Reply, Role};
 
 /// Largest SDP we parse: real offers are a few KiB; this bounds memory per request.
 pub const MAX_SDP_BYTES: usize = 64 * 1024;
 
 fn read_offer(headers: &HeaderMap, body: &Bytes) -> Result<String, ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ct.starts_with("application/sdp") {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -23,52 +26,108 @@ fn read_offer(headers: &HeaderMap, body: &Bytes) -> Result<String, ApiError> {
         ));
     }
     if body.len() > MAX_SDP_BYTES {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "sdp offer over 64 KiB"));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "sdp offer over 64 KiB",
+        ));
     }
-    let sdp = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("bad_sdp", "sdp is not utf-8"))?;
+    let sdp = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("bad_sdp", "sdp is not utf-8"))?;
     if !sdp.starts_with("v=0") {
-        return Err(ApiError::bad_request("bad_sdp", "body is not an sdp offer (must start with v=0)"));
+        return Err(ApiError::bad_request(
+            "bad_sdp",
+            "body is not an sdp offer (must start with v=0)",
+        ));
     }
     Ok(sdp.to_string())
 }
 
-async fn create(state: AppState, meeting: String, headers: HeaderMap, body: Bytes, role: Role, kind: &str) -> Result<Response, ApiError> {
-    state.meetings.authorize(&meeting, bearer(&headers).as_deref())?;
+async fn create(
+    state: AppState,
+    meeting: String,
+    headers: HeaderMap,
+    body: Bytes,
+    role: Role,
+    kind: &str,
+) -> Result<Response, ApiError> {
+    state
+        .meetings
+        .authorize(&meeting, bearer(&headers).as_deref())?;
     let offer = read_offer(&headers, &body)?;
     let name = headers
         .get("x-diemcau-name")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .unwrap_or_else(|| format!("{kind} client"));
-    let req = JoinRequest { participant: 0, room: meeting.clone(), name, role, max_kbps: None, offer };
+    let req = JoinRequest {
+        participant: 0,
+        room: meeting.clone(),
+        name,
+        role,
+        max_kbps: None,
+        offer,
+    };
     let (id, reply) = state.media.join(req).await?;
     let Reply::Joined { answer, .. } = reply else {
-        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unexpected engine reply"));
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "unexpected engine reply",
+        ));
     };
     let location = format!("/{kind}/{meeting}/{id}");
     Ok((
         StatusCode::CREATED,
-        [(header::CONTENT_TYPE, "application/sdp".to_string()), (header::LOCATION, location), (header::ETAG, format!("\"{id}\""))],
+        [
+            (header::CONTENT_TYPE, "application/sdp".to_string()),
+            (header::LOCATION, location),
+            (header::ETAG, format!("\"{id}\"")),
+        ],
         answer,
     )
         .into_response())
 }
 
-pub async fn whip_post(State(state): State<AppState>, Path(meeting): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn whip_post(
+    State(state): State<AppState>,
+    Path(meeting): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     create(state, meeting, headers, body, Role::Publisher, "whip").await
 }
 
-pub async fn whep_post(State(state): State<AppState>, Path(meeting): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn whep_post(
+    State(state): State<AppState>,
+    Path(meeting): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     create(state, meeting, headers, body, Role::Viewer, "whep").await
 }
 
-pub async fn delete(State(state): State<AppState>, Path((meeting, id)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, ApiError> {
-    state.meetings.authorize(&meeting, bearer(&headers).as_deref())?;
-    let id: u64 = id.parse().map_err(|_| ApiError::not_found("unknown_session", format!("no session {id:?}")))?;
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((meeting, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state
+        .meetings
+        .authorize(&meeting, bearer(&headers).as_deref())?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found("unknown_session", format!("no session {id:?}")))?;
     if state.media.room_of(id).as_deref() != Some(meeting.as_str()) {
-        return Err(ApiError::not_found("unknown_session", format!("no session {id} in meeting {meeting:?}")));
+        return Err(ApiError::not_found(
+            "unknown_session",
+            format!("no session {id} in meeting {meeting:?}"),
+        ));
     }
-    state.media.participant_command(id, Command::Leave { participant: id }).await?;
+    state
+        .media
+        .participant_command(id, Command::Leave { participant: id })
+        .await?;
     state.media.forget(id);
     Ok(StatusCode::OK.into_response())
 }
@@ -76,6 +135,10 @@ pub async fn delete(State(state): State<AppState>, Path((meeting, id)): Path<(St
 /// Trickle ICE and ICE restarts by PATCH are not needed: the server is
 /// ICE-lite with its one candidate in the answer (RFC 9725 allows 405).
 pub async fn patch() -> Response {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "no_trickle", "trickle ICE is not used; the answer has the server's candidate")
-        .into_response()
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "no_trickle",
+        "trickle ICE is not used; the answer has the server's candidate",
+    )
+    .into_response()
 }

@@ -70,23 +70,38 @@ pub enum ServerMessage {
         slots: Vec<SlotInfo>,
     },
     /// Answer to a client `offer`.
-    Answer { sdp: String, slots: Vec<SlotInfo> },
+    Answer {
+        sdp: String,
+        slots: Vec<SlotInfo>,
+    },
     /// Which participant each slot now shows (sent on every change).
-    Slots { slots: Vec<SlotInfo> },
+    Slots {
+        slots: Vec<SlotInfo>,
+    },
     /// The active speaker changed (`None`: nobody speaks).
     Speaker {
         participant: Option<String>,
         name: Option<String>,
     },
     /// The stage changed.
-    Stage { participants: Vec<String> },
+    Stage {
+        participants: Vec<String>,
+    },
     /// This participant's mute state, as enforced by the server.
-    Muted { audio: bool, video: bool },
+    Muted {
+        audio: bool,
+        video: bool,
+    },
     /// Everyone in the room (sent on join/leave).
-    Participants { list: Vec<ParticipantInfo> },
+    Participants {
+        list: Vec<ParticipantInfo>,
+    },
     Pong,
     /// A request was refused; nothing changed.
-    Error { code: String, message: String },
+    Error {
+        code: String,
+        message: String,
+    },
 }
 
 /// One receive slot of a subscriber.

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 
 use super::hub::slot_info;
 use super::wire::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
-use crate::api::{AppState, ApiError};
+use crate::api::{ApiError, AppState};
 use crate::media::{Command, JoinRequest, ParticipantId, Reply, Role};
 
 /// A client must send `join` this soon after connecting.
@@ -21,11 +21,15 @@ const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 const MAX_NAME_CHARS: usize = 80;
 
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| session(state, socket))
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| session(state, socket))
 }
 
 fn error(code: &str, message: impl Into<String>) -> ServerMessage {
-    ServerMessage::Error { code: code.into(), message: message.into() }
+    ServerMessage::Error {
+        code: code.into(),
+        message: message.into(),
+    }
 }
 
 async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
@@ -34,9 +38,13 @@ async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
 }
 
 fn parse(text: &str) -> Result<ClientMessage, ServerMessage> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| error("bad_json", format!("message is not valid JSON: {e}")))?;
-    let typ = value.get("type").and_then(|t| t.as_str()).unwrap_or("").to_string();
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| error("bad_json", format!("message is not valid JSON: {e}")))?;
+    let typ = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or("")
+        .to_string();
     serde_json::from_value(value).map_err(|e| {
         if matches!(typ.as_str(), "join" | "offer" | "mute" | "ping" | "leave") {
             error("bad_message", format!("invalid {typ:?} message: {e}"))
@@ -54,28 +62,38 @@ async fn session(state: AppState, mut socket: WebSocket) {
             Ok(Some(Ok(m))) => m,
             Ok(_) => return,
             Err(_) => {
-                let _ = send(&mut socket, &error("join_timeout", "send a join message first")).await;
+                let _ = send(
+                    &mut socket,
+                    &error("join_timeout", "send a join message first"),
+                )
+                .await;
                 return;
             }
         };
         let Message::Text(text) = msg else { continue };
         match parse(&text) {
-            Ok(ClientMessage::Join { v, meeting, token, name, role, max_kbps, offer }) => {
-                match join(&state, v, meeting, token, name, role, max_kbps, offer).await {
-                    Ok((id, room, reply)) => {
-                        if !send(&mut socket, &reply).await {
-                            leave(&state, id).await;
-                            return;
-                        }
-                        break (id, room);
+            Ok(ClientMessage::Join {
+                v,
+                meeting,
+                token,
+                name,
+                role,
+                max_kbps,
+                offer,
+            }) => match join(&state, v, meeting, token, name, role, max_kbps, offer).await {
+                Ok((id, room, reply)) => {
+                    if !send(&mut socket, &reply).await {
+                        leave(&state, id).await;
+                        return;
                     }
-                    Err(e) => {
-                        if !send(&mut socket, &e).await {
-                            return;
-                        }
+                    break (id, room);
+                }
+                Err(e) => {
+                    if !send(&mut socket, &e).await {
+                        return;
                     }
                 }
-            }
+            },
             Ok(ClientMessage::Ping) => {
                 let _ = send(&mut socket, &ServerMessage::Pong).await;
             }
@@ -133,7 +151,10 @@ async fn session(state: AppState, mut socket: WebSocket) {
 }
 
 async fn leave(state: &AppState, id: ParticipantId) {
-    let _ = state.media.participant_command(id, Command::Leave { participant: id }).await;
+    let _ = state
+        .media
+        .participant_command(id, Command::Leave { participant: id })
+        .await;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -148,23 +169,50 @@ async fn join(
     offer: String,
 ) -> Result<(ParticipantId, String, ServerMessage), ServerMessage> {
     if v != PROTOCOL_VERSION {
-        return Err(error("unsupported_version", format!("protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}")));
+        return Err(error(
+            "unsupported_version",
+            format!("protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}"),
+        ));
     }
-    state.meetings.authorize(&meeting, Some(&token)).map_err(|e| {
-        let e = ApiError::from(e);
-        error(e.code, e.message)
-    })?;
+    state
+        .meetings
+        .authorize(&meeting, Some(&token))
+        .map_err(|e| {
+            let e = ApiError::from(e);
+            error(e.code, e.message)
+        })?;
     let role = match role.as_deref() {
         None => Role::Room,
-        Some(r) => Role::parse(r).ok_or_else(|| error("bad_role", format!("unknown role {r:?}; use room, console or viewer")))?,
+        Some(r) => Role::parse(r).ok_or_else(|| {
+            error(
+                "bad_role",
+                format!("unknown role {r:?}; use room, console or viewer"),
+            )
+        })?,
     };
-    let name: String = name.unwrap_or_else(|| "Điểm cầu".into()).chars().take(MAX_NAME_CHARS).collect();
-    let req = JoinRequest { participant: 0, room: meeting.clone(), name, role, max_kbps, offer };
+    let name: String = name
+        .unwrap_or_else(|| "Điểm cầu".into())
+        .chars()
+        .take(MAX_NAME_CHARS)
+        .collect();
+    let req = JoinRequest {
+        participant: 0,
+        room: meeting.clone(),
+        name,
+        role,
+        max_kbps,
+        offer,
+    };
     match state.media.join(req).await {
         Ok((id, Reply::Joined { answer, slots, .. })) => Ok((
             id,
             meeting,
-            ServerMessage::Joined { v: PROTOCOL_VERSION, participant: id.to_string(), answer, slots: slots.iter().map(slot_info).collect() },
+            ServerMessage::Joined {
+                v: PROTOCOL_VERSION,
+                participant: id.to_string(),
+                answer,
+                slots: slots.iter().map(slot_info).collect(),
+            },
         )),
         Ok(_) => Err(error("internal", "unexpected engine reply")),
         Err(e) => {

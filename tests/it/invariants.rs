@@ -51,14 +51,22 @@ fn media_engine_is_sans_io() {
             }
         }
     }
-    assert!(violations.is_empty(), "src/media must stay sans-IO:\n{}", violations.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "src/media must stay sans-IO:\n{}",
+        violations.join("\n")
+    );
 }
 
 #[test]
 fn webrtc_rs_stays_out_of_the_server() {
-    let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
     let deps = manifest.split("[dev-dependencies]").next().unwrap();
-    assert!(!deps.contains("\nwebrtc ="), "webrtc-rs is a test client only, never a server dependency");
+    assert!(
+        !deps.contains("\nwebrtc ="),
+        "webrtc-rs is a test client only, never a server dependency"
+    );
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     for f in rust_files(&src) {
         let text = std::fs::read_to_string(&f).unwrap();

@@ -24,8 +24,10 @@ impl TestServer {
 /// Config for a test server: plain HTTP and media on 127.0.0.1, ports picked
 /// by the kernel, demo meeting seeded with [`DEMO_TOKEN`].
 pub fn test_config(data_dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.data_dir = data_dir.to_path_buf();
+    let mut c = Config {
+        data_dir: data_dir.to_path_buf(),
+        ..Config::default()
+    };
     c.http.http_listen = Some("127.0.0.1:0".parse().unwrap());
     c.http.https_listen = None;
     c.media.bind = "127.0.0.1".parse().unwrap();

@@ -9,7 +9,9 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use diemcau::media::{Command, Engine, EngineConfig, Event, JoinRequest, ParticipantId, Reply, Role};
+use diemcau::media::{
+    Command, Engine, EngineConfig, Event, JoinRequest, ParticipantId, Reply, Role,
+};
 use str0m::change::SdpAnswer;
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Rid, Simulcast, SimulcastLayer};
@@ -69,7 +71,6 @@ pub struct Client {
     pub keyframe_requests: usize,
     /// Mids of receive slots, in offer order.
     pub recv_mids: Vec<Mid>,
-    pub raw_seqs: Vec<(u16, u8, usize)>,
     pub outbox: Vec<(SocketAddr, Vec<u8>)>,
 }
 
@@ -89,14 +90,29 @@ impl World {
     pub fn new() -> World {
         let now = Instant::now();
         let engine = Engine::new(
-            EngineConfig { local_addrs: vec![SERVER.parse().unwrap()], audio_slots_max: 3 },
+            EngineConfig {
+                local_addrs: vec![SERVER.parse().unwrap()],
+                audio_slots_max: 3,
+            },
             now,
         );
-        World { now, engine, clients: vec![], events: vec![], next_id: 1, loss_to_clients: 0.0, rng: 42, dropped: 0 }
+        World {
+            now,
+            engine,
+            clients: vec![],
+            events: vec![],
+            next_id: 1,
+            loss_to_clients: 0.0,
+            rng: 42,
+            dropped: 0,
+        }
     }
 
     pub fn rand(&mut self) -> f64 {
-        self.rng = self.rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.rng = self
+            .rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.rng >> 33) as f64 / (1u64 << 31) as f64
     }
 
@@ -104,8 +120,10 @@ impl World {
     /// and receives `video_slots` video and `audio_slots` audio slots.
     pub fn join(&mut self, publish: bool, video_slots: usize, audio_slots: usize) -> usize {
         let idx = self.clients.len();
-        let addr: SocketAddr = format!("127.0.0.{}:{}", 10 + idx, 40000 + idx).parse().unwrap();
-        let mut rtc = Rtc::builder().set_rtp_mode(true).enable_raw_packets(std::env::var("DUMP").is_ok()).build(self.now);
+        let addr: SocketAddr = format!("127.0.0.{}:{}", 10 + idx, 40000 + idx)
+            .parse()
+            .unwrap();
+        let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         let mut change = rtc.sdp_api();
         let mut publisher = None;
@@ -114,8 +132,20 @@ impl World {
             for r in RIDS {
                 sim.add_send_layer(SimulcastLayer::new(r));
             }
-            let v = change.add_media(MediaKind::Video, Direction::SendOnly, Some("cam".into()), None, Some(sim));
-            let a = change.add_media(MediaKind::Audio, Direction::SendOnly, Some("cam".into()), None, None);
+            let v = change.add_media(
+                MediaKind::Video,
+                Direction::SendOnly,
+                Some("cam".into()),
+                None,
+                Some(sim),
+            );
+            let a = change.add_media(
+                MediaKind::Audio,
+                Direction::SendOnly,
+                Some("cam".into()),
+                None,
+                None,
+            );
             publisher = Some(Publisher {
                 number: idx as u8,
                 video_mid: Some(v),
@@ -132,10 +162,22 @@ impl World {
         }
         let mut recv_mids = vec![];
         for _ in 0..video_slots {
-            recv_mids.push(change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None));
+            recv_mids.push(change.add_media(
+                MediaKind::Video,
+                Direction::RecvOnly,
+                None,
+                None,
+                None,
+            ));
         }
         for _ in 0..audio_slots {
-            recv_mids.push(change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None));
+            recv_mids.push(change.add_media(
+                MediaKind::Audio,
+                Direction::RecvOnly,
+                None,
+                None,
+                None,
+            ));
         }
         let (offer, pending) = change.apply().expect("offer");
         let id = self.next_id;
@@ -154,9 +196,22 @@ impl World {
                 }),
             )
             .expect("join");
-        let Reply::Joined { answer, .. } = reply else { panic!("unexpected reply {reply:?}") };
-        rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).expect("answer");
-        self.clients.push(Client { id, addr, rtc, publisher, received: vec![], keyframe_requests: 0, recv_mids, raw_seqs: vec![], outbox: vec![] });
+        let Reply::Joined { answer, .. } = reply else {
+            panic!("unexpected reply {reply:?}")
+        };
+        rtc.sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+            .expect("answer");
+        self.clients.push(Client {
+            id,
+            addr,
+            rtc,
+            publisher,
+            received: vec![],
+            keyframe_requests: 0,
+            recv_mids,
+            outbox: vec![],
+        });
         idx
     }
 
@@ -202,10 +257,17 @@ impl World {
                     self.dropped += 1;
                     continue;
                 }
-                let Some(c) = self.clients.iter_mut().find(|c| c.addr == d.destination) else { continue };
+                let Some(c) = self.clients.iter_mut().find(|c| c.addr == d.destination) else {
+                    continue;
+                };
                 let input = Input::Receive(
                     now,
-                    Receive { proto: Protocol::Udp, source: d.source, destination: d.destination, contents: d.contents.as_slice().try_into().unwrap() },
+                    Receive {
+                        proto: Protocol::Udp,
+                        source: d.source,
+                        destination: d.destination,
+                        contents: d.contents.as_slice().try_into().unwrap(),
+                    },
                 );
                 c.rtc.handle_input(input).unwrap();
                 c.drain();
@@ -239,20 +301,27 @@ impl Client {
     pub fn on_event(&mut self, e: RtcEvent) {
         match e {
             RtcEvent::RtpPacket(p) => {
-                let mid = self.rtc.direct_api().stream_rx(&p.header.ssrc).map(|s| s.mid());
+                let mid = self
+                    .rtc
+                    .direct_api()
+                    .stream_rx(&p.header.ssrc)
+                    .map(|s| s.mid());
                 if let Some(mid) = mid {
-                    self.received.push(Got { mid, seq: *p.seq_no, ts: p.header.timestamp, payload: p.payload.to_vec() });
-                }
-            }
-            RtcEvent::RawPacket(p) => {
-                if let str0m::rtp::RawPacket::RtpRx(h, d) = &*p {
-                    self.raw_seqs.push((h.sequence_number, *h.payload_type, d.len()));
+                    self.received.push(Got {
+                        mid,
+                        seq: *p.seq_no,
+                        ts: p.header.timestamp,
+                        payload: p.payload.to_vec(),
+                    });
                 }
             }
             RtcEvent::KeyframeRequest(r) => {
                 self.keyframe_requests += 1;
                 if let Some(p) = &mut self.publisher {
-                    let layer = r.rid.and_then(|rid| RIDS.iter().position(|x| *x == &*rid)).unwrap_or(0);
+                    let layer = r
+                        .rid
+                        .and_then(|rid| RIDS.iter().position(|x| *x == &*rid))
+                        .unwrap_or(0);
                     p.keyframe_wanted[layer] = true;
                 }
             }
@@ -266,8 +335,22 @@ impl Client {
         if !self.rtc.is_connected() {
             return;
         }
-        let vp8 = self.rtc.codec_config().params().iter().find(|x| x.spec().codec == Codec::Vp8).unwrap().pt();
-        let opus = self.rtc.codec_config().params().iter().find(|x| x.spec().codec == Codec::Opus).unwrap().pt();
+        let vp8 = self
+            .rtc
+            .codec_config()
+            .params()
+            .iter()
+            .find(|x| x.spec().codec == Codec::Vp8)
+            .unwrap()
+            .pt();
+        let opus = self
+            .rtc
+            .codec_config()
+            .params()
+            .iter()
+            .find(|x| x.spec().codec == Codec::Opus)
+            .unwrap()
+            .pt();
         let Some(p) = &mut self.publisher else { return };
         let mut writes: Vec<(Mid, Option<Rid>, RtpWrite)> = vec![];
         if now >= p.next_frame {
@@ -283,7 +366,13 @@ impl Client {
                 let n = PACKETS_PER_FRAME[layer];
                 for i in 0..n {
                     let mut payload = if i == 0 {
-                        if key { vec![0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01] } else { vec![0x10, 0x01, 0x00, 0x00] }
+                        if key {
+                            vec![
+                                0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01,
+                            ]
+                        } else {
+                            vec![0x10, 0x01, 0x00, 0x00]
+                        }
                     } else {
                         vec![0x00]
                     };
@@ -291,7 +380,9 @@ impl Client {
                     payload.extend_from_slice(&[p.number, layer as u8]);
                     let seq = p.seq[layer];
                     p.seq[layer] += 1;
-                    let w = RtpWrite::new(vp8, seq.into(), ts, now, payload).marker(i == n - 1).nackable(true);
+                    let w = RtpWrite::new(vp8, seq.into(), ts, now, payload)
+                        .marker(i == n - 1)
+                        .nackable(true);
                     writes.push((vmid, Some(RIDS[layer].into()), w));
                 }
             }
@@ -301,13 +392,23 @@ impl Client {
             let seq = p.audio_seq;
             p.audio_seq += 1;
             let ts = (seq as u32).wrapping_mul(960);
-            let ext = ExtensionValues { audio_level: Some(p.audio_level), voice_activity: Some(true), ..Default::default() };
+            let ext = ExtensionValues {
+                audio_level: Some(p.audio_level),
+                voice_activity: Some(true),
+                ..Default::default()
+            };
             let payload = vec![0xf8, 0xff, 0xfe, p.number, 0];
-            writes.push((p.audio_mid.unwrap(), None, RtpWrite::new(opus, seq.into(), ts, now, payload).ext_vals(ext)));
+            writes.push((
+                p.audio_mid.unwrap(),
+                None,
+                RtpWrite::new(opus, seq.into(), ts, now, payload).ext_vals(ext),
+            ));
         }
         for (mid, rid, w) in writes {
             let mut api = self.rtc.direct_api();
-            let stream = api.stream_tx_by_mid(mid, rid).expect("a send stream per mid/rid");
+            let stream = api
+                .stream_tx_by_mid(mid, rid)
+                .expect("a send stream per mid/rid");
             stream.write_rtp(w);
             self.drain();
         }
@@ -317,4 +418,3 @@ impl Client {
         self.received.iter().filter(|g| g.mid == mid).collect()
     }
 }
-
