@@ -110,6 +110,7 @@
     speaker: null,
     participants: [],
     serverMuted: { audio: false, video: false },
+    operatorMuted: null,
     selfMuted: { audio: false, video: false },
     attempts: 0,
     everConnected: false,
@@ -384,6 +385,7 @@
         break;
       case 'muted':
         st.serverMuted = { audio: !!msg.audio, video: !!msg.video };
+        st.operatorMuted = { audio: !!msg.operator_audio, video: !!msg.operator_video };
         log('server mute state', st.serverMuted);
         renderMute();
         break;
@@ -652,8 +654,10 @@
   }
 
   function renderMute() {
-    const opAudio = st.serverMuted.audio && !st.selfMuted.audio;
-    const opVideo = st.serverMuted.video && !st.selfMuted.video;
+    // The server says who muted; older servers did not, so infer then.
+    const op = st.operatorMuted;
+    const opAudio = op ? op.audio : st.serverMuted.audio && !st.selfMuted.audio;
+    const opVideo = op ? op.video : st.serverMuted.video && !st.selfMuted.video;
     const banner = $('muted-banner');
     banner.hidden = !opAudio && !opVideo;
     banner.querySelector('.banner-text').textContent = opAudio

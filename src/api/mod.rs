@@ -249,6 +249,7 @@ async fn mute(
                 participant: id,
                 audio: body.audio,
                 video: body.video,
+                by_operator: true,
             },
         )
         .await?;

@@ -131,26 +131,32 @@ impl Engine {
                 participant,
                 audio,
                 video,
+                by_operator,
             } => {
                 let s = self
                     .sessions
                     .get_mut(&participant)
                     .ok_or(CommandError::UnknownParticipant(participant))?;
-                if let Some(a) = audio {
-                    s.audio_muted = a;
+                let m = &mut s.mute;
+                let (a, v) = if by_operator {
+                    (&mut m.operator_audio, &mut m.operator_video)
+                } else {
+                    (&mut m.own_audio, &mut m.own_video)
+                };
+                if let Some(x) = audio {
+                    *a = x;
                 }
-                if let Some(v) = video {
-                    s.video_muted = v;
+                if let Some(x) = video {
+                    *v = x;
                 }
-                let (room, a, v) = (s.room.clone(), s.audio_muted, s.video_muted);
+                let (room, mute) = (s.room.clone(), s.mute);
                 if let Some(r) = self.rooms.get_mut(&room) {
                     r.dirty = true;
                 }
                 self.events.push_back(Event::MuteChanged {
                     room,
                     participant,
-                    audio: a,
-                    video: v,
+                    mute,
                 });
                 Ok(Reply::Done)
             }

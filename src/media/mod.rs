@@ -113,11 +113,13 @@ pub enum Command {
         room: String,
         participants: Vec<ParticipantId>,
     },
-    /// Mute or unmute; `None` leaves that kind unchanged.
+    /// Mute or unmute; `None` leaves that kind unchanged. An operator's mute
+    /// holds until an operator lifts it, whatever the participant does.
     Mute {
         participant: ParticipantId,
         audio: Option<bool>,
         video: Option<bool>,
+        by_operator: bool,
     },
     SetMaxBitrate {
         participant: ParticipantId,
@@ -215,9 +217,27 @@ pub enum Event {
     MuteChanged {
         room: String,
         participant: ParticipantId,
-        audio: bool,
-        video: bool,
+        mute: MuteState,
     },
+}
+
+/// Who muted what. Media is dropped when either the participant or an
+/// operator muted it; the participant cannot lift an operator's mute.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MuteState {
+    pub own_audio: bool,
+    pub own_video: bool,
+    pub operator_audio: bool,
+    pub operator_video: bool,
+}
+
+impl MuteState {
+    pub fn audio(&self) -> bool {
+        self.own_audio || self.operator_audio
+    }
+    pub fn video(&self) -> bool {
+        self.own_video || self.operator_video
+    }
 }
 
 /// Counters of one room.

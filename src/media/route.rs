@@ -57,8 +57,8 @@ impl Engine {
         let Some(publisher) = self.sessions.get(&from) else {
             return;
         };
-        let muted_audio = publisher.audio_muted;
-        let muted_video = publisher.video_muted;
+        let muted_audio = publisher.mute.audio();
+        let muted_video = publisher.mute.video();
         let room_id = publisher.room.clone();
         let pt = pkt.header.payload_type;
         let codec = publisher

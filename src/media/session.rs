@@ -52,8 +52,7 @@ pub struct Session {
     pub next_timeout: Instant,
     /// Set when the session must be removed (disconnected, failed).
     pub dead: bool,
-    pub audio_muted: bool,
-    pub video_muted: bool,
+    pub mute: super::MuteState,
     pub max_kbps: Option<u32>,
     /// Latest send-side bandwidth estimate towards this peer, bit/s.
     pub bwe_bps: Option<u64>,
@@ -122,8 +121,7 @@ impl Session {
             connected: false,
             next_timeout: now,
             dead: false,
-            audio_muted: false,
-            video_muted: false,
+            mute: super::MuteState::default(),
             max_kbps: req.max_kbps,
             bwe_bps: None,
             published: Vec::new(),

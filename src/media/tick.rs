@@ -90,10 +90,10 @@ impl Engine {
             .filter_map(|p| self.sessions.get(p))
             .map(|s| Source {
                 id: s.id,
-                video: !s.video_muted
+                video: !s.mute.video()
                     && s.track_of_kind(true, &self.tracks)
                         .is_some_and(|t| self.tracks[&t].active_layers(now).next().is_some()),
-                audio: !s.audio_muted && s.track_of_kind(false, &self.tracks).is_some(),
+                audio: !s.mute.audio() && s.track_of_kind(false, &self.tracks).is_some(),
             })
             .collect();
         let loudest = room.speaker.ranked(now);

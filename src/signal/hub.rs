@@ -132,10 +132,16 @@ impl Hub {
             Event::MuteChanged {
                 room,
                 participant,
-                audio,
-                video,
+                mute,
             } => {
-                Self::send(&st, participant, ServerMessage::Muted { audio, video });
+                let (audio, video) = (mute.audio(), mute.video());
+                let msg = ServerMessage::Muted {
+                    audio,
+                    video,
+                    operator_audio: mute.operator_audio,
+                    operator_video: mute.operator_video,
+                };
+                Self::send(&st, participant, msg);
                 if let Some(list) = st.rooms.get_mut(&room) {
                     for p in list.iter_mut().filter(|p| p.id == participant.to_string()) {
                         p.audio_muted = audio;

@@ -88,9 +88,13 @@ pub enum ServerMessage {
         participants: Vec<String>,
     },
     /// This participant's mute state, as enforced by the server.
+    /// `audio`/`video`: whether that media is dropped at the server;
+    /// `operator_*`: whether an operator did it (the room cannot undo it).
     Muted {
         audio: bool,
         video: bool,
+        operator_audio: bool,
+        operator_video: bool,
     },
     /// Everyone in the room (sent on join/leave).
     Participants {

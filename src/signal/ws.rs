@@ -132,7 +132,7 @@ async fn session(state: AppState, mut socket: WebSocket) {
                             Err(e) => { let e = ApiError::from(e); error(e.code, e.message) }
                         }),
                     Ok(ClientMessage::Mute { audio, video }) => {
-                        match state.media.participant_command(id, Command::Mute { participant: id, audio, video }).await {
+                        match state.media.participant_command(id, Command::Mute { participant: id, audio, video, by_operator: false }).await {
                             Ok(_) => None,
                             Err(e) => { let e = ApiError::from(e); Some(error(e.code, e.message)) }
                         }

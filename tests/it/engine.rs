@@ -153,7 +153,7 @@ fn lost_packets_are_recovered_from_the_nack_cache() {
 }
 
 #[test]
-fn muted_audio_is_not_forwarded_until_unmuted() {
+fn operator_mute_is_enforced_until_the_operator_lifts_it() {
     let mut w = World::new();
     let a = w.join(true, 0, 0);
     let b = w.join(false, 0, 1);
@@ -165,6 +165,7 @@ fn muted_audio_is_not_forwarded_until_unmuted() {
         participant: id,
         audio: Some(true),
         video: None,
+        by_operator: true,
     });
     w.run(Duration::from_millis(200));
     let n = w.clients[b].on_mid(audio).len();
@@ -175,12 +176,26 @@ fn muted_audio_is_not_forwarded_until_unmuted() {
         "muted audio still forwarded"
     );
     assert!(w.events.iter().any(
-        |e| matches!(e, Event::MuteChanged { participant, audio: true, .. } if *participant == id)
+        |e| matches!(e, Event::MuteChanged { participant, mute, .. } if *participant == id && mute.operator_audio)
     ));
+    // The room tries to unmute itself: an operator's mute holds.
     w.cmd(Command::Mute {
         participant: id,
         audio: Some(false),
         video: None,
+        by_operator: false,
+    });
+    w.run(Duration::from_secs(1));
+    assert_eq!(
+        w.clients[b].on_mid(audio).len(),
+        n,
+        "self-unmute lifted an operator mute"
+    );
+    w.cmd(Command::Mute {
+        participant: id,
+        audio: Some(false),
+        video: None,
+        by_operator: true,
     });
     w.run(Duration::from_secs(1));
     assert!(
