@@ -349,3 +349,40 @@ fn offer_without_usable_codec_is_refused() {
     );
     assert_eq!(w.engine.session_count(), 0, "nothing changed");
 }
+
+#[test]
+fn h264_publisher_reaches_subscriber_starting_with_an_idr() {
+    let mut w = World::new();
+    w.h264_publishers = true;
+    let a = w.join(true, 0, 0);
+    let b = w.join(false, 1, 0);
+    w.run(Duration::from_secs(2));
+    let stage = w.clients[b].recv_mids[0];
+    let video = w.clients[b].on_mid(stage);
+    assert!(video.len() > 100, "stage video packets: {}", video.len());
+    assert_eq!(video[0].payload[0], 0x65, "first forwarded packet is an IDR slice");
+    assert_eq!(video[0].origin().0, w.clients[a].publisher.as_ref().unwrap().number);
+    assert_continuous(&video);
+}
+
+#[test]
+fn console_sees_every_endpoint_as_a_low_layer_thumbnail() {
+    let mut w = World::new();
+    let pubs: Vec<usize> = (0..3).map(|_| w.join(true, 0, 0)).collect();
+    let console = w.join_as(Role::Console, false, 4, 0);
+    w.run(Duration::from_secs(3));
+    let slots = slot_events(&w.events, w.clients[console].id);
+    let last = slots.last().unwrap();
+    assert_eq!(last[0].0, SlotRole::Stage);
+    let mut thumbs: Vec<ParticipantId> = last[1..].iter().filter_map(|s| s.1).collect();
+    thumbs.sort();
+    let mut want: Vec<ParticipantId> = pubs.iter().map(|&p| w.clients[p].id).collect();
+    want.sort();
+    assert_eq!(thumbs, want, "one thumbnail per endpoint");
+    for mid in &w.clients[console].recv_mids[1..] {
+        let pkts = w.clients[console].on_mid(*mid);
+        assert!(!pkts.is_empty(), "thumbnail {mid} receives video");
+        assert_eq!(pkts.last().unwrap().origin().1, 0, "thumbnails use the low layer");
+        assert_continuous(&pkts);
+    }
+}
