@@ -56,6 +56,8 @@ pub struct Session {
     pub max_kbps: Option<u32>,
     /// Latest send-side bandwidth estimate towards this peer, bit/s.
     pub bwe_bps: Option<u64>,
+    /// (minimum, desired) last given to str0m's estimator, bit/s.
+    pub bwe_target: Option<(u64, u64)>,
     /// Tracks this participant publishes, by mid.
     pub published: Vec<(Mid, TrackId)>,
     /// Incoming SSRC -> track layer, learned from str0m's receive streams.
@@ -124,6 +126,7 @@ impl Session {
             mute: super::MuteState::default(),
             max_kbps: req.max_kbps,
             bwe_bps: None,
+            bwe_target: None,
             published: Vec::new(),
             rx_ssrc: HashMap::new(),
             slots: Vec::new(),

@@ -107,6 +107,7 @@ impl Engine {
         let participants = room.participants.clone();
         let mut plis: Vec<TrackRef> = Vec::new();
         let mut changed_slots: Vec<ParticipantId> = Vec::new();
+        let mut bwe_changed: Vec<ParticipantId> = Vec::new();
         for &sub in &participants {
             let Some(s) = self.sessions.get(&sub) else {
                 continue;
@@ -121,7 +122,15 @@ impl Engine {
                 .bwe_bps
                 .unwrap_or(DEFAULT_BUDGET_BPS)
                 .min(s.max_kbps.map_or(u64::MAX, |k| k as u64 * 1000));
-            let audio_slots = roles.iter().filter(|r| **r == SlotRole::Audio).count() as u64;
+            let audio_slots = roles
+                .iter()
+                .zip(&wanted)
+                .filter(|(r, w)| **r == SlotRole::Audio && w.is_some())
+                .count() as u64;
+            // What the subscriber would take with unlimited bandwidth, and
+            // what the next step up costs: the estimator probes towards these.
+            let mut preferred = audio_slots * AUDIO_RESERVE_BPS;
+            let mut next_step = 0u64;
             let mut remaining = budget.saturating_sub(audio_slots * AUDIO_RESERVE_BPS);
             let mut targets: Vec<Option<TrackRef>> = Vec::with_capacity(wanted.len());
             // Video slots in priority order: stage, speaker, thumbnails.
@@ -157,11 +166,36 @@ impl Engine {
                     if video {
                         let bps = layer_bps(t, layer);
                         remaining = remaining.saturating_sub(bps);
+                        let top = if roles[i] == SlotRole::Thumbnail {
+                            layer
+                        } else {
+                            t.active_layers(now).last().unwrap_or(layer)
+                        };
+                        preferred += layer_bps(t, top);
+                        if next_step == 0 && top > layer {
+                            next_step = layer_bps(t, layer + 1).saturating_sub(bps);
+                        }
                     }
                     targets[i] = Some(TrackRef { track, layer });
                 }
             }
             let s = self.sessions.get_mut(&sub).expect("checked above");
+            let cap = s.max_kbps.map_or(u64::MAX, |k| k as u64 * 1000);
+            let allocated = budget.saturating_sub(remaining);
+            let probe = (
+                (allocated + next_step).min(cap),
+                preferred.max(allocated).min(cap),
+            );
+            if s.bwe_target
+                .is_none_or(|(a, b)| differs(a, probe.0) || differs(b, probe.1))
+            {
+                s.bwe_target = Some(probe);
+                s.rtc.bwe().set_bitrate(
+                    str0m::bwe::Bitrate::bps(probe.0),
+                    str0m::bwe::Bitrate::bps(probe.1),
+                );
+                bwe_changed.push(sub);
+            }
             let mut changed = false;
             for (i, sl) in s.slots.iter_mut().enumerate() {
                 if sl.shows != wanted[i] {
@@ -216,7 +250,15 @@ impl Engine {
         for p in plis {
             self.request_keyframe(now, p);
         }
+        for sub in bwe_changed {
+            self.drive(sub);
+        }
     }
+}
+
+/// More than 10% apart: worth telling the estimator.
+fn differs(a: u64, b: u64) -> bool {
+    a.abs_diff(b) * 10 > a.max(b)
 }
 
 fn layer_bps(t: &super::room::PublishedTrack, layer: u8) -> u64 {

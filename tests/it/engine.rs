@@ -360,8 +360,14 @@ fn h264_publisher_reaches_subscriber_starting_with_an_idr() {
     let stage = w.clients[b].recv_mids[0];
     let video = w.clients[b].on_mid(stage);
     assert!(video.len() > 100, "stage video packets: {}", video.len());
-    assert_eq!(video[0].payload[0], 0x65, "first forwarded packet is an IDR slice");
-    assert_eq!(video[0].origin().0, w.clients[a].publisher.as_ref().unwrap().number);
+    assert_eq!(
+        video[0].payload[0], 0x65,
+        "first forwarded packet is an IDR slice"
+    );
+    assert_eq!(
+        video[0].origin().0,
+        w.clients[a].publisher.as_ref().unwrap().number
+    );
     assert_continuous(&video);
 }
 
@@ -382,7 +388,11 @@ fn console_sees_every_endpoint_as_a_low_layer_thumbnail() {
     for mid in &w.clients[console].recv_mids[1..] {
         let pkts = w.clients[console].on_mid(*mid);
         assert!(!pkts.is_empty(), "thumbnail {mid} receives video");
-        assert_eq!(pkts.last().unwrap().origin().1, 0, "thumbnails use the low layer");
+        assert_eq!(
+            pkts.last().unwrap().origin().1,
+            0,
+            "thumbnails use the low layer"
+        );
         assert_continuous(&pkts);
     }
 }

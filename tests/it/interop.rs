@@ -355,7 +355,33 @@ fn stage_stream_stays_continuous_across_forced_layer_switch() {
     run_in_loopback_netns(async {
         let srv = server::start().await;
         let base = srv.base_url();
-        let (publisher, _) = whip_publisher(&base, MEETING, DEMO_TOKEN, "pub", publish(20)).await;
+        // Layers small enough that `f` fits the server's initial bandwidth
+        // estimate: this test is about the switch, not about ramp-up.
+        let layers = vec![
+            LayerSpec {
+                rid: "q",
+                kbps: 100,
+                width: 320,
+                height: 180,
+            },
+            LayerSpec {
+                rid: "h",
+                kbps: 300,
+                width: 640,
+                height: 360,
+            },
+            LayerSpec {
+                rid: "f",
+                kbps: 1200,
+                width: 1280,
+                height: 720,
+            },
+        ];
+        let config = PublishConfig {
+            layers,
+            ..publish(20)
+        };
+        let (publisher, _) = whip_publisher(&base, MEETING, DEMO_TOKEN, "pub", config).await;
         let (sub, _) = whep_subscriber(&base, MEETING, DEMO_TOKEN, "sub", 1, 1, None).await;
 
         // The server may start low and climb as its estimate grows.
@@ -392,7 +418,14 @@ fn stage_stream_stays_continuous_across_forced_layer_switch() {
             .iter()
             .position(|p| p.at >= paused_at && matches!(p.layer, Some(b'h') | Some(b'q')))
             .unwrap();
-        let prev = &v.packets[switch - 1];
+        // Compare with the previous packet that advanced the stream (the
+        // server's bandwidth probes resend old packets as RTX padding).
+        let firsts = v.first_arrivals();
+        let k = firsts
+            .iter()
+            .position(|(i, _)| *i == switch)
+            .expect("the first lower-layer packet advanced the stream");
+        let prev = &v.packets[firsts[k - 1].0];
         let at = &v.packets[switch];
         assert!(
             at.keyframe,
@@ -582,11 +615,11 @@ fn two_websocket_participants_receive_each_other() {
             let ok = wait_for(Duration::from_secs(20), || {
                 me.video_tracks()
                     .iter()
-                    .any(|v| v.from_source(other_tag) >= 30)
+                    .any(|v| v.packets_from(other_tag) >= 30)
                     && me
                         .audio_tracks()
                         .iter()
-                        .any(|t| t.from_source(other_tag) >= 50)
+                        .any(|t| t.packets_from(other_tag) >= 50)
             })
             .await;
             assert!(
@@ -633,7 +666,7 @@ fn two_websocket_participants_receive_each_other() {
         for (me, own) in [(&a, tag_a), (&b, tag_b)] {
             for t in me.stats() {
                 assert_eq!(
-                    t.from_source(own),
+                    t.packets_from(own),
                     0,
                     "{} received its own media: {}",
                     me.name,
@@ -810,7 +843,7 @@ fn bad_signalling_gets_clear_errors_and_room_keeps_working() {
         let (sub, _) = whep_subscriber(&base, MEETING, DEMO_TOKEN, "sub", 1, 1, None).await;
         let ok = wait_for(Duration::from_secs(20), || {
             sub.video(0)
-                .is_some_and(|v| v.from_source(publisher.publisher().source_tag) >= 30)
+                .is_some_and(|v| v.packets_from(publisher.publisher().source_tag) >= 30)
                 && sub.audio(0).is_some_and(|a| a.packet_count() >= 50)
         })
         .await;

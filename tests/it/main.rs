@@ -4,9 +4,9 @@
 //! only `lo` up (see `support::netns`), so no WebRTC stack can reach this
 //! machine's other interfaces.
 
-mod support;
 mod browser;
-mod interop;
-mod whip;
 mod engine;
+mod interop;
 mod invariants;
+mod support;
+mod whip;

@@ -26,8 +26,8 @@ fn whip_publish_and_whep_play_round_trip() {
 
         let tag = publisher.publisher().source_tag;
         let ok = wait_for(Duration::from_secs(20), || {
-            sub.video(0).is_some_and(|v| v.from_source(tag) >= 30)
-                && sub.audio(0).is_some_and(|a| a.from_source(tag) >= 50)
+            sub.video(0).is_some_and(|v| v.packets_from(tag) >= 30)
+                && sub.audio(0).is_some_and(|a| a.packets_from(tag) >= 50)
         })
         .await;
         assert!(
@@ -120,7 +120,7 @@ fn garbage_udp_is_dropped_and_counted() {
         let (sub, _) = whep_subscriber(&base, MEETING, DEMO_TOKEN, "sub", 1, 1, None).await;
         let tag = publisher.publisher().source_tag;
         let ok = wait_for(Duration::from_secs(20), || {
-            sub.video(0).is_some_and(|v| v.from_source(tag) >= 10)
+            sub.video(0).is_some_and(|v| v.packets_from(tag) >= 10)
         })
         .await;
         assert!(

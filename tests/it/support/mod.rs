@@ -2,8 +2,8 @@
 
 #![allow(dead_code)]
 
-pub mod netns;
-pub mod server;
 pub mod browser;
+pub mod netns;
 pub mod rtc_client;
+pub mod server;
 pub mod vt;

@@ -6,7 +6,7 @@
 //! path; WHIP/WHEP/WebSocket signalling helpers. It never touches the server's
 //! code: everything it knows about the server comes over the wire.
 //!
-//! webrtc 0.21 facts this relies on (see the report in the test docs):
+//! webrtc 0.21 facts this relies on:
 //! - `PeerConnectionBuilder::with_udp_addrs(["127.0.0.1:0"])` binds exactly
 //!   one loopback socket (only a wildcard expands to interfaces); the
 //!   interface/IP filters of older releases are gone, mDNS is switched off
@@ -17,8 +17,14 @@
 //!   ready RTP and must set SSRC, payload type and the mid/rid header
 //!   extensions itself (ids from `RtpSender::get_parameters`).
 //! - Inbound RTCP stops in the interceptor chain; a custom interceptor (the
-//!   [`Tap`]) sees PLI/FIR/NACK and the raw RTX packets before the core
-//!   de-encapsulates RTX back into the primary stream.
+//!   [`Tap`]) sees PLI/FIR/NACK and the raw RTX packets, and turns RTX back
+//!   into the primary stream before the NACK generator looks (the core would
+//!   only do it after the chain, so the generator re-NACKs repaired packets).
+//! - The receiver maps RTX to its primary only through `a=ssrc-group:FID`;
+//!   rid simulcast received peer to peer (no ssrc lines) cannot be repaired.
+//!
+//! Never hold `RtcClient::tap`'s lock across an await (use
+//! [`RtcClient::tap`]): the interceptor takes it on the driver's thread.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -453,7 +459,7 @@ impl TrackStats {
     /// Places in arrival order where the next packet is not previous + 1
     /// (index of the later packet, previous ext seq, next ext seq).
     pub fn seq_discontinuities(&self) -> Vec<(usize, i64, i64)> {
-        let ext = self.ext_seqs();
+        let ext: Vec<i64> = self.first_arrivals().into_iter().map(|(_, s)| s).collect();
         ext.windows(2)
             .enumerate()
             .filter(|(_, w)| w[1] != w[0] + 1)
@@ -461,13 +467,32 @@ impl TrackStats {
             .collect()
     }
 
-    /// Places where the RTP timestamp went backwards (wrapping compare).
+    /// (index into `packets`, extended seq) of packets that advanced the
+    /// stream: a seq at or below one already seen is a retransmission (NACK
+    /// answer, or the sender's RTX padding while probing bandwidth), which a
+    /// receiver's jitter buffer drops as a duplicate.
+    pub fn first_arrivals(&self) -> Vec<(usize, i64)> {
+        let mut max = i64::MIN;
+        let mut out = Vec::new();
+        for (i, s) in self.ext_seqs().into_iter().enumerate() {
+            if s > max {
+                max = s;
+                out.push((i, s));
+            }
+        }
+        out
+    }
+
+    /// Places where the RTP timestamp went backwards (wrapping compare),
+    /// along the packets that advanced the stream.
     pub fn timestamp_regressions(&self) -> Vec<(usize, u32, u32)> {
-        self.packets
+        let firsts = self.first_arrivals();
+        firsts
             .windows(2)
-            .enumerate()
-            .filter(|(_, w)| (w[1].ts.wrapping_sub(w[0].ts) as i32) < 0)
-            .map(|(i, w)| (i + 1, w[0].ts, w[1].ts))
+            .filter_map(|w| {
+                let (a, b) = (&self.packets[w[0].0], &self.packets[w[1].0]);
+                ((b.ts.wrapping_sub(a.ts) as i32) < 0).then_some((w[1].0, a.ts, b.ts))
+            })
             .collect()
     }
 
@@ -484,7 +509,7 @@ impl TrackStats {
 
     /// Packets of frames from publisher `source` (video: counted from frame
     /// starts; audio: every packet).
-    pub fn from_source(&self, source: u32) -> usize {
+    pub fn packets_from(&self, source: u32) -> usize {
         self.packets
             .iter()
             .filter(|p| p.source == Some(source))
@@ -902,7 +927,7 @@ async fn run_video(
                 was_paused[i] = true;
                 continue;
             }
-            let periodic = frame_no % KEYFRAME_INTERVAL_FRAMES == 0;
+            let periodic = frame_no.is_multiple_of(KEYFRAME_INTERVAL_FRAMES);
             // A real encoder restarts a resumed layer with a keyframe.
             let resumed = std::mem::take(&mut was_paused[i]);
             let keyframe = periodic || requested || resumed;
@@ -1082,7 +1107,6 @@ fn media_engine() -> Result<MediaEngine, BoxError> {
         RTCRtpCodecParameters {
             rtp_codec: vp8,
             payload_type: PT_VP8,
-            ..Default::default()
         },
         RtpCodecKind::Video,
     )?;
@@ -1096,7 +1120,6 @@ fn media_engine() -> Result<MediaEngine, BoxError> {
                 rtcp_feedback: vec![],
             },
             payload_type: PT_RTX,
-            ..Default::default()
         },
         RtpCodecKind::Video,
     )?;
@@ -1104,7 +1127,6 @@ fn media_engine() -> Result<MediaEngine, BoxError> {
         RTCRtpCodecParameters {
             rtp_codec: opus_codec(),
             payload_type: PT_OPUS,
-            ..Default::default()
         },
         RtpCodecKind::Audio,
     )?;
@@ -1370,7 +1392,7 @@ impl RtcClient {
             for line in remote.sdp.lines() {
                 if let Some(rest) = line.strip_prefix("a=extmap:")
                     && rest.contains(URI_AUDIO_LEVEL)
-                    && let Some(id) = rest.split(|c| c == ' ' || c == '/').next()
+                    && let Some(id) = rest.split([' ', '/']).next()
                     && let Ok(id) = id.parse::<u8>()
                 {
                     *self.audio_level_ext.lock().unwrap() = Some(id);

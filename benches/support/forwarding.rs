@@ -1,0 +1,230 @@
+//! Shared by the forward and memory benchmarks: 1 publisher (VP8 simulcast
+//! + Opus) and N subscribers (stage video + audio slot) in the virtual-time
+//! world, driven in 1 ms steps with the engine's calls timed.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use diemcau::media::Datagram;
+use str0m::Input;
+use str0m::net::{Protocol, Receive};
+
+use crate::vt;
+
+/// Video payload bytes per packet: with RTP header, extensions and the GCM
+/// tag the forwarded datagram is ~1150 bytes, close to the baseline's 1200.
+const VIDEO_PAYLOAD: usize = 1100;
+
+/// Counters of the timed engine work.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Meter {
+    /// ns in `handle_datagram` of publisher datagrams (+ drain).
+    pub fwd_ns: u64,
+    /// ns in `handle_timeout` and subscriber datagrams (RTCP, STUN) (+ drain).
+    pub other_ns: u64,
+    pub pub_in: u64,
+    pub sub_in: u64,
+    /// RTP datagrams to subscribers produced by the publisher datagrams.
+    pub rtp_out_fwd: u64,
+    /// RTP datagrams to subscribers produced by timeouts or feedback
+    /// (pacer releases, retransmissions).
+    pub rtp_out_other: u64,
+    /// Other datagrams out (RTCP, STUN), to anyone.
+    pub ctl_out: u64,
+    pub rtp_bytes_out: u64,
+    /// Video packets subscribers received, by simulcast layer (q, h, f).
+    pub video_layers: [u64; 3],
+}
+
+impl Meter {
+    pub fn forwarded(&self) -> u64 {
+        self.rtp_out_fwd + self.rtp_out_other
+    }
+    pub fn since(&self, before: &Meter) -> Meter {
+        Meter {
+            fwd_ns: self.fwd_ns - before.fwd_ns,
+            other_ns: self.other_ns - before.other_ns,
+            pub_in: self.pub_in - before.pub_in,
+            sub_in: self.sub_in - before.sub_in,
+            rtp_out_fwd: self.rtp_out_fwd - before.rtp_out_fwd,
+            rtp_out_other: self.rtp_out_other - before.rtp_out_other,
+            ctl_out: self.ctl_out - before.ctl_out,
+            rtp_bytes_out: self.rtp_bytes_out - before.rtp_bytes_out,
+            video_layers: std::array::from_fn(|i| self.video_layers[i] - before.video_layers[i]),
+        }
+    }
+    pub fn report(&self, label: &str) {
+        let fwd = self.forwarded().max(1) as f64;
+        println!(
+            "{label}: forwarded {} pkts ({} B avg), in {} publisher pkts, out/in {:.2}; \
+             ns/forwarded pkt: forward calls {:.0}, all engine work {:.0}; \
+             ns/incoming pkt {:.0}; {:.1}% of forwarded pkts left via timeouts/feedback; \
+             video pkts received by layer q/h/f {:?}",
+            self.forwarded(),
+            self.rtp_bytes_out / self.forwarded().max(1),
+            self.pub_in,
+            self.forwarded() as f64 / self.pub_in.max(1) as f64,
+            self.fwd_ns as f64 / fwd,
+            (self.fwd_ns + self.other_ns) as f64 / fwd,
+            self.fwd_ns as f64 / self.pub_in.max(1) as f64,
+            100.0 * self.rtp_out_other as f64 / fwd,
+            self.video_layers,
+        );
+    }
+}
+
+/// A world of 1 publisher + `n` subscribers in steady state, driven in 1 ms
+/// steps with the engine calls timed.
+pub struct Forwarding {
+    pub w: vt::World,
+    by_addr: HashMap<SocketAddr, usize>,
+    publisher: SocketAddr,
+    pub m: Meter,
+    out: Vec<Datagram>,
+    to_pub: Vec<(SocketAddr, Vec<u8>)>,
+    to_sub: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+fn is_rtp(b: &[u8]) -> bool {
+    b.len() >= 12 && b[0] >> 6 == 2 && !(192..=223).contains(&b[1])
+}
+
+impl Forwarding {
+    pub fn new(n: usize) -> Forwarding {
+        let mut w = vt::World::new();
+        let p = w.join(true, 0, 0);
+        w.clients[p].publisher.as_mut().unwrap().payload_len = VIDEO_PAYLOAD;
+        for _ in 0..n {
+            w.join(false, 1, 1);
+        }
+        let by_addr = w
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.addr, i))
+            .collect();
+        let publisher = w.clients[p].addr;
+        let mut f = Forwarding {
+            w,
+            by_addr,
+            publisher,
+            m: Meter::default(),
+            out: vec![],
+            to_pub: vec![],
+            to_sub: vec![],
+        };
+        // Connect, let BWE and layer selection settle.
+        f.run(Duration::from_secs(4));
+        let connected = f.w.clients.iter().filter(|c| c.rtc.is_connected()).count();
+        assert_eq!(connected, n + 1, "every client connected");
+        f
+    }
+
+    pub fn run(&mut self, d: Duration) {
+        let end = self.w.now + d;
+        while self.w.now < end {
+            self.step();
+        }
+    }
+
+    /// Run until at least `packets` more packets were forwarded.
+    pub fn run_packets(&mut self, packets: u64) -> Meter {
+        let before = self.m;
+        while self.m.forwarded() - before.forwarded() < packets {
+            self.step();
+        }
+        self.m.since(&before)
+    }
+
+    fn step(&mut self) {
+        let w = &mut self.w;
+        w.now += Duration::from_millis(1);
+        let now = w.now;
+        for c in &mut w.clients {
+            c.rtc.handle_input(Input::Timeout(now)).unwrap();
+            c.drain();
+            c.publish(now);
+        }
+        let t = Instant::now();
+        w.engine.handle_timeout(now);
+        self.out.extend(w.engine.drain_transmits());
+        self.m.other_ns += t.elapsed().as_nanos() as u64;
+        self.deliver(false);
+        for _ in 0..50 {
+            let server: SocketAddr = vt::SERVER.parse().unwrap();
+            for c in &mut self.w.clients {
+                c.drain();
+                let to = if c.addr == self.publisher {
+                    &mut self.to_pub
+                } else {
+                    &mut self.to_sub
+                };
+                to.append(&mut c.outbox);
+            }
+            if self.to_pub.is_empty() && self.to_sub.is_empty() {
+                break;
+            }
+            let engine = &mut self.w.engine;
+            // Publisher datagrams: the forward path.
+            let t = Instant::now();
+            for (src, bytes) in &self.to_pub {
+                engine.handle_datagram(now, *src, server, bytes);
+            }
+            self.out.extend(engine.drain_transmits());
+            self.m.fwd_ns += t.elapsed().as_nanos() as u64;
+            self.m.pub_in += self.to_pub.len() as u64;
+            self.deliver(true);
+            // Subscriber datagrams: STUN, receiver reports, TWCC feedback.
+            let engine = &mut self.w.engine;
+            let t = Instant::now();
+            for (src, bytes) in &self.to_sub {
+                engine.handle_datagram(now, *src, server, bytes);
+            }
+            self.out.extend(engine.drain_transmits());
+            self.m.other_ns += t.elapsed().as_nanos() as u64;
+            self.m.sub_in += self.to_sub.len() as u64;
+            self.deliver(false);
+            self.to_pub.clear();
+            self.to_sub.clear();
+        }
+        while self.w.engine.poll_event().is_some() {}
+    }
+
+    /// Count and hand the engine's datagrams to their clients (untimed).
+    fn deliver(&mut self, forward_phase: bool) {
+        let now = self.w.now;
+        for d in self.out.drain(..) {
+            if d.destination != self.publisher && is_rtp(&d.contents) {
+                if forward_phase {
+                    self.m.rtp_out_fwd += 1;
+                } else {
+                    self.m.rtp_out_other += 1;
+                }
+                self.m.rtp_bytes_out += d.contents.len() as u64;
+            } else {
+                self.m.ctl_out += 1;
+            }
+            let Some(&i) = self.by_addr.get(&d.destination) else {
+                continue;
+            };
+            let c = &mut self.w.clients[i];
+            let input = Input::Receive(
+                now,
+                Receive {
+                    proto: Protocol::Udp,
+                    source: d.source,
+                    destination: d.destination,
+                    contents: d.contents.as_slice().try_into().unwrap(),
+                },
+            );
+            c.rtc.handle_input(input).unwrap();
+            c.drain();
+            for g in c.received.drain(..) {
+                if g.payload.len() > 100 {
+                    self.m.video_layers[g.origin().1 as usize % 3] += 1;
+                }
+            }
+        }
+    }
+}
