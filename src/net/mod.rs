@@ -54,8 +54,32 @@ pub enum MediaError {
 }
 
 pub(crate) enum ShardInput {
-    Datagrams(Vec<(SocketAddr, SocketAddr, Vec<u8>)>),
+    Datagrams(DatagramBatch),
     Command(Command, oneshot::Sender<Result<Reply, CommandError>>),
+}
+
+/// Datagrams for one worker from one receive batch, in one allocation
+/// (not one per datagram): bytes back to back, plus where each one is.
+#[derive(Default)]
+pub(crate) struct DatagramBatch {
+    pub bytes: Vec<u8>,
+    /// (source, destination, start, len) into `bytes`.
+    pub items: Vec<(SocketAddr, SocketAddr, usize, usize)>,
+}
+
+impl DatagramBatch {
+    pub fn push(&mut self, src: SocketAddr, dst: SocketAddr, data: &[u8]) {
+        self.items.push((src, dst, self.bytes.len(), data.len()));
+        self.bytes.extend_from_slice(data);
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
 }
 
 /// Datagrams the driver dropped before any engine saw them.

@@ -51,8 +51,8 @@ pub(super) fn run(
             let now = Instant::now();
             match input {
                 ShardInput::Datagrams(batch) => {
-                    for (src, dst, bytes) in batch {
-                        engine.handle_datagram(now, src, dst, &bytes);
+                    for &(src, dst, start, len) in &batch.items {
+                        engine.handle_datagram(now, src, dst, &batch.bytes[start..start + len]);
                     }
                 }
                 ShardInput::Command(cmd, reply) => {
@@ -95,7 +95,8 @@ pub(super) fn receive_loop(
     let mut batch = RecvBatch::default();
     // Remote address -> worker, learned from STUN with a known ufrag.
     let mut routes: HashMap<SocketAddr, usize> = HashMap::new();
-    let mut per_shard: Vec<Vec<(SocketAddr, SocketAddr, Vec<u8>)>> = vec![Vec::new(); shards.len()];
+    let mut per_shard: Vec<super::DatagramBatch> =
+        (0..shards.len()).map(|_| Default::default()).collect();
     while !shared.stop.load(Ordering::Relaxed) {
         let n = match batch.recv(&sock) {
             Ok(n) => n,
@@ -136,7 +137,7 @@ pub(super) fn receive_loop(
                 None => routes.get(&src).copied(),
             };
             match shard {
-                Some(s) => per_shard[s].push((src, local, bytes.to_vec())),
+                Some(s) => per_shard[s].push(src, local, bytes),
                 None => {
                     shared
                         .counters
