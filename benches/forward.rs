@@ -39,7 +39,14 @@ const SUBSCRIBERS: [usize; 4] = [1, 10, 50, 150];
 fn forward(c: &mut Criterion) {
     let mut g = c.benchmark_group("forward");
     g.sample_size(10);
-    for n in SUBSCRIBERS {
+    // DIEMCAU_BENCH_N=150 restricts the run to one size (for profiling).
+    let only: Option<usize> = std::env::var("DIEMCAU_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    for n in SUBSCRIBERS
+        .into_iter()
+        .filter(|n| only.is_none_or(|o| o == *n))
+    {
         let mut f = Forwarding::new(n);
         let m = f.run_packets(20_000);
         m.report(&format!("forward/{n} sanity (20k pkts)"));

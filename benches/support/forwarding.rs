@@ -1,5 +1,5 @@
 //! Shared by the forward and memory benchmarks: 1 publisher (VP8 simulcast
-//! + Opus) and N subscribers (stage video + audio slot) in the virtual-time
+//! and Opus) and N subscribers (stage video + audio slot) in the virtual-time
 //! world, driven in 1 ms steps with the engine's calls timed.
 
 use std::collections::HashMap;
