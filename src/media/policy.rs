@@ -13,6 +13,8 @@
 //!
 //! Nobody receives their own media.
 
+use std::collections::HashSet;
+
 use super::ParticipantId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,7 +45,10 @@ pub struct Source {
     pub audio: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// The room as the policy sees it, indexed once per evaluation so that each
+/// subscriber's assignment costs O(its slots), not O(room size): a 200-room
+/// meeting re-evaluated every 100 ms must not be quadratic.
+#[derive(Debug, Clone)]
 pub struct RoomView<'a> {
     /// In join order.
     pub sources: &'a [Source],
@@ -52,6 +57,28 @@ pub struct RoomView<'a> {
     /// Loudest first.
     pub loudest: &'a [ParticipantId],
     pub audio_max: usize,
+    video: HashSet<ParticipantId>,
+    audio: HashSet<ParticipantId>,
+}
+
+impl<'a> RoomView<'a> {
+    pub fn new(
+        sources: &'a [Source],
+        stage: &'a [ParticipantId],
+        speaker: Option<ParticipantId>,
+        loudest: &'a [ParticipantId],
+        audio_max: usize,
+    ) -> Self {
+        RoomView {
+            sources,
+            stage,
+            speaker,
+            loudest,
+            audio_max,
+            video: sources.iter().filter(|s| s.video).map(|s| s.id).collect(),
+            audio: sources.iter().filter(|s| s.audio).map(|s| s.id).collect(),
+        }
+    }
 }
 
 /// Desired source per slot (same order as `roles`). `current` is what the
@@ -62,38 +89,41 @@ pub fn assign(
     roles: &[SlotRole],
     current: &[Option<ParticipantId>],
 ) -> Vec<Option<ParticipantId>> {
-    let has_video = |p: ParticipantId| p != me && view.sources.iter().any(|s| s.id == p && s.video);
-    let has_audio = |p: ParticipantId| p != me && view.sources.iter().any(|s| s.id == p && s.audio);
+    let has_video = |p: ParticipantId| p != me && view.video.contains(&p);
+    let has_audio = |p: ParticipantId| p != me && view.audio.contains(&p);
     let mut out: Vec<Option<ParticipantId>> = vec![None; roles.len()];
     let cur = |i: usize| current.get(i).copied().flatten();
+    let count = |role: SlotRole| roles.iter().filter(|r| **r == role).count();
 
-    // Stage slots: the stage list, then the speaker, then anyone.
-    let mut stage_queue: Vec<ParticipantId> = view
-        .stage
-        .iter()
-        .copied()
-        .filter(|&p| has_video(p))
-        .collect();
+    // Stage slots: the stage list; when it is empty, the speaker, else
+    // whoever the slot showed (rather than hopping); then anyone by join order.
+    let n_stage = count(SlotRole::Stage);
+    let mut stage_queue: Vec<ParticipantId> = Vec::with_capacity(n_stage);
+    let offer = |p: ParticipantId, q: &mut Vec<ParticipantId>| {
+        if q.len() < n_stage && has_video(p) && !q.contains(&p) {
+            q.push(p);
+        }
+    };
+    for &p in view.stage {
+        offer(p, &mut stage_queue);
+    }
     if stage_queue.is_empty()
-        && let Some(s) = view.speaker.filter(|&s| has_video(s))
+        && let Some(s) = view.speaker
     {
-        stage_queue.push(s);
+        offer(s, &mut stage_queue);
     }
     if stage_queue.is_empty() {
-        // Keep showing whoever was there rather than hopping to the first publisher.
-        if let Some(c) = roles
-            .iter()
-            .enumerate()
-            .find(|(i, r)| **r == SlotRole::Stage && cur(*i).is_some_and(has_video))
-            .and_then(|(i, _)| cur(i))
-        {
-            stage_queue.push(c);
+        for (i, r) in roles.iter().enumerate() {
+            if let (SlotRole::Stage, Some(c)) = (r, cur(i)) {
+                offer(c, &mut stage_queue);
+            }
         }
     }
-    for s in view.sources.iter().filter(|s| has_video(s.id)) {
-        if !stage_queue.contains(&s.id) {
-            stage_queue.push(s.id);
+    for s in view.sources {
+        if stage_queue.len() >= n_stage {
+            break;
         }
+        offer(s.id, &mut stage_queue);
     }
     let mut stage_iter = stage_queue.iter().copied();
     for (i, r) in roles.iter().enumerate() {
@@ -101,15 +131,14 @@ pub fn assign(
             out[i] = stage_iter.next();
         }
     }
-    let on_stage: Vec<ParticipantId> = out.iter().flatten().copied().collect();
 
-    // Speaker slot: the active speaker when not already on stage; otherwise
+    // Speaker slot: the active speaker when not already shown; otherwise
     // keep the previous one (still valid), else the next publisher not shown.
     for (i, r) in roles.iter().enumerate() {
         if *r != SlotRole::Speaker {
             continue;
         }
-        let shown = |p: &ParticipantId| on_stage.contains(p) || out.contains(&Some(*p));
+        let shown = |p: &ParticipantId| out.contains(&Some(*p));
         let pick = view
             .speaker
             .filter(|s| has_video(*s) && !shown(s))
@@ -123,25 +152,29 @@ pub fn assign(
         out[i] = pick;
     }
 
-    // Thumbnails: every other video publisher, sticky per slot.
+    // Thumbnails (consoles): every other video publisher, sticky per slot.
     let thumbs: Vec<usize> = (0..roles.len())
         .filter(|&i| roles[i] == SlotRole::Thumbnail)
         .collect();
-    let wanted: Vec<ParticipantId> = view
-        .sources
-        .iter()
-        .map(|s| s.id)
-        .filter(|&p| has_video(p))
-        .collect();
-    fill_sticky(&mut out, &thumbs, &wanted, cur);
+    if !thumbs.is_empty() {
+        let wanted: Vec<ParticipantId> = view
+            .sources
+            .iter()
+            .map(|s| s.id)
+            .filter(|&p| has_video(p))
+            .collect();
+        fill_sticky(&mut out, &thumbs, &wanted, cur);
+    }
 
-    // Audio: stage first, then the loudest; at most audio_max and the slot count.
+    // Audio: stage first, then the speaker and the loudest; publishers
+    // without audio-level data last, in join order, so a client that does
+    // not send RFC 6464 levels is still heard in small rooms. At most
+    // audio_max and the slot count.
     let audio_slots: Vec<usize> = (0..roles.len())
         .filter(|&i| roles[i] == SlotRole::Audio)
         .collect();
-    let mut audio: Vec<ParticipantId> = Vec::new();
-    // Publishers without audio-level data come last, in join order, so a
-    // client that does not send RFC 6464 levels is still heard in small rooms.
+    let limit = view.audio_max.min(audio_slots.len());
+    let mut audio: Vec<ParticipantId> = Vec::with_capacity(limit);
     let joined = view.sources.iter().map(|s| &s.id);
     for &p in view
         .stage
@@ -150,11 +183,13 @@ pub fn assign(
         .chain(view.loudest.iter())
         .chain(joined)
     {
+        if audio.len() >= limit {
+            break;
+        }
         if has_audio(p) && !audio.contains(&p) {
             audio.push(p);
         }
     }
-    audio.truncate(view.audio_max.min(audio_slots.len()));
     fill_sticky(&mut out, &audio_slots, &audio, cur);
     out
 }
@@ -167,11 +202,12 @@ fn fill_sticky(
     wanted: &[ParticipantId],
     cur: impl Fn(usize) -> Option<ParticipantId>,
 ) {
-    let mut placed: Vec<ParticipantId> = Vec::new();
+    let wanted_set: HashSet<ParticipantId> = wanted.iter().copied().collect();
+    let mut placed: HashSet<ParticipantId> = HashSet::new();
     for &i in slots {
-        if let Some(c) = cur(i).filter(|c| wanted.contains(c)) {
+        if let Some(c) = cur(i).filter(|c| wanted_set.contains(c) && !placed.contains(c)) {
             out[i] = Some(c);
-            placed.push(c);
+            placed.insert(c);
         }
     }
     let mut rest = wanted.iter().copied().filter(|p| !placed.contains(p));
@@ -203,13 +239,7 @@ mod tests {
         speaker: Option<ParticipantId>,
         loudest: &'a [ParticipantId],
     ) -> RoomView<'a> {
-        RoomView {
-            sources: s,
-            stage,
-            speaker,
-            loudest,
-            audio_max: 3,
-        }
+        RoomView::new(s, stage, speaker, loudest, 3)
     }
 
     const ROOM: &[SlotRole] = &[Stage, Speaker, Audio, Audio, Audio];

@@ -217,8 +217,11 @@ impl Session {
     pub fn slot_send_params(&mut self, slot: usize, codec: Codec) -> Option<(Ssrc, Pt)> {
         let mid = self.slots.get(slot)?.mid;
         if self.slots[slot].tx_ssrc.is_none() {
-            let ssrc = self.rtc.direct_api().stream_tx_by_mid(mid, None)?.ssrc();
-            self.slots[slot].tx_ssrc = Some(ssrc);
+            let (packets, age) = rtx_cache_size(self.slots[slot].role);
+            let mut api = self.rtc.direct_api();
+            let stream = api.stream_tx_by_mid(mid, None)?;
+            stream.set_rtx_cache(packets, age, Some(RTX_RATIO_CAP));
+            self.slots[slot].tx_ssrc = Some(stream.ssrc());
         }
         let pt = match self.slots[slot].pts.iter().find(|(c, _)| *c == codec) {
             Some((_, pt)) => *pt,
@@ -251,6 +254,24 @@ impl Session {
             .iter()
             .map(|(_, t)| *t)
             .find(|t| tracks.get(t).is_some_and(|pt| pt.video == video))
+    }
+}
+
+/// Retransmissions may take at most this share of a stream's bytes (str0m's
+/// default): on a lossy commune link, more RTX only deepens the congestion.
+const RTX_RATIO_CAP: f32 = 0.15;
+
+/// How much of a slot's sent stream is kept to answer NACKs. A repair older
+/// than ~1.5 s (a VSAT round trip plus the receiver's jitter buffer) arrives
+/// too late to be played, and each cached packet holds a header copy, so
+/// the cache is sized per role: ~120 packets/s for a 1.2 Mbit/s stage layer,
+/// ~15 packets/s for a thumbnail, and audio is never retransmitted.
+fn rtx_cache_size(role: SlotRole) -> (usize, Duration) {
+    let age = Duration::from_millis(1500);
+    match role {
+        SlotRole::Stage | SlotRole::Speaker => (256, age),
+        SlotRole::Thumbnail => (64, age),
+        SlotRole::Audio => (1, age),
     }
 }
 

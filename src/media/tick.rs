@@ -71,8 +71,8 @@ impl Engine {
                     name,
                 });
             }
-            // Re-run when audio ranking may have changed or layers moved.
-            room.dirty = true;
+            // Re-run every tick: the loudest ranking, layer activity and
+            // bandwidth estimates move without any event.
             self.apply_policy(now, &rid);
         }
     }
@@ -83,7 +83,8 @@ impl Engine {
         let Some(room) = self.rooms.get_mut(room_id) else {
             return;
         };
-        room.dirty = false;
+        // Membership changed: the fan-out map must drop or add subscribers.
+        let mut rebuild_fanout = std::mem::take(&mut room.dirty);
         let sources: Vec<Source> = room
             .participants
             .iter()
@@ -97,13 +98,13 @@ impl Engine {
             })
             .collect();
         let loudest = room.speaker.ranked(now);
-        let view = RoomView {
-            sources: &sources,
-            stage: &room.stage,
-            speaker: room.active_speaker,
-            loudest: &loudest,
-            audio_max: self.cfg.audio_slots_max,
-        };
+        let view = RoomView::new(
+            &sources,
+            &room.stage,
+            room.active_speaker,
+            &loudest,
+            self.cfg.audio_slots_max,
+        );
         let participants = room.participants.clone();
         let mut plis: Vec<TrackRef> = Vec::new();
         let mut changed_slots: Vec<ParticipantId> = Vec::new();
@@ -205,12 +206,14 @@ impl Engine {
                 let want = targets[i];
                 let pending = sl.fwd.target();
                 if want != sl.fwd.current() && want != pending {
+                    rebuild_fanout = true;
                     if sl.fwd.set_target(want)
                         && let Some(w) = want
                     {
                         plis.push(w);
                     }
                 } else if want == sl.fwd.current() && pending.is_some() {
+                    rebuild_fanout = true;
                     sl.fwd.set_target(want);
                 } else if let Some(p) = pending {
                     // Still waiting for a keyframe: keep asking (throttled).
@@ -221,10 +224,31 @@ impl Engine {
                 changed_slots.push(sub);
             }
         }
-        // Rebuild the fan-out map from the forwarders' current and pending sources.
+        if rebuild_fanout {
+            self.rebuild_fanout(room_id, &participants);
+        }
+        for sub in changed_slots {
+            let slots = self.slot_states(sub);
+            self.events.push_back(Event::SlotsChanged {
+                participant: sub,
+                slots,
+            });
+        }
+        for p in plis {
+            self.request_keyframe(now, p);
+        }
+        for sub in bwe_changed {
+            self.drive(sub);
+        }
+    }
+
+    /// The fan-out map from the forwarders' current and pending sources. A
+    /// source a slot just switched away from may linger until the next
+    /// rebuild; its packets are then dropped by that slot's forwarder.
+    fn rebuild_fanout(&mut self, room_id: &str, participants: &[ParticipantId]) {
         let mut fanout: std::collections::HashMap<_, Vec<(ParticipantId, usize)>> =
             Default::default();
-        for &sub in &participants {
+        for &sub in participants {
             let Some(s) = self.sessions.get(&sub) else {
                 continue;
             };
@@ -239,19 +263,6 @@ impl Engine {
         }
         if let Some(room) = self.rooms.get_mut(room_id) {
             room.fanout = fanout;
-        }
-        for sub in changed_slots {
-            let slots = self.slot_states(sub);
-            self.events.push_back(Event::SlotsChanged {
-                participant: sub,
-                slots,
-            });
-        }
-        for p in plis {
-            self.request_keyframe(now, p);
-        }
-        for sub in bwe_changed {
-            self.drive(sub);
         }
     }
 }

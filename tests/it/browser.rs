@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::browser::{ChromeDriver, Session, artifacts_dir};
-use crate::support::{netns, server};
+use crate::support::rtc_client::{
+    PublishConfig, RtcClient, VideoSource, default_layers, run_in_loopback_netns, whep_subscriber,
+    whip_publisher,
+};
+use crate::support::{netns, server, vp8_source};
 
 /// Two fake cameras through ICE, DTLS and the SFU: seconds on a loaded
 /// 2-core machine, so 30 s only trips on a real failure.
@@ -227,6 +231,148 @@ fn room_page_shows_clear_error_for_wrong_token() {
         );
         eprintln!("#error: {text}");
 
+        page.close().await;
+        drop(driver);
+        drop(server);
+    });
+}
+
+/// RFC 6464 level of the WHIP publisher: -10 dBov, louder than Chromium's
+/// fake microphone, so it is the active speaker.
+const WHIP_AUDIO_LEVEL: u8 = 10;
+/// Frames of Chromium's video the WHEP viewer must get: 2 s at 30 fps
+/// (at least one keyframe interval of a fresh stream).
+const CHROMIUM_FRAMES_AT_WHEP: usize = 60;
+
+/// The page's stage or speaker slot that shows `participant`, with its
+/// stats, if it has decoded a frame.
+fn decoded_slot_of(stats: &Value, participant: &str) -> Option<(&'static str, Value)> {
+    ["stage", "speaker"].into_iter().find_map(|role| {
+        let s = &stats[role];
+        (s["participant"].as_str() == Some(participant)
+            && s["framesDecoded"].as_u64().unwrap_or(0) > 0)
+            .then(|| (role, s.clone()))
+    })
+}
+
+/// The WHEP viewer's video track (index) carrying the most frames that are
+/// not from the WHIP publisher's clips, with (frames, keyframes).
+fn foreign_video(
+    viewer: &RtcClient,
+    ours: &std::collections::HashSet<u64>,
+) -> Option<(usize, usize, usize)> {
+    viewer
+        .video_tracks()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let (n, k) = t.frames_by_clip(ours, false);
+            (i, n, k)
+        })
+        .filter(|&(_, n, _)| n > 0)
+        .max_by_key(|&(_, n, _)| n)
+}
+
+#[test]
+fn chromium_room_and_webrtc_rs_whip_whep_see_each_other() {
+    // Encoded (or found cached) before the namespace; ffmpeg needs no network.
+    let clips = vp8_source::testsrc_clips(&default_layers());
+    let ours = vp8_source::clip_fingerprints(&clips);
+    run_in_loopback_netns(async {
+        let server = server::start().await;
+        let base = server.base_url();
+        let driver = ChromeDriver::start().await;
+        let page = driver.new_session().await;
+        page.navigate(&room_url(&base, server::DEMO_TOKEN, "Tỉnh ủy"))
+            .await;
+
+        let publish = PublishConfig {
+            audio_level: WHIP_AUDIO_LEVEL,
+            video: VideoSource::Ivf(clips.clone()),
+            ..Default::default()
+        };
+        let (publisher, whip) =
+            whip_publisher(&base, "demo", server::DEMO_TOKEN, "whip-testsrc", publish).await;
+        // The WHIP Location ends in the publisher's participant id.
+        let whip_id = whip
+            .location
+            .rsplit('/')
+            .next()
+            .expect("WHIP location has a last segment")
+            .to_string();
+        let (viewer, _whep) =
+            whep_subscriber(&base, "demo", server::DEMO_TOKEN, "whep-viewer", 2, 1, None).await;
+
+        let deadline = Instant::now() + MEDIA_TIMEOUT;
+        let (page_slot, viewer_track) = loop {
+            let page_stats = stats(&page).await;
+            let page_slot = decoded_slot_of(&page_stats, &whip_id);
+            let viewer_track = foreign_video(&viewer, &ours)
+                .filter(|&(_, n, k)| n >= CHROMIUM_FRAMES_AT_WHEP && k >= 1);
+            if let (Some(p), Some(v)) = (&page_slot, viewer_track) {
+                break (p.clone(), v);
+            }
+            if Instant::now() >= deadline {
+                let dir = artifacts_dir();
+                page.screenshot(&dir.join("whip-timeout.png")).await;
+                panic!(
+                    "after {MEDIA_TIMEOUT:?}: Chromium decodes the WHIP publisher ({whip_id}): {}; \
+                     WHEP viewer has >= {CHROMIUM_FRAMES_AT_WHEP} frames incl. a keyframe not \
+                     from the WHIP clips: {:?}\n{}\n{}\n{}",
+                    page_slot.is_some(),
+                    foreign_video(&viewer, &ours),
+                    describe("Tỉnh ủy", &page).await,
+                    viewer.describe(),
+                    publisher.describe(),
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        };
+
+        tokio::time::sleep(SETTLE_BEFORE_SCREENSHOT).await;
+        page.screenshot(&artifacts_dir().join("whip-on-stage.png"))
+            .await;
+
+        // Chromium's page: the slot showing the WHIP publisher decodes real
+        // frames of a real size.
+        let (role, slot) = page_slot;
+        eprintln!("Chromium {role} slot shows WHIP publisher {whip_id}: {slot}");
+        assert!(
+            slot["frameWidth"].as_u64().unwrap_or(0) > 0,
+            "Chromium's {role} slot decoded frames of no size: {slot}"
+        );
+
+        // The WHEP viewer: Chromium's video arrives as one continuous
+        // stream that starts decodable.
+        let (idx, frames, keyframes) = viewer_track;
+        let track = &viewer.video_tracks()[idx];
+        let (from_whip, _) = track.frames_by_clip(&ours, true);
+        let (expected, missing) = track.settled_delivery(None, Duration::from_secs(1));
+        eprintln!(
+            "WHEP video #{idx}: {frames} Chromium frames ({keyframes} keyframes), {from_whip} \
+             WHIP-clip frames, {expected} seqs expected, {} missing, {} ts regressions\n{}",
+            missing.len(),
+            track.timestamp_regressions().len(),
+            track.summary()
+        );
+        assert!(
+            missing.is_empty(),
+            "WHEP viewer's video #{idx} (Chromium's camera) misses seqs {missing:?}\n{}",
+            viewer.describe()
+        );
+        let first_foreign = track
+            .packets
+            .iter()
+            .find(|p| p.fingerprint.is_some_and(|f| !ours.contains(&f)))
+            .expect("a Chromium frame start");
+        assert!(
+            first_foreign.keyframe,
+            "the first Chromium frame the WHEP viewer got is not a keyframe\n{}",
+            track.summary()
+        );
+
+        viewer.close().await;
+        publisher.close().await;
         page.close().await;
         drop(driver);
         drop(server);

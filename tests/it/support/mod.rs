@@ -6,4 +6,5 @@ pub mod browser;
 pub mod netns;
 pub mod rtc_client;
 pub mod server;
+pub mod vp8_source;
 pub mod vt;

@@ -63,6 +63,8 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use webrtc::runtime::TokioRuntime;
 
+use crate::support::vp8_source::{ClipPlayer, IvfClip, MAX_VP8_PAYLOAD_BYTES, packetize_vp8};
+
 pub const PT_VP8: u8 = 96;
 pub const PT_RTX: u8 = 97;
 pub const PT_OPUS: u8 = 111;
@@ -157,6 +159,24 @@ pub struct PublishConfig {
     pub audio: bool,
     /// Initial RFC 6464 level, 0 (loud, 0 dBov) ..= 127 (silence).
     pub audio_level: u8,
+    /// What the video frames are: synthetic (default) or real VP8.
+    pub video: VideoSource,
+}
+
+/// The publisher's video frames.
+#[derive(Clone, Debug, Default)]
+pub enum VideoSource {
+    /// Well-formed descriptors around undecodable frames that carry the
+    /// layer rid and [`Publisher::source_tag`] (the recorder reads both).
+    #[default]
+    Synthetic,
+    /// Real VP8 from IVF files, one per layer in layer order (see
+    /// `vp8_source::testsrc_clips`). Decodable by browsers; the frames carry
+    /// no layer or source tag (`RtpRecord::layer`/`source` read garbage for
+    /// them): match `RtpRecord::fingerprint` against
+    /// `vp8_source::clip_fingerprints` instead. Keyframes come where the
+    /// clip has them; a PLI or a resumed layer restarts the clip.
+    Ivf(Vec<std::path::PathBuf>),
 }
 
 impl Default for PublishConfig {
@@ -165,6 +185,7 @@ impl Default for PublishConfig {
             layers: default_layers(),
             audio: true,
             audio_level: 30,
+            video: VideoSource::Synthetic,
         }
     }
 }
@@ -367,6 +388,9 @@ pub struct RtpRecord {
     /// [`Publisher::source_tag`] of the publisher that made this media
     /// (video: first packet of a frame; audio: every packet).
     pub source: Option<u32>,
+    /// `vp8_source::frame_fingerprint` of the frame, on its first packet
+    /// (video only): identifies frames of real-VP8 clips.
+    pub fingerprint: Option<u64>,
     pub at: Instant,
 }
 
@@ -514,6 +538,16 @@ impl TrackStats {
             .iter()
             .filter(|p| p.source == Some(source))
             .count()
+    }
+
+    /// Frame starts whose fingerprint is (`true`) or is not (`false`) in
+    /// `clip` (see [`VideoSource::Ivf`]), as (all, keyframes).
+    pub fn frames_by_clip(&self, clip: &HashSet<u64>, inside: bool) -> (usize, usize) {
+        let starts = self
+            .packets
+            .iter()
+            .filter(|p| p.fingerprint.is_some_and(|f| clip.contains(&f) == inside));
+        starts.fold((0, 0), |(n, k), p| (n + 1, k + usize::from(p.keyframe)))
     }
 
     /// The layer (rid byte) of the latest frame start, as a char.
@@ -704,6 +738,11 @@ impl PeerConnectionEventHandler for Handler {
                                 .then(|| u32::from_le_bytes([p[1], p[2], p[3], p[4]]));
                             (None, src)
                         };
+                        let fingerprint = (kind == "video" && frame_start).then(|| {
+                            let (_, _, off) = vp8_parse(&pkt.payload);
+                            let off = off.min(pkt.payload.len());
+                            crate::support::vp8_source::frame_fingerprint(&pkt.payload[off..])
+                        });
                         let level_id = *level_ext.lock().unwrap();
                         let audio_level = level_id
                             .and_then(|id| pkt.header.get_extension(id))
@@ -723,6 +762,7 @@ impl PeerConnectionEventHandler for Handler {
                             audio_level,
                             layer,
                             source,
+                            fingerprint,
                             at,
                         });
                     }
@@ -889,6 +929,8 @@ async fn run_video(
     source_tag: u32,
     tap: Arc<Mutex<TapState>>,
     mut state_rx: watch::Receiver<RTCPeerConnectionState>,
+    // Real VP8: one looping clip per layer; `None` sends synthetic frames.
+    mut clips: Option<Vec<ClipPlayer>>,
 ) {
     if wait_connected_rx(&mut state_rx, Duration::from_secs(60))
         .await
@@ -927,17 +969,37 @@ async fn run_video(
                 was_paused[i] = true;
                 continue;
             }
-            let periodic = frame_no.is_multiple_of(KEYFRAME_INTERVAL_FRAMES);
             // A real encoder restarts a resumed layer with a keyframe.
             let resumed = std::mem::take(&mut was_paused[i]);
-            let keyframe = periodic || requested || resumed;
-            if requested && !periodic {
-                layer
-                    .counters
-                    .keyframes_on_request
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            let payloads = vp8_frame(&layer.spec, source_tag, pids[i], keyframe, frame_no);
+            let (payloads, keyframe) = match clips.as_mut().map(|c| &mut c[i]) {
+                None => {
+                    let periodic = frame_no.is_multiple_of(KEYFRAME_INTERVAL_FRAMES);
+                    let keyframe = periodic || requested || resumed;
+                    if requested && !periodic {
+                        layer
+                            .counters
+                            .keyframes_on_request
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    let payloads = vp8_frame(&layer.spec, source_tag, pids[i], keyframe, frame_no);
+                    (payloads, keyframe)
+                }
+                Some(player) => {
+                    if requested || resumed {
+                        // Frame 0 of the clip is a real keyframe.
+                        player.restart();
+                    }
+                    if requested {
+                        layer
+                            .counters
+                            .keyframes_on_request
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    let (frame, keyframe) = player.next_frame();
+                    let payloads = packetize_vp8(frame, Some(pids[i]), MAX_VP8_PAYLOAD_BYTES);
+                    (payloads, keyframe)
+                }
+            };
             pids[i] = (pids[i] + 1) & 0x7fff;
             let n = payloads.len();
             for (k, payload) in payloads.into_iter().enumerate() {
@@ -1255,6 +1317,24 @@ impl RtcClient {
             } else {
                 (None, None)
             };
+            let clips = match &pubcfg.video {
+                VideoSource::Synthetic => None,
+                VideoSource::Ivf(paths) => {
+                    if paths.len() != layers.len() {
+                        return Err(format!(
+                            "VideoSource::Ivf has {} files for {} layers",
+                            paths.len(),
+                            layers.len()
+                        )
+                        .into());
+                    }
+                    let players = paths
+                        .iter()
+                        .map(|p| IvfClip::open(p).map(|c| ClipPlayer::new(Arc::new(c))))
+                        .collect::<Result<Vec<_>, String>>()?;
+                    Some(players)
+                }
+            };
             let source_tag: u32 = rand::random();
             tasks.push(tokio::spawn(run_video(
                 pc.clone(),
@@ -1263,6 +1343,7 @@ impl RtcClient {
                 source_tag,
                 tap.clone(),
                 state_rx.clone(),
+                clips,
             )));
             if let (Some(a), Some(ssrc)) = (&audio, audio_ssrc) {
                 tasks.push(tokio::spawn(run_audio(
