@@ -70,7 +70,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         &'static str,
         fn(&RoomStats) -> u64,
     );
-    let fields: [Field; 11] = [
+    let fields: [Field; 10] = [
         (
             "diemcau_room_participants",
             "gauge",
@@ -131,17 +131,57 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             "Packets dropped because their sender is muted.",
             |r| r.dropped_muted,
         ),
-        (
-            "diemcau_room_packets_lost_in_total",
-            "counter",
-            "Packets lost on the way in.",
-            |r| r.packets_lost_in,
-        ),
     ];
     for (name, kind, help, f) in fields {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for r in &rooms {
             let _ = writeln!(out, "{name}{{room=\"{}\"}} {}", escape(&r.room), f(r));
+        }
+    }
+    // Per participant: the link meters an operator watches for every endpoint.
+    let parts: Vec<&crate::media::ParticipantStats> =
+        stats.iter().flat_map(|s| s.participants.iter()).collect();
+    type PField = (
+        &'static str,
+        &'static str,
+        fn(&crate::media::ParticipantStats) -> f64,
+    );
+    let pfields: [PField; 5] = [
+        (
+            "diemcau_participant_connected",
+            "1 when ICE and DTLS are up.",
+            |p| p.connected as u8 as f64,
+        ),
+        (
+            "diemcau_participant_loss_in_ratio",
+            "Share of the participant's packets lost on the way to the server.",
+            |p| p.loss_in_permille as f64 / 1000.0,
+        ),
+        (
+            "diemcau_participant_loss_out_ratio",
+            "Share of the server's packets lost on the way to the participant.",
+            |p| p.loss_out_permille as f64 / 1000.0,
+        ),
+        ("diemcau_participant_rtt_seconds", "Round-trip time.", |p| {
+            p.rtt_ms as f64 / 1000.0
+        }),
+        (
+            "diemcau_participant_bandwidth_estimate_bits",
+            "Send-side bandwidth estimate towards the participant, bit/s.",
+            |p| p.bwe_bps as f64,
+        ),
+    ];
+    for (name, help, f) in pfields {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for p in &parts {
+            let _ = writeln!(
+                out,
+                "{name}{{room=\"{}\",participant=\"{}\",name=\"{}\"}} {}",
+                escape(&p.room),
+                p.participant,
+                escape(&p.name),
+                f(p)
+            );
         }
     }
     (

@@ -537,6 +537,20 @@ impl Engine {
                 rs
             })
             .collect();
+        st.participants = self
+            .sessions
+            .values()
+            .map(|s| super::ParticipantStats {
+                room: s.room.clone(),
+                participant: s.id,
+                name: s.name.clone(),
+                connected: s.connected,
+                loss_in_permille: (s.link.loss_in.clamp(0.0, 1.0) * 1000.0) as u32,
+                loss_out_permille: (s.link.loss_out.clamp(0.0, 1.0) * 1000.0) as u32,
+                rtt_ms: s.link.rtt_ms,
+                bwe_bps: s.bwe_bps.unwrap_or(0),
+            })
+            .collect();
         st
     }
 }

@@ -254,14 +254,30 @@ pub struct RoomStats {
     pub plis_sent: u64,
     pub keyframe_requests_received: u64,
     pub dropped_muted: u64,
-    /// Packets lost on the way in, as counted by receivers' sequence gaps.
-    pub packets_lost_in: u64,
+}
+
+/// Link quality of one participant, as its RTCP reports it (for the
+/// operator's view of every endpoint).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParticipantStats {
+    pub room: String,
+    pub participant: ParticipantId,
+    pub name: String,
+    pub connected: bool,
+    /// Share of the participant's packets lost on the way to us, per mille.
+    pub loss_in_permille: u32,
+    /// Share of our packets lost on the way to the participant, per mille.
+    pub loss_out_permille: u32,
+    pub rtt_ms: u32,
+    /// Send-side bandwidth estimate towards the participant, bit/s.
+    pub bwe_bps: u64,
 }
 
 /// Counters of one engine (a worker thread's share of the server).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineStats {
     pub rooms: Vec<RoomStats>,
+    pub participants: Vec<ParticipantStats>,
     pub datagrams_in: u64,
     pub datagrams_out: u64,
     pub bytes_out: u64,

@@ -36,6 +36,27 @@ fn whip_publish_and_whep_play_round_trip() {
             sub.describe()
         );
 
+        // The operator's meters: forwarding counters per room and link
+        // gauges per participant, both sessions connected.
+        let text = scrape_metrics(&base).await.expect("GET /metrics");
+        let sums = metric_sums(&text);
+        assert!(
+            sums.get("diemcau_room_packets_out_total")
+                .copied()
+                .unwrap_or(0.0)
+                >= 80.0,
+            "{text}"
+        );
+        assert_eq!(
+            sums.get("diemcau_participant_connected").copied(),
+            Some(2.0),
+            "{text}"
+        );
+        assert!(
+            text.contains("diemcau_participant_rtt_seconds{room=\"demo\""),
+            "{text}"
+        );
+
         for (what, url) in [("WHEP", &whep.location), ("WHIP", &whip.location)] {
             let status = delete(url, Some(DEMO_TOKEN)).await;
             assert!(
