@@ -1,7 +1,8 @@
 //! The engine: owns rooms and sessions, takes commands, datagrams and time,
 //! and produces datagrams and events. One engine per media worker thread.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
@@ -40,6 +41,10 @@ pub struct Engine {
     pub(super) pending: VecDeque<(ParticipantId, RtcEvent)>,
     pub(super) stats: EngineStats,
     pub(super) last_tick: Option<Instant>,
+    /// Session deadlines (min-heap); stale entries are skipped on pop.
+    timers: BinaryHeap<Reverse<(Instant, ParticipantId)>>,
+    /// Sessions marked dead since the last `process`.
+    dead: Vec<ParticipantId>,
     created: Instant,
 }
 
@@ -65,6 +70,8 @@ impl Engine {
             pending: VecDeque::new(),
             stats: EngineStats::default(),
             last_tick: Some(now),
+            timers: BinaryHeap::new(),
+            dead: Vec::new(),
             created: now,
         }
     }
@@ -74,15 +81,18 @@ impl Engine {
     }
 
     /// Next time [`Engine::handle_timeout`] must be called.
-    pub fn poll_timeout(&self) -> Instant {
+    pub fn poll_timeout(&mut self) -> Instant {
         let tick = self
             .last_tick
             .map_or(self.created, |t| t + super::tick::TICK);
-        self.sessions
-            .values()
-            .map(|s| s.next_timeout)
-            .min()
-            .map_or(tick, |t| t.min(tick))
+        // Discard entries superseded by a later drain of the same session.
+        while let Some(Reverse((t, id))) = self.timers.peek().copied() {
+            if self.sessions.get(&id).is_some_and(|s| s.next_timeout == t) {
+                return t.min(tick);
+            }
+            self.timers.pop();
+        }
+        tick
     }
 
     /// Datagrams to send, in order.
@@ -206,7 +216,8 @@ impl Engine {
             name: req.name,
             role: req.role,
         });
-        self.drive(id);
+        // First drain: arm the session's timer whatever its deadline.
+        self.drive_timer(id, true);
         self.process(now);
         let slots = self.slot_states(id);
         Ok(Reply::Joined {
@@ -322,12 +333,18 @@ impl Engine {
 
     /// Advance time: session timers, then the periodic room work.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<ParticipantId> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.next_timeout <= now)
-            .map(|(id, _)| *id)
-            .collect();
+        // Due sessions from the timer heap: O(due · log n), not a scan of
+        // every session per call (150 endpoints, thousands of calls a second).
+        let mut due: Vec<ParticipantId> = Vec::new();
+        while let Some(Reverse((t, id))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            if self.sessions.get(&id).is_some_and(|s| s.next_timeout == t) && !due.contains(&id) {
+                due.push(id);
+            }
+        }
         for id in due {
             if let Some(s) = self.sessions.get_mut(&id) {
                 if guarded(|| s.rtc.handle_input(Input::Timeout(now))).is_none() {
@@ -338,7 +355,9 @@ impl Engine {
                     continue;
                 }
             }
-            self.drive(id);
+            // Its heap entry was consumed: re-arm even if str0m's deadline
+            // did not move.
+            self.drive_timer(id, true);
         }
         self.process(now);
         if self
@@ -353,12 +372,26 @@ impl Engine {
 
     /// Drain one session's output after a mutation, containing panics.
     pub(super) fn drive(&mut self, id: ParticipantId) {
+        self.drive_timer(id, false);
+    }
+
+    /// Drain, then keep the timer heap and the dead list current. A new heap
+    /// entry only when the deadline moved (or `rearm`), so fan-out of one
+    /// packet to N subscribers does not grow the heap by N stale entries.
+    fn drive_timer(&mut self, id: ParticipantId, rearm: bool) {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
+        let before = s.next_timeout;
         let (out, pending) = (&mut self.out, &mut self.pending);
         if guarded(|| s.drain(out, pending)).is_none() {
             s.dead = true;
+        }
+        if rearm || s.next_timeout != before {
+            self.timers.push(Reverse((s.next_timeout, id)));
+        }
+        if s.dead {
+            self.dead.push(id);
         }
     }
 
@@ -367,15 +400,12 @@ impl Engine {
         while let Some((id, ev)) = self.pending.pop_front() {
             self.on_rtc_event(now, id, ev);
         }
-        let dead: Vec<ParticipantId> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.dead)
-            .map(|(id, _)| *id)
-            .collect();
+        let dead = std::mem::take(&mut self.dead);
         for id in dead {
-            self.stats.sessions_failed += 1;
-            self.remove_session(id, LeaveReason::Failed);
+            if self.sessions.get(&id).is_some_and(|s| s.dead) {
+                self.stats.sessions_failed += 1;
+                self.remove_session(id, LeaveReason::Failed);
+            }
         }
         let dirty: Vec<String> = self
             .rooms
