@@ -23,6 +23,7 @@ pub struct Config {
     pub media: MediaConfig,
     pub demo: DemoConfig,
     pub log: LogConfig,
+    pub database: DatabaseConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -73,6 +74,15 @@ pub struct DemoConfig {
     pub token: Option<String>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Empty: a SQLite file `<data_dir>/diemcau.db` (no set-up). A
+    /// `postgres://user:password@host/db` URL when several nodes share one
+    /// database. `sqlite://path` names another SQLite file.
+    pub url: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
@@ -89,6 +99,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             demo: DemoConfig::default(),
             log: LogConfig::default(),
+            database: DatabaseConfig::default(),
         }
     }
 }
@@ -230,7 +241,36 @@ impl Config {
                 });
             }
         }
+        let url = self.database.url.trim();
+        if !url.is_empty() && crate::store::Backend::of_url(url).is_none() {
+            return Err(ConfigError::Invalid {
+                key: "database.url",
+                message: format!(
+                    "{:?} is not a database URL; leave it empty for the SQLite file in data_dir, \
+                     or write sqlite://PATH or postgres://USER:PASSWORD@HOST/DB",
+                    crate::store::redact_url(url)
+                ),
+            });
+        }
         Ok(())
+    }
+
+    /// The database to open: `database.url`, or the SQLite file in `data_dir`
+    /// (created on first open).
+    pub fn database_url(&self) -> String {
+        let url = self.database.url.trim();
+        if url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("diemcau.db").display()
+            )
+        } else if url.starts_with("sqlite:") && !url.contains("mode=") {
+            // Without mode=rwc sqlx refuses to create the file on first run.
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}mode=rwc")
+        } else {
+            url.to_string()
+        }
     }
 
     /// Worker threads to run: the configured number, or one per core.
@@ -318,6 +358,29 @@ mod tests {
         )];
         let err = Config::load(None, env).unwrap_err().to_string();
         assert!(err.contains("http.http_listen"), "{err}");
+    }
+
+    #[test]
+    fn database_defaults_to_sqlite_in_data_dir_and_env_sets_postgres() {
+        let c = Config::load(None, vec![("DIEMCAU_DATA_DIR".into(), "/srv/dc".into())]).unwrap();
+        assert_eq!(c.database_url(), "sqlite:///srv/dc/diemcau.db?mode=rwc");
+        let env = vec![(
+            "DIEMCAU_DATABASE__URL".to_string(),
+            "postgres://dc:pw@db/diemcau".to_string(),
+        )];
+        let c = Config::load(None, env).unwrap();
+        assert_eq!(c.database_url(), "postgres://dc:pw@db/diemcau");
+    }
+
+    #[test]
+    fn unknown_database_url_is_refused_naming_the_key_without_the_password() {
+        let env = vec![(
+            "DIEMCAU_DATABASE__URL".to_string(),
+            "mysql://dc:hunter2@db/diemcau".to_string(),
+        )];
+        let err = Config::load(None, env).unwrap_err().to_string();
+        assert!(err.contains("database.url"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }
 

@@ -9,6 +9,7 @@ pub mod control;
 pub mod media;
 pub mod net;
 pub mod signal;
+pub mod store;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -33,6 +34,8 @@ pub enum StartError {
     Media(#[from] net::MediaError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -57,6 +60,9 @@ impl Server {
             path: config.data_dir.clone(),
             source,
         })?;
+        // Before media: a server that cannot reach its database should fail
+        // at start, not on the first operator action.
+        let store = store::Store::open(&config.database_url()).await?;
         let (media, events) = net::Media::start(net::MediaSettings {
             bind: config.media.bind,
             port: config.media.udp_port,
@@ -84,6 +90,7 @@ impl Server {
             media: media.clone(),
             hub,
             meetings,
+            store,
             ca_pem: tls
                 .as_ref()
                 .and_then(|t| t.ca_pem.as_deref().map(Arc::from)),

@@ -32,6 +32,18 @@ enum Cmd {
         #[arg(long, env = "DIEMCAU_DEMO__TOKEN")]
         token: Option<String>,
     },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Walk the hash chain; print OK and the record count, or the first
+    /// broken link (exit code 1).
+    Verify,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -55,6 +67,12 @@ fn main() -> anyhow::Result<()> {
         }
         config.validate()?;
     }
+    if let Cmd::Audit {
+        command: AuditCmd::Verify,
+    } = &cli.command
+    {
+        return audit_verify(&config);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -74,6 +92,33 @@ fn main() -> anyhow::Result<()> {
         server.shutdown().await;
         Ok(())
     })
+}
+
+/// `diemcau audit verify`: exit 0 when the chain holds, 1 at the first broken link.
+fn audit_verify(config: &Config) -> anyhow::Result<()> {
+    use diemcau::store::{Store, audit};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let outcome = rt.block_on(async {
+        let store = Store::open(&config.database_url())
+            .await
+            .context("open the database")?;
+        let outcome = audit::verify(&store).await.context("read the audit log");
+        store.close().await;
+        outcome
+    })?;
+    match outcome {
+        audit::Verification::Intact { records } => {
+            println!("OK: audit log intact, {records} records");
+            Ok(())
+        }
+        audit::Verification::Broken(link) => {
+            println!("BROKEN: {link}");
+            std::process::exit(1);
+        }
+    }
 }
 
 fn print_banner(server: &diemcau::Server, config: &Config) {

@@ -26,6 +26,8 @@ pub struct AppState {
     pub media: Media,
     pub hub: Arc<Hub>,
     pub meetings: Arc<Meetings>,
+    /// The database (org tree, endpoints, audit log).
+    pub store: crate::store::Store,
     /// PEM of the generated local CA, offered at /ca.pem for rooms to trust.
     pub ca_pem: Option<Arc<str>>,
 }

@@ -3,6 +3,11 @@
 //! For now a meeting is an id with a bearer token (the demo meeting); the
 //! org tree, endpoints, people and the meeting lifecycle come with the
 //! control-plane issue and replace this registry's insides, not its callers.
+//! `org` (the versioned org tree) and `endpoints` (điểm cầu and their
+//! credentials) are the first of those, on top of `crate::store`.
+
+pub mod endpoints;
+pub mod org;
 
 use std::collections::HashMap;
 use std::sync::RwLock;

@@ -4,9 +4,13 @@
 //! only `lo` up (see `support::netns`), so no WebRTC stack can reach this
 //! machine's other interfaces.
 
+mod audit;
 mod browser;
+mod endpoints;
 mod engine;
 mod interop;
 mod invariants;
+mod org;
+mod store;
 mod support;
 mod whip;

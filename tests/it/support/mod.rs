@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod db;
 pub mod netns;
 pub mod rtc_client;
 pub mod server;

@@ -1,0 +1,276 @@
+//! The audit log: append-only records (who, what, on which target, details,
+//! from where, when), each carrying SHA-256(previous hash ‖ canonical record
+//! bytes), so altering, removing or reordering any record breaks the chain
+//! from that record on.
+//!
+//! Records are appended inside the transaction of the change they describe
+//! (see [`super::Store::begin_write`]): a change and its record commit
+//! together or not at all. Nothing here updates or deletes a record.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Row};
+
+use super::{SqlxResultExt, Store, StoreError, now_ms};
+
+/// The hash the first record links to.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Who did something, and from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    pub id: String,
+    pub name: String,
+    /// The client's address; `None` for local tools (the command line).
+    pub address: Option<IpAddr>,
+}
+
+impl Actor {
+    /// The local command line, run by whoever has shell access to the server.
+    pub fn command_line() -> Actor {
+        Actor {
+            id: "cli".into(),
+            name: "command line".into(),
+            address: None,
+        }
+    }
+}
+
+/// One stored record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub actor_id: String,
+    pub actor_name: String,
+    /// Empty when the actor had no network address.
+    pub address: String,
+    pub action: String,
+    pub target: String,
+    /// JSON text exactly as written (and hashed).
+    pub details: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditRecord {
+    /// The bytes the hash covers: every field, length-prefixed so no two
+    /// different records encode the same (`"ab"+"c"` ≠ `"a"+"bc"`).
+    fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128 + self.details.len());
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.at_ms.to_be_bytes());
+        for field in [
+            &self.actor_id,
+            &self.actor_name,
+            &self.address,
+            &self.action,
+            &self.target,
+            &self.details,
+        ] {
+            out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+            out.extend_from_slice(field.as_bytes());
+        }
+        out
+    }
+
+    /// SHA-256(previous hash ‖ canonical bytes), hex.
+    fn chained_hash(&self, prev_hash: &str) -> String {
+        let mut h = Sha256::new();
+        // The previous hash as stored text: a record whose prev_hash is not
+        // valid hex still hashes deterministically (and then fails the link check).
+        h.update(prev_hash.as_bytes());
+        h.update(self.canonical_bytes());
+        hex::encode(h.finalize())
+    }
+}
+
+/// Append one record inside the caller's write transaction; returns its
+/// sequence number. The transaction must come from `Store::begin_write`,
+/// which already holds the chain's tip.
+pub async fn append(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    details: &serde_json::Value,
+) -> Result<i64, StoreError> {
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await
+        .ctx("reading the audit log tip")?;
+    let prev_seq: i64 = head.try_get(0).ctx("reading the audit log tip")?;
+    let prev_hash: String = head.try_get(1).ctx("reading the audit log tip")?;
+    let mut record = AuditRecord {
+        seq: prev_seq + 1,
+        at_ms: now_ms(),
+        actor_id: actor.id.clone(),
+        actor_name: actor.name.clone(),
+        address: actor.address.map(|a| a.to_string()).unwrap_or_default(),
+        action: action.to_string(),
+        target: target.to_string(),
+        details: details.to_string(),
+        prev_hash: prev_hash.clone(),
+        hash: String::new(),
+    };
+    record.hash = record.chained_hash(&prev_hash);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at_ms, actor_id, actor_name, address, action, target, details, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(record.seq)
+    .bind(record.at_ms)
+    .bind(&record.actor_id)
+    .bind(&record.actor_name)
+    .bind(&record.address)
+    .bind(&record.action)
+    .bind(&record.target)
+    .bind(&record.details)
+    .bind(&record.prev_hash)
+    .bind(&record.hash)
+    .execute(&mut *conn)
+    .await
+    .ctx("writing an audit record")?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(record.seq)
+        .bind(&record.hash)
+        .execute(&mut *conn)
+        .await
+        .ctx("advancing the audit log tip")?;
+    Ok(record.seq)
+}
+
+const SELECT_RECORD: &str = "SELECT seq, at_ms, actor_id, actor_name, address, action, target, details, prev_hash, hash FROM audit_log";
+
+fn record_from_row(row: &sqlx::any::AnyRow) -> Result<AuditRecord, sqlx::Error> {
+    Ok(AuditRecord {
+        seq: row.try_get(0)?,
+        at_ms: row.try_get(1)?,
+        actor_id: row.try_get(2)?,
+        actor_name: row.try_get(3)?,
+        address: row.try_get(4)?,
+        action: row.try_get(5)?,
+        target: row.try_get(6)?,
+        details: row.try_get(7)?,
+        prev_hash: row.try_get(8)?,
+        hash: row.try_get(9)?,
+    })
+}
+
+/// Records with `seq > after`, oldest first, at most `limit`.
+pub async fn list(store: &Store, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "{SELECT_RECORD} WHERE seq > $1 ORDER BY seq LIMIT $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await
+    .ctx("reading the audit log")?;
+    rows.iter()
+        .map(record_from_row)
+        .collect::<Result<_, _>>()
+        .ctx("reading the audit log")
+}
+
+/// The outcome of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    Intact { records: u64 },
+    Broken(BrokenLink),
+}
+
+/// The first record at which the chain no longer holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenLink {
+    /// The sequence number (id) of the record that fails.
+    pub record: i64,
+    pub reason: BrokenReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokenReason {
+    /// The record's fields no longer hash to its stored hash.
+    Altered,
+    /// Its `prev_hash` is not the previous record's hash.
+    LinkMismatch,
+    /// Sequence numbers jump: records before this one were removed.
+    Missing { expected: i64 },
+    /// The chain ends before (or differs from) the recorded tip: trailing
+    /// records were removed or the last one replaced.
+    Truncated { tip_seq: i64 },
+}
+
+impl fmt::Display for BrokenLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.record;
+        match &self.reason {
+            BrokenReason::Altered => write!(
+                f,
+                "audit record {r}: its contents do not match its hash (altered after it was written)"
+            ),
+            BrokenReason::LinkMismatch => write!(
+                f,
+                "audit record {r}: its previous-hash is not the hash of the record before it"
+            ),
+            BrokenReason::Missing { expected } => write!(
+                f,
+                "audit record {r}: expected record {expected} before it; records were removed"
+            ),
+            BrokenReason::Truncated { tip_seq } => write!(
+                f,
+                "audit record {r}: the log ends here but its tip says record {tip_seq}; records were removed or replaced"
+            ),
+        }
+    }
+}
+
+/// Walk the whole chain in order and report the first broken link.
+pub async fn verify(store: &Store) -> Result<Verification, StoreError> {
+    let sql = format!("{SELECT_RECORD} ORDER BY seq");
+    let mut rows = sqlx::query(&sql).fetch(store.pool());
+    let mut prev_seq = 0i64;
+    let mut prev_hash = GENESIS_HASH.to_string();
+    let mut count = 0u64;
+    while let Some(row) = rows.try_next().await.ctx("reading the audit log")? {
+        let record = record_from_row(&row).ctx("reading the audit log")?;
+        let broken = |reason| {
+            Ok(Verification::Broken(BrokenLink {
+                record: record.seq,
+                reason,
+            }))
+        };
+        if record.seq != prev_seq + 1 {
+            return broken(BrokenReason::Missing {
+                expected: prev_seq + 1,
+            });
+        }
+        if record.prev_hash != prev_hash {
+            return broken(BrokenReason::LinkMismatch);
+        }
+        if record.chained_hash(&record.prev_hash) != record.hash {
+            return broken(BrokenReason::Altered);
+        }
+        prev_seq = record.seq;
+        prev_hash = record.hash;
+        count += 1;
+    }
+    drop(rows);
+    let tip = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(store.pool())
+        .await
+        .ctx("reading the audit log tip")?;
+    let tip_seq: i64 = tip.try_get(0).ctx("reading the audit log tip")?;
+    let tip_hash: String = tip.try_get(1).ctx("reading the audit log tip")?;
+    if tip_seq != prev_seq || tip_hash != prev_hash {
+        return Ok(Verification::Broken(BrokenLink {
+            record: prev_seq,
+            reason: BrokenReason::Truncated { tip_seq },
+        }));
+    }
+    Ok(Verification::Intact { records: count })
+}
