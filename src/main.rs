@@ -130,12 +130,18 @@ fn print_banner(server: &diemcau::Server, config: &Config) {
     );
     let mut bases = Vec::new();
     if let Some(a) = server.https_addr() {
-        let host = if a.ip().is_unspecified() {
-            "localhost".to_string()
+        if a.ip().is_unspecified() {
+            // Listening everywhere: name the addresses rooms can reach (the
+            // media candidates), this machine's own first.
+            bases.push(format!("https://localhost:{}", a.port()));
+            for m in server.media_addrs() {
+                if !m.ip().is_loopback() {
+                    bases.push(format!("https://{}:{}", m.ip(), a.port()));
+                }
+            }
         } else {
-            a.ip().to_string()
-        };
-        bases.push(format!("https://{host}:{}", a.port()));
+            bases.push(format!("https://{}:{}", a.ip(), a.port()));
+        }
     }
     if let Some(a) = server.http_addr() {
         bases.push(format!("http://{a}"));
