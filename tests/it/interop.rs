@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use crate::support::rtc_client::{
     ClientConfig, LayerSpec, LossConfig, LossRelay, PublishConfig, RtcClient, WsClient,
-    first_udp_candidate, post_sdp, rewrite_candidates, run_in_loopback_netns, unwrap_seqs,
-    wait_for, whep_subscriber, whip_publisher, ws_join,
+    default_layers, first_udp_candidate, post_sdp, rewrite_candidates, run_in_loopback_netns,
+    unwrap_seqs, wait_for, whep_subscriber, whip_publisher, ws_join,
 };
 use crate::support::server::{self, DEMO_TOKEN};
 
@@ -355,28 +355,10 @@ fn stage_stream_stays_continuous_across_forced_layer_switch() {
     run_in_loopback_netns(async {
         let srv = server::start().await;
         let base = srv.base_url();
-        // Layers small enough that `f` fits the server's initial bandwidth
-        // estimate: this test is about the switch, not about ramp-up.
-        let layers = vec![
-            LayerSpec {
-                rid: "q",
-                kbps: 100,
-                width: 320,
-                height: 180,
-            },
-            LayerSpec {
-                rid: "h",
-                kbps: 300,
-                width: 640,
-                height: 360,
-            },
-            LayerSpec {
-                rid: "f",
-                kbps: 1200,
-                width: 1280,
-                height: 720,
-            },
-        ];
+        // The usual 100/300/1200 kbit/s layers: the subscriber must first
+        // climb to `f` (the server probes its bandwidth upwards), then follow
+        // the publisher down when `f` stops and back up when it resumes.
+        let layers = default_layers();
         let config = PublishConfig {
             layers,
             ..publish(20)
