@@ -444,13 +444,21 @@ impl Engine {
                 }
             }
             RtcEvent::EgressBitrateEstimate(b) => {
-                let bps = match b {
-                    str0m::bwe::BweKind::Twcc { estimate, .. } => estimate.as_u64(),
-                    str0m::bwe::BweKind::Remb { estimate, .. } => estimate.as_u64(),
-                    _ => return,
+                let Some(s) = self.sessions.get_mut(&id) else {
+                    return;
                 };
-                if let Some(s) = self.sessions.get_mut(&id) {
-                    s.bwe_bps = Some(bps);
+                // Our own send-side (TWCC) estimate is authoritative; a
+                // receiver's REMB only counts for peers without TWCC (its
+                // receive-side estimate ramps slowly and would pin layers low).
+                match b {
+                    str0m::bwe::BweKind::Twcc { estimate, .. } => {
+                        s.bwe_twcc = true;
+                        s.bwe_bps = Some(estimate.as_u64());
+                    }
+                    str0m::bwe::BweKind::Remb { estimate, .. } if !s.bwe_twcc => {
+                        s.bwe_bps = Some(estimate.as_u64());
+                    }
+                    _ => {}
                 }
             }
             RtcEvent::MediaEgressStats(st) => {

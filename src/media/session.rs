@@ -58,6 +58,8 @@ pub struct Session {
     pub bwe_bps: Option<u64>,
     /// (minimum, desired) last given to str0m's estimator, bit/s.
     pub bwe_target: Option<(u64, u64)>,
+    /// A TWCC estimate arrived: REMB is ignored from then on.
+    pub bwe_twcc: bool,
     /// Tracks this participant publishes, by mid.
     pub published: Vec<(Mid, TrackId)>,
     /// Incoming SSRC -> track layer, learned from str0m's receive streams.
@@ -127,6 +129,7 @@ impl Session {
             max_kbps: req.max_kbps,
             bwe_bps: None,
             bwe_target: None,
+            bwe_twcc: false,
             published: Vec::new(),
             rx_ssrc: HashMap::new(),
             slots: Vec::new(),
