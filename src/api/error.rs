@@ -71,3 +71,15 @@ impl From<CommandError> for ApiError {
         ApiError::new(status, code, e.to_string())
     }
 }
+
+/// A JSON request body whose rejection (bad JSON, wrong types, unknown
+/// fields, wrong content type) is an [`ApiError`] like every other error.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct JsonBody<T>(pub T);
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        ApiError::new(e.status(), "bad_body", e.body_text())
+    }
+}

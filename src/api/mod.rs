@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-pub use error::ApiError;
+pub use error::{ApiError, JsonBody};
 
 use crate::control::{AccessError, Meetings};
 use crate::media::Command;
@@ -197,13 +197,11 @@ async fn set_stage(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
     headers: HeaderMap,
-    body: Result<Json<StageBody>, axum::extract::rejection::JsonRejection>,
+    JsonBody(body): JsonBody<StageBody>,
 ) -> Result<Response, ApiError> {
     state
         .meetings
         .authorize(&meeting, bearer(&headers).as_deref())?;
-    let Json(body) = body
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_body", e.body_text()))?;
     let participants = parse_ids(&body.participants)?;
     state
         .media
@@ -229,13 +227,11 @@ async fn mute(
     State(state): State<AppState>,
     Path((meeting, id)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Result<Json<MuteBody>, axum::extract::rejection::JsonRejection>,
+    JsonBody(body): JsonBody<MuteBody>,
 ) -> Result<Response, ApiError> {
     state
         .meetings
         .authorize(&meeting, bearer(&headers).as_deref())?;
-    let Json(body) = body
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_body", e.body_text()))?;
     let id = parse_ids(&[id])?[0];
     if state.media.room_of(id).as_deref() != Some(meeting.as_str()) {
         return Err(ApiError::not_found(

@@ -189,3 +189,92 @@ fn garbage_udp_is_dropped_and_counted() {
         publisher.close().await;
     });
 }
+
+/// POST a JSON body with the demo bearer token; (status, body).
+async fn post_json(url: &str, body: &str) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(DEMO_TOKEN)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("POST");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn live_controls_refuse_bad_input_and_mute_a_publisher() {
+    run_in_loopback_netns(async {
+        let srv = server::start().await;
+        let base = srv.base_url();
+        let (publisher, whip) =
+            whip_publisher(&base, MEETING, DEMO_TOKEN, "pub", PublishConfig::default()).await;
+        let (sub, _whep) = whep_subscriber(&base, MEETING, DEMO_TOKEN, "sub", 1, 1, None).await;
+        let tag = publisher.publisher().source_tag;
+        let flowing = wait_for(Duration::from_secs(20), || {
+            sub.audio(0).is_some_and(|a| a.packets_from(tag) >= 50)
+        })
+        .await;
+        assert!(flowing, "audio did not flow:\n{}", sub.describe());
+        let id = whip.location.rsplit('/').next().unwrap().to_string();
+        let mute_url = format!("{base}/api/v1/rooms/{MEETING}/participants/{id}/mute");
+
+        // Bad input: a clear error, nothing changes.
+        for (body, want) in [
+            ("{not json", 400),
+            (r#"{"audio":"yes"}"#, 422),
+            (r#"{"audio":true,"volume":3}"#, 422),
+        ] {
+            let (status, json) = post_json(&mute_url, body).await;
+            assert_eq!(status, want, "mute body {body}: {json}");
+            assert_eq!(json["error"]["code"], "bad_body", "{json}");
+        }
+        let unknown = format!("{base}/api/v1/rooms/{MEETING}/participants/999999/mute");
+        let (status, json) = post_json(&unknown, r#"{"audio":true}"#).await;
+        assert_eq!(status, 404, "{json}");
+        let stage_url = format!("{base}/api/v1/rooms/{MEETING}/stage");
+        let (status, json) = post_json(&stage_url, r#"{"participants":["999999"]}"#).await;
+        assert_eq!(status, 422, "{json}");
+        assert_eq!(json["error"]["code"], "not_in_room", "{json}");
+        let before = sub.audio(0).unwrap().packets_from(tag);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            sub.audio(0).unwrap().packets_from(tag) > before + 20,
+            "refused requests must not have muted anyone"
+        );
+
+        // The operator mutes the publisher's audio: it stops at the server.
+        let (status, json) = post_json(&mute_url, r#"{"audio":true}"#).await;
+        assert_eq!(status, 204, "{json}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let muted_at = sub.audio(0).unwrap().packets_from(tag);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            sub.audio(0).unwrap().packets_from(tag) <= muted_at + 2,
+            "audio still forwarded after an operator mute"
+        );
+        let text = scrape_metrics(&base).await.expect("GET /metrics");
+        assert!(
+            metric_sums(&text)["diemcau_room_dropped_muted_total"] > 0.0,
+            "{text}"
+        );
+
+        // Unmute: audio resumes.
+        let (status, _) = post_json(&mute_url, r#"{"audio":false}"#).await;
+        assert_eq!(status, 204);
+        let resumed = wait_for(Duration::from_secs(5), || {
+            sub.audio(0)
+                .is_some_and(|a| a.packets_from(tag) > muted_at + 30)
+        })
+        .await;
+        assert!(resumed, "audio did not resume after unmute");
+        sub.close().await;
+        publisher.close().await;
+    });
+}
