@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use diemcau::config::Config;
 
 const DEFAULT_CONFIG: &str = "configs/diemcau.toml";
+/// Where `admin create` takes the password from, before prompting.
+const ADMIN_PASSWORD_ENV: &str = "DIEMCAU_ADMIN_PASSWORD";
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +39,26 @@ enum Cmd {
         #[command(subcommand)]
         command: AuditCmd,
     },
+    /// People tools.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Create a user with the admin role. The password comes from
+    /// DIEMCAU_ADMIN_PASSWORD, else a prompt on the terminal (not echoed),
+    /// else one line of standard input. There is never a default password.
+    Create {
+        /// Login name (a-z, 0-9, '.', '_', '-').
+        #[arg(long)]
+        name: String,
+        /// Name shown in the console and the audit log; defaults to the login name.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -57,7 +79,9 @@ fn main() -> anyhow::Result<()> {
     } else {
         anyhow::bail!("config file {} does not exist", cli.config.display());
     };
-    let mut config = Config::load(path, std::env::vars())?;
+    // The admin password is read by `admin create`, not a config key.
+    let env = std::env::vars().filter(|(k, _)| k != ADMIN_PASSWORD_ENV);
+    let mut config = Config::load(path, env)?;
     if let Cmd::Demo { token } = &cli.command {
         if let Some(t) = token {
             config.demo.token = Some(t.clone());
@@ -72,6 +96,12 @@ fn main() -> anyhow::Result<()> {
     } = &cli.command
     {
         return audit_verify(&config);
+    }
+    if let Cmd::Admin {
+        command: AdminCmd::Create { name, display_name },
+    } = &cli.command
+    {
+        return admin_create(&config, name, display_name.as_deref());
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -119,6 +149,88 @@ fn audit_verify(config: &Config) -> anyhow::Result<()> {
             std::process::exit(1);
         }
     }
+}
+
+/// `diemcau admin create`: the first admin (or another), audited as the
+/// command line.
+fn admin_create(config: &Config, name: &str, display_name: Option<&str>) -> anyhow::Result<()> {
+    use diemcau::control::people::{MIN_PASSWORD_CHARS, People, Role, UserDetails};
+    use diemcau::store::{Actor, Store};
+    let password = match std::env::var(ADMIN_PASSWORD_ENV) {
+        Ok(p) => p,
+        Err(_) => read_password(&format!("Password for {name}: "))?,
+    };
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        anyhow::bail!("the password needs at least {MIN_PASSWORD_CHARS} characters");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    // On a fresh install this is the first thing to touch the data dir.
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("create data dir {}", config.data_dir.display()))?;
+    let user = rt.block_on(async {
+        let store = Store::open(&config.database_url())
+            .await
+            .context("open the database")?;
+        let details = UserDetails {
+            display_name: display_name.unwrap_or(name).to_string(),
+            roles: [Role::Admin].into(),
+            scope_unit_id: None,
+        };
+        let user = People::new(store.clone())
+            .create(&Actor::command_line(), name, details, &password)
+            .await;
+        store.close().await;
+        anyhow::Ok(user?)
+    })?;
+    println!("created admin {} ({})", user.login, user.id);
+    Ok(())
+}
+
+/// A password from the terminal with echo off, or one line of standard
+/// input when there is no terminal (scripts should prefer the env variable).
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, Write};
+    use std::os::fd::AsRawFd;
+    let line = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+    {
+        Ok(mut tty) => {
+            tty.write_all(prompt.as_bytes())?;
+            let fd = tty.as_raw_fd();
+            // SAFETY: termios is plain data, filled by tcgetattr on an open fd.
+            let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+            let echo_off = unsafe { libc::tcgetattr(fd, &mut saved) } == 0;
+            if echo_off {
+                let mut quiet = saved;
+                quiet.c_lflag &= !libc::ECHO;
+                quiet.c_lflag |= libc::ECHONL;
+                // SAFETY: as above; restored below whatever the read returns.
+                unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+            }
+            let mut line = String::new();
+            let read = std::io::BufReader::new(&tty).read_line(&mut line);
+            if echo_off {
+                // SAFETY: restores the settings read above on the same fd.
+                unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+            }
+            read.context("read the password from the terminal")?;
+            line
+        }
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("read the password from standard input")?;
+            line
+        }
+    };
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 fn print_banner(server: &diemcau::Server, config: &Config) {

@@ -1,6 +1,7 @@
 //! HTTP surface: the axum router, auth extraction, the one error mapping,
 //! health, metrics, the room page and the live room controls.
 
+pub mod auth;
 pub mod error;
 mod metrics;
 
@@ -53,6 +54,8 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 pub fn router(state: AppState) -> Router {
+    // One People per router (so per server): it holds the login limiter.
+    let people = crate::control::people::People::new(state.store.clone());
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
@@ -91,7 +94,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/rooms/{meeting}/participants", get(participants))
         .route("/api/v1/rooms/{meeting}/stage", post(set_stage))
         .route("/api/v1/rooms/{meeting}/participants/{id}/mute", post(mute))
+        .merge(auth::routes())
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+        .layer(axum::Extension(people))
         .with_state(state)
 }
 

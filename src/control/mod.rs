@@ -8,6 +8,7 @@
 
 pub mod endpoints;
 pub mod org;
+pub mod people;
 
 use std::collections::HashMap;
 use std::sync::RwLock;

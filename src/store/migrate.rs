@@ -20,11 +20,18 @@ pub struct Migration {
 
 /// Every migration, in order. Append only: an applied migration whose text
 /// changed is refused at open (its checksum no longer matches).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "control_plane",
-    sql: include_str!("migrations/0001_control_plane.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "control_plane",
+        sql: include_str!("migrations/0001_control_plane.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "people",
+        sql: include_str!("migrations/0002_people.sql"),
+    },
+];
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

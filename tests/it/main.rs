@@ -11,6 +11,7 @@ mod engine;
 mod interop;
 mod invariants;
 mod org;
+mod people;
 mod store;
 mod support;
 mod whip;
