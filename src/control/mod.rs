@@ -9,6 +9,7 @@
 pub mod endpoints;
 pub mod org;
 pub mod people;
+pub mod secret;
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -61,11 +62,7 @@ impl Meetings {
             .filter(|t| !t.is_empty())
             .ok_or(AccessError::MissingToken)?;
         let got = digest(token);
-        let diff = want
-            .iter()
-            .zip(got.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff == 0 {
+        if secret::ct_eq(want, &got) {
             Ok(())
         } else {
             Err(AccessError::WrongToken(meeting.to_string()))

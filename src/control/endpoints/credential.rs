@@ -3,35 +3,31 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use rand::RngCore;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::{Endpoint, EndpointError, Endpoints, endpoint_from_row, target};
+pub(super) use crate::control::secret::token_hash;
+use crate::control::secret::{Secret, ct_eq};
 use crate::store::{Actor, SqlxResultExt, StoreError, audit, now_ms};
 
-/// Random bytes in a token: 256 bits, beyond any guessing.
-const TOKEN_BYTES: usize = 32;
-/// Length of such a token in unpadded base64url.
+/// Length of a token in unpadded base64url (32 random bytes).
 const TOKEN_CHARS: usize = 43;
 
-/// A token in clear: returned once, never stored. `Debug` does not print it.
+/// An endpoint's token in clear: returned once, never stored. `Debug` does
+/// not print it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
+pub struct Token(Secret);
 
 impl Token {
     pub(super) fn generate() -> Token {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        // ThreadRng is a CSPRNG seeded from the OS.
-        rand::rng().fill_bytes(&mut bytes);
-        Token(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+        // No prefix: room devices type or paste these; keep them plain.
+        Token(Secret::generate(""))
     }
 
     /// The token, to show to the operator this one time.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 }
 
@@ -39,17 +35,6 @@ impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Token(***)")
     }
-}
-
-/// SHA-256, hex. A token carries 256 random bits, so a fast hash is enough:
-/// slow hashes (argon2) exist to stretch guessable passwords, and nobody can
-/// enumerate 2^256 tokens however fast the hash is.
-pub(super) fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl Endpoints {

@@ -2,14 +2,11 @@
 //! ones) and tokens (256 random bits, shown once, stored as SHA-256: nobody
 //! can enumerate 2^256 tokens however fast the hash is).
 
-use std::fmt;
 use std::sync::OnceLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use base64::Engine as _;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 use super::PeopleError;
 use crate::store::StoreError;
@@ -22,49 +19,8 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 /// types more than this.
 const MAX_PASSWORD_BYTES: usize = 1024;
 /// Random bytes in a session or API token: 256 bits.
-const TOKEN_BYTES: usize = 32;
-
-/// A token in clear: returned once, never stored. `Debug` does not print it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// `prefix` + 43 base64url characters. The prefix tells a leaked token's
-    /// kind at a glance (and lets secret scanners find it).
-    pub(super) fn generate(prefix: &str) -> Secret {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        // ThreadRng is a CSPRNG seeded from the OS.
-        rand::rng().fill_bytes(&mut bytes);
-        Secret(format!(
-            "{prefix}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        ))
-    }
-
-    pub fn from_client(token: &str) -> Secret {
-        Secret(token.to_string())
-    }
-
-    /// The token, to hand to its holder this one time.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// SHA-256 of a token, hex: what the database keeps.
-pub(super) fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-pub(super) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub use crate::control::secret::Secret;
+pub(super) use crate::control::secret::{ct_eq, token_hash};
 
 /// argon2id with the OWASP-recommended parameters (19 MiB, 2 passes, 1
 /// lane): tens of milliseconds per guess, affordable at login rates.
