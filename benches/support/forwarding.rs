@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use diemcau::media::Datagram;
 use str0m::Input;
-use str0m::net::{Protocol, Receive};
 
 use crate::vt;
 
@@ -209,17 +208,7 @@ impl Forwarding {
                 continue;
             };
             let c = &mut self.w.clients[i];
-            let input = Input::Receive(
-                now,
-                Receive {
-                    proto: Protocol::Udp,
-                    source: d.source,
-                    destination: d.destination,
-                    contents: d.contents.as_slice().try_into().unwrap(),
-                },
-            );
-            c.rtc.handle_input(input).unwrap();
-            c.drain();
+            c.deliver(now, &d);
             for g in c.received.drain(..) {
                 if g.payload.len() > 100 {
                     self.m.video_layers[g.origin().1 as usize % 3] += 1;

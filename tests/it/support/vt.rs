@@ -280,17 +280,7 @@ impl World {
                 let Some(c) = self.clients.iter_mut().find(|c| c.addr == d.destination) else {
                     continue;
                 };
-                let input = Input::Receive(
-                    now,
-                    Receive {
-                        proto: Protocol::Udp,
-                        source: d.source,
-                        destination: d.destination,
-                        contents: d.contents.as_slice().try_into().unwrap(),
-                    },
-                );
-                c.rtc.handle_input(input).unwrap();
-                c.drain();
+                c.deliver(now, &d);
             }
         }
     }
@@ -307,6 +297,21 @@ pub fn str0m_is_stun(b: &[u8]) -> bool {
 }
 
 impl Client {
+    /// Hand one datagram from the server to this client, then drain.
+    pub fn deliver(&mut self, now: Instant, d: &diemcau::media::Datagram) {
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source: d.source,
+                destination: d.destination,
+                contents: d.contents.as_slice().try_into().unwrap(),
+            },
+        );
+        self.rtc.handle_input(input).unwrap();
+        self.drain();
+    }
+
     /// str0m's rule: drain after every mutation. Transmits are kept for the server.
     pub fn drain(&mut self) {
         loop {
