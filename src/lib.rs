@@ -73,7 +73,7 @@ impl Server {
         })?;
         let hub = Arc::new(signal::hub::Hub::default());
         let mut tasks = vec![tokio::spawn(hub.clone().run(media.clone(), events))];
-        let meetings = Arc::new(control::Meetings::default());
+        let meetings = Arc::new(control::JoinTokens::default());
         if let Some(token) = &config.demo.token {
             meetings.add(DEMO_MEETING, token);
         }

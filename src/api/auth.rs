@@ -13,29 +13,68 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use axum::{Extension, Json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
+use super::access::Action;
+use super::openapi::{Api, Op};
 use super::{ApiError, JsonBody, bearer};
-use crate::control::people::{AuthError, People, PeopleError, User, csrf_for, csrf_matches};
+use crate::control::people::{
+    ApiToken, AuthError, People, PeopleError, User, csrf_for, csrf_matches,
+};
 use crate::store::StoreError;
 
 pub const SESSION_COOKIE: &str = "diemcau_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The auth routes. State-free: they find [`People`] in the request
-/// extensions, which [`super::router`] layers over every route.
-pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/me", get(me))
-        .route("/api/v1/auth/tokens", post(create_token).get(list_tokens))
-        .route("/api/v1/auth/tokens/{id}", delete(revoke_token))
+/// The auth operations. They find [`People`] in the request extensions,
+/// which [`super::router`] layers over every route.
+pub fn add_routes<S: Clone + Send + Sync + 'static>(api: Api<S>) -> Api<S> {
+    use Action::{Own, Public};
+    api.add(
+        Op::post("/api/v1/auth/login", Public, "auth")
+            .summary("Log in: sets the HttpOnly session cookie and returns the CSRF token")
+            .body::<LoginBody>()
+            .returns::<LoginAnswer>(),
+        post(login),
+    )
+    .add(
+        Op::post("/api/v1/auth/logout", Own, "auth").summary("End this session"),
+        post(logout),
+    )
+    .add(
+        Op::get("/api/v1/auth/me", Own, "auth")
+            .summary("Who am I, and the CSRF token for this session")
+            .returns::<MeAnswer>(),
+        get(me),
+    )
+    .add(
+        Op::post("/api/v1/auth/password", Own, "auth")
+            .summary("Change my own password (needs the current one)")
+            .body::<PasswordChange>(),
+        post(change_password),
+    )
+    .add(
+        Op::post("/api/v1/auth/tokens", Own, "auth")
+            .summary("Issue an API token for automation; the secret is shown once")
+            .body::<TokenBody>()
+            .returns_with::<TokenCreated>(StatusCode::CREATED),
+        post(create_token),
+    )
+    .add(
+        Op::get("/api/v1/auth/tokens", Own, "auth")
+            .summary("My API tokens")
+            .returns::<TokenList>(),
+        get(list_tokens),
+    )
+    .add(
+        Op::delete("/api/v1/auth/tokens/{id}", Own, "auth").summary("Revoke one of my API tokens"),
+        delete(revoke_token),
+    )
 }
 
-fn store_error(e: StoreError) -> ApiError {
+pub(crate) fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Unavailable { .. } => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -65,9 +104,7 @@ impl From<PeopleError> for ApiError {
             PeopleError::NameTaken(_) => {
                 ApiError::new(StatusCode::CONFLICT, "name_taken", e.to_string())
             }
-            PeopleError::Invalid { .. } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string())
-            }
+            PeopleError::Invalid { field, .. } => ApiError::invalid(field, e.to_string()),
         }
     }
 }
@@ -235,11 +272,45 @@ fn session_cookie_header(value: &str, max_age_secs: i64, secure: bool) -> Header
     HeaderValue::from_str(&cookie).expect("a session cookie is ASCII")
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginBody {
+pub struct LoginBody {
     name: String,
     password: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct LoginAnswer {
+    user: User,
+    /// Send it back as `X-CSRF-Token` on every cookie-authenticated write.
+    csrf: String,
+    expires_at_ms: i64,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct MeAnswer {
+    user: User,
+    /// Present for a cookie session; absent for an API token.
+    csrf: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct TokenCreated {
+    token: ApiToken,
+    /// The bearer secret; shown in this answer only.
+    secret: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct TokenList {
+    tokens: Vec<ApiToken>,
 }
 
 async fn login(
@@ -266,11 +337,11 @@ async fn login(
     );
     (
         [(header::SET_COOKIE, cookie)],
-        Json(json!({
-            "user": login.user,
-            "csrf": login.csrf,
-            "expires_at_ms": login.expires_at_ms,
-        })),
+        Json(LoginAnswer {
+            user: login.user,
+            csrf: login.csrf,
+            expires_at_ms: login.expires_at_ms,
+        }),
     )
         .into_response()
 }
@@ -299,17 +370,49 @@ async fn logout(
         .into_response())
 }
 
-async fn me(principal: Principal) -> Json<serde_json::Value> {
+async fn me(principal: Principal) -> Json<MeAnswer> {
     let csrf = match &principal.via {
         Via::Session(token) => Some(csrf_for(token)),
         Via::ApiToken(_) => None,
     };
-    Json(json!({ "user": principal.user, "csrf": csrf }))
+    Json(MeAnswer {
+        user: principal.user,
+        csrf,
+    })
 }
 
-#[derive(Deserialize)]
+/// Changing one's own password proves the current one first (a session
+/// left open on a console must not be enough to take the account over).
+async fn change_password(
+    Extension(people): Extension<People>,
+    principal: Principal,
+    JsonBody(body): JsonBody<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    if !people
+        .check_password(&principal.user.id, &body.current)
+        .await
+        .map_err(store_error)?
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_password",
+            "the current password is not right",
+        )
+        .with_field("current"));
+    }
+    people
+        .set_password(&principal.actor(), &principal.user.id, &body.new)
+        .await
+        .map_err(|e| match e {
+            PeopleError::Invalid { .. } => ApiError::from(e).with_field("new"),
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TokenBody {
+pub struct TokenBody {
     label: String,
 }
 
@@ -324,7 +427,10 @@ async fn create_token(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "token": token, "secret": secret.expose() })),
+        Json(TokenCreated {
+            token,
+            secret: secret.expose().to_string(),
+        }),
     )
         .into_response())
 }
@@ -332,12 +438,12 @@ async fn create_token(
 async fn list_tokens(
     Extension(people): Extension<People>,
     principal: Principal,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TokenList>, ApiError> {
     let tokens = people
         .api_tokens(&principal.user.id)
         .await
         .map_err(store_error)?;
-    Ok(Json(json!({ "tokens": tokens })))
+    Ok(Json(TokenList { tokens }))
 }
 
 /// Revoke one of the caller's own API tokens.

@@ -1,9 +1,12 @@
 //! HTTP surface: the axum router, auth extraction, the one error mapping,
 //! health, metrics, the room page and the live room controls.
 
+pub mod access;
 pub mod auth;
 pub mod error;
 mod metrics;
+pub mod openapi;
+pub mod v1;
 
 use std::sync::Arc;
 
@@ -16,7 +19,7 @@ use serde::Deserialize;
 
 pub use error::{ApiError, JsonBody};
 
-use crate::control::{AccessError, Meetings};
+use crate::control::{AccessError, JoinTokens};
 use crate::media::Command;
 use crate::net::Media;
 use crate::signal::hub::Hub;
@@ -26,7 +29,7 @@ use crate::signal::{whip, ws};
 pub struct AppState {
     pub media: Media,
     pub hub: Arc<Hub>,
-    pub meetings: Arc<Meetings>,
+    pub meetings: Arc<JoinTokens>,
     /// The database (org tree, endpoints, audit log).
     pub store: crate::store::Store,
     /// PEM of the generated local CA, offered at /ca.pem for rooms to trust.
@@ -53,9 +56,26 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
+/// The OpenAPI document, built once with the router.
+#[derive(Clone)]
+pub struct OpenApiDoc(pub Arc<serde_json::Value>);
+
 pub fn router(state: AppState) -> Router {
     // One People per router (so per server): it holds the login limiter.
     let people = crate::control::people::People::new(state.store.clone());
+    let endpoints = crate::control::endpoints::Endpoints::new(state.store.clone());
+    let api = v1::api().add(
+        openapi::Op::get("/api/v1/openapi.json", access::Action::Public, "meta")
+            .summary("This API's OpenAPI 3.1 description")
+            .returns::<serde_json::Value>(),
+        get(
+            |axum::Extension(doc): axum::Extension<OpenApiDoc>| async move {
+                Json(doc.0.as_ref().clone())
+            },
+        ),
+    );
+    let (api_router, ops) = api.into_parts();
+    let doc = OpenApiDoc(Arc::new(openapi::document(&ops)));
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
@@ -94,9 +114,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/rooms/{meeting}/participants", get(participants))
         .route("/api/v1/rooms/{meeting}/stage", post(set_stage))
         .route("/api/v1/rooms/{meeting}/participants/{id}/mute", post(mute))
-        .merge(auth::routes())
+        .merge(api_router)
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .layer(axum::Extension(people))
+        .layer(axum::Extension(endpoints))
+        .layer(axum::Extension(doc))
         .with_state(state)
 }
 

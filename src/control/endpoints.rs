@@ -26,7 +26,7 @@ pub use credential::Token;
 use credential::token_hash;
 
 /// The kind of link an endpoint's room has to the provincial network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum LinkProfile {
     #[serde(rename = "fibre")]
     Fibre,
@@ -84,7 +84,7 @@ impl std::str::FromStr for LinkProfile {
 }
 
 /// What an operator edits about an endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EndpointDetails {
     pub name: String,
     /// Where the room is (building, floor, room).
@@ -95,7 +95,7 @@ pub struct EndpointDetails {
     pub link: LinkProfile,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Endpoint {
     pub id: String,
     #[serde(flatten)]

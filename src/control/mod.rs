@@ -1,4 +1,5 @@
-//! Control plane: which meetings exist and who may join them.
+//! Control plane: org tree, endpoints, people, meetings, live control, and
+//! the join-token registry ([`JoinTokens`]) the demo meeting uses.
 //!
 //! For now a meeting is an id with a bearer token (the demo meeting); the
 //! org tree, endpoints, people and the meeting lifecycle come with the
@@ -7,6 +8,8 @@
 //! credentials) are the first of those, on top of `crate::store`.
 
 pub mod endpoints;
+pub mod live;
+pub mod meetings;
 pub mod org;
 pub mod people;
 pub mod secret;
@@ -28,7 +31,7 @@ pub enum AccessError {
 }
 
 #[derive(Default)]
-pub struct Meetings {
+pub struct JoinTokens {
     /// Meeting id -> SHA-256 of its join token (tokens are never stored in clear).
     tokens: RwLock<HashMap<String, [u8; 32]>>,
 }
@@ -37,7 +40,7 @@ fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-impl Meetings {
+impl JoinTokens {
     pub fn add(&self, meeting: &str, token: &str) {
         self.tokens
             .write()
@@ -76,7 +79,7 @@ mod tests {
 
     #[test]
     fn token_checks_name_the_problem() {
-        let m = Meetings::default();
+        let m = JoinTokens::default();
         m.add("demo", "secret");
         assert_eq!(m.authorize("demo", Some("secret")), Ok(()));
         assert_eq!(

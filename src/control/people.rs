@@ -29,7 +29,19 @@ pub use secret::{MIN_PASSWORD_CHARS, Secret};
 pub use session::{ApiToken, AuthError, Login, SESSION_IDLE_MS, csrf_for, csrf_matches};
 
 /// What a person may be. A user holds one or more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -89,7 +101,7 @@ impl FromStr for Role {
 }
 
 /// What an admin edits about a person (the password goes separately).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserDetails {
     pub display_name: String,
     pub roles: BTreeSet<Role>,
@@ -98,7 +110,7 @@ pub struct UserDetails {
     pub scope_unit_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct User {
     pub id: String,
     pub login: String,
@@ -383,6 +395,18 @@ impl People {
         audit::append(&mut tx, actor, action, &target(id), &json!({})).await?;
         tx.commit().await.ctx("disabling a user")?;
         Ok(())
+    }
+
+    /// Whether `password` is this user's current one (same timing whether
+    /// the user exists or not).
+    pub async fn check_password(&self, id: &str, password: &str) -> Result<bool, StoreError> {
+        let stored: Option<Option<String>> =
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.store.pool())
+                .await
+                .ctx("checking a password")?;
+        Ok(secret::verify_password(password, stored.flatten()).await)
     }
 
     /// Set a new password; ends the user's sessions (a password change is

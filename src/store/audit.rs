@@ -41,7 +41,7 @@ impl Actor {
 }
 
 /// One stored record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AuditRecord {
     pub seq: i64,
     pub at_ms: i64,

@@ -4,12 +4,14 @@
 //! only `lo` up (see `support::netns`), so no WebRTC stack can reach this
 //! machine's other interfaces.
 
+mod api;
 mod audit;
 mod browser;
 mod endpoints;
 mod engine;
 mod interop;
 mod invariants;
+mod meetings;
 mod org;
 mod people;
 mod store;

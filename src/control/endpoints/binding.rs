@@ -12,10 +12,12 @@ use crate::control::org::{OrgError, OrgTree, OrgUnit};
 use crate::store::{Actor, SqlxResultExt, StoreError, audit, date};
 
 /// An endpoint's unit over `[valid_from, valid_to)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Binding {
     pub unit_id: String,
+    #[schemars(with = "String")]
     pub valid_from: Date,
+    #[schemars(with = "Option<String>")]
     pub valid_to: Option<Date>,
 }
 

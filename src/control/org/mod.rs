@@ -30,7 +30,7 @@ pub use merge::MergeTarget;
 pub use transfer::{ImportError, UnitRecord};
 
 /// What a unit is. Stored as its lowercase name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgKind {
     /// The level above the province (a central body this node relays to).
@@ -86,15 +86,17 @@ impl FromStr for OrgKind {
 }
 
 /// How a unit's life ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "how", rename_all = "snake_case")]
 pub enum Ending {
     /// Merged into `successor` (a unit id); it stands for this one from `on`.
     Merged {
+        #[schemars(with = "String")]
         on: Date,
         successor: String,
     },
     Dissolved {
+        #[schemars(with = "String")]
         on: Date,
     },
 }
@@ -108,17 +110,18 @@ impl Ending {
 }
 
 /// A unit's permanent identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct OrgUnit {
     pub id: String,
     pub code: String,
     pub kind: OrgKind,
+    #[schemars(with = "String")]
     pub created_on: Date,
     pub ended: Option<Ending>,
 }
 
 /// A unit as it was on one date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct UnitAt {
     pub id: String,
     pub code: String,
@@ -126,20 +129,23 @@ pub struct UnitAt {
     pub name: String,
     pub parent_id: Option<String>,
     pub parent_code: Option<String>,
+    #[schemars(with = "String")]
     pub created_on: Date,
 }
 
 /// One version: name and parent over `[valid_from, valid_to)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct UnitVersion {
+    #[schemars(with = "String")]
     pub valid_from: Date,
     /// `None`: still current.
+    #[schemars(with = "Option<String>")]
     pub valid_to: Option<Date>,
     pub name: String,
     pub parent_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct UnitHistory {
     pub unit: OrgUnit,
     /// Oldest first.

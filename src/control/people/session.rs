@@ -53,7 +53,7 @@ pub struct Login {
 }
 
 /// An API token as listed (never the token itself).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ApiToken {
     pub id: String,
     pub user_id: String,

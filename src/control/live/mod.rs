@@ -1,0 +1,1 @@
+//! Live meeting control, sans-IO: roll call, mute, stage and lecture scan, floor queue, lock, scenes.

@@ -1,0 +1,1 @@
+//! Meetings: scheduling, recurrence, participants by unit query, lifecycle, ICS.
