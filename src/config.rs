@@ -24,6 +24,23 @@ pub struct Config {
     pub demo: DemoConfig,
     pub log: LogConfig,
     pub database: DatabaseConfig,
+    pub meetings: MeetingsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeetingsConfig {
+    /// A scheduled meeting opens by itself this many minutes before its
+    /// start, so rooms can connect and check sound and picture (lobby).
+    pub open_before_minutes: u32,
+}
+
+impl Default for MeetingsConfig {
+    fn default() -> Self {
+        MeetingsConfig {
+            open_before_minutes: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -100,6 +117,7 @@ impl Default for Config {
             demo: DemoConfig::default(),
             log: LogConfig::default(),
             database: DatabaseConfig::default(),
+            meetings: MeetingsConfig::default(),
         }
     }
 }
@@ -217,6 +235,15 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "tls.cert",
                 message: "tls.cert and tls.key go together; set both or neither".into(),
+            });
+        }
+        if self.meetings.open_before_minutes > 24 * 60 {
+            return Err(ConfigError::Invalid {
+                key: "meetings.open_before_minutes",
+                message: format!(
+                    "{} minutes is more than a day; use 0 to 1440",
+                    self.meetings.open_before_minutes
+                ),
             });
         }
         if self.media.audio_slots_max == 0 || self.media.audio_slots_max > 16 {

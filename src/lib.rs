@@ -43,6 +43,34 @@ pub enum StartError {
     },
 }
 
+/// Open every meeting whose time has come (its start minus the lead), and
+/// its live room: a meeting opens by itself even with no operator at the
+/// console. Every node may run this; the store opens each meeting once.
+async fn open_due_meetings(state: api::AppState, lead_minutes: u32) {
+    let meetings = control::meetings::Meetings::new(state.store.clone());
+    let actor = store::Actor {
+        id: "system".into(),
+        name: "lịch tự động (scheduler)".into(),
+        address: None,
+    };
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        let lead_ms = i64::from(lead_minutes) * 60_000;
+        match meetings.open_due(&actor, store::now_ms(), lead_ms).await {
+            Ok(opened) => {
+                for m in opened {
+                    tracing::info!(meeting = %m.id, title = %m.title, "meeting opened on schedule");
+                    if let Err(e) = api::v1::meetings::live_room(&state, &m).await {
+                        tracing::warn!(meeting = %m.id, error = %e.message, "live room not opened");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "opening due meetings failed; retrying"),
+        }
+    }
+}
+
 /// A running server.
 pub struct Server {
     http_addr: Option<SocketAddr>,
@@ -72,10 +100,20 @@ impl Server {
             socket_buffer_bytes: config.media.socket_buffer_bytes,
         })?;
         let hub = Arc::new(signal::hub::Hub::default());
-        let mut tasks = vec![tokio::spawn(hub.clone().run(media.clone(), events))];
+        let live = signal::live::LiveRooms::new(media.clone());
+        let mut tasks = vec![
+            tokio::spawn(hub.clone().run(media.clone(), events, live.clone())),
+            tokio::spawn(live.clone().run_ticker()),
+        ];
         let meetings = Arc::new(control::JoinTokens::default());
         if let Some(token) = &config.demo.token {
             meetings.add(DEMO_MEETING, token);
+            // The demo meeting has no planned rooms: everyone joins as a
+            // guest, and the live controls still work on it.
+            live.open_with(DEMO_MEETING, || {
+                control::live::LiveMeeting::new(Vec::new(), None, None, 67)
+                    .expect("an empty meeting is valid")
+            });
         }
         let tls = match config.http.https_listen {
             Some(_) => Some(tls::load_or_generate(
@@ -91,10 +129,15 @@ impl Server {
             hub,
             meetings,
             store,
+            live,
             ca_pem: tls
                 .as_ref()
                 .and_then(|t| t.ca_pem.as_deref().map(Arc::from)),
         };
+        tasks.push(tokio::spawn(open_due_meetings(
+            state.clone(),
+            config.meetings.open_before_minutes,
+        )));
         let app = api::router(state.clone());
         let (stop, stop_rx) = watch::channel(false);
         let mut http_addr = None;

@@ -32,6 +32,8 @@ pub struct AppState {
     pub meetings: Arc<JoinTokens>,
     /// The database (org tree, endpoints, audit log).
     pub store: crate::store::Store,
+    /// Live control of open meetings.
+    pub live: Arc<crate::signal::live::LiveRooms>,
     /// PEM of the generated local CA, offered at /ca.pem for rooms to trust.
     pub ca_pem: Option<Arc<str>>,
 }

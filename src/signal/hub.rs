@@ -155,10 +155,25 @@ impl Hub {
         }
     }
 
-    /// Pump engine events until the media driver stops.
-    pub async fn run(self: Arc<Self>, media: Media, mut events: mpsc::Receiver<Event>) {
+    /// Pump engine events until the media driver stops. A participant
+    /// leaving is also told to live control (roll call, floor, scan).
+    pub async fn run(
+        self: Arc<Self>,
+        media: Media,
+        mut events: mpsc::Receiver<Event>,
+        live: Arc<super::live::LiveRooms>,
+    ) {
         while let Some(ev) = events.recv().await {
+            let left = match &ev {
+                Event::Left {
+                    room, participant, ..
+                } => Some((room.clone(), *participant)),
+                _ => None,
+            };
             self.handle(&media, ev);
+            if let Some((room, participant)) = left {
+                live.disconnected(&room, participant).await;
+            }
         }
     }
 }

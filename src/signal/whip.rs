@@ -51,24 +51,27 @@ async fn create(
     role: Role,
     kind: &str,
 ) -> Result<Response, ApiError> {
-    state
-        .meetings
-        .authorize(&meeting, bearer(&headers).as_deref())?;
+    let admission = super::gate::admit(&state, &meeting, bearer(&headers).as_deref(), role).await?;
     let offer = read_offer(&headers, &body)?;
-    let name = headers
+    let name: String = headers
         .get("x-diemcau-name")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .unwrap_or_else(|| format!("{kind} client"));
+        .or_else(|| admission.name.clone())
+        .unwrap_or_else(|| format!("{kind} client"))
+        .chars()
+        .take(80)
+        .collect();
     let req = JoinRequest {
         participant: 0,
         room: meeting.clone(),
-        name,
+        name: name.clone(),
         role,
-        max_kbps: None,
+        max_kbps: admission.max_kbps,
         offer,
     };
     let (id, reply) = state.media.join(req).await?;
+    super::gate::connected(&state, &meeting, &admission, id, &name, role).await?;
     let Reply::Joined { answer, .. } = reply else {
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,9 +115,9 @@ pub async fn delete(
     Path((meeting, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    state
-        .meetings
-        .authorize(&meeting, bearer(&headers).as_deref())?;
+    // Whoever may join may hang up their own session (the Location is
+    // only known to the one who created it).
+    super::gate::admit(&state, &meeting, bearer(&headers).as_deref(), Role::Viewer).await?;
     let id: u64 = id
         .parse()
         .map_err(|_| ApiError::not_found("unknown_session", format!("no session {id:?}")))?;

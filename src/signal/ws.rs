@@ -174,13 +174,6 @@ async fn join(
             format!("protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}"),
         ));
     }
-    state
-        .meetings
-        .authorize(&meeting, Some(&token))
-        .map_err(|e| {
-            let e = ApiError::from(e);
-            error(e.code, e.message)
-        })?;
     let role = match role.as_deref() {
         None => Role::Room,
         Some(r) => Role::parse(r).ok_or_else(|| {
@@ -190,30 +183,45 @@ async fn join(
             )
         })?,
     };
+    let to_message = |e: ApiError| error(e.code, e.message);
+    let admission = super::gate::admit(state, &meeting, Some(&token), role)
+        .await
+        .map_err(to_message)?;
     let name: String = name
+        .or_else(|| admission.name.clone())
         .unwrap_or_else(|| "Điểm cầu".into())
         .chars()
         .take(MAX_NAME_CHARS)
         .collect();
+    // The endpoint's link profile caps what it receives, whatever it asks.
+    let max_kbps = match (max_kbps, admission.max_kbps) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let req = JoinRequest {
         participant: 0,
         room: meeting.clone(),
-        name,
+        name: name.clone(),
         role,
         max_kbps,
         offer,
     };
     match state.media.join(req).await {
-        Ok((id, Reply::Joined { answer, slots, .. })) => Ok((
-            id,
-            meeting,
-            ServerMessage::Joined {
-                v: PROTOCOL_VERSION,
-                participant: id.to_string(),
-                answer,
-                slots: slots.iter().map(slot_info).collect(),
-            },
-        )),
+        Ok((id, Reply::Joined { answer, slots, .. })) => {
+            super::gate::connected(state, &meeting, &admission, id, &name, role)
+                .await
+                .map_err(to_message)?;
+            Ok((
+                id,
+                meeting,
+                ServerMessage::Joined {
+                    v: PROTOCOL_VERSION,
+                    participant: id.to_string(),
+                    answer,
+                    slots: slots.iter().map(slot_info).collect(),
+                },
+            ))
+        }
         Ok(_) => Err(error("internal", "unexpected engine reply")),
         Err(e) => {
             let e = ApiError::from(e);

@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "people",
         sql: include_str!("migrations/0002_people.sql"),
     },
+    Migration {
+        version: 3,
+        name: "meetings",
+        sql: include_str!("migrations/0003_meetings.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -162,12 +162,22 @@ async fn list(
     let on = date_or_today("on", q.on.as_deref())?;
     let eps = endpoints(&state);
     let units = units_at(&state, on).await?;
+    // One query for the bindings and one for the tree, not one per endpoint:
+    // this list is what the console polls.
+    let bound = eps.bindings_on(on).await?;
     let mut out = Vec::new();
     for endpoint in eps.list().await? {
-        let unit = eps
-            .unit_at(&endpoint.id, on)
-            .await?
-            .and_then(|u| units.get(&u.id).cloned());
+        let unit = match bound.get(&endpoint.id) {
+            Some(u) => match units.get(u) {
+                Some(alive) => Some(alive.clone()),
+                // Bound to a unit merged away since: follow it (rare).
+                None => eps
+                    .unit_at(&endpoint.id, on)
+                    .await?
+                    .and_then(|u| units.get(&u.id).cloned()),
+            },
+            None => None,
+        };
         let max_kbps = endpoint.details.link.max_kbps();
         out.push(EndpointWithUnit {
             endpoint,

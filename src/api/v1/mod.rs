@@ -3,6 +3,8 @@
 
 mod audit;
 mod endpoints;
+mod live;
+pub mod meetings;
 mod org;
 mod users;
 
@@ -25,6 +27,8 @@ pub fn api() -> Api<AppState> {
     let api = users::add_routes(api);
     let api = org::add_routes(api);
     let api = endpoints::add_routes(api);
+    let api = meetings::add_routes(api);
+    let api = live::add_routes(api);
     audit::add_routes(api)
 }
 

@@ -217,6 +217,27 @@ impl Endpoints {
         }
     }
 
+    /// Every endpoint's binding on `on` in one query: endpoint id → the
+    /// unit id it was bound to (not yet following merges; see `unit_at`).
+    pub async fn bindings_on(
+        &self,
+        on: Date,
+    ) -> Result<std::collections::HashMap<String, String>, EndpointError> {
+        use sqlx::Row;
+        const DOING: &str = "reading endpoint bindings";
+        let rows = sqlx::query(
+            "SELECT endpoint_id, unit_id FROM endpoint_bindings
+             WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)",
+        )
+        .bind(date::to_text(on))
+        .fetch_all(self.store.pool())
+        .await
+        .ctx(DOING)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0).ctx(DOING)?, r.try_get(1).ctx(DOING)?)))
+            .collect()
+    }
+
     /// Endpoints bound to `unit_id` on `on`, by name.
     pub async fn bound_to(&self, unit_id: &str, on: Date) -> Result<Vec<Endpoint>, EndpointError> {
         let rows = sqlx::query(&format!(

@@ -1948,9 +1948,24 @@ impl Drop for WsClient {
 impl WsClient {
     pub async fn connect(base: &str) -> Result<Self, String> {
         let url = format!("{}/ws", base.replacen("http", "ws", 1));
+        Self::connect_url(&url, None).await
+    }
+
+    /// Any WebSocket URL, optionally with `Authorization: Bearer`.
+    pub async fn connect_url(url: &str, bearer: Option<&str>) -> Result<Self, String> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| format!("websocket url {url}: {e}"))?;
+        if let Some(t) = bearer {
+            request.headers_mut().insert(
+                "authorization",
+                format!("Bearer {t}").parse().expect("header value"),
+            );
+        }
         let (ws, _) = tokio::time::timeout(
             Duration::from_secs(10),
-            tokio_tungstenite::connect_async(url.as_str()),
+            tokio_tungstenite::connect_async(request),
         )
         .await
         .map_err(|_| format!("websocket connect to {url} timed out"))?

@@ -1,0 +1,485 @@
+//! Meetings over HTTP: plan (one-off or a series), edit, cancel, the
+//! lifecycle scheduled → open → live → ended (illegal moves are 409), the
+//! rooms a meeting reaches as of its date, and its iCalendar file.
+//!
+//! Opening a meeting opens its live room (`signal::live`); ending or
+//! cancelling one sends every connection away.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{AppState, QueryParams, present};
+use crate::api::access::{Action, Caller};
+use crate::api::openapi::{Api, Op};
+use crate::api::{ApiError, JsonBody};
+use crate::control::live::{ExpectedSite, LiveMeeting};
+use crate::control::meetings::{
+    Meeting, MeetingDraft, MeetingError, MeetingFilter, MeetingKind, MeetingState, Meetings,
+    Recurrence, ResolvedParticipant, UnitQuery,
+};
+use crate::signal::live::LiveRoom;
+
+pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
+    use Action::{MeetingLifecycle, MeetingsRead, MeetingsWrite};
+    api.add(
+        Op::get("/api/v1/meetings", MeetingsRead, "meetings")
+            .summary("Meetings by start time (a room sees only its own)")
+            .query::<MeetingFilter>()
+            .returns::<MeetingList>(),
+        get(list),
+    )
+    .add(
+        Op::post("/api/v1/meetings", MeetingsWrite, "meetings")
+            .summary("Plan a meeting; with a recurrence, a series (one meeting per occurrence)")
+            .body::<MeetingDraft>()
+            .returns_with::<MeetingList>(StatusCode::CREATED),
+        post(create),
+    )
+    .add(
+        Op::get("/api/v1/meetings/{id}", MeetingsRead, "meetings")
+            .summary("One meeting")
+            .returns::<Meeting>(),
+        get(one),
+    )
+    .add(
+        Op::patch("/api/v1/meetings/{id}", MeetingsWrite, "meetings")
+            .summary("Change a scheduled or open meeting; only the fields sent change")
+            .body::<MeetingPatch>()
+            .returns::<Meeting>(),
+        axum::routing::patch(update),
+    )
+    .add(
+        Op::post("/api/v1/meetings/{id}/cancel", MeetingsWrite, "meetings")
+            .summary("Cancel a scheduled or open meeting (and optionally the rest of its series)")
+            .body::<CancelBody>()
+            .returns::<MeetingList>(),
+        post(cancel),
+    )
+    .add(
+        Op::post("/api/v1/meetings/{id}/open", MeetingLifecycle, "meetings")
+            .summary("Open the lobby: rooms may connect (scheduled → open)")
+            .returns::<Meeting>(),
+        post(open),
+    )
+    .add(
+        Op::post("/api/v1/meetings/{id}/start", MeetingLifecycle, "meetings")
+            .summary("Start the meeting (open → live)")
+            .returns::<Meeting>(),
+        post(start),
+    )
+    .add(
+        Op::post("/api/v1/meetings/{id}/end", MeetingLifecycle, "meetings")
+            .summary("End the meeting (live → ended); every connection is closed")
+            .returns::<Meeting>(),
+        post(end),
+    )
+    .add(
+        Op::get(
+            "/api/v1/meetings/{id}/participants",
+            MeetingsRead,
+            "meetings",
+        )
+        .summary("The rooms the meeting reaches, resolved as of its date")
+        .returns::<ParticipantList>(),
+        get(participants),
+    )
+    .add(
+        Op::get("/api/v1/meetings/{id}/ics", MeetingsRead, "meetings")
+            .summary("iCalendar (RFC 5545) file of the meeting, or of its whole series")
+            .query::<IcsQuery>()
+            .returns_raw("text/calendar"),
+        get(ics),
+    )
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct MeetingList {
+    meetings: Vec<Meeting>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ParticipantList {
+    #[schemars(with = "String")]
+    on: time::Date,
+    participants: Vec<ResolvedParticipant>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    /// Also cancel every later occurrence still scheduled or open.
+    #[serde(default)]
+    whole_series: bool,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IcsQuery {
+    /// `true`: every occurrence of the meeting's series.
+    series: Option<bool>,
+}
+
+/// Only the fields sent change; `null` clears an optional one.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeetingPatch {
+    title: Option<String>,
+    kind: Option<MeetingKind>,
+    description: Option<String>,
+    starts_at_ms: Option<i64>,
+    ends_at_ms: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<Recurrence>")]
+    recurrence: Option<Option<Recurrence>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
+    hub_endpoint_id: Option<Option<String>>,
+    endpoint_ids: Option<Vec<String>>,
+    unit_queries: Option<Vec<UnitQuery>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
+    chair_user_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
+    secretary_user_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<u32>")]
+    expected_people: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<u8>")]
+    quorum_percent: Option<Option<u8>>,
+}
+
+impl From<MeetingError> for ApiError {
+    fn from(e: MeetingError) -> Self {
+        match e {
+            MeetingError::Store(s) => crate::api::auth::store_error(s),
+            MeetingError::Org(o) => o.into(),
+            MeetingError::Endpoint(x) => x.into(),
+            MeetingError::Unknown(_) => ApiError::not_found("unknown_meeting", e.to_string()),
+            MeetingError::Invalid { ref field, .. } => {
+                let field = field.clone();
+                ApiError::invalid(field, e.to_string())
+            }
+            MeetingError::IllegalTransition { .. } => {
+                ApiError::conflict("illegal_transition", e.to_string())
+            }
+            MeetingError::NotEditable { .. } => ApiError::conflict("not_editable", e.to_string()),
+        }
+    }
+}
+
+pub fn meetings(state: &AppState) -> Meetings {
+    Meetings::new(state.store.clone())
+}
+
+/// A sub-operator may only act on meetings wholly inside their subtree.
+async fn check_scope(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    subject: crate::control::meetings::ScopeSubject<'_>,
+) -> Result<(), ApiError> {
+    if let Some(scope) = caller.scope_unit(action)
+        && !meetings(state).units_in_scope(subject, scope).await?
+    {
+        return Err(ApiError::forbidden(
+            "out_of_scope",
+            "the meeting reaches rooms or units outside your part of the province",
+        ));
+    }
+    Ok(())
+}
+
+/// The meeting, if this caller may see it: a room sees only meetings it
+/// takes part in (others are 404, not 403: their existence is not its
+/// business).
+pub async fn visible_meeting(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Meeting, ApiError> {
+    let m = meetings(state).get(id).await?;
+    if let Some(ep) = caller.endpoint_id()
+        && !meetings(state)
+            .participants(id)
+            .await?
+            .iter()
+            .any(|p| p.endpoint_id == ep)
+    {
+        return Err(ApiError::not_found(
+            "unknown_meeting",
+            format!("no meeting {id:?}"),
+        ));
+    }
+    Ok(m)
+}
+
+/// A meeting's live room, opened from its participants when it is not yet
+/// (first use after opening, or after a restart while it was open).
+pub async fn live_room(state: &AppState, m: &Meeting) -> Result<Arc<LiveRoom>, ApiError> {
+    if !matches!(m.state, MeetingState::Open | MeetingState::Live) {
+        return Err(ApiError::conflict(
+            "meeting_not_open",
+            format!(
+                "meeting {} is {}; rooms connect and live control works once it is open",
+                m.id,
+                m.state.as_str()
+            ),
+        ));
+    }
+    if let Some(room) = state.live.get(&m.id) {
+        return Ok(room);
+    }
+    let expected: Vec<ExpectedSite> = meetings(state)
+        .participants(&m.id)
+        .await?
+        .into_iter()
+        .map(|p| ExpectedSite {
+            endpoint_id: p.endpoint_id,
+            name: p.endpoint_name,
+            unit_name: p.unit_name,
+        })
+        .collect();
+    let live = LiveMeeting::new(
+        expected,
+        m.hub_endpoint_id.clone(),
+        m.expected_people,
+        m.quorum_percent,
+    )
+    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
+    Ok(state.live.open_with(&m.id, move || live))
+}
+
+/// Close the live rooms of meetings that ended or were cancelled.
+async fn close_rooms(state: &AppState, ms: &[Meeting], reason: &str) {
+    for m in ms {
+        let ids: Vec<u64> = state
+            .hub
+            .participants(&m.id)
+            .iter()
+            .filter_map(|p| p.id.parse().ok())
+            .collect();
+        state.live.close(&m.id, &ids, reason).await;
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(filter): QueryParams<MeetingFilter>,
+) -> Result<Json<MeetingList>, ApiError> {
+    let mut found = meetings(&state).list(&filter).await?;
+    if let Some(ep) = caller.endpoint_id() {
+        let mut mine = Vec::new();
+        for m in found {
+            if meetings(&state)
+                .participants(&m.id)
+                .await?
+                .iter()
+                .any(|p| p.endpoint_id == ep)
+            {
+                mine.push(m);
+            }
+        }
+        found = mine;
+    }
+    Ok(Json(MeetingList { meetings: found }))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(draft): JsonBody<MeetingDraft>,
+) -> Result<Response, ApiError> {
+    check_scope(&state, &caller, Action::MeetingsWrite, (&draft).into()).await?;
+    let made = meetings(&state).create(&caller.actor(), draft).await?;
+    Ok((StatusCode::CREATED, Json(MeetingList { meetings: made })).into_response())
+}
+
+async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Meeting>, ApiError> {
+    Ok(Json(visible_meeting(&state, &caller, &id).await?))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(p): JsonBody<MeetingPatch>,
+) -> Result<Json<Meeting>, ApiError> {
+    let current = meetings(&state).get(&id).await?;
+    check_scope(&state, &caller, Action::MeetingsWrite, (&current).into()).await?;
+    let mut d = current.draft();
+    d.recurrence = current.recurrence.clone();
+    if let Some(v) = p.title {
+        d.title = v;
+    }
+    if let Some(v) = p.kind {
+        d.kind = v;
+    }
+    if let Some(v) = p.description {
+        d.description = v;
+    }
+    if let Some(v) = p.starts_at_ms {
+        d.starts_at_ms = v;
+    }
+    if let Some(v) = p.ends_at_ms {
+        d.ends_at_ms = v;
+    }
+    if let Some(v) = p.recurrence {
+        d.recurrence = v;
+    }
+    if let Some(v) = p.hub_endpoint_id {
+        d.hub_endpoint_id = v;
+    }
+    if let Some(v) = p.endpoint_ids {
+        d.endpoint_ids = v;
+    }
+    if let Some(v) = p.unit_queries {
+        d.unit_queries = v;
+    }
+    if let Some(v) = p.chair_user_id {
+        d.chair_user_id = v;
+    }
+    if let Some(v) = p.secretary_user_id {
+        d.secretary_user_id = v;
+    }
+    if let Some(v) = p.expected_people {
+        d.expected_people = v;
+    }
+    if let Some(v) = p.quorum_percent {
+        d.quorum_percent = v;
+    }
+    check_scope(&state, &caller, Action::MeetingsWrite, (&d).into()).await?;
+    Ok(Json(
+        meetings(&state).update(&caller.actor(), &id, d).await?,
+    ))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<CancelBody>,
+) -> Result<Json<MeetingList>, ApiError> {
+    let m = meetings(&state).get(&id).await?;
+    check_scope(&state, &caller, Action::MeetingsWrite, (&m).into()).await?;
+    let cancelled = meetings(&state)
+        .cancel(&caller.actor(), &id, b.whole_series)
+        .await?;
+    close_rooms(&state, &cancelled, "cancelled").await;
+    Ok(Json(MeetingList {
+        meetings: cancelled,
+    }))
+}
+
+async fn transition(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    to: MeetingState,
+) -> Result<Meeting, ApiError> {
+    let m = meetings(state).get(id).await?;
+    check_scope(state, caller, Action::MeetingLifecycle, (&m).into()).await?;
+    let actor = caller.actor();
+    let done = match to {
+        MeetingState::Open => meetings(state).open(&actor, id).await?,
+        MeetingState::Live => meetings(state).start(&actor, id).await?,
+        _ => meetings(state).end(&actor, id).await?,
+    };
+    match done.state {
+        MeetingState::Open | MeetingState::Live => {
+            live_room(state, &done).await?;
+        }
+        _ => close_rooms(state, std::slice::from_ref(&done), "ended").await,
+    }
+    Ok(done)
+}
+
+async fn open(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Meeting>, ApiError> {
+    Ok(Json(
+        transition(&state, &caller, &id, MeetingState::Open).await?,
+    ))
+}
+
+async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Meeting>, ApiError> {
+    Ok(Json(
+        transition(&state, &caller, &id, MeetingState::Live).await?,
+    ))
+}
+
+async fn end(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Meeting>, ApiError> {
+    Ok(Json(
+        transition(&state, &caller, &id, MeetingState::Ended).await?,
+    ))
+}
+
+async fn participants(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ParticipantList>, ApiError> {
+    let m = visible_meeting(&state, &caller, &id).await?;
+    Ok(Json(ParticipantList {
+        on: m.local_date,
+        participants: meetings(&state).participants(&id).await?,
+    }))
+}
+
+async fn ics(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    QueryParams(q): QueryParams<IcsQuery>,
+) -> Result<Response, ApiError> {
+    let m = visible_meeting(&state, &caller, &id).await?;
+    let all = match (&m.series_id, q.series.unwrap_or(false)) {
+        (Some(series), true) => {
+            meetings(&state)
+                .list(&MeetingFilter {
+                    series_id: Some(series.clone()),
+                    ..MeetingFilter::default()
+                })
+                .await?
+        }
+        _ => vec![m],
+    };
+    let text = meetings(&state).ics(&all).await?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/calendar; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"cuoc-hop-{id}.ics\""),
+            ),
+        ],
+        text,
+    )
+        .into_response())
+}

@@ -1,0 +1,336 @@
+//! Meetings and live control end to end: the lifecycle over HTTP (SQLite
+//! and PostgreSQL), and real WebRTC rooms joining with their own endpoint
+//! tokens while a console watches the event stream.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::api::{ApiWorld, world};
+use crate::support::db::{both_backends, run_sqlite};
+use crate::support::rtc_client::{
+    ClientConfig, PublishConfig, RtcClient, WsClient, run_in_loopback_netns, ws_join,
+};
+
+fn hour_from_now() -> i64 {
+    diemcau::store::now_ms() + 3_600_000
+}
+
+/// A meeting for the hub, all communes of the province (A, B) and ward W.
+async fn plan(w: &ApiWorld) -> Value {
+    let made = w
+        .as_role("secretary")
+        .post(
+            "/api/v1/meetings",
+            json!({
+                "title": "Hội nghị Ban Chấp hành Đảng bộ tỉnh lần thứ 5",
+                "kind": "bch",
+                "starts_at_ms": hour_from_now(),
+                "ends_at_ms": hour_from_now() + 3 * 3_600_000,
+                "hub_endpoint_id": w.endpoint("hub"),
+                "endpoint_ids": [w.endpoint("w")],
+                "unit_queries": [{"unit_id": w.unit("P"), "kinds": ["commune"]}],
+                "chair_user_id": w.users["chair"],
+                "expected_people": 40,
+            }),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    made.body["meetings"][0].clone()
+}
+
+both_backends! {
+    async fn meeting_lifecycle_over_http_refuses_illegal_moves_with_409(db) {
+        let w = world(db).await;
+        let m = plan(&w).await;
+        let id = m["id"].as_str().unwrap();
+        assert_eq!(m["state"], "scheduled");
+        let op = w.as_role("operator");
+        let parts = op.get(&format!("/api/v1/meetings/{id}/participants")).await;
+        let eps: Vec<&str> = parts.body["participants"].as_array().unwrap().iter().map(|p| p["endpoint_id"].as_str().unwrap()).collect();
+        assert_eq!(eps.len(), 4, "{}", parts.text);
+        for k in ["hub", "a", "b", "w"] {
+            assert!(eps.contains(&w.endpoint(k)), "{k} in {eps:?}");
+        }
+        assert!(!eps.contains(&w.endpoint("s")), "the sector is not a commune");
+
+        let r = op.post(&format!("/api/v1/meetings/{id}/start"), json!({})).await;
+        assert_eq!((r.status.as_u16(), r.code()), (409, "illegal_transition"), "{}", r.text);
+        let r = op.post(&format!("/api/v1/meetings/{id}/end"), json!({})).await;
+        assert_eq!(r.status, 409);
+        let r = op.get(&format!("/api/v1/meetings/{id}/live")).await;
+        assert_eq!((r.status.as_u16(), r.code()), (409, "meeting_not_open"));
+        assert_eq!(op.post(&format!("/api/v1/meetings/{id}/open"), json!({})).await.body["state"], "open");
+        assert_eq!(op.post(&format!("/api/v1/meetings/{id}/open"), json!({})).await.status, 409);
+        let live = op.get(&format!("/api/v1/meetings/{id}/live")).await;
+        assert_eq!(live.status, 200, "{}", live.text);
+        assert_eq!(live.body["roll_call"]["sites"].as_array().unwrap().len(), 4);
+        assert_eq!(op.post(&format!("/api/v1/meetings/{id}/start"), json!({})).await.body["state"], "live");
+        let edit = w.as_role("secretary").patch(&format!("/api/v1/meetings/{id}"), json!({"title": "Đổi tên"})).await;
+        assert_eq!((edit.status.as_u16(), edit.code()), (409, "not_editable"), "{}", edit.text);
+        assert_eq!(op.post(&format!("/api/v1/meetings/{id}/end"), json!({})).await.body["state"], "ended");
+        let cancel = op.post(&format!("/api/v1/meetings/{id}/cancel"), json!({})).await;
+        assert_eq!(cancel.status, 409);
+
+        // The calendar file is RFC 5545 with CRLF lines.
+        let ics = op.get(&format!("/api/v1/meetings/{id}/ics")).await;
+        assert_eq!(ics.status, 200);
+        assert!(ics.text.starts_with("BEGIN:VCALENDAR\r\n"), "{}", ics.text);
+        assert!(ics.text.contains("UID:"));
+
+        // A room sees the meetings it is in, and nothing of the others.
+        let mine = w.as_endpoint("a").get("/api/v1/meetings").await;
+        assert_eq!(mine.body["meetings"].as_array().unwrap().len(), 1, "{}", mine.text);
+        let not_mine = w.as_endpoint("s").get(&format!("/api/v1/meetings/{id}")).await;
+        assert_eq!(not_mine.status, 404);
+    }
+}
+
+both_backends! {
+    async fn sub_operator_plans_only_inside_their_subtree_and_bad_drafts_name_the_field(db) {
+        let w = world(db).await;
+        let sub = w.as_role("sub_operator");
+        let start = hour_from_now();
+        let base = json!({
+            "title": "Giao ban xã", "kind": "giao_ban",
+            "starts_at_ms": start, "ends_at_ms": start + 3_600_000,
+        });
+        let mut inside = base.clone();
+        inside["endpoint_ids"] = json!([w.endpoint("a")]);
+        assert_eq!(sub.post("/api/v1/meetings", inside).await.status, 201);
+        let mut outside = base.clone();
+        outside["endpoint_ids"] = json!([w.endpoint("a"), w.endpoint("b")]);
+        let r = sub.post("/api/v1/meetings", outside).await;
+        assert_eq!((r.status.as_u16(), r.code()), (403, "out_of_scope"));
+        let mut bad = base.clone();
+        bad["ends_at_ms"] = json!(start - 1);
+        let r = w.as_role("operator").post("/api/v1/meetings", bad).await;
+        assert_eq!((r.status.as_u16(), r.field()), (422, "ends_at_ms"), "{}", r.text);
+        let mut bad = base.clone();
+        bad["unit_queries"] = json!([{"unit_id": "ou_none"}]);
+        let r = w.as_role("operator").post("/api/v1/meetings", bad).await;
+        assert_eq!(r.status.as_u16() / 100, 4, "{}", r.text);
+        assert!(r.field().starts_with("unit_queries"), "{}", r.text);
+    }
+}
+
+/// The console's event stream.
+async fn console(w: &ApiWorld, id: &str) -> WsClient {
+    let url = format!(
+        "{}/api/v1/meetings/{id}/live/events",
+        w.srv.base_url().replacen("http", "ws", 1)
+    );
+    WsClient::connect_url(&url, w.as_role("operator").bearer.as_deref())
+        .await
+        .expect("console connects")
+}
+
+/// Wait for a console event of `ty` after index `from`; at most `within`.
+async fn event(c: &WsClient, from: usize, ty: &str, within: Duration) -> Value {
+    c.wait_type(from, ty, within)
+        .await
+        .unwrap_or_else(|| panic!("no {ty} event within {within:?}; got {:?}", c.received()))
+}
+
+fn room(name: &str) -> ClientConfig {
+    ClientConfig {
+        name: name.into(),
+        publish: Some(PublishConfig::default()),
+        recv_video: 2,
+        recv_audio: 2,
+        loss: None,
+    }
+}
+
+/// Real rooms (webrtc-rs) join with their endpoint tokens; the console sees
+/// each change on its event stream within a second; mute, floor, lock and
+/// remove reach the engine and the rooms.
+#[test]
+fn rooms_join_with_their_tokens_and_the_console_sees_every_change_within_a_second() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let w = world(db).await;
+        let m = plan(&w).await;
+        let id = m["id"].as_str().unwrap().to_string();
+        let op = w.as_role("operator").clone();
+        assert_eq!(
+            op.post(&format!("/api/v1/meetings/{id}/open"), json!({}))
+                .await
+                .status,
+            200
+        );
+        let c = console(&w, &id).await;
+        let snap = event(&c, 0, "snapshot", Duration::from_secs(2)).await;
+        assert_eq!(
+            snap["state"]["roll_call"]["sites"]
+                .as_array()
+                .unwrap()
+                .len(),
+            4
+        );
+        let base = w.srv.base_url();
+        let second = Duration::from_secs(1);
+
+        let mut a = RtcClient::new(room("Điểm cầu xã An Phú")).await.unwrap();
+        let mut b = RtcClient::new(room("Điểm cầu xã Bình Minh")).await.unwrap();
+        let n = c.count();
+        let (ws_a, joined_a) = ws_join(&mut a, &base, &id, &w.province.endpoint_tokens["a"])
+            .await
+            .unwrap();
+        let seen = event(&c, n, "site_connected", second).await;
+        assert_eq!(seen["endpoint_id"], w.endpoint("a"));
+        let (ws_b, joined_b) = ws_join(&mut b, &base, &id, &w.province.endpoint_tokens["b"])
+            .await
+            .unwrap();
+        a.wait_connected(Duration::from_secs(20)).await.unwrap();
+        b.wait_connected(Duration::from_secs(20)).await.unwrap();
+        let pid_b = joined_b["participant"].as_str().unwrap().to_string();
+        let _ = joined_a;
+
+        // Remote mute: the room is told who muted it, the console sees it.
+        let n = c.count();
+        let t = Instant::now();
+        let r = op
+            .post(
+                &format!("/api/v1/meetings/{id}/live/mute"),
+                json!({"endpoint_id": w.endpoint("a"), "audio": true}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        event(&c, n, "muted", second).await;
+        let told = ws_a
+            .wait_message(0, second, |v| {
+                v["type"] == "muted" && v["operator_audio"] == true
+            })
+            .await;
+        assert!(
+            told.is_some(),
+            "room a told of the operator mute: {:?}",
+            ws_a.received()
+        );
+        assert!(t.elapsed() < Duration::from_secs(2));
+
+        // Floor: b asks with its own token, the meeting's chair grants.
+        let n = c.count();
+        let asked = w
+            .as_endpoint("b")
+            .post(
+                &format!("/api/v1/meetings/{id}/live/floor/request"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(asked.status, 200, "{}", asked.text);
+        event(&c, n, "floor_requested", second).await;
+        let someone_else = w
+            .as_endpoint("b")
+            .post(
+                &format!("/api/v1/meetings/{id}/live/floor/request"),
+                json!({"endpoint_id": w.endpoint("a")}),
+            )
+            .await;
+        assert_eq!(someone_else.status, 403, "a room asks only for itself");
+        let n = c.count();
+        let granted = w
+            .as_role("chair")
+            .post(
+                &format!("/api/v1/meetings/{id}/live/floor/grant"),
+                json!({"endpoint_id": w.endpoint("b"), "limit_ms": 120000}),
+            )
+            .await;
+        assert_eq!(granted.status, 200, "{}", granted.text);
+        assert_eq!(
+            granted.body["floor"]["speaker"]["endpoint_id"],
+            w.endpoint("b"),
+            "{}",
+            granted.text
+        );
+        event(&c, n, "floor_granted", second).await;
+        event(&c, n, "stage_changed", second).await;
+        // The engine put b on stage: room a's stage slot shows b.
+        let staged = ws_a
+            .wait_message(0, Duration::from_secs(3), |v| {
+                v["type"] == "stage"
+                    && v["participants"]
+                        .as_array()
+                        .is_some_and(|p| p.iter().any(|x| x == &json!(pid_b)))
+            })
+            .await;
+        assert!(
+            staged.is_some(),
+            "stage reached the engine: {:?}",
+            ws_a.received()
+        );
+
+        // Lock: a new room is refused; remove: a room is sent away.
+        assert_eq!(
+            op.post(&format!("/api/v1/meetings/{id}/live/lock"), json!({}))
+                .await
+                .status,
+            200
+        );
+        let mut late = RtcClient::new(room("Điểm cầu phường Hòa Bình"))
+            .await
+            .unwrap();
+        let refused = ws_join(&mut late, &base, &id, &w.province.endpoint_tokens["w"]).await;
+        let err = refused.err().expect("locked meeting refuses a new room");
+        assert!(err.contains("meeting_locked"), "{err}");
+        let n = c.count();
+        let r = op
+            .post(
+                &format!("/api/v1/meetings/{id}/live/remove"),
+                json!({"endpoint_id": w.endpoint("a")}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let removed = event(&c, n, "removed", second).await;
+        assert_eq!(removed["endpoint_id"], w.endpoint("a"));
+        let sent_away =
+            crate::support::rtc_client::wait_for(Duration::from_secs(3), || ws_a.is_closed()).await;
+        assert!(sent_away, "the removed room's signalling was closed");
+        let mut again = RtcClient::new(room("Điểm cầu xã An Phú")).await.unwrap();
+        let back = ws_join(&mut again, &base, &id, &w.province.endpoint_tokens["a"]).await;
+        assert!(
+            back.err()
+                .expect("removed room refused")
+                .contains("endpoint_removed")
+        );
+
+        // Roll call and quorum by people: headcounts confirmed per site.
+        let hc = w
+            .as_endpoint("b")
+            .post(
+                &format!("/api/v1/meetings/{id}/live/headcount"),
+                json!({"headcount": 30}),
+            )
+            .await;
+        assert_eq!(hc.status, 200, "{}", hc.text);
+        let q = &hc.body["roll_call"]["quorum"];
+        assert_eq!(
+            (
+                q["basis"].as_str(),
+                q["present"].as_u64(),
+                q["met"].as_bool()
+            ),
+            (Some("people"), Some(30), Some(true)),
+            "{q}"
+        );
+
+        // Ending the meeting sends everyone away and tells the console.
+        let n = c.count();
+        assert_eq!(
+            op.post(&format!("/api/v1/meetings/{id}/start"), json!({}))
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            op.post(&format!("/api/v1/meetings/{id}/end"), json!({}))
+                .await
+                .status,
+            200
+        );
+        event(&c, n, "meeting_closed", second).await;
+        let gone =
+            crate::support::rtc_client::wait_for(Duration::from_secs(5), || ws_b.is_closed()).await;
+        assert!(gone, "room b's signalling closed when the meeting ended");
+    }));
+}
