@@ -6,6 +6,7 @@
 pub mod api;
 pub mod config;
 pub mod control;
+pub mod demo;
 pub mod media;
 pub mod net;
 pub mod signal;

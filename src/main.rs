@@ -114,9 +114,16 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("start the async runtime")?;
+    let demo = matches!(cli.command, Cmd::Demo { .. });
     rt.block_on(async move {
         let server = diemcau::Server::start(config.clone()).await?;
         print_banner(&server, &config);
+        if demo {
+            let province = diemcau::demo::seed(&server.state().store)
+                .await
+                .context("seed the demo province")?;
+            print_demo_province(&server, &province);
+        }
         tokio::signal::ctrl_c().await.context("wait for ctrl-c")?;
         tracing::info!("shutting down");
         server.shutdown().await;
@@ -231,6 +238,32 @@ fn read_password(prompt: &str) -> anyhow::Result<String> {
         }
     };
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// The demo province's meeting and a room link per endpoint (its token was
+/// just issued; the old one stopped working).
+fn print_demo_province(server: &diemcau::Server, province: &diemcau::demo::DemoProvince) {
+    let Some(base) = server
+        .http_addr()
+        .map(|a| format!("http://{a}"))
+        .or_else(|| {
+            server
+                .https_addr()
+                .map(|a| format!("https://localhost:{}", a.port()))
+        })
+    else {
+        return;
+    };
+    println!(
+        "Demo province meeting `{}` — {} (open now; API: {base}/api/v1/meetings/{}):",
+        province.meeting_id, province.meeting_title, province.meeting_id
+    );
+    for r in &province.rooms {
+        println!(
+            "  {:<32} {base}/room/{}?token={}",
+            r.name, province.meeting_id, r.token
+        );
+    }
 }
 
 fn print_banner(server: &diemcau::Server, config: &Config) {

@@ -69,7 +69,9 @@
   const $ = (id) => document.getElementById(id);
   const params = new URLSearchParams(location.search);
   const token = params.get('token') || '';
-  const myName = (params.get('name') || '').trim() || 'Điểm cầu';
+  // No name in the link: a room that joins with its own token is shown by
+  // its registered name (the server fills it in).
+  const myName = (params.get('name') || '').trim() || null;
   const meeting = (() => {
     const parts = location.pathname.split('/').filter(Boolean);
     try {
@@ -143,6 +145,15 @@
     const m = String(message || '');
     const detail = m ? ' (' + m + ')' : '';
     const both = c + ' ' + m.toLowerCase();
+    if (c === 'meeting_locked') {
+      return 'Hội nghị đã khóa, không nhận thêm điểm cầu. Vui lòng liên hệ điều hành viên.' + detail;
+    }
+    if (c === 'endpoint_removed') {
+      return 'Điểm cầu đã được điều hành viên mời ra khỏi hội nghị; chỉ vào lại được khi điều hành viên cho phép.' + detail;
+    }
+    if (c === 'meeting_not_open') {
+      return 'Hội nghị chưa mở phòng chờ (hoặc đã kết thúc). Điểm cầu vào được khi điều hành viên mở hội nghị.' + detail;
+    }
     if (/token|auth|forbidden|denied|credential|permission|401|403/.test(both)) {
       return 'Mã truy cập không hợp lệ hoặc đã hết hạn – điểm cầu chưa được vào hội nghị. ' +
         'Vui lòng liên hệ điều hành viên để nhận đường dẫn mới.' + detail;
@@ -292,7 +303,7 @@
         v: PROTOCOL_VERSION,
         meeting,
         token,
-        name: myName,
+        ...(myName ? { name: myName } : {}),
         role: 'room',
         offer: sdp,
       });
@@ -391,6 +402,10 @@
         break;
       case 'participants':
         st.participants = Array.isArray(msg.list) ? msg.list : [];
+        if (!myName) {
+          const me = st.participants.find((x) => x.id === st.participant);
+          if (me && me.name) showMyName(me.name);
+        }
         renderParticipants();
         break;
       case 'pong':
@@ -926,10 +941,14 @@
     return null;
   }
 
+  function showMyName(name) {
+    $('me-name').textContent = name;
+    document.title = name + ' – Hội nghị trực tuyến';
+  }
+
   async function start() {
     $('meeting-id').textContent = meeting || '—';
-    $('me-name').textContent = myName;
-    document.title = myName + ' – Hội nghị trực tuyến';
+    showMyName(myName || 'Điểm cầu');
     tickClock();
     setInterval(tickClock, 5000);
     setInterval(() => {

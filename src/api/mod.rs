@@ -113,9 +113,9 @@ pub fn router(state: AppState) -> Router {
             "/whep/{meeting}/{id}",
             axum::routing::delete(whip::delete).patch(whip::patch),
         )
-        .route("/api/v1/rooms/{meeting}/participants", get(participants))
-        .route("/api/v1/rooms/{meeting}/stage", post(set_stage))
-        .route("/api/v1/rooms/{meeting}/participants/{id}/mute", post(mute))
+        .route("/rooms/{meeting}/participants", get(participants))
+        .route("/rooms/{meeting}/stage", post(set_stage))
+        .route("/rooms/{meeting}/participants/{id}/mute", post(mute))
         .merge(api_router)
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .layer(axum::Extension(people))
@@ -182,13 +182,18 @@ async fn ca_pem(State(state): State<AppState>) -> Response {
 }
 
 async fn room_page(State(state): State<AppState>, Path(meeting): Path<String>) -> Response {
-    if !state.meetings.exists(&meeting) {
-        let page = include_str!("../../web/room.html");
+    let page = include_str!("../../web/room.html");
+    let known = state.meetings.exists(&meeting)
+        || crate::control::meetings::Meetings::new(state.store.clone())
+            .get(&meeting)
+            .await
+            .is_ok();
+    if !known {
         // The page itself reports the error in Vietnamese after joining fails;
         // still answer 404 so scripts and monitors see it.
         return (StatusCode::NOT_FOUND, Html(page)).into_response();
     }
-    Html(include_str!("../../web/room.html")).into_response()
+    Html(page).into_response()
 }
 
 async fn participants(

@@ -267,18 +267,17 @@ fn violates(doc: &Value, schema: &Value, v: &Value, name: Option<&str>) -> bool 
     {
         return true;
     }
-    if let Some(n) = v.as_f64() {
-        if obj
+    if let Some(n) = v.as_f64()
+        && (obj
             .get("minimum")
             .and_then(Value::as_f64)
             .is_some_and(|m| n < m)
             || obj
                 .get("maximum")
                 .and_then(Value::as_f64)
-                .is_some_and(|m| n > m)
-        {
-            return true;
-        }
+                .is_some_and(|m| n > m))
+    {
+        return true;
     }
     match v {
         Value::String(text) => date_like(name, s) && diemcau::store::date::parse(text).is_err(),

@@ -223,7 +223,7 @@ fn live_controls_refuse_bad_input_and_mute_a_publisher() {
         .await;
         assert!(flowing, "audio did not flow:\n{}", sub.describe());
         let id = whip.location.rsplit('/').next().unwrap().to_string();
-        let mute_url = format!("{base}/api/v1/rooms/{MEETING}/participants/{id}/mute");
+        let mute_url = format!("{base}/rooms/{MEETING}/participants/{id}/mute");
 
         // Bad input: a clear error, nothing changes.
         for (body, want) in [
@@ -235,10 +235,10 @@ fn live_controls_refuse_bad_input_and_mute_a_publisher() {
             assert_eq!(status, want, "mute body {body}: {json}");
             assert_eq!(json["error"]["code"], "bad_body", "{json}");
         }
-        let unknown = format!("{base}/api/v1/rooms/{MEETING}/participants/999999/mute");
+        let unknown = format!("{base}/rooms/{MEETING}/participants/999999/mute");
         let (status, json) = post_json(&unknown, r#"{"audio":true}"#).await;
         assert_eq!(status, 404, "{json}");
-        let stage_url = format!("{base}/api/v1/rooms/{MEETING}/stage");
+        let stage_url = format!("{base}/rooms/{MEETING}/stage");
         let (status, json) = post_json(&stage_url, r#"{"participants":["999999"]}"#).await;
         assert_eq!(status, 422, "{json}");
         assert_eq!(json["error"]["code"], "not_in_room", "{json}");
