@@ -87,7 +87,7 @@ async fn drop_pg(name: &str) {
 }
 
 /// A province of 100 communes with one endpoint each; an admin with a token.
-async fn seed(store: &Store) -> (String, Vec<String>, Vec<String>) {
+async fn seed(store: &Store) -> (String, Vec<String>, Vec<String>, String) {
     let actor = Actor::command_line();
     let tree = OrgTree::new(store.clone());
     let on = diemcau::store::date::parse("2020-01-01").unwrap();
@@ -157,7 +157,37 @@ async fn seed(store: &Store) -> (String, Vec<String>, Vec<String>) {
         .create_api_token(&actor, &user.id, "bench")
         .await
         .unwrap();
-    (secret.expose().to_string(), units, endpoints)
+    // A meeting of all 100 rooms, open, so live reads and writes have a room.
+    let meetings = diemcau::control::meetings::Meetings::new(store.clone());
+    let now = diemcau::store::now_ms();
+    let m = meetings
+        .create(
+            &actor,
+            diemcau::control::meetings::MeetingDraft {
+                title: "Giao ban đo tải".into(),
+                kind: diemcau::control::meetings::MeetingKind::GiaoBan,
+                description: String::new(),
+                starts_at_ms: now + 60_000,
+                ends_at_ms: now + 3_600_000,
+                recurrence: None,
+                hub_endpoint_id: None,
+                endpoint_ids: Vec::new(),
+                unit_queries: vec![diemcau::control::meetings::UnitQuery {
+                    unit_id: p.id.clone(),
+                    kinds: Vec::new(),
+                    include_self: false,
+                }],
+                chair_user_id: None,
+                secretary_user_id: None,
+                expected_people: None,
+                quorum_percent: None,
+            },
+        )
+        .await
+        .unwrap();
+    let meeting = m[0].id.clone();
+    meetings.open(&actor, &meeting).await.unwrap();
+    (secret.expose().to_string(), units, endpoints, meeting)
 }
 
 #[derive(Default)]
@@ -203,7 +233,7 @@ fn run_backend(backend: &str, a: &Args) {
     let server = server_rt.block_on(diemcau::Server::start(config)).unwrap();
     let base = format!("http://{}", server.http_addr().unwrap());
     let store = server.state().store.clone();
-    let (token, units, endpoints) = server_rt.block_on(seed(&store));
+    let (token, units, endpoints, meeting) = server_rt.block_on(seed(&store));
 
     let load_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -227,9 +257,12 @@ fn run_backend(backend: &str, a: &Args) {
             let base = base.clone();
             let token = token.clone();
             let tally = tally.clone();
-            // The mix: 80 % reads (org tree, endpoint list, one endpoint,
-            // who-am-I), 20 % writes (edit an endpoint, rename a unit).
-            let kind = n % 10;
+            let meeting = meeting.clone();
+            // The mix, per 20 requests: 16 reads (org tree ×3, one
+            // endpoint ×2, endpoint list, who-am-I ×2, meetings ×3, the
+            // meeting's live state ×3, its participants ×2) and 4 writes
+            // (edit an endpoint, rename a unit, two live mutes — audited).
+            let kind = n % 20;
             let ep = endpoints[(n as usize * 7) % endpoints.len()].clone();
             let unit = units[(n as usize * 13) % units.len()].clone();
             handles.push(tokio::spawn(async move {
@@ -238,14 +271,25 @@ fn run_backend(backend: &str, a: &Args) {
                     3..=4 => (http.get(format!("{base}/api/v1/endpoints/{ep}")), false),
                     5 => (http.get(format!("{base}/api/v1/endpoints")), false),
                     6..=7 => (http.get(format!("{base}/api/v1/auth/me")), false),
-                    8 => (
+                    8..=10 => (http.get(format!("{base}/api/v1/meetings")), false),
+                    11..=13 => (http.get(format!("{base}/api/v1/meetings/{meeting}/live")), false),
+                    14..=15 => (
+                        http.get(format!("{base}/api/v1/meetings/{meeting}/participants")),
+                        false,
+                    ),
+                    16 => (
                         http.patch(format!("{base}/api/v1/endpoints/{ep}"))
                             .json(&serde_json::json!({"technician_phone": format!("0912 {:06}", n % 1_000_000)})),
                         true,
                     ),
-                    _ => (
+                    17 => (
                         http.post(format!("{base}/api/v1/org/units/{unit}/rename"))
                             .json(&serde_json::json!({"name": format!("Xã Đổi Tên {n}"), "on": "2024-01-01"})),
+                        true,
+                    ),
+                    _ => (
+                        http.post(format!("{base}/api/v1/meetings/{meeting}/live/mute"))
+                            .json(&serde_json::json!({"endpoint_id": ep, "audio": n % 2 == 0})),
                         true,
                     ),
                 };
@@ -301,7 +345,7 @@ fn run_backend(backend: &str, a: &Args) {
 fn main() {
     let a = args();
     println!(
-        "API latency, open loop at {} req/s for {} s, mix 80 % reads / 20 % writes, server and load in one process on {} cores",
+        "API latency, open loop at {} req/s for {} s, mix 80 % reads / 20 % writes (org, endpoints, meetings, live state; endpoint edits, unit renames, live mutes), server and load in one process on {} cores",
         a.rate,
         a.seconds,
         std::thread::available_parallelism().map_or(0, |n| n.get())

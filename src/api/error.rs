@@ -96,9 +96,49 @@ impl From<CommandError> for ApiError {
 
 /// A JSON request body whose rejection (bad JSON, wrong types, unknown
 /// fields, wrong content type) is an [`ApiError`] like every other error.
-#[derive(axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+///
+/// The body must be a JSON **object**: serde would otherwise fill a struct
+/// from an array by field position (`["Xã A", "2025-07-01"]` as a rename),
+/// which no client means and no schema documents (found by the random-JSON
+/// test).
 pub struct JsonBody<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) =
+            axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "the body must be a JSON object with named fields",
+            ));
+        }
+        serde_path_to_error::deserialize(value)
+            .map(JsonBody)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let text = format!(
+                    "Failed to deserialize the JSON body into the target type: {}{}",
+                    if path == "." {
+                        String::new()
+                    } else {
+                        format!("{path}: ")
+                    },
+                    e.inner()
+                );
+                let mut error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", text);
+                error.field = json_error_field(&error.message);
+                error
+            })
+    }
+}
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
