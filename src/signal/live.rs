@@ -182,6 +182,15 @@ impl LiveRooms {
         }
     }
 
+    /// Tell a meeting's consoles something that is not live state (the
+    /// meeting started, its plan changed), in order with its events.
+    pub async fn announce(&self, meeting: &str, event: serde_json::Value) {
+        if let Some(room) = self.get(meeting) {
+            let _state = room.state.lock().await;
+            publish(&room, &event);
+        }
+    }
+
     /// A participant left the engine (hangup, timeout, removal).
     pub async fn disconnected(&self, meeting: &str, participant: ParticipantId) {
         if let Some(room) = self.get(meeting) {

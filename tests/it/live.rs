@@ -334,3 +334,89 @@ fn rooms_join_with_their_tokens_and_the_console_sees_every_change_within_a_secon
         assert!(gone, "room b's signalling closed when the meeting ended");
     }));
 }
+
+both_backends! {
+    async fn meetings_before_and_after_a_merge_reach_the_rooms_of_their_own_date(db) {
+        let w = world(db).await;
+        let op = w.as_role("operator");
+        // A and B merge into a new commune AB on 2025-07-01 (the 2025 reorganisation).
+        let merged = op.post("/api/v1/org/merge", json!({
+            "sources": [w.unit("A"), w.unit("B")],
+            "into": {"new": {"code": "AB", "name": "Xã An Bình", "kind": "commune", "parent_id": w.unit("P")}},
+            "on": "2025-07-01"
+        })).await;
+        assert_eq!(merged.status, 200, "{}", merged.text);
+        let ab = merged.body["id"].as_str().unwrap().to_string();
+        // A room registered for the new commune after the merge.
+        let new_room = op.post("/api/v1/endpoints", json!({
+            "name": "Điểm cầu xã An Bình (mới)", "link": "4g", "unit_id": ab, "bound_from": "2025-07-01"
+        })).await;
+        assert_eq!(new_room.status, 201, "{}", new_room.text);
+        let new_id = new_room.body["endpoint"]["id"].as_str().unwrap().to_string();
+        let at = |date: &str| {
+            // 08:00 in the province (UTC+7) on `date`.
+            let d = diemcau::store::date::parse(date).unwrap();
+            let t = d.with_hms(1, 0, 0).unwrap().assume_utc();
+            (t.unix_timestamp() * 1000) as i64
+        };
+        let mut reached = Vec::new();
+        for date in ["2025-06-20", "2025-07-10"] {
+            let start = at(date);
+            let m = op.post("/api/v1/meetings", json!({
+                "title": format!("Hội nghị ngày {date}"), "kind": "quan_triet",
+                "starts_at_ms": start, "ends_at_ms": start + 2 * 3_600_000,
+                "unit_queries": [{"unit_id": w.unit("P"), "kinds": ["commune"]}],
+            })).await;
+            assert_eq!(m.status, 201, "{}", m.text);
+            let id = m.body["meetings"][0]["id"].as_str().unwrap().to_string();
+            let p = op.get(&format!("/api/v1/meetings/{id}/participants")).await;
+            let mut rows: Vec<(String, String)> = p.body["participants"].as_array().unwrap().iter()
+                .map(|r| (r["endpoint_id"].as_str().unwrap().to_string(), r["unit_code"].as_str().unwrap_or("").to_string()))
+                .collect();
+            rows.sort();
+            reached.push(rows);
+        }
+        let mut before = vec![(w.endpoint("a").to_string(), "A".to_string()), (w.endpoint("b").to_string(), "B".to_string())];
+        before.sort();
+        assert_eq!(reached[0], before, "before the merge: the two old communes' rooms");
+        let mut after = vec![
+            (w.endpoint("a").to_string(), "AB".to_string()),
+            (w.endpoint("b").to_string(), "AB".to_string()),
+            (new_id, "AB".to_string()),
+        ];
+        after.sort();
+        assert_eq!(reached[1], after, "after: the merged commune's rooms, old ones followed the merge");
+    }
+}
+
+both_backends! {
+    async fn a_meeting_opens_by_itself_when_its_lobby_time_comes(db) {
+        let w = world(db).await;
+        // Starts in ten minutes: inside the default 30-minute lobby lead.
+        let start = diemcau::store::now_ms() + 10 * 60_000;
+        let m = w.as_role("operator").post("/api/v1/meetings", json!({
+            "title": "Giao ban sáng thứ Hai", "kind": "giao_ban",
+            "starts_at_ms": start, "ends_at_ms": start + 3_600_000,
+            "endpoint_ids": [w.endpoint("a")],
+        })).await;
+        assert_eq!(m.status, 201, "{}", m.text);
+        let id = m.body["meetings"][0]["id"].as_str().unwrap().to_string();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let now = w.as_role("operator").get(&format!("/api/v1/meetings/{id}")).await;
+            if now.body["state"] == "open" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "still {} after 15 s", now.body["state"]);
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        // Its live room is there for rooms to join.
+        let live = w.as_role("operator").get(&format!("/api/v1/meetings/{id}/live")).await;
+        assert_eq!(live.status, 200, "{}", live.text);
+        // The audit log says the scheduler opened it.
+        let audit = w.as_role("auditor").get("/api/v1/audit?limit=1000").await;
+        let opened = audit.body["records"].as_array().unwrap().iter()
+            .any(|r| r["actor_id"] == "system" && r["target"] == format!("meeting:{id}"));
+        assert!(opened, "the scheduler's open is audited");
+    }
+}

@@ -401,6 +401,13 @@ async fn transition(
     match done.state {
         MeetingState::Open | MeetingState::Live => {
             live_room(state, &done).await?;
+            state
+                .live
+                .announce(
+                    &done.id,
+                    serde_json::json!({"type": "meeting_state", "state": done.state, "by": caller.label()}),
+                )
+                .await;
         }
         _ => close_rooms(state, std::slice::from_ref(&done), "ended").await,
     }
