@@ -190,7 +190,7 @@ both_backends! {
         let all = meetings.list(&MeetingFilter::default()).await.unwrap();
         assert_eq!(all.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), [m.id.as_str(), other.id.as_str()], "by start");
         let window = MeetingFilter { from_ms: Some(start + HOUR), to_ms: Some(start + 24 * HOUR), ..Default::default() };
-        assert_eq!(meetings.list(&window).await.unwrap(), [m.clone()], "a meeting running at from_ms is listed");
+        assert_eq!(meetings.list(&window).await.unwrap(), std::slice::from_ref(m), "a meeting running at from_ms is listed");
         let later = MeetingFilter { from_ms: Some(start + 3 * HOUR), ..Default::default() };
         assert_eq!(meetings.list(&later).await.unwrap()[0].id, other.id);
         let too_many = MeetingFilter { limit: Some(501), ..Default::default() };
