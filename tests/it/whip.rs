@@ -226,14 +226,15 @@ fn live_controls_refuse_bad_input_and_mute_a_publisher() {
         let mute_url = format!("{base}/rooms/{MEETING}/participants/{id}/mute");
 
         // Bad input: a clear error, nothing changes.
-        for (body, want) in [
-            ("{not json", 400),
-            (r#"{"audio":"yes"}"#, 422),
-            (r#"{"audio":true,"volume":3}"#, 422),
+        for (body, want, code) in [
+            ("{not json", 400, "bad_json"),
+            (r#"{"audio":"yes"}"#, 422, "invalid"),
+            (r#"{"audio":true,"volume":3}"#, 422, "invalid"),
+            (r#"[true]"#, 422, "invalid"),
         ] {
             let (status, json) = post_json(&mute_url, body).await;
             assert_eq!(status, want, "mute body {body}: {json}");
-            assert_eq!(json["error"]["code"], "bad_body", "{json}");
+            assert_eq!(json["error"]["code"], code, "{json}");
         }
         let unknown = format!("{base}/rooms/{MEETING}/participants/999999/mute");
         let (status, json) = post_json(&unknown, r#"{"audio":true}"#).await;
