@@ -195,6 +195,7 @@ struct Tally {
     read: Vec<Duration>,
     write: Vec<Duration>,
     errors: usize,
+    by_route: std::collections::BTreeMap<&'static str, Vec<Duration>>,
 }
 
 fn pct(v: &mut [Duration], p: f64) -> f64 {
@@ -266,6 +267,18 @@ fn run_backend(backend: &str, a: &Args) {
             let ep = endpoints[(n as usize * 7) % endpoints.len()].clone();
             let unit = units[(n as usize * 13) % units.len()].clone();
             handles.push(tokio::spawn(async move {
+                let route: &'static str = match kind {
+                    0..=2 => "GET org/units",
+                    3..=4 => "GET endpoints/{id}",
+                    5 => "GET endpoints",
+                    6..=7 => "GET auth/me",
+                    8..=10 => "GET meetings",
+                    11..=13 => "GET meetings/{id}/live",
+                    14..=15 => "GET meetings/{id}/participants",
+                    16 => "PATCH endpoints/{id}",
+                    17 => "POST org/units/{id}/rename",
+                    _ => "POST meetings/{id}/live/mute",
+                };
                 let (req, write) = match kind {
                     0..=2 => (http.get(format!("{base}/api/v1/org/units")), false),
                     3..=4 => (http.get(format!("{base}/api/v1/endpoints/{ep}")), false),
@@ -309,6 +322,7 @@ fn run_backend(backend: &str, a: &Args) {
                 } else {
                     t.read.push(latency);
                 }
+                t.by_route.entry(route).or_default().push(latency);
             }));
         }
         for h in handles {
@@ -321,6 +335,7 @@ fn run_backend(backend: &str, a: &Args) {
         mut read,
         mut write,
         errors,
+        by_route,
     } = tally;
     let mut all: Vec<Duration> = read.iter().chain(write.iter()).copied().collect();
     println!(
@@ -336,6 +351,14 @@ fn run_backend(backend: &str, a: &Args) {
         pct(&mut write, 0.50),
         pct(&mut write, 0.99),
     );
+    for (route, mut v) in by_route {
+        println!(
+            "{:>13} {route:<34} p50 {:>6.2} ms  p99 {:>6.2} ms",
+            "",
+            pct(&mut v, 0.50),
+            pct(&mut v, 0.99)
+        );
+    }
     server_rt.block_on(server.shutdown());
     if let Some(n) = pg_name {
         server_rt.block_on(drop_pg(&n));

@@ -143,25 +143,38 @@ impl Meetings {
                     .map(|e| (e.as_str(), ParticipantVia::Explicit)),
             )
             .collect();
-        if !named.is_empty() {
-            // One read of every endpoint beats one per id: a province has a
-            // few hundred rooms, a meeting may name many of them.
-            let all: HashMap<String, Endpoint> = eps
-                .list()
-                .await?
-                .into_iter()
-                .map(|e| (e.id.clone(), e))
-                .collect();
-            for (id, via) in named {
-                // Endpoints are never deleted; a missing one is a stale id.
-                let Some(ep) = all.get(id) else { continue };
-                if !seen.insert(ep.id.clone()) {
-                    continue;
-                }
-                let unit = eps.unit_at(id, on).await?;
-                let unit = unit.and_then(|u| tree.get(&u.id));
-                out.push(participant(ep, unit, via));
+        // Three reads whatever the meeting's size — every endpoint, every
+        // binding on the day, the tree — instead of one per unit or room:
+        // consoles and the join path ask for this often.
+        let all: HashMap<String, Endpoint> = eps
+            .list()
+            .await?
+            .into_iter()
+            .map(|e| (e.id.clone(), e))
+            .collect();
+        let bound = eps.bindings_on(on).await?;
+        let mut by_unit: HashMap<&str, Vec<&Endpoint>> = HashMap::new();
+        for (ep, unit) in &bound {
+            if let Some(e) = all.get(ep) {
+                by_unit.entry(unit.as_str()).or_default().push(e);
             }
+        }
+        for (id, via) in named {
+            // Endpoints are never deleted; a missing one is a stale id.
+            let Some(ep) = all.get(id) else { continue };
+            if !seen.insert(ep.id.clone()) {
+                continue;
+            }
+            let unit = match bound.get(id).and_then(|u| tree.get(u)) {
+                Some(u) => Some(u),
+                // Bound to a unit merged away since: follow the merge.
+                None if bound.contains_key(id) => eps
+                    .unit_at(id, on)
+                    .await?
+                    .and_then(|u| tree.get(&u.id)),
+                None => None,
+            };
+            out.push(participant(ep, unit, via));
         }
 
         for q in queries {
@@ -177,12 +190,12 @@ impl Meetings {
             }
             units.extend(org.descendants(&q.unit_id, on, &q.kinds).await?);
             for unit in &units {
-                for ep in eps.bound_to(&unit.id, on).await? {
+                for ep in by_unit.get(unit.id.as_str()).into_iter().flatten() {
                     if seen.insert(ep.id.clone()) {
                         let via = ParticipantVia::UnitQuery {
                             query_unit_id: q.unit_id.clone(),
                         };
-                        out.push(participant(&ep, Some(unit), via));
+                        out.push(participant(ep, Some(unit), via));
                     }
                 }
             }
