@@ -50,10 +50,20 @@ pub enum Action {
     /// Confirm how many people sit in a room.
     Headcount,
     AuditRead,
+    /// Plan a meeting's agenda (items, order, presenters).
+    AgendaWrite,
+    /// Drive the room: advance the current agenda item, page-sync a document.
+    Present,
+    /// Upload, version, recall a meeting's documents.
+    DocumentsWrite,
+    /// Create motions; open, close and publish votes (the chair decides).
+    VoteManage,
+    /// Cast a vote (a delegate, or a room voting with its headcount).
+    VoteCast,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 22] = [
         Action::Public,
         Action::Own,
         Action::UsersRead,
@@ -71,6 +81,11 @@ impl Action {
         Action::FloorSelf,
         Action::Headcount,
         Action::AuditRead,
+        Action::AgendaWrite,
+        Action::Present,
+        Action::DocumentsWrite,
+        Action::VoteManage,
+        Action::VoteCast,
     ];
 }
 
@@ -97,6 +112,10 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             FloorChair,
             FloorSelf,
             Headcount,
+            AgendaWrite,
+            Present,
+            DocumentsWrite,
+            VoteManage,
         ],
         Role::SubOperator => &[
             UsersRead,
@@ -111,6 +130,10 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             FloorChair,
             FloorSelf,
             Headcount,
+            AgendaWrite,
+            Present,
+            DocumentsWrite,
+            VoteManage,
         ],
         Role::Secretary => &[
             UsersRead,
@@ -120,9 +143,22 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             MeetingsWrite,
             LiveRead,
             Headcount,
+            AgendaWrite,
+            Present,
+            DocumentsWrite,
+            VoteManage,
         ],
-        Role::Chair => &[OrgRead, EndpointsRead, MeetingsRead, LiveRead, FloorChair],
-        Role::Delegate => &[OrgRead, MeetingsRead, LiveRead],
+        Role::Chair => &[
+            OrgRead,
+            EndpointsRead,
+            MeetingsRead,
+            LiveRead,
+            FloorChair,
+            Present,
+            VoteManage,
+            VoteCast,
+        ],
+        Role::Delegate => &[OrgRead, MeetingsRead, LiveRead, VoteCast],
         Role::Auditor => &[
             UsersRead,
             OrgRead,
@@ -325,6 +361,11 @@ mod tests {
             let write = matches!(
                 a,
                 Action::UsersWrite
+                    | Action::AgendaWrite
+                    | Action::Present
+                    | Action::DocumentsWrite
+                    | Action::VoteManage
+                    | Action::VoteCast
                     | Action::OrgWrite
                     | Action::EndpointsWrite
                     | Action::MeetingsWrite

@@ -7,12 +7,15 @@
 //! `org` (the versioned org tree) and `endpoints` (điểm cầu and their
 //! credentials) are the first of those, on top of `crate::store`.
 
+pub mod agenda;
+pub mod documents;
 pub mod endpoints;
 pub mod live;
 pub mod meetings;
 pub mod org;
 pub mod people;
 pub mod secret;
+pub mod voting;
 
 use std::collections::HashMap;
 use std::sync::RwLock;

@@ -36,6 +36,21 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "meetings",
         sql: include_str!("migrations/0003_meetings.sql"),
     },
+    Migration {
+        version: 4,
+        name: "agenda",
+        sql: include_str!("migrations/0004_agenda.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "documents",
+        sql: include_str!("migrations/0005_documents.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "voting",
+        sql: include_str!("migrations/0006_voting.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

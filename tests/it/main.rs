@@ -4,9 +4,11 @@
 //! only `lo` up (see `support::netns`), so no WebRTC stack can reach this
 //! machine's other interfaces.
 
+mod agenda;
 mod api;
 mod audit;
 mod browser;
+mod documents;
 mod endpoints;
 mod engine;
 mod interop;
@@ -18,5 +20,6 @@ mod people;
 mod permissions;
 mod random_json;
 mod store;
+mod voting;
 mod support;
 mod whip;

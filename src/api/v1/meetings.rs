@@ -361,7 +361,13 @@ async fn update(
     if let Some(v) = p.quorum_percent {
         d.quorum_percent = v;
     }
-    check_scope(&state, &caller, Action::MeetingsWrite, (&d).into()).await?;
+    // An edit changes this occurrence only: its scope is checked at its
+    // own date, not over the rest of the series.
+    let this_one = MeetingDraft {
+        recurrence: None,
+        ..d.clone()
+    };
+    check_scope(&state, &caller, Action::MeetingsWrite, (&this_one).into()).await?;
     Ok(Json(
         meetings(&state).update(&caller.actor(), &id, d).await?,
     ))

@@ -1,12 +1,15 @@
 //! The `/api/v1` routes, one module per resource. [`api`] lists every
 //! operation once: its permission, its types, its handler.
 
+mod agenda;
 mod audit;
+mod documents;
 mod endpoints;
 mod live;
 pub mod meetings;
 mod org;
 mod users;
+mod voting;
 
 use axum::http::StatusCode;
 use time::Date;
@@ -29,6 +32,9 @@ pub fn api() -> Api<AppState> {
     let api = endpoints::add_routes(api);
     let api = meetings::add_routes(api);
     let api = live::add_routes(api);
+    let api = agenda::add_routes(api);
+    let api = documents::add_routes(api);
+    let api = voting::add_routes(api);
     audit::add_routes(api)
 }
 

@@ -1,0 +1,2 @@
+-- Placeholder: filled by the paperless work (issue 4).
+SELECT 1;
