@@ -131,6 +131,7 @@ impl Server {
             meetings,
             store,
             live,
+            data_dir: config.data_dir.clone(),
             ca_pem: tls
                 .as_ref()
                 .and_then(|t| t.ca_pem.as_deref().map(Arc::from)),

@@ -34,6 +34,8 @@ pub struct AppState {
     pub store: crate::store::Store,
     /// Live control of open meetings.
     pub live: Arc<crate::signal::live::LiveRooms>,
+    /// The server's data directory (documents, recordings live under it).
+    pub data_dir: std::path::PathBuf,
     /// PEM of the generated local CA, offered at /ca.pem for rooms to trust.
     pub ca_pem: Option<Arc<str>>,
 }
