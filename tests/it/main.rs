@@ -20,6 +20,6 @@ mod people;
 mod permissions;
 mod random_json;
 mod store;
-mod voting;
 mod support;
+mod voting;
 mod whip;

@@ -168,10 +168,9 @@ impl Meetings {
             let unit = match bound.get(id).and_then(|u| tree.get(u)) {
                 Some(u) => Some(u),
                 // Bound to a unit merged away since: follow the merge.
-                None if bound.contains_key(id) => eps
-                    .unit_at(id, on)
-                    .await?
-                    .and_then(|u| tree.get(&u.id)),
+                None if bound.contains_key(id) => {
+                    eps.unit_at(id, on).await?.and_then(|u| tree.get(&u.id))
+                }
                 None => None,
             };
             out.push(participant(ep, unit, via));
