@@ -25,6 +25,22 @@ pub struct Config {
     pub log: LogConfig,
     pub database: DatabaseConfig,
     pub meetings: MeetingsConfig,
+    pub documents: DocumentsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DocumentsConfig {
+    /// Largest document a secretary may upload, MiB.
+    pub max_upload_mib: u32,
+}
+
+impl Default for DocumentsConfig {
+    fn default() -> Self {
+        DocumentsConfig {
+            max_upload_mib: 200,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -118,6 +134,7 @@ impl Default for Config {
             log: LogConfig::default(),
             database: DatabaseConfig::default(),
             meetings: MeetingsConfig::default(),
+            documents: DocumentsConfig::default(),
         }
     }
 }
@@ -235,6 +252,15 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "tls.cert",
                 message: "tls.cert and tls.key go together; set both or neither".into(),
+            });
+        }
+        if self.documents.max_upload_mib == 0 || self.documents.max_upload_mib > 16 * 1024 {
+            return Err(ConfigError::Invalid {
+                key: "documents.max_upload_mib",
+                message: format!(
+                    "{} MiB is outside 1 to 16384",
+                    self.documents.max_upload_mib
+                ),
             });
         }
         if self.meetings.open_before_minutes > 24 * 60 {

@@ -92,6 +92,10 @@ impl Server {
         // Before media: a server that cannot reach its database should fail
         // at start, not on the first operator action.
         let store = store::Store::open(&config.database_url()).await?;
+        control::documents::set_max_upload_bytes(
+            &config.data_dir,
+            u64::from(config.documents.max_upload_mib) * 1024 * 1024,
+        );
         let (media, events) = net::Media::start(net::MediaSettings {
             bind: config.media.bind,
             port: config.media.udp_port,

@@ -171,8 +171,8 @@ pub fn role_permits(role: Role, action: Action) -> bool {
     matches!(action, Public | Own) || allowed.contains(&action)
 }
 
-/// A room endpoint may read its meetings, ask for the floor and report its
-/// headcount — for itself only (checked by the handlers).
+/// A room endpoint may read its meetings, ask for the floor, report its
+/// headcount and vote with it — for itself only (checked by the handlers).
 pub fn endpoint_permits(action: Action) -> bool {
     matches!(
         action,
@@ -181,6 +181,7 @@ pub fn endpoint_permits(action: Action) -> bool {
             | Action::LiveRead
             | Action::FloorSelf
             | Action::Headcount
+            | Action::VoteCast
     )
 }
 

@@ -73,6 +73,30 @@ POST   /api/v1/meetings/{id}/live/floor/withdraw admin operator sub_operator end
 POST   /api/v1/meetings/{id}/live/floor/order   admin operator sub_operator chair
 POST   /api/v1/meetings/{id}/live/floor/grant   admin operator sub_operator chair
 POST   /api/v1/meetings/{id}/live/floor/revoke  admin operator sub_operator chair
+GET    /api/v1/meetings/{id}/agenda             admin operator sub_operator secretary chair delegate auditor endpoint
+POST   /api/v1/meetings/{id}/agenda             admin operator sub_operator secretary
+PATCH  /api/v1/meetings/{id}/agenda/{item}      admin operator sub_operator secretary
+DELETE /api/v1/meetings/{id}/agenda/{item}      admin operator sub_operator secretary
+POST   /api/v1/meetings/{id}/agenda/order       admin operator sub_operator secretary
+POST   /api/v1/meetings/{id}/agenda/current     admin operator sub_operator secretary chair
+POST   /api/v1/meetings/{id}/agenda/next        admin operator sub_operator secretary chair
+GET    /api/v1/meetings/{id}/presentation       admin operator sub_operator secretary chair delegate auditor endpoint
+POST   /api/v1/meetings/{id}/presentation       admin operator sub_operator secretary chair
+DELETE /api/v1/meetings/{id}/presentation       admin operator sub_operator secretary chair
+GET    /api/v1/meetings/{id}/documents          admin operator sub_operator secretary chair delegate auditor endpoint
+POST   /api/v1/meetings/{id}/documents          admin operator sub_operator secretary
+POST   /api/v1/meetings/{id}/documents/recall   admin operator sub_operator secretary
+GET    /api/v1/meetings/{id}/documents/{doc}    admin operator sub_operator secretary chair delegate auditor endpoint
+GET    /api/v1/meetings/{id}/documents/{doc}/content admin operator sub_operator secretary chair delegate auditor endpoint
+POST   /api/v1/meetings/{id}/documents/{doc}/confirm admin operator sub_operator secretary
+GET    /api/v1/meetings/{id}/book               admin operator sub_operator secretary chair delegate auditor endpoint
+GET    /api/v1/meetings/{id}/motions            admin operator sub_operator secretary chair delegate auditor endpoint
+POST   /api/v1/meetings/{id}/motions            admin operator sub_operator secretary chair
+GET    /api/v1/meetings/{id}/motions/{motion}   admin operator sub_operator secretary chair delegate auditor endpoint
+POST   /api/v1/meetings/{id}/motions/{motion}/open admin operator sub_operator secretary chair
+POST   /api/v1/meetings/{id}/motions/{motion}/close admin operator sub_operator secretary chair
+POST   /api/v1/meetings/{id}/motions/{motion}/publish admin operator sub_operator secretary chair
+POST   /api/v1/meetings/{id}/motions/{motion}/vote admin chair delegate endpoint
 GET    /api/v1/audit                            admin auditor
 GET    /api/v1/audit/verify                     admin auditor
 ";
