@@ -60,10 +60,12 @@ pub enum Action {
     VoteManage,
     /// Cast a vote (a delegate, or a room voting with its headcount).
     VoteCast,
+    /// Draft, edit and finalise the minutes (the secretary's job).
+    MinutesWrite,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::Public,
         Action::Own,
         Action::UsersRead,
@@ -86,6 +88,7 @@ impl Action {
         Action::DocumentsWrite,
         Action::VoteManage,
         Action::VoteCast,
+        Action::MinutesWrite,
     ];
 }
 
@@ -147,6 +150,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             Present,
             DocumentsWrite,
             VoteManage,
+            MinutesWrite,
         ],
         Role::Chair => &[
             OrgRead,
@@ -367,6 +371,7 @@ mod tests {
                     | Action::DocumentsWrite
                     | Action::VoteManage
                     | Action::VoteCast
+                    | Action::MinutesWrite
                     | Action::OrgWrite
                     | Action::EndpointsWrite
                     | Action::MeetingsWrite

@@ -12,6 +12,7 @@ pub mod documents;
 pub mod endpoints;
 pub mod live;
 pub mod meetings;
+pub mod minutes;
 pub mod org;
 pub mod people;
 pub mod secret;

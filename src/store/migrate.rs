@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "voting",
         sql: include_str!("migrations/0006_voting.sql"),
     },
+    Migration {
+        version: 7,
+        name: "minutes",
+        sql: include_str!("migrations/0007_minutes.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -15,6 +15,7 @@ mod interop;
 mod invariants;
 mod live;
 mod meetings;
+mod minutes;
 mod org;
 mod people;
 mod permissions;

@@ -7,6 +7,7 @@ mod documents;
 mod endpoints;
 mod live;
 pub mod meetings;
+mod minutes;
 mod org;
 mod users;
 mod voting;
@@ -35,6 +36,7 @@ pub fn api() -> Api<AppState> {
     let api = agenda::add_routes(api);
     let api = documents::add_routes(api);
     let api = voting::add_routes(api);
+    let api = minutes::add_routes(api);
     audit::add_routes(api)
 }
 
