@@ -162,7 +162,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             VoteManage,
             VoteCast,
         ],
-        Role::Delegate => &[OrgRead, MeetingsRead, LiveRead, VoteCast],
+        Role::Delegate => &[OrgRead, MeetingsRead, LiveRead, VoteCast, FloorSelf],
         Role::Auditor => &[
             UsersRead,
             OrgRead,

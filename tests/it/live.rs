@@ -209,7 +209,20 @@ fn rooms_join_with_their_tokens_and_the_console_sees_every_change_within_a_secon
         );
         assert!(t.elapsed() < Duration::from_secs(2));
 
-        // Floor: b asks with its own token, the meeting's chair grants.
+        // Floor: a delegate sitting in room b registers from a tablet; the
+        // console learns the room and who; b asking itself changes nothing.
+        let n = c.count();
+        let reg = w
+            .as_role("delegate")
+            .post(
+                &format!("/api/v1/meetings/{id}/live/floor/request"),
+                json!({"endpoint_id": w.endpoint("b")}),
+            )
+            .await;
+        assert_eq!(reg.status, 200, "{}", reg.text);
+        let who = event(&c, n, "floor_registration", second).await;
+        assert_eq!(who["delegate"], "Người dùng delegate");
+        // b asks with its own token (already queued: idempotent), the meeting's chair grants.
         let n = c.count();
         let asked = w
             .as_endpoint("b")
@@ -219,7 +232,12 @@ fn rooms_join_with_their_tokens_and_the_console_sees_every_change_within_a_secon
             )
             .await;
         assert_eq!(asked.status, 200, "{}", asked.text);
-        event(&c, n, "floor_requested", second).await;
+        assert_eq!(
+            asked.body["floor"]["queue"].as_array().unwrap().len(),
+            1,
+            "{}",
+            asked.text
+        );
         let someone_else = w
             .as_endpoint("b")
             .post(

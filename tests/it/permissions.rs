@@ -68,8 +68,8 @@ POST   /api/v1/meetings/{id}/live/remove        admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/readmit       admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/scene         admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/headcount     admin operator sub_operator secretary endpoint
-POST   /api/v1/meetings/{id}/live/floor/request admin operator sub_operator endpoint
-POST   /api/v1/meetings/{id}/live/floor/withdraw admin operator sub_operator endpoint
+POST   /api/v1/meetings/{id}/live/floor/request admin operator sub_operator delegate endpoint
+POST   /api/v1/meetings/{id}/live/floor/withdraw admin operator sub_operator delegate endpoint
 POST   /api/v1/meetings/{id}/live/floor/order   admin operator sub_operator chair
 POST   /api/v1/meetings/{id}/live/floor/grant   admin operator sub_operator chair
 POST   /api/v1/meetings/{id}/live/floor/revoke  admin operator sub_operator chair

@@ -127,7 +127,7 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
     )
     .add(
         Op::post("/api/v1/meetings/{id}/live/floor/request", FloorSelf, T)
-            .summary("Register to speak (a room for itself, an operator for a room)")
+            .summary("Register to speak (a room for itself; a delegate or an operator for a room)")
             .body::<MaybeEndpointBody>()
             .returns::<LiveSnapshot>(),
         post(floor_request),
@@ -668,8 +668,11 @@ async fn floor_request(
     JsonBody(b): JsonBody<MaybeEndpointBody>,
 ) -> Result<Json<LiveSnapshot>, ApiError> {
     let endpoint = subject(&caller, b.endpoint_id)?;
-    let details = json!({"endpoint_id": endpoint});
-    act(
+    // A delegate registers from their tablet for the room they sit in: the
+    // queue holds rooms (one microphone each), the console also learns who.
+    let delegate = caller.person().map(|p| p.user.details.display_name.clone());
+    let details = json!({"endpoint_id": endpoint, "delegate": delegate});
+    let answer = act(
         &state,
         &caller,
         &id,
@@ -678,7 +681,17 @@ async fn floor_request(
         details,
         |l, now| l.request_floor(&endpoint, now),
     )
-    .await
+    .await?;
+    if let Some(name) = delegate {
+        state
+            .live
+            .announce(
+                &id,
+                json!({"type": "floor_registration", "endpoint_id": endpoint, "delegate": name}),
+            )
+            .await;
+    }
+    Ok(answer)
 }
 
 async fn floor_withdraw(
