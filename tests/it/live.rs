@@ -222,8 +222,8 @@ fn rooms_join_with_their_tokens_and_the_console_sees_every_change_within_a_secon
         assert_eq!(reg.status, 200, "{}", reg.text);
         let who = event(&c, n, "floor_registration", second).await;
         assert_eq!(who["delegate"], "Người dùng delegate");
+        event(&c, n, "floor_requested", second).await;
         // b asks with its own token (already queued: idempotent), the meeting's chair grants.
-        let n = c.count();
         let asked = w
             .as_endpoint("b")
             .post(

@@ -1,8 +1,361 @@
-//! Placeholder (issue 4: minutes).
+//! Biên bản (minutes) over HTTP. Reading (MeetingsRead) gives the latest
+//! saved version, or while none is saved a draft generated from the record;
+//! writing (MinutesWrite: admin, secretary) saves the secretary's
+//! conclusions as a draft version, finalises it, and snapshots attendance
+//! from the live roll call. A final version is immutable: the next save
+//! creates version n+1, and every version stays readable.
+//!
+//! Export: `?format=json` (the default). PDF is not offered: doing it
+//! properly for Vietnamese text needs an embedded Unicode font and a PDF
+//! writer, neither of which the build has.
 
-use super::AppState;
-use crate::api::openapi::Api;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::Method;
+use axum::routing::{get, post, put};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::meetings::{meetings, visible_meeting};
+use super::{AppState, QueryParams, check_len};
+use crate::api::access::{Action, Caller};
+use crate::api::openapi::{Api, Op};
+use crate::api::{ApiError, JsonBody};
+use crate::control::agenda::Agendas;
+use crate::control::meetings::{Meeting, MeetingState};
+use crate::control::minutes::{
+    Attendance, MAX_CONCLUSIONS, Minutes, MinutesAgendaItem, MinutesError, MinutesHeader,
+    MinutesMotion, MinutesOption, MinutesPeriod, MinutesStore, StoredVersion, VersionInfo,
+    VersionStatus, local_date, local_hm,
+};
+use crate::control::voting::{MotionState, Voting};
+use crate::store::{Actor, now_ms};
 
 pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
-    api
+    use Action::{MeetingsRead, MinutesWrite};
+    const T: &str = "minutes";
+    api.add(
+        Op::get("/api/v1/meetings/{id}/minutes", MeetingsRead, T)
+            .summary("The current minutes: the latest saved version, or a draft generated from the record")
+            .query::<FormatQuery>()
+            .returns::<MinutesView>(),
+        get(current),
+    )
+    .add(
+        Op::new(Method::PUT, "/api/v1/meetings/{id}/minutes", MinutesWrite, T)
+            .summary("Save the conclusions as a draft version (after a final one: the next version)")
+            .body::<MinutesBody>()
+            .returns::<MinutesView>(),
+        put(save),
+    )
+    .add(
+        Op::post("/api/v1/meetings/{id}/minutes/finalise", MinutesWrite, T)
+            .summary("Make the current version final (immutable)")
+            .returns::<MinutesView>(),
+        post(finalise),
+    )
+    .add(
+        Op::get("/api/v1/meetings/{id}/minutes/versions", MeetingsRead, T)
+            .summary("Every saved version, oldest first")
+            .returns::<VersionList>(),
+        get(versions),
+    )
+    .add(
+        Op::get("/api/v1/meetings/{id}/minutes/versions/{n}", MeetingsRead, T)
+            .summary("One saved version, exactly as stored")
+            .returns::<MinutesView>(),
+        get(version),
+    )
+    .add(
+        Op::post("/api/v1/meetings/{id}/minutes/attendance", MinutesWrite, T)
+            .summary("Snapshot the live roll call for the minutes (the meeting must be open or live)")
+            .returns::<Attendance>(),
+        post(attendance),
+    )
+}
+
+/// The export format.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FormatQuery {
+    /// `json` (the default). `pdf` is not available.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// What the secretary saves.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MinutesBody {
+    /// The conclusions (kết luận), at most 50000 characters.
+    conclusions: String,
+}
+
+/// Minutes as served.
+#[derive(Serialize, JsonSchema)]
+pub struct MinutesView {
+    /// `None` for a draft generated from the record and not saved yet.
+    version: Option<u32>,
+    /// `generated`, `draft` or `final`.
+    status: String,
+    /// SHA-256 (hex) of the stored JSON body; `None` when not saved.
+    sha256: Option<String>,
+    saved: Option<VersionInfo>,
+    minutes: Minutes,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct VersionList {
+    versions: Vec<VersionInfo>,
+}
+
+impl From<MinutesError> for ApiError {
+    fn from(e: MinutesError) -> Self {
+        let msg = e.to_string();
+        match e {
+            MinutesError::Store(s) => crate::api::auth::store_error(s),
+            MinutesError::UnknownVersion(..) => ApiError::not_found("unknown_version", msg),
+            MinutesError::AlreadyFinal(_) => ApiError::conflict("already_final", msg),
+            MinutesError::NothingSaved(_) => ApiError::conflict("nothing_saved", msg),
+        }
+    }
+}
+
+fn minutes_store(state: &AppState) -> MinutesStore {
+    MinutesStore::new(state.store.clone())
+}
+
+fn view(v: StoredVersion) -> Result<MinutesView, ApiError> {
+    let minutes: Minutes = serde_json::from_str(&v.body).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "corrupt_minutes",
+            format!("stored minutes version {} unreadable: {e}", v.info.version),
+        )
+    })?;
+    Ok(MinutesView {
+        version: Some(v.info.version),
+        status: match v.info.status {
+            VersionStatus::Draft => "draft".into(),
+            VersionStatus::Final => "final".into(),
+        },
+        sha256: Some(v.info.sha256.clone()),
+        saved: Some(v.info),
+        minutes,
+    })
+}
+
+/// The minutes generated from the record now, with `conclusions`.
+async fn generate(state: &AppState, m: &Meeting, conclusions: String) -> Result<Minutes, ApiError> {
+    let store = minutes_store(state);
+    let name = |id: Option<String>| {
+        let store = &store;
+        async move {
+            match id {
+                Some(id) => store.user_name(&id).await.map(|n| n.or(Some(id))),
+                None => Ok(None),
+            }
+        }
+    };
+    let chair = name(m.chair_user_id.clone()).await?;
+    let secretary = name(m.secretary_user_id.clone()).await?;
+    let header = MinutesHeader {
+        meeting_id: m.id.clone(),
+        title: m.title.clone(),
+        kind: m.kind.as_str().into(),
+        kind_label: m.kind.label_vi().into(),
+        starts_at_ms: m.starts_at_ms,
+        ends_at_ms: m.ends_at_ms,
+        started_at_ms: m.started_at_ms.or(m.opened_at_ms),
+        ended_at_ms: m.ended_at_ms,
+        local_date: local_date(m.starts_at_ms),
+        local_start: local_hm(m.started_at_ms.or(m.opened_at_ms).unwrap_or(m.starts_at_ms)),
+        local_end: local_hm(m.ended_at_ms.unwrap_or(m.ends_at_ms)),
+        chair,
+        secretary,
+    };
+    let agenda = Agendas::new(state.store.clone()).agenda(&m.id).await?;
+    let items = agenda
+        .items
+        .iter()
+        .map(|it| MinutesAgendaItem {
+            item_id: it.id.clone(),
+            position: it.position,
+            title: it.title.clone(),
+            presenter: it.presenter.clone(),
+            planned_minutes: it.planned_minutes,
+            periods: agenda
+                .timeline
+                .iter()
+                .filter(|t| t.item_id == it.id)
+                .map(|t| MinutesPeriod {
+                    started_at_ms: t.started_at_ms,
+                    ended_at_ms: t.ended_at_ms,
+                    local_start: local_hm(t.started_at_ms),
+                    local_end: t.ended_at_ms.map(local_hm),
+                })
+                .collect(),
+        })
+        .collect();
+    let motions = Voting::new(state.store.clone())
+        .list(&m.id)
+        .await?
+        .into_iter()
+        .filter(|mo| mo.state == MotionState::Published)
+        .map(|mo| {
+            let (total_votes, options) = mo.results.map_or((0, Vec::new()), |r| {
+                (
+                    r.total_votes,
+                    r.options
+                        .into_iter()
+                        .map(|o| MinutesOption {
+                            label: o.label,
+                            votes: o.votes,
+                            ballots: o.ballots,
+                        })
+                        .collect(),
+                )
+            });
+            MinutesMotion {
+                motion_id: mo.id,
+                position: mo.position,
+                title: mo.title,
+                mode: mo.mode.as_str().into(),
+                published_at_ms: mo.published_at_ms,
+                total_votes,
+                options,
+            }
+        })
+        .collect();
+    Ok(Minutes {
+        header,
+        attendance: store.latest_attendance(&m.id).await?,
+        agenda: items,
+        floor: store.floor(&m.id).await?,
+        motions,
+        conclusions,
+        generated_at_ms: now_ms(),
+    })
+}
+
+async fn current(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    QueryParams(q): QueryParams<FormatQuery>,
+) -> Result<Json<MinutesView>, ApiError> {
+    match q.format.as_deref() {
+        None | Some("json") => {}
+        Some("pdf") => {
+            return Err(ApiError::invalid(
+                "format",
+                "PDF export is not available (no embedded Vietnamese font in this build); use json",
+            ));
+        }
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("{other:?} is not a format; use json"),
+            ));
+        }
+    }
+    let m = visible_meeting(&state, &caller, &id).await?;
+    if let Some(v) = minutes_store(&state).latest(&id).await? {
+        return Ok(Json(view(v)?));
+    }
+    Ok(Json(MinutesView {
+        version: None,
+        status: "generated".into(),
+        sha256: None,
+        saved: None,
+        minutes: generate(&state, &m, String::new()).await?,
+    }))
+}
+
+async fn save(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<MinutesBody>,
+) -> Result<Json<MinutesView>, ApiError> {
+    check_len("conclusions", &b.conclusions, MAX_CONCLUSIONS)?;
+    let m = visible_meeting(&state, &caller, &id).await?;
+    let minutes = generate(&state, &m, b.conclusions.trim().to_string()).await?;
+    let v = minutes_store(&state)
+        .save(&caller.actor(), &id, &minutes)
+        .await?;
+    Ok(Json(view(v)?))
+}
+
+async fn finalise(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<MinutesView>, ApiError> {
+    visible_meeting(&state, &caller, &id).await?;
+    let v = minutes_store(&state).finalise(&caller.actor(), &id).await?;
+    Ok(Json(view(v)?))
+}
+
+async fn versions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<VersionList>, ApiError> {
+    visible_meeting(&state, &caller, &id).await?;
+    Ok(Json(VersionList {
+        versions: minutes_store(&state).versions(&id).await?,
+    }))
+}
+
+async fn version(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, n)): Path<(String, String)>,
+) -> Result<Json<MinutesView>, ApiError> {
+    visible_meeting(&state, &caller, &id).await?;
+    let n: u32 = n
+        .parse()
+        .map_err(|_| ApiError::invalid("n", format!("{n:?} is not a version number")))?;
+    Ok(Json(view(minutes_store(&state).version(&id, n).await?)?))
+}
+
+async fn attendance(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Attendance>, ApiError> {
+    visible_meeting(&state, &caller, &id).await?;
+    Ok(Json(snapshot(&state, &caller.actor(), &id).await?))
+}
+
+/// Take and keep an attendance snapshot of an open or live meeting.
+async fn snapshot(state: &AppState, actor: &Actor, id: &str) -> Result<Attendance, ApiError> {
+    let m = meetings(state).get(id).await?;
+    let room = match state.live.get(id) {
+        Some(room) => room,
+        None => super::meetings::live_room(state, &m).await?,
+    };
+    if !matches!(m.state, MeetingState::Open | MeetingState::Live | MeetingState::Ended) {
+        return Err(ApiError::conflict(
+            "meeting_not_open",
+            format!("meeting {id} is {}; there is no roll call", m.state.as_str()),
+        ));
+    }
+    let now = state.live.now_ms();
+    let rc = room.read(|l| l.roll_call(now)).await;
+    let a = Attendance::from_roll_call(&rc, now_ms());
+    minutes_store(state).record_attendance(actor, id, &a).await?;
+    Ok(a)
+}
+
+/// Snapshot the roll call of `meeting_id` into the minutes' attendance
+/// (called when a meeting ends; audited as the system).
+pub async fn record_attendance(state: &AppState, meeting_id: &str) -> Result<(), ApiError> {
+    let actor = Actor {
+        id: "system".into(),
+        name: "diemcau".into(),
+        address: None,
+    };
+    snapshot(state, &actor, meeting_id).await.map(|_| ())
 }
