@@ -106,6 +106,9 @@ pub struct MinutesAgendaItem {
     pub planned_minutes: u32,
     /// Each stretch of the meeting spent on it, in order (empty: not taken up).
     pub periods: Vec<MinutesPeriod>,
+    /// The secretary's summary of the discussion of this item.
+    #[serde(default)]
+    pub summary: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -128,6 +131,8 @@ pub struct FloorEntry {
     pub local_time: String,
     /// Who gave the floor.
     pub granted_by: String,
+    /// The speaking time the chair allowed, if any.
+    pub limit_ms: Option<i64>,
     /// When the floor was taken back or passed on; `None` if still speaking
     /// when the minutes were generated.
     pub ended_at_ms: Option<i64>,
@@ -165,6 +170,9 @@ pub struct Minutes {
     pub floor: Vec<FloorEntry>,
     /// Only motions whose results were published.
     pub motions: Vec<MinutesMotion>,
+    /// The secretary's account of the proceedings (diễn biến).
+    #[serde(default)]
+    pub notes: String,
     /// The secretary's conclusions (kết luận).
     pub conclusions: String,
     /// When this document was generated from the record, unix ms.
@@ -309,13 +317,23 @@ impl MinutesStore {
             "people_present": attendance.people_present,
             "quorum_met": attendance.quorum.met,
         });
-        audit::append(&mut tx, actor, "minutes.attendance", &target(meeting), &details).await?;
+        audit::append(
+            &mut tx,
+            actor,
+            "minutes.attendance",
+            &target(meeting),
+            &details,
+        )
+        .await?;
         tx.commit().await.ctx(DOING)?;
         Ok(())
     }
 
     /// The latest attendance snapshot.
-    pub async fn latest_attendance(&self, meeting: &str) -> Result<Option<Attendance>, StoreError> {
+    pub async fn latest_attendance(
+        &self,
+        meeting: &str,
+    ) -> Result<Option<Attendance>, MinutesError> {
         let row: Option<String> = sqlx::query_scalar(
             "SELECT snapshot FROM minutes_attendance WHERE meeting_id = $1
              ORDER BY taken_at DESC, id DESC LIMIT 1",
@@ -328,60 +346,53 @@ impl MinutesStore {
     }
 
     /// A user's display name.
-    pub async fn user_name(&self, user_id: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(self.store.pool())
-            .await
-            .ctx("reading a user's name")
+    pub async fn user_name(&self, user_id: &str) -> Result<Option<String>, MinutesError> {
+        Ok(
+            sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(self.store.pool())
+                .await
+                .ctx("reading a user's name")?,
+        )
     }
 
-    /// Who had the floor when, from the audit log's `live.floor_grant` and
-    /// `live.floor_revoke` records. A turn ends at the next revoke or grant
-    /// (a grant passes the floor on), else stays open.
-    pub async fn floor(&self, meeting: &str) -> Result<Vec<FloorEntry>, StoreError> {
+    /// Who had the floor when, from the audit log's `live.floor_grant`,
+    /// `live.floor_revoke` and `live.remove` records (see [`floor_turns`]);
+    /// a turn still open when the meeting ended (`ended_at_ms`) ends then.
+    pub async fn floor(
+        &self,
+        meeting: &str,
+        ended_at_ms: Option<i64>,
+    ) -> Result<Vec<FloorEntry>, MinutesError> {
         const DOING: &str = "reading the floor timeline";
         let rows = sqlx::query(
-            "SELECT a.at_ms, a.action, a.details, a.actor_name
-             FROM audit_log a
-             WHERE a.target = $1 AND a.action IN ('live.floor_grant', 'live.floor_revoke')
-             ORDER BY a.seq",
+            "SELECT at_ms, action, details, actor_name FROM audit_log
+             WHERE target = $1
+               AND action IN ('live.floor_grant', 'live.floor_revoke', 'live.remove')
+             ORDER BY seq",
         )
         .bind(format!("meeting:{meeting}"))
         .fetch_all(self.store.pool())
         .await
         .ctx(DOING)?;
-        let mut out: Vec<FloorEntry> = Vec::new();
+        let mut records = Vec::with_capacity(rows.len());
         for row in rows {
-            let at: i64 = row.try_get(0).ctx(DOING)?;
-            let action: String = row.try_get(1).ctx(DOING)?;
             let details: String = row.try_get(2).ctx(DOING)?;
-            let actor: String = row.try_get(3).ctx(DOING)?;
-            if let Some(open) = out.last_mut().filter(|e| e.ended_at_ms.is_none()) {
-                open.ended_at_ms = Some(at);
-                open.spoke_for_ms = Some(at - open.granted_at_ms);
-            }
-            if action == "live.floor_grant" {
-                let details: serde_json::Value =
-                    serde_json::from_str(&details).unwrap_or_default();
-                let endpoint_id = details["endpoint_id"].as_str().unwrap_or("").to_string();
-                out.push(FloorEntry {
-                    name: endpoint_id.clone(),
-                    endpoint_id,
-                    granted_at_ms: at,
-                    local_time: local_hms(at),
-                    granted_by: actor,
-                    ended_at_ms: None,
-                    spoke_for_ms: None,
-                });
-            }
+            records.push(FloorRecord {
+                at_ms: row.try_get(0).ctx(DOING)?,
+                action: row.try_get(1).ctx(DOING)?,
+                details: serde_json::from_str(&details).unwrap_or_default(),
+                actor_name: row.try_get(3).ctx(DOING)?,
+            });
         }
+        let mut out = floor_turns(&records, ended_at_ms);
         for e in &mut out {
-            let name: Option<String> = sqlx::query_scalar("SELECT name FROM endpoints WHERE id = $1")
-                .bind(&e.endpoint_id)
-                .fetch_optional(self.store.pool())
-                .await
-                .ctx(DOING)?;
+            let name: Option<String> =
+                sqlx::query_scalar("SELECT name FROM endpoints WHERE id = $1")
+                    .bind(&e.endpoint_id)
+                    .fetch_optional(self.store.pool())
+                    .await
+                    .ctx(DOING)?;
             if let Some(name) = name {
                 e.name = name;
             }
@@ -390,18 +401,18 @@ impl MinutesStore {
     }
 
     /// The latest saved version.
-    pub async fn latest(&self, meeting: &str) -> Result<Option<StoredVersion>, StoreError> {
+    pub async fn latest(&self, meeting: &str) -> Result<Option<StoredVersion>, MinutesError> {
         let mut conn = self
             .store
             .pool()
             .acquire()
             .await
             .ctx("reading the latest minutes")?;
-        latest_in(&mut conn, meeting).await
+        Ok(latest_in(&mut conn, meeting).await?)
     }
 
     /// Every version, oldest first.
-    pub async fn versions(&self, meeting: &str) -> Result<Vec<VersionInfo>, StoreError> {
+    pub async fn versions(&self, meeting: &str) -> Result<Vec<VersionInfo>, MinutesError> {
         let rows = sqlx::query(&format!(
             "SELECT {VERSION_COLUMNS} FROM minutes_versions WHERE meeting_id = $1 ORDER BY version"
         ))
@@ -409,9 +420,10 @@ impl MinutesStore {
         .fetch_all(self.store.pool())
         .await
         .ctx("listing minutes versions")?;
-        rows.iter()
+        Ok(rows
+            .iter()
             .map(|r| version_row(r).map(|v| v.info))
-            .collect()
+            .collect::<Result<_, _>>()?)
     }
 
     /// One version.
@@ -517,10 +529,70 @@ impl MinutesStore {
         let details = json!({
             "meeting_id": meeting, "version": latest.info.version, "sha256": latest.info.sha256,
         });
-        audit::append(&mut tx, actor, "minutes.finalise", &target(meeting), &details).await?;
+        audit::append(
+            &mut tx,
+            actor,
+            "minutes.finalise",
+            &target(meeting),
+            &details,
+        )
+        .await?;
         tx.commit().await.ctx(DOING)?;
         self.version(meeting, latest.info.version).await
     }
+}
+
+/// One audit record that bears on the floor.
+#[derive(Debug, Clone)]
+pub struct FloorRecord {
+    pub at_ms: i64,
+    pub action: String,
+    pub details: serde_json::Value,
+    pub actor_name: String,
+}
+
+/// The turns at the floor: a grant opens one; it ends at the next revoke
+/// or grant (a grant passes the floor on), when its room is removed, or at
+/// the meeting's end. Names are the endpoint ids (the caller looks them up).
+pub fn floor_turns(records: &[FloorRecord], ended_at_ms: Option<i64>) -> Vec<FloorEntry> {
+    fn close(out: &mut [FloorEntry], at: i64) {
+        if let Some(open) = out.last_mut().filter(|e| e.ended_at_ms.is_none()) {
+            open.ended_at_ms = Some(at);
+            open.spoke_for_ms = Some((at - open.granted_at_ms).max(0));
+        }
+    }
+    let mut out: Vec<FloorEntry> = Vec::new();
+    for r in records {
+        let endpoint = r.details["endpoint_id"].as_str().unwrap_or("");
+        match r.action.as_str() {
+            "live.floor_grant" => {
+                close(&mut out, r.at_ms);
+                out.push(FloorEntry {
+                    endpoint_id: endpoint.to_string(),
+                    name: endpoint.to_string(),
+                    granted_at_ms: r.at_ms,
+                    local_time: local_hms(r.at_ms),
+                    granted_by: r.actor_name.clone(),
+                    limit_ms: r.details["limit_ms"].as_i64(),
+                    ended_at_ms: None,
+                    spoke_for_ms: None,
+                });
+            }
+            "live.floor_revoke" => close(&mut out, r.at_ms),
+            "live.remove"
+                if out
+                    .last()
+                    .is_some_and(|e| e.ended_at_ms.is_none() && e.endpoint_id == endpoint) =>
+            {
+                close(&mut out, r.at_ms);
+            }
+            _ => {}
+        }
+    }
+    if let Some(end) = ended_at_ms {
+        close(&mut out, end);
+    }
+    out
 }
 
 /// The province's local time of `ms` as `fmt`.
@@ -534,7 +606,10 @@ fn local(ms: i64, fmt: &[time::format_description::FormatItem<'_>]) -> String {
 
 /// `YYYY-MM-DD` in the province.
 pub fn local_date(ms: i64) -> String {
-    local(ms, time::macros::format_description!("[year]-[month]-[day]"))
+    local(
+        ms,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
 }
 
 /// `HH:MM` in the province.
@@ -562,5 +637,54 @@ mod tests {
         assert_eq!(local_hm(ms), "07:00");
         assert_eq!(local_hms(ms + 5_000), "07:00:05");
         assert_eq!(sha256_hex("").len(), 64);
+    }
+
+    fn rec(at_ms: i64, action: &str, details: serde_json::Value) -> FloorRecord {
+        FloorRecord {
+            at_ms,
+            action: action.into(),
+            details,
+            actor_name: "Chủ tọa".into(),
+        }
+    }
+
+    #[test]
+    fn minutes_floor_turns_end_at_revoke_next_grant_removal_or_meeting_end() {
+        let turns = floor_turns(
+            &[
+                rec(
+                    1_000,
+                    "live.floor_grant",
+                    json!({"endpoint_id": "a", "limit_ms": 60000}),
+                ),
+                rec(5_000, "live.floor_grant", json!({"endpoint_id": "b"})),
+                rec(9_000, "live.floor_revoke", json!({})),
+                rec(10_000, "live.floor_revoke", json!({})),
+                rec(11_000, "live.floor_grant", json!({"endpoint_id": "c"})),
+                rec(12_000, "live.remove", json!({"endpoint_id": "x"})),
+                rec(13_000, "live.remove", json!({"endpoint_id": "c"})),
+                rec(20_000, "live.floor_grant", json!({"endpoint_id": "a"})),
+            ],
+            Some(30_000),
+        );
+        let got: Vec<_> = turns
+            .iter()
+            .map(|t| (t.endpoint_id.as_str(), t.granted_at_ms, t.spoke_for_ms))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", 1_000, Some(4_000)),
+                ("b", 5_000, Some(4_000)),
+                ("c", 11_000, Some(2_000)),
+                ("a", 20_000, Some(10_000)),
+            ]
+        );
+        assert_eq!(turns[0].limit_ms, Some(60_000));
+        let open = floor_turns(
+            &[rec(1, "live.floor_grant", json!({"endpoint_id": "a"}))],
+            None,
+        );
+        assert_eq!(open[0].ended_at_ms, None);
     }
 }

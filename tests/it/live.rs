@@ -350,6 +350,31 @@ fn rooms_join_with_their_tokens_and_the_console_sees_every_change_within_a_secon
         let gone =
             crate::support::rtc_client::wait_for(Duration::from_secs(5), || ws_b.is_closed()).await;
         assert!(gone, "room b's signalling closed when the meeting ended");
+
+        // The roll call at the end was kept for the minutes, and the floor turn too.
+        let minutes = w
+            .as_role("secretary")
+            .get(&format!("/api/v1/meetings/{id}/minutes"))
+            .await;
+        assert_eq!(minutes.status, 200, "{}", minutes.text);
+        let sites = minutes.body["minutes"]["attendance"]["sites"]
+            .as_array()
+            .expect("attendance snapshot at the end")
+            .clone();
+        let b_row = sites
+            .iter()
+            .find(|s| s["endpoint_id"] == w.endpoint("b"))
+            .expect("room b on the roll");
+        assert_eq!(b_row["present"], true, "{b_row}");
+        assert_eq!(b_row["headcount"], 30);
+        assert!(
+            !minutes.body["minutes"]["floor"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
+            "{}",
+            minutes.text
+        );
     }));
 }
 

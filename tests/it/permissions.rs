@@ -97,6 +97,12 @@ POST   /api/v1/meetings/{id}/motions/{motion}/open admin operator sub_operator s
 POST   /api/v1/meetings/{id}/motions/{motion}/close admin operator sub_operator secretary chair
 POST   /api/v1/meetings/{id}/motions/{motion}/publish admin operator sub_operator secretary chair
 POST   /api/v1/meetings/{id}/motions/{motion}/vote admin chair delegate endpoint
+GET    /api/v1/meetings/{id}/minutes            admin operator sub_operator secretary chair delegate auditor endpoint
+PUT    /api/v1/meetings/{id}/minutes            admin secretary
+POST   /api/v1/meetings/{id}/minutes/finalise   admin secretary
+POST   /api/v1/meetings/{id}/minutes/attendance admin secretary
+GET    /api/v1/meetings/{id}/minutes/versions   admin operator sub_operator secretary chair delegate auditor endpoint
+GET    /api/v1/meetings/{id}/minutes/versions/{n} admin operator sub_operator secretary chair delegate auditor endpoint
 GET    /api/v1/audit                            admin auditor
 GET    /api/v1/audit/verify                     admin auditor
 ";

@@ -415,7 +415,14 @@ async fn transition(
                 )
                 .await;
         }
-        _ => close_rooms(state, std::slice::from_ref(&done), "ended").await,
+        _ => {
+            // The roll call lives in memory: keep it for the minutes before
+            // the room closes.
+            if let Err(e) = super::minutes::record_attendance(state, &done.id).await {
+                tracing::warn!(meeting = %done.id, error = ?e, "attendance not recorded for the minutes");
+            }
+            close_rooms(state, std::slice::from_ref(&done), "ended").await
+        }
     }
     Ok(done)
 }

@@ -1,13 +1,16 @@
 //! Biên bản (minutes) over HTTP. Reading (MeetingsRead) gives the latest
 //! saved version, or while none is saved a draft generated from the record;
 //! writing (MinutesWrite: admin, secretary) saves the secretary's
-//! conclusions as a draft version, finalises it, and snapshots attendance
+//! conclusions, proceedings notes and per-item summaries (over the record
+//! regenerated at that moment) as a draft version, finalises it, and snapshots attendance
 //! from the live roll call. A final version is immutable: the next save
 //! creates version n+1, and every version stays readable.
 //!
 //! Export: `?format=json` (the default). PDF is not offered: doing it
 //! properly for Vietnamese text needs an embedded Unicode font and a PDF
 //! writer, neither of which the build has.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -89,6 +92,20 @@ pub struct FormatQuery {
 pub struct MinutesBody {
     /// The conclusions (kết luận), at most 50000 characters.
     conclusions: String,
+    /// The account of the proceedings (diễn biến), at most 50000 characters.
+    #[serde(default)]
+    notes: String,
+    /// A summary per agenda item, by item id (each at most 50000 characters).
+    #[serde(default)]
+    item_summaries: BTreeMap<String, String>,
+}
+
+/// The secretary's text that goes into the generated record.
+#[derive(Default)]
+struct Edits {
+    conclusions: String,
+    notes: String,
+    item_summaries: BTreeMap<String, String>,
 }
 
 /// Minutes as served.
@@ -146,7 +163,7 @@ fn view(v: StoredVersion) -> Result<MinutesView, ApiError> {
 }
 
 /// The minutes generated from the record now, with `conclusions`.
-async fn generate(state: &AppState, m: &Meeting, conclusions: String) -> Result<Minutes, ApiError> {
+async fn generate(state: &AppState, m: &Meeting, edits: Edits) -> Result<Minutes, ApiError> {
     let store = minutes_store(state);
     let name = |id: Option<String>| {
         let store = &store;
@@ -175,6 +192,16 @@ async fn generate(state: &AppState, m: &Meeting, conclusions: String) -> Result<
         secretary,
     };
     let agenda = Agendas::new(state.store.clone()).agenda(&m.id).await?;
+    if let Some(unknown) = edits
+        .item_summaries
+        .keys()
+        .find(|k| !agenda.items.iter().any(|it| &it.id == *k))
+    {
+        return Err(ApiError::invalid(
+            format!("item_summaries.{unknown}"),
+            format!("{unknown:?} is not an item of this meeting's agenda"),
+        ));
+    }
     let items = agenda
         .items
         .iter()
@@ -195,6 +222,11 @@ async fn generate(state: &AppState, m: &Meeting, conclusions: String) -> Result<
                     local_end: t.ended_at_ms.map(local_hm),
                 })
                 .collect(),
+            summary: edits
+                .item_summaries
+                .get(&it.id)
+                .map(|t| t.trim().to_string())
+                .unwrap_or_default(),
         })
         .collect();
     let motions = Voting::new(state.store.clone())
@@ -231,9 +263,10 @@ async fn generate(state: &AppState, m: &Meeting, conclusions: String) -> Result<
         header,
         attendance: store.latest_attendance(&m.id).await?,
         agenda: items,
-        floor: store.floor(&m.id).await?,
+        floor: store.floor(&m.id, m.ended_at_ms).await?,
         motions,
-        conclusions,
+        notes: edits.notes.trim().to_string(),
+        conclusions: edits.conclusions.trim().to_string(),
         generated_at_ms: now_ms(),
     })
 }
@@ -268,7 +301,7 @@ async fn current(
         status: "generated".into(),
         sha256: None,
         saved: None,
-        minutes: generate(&state, &m, String::new()).await?,
+        minutes: generate(&state, &m, Edits::default()).await?,
     }))
 }
 
@@ -279,8 +312,17 @@ async fn save(
     JsonBody(b): JsonBody<MinutesBody>,
 ) -> Result<Json<MinutesView>, ApiError> {
     check_len("conclusions", &b.conclusions, MAX_CONCLUSIONS)?;
+    check_len("notes", &b.notes, MAX_CONCLUSIONS)?;
+    for (item, text) in &b.item_summaries {
+        check_len(&format!("item_summaries.{item}"), text, MAX_CONCLUSIONS)?;
+    }
     let m = visible_meeting(&state, &caller, &id).await?;
-    let minutes = generate(&state, &m, b.conclusions.trim().to_string()).await?;
+    let edits = Edits {
+        conclusions: b.conclusions,
+        notes: b.notes,
+        item_summaries: b.item_summaries,
+    };
+    let minutes = generate(&state, &m, edits).await?;
     let v = minutes_store(&state)
         .save(&caller.actor(), &id, &minutes)
         .await?;
@@ -336,21 +378,30 @@ async fn snapshot(state: &AppState, actor: &Actor, id: &str) -> Result<Attendanc
         Some(room) => room,
         None => super::meetings::live_room(state, &m).await?,
     };
-    if !matches!(m.state, MeetingState::Open | MeetingState::Live | MeetingState::Ended) {
+    if !matches!(
+        m.state,
+        MeetingState::Open | MeetingState::Live | MeetingState::Ended
+    ) {
         return Err(ApiError::conflict(
             "meeting_not_open",
-            format!("meeting {id} is {}; there is no roll call", m.state.as_str()),
+            format!(
+                "meeting {id} is {}; there is no roll call",
+                m.state.as_str()
+            ),
         ));
     }
     let now = state.live.now_ms();
     let rc = room.read(|l| l.roll_call(now)).await;
     let a = Attendance::from_roll_call(&rc, now_ms());
-    minutes_store(state).record_attendance(actor, id, &a).await?;
+    minutes_store(state)
+        .record_attendance(actor, id, &a)
+        .await?;
     Ok(a)
 }
 
 /// Snapshot the roll call of `meeting_id` into the minutes' attendance
 /// (called when a meeting ends; audited as the system).
+// Until the meeting-end hook calls it.
 pub async fn record_attendance(state: &AppState, meeting_id: &str) -> Result<(), ApiError> {
     let actor = Actor {
         id: "system".into(),

@@ -7,7 +7,7 @@ mod documents;
 mod endpoints;
 mod live;
 pub mod meetings;
-mod minutes;
+pub mod minutes;
 mod org;
 mod users;
 mod voting;
