@@ -18,16 +18,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::meetings::{meetings, visible_meeting};
+use super::meetings::visible_meeting;
 use super::{AppState, check_len, present};
-use crate::api::access::{Action, Caller, role_permits};
+use crate::api::access::{Action, Caller};
 use crate::api::openapi::{Api, Op};
 use crate::api::{ApiError, JsonBody};
 use crate::control::agenda::{
     Agenda, AgendaError, AgendaItem, Agendas, CurrentItem, ItemDraft, Presentation,
 };
-use crate::control::meetings::Meeting;
-use crate::control::people::Role;
 
 pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
     use Action::{AgendaWrite, MeetingsRead, Present};
@@ -160,42 +158,6 @@ fn agendas(state: &AppState) -> Agendas {
     Agendas::new(state.store.clone())
 }
 
-/// The meeting a change is about, if this caller may change it: visible,
-/// inside a sub-operator's subtree, and for the chair role (presenting)
-/// only the meeting it chairs.
-async fn writable_meeting(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    action: Action,
-) -> Result<Meeting, ApiError> {
-    let m = visible_meeting(state, caller, id).await?;
-    if let Some(scope) = caller.scope_unit(action)
-        && !meetings(state).units_in_scope(&m, scope).await?
-    {
-        return Err(ApiError::forbidden(
-            "out_of_scope",
-            "the meeting reaches rooms or units outside your part of the province",
-        ));
-    }
-    if action == Action::Present
-        && let Some(p) = caller.person()
-        && !p
-            .user
-            .details
-            .roles
-            .iter()
-            .any(|r| *r != Role::Chair && role_permits(*r, action))
-        && m.chair_user_id.as_deref() != Some(p.user.id.as_str())
-    {
-        return Err(ApiError::forbidden(
-            "not_the_chair",
-            "only this meeting's chair (or an operator or secretary) presents in it",
-        ));
-    }
-    Ok(m)
-}
-
 /// Tell every console and room of the meeting (no-op when its live room is
 /// not open).
 async fn announce(state: &AppState, meeting: &str, event: serde_json::Value) {
@@ -270,7 +232,7 @@ async fn create(
     JsonBody(d): JsonBody<ItemDraft>,
 ) -> Result<Response, ApiError> {
     check_draft_lengths(Some(&d.title), Some(&d.presenter), Some(&d.notes))?;
-    writable_meeting(&state, &caller, &id, Action::AgendaWrite).await?;
+    super::meetings::acting_on(&state, &caller, &id, Action::AgendaWrite).await?;
     let item = agendas(&state).create(&caller.actor(), &id, &d).await?;
     announce_list(&state, &id).await?;
     Ok((StatusCode::CREATED, Json(item)).into_response())
@@ -287,7 +249,7 @@ async fn update(
         p.presenter.as_deref(),
         p.notes.as_deref(),
     )?;
-    writable_meeting(&state, &caller, &id, Action::AgendaWrite).await?;
+    super::meetings::acting_on(&state, &caller, &id, Action::AgendaWrite).await?;
     let agenda = agendas(&state).agenda(&id).await?;
     let old = agenda
         .items
@@ -315,7 +277,7 @@ async fn remove(
     caller: Caller,
     Path((id, item)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    writable_meeting(&state, &caller, &id, Action::AgendaWrite).await?;
+    super::meetings::acting_on(&state, &caller, &id, Action::AgendaWrite).await?;
     agendas(&state).delete(&caller.actor(), &id, &item).await?;
     announce_list(&state, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -333,7 +295,7 @@ async fn reorder(
             "longer than any agenda; name every item once",
         ));
     }
-    writable_meeting(&state, &caller, &id, Action::AgendaWrite).await?;
+    super::meetings::acting_on(&state, &caller, &id, Action::AgendaWrite).await?;
     agendas(&state)
         .reorder(&caller.actor(), &id, &b.order)
         .await?;
@@ -347,7 +309,7 @@ async fn set_current(
     JsonBody(b): JsonBody<CurrentBody>,
 ) -> Result<Json<Agenda>, ApiError> {
     check_len("item_id", &b.item_id, 100)?;
-    writable_meeting(&state, &caller, &id, Action::Present).await?;
+    super::meetings::acting_on(&state, &caller, &id, Action::Present).await?;
     let (agenda, changed) = agendas(&state)
         .set_current(&caller.actor(), &id, &b.item_id)
         .await?;
@@ -367,7 +329,7 @@ async fn next(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Agenda>, ApiError> {
-    writable_meeting(&state, &caller, &id, Action::Present).await?;
+    super::meetings::acting_on(&state, &caller, &id, Action::Present).await?;
     let agenda = agendas(&state).next(&caller.actor(), &id).await?;
     announce(
         &state,
@@ -396,7 +358,7 @@ async fn set_presentation(
     JsonBody(b): JsonBody<PresentBody>,
 ) -> Result<Json<Presentation>, ApiError> {
     crate::control::agenda::check_page(&b.document_id, b.page)?;
-    writable_meeting(&state, &caller, &id, Action::Present).await?;
+    super::meetings::acting_on(&state, &caller, &id, Action::Present).await?;
     let by = caller.label();
     let p = agendas(&state)
         .present(&caller.actor(), &by, &id, &b.document_id, b.page)
@@ -415,7 +377,7 @@ async fn stop_presentation(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    writable_meeting(&state, &caller, &id, Action::Present).await?;
+    super::meetings::acting_on(&state, &caller, &id, Action::Present).await?;
     if agendas(&state).stop(&caller.actor(), &id).await? {
         announce(
             &state,

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::meetings::{meetings, visible_meeting};
+use super::meetings::visible_meeting;
 use super::{AppState, QueryParams};
 use crate::api::ApiError;
 use crate::api::access::{Action, Caller};
@@ -178,15 +178,7 @@ fn documents(state: &AppState) -> Result<Documents, ApiError> {
 
 /// A sub-operator changes documents only of meetings inside their subtree.
 async fn check_scope(state: &AppState, caller: &Caller, m: &Meeting) -> Result<(), ApiError> {
-    if let Some(scope) = caller.scope_unit(Action::DocumentsWrite)
-        && !meetings(state).units_in_scope(m, scope).await?
-    {
-        return Err(ApiError::forbidden(
-            "out_of_scope",
-            "the meeting reaches rooms or units outside your part of the province",
-        ));
-    }
-    Ok(())
+    super::meetings::check_scope(state, caller, Action::DocumentsWrite, m.into()).await
 }
 
 /// A document this caller may read: held ones only for document writers

@@ -20,13 +20,12 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
-use super::meetings::{live_room, meetings, visible_meeting};
-use crate::api::access::{Action, Caller, role_permits};
+use super::meetings::live_room;
+use crate::api::access::{Action, Caller};
 use crate::api::openapi::{Api, Op};
 use crate::api::{ApiError, JsonBody};
 use crate::control::live::{Effect, LiveError, LiveMeeting, LiveSnapshot, Scene};
 use crate::control::meetings::Meeting;
-use crate::control::people::Role;
 use crate::signal::live::LiveRoom;
 
 pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
@@ -263,31 +262,7 @@ async fn room_for(
     id: &str,
     action: Action,
 ) -> Result<(Meeting, Arc<LiveRoom>), ApiError> {
-    let m = visible_meeting(state, caller, id).await?;
-    if let Some(scope) = caller.scope_unit(action)
-        && !meetings(state).units_in_scope(&m, scope).await?
-    {
-        return Err(ApiError::forbidden(
-            "out_of_scope",
-            "the meeting reaches rooms or units outside your part of the province",
-        ));
-    }
-    // The chair role runs the floor of the meetings it chairs, not others'.
-    if action == Action::FloorChair
-        && let Some(p) = caller.person()
-        && !p
-            .user
-            .details
-            .roles
-            .iter()
-            .any(|r| *r != Role::Chair && role_permits(*r, action))
-        && m.chair_user_id.as_deref() != Some(p.user.id.as_str())
-    {
-        return Err(ApiError::forbidden(
-            "not_the_chair",
-            "only this meeting's chair (or an operator) runs its floor",
-        ));
-    }
+    let m = super::meetings::acting_on(state, caller, id, action).await?;
     let room = live_room(state, &m).await?;
     Ok((m, room))
 }

@@ -181,7 +181,7 @@ pub fn meetings(state: &AppState) -> Meetings {
 }
 
 /// A sub-operator may only act on meetings wholly inside their subtree.
-async fn check_scope(
+pub(super) async fn check_scope(
     state: &AppState,
     caller: &Caller,
     action: Action,
@@ -217,6 +217,34 @@ pub async fn visible_meeting(
         return Err(ApiError::not_found(
             "unknown_meeting",
             format!("no meeting {id:?}"),
+        ));
+    }
+    Ok(m)
+}
+
+/// The meeting `action` is about, if this caller may act on it: visible to
+/// it, inside a sub-operator's subtree, and — for the chair's own actions
+/// (running the floor, presenting) — only the meeting a chair-role person
+/// chairs. The one check every meeting-scoped route goes through.
+pub async fn acting_on(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+) -> Result<Meeting, ApiError> {
+    let m = visible_meeting(state, caller, id).await?;
+    check_scope(state, caller, action, (&m).into()).await?;
+    if matches!(action, Action::FloorChair | Action::Present)
+        && let Some(p) = caller.person()
+        && !p.user.details.roles.iter().any(|r| {
+            *r != crate::control::people::Role::Chair
+                && crate::api::access::role_permits(*r, action)
+        })
+        && m.chair_user_id.as_deref() != Some(p.user.id.as_str())
+    {
+        return Err(ApiError::forbidden(
+            "not_the_chair",
+            "only this meeting's chair (or an operator) does this in it",
         ));
     }
     Ok(m)

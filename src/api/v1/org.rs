@@ -232,21 +232,7 @@ async fn check_scope(
     unit: &str,
     on: time::Date,
 ) -> Result<(), ApiError> {
-    if let Some(scope) = caller.scope_unit(Action::OrgWrite) {
-        let inside = scope == unit
-            || tree_of(state)
-                .descendants(scope, on, &[])
-                .await?
-                .iter()
-                .any(|u| u.id == unit);
-        if !inside {
-            return Err(ApiError::forbidden(
-                "out_of_scope",
-                format!("unit {unit:?} is outside your part of the province"),
-            ));
-        }
-    }
-    Ok(())
+    super::endpoints::check_unit_scope(state, caller, Action::OrgWrite, unit, on).await
 }
 
 async fn create(

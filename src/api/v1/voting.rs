@@ -22,7 +22,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::meetings::{meetings, visible_meeting};
+use super::meetings::visible_meeting;
 use crate::api::access::{Action, Caller};
 use crate::api::openapi::{Api, Op};
 use crate::api::{ApiError, JsonBody};
@@ -129,16 +129,7 @@ fn voting(state: &AppState) -> Voting {
 /// The meeting, if the caller may see it and (for managing) it is in a
 /// sub-operator's part of the province.
 async fn managed_meeting(state: &AppState, caller: &Caller, id: &str) -> Result<Meeting, ApiError> {
-    let m = visible_meeting(state, caller, id).await?;
-    if let Some(scope) = caller.scope_unit(Action::VoteManage)
-        && !meetings(state).units_in_scope(&m, scope).await?
-    {
-        return Err(ApiError::forbidden(
-            "out_of_scope",
-            "the meeting reaches rooms or units outside your part of the province",
-        ));
-    }
-    Ok(m)
+    super::meetings::acting_on(state, caller, id, Action::VoteManage).await
 }
 
 /// The voter id of a caller who may vote: a room, or a delegate or chair.
