@@ -9,6 +9,7 @@ pub mod control;
 pub mod demo;
 pub mod media;
 pub mod net;
+pub mod record;
 pub mod signal;
 pub mod store;
 pub mod tls;

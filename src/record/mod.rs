@@ -1,0 +1,2 @@
+//! Recording (issue 5): RTP depacketizers, a small reordering buffer and a
+//! Matroska/WebM writer. Sans-IO like `media/`: bytes in, bytes out.
