@@ -9,6 +9,7 @@ pub mod control;
 pub mod demo;
 pub mod media;
 pub mod net;
+pub mod pdf;
 pub mod record;
 pub mod signal;
 pub mod store;

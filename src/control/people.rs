@@ -78,6 +78,19 @@ impl Role {
             Role::Auditor => "auditor",
         }
     }
+
+    /// The role as printed for people (watermarks, minutes).
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Role::Admin => "Quản trị hệ thống",
+            Role::Operator => "Điều hành hội nghị",
+            Role::SubOperator => "Điều hành cấp cơ sở",
+            Role::Secretary => "Thư ký",
+            Role::Chair => "Chủ trì",
+            Role::Delegate => "Đại biểu",
+            Role::Auditor => "Kiểm tra",
+        }
+    }
 }
 
 impl fmt::Display for Role {

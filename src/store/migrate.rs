@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "minutes",
         sql: include_str!("migrations/0007_minutes.sql"),
     },
+    Migration {
+        version: 8,
+        name: "document_reads",
+        sql: include_str!("migrations/0008_document_reads.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

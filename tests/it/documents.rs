@@ -211,6 +211,43 @@ async fn fetch(
     (status, h, r.bytes().await.unwrap_or_default().to_vec())
 }
 
+/// The text of a PDF as poppler's `pdftotext` reads it (through the
+/// fonts' Unicode maps, as a reader's viewer would).
+pub fn pdf_text(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.pdf");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (Debian poppler-utils, installed by .ci/setup) runs");
+    assert!(
+        out.status.success(),
+        "pdftotext: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `qpdf --check` finds the file's structure sound.
+fn qpdf_check(bytes: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.pdf");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("qpdf")
+        .arg("--check")
+        .arg(&path)
+        .output()
+        .expect("qpdf (Debian qpdf, installed by .ci/setup) runs");
+    assert!(
+        out.status.success(),
+        "qpdf --check: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -255,21 +292,37 @@ both_backends! {
         // A delegate and a participating room list and read them.
         let delegate = w.as_role("delegate");
         let room = w.as_endpoint("a");
-        for reader in [delegate, &room] {
+        for (reader, name) in [(delegate, "Người dùng delegate"), (&room, "Điểm cầu xã An Phú")] {
             let list = reader.get(&format!("/api/v1/meetings/{m}/documents")).await;
             assert_eq!(list.status, 200, "{}", list.text);
             assert_eq!(list.body["documents"].as_array().unwrap().len(), 3);
-            for ((_, bytes, _), id) in files.iter().zip(&ids) {
+            for ((_, bytes, kind), id) in files.iter().zip(&ids) {
                 let (s, h, got) = fetch(reader, &m, id, &[]).await;
                 assert_eq!(s, 200);
-                assert_eq!(&got, bytes);
-                assert_eq!(sha(&got), sha(bytes));
-                assert_eq!(h["etag"], format!("\"{}\"", sha(bytes)).as_str());
                 assert_eq!(h["accept-ranges"], "bytes");
+                if *kind == "pdf" {
+                    // The reader's own copy: the stored bytes, then their watermark.
+                    assert!(got.starts_with(bytes) && got.len() > bytes.len());
+                    assert_ne!(h["etag"], format!("\"{}\"", sha(bytes)).as_str());
+                    let text = pdf_text(&got);
+                    assert!(text.contains(name), "watermark names {name}: {text}");
+                    assert!(text.contains("Du thao nghi quyet"), "the page's own text stays: {text}");
+                    qpdf_check(&got);
+                    // Asked again: the very same bytes.
+                    let (_, h2, again) = fetch(reader, &m, id, &[]).await;
+                    assert_eq!((h2["etag"].clone(), again), (h["etag"].clone(), got));
+                } else {
+                    assert_eq!(&got, bytes);
+                    assert_eq!(h["etag"], format!("\"{}\"", sha(bytes)).as_str());
+                }
             }
         }
-        // Range resume: the first half, then the rest.
-        let (_, bytes, _) = &files[0];
+        // The room's copy names its unit; the delegate's names their role.
+        let room_copy = pdf_text(&fetch(&room, &m, &ids[0], &[]).await.2);
+        assert!(room_copy.contains("Xã An Phú"), "{room_copy}");
+        // Range resume of the reader's copy: the first half (the stored
+        // bytes and part of the watermark), then the rest.
+        let bytes = &fetch(delegate, &m, &ids[0], &[]).await.2;
         let half = bytes.len() / 2;
         let (s, h, first) = fetch(delegate, &m, &ids[0], &[("range", &format!("bytes=0-{}", half - 1))]).await;
         assert_eq!(s, 206);
@@ -300,7 +353,8 @@ both_backends! {
         let old = list["documents"].as_array().unwrap().iter().find(|d| d["id"] == ids[0].as_str()).unwrap().clone();
         assert_eq!(old["superseded_by"], v2_id.as_str());
         let (_, _, got) = fetch(delegate, &m, &v2_id, &[]).await;
-        assert_eq!(got, v2);
+        assert!(got.starts_with(&v2));
+        assert!(pdf_text(&got).contains("(sua doi)"));
         // Superseding the old version again is a conflict; nothing is stored.
         let before = files_under(&docs_dir(&w));
         let (s, d) = upload(sec, &m, &[("title", "x"), ("classification", "thuong"), ("supersedes", &ids[0])], v2.clone()).await;
@@ -432,12 +486,12 @@ both_backends! {
         assert_eq!(listed["documents"].as_array().unwrap().len(), 1);
         assert_eq!(fetch(delegate, &m, &held, &[]).await.0, 404);
         assert_eq!(sec.get(&format!("/api/v1/meetings/{m}/documents")).await.body["documents"].as_array().unwrap().len(), 2);
-        assert_eq!(fetch(sec, &m, &held, &[]).await.2, stamped);
+        assert!(fetch(sec, &m, &held, &[]).await.2.starts_with(&stamped));
         // Confirmed: readable.
         let c = sec.post(&format!("/api/v1/meetings/{m}/documents/{held}/confirm"), json!({})).await;
         assert_eq!((c.status.as_u16(), c.body["state"].as_str()), (200, Some("available")), "{}", c.text);
         assert_eq!(sec.post(&format!("/api/v1/meetings/{m}/documents/{held}/confirm"), json!({})).await.status, 409);
-        assert_eq!(fetch(delegate, &m, &held, &[]).await.2, stamped);
+        assert!(fetch(delegate, &m, &held, &[]).await.2.starts_with(&stamped));
         // Recall waits for the end of the meeting.
         let r = sec.post(&format!("/api/v1/meetings/{m}/documents/recall"), json!({})).await;
         assert_eq!((r.status.as_u16(), r.code()), (409, "meeting_not_over"));
@@ -551,4 +605,102 @@ async fn documents_100_mib_upload_and_download_stream_with_flat_memory() {
         }
     })
     .await;
+}
+
+/// A one-page PDF written like real office output: compressed content,
+/// an embedded subset font addressed by glyph ids, text only readable
+/// through the font's Unicode map.
+fn vietnamese_pdf(lines: &[&str]) -> Vec<u8> {
+    use diemcau::pdf::font::{Face, FontUse};
+    use diemcau::pdf::write::Objects;
+    let mut font = FontUse::new(Face::Regular);
+    let mut content = String::from("BT /F1 20 Tf 72 760 Td 26 TL\n");
+    for l in lines {
+        content.push_str(&format!("{} Tj T*\n", font.encode(l)));
+    }
+    content.push_str("ET\n");
+    let mut o = Objects::new(1);
+    let catalog = o.reserve();
+    let pages = o.reserve();
+    let f1 = o.reserve();
+    let c = o.stream("", content.as_bytes(), true);
+    let page = o.add(format!(
+        "<< /Type /Page /Parent {pages} 0 R /MediaBox [0 0 595 842] /Contents {c} 0 R \
+         /Resources << /Font << /F1 {f1} 0 R >> >> >>"
+    ));
+    font.embed(&mut o, f1).unwrap();
+    o.set(
+        pages,
+        format!("<< /Type /Pages /Kids [{page} 0 R] /Count 1 >>"),
+    );
+    o.set(catalog, format!("<< /Type /Catalog /Pages {pages} 0 R >>"));
+    o.finish_document(catalog, None)
+}
+
+/// The same PDF rewritten by qpdf with `args` (object streams and a
+/// cross-reference stream, encryption, …).
+fn qpdf(bytes: &[u8], args: &[&str]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.pdf"), dir.path().join("out.pdf"));
+    std::fs::write(&input, bytes).unwrap();
+    let out = std::process::Command::new("qpdf")
+        .args(args)
+        .arg(&input)
+        .arg(&output)
+        .output()
+        .expect("qpdf runs");
+    assert!(
+        out.status.success(),
+        "qpdf: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(output).unwrap()
+}
+
+both_backends! {
+    async fn documents_pdf_with_xref_stream_gets_watermark_and_compressed_mat_stamp_is_held(db) {
+        let w = world(db).await;
+        let m = plan(&w).await;
+        let sec = w.as_role("secretary");
+        let delegate = w.as_role("delegate");
+        let modern = |lines: &[&str]| qpdf(&vietnamese_pdf(lines), &["--object-streams=generate"]);
+
+        // Ordinary text, PDF 1.5 structure: accepted, and each reader's copy
+        // carries their watermark through a cross-reference stream update.
+        let plain = modern(&["Tỉnh ủy", "Báo cáo tình hình kinh tế - xã hội"]);
+        assert!(String::from_utf8_lossy(&plain).contains("/XRef"), "qpdf wrote an xref stream");
+        let (s, d) = upload(sec, &m, &[("title", "Báo cáo"), ("classification", "thuong")], plain.clone()).await;
+        assert_eq!((s.as_u16(), d["state"].as_str()), (201, Some("available")), "{d}");
+        let id = d["id"].as_str().unwrap().to_string();
+        let (s, _, got) = fetch(delegate, &m, &id, &[]).await;
+        assert_eq!(s, 200);
+        assert!(got.starts_with(&plain));
+        qpdf_check(&got);
+        let text = pdf_text(&got);
+        assert!(text.contains("Người dùng delegate") && text.contains("Đại biểu"), "{text}");
+        assert!(text.contains("Báo cáo tình hình kinh tế"), "{text}");
+
+        // "MẬT" only inside a compressed content stream, only readable
+        // through the font's Unicode map: still found, the document is held.
+        let secret = modern(&["ĐẢNG BỘ TỈNH", "MẬT", "Số 12-BC/TU"]);
+        assert!(!String::from_utf8_lossy(&secret).contains("MẬT"));
+        let (s, d) = upload(sec, &m, &[("title", "Báo cáo số 12"), ("classification", "thuong")], secret).await;
+        assert_eq!((s.as_u16(), d["state"].as_str()), (201, Some("held")), "{d}");
+        // "mật khẩu" in running text is not a stamp.
+        let (s, d) = upload(sec, &m, &[("title", "Hướng dẫn"), ("classification", "thuong")], modern(&["Đổi mật khẩu định kỳ"])).await;
+        assert_eq!((s.as_u16(), d["state"].as_str()), (201, Some("available")), "{d}");
+
+        // A PDF we cannot put a watermark on is refused, and nothing is kept.
+        let before_rows = fingerprint(&w.db.store).await;
+        let before_files = files_under(&docs_dir(&w));
+        let encrypted = qpdf(&vietnamese_pdf(&["Tài liệu"]), &["--encrypt", "u", "o", "256", "--"]);
+        let broken = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n".to_vec();
+        for bad in [encrypted, broken] {
+            let (s, d) = upload(sec, &m, &[("title", "x"), ("classification", "thuong")], bad).await;
+            assert_eq!((s.as_u16(), d["error"]["code"].as_str()), (422, Some("pdf_unreadable")), "{d}");
+            assert!(d["error"]["message"].as_str().unwrap().contains("PDF"));
+        }
+        assert_eq!(fingerprint(&w.db.store).await, before_rows);
+        assert_eq!(files_under(&docs_dir(&w)), before_files);
+    }
 }

@@ -246,8 +246,19 @@ both_backends! {
 
         // Export formats.
         assert_eq!(w.as_role("delegate").get(&format!("{path}?format=json")).await.status, 200);
-        let r = w.as_role("delegate").get(&format!("{path}?format=pdf")).await;
+        let r = w.as_role("delegate").get(&format!("{path}?format=xml")).await;
         assert_eq!((r.status.as_u16(), r.field()), (422, "format"), "{}", r.text);
+        for url in [format!("{path}?format=pdf"), format!("{path}/versions/1?format=pdf")] {
+            let c = w.as_role("delegate");
+            let r = c.http.get(format!("{}{url}", c.base)).bearer_auth(c.bearer.as_ref().unwrap()).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.headers()["content-type"], "application/pdf");
+            let bytes = r.bytes().await.unwrap();
+            let text = crate::documents::pdf_text(&bytes);
+            for want in ["BIÊN BẢN", "ĐIỂM DANH", "KẾT LUẬN", "Trang 1/"] {
+                assert!(text.contains(want), "{want} in {url}: {text}");
+            }
+        }
 
         // Every change is audited.
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE target = $1")

@@ -18,10 +18,13 @@ use crate::api::ApiError;
 use crate::api::access::{Action, Caller};
 use crate::api::openapi::{Api, Op};
 use crate::control::documents::range::{self, RangeAnswer};
+use crate::control::documents::watermark::ReadStamp;
 use crate::control::documents::{
-    Classification, DocState, Document, DocumentError, Documents, UploadMeta,
+    Classification, DocKind, DocState, Document, DocumentError, Documents, UploadMeta,
 };
 use crate::control::meetings::Meeting;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
 
 pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
     use Action::{DocumentsWrite, MeetingsRead};
@@ -168,6 +171,9 @@ impl From<DocumentError> for ApiError {
             DocumentError::NotHeld(_) => ApiError::conflict("not_held", text),
             DocumentError::Held(_) => ApiError::conflict("held", text),
             DocumentError::Recalled(_) => ApiError::new(StatusCode::GONE, "recalled", text),
+            DocumentError::PdfUnreadable(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "pdf_unreadable", text)
+            }
         }
     }
 }
@@ -268,7 +274,26 @@ async fn content(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let doc = readable(&state, &caller, &id, &doc_id).await?;
-    let etag = format!("\"{}\"", doc.sha256);
+    let docs = documents(&state)?;
+    // A PDF goes out as the reader's own copy: the stored bytes followed by
+    // a watermark tail fixed at their first read, so it has its own length
+    // and ETag but stays the same bytes request after request.
+    let tail: Vec<u8> = if doc.kind == DocKind::Pdf {
+        let stamp = reader_stamp(&state, &docs, &caller, &id, &doc_id).await?;
+        docs.watermark_tail(&id, &doc_id, &stamp).await?
+    } else {
+        Vec::new()
+    };
+    let etag = if tail.is_empty() {
+        format!("\"{}\"", doc.sha256)
+    } else {
+        let t = hex::encode(Sha256::digest(&tail));
+        format!(
+            "\"{}-{}\"",
+            &doc.sha256[..32.min(doc.sha256.len())],
+            &t[..16]
+        )
+    };
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let common = |mut r: Response| {
         let h = r.headers_mut();
@@ -297,7 +322,8 @@ async fn content(
         Some(v) if v.trim() != etag => None,
         _ => text(header::RANGE),
     };
-    let len = doc.size_bytes;
+    let stored = doc.size_bytes;
+    let len = stored + tail.len() as u64;
     let (status, start, end) = match range::answer(range_header, len) {
         RangeAnswer::Full => (StatusCode::OK, 0, len),
         RangeAnswer::Part { start, end } => (StatusCode::PARTIAL_CONTENT, start, end),
@@ -314,8 +340,17 @@ async fn content(
             return Ok(common(r));
         }
     };
-    let docs = documents(&state)?;
-    let stream = docs.read(&id, &doc_id, start, end).await?;
+    let stream = docs
+        .read(&id, &doc_id, start.min(stored), end.min(stored))
+        .await?;
+    let tail_part = if end > stored {
+        let from = usize::try_from(start.max(stored) - stored).unwrap_or(usize::MAX);
+        let to = usize::try_from(end - stored).unwrap_or(usize::MAX);
+        tail.get(from..to).map(bytes::Bytes::copy_from_slice)
+    } else {
+        None
+    };
+    let stream = stream.chain(futures_util::stream::iter(tail_part.map(Ok)));
     // The book records a room as having the document once its last byte is served.
     if let Some(ep) = caller.endpoint_id()
         && end == len
@@ -336,6 +371,65 @@ async fn content(
         h.insert(header::CONTENT_RANGE, v);
     }
     Ok(common(r))
+}
+
+/// The reader's stamp on a document: recorded at their first read with the
+/// name and unit printed on their copy.
+async fn reader_stamp(
+    state: &AppState,
+    docs: &Documents,
+    caller: &Caller,
+    meeting_id: &str,
+    doc_id: &str,
+) -> Result<ReadStamp, ApiError> {
+    let reader = match caller {
+        Caller::Person(p) => format!("user:{}", p.user.id),
+        Caller::Endpoint { endpoint, .. } => format!("endpoint:{}", endpoint.id),
+    };
+    if let Some(s) = docs.read_stamp(doc_id, &reader).await? {
+        return Ok(s);
+    }
+    let (name, unit) = match caller {
+        Caller::Person(p) => {
+            let details = &p.user.details;
+            let unit = match &details.scope_unit_id {
+                Some(u) => match crate::control::meetings::local_date(crate::store::now_ms()) {
+                    Some(today) => crate::control::org::OrgTree::new(state.store.clone())
+                        .tree_at(today)
+                        .await
+                        .ok()
+                        .and_then(|t| t.into_iter().find(|x| &x.id == u).map(|x| x.name)),
+                    None => None,
+                },
+                None => None,
+            };
+            let unit = unit.unwrap_or_else(|| {
+                details
+                    .roles
+                    .iter()
+                    .next_back()
+                    .map(|r| r.label_vi().to_string())
+                    .unwrap_or_default()
+            });
+            (details.display_name.clone(), unit)
+        }
+        Caller::Endpoint { endpoint, .. } => {
+            let unit = crate::control::meetings::Meetings::new(state.store.clone())
+                .participants(meeting_id)
+                .await
+                .ok()
+                .and_then(|ps| {
+                    ps.into_iter()
+                        .find(|p| p.endpoint_id == endpoint.id)
+                        .and_then(|p| p.unit_name)
+                })
+                .unwrap_or_else(|| "Điểm cầu".to_string());
+            (endpoint.details.name.clone(), unit)
+        }
+    };
+    Ok(docs
+        .record_read(&caller.actor(), doc_id, &reader, &name, &unit)
+        .await?)
 }
 
 async fn confirm(

@@ -6,15 +6,15 @@
 //! from the live roll call. A final version is immutable: the next save
 //! creates version n+1, and every version stays readable.
 //!
-//! Export: `?format=json` (the default). PDF is not offered: doing it
-//! properly for Vietnamese text needs an embedded Unicode font and a PDF
-//! writer, neither of which the build has.
+//! Export: `?format=json` (the default) or `?format=pdf` (A4, Vietnamese,
+//! `crate::pdf::minutes`), for the current minutes and for any version.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -39,7 +39,7 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
     const T: &str = "minutes";
     api.add(
         Op::get("/api/v1/meetings/{id}/minutes", MeetingsRead, T)
-            .summary("The current minutes: the latest saved version, or a draft generated from the record")
+            .summary("The current minutes: the latest saved version, or a draft generated from the record (`?format=pdf`: as a PDF)")
             .query::<FormatQuery>()
             .returns::<MinutesView>(),
         get(current),
@@ -65,7 +65,8 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
     )
     .add(
         Op::get("/api/v1/meetings/{id}/minutes/versions/{n}", MeetingsRead, T)
-            .summary("One saved version, exactly as stored")
+            .summary("One saved version, exactly as stored (`?format=pdf`: as a PDF)")
+            .query::<FormatQuery>()
             .returns::<MinutesView>(),
         get(version),
     )
@@ -81,9 +82,51 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormatQuery {
-    /// `json` (the default). `pdf` is not available.
+    /// `json` (the default) or `pdf`.
     #[serde(default)]
     format: Option<String>,
+}
+
+impl FormatQuery {
+    /// Whether PDF was asked for; refuses anything but json and pdf.
+    fn pdf(&self) -> Result<bool, ApiError> {
+        match self.format.as_deref() {
+            None | Some("json") => Ok(false),
+            Some("pdf") => Ok(true),
+            Some(other) => Err(ApiError::invalid(
+                "format",
+                format!("{other:?} is not a format; use json or pdf"),
+            )),
+        }
+    }
+}
+
+/// The minutes as served: JSON, or the PDF export of the same view.
+fn answer(v: MinutesView, pdf: bool) -> Result<Response, ApiError> {
+    if !pdf {
+        return Ok(Json(v).into_response());
+    }
+    let bytes = crate::pdf::minutes::render(&v.minutes, v.saved.as_ref()).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "pdf_failed",
+            format!("the PDF could not be made: {e}"),
+        )
+    })?;
+    let name = match v.version {
+        Some(n) => format!("bien-ban-{}-v{n}.pdf", v.minutes.header.meeting_id),
+        None => format!("bien-ban-{}-du-thao.pdf", v.minutes.header.meeting_id),
+    };
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
 }
 
 /// What the secretary saves.
@@ -276,33 +319,22 @@ async fn current(
     caller: Caller,
     Path(id): Path<String>,
     QueryParams(q): QueryParams<FormatQuery>,
-) -> Result<Json<MinutesView>, ApiError> {
-    match q.format.as_deref() {
-        None | Some("json") => {}
-        Some("pdf") => {
-            return Err(ApiError::invalid(
-                "format",
-                "PDF export is not available (no embedded Vietnamese font in this build); use json",
-            ));
-        }
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "format",
-                format!("{other:?} is not a format; use json"),
-            ));
-        }
-    }
+) -> Result<Response, ApiError> {
+    let pdf = q.pdf()?;
     let m = visible_meeting(&state, &caller, &id).await?;
     if let Some(v) = minutes_store(&state).latest(&id).await? {
-        return Ok(Json(view(v)?));
+        return answer(view(v)?, pdf);
     }
-    Ok(Json(MinutesView {
-        version: None,
-        status: "generated".into(),
-        sha256: None,
-        saved: None,
-        minutes: generate(&state, &m, Edits::default()).await?,
-    }))
+    answer(
+        MinutesView {
+            version: None,
+            status: "generated".into(),
+            sha256: None,
+            saved: None,
+            minutes: generate(&state, &m, Edits::default()).await?,
+        },
+        pdf,
+    )
 }
 
 async fn save(
@@ -354,12 +386,14 @@ async fn version(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, n)): Path<(String, String)>,
-) -> Result<Json<MinutesView>, ApiError> {
+    QueryParams(q): QueryParams<FormatQuery>,
+) -> Result<Response, ApiError> {
+    let pdf = q.pdf()?;
     visible_meeting(&state, &caller, &id).await?;
     let n: u32 = n
         .parse()
         .map_err(|_| ApiError::invalid("n", format!("{n:?} is not a version number")))?;
-    Ok(Json(view(minutes_store(&state).version(&id, n).await?)?))
+    answer(view(minutes_store(&state).version(&id, n).await?)?, pdf)
 }
 
 async fn attendance(

@@ -19,6 +19,7 @@
 
 pub mod range;
 pub mod sniff;
+pub mod watermark;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -210,6 +211,11 @@ pub enum DocumentError {
     Held(String),
     #[error("document {0} was recalled")]
     Recalled(String),
+    #[error(
+        "Không đọc được cấu trúc tệp PDF nên không thể đóng dấu tên người đọc lên bản tải về; hãy xuất lại tệp PDF rồi tải lên. \
+         The PDF's structure could not be read, so downloads could not carry the reader's watermark: {0}"
+    )]
+    PdfUnreadable(String),
 }
 
 fn invalid<T>(field: &str, message: impl Into<String>) -> Result<T, DocumentError> {
@@ -512,6 +518,20 @@ impl Documents {
                 return Err(e);
             }
         };
+        // A PDF is parsed once now, so each reader's watermarked copy is a
+        // small tail at download time; the parse also reads the text behind
+        // compressed streams for a "MẬT" stamp.
+        let mut stamped = stamp.found();
+        if kind == DocKind::Pdf {
+            match self.ensure_plan(&key).await {
+                Ok(plan) => stamped |= plan.stamp_found,
+                Err(e) => {
+                    self.forget(&location).await;
+                    self.forget_plan(&key).await;
+                    return Err(e);
+                }
+            }
+        }
         let doc = Document {
             id: id.clone(),
             meeting_id: meeting_id.to_string(),
@@ -522,7 +542,7 @@ impl Documents {
             size_bytes: size,
             sha256: hex::encode(hasher.finalize()),
             classification: meta.classification,
-            state: if stamp.found() {
+            state: if stamped {
                 DocState::Held
             } else {
                 DocState::Available
@@ -541,6 +561,7 @@ impl Documents {
             Ok(d) => Ok(d),
             Err(e) => {
                 self.forget(&location).await;
+                self.forget_plan(&key).await;
                 Err(e)
             }
         }
