@@ -635,8 +635,31 @@ impl Voting {
         meeting: &str,
         id: &str,
     ) -> Result<Motion, VotingError> {
-        self.transition(actor, meeting, id, MotionState::Closed)
-            .await
+        let m = self
+            .transition(actor, meeting, id, MotionState::Closed)
+            .await?;
+        if m.mode == MotionMode::Secret {
+            self.scrub_history().await;
+        }
+        Ok(m)
+    }
+
+    /// A secret ballot's tallies were rewritten once per vote; the older
+    /// versions of those rows, in write order, could be matched against
+    /// the order of `motion_ballots_cast`. Once the vote closes, drop what
+    /// the database still keeps of them: SQLite zeroes freed pages
+    /// (`secure_delete`, set on every connection) and here truncates its
+    /// WAL; PostgreSQL rewrites the small tallies table (its own WAL
+    /// segments are recycled on its schedule — see ARCHITECTURE.md).
+    /// Best effort: a failure is logged and the vote stands.
+    async fn scrub_history(&self) {
+        let sql = match self.store.backend() {
+            crate::store::Backend::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
+            crate::store::Backend::Postgres => "VACUUM FULL motion_tallies",
+        };
+        if let Err(e) = sqlx::query(sql).execute(self.store.pool()).await {
+            tracing::warn!(error = %e, "scrubbing old tally versions after a secret vote failed");
+        }
     }
 
     pub async fn publish(

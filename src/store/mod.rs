@@ -69,11 +69,14 @@ impl Store {
             options = options.after_connect(|conn, _meta| {
                 Box::pin(async move {
                     // WAL lets readers run beside the one writer; foreign keys
-                    // are off by default in SQLite and our schema relies on them.
+                    // are off by default in SQLite and our schema relies on them;
+                    // secure_delete zeroes freed content (old secret-ballot
+                    // tallies must not stay readable in free pages).
                     conn.execute(
                         format!(
                             "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL;"
+                             PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL; \
+                             PRAGMA secure_delete = ON;"
                         )
                         .as_str(),
                     )

@@ -11,6 +11,7 @@ use diemcau::control::voting::{Choice, Voter, Voting};
 use serde_json::{Value, json};
 
 use crate::support::api::{ApiWorld, Client, PASSWORD, fingerprint, world};
+use crate::support::rtc_client::WsClient;
 use crate::support::db::{both_backends, operator};
 
 fn hour_from_now() -> i64 {
@@ -274,6 +275,9 @@ both_backends! {
 
         let w = world(db).await;
         let id = open_meeting(&w).await;
+        // An operator's console follows the vote live.
+        let ws = format!("{}/api/v1/meetings/{id}/live/events", w.srv.base_url().replacen("http", "ws", 1));
+        let console = WsClient::connect_url(&ws, w.as_role("operator").bearer.as_deref()).await.expect("console connects");
         let base = format!("/api/v1/meetings/{id}/motions");
         let chair = w.as_role("chair");
         let labels = ["Phương án Sen Hồng", "Phương án Trúc Xanh", "Phương án Mai Vàng"];
@@ -310,6 +314,13 @@ both_backends! {
         assert_eq!(live.body["ballots_cast"], 5, "{}", live.text);
         assert_eq!(live.body["results"], Value::Null, "{}", live.text);
         assert_eq!(chair.post(&format!("{m}/close"), json!({})).await.body["state"], "closed");
+        // Closing dropped the per-vote history of the tallies: SQLite's WAL,
+        // which held every earlier version of those pages, is emptied.
+        if w.db.backend == diemcau::store::Backend::Sqlite {
+            let path = w.db.url.trim_start_matches("sqlite://").split('?').next().unwrap().to_string();
+            let wal = std::fs::metadata(format!("{path}-wal")).map(|m| m.len()).unwrap_or(0);
+            assert_eq!(wal, 0, "WAL of {path} after a secret vote closed");
+        }
         let closed = chair.get(&m).await;
         assert_eq!(votes_of(&closed.body), vec![3, 1, 1], "{}", closed.text);
         assert_eq!(closed.body["results"]["votes"], json!([]));
@@ -317,6 +328,29 @@ both_backends! {
         assert_eq!(chair.post(&format!("{m}/publish"), json!({})).await.body["state"], "published");
         assert_eq!(votes_of(&w.as_role("delegate").get(&m).await.body), vec![3, 1, 1]);
         assert_eq!(tallies(&w, &mid).await, vec![(0, 3, 3), (1, 1, 1), (2, 1, 1)]);
+
+        // The console saw the motion open, each ballot counted (how many,
+        // never what), close, and the published result.
+        let second = std::time::Duration::from_secs(1);
+        let mut seen: Vec<Value> = Vec::new();
+        let mut from = 0;
+        while seen.last().is_none_or(|e: &Value| e["motion"]["state"] != "published") {
+            let e = console.wait_type(from, "motion", second).await.unwrap_or_else(|| panic!("motion events: {:?}", console.received()));
+            from = console.received().iter().position(|x| x == &e).map_or(from, |i| i + 1);
+            seen.push(e);
+        }
+        let steps: Vec<(String, u64, bool)> = seen
+            .iter()
+            .map(|e| (e["motion"]["state"].as_str().unwrap().to_string(), e["motion"]["ballots_cast"].as_u64().unwrap(), e["motion"]["results"].is_null()))
+            .collect();
+        let open_counts: Vec<u64> = steps.iter().filter(|s| s.0 == "open").map(|s| s.1).collect();
+        assert_eq!(open_counts, vec![0, 1, 2, 3, 4, 5], "{steps:?}");
+        assert!(steps.iter().filter(|s| s.0 != "published").all(|s| s.2), "no counts before publishing: {steps:?}");
+        assert_eq!(votes_of(&seen.last().unwrap()["motion"]), vec![3, 1, 1]);
+        for e in console.received() {
+            let text = e.to_string();
+            assert!(!voters.iter().any(|(v, _)| text.contains(v.as_str())), "an event names a voter: {text}");
+        }
 
         // Every row of every table, the audit log included.
         let ids: Vec<&str> = voters.iter().map(|(id, _)| id.as_str()).collect();

@@ -222,7 +222,28 @@ async fn step(
         MotionState::Published => v.publish(&actor, id, motion).await?,
         MotionState::Draft => unreachable!("nothing moves back to draft"),
     };
+    announce(state, &m).await;
     Ok(Json(for_caller(state, caller, m).await?))
+}
+
+/// Tell the meeting's consoles where a motion stands: its state and how
+/// many have voted; the counts only once the chair has published them
+/// (what anyone watching may know, so one event serves every console).
+async fn announce(state: &AppState, m: &Motion) {
+    let mut public = m.clone();
+    if public.state != MotionState::Published {
+        public.results = None;
+    }
+    public.you_voted = None;
+    if let Ok(motion) = serde_json::to_value(&public) {
+        state
+            .live
+            .announce(
+                &m.meeting_id,
+                serde_json::json!({"type": "motion", "motion": motion}),
+            )
+            .await;
+    }
 }
 
 async fn open(
@@ -294,6 +315,7 @@ async fn vote(
     v.cast(&caller.actor(), &id, &motion, &voter, &b.option)
         .await?;
     let m = v.get(&id, &motion).await?;
+    announce(&state, &m).await;
     Ok(Json(VoteReceipt {
         motion_id: m.id,
         counted: true,
