@@ -39,6 +39,8 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error("cannot open the database: {0}")]
     Store(#[from] store::StoreError),
+    #[error("cannot open the document store: {0}")]
+    Documents(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -94,10 +96,12 @@ impl Server {
         // Before media: a server that cannot reach its database should fail
         // at start, not on the first operator action.
         let store = store::Store::open(&config.database_url()).await?;
-        control::documents::set_max_upload_bytes(
+        let documents = control::documents::Documents::open(
+            store.clone(),
             &config.data_dir,
             u64::from(config.documents.max_upload_mib) * 1024 * 1024,
-        );
+        )
+        .map_err(|e| StartError::Documents(e.to_string()))?;
         let (media, events) = net::Media::start(net::MediaSettings {
             bind: config.media.bind,
             port: config.media.udp_port,
@@ -138,6 +142,7 @@ impl Server {
             store,
             live,
             data_dir: config.data_dir.clone(),
+            documents,
             ca_pem: tls
                 .as_ref()
                 .and_then(|t| t.ca_pem.as_deref().map(Arc::from)),

@@ -36,6 +36,8 @@ pub struct AppState {
     pub live: Arc<crate::signal::live::LiveRooms>,
     /// The server's data directory (documents, recordings live under it).
     pub data_dir: std::path::PathBuf,
+    /// Meeting documents (object store, upload limit from the config).
+    pub documents: crate::control::documents::Documents,
     /// PEM of the generated local CA, offered at /ca.pem for rooms to trust.
     pub ca_pem: Option<Arc<str>>,
 }

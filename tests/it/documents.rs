@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::api::{ApiWorld, Client, fingerprint, world};
+use crate::support::api::{ApiWorld, Client, fingerprint, world, world_with};
 use crate::support::db::both_backends;
 
 fn hour_from_now() -> i64 {
@@ -401,7 +401,9 @@ both_backends! {
 
 both_backends! {
     async fn documents_refused_uploads_store_nothing(db) {
-        let w = world(db).await;
+        // The smallest limit the configuration can state: 1 MiB.
+        const LIMIT: usize = 1024 * 1024;
+        let w = world_with(db, |c| c.documents.max_upload_mib = 1).await;
         let m = plan(&w).await;
         let sec = w.as_role("secretary");
         let before_rows = fingerprint(&w.db.store).await;
@@ -430,12 +432,11 @@ both_backends! {
         let (s, _) = upload(w.admin(), "mt_none", &ok, pdf("x")).await;
         assert_eq!(s, 404);
         // Over the limit: declared (Content-Length) and streamed (chunked).
-        diemcau::control::documents::set_max_upload_bytes(&w.srv.server.state().data_dir, 4096);
         let mut big = pdf("x");
-        big.resize(5000, b' ');
+        big.resize(LIMIT + 1000, b' ');
         let (s, d) = upload(sec, &m, &ok, big.clone()).await;
         assert_eq!((s.as_u16(), d["error"]["code"].as_str()), (413, Some("too_large")), "{d}");
-        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big.chunks(1000).map(|c| Ok(c.to_vec())).collect();
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
         let r = sec.http.post(format!("{}/api/v1/meetings/{m}/documents", sec.base))
             .query(&ok)
             .bearer_auth(sec.bearer.as_ref().unwrap())

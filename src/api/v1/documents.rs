@@ -179,7 +179,7 @@ impl From<DocumentError> for ApiError {
 }
 
 fn documents(state: &AppState) -> Result<Documents, ApiError> {
-    Ok(Documents::open(state.store.clone(), &state.data_dir)?)
+    Ok(state.documents.clone())
 }
 
 /// A sub-operator changes documents only of meetings inside their subtree.

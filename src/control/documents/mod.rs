@@ -23,7 +23,7 @@ pub mod watermark;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
@@ -229,31 +229,6 @@ fn objects_err(e: object_store::Error) -> DocumentError {
     DocumentError::Objects(e.to_string())
 }
 
-/// Upload limits by data directory, for servers whose configuration sets
-/// one (and tests); [`DEFAULT_MAX_UPLOAD_BYTES`] otherwise.
-fn limits() -> &'static Mutex<HashMap<PathBuf, u64>> {
-    static LIMITS: OnceLock<Mutex<HashMap<PathBuf, u64>>> = OnceLock::new();
-    LIMITS.get_or_init(Default::default)
-}
-
-/// Set the upload limit of the server whose data directory is `data_dir`.
-pub fn set_max_upload_bytes(data_dir: &Path, bytes: u64) {
-    limits()
-        .lock()
-        .expect("limits lock")
-        .insert(data_dir.to_path_buf(), bytes);
-}
-
-/// The upload limit of the server whose data directory is `data_dir`.
-pub fn max_upload_bytes(data_dir: &Path) -> u64 {
-    limits()
-        .lock()
-        .expect("limits lock")
-        .get(data_dir)
-        .copied()
-        .unwrap_or(DEFAULT_MAX_UPLOAD_BYTES)
-}
-
 /// Where the documents of a server with data directory `data_dir` live.
 pub fn documents_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("documents")
@@ -314,8 +289,8 @@ pub struct Documents {
 
 impl Documents {
     /// Documents under `<data_dir>/documents` (created when missing), with
-    /// the upload limit set for that directory.
-    pub fn open(store: Store, data_dir: &Path) -> Result<Documents, DocumentError> {
+    /// uploads limited to `max_bytes`.
+    pub fn open(store: Store, data_dir: &Path, max_bytes: u64) -> Result<Documents, DocumentError> {
         let dir = documents_dir(data_dir);
         std::fs::create_dir_all(&dir)
             .map_err(|e| DocumentError::Objects(format!("creating {}: {e}", dir.display())))?;
@@ -325,7 +300,7 @@ impl Documents {
         Ok(Documents {
             store,
             objects: Arc::new(local),
-            max_bytes: max_upload_bytes(data_dir),
+            max_bytes,
         })
     }
 

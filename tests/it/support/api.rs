@@ -124,8 +124,20 @@ impl ApiWorld {
 
 /// Boot the server on `db` and build the fixture.
 pub async fn world(db: TestDb) -> ApiWorld {
+    world_with(db, |_| {}).await
+}
+
+/// The same fixture on a server whose configuration `f` adjusts.
+pub async fn world_with(
+    db: TestDb,
+    f: impl FnOnce(&mut diemcau::config::Config) + Send + 'static,
+) -> ApiWorld {
     let url = db.url.clone();
-    let srv = start_with(move |c| c.database.url = url).await;
+    let srv = start_with(move |c| {
+        c.database.url = url;
+        f(c)
+    })
+    .await;
     let store = db.store.clone();
     let actor = operator();
     let tree = OrgTree::new(store.clone());
