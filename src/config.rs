@@ -26,6 +26,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub meetings: MeetingsConfig,
     pub documents: DocumentsConfig,
+    pub recording: RecordingConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -33,6 +34,24 @@ pub struct Config {
 pub struct DocumentsConfig {
     /// Largest document a secretary may upload, MiB.
     pub max_upload_mib: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordingConfig {
+    /// Record every meeting from the moment it goes live, until it ends.
+    pub automatic: bool,
+    /// Refuse to start a recording with less free disk than this, MiB.
+    pub min_free_mib: u64,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        RecordingConfig {
+            automatic: true,
+            min_free_mib: 1024,
+        }
+    }
 }
 
 impl Default for DocumentsConfig {
@@ -135,6 +154,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             meetings: MeetingsConfig::default(),
             documents: DocumentsConfig::default(),
+            recording: RecordingConfig::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod media;
 pub mod net;
 pub mod pdf;
 pub mod record;
+pub mod recorder;
 pub mod signal;
 pub mod store;
 pub mod tls;
@@ -46,6 +47,94 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+}
+
+fn system_actor(name: &str) -> store::Actor {
+    store::Actor {
+        id: "system".into(),
+        name: name.into(),
+        address: None,
+    }
+}
+
+/// Recordings a previous run left running (it stopped, or was killed):
+/// marked interrupted, and their index says so — the files play up to
+/// their last written cluster.
+async fn interrupted_recordings(state: &api::AppState) {
+    let recs = control::recordings::Recordings::new(state.store.clone());
+    match recs
+        .interrupt_leftovers(&system_actor("khởi động lại (restart)"))
+        .await
+    {
+        Ok(rows) => {
+            for r in rows {
+                let path = state
+                    .data_dir
+                    .join("recordings")
+                    .join(&r.dir)
+                    .join("index.json");
+                if let Ok(text) = std::fs::read(&path)
+                    && let Ok(mut index) = serde_json::from_slice::<recorder::Index>(&text)
+                {
+                    index.failure = Some("interrupted".into());
+                    index.stopped_at_ms = r.stopped_at_ms;
+                    index.chapters.push(recorder::Chapter {
+                        at_ms: index.chapters.last().map_or(0, |c| c.at_ms),
+                        kind: "gap".into(),
+                        title: "Máy chủ dừng khi đang ghi; bản ghi kết thúc ở cụm cuối cùng đã ghi"
+                            .into(),
+                        endpoint_id: None,
+                    });
+                    if let Ok(bytes) = serde_json::to_vec_pretty(&index) {
+                        let _ = std::fs::write(&path, bytes);
+                    }
+                }
+                tracing::warn!(recording = %r.id, meeting = %r.meeting_id, "recording interrupted by a server stop");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "reading interrupted recordings failed"),
+    }
+}
+
+/// A recording that stopped by itself (disk full, a write error): record
+/// it and tell the meeting's consoles; the meeting goes on.
+async fn watch_recordings(state: api::AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        for index in state.recorder.take_failed() {
+            let why = index.failure.clone().unwrap_or_default();
+            let recs = control::recordings::Recordings::new(state.store.clone());
+            if let Err(e) = recs
+                .finish(
+                    &system_actor("bộ ghi hình (recorder)"),
+                    &index.meeting_id,
+                    control::recordings::RecordingState::Failed,
+                    Some(&why),
+                )
+                .await
+            {
+                tracing::error!(error = %e, "recording failure not stored");
+            }
+            let _ = state.media.record(&index.meeting_id, false).await;
+            state
+                .live
+                .announce(
+                    &index.meeting_id,
+                    serde_json::json!({
+                        "type": "recording_failed",
+                        "recording_id": index.recording_id,
+                        "reason": why,
+                        "message": if why == "disk_full" {
+                            "Ổ đĩa ghi hình đã đầy: bản ghi đã dừng, hội nghị vẫn tiếp tục. Recording disk full: the recording stopped, the meeting goes on."
+                        } else {
+                            "Lỗi ghi tệp: bản ghi đã dừng, hội nghị vẫn tiếp tục. A write error stopped the recording; the meeting goes on."
+                        },
+                    }),
+                )
+                .await;
+        }
+    }
 }
 
 /// Open every meeting whose time has come (its start minus the lead), and
@@ -110,6 +199,11 @@ impl Server {
             audio_slots_max: config.media.audio_slots_max,
             socket_buffer_bytes: config.media.socket_buffer_bytes,
         })?;
+        let recorder = recorder::Recorder::start(
+            media
+                .take_tap_receiver()
+                .expect("a new media driver has its tap receiver"),
+        );
         let hub = Arc::new(signal::hub::Hub::default());
         let live = signal::live::LiveRooms::new(media.clone());
         let mut tasks = vec![
@@ -143,10 +237,14 @@ impl Server {
             live,
             data_dir: config.data_dir.clone(),
             documents,
+            recorder,
+            recording: config.recording.clone(),
             ca_pem: tls
                 .as_ref()
                 .and_then(|t| t.ca_pem.as_deref().map(Arc::from)),
         };
+        interrupted_recordings(&state).await;
+        tasks.push(tokio::spawn(watch_recordings(state.clone())));
         tasks.push(tokio::spawn(open_due_meetings(
             state.clone(),
             config.meetings.open_before_minutes,

@@ -62,10 +62,14 @@ pub enum Action {
     VoteCast,
     /// Draft, edit and finalise the minutes (the secretary's job).
     MinutesWrite,
+    /// Start and stop a meeting's recording.
+    RecordControl,
+    /// List, download and replay recordings.
+    RecordingsRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 25] = [
         Action::Public,
         Action::Own,
         Action::UsersRead,
@@ -89,6 +93,8 @@ impl Action {
         Action::VoteManage,
         Action::VoteCast,
         Action::MinutesWrite,
+        Action::RecordControl,
+        Action::RecordingsRead,
     ];
 }
 
@@ -119,6 +125,8 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             Present,
             DocumentsWrite,
             VoteManage,
+            RecordControl,
+            RecordingsRead,
         ],
         Role::SubOperator => &[
             UsersRead,
@@ -137,6 +145,8 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             Present,
             DocumentsWrite,
             VoteManage,
+            RecordControl,
+            RecordingsRead,
         ],
         Role::Secretary => &[
             UsersRead,
@@ -151,6 +161,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             DocumentsWrite,
             VoteManage,
             MinutesWrite,
+            RecordingsRead,
         ],
         Role::Chair => &[
             OrgRead,
@@ -161,6 +172,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             Present,
             VoteManage,
             VoteCast,
+            RecordingsRead,
         ],
         Role::Delegate => &[OrgRead, MeetingsRead, LiveRead, VoteCast, FloorSelf],
         Role::Auditor => &[
@@ -170,6 +182,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             MeetingsRead,
             LiveRead,
             AuditRead,
+            RecordingsRead,
         ],
     };
     matches!(action, Public | Own) || allowed.contains(&action)

@@ -49,6 +49,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         c.dropped_queue_full.load(Ordering::Relaxed),
     );
     counter(
+        "diemcau_recorder_packets_dropped_total",
+        "Packets of recorded rooms the recorder could not take in time (disk too slow).",
+        c.tap_dropped.load(Ordering::Relaxed),
+    );
+    counter(
         "diemcau_datagrams_sent_total",
         "UDP datagrams sent on the media port.",
         sum(|s| s.datagrams_out),

@@ -38,6 +38,9 @@ pub struct AppState {
     pub data_dir: std::path::PathBuf,
     /// Meeting documents (object store, upload limit from the config).
     pub documents: crate::control::documents::Documents,
+    /// The recorder thread, and when and how much it may record.
+    pub recorder: crate::recorder::Recorder,
+    pub recording: crate::config::RecordingConfig,
     /// PEM of the generated local CA, offered at /ca.pem for rooms to trust.
     pub ca_pem: Option<Arc<str>>,
 }

@@ -15,6 +15,7 @@ pub mod meetings;
 pub mod minutes;
 pub mod org;
 pub mod people;
+pub mod recordings;
 pub mod secret;
 pub mod voting;
 

@@ -45,6 +45,9 @@ pub struct Engine {
     timers: BinaryHeap<Reverse<(Instant, ParticipantId)>>,
     /// Sessions marked dead since the last `process`.
     dead: Vec<ParticipantId>,
+    /// Rooms being recorded, and their packets for the recorder.
+    pub(super) taps: HashMap<String, super::tap::RoomTap>,
+    pub(super) tapped: Vec<super::tap::Tapped>,
     created: Instant,
 }
 
@@ -72,6 +75,8 @@ impl Engine {
             last_tick: Some(now),
             timers: BinaryHeap::new(),
             dead: Vec::new(),
+            taps: HashMap::new(),
+            tapped: Vec::new(),
             created: now,
         }
     }
@@ -104,6 +109,11 @@ impl Engine {
             .map(|d| d.contents.len() as u64)
             .sum::<u64>();
         self.out.drain(..)
+    }
+
+    /// Packets for the recorder, in order.
+    pub fn drain_tapped(&mut self) -> std::vec::Drain<'_, super::tap::Tapped> {
+        self.tapped.drain(..)
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -176,6 +186,17 @@ impl Engine {
                     .get_mut(&participant)
                     .ok_or(CommandError::UnknownParticipant(participant))?;
                 s.max_kbps = kbps;
+                Ok(Reply::Done)
+            }
+            Command::Record { room, on } => {
+                if on {
+                    self.taps.entry(room.clone()).or_default();
+                    // Targets are set now, not at the next tick, so the
+                    // first keyframe requests go out at once.
+                    self.retarget_taps(now);
+                } else {
+                    self.taps.remove(&room);
+                }
                 Ok(Reply::Done)
             }
             Command::Stats => Ok(Reply::Stats(self.snapshot())),

@@ -22,6 +22,7 @@ pub mod route;
 pub mod session;
 pub mod speaker;
 pub mod stun;
+pub mod tap;
 mod tick;
 
 use std::net::SocketAddr;
@@ -124,6 +125,12 @@ pub enum Command {
     SetMaxBitrate {
         participant: ParticipantId,
         kbps: Option<u32>,
+    },
+    /// Start (or stop) handing a room's media to the recorder. The room
+    /// need not exist yet: its first publisher is recorded from the start.
+    Record {
+        room: String,
+        on: bool,
     },
     Stats,
 }

@@ -13,6 +13,7 @@ use super::engine::Engine;
 use super::forwarder::Decision;
 use super::keyframe::starts_keyframe;
 use super::room::{PLI_INTERVAL, layer_for_rid};
+use super::tap::{TapCodec, TapInput};
 use super::{ParticipantId, TrackRef};
 
 impl Engine {
@@ -97,11 +98,36 @@ impl Engine {
             room.stats.dropped_muted += 1;
             return;
         }
+        let keyframe = vcodec.is_some_and(|c| starts_keyframe(c, &pkt.payload));
+        // A room being recorded: the recorder takes what a subscriber
+        // would (after the mute policy), whether anyone watches or not.
+        if let Some(tap) = self.taps.get_mut(&room_id) {
+            let codec = match codec {
+                Codec::Vp8 => Some(TapCodec::Vp8),
+                Codec::H264 => Some(TapCodec::H264),
+                Codec::Opus => Some(TapCodec::Opus),
+                _ => None,
+            };
+            if let Some(codec) = codec {
+                let input = TapInput {
+                    room: &room_id,
+                    src,
+                    owner: from,
+                    video,
+                    codec,
+                    seq: *pkt.seq_no,
+                    ts: pkt.header.timestamp,
+                    marker: pkt.header.marker,
+                    keyframe,
+                    payload: &pkt.payload,
+                };
+                tap.on_packet(now, &input, &mut self.tapped);
+            }
+        }
         let Some(targets) = room.fanout.get(&src.track) else {
             return;
         };
         let targets = targets.clone();
-        let keyframe = vcodec.is_some_and(|c| starts_keyframe(c, &pkt.payload));
         let clock_rate = if video { 90_000 } else { 48_000 };
         let ts = pkt.header.timestamp;
         let seq = *pkt.seq_no;

@@ -75,6 +75,61 @@ impl Engine {
             // bandwidth estimates move without any event.
             self.apply_policy(now, &rid);
         }
+        self.retarget_taps(now);
+    }
+
+    /// Point each recorded room's taps at what exists now: every track of
+    /// its participants (video at the best active layer) and, for the
+    /// program, the video of whoever the stage shows — the operator's
+    /// stage, else the active speaker, else the first participant with
+    /// video (the hub joins first).
+    pub(super) fn retarget_taps(&mut self, now: Instant) {
+        let rooms: Vec<String> = self.taps.keys().cloned().collect();
+        let mut plis = Vec::new();
+        for rid in rooms {
+            let participants: Vec<ParticipantId> = self
+                .rooms
+                .get(&rid)
+                .map(|r| r.participants.clone())
+                .unwrap_or_default();
+            let best = |t: &super::room::PublishedTrack| {
+                if t.video {
+                    t.active_layers(now).last()
+                } else {
+                    Some(0)
+                }
+            };
+            let mut tracks = Vec::new();
+            for t in self.tracks.values() {
+                if participants.contains(&t.owner) {
+                    tracks.push((t.id, t.video, best(t)));
+                }
+            }
+            tracks.sort_by_key(|t| t.0);
+            let room = self.rooms.get(&rid);
+            let video_of = |p: ParticipantId| {
+                let s = self.sessions.get(&p)?;
+                if s.mute.video() {
+                    return None;
+                }
+                let t = self.tracks.get(&s.track_of_kind(true, &self.tracks)?)?;
+                Some((p, t.id, best(t)?))
+            };
+            let stage = room.and_then(|r| {
+                r.stage
+                    .iter()
+                    .copied()
+                    .chain(r.active_speaker)
+                    .chain(r.participants.iter().copied())
+                    .find_map(video_of)
+            });
+            if let Some(tap) = self.taps.get_mut(&rid) {
+                plis.extend(tap.retarget(&tracks, stage));
+            }
+        }
+        for src in plis {
+            self.request_keyframe(now, src);
+        }
     }
 
     /// Recompute every slot of every subscriber in `room` and retarget the

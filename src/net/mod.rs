@@ -22,9 +22,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::media::tap::Tapped;
 use crate::media::{
     Command, CommandError, EngineConfig, EngineStats, Event, JoinRequest, ParticipantId, Reply,
 };
@@ -37,6 +38,9 @@ const COMMAND_QUEUE: usize = 1024;
 const DATAGRAM_QUEUE: usize = 4096;
 /// Engine events buffered towards signalling.
 pub const EVENT_QUEUE: usize = 16_384;
+/// Recorder queue, in packets: about 3 s of a 150-room meeting's recorded
+/// streams; a recorder slower than that loses packets, never the meeting.
+const TAP_QUEUE: usize = 65_536;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -88,6 +92,9 @@ pub struct DriverCounters {
     pub dropped_unknown: AtomicU64,
     pub dropped_queue_full: AtomicU64,
     pub datagrams_in: AtomicU64,
+    /// Packets for the recorder dropped because it fell behind (disk):
+    /// media never waits for a recording.
+    pub tap_dropped: AtomicU64,
 }
 
 struct Shared {
@@ -113,6 +120,8 @@ struct MediaInner {
     next_participant: AtomicU64,
     local_addrs: Vec<SocketAddr>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Packets of recorded rooms, until the recorder takes the receiver.
+    tap_rx: Mutex<Option<Receiver<Tapped>>>,
 }
 
 pub struct MediaSettings {
@@ -140,6 +149,7 @@ impl Media {
             stop: AtomicBool::new(false),
         });
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
+        let (tap_tx, tap_rx) = crossbeam_channel::bounded(TAP_QUEUE);
         let mut shards = Vec::new();
         let mut threads = Vec::new();
         let sockets: Vec<(Arc<UdpSocket>, SocketAddr)> = sockets
@@ -156,11 +166,12 @@ impl Media {
             };
             let socks = sockets.clone();
             let ev = ev_tx.clone();
+            let tap = tap_tx.clone();
             let sh = shared.clone();
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("media-{i}"))
-                    .spawn(move || shard::run(i, cfg, rx, socks, ev, sh))
+                    .spawn(move || shard::run(i, cfg, rx, socks, ev, tap, sh))
                     .expect("spawn media worker"),
             );
         }
@@ -184,6 +195,7 @@ impl Media {
             next_participant: AtomicU64::new(1),
             local_addrs,
             threads: Mutex::new(threads),
+            tap_rx: Mutex::new(Some(tap_rx)),
         };
         Ok((
             Media {
@@ -246,6 +258,31 @@ impl Media {
             .map(|p| p.0)
             .ok_or(CommandError::UnknownParticipant(id))?;
         self.send(shard, cmd).await
+    }
+
+    /// The packets of recorded rooms, for the one recorder (taken once).
+    pub fn take_tap_receiver(&self) -> Option<Receiver<Tapped>> {
+        self.inner.tap_rx.lock().expect("tap lock").take()
+    }
+
+    /// Start or stop recording a room. The room gets its worker now if it
+    /// has none yet, so its first participant joins the recorded engine.
+    pub async fn record(&self, room: &str, on: bool) -> Result<(), MediaError> {
+        let shard = {
+            let mut rooms = self.inner.rooms.lock().expect("rooms lock");
+            let n = self.inner.shards.len();
+            let next = rooms.len() % n;
+            *rooms.entry(room.to_string()).or_insert(next)
+        };
+        self.send(
+            shard,
+            Command::Record {
+                room: room.to_string(),
+                on,
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     /// Send a command about a room to its worker.

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::udp::{RecvBatch, send_batch};
 use super::{ShardInput, Shared};
+use crate::media::tap::Tapped;
 use crate::media::{Engine, EngineConfig, Event, stun};
 
 /// A worker: owns one engine; sleeps until a datagram, a command or the
@@ -21,6 +22,7 @@ pub(super) fn run(
     rx: Receiver<ShardInput>,
     sockets: Vec<(Arc<UdpSocket>, SocketAddr)>,
     events: mpsc::Sender<Event>,
+    tap: Sender<Tapped>,
     shared: Arc<Shared>,
 ) {
     let mut engine = Engine::new(cfg, Instant::now());
@@ -76,6 +78,11 @@ pub(super) fn run(
                 q.iter().map(|(a, b)| (*a, b.as_slice())).collect();
             send_batch(&sockets[i].0, &items);
             q.clear();
+        }
+        for t in engine.drain_tapped() {
+            if tap.try_send(t).is_err() {
+                shared.counters.tap_dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
         while let Some(ev) = engine.poll_event() {
             if let Err(mpsc::error::TrySendError::Full(ev)) = events.try_send(ev) {

@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "document_reads",
         sql: include_str!("migrations/0008_document_reads.sql"),
     },
+    Migration {
+        version: 9,
+        name: "recordings",
+        sql: include_str!("migrations/0009_recordings.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -20,6 +20,8 @@ mod org;
 mod people;
 mod permissions;
 mod random_json;
+mod record;
+mod recording;
 mod store;
 mod support;
 mod voting;

@@ -103,6 +103,10 @@ POST   /api/v1/meetings/{id}/minutes/finalise   admin secretary
 POST   /api/v1/meetings/{id}/minutes/attendance admin secretary
 GET    /api/v1/meetings/{id}/minutes/versions   admin operator sub_operator secretary chair delegate auditor endpoint
 GET    /api/v1/meetings/{id}/minutes/versions/{n} admin operator sub_operator secretary chair delegate auditor endpoint
+POST   /api/v1/meetings/{id}/recordings         admin operator sub_operator
+POST   /api/v1/meetings/{id}/recordings/stop    admin operator sub_operator
+GET    /api/v1/meetings/{id}/recordings         admin operator sub_operator secretary chair auditor
+GET    /api/v1/meetings/{id}/recordings/{rec}/{file} admin operator sub_operator secretary chair auditor
 GET    /api/v1/audit                            admin auditor
 GET    /api/v1/audit/verify                     admin auditor
 ";

@@ -442,8 +442,28 @@ async fn transition(
                     serde_json::json!({"type": "meeting_state", "state": done.state, "by": caller.label()}),
                 )
                 .await;
+            if done.state == MeetingState::Live
+                && state.recording.automatic
+                && let Err(e) = super::recordings::start_recording(state, &actor, &done.id).await
+            {
+                // The meeting goes live anyway; the consoles hear why it is
+                // not recorded.
+                tracing::error!(meeting = %done.id, error = ?e, "automatic recording did not start");
+                state
+                    .live
+                    .announce(
+                        &done.id,
+                        serde_json::json!({"type": "recording_failed", "reason": e.code, "message": e.message}),
+                    )
+                    .await;
+            }
         }
         _ => {
+            if let Err(e) = super::recordings::stop_recording(state, &actor, &done.id).await
+                && e.code != "not_recording"
+            {
+                tracing::error!(meeting = %done.id, error = ?e, "recording did not stop cleanly");
+            }
             // The roll call lives in memory: keep it for the minutes before
             // the room closes.
             if let Err(e) = super::minutes::record_attendance(state, &done.id).await {

@@ -9,6 +9,7 @@ mod live;
 pub mod meetings;
 pub mod minutes;
 mod org;
+pub mod recordings;
 mod users;
 mod voting;
 
@@ -37,6 +38,7 @@ pub fn api() -> Api<AppState> {
     let api = documents::add_routes(api);
     let api = voting::add_routes(api);
     let api = minutes::add_routes(api);
+    let api = recordings::add_routes(api);
     audit::add_routes(api)
 }
 

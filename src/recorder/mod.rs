@@ -1,0 +1,568 @@
+//! The recorder service: the I/O side of recording. One thread takes the
+//! engine's tapped packets (`media::tap`) and control messages, runs the
+//! pure pipelines of `record/` and writes each recording's files as it
+//! goes, so a crash loses at most the cluster being built:
+//!
+//! ```text
+//! <root>/<meeting>/<recording>/
+//!     program.webm | program.mkv   stage video + the stage holder's audio
+//!     track-<n>.webm | .mkv        one file per published track
+//!     index.json                   streams, chapters (agenda, floor, speaker, stage)
+//! ```
+//!
+//! The media workers never wait for it: packets come over a bounded queue
+//! that drops (and counts) when this thread falls behind. A write error
+//! (disk full) stops that recording cleanly — files closed, the index says
+//! why — and the meeting goes on.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, select};
+use serde::{Deserialize, Serialize};
+
+use crate::media::ParticipantId;
+use crate::media::tap::{TapCodec, TapStream, Tapped};
+use crate::record::{Codec, ProgramRecorder, RtpPacket, TrackOptions, TrackRecorder};
+
+/// One entry of a recording's index: what happened, when (ms from the
+/// recording's start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Chapter {
+    pub at_ms: u64,
+    /// `agenda`, `floor`, `floor_end`, `speaker`, `stage`, `gap`, `stopped`.
+    pub kind: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_id: Option<String>,
+}
+
+/// One file of a recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StreamInfo {
+    pub file: String,
+    /// `program`, `video` or `audio`.
+    pub kind: String,
+    pub codec: String,
+    /// Whose track (endpoint and name), when known; none for the program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// When its first packet came, ms from the recording's start.
+    pub starts_at_ms: u64,
+}
+
+/// The sidecar `index.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Index {
+    pub recording_id: String,
+    pub meeting_id: String,
+    /// Unix ms of the recording's time zero.
+    pub started_at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at_ms: Option<i64>,
+    /// Why it stopped when not asked to (`disk_full`, `write_failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    pub streams: Vec<StreamInfo>,
+    pub chapters: Vec<Chapter>,
+    /// Packets the recorder did not get in time or could not use.
+    pub packets_dropped: u64,
+}
+
+enum Ctl {
+    Start {
+        meeting: String,
+        id: String,
+        dir: PathBuf,
+        wall_ms: i64,
+    },
+    Stop {
+        meeting: String,
+        wall_ms: i64,
+        reply: std::sync::mpsc::Sender<Option<Index>>,
+    },
+    Chapter {
+        meeting: String,
+        kind: String,
+        title: String,
+        endpoint_id: Option<String>,
+    },
+    Participant {
+        meeting: String,
+        participant: ParticipantId,
+        endpoint_id: Option<String>,
+        name: String,
+    },
+}
+
+/// What the API sees of a running recording.
+#[derive(Debug, Clone)]
+pub struct Running {
+    pub id: String,
+    pub dir: PathBuf,
+}
+
+/// Handle to the recorder thread (cheap to clone).
+#[derive(Clone)]
+pub struct Recorder {
+    ctl: Sender<Ctl>,
+    running: Arc<Mutex<HashMap<String, Running>>>,
+    /// Recordings that stopped by themselves (disk full): meeting → index.
+    failed: Arc<Mutex<Vec<Index>>>,
+}
+
+impl Recorder {
+    /// Start the thread on the engine's tap queue.
+    pub fn start(taps: Receiver<Tapped>) -> Recorder {
+        let (ctl, ctl_rx) = crossbeam_channel::bounded(1024);
+        let running = Arc::new(Mutex::new(HashMap::new()));
+        let failed = Arc::new(Mutex::new(Vec::new()));
+        let (r, f) = (running.clone(), failed.clone());
+        std::thread::Builder::new()
+            .name("recorder".into())
+            .spawn(move || Worker::new(r, f).run(taps, ctl_rx))
+            .expect("spawn recorder thread");
+        Recorder {
+            ctl,
+            running,
+            failed,
+        }
+    }
+
+    pub fn running(&self, meeting: &str) -> Option<Running> {
+        self.running
+            .lock()
+            .expect("recorder lock")
+            .get(meeting)
+            .cloned()
+    }
+
+    /// Recordings that stopped on their own since the last call.
+    pub fn take_failed(&self) -> Vec<Index> {
+        std::mem::take(&mut *self.failed.lock().expect("recorder lock"))
+    }
+
+    /// Begin writing `meeting`'s recording `id` under `dir` (created).
+    pub fn begin(&self, meeting: &str, id: &str, dir: &Path, wall_ms: i64) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        self.running.lock().expect("recorder lock").insert(
+            meeting.to_string(),
+            Running {
+                id: id.to_string(),
+                dir: dir.to_path_buf(),
+            },
+        );
+        self.send(Ctl::Start {
+            meeting: meeting.to_string(),
+            id: id.to_string(),
+            dir: dir.to_path_buf(),
+            wall_ms,
+        });
+        Ok(())
+    }
+
+    /// Stop and close every file; returns the final index.
+    pub async fn end(&self, meeting: &str, wall_ms: i64) -> Option<Index> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.send(Ctl::Stop {
+            meeting: meeting.to_string(),
+            wall_ms,
+            reply: tx,
+        });
+        tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)).ok().flatten())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    pub fn chapter(&self, meeting: &str, kind: &str, title: &str, endpoint_id: Option<&str>) {
+        self.send(Ctl::Chapter {
+            meeting: meeting.to_string(),
+            kind: kind.to_string(),
+            title: title.to_string(),
+            endpoint_id: endpoint_id.map(str::to_string),
+        });
+    }
+
+    pub fn participant(
+        &self,
+        meeting: &str,
+        participant: ParticipantId,
+        endpoint_id: Option<&str>,
+        name: &str,
+    ) {
+        self.send(Ctl::Participant {
+            meeting: meeting.to_string(),
+            participant,
+            endpoint_id: endpoint_id.map(str::to_string),
+            name: name.to_string(),
+        });
+    }
+
+    fn send(&self, c: Ctl) {
+        if self.ctl.try_send(c).is_err() {
+            tracing::warn!("recorder control queue full; message dropped");
+        }
+    }
+}
+
+type Sink = BufWriter<File>;
+
+struct TrackOut {
+    rec: TrackRecorder<Sink>,
+    info_at: usize,
+}
+
+struct Active {
+    id: String,
+    dir: PathBuf,
+    t0: Instant,
+    index: Index,
+    tracks: HashMap<u32, TrackOut>,
+    program: Option<ProgramRecorder<Sink>>,
+    /// The program's audio: whose, and each audio track's RTP anchor.
+    program_owner: Option<ParticipantId>,
+    audio_anchor: HashMap<u32, (u32, u64)>,
+    names: HashMap<ParticipantId, (Option<String>, String)>,
+    next_file: u32,
+}
+
+struct Worker {
+    active: HashMap<String, Active>,
+    running: Arc<Mutex<HashMap<String, Running>>>,
+    failed: Arc<Mutex<Vec<Index>>>,
+}
+
+fn ms_since(t0: Instant, at: Instant) -> u64 {
+    at.saturating_duration_since(t0).as_millis() as u64
+}
+
+fn codec_of(c: TapCodec) -> Codec {
+    match c {
+        TapCodec::Vp8 => Codec::Vp8,
+        TapCodec::H264 => Codec::H264,
+        TapCodec::Opus => Codec::Opus,
+    }
+}
+
+fn extension(c: Codec) -> &'static str {
+    match c {
+        Codec::H264 => "mkv",
+        _ => "webm",
+    }
+}
+
+fn is_disk_full(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENOSPC) || e.kind() == std::io::ErrorKind::StorageFull
+}
+
+impl Worker {
+    fn new(running: Arc<Mutex<HashMap<String, Running>>>, failed: Arc<Mutex<Vec<Index>>>) -> Self {
+        Worker {
+            active: HashMap::new(),
+            running,
+            failed,
+        }
+    }
+
+    fn run(mut self, taps: Receiver<Tapped>, ctl: Receiver<Ctl>) {
+        let tick = crossbeam_channel::tick(Duration::from_millis(50));
+        loop {
+            select! {
+                recv(ctl) -> c => match c {
+                    Ok(c) => self.control(c),
+                    Err(_) => return,
+                },
+                recv(taps) -> t => match t {
+                    Ok(t) => self.packet(t),
+                    Err(_) => return,
+                },
+                recv(tick) -> _ => self.poll(),
+            }
+        }
+    }
+
+    fn control(&mut self, c: Ctl) {
+        match c {
+            Ctl::Start {
+                meeting,
+                id,
+                dir,
+                wall_ms,
+            } => {
+                let index = Index {
+                    recording_id: id.clone(),
+                    meeting_id: meeting.clone(),
+                    started_at_ms: wall_ms,
+                    ..Index::default()
+                };
+                let a = Active {
+                    id,
+                    dir,
+                    t0: Instant::now(),
+                    index,
+                    tracks: HashMap::new(),
+                    program: None,
+                    program_owner: None,
+                    audio_anchor: HashMap::new(),
+                    names: HashMap::new(),
+                    next_file: 1,
+                };
+                let _ = write_index(&a.dir, &a.index);
+                self.active.insert(meeting, a);
+            }
+            Ctl::Stop {
+                meeting,
+                wall_ms,
+                reply,
+            } => {
+                let index = self.active.remove(&meeting).map(|mut a| {
+                    let at = ms_since(a.t0, Instant::now());
+                    a.index.chapters.push(Chapter {
+                        at_ms: at,
+                        kind: "stopped".into(),
+                        title: "Dừng ghi".into(),
+                        endpoint_id: None,
+                    });
+                    a.index.stopped_at_ms = Some(wall_ms);
+                    close(a)
+                });
+                self.running.lock().expect("recorder lock").remove(&meeting);
+                let _ = reply.send(index);
+            }
+            Ctl::Chapter {
+                meeting,
+                kind,
+                title,
+                endpoint_id,
+            } => {
+                if let Some(a) = self.active.get_mut(&meeting) {
+                    let at_ms = ms_since(a.t0, Instant::now());
+                    a.index.chapters.push(Chapter {
+                        at_ms,
+                        kind,
+                        title,
+                        endpoint_id,
+                    });
+                    let _ = write_index(&a.dir, &a.index);
+                }
+            }
+            Ctl::Participant {
+                meeting,
+                participant,
+                endpoint_id,
+                name,
+            } => {
+                if let Some(a) = self.active.get_mut(&meeting) {
+                    a.names.insert(participant, (endpoint_id, name));
+                }
+            }
+        }
+    }
+
+    fn packet(&mut self, t: Tapped) {
+        let Some(a) = self.active.get_mut(&t.room) else {
+            return;
+        };
+        let now_ms = ms_since(a.t0, t.at);
+        let pkt = RtpPacket {
+            seq: t.seq as u16,
+            timestamp: t.ts,
+            marker: t.marker,
+            payload: &t.payload,
+        };
+        let result = match t.stream {
+            TapStream::ProgramVideo => a.program_video(&t, now_ms, &pkt),
+            TapStream::Track(track) => {
+                let r = a.track(track, &t, now_ms, &pkt);
+                if r.is_ok() && !t.video && Some(t.owner) == a.program_owner_now() {
+                    a.program_audio(track, &t, now_ms)
+                } else {
+                    r
+                }
+            }
+        };
+        if let Err(e) = result {
+            self.fail(&t.room, &e);
+        }
+    }
+
+    fn poll(&mut self) {
+        let mut failures = Vec::new();
+        for (meeting, a) in self.active.iter_mut() {
+            let now_ms = ms_since(a.t0, Instant::now());
+            let mut r = Ok(());
+            for t in a.tracks.values_mut() {
+                r = r.and(t.rec.poll(now_ms));
+            }
+            if let Some(p) = a.program.as_mut() {
+                r = r.and(p.poll(now_ms));
+            }
+            if let Err(e) = r {
+                failures.push((meeting.clone(), e));
+            }
+        }
+        for (m, e) in failures {
+            self.fail(&m, &e);
+        }
+    }
+
+    /// A write failed: close what can be closed, say why, and stop this
+    /// recording; the meeting and other recordings go on.
+    fn fail(&mut self, meeting: &str, e: &std::io::Error) {
+        let Some(mut a) = self.active.remove(meeting) else {
+            return;
+        };
+        let why = if is_disk_full(e) {
+            "disk_full"
+        } else {
+            "write_failed"
+        };
+        tracing::error!(meeting, recording = %a.id, error = %e, "recording stopped: {why}");
+        a.index.failure = Some(why.to_string());
+        a.index.stopped_at_ms = Some(crate::store::now_ms());
+        let index = close(a);
+        self.running.lock().expect("recorder lock").remove(meeting);
+        self.failed.lock().expect("recorder lock").push(index);
+    }
+}
+
+impl Active {
+    fn program_owner_now(&self) -> Option<ParticipantId> {
+        self.program_owner
+    }
+
+    fn open(&mut self, name: &str) -> std::io::Result<Sink> {
+        Ok(BufWriter::with_capacity(
+            256 * 1024,
+            File::create(self.dir.join(name))?,
+        ))
+    }
+
+    fn track(
+        &mut self,
+        track: u32,
+        t: &Tapped,
+        now_ms: u64,
+        pkt: &RtpPacket<'_>,
+    ) -> std::io::Result<()> {
+        if !self.tracks.contains_key(&track) {
+            let codec = codec_of(t.codec);
+            let n = self.next_file;
+            self.next_file += 1;
+            let file = format!("track-{n}.{}", extension(codec));
+            let sink = self.open(&file)?;
+            let rec = TrackRecorder::new(codec, sink, TrackOptions::default())?;
+            let (endpoint_id, name) = self
+                .names
+                .get(&t.owner)
+                .cloned()
+                .map_or((None, None), |(e, n)| (e, Some(n)));
+            self.index.streams.push(StreamInfo {
+                file,
+                kind: if t.video { "video" } else { "audio" }.into(),
+                codec: format!("{codec:?}").to_lowercase(),
+                endpoint_id,
+                name,
+                starts_at_ms: now_ms,
+            });
+            let info_at = self.index.streams.len() - 1;
+            let _ = write_index(&self.dir, &self.index);
+            self.tracks.insert(track, TrackOut { rec, info_at });
+        }
+        let out = self.tracks.get_mut(&track).expect("inserted above");
+        let _ = out.info_at;
+        out.rec.push_rtp(now_ms, pkt)
+    }
+
+    fn program_video(
+        &mut self,
+        t: &Tapped,
+        now_ms: u64,
+        pkt: &RtpPacket<'_>,
+    ) -> std::io::Result<()> {
+        if self.program_owner != Some(t.owner) {
+            self.program_owner = Some(t.owner);
+            let name = self
+                .names
+                .get(&t.owner)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default();
+            let endpoint_id = self.names.get(&t.owner).and_then(|(e, _)| e.clone());
+            self.index.chapters.push(Chapter {
+                at_ms: now_ms,
+                kind: "program".into(),
+                title: name,
+                endpoint_id,
+            });
+            let _ = write_index(&self.dir, &self.index);
+        }
+        if self.program.is_none() {
+            let codec = codec_of(t.codec);
+            let file = format!("program.{}", extension(codec));
+            let sink = self.open(&file)?;
+            self.program = Some(ProgramRecorder::new(codec, sink, TrackOptions::default())?);
+            self.index.streams.insert(
+                0,
+                StreamInfo {
+                    file,
+                    kind: "program".into(),
+                    codec: format!("{codec:?}+opus").to_lowercase(),
+                    endpoint_id: None,
+                    name: None,
+                    starts_at_ms: now_ms,
+                },
+            );
+            let _ = write_index(&self.dir, &self.index);
+        }
+        match self.program.as_mut() {
+            Some(p) => p.push_video_rtp(now_ms, pkt),
+            None => Ok(()),
+        }
+    }
+
+    /// The program's audio is the stage holder's own audio, each packet
+    /// placed by its RTP clock from the track's first packet.
+    fn program_audio(&mut self, track: u32, t: &Tapped, now_ms: u64) -> std::io::Result<()> {
+        let Some(p) = self.program.as_mut() else {
+            return Ok(());
+        };
+        let (ts0, ms0) = *self.audio_anchor.entry(track).or_insert((t.ts, now_ms));
+        let at_ms = ms0 + u64::from(t.ts.wrapping_sub(ts0)) / 48;
+        p.push_audio_frame(at_ms, &t.payload)
+    }
+}
+
+/// Close every file (writing what is buffered) and the index.
+fn close(mut a: Active) -> Index {
+    // Closed files get their Duration and Cues written in place (players
+    // seek at once); a file cut short by a crash plays without them.
+    for (_, t) in a.tracks.drain() {
+        if let Ok(mut w) = t.rec.finish_seekable() {
+            let _ = w.flush();
+        }
+    }
+    if let Some(p) = a.program.take()
+        && let Ok(mut w) = p.finish_seekable()
+    {
+        let _ = w.flush();
+    }
+    let _ = write_index(&a.dir, &a.index);
+    a.index
+}
+
+/// Replace `index.json` whole (write a temporary file, then rename), so a
+/// crash leaves the old index or the new one, never half of one.
+fn write_index(dir: &Path, index: &Index) -> std::io::Result<()> {
+    let tmp = dir.join("index.json.tmp");
+    let mut f = File::create(&tmp)?;
+    f.write_all(&serde_json::to_vec_pretty(index).unwrap_or_default())?;
+    f.sync_data()?;
+    std::fs::rename(tmp, dir.join("index.json"))
+}
