@@ -110,7 +110,7 @@ pub async fn start_recording(
     std::fs::create_dir_all(&dir).map_err(|e| {
         ApiError::unavailable("recording_storage", format!("{}: {e}", dir.display()))
     })?;
-    let min = state.recording.min_free_mib * 1024 * 1024;
+    let min = state.recording.min_free_mib.saturating_mul(1024 * 1024);
     if let Some(free) = free_bytes(&dir)
         && free < min
     {
