@@ -58,41 +58,75 @@ fn system_actor(name: &str) -> store::Actor {
 }
 
 /// Recordings a previous run left running (it stopped, or was killed):
-/// marked interrupted, and their index says so — the files play up to
-/// their last written cluster.
+/// marked interrupted, and their index says where the gap begins — the
+/// files play up to their last written cluster. A meeting still live gets
+/// a new recording at once, whose index starts with the gap.
 async fn interrupted_recordings(state: &api::AppState) {
     let recs = control::recordings::Recordings::new(state.store.clone());
-    match recs
-        .interrupt_leftovers(&system_actor("khởi động lại (restart)"))
-        .await
-    {
-        Ok(rows) => {
-            for r in rows {
-                let path = state
-                    .data_dir
-                    .join("recordings")
-                    .join(&r.dir)
-                    .join("index.json");
-                if let Ok(text) = std::fs::read(&path)
-                    && let Ok(mut index) = serde_json::from_slice::<recorder::Index>(&text)
-                {
-                    index.failure = Some("interrupted".into());
-                    index.stopped_at_ms = r.stopped_at_ms;
-                    index.chapters.push(recorder::Chapter {
-                        at_ms: index.chapters.last().map_or(0, |c| c.at_ms),
-                        kind: "gap".into(),
-                        title: "Máy chủ dừng khi đang ghi; bản ghi kết thúc ở cụm cuối cùng đã ghi"
-                            .into(),
-                        endpoint_id: None,
-                    });
-                    if let Ok(bytes) = serde_json::to_vec_pretty(&index) {
-                        let _ = std::fs::write(&path, bytes);
-                    }
-                }
-                tracing::warn!(recording = %r.id, meeting = %r.meeting_id, "recording interrupted by a server stop");
+    let actor = system_actor("khởi động lại (restart)");
+    let rows = match recs.interrupt_leftovers(&actor).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(error = %e, "reading interrupted recordings failed");
+            return;
+        }
+    };
+    for r in rows {
+        let dir = state.data_dir.join("recordings").join(&r.dir);
+        // The last write is when the files were last touched.
+        let last_write_ms = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.metadata().ok()?.modified().ok())
+            .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+            .max()
+            .unwrap_or(r.started_at_ms);
+        let path = dir.join("index.json");
+        if let Ok(text) = std::fs::read(&path)
+            && let Ok(mut index) = serde_json::from_slice::<recorder::Index>(&text)
+        {
+            index.failure = Some("interrupted".into());
+            index.stopped_at_ms = Some(last_write_ms);
+            index.chapters.push(recorder::Chapter {
+                at_ms: u64::try_from(last_write_ms - index.started_at_ms).unwrap_or(0),
+                kind: "gap".into(),
+                title: "Máy chủ dừng khi đang ghi: bản ghi kết thúc ở cụm cuối cùng đã ghi. \
+                        The server stopped while recording."
+                    .into(),
+                endpoint_id: None,
+            });
+            if let Ok(bytes) = serde_json::to_vec_pretty(&index) {
+                let _ = std::fs::write(&path, bytes);
             }
         }
-        Err(e) => tracing::error!(error = %e, "reading interrupted recordings failed"),
+        tracing::warn!(recording = %r.id, meeting = %r.meeting_id, "recording interrupted by a server stop");
+        let live = control::meetings::Meetings::new(state.store.clone())
+            .get(&r.meeting_id)
+            .await
+            .is_ok_and(|m| m.state == control::meetings::MeetingState::Live);
+        if !live {
+            continue;
+        }
+        match api::v1::recordings::start_recording(state, &actor, &r.meeting_id).await {
+            Ok(new) => {
+                let gap_s = (new.started_at_ms - last_write_ms).max(0) / 1000;
+                state.recorder.chapter(
+                    &r.meeting_id,
+                    "gap",
+                    &format!(
+                        "Tiếp nối bản ghi {} sau khi máy chủ khởi động lại; khoảng trống khoảng {gap_s} giây. \
+                         Continues recording {} after a server restart; gap of about {gap_s} s.",
+                        r.id, r.id
+                    ),
+                    None,
+                );
+            }
+            Err(e) => {
+                tracing::error!(meeting = %r.meeting_id, error = ?e, "recording not resumed after restart")
+            }
+        }
     }
 }
 

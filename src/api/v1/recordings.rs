@@ -127,6 +127,9 @@ pub async fn start_recording(
             ),
         ));
     }
+    // The live room gives the recorder its chapters and names.
+    let m = super::meetings::meetings(state).get(meeting).await?;
+    super::meetings::live_room(state, &m).await?;
     let recordings = Recordings::new(state.store.clone());
     let row = recordings.create(actor, meeting).await?;
     let files = dir.join(&row.dir);
