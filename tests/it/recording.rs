@@ -485,7 +485,6 @@ fn a_recording_does_not_start_without_enough_free_disk() {
 /// The built server binary on `data`, listening on fixed loopback ports.
 struct Binary {
     child: std::process::Child,
-    base: String,
 }
 
 impl Binary {
@@ -498,10 +497,7 @@ impl Binary {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("the server binary starts");
-        let b = Binary {
-            child,
-            base: base.to_string(),
-        };
+        let b = Binary { child };
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
