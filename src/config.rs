@@ -43,6 +43,9 @@ pub struct RecordingConfig {
     pub automatic: bool,
     /// Refuse to start a recording with less free disk than this, MiB.
     pub min_free_mib: u64,
+    /// Delete a recording's files this many days after it ended (0: keep
+    /// them for ever). The row and its audit records stay.
+    pub keep_days: u32,
 }
 
 impl Default for RecordingConfig {
@@ -50,6 +53,7 @@ impl Default for RecordingConfig {
         RecordingConfig {
             automatic: true,
             min_free_mib: 1024,
+            keep_days: 0,
         }
     }
 }

@@ -130,6 +130,41 @@ async fn interrupted_recordings(state: &api::AppState) {
     }
 }
 
+/// The retention policy: hourly, delete the files of recordings that ended
+/// more than `keep_days` ago (the rows stay, marked expired, audited).
+async fn expire_recordings(state: api::AppState, keep_days: u32) {
+    let recs = control::recordings::Recordings::new(state.store.clone());
+    let actor = system_actor("lưu trữ (retention)");
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let before = store::now_ms() - i64::from(keep_days) * 86_400_000;
+        let due = match recs.due_for_expiry(before).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "retention: reading old recordings failed");
+                continue;
+            }
+        };
+        for r in due {
+            let dir = state.data_dir.join("recordings").join(&r.dir);
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(recording = %r.id, error = %e, "retention: files not deleted");
+                    continue;
+                }
+            }
+            if let Err(e) = recs.expire(&actor, &r.id).await {
+                tracing::warn!(recording = %r.id, error = %e, "retention: not marked expired");
+            } else {
+                tracing::info!(recording = %r.id, "retention: recording files deleted");
+            }
+        }
+    }
+}
+
 /// A recording that stopped by itself (disk full, a write error): record
 /// it and tell the meeting's consoles; the meeting goes on.
 async fn watch_recordings(state: api::AppState) {
@@ -241,7 +276,10 @@ impl Server {
         let hub = Arc::new(signal::hub::Hub::default());
         let live = signal::live::LiveRooms::new(media.clone());
         let mut tasks = vec![
-            tokio::spawn(hub.clone().run(media.clone(), events, live.clone())),
+            tokio::spawn(
+                hub.clone()
+                    .run(media.clone(), events, live.clone(), recorder.clone()),
+            ),
             tokio::spawn(live.clone().run_ticker()),
         ];
         let meetings = Arc::new(control::JoinTokens::default());
@@ -279,6 +317,12 @@ impl Server {
         };
         interrupted_recordings(&state).await;
         tasks.push(tokio::spawn(watch_recordings(state.clone())));
+        if config.recording.keep_days > 0 {
+            tasks.push(tokio::spawn(expire_recordings(
+                state.clone(),
+                config.recording.keep_days,
+            )));
+        }
         tasks.push(tokio::spawn(open_due_meetings(
             state.clone(),
             config.meetings.open_before_minutes,

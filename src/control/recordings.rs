@@ -18,6 +18,8 @@ pub enum RecordingState {
     Failed,
     /// The server stopped while it ran (found at the next start).
     Interrupted,
+    /// Its files were deleted by the retention policy; the row stays.
+    Expired,
 }
 
 impl RecordingState {
@@ -27,6 +29,7 @@ impl RecordingState {
             RecordingState::Stopped => "stopped",
             RecordingState::Failed => "failed",
             RecordingState::Interrupted => "interrupted",
+            RecordingState::Expired => "expired",
         }
     }
     fn parse(s: &str) -> RecordingState {
@@ -34,6 +37,7 @@ impl RecordingState {
             "recording" => RecordingState::Recording,
             "failed" => RecordingState::Failed,
             "interrupted" => RecordingState::Interrupted,
+            "expired" => RecordingState::Expired,
             _ => RecordingState::Stopped,
         }
     }
@@ -215,6 +219,48 @@ impl Recordings {
             );
         }
         Ok(out)
+    }
+
+    /// Finished recordings that ended before `before_ms` and still have
+    /// their files.
+    pub async fn due_for_expiry(
+        &self,
+        before_ms: i64,
+    ) -> Result<Vec<RecordingRow>, RecordingError> {
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE state IN ('stopped', 'failed', 'interrupted') AND stopped_at < $1 ORDER BY stopped_at"
+        ))
+        .bind(before_ms)
+        .fetch_all(self.store.pool())
+        .await
+        .ctx("reading old recordings")?;
+        rows.iter().map(|r| row(r).map_err(Into::into)).collect()
+    }
+
+    /// The files of `id` were deleted: the row says so (audited).
+    pub async fn expire(&self, actor: &Actor, id: &str) -> Result<(), RecordingError> {
+        const DOING: &str = "expiring a recording";
+        let mut tx = self.store.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE recordings SET state = 'expired' WHERE id = $1 AND state IN ('stopped', 'failed', 'interrupted')",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .ctx(DOING)?;
+        if done.rows_affected() != 1 {
+            return Err(RecordingError::Unknown(id.to_string()));
+        }
+        audit::append(
+            &mut tx,
+            actor,
+            "recording.expire",
+            &format!("recording:{id}"),
+            &json!({}),
+        )
+        .await?;
+        tx.commit().await.ctx(DOING)?;
+        Ok(())
     }
 
     pub async fn list(&self, meeting: &str) -> Result<Vec<RecordingRow>, RecordingError> {

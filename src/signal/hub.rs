@@ -162,6 +162,7 @@ impl Hub {
         media: Media,
         mut events: mpsc::Receiver<Event>,
         live: Arc<super::live::LiveRooms>,
+        recorder: crate::recorder::Recorder,
     ) {
         while let Some(ev) = events.recv().await {
             let left = match &ev {
@@ -170,6 +171,16 @@ impl Hub {
                 } => Some((room.clone(), *participant)),
                 _ => None,
             };
+            // A recording's index follows who speaks.
+            if let Event::SpeakerChanged {
+                room,
+                name: Some(name),
+                ..
+            } = &ev
+                && recorder.running(room).is_some()
+            {
+                recorder.chapter(room, "speaker", name, None);
+            }
             self.handle(&media, ev);
             if let Some((room, participant)) = left {
                 live.disconnected(&room, participant).await;

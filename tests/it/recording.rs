@@ -706,3 +706,25 @@ fn after_kill_9_the_recording_plays_to_its_last_seconds_and_restart_records_the_
         drop(server);
     }));
 }
+
+crate::support::db::both_backends! {
+    async fn retention_expires_only_finished_recordings_past_their_time(db) {
+        use diemcau::control::recordings::{RecordingState, Recordings};
+        // Automatic recording would start one as the meeting goes live.
+        let w = world_with(db, |c| c.recording.automatic = false).await;
+        let id = live_meeting(&w).await;
+        let recs = Recordings::new(w.db.store.clone());
+        let actor = crate::support::db::operator();
+        let running = recs.create(&actor, &id).await.unwrap();
+        // A running recording is never due.
+        assert!(recs.due_for_expiry(diemcau::store::now_ms() + 1000).await.unwrap().is_empty());
+        recs.finish(&actor, &id, RecordingState::Stopped, None).await.unwrap();
+        let due = recs.due_for_expiry(diemcau::store::now_ms() + 1000).await.unwrap();
+        assert_eq!(due.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec![running.id.as_str()]);
+        assert!(recs.due_for_expiry(diemcau::store::now_ms() - 60_000).await.unwrap().is_empty(), "not before its time");
+        recs.expire(&actor, &running.id).await.unwrap();
+        assert_eq!(recs.get(&id, &running.id).await.unwrap().state, RecordingState::Expired);
+        assert!(recs.expire(&actor, &running.id).await.is_err(), "expired once");
+        assert!(recs.due_for_expiry(diemcau::store::now_ms() + 1000).await.unwrap().is_empty());
+    }
+}
