@@ -1,5 +1,224 @@
-//! diemcau-load: scenario load generator (issue 6). Work in progress.
-fn main() {
-    eprintln!("diemcau-load: not yet built");
-    std::process::exit(2);
+//! diemcau-load: scenario load generator (issue 6).
+//!
+//! One process is the harness and the load: it creates a loopback-only
+//! network namespace `dl-<pid>`, moves its main thread there before any
+//! other thread or child exists (so the async runtime, every webrtc-rs
+//! endpoint and the server under test live there), starts the server, runs
+//! the scenarios, writes `load/runs/<time>-<kind>.json` and prints a
+//! summary. Everything it made is removed on exit, error or signal
+//! (`cleanup`). See load/README.md.
+
+mod bare;
+mod cleanup;
+mod client;
+mod janus;
+mod janus_api;
+mod machine;
+mod media;
+mod report;
+mod s1;
+mod server;
+mod signal;
+mod stats;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "diemcau-load",
+    about = "Scenario load generator: diemcau vs the bare relay (Janus: to come)"
+)]
+struct Cli {
+    /// S1 with 5 subscribers for 10 s; exit 0 only if media flowed to all
+    /// with < 0.5 % loss.
+    #[arg(long, global = true)]
+    smoke: bool,
+    /// Subscriber counts S1 steps through (stops at the first failing one).
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        default_value = "5,10,20,40,60,80,100,130,160,200"
+    )]
+    steps: Vec<usize>,
+    /// Measurement window per step, seconds.
+    #[arg(long, global = true, default_value_t = 8.0)]
+    window_secs: f64,
+    /// Wait after the last subscriber of a step receives media, seconds
+    /// (the server's bandwidth estimate ramps layers up).
+    #[arg(long, global = true, default_value_t = 4.0)]
+    settle_secs: f64,
+    /// The diemcau binary under test.
+    #[arg(long, global = true)]
+    server_bin: Option<PathBuf>,
+    /// Server media worker threads (0: one per core).
+    #[arg(long, global = true, default_value_t = 0)]
+    workers: usize,
+    /// Where the JSON file of the run goes.
+    #[arg(long, global = true)]
+    out_dir: Option<PathBuf>,
+    /// Bare relay: subscribers each packet is sealed and sent to.
+    #[arg(long, global = true, default_value_t = 50)]
+    bare_fanout: usize,
+    /// Bare relay: incoming packets per second (1200-byte payloads).
+    #[arg(long, global = true, default_value_t = 2000)]
+    bare_in_pps: u64,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Clone, Copy, PartialEq)]
+enum Cmd {
+    /// Everything implemented, in one run (default): bare relay, S1 on
+    /// diemcau, S1 on Janus.
+    Run,
+    /// S1 fan-out on diemcau only.
+    S1,
+    /// S1 fan-out on Janus only.
+    Janus,
+    /// The bare relay only.
+    Bare,
+}
+
+fn main() -> ExitCode {
+    cleanup::install_signal_thread();
+    let guard = cleanup::Guard;
+    let code = match real_main() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("diemcau-load: {e:#}");
+            ExitCode::from(1)
+        }
+    };
+    drop(guard);
+    code
+}
+
+fn real_main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let cmd = cli.command.unwrap_or(Cmd::Run);
+    cleanup::sweep_stale();
+    let (started, stamp) = machine::utc_now();
+    let machine = machine::MachineInfo::read();
+    let tmp = cleanup::temp_dir_of(std::process::id());
+    cleanup::register_dir(tmp.clone());
+    std::fs::create_dir_all(&tmp)?;
+    let ns = cleanup::create_netns("")?;
+    let janus_net = if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::Janus) {
+        Some(janus::setup_net(&ns)?)
+    } else {
+        None
+    };
+    cleanup::enter_netns(&ns)?;
+    eprintln!("diemcau-load: namespace {ns}, temp dir {}", tmp.display());
+
+    let mut run = report::RunReport {
+        kind: if cli.smoke { "smoke" } else { "run" }.into(),
+        started_utc: started,
+        machine,
+        bare: None,
+        s1_diemcau: None,
+        s1_janus: None,
+        comparison: None,
+        notes: vec![],
+    };
+
+    if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::Bare) {
+        let r = bare::run(&bare::BareOptions {
+            fanout: cli.bare_fanout,
+            in_pps: cli.bare_in_pps,
+            secs: cli.window_secs,
+        })
+        .context("bare relay")?;
+        eprintln!(
+            "bare relay: {:.0} ns CPU per forwarded packet ({} packets out)",
+            r.relay_ns_per_packet, r.packets_out
+        );
+        run.bare = Some(r);
+    }
+
+    let s1_opts = if cli.smoke {
+        s1::S1Options {
+            steps: vec![5],
+            window_secs: 10.0,
+            settle_secs: 2.0,
+        }
+    } else {
+        s1::S1Options {
+            steps: cli.steps.clone(),
+            window_secs: cli.window_secs,
+            settle_secs: cli.settle_secs,
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let mut smoke_ok = true;
+    if cli.smoke || matches!(cmd, Cmd::Run | Cmd::S1) {
+        let bin = cli
+            .server_bin
+            .clone()
+            .unwrap_or_else(server::default_binary);
+        let srv = server::Server::start(&bin, &tmp.join("diemcau"), cli.workers)?;
+        eprintln!("diemcau-load: diemcau pid {} at {}", srv.pid, srv.base);
+        let target = s1::Target::Diemcau {
+            base: srv.base.clone(),
+        };
+        let res = rt.block_on(s1::run(&target, srv.pid, &s1_opts));
+        srv.stop();
+        let res = res?;
+        smoke_ok = res.steps.first().is_some_and(|s| s.pass);
+        run.s1_diemcau = Some(report::S1Report {
+            options: s1_opts.clone(),
+            result: res,
+        });
+    }
+    if let Some(net) = &janus_net {
+        let j = janus::Janus::start(net, &tmp.join("janus"))?;
+        eprintln!("diemcau-load: janus pid {} at {}", j.pid, j.ws_url);
+        let target = s1::Target::Janus {
+            ws_url: j.ws_url.clone(),
+            room: janus::ROOM,
+            bind_ip: janus::LOAD_IP.into(),
+        };
+        let res = rt.block_on(s1::run(&target, j.pid, &s1_opts));
+        j.stop();
+        match res {
+            Ok(res) => {
+                run.s1_janus = Some(report::S1Report {
+                    options: s1_opts.clone(),
+                    result: res,
+                })
+            }
+            Err(e) => {
+                eprintln!("diemcau-load: S1 on Janus failed: {e:#}");
+                run.notes.push(format!("S1 on Janus failed: {e:#}"));
+            }
+        }
+    }
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+
+    run.comparison = report::compare(&run);
+    let out_dir = cli
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("runs"));
+    std::fs::create_dir_all(&out_dir)?;
+    let path = out_dir.join(format!("{stamp}-{}.json", run.kind));
+    std::fs::write(&path, serde_json::to_string_pretty(&run)?)?;
+    report::print_summary(&run);
+    println!("JSON: {}", path.display());
+    if cli.smoke && !smoke_ok {
+        println!("SMOKE FAILED");
+        return Ok(ExitCode::from(1));
+    }
+    if cli.smoke {
+        println!("SMOKE OK");
+    }
+    Ok(ExitCode::SUCCESS)
 }

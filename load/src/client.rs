@@ -1,0 +1,673 @@
+//! One simulated endpoint: a webrtc-rs 0.21 peer connection (real ICE, DTLS,
+//! SRTP) that joins a diemcau room over its WebSocket signalling, as a
+//! publisher (VP8 simulcast q/h/f with rids + Opus with the RFC 6464 audio
+//! level) and/or a subscriber (N video slots + K audio slots).
+//!
+//! Written for the load generator; it shares no code with the server's test
+//! client (`tests/it/support/rtc_client.rs`), only the webrtc 0.21 facts:
+//! `with_udp_addrs(["127.0.0.1:0"])` binds one loopback socket; simulcast is
+//! one `TrackLocalStaticRTP` with an encoding per rid; the application writes
+//! ready RTP and sets SSRC, payload type and the mid/rid extensions itself.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use bytes::Bytes;
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::ice::network_type::NetworkType;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8,
+};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
+use tokio::sync::watch;
+use webrtc::media_stream::MediaStreamTrack;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
+    Registry, SettingEngineBuilder, register_default_interceptors,
+};
+use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use webrtc::runtime::TokioRuntime;
+
+use crate::janus_api::JanusSession;
+use crate::media::{self, LayerSpec};
+use crate::signal::WsSession;
+use crate::stats::{Rec, SharedTrack, TrackRecv};
+
+const PT_VP8: u8 = 96;
+const PT_RTX: u8 = 97;
+const PT_OPUS: u8 = 111;
+const URI_MID: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
+const URI_RID: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
+const URI_AUDIO_LEVEL: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+/// ICE + DTLS on a loaded 2-core machine.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// RFC 6464 level the publisher reports: -30 dBov, voice active.
+const AUDIO_LEVEL: u8 = 30;
+
+#[derive(Clone, Debug, Default)]
+pub struct EndpointConfig {
+    pub name: String,
+    /// Publish simulcast video (these layers) and audio.
+    pub publish: Option<Vec<LayerSpec>>,
+    pub recv_video: usize,
+    pub recv_audio: usize,
+    /// `room`, `viewer` or `console` (diemcau).
+    pub role: String,
+    /// Local address to bind (None: 127.0.0.1; Janus needs the veth address).
+    pub bind_ip: Option<String>,
+}
+
+/// The signalling session that keeps an endpoint in its room.
+enum Signal {
+    Diemcau(WsSession),
+    Janus(JanusSession),
+}
+
+/// What the publisher has sent (read by the harness).
+#[derive(Default, Debug)]
+pub struct SendCounters {
+    pub video_packets: AtomicU64,
+    pub audio_packets: AtomicU64,
+    pub write_errors: AtomicU64,
+}
+
+struct Handler {
+    state_tx: watch::Sender<RTCPeerConnectionState>,
+    gathered_tx: watch::Sender<bool>,
+    tracks: Arc<Mutex<Vec<SharedTrack>>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.gathered_tx.send(true);
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.state_tx.send(state);
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let video = matches!(track.kind().await, RtpCodecKind::Video);
+        let rec: SharedTrack = Arc::new(Mutex::new(TrackRecv::new(video)));
+        self.tracks.lock().unwrap().push(rec.clone());
+        tokio::spawn(async move {
+            while let Some(evt) = track.poll().await {
+                match evt {
+                    TrackRemoteEvent::OnRtpPacket(pkt) => {
+                        let arrival = media::now_ns();
+                        let (tag, sent) = media::read_trailer(&pkt.payload).unwrap_or((0, 0));
+                        let start = video && media::vp8_frame_kind(&pkt.payload).0;
+                        rec.lock().unwrap().push(Rec {
+                            ext_seq: 0,
+                            seq: pkt.header.sequence_number,
+                            rtp_ts: pkt.header.timestamp,
+                            arrival_ns: arrival,
+                            sent_ns: sent,
+                            tag,
+                            frame_start: start,
+                        });
+                    }
+                    TrackRemoteEvent::OnEnded => break,
+                    _ => {}
+                }
+            }
+        });
+    }
+}
+
+pub struct Endpoint {
+    pub name: String,
+    pc: Arc<dyn PeerConnection>,
+    state_rx: watch::Receiver<RTCPeerConnectionState>,
+    gathered_rx: watch::Receiver<bool>,
+    /// Receive tracks, in the order they opened.
+    pub tracks: Arc<Mutex<Vec<SharedTrack>>>,
+    pub sent: Arc<SendCounters>,
+    /// (rid, SSRC) of each published layer; the SSRC is also the stream tag
+    /// in every payload's trailer, so receivers know the layer they got.
+    pub layers: Vec<(&'static str, u32)>,
+    role: String,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    signal: Option<Signal>,
+}
+
+fn vp8_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_VP8.to_owned(),
+        clock_rate: 90000,
+        channels: 0,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![],
+    }
+}
+
+fn opus_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.to_owned(),
+        clock_rate: 48000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+fn media_engine() -> anyhow::Result<MediaEngine> {
+    let mut me = MediaEngine::default();
+    let fb = |typ: &str, parameter: &str| RTCPFeedback {
+        typ: typ.to_owned(),
+        parameter: parameter.to_owned(),
+    };
+    let mut vp8 = vp8_codec();
+    vp8.rtcp_feedback = vec![
+        fb("goog-remb", ""),
+        fb("ccm", "fir"),
+        fb("nack", ""),
+        fb("nack", "pli"),
+    ];
+    let reg = |me: &mut MediaEngine, rtp_codec, payload_type, kind| {
+        me.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec,
+                payload_type,
+            },
+            kind,
+        )
+    };
+    reg(&mut me, vp8, PT_VP8, RtpCodecKind::Video)?;
+    let rtx = RTCRtpCodec {
+        mime_type: MIME_TYPE_RTX.to_owned(),
+        clock_rate: 90000,
+        channels: 0,
+        sdp_fmtp_line: format!("apt={PT_VP8}"),
+        rtcp_feedback: vec![],
+    };
+    reg(&mut me, rtx, PT_RTX, RtpCodecKind::Video)?;
+    reg(&mut me, opus_codec(), PT_OPUS, RtpCodecKind::Audio)?;
+    for uri in [URI_MID, URI_AUDIO_LEVEL] {
+        me.register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: uri.to_owned(),
+            },
+            RtpCodecKind::Audio,
+            None,
+        )?;
+    }
+    Ok(me)
+}
+
+impl Endpoint {
+    /// A loopback-only peer connection with the configured send tracks and
+    /// recvonly transceivers.
+    pub async fn new(config: &EndpointConfig) -> anyhow::Result<Self> {
+        let mut me = media_engine()?;
+        // NACK generator/responder, mid/rid extensions, TWCC, RR/SR: what a browser runs.
+        let registry = register_default_interceptors(Registry::new(), &mut me)?;
+        let setting_engine = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .with_network_types(vec![NetworkType::Udp4])
+            .with_include_loopback_candidate(true)
+            .build();
+        let (state_tx, state_rx) = watch::channel(RTCPeerConnectionState::New);
+        let (gathered_tx, gathered_rx) = watch::channel(false);
+        let tracks = Arc::new(Mutex::new(Vec::new()));
+        let handler = Arc::new(Handler {
+            state_tx,
+            gathered_tx,
+            tracks: tracks.clone(),
+        });
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(me)
+            .with_setting_engine(setting_engine)
+            .with_interceptor_registry(registry)
+            .with_runtime(Arc::new(TokioRuntime))
+            .with_handler(handler)
+            .with_udp_addrs(vec![format!(
+                "{}:0",
+                config.bind_ip.as_deref().unwrap_or("127.0.0.1")
+            )])
+            .build()
+            .await?;
+        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        let sent = Arc::new(SendCounters::default());
+        let mut tasks = Vec::new();
+        let mut published = Vec::new();
+        if let Some(layers) = &config.publish {
+            let (t, ssrcs) = add_publisher(&pc, layers, &state_rx, &sent).await?;
+            tasks.extend(t);
+            published = layers.iter().map(|l| l.rid).zip(ssrcs).collect();
+        }
+        let recvonly = || RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Recvonly,
+            streams: vec![],
+            send_encodings: vec![],
+        };
+        for _ in 0..config.recv_video {
+            pc.add_transceiver_from_kind(RtpCodecKind::Video, Some(recvonly()))
+                .await?;
+        }
+        for _ in 0..config.recv_audio {
+            pc.add_transceiver_from_kind(RtpCodecKind::Audio, Some(recvonly()))
+                .await?;
+        }
+        Ok(Self {
+            name: config.name.clone(),
+            pc,
+            state_rx,
+            gathered_rx,
+            tracks,
+            sent,
+            layers: published,
+            role: config.role.clone(),
+            tasks,
+            signal: None,
+        })
+    }
+
+    /// Create the offer and return it once ICE gathering completed.
+    pub async fn create_offer(&self) -> anyhow::Result<String> {
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer).await?;
+        let mut rx = self.gathered_rx.clone();
+        let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|g| *g)).await;
+        let desc = self
+            .pc
+            .local_description()
+            .await
+            .ok_or_else(|| anyhow!("no local description after set_local_description"))?;
+        Ok(desc.sdp)
+    }
+
+    pub async fn set_answer(&self, sdp: &str) -> anyhow::Result<()> {
+        self.pc
+            .set_remote_description(RTCSessionDescription::answer(sdp.to_string())?)
+            .await?;
+        Ok(())
+    }
+
+    /// Join `meeting` at `base` (`http://host:port`) over `/ws`, apply the
+    /// answer; does not wait for ICE/DTLS.
+    pub async fn join_ws(&mut self, base: &str, meeting: &str, token: &str) -> anyhow::Result<()> {
+        let offer = self.create_offer().await.context("create offer")?;
+        let (ws, answer) = WsSession::join(base, meeting, token, &self.name, &self.role, &offer)
+            .await
+            .with_context(|| format!("{}: join over /ws", self.name))?;
+        self.set_answer(&answer)
+            .await
+            .with_context(|| format!("{}: the server's answer", self.name))?;
+        self.signal = Some(Signal::Diemcau(ws));
+        Ok(())
+    }
+
+    /// Answer a remote offer; returns the answer once ICE gathering completed.
+    pub async fn accept_offer(&self, sdp: &str) -> anyhow::Result<String> {
+        self.pc
+            .set_remote_description(RTCSessionDescription::offer(sdp.to_string())?)
+            .await?;
+        let answer = self.pc.create_answer(None).await?;
+        self.pc.set_local_description(answer).await?;
+        let mut rx = self.gathered_rx.clone();
+        let _ = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|g| *g)).await;
+        let desc = self
+            .pc
+            .local_description()
+            .await
+            .ok_or_else(|| anyhow!("no local description after set_local_description"))?;
+        Ok(desc.sdp)
+    }
+
+    /// Publish into Janus VideoRoom `room`; returns the feed id.
+    pub async fn publish_janus(&mut self, ws_url: &str, room: u64) -> anyhow::Result<u64> {
+        let offer = self.create_offer().await.context("create offer")?;
+        let mut js = JanusSession::open(ws_url).await?;
+        let (feed, answer) = js.publish(room, &self.name, &offer).await?;
+        self.set_answer(&answer)
+            .await
+            .with_context(|| format!("{}: Janus's answer", self.name))?;
+        self.signal = Some(Signal::Janus(js));
+        Ok(feed)
+    }
+
+    /// Subscribe to `feed` in Janus VideoRoom `room` (Janus offers).
+    pub async fn subscribe_janus(
+        &mut self,
+        ws_url: &str,
+        room: u64,
+        feed: u64,
+    ) -> anyhow::Result<()> {
+        let mut js = JanusSession::open(ws_url).await?;
+        let offer = js.subscribe(room, feed).await?;
+        let answer = self
+            .accept_offer(&offer)
+            .await
+            .with_context(|| format!("{}: Janus's offer", self.name))?;
+        js.start(room, &answer).await?;
+        self.signal = Some(Signal::Janus(js));
+        Ok(())
+    }
+
+    pub async fn wait_connected(&self, timeout: Duration) -> anyhow::Result<()> {
+        let mut rx = self.state_rx.clone();
+        let r = tokio::time::timeout(timeout, async {
+            loop {
+                let s = *rx.borrow_and_update();
+                match s {
+                    RTCPeerConnectionState::Connected => return Ok(()),
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                        bail!("peer connection reached state {s}")
+                    }
+                    _ => {}
+                }
+                if rx.changed().await.is_err() {
+                    bail!("peer connection dropped");
+                }
+            }
+        })
+        .await;
+        match r {
+            Ok(r) => r.with_context(|| self.name.clone()),
+            Err(_) => bail!(
+                "{}: not connected within {timeout:?} (state {})",
+                self.name,
+                *self.state_rx.borrow()
+            ),
+        }
+    }
+
+    /// Tracks that have received at least one packet.
+    pub fn tracks_flowing(&self) -> usize {
+        let t = self.tracks.lock().unwrap();
+        t.iter().filter(|x| x.lock().unwrap().total > 0).count()
+    }
+
+    pub async fn close(mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        match self.signal.take() {
+            Some(Signal::Diemcau(ws)) => ws.leave().await,
+            Some(Signal::Janus(js)) => js.close().await,
+            None => {}
+        }
+        let _ = self.pc.close().await;
+    }
+}
+
+/// Negotiated ids and payload type a sender needs to build packets.
+#[derive(Clone, Debug, Default)]
+struct SendParams {
+    pt: Option<u8>,
+    mid: Option<String>,
+    mid_id: Option<u8>,
+    rid_id: Option<u8>,
+    level_id: Option<u8>,
+}
+
+async fn send_params(pc: &Arc<dyn PeerConnection>, ssrc: u32, mime: &str) -> Option<SendParams> {
+    for t in pc.get_transceivers().await {
+        let Ok(Some(sender)) = t.sender().await else {
+            continue;
+        };
+        if !sender.track().ssrcs().await.contains(&ssrc) {
+            continue;
+        }
+        let params = sender.get_parameters().await.ok()?;
+        let mut sp = SendParams {
+            mid: t.mid().await.ok().flatten(),
+            ..Default::default()
+        };
+        sp.pt = params
+            .rtp_parameters
+            .codecs
+            .iter()
+            .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
+            .map(|c| c.payload_type);
+        for ext in &params.rtp_parameters.header_extensions {
+            match ext.uri.as_str() {
+                URI_MID => sp.mid_id = Some(ext.id as u8),
+                URI_RID => sp.rid_id = Some(ext.id as u8),
+                URI_AUDIO_LEVEL => sp.level_id = Some(ext.id as u8),
+                _ => {}
+            }
+        }
+        return Some(sp);
+    }
+    None
+}
+
+async fn add_publisher(
+    pc: &Arc<dyn PeerConnection>,
+    layers: &[LayerSpec],
+    state_rx: &watch::Receiver<RTCPeerConnectionState>,
+    sent: &Arc<SendCounters>,
+) -> anyhow::Result<(Vec<tokio::task::JoinHandle<()>>, Vec<u32>)> {
+    let ssrcs: Vec<u32> = layers.iter().map(|_| rand_u32()).collect();
+    let codings = layers
+        .iter()
+        .zip(&ssrcs)
+        .map(|(l, &ssrc)| RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                rid: l.rid.to_string(),
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: vp8_codec(),
+            active: true,
+            max_bitrate: l.kbps * 1000,
+            ..Default::default()
+        })
+        .collect();
+    let stream_id = format!("dl-{}", rand_u32());
+    let video = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        stream_id.clone(),
+        format!("{stream_id}-video"),
+        "video".to_string(),
+        RtpCodecKind::Video,
+        codings,
+    )));
+    let sendonly = || RTCRtpTransceiverInit {
+        direction: RTCRtpTransceiverDirection::Sendonly,
+        streams: vec![],
+        send_encodings: vec![],
+    };
+    pc.add_transceiver_from_track(video.clone() as Arc<dyn TrackLocal>, Some(sendonly()))
+        .await?;
+    let audio_ssrc = rand_u32();
+    let audio = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        stream_id.clone(),
+        format!("{stream_id}-audio"),
+        "audio".to_string(),
+        RtpCodecKind::Audio,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(audio_ssrc),
+                ..Default::default()
+            },
+            codec: opus_codec(),
+            active: true,
+            ..Default::default()
+        }],
+    )));
+    pc.add_transceiver_from_track(audio.clone() as Arc<dyn TrackLocal>, Some(sendonly()))
+        .await?;
+    let v = tokio::spawn(run_video(
+        pc.clone(),
+        video,
+        layers.to_vec(),
+        ssrcs.clone(),
+        state_rx.clone(),
+        sent.clone(),
+    ));
+    let a = tokio::spawn(run_audio(
+        pc.clone(),
+        audio,
+        audio_ssrc,
+        state_rx.clone(),
+        sent.clone(),
+    ));
+    Ok((vec![v, a], ssrcs))
+}
+
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(media::now_ns());
+    h.finish() as u32
+}
+
+async fn wait_connected(rx: &mut watch::Receiver<RTCPeerConnectionState>) -> bool {
+    let r = tokio::time::timeout(CONNECT_TIMEOUT, async {
+        loop {
+            match *rx.borrow_and_update() {
+                RTCPeerConnectionState::Connected => return true,
+                RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => return false,
+                _ => {}
+            }
+            if rx.changed().await.is_err() {
+                return false;
+            }
+        }
+    })
+    .await;
+    r.unwrap_or(false)
+}
+
+fn closed(rx: &watch::Receiver<RTCPeerConnectionState>) -> bool {
+    matches!(
+        *rx.borrow(),
+        RTCPeerConnectionState::Closed | RTCPeerConnectionState::Failed
+    )
+}
+
+fn rtp_packet(header: rtc::rtp::header::Header, mut payload: Vec<u8>) -> rtc::rtp::packet::Packet {
+    media::stamp(&mut payload, media::now_ns());
+    rtc::rtp::packet::Packet {
+        header,
+        payload: Bytes::from(payload),
+    }
+}
+
+async fn run_video(
+    pc: Arc<dyn PeerConnection>,
+    track: Arc<TrackLocalStaticRTP>,
+    layers: Vec<LayerSpec>,
+    ssrcs: Vec<u32>,
+    mut state_rx: watch::Receiver<RTCPeerConnectionState>,
+    sent: Arc<SendCounters>,
+) {
+    if !wait_connected(&mut state_rx).await {
+        return;
+    }
+    let Some(sp) = send_params(&pc, ssrcs[0], MIME_TYPE_VP8).await else {
+        eprintln!("diemcau-load: no negotiated sender for the video track");
+        return;
+    };
+    let pt = sp.pt.unwrap_or(PT_VP8);
+    let mut seqs: Vec<u16> = layers.iter().map(|_| rand_u32() as u16).collect();
+    let mut pids: Vec<u16> = layers.iter().map(|_| rand_u32() as u16 & 0x7fff).collect();
+    let ts_base = rand_u32();
+    let mut tick = tokio::time::interval(Duration::from_micros(media::VIDEO_FRAME_MICROS));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut frame_no: u64 = 0;
+    loop {
+        tick.tick().await;
+        if closed(&state_rx) {
+            return;
+        }
+        let ts = ts_base.wrapping_add((frame_no as u32).wrapping_mul(media::VIDEO_TICKS_PER_FRAME));
+        let keyframe = frame_no.is_multiple_of(media::KEYFRAME_INTERVAL_FRAMES);
+        for (i, layer) in layers.iter().enumerate() {
+            let payloads = media::vp8_frame(layer, ssrcs[i], pids[i], keyframe, frame_no);
+            pids[i] = (pids[i] + 1) & 0x7fff;
+            let n = payloads.len();
+            for (k, payload) in payloads.into_iter().enumerate() {
+                let mut header = rtc::rtp::header::Header {
+                    version: 2,
+                    marker: k + 1 == n,
+                    payload_type: pt,
+                    sequence_number: seqs[i],
+                    timestamp: ts,
+                    ssrc: ssrcs[i],
+                    ..Default::default()
+                };
+                seqs[i] = seqs[i].wrapping_add(1);
+                if let (Some(id), Some(mid)) = (sp.mid_id, sp.mid.as_ref()) {
+                    let _ = header.set_extension(id, Bytes::from(mid.clone().into_bytes()));
+                }
+                if let Some(id) = sp.rid_id {
+                    let _ = header.set_extension(id, Bytes::from_static(layer.rid.as_bytes()));
+                }
+                let c = match track.write_rtp(rtp_packet(header, payload)).await {
+                    Ok(_) => &sent.video_packets,
+                    Err(_) => &sent.write_errors,
+                };
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        frame_no += 1;
+    }
+}
+
+async fn run_audio(
+    pc: Arc<dyn PeerConnection>,
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    mut state_rx: watch::Receiver<RTCPeerConnectionState>,
+    sent: Arc<SendCounters>,
+) {
+    if !wait_connected(&mut state_rx).await {
+        return;
+    }
+    let Some(sp) = send_params(&pc, ssrc, MIME_TYPE_OPUS).await else {
+        eprintln!("diemcau-load: no negotiated sender for the audio track");
+        return;
+    };
+    let pt = sp.pt.unwrap_or(PT_OPUS);
+    let mut seq = rand_u32() as u16;
+    let mut ts = rand_u32();
+    let mut tick = tokio::time::interval(Duration::from_millis(media::AUDIO_FRAME_MILLIS));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if closed(&state_rx) {
+            return;
+        }
+        let mut header = rtc::rtp::header::Header {
+            version: 2,
+            payload_type: pt,
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc,
+            ..Default::default()
+        };
+        seq = seq.wrapping_add(1);
+        ts = ts.wrapping_add(media::AUDIO_TICKS_PER_FRAME);
+        if let (Some(id), Some(mid)) = (sp.mid_id, sp.mid.as_ref()) {
+            let _ = header.set_extension(id, Bytes::from(mid.clone().into_bytes()));
+        }
+        if let Some(id) = sp.level_id {
+            // V bit set: voice activity.
+            let _ = header.set_extension(id, Bytes::from(vec![0x80 | AUDIO_LEVEL]));
+        }
+        let c = match track
+            .write_rtp(rtp_packet(header, media::opus_packet(ssrc)))
+            .await
+        {
+            Ok(_) => &sent.audio_packets,
+            Err(_) => &sent.write_errors,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,200 @@
+//! The JSON document of one run and its human summary.
+
+use serde::Serialize;
+
+use crate::bare::BareResult;
+use crate::machine::MachineInfo;
+use crate::s1::{S1Options, S1Result};
+
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub kind: String,
+    pub started_utc: String,
+    pub machine: MachineInfo,
+    pub bare: Option<BareResult>,
+    pub s1_diemcau: Option<S1Report>,
+    pub s1_janus: Option<S1Report>,
+    /// The issue's ratios, from the figures above (None: a side is missing).
+    pub comparison: Option<Comparison>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct Comparison {
+    pub diemcau_max_n_passing: usize,
+    pub janus_max_n_passing: Option<usize>,
+    pub diemcau_subscribers_per_core: Option<f64>,
+    pub janus_subscribers_per_core: Option<f64>,
+    pub subscribers_per_core_diemcau_over_janus: Option<f64>,
+    pub diemcau_ns_per_forwarded_packet: Option<f64>,
+    pub janus_ns_per_forwarded_packet: Option<f64>,
+    pub bare_ns_per_forwarded_packet: Option<f64>,
+    pub cost_per_packet_diemcau_over_bare: Option<f64>,
+    pub cost_per_packet_diemcau_over_janus: Option<f64>,
+    pub cost_per_packet_janus_over_bare: Option<f64>,
+    pub rss_per_subscriber_kib_diemcau: Option<f64>,
+    pub rss_per_subscriber_kib_janus: Option<f64>,
+    pub rss_per_subscriber_diemcau_over_janus: Option<f64>,
+    pub p99_delay_ms_diemcau_at_best: Option<f64>,
+    pub p99_delay_ms_janus_at_best: Option<f64>,
+    pub join_p50_ms_diemcau: Option<f64>,
+    pub join_p50_ms_janus: Option<f64>,
+}
+
+fn best(s: &S1Result) -> Option<&crate::s1::StepResult> {
+    s.steps.iter().filter(|x| x.pass).max_by_key(|x| x.n)
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+/// The ratios the issue asks for, at each server's largest passing N.
+pub fn compare(run: &RunReport) -> Option<Comparison> {
+    let d = &run.s1_diemcau.as_ref()?.result;
+    let j = run.s1_janus.as_ref().map(|j| &j.result);
+    let (db, jb) = (best(d), j.and_then(best));
+    let bare = run.bare.as_ref().map(|b| b.relay_ns_per_packet);
+    let dns = db.map(|s| s.server_ns_per_forwarded_packet);
+    let jns = jb.map(|s| s.server_ns_per_forwarded_packet);
+    let jspc = j.and_then(|j| j.max_subscribers_per_core);
+    let jrss = j.and_then(|j| j.rss_per_subscriber_kib);
+    Some(Comparison {
+        diemcau_max_n_passing: d.max_n_passing,
+        janus_max_n_passing: j.map(|j| j.max_n_passing),
+        diemcau_subscribers_per_core: d.max_subscribers_per_core,
+        janus_subscribers_per_core: jspc,
+        subscribers_per_core_diemcau_over_janus: ratio(d.max_subscribers_per_core, jspc),
+        diemcau_ns_per_forwarded_packet: dns,
+        janus_ns_per_forwarded_packet: jns,
+        bare_ns_per_forwarded_packet: bare,
+        cost_per_packet_diemcau_over_bare: ratio(dns, bare),
+        cost_per_packet_diemcau_over_janus: ratio(dns, jns),
+        cost_per_packet_janus_over_bare: ratio(jns, bare),
+        rss_per_subscriber_kib_diemcau: d.rss_per_subscriber_kib,
+        rss_per_subscriber_kib_janus: jrss,
+        rss_per_subscriber_diemcau_over_janus: ratio(d.rss_per_subscriber_kib, jrss),
+        p99_delay_ms_diemcau_at_best: db.map(|s| s.delay_p99_ms),
+        p99_delay_ms_janus_at_best: jb.map(|s| s.delay_p99_ms),
+        join_p50_ms_diemcau: db.map(|s| s.join_p50_ms),
+        join_p50_ms_janus: jb.map(|s| s.join_p50_ms),
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct S1Report {
+    pub options: S1Options,
+    pub result: S1Result,
+}
+
+pub fn print_summary(run: &RunReport) {
+    println!(
+        "diemcau-load {} — {} — {} × {} (load {})",
+        run.kind,
+        run.started_utc,
+        run.machine.nproc,
+        run.machine.cpu_model,
+        run.machine.loadavg_at_start
+    );
+    if let Some(b) = &run.bare {
+        println!(
+            "bare relay (recvmmsg → AES-128-GCM seal → sendmmsg, fan-out {}): {:.0} ns CPU per forwarded packet, {} out, relay {:.2} cores",
+            b.fanout, b.relay_ns_per_packet, b.packets_out, b.relay_cpu_cores
+        );
+    }
+    for (name, s1) in [("diemcau", &run.s1_diemcau), ("Janus", &run.s1_janus)] {
+        if let Some(s1) = s1 {
+            print_s1(name, s1, run);
+        }
+    }
+    if let Some(c) = run
+        .comparison
+        .as_ref()
+        .filter(|c| c.bare_ns_per_forwarded_packet.is_some() || c.janus_max_n_passing.is_some())
+    {
+        let f = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{v:.2}"));
+        println!(
+            "ratios: cost per forwarded packet diemcau/bare {}×, Janus/bare {}×, diemcau/Janus {}×; \
+             subscribers per server core diemcau/Janus {}×; RSS per subscriber diemcau/Janus {}×",
+            f(c.cost_per_packet_diemcau_over_bare),
+            f(c.cost_per_packet_janus_over_bare),
+            f(c.cost_per_packet_diemcau_over_janus),
+            f(c.subscribers_per_core_diemcau_over_janus),
+            f(c.rss_per_subscriber_diemcau_over_janus),
+        );
+    }
+    for n in &run.notes {
+        println!("note: {n}");
+    }
+}
+
+fn print_s1(name: &str, s1: &S1Report, run: &RunReport) {
+    println!(
+        "S1 fan-out on {name} (1 publisher q/h/f + Opus → N viewers, 1 video + 1 audio slot):"
+    );
+    println!(
+        "{:>5} {:>5} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>9} {:>8} {:>7} {:>7} {:>7}  verdict",
+        "N",
+        "recv",
+        "loss%",
+        "p50 ms",
+        "p99 ms",
+        "jit ms",
+        "fwd pps",
+        "srv cpu",
+        "ns/pkt",
+        "RSS MiB",
+        "gen cpu",
+        "gen lag",
+        "machine"
+    );
+    for s in &s1.result.steps {
+        println!(
+            "{:>5} {:>5} {:>8.3} {:>8.2} {:>8.2} {:>7.2} {:>9.0} {:>8.2} {:>9.0} {:>8.1} {:>7.2} {:>7.1} {:>7.2}  {}",
+            s.n,
+            s.subscribers_receiving,
+            s.loss_pct,
+            s.delay_p50_ms,
+            s.delay_p99_ms,
+            s.video.jitter_mean_ms,
+            s.forwarded_pps,
+            s.server_cpu_cores,
+            s.server_ns_per_forwarded_packet,
+            s.server_rss_mib,
+            s.generator_cpu_cores,
+            s.generator_lag_p99_ms,
+            s.machine_busy_cores,
+            s.verdict
+        );
+    }
+    let r = &s1.result;
+    println!("largest N passing: {}", r.max_n_passing);
+    if let Some(best) = r.steps.iter().filter(|s| s.pass).max_by_key(|s| s.n) {
+        let ratio = run
+            .bare
+            .as_ref()
+            .filter(|b| b.relay_ns_per_packet > 0.0)
+            .map(|b| best.server_ns_per_forwarded_packet / b.relay_ns_per_packet);
+        println!(
+            "  at N={}: server {:.0} ns CPU per forwarded packet{}; {:.1} subscribers per server core used; RSS {:.0} KiB per subscriber",
+            best.n,
+            best.server_ns_per_forwarded_packet,
+            ratio.map_or(String::new(), |x| format!(" ({x:.2}× the bare relay)")),
+            r.max_subscribers_per_core.unwrap_or(0.0),
+            r.rss_per_subscriber_kib.unwrap_or(0.0)
+        );
+        println!(
+            "  video layers received: {:?}; freezes {} ({:.0} ms); join p50 {:.0} ms",
+            best.video_layers_pct, best.video.freezes, best.video.frozen_ms, best.join_p50_ms
+        );
+        if best.machine_busy_cores > 0.9 * run.machine.nproc as f64 {
+            println!(
+                "  note: the machine was {:.2} of {} cores busy: the limit found may be the machine's (the generator's), not the server's",
+                best.machine_busy_cores, run.machine.nproc
+            );
+        }
+    }
+}
