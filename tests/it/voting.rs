@@ -11,8 +11,8 @@ use diemcau::control::voting::{Choice, Voter, Voting};
 use serde_json::{Value, json};
 
 use crate::support::api::{ApiWorld, Client, PASSWORD, fingerprint, world};
-use crate::support::rtc_client::WsClient;
 use crate::support::db::{both_backends, operator};
+use crate::support::rtc_client::WsClient;
 
 fn hour_from_now() -> i64 {
     diemcau::store::now_ms() + 3_600_000
