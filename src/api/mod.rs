@@ -109,6 +109,28 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
+        // The operator console and secretariat portal: one page, routed in
+        // the browser (`/console/...`), all of it embedded.
+        .route("/console", get(console_page))
+        .route("/console/{*rest}", get(console_page))
+        .route(
+            "/assets/console.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/console.js"),
+                )
+            }),
+        )
+        .route(
+            "/assets/console.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../web/console.css"),
+                )
+            }),
+        )
         .route("/ws", get(ws::upgrade))
         .route("/whip/{meeting}", post(whip::whip_post))
         .route("/whep/{meeting}", post(whip::whep_post))
@@ -186,6 +208,10 @@ async fn ca_pem(State(state): State<AppState>) -> Response {
         )
         .into_response(),
     }
+}
+
+async fn console_page() -> Response {
+    Html(include_str!("../../web/console.html")).into_response()
 }
 
 async fn room_page(State(state): State<AppState>, Path(meeting): Path<String>) -> Response {

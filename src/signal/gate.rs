@@ -77,34 +77,62 @@ pub async fn admit(
                     "unknown or revoked token for this meeting",
                 ));
             };
-            let caller = Caller::Person(crate::api::auth::Principal {
-                user,
-                via: crate::api::auth::Via::ApiToken(String::new()),
-                address: None,
-            });
-            // A person watches (console, viewer) or, with live control
-            // rights, may publish (a hub encoder run by an operator).
-            let needed = match role {
-                Role::Console | Role::Viewer => Action::LiveRead,
-                Role::Room | Role::Publisher => Action::LiveControl,
-            };
-            if !caller.permits(needed) {
-                return Err(ApiError::forbidden(
-                    "forbidden",
-                    "this account may not join the meeting's room in that role",
-                ));
-            }
-            Admission {
-                endpoint: None,
-                name: caller.person().map(|p| p.user.details.display_name.clone()),
-                max_kbps: None,
-                live: true,
-            }
+            person(user, role)?
         }
     };
     // Rooms connect from the lobby (open) until the end.
     crate::api::v1::meetings::live_room(state, &m).await?;
     Ok(admission)
+}
+
+/// A person logged in to the console (their session cookie, sent with the
+/// WebSocket upgrade): watches as a console or viewer, or publishes with
+/// live-control rights — as with an API token.
+pub async fn admit_session(
+    state: &AppState,
+    meeting: &str,
+    session: &str,
+    role: Role,
+) -> Result<Admission, ApiError> {
+    let m = Meetings::new(state.store.clone())
+        .get(meeting)
+        .await
+        .map_err(ApiError::from)?;
+    let user = People::new(state.store.clone())
+        .authenticate_session(session)
+        .await
+        .map_err(crate::api::auth::store_error)?
+        .ok_or_else(|| ApiError::unauthorized("the console session has expired; log in again"))?;
+    let admission = person(user, role)?;
+    crate::api::v1::meetings::live_room(state, &m).await?;
+    Ok(admission)
+}
+
+/// What a person may join as.
+fn person(user: crate::control::people::User, role: Role) -> Result<Admission, ApiError> {
+    let caller = Caller::Person(crate::api::auth::Principal {
+        user,
+        via: crate::api::auth::Via::ApiToken(String::new()),
+        address: None,
+    });
+    // A person watches (console, viewer) or, with live control rights, may
+    // publish (a hub encoder run by an operator).
+    let needed = match role {
+        Role::Console | Role::Viewer => Action::LiveRead,
+        Role::Room | Role::Publisher => Action::LiveControl,
+    };
+    if !caller.permits(needed) {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "this account may not join the meeting's room in that role",
+        ));
+    }
+    Ok(Admission {
+        endpoint: None,
+        name: caller.person().map(|p| p.user.details.display_name.clone()),
+        max_kbps: None,
+        live: true,
+    })
 }
 
 /// The engine admitted `participant`: tell live control, which may still

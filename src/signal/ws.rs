@@ -20,9 +20,17 @@ const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Display names are cut to this many characters.
 const MAX_NAME_CHARS: usize = 80;
 
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // A logged-in console joins with its session cookie (HttpOnly: the page
+    // cannot read it, the upgrade request carries it; SameSite=Strict keeps
+    // other sites from riding on it).
+    let cookie = crate::api::auth::session_cookie(&headers);
     ws.max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| session(state, socket))
+        .on_upgrade(move |socket| session(state, socket, cookie))
 }
 
 fn error(code: &str, message: impl Into<String>) -> ServerMessage {
@@ -54,7 +62,7 @@ fn parse(text: &str) -> Result<ClientMessage, ServerMessage> {
     })
 }
 
-async fn session(state: AppState, mut socket: WebSocket) {
+async fn session(state: AppState, mut socket: WebSocket, cookie: Option<String>) {
     // Phase 1: wait for a valid join; errors are answered, the socket stays open.
     let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
     let (id, room) = loop {
@@ -80,7 +88,19 @@ async fn session(state: AppState, mut socket: WebSocket) {
                 role,
                 max_kbps,
                 offer,
-            }) => match join(&state, v, meeting, token, name, role, max_kbps, offer).await {
+            }) => match join(
+                &state,
+                v,
+                meeting,
+                token,
+                cookie.as_deref(),
+                name,
+                role,
+                max_kbps,
+                offer,
+            )
+            .await
+            {
                 Ok((id, room, reply)) => {
                     if !send(&mut socket, &reply).await {
                         leave(&state, id).await;
@@ -163,6 +183,7 @@ async fn join(
     v: u32,
     meeting: String,
     token: String,
+    cookie: Option<&str>,
     name: Option<String>,
     role: Option<String>,
     max_kbps: Option<u32>,
@@ -184,9 +205,15 @@ async fn join(
         })?,
     };
     let to_message = |e: ApiError| error(e.code, e.message);
-    let admission = super::gate::admit(state, &meeting, Some(&token), role)
-        .await
-        .map_err(to_message)?;
+    // No token but a console session: the logged-in person. A demo
+    // (join-token) meeting always goes by its token.
+    let admission = match cookie {
+        Some(session) if token.is_empty() && !state.meetings.exists(&meeting) => {
+            super::gate::admit_session(state, &meeting, session, role).await
+        }
+        _ => super::gate::admit(state, &meeting, Some(&token), role).await,
+    }
+    .map_err(to_message)?;
     let name: String = name
         .or_else(|| admission.name.clone())
         .unwrap_or_else(|| "Điểm cầu".into())

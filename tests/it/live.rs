@@ -463,3 +463,96 @@ both_backends! {
         assert!(opened, "the scheduler's open is audited");
     }
 }
+
+/// A console page logged in with its session cookie joins the meeting's
+/// media as a console (no API token in the page); without a session, or
+/// asking to publish without live-control rights, it is refused.
+#[test]
+fn rooms_console_session_cookie_joins_the_media_room() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let w = world(db).await;
+        let m = plan(&w).await;
+        let id = m["id"].as_str().unwrap().to_string();
+        let op = w.as_role("operator").clone();
+        assert_eq!(
+            op.post(&format!("/api/v1/meetings/{id}/open"), json!({}))
+                .await
+                .status,
+            200
+        );
+        let base = w.srv.base_url();
+        let ws_url = format!("{}/ws", base.replacen("http", "ws", 1));
+        let login = |name: &'static str| {
+            let base = base.clone();
+            async move {
+                let r = reqwest::Client::new()
+                    .post(format!("{base}/api/v1/auth/login"))
+                    .json(&json!({"name": name, "password": crate::support::api::PASSWORD}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let cookie = r.headers()["set-cookie"]
+                    .to_str()
+                    .unwrap()
+                    .split(';')
+                    .next()
+                    .unwrap()
+                    .to_string();
+                assert!(cookie.starts_with("diemcau_session="), "{cookie}");
+                cookie
+            }
+        };
+        let join = |cookie: Option<String>, role: &'static str| {
+            let (url, id) = (ws_url.clone(), id.clone());
+            async move {
+                let headers: Vec<(&str, String)> =
+                    cookie.map(|c| ("cookie", c)).into_iter().collect();
+                let ws = WsClient::connect_with(&url, &headers).await.unwrap();
+                let viewer = RtcClient::new(ClientConfig {
+                    name: "Bàn điều hành".into(),
+                    publish: None,
+                    recv_video: 4,
+                    recv_audio: 2,
+                    loss: None,
+                })
+                .await
+                .unwrap();
+                let offer = viewer.create_offer().await.unwrap();
+                ws.send_json(&json!({"type": "join", "v": 1, "meeting": id, "token": "", "role": role, "offer": offer}))
+                    .await
+                    .unwrap();
+                let reply = ws
+                    .wait_message(0, Duration::from_secs(15), |v| {
+                        v["type"] == "joined" || v["type"] == "error"
+                    })
+                    .await
+                    .expect("a reply to join");
+                (ws, viewer, reply)
+            }
+        };
+        let (_ws, viewer, reply) = join(Some(login("test_operator").await), "console").await;
+        assert_eq!(reply["type"], "joined", "{reply}");
+        viewer
+            .set_answer(reply["answer"].as_str().unwrap())
+            .await
+            .unwrap();
+        viewer
+            .wait_connected(Duration::from_secs(20))
+            .await
+            .unwrap();
+        let (_, _, reply) = join(None, "console").await;
+        assert_eq!(
+            (reply["type"].as_str(), reply["code"].as_str()),
+            (Some("error"), Some("unauthorized")),
+            "{reply}"
+        );
+        let (_, _, reply) = join(Some(login("test_delegate").await), "room").await;
+        assert_eq!(
+            (reply["type"].as_str(), reply["code"].as_str()),
+            (Some("error"), Some("forbidden")),
+            "{reply}"
+        );
+        viewer.close().await;
+    }));
+}

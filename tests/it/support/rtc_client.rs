@@ -1953,14 +1953,24 @@ impl WsClient {
 
     /// Any WebSocket URL, optionally with `Authorization: Bearer`.
     pub async fn connect_url(url: &str, bearer: Option<&str>) -> Result<Self, String> {
+        let headers: Vec<(&str, String)> = bearer
+            .map(|t| ("authorization", format!("Bearer {t}")))
+            .into_iter()
+            .collect();
+        Self::connect_with(url, &headers).await
+    }
+
+    /// Any WebSocket URL with these request headers (a session cookie…).
+    pub async fn connect_with(url: &str, headers: &[(&str, String)]) -> Result<Self, String> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut request = url
             .into_client_request()
             .map_err(|e| format!("websocket url {url}: {e}"))?;
-        if let Some(t) = bearer {
+        for (k, v) in headers {
             request.headers_mut().insert(
-                "authorization",
-                format!("Bearer {t}").parse().expect("header value"),
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes())
+                    .expect("header name"),
+                v.parse().expect("header value"),
             );
         }
         let (ws, _) = tokio::time::timeout(

@@ -1,0 +1,1 @@
+// operator console (being written)
