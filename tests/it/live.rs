@@ -531,7 +531,7 @@ fn rooms_console_session_cookie_joins_the_media_room() {
                 (ws, viewer, reply)
             }
         };
-        let (_ws, viewer, reply) = join(Some(login("test_operator").await), "console").await;
+        let (_ws, mut viewer, reply) = join(Some(login("test_operator").await), "console").await;
         assert_eq!(reply["type"], "joined", "{reply}");
         viewer
             .set_answer(reply["answer"].as_str().unwrap())
