@@ -204,10 +204,10 @@ fn main() {
         r.poll(SECONDS * 1000 + 1000).unwrap();
         r.finish_seekable().unwrap().flush().unwrap();
     });
-    let program = measure("program (video RTP + audio frames)", 1, media_s, |_| {
+    let program = measure("program (video RTP + audio frames)", streams, media_s, |i| {
         let mut r = ProgramRecorder::new(
             Codec::Vp8,
-            sink(dir.path(), "program.webm"),
+            sink(dir.path(), &format!("program-{i}.webm")),
             TrackOptions::default(),
         )
         .unwrap();
