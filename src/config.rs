@@ -85,12 +85,41 @@ impl Default for MeetingsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
-    /// HTTPS listener (pages, API, WebSocket, WHIP/WHEP).
+    /// HTTPS listener (pages, API, WebSocket, WHIP/WHEP); `"off"` for none.
+    #[serde(with = "listen")]
     pub https_listen: Option<SocketAddr>,
     /// Plain HTTP listener. Refused on anything but a loopback address:
     /// browsers only grant camera/mic to secure contexts and tokens must not
-    /// cross the network in clear.
+    /// cross the network in clear. `"off"` for none.
+    #[serde(with = "listen")]
     pub http_listen: Option<SocketAddr>,
+}
+
+/// A listener address, or `"off"` (TOML has no null: a key left out takes
+/// the default, so switching a listener off needs a word).
+mod listen {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(a) => s.serialize_str(&a.to_string()),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.trim() {
+            "off" | "" => Ok(None),
+            t => t.parse().map(Some).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "{t:?} is not an address like 0.0.0.0:8443, or \"off\""
+                ))
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -425,6 +454,24 @@ mod tests {
         let env = vec![("DIEMCAU_MEDIA__UDP_PROT".to_string(), "1".to_string())];
         let err = Config::load(None, env).unwrap_err().to_string();
         assert!(err.contains("udp_prot"), "{err}");
+    }
+
+    #[test]
+    fn a_listener_is_switched_off_with_off_and_round_trips() {
+        let env = vec![("DIEMCAU_HTTP__HTTPS_LISTEN".to_string(), "off".to_string())];
+        let c = Config::load(None, env).unwrap();
+        assert_eq!(c.http.https_listen, None);
+        assert!(c.http.http_listen.is_some());
+        let text = toml::to_string(&c).unwrap();
+        assert!(text.contains("https_listen = \"off\""), "{text}");
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!(back, c);
+        let env = vec![(
+            "DIEMCAU_HTTP__HTTPS_LISTEN".to_string(),
+            "\"nowhere\"".to_string(),
+        )];
+        let err = Config::load(None, env).unwrap_err().to_string();
+        assert!(err.contains("nowhere") && err.contains("off"), "{err}");
     }
 
     #[test]
