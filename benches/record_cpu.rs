@@ -204,27 +204,32 @@ fn main() {
         r.poll(SECONDS * 1000 + 1000).unwrap();
         r.finish_seekable().unwrap().flush().unwrap();
     });
-    let program = measure("program (video RTP + audio frames)", streams, media_s, |i| {
-        let mut r = ProgramRecorder::new(
-            Codec::Vp8,
-            sink(dir.path(), &format!("program-{i}.webm")),
-            TrackOptions::default(),
-        )
-        .unwrap();
-        let mut a = audio.iter().peekable();
-        for p in &video {
-            while let Some(x) = a.peek() {
-                if x.at_ms > p.at_ms {
-                    break;
+    let program = measure(
+        "program (video RTP + audio frames)",
+        streams,
+        media_s,
+        |i| {
+            let mut r = ProgramRecorder::new(
+                Codec::Vp8,
+                sink(dir.path(), &format!("program-{i}.webm")),
+                TrackOptions::default(),
+            )
+            .unwrap();
+            let mut a = audio.iter().peekable();
+            for p in &video {
+                while let Some(x) = a.peek() {
+                    if x.at_ms > p.at_ms {
+                        break;
+                    }
+                    r.push_audio_frame(x.at_ms, &x.payload).unwrap();
+                    a.next();
                 }
-                r.push_audio_frame(x.at_ms, &x.payload).unwrap();
-                a.next();
+                r.push_video_rtp(p.at_ms, &rtp(p)).unwrap();
             }
-            r.push_video_rtp(p.at_ms, &rtp(p)).unwrap();
-        }
-        r.poll(SECONDS * 1000 + 1000).unwrap();
-        r.finish_seekable().unwrap().flush().unwrap();
-    });
+            r.poll(SECONDS * 1000 + 1000).unwrap();
+            r.finish_seekable().unwrap().flush().unwrap();
+        },
+    );
     println!(
         "ratios to the floor in this run: VP8 track {:.2}×, Opus track {:.2}×; program {:.1} µs CPU per media second",
         track_v / floor_v,
