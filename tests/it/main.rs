@@ -8,6 +8,7 @@ mod agenda;
 mod api;
 mod audit;
 mod browser;
+mod console;
 mod documents;
 mod endpoints;
 mod engine;
