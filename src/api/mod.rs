@@ -131,6 +131,27 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
+        // The secretariat portal: agenda, documents, votes, minutes.
+        .route("/portal", get(portal_page))
+        .route("/portal/{*rest}", get(portal_page))
+        .route(
+            "/assets/portal.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/portal.js"),
+                )
+            }),
+        )
+        .route(
+            "/assets/portal.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../web/portal.css"),
+                )
+            }),
+        )
         .route("/ws", get(ws::upgrade))
         .route("/whip/{meeting}", post(whip::whip_post))
         .route("/whep/{meeting}", post(whip::whep_post))
@@ -208,6 +229,10 @@ async fn ca_pem(State(state): State<AppState>) -> Response {
         )
         .into_response(),
     }
+}
+
+async fn portal_page() -> Response {
+    Html(include_str!("../../web/portal.html")).into_response()
 }
 
 async fn console_page() -> Response {

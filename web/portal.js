@@ -1,0 +1,1 @@
+// secretariat portal (being written)
