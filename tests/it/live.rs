@@ -346,7 +346,22 @@ fn rooms_join_with_their_tokens_and_the_console_sees_every_change_within_a_secon
                 .status,
             200
         );
+        let ended = c
+            .wait_message(n, second, |v| {
+                v["type"] == "meeting_state" && v["state"] == "ended"
+            })
+            .await;
+        assert!(
+            ended.is_some(),
+            "the console is told the meeting ended: {:?}",
+            c.received()
+        );
         event(&c, n, "meeting_closed", second).await;
+        // The console's stream ends with the meeting.
+        assert!(
+            crate::support::rtc_client::wait_for(Duration::from_secs(5), || c.is_closed()).await,
+            "the console event stream closed after meeting_closed"
+        );
         let gone =
             crate::support::rtc_client::wait_for(Duration::from_secs(5), || ws_b.is_closed()).await;
         assert!(gone, "room b's signalling closed when the meeting ended");

@@ -384,6 +384,18 @@ async fn stream(state: AppState, room: Arc<LiveRoom>, mut socket: WebSocket) {
                     if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
                         return;
                     }
+                    // The room closed (meeting ended or cancelled): this
+                    // stream holds the room, so its channel never closes by
+                    // itself — end it here, after the last event.
+                    if text.contains("\"type\":\"meeting_closed\"") {
+                        let _ = socket
+                            .send(Message::Close(Some(axum::extract::ws::CloseFrame {
+                                code: 1000,
+                                reason: "meeting closed".into(),
+                            })))
+                            .await;
+                        return;
+                    }
                 }
                 // Fell behind: start over from a fresh snapshot rather than
                 // show a console a state with holes in it.

@@ -459,6 +459,13 @@ async fn transition(
             }
         }
         _ => {
+            state
+                .live
+                .announce(
+                    &done.id,
+                    serde_json::json!({"type": "meeting_state", "state": done.state, "by": caller.label()}),
+                )
+                .await;
             if let Err(e) = super::recordings::stop_recording(state, &actor, &done.id).await
                 && e.code != "not_recording"
             {
