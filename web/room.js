@@ -42,6 +42,23 @@
  *   slot by `mid` (fallback: trackIdentifier). Missing stats read as 0.
  *
  *   window.diemcau.log() -> [string]   last page events, for test failures.
+ *
+ *   state() also has: lang ('vi'|'en'), paperless (true: the control API
+ *   takes this token; false: it refuses it, e.g. the demo token; null: not
+ *   known yet), endpoint (our endpoint id, from the roll call), floor
+ *   ('none'|'queued'|'speaking'), presentation, motion ({id, state} shown).
+ *   window.diemcau.presentation() -> {document_id, page} | null: what the
+ *     document viewer was last told to show (page-sync).
+ *   window.diemcau.dropConnection(): close the signalling socket as a
+ *     network loss would; the page reconnects by itself.
+ *
+ * Paperless parts (room endpoint token only): the page polls
+ * /api/v1/meetings/{id}/live, /presentation and /motions every 2 s (the
+ * consoles' event stream needs an Authorization header a browser
+ * WebSocket cannot send): floor request/withdraw, the page-sync document
+ * (downloaded once with the token, shown by the browser's own PDF viewer
+ * from a blob URL with #page=N), the vote panel (headcount prefilled from
+ * the roll call's confirmed headcount).
  */
 (function () {
   'use strict';
@@ -102,6 +119,186 @@
   }
   window.addEventListener('error', (e) => log('js error:', e.message, e.filename + ':' + e.lineno));
   window.addEventListener('unhandledrejection', (e) => log('unhandled rejection:', e.reason));
+
+  // ------------------------------------------------------------- i18n
+  // Vietnamese first; English on request, remembered in localStorage.
+  const LANG_KEY = 'diemcau.lang';
+  const TEXT = {
+    vi: {
+      'conn.connecting': 'Đang kết nối…',
+      'conn.connected': 'Đã kết nối',
+      'conn.reconnecting': 'Mất kết nối – đang kết nối lại…',
+      'conn.refused': 'Chưa vào được hội nghị – sẽ thử lại…',
+      'conn.stopped': 'Không thể kết nối',
+      'brand.title': 'Hội nghị trực tuyến',
+      'brand.meeting': 'Cuộc họp',
+      'me.label': 'Điểm cầu',
+      'me.default': 'Điểm cầu',
+      'title.suffix': 'Hội nghị trực tuyến',
+      'stage.role': 'Sân khấu',
+      'stage.empty': 'Chưa có hình ảnh sân khấu',
+      'stage.self': 'Điểm cầu của bạn đang phát biểu trên sân khấu',
+      'stage.wait': 'Đang chờ tín hiệu từ điểm cầu chủ trì…',
+      'speaker.role': 'Người đang phát biểu',
+      'speaker.none': 'Chưa có người phát biểu',
+      'speaker.self': 'Điểm cầu của bạn đang phát biểu',
+      'speaker.onstage': 'Đang phát biểu trên sân khấu',
+      'speaker.nopic': 'Chưa có hình ảnh',
+      'self.role': 'Hình ảnh của tôi',
+      'self.nocam': 'Không có camera',
+      'self.camoff': 'Camera đang tắt',
+      'self.opening': 'Đang mở camera…',
+      'flag.mic': 'micrô tắt',
+      'flag.cam': 'camera tắt',
+      'btn.micOff': 'Tắt micrô',
+      'btn.micOn': 'Bật micrô',
+      'btn.micLocked': 'Micrô do điều hành tắt',
+      'btn.camOff': 'Tắt camera',
+      'btn.camOn': 'Bật camera',
+      'btn.camLocked': 'Camera do điều hành tắt',
+      'muted.audio': 'Điều hành đã tắt micrô của điểm cầu',
+      'muted.both': 'Điều hành đã tắt micrô của điểm cầu (camera cũng bị tắt)',
+      'muted.video': 'Điều hành đã tắt camera của điểm cầu',
+      'muted.hint': 'Chỉ điều hành viên bật lại được',
+      participants: '{n} điểm cầu đang tham dự',
+      unlock: 'Bấm để bật âm thanh',
+      'unlock.sub': 'Click to enable sound',
+      'floor.request': 'Đăng ký phát biểu',
+      'floor.withdraw': 'Rút đăng ký',
+      'floor.speakingBtn': 'Đang phát biểu',
+      'floor.queued': 'Đã đăng ký phát biểu – thứ tự {pos}/{n}',
+      'floor.speaking': 'Đang phát biểu',
+      'floor.left': 'còn {t}',
+      'floor.over': 'quá {t}',
+      'floor.failed': 'Không gửi được: {e}',
+      'floor.sending': 'Đang gửi…',
+      'doc.caption': 'Tài liệu: {title}, trang {page}',
+      'doc.loading': 'Đang tải tài liệu…',
+      'doc.failed': 'Không tải được tài liệu ({e}). Đang thử lại…',
+      'doc.notpdf': 'Tài liệu này không phải PDF: mở trên máy tính của điểm cầu.',
+      'vote.role': 'Biểu quyết',
+      'vote.open': 'Biểu quyết công khai',
+      'vote.secret': 'Bỏ phiếu kín',
+      'vote.headcount': 'Số người biểu quyết tại điểm cầu',
+      'vote.choose': 'Nhập số người rồi chọn một phương án',
+      'vote.needHeadcount': 'Nhập số người (1–10000) trước khi biểu quyết',
+      'vote.sending': 'Đang gửi phiếu…',
+      'vote.done': 'Đã biểu quyết – chờ công bố kết quả',
+      'vote.closed': 'Đã kết thúc biểu quyết – chờ công bố kết quả',
+      'vote.notEligible': 'Điểm cầu không thuộc danh sách biểu quyết này',
+      'vote.result': 'Kết quả biểu quyết',
+      'vote.total': 'Tổng: {n} phiếu',
+      'vote.close': 'Đóng',
+      'vote.failed': 'Không gửi được phiếu: {e}',
+      'lang.switch': 'English',
+    },
+    en: {
+      'conn.connecting': 'Connecting…',
+      'conn.connected': 'Connected',
+      'conn.reconnecting': 'Connection lost – reconnecting…',
+      'conn.refused': 'Not admitted yet – will retry…',
+      'conn.stopped': 'Cannot connect',
+      'brand.title': 'Online conference',
+      'brand.meeting': 'Meeting',
+      'me.label': 'Room',
+      'me.default': 'Room',
+      'title.suffix': 'Online conference',
+      'stage.role': 'Stage',
+      'stage.empty': 'No stage picture yet',
+      'stage.self': 'Your room is speaking on the stage',
+      'stage.wait': 'Waiting for the host room…',
+      'speaker.role': 'Speaking now',
+      'speaker.none': 'Nobody is speaking',
+      'speaker.self': 'Your room is speaking',
+      'speaker.onstage': 'Speaking on the stage',
+      'speaker.nopic': 'No picture yet',
+      'self.role': 'My camera',
+      'self.nocam': 'No camera',
+      'self.camoff': 'Camera is off',
+      'self.opening': 'Opening the camera…',
+      'flag.mic': 'mic off',
+      'flag.cam': 'camera off',
+      'btn.micOff': 'Mute mic',
+      'btn.micOn': 'Unmute mic',
+      'btn.micLocked': 'Mic muted by the operator',
+      'btn.camOff': 'Camera off',
+      'btn.camOn': 'Camera on',
+      'btn.camLocked': 'Camera off by the operator',
+      'muted.audio': 'The operator has muted this room’s microphone',
+      'muted.both': 'The operator has muted this room’s microphone (and camera)',
+      'muted.video': 'The operator has turned this room’s camera off',
+      'muted.hint': 'Only the operator can turn it back on',
+      participants: 'Rooms connected: {n}',
+      unlock: 'Click to enable sound',
+      'unlock.sub': 'Bấm để bật âm thanh',
+      'floor.request': 'Request to speak',
+      'floor.withdraw': 'Withdraw request',
+      'floor.speakingBtn': 'Speaking',
+      'floor.queued': 'Registered to speak – position {pos} of {n}',
+      'floor.speaking': 'You have the floor',
+      'floor.left': '{t} left',
+      'floor.over': '{t} over',
+      'floor.failed': 'Not sent: {e}',
+      'floor.sending': 'Sending…',
+      'doc.caption': 'Document: {title}, page {page}',
+      'doc.loading': 'Loading the document…',
+      'doc.failed': 'Could not load the document ({e}). Retrying…',
+      'doc.notpdf': 'This document is not a PDF: open it on the room’s computer.',
+      'vote.role': 'Vote',
+      'vote.open': 'Open vote',
+      'vote.secret': 'Secret ballot',
+      'vote.headcount': 'People voting in this room',
+      'vote.choose': 'Enter the headcount, then choose an option',
+      'vote.needHeadcount': 'Enter the headcount (1–10000) before voting',
+      'vote.sending': 'Sending the vote…',
+      'vote.done': 'Vote cast – waiting for the result',
+      'vote.closed': 'Voting closed – waiting for the result',
+      'vote.notEligible': 'This room does not vote on this motion',
+      'vote.result': 'Result',
+      'vote.total': 'Total: {n} votes',
+      'vote.close': 'Close',
+      'vote.failed': 'Vote not sent: {e}',
+      'lang.switch': 'Tiếng Việt',
+    },
+  };
+  function storedLang() {
+    try {
+      return localStorage.getItem(LANG_KEY) === 'en' ? 'en' : 'vi';
+    } catch (_) {
+      return 'vi';
+    }
+  }
+  let lang = storedLang();
+  function t(key, vars) {
+    let s = (TEXT[lang] && TEXT[lang][key]) || TEXT.vi[key] || key;
+    if (vars) for (const k of Object.keys(vars)) s = s.split('{' + k + '}').join(String(vars[k]));
+    return s;
+  }
+  function applyLang() {
+    document.documentElement.lang = lang;
+    for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+    const b = $('btn-lang');
+    b.textContent = t('lang.switch');
+    b.lang = lang === 'vi' ? 'en' : 'vi';
+  }
+  function setLang(next) {
+    lang = next === 'en' ? 'en' : 'vi';
+    try {
+      localStorage.setItem(LANG_KEY, lang);
+    } catch (_) {
+      /* kiosk without storage: this page load only */
+    }
+    applyLang();
+    setConn(st.connection);
+    showMyName(shownName);
+    renderParticipants();
+    renderLabels();
+    renderMute();
+    renderFloor();
+    renderPresentation();
+    renderVote();
+    tickClock();
+  }
 
   // -------------------------------------------------------------- state
   const st = {
@@ -191,17 +388,10 @@
   }
 
   // -------------------------------------------------------- connection
-  const CONN_TEXT = {
-    connecting: 'Đang kết nối…',
-    connected: 'Đã kết nối',
-    reconnecting: 'Mất kết nối – đang kết nối lại…',
-    refused: 'Chưa vào được hội nghị – sẽ thử lại…',
-    stopped: 'Không thể kết nối',
-  };
   function setConn(state) {
     st.connection = state;
     $('conn').dataset.state = state;
-    $('conn-text').textContent = CONN_TEXT[state] || state;
+    $('conn-text').textContent = t('conn.' + state);
   }
 
   function wsUrl() {
@@ -358,6 +548,8 @@
         log('joined as', msg.participant, 'slots', msg.slots);
         st.participant = msg.participant || null;
         st.joined = true;
+        // Learn which endpoint we are (the roll call names our participant).
+        schedulePoll(300);
         st.refused = false;
         setError('join', null);
         setError('ws', null);
@@ -653,18 +845,24 @@
     const stageT = transceiverForRole('stage');
     const stageSlot = stageT ? slotOf(stageT.mid) : null;
     const spkText = !who
-      ? 'Chưa có người phát biểu'
+      ? t('speaker.none')
       : who === st.participant
-        ? 'Điểm cầu của bạn đang phát biểu'
+        ? t('speaker.self')
         : stageSlot && stageSlot.participant === who
-          ? 'Đang phát biểu trên sân khấu'
-          : 'Chưa có hình ảnh';
+          ? t('speaker.onstage')
+          : t('speaker.nopic');
     if ($('speaker-placeholder').textContent !== spkText) $('speaker-placeholder').textContent = spkText;
+    // The floor holder is on the stage itself: the server sends nobody its
+    // own picture back, so say why the stage is empty.
+    const onStageMyself = floorState().state === 'speaking';
+    const stageText = onStageMyself ? t('stage.self') : t('stage.empty');
+    $('stage-wait').hidden = onStageMyself;
+    if ($('stage-placeholder').textContent !== stageText) $('stage-placeholder').textContent = stageText;
     const self = $('self-video');
     const selfLive = !!self.srcObject && self.videoWidth > 0 && !st.selfMuted.video;
     $('tile-self').dataset.empty = selfLive ? 'false' : 'true';
     const hasCamera = !!(localStream && localStream.getVideoTracks().length);
-    const selfText = !hasCamera ? 'Không có camera' : st.selfMuted.video ? 'Camera đang tắt' : 'Đang mở camera…';
+    const selfText = !hasCamera ? t('self.nocam') : st.selfMuted.video ? t('self.camoff') : t('self.opening');
     if ($('self-placeholder').textContent !== selfText) $('self-placeholder').textContent = selfText;
   }
 
@@ -675,15 +873,17 @@
     const opVideo = op ? op.video : st.serverMuted.video && !st.selfMuted.video;
     const banner = $('muted-banner');
     banner.hidden = !opAudio && !opVideo;
-    banner.querySelector('.banner-text').textContent = opAudio
-      ? 'Điểm cầu đang bị tắt tiếng bởi điều hành viên' + (opVideo ? ' (camera cũng bị tắt)' : '')
-      : 'Camera của điểm cầu đang bị tắt bởi điều hành viên';
-    banner.querySelector('.banner-en').textContent = opAudio ? 'Muted by the operator' : 'Camera turned off by the operator';
-    setButton('btn-mic', st.selfMuted.audio, 'Tắt micrô', 'Bật micrô');
-    setButton('btn-cam', st.selfMuted.video, 'Tắt camera', 'Bật camera');
+    banner.querySelector('.banner-text').textContent = t(opAudio ? (opVideo ? 'muted.both' : 'muted.audio') : 'muted.video');
+    banner.querySelector('.banner-en').textContent = t('muted.hint');
+    document.body.dataset.operatorMuted = opAudio ? 'audio' : opVideo ? 'video' : 'none';
+    // While the operator's mute holds, the room cannot lift it itself.
+    setButton('btn-mic', st.selfMuted.audio || opAudio, t('btn.micOff'), opAudio ? t('btn.micLocked') : t('btn.micOn'));
+    setButton('btn-cam', st.selfMuted.video || opVideo, t('btn.camOff'), opVideo ? t('btn.camLocked') : t('btn.camOn'));
+    $('btn-mic').disabled = opAudio;
+    $('btn-cam').disabled = opVideo;
     const flags = [];
-    if (st.selfMuted.audio || st.serverMuted.audio) flags.push('micrô tắt');
-    if (st.selfMuted.video || st.serverMuted.video) flags.push('camera tắt');
+    if (st.selfMuted.audio || st.serverMuted.audio) flags.push(t('flag.mic'));
+    if (st.selfMuted.video || st.serverMuted.video) flags.push(t('flag.cam'));
     $('self-flags').textContent = flags.join(' · ');
     renderTiles();
   }
@@ -696,10 +896,22 @@
 
   function renderParticipants() {
     const n = st.participants.length;
-    $('participants').textContent = n ? n + ' điểm cầu đang tham dự' : '';
+    $('participants').textContent = n ? t('participants', { n }) : '';
+  }
+
+  function operatorHolds(kind) {
+    const op = st.operatorMuted;
+    return !!(op && op[kind]);
   }
 
   function toggleSelfMute(kind) {
+    // An operator mute holds: the room cannot lift it (the server would
+    // keep dropping the media anyway).
+    if (operatorHolds(kind) && st.selfMuted[kind] === false) {
+      log('self mute', kind, 'refused: operator mute holds');
+      renderMute();
+      return;
+    }
     const muted = !st.selfMuted[kind];
     st.selfMuted[kind] = muted;
     if (localStream) {
@@ -778,6 +990,473 @@
     // Fast attack, slow release: reads like a VU meter, not a flicker.
     meterLevel = target > meterLevel ? target : meterLevel * 0.85 + target * 0.15;
     $('speaker-level').style.transform = 'scaleX(' + meterLevel.toFixed(3) + ')';
+  }
+
+  // ---------------------------------------------------------- paperless
+  // The room's own token is also its bearer for the control API: the live
+  // state (floor queue, confirmed headcount), the page-sync presentation,
+  // the meeting book and the motions. The consoles' event stream
+  // (…/live/events) wants an Authorization header, which a browser
+  // WebSocket cannot send, so the page polls these routes every 2 s.
+  // A token the API does not know (the demo token) turns these parts off.
+  const POLL_MS = 2000;
+  const POLL_REFUSED_MS = 30000;
+  const FETCH_TIMEOUT_MS = 10000;
+  const DOC_RETRY_MS = 5000;
+  const MAX_HEADCOUNT = 10000;
+  const apiBase = '/api/v1/meetings/' + encodeURIComponent(meeting);
+  const pl = {
+    available: null, // null: not known yet; false: the API refuses this token
+    endpoint: null, // our endpoint id, found in the roll call by participant id
+    live: null, // the last LiveSnapshot
+    liveAt: 0, // when it arrived (performance.now())
+    floorBusy: false,
+    floorError: null,
+    presentation: null, // {document_id, page} as the server says
+    shown: null, // {document_id, page} the viewer was last told
+    book: new Map(), // document id -> BookEntry
+    blobs: new Map(), // document id -> {url, type}
+    docLoading: null,
+    docError: null, // {id, text}
+    motions: [],
+    motion: null, // the motion the vote panel shows
+    seenOpen: new Set(),
+    voted: new Set(),
+    dismissed: new Set(),
+    voteBusy: null,
+    voteError: null,
+    headcountEdited: false,
+  };
+  let pollTimer = null;
+  let polling = false;
+
+  class ApiFailure extends Error {
+    constructor(status, code, message) {
+      super(message || code);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = { Authorization: 'Bearer ' + token };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), FETCH_TIMEOUT_MS);
+    try {
+      const r = await fetch(apiBase + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+        signal: ctl.signal,
+      });
+      const text = await r.text();
+      let json = null;
+      try {
+        json = text ? JSON.parse(text) : null;
+      } catch (_) {
+        /* not JSON */
+      }
+      if (!r.ok) {
+        const e = (json && json.error) || {};
+        throw new ApiFailure(r.status, e.code || 'http_' + r.status, e.message || text.slice(0, 200));
+      }
+      return json;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function schedulePoll(ms) {
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(pollOnce, ms);
+  }
+
+  async function pollOnce() {
+    pollTimer = null;
+    if (polling) return;
+    polling = true;
+    let next = POLL_MS;
+    try {
+      const results = await Promise.allSettled([
+        api('GET', '/live'),
+        api('GET', '/presentation'),
+        api('GET', '/motions'),
+      ]);
+      const refused = results.every(
+        (r) => r.status === 'rejected' && (r.reason.status === 401 || r.reason.status === 403),
+      );
+      if (refused) {
+        if (pl.available !== false) log('control API refuses this token: floor, documents and votes off');
+        pl.available = false;
+        next = POLL_REFUSED_MS;
+      } else {
+        if (pl.available !== true) log('control API answers: floor, documents and votes on');
+        pl.available = true;
+        const [live, pres, mot] = results;
+        if (live.status === 'fulfilled') applyLive(live.value);
+        if (pres.status === 'fulfilled') applyPresentation(pres.value && pres.value.presentation);
+        if (mot.status === 'fulfilled') applyMotions(mot.value && mot.value.motions);
+      }
+    } catch (e) {
+      log('poll failed:', e);
+    } finally {
+      polling = false;
+      renderPaperless();
+      schedulePoll(next);
+    }
+  }
+
+  function renderPaperless() {
+    renderFloor();
+    renderPresentation();
+    renderVote();
+  }
+
+  // -------------------------------------------------------------- floor
+  function applyLive(snap) {
+    if (!snap || !snap.roll_call) return;
+    pl.live = snap;
+    pl.liveAt = performance.now();
+    const sites = Array.isArray(snap.roll_call.sites) ? snap.roll_call.sites : [];
+    if (st.participant) {
+      const me = sites.find((s) => s.participant != null && String(s.participant) === String(st.participant));
+      if (me && me.endpoint_id !== pl.endpoint) {
+        pl.endpoint = me.endpoint_id;
+        log('this room is endpoint', pl.endpoint);
+      }
+    }
+  }
+
+  function mySite() {
+    if (!pl.live || !pl.endpoint) return null;
+    return (pl.live.roll_call.sites || []).find((s) => s.endpoint_id === pl.endpoint) || null;
+  }
+
+  function floorState() {
+    const f = pl.live && pl.live.floor;
+    if (!f || !pl.endpoint) return { state: 'none' };
+    if (f.speaker && f.speaker.endpoint_id === pl.endpoint) return { state: 'speaking', speaker: f.speaker };
+    const q = Array.isArray(f.queue) ? f.queue : [];
+    const e = q.find((x) => x.endpoint_id === pl.endpoint);
+    return e ? { state: 'queued', pos: e.position, n: q.length } : { state: 'none' };
+  }
+
+  function mmss(ms) {
+    const s = Math.max(0, Math.round(Math.abs(ms) / 1000));
+    return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
+  }
+
+  function renderFloor() {
+    const btn = $('btn-floor');
+    const status = $('floor-status');
+    const usable = pl.available === true && !!pl.endpoint;
+    btn.hidden = !usable;
+    if (!usable) {
+      status.textContent = '';
+      return;
+    }
+    const f = floorState();
+    btn.dataset.floor = f.state;
+    const label = f.state === 'speaking' ? t('floor.speakingBtn') : f.state === 'queued' ? t('floor.withdraw') : t('floor.request');
+    const txt = btn.querySelector('.btn-text');
+    if (txt.textContent !== label) txt.textContent = label;
+    btn.disabled = pl.floorBusy || f.state === 'speaking';
+    btn.setAttribute('aria-pressed', f.state === 'none' ? 'false' : 'true');
+    let text = '';
+    if (pl.floorBusy) text = t('floor.sending');
+    else if (pl.floorError) text = t('floor.failed', { e: pl.floorError });
+    else if (f.state === 'queued') text = t('floor.queued', { pos: f.pos, n: f.n });
+    else if (f.state === 'speaking') {
+      text = t('floor.speaking');
+      const rem = f.speaker.remaining_ms;
+      if (typeof rem === 'number') {
+        const left = rem - (performance.now() - pl.liveAt);
+        text += ' – ' + t(left >= 0 ? 'floor.left' : 'floor.over', { t: mmss(left) });
+      }
+    }
+    status.dataset.floor = f.state;
+    if (status.textContent !== text) status.textContent = text;
+  }
+
+  async function onFloorClick() {
+    const f = floorState();
+    if (pl.floorBusy || f.state === 'speaking') return;
+    const what = f.state === 'queued' ? 'withdraw' : 'request';
+    pl.floorBusy = true;
+    pl.floorError = null;
+    renderFloor();
+    try {
+      applyLive(await api('POST', '/live/floor/' + what, {}));
+      log('floor', what, 'ok');
+    } catch (e) {
+      log('floor', what, 'failed:', e.code, e.message);
+      pl.floorError = e.message;
+      setTimeout(() => {
+        pl.floorError = null;
+        renderFloor();
+      }, 8000);
+    } finally {
+      pl.floorBusy = false;
+      renderFloor();
+    }
+  }
+
+  // ------------------------------------------------------- presentation
+  function applyPresentation(p) {
+    const next = p && p.document_id ? { document_id: String(p.document_id), page: Number(p.page) || 1 } : null;
+    const cur = pl.presentation;
+    if ((cur && next && cur.document_id === next.document_id && cur.page === next.page) || (!cur && !next)) return;
+    log('presentation', next);
+    pl.presentation = next;
+  }
+
+  async function loadDocument(id) {
+    if (pl.blobs.has(id) || pl.docLoading) return;
+    pl.docLoading = id;
+    try {
+      if (!pl.book.has(id)) {
+        const book = await api('GET', '/book');
+        for (const d of (book && book.documents) || []) pl.book.set(d.id, d);
+      }
+      const entry = pl.book.get(id);
+      const url = entry && entry.url ? entry.url : apiBase + '/documents/' + encodeURIComponent(id) + '/content';
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), 60000);
+      let blob;
+      try {
+        const r = await fetch(url, { headers: { Authorization: 'Bearer ' + token }, signal: ctl.signal });
+        if (!r.ok) throw new Error('HTTP ' + r.status);
+        blob = await r.blob();
+      } finally {
+        clearTimeout(timer);
+      }
+      const type = (entry && entry.media_type) || blob.type || 'application/pdf';
+      const typed = blob.type === type ? blob : new Blob([blob], { type });
+      pl.blobs.set(id, { url: URL.createObjectURL(typed), type });
+      pl.docError = null;
+      log('document', id, 'loaded,', typed.size, 'bytes');
+    } catch (e) {
+      log('document', id, 'failed:', e);
+      pl.docError = { id, text: e && e.message ? e.message : String(e) };
+      setTimeout(() => {
+        if (pl.docError && pl.docError.id === id) pl.docError = null;
+        renderPresentation();
+      }, DOC_RETRY_MS);
+    } finally {
+      pl.docLoading = null;
+      renderPresentation();
+    }
+  }
+
+  function renderPresentation() {
+    const p = pl.available === true ? pl.presentation : null;
+    const frameBox = $('doc-frame');
+    const old = frameBox.querySelector('iframe');
+    $('layout').classList.toggle('presenting', !!p);
+    $('doc-panel').hidden = !p;
+    if (!p) {
+      if (old) old.remove();
+      pl.shown = null;
+      return;
+    }
+    const entry = pl.book.get(p.document_id);
+    const caption = t('doc.caption', { title: entry ? entry.title : p.document_id, page: p.page });
+    if ($('doc-caption').textContent !== caption) $('doc-caption').textContent = caption;
+    const note = $('doc-note');
+    const blob = pl.blobs.get(p.document_id);
+    if (!blob) {
+      const failed = pl.docError && pl.docError.id === p.document_id;
+      note.textContent = failed ? t('doc.failed', { e: pl.docError.text }) : t('doc.loading');
+      note.hidden = false;
+      if (old) old.remove();
+      if (!failed) loadDocument(p.document_id);
+      return;
+    }
+    const viewable = /^(application\/pdf|image\/)/.test(blob.type);
+    note.hidden = viewable;
+    note.textContent = viewable ? '' : t('doc.notpdf');
+    // No toolbar or thumbnails: a wall screen shows the page, not a reader.
+    const src = blob.url + (blob.type === 'application/pdf' ? '#toolbar=0&navpanes=0&page=' + p.page : '');
+    if (viewable && (!old || old.getAttribute('src') !== src)) {
+      // A fresh frame per page: the browser's own PDF viewer reads
+      // #page= when it opens the (already downloaded) blob.
+      const f = document.createElement('iframe');
+      f.title = caption;
+      f.setAttribute('src', src);
+      if (old) old.replaceWith(f);
+      else frameBox.appendChild(f);
+    } else if (!viewable && old) {
+      old.remove();
+    }
+    pl.shown = { document_id: p.document_id, page: p.page };
+  }
+
+  // --------------------------------------------------------------- vote
+  function applyMotions(list) {
+    pl.motions = Array.isArray(list) ? list : [];
+    for (const m of pl.motions) if (m.state === 'open') pl.seenOpen.add(m.id);
+  }
+
+  // An open motion; else the last one this page saw open (its result),
+  // until it is dismissed or another opens.
+  function currentMotion() {
+    const open = pl.motions.filter((m) => m.state === 'open');
+    if (open.length) return open[open.length - 1];
+    let best = null;
+    for (const m of pl.motions) {
+      if ((m.state !== 'closed' && m.state !== 'published') || !pl.seenOpen.has(m.id) || pl.dismissed.has(m.id)) continue;
+      if (!best || (m.closed_at_ms || 0) >= (best.closed_at_ms || 0)) best = m;
+    }
+    return best;
+  }
+
+  function headcountKey() {
+    return 'diemcau.headcount.' + meeting;
+  }
+
+  function knownHeadcount() {
+    const site = mySite();
+    if (site && site.headcount) return site.headcount;
+    try {
+      const v = Number(localStorage.getItem(headcountKey()));
+      return v > 0 ? v : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function validHeadcount(v) {
+    const s = String(v == null ? '' : v).trim();
+    if (!/^\d+$/.test(s)) return null;
+    const n = Number(s);
+    return n >= 1 && n <= MAX_HEADCOUNT ? n : null;
+  }
+
+  function renderVote() {
+    const m = pl.available === true ? currentMotion() : null;
+    pl.motion = m;
+    const panel = $('vote-panel');
+    panel.hidden = !m;
+    if (!m) return;
+    panel.dataset.state = m.state;
+    panel.dataset.motion = m.id;
+    if ($('vote-title').textContent !== m.title) $('vote-title').textContent = m.title;
+    $('vote-desc').textContent = m.description || '';
+    $('vote-desc').hidden = !m.description;
+    $('vote-mode').textContent = t(m.mode === 'secret' ? 'vote.secret' : 'vote.open');
+    $('vote-dismiss').hidden = m.state === 'open';
+    const voted = m.you_voted === true || pl.voted.has(m.id);
+    const eligible = m.electorate === 'rooms';
+    const canVote = m.state === 'open' && !voted && eligible;
+    $('vote-ballot').hidden = !canVote;
+    const box = $('vote-options');
+    const hc = $('vote-headcount');
+    if (box.dataset.motion !== m.id) {
+      box.textContent = '';
+      (m.options || []).forEach((label, i) => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'btn vote-option';
+        b.dataset.index = String(i);
+        b.textContent = label;
+        b.addEventListener('click', () => castVote(m.id, i));
+        box.appendChild(b);
+      });
+      box.dataset.motion = m.id;
+      pl.headcountEdited = false;
+      pl.voteError = null;
+    }
+    if (canVote && !pl.headcountEdited && document.activeElement !== hc) {
+      const known = knownHeadcount();
+      if (known && hc.value !== String(known)) hc.value = String(known);
+    }
+    const hcOk = validHeadcount(hc.value) !== null;
+    hc.setAttribute('aria-invalid', hcOk ? 'false' : 'true');
+    for (const b of box.querySelectorAll('button')) b.disabled = !!pl.voteBusy || !hcOk;
+    let status = '';
+    if (m.state === 'published') status = t('vote.result');
+    else if (pl.voteBusy === m.id) status = t('vote.sending');
+    else if (pl.voteError) status = t('vote.failed', { e: pl.voteError });
+    else if (voted) status = t('vote.done');
+    else if (m.state === 'closed') status = t('vote.closed');
+    else if (!eligible) status = t('vote.notEligible');
+    else status = hcOk ? t('vote.choose') : t('vote.needHeadcount');
+    const st_ = $('vote-status');
+    st_.dataset.voted = voted ? 'true' : 'false';
+    if (st_.textContent !== status) st_.textContent = status;
+    renderResults(m);
+  }
+
+  function renderResults(m) {
+    const box = $('vote-results');
+    const r = m.state === 'published' ? m.results : null;
+    box.hidden = !r;
+    if (!r) {
+      box.dataset.key = '';
+      return;
+    }
+    const key = m.id + '|' + lang + '|' + JSON.stringify(r.options);
+    if (box.dataset.key === key) return;
+    box.dataset.key = key;
+    box.textContent = '';
+    const total = Number(r.total_votes) || 0;
+    for (const o of r.options || []) {
+      const votes = Number(o.votes) || 0;
+      const pct = total ? Math.round((votes * 1000) / total) / 10 : 0;
+      const row = document.createElement('div');
+      row.className = 'vote-bar';
+      row.dataset.index = String(o.index);
+      row.dataset.votes = String(votes);
+      const label = document.createElement('span');
+      label.className = 'vote-bar-label';
+      label.textContent = o.label;
+      const track = document.createElement('span');
+      track.className = 'vote-bar-track';
+      const fill = document.createElement('span');
+      fill.className = 'vote-bar-fill';
+      fill.style.width = pct + '%';
+      track.appendChild(fill);
+      const count = document.createElement('span');
+      count.className = 'vote-bar-count';
+      count.textContent = votes + ' (' + pct.toLocaleString(lang === 'vi' ? 'vi-VN' : 'en-GB') + '%)';
+      row.append(label, track, count);
+      box.appendChild(row);
+    }
+    const sum = document.createElement('div');
+    sum.className = 'vote-total';
+    sum.textContent = t('vote.total', { n: total });
+    box.appendChild(sum);
+  }
+
+  async function castVote(id, index) {
+    const hc = validHeadcount($('vote-headcount').value);
+    if (hc === null || pl.voteBusy) {
+      $('vote-headcount').focus();
+      renderVote();
+      return;
+    }
+    pl.voteBusy = id;
+    pl.voteError = null;
+    renderVote();
+    try {
+      await api('POST', '/motions/' + encodeURIComponent(id) + '/vote', { option: index, headcount: hc });
+      pl.voted.add(id);
+      log('voted on', id, 'option', index, 'headcount', hc);
+      try {
+        localStorage.setItem(headcountKey(), String(hc));
+      } catch (_) {
+        /* no storage */
+      }
+    } catch (e) {
+      log('vote failed:', e.code, e.message);
+      if (e.code === 'already_voted') pl.voted.add(id);
+      else pl.voteError = e.message;
+    } finally {
+      pl.voteBusy = null;
+      renderVote();
+    }
   }
 
   // ------------------------------------------------------------- stats
@@ -886,12 +1565,26 @@
       errors: Array.from(errors, ([kind, text]) => ({ kind, text })),
       attempts: st.attempts,
       audioBlocked: st.audioBlocked,
+      lang,
+      paperless: pl.available,
+      endpoint: pl.endpoint,
+      floor: floorState().state,
+      presentation: pl.shown ? { ...pl.shown } : null,
+      motion: pl.motion ? { id: pl.motion.id, state: pl.motion.state } : null,
     };
   }
 
   window.diemcau = {
     state: publicState,
     stats,
+    // The document page the viewer was last told to show (page-sync).
+    presentation: () => (pl.shown ? { ...pl.shown } : null),
+    // Drop the signalling connection as a network loss would (tests,
+    // technicians): the page must find its way back by itself.
+    dropConnection: () => {
+      log('connection dropped on request');
+      if (ws) ws.close(4000, 'dropped on request');
+    },
     log: () => logLines.slice(),
   };
 
@@ -900,7 +1593,9 @@
     const now = new Date();
     const hh = String(now.getHours()).padStart(2, '0');
     const mm = String(now.getMinutes()).padStart(2, '0');
-    const days = ['Chủ nhật', 'Thứ Hai', 'Thứ Ba', 'Thứ Tư', 'Thứ Năm', 'Thứ Sáu', 'Thứ Bảy'];
+    const days = lang === 'en'
+      ? ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday']
+      : ['Chủ nhật', 'Thứ Hai', 'Thứ Ba', 'Thứ Tư', 'Thứ Năm', 'Thứ Sáu', 'Thứ Bảy'];
     const date = days[now.getDay()] + ', ' + String(now.getDate()).padStart(2, '0') + '/' +
       String(now.getMonth() + 1).padStart(2, '0') + '/' + now.getFullYear();
     $('clock').innerHTML = '';
@@ -941,20 +1636,47 @@
     return null;
   }
 
+  let shownName = null;
   function showMyName(name) {
-    $('me-name').textContent = name;
-    document.title = name + ' – Hội nghị trực tuyến';
+    shownName = name || null;
+    const n = shownName || t('me.default');
+    $('me-name').textContent = n;
+    document.title = n + ' – ' + t('title.suffix');
   }
 
   async function start() {
     $('meeting-id').textContent = meeting || '—';
-    showMyName(myName || 'Điểm cầu');
+    applyLang();
+    showMyName(myName);
+    setConn(st.connection);
     tickClock();
     setInterval(tickClock, 5000);
     setInterval(() => {
       tickMeter();
       renderTiles();
+      if (floorState().state === 'speaking') renderFloor();
     }, UI_TICK_MS);
+    $('btn-lang').addEventListener('click', () => setLang(lang === 'vi' ? 'en' : 'vi'));
+    $('btn-floor').addEventListener('click', onFloorClick);
+    $('vote-headcount').addEventListener('input', () => {
+      pl.headcountEdited = true;
+      renderVote();
+    });
+    $('vote-dismiss').addEventListener('click', () => {
+      if (pl.motion) pl.dismissed.add(pl.motion.id);
+      renderVote();
+    });
+    // Back on the network: do not wait out the back-off.
+    window.addEventListener('online', () => {
+      log('browser online again');
+      if (st.connection !== 'connected' && !st.refused && reconnectTimer) {
+        clearTimeout(reconnectTimer);
+        reconnectTimer = null;
+        backoffMs = RECONNECT_MIN_MS;
+        connect();
+      }
+      if (token && meeting) schedulePoll(0);
+    });
     $('btn-mic').addEventListener('click', () => toggleSelfMute('audio'));
     $('btn-cam').addEventListener('click', () => toggleSelfMute('video'));
     $('unlock-btn').addEventListener('click', unlockAudio);
@@ -984,6 +1706,8 @@
       return;
     }
 
+    // The control API does not need media: start asking it now.
+    schedulePoll(0);
     localStream = await openLocalMedia();
     if (localStream) {
       const self = $('self-video');
