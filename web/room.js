@@ -52,10 +52,11 @@
  *   window.diemcau.dropConnection(): close the signalling socket as a
  *     network loss would; the page reconnects by itself.
  *
- * Paperless parts (room endpoint token only): the page polls
- * /api/v1/meetings/{id}/live, /presentation and /motions every 2 s (the
- * consoles' event stream needs an Authorization header a browser
- * WebSocket cannot send): floor request/withdraw, the page-sync document
+ * Paperless parts (room endpoint token only): the page follows the
+ * meeting's event stream (token as a WebSocket subprotocol) and reads
+ * /api/v1/meetings/{id}/live, /presentation and /motions at start and every
+ * 30 s as a safety net (every 2 s while the stream is down): floor
+ * request/withdraw, the page-sync document
  * (downloaded once with the token, shown by the browser's own PDF viewer
  * from a blob URL with #page=N), the vote panel (headcount prefilled from
  * the roll call's confirmed headcount).
@@ -995,9 +996,8 @@
   // ---------------------------------------------------------- paperless
   // The room's own token is also its bearer for the control API: the live
   // state (floor queue, confirmed headcount), the page-sync presentation,
-  // the meeting book and the motions. The consoles' event stream
-  // (…/live/events) wants an Authorization header, which a browser
-  // WebSocket cannot send, so the page polls these routes every 2 s.
+  // the meeting book and the motions, kept current by the event stream
+  // (openEvents below) with a slow poll as a safety net.
   // A token the API does not know (the demo token) turns these parts off.
   const POLL_MS = 2000;
   const POLL_REFUSED_MS = 30000;
@@ -1068,6 +1068,87 @@
     }
   }
 
+  // The meeting's event stream (page-sync, votes, floor, mutes) as it
+  // happens: a browser WebSocket cannot send an Authorization header, so the
+  // token goes as a subprotocol the server understands ("diemcau.bearer.…");
+  // it answers with plain "diemcau". 200 rooms then cost the server one
+  // stream each instead of three requests every 2 s.
+  const POLL_WITH_EVENTS_MS = 30000;
+  let eventsWs = null;
+  let eventsOpen = false;
+  let liveRefresh = null;
+
+  function openEvents() {
+    if (eventsWs || !token) return;
+    const url =
+      (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + apiBase + '/live/events';
+    let ws;
+    try {
+      ws = new WebSocket(url, ['diemcau', 'diemcau.bearer.' + token]);
+    } catch (e) {
+      log('event stream not opened:', e);
+      return;
+    }
+    eventsWs = ws;
+    ws.onopen = () => {
+      eventsOpen = true;
+      log('event stream open');
+    };
+    ws.onmessage = (m) => {
+      let ev;
+      try {
+        ev = JSON.parse(m.data);
+      } catch (_) {
+        return;
+      }
+      onEvent(ev);
+    };
+    ws.onclose = () => {
+      const was = eventsOpen;
+      eventsWs = null;
+      eventsOpen = false;
+      if (was) log('event stream closed; polling until it reopens');
+      // Reopened by the next poll, which also catches up on what was missed.
+      schedulePoll(was ? 1000 : POLL_MS);
+    };
+  }
+
+  function onEvent(ev) {
+    switch (ev.type) {
+      case 'snapshot':
+        applyLive(ev.state);
+        break;
+      case 'presentation':
+        applyPresentation({ document_id: ev.document_id, page: ev.page });
+        break;
+      case 'motion': {
+        const m = ev.motion;
+        if (!m || !m.id) break;
+        const list = (pl.motions || []).filter((x) => x.id !== m.id);
+        list.push(m);
+        applyMotions(list);
+        break;
+      }
+      case 'meeting_closed':
+        break;
+      default:
+        // Roll call, floor, mutes…: one fresh read of the live state soon
+        // after a burst, not one per event.
+        if (!liveRefresh) {
+          liveRefresh = setTimeout(async () => {
+            liveRefresh = null;
+            try {
+              applyLive(await api('GET', '/live'));
+              renderPaperless();
+            } catch (e) {
+              log('live refresh failed:', e);
+            }
+          }, 250);
+        }
+    }
+    renderPaperless();
+  }
+
   function schedulePoll(ms) {
     clearTimeout(pollTimer);
     pollTimer = setTimeout(pollOnce, ms);
@@ -1094,6 +1175,9 @@
       } else {
         if (pl.available !== true) log('control API answers: floor, documents and votes on');
         pl.available = true;
+        openEvents();
+        // With the event stream open, polling is only a safety net.
+        if (eventsOpen) next = POLL_WITH_EVENTS_MS;
         const [live, pres, mot] = results;
         if (live.status === 'fulfilled') applyLive(live.value);
         if (pres.status === 'fulfilled') applyPresentation(pres.value && pres.value.presentation);
@@ -1567,6 +1651,7 @@
       audioBlocked: st.audioBlocked,
       lang,
       paperless: pl.available,
+      events: eventsOpen,
       endpoint: pl.endpoint,
       floor: floorState().state,
       presentation: pl.shown ? { ...pl.shown } : null,

@@ -56,14 +56,31 @@ impl From<AccessError> for ApiError {
     }
 }
 
-/// `Authorization: Bearer <token>`.
+/// `Authorization: Bearer <token>`; on a WebSocket upgrade also the
+/// subprotocol `diemcau.bearer.<token>`, because a browser's WebSocket
+/// cannot set headers (a room page following its meeting's events). The
+/// server answers with the plain `diemcau` subprotocol, never echoing the
+/// token.
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_string())
+    if let Some(v) = headers.get(header::AUTHORIZATION) {
+        let v = v.to_str().ok()?;
+        let (scheme, token) = v.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_string());
+    }
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix(WS_BEARER_PREFIX))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
 }
+
+/// The WebSocket subprotocol prefix that carries a bearer token.
+pub const WS_BEARER_PREFIX: &str = "diemcau.bearer.";
 
 /// The OpenAPI document, built once with the router.
 #[derive(Clone)]

@@ -214,13 +214,14 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
         page.navigate(&url).await;
 
         // 1. The room joins with its own token (fake camera), knows which
-        // endpoint it is, and says so in Vietnamese.
+        // endpoint it is, follows the meeting's event stream (its token as a
+        // WebSocket subprotocol), and says so in Vietnamese.
         until(
             &page,
             "01-joined",
             &format!(
                 "const s = window.diemcau && window.diemcau.state();\
-                 return !!s && s.connection === 'connected' && s.endpoint === {}\
+                 return !!s && s.connection === 'connected' && s.endpoint === {} && s.events === true\
                    && document.getElementById('conn-text').textContent === 'Đã kết nối'\
                    && document.getElementById('me-name').textContent === 'Điểm cầu xã An Phú'\
                    && !document.getElementById('btn-floor').hidden;",

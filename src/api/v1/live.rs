@@ -363,7 +363,10 @@ async fn events(
             format!("open this as a WebSocket ({})", e.body_text()),
         )
     })?;
+    // A page that sent its token as a subprotocol gets `diemcau` back (a
+    // browser refuses a connection whose offered protocols were all ignored).
     Ok(ws
+        .protocols(["diemcau"])
         .max_message_size(4096)
         .on_upgrade(move |socket| stream(state, room, socket)))
 }
