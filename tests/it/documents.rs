@@ -493,6 +493,19 @@ both_backends! {
         assert_eq!((c.status.as_u16(), c.body["state"].as_str()), (200, Some("available")), "{}", c.text);
         assert_eq!(sec.post(&format!("/api/v1/meetings/{m}/documents/{held}/confirm"), json!({})).await.status, 409);
         assert!(fetch(delegate, &m, &held, &[]).await.2.starts_with(&stamped));
+        // A new version that is held does not take the old one out of the
+        // rooms' book until the secretary confirms it.
+        let book_ids = |b: Value| -> Vec<String> {
+            b["documents"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect()
+        };
+        let (s, d) = upload(sec, &m, &[("title", "Chương trình (sửa)"), ("classification", "thuong"), ("supersedes", &plain)], stamped.clone()).await;
+        assert_eq!((s.as_u16(), d["state"].as_str()), (201, Some("held")), "{d}");
+        let v2 = d["id"].as_str().unwrap().to_string();
+        let book = book_ids(delegate.get(&format!("/api/v1/meetings/{m}/book")).await.body);
+        assert!(book.contains(&plain) && !book.contains(&v2), "{book:?}");
+        assert_eq!(sec.post(&format!("/api/v1/meetings/{m}/documents/{v2}/confirm"), json!({})).await.status, 200);
+        let book = book_ids(delegate.get(&format!("/api/v1/meetings/{m}/book")).await.body);
+        assert!(!book.contains(&plain) && book.contains(&v2), "{book:?}");
         // Recall waits for the end of the meeting.
         let r = sec.post(&format!("/api/v1/meetings/{m}/documents/recall"), json!({})).await;
         assert_eq!((r.status.as_u16(), r.code()), (409, "meeting_not_over"));
@@ -506,8 +519,8 @@ both_backends! {
         assert_eq!((s.as_u16(), d["error"]["code"].as_str()), (409, Some("meeting_over")));
         assert_eq!(w.as_role("delegate").post(&format!("/api/v1/meetings/{m}/documents/recall"), json!({})).await.status, 403);
         let r = sec.post(&format!("/api/v1/meetings/{m}/documents/recall"), json!({})).await;
-        assert_eq!((r.status.as_u16(), r.body["recalled"].as_u64()), (200, Some(2)), "{}", r.text);
-        for id in [&held, &plain] {
+        assert_eq!((r.status.as_u16(), r.body["recalled"].as_u64()), (200, Some(3)), "{}", r.text);
+        for id in [&held, &plain, &v2] {
             assert_eq!(fetch(delegate, &m, id, &[]).await.0, 410);
             assert_eq!(fetch(&w.as_endpoint("a"), &m, id, &[]).await.0, 410);
         }

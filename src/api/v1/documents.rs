@@ -467,8 +467,28 @@ async fn book(
     let docs = documents(&state)?;
     let mut fetches = docs.fetches(&id).await?;
     let mut entries = Vec::new();
-    for d in docs.list(&id, false).await? {
-        if d.state != DocState::Available || d.superseded_by.is_some() {
+    let all = docs.list(&id, true).await?;
+    // A version counts as replaced only once its successor may be read: a
+    // new version held for the secretary leaves the rooms the old one.
+    let by_id: std::collections::HashMap<&str, &Document> =
+        all.iter().map(|d| (d.id.as_str(), d)).collect();
+    let replaced = |d: &Document| {
+        let mut next = d.superseded_by.as_deref();
+        // Versions form a chain; the bound only guards against a bad row.
+        for _ in 0..1000 {
+            let Some(n) = next.and_then(|id| by_id.get(id)) else {
+                return false;
+            };
+            if n.state == DocState::Available {
+                return true;
+            }
+            next = n.superseded_by.as_deref();
+        }
+        false
+    };
+    for d in all.iter().cloned() {
+        let replaced = replaced(&d);
+        if d.state != DocState::Available || replaced {
             continue;
         }
         let mut fetched_by = fetches.remove(&d.id).unwrap_or_default();
