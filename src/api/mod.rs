@@ -148,6 +148,25 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
+        // What the console and the portal share.
+        .route(
+            "/assets/common.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../web/common.css"),
+                )
+            }),
+        )
+        .route(
+            "/assets/common.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/common.js"),
+                )
+            }),
+        )
         // The secretariat portal: agenda, documents, votes, minutes.
         .route("/portal", get(portal_page))
         .route("/portal/{*rest}", get(portal_page))
