@@ -101,7 +101,11 @@ impl Engine {
         let keyframe = vcodec.is_some_and(|c| starts_keyframe(c, &pkt.payload));
         // A room being recorded: the recorder takes what a subscriber
         // would (after the mute policy), whether anyone watches or not.
-        if let Some(tap) = self.taps.get_mut(&room_id) {
+        // (Checked for emptiness first: most rooms are not recorded, and
+        // this is the per-packet path.)
+        if !self.taps.is_empty()
+            && let Some(tap) = self.taps.get_mut(&room_id)
+        {
             let codec = match codec {
                 Codec::Vp8 => Some(TapCodec::Vp8),
                 Codec::H264 => Some(TapCodec::H264),

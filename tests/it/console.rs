@@ -6,12 +6,12 @@
 //! Runs in a loopback-only network namespace. Screenshots of every step land
 //! in `target/test-artifacts/browser/console-*.png`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::api::{ApiWorld, PASSWORD, world};
-use crate::support::browser::{ChromeDriver, Session, artifacts_dir};
+use crate::support::browser::{ChromeDriver, Steps};
 use crate::support::db::run_sqlite;
 use crate::support::rtc_client::{
     ClientConfig, PublishConfig, RtcClient, run_in_loopback_netns, ws_join,
@@ -50,54 +50,6 @@ async fn plan(w: &ApiWorld) -> String {
         .to_string()
 }
 
-/// Page state and log for a failure message.
-async fn describe(page: &Session) -> String {
-    let state = page
-        .execute(
-            "return window.diemcau ? JSON.stringify({state: window.diemcau.state(), log: window.diemcau.log()}) : 'no window.diemcau';",
-            json!([]),
-        )
-        .await
-        .unwrap_or_else(Value::String);
-    let console = page.console_log().await.join("\n    ");
-    format!("page: {state}\n  console:\n    {console}")
-}
-
-/// Run `script` (a function body) until it returns something other than
-/// `null`/`false`; on timeout, screenshot `<step>-timeout.png` and panic.
-async fn until(page: &Session, step: &str, script: &str, timeout: Duration) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match page.execute(script, json!([])).await {
-            Ok(Value::Null) | Ok(Value::Bool(false)) => {}
-            Ok(v) => return v,
-            Err(e) => eprintln!("{step}: script failed: {e}"),
-        }
-        if Instant::now() >= deadline {
-            let path = artifacts_dir().join(format!("console-{step}-timeout.png"));
-            page.screenshot(&path).await;
-            panic!(
-                "step {step}: `{script}` not true within {timeout:?} (screenshot {})\n{}",
-                path.display(),
-                describe(page).await
-            );
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
-}
-
-async fn run(page: &Session, script: &str) -> Value {
-    match page.execute(script, json!([])).await {
-        Ok(v) => v,
-        Err(e) => panic!("`{script}` failed: {e}\n{}", describe(page).await),
-    }
-}
-
-async fn shot(page: &Session, name: &str) {
-    page.screenshot(&artifacts_dir().join(format!("console-{name}.png")))
-        .await;
-}
-
 /// `[data-endpoint=…]` tile selector for a live-wall tile.
 fn tile(endpoint: &str) -> String {
     format!("document.querySelector('#grid [data-endpoint=\"{endpoint}\"]')")
@@ -112,23 +64,22 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
         let base = w.srv.base_url();
         let driver = ChromeDriver::start().await;
         let page = driver.new_session().await;
+        let steps = Steps::new(&page, "console", POLL_INTERVAL);
 
         // 1. Login, in Vietnamese; a wrong password shows the server's refusal.
         page.navigate(&format!("{base}/console")).await;
-        until(
-            &page,
-            "01-login",
-            "const f = document.getElementById('view-login'); return !!f && !f.hidden;",
-            STEP_TIMEOUT,
-        )
-        .await;
-        let label = run(
-            &page,
-            "return document.querySelector('label[for=login-name]').textContent;",
-        )
-        .await;
+        steps
+            .until(
+                "01-login",
+                "const f = document.getElementById('view-login'); return !!f && !f.hidden;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        let label = steps
+            .run("return document.querySelector('label[for=login-name]').textContent;")
+            .await;
         assert_eq!(label, "Tên đăng nhập");
-        shot(&page, "01-login").await;
+        steps.shot("01-login").await;
         let fill = |password: &str| {
             format!(
                 "document.getElementById('login-name').value = 'test_operator';\
@@ -137,10 +88,8 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
                 json!(password)
             )
         };
-        run(&page, &fill("sai mật khẩu rồi")).await;
-        let refusal = until(
-            &page,
-            "02-login-refused",
+        steps.run(&fill("sai mật khẩu rồi")).await;
+        let refusal = steps.until("02-login-refused",
             "const e = document.getElementById('login-error'); return e.hidden ? null : e.textContent;",
             STEP_TIMEOUT,
         )
@@ -152,51 +101,47 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
                 .contains("sai thông tin đăng nhập"),
             "refusal in Vietnamese: {refusal}"
         );
-        shot(&page, "02-login-refused").await;
-        run(&page, &fill(PASSWORD)).await;
+        steps.shot("02-login-refused").await;
+        steps.run(&fill(PASSWORD)).await;
 
         // 2. The meetings list: open the lobby, then start.
         let row = format!("document.querySelector('#meetings-body tr[data-meeting=\"{id}\"]')");
-        until(
-            &page,
-            "03-meetings",
-            &format!("const r = {row}; return !!r && r.dataset.state === 'scheduled';"),
-            STEP_TIMEOUT,
-        )
-        .await;
-        let badge = run(
-            &page,
-            &format!("return {row}.querySelector('.badge').textContent;"),
-        )
-        .await;
+        steps
+            .until(
+                "03-meetings",
+                &format!("const r = {row}; return !!r && r.dataset.state === 'scheduled';"),
+                STEP_TIMEOUT,
+            )
+            .await;
+        let badge = steps
+            .run(&format!(
+                "return {row}.querySelector('.badge').textContent;"
+            ))
+            .await;
         assert_eq!(badge, "Đã lên lịch");
-        shot(&page, "03-meetings").await;
-        run(
-            &page,
-            &format!("{row}.querySelector('[data-action=open]').click(); return true;"),
-        )
-        .await;
-        until(
-            &page,
-            "04-opened",
+        steps.shot("03-meetings").await;
+        steps
+            .run(&format!(
+                "{row}.querySelector('[data-action=open]').click(); return true;"
+            ))
+            .await;
+        steps.until("04-opened",
             &format!("const r = {row}; return r.dataset.state === 'open' && r.querySelector('.badge').textContent === 'Mở phòng chờ';"),
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "04-opened").await;
-        run(
-            &page,
-            &format!("{row}.querySelector('[data-action=start]').click(); return true;"),
-        )
-        .await;
-        until(
-            &page,
-            "05-started",
+        steps.shot("04-opened").await;
+        steps
+            .run(&format!(
+                "{row}.querySelector('[data-action=start]').click(); return true;"
+            ))
+            .await;
+        steps.until("05-started",
             &format!("const r = {row}; return r.dataset.state === 'live' && r.querySelector('.badge').textContent === 'Đang họp';"),
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "05-started").await;
+        steps.shot("05-started").await;
         let state = w
             .as_role("operator")
             .get(&format!("/api/v1/meetings/{id}"))
@@ -204,15 +149,13 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
         assert_eq!(state.body["state"], "live", "{}", state.text);
 
         // 3. The live wall: one grey tile per site of the roll call.
-        run(
-            &page,
-            &format!("{row}.querySelector('[data-action=wall]').click(); return true;"),
-        )
-        .await;
+        steps
+            .run(&format!(
+                "{row}.querySelector('[data-action=wall]').click(); return true;"
+            ))
+            .await;
         let a = w.endpoint("a").to_string();
-        until(
-            &page,
-            "06-wall",
+        steps.until("06-wall",
             &format!(
                 "const t = document.querySelectorAll('#grid .tile');\
                  const fig = document.getElementById('fig-rollcall').textContent;\
@@ -225,21 +168,19 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
         )
         .await;
         assert_eq!(
-            run(
-                &page,
-                &format!(
+            steps
+                .run(&format!(
                     "return {}.querySelector('.tile-name').textContent;",
                     tile(&a)
-                )
-            )
-            .await,
+                ))
+                .await,
             "Điểm cầu xã An Phú"
         );
         assert_eq!(
-            run(&page, "return location.pathname;").await,
+            steps.run("return location.pathname;").await,
             format!("/console/meetings/{id}")
         );
-        shot(&page, "06-wall").await;
+        steps.shot("06-wall").await;
 
         // 4. A real room joins with its own token: its tile turns green.
         let mut room = RtcClient::new(ClientConfig {
@@ -254,9 +195,7 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
         let (room_ws, _joined) = ws_join(&mut room, &base, &id, &w.province.endpoint_tokens["a"])
             .await
             .expect("room a joins");
-        until(
-            &page,
-            "07-connected",
+        steps.until("07-connected",
             &format!(
                 "return {}.dataset.state === 'connected'\
                    && document.getElementById('fig-rollcall').textContent.startsWith('Điểm danh: 1/');",
@@ -265,44 +204,42 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
             JOIN_TIMEOUT,
         )
         .await;
-        shot(&page, "07-connected").await;
+        steps.shot("07-connected").await;
 
         // The console's own media session (session cookie, role console)
         // gets a thumbnail slot for the room: bytes arrive on its tile.
-        until(
-            &page,
-            "07b-thumbnail",
-            &format!(
-                "const t = {}; return !!t.dataset.mid && Number(t.dataset.kbps) > 0\
+        steps
+            .until(
+                "07b-thumbnail",
+                &format!(
+                    "const t = {}; return !!t.dataset.mid && Number(t.dataset.kbps) > 0\
                    && !!t.querySelector('.thumb video');",
-                tile(&a)
-            ),
-            JOIN_TIMEOUT,
-        )
-        .await;
-        shot(&page, "07b-thumbnail").await;
+                    tile(&a)
+                ),
+                JOIN_TIMEOUT,
+            )
+            .await;
+        steps.shot("07b-thumbnail").await;
 
         // 5. Mute from the tile: the tile shows it, and so does the server.
-        run(
-            &page,
-            &format!(
+        steps
+            .run(&format!(
                 "{}.querySelector('[data-action=mute-audio]').click(); return true;",
                 tile(&a)
-            ),
-        )
-        .await;
-        until(
-            &page,
-            "08-muted",
-            &format!(
-                "const t = {}; return t.dataset.mutedAudio === 'true'\
+            ))
+            .await;
+        steps
+            .until(
+                "08-muted",
+                &format!(
+                    "const t = {}; return t.dataset.mutedAudio === 'true'\
                    && !t.querySelector('.flag-mic').hidden\
                    && t.querySelector('[data-action=mute-audio]').textContent === 'Bật micrô';",
-                tile(&a)
-            ),
-            STEP_TIMEOUT,
-        )
-        .await;
+                    tile(&a)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
         let live = w
             .as_role("operator")
             .get(&format!("/api/v1/meetings/{id}/live"))
@@ -316,7 +253,7 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
             .expect("site a in the roll call");
         assert_eq!(site["muted_audio"], true, "{}", live.text);
         assert_eq!(site["connected"], true, "{}", live.text);
-        shot(&page, "08-muted").await;
+        steps.shot("08-muted").await;
 
         // Floor: the room registers to speak (its own token); the queue shows
         // it; a bad limit is refused before sending; the grant puts the room
@@ -330,44 +267,36 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
             .await;
         assert_eq!(asked.status, 200, "{}", asked.text);
         let queued = format!("document.querySelector('#floor-queue li[data-endpoint=\"{a}\"]')");
-        until(
-            &page,
-            "08b-floor-queue",
-            &format!(
-                "return {queued} !== null && {}.dataset.floor === 'requested';",
-                tile(&a)
-            ),
-            STEP_TIMEOUT,
-        )
-        .await;
-        run(
-            &page,
-            &format!(
+        steps
+            .until(
+                "08b-floor-queue",
+                &format!(
+                    "return {queued} !== null && {}.dataset.floor === 'requested';",
+                    tile(&a)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .run(&format!(
                 "document.getElementById('floor-limit').value = '0';\
                  {queued}.querySelector('[data-action=grant]').click(); return true;"
-            ),
-        )
-        .await;
-        until(
-            &page,
-            "08b-floor-limit-refused",
+            ))
+            .await;
+        steps.until("08b-floor-limit-refused",
             "return [...document.querySelectorAll('.toast-error')].some(t => t.textContent.includes('Thời lượng phát biểu phải từ 1 đến 120 phút'))\
                && document.getElementById('floor-limit').getAttribute('aria-invalid') === 'true';",
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "08b-floor-queue").await;
-        run(
-            &page,
-            &format!(
+        steps.shot("08b-floor-queue").await;
+        steps
+            .run(&format!(
                 "document.getElementById('floor-limit').value = '2';\
                  {queued}.querySelector('[data-action=grant]').click(); return true;"
-            ),
-        )
-        .await;
-        until(
-            &page,
-            "08c-floor-granted",
+            ))
+            .await;
+        steps.until("08c-floor-granted",
             &format!(
                 "const t = {}; return t.dataset.floor === 'speaking' && t.dataset.onStage === 'true'\
                    && document.getElementById('floor-speaker').textContent.includes('Đang phát biểu: Điểm cầu xã An Phú')\
@@ -377,15 +306,11 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "08c-floor-granted").await;
-        run(
-            &page,
-            "document.querySelector('#floor-speaker [data-action=revoke]').click(); return true;",
+        steps.shot("08c-floor-granted").await;
+        steps.run("document.querySelector('#floor-speaker [data-action=revoke]').click(); return true;",
         )
         .await;
-        until(
-            &page,
-            "08d-floor-revoked",
+        steps.until("08d-floor-revoked",
             &format!(
                 "return {}.dataset.floor === 'none' && document.getElementById('floor-speaker').textContent.includes('Không có ai đang phát biểu');",
                 tile(&a)
@@ -395,60 +320,54 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
         .await;
 
         // Lock and a scene from the toolbar: the page and the server agree.
-        run(
-            &page,
-            "document.getElementById('btn-lock').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "08e-locked",
-            "const b = document.getElementById('btn-lock');\
+        steps
+            .run("document.getElementById('btn-lock').click(); return true;")
+            .await;
+        steps
+            .until(
+                "08e-locked",
+                "const b = document.getElementById('btn-lock');\
              return b.dataset.locked === 'true' && b.textContent === 'Mở khóa';",
-            STEP_TIMEOUT,
-        )
-        .await;
-        run(
-            &page,
-            "document.getElementById('scene-select').value = 'thao_luan';\
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .run(
+                "document.getElementById('scene-select').value = 'thao_luan';\
              document.getElementById('btn-scene').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "08e-scene",
-            "return window.diemcau.state().snapshot.scene === 'thao_luan'\
+            )
+            .await;
+        steps
+            .until(
+                "08e-scene",
+                "return window.diemcau.state().snapshot.scene === 'thao_luan'\
                && document.getElementById('event-log').textContent.includes('Cảnh: Thảo luận');",
-            STEP_TIMEOUT,
-        )
-        .await;
+                STEP_TIMEOUT,
+            )
+            .await;
         let live = w
             .as_role("operator")
             .get(&format!("/api/v1/meetings/{id}/live"))
             .await;
         assert_eq!(live.body["locked"], true, "{}", live.text);
         assert_eq!(live.body["scene"], "thao_luan", "{}", live.text);
-        shot(&page, "08e-locked-scene").await;
-        run(
-            &page,
-            "document.getElementById('btn-lock').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "08f-unlocked",
-            "return document.getElementById('btn-lock').dataset.locked === 'false';",
-            STEP_TIMEOUT,
-        )
-        .await;
+        steps.shot("08e-locked-scene").await;
+        steps
+            .run("document.getElementById('btn-lock').click(); return true;")
+            .await;
+        steps
+            .until(
+                "08f-unlocked",
+                "return document.getElementById('btn-lock').dataset.locked === 'false';",
+                STEP_TIMEOUT,
+            )
+            .await;
 
         // The room drops: its tile turns red with a drop counter, and the
         // alert strip says so in red.
         room.close().await;
         drop(room_ws);
-        until(
-            &page,
-            "09-dropped",
+        steps.until("09-dropped",
             &format!(
                 "const t = {};\
                  const alerts = [...document.querySelectorAll('#alerts .alert-red')].map(a => a.textContent).join(' ');\
@@ -459,88 +378,76 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
             JOIN_TIMEOUT,
         )
         .await;
-        shot(&page, "09-dropped").await;
+        steps.shot("09-dropped").await;
 
         // 6. End the meeting from the wall, after a confirmation.
-        run(
-            &page,
-            "document.getElementById('btn-lifecycle').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "10-confirm-end",
+        steps
+            .run("document.getElementById('btn-lifecycle').click(); return true;")
+            .await;
+        steps.until("10-confirm-end",
             "const d = document.getElementById('confirm');\
              return d.open && document.getElementById('confirm-text').textContent.startsWith('Kết thúc hội nghị');",
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "10-confirm-end").await;
-        run(
-            &page,
-            "document.getElementById('confirm-yes').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "11-ended",
-            "return document.getElementById('live-state').textContent === 'Đã kết thúc'\
+        steps.shot("10-confirm-end").await;
+        steps
+            .run("document.getElementById('confirm-yes').click(); return true;")
+            .await;
+        steps
+            .until(
+                "11-ended",
+                "return document.getElementById('live-state').textContent === 'Đã kết thúc'\
                && document.getElementById('btn-lifecycle').hidden;",
-            STEP_TIMEOUT,
-        )
-        .await;
+                STEP_TIMEOUT,
+            )
+            .await;
         let state = w
             .as_role("operator")
             .get(&format!("/api/v1/meetings/{id}"))
             .await;
         assert_eq!(state.body["state"], "ended", "{}", state.text);
         // The ended meeting's room closes: the wall says so and stops retrying.
-        until(
-            &page,
-            "11-ended",
+        steps.until("11-ended",
             "return document.getElementById('live-conn-text').textContent === 'Hội nghị không còn trực tiếp'\
                && document.getElementById('fig-recording').textContent === 'Không ghi hình';",
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "11-ended").await;
+        steps.shot("11-ended").await;
 
         // 7. The English switch relabels the wall and is remembered.
-        run(
-            &page,
-            "document.getElementById('btn-lang').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "12-english",
-            &format!(
-                "return {}.querySelector('[data-action=mute-audio]').textContent === 'Unmute'\
+        steps
+            .run("document.getElementById('btn-lang').click(); return true;")
+            .await;
+        steps
+            .until(
+                "12-english",
+                &format!(
+                    "return {}.querySelector('[data-action=mute-audio]').textContent === 'Unmute'\
                    && localStorage.getItem('diemcau.lang') === 'en';",
-                tile(&a)
-            ),
-            STEP_TIMEOUT,
-        )
-        .await;
-        shot(&page, "12-english").await;
+                    tile(&a)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("12-english").await;
 
         // 8. Log out; an administrator (who may read the audit log) opens the
         // same wall after a reload: the language choice held, and the
         // meeting's audit records list the operator's mute.
-        run(
-            &page,
-            "document.getElementById('btn-logout').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "13-logged-out",
-            "const f = document.getElementById('view-login');\
+        steps
+            .run("document.getElementById('btn-logout').click(); return true;")
+            .await;
+        steps
+            .until(
+                "13-logged-out",
+                "const f = document.getElementById('view-login');\
              return !f.hidden && location.pathname === '/console'\
                && document.querySelector('label[for=login-name]').textContent === 'User name';",
-            STEP_TIMEOUT,
-        )
-        .await;
+                STEP_TIMEOUT,
+            )
+            .await;
         let me = w.srv.base_url();
         let refused = reqwest::Client::new()
             .get(format!("{me}/api/v1/auth/me"))
@@ -548,38 +455,34 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
             .await
             .expect("me");
         assert_eq!(refused.status(), 401);
-        run(
-            &page,
-            &format!(
+        steps
+            .run(&format!(
                 "document.getElementById('login-name').value = 'test_admin';\
                  document.getElementById('login-password').value = {};\
                  document.getElementById('login-submit').click(); return true;",
                 json!(PASSWORD)
-            ),
-        )
-        .await;
-        until(
-            &page,
-            "13-admin-meetings",
-            &format!(
-                "return window.diemcau.state().user === 'test_admin'\
+            ))
+            .await;
+        steps
+            .until(
+                "13-admin-meetings",
+                &format!(
+                    "return window.diemcau.state().user === 'test_admin'\
                    && !document.getElementById('view-meetings').hidden && {row} !== null;"
-            ),
-            STEP_TIMEOUT,
-        )
-        .await;
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
         page.navigate(&format!("{base}/console/meetings/{id}"))
             .await;
-        until(
-            &page,
-            "13-audit",
+        steps.until("13-audit",
             "const c = document.getElementById('audit-card');\
              return !c.hidden && document.getElementById('audit-log').textContent.includes('live.mute')\
                && document.getElementById('btn-lang').textContent === 'Tiếng Việt';",
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "13-audit").await;
+        steps.shot("13-audit").await;
 
         // No script error anywhere along the way.
         let errors: Vec<String> = page

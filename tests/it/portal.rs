@@ -15,7 +15,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::support::api::{ApiWorld, PASSWORD, world};
-use crate::support::browser::{ChromeDriver, Session, artifacts_dir};
+use crate::support::browser::{ChromeDriver, Steps};
 use crate::support::db::run_sqlite;
 use crate::support::rtc_client::run_in_loopback_netns;
 
@@ -105,54 +105,6 @@ fn padded_pdf(size: usize, text: &str) -> Vec<u8> {
     out
 }
 
-/// Page state and log for a failure message.
-async fn describe(page: &Session) -> String {
-    let state = page
-        .execute(
-            "return window.diemcau ? JSON.stringify({state: window.diemcau.state(), log: window.diemcau.log()}) : 'no window.diemcau';",
-            json!([]),
-        )
-        .await
-        .unwrap_or_else(Value::String);
-    let console = page.console_log().await.join("\n    ");
-    format!("page: {state}\n  console:\n    {console}")
-}
-
-/// Run `script` (a function body) until it returns something other than
-/// `null`/`false`; on timeout, screenshot `<step>-timeout.png` and panic.
-async fn until(page: &Session, step: &str, script: &str, timeout: Duration) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match page.execute(script, json!([])).await {
-            Ok(Value::Null) | Ok(Value::Bool(false)) => {}
-            Ok(v) => return v,
-            Err(e) => eprintln!("{step}: script failed: {e}"),
-        }
-        if Instant::now() >= deadline {
-            let path = artifacts_dir().join(format!("portal-{step}-timeout.png"));
-            page.screenshot(&path).await;
-            panic!(
-                "step {step}: `{script}` not true within {timeout:?} (screenshot {})\n{}",
-                path.display(),
-                describe(page).await
-            );
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
-}
-
-async fn run(page: &Session, script: &str) -> Value {
-    match page.execute(script, json!([])).await {
-        Ok(v) => v,
-        Err(e) => panic!("`{script}` failed: {e}\n{}", describe(page).await),
-    }
-}
-
-async fn shot(page: &Session, name: &str) {
-    page.screenshot(&artifacts_dir().join(format!("portal-{name}.png")))
-        .await;
-}
-
 /// Fill the agenda form and send it.
 fn add_item(title: &str, presenter: &str, minutes: &str) -> String {
     format!(
@@ -199,78 +151,67 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
         let api = format!("/api/v1/meetings/{id}");
         let driver = ChromeDriver::start().await;
         let page = driver.new_session().await;
+        let steps = Steps::new(&page, "portal", POLL_INTERVAL);
 
         // 1. Login, in Vietnamese, with a link to the operator console.
         page.navigate(&format!("{base}/portal")).await;
-        until(
-            &page,
-            "01-login",
-            "const f = document.getElementById('view-login'); return !!f && !f.hidden;",
-            STEP_TIMEOUT,
-        )
-        .await;
-        assert_eq!(
-            run(
-                &page,
-                "return document.querySelector('label[for=login-name]').textContent;"
+        steps
+            .until(
+                "01-login",
+                "const f = document.getElementById('view-login'); return !!f && !f.hidden;",
+                STEP_TIMEOUT,
             )
-            .await,
+            .await;
+        assert_eq!(
+            steps
+                .run("return document.querySelector('label[for=login-name]').textContent;")
+                .await,
             "Tên đăng nhập"
         );
         assert_eq!(
-            run(
-                &page,
-                "return document.getElementById('link-console').getAttribute('href');"
-            )
-            .await,
+            steps
+                .run("return document.getElementById('link-console').getAttribute('href');")
+                .await,
             "/console"
         );
-        shot(&page, "01-login").await;
-        run(
-            &page,
-            &format!(
+        steps.shot("01-login").await;
+        steps
+            .run(&format!(
                 "document.getElementById('login-name').value = 'test_secretary';\
                  document.getElementById('login-password').value = {};\
                  document.getElementById('login-submit').click(); return true;",
                 json!(PASSWORD)
-            ),
-        )
-        .await;
+            ))
+            .await;
 
         // 2. Pick the meeting.
         let row = format!("document.querySelector('#meetings-body tr[data-meeting=\"{id}\"]')");
-        until(
-            &page,
-            "02-meetings",
+        steps.until("02-meetings",
             &format!("const r = {row}; return !!r && r.querySelector('.badge').textContent === 'Mở phòng chờ';"),
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "02-meetings").await;
-        run(
-            &page,
-            &format!("{row}.querySelector('[data-action=work]').click(); return true;"),
-        )
-        .await;
-        until(
-            &page,
-            "03-meeting",
-            "const s = window.diemcau.state(); return s.view === 'view-meeting' && s.ws === 1\
+        steps.shot("02-meetings").await;
+        steps
+            .run(&format!(
+                "{row}.querySelector('[data-action=work]').click(); return true;"
+            ))
+            .await;
+        steps
+            .until(
+                "03-meeting",
+                "const s = window.diemcau.state(); return s.view === 'view-meeting' && s.ws === 1\
                && document.getElementById('m-title').textContent.includes('lần thứ 7');",
-            STEP_TIMEOUT,
-        )
-        .await;
+                STEP_TIMEOUT,
+            )
+            .await;
 
         // 3. Agenda: a bad planned time is caught before sending; two items
         //    added, then the second dragged above the first.
-        run(
-            &page,
-            &add_item("Khai mạc hội nghị", "Đồng chí Bí thư", "0"),
-        )
-        .await;
-        let refusal = until(
-            &page,
-            "03-agenda-invalid",
+        steps
+            .run(&add_item("Khai mạc hội nghị", "Đồng chí Bí thư", "0"))
+            .await;
+        let refusal = steps.until("03-agenda-invalid",
             "const e = document.getElementById('agenda-error'); return e.hidden ? null : e.textContent;",
             STEP_TIMEOUT,
         )
@@ -282,7 +223,7 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
                 .contains("từ 1 đến 600 phút"),
             "{refusal}"
         );
-        shot(&page, "03-agenda-invalid").await;
+        steps.shot("03-agenda-invalid").await;
         assert_eq!(
             w.as_role("secretary")
                 .get(&format!("{api}/agenda"))
@@ -291,35 +232,31 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             json!([]),
             "nothing was sent"
         );
-        run(
-            &page,
-            &add_item("Khai mạc hội nghị", "Đồng chí Bí thư", "10"),
-        )
-        .await;
-        until(
-            &page,
-            "04-agenda-one",
-            "return document.querySelectorAll('#agenda-list .ag-item').length === 1;",
-            STEP_TIMEOUT,
-        )
-        .await;
-        run(
-            &page,
-            &add_item(
+        steps
+            .run(&add_item("Khai mạc hội nghị", "Đồng chí Bí thư", "10"))
+            .await;
+        steps
+            .until(
+                "04-agenda-one",
+                "return document.querySelectorAll('#agenda-list .ag-item').length === 1;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .run(&add_item(
                 "Thảo luận dự thảo Nghị quyết về chuyển đổi số",
                 "Ban Tuyên giáo",
                 "45",
-            ),
-        )
-        .await;
-        until(
-            &page,
-            "04-agenda-two",
-            "return document.querySelectorAll('#agenda-list .ag-item').length === 2;",
-            STEP_TIMEOUT,
-        )
-        .await;
-        shot(&page, "04-agenda-added").await;
+            ))
+            .await;
+        steps
+            .until(
+                "04-agenda-two",
+                "return document.querySelectorAll('#agenda-list .ag-item').length === 2;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("04-agenda-added").await;
         let agenda = w.as_role("secretary").get(&format!("{api}/agenda")).await;
         let ids: Vec<String> = agenda.body["items"]
             .as_array()
@@ -328,9 +265,7 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             .map(|i| i["id"].as_str().expect("item id").to_string())
             .collect();
         assert_eq!(ids.len(), 2, "{}", agenda.text);
-        run(
-            &page,
-            "const items = document.querySelectorAll('#agenda-list .ag-item');\
+        steps.run("const items = document.querySelectorAll('#agenda-list .ag-item');\
              const src = items[1], dst = items[0]; const dt = new DataTransfer();\
              const r = dst.getBoundingClientRect();\
              const at = { bubbles: true, cancelable: true, dataTransfer: dt, clientX: r.left + 20, clientY: r.top + 3 };\
@@ -361,9 +296,7 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             );
             tokio::time::sleep(POLL_INTERVAL).await;
         }
-        until(
-            &page,
-            "05-agenda-reordered",
+        steps.until("05-agenda-reordered",
             &format!(
                 "const li = document.querySelectorAll('#agenda-list .ag-item');\
                  return li.length === 2 && li[0].dataset.item === {} && li[0].querySelector('.ag-pos').textContent === '1.';",
@@ -372,16 +305,12 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "05-agenda-reordered").await;
+        steps.shot("05-agenda-reordered").await;
         // The (new) first item is taken up: the page marks it current.
-        run(
-            &page,
-            "document.querySelector('#agenda-list .ag-item [data-action=current]').click(); return true;",
+        steps.run("document.querySelector('#agenda-list .ag-item [data-action=current]').click(); return true;",
         )
         .await;
-        until(
-            &page,
-            "05b-agenda-current",
+        steps.until("05b-agenda-current",
             &format!(
                 "const li = document.querySelector('#agenda-list .ag-item');\
                  return li.dataset.item === {} && li.dataset.current === 'true' && !!li.querySelector('.tb-current');",
@@ -390,24 +319,22 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "05b-agenda-current").await;
+        steps.shot("05b-agenda-current").await;
 
         // 4. Documents: a 3 MiB PDF for the (now first) item, with its
         //    progress bar.
-        run(
-            &page,
-            "document.querySelector('.tab[data-tab=documents]').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "06-documents",
-            "return !document.getElementById('pane-documents').hidden\
+        steps
+            .run("document.querySelector('.tab[data-tab=documents]').click(); return true;")
+            .await;
+        steps
+            .until(
+                "06-documents",
+                "return !document.getElementById('pane-documents').hidden\
                && document.querySelectorAll('#up-item option').length === 3\
                && document.querySelectorAll('#up-class option').length === 4;",
-            STEP_TIMEOUT,
-        )
-        .await;
+                STEP_TIMEOUT,
+            )
+            .await;
         let pdf = padded_pdf(PDF_BYTES, "Tai lieu hop - du thao Nghi quyet");
         assert!(pdf.len() >= PDF_BYTES);
         let (script, args) = choose_file("du-thao-nghi-quyet.pdf", &pdf);
@@ -416,21 +343,17 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             .await
             .unwrap_or_else(|e| panic!("choose the file: {e}"));
         assert_eq!(size, json!(pdf.len()));
-        run(
-            &page,
-            &format!(
+        steps
+            .run(&format!(
                 "document.getElementById('up-title').value = 'Dự thảo Nghị quyết về chuyển đổi số';\
                  document.getElementById('up-item').value = {};\
                  document.getElementById('up-class').value = 'thuong';\
                  document.getElementById('up-submit').click(); return true;",
                 json!(ids[1])
-            ),
-        )
-        .await;
-        shot(&page, "06-upload-progress").await;
-        let upload = until(
-            &page,
-            "07-uploaded",
+            ))
+            .await;
+        steps.shot("06-upload-progress").await;
+        let upload = steps.until("07-uploaded",
             "const u = window.diemcau.state().upload; return u.state === 'uploading' ? null : u;",
             UPLOAD_TIMEOUT,
         )
@@ -448,9 +371,7 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             trace.len() >= 2 && trace[0] == 0 && trace.windows(2).all(|p| p[0] <= p[1]),
             "the bar moved from 0 up to 100 and never back: {trace:?}"
         );
-        let bar = run(
-            &page,
-            "return [document.getElementById('up-bar').style.width, document.getElementById('up-progress-text').textContent];",
+        let bar = steps.run("return [document.getElementById('up-bar').style.width, document.getElementById('up-progress-text').textContent];",
         )
         .await;
         assert_eq!(bar[0], "100%", "{bar}");
@@ -459,9 +380,7 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             .as_str()
             .expect("uploaded document id")
             .to_string();
-        until(
-            &page,
-            "07-uploaded",
+        steps.until("07-uploaded",
             &format!(
                 "const r = document.querySelector('#docs-body tr[data-doc=\"{doc_id}\"]');\
                  return !!r && r.dataset.state === 'available' && r.textContent.includes('v1')\
@@ -470,7 +389,7 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "07-uploaded").await;
+        steps.shot("07-uploaded").await;
         let docs = w
             .as_role("secretary")
             .get(&format!("{api}/documents"))
@@ -488,16 +407,14 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
         page.execute(&script, args)
             .await
             .unwrap_or_else(|e| panic!("choose the file: {e}"));
-        run(
-            &page,
-            "document.getElementById('up-title').value = 'Báo cáo tình hình';\
+        steps
+            .run(
+                "document.getElementById('up-title').value = 'Báo cáo tình hình';\
              document.getElementById('up-class').value = 'mat';\
              document.getElementById('up-submit').click(); return true;",
-        )
-        .await;
-        let refusal = until(
-            &page,
-            "08-classified-refused",
+            )
+            .await;
+        let refusal = steps.until("08-classified-refused",
             "const e = document.getElementById('upload-error'); return e.hidden ? null : e.textContent;",
             STEP_TIMEOUT,
         )
@@ -510,18 +427,14 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
                 && !refusal.as_str().unwrap_or_default().contains("may not"),
             "{refusal}"
         );
-        shot(&page, "08-classified-refused").await;
-        run(
-            &page,
-            "document.getElementById('up-class').value = 'thuong'; return true;",
-        )
-        .await;
+        steps.shot("08-classified-refused").await;
+        steps
+            .run("document.getElementById('up-class').value = 'thuong'; return true;")
+            .await;
 
         // A new version carrying a "MẬT" stamp is held; the secretary
         // confirms it is ordinary.
-        run(
-            &page,
-            &format!(
+        steps.run(&format!(
                 "document.querySelector('#docs-body tr[data-doc=\"{doc_id}\"] [data-action=new-version]').click();\
                  return document.getElementById('up-supersedes').value;"
             ),
@@ -532,14 +445,10 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
         page.execute(&script, args)
             .await
             .unwrap_or_else(|e| panic!("choose the file: {e}"));
-        run(
-            &page,
-            "document.getElementById('up-submit').click(); return true;",
-        )
-        .await;
-        let second = until(
-            &page,
-            "08b-held",
+        steps
+            .run("document.getElementById('up-submit').click(); return true;")
+            .await;
+        let second = steps.until("08b-held",
             "const u = window.diemcau.state().upload; return u.state === 'uploading' ? null : u;",
             STEP_TIMEOUT,
         )
@@ -550,9 +459,7 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
         assert_eq!(second["result"]["supersedes"], json!(doc_id), "{second}");
         let v2 = second["result"]["id"].as_str().expect("v2 id").to_string();
         let v2_row = format!("document.querySelector('#docs-body tr[data-doc=\"{v2}\"]')");
-        until(
-            &page,
-            "08b-held",
+        steps.until("08b-held",
             &format!(
                 "const r = {v2_row}; const old = document.querySelector('#docs-body tr[data-doc=\"{doc_id}\"]');\
                  return !!r && r.dataset.state === 'held' && !!r.querySelector('[data-action=confirm]')\
@@ -561,47 +468,43 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "08b-held").await;
-        run(
-            &page,
-            &format!("{v2_row}.querySelector('[data-action=confirm]').click(); return true;"),
-        )
-        .await;
-        until(
-            &page,
-            "08c-confirm-dialog",
-            "return document.getElementById('confirm').open;",
-            STEP_TIMEOUT,
-        )
-        .await;
-        run(
-            &page,
-            "document.getElementById('confirm-yes').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "08c-confirmed",
-            &format!("const r = {v2_row}; return !!r && r.dataset.state === 'available';"),
-            STEP_TIMEOUT,
-        )
-        .await;
-        shot(&page, "08c-confirmed").await;
+        steps.shot("08b-held").await;
+        steps
+            .run(&format!(
+                "{v2_row}.querySelector('[data-action=confirm]').click(); return true;"
+            ))
+            .await;
+        steps
+            .until(
+                "08c-confirm-dialog",
+                "return document.getElementById('confirm').open;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .run("document.getElementById('confirm-yes').click(); return true;")
+            .await;
+        steps
+            .until(
+                "08c-confirmed",
+                &format!("const r = {v2_row}; return !!r && r.dataset.state === 'available';"),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("08c-confirmed").await;
 
         // 5. A vote: created and opened on the page; a delegate votes
         //    through the API and the page's count follows.
-        run(
-            &page,
-            "document.querySelector('.tab[data-tab=votes]').click();\
+        steps
+            .run(
+                "document.querySelector('.tab[data-tab=votes]').click();\
              document.getElementById('mo-title').value = 'Thông qua Nghị quyết về chuyển đổi số';\
              document.getElementById('mo-mode').value = 'open';\
              document.getElementById('mo-electorate').value = 'delegates';\
              document.getElementById('mo-submit').click(); return true;",
-        )
-        .await;
-        let motion = until(
-            &page,
-            "09-motion",
+            )
+            .await;
+        let motion = steps.until("09-motion",
             "const c = document.querySelector('#motions .motion'); return c && c.dataset.state === 'draft' ? c.dataset.motion : null;",
             STEP_TIMEOUT,
         )
@@ -609,25 +512,23 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
         .as_str()
         .expect("motion id")
         .to_string();
-        run(
-            &page,
-            &format!(
+        steps
+            .run(&format!(
                 "{}.querySelector('[data-action=open]').click(); return true;",
                 card(&motion)
-            ),
-        )
-        .await;
-        until(
-            &page,
-            "09-motion-open",
-            &format!(
-                "const c = {}; return !!c && c.dataset.state === 'open';",
-                card(&motion)
-            ),
-            STEP_TIMEOUT,
-        )
-        .await;
-        shot(&page, "09-motion-open").await;
+            ))
+            .await;
+        steps
+            .until(
+                "09-motion-open",
+                &format!(
+                    "const c = {}; return !!c && c.dataset.state === 'open';",
+                    card(&motion)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("09-motion-open").await;
         let r = w
             .as_role("delegate")
             .post(
@@ -636,56 +537,50 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        until(
-            &page,
-            "10-vote-counted",
-            &format!(
-                "const c = {}; return !!c && c.dataset.ballots === '1'\
+        steps
+            .until(
+                "10-vote-counted",
+                &format!(
+                    "const c = {}; return !!c && c.dataset.ballots === '1'\
                    && c.querySelector('.mo-ballots').textContent === 'Đã bỏ phiếu: 1'\
                    && c.querySelector('.bar-row[data-option=\"0\"]')?.dataset.votes === '1';",
-                card(&motion)
-            ),
-            STEP_TIMEOUT,
-        )
-        .await;
-        shot(&page, "10-vote-counted").await;
+                    card(&motion)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("10-vote-counted").await;
 
         // 6. Closed and published on the page (each confirmed): result bars.
         for (verb, state) in [("close", "closed"), ("publish", "published")] {
-            run(
-                &page,
-                &format!(
+            steps
+                .run(&format!(
                     "{}.querySelector('[data-action={verb}]').click(); return true;",
                     card(&motion)
-                ),
-            )
-            .await;
-            until(
-                &page,
-                &format!("11-{verb}-confirm"),
-                "return document.getElementById('confirm').open;",
-                STEP_TIMEOUT,
-            )
-            .await;
-            run(
-                &page,
-                "document.getElementById('confirm-yes').click(); return true;",
-            )
-            .await;
-            until(
-                &page,
-                &format!("11-{state}"),
-                &format!(
-                    "const c = {}; return !!c && c.dataset.state === '{state}';",
-                    card(&motion)
-                ),
-                STEP_TIMEOUT,
-            )
-            .await;
+                ))
+                .await;
+            steps
+                .until(
+                    &format!("11-{verb}-confirm"),
+                    "return document.getElementById('confirm').open;",
+                    STEP_TIMEOUT,
+                )
+                .await;
+            steps
+                .run("document.getElementById('confirm-yes').click(); return true;")
+                .await;
+            steps
+                .until(
+                    &format!("11-{state}"),
+                    &format!(
+                        "const c = {}; return !!c && c.dataset.state === '{state}';",
+                        card(&motion)
+                    ),
+                    STEP_TIMEOUT,
+                )
+                .await;
         }
-        let fill = until(
-            &page,
-            "11-published",
+        let fill = steps.until("11-published",
             &format!(
                 "const c = {}; const f = c && c.querySelector('.bar-row[data-option=\"0\"] .bar-fill');\
                  return f && c.querySelectorAll('.bar-row').length === 3 ? f.style.width : null;",
@@ -695,7 +590,7 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
         )
         .await;
         assert_eq!(fill, "100%");
-        shot(&page, "11-published").await;
+        steps.shot("11-published").await;
         let published = w
             .as_role("delegate")
             .get(&format!("{api}/motions/{motion}"))
@@ -704,36 +599,32 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
 
         // 7. Minutes: conclusions and an item summary saved as version 1;
         //    the PDF export answers.
-        run(
-            &page,
-            "document.querySelector('.tab[data-tab=minutes]').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "12-minutes",
-            "return document.querySelectorAll('#mi-items textarea').length === 2\
+        steps
+            .run("document.querySelector('.tab[data-tab=minutes]').click(); return true;")
+            .await;
+        steps
+            .until(
+                "12-minutes",
+                "return document.querySelectorAll('#mi-items textarea').length === 2\
                && document.querySelectorAll('#mi-motions .bar-row').length === 3;",
-            STEP_TIMEOUT,
-        )
-        .await;
-        run(
-            &page,
-            "document.querySelector('#mi-items textarea').value = 'Các đại biểu thống nhất nội dung dự thảo.';\
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.run("document.querySelector('#mi-items textarea').value = 'Các đại biểu thống nhất nội dung dự thảo.';\
              document.getElementById('mi-conclusions').value = 'Hội nghị thông qua Nghị quyết về chuyển đổi số với 100% đại biểu tán thành.';\
              document.getElementById('mi-save').click(); return true;",
         )
         .await;
-        until(
-            &page,
-            "12-minutes-saved",
-            "const m = window.diemcau.state().minutes;\
+        steps
+            .until(
+                "12-minutes-saved",
+                "const m = window.diemcau.state().minutes;\
              return !!m && m.status === 'draft' && m.version === 1\
                && document.querySelectorAll('#mi-versions li').length === 1;",
-            STEP_TIMEOUT,
-        )
-        .await;
-        shot(&page, "12-minutes-saved").await;
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("12-minutes-saved").await;
         let saved = w.as_role("secretary").get(&format!("{api}/minutes")).await;
         assert!(
             saved.body["minutes"]["conclusions"]
@@ -759,29 +650,23 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
         assert!(export[2].as_u64().unwrap_or(0) > 1000, "{export}");
 
         // The English switch: the same page, in English, and back.
-        run(
-            &page,
-            "document.getElementById('btn-lang').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "13-english",
-            "return document.querySelector('.tab[data-tab=votes]').textContent === 'Votes'\
+        steps
+            .run("document.getElementById('btn-lang').click(); return true;")
+            .await;
+        steps
+            .until(
+                "13-english",
+                "return document.querySelector('.tab[data-tab=votes]').textContent === 'Votes'\
                && document.getElementById('mi-save').textContent === 'Save draft'\
                && document.documentElement.lang === 'en';",
-            STEP_TIMEOUT,
-        )
-        .await;
-        shot(&page, "13-english").await;
-        run(
-            &page,
-            "document.getElementById('btn-lang').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "13-vietnamese",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("13-english").await;
+        steps
+            .run("document.getElementById('btn-lang').click(); return true;")
+            .await;
+        steps.until("13-vietnamese",
             "return document.querySelector('.tab[data-tab=votes]').textContent === 'Biểu quyết';",
             STEP_TIMEOUT,
         )

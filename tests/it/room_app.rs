@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::api::{ApiWorld, Client, world};
-use crate::support::browser::{ChromeDriver, Session, artifacts_dir};
+use crate::support::browser::{ChromeDriver, Steps};
 use crate::support::db::run_sqlite;
 use crate::support::rtc_client::run_in_loopback_netns;
 
@@ -113,56 +113,9 @@ async fn upload(c: &Client, meeting: &str, title: &str, body: Vec<u8>) -> Value 
     serde_json::from_str(&text).expect("document JSON")
 }
 
-/// Page state and log for a failure message.
-async fn describe(page: &Session) -> String {
-    let state = page
-        .execute(
-            "return window.diemcau ? JSON.stringify({state: window.diemcau.state(), log: window.diemcau.log()}) : 'no window.diemcau';",
-            json!([]),
-        )
-        .await
-        .unwrap_or_else(Value::String);
-    let console = page.console_log().await.join("\n    ");
-    format!("page: {state}\n  console:\n    {console}")
-}
-
-async fn shot(page: &Session, name: &str) {
-    page.screenshot(&artifacts_dir().join(format!("room-app-{name}.png")))
-        .await;
-}
-
-/// Run `script` (a function body) until it returns something other than
-/// `null`/`false`; on timeout, screenshot `room-app-<step>-timeout.png` and
-/// panic.
-async fn until(page: &Session, step: &str, script: &str, timeout: Duration) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match page.execute(script, json!([])).await {
-            Ok(Value::Null) | Ok(Value::Bool(false)) => {}
-            Ok(v) => return v,
-            Err(e) => eprintln!("{step}: script failed: {e}"),
-        }
-        if Instant::now() >= deadline {
-            shot(page, &format!("{step}-timeout")).await;
-            panic!(
-                "step {step}: `{script}` not true within {timeout:?}\n{}",
-                describe(page).await
-            );
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
-}
-
-async fn run(page: &Session, script: &str) -> Value {
-    match page.execute(script, json!([])).await {
-        Ok(v) => v,
-        Err(e) => panic!("`{script}` failed: {e}\n{}", describe(page).await),
-    }
-}
-
 /// Poll the server through `c` until `check` holds on the JSON at `path`.
 async fn server_until(
-    page: &Session,
+    steps: &Steps<'_>,
     c: &Client,
     step: &str,
     path: &str,
@@ -175,11 +128,11 @@ async fn server_until(
             return r.body;
         }
         if Instant::now() >= deadline {
-            shot(page, &format!("{step}-timeout")).await;
+            steps.shot(&format!("{step}-timeout")).await;
             panic!(
                 "step {step}: the server's {path} never matched: {}\n{}",
                 r.text,
-                describe(page).await
+                steps.describe().await
             );
         }
         tokio::time::sleep(POLL_INTERVAL).await;
@@ -211,14 +164,13 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
         .to_string();
         let driver = ChromeDriver::start().await;
         let page = driver.new_session().await;
+        let steps = Steps::new(&page, "room-app", POLL_INTERVAL);
         page.navigate(&url).await;
 
         // 1. The room joins with its own token (fake camera), knows which
         // endpoint it is, follows the meeting's event stream (its token as a
         // WebSocket subprotocol), and says so in Vietnamese.
-        until(
-            &page,
-            "01-joined",
+        steps.until("01-joined",
             &format!(
                 "const s = window.diemcau && window.diemcau.state();\
                  return !!s && s.connection === 'connected' && s.endpoint === {} && s.events === true\
@@ -230,7 +182,7 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
             JOIN_TIMEOUT,
         )
         .await;
-        shot(&page, "01-joined").await;
+        steps.shot("01-joined").await;
 
         // 2. The operator mutes the room: a red banner, and the room cannot
         // unmute itself.
@@ -241,17 +193,17 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        until(
-            &page,
-            "02-muted",
-            "const b = document.getElementById('muted-banner');\
+        steps
+            .until(
+                "02-muted",
+                "const b = document.getElementById('muted-banner');\
              return !b.hidden && b.textContent.includes('Điều hành đã tắt micrô của điểm cầu')\
                && document.getElementById('btn-mic').disabled\
                && document.getElementById('btn-cam').disabled;",
-            STEP_TIMEOUT,
-        )
-        .await;
-        shot(&page, "02-muted").await;
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("02-muted").await;
         let r = op
             .post(
                 &format!("/api/v1/meetings/{id}/live/mute"),
@@ -259,79 +211,69 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        until(
-            &page,
-            "02b-unmuted",
-            "return document.getElementById('muted-banner').hidden\
+        steps
+            .until(
+                "02b-unmuted",
+                "return document.getElementById('muted-banner').hidden\
                && !document.getElementById('btn-mic').disabled;",
-            STEP_TIMEOUT,
-        )
-        .await;
+                STEP_TIMEOUT,
+            )
+            .await;
 
         // 3. The room registers to speak: the server's queue has it, the
         // page shows its place; the chair grants the floor and the page says
         // it is speaking.
         assert_eq!(
-            run(
-                &page,
-                "return document.querySelector('#btn-floor .btn-text').textContent;"
-            )
-            .await,
+            steps
+                .run("return document.querySelector('#btn-floor .btn-text').textContent;")
+                .await,
             "Đăng ký phát biểu"
         );
-        run(
-            &page,
-            "document.getElementById('btn-floor').click(); return true;",
-        )
-        .await;
+        steps
+            .run("document.getElementById('btn-floor').click(); return true;")
+            .await;
         let live = format!("/api/v1/meetings/{id}/live");
-        server_until(&page, op, "03-floor-server", &live, |b| {
+        server_until(&steps, op, "03-floor-server", &live, |b| {
             b["floor"]["queue"]
                 .as_array()
                 .is_some_and(|q| q.iter().any(|e| e["endpoint_id"] == a.as_str()))
         })
         .await;
-        until(
-            &page,
-            "03-floor-queued",
-            "const s = document.getElementById('floor-status').textContent;\
+        steps
+            .until(
+                "03-floor-queued",
+                "const s = document.getElementById('floor-status').textContent;\
              return s.includes('thứ tự 1')\
                && document.querySelector('#btn-floor .btn-text').textContent === 'Rút đăng ký';",
-            STEP_TIMEOUT,
-        )
-        .await;
-        shot(&page, "03-floor-queued").await;
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("03-floor-queued").await;
         // Withdrawn from the page, the queue forgets it; asked again, it is
         // back in line.
-        run(
-            &page,
-            "document.getElementById('btn-floor').click(); return true;",
-        )
-        .await;
-        server_until(&page, op, "03b-floor-withdrawn", &live, |b| {
+        steps
+            .run("document.getElementById('btn-floor').click(); return true;")
+            .await;
+        server_until(&steps, op, "03b-floor-withdrawn", &live, |b| {
             b["floor"]["queue"].as_array().is_some_and(|q| q.is_empty())
         })
         .await;
-        until(
-            &page,
-            "03b-floor-withdrawn",
+        steps.until("03b-floor-withdrawn",
             "return window.diemcau.state().floor === 'none'\
                && document.querySelector('#btn-floor .btn-text').textContent === 'Đăng ký phát biểu';",
             STEP_TIMEOUT,
         )
         .await;
-        run(
-            &page,
-            "document.getElementById('btn-floor').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "03c-floor-again",
-            "return window.diemcau.state().floor === 'queued';",
-            STEP_TIMEOUT,
-        )
-        .await;
+        steps
+            .run("document.getElementById('btn-floor').click(); return true;")
+            .await;
+        steps
+            .until(
+                "03c-floor-again",
+                "return window.diemcau.state().floor === 'queued';",
+                STEP_TIMEOUT,
+            )
+            .await;
         let r = chair
             .post(
                 &format!("/api/v1/meetings/{id}/live/floor/grant"),
@@ -339,15 +281,13 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        until(
-            &page,
-            "04-floor-granted",
+        steps.until("04-floor-granted",
             "return document.getElementById('floor-status').textContent.includes('Đang phát biểu')\
                && window.diemcau.state().floor === 'speaking';",
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "04-floor-granted").await;
+        steps.shot("04-floor-granted").await;
         let r = chair
             .post(
                 &format!("/api/v1/meetings/{id}/live/floor/revoke"),
@@ -355,13 +295,13 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        until(
-            &page,
-            "04b-floor-revoked",
-            "return window.diemcau.state().floor === 'none';",
-            STEP_TIMEOUT,
-        )
-        .await;
+        steps
+            .until(
+                "04b-floor-revoked",
+                "return window.diemcau.state().floor === 'none';",
+                STEP_TIMEOUT,
+            )
+            .await;
 
         // 4. The secretary uploads a two-page document and the presenter
         // turns to page 2: the room's viewer is told page 2 of it.
@@ -381,26 +321,26 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
                 )
                 .await;
             assert_eq!(r.status, 200, "{}", r.text);
-            until(
-                &page,
-                &format!("05-page-{page_no}"),
-                &format!(
-                    "const p = window.diemcau.presentation();\
+            steps
+                .until(
+                    &format!("05-page-{page_no}"),
+                    &format!(
+                        "const p = window.diemcau.presentation();\
                      const f = document.querySelector('#doc-frame iframe');\
                      return !!p && p.document_id === {} && p.page === {page_no}\
                        && !!f && f.src.endsWith('page={page_no}')\
                        && document.getElementById('doc-caption').textContent\
                           .includes('Tài liệu: Báo cáo chính trị, trang {page_no}');",
-                    json!(doc_id)
-                ),
-                STEP_TIMEOUT,
-            )
-            .await;
+                        json!(doc_id)
+                    ),
+                    STEP_TIMEOUT,
+                )
+                .await;
         }
         // The PDF viewer renders in its own frame: give it a moment to
         // paint before the picture (the assertion above does not wait on it).
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        shot(&page, "05-page-2").await;
+        steps.shot("05-page-2").await;
 
         // 5. A vote: the secretary confirms the room's headcount, the chair
         // opens a motion for the rooms; the page shows it with the
@@ -425,9 +365,7 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
             .post(&format!("{motions}/{mid}/open"), json!({}))
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        until(
-            &page,
-            "06-vote-open",
+        steps.until("06-vote-open",
             "const p = document.getElementById('vote-panel');\
              return !p.hidden\
                && document.getElementById('vote-title').textContent === 'Thông qua Nghị quyết Đại hội'\
@@ -437,21 +375,17 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "06-vote-open").await;
-        run(
-            &page,
-            "document.querySelector('#vote-options button[data-index=\"0\"]').click(); return true;",
+        steps.shot("06-vote-open").await;
+        steps.run("document.querySelector('#vote-options button[data-index=\"0\"]').click(); return true;",
         )
         .await;
-        until(
-            &page,
-            "07-voted",
+        steps.until("07-voted",
             "return document.getElementById('vote-status').textContent.includes('Đã biểu quyết');",
             STEP_TIMEOUT,
         )
         .await;
         let counted = server_until(
-            &page,
+            &steps,
             chair,
             "07-counted",
             &format!("{motions}/{mid}"),
@@ -462,7 +396,7 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
             counted["results"]["options"][0]["votes"], 25,
             "the room votes with its headcount: {counted}"
         );
-        shot(&page, "07-voted").await;
+        steps.shot("07-voted").await;
 
         // 6. The chair closes and publishes: the page shows the result.
         for step in ["close", "publish"] {
@@ -471,61 +405,59 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
                 .await;
             assert_eq!(r.status, 200, "{step}: {}", r.text);
         }
-        until(
-            &page,
-            "08-result",
-            "const r = document.getElementById('vote-results');\
+        steps
+            .until(
+                "08-result",
+                "const r = document.getElementById('vote-results');\
              const rows = r.querySelectorAll('.vote-bar');\
              return !r.hidden && rows.length === 3 && rows[0].dataset.votes === '25'\
                && rows[0].textContent.includes('Tán thành')\
                && document.getElementById('vote-status').textContent.includes('Kết quả');",
-            STEP_TIMEOUT,
-        )
-        .await;
-        shot(&page, "08-result").await;
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("08-result").await;
 
         // 7. The signalling connection drops: the page says it is
         // reconnecting and comes back by itself, as the same endpoint.
-        run(&page, "window.diemcau.dropConnection(); return true;").await;
-        until(
-            &page,
-            "09-reconnecting",
+        steps
+            .run("window.diemcau.dropConnection(); return true;")
+            .await;
+        steps.until("09-reconnecting",
             "return document.getElementById('conn-text').textContent === 'Mất kết nối – đang kết nối lại…';",
             STEP_TIMEOUT,
         )
         .await;
-        shot(&page, "09-reconnecting").await;
-        until(
-            &page,
-            "10-reconnected",
-            &format!(
-                "const s = window.diemcau.state();\
+        steps.shot("09-reconnecting").await;
+        steps
+            .until(
+                "10-reconnected",
+                &format!(
+                    "const s = window.diemcau.state();\
                  return s.connection === 'connected' && s.attempts >= 2 && s.endpoint === {}\
                    && document.getElementById('conn-text').textContent === 'Đã kết nối';",
-                json!(a)
-            ),
-            JOIN_TIMEOUT,
-        )
-        .await;
-        shot(&page, "10-reconnected").await;
+                    json!(a)
+                ),
+                JOIN_TIMEOUT,
+            )
+            .await;
+        steps.shot("10-reconnected").await;
 
         // 8. English on request, remembered; Vietnamese is the default.
-        run(
-            &page,
-            "document.getElementById('btn-lang').click(); return true;",
-        )
-        .await;
-        until(
-            &page,
-            "11-english",
-            "return document.documentElement.lang === 'en'\
+        steps
+            .run("document.getElementById('btn-lang').click(); return true;")
+            .await;
+        steps
+            .until(
+                "11-english",
+                "return document.documentElement.lang === 'en'\
                && document.getElementById('conn-text').textContent === 'Connected'\
                && document.querySelector('#btn-floor .btn-text').textContent === 'Request to speak'\
                && localStorage.getItem('diemcau.lang') === 'en';",
-            STEP_TIMEOUT,
-        )
-        .await;
-        shot(&page, "11-english").await;
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("11-english").await;
 
         page.close().await;
         drop(driver);

@@ -375,3 +375,67 @@ fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
     found.remove(0);
     found
 }
+
+/// A page driven step by step by a browser test: scripts polled until they
+/// hold, screenshots named `<prefix>-<name>.png` in [`artifacts_dir`], and
+/// on failure the page's state, log and console in the message.
+pub struct Steps<'a> {
+    pub page: &'a Session,
+    prefix: &'static str,
+    poll: Duration,
+}
+
+impl<'a> Steps<'a> {
+    pub fn new(page: &'a Session, prefix: &'static str, poll: Duration) -> Self {
+        Steps { page, prefix, poll }
+    }
+
+    /// The page's `window.diemcau` state and log, and its console.
+    pub async fn describe(&self) -> String {
+        let state = self
+            .page
+            .execute(
+                "return window.diemcau ? JSON.stringify({state: window.diemcau.state(), log: window.diemcau.log()}) : 'no window.diemcau';",
+                json!([]),
+            )
+            .await
+            .unwrap_or_else(Value::String);
+        let console = self.page.console_log().await.join("\n    ");
+        format!("page: {state}\n  console:\n    {console}")
+    }
+
+    pub async fn shot(&self, name: &str) {
+        self.page
+            .screenshot(&artifacts_dir().join(format!("{}-{name}.png", self.prefix)))
+            .await;
+    }
+
+    /// Run `script` (a function body) until it returns something other
+    /// than `null`/`false`; on timeout, screenshot `<step>-timeout` and panic.
+    pub async fn until(&self, step: &str, script: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.page.execute(script, json!([])).await {
+                Ok(Value::Null) | Ok(Value::Bool(false)) => {}
+                Ok(v) => return v,
+                Err(e) => eprintln!("{step}: script failed: {e}"),
+            }
+            if Instant::now() >= deadline {
+                self.shot(&format!("{step}-timeout")).await;
+                panic!(
+                    "step {step}: `{script}` not true within {timeout:?}\n{}",
+                    self.describe().await
+                );
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+
+    /// Run `script` once; its failure fails the test with the page's state.
+    pub async fn run(&self, script: &str) -> Value {
+        match self.page.execute(script, json!([])).await {
+            Ok(v) => v,
+            Err(e) => panic!("`{script}` failed: {e}\n{}", self.describe().await),
+        }
+    }
+}
