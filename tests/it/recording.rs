@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::support::api::{ApiWorld, world_with};
 use crate::support::db::run_sqlite;
 use crate::support::rtc_client::{
-    ClientConfig, PublishConfig, RtcClient, VideoSource, WsClient, default_layers,
+    ClientConfig, LayerSpec, PublishConfig, RtcClient, VideoSource, WsClient, default_layers,
     run_in_loopback_netns, ws_join,
 };
 use crate::support::vp8_source;
@@ -41,6 +41,24 @@ async fn live_meeting(w: &ApiWorld) -> String {
         assert_eq!(r.status, 200, "{step}: {}", r.text);
     }
     id
+}
+
+/// The hub room publishing real VP8 simulcast (the clips) and Opus.
+async fn hub_publisher(layers: &[LayerSpec], clips: &[std::path::PathBuf]) -> RtcClient {
+    RtcClient::new(ClientConfig {
+        name: "Hội trường Tỉnh ủy".into(),
+        publish: Some(PublishConfig {
+            layers: layers.to_vec(),
+            audio: true,
+            audio_level: 20,
+            video: VideoSource::Ivf(clips.to_vec()),
+        }),
+        recv_video: 1,
+        recv_audio: 1,
+        loss: None,
+    })
+    .await
+    .unwrap()
 }
 
 fn ffprobe(path: &Path) -> Value {
@@ -108,20 +126,7 @@ fn a_live_meeting_is_recorded_per_track_and_as_a_program_that_ffprobe_reads() {
             r.text
         );
 
-        let mut hub = RtcClient::new(ClientConfig {
-            name: "Hội trường Tỉnh ủy".into(),
-            publish: Some(PublishConfig {
-                layers: layers.clone(),
-                audio: true,
-                audio_level: 20,
-                video: VideoSource::Ivf(clips.clone()),
-            }),
-            recv_video: 1,
-            recv_audio: 1,
-            loss: None,
-        })
-        .await
-        .unwrap();
+        let mut hub = hub_publisher(&layers, &clips).await;
         let (_ws, _) = ws_join(&mut hub, &base, &id, &w.province.endpoint_tokens["hub"])
             .await
             .unwrap();
@@ -375,20 +380,7 @@ fn a_full_disk_stops_the_recording_cleanly_and_the_meeting_goes_on() {
         let console = WsClient::connect_url(&ws, op.bearer.as_deref())
             .await
             .unwrap();
-        let mut hub = RtcClient::new(ClientConfig {
-            name: "Hội trường Tỉnh ủy".into(),
-            publish: Some(PublishConfig {
-                layers: layers.clone(),
-                audio: true,
-                audio_level: 20,
-                video: VideoSource::Ivf(clips.clone()),
-            }),
-            recv_video: 1,
-            recv_audio: 1,
-            loss: None,
-        })
-        .await
-        .unwrap();
+        let mut hub = hub_publisher(&layers, &clips).await;
         let (_ws, _) = ws_join(&mut hub, &base, &id, &w.province.endpoint_tokens["hub"])
             .await
             .unwrap();
@@ -615,20 +607,7 @@ fn after_kill_9_the_recording_plays_to_its_last_seconds_and_restart_records_the_
         };
 
         let mut server = Binary::start(&config_path, &base).await;
-        let mut hub = RtcClient::new(ClientConfig {
-            name: "Hội trường Tỉnh ủy".into(),
-            publish: Some(PublishConfig {
-                layers: layers.clone(),
-                audio: true,
-                audio_level: 20,
-                video: VideoSource::Ivf(clips.clone()),
-            }),
-            recv_video: 1,
-            recv_audio: 1,
-            loss: None,
-        })
-        .await
-        .unwrap();
+        let mut hub = hub_publisher(&layers, &clips).await;
         let (_ws, _) = ws_join(&mut hub, &base, &id, &hub_token).await.unwrap();
         hub.wait_connected(Duration::from_secs(20)).await.unwrap();
         tokio::time::sleep(Duration::from_secs(1)).await;
