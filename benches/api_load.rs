@@ -14,11 +14,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diemcau::config::Config;
-use diemcau::control::endpoints::{EndpointDetails, Endpoints, LinkProfile};
-use diemcau::control::org::{NewUnit, OrgKind, OrgTree};
-use diemcau::control::people::{People, Role, UserDetails};
-use diemcau::store::{Actor, Store};
 use sqlx::Connection;
+
+// Each bench reads only part of the seeded province.
+#[allow(dead_code)]
+#[path = "support/province.rs"]
+mod province;
 
 const DEFAULT_PG: &str = "postgres://diemcau:diemcau@127.0.0.1:5432/diemcau_test";
 
@@ -86,110 +87,6 @@ async fn drop_pg(name: &str) {
     }
 }
 
-/// A province of 100 communes with one endpoint each; an admin with a token.
-async fn seed(store: &Store) -> (String, Vec<String>, Vec<String>, String) {
-    let actor = Actor::command_line();
-    let tree = OrgTree::new(store.clone());
-    let on = diemcau::store::date::parse("2020-01-01").unwrap();
-    let p = tree
-        .create(
-            &actor,
-            NewUnit {
-                code: "P".into(),
-                name: "Tỉnh Thử Nghiệm".into(),
-                kind: OrgKind::Province,
-                parent_id: None,
-            },
-            on,
-        )
-        .await
-        .unwrap();
-    let eps = Endpoints::new(store.clone());
-    let mut units = Vec::new();
-    let mut endpoints = Vec::new();
-    for i in 0..100 {
-        let u = tree
-            .create(
-                &actor,
-                NewUnit {
-                    code: format!("X{i:03}"),
-                    name: format!("Xã Số {i}"),
-                    kind: OrgKind::Commune,
-                    parent_id: Some(p.id.clone()),
-                },
-                on,
-            )
-            .await
-            .unwrap();
-        let (e, _) = eps
-            .create(
-                &actor,
-                EndpointDetails {
-                    name: format!("Điểm cầu xã Số {i}"),
-                    room: "Hội trường".into(),
-                    technician_name: "Kỹ thuật viên".into(),
-                    technician_phone: "0912 000 000".into(),
-                    link: LinkProfile::FourG,
-                },
-                &u.id,
-                on,
-            )
-            .await
-            .unwrap();
-        units.push(u.id);
-        endpoints.push(e.id);
-    }
-    let people = People::new(store.clone());
-    let user = people
-        .create(
-            &actor,
-            "bench_admin",
-            UserDetails {
-                display_name: "Bench".into(),
-                roles: [Role::Admin].into(),
-                scope_unit_id: None,
-            },
-            "mật khẩu đủ dài cho bench",
-        )
-        .await
-        .unwrap();
-    let (_, secret) = people
-        .create_api_token(&actor, &user.id, "bench")
-        .await
-        .unwrap();
-    // A meeting of all 100 rooms, open, so live reads and writes have a room.
-    let meetings = diemcau::control::meetings::Meetings::new(store.clone());
-    let now = diemcau::store::now_ms();
-    let m = meetings
-        .create(
-            &actor,
-            diemcau::control::meetings::MeetingDraft {
-                title: "Giao ban đo tải".into(),
-                kind: diemcau::control::meetings::MeetingKind::GiaoBan,
-                description: String::new(),
-                starts_at_ms: now + 60_000,
-                ends_at_ms: now + 3_600_000,
-                recurrence: None,
-                hub_endpoint_id: None,
-                endpoint_ids: Vec::new(),
-                unit_queries: vec![diemcau::control::meetings::UnitQuery {
-                    unit_id: p.id.clone(),
-                    kinds: Vec::new(),
-                    include_self: false,
-                }],
-                chair_user_id: None,
-                secretary_user_id: None,
-                expected_people: None,
-                quorum_percent: None,
-            },
-        )
-        .await
-        .unwrap();
-    let meeting = m[0].id.clone();
-    meetings.open(&actor, &meeting).await.unwrap();
-    (secret.expose().to_string(), units, endpoints, meeting)
-}
-
 #[derive(Default)]
 struct Tally {
     read: Vec<Duration>,
@@ -234,7 +131,13 @@ fn run_backend(backend: &str, a: &Args) {
     let server = server_rt.block_on(diemcau::Server::start(config)).unwrap();
     let base = format!("http://{}", server.http_addr().unwrap());
     let store = server.state().store.clone();
-    let (token, units, endpoints, meeting) = server_rt.block_on(seed(&store));
+    let province::Province {
+        admin_token: token,
+        units,
+        endpoints,
+        meeting,
+        ..
+    } = server_rt.block_on(province::seed(&store, 100, "Giao ban đo tải"));
 
     let load_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -27,10 +27,12 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use diemcau::config::Config;
-use diemcau::control::endpoints::{EndpointDetails, Endpoints, LinkProfile};
-use diemcau::control::org::{NewUnit, OrgKind, OrgTree};
-use diemcau::control::people::{People, Role, UserDetails};
-use diemcau::store::{Actor, Store};
+
+// Each bench reads only part of the seeded province.
+#[allow(dead_code)]
+#[path = "support/province.rs"]
+mod province;
+
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
@@ -81,108 +83,6 @@ fn args() -> Args {
     }
     assert!(a.clients > 0 && a.mib > 0 && a.docs > 0);
     a
-}
-
-/// A province of `n` communes with one endpoint each (their tokens kept),
-/// an admin with an API token, and an open meeting of all the rooms.
-async fn seed(store: &Store, n: usize) -> (String, Vec<String>, String) {
-    let actor = Actor::command_line();
-    let tree = OrgTree::new(store.clone());
-    let on = diemcau::store::date::parse("2020-01-01").unwrap();
-    let p = tree
-        .create(
-            &actor,
-            NewUnit {
-                code: "P".into(),
-                name: "Tỉnh Thử Nghiệm".into(),
-                kind: OrgKind::Province,
-                parent_id: None,
-            },
-            on,
-        )
-        .await
-        .unwrap();
-    let eps = Endpoints::new(store.clone());
-    let mut tokens = Vec::with_capacity(n);
-    for i in 0..n {
-        let u = tree
-            .create(
-                &actor,
-                NewUnit {
-                    code: format!("X{i:03}"),
-                    name: format!("Xã Số {i}"),
-                    kind: OrgKind::Commune,
-                    parent_id: Some(p.id.clone()),
-                },
-                on,
-            )
-            .await
-            .unwrap();
-        let (_, token) = eps
-            .create(
-                &actor,
-                EndpointDetails {
-                    name: format!("Điểm cầu xã Số {i}"),
-                    room: "Hội trường".into(),
-                    technician_name: "Kỹ thuật viên".into(),
-                    technician_phone: "0912 000 000".into(),
-                    link: LinkProfile::FourG,
-                },
-                &u.id,
-                on,
-            )
-            .await
-            .unwrap();
-        tokens.push(token.expose().to_string());
-    }
-    let people = People::new(store.clone());
-    let user = people
-        .create(
-            &actor,
-            "bench_admin",
-            UserDetails {
-                display_name: "Bench".into(),
-                roles: [Role::Admin].into(),
-                scope_unit_id: None,
-            },
-            "mật khẩu đủ dài cho bench",
-        )
-        .await
-        .unwrap();
-    let (_, secret) = people
-        .create_api_token(&actor, &user.id, "bench")
-        .await
-        .unwrap();
-    let meetings = diemcau::control::meetings::Meetings::new(store.clone());
-    let now = diemcau::store::now_ms();
-    let m = meetings
-        .create(
-            &actor,
-            diemcau::control::meetings::MeetingDraft {
-                title: "Họp đo tải tài liệu".into(),
-                kind: diemcau::control::meetings::MeetingKind::GiaoBan,
-                description: String::new(),
-                starts_at_ms: now + 60_000,
-                ends_at_ms: now + 3_600_000,
-                recurrence: None,
-                hub_endpoint_id: None,
-                endpoint_ids: Vec::new(),
-                unit_queries: vec![diemcau::control::meetings::UnitQuery {
-                    unit_id: p.id.clone(),
-                    kinds: Vec::new(),
-                    include_self: false,
-                }],
-                chair_user_id: None,
-                secretary_user_id: None,
-                expected_people: None,
-                quorum_percent: None,
-            },
-        )
-        .await
-        .unwrap();
-    let meeting = m[0].id.clone();
-    meetings.open(&actor, &meeting).await.unwrap();
-    (secret.expose().to_string(), tokens, meeting)
 }
 
 /// A real one-page PDF of about `len` bytes: its page content is mostly
@@ -558,7 +458,12 @@ fn main() {
     let base = format!("http://{}", server.http_addr().unwrap());
     let store = server.state().store.clone();
     let t = Instant::now();
-    let (admin, tokens, meeting) = server_rt.block_on(seed(&store, a.clients));
+    let province::Province {
+        admin_token: admin,
+        endpoint_tokens: tokens,
+        meeting,
+        ..
+    } = server_rt.block_on(province::seed(&store, a.clients, "Họp đo tải tài liệu"));
     println!(
         "seeded {} communes/endpoints and an open meeting in {:.1} s",
         a.clients,
