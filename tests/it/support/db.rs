@@ -97,11 +97,16 @@ where
     })
     .catch_unwind()
     .await;
-    // FORCE: a failed body may leave pooled connections behind.
-    admin
-        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-        .await
-        .expect("drop the test database");
+    // FORCE: a failed body may leave pooled connections behind. It cannot
+    // end an autovacuum worker that PostgreSQL started on the new database
+    // (that process belongs to the superuser), so retry while one finishes.
+    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    let mut tries = 0;
+    while let Err(e) = admin.execute(drop.as_str()).await {
+        tries += 1;
+        assert!(tries < 50, "drop the test database {name}: {e}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let _ = admin.close().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
