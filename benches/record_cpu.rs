@@ -6,14 +6,19 @@
 //!
 //! Input: 20 s of real VP8 (ffmpeg's testsrc, 640x360, 1 Mbit/s, 30 fps,
 //! a keyframe a second) cut into RTP packets of ≤ 1200 bytes, and Opus-shaped
-//! 20 ms packets (valid TOC, 80 bytes). Run: `cargo bench --bench record_cpu`
-//! (`-- --streams N` for the many-streams line, default 50).
+//! 20 ms packets (valid TOC, 80 bytes); for the program's mix, real Opus
+//! (a voice-band tone with noise, encoded by libopus at 32 kbit/s) from 150
+//! rooms of which 3 speak, the rest quiet, as in a province meeting.
+//! Run: `cargo bench --bench record_cpu` (`-- --streams N` for the
+//! many-streams line, default 50).
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use diemcau::record::{Codec, ProgramRecorder, RtpPacket, TrackOptions, TrackRecorder};
+use diemcau::record::{
+    Codec, MixOptions, MixedFrame, Mixer, ProgramRecorder, RtpPacket, TrackOptions, TrackRecorder,
+};
 
 const SECONDS: u64 = 20;
 
@@ -109,6 +114,50 @@ fn opus_packets() -> Vec<Pkt> {
             }
         })
         .collect()
+}
+
+/// 20 s of real Opus: a 220 Hz tone with harmonics and noise, mono 32 kbit/s.
+fn real_opus() -> Vec<Vec<u8>> {
+    let mut enc =
+        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    enc.set_bitrate(opus::Bitrate::Bits(32_000)).unwrap();
+    let mut noise: u32 = 7;
+    (0..SECONDS as usize * 50)
+        .map(|f| {
+            let pcm: Vec<f32> = (0..960)
+                .map(|i| {
+                    let t = (f * 960 + i) as f32 / 48_000.0;
+                    noise ^= noise << 13;
+                    noise ^= noise >> 17;
+                    noise ^= noise << 5;
+                    let n = (noise as f32 / u32::MAX as f32 - 0.5) * 0.05;
+                    let w = 2.0 * std::f32::consts::PI * 220.0 * t;
+                    0.2 * w.sin() + 0.1 * (2.0 * w).sin() + 0.05 * (3.0 * w).sin() + n
+                })
+                .collect();
+            enc.encode_vec_float(&pcm, 1_500).unwrap()
+        })
+        .collect()
+}
+
+/// Feeds `rooms` sources (3 speaking) through a mixer for the whole clip,
+/// ticking every 50 ms like the recorder thread; returns the frames.
+fn mix(opus: &[Vec<u8>], rooms: u64) -> Vec<MixedFrame> {
+    let mut m = Mixer::new(MixOptions::default()).unwrap();
+    m.set_forced(&[0]);
+    let mut out = Vec::new();
+    for (i, p) in opus.iter().enumerate() {
+        let at = i as u64 * 20;
+        for room in 0..rooms {
+            let level = if room < 3 { 25 } else { 95 };
+            m.push(room, at, i as u32 * 960, Some(level), p);
+        }
+        if i % 5 == 4 {
+            m.poll(at, &mut out);
+        }
+    }
+    m.poll(SECONDS * 1000 + 1000, &mut out);
+    out
 }
 
 fn rtp(p: &Pkt) -> RtpPacket<'_> {
@@ -230,10 +279,54 @@ fn main() {
             r.finish_seekable().unwrap().flush().unwrap();
         },
     );
+    let speech = real_opus();
+    let mix_runs = 3;
+    let mix_cost = measure(
+        "program mix (150 rooms, 3 speak)",
+        mix_runs,
+        media_s,
+        |_| {
+            let frames = mix(&speech, 150);
+            assert!(frames.len() as u64 >= SECONDS * 50 - 20);
+        },
+    );
+    let full = measure(
+        "program with the mix (video + mix)",
+        mix_runs,
+        media_s,
+        |i| {
+            let frames = mix(&speech, 150);
+            let mut r = ProgramRecorder::new(
+                Codec::Vp8,
+                sink(dir.path(), &format!("program-mix-{i}.webm")),
+                TrackOptions {
+                    opus_channels: 1,
+                    ..TrackOptions::default()
+                },
+            )
+            .unwrap();
+            let mut a = frames.iter().peekable();
+            for p in &video {
+                while let Some(x) = a.peek() {
+                    if x.at_ms > p.at_ms {
+                        break;
+                    }
+                    r.push_audio_frame(x.at_ms, &x.opus).unwrap();
+                    a.next();
+                }
+                r.push_video_rtp(p.at_ms, &rtp(p)).unwrap();
+            }
+            r.poll(SECONDS * 1000 + 1000).unwrap();
+            r.finish_seekable().unwrap().flush().unwrap();
+        },
+    );
     println!(
-        "ratios to the floor in this run: VP8 track {:.2}×, Opus track {:.2}×; program {:.1} µs CPU per media second",
+        "ratios to the floor in this run: VP8 track {:.2}×, Opus track {:.2}×; program {:.1} µs CPU per media second; the mix {:.1} µs ({:.2} % of a core), program with the mix {:.1} µs per media second",
         track_v / floor_v,
         track_a / floor_a,
-        program * 1e6
+        program * 1e6,
+        mix_cost * 1e6,
+        mix_cost * 100.0,
+        full * 1e6
     );
 }

@@ -123,6 +123,7 @@ impl Engine {
                     ts: pkt.header.timestamp,
                     marker: pkt.header.marker,
                     keyframe,
+                    audio_level: pkt.header.ext_vals.audio_level.map(|l| l.unsigned_abs()),
                     payload: &pkt.payload,
                 };
                 tap.on_packet(now, &input, &mut self.tapped);

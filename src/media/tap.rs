@@ -47,6 +47,9 @@ pub struct Tapped {
     pub ts: u32,
     pub marker: bool,
     pub keyframe: bool,
+    /// RFC 6464 level of an audio packet (dBov attenuation, 127 silent):
+    /// the program mix hears the loudest rooms without decoding them all.
+    pub audio_level: Option<u8>,
     pub payload: Vec<u8>,
     pub at: Instant,
 }
@@ -71,6 +74,7 @@ pub(super) struct TapInput<'a> {
     pub ts: u32,
     pub marker: bool,
     pub keyframe: bool,
+    pub audio_level: Option<u8>,
     pub payload: &'a [u8],
 }
 
@@ -92,6 +96,7 @@ impl RoomTap {
                     ts,
                     marker: p.marker,
                     keyframe: p.keyframe,
+                    audio_level: p.audio_level,
                     payload: p.payload.to_vec(),
                     at: now,
                 });
@@ -153,6 +158,7 @@ mod tests {
             ts: (seq as u32) * 3000,
             marker: true,
             keyframe,
+            audio_level: None,
             payload: b"x",
         }
     }

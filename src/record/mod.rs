@@ -19,11 +19,13 @@
 
 pub mod depack;
 pub mod jitter;
+pub mod mix;
 pub mod mkv;
 pub mod track;
 
 pub use depack::{Depacketizer, H264Depacketizer, OpusDepacketizer, Vp8Depacketizer};
 pub use jitter::{JitterBuffer, JitterOut, JitterStats};
+pub use mix::{MixOptions, MixStats, MixedFrame, Mixer};
 pub use mkv::{MkvWriter, TrackSpec};
 pub use track::{AudioStats, ProgramRecorder, RecordStats, TrackOptions, TrackRecorder};
 

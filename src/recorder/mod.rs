@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! <root>/<meeting>/<recording>/
-//!     program.webm | program.mkv   stage video + the stage holder's audio
+//!     program.webm | program.mkv   stage video + one mono mix: the stage
+//!                                  holder and the loudest rooms (record::mix)
 //!     track-<n>.webm | .mkv        one file per published track
 //!     index.json                   streams, chapters (agenda, floor, speaker, stage)
 //! ```
@@ -27,7 +28,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::media::ParticipantId;
 use crate::media::tap::{TapCodec, TapStream, Tapped};
-use crate::record::{Codec, ProgramRecorder, RtpPacket, TrackOptions, TrackRecorder};
+use crate::record::{
+    Codec, MixOptions, MixedFrame, Mixer, ProgramRecorder, RtpPacket, TrackOptions, TrackRecorder,
+};
 
 /// One entry of a recording's index: what happened, when (ms from the
 /// recording's start).
@@ -226,9 +229,13 @@ struct Active {
     index: Index,
     tracks: HashMap<u32, TrackOut>,
     program: Option<ProgramRecorder<Sink>>,
-    /// The program's audio: whose, and each audio track's RTP anchor.
+    /// Who the program video shows; their audio is always in the mix.
     program_owner: Option<ParticipantId>,
-    audio_anchor: HashMap<u32, (u32, u64)>,
+    /// The program's audio, made from every audio track of the room.
+    mixer: Option<Mixer>,
+    mixed: Vec<MixedFrame>,
+    /// Each audio track's publisher (for the mix's forced source).
+    audio_owner: HashMap<u32, ParticipantId>,
     names: HashMap<ParticipantId, (Option<String>, String)>,
     next_file: u32,
 }
@@ -310,7 +317,9 @@ impl Worker {
                     tracks: HashMap::new(),
                     program: None,
                     program_owner: None,
-                    audio_anchor: HashMap::new(),
+                    mixer: None,
+                    mixed: Vec::new(),
+                    audio_owner: HashMap::new(),
                     names: HashMap::new(),
                     next_file: 1,
                 };
@@ -381,11 +390,10 @@ impl Worker {
             TapStream::ProgramVideo => a.program_video(&t, now_ms, &pkt),
             TapStream::Track(track) => {
                 let r = a.track(track, &t, now_ms, &pkt);
-                if r.is_ok() && !t.video && Some(t.owner) == a.program_owner_now() {
-                    a.program_audio(track, &t, now_ms)
-                } else {
-                    r
+                if !t.video {
+                    a.program_audio(track, &t, now_ms);
                 }
+                r
             }
         };
         if let Err(e) = result {
@@ -401,6 +409,7 @@ impl Worker {
             for t in a.tracks.values_mut() {
                 r = r.and(t.rec.poll(now_ms));
             }
+            r = r.and(a.mix_until(now_ms));
             if let Some(p) = a.program.as_mut() {
                 r = r.and(p.poll(now_ms));
             }
@@ -434,8 +443,30 @@ impl Worker {
 }
 
 impl Active {
-    fn program_owner_now(&self) -> Option<ParticipantId> {
-        self.program_owner
+    /// The stage holder's audio tracks are always heard in the mix.
+    fn force_stage_audio(&mut self) {
+        let Some(m) = self.mixer.as_mut() else {
+            return;
+        };
+        let keys: Vec<u64> = self
+            .audio_owner
+            .iter()
+            .filter(|(_, o)| Some(**o) == self.program_owner)
+            .map(|(t, _)| u64::from(*t))
+            .collect();
+        m.set_forced(&keys);
+    }
+
+    /// Encodes the mix up to `now_ms` (minus its latency) into the program.
+    fn mix_until(&mut self, now_ms: u64) -> std::io::Result<()> {
+        let (Some(m), Some(p)) = (self.mixer.as_mut(), self.program.as_mut()) else {
+            return Ok(());
+        };
+        m.poll(now_ms, &mut self.mixed);
+        for f in self.mixed.drain(..) {
+            p.push_audio_frame(f.at_ms, &f.opus)?;
+        }
+        Ok(())
     }
 
     fn open(&mut self, name: &str) -> std::io::Result<Sink> {
@@ -489,6 +520,7 @@ impl Active {
     ) -> std::io::Result<()> {
         if self.program_owner != Some(t.owner) {
             self.program_owner = Some(t.owner);
+            self.force_stage_audio();
             let name = self
                 .names
                 .get(&t.owner)
@@ -507,7 +539,20 @@ impl Active {
             let codec = codec_of(t.codec);
             let file = format!("program.{}", extension(codec));
             let sink = self.open(&file)?;
-            self.program = Some(ProgramRecorder::new(codec, sink, TrackOptions::default())?);
+            // The mix is mono: a meeting is speech, and one channel halves
+            // the bits for the same quality.
+            let opts = TrackOptions {
+                opus_channels: 1,
+                ..TrackOptions::default()
+            };
+            self.program = Some(ProgramRecorder::new(codec, sink, opts)?);
+            match Mixer::new(MixOptions::default()) {
+                Ok(m) => self.mixer = Some(m),
+                Err(e) => {
+                    tracing::error!(error = %e, "program mix unavailable; the program has no sound")
+                }
+            }
+            self.force_stage_audio();
             self.index.streams.insert(
                 0,
                 StreamInfo {
@@ -527,15 +572,14 @@ impl Active {
         }
     }
 
-    /// The program's audio is the stage holder's own audio, each packet
-    /// placed by its RTP clock from the track's first packet.
-    fn program_audio(&mut self, track: u32, t: &Tapped, now_ms: u64) -> std::io::Result<()> {
-        let Some(p) = self.program.as_mut() else {
-            return Ok(());
-        };
-        let (ts0, ms0) = *self.audio_anchor.entry(track).or_insert((t.ts, now_ms));
-        let at_ms = ms0 + u64::from(t.ts.wrapping_sub(ts0)) / 48;
-        p.push_audio_frame(at_ms, &t.payload)
+    /// Every audio packet goes to the mix, which decides whom to hear.
+    fn program_audio(&mut self, track: u32, t: &Tapped, now_ms: u64) {
+        if self.audio_owner.insert(track, t.owner) != Some(t.owner) {
+            self.force_stage_audio();
+        }
+        if let Some(m) = self.mixer.as_mut() {
+            m.push(u64::from(track), now_ms, t.ts, t.audio_level, &t.payload);
+        }
     }
 }
 
@@ -547,6 +591,12 @@ fn close(mut a: Active) -> Index {
         if let Ok(mut w) = t.rec.finish_seekable() {
             let _ = w.flush();
         }
+    }
+    // What the mix still holds goes in before the program closes.
+    let end_ms = ms_since(a.t0, Instant::now()) + MixOptions::default().latency_ms;
+    let _ = a.mix_until(end_ms);
+    if let Some(m) = a.mixer.as_ref() {
+        tracing::info!(recording = %a.id, stats = ?m.stats(), "program mix closed");
     }
     if let Some(p) = a.program.take()
         && let Ok(mut w) = p.finish_seekable()

@@ -23,6 +23,8 @@ pub struct Hub {
 struct HubState {
     clients: HashMap<ParticipantId, mpsc::Sender<ServerMessage>>,
     rooms: HashMap<String, Vec<ParticipantInfo>>,
+    /// Each room's active speaker now (a recording that starts names them).
+    speakers: HashMap<String, String>,
 }
 
 pub fn slot_info(s: &SlotState) -> SlotInfo {
@@ -44,6 +46,16 @@ impl Hub {
 
     pub fn unregister(&self, id: ParticipantId) {
         self.inner.lock().expect("hub lock").clients.remove(&id);
+    }
+
+    /// The room's active speaker now, by display name.
+    pub fn speaker(&self, room: &str) -> Option<String> {
+        self.inner
+            .lock()
+            .expect("hub lock")
+            .speakers
+            .get(room)
+            .cloned()
     }
 
     pub fn participants(&self, room: &str) -> Vec<ParticipantInfo> {
@@ -117,6 +129,10 @@ impl Hub {
                 participant,
                 name,
             } => {
+                match &name {
+                    Some(n) => st.speakers.insert(room.clone(), n.clone()),
+                    None => st.speakers.remove(&room),
+                };
                 let msg = ServerMessage::Speaker {
                     participant: participant.map(|p| p.to_string()),
                     name,

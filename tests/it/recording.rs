@@ -43,7 +43,8 @@ async fn live_meeting(w: &ApiWorld) -> String {
     id
 }
 
-/// The hub room publishing real VP8 simulcast (the clips) and Opus.
+/// The hub room publishing real VP8 simulcast (the clips) and real Opus
+/// (a 440 Hz tone).
 async fn hub_publisher(layers: &[LayerSpec], clips: &[std::path::PathBuf]) -> RtcClient {
     RtcClient::new(ClientConfig {
         name: "Hội trường Tỉnh ủy".into(),
@@ -52,6 +53,7 @@ async fn hub_publisher(layers: &[LayerSpec], clips: &[std::path::PathBuf]) -> Rt
             audio: true,
             audio_level: 20,
             video: VideoSource::Ivf(clips.to_vec()),
+            audio_tone_hz: Some(HUB_TONE_HZ),
         }),
         recv_video: 1,
         recv_audio: 1,
@@ -59,6 +61,63 @@ async fn hub_publisher(layers: &[LayerSpec], clips: &[std::path::PathBuf]) -> Rt
     })
     .await
     .unwrap()
+}
+
+const HUB_TONE_HZ: f32 = 440.0;
+const COMMUNE_TONE_HZ: f32 = 1_000.0;
+
+/// A commune room that speaks louder than the hub (a 1 kHz tone), with
+/// the same real VP8 clips.
+async fn commune_speaker(layers: &[LayerSpec], clips: &[std::path::PathBuf]) -> RtcClient {
+    RtcClient::new(ClientConfig {
+        name: "Điểm cầu xã An Phú".into(),
+        publish: Some(PublishConfig {
+            layers: layers.to_vec(),
+            audio: true,
+            audio_level: 10,
+            video: VideoSource::Ivf(clips.to_vec()),
+            audio_tone_hz: Some(COMMUNE_TONE_HZ),
+        }),
+        recv_video: 1,
+        recv_audio: 1,
+        loss: None,
+    })
+    .await
+    .unwrap()
+}
+
+/// The audio of `path` as mono 48 kHz samples (ffmpeg decodes).
+fn audio_samples(path: &Path) -> Vec<f32> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args([
+            "-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "f32le", "-",
+        ])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// Relative power of `hz` in `x` (Goertzel).
+fn tone_power(x: &[f32], hz: f32) -> f32 {
+    let w = 2.0 * std::f32::consts::PI * hz / 48_000.0;
+    let c = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f32, 0.0f32);
+    for &v in x {
+        let s0 = v + c * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - c * s1 * s2) / (x.len() as f32).powi(2)
 }
 
 fn ffprobe(path: &Path) -> Value {
@@ -131,7 +190,26 @@ fn a_live_meeting_is_recorded_per_track_and_as_a_program_that_ffprobe_reads() {
             .await
             .unwrap();
         hub.wait_connected(Duration::from_secs(20)).await.unwrap();
-        // Let the publisher ramp up before the recording starts.
+        // A commune speaks too, louder than the hub: the program's mix
+        // hears both; the index names the speaker.
+        let mut commune = commune_speaker(&layers, &clips).await;
+        let (_ws_a, _) = ws_join(&mut commune, &base, &id, &w.province.endpoint_tokens["a"])
+            .await
+            .unwrap();
+        commune
+            .wait_connected(Duration::from_secs(20))
+            .await
+            .unwrap();
+        // The hub holds the stage (the program's video) while the commune
+        // speaks.
+        let r = op
+            .post(
+                &format!("/api/v1/meetings/{id}/live/stage"),
+                json!({"endpoint_ids": [w.endpoint("hub")]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // Let the publishers ramp up before the recording starts.
         tokio::time::sleep(Duration::from_secs(2)).await;
 
         let started = Instant::now();
@@ -220,6 +298,12 @@ fn a_live_meeting_is_recorded_per_track_and_as_a_program_that_ffprobe_reads() {
                 .any(|c| c["kind"] == "program" && c["title"] == "Hội trường Tỉnh ủy"),
             "{chapters:?}"
         );
+        assert!(
+            chapters
+                .iter()
+                .any(|c| c["kind"] == "speaker" && c["title"] == "Điểm cầu xã An Phú"),
+            "the louder room is indexed as the speaker: {chapters:?}"
+        );
         assert_eq!(
             w.as_role("delegate")
                 .get(&format!("/api/v1/meetings/{id}/recordings"))
@@ -283,6 +367,20 @@ fn a_live_meeting_is_recorded_per_track_and_as_a_program_that_ffprobe_reads() {
                     (starts[0] - starts[1]).abs() < 0.1,
                     "program audio/video start offsets {starts:?}"
                 );
+                // One mono mix in which both rooms are heard, throughout.
+                let pcm = audio_samples(&path);
+                assert!(pcm.len() > 4 * 48_000, "{} samples", pcm.len());
+                for (n, second) in pcm[48_000..pcm.len() - 48_000].chunks(48_000).enumerate() {
+                    let (hub, commune, neither) = (
+                        tone_power(second, HUB_TONE_HZ),
+                        tone_power(second, COMMUNE_TONE_HZ),
+                        tone_power(second, 700.0),
+                    );
+                    assert!(
+                        hub > 50.0 * neither && commune > 50.0 * neither,
+                        "second {n} of the program: hub {hub:e}, commune {commune:e}, other {neither:e}"
+                    );
+                }
             }
         }
         let bad = w

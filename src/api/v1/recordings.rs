@@ -202,6 +202,10 @@ async fn follow_live_room(state: AppState, meeting: String, id: String) {
     if let Some(item) = snapshot["state"]["agenda"]["current"]["title"].as_str() {
         rec.chapter(&meeting, "agenda", item, None);
     }
+    // Who speaks as the recording begins: the index starts with them.
+    if let Some(name) = state.hub.speaker(&meeting) {
+        rec.chapter(&meeting, "speaker", &name, None);
+    }
     tokio::spawn(async move {
         loop {
             let text = match rx.recv().await {

@@ -161,6 +161,9 @@ pub struct PublishConfig {
     pub audio_level: u8,
     /// What the video frames are: synthetic (default) or real VP8.
     pub video: VideoSource,
+    /// Real Opus of a sine at this frequency (amplitude 0.3) instead of the
+    /// tagged synthetic payloads: for tests that listen to what comes out.
+    pub audio_tone_hz: Option<f32>,
 }
 
 /// The publisher's video frames.
@@ -186,6 +189,7 @@ impl Default for PublishConfig {
             audio: true,
             audio_level: 30,
             video: VideoSource::Synthetic,
+            audio_tone_hz: None,
         }
     }
 }
@@ -1040,11 +1044,31 @@ async fn run_video(
     }
 }
 
+/// One second of a sine at `hz` as 50 real Opus packets (20 ms, mono);
+/// with a whole number of cycles per second it loops without a click.
+pub fn opus_tone(hz: f32) -> Vec<Vec<u8>> {
+    let mut enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Audio)
+        .expect("opus encoder");
+    (0..50)
+        .map(|f| {
+            let pcm: Vec<f32> = (0..960)
+                .map(|i| {
+                    let t = (f * 960 + i) as f32 / 48_000.0;
+                    0.3 * (2.0 * std::f32::consts::PI * hz * t).sin()
+                })
+                .collect();
+            enc.encode_vec_float(&pcm, 1_500).expect("opus encodes")
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run_audio(
     pc: Arc<dyn PeerConnection>,
     track: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
     source_tag: u32,
+    tone: Option<Vec<Vec<u8>>>,
     level: Arc<AtomicU8>,
     sent: Arc<AtomicU64>,
     mut state_rx: watch::Receiver<RTCPeerConnectionState>,
@@ -1090,10 +1114,16 @@ async fn run_audio(
             // V bit set: voice activity.
             let _ = header.set_extension(id, Bytes::from(vec![0x80 | l]));
         }
-        // Opus TOC for a 20 ms CELT frame, our source tag, filler.
-        let mut payload = vec![OPUS_TOC];
-        payload.extend_from_slice(&source_tag.to_le_bytes());
-        payload.extend_from_slice(&[0xa5; 36]);
+        let payload = match tone.as_ref() {
+            Some(t) => t[usize::from(seq) % t.len()].clone(),
+            None => {
+                // Opus TOC for a 20 ms CELT frame, our source tag, filler.
+                let mut payload = vec![OPUS_TOC];
+                payload.extend_from_slice(&source_tag.to_le_bytes());
+                payload.extend_from_slice(&[0xa5; 36]);
+                payload
+            }
+        };
         let packet = rtc::rtp::packet::Packet {
             header,
             payload: Bytes::from(payload),
@@ -1351,6 +1381,7 @@ impl RtcClient {
                     a.clone(),
                     ssrc,
                     source_tag,
+                    pubcfg.audio_tone_hz.map(opus_tone),
                     audio_level.clone(),
                     audio_packets.clone(),
                     state_rx.clone(),
