@@ -63,6 +63,28 @@ fn forward(c: &mut Criterion) {
         f.m.since(&start)
             .report(&format!("forward/{n} over the criterion run"));
     }
+    // The same world with the room recorded: what the taps add on the
+    // media worker (the recorder thread's own cost is `record_cpu`).
+    for n in [10usize]
+        .into_iter()
+        .filter(|n| only.is_none_or(|o| o == *n))
+    {
+        let mut f = Forwarding::new(n);
+        f.record();
+        let m = f.run_packets(20_000);
+        assert!(f.tapped > 0, "the recording taps produced packets");
+        m.report(&format!("forward/{n}+recording sanity (20k pkts)"));
+        g.bench_function(
+            format!("all_engine_work_per_forwarded_pkt/{n}+recording"),
+            |b| {
+                b.iter_custom(|iters| {
+                    let m = f.run_packets(iters);
+                    let ns = (m.fwd_ns + m.other_ns) as f64 * iters as f64 / m.forwarded() as f64;
+                    Duration::from_nanos(ns as u64)
+                })
+            },
+        );
+    }
     g.finish();
 }
 

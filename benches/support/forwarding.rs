@@ -83,6 +83,9 @@ pub struct Forwarding {
     out: Vec<Datagram>,
     to_pub: Vec<(SocketAddr, Vec<u8>)>,
     to_sub: Vec<(SocketAddr, Vec<u8>)>,
+    recording: bool,
+    /// Packets the recording taps produced.
+    pub tapped: u64,
 }
 
 fn is_rtp(b: &[u8]) -> bool {
@@ -112,12 +115,35 @@ impl Forwarding {
             out: vec![],
             to_pub: vec![],
             to_sub: vec![],
+            recording: false,
+            tapped: 0,
         };
         // Connect, let BWE and layer selection settle.
         f.run(Duration::from_secs(4));
         let connected = f.w.clients.iter().filter(|c| c.rtc.is_connected()).count();
         assert_eq!(connected, n + 1, "every client connected");
         f
+    }
+
+    /// Record the room (as `POST …/recordings` does): from now on every
+    /// publisher packet also goes through the recording taps, and the
+    /// tapped packets are drained inside the timed forward region, where
+    /// the worker hands them to the recorder thread's queue.
+    #[allow(dead_code)] // used by the forward bench, not by memory
+    pub fn record(&mut self) {
+        let now = self.w.now;
+        self.w
+            .engine
+            .handle_command(
+                now,
+                diemcau::media::Command::Record {
+                    room: "r".into(),
+                    on: true,
+                },
+            )
+            .unwrap();
+        self.recording = true;
+        self.run(Duration::from_secs(2));
     }
 
     pub fn run(&mut self, d: Duration) {
@@ -171,6 +197,14 @@ impl Forwarding {
                 engine.handle_datagram(now, *src, server, bytes);
             }
             self.out.extend(engine.drain_transmits());
+            if self.recording {
+                // The driver moves each tapped packet into the recorder's
+                // queue; here it is dropped after the same move.
+                for t in engine.drain_tapped() {
+                    self.tapped += 1;
+                    drop(std::hint::black_box(t));
+                }
+            }
             self.m.fwd_ns += t.elapsed().as_nanos() as u64;
             self.m.pub_in += self.to_pub.len() as u64;
             self.deliver(true);

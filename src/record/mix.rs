@@ -248,7 +248,8 @@ impl Mixer {
             self.stats.late += 1;
             return;
         }
-        if !(src.mixed || !src.level_from_rtp) {
+        // Not in the mix, and its level known without decoding: skip it.
+        if !src.mixed && src.level_from_rtp {
             return;
         }
         let decoder = match src.decoder.as_mut() {
@@ -370,6 +371,8 @@ impl Mixer {
 }
 
 #[cfg(test)]
+// The packet index is also its time in these tests.
+#[allow(clippy::needless_range_loop)]
 mod tests {
     use super::*;
 
