@@ -27,6 +27,148 @@ pub struct Config {
     pub meetings: MeetingsConfig,
     pub documents: DocumentsConfig,
     pub recording: RecordingConfig,
+    /// Relaying to a parent node along the org tree; absent: a standalone node.
+    pub cascade: CascadeConfig,
+}
+
+/// `[cascade]`: this node's place in the tree of nodes (central ← province ←
+/// sub-hubs). Every key is optional; with none set the node stands alone.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CascadeConfig {
+    /// This node's id: lowercase letters, digits and `-`, 1 to 64
+    /// characters. Required when `parent` is set.
+    pub node_id: Option<String>,
+    /// Display name (Vietnamese is fine).
+    pub name: Option<String>,
+    /// Base URL of the parent node's HTTP API, e.g. `http://10.0.0.1:8080`.
+    pub parent: Option<String>,
+    /// This node's credential towards its parent (issued by the parent's
+    /// admin). Exactly one of `credential` and `credential_file` with `parent`.
+    pub credential: Option<String>,
+    /// A file holding the credential (read at start, trimmed).
+    pub credential_file: Option<PathBuf>,
+    /// Relay budget towards the parent, kbit/s (100 to 1 000 000).
+    pub uplink_kbps: u32,
+}
+
+impl Default for CascadeConfig {
+    fn default() -> Self {
+        CascadeConfig {
+            node_id: None,
+            name: None,
+            parent: None,
+            credential: None,
+            credential_file: None,
+            uplink_kbps: 20_000,
+        }
+    }
+}
+
+/// A node id: lowercase ASCII letters, digits and `-`, 1 to 64 characters.
+pub fn valid_node_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+impl CascadeConfig {
+    /// The credential towards the parent: `credential`, or the trimmed
+    /// contents of `credential_file`.
+    pub fn parent_credential(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(c) = &self.credential {
+            return Ok(Some(c.trim().to_string()));
+        }
+        let Some(path) = &self.credential_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+            key: "cascade.credential_file",
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "cascade.credential_file",
+                message: format!("{} is empty", path.display()),
+            });
+        }
+        Ok(Some(text.to_string()))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
+        if let Some(id) = &self.node_id
+            && !valid_node_id(id)
+        {
+            return invalid(
+                "cascade.node_id",
+                format!("{id:?} must be 1 to 64 lowercase letters, digits or '-'"),
+            );
+        }
+        if let Some(name) = &self.name
+            && (name.trim().is_empty() || name.chars().count() > 200)
+        {
+            return invalid(
+                "cascade.name",
+                format!("{name:?} must be 1 to 200 characters"),
+            );
+        }
+        if !(100..=1_000_000).contains(&self.uplink_kbps) {
+            return invalid(
+                "cascade.uplink_kbps",
+                format!("{} is outside 100 to 1000000", self.uplink_kbps),
+            );
+        }
+        if let Some(c) = &self.credential
+            && c.trim().is_empty()
+        {
+            return invalid("cascade.credential", "must not be empty".into());
+        }
+        let Some(parent) = &self.parent else {
+            if self.credential.is_some() || self.credential_file.is_some() {
+                return invalid(
+                    "cascade.credential",
+                    "a credential is only used towards a parent; set cascade.parent too".into(),
+                );
+            }
+            return Ok(());
+        };
+        if self.node_id.is_none() {
+            return invalid(
+                "cascade.node_id",
+                "required when cascade.parent is set: the parent knows this node by it".into(),
+            );
+        }
+        let rest = parent
+            .strip_prefix("http://")
+            .or_else(|| parent.strip_prefix("https://"));
+        let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+        match host {
+            Some(h) if !h.is_empty() && !h.contains('@') && !h.chars().any(char::is_whitespace) => {
+            }
+            _ => {
+                return invalid(
+                    "cascade.parent",
+                    format!(
+                        "{parent:?} is not a base URL like http://10.0.0.1:8080 (http or https only)"
+                    ),
+                );
+            }
+        }
+        match (&self.credential, &self.credential_file) {
+            (Some(_), None) | (None, Some(_)) => Ok(()),
+            (Some(_), Some(_)) => invalid(
+                "cascade.credential",
+                "set cascade.credential or cascade.credential_file, not both".into(),
+            ),
+            (None, None) => invalid(
+                "cascade.credential",
+                "a parent needs this node's credential: set cascade.credential or cascade.credential_file".into(),
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -188,6 +330,7 @@ impl Default for Config {
             meetings: MeetingsConfig::default(),
             documents: DocumentsConfig::default(),
             recording: RecordingConfig::default(),
+            cascade: CascadeConfig::default(),
         }
     }
 }
@@ -347,6 +490,7 @@ impl Config {
                 });
             }
         }
+        self.cascade.validate()?;
         let url = self.database.url.trim();
         if !url.is_empty() && crate::store::Backend::of_url(url).is_none() {
             return Err(ConfigError::Invalid {
@@ -505,6 +649,108 @@ mod tests {
         let err = Config::load(None, env).unwrap_err().to_string();
         assert!(err.contains("database.url"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod cascade_tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::load(
+            None,
+            env.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn absent_cascade_is_a_standalone_node() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.cascade, CascadeConfig::default());
+        assert_eq!(c.cascade.uplink_kbps, 20_000);
+    }
+
+    #[test]
+    fn a_parent_with_id_and_credential_from_env_is_accepted() {
+        let c = load(&[
+            ("DIEMCAU_CASCADE__NODE_ID", "tinh-lao-cai"),
+            ("DIEMCAU_CASCADE__NAME", "Tỉnh ủy Lào Cai"),
+            ("DIEMCAU_CASCADE__PARENT", "http://127.0.0.1:9080"),
+            ("DIEMCAU_CASCADE__CREDENTIAL", "dcn_x"),
+            ("DIEMCAU_CASCADE__UPLINK_KBPS", "8000"),
+        ])
+        .unwrap();
+        assert_eq!(c.cascade.node_id.as_deref(), Some("tinh-lao-cai"));
+        assert_eq!(c.cascade.uplink_kbps, 8000);
+        assert_eq!(
+            c.cascade.parent_credential().unwrap().as_deref(),
+            Some("dcn_x")
+        );
+    }
+
+    #[test]
+    fn bad_cascade_values_are_refused_naming_the_key() {
+        let parent = ("DIEMCAU_CASCADE__PARENT", "http://127.0.0.1:9080");
+        let id = ("DIEMCAU_CASCADE__NODE_ID", "a");
+        let cred = ("DIEMCAU_CASCADE__CREDENTIAL", "dcn_x");
+        for (env, key) in [
+            (
+                vec![("DIEMCAU_CASCADE__NODE_ID", "Tỉnh")],
+                "cascade.node_id",
+            ),
+            (
+                vec![("DIEMCAU_CASCADE__NODE_ID", "\"\"")],
+                "cascade.node_id",
+            ),
+            (vec![parent, cred], "cascade.node_id"),
+            (vec![parent, id], "cascade.credential"),
+            (
+                vec![parent, id, cred, ("DIEMCAU_CASCADE__CREDENTIAL_FILE", "/x")],
+                "cascade.credential",
+            ),
+            (vec![cred], "cascade.credential"),
+            (
+                vec![("DIEMCAU_CASCADE__PARENT", "ftp://h/"), id, cred],
+                "cascade.parent",
+            ),
+            (
+                vec![("DIEMCAU_CASCADE__PARENT", "http://"), id, cred],
+                "cascade.parent",
+            ),
+            (
+                vec![("DIEMCAU_CASCADE__UPLINK_KBPS", "99")],
+                "cascade.uplink_kbps",
+            ),
+            (
+                vec![("DIEMCAU_CASCADE__UPLINK_KBPS", "1000001")],
+                "cascade.uplink_kbps",
+            ),
+        ] {
+            let err = load(&env).unwrap_err().to_string();
+            assert!(err.contains(key), "{env:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_credential_file_is_read_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cred");
+        std::fs::write(&path, "  dcn_secret\n").unwrap();
+        let c = CascadeConfig {
+            node_id: Some("a".into()),
+            parent: Some("http://127.0.0.1:1".into()),
+            credential_file: Some(path.clone()),
+            ..CascadeConfig::default()
+        };
+        assert_eq!(
+            c.parent_credential().unwrap().as_deref(),
+            Some("dcn_secret")
+        );
+        std::fs::write(&path, " \n").unwrap();
+        let err = c.parent_credential().unwrap_err().to_string();
+        assert!(err.contains("cascade.credential_file"), "{err}");
     }
 }
 

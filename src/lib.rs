@@ -47,6 +47,11 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The parent refused this node as a loop in the tree of nodes.
+    #[error("refusing to start: {0}")]
+    CascadeLoop(String),
 }
 
 fn system_actor(name: &str) -> store::Actor {
@@ -234,6 +239,57 @@ async fn open_due_meetings(state: api::AppState, lead_minutes: u32) {
     }
 }
 
+/// Child links that stopped saying hello go down: a child says hello every
+/// 10 s while its link is up, so three missed heartbeats mark it down.
+async fn watch_cascade_children(state: api::AppState) {
+    let registry = control::cascade::Cascade::new(state.store.clone());
+    let actor = system_actor("liên kết tầng (cascade)");
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        let silent_ms = 3 * i64::try_from(api::uplink::HEARTBEAT.as_millis()).unwrap_or(30_000);
+        match registry
+            .mark_stale(&actor, store::now_ms() - silent_ms)
+            .await
+        {
+            Ok(down) => {
+                for node in down {
+                    tracing::warn!(node = %node, "cascade: child node stopped saying hello; its link is down");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cascade: checking child links failed"),
+        }
+    }
+}
+
+/// With `[cascade] parent`: say hello to the parent before the server is
+/// declared started. A loop refuses the start; an unreachable parent does
+/// not (the node runs standalone and keeps trying every 2 s).
+async fn join_cascade(
+    config: &Config,
+    cascade: &Arc<control::cascade::CascadeState>,
+) -> Result<Option<JoinHandle<()>>, StartError> {
+    let Some(url) = config.cascade.parent.clone() else {
+        return Ok(None);
+    };
+    let credential = config.cascade.parent_credential()?.unwrap_or_default();
+    match api::uplink::hello_and_record(cascade, &url, &credential).await {
+        Ok(_) => {}
+        Err(api::uplink::HelloError::Loop { message, url }) => {
+            return Err(StartError::CascadeLoop(format!("{message} (parent {url})")));
+        }
+        Err(e) => tracing::warn!(
+            "cascade: {e}; starting standalone, saying hello again every {} s",
+            api::uplink::RETRY.as_secs()
+        ),
+    }
+    Ok(Some(tokio::spawn(api::uplink::run(
+        cascade.clone(),
+        url,
+        credential,
+    ))))
+}
+
 /// A running server.
 pub struct Server {
     http_addr: Option<SocketAddr>,
@@ -251,6 +307,8 @@ impl Server {
             path: config.data_dir.clone(),
             source,
         })?;
+        // A credential file that cannot be read fails the start at once.
+        config.cascade.parent_credential()?;
         // Before media: a server that cannot reach its database should fail
         // at start, not on the first operator action.
         let store = store::Store::open(&config.database_url()).await?;
@@ -314,6 +372,7 @@ impl Server {
             ca_pem: tls
                 .as_ref()
                 .and_then(|t| t.ca_pem.as_deref().map(Arc::from)),
+            cascade: Arc::new(control::cascade::CascadeState::new(&config.cascade)),
         };
         interrupted_recordings(&state).await;
         tasks.push(tokio::spawn(watch_recordings(state.clone())));
@@ -327,6 +386,7 @@ impl Server {
             state.clone(),
             config.meetings.open_before_minutes,
         )));
+        tasks.push(tokio::spawn(watch_cascade_children(state.clone())));
         let app = api::router(state.clone());
         let (stop, stop_rx) = watch::channel(false);
         let mut http_addr = None;
@@ -370,7 +430,8 @@ impl Server {
                     .await;
             }));
         }
-        Ok(Server {
+        let cascade = state.cascade.clone();
+        let mut server = Server {
             http_addr,
             https_addr,
             media,
@@ -378,7 +439,17 @@ impl Server {
             stop,
             tasks,
             tls_handle,
-        })
+        };
+        // Last: the listeners are up, so a node whose parent is itself
+        // answers its own hello (and refuses it as a loop).
+        match join_cascade(&config, &cascade).await {
+            Ok(task) => server.tasks.extend(task),
+            Err(e) => {
+                server.shutdown().await;
+                return Err(e);
+            }
+        }
+        Ok(server)
     }
 
     pub fn http_addr(&self) -> Option<SocketAddr> {

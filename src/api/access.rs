@@ -66,10 +66,17 @@ pub enum Action {
     RecordControl,
     /// List, download and replay recordings.
     RecordingsRead,
+    /// This node's place in the cascade, its parent link and its child nodes.
+    CascadeRead,
+    /// Register child nodes, rotate and revoke their credentials.
+    CascadeWrite,
+    /// A child cascade node, by its own credential: no person, no room. The
+    /// handler authenticates the node (the table grants it to nobody).
+    Node,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 28] = [
         Action::Public,
         Action::Own,
         Action::UsersRead,
@@ -95,6 +102,9 @@ impl Action {
         Action::MinutesWrite,
         Action::RecordControl,
         Action::RecordingsRead,
+        Action::CascadeRead,
+        Action::CascadeWrite,
+        Action::Node,
     ];
 }
 
@@ -127,6 +137,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             VoteManage,
             RecordControl,
             RecordingsRead,
+            CascadeRead,
         ],
         Role::SubOperator => &[
             UsersRead,
@@ -183,6 +194,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             LiveRead,
             AuditRead,
             RecordingsRead,
+            CascadeRead,
         ],
     };
     matches!(action, Public | Own) || allowed.contains(&action)
@@ -338,7 +350,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// the table, hand the [`Caller`] on to the handler. Runs before the body
 /// is read, so a refused request is refused whatever it carries.
 pub async fn enforce(action: Action, request: Request, next: Next) -> Response {
-    if action == Action::Public {
+    // A node route authenticates the node in its handler.
+    if matches!(action, Action::Public | Action::Node) {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
@@ -393,6 +406,7 @@ mod tests {
                     | Action::FloorChair
                     | Action::FloorSelf
                     | Action::Headcount
+                    | Action::CascadeWrite
             );
             if write {
                 assert!(!role_permits(Role::Auditor, a), "{a:?}");
@@ -407,5 +421,18 @@ mod tests {
             .filter(|r| role_permits(*r, Action::AuditRead))
             .collect();
         assert_eq!(readers, vec![Role::Admin, Role::Auditor]);
+    }
+
+    #[test]
+    fn only_admin_changes_the_cascade_and_no_person_role_is_a_node() {
+        let writers: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| role_permits(*r, Action::CascadeWrite))
+            .collect();
+        assert_eq!(writers, vec![Role::Admin]);
+        for r in Role::ALL {
+            assert!(r == Role::Admin || !role_permits(r, Action::Node), "{r:?}");
+        }
+        assert!(!endpoint_permits(Action::Node));
     }
 }

@@ -8,6 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use crate::control::cascade::{Cascade, LinkState};
 use crate::media::RoomStats;
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
@@ -188,6 +189,36 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
                 f(p)
             );
         }
+    }
+    // Cascade links: the one to the parent (by its id once it answered,
+    // else its URL) and each child's, 1 when up.
+    let _ = writeln!(
+        out,
+        "# HELP diemcau_cascade_link_up 1 when the link to a cascade node (the parent, or a child) is up.\n# TYPE diemcau_cascade_link_up gauge"
+    );
+    if let Some(p) = state.cascade.parent() {
+        let up = p.state == LinkState::Up;
+        let node = p.parent_id.unwrap_or(p.url);
+        let _ = writeln!(
+            out,
+            "diemcau_cascade_link_up{{node=\"{}\"}} {}",
+            escape(&node),
+            u8::from(up)
+        );
+    }
+    match Cascade::new(state.store.clone()).list().await {
+        Ok(children) => {
+            for c in children.iter().filter(|c| c.revoked_at_ms.is_none()) {
+                let up = c.link.as_ref().is_some_and(|l| l.state == LinkState::Up);
+                let _ = writeln!(
+                    out,
+                    "diemcau_cascade_link_up{{node=\"{}\"}} {}",
+                    escape(&c.id),
+                    u8::from(up)
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: reading cascade links failed"),
     }
     (
         [(

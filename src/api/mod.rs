@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 mod metrics;
 pub mod openapi;
+pub mod uplink;
 pub mod v1;
 
 use std::sync::Arc;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub recording: crate::config::RecordingConfig,
     /// PEM of the generated local CA, offered at /ca.pem for rooms to trust.
     pub ca_pem: Option<Arc<str>>,
+    /// This node's place in the cascade: its id, its parent link, its ancestors.
+    pub cascade: Arc<crate::control::cascade::CascadeState>,
 }
 
 impl From<AccessError> for ApiError {

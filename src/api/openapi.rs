@@ -242,6 +242,8 @@ pub fn document(ops: &[Op]) -> Value {
         operation.insert("responses".into(), responses.into());
         if op.action == Action::Public {
             operation.insert("security".into(), json!([]));
+        } else if op.action == Action::Node {
+            operation.insert("security".into(), json!([{"node": []}]));
         }
         paths
             .entry(op.path.to_string())
@@ -269,6 +271,8 @@ pub fn document(ops: &[Op]) -> Value {
                     "description": "Console login; writes also need the X-CSRF-Token header"},
                 "bearer": {"type": "http", "scheme": "bearer",
                     "description": "A person's API token, or a room endpoint's token"},
+                "node": {"type": "http", "scheme": "bearer",
+                    "description": "A child cascade node's credential (dcn_…), issued by this node's admin"},
             }
         },
         "security": [{"session": []}, {"bearer": []}],

@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "recordings",
         sql: include_str!("migrations/0009_recordings.sql"),
     },
+    Migration {
+        version: 10,
+        name: "cascade",
+        sql: include_str!("migrations/0010_cascade.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -8,6 +8,7 @@ mod agenda;
 mod api;
 mod audit;
 mod browser;
+mod cascade_registry;
 mod console;
 mod documents;
 mod endpoints;

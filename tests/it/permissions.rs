@@ -11,8 +11,10 @@ use crate::support::api::{Client, world};
 use crate::support::db::both_backends;
 
 /// Who may call each route. `public`: anyone, even without credentials;
-/// `people`: every logged-in person (acting on themselves). Otherwise the
-/// roles, and `endpoint` for a room endpoint's own token.
+/// `people`: every logged-in person (acting on themselves); `node`: a child
+/// cascade node by its own credential only — every principal here is
+/// refused with 401 `node_unauthorized`. Otherwise the roles, and
+/// `endpoint` for a room endpoint's own token.
 const TABLE: &str = "
 POST   /api/v1/auth/login                       public
 POST   /api/v1/auth/logout                      people
@@ -109,6 +111,13 @@ GET    /api/v1/meetings/{id}/recordings         admin operator sub_operator secr
 GET    /api/v1/meetings/{id}/recordings/{rec}/{file} admin operator sub_operator secretary chair auditor
 GET    /api/v1/audit                            admin auditor
 GET    /api/v1/audit/verify                     admin auditor
+GET    /api/v1/cascade                          admin operator auditor
+POST   /api/v1/cascade/hello                    node
+GET    /api/v1/cascade/nodes                    admin operator auditor
+POST   /api/v1/cascade/nodes                    admin
+GET    /api/v1/cascade/nodes/{id}               admin operator auditor
+DELETE /api/v1/cascade/nodes/{id}               admin
+POST   /api/v1/cascade/nodes/{id}/credential    admin
 ";
 
 const PRINCIPALS: [&str; 9] = [
@@ -145,6 +154,9 @@ fn table() -> BTreeMap<(String, String), BTreeSet<String>> {
                 match who {
                     "public" => allowed.extend(PRINCIPALS.iter().map(|s| s.to_string())),
                     "people" => allowed.extend(people.iter().map(|s| s.to_string())),
+                    "node" => {
+                        allowed.insert("node".to_string());
+                    }
                     other => {
                         assert!(PRINCIPALS.contains(&other), "unknown principal {other}");
                         allowed.insert(other.to_string());
@@ -199,7 +211,9 @@ both_backends! {
                 let refused = r.status == 403 && r.code() == "forbidden";
                 let unauthenticated = r.status == 401;
                 let expect_allowed = allowed.contains(who);
-                let ok = if expect_allowed {
+                let ok = if allowed.contains("node") {
+                    r.status == 401 && r.code() == "node_unauthorized"
+                } else if expect_allowed {
                     !refused && !unauthenticated && r.status != 500
                 } else if who == "anonymous" {
                     unauthenticated
@@ -207,7 +221,8 @@ both_backends! {
                     refused
                 };
                 if !ok {
-                    wrong.push(format!("{who:>12} {method} {path}: expected {}, got {} {}", if expect_allowed { "allowed" } else { "refused" }, r.status, r.text));
+                    let expected = if allowed.contains("node") { "node_unauthorized" } else if expect_allowed { "allowed" } else { "refused" };
+                    wrong.push(format!("{who:>12} {method} {path}: expected {expected}, got {} {}", r.status, r.text));
                 }
             }
         }

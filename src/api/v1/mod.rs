@@ -3,6 +3,7 @@
 
 mod agenda;
 mod audit;
+mod cascade;
 mod documents;
 mod endpoints;
 mod live;
@@ -39,6 +40,7 @@ pub fn api() -> Api<AppState> {
     let api = voting::add_routes(api);
     let api = minutes::add_routes(api);
     let api = recordings::add_routes(api);
+    let api = cascade::add_routes(api);
     audit::add_routes(api)
 }
 
