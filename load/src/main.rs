@@ -17,6 +17,7 @@ mod machine;
 mod media;
 mod report;
 mod s1;
+mod s3;
 mod server;
 mod signal;
 mod stats;
@@ -30,7 +31,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "diemcau-load",
-    about = "Scenario load generator: diemcau vs the bare relay (Janus: to come)"
+    about = "Scenario load generator: diemcau vs Janus vs the bare relay"
 )]
 struct Cli {
     /// S1 with 5 subscribers for 10 s; exit 0 only if media flowed to all
@@ -67,17 +68,25 @@ struct Cli {
     /// Bare relay: incoming packets per second (1200-byte payloads).
     #[arg(long, global = true, default_value_t = 2000)]
     bare_in_pps: u64,
+    /// S3 join storm: endpoints that join.
+    #[arg(long, global = true, default_value_t = 150)]
+    storm_endpoints: usize,
+    /// S3 join storm: within this many seconds, evenly spread.
+    #[arg(long, global = true, default_value_t = 5.0)]
+    storm_secs: f64,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
 
 #[derive(Subcommand, Clone, Copy, PartialEq)]
 enum Cmd {
-    /// Everything implemented, in one run (default): bare relay, S1 on
-    /// diemcau, S1 on Janus.
+    /// Everything implemented, in one run (default): bare relay, S1 and S3
+    /// on diemcau, S1 and S3 on Janus.
     Run,
     /// S1 fan-out on diemcau only.
     S1,
+    /// S3 join storm on diemcau only.
+    S3,
     /// S1 fan-out on Janus only.
     Janus,
     /// The bare relay only.
@@ -123,6 +132,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
         bare: None,
         s1_diemcau: None,
         s1_janus: None,
+        s3_diemcau: None,
+        s3_janus: None,
         comparison: None,
         notes: vec![],
     };
@@ -178,6 +189,27 @@ fn real_main() -> anyhow::Result<ExitCode> {
             result: res,
         });
     }
+    let s3_opts = s3::S3Options {
+        endpoints: cli.storm_endpoints,
+        spread_secs: cli.storm_secs,
+    };
+    if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::S3) {
+        let bin = cli
+            .server_bin
+            .clone()
+            .unwrap_or_else(server::default_binary);
+        let srv = server::Server::start(&bin, &tmp.join("diemcau-s3"), cli.workers)?;
+        eprintln!("diemcau-load: diemcau pid {} at {} (S3)", srv.pid, srv.base);
+        let target = s1::Target::Diemcau {
+            base: srv.base.clone(),
+        };
+        let res = rt.block_on(s3::run(&target, srv.pid, &s3_opts));
+        srv.stop();
+        run.s3_diemcau = Some(report::S3Report {
+            options: s3_opts.clone(),
+            result: res.context("S3 on diemcau")?,
+        });
+    }
     if let Some(net) = &janus_net {
         let j = janus::Janus::start(net, &tmp.join("janus"))?;
         eprintln!("diemcau-load: janus pid {} at {}", j.pid, j.ws_url);
@@ -198,6 +230,30 @@ fn real_main() -> anyhow::Result<ExitCode> {
             Err(e) => {
                 eprintln!("diemcau-load: S1 on Janus failed: {e:#}");
                 run.notes.push(format!("S1 on Janus failed: {e:#}"));
+            }
+        }
+        if cmd == Cmd::Run {
+            // A fresh Janus for the storm, as diemcau got a fresh server.
+            let j = janus::Janus::start(net, &tmp.join("janus-s3"))?;
+            eprintln!("diemcau-load: janus pid {} at {} (S3)", j.pid, j.ws_url);
+            let target = s1::Target::Janus {
+                ws_url: j.ws_url.clone(),
+                room: janus::ROOM,
+                bind_ip: janus::LOAD_IP.into(),
+            };
+            let res = rt.block_on(s3::run(&target, j.pid, &s3_opts));
+            j.stop();
+            match res {
+                Ok(result) => {
+                    run.s3_janus = Some(report::S3Report {
+                        options: s3_opts.clone(),
+                        result,
+                    })
+                }
+                Err(e) => {
+                    eprintln!("diemcau-load: S3 on Janus failed: {e:#}");
+                    run.notes.push(format!("S3 on Janus failed: {e:#}"));
+                }
             }
         }
     }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::bare::BareResult;
 use crate::machine::MachineInfo;
 use crate::s1::{S1Options, S1Result};
+use crate::s3::{S3Options, S3Result};
 
 #[derive(Debug, Serialize)]
 pub struct RunReport {
@@ -14,9 +15,17 @@ pub struct RunReport {
     pub bare: Option<BareResult>,
     pub s1_diemcau: Option<S1Report>,
     pub s1_janus: Option<S1Report>,
+    pub s3_diemcau: Option<S3Report>,
+    pub s3_janus: Option<S3Report>,
     /// The ratios, from the figures above (None: a side is missing).
     pub comparison: Option<Comparison>,
     pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct S3Report {
+    pub options: S3Options,
+    pub result: S3Result,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -109,6 +118,39 @@ pub fn print_summary(run: &RunReport) {
         if let Some(s1) = s1 {
             print_s1(name, s1, run);
         }
+    }
+    for (name, s3) in [("diemcau", &run.s3_diemcau), ("Janus", &run.s3_janus)] {
+        if let Some(s3) = s3 {
+            let r = &s3.result;
+            println!(
+                "S3 join storm on {name}: {}/{} endpoints in within {:.1} s of spread; all receiving media after {}; join p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; server {:.2} cores over the storm, RSS {:.1} → {:.1} MiB{}",
+                r.joined,
+                r.endpoints,
+                r.spread_secs,
+                r.all_receiving_ms
+                    .map_or("— (not all got in)".to_string(), |v| format!("{v:.0} ms")),
+                r.join_p50_ms,
+                r.join_p99_ms,
+                r.join_max_ms,
+                r.server_cpu_cores,
+                r.server_rss_mib_before,
+                r.server_rss_mib_after,
+                if r.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("; failures: {}", r.failures.join(" | "))
+                }
+            );
+        }
+    }
+    if let (Some(d), Some(j)) = (&run.s3_diemcau, &run.s3_janus)
+        && let (Some(a), Some(b)) = (d.result.all_receiving_ms, j.result.all_receiving_ms)
+    {
+        println!(
+            "S3 ratio: time until all receive media diemcau/Janus {:.2}×; join p99 diemcau/Janus {:.2}×",
+            a / b,
+            d.result.join_p99_ms / j.result.join_p99_ms.max(1e-9)
+        );
     }
     if let Some(c) = run
         .comparison

@@ -98,7 +98,8 @@ pub enum Target {
     },
 }
 
-async fn join_subscriber(
+/// One viewer joins: offer → connected → media on both slots.
+pub(crate) async fn join_subscriber(
     target: &Target,
     feed: u64,
     i: usize,
@@ -147,8 +148,9 @@ async fn join_subscriber(
     Ok((ep, t.elapsed()))
 }
 
-pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::Result<S1Result> {
-    let rss_idle = server::rss_bytes(server_pid).unwrap_or(0);
+/// The hub: VP8 simulcast q/h/f + Opus, joined and connected; returns it
+/// and its Janus feed id (0 for diemcau).
+pub(crate) async fn start_publisher(target: &Target) -> anyhow::Result<(Endpoint, u64)> {
     let mut publisher = Endpoint::new(&EndpointConfig {
         name: "publisher".into(),
         // Janus maps rids to substreams assuming the janus.js order, highest
@@ -179,6 +181,12 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
             .context("publisher join (janus)")?,
     };
     publisher.wait_connected(CONNECT_TIMEOUT).await?;
+    Ok((publisher, feed))
+}
+
+pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::Result<S1Result> {
+    let rss_idle = server::rss_bytes(server_pid).unwrap_or(0);
+    let (publisher, feed) = start_publisher(target).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_pub = server::rss_bytes(server_pid).unwrap_or(0);
     let rid_of: HashMap<u32, &str> = publisher.layers.iter().map(|&(r, s)| (s, r)).collect();

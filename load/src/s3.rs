@@ -1,0 +1,123 @@
+//! Scenario S3, join storm: the hub publishes (VP8 simulcast + Opus); then
+//! `endpoints` rooms join within `spread_secs`, evenly spread, each with a
+//! stage video slot and an audio slot. An endpoint is in when media flows on
+//! both. Reported: the time from the storm's first join until every endpoint
+//! receives media, join times (offer → media on both slots) p50/p99/max, the
+//! endpoints that did not get in, and the server's CPU and RSS over the storm.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::client::Endpoint;
+use crate::s1::{Target, join_subscriber, start_publisher};
+use crate::server::{self, CpuMeter};
+use crate::stats::percentile_ms;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct S3Options {
+    pub endpoints: usize,
+    pub spread_secs: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct S3Result {
+    pub endpoints: usize,
+    pub spread_secs: f64,
+    pub joined: usize,
+    pub failed: usize,
+    /// The first few reasons, when some did not get in.
+    pub failures: Vec<String>,
+    /// From the first join's start until the last endpoint receives media
+    /// (None when some never did).
+    pub all_receiving_ms: Option<f64>,
+    pub join_p50_ms: f64,
+    pub join_p99_ms: f64,
+    pub join_max_ms: f64,
+    /// Server CPU over the storm (first join → last endpoint in), in cores.
+    pub server_cpu_cores: f64,
+    pub server_rss_mib_before: f64,
+    pub server_rss_mib_after: f64,
+}
+
+pub async fn run(target: &Target, server_pid: u32, opts: &S3Options) -> anyhow::Result<S3Result> {
+    let (publisher, feed) = start_publisher(target)
+        .await
+        .context("S3: the hub publisher")?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_before = server::rss_bytes(server_pid).unwrap_or(0);
+    let n = opts.endpoints.max(1);
+    let spread = Duration::from_secs_f64(opts.spread_secs.max(0.0));
+    eprintln!(
+        "S3 {}: {n} endpoints joining within {:.1} s",
+        target.name(),
+        opts.spread_secs
+    );
+    let cpu = CpuMeter::start(server_pid);
+    let storm = Instant::now();
+    let joins = (0..n).map(|i| {
+        let start = spread.mul_f64(i as f64 / n as f64);
+        async move {
+            tokio::time::sleep_until((storm + start).into()).await;
+            let r = join_subscriber(target, feed, i).await;
+            (r, storm.elapsed())
+        }
+    });
+    let results = futures_util::future::join_all(joins).await;
+    let (server_cpu_s, wall_s) = cpu.read();
+    let rss_after = server::rss_bytes(server_pid).unwrap_or(0);
+    let mut endpoints: Vec<Endpoint> = Vec::new();
+    let mut join_ns = Vec::new();
+    let mut failures = Vec::new();
+    let mut last_in = Duration::ZERO;
+    for (r, done_at) in results {
+        match r {
+            Ok((ep, d)) => {
+                endpoints.push(ep);
+                join_ns.push(d.as_nanos() as u64);
+                last_in = last_in.max(done_at);
+            }
+            Err(e) => failures.push(format!("{e:#}")),
+        }
+    }
+    let joined = endpoints.len();
+    let failed = failures.len();
+    failures.truncate(5);
+    for ep in endpoints {
+        ep.close().await;
+    }
+    publisher.close().await;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let res = S3Result {
+        endpoints: n,
+        spread_secs: opts.spread_secs,
+        joined,
+        failed,
+        failures,
+        all_receiving_ms: (failed == 0).then_some(last_in.as_secs_f64() * 1e3),
+        join_p50_ms: percentile_ms(&mut join_ns, 0.50),
+        join_p99_ms: percentile_ms(&mut join_ns, 0.99),
+        join_max_ms: percentile_ms(&mut join_ns, 1.0),
+        server_cpu_cores: if wall_s > 0.0 {
+            server_cpu_s / wall_s
+        } else {
+            0.0
+        },
+        server_rss_mib_before: mib(rss_before),
+        server_rss_mib_after: mib(rss_after),
+    };
+    eprintln!(
+        "S3 {}: {joined}/{n} in; all receiving after {} ms; join p50 {:.0} ms p99 {:.0} ms max {:.0} ms; server {:.2} cores, RSS {:.1} → {:.1} MiB",
+        target.name(),
+        res.all_receiving_ms
+            .map_or("—".to_string(), |v| format!("{v:.0}")),
+        res.join_p50_ms,
+        res.join_p99_ms,
+        res.join_max_ms,
+        res.server_cpu_cores,
+        res.server_rss_mib_before,
+        res.server_rss_mib_after
+    );
+    Ok(res)
+}
