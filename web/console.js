@@ -2,6 +2,10 @@
 // from outside (the network is isolated). One page routed in the browser:
 //   /console                   login, then the meetings of today and later
 //   /console/meetings/<id>     the live wall of one meeting
+//   /console/schedule[/<id>]   plan a meeting (or edit a scheduled one): rooms
+//                              picked from the org tree and/or by unit query
+//   /console/endpoints         the endpoint registry: the org tree with its rooms,
+//                              tokens shown once, rotate, revoke, CSV import
 // Every write sends the CSRF token from login (or /auth/me) as
 // X-CSRF-Token; every refusal's {"error":{"code","message"}} is shown in a
 // toast, in the chosen language, and nothing reloads the page.
@@ -322,6 +326,369 @@
       errors: {},
     },
   };
+  // The scheduler and the endpoint registry.
+  Object.assign(DICT.vi, {
+    nav_meetings: "Hội nghị",
+    nav_endpoints: "Điểm cầu",
+    schedule_open: "Lên lịch hội nghị",
+    act_edit: "Sửa",
+    act_cancel: "Hủy",
+    confirm_cancel: "Hủy hội nghị “{title}”? Các điểm cầu sẽ không vào họp được nữa.",
+    cancelled_done: "Đã hủy hội nghị “{title}”.",
+    cancelled_many: "Đã hủy {n} buổi của “{title}”.",
+    occurrence: "buổi {n}",
+    confirm_cancel_series: "Đây là một buổi của hội nghị định kỳ. Hủy luôn các buổi sau của chuỗi? (Chọn “Hủy” để chỉ hủy buổi này.)",
+    sch_heading_new: "Lên lịch hội nghị",
+    sch_heading_edit: "Sửa lịch hội nghị",
+    sch_back: "Quay lại danh sách",
+    sch_submit_new: "Lên lịch",
+    sch_submit_edit: "Lưu thay đổi",
+    sch_title: "Tên hội nghị",
+    sch_kind: "Loại hội nghị",
+    sch_hub: "Điểm cầu chủ trì",
+    sch_hub_none: "— Không chọn —",
+    sch_start: "Bắt đầu (giờ Việt Nam, UTC+07:00)",
+    sch_end: "Kết thúc (giờ Việt Nam, UTC+07:00)",
+    sch_chair: "Người chủ trì (không bắt buộc)",
+    sch_secretary: "Thư ký (không bắt buộc)",
+    sch_person_none: "— Chưa chỉ định —",
+    sch_people: "Số người dự kiến (không bắt buộc)",
+    sch_quorum: "Túc số (%)",
+    sch_description: "Nội dung, ghi chú (không bắt buộc)",
+    sch_participants: "Điểm cầu tham dự",
+    sch_participants_hint: "Chọn từng điểm cầu trong cây đơn vị, và/hoặc thêm cả một nhóm đơn vị (ví dụ: tất cả các xã thuộc một đơn vị). Danh sách theo nhóm được xác định theo ngày họp.",
+    sch_tree: "Cây đơn vị và điểm cầu",
+    sch_tree_filter: "Tìm đơn vị, điểm cầu…",
+    sch_count: "Đã chọn {n} điểm cầu",
+    sch_unbound: "Chưa gắn đơn vị",
+    sch_is_hub: "chủ trì",
+    sch_revoked: "đã thu hồi mã",
+    sch_no_units: "Chưa có đơn vị nào.",
+    sch_queries: "Theo đơn vị",
+    sch_q_unit: "Các đơn vị thuộc",
+    sch_q_pick: "— Chọn đơn vị —",
+    sch_q_self: "Gồm cả chính đơn vị này",
+    sch_q_add: "Thêm nhóm",
+    sch_q_remove: "Bỏ",
+    sch_q_all_kinds: "mọi loại đơn vị",
+    sch_q_text: "Tất cả {kinds} thuộc {unit}",
+    sch_q_text_self: "{unit} và tất cả {kinds} trực thuộc",
+    sch_q_preview: "hiện có {units} đơn vị, {eps} điểm cầu",
+    sch_q_need_unit: "Hãy chọn một đơn vị.",
+    sch_q_empty: "Chưa thêm nhóm nào.",
+    sch_recurrence: "Lặp lại",
+    sch_repeat: "Hội nghị định kỳ (tạo một chuỗi)",
+    sch_freq: "Tần suất",
+    sch_interval: "mỗi",
+    sch_count_label: "Số buổi",
+    sch_until: "Đến hết ngày",
+    sch_rec_note: "Sửa một buổi chỉ thay đổi buổi này; quy tắc lặp lại của chuỗi giữ nguyên.",
+    freq_daily: "Hằng ngày",
+    freq_weekly: "Hằng tuần",
+    freq_monthly: "Hằng tháng",
+    unit_daily: "ngày",
+    unit_weekly: "tuần",
+    unit_monthly: "tháng",
+    weekdays: { mo: "Thứ Hai", tu: "Thứ Ba", we: "Thứ Tư", th: "Thứ Năm", fr: "Thứ Sáu", sa: "Thứ Bảy", su: "Chủ nhật" },
+    v_title: "Vui lòng nhập tên hội nghị.",
+    v_title_long: "Tên hội nghị dài tối đa 300 ký tự.",
+    v_start: "Vui lòng chọn ngày giờ bắt đầu.",
+    v_end: "Vui lòng chọn ngày giờ kết thúc.",
+    v_end_before: "Thời điểm kết thúc phải sau thời điểm bắt đầu.",
+    v_too_long: "Một hội nghị kéo dài tối đa 24 giờ.",
+    v_participants: "Hãy chọn ít nhất một điểm cầu hoặc một nhóm đơn vị.",
+    v_people: "Số người dự kiến là số nguyên từ 1 đến 100000.",
+    v_quorum: "Túc số là số nguyên từ 1 đến 100 (%).",
+    v_interval: "Khoảng lặp là số nguyên từ 1 đến 12.",
+    v_count: "Số buổi là số nguyên từ 1 đến 200.",
+    v_until: "Hãy chọn ngày kết thúc chuỗi, không trước ngày bắt đầu.",
+    sv_title: "Tên hội nghị phải có từ 1 đến 300 ký tự.",
+    sv_kind: "Loại hội nghị không hợp lệ.",
+    sv_start: "Thời điểm bắt đầu không hợp lệ: phải sau năm 2000 và không quá hai năm tới.",
+    sv_end: "Thời điểm kết thúc phải sau thời điểm bắt đầu.",
+    sv_end_long: "Một hội nghị kéo dài tối đa 24 giờ.",
+    sv_hub: "Điểm cầu chủ trì không tồn tại.",
+    sv_participants: "Có điểm cầu không tồn tại hoặc được chọn hai lần.",
+    sv_queries: "Có đơn vị không tồn tại vào ngày họp.",
+    sv_chair: "Người chủ trì không tồn tại, đã bị khóa hoặc không có vai trò chủ trì.",
+    sv_secretary: "Thư ký không tồn tại, đã bị khóa hoặc không có vai trò thư ký.",
+    sv_people: "Số người dự kiến phải từ 1 đến 100000.",
+    sv_quorum: "Túc số phải từ 1 đến 100 (%).",
+    sv_description: "Nội dung, ghi chú dài tối đa 5000 ký tự.",
+    sv_recurrence: "Quy tắc lặp lại không hợp lệ (mỗi 1–12 ngày/tuần/tháng, tối đa 200 buổi, trong vòng hai năm).",
+    sv_name: "Tên điểm cầu phải có từ 1 đến 200 ký tự.",
+    sv_room: "Phòng họp dài tối đa 200 ký tự.",
+    sv_tech: "Tên kỹ thuật viên dài tối đa 200 ký tự.",
+    sv_phone: "Số điện thoại không hợp lệ.",
+    sv_link: "Đường truyền không hợp lệ.",
+    sv_unit: "Đơn vị không tồn tại hoặc đã giải thể vào ngày gắn.",
+    server_detail: "Chi tiết từ máy chủ: {message}",
+    sch_at: "{day}, {date} lúc {time}",
+    sch_duration: "kéo dài {h} giờ {m} phút",
+    reg_filter_label: "Tìm đơn vị, điểm cầu",
+    reg_filter: "Tìm đơn vị, điểm cầu, kỹ thuật viên…",
+    scheduled_one: "Đã lên lịch “{title}”.",
+    scheduled_many: "Đã lên lịch chuỗi {n} buổi “{title}”.",
+    saved: "Đã lưu thay đổi “{title}”.",
+    not_editable_here: "Hội nghị này không còn sửa được.",
+    kinds: {
+      bch: "Hội nghị Ban Chấp hành",
+      btv: "Hội nghị Ban Thường vụ",
+      giao_ban: "Giao ban",
+      quan_triet: "Hội nghị quán triệt, triển khai nghị quyết",
+      chuyen_de: "Hội nghị chuyên đề",
+      other: "Khác",
+    },
+    org_kinds: { central: "Trung ương", province: "Tỉnh", commune: "Xã", ward: "Phường", special_zone: "Đặc khu", sector: "Đảng ủy trực thuộc" },
+    org_kinds_plural: { central: "cơ quan Trung ương", province: "tỉnh", commune: "xã", ward: "phường", special_zone: "đặc khu", sector: "đảng ủy trực thuộc" },
+    links: { fibre: "Cáp quang", "4g": "4G", "3g": "3G", vsat: "VSAT" },
+    reg_title: "Điểm cầu",
+    reg_new: "Thêm điểm cầu",
+    reg_summary: "{units} đơn vị, {eps} điểm cầu ({revoked} đã thu hồi mã) — theo cây tổ chức ngày {on}",
+    reg_col_name: "Điểm cầu",
+    reg_col_room: "Phòng họp",
+    reg_col_tech: "Kỹ thuật viên",
+    reg_col_link: "Đường truyền",
+    reg_col_state: "Trạng thái",
+    reg_col_actions: "Thao tác",
+    reg_no_eps: "Chưa có điểm cầu.",
+    reg_active: "Hoạt động",
+    reg_revoked: "Đã thu hồi mã",
+    reg_rotate: "Cấp mã mới",
+    reg_revoke: "Thu hồi mã",
+    reg_add_here: "+ Điểm cầu",
+    reg_confirm_rotate: "Cấp mã truy cập mới cho “{name}”? Mã cũ ngừng hoạt động ngay lập tức.",
+    reg_confirm_revoke: "Thu hồi mã truy cập của “{name}”? Điểm cầu sẽ không kết nối được cho đến khi được cấp mã mới.",
+    reg_revoked_done: "Đã thu hồi mã của “{name}”.",
+    reg_unbound: "Điểm cầu chưa gắn đơn vị",
+    ep_heading: "Thêm điểm cầu",
+    ep_heading_edit: "Sửa thông tin điểm cầu",
+    ep_save: "Lưu thay đổi",
+    ep_saved: "Đã lưu thông tin “{name}”.",
+    ep_unit_fixed: "Đơn vị gắn theo ngày; đổi đơn vị bằng quyết định sáp nhập hoặc chuyển đơn vị.",
+    reg_edit: "Sửa",
+    ep_name: "Tên điểm cầu",
+    ep_unit: "Đơn vị",
+    ep_unit_pick: "— Chọn đơn vị —",
+    ep_room: "Phòng họp (tòa nhà, tầng, phòng)",
+    ep_tech: "Kỹ thuật viên",
+    ep_phone: "Điện thoại",
+    ep_link: "Đường truyền",
+    ep_submit: "Thêm và cấp mã truy cập",
+    ep_need_name: "Vui lòng nhập tên điểm cầu.",
+    ep_need_unit: "Hãy chọn đơn vị của điểm cầu.",
+    token_heading_new: "Mã truy cập của điểm cầu “{name}”",
+    token_heading_rotated: "Mã truy cập mới của điểm cầu “{name}”",
+    token_warning: "Mã truy cập này chỉ hiển thị MỘT LẦN. Hãy sao chép và trao cho kỹ thuật viên điểm cầu ngay; sau khi đóng hộp thoại sẽ không xem lại được (chỉ có thể cấp mã mới).",
+    token_copy: "Sao chép",
+    token_copied: "Đã sao chép vào bộ nhớ tạm.",
+    token_copy_failed: "Không sao chép được; hãy chọn mã và nhấn Ctrl+C.",
+    token_close: "Tôi đã lưu mã, đóng",
+    imp_title: "Nhập đơn vị từ tệp CSV",
+    imp_hint: "Tệp CSV (UTF-8) có dòng tiêu đề với các cột code,name,kind,parent_code,valid_from. Loại đơn vị (kind): province, commune, ward, special_zone, sector, central; ngày hiệu lực dạng YYYY-MM-DD. Nhập tất cả hoặc không dòng nào: một dòng lỗi thì không có gì thay đổi.",
+    imp_file: "Chọn tệp CSV",
+    imp_text: "hoặc dán nội dung CSV",
+    imp_submit: "Nhập đơn vị",
+    imp_empty: "Hãy chọn tệp CSV hoặc dán nội dung CSV.",
+    imp_done: "Đã nhập {n} đơn vị.",
+    imp_nothing: "Không có thay đổi nào được ghi.",
+    imp_row: "Dòng {n}, cột “{column}” ({label}): {reason}",
+    imp_item: "Mục {n}, trường “{column}” ({label}): {reason}",
+    imp_columns: { code: "Mã", name: "Tên", kind: "Loại", parent_code: "Mã đơn vị cấp trên", valid_from: "Ngày hiệu lực" },
+    imp_reasons: {
+      code: "mã đơn vị trống, bị trùng trong tệp hoặc đã được dùng (mã không bao giờ dùng lại)",
+      name: "tên đơn vị không hợp lệ (trống hoặc quá dài)",
+      kind: "loại đơn vị không hợp lệ; dùng province, commune, ward, special_zone, sector hoặc central",
+      parent_code: "không có đơn vị cấp trên mang mã này (trong tệp hoặc đã có), hoặc các mã cấp trên tạo thành vòng lặp",
+      valid_from: "ngày hiệu lực không hợp lệ (dạng YYYY-MM-DD, trong thời gian tồn tại của đơn vị cấp trên)",
+    },
+  });
+  Object.assign(DICT.vi.errors, {
+    not_editable: "Chỉ sửa được hội nghị đã lên lịch hoặc đang mở phòng chờ.",
+    unknown_unit: "Không tìm thấy đơn vị.",
+    duplicate_code: "Mã đơn vị đã được dùng (mã không bao giờ dùng lại).",
+    unit_in_use: "Đơn vị đang được sử dụng.",
+    bad_import: "Tệp nhập không đúng định dạng.",
+    not_utf8: "Tệp không phải văn bản UTF-8; hãy lưu bảng tính dạng CSV UTF-8.",
+    unsupported_media_type: "Định dạng dữ liệu không được hỗ trợ.",
+    bad_request: "Yêu cầu không hợp lệ.",
+  });
+  Object.assign(DICT.en, {
+    nav_meetings: "Meetings",
+    nav_endpoints: "Endpoints",
+    schedule_open: "Schedule a meeting",
+    act_edit: "Edit",
+    act_cancel: "Cancel",
+    confirm_cancel: "Cancel the meeting “{title}”? Sites will no longer be able to join.",
+    cancelled_done: "Meeting “{title}” cancelled.",
+    cancelled_many: "{n} meetings of “{title}” cancelled.",
+    occurrence: "meeting {n}",
+    confirm_cancel_series: "This is one meeting of a series. Cancel the later ones too? (“Cancel” cancels this one only.)",
+    sch_heading_new: "Schedule a meeting",
+    sch_heading_edit: "Edit a scheduled meeting",
+    sch_back: "Back to the list",
+    sch_submit_new: "Schedule",
+    sch_submit_edit: "Save changes",
+    sch_title: "Meeting title",
+    sch_kind: "Kind of meeting",
+    sch_hub: "Hub (chairing) endpoint",
+    sch_hub_none: "— None —",
+    sch_start: "Starts (Vietnam time, UTC+07:00)",
+    sch_end: "Ends (Vietnam time, UTC+07:00)",
+    sch_chair: "Chair (optional)",
+    sch_secretary: "Secretary (optional)",
+    sch_person_none: "— Not set —",
+    sch_people: "Expected attendance (optional)",
+    sch_quorum: "Quorum (%)",
+    sch_description: "Description, notes (optional)",
+    sch_participants: "Participating endpoints",
+    sch_participants_hint: "Tick endpoints one by one in the org tree, and/or add whole groups of units (e.g. every commune under a unit). Groups are resolved as of the meeting's date.",
+    sch_tree: "Org tree and endpoints",
+    sch_tree_filter: "Find a unit or endpoint…",
+    sch_count: "{n} endpoints selected",
+    sch_unbound: "Not bound to a unit",
+    sch_is_hub: "hub",
+    sch_revoked: "token revoked",
+    sch_no_units: "No units yet.",
+    sch_queries: "By unit",
+    sch_q_unit: "Units under",
+    sch_q_pick: "— Pick a unit —",
+    sch_q_self: "Include the unit itself",
+    sch_q_add: "Add group",
+    sch_q_remove: "Remove",
+    sch_q_all_kinds: "units of every kind",
+    sch_q_text: "Every {kinds} under {unit}",
+    sch_q_text_self: "{unit} and every {kinds} under it",
+    sch_q_preview: "today {units} units, {eps} endpoints",
+    sch_q_need_unit: "Pick a unit.",
+    sch_q_empty: "No group added.",
+    sch_recurrence: "Recurrence",
+    sch_repeat: "Recurring meeting (makes a series)",
+    sch_freq: "Frequency",
+    sch_interval: "every",
+    sch_count_label: "Occurrences",
+    sch_until: "Until (inclusive)",
+    sch_rec_note: "Editing one occurrence changes only it; the series rule stays.",
+    freq_daily: "Daily",
+    freq_weekly: "Weekly",
+    freq_monthly: "Monthly",
+    unit_daily: "day(s)",
+    unit_weekly: "week(s)",
+    unit_monthly: "month(s)",
+    weekdays: { mo: "Monday", tu: "Tuesday", we: "Wednesday", th: "Thursday", fr: "Friday", sa: "Saturday", su: "Sunday" },
+    v_title: "Please enter a title.",
+    v_title_long: "A title is at most 300 characters.",
+    v_start: "Please pick the start date and time.",
+    v_end: "Please pick the end date and time.",
+    v_end_before: "The end must be after the start.",
+    v_too_long: "A meeting lasts at most 24 hours.",
+    v_participants: "Pick at least one endpoint or one group of units.",
+    v_people: "Expected attendance is a whole number from 1 to 100000.",
+    v_quorum: "The quorum is a whole number from 1 to 100 (%).",
+    v_interval: "The interval is a whole number from 1 to 12.",
+    v_count: "Occurrences: a whole number from 1 to 200.",
+    v_until: "Pick the series' last date, not before the start.",
+    sv_title: "A title is 1 to 300 characters.",
+    sv_kind: "Not a meeting kind.",
+    sv_start: "Invalid start: after 2000 and at most two years ahead.",
+    sv_end: "The end must be after the start.",
+    sv_end_long: "A meeting lasts at most 24 hours.",
+    sv_hub: "The hub endpoint does not exist.",
+    sv_participants: "An endpoint does not exist or is listed twice.",
+    sv_queries: "A unit does not exist on the meeting's date.",
+    sv_chair: "The chair does not exist, is disabled or lacks the chair role.",
+    sv_secretary: "The secretary does not exist, is disabled or lacks the secretary role.",
+    sv_people: "Expected attendance is 1 to 100000.",
+    sv_quorum: "The quorum is 1 to 100 (%).",
+    sv_description: "The description is at most 5000 characters.",
+    sv_recurrence: "Invalid recurrence (every 1–12 days/weeks/months, at most 200 meetings, within two years).",
+    sv_name: "An endpoint name is 1 to 200 characters.",
+    sv_room: "The room is at most 200 characters.",
+    sv_tech: "The technician's name is at most 200 characters.",
+    sv_phone: "Invalid phone number.",
+    sv_link: "Invalid link profile.",
+    sv_unit: "The unit does not exist or has ended on the binding date.",
+    server_detail: "Server detail: {message}",
+    sch_at: "{day}, {date} at {time}",
+    sch_duration: "lasts {h} h {m} min",
+    reg_filter_label: "Find a unit or endpoint",
+    reg_filter: "Find a unit, endpoint, technician…",
+    scheduled_one: "“{title}” scheduled.",
+    scheduled_many: "Series of {n} meetings “{title}” scheduled.",
+    saved: "Changes to “{title}” saved.",
+    not_editable_here: "This meeting can no longer be edited.",
+    kinds: {
+      bch: "Executive Committee plenum (BCH)",
+      btv: "Standing Committee meeting (BTV)",
+      giao_ban: "Regular briefing (giao ban)",
+      quan_triet: "Studying and carrying out a resolution (quán triệt)",
+      chuyen_de: "Thematic conference (chuyên đề)",
+      other: "Other",
+    },
+    org_kinds: { central: "Central", province: "Province", commune: "Commune", ward: "Ward", special_zone: "Special zone", sector: "Sector committee" },
+    org_kinds_plural: { central: "central bodies", province: "provinces", commune: "communes", ward: "wards", special_zone: "special zones", sector: "sector committees" },
+    links: { fibre: "Fibre", "4g": "4G", "3g": "3G", vsat: "VSAT" },
+    reg_title: "Endpoints",
+    reg_new: "Add an endpoint",
+    reg_summary: "{units} units, {eps} endpoints ({revoked} with revoked tokens) — org tree as of {on}",
+    reg_col_name: "Endpoint",
+    reg_col_room: "Room",
+    reg_col_tech: "Technician",
+    reg_col_link: "Link",
+    reg_col_state: "State",
+    reg_col_actions: "Actions",
+    reg_no_eps: "No endpoint.",
+    reg_active: "Active",
+    reg_revoked: "Token revoked",
+    reg_rotate: "New token",
+    reg_revoke: "Revoke token",
+    reg_add_here: "+ Endpoint",
+    reg_confirm_rotate: "Issue a new token for “{name}”? The old one stops working at once.",
+    reg_confirm_revoke: "Revoke the token of “{name}”? It cannot connect until a new token is issued.",
+    reg_revoked_done: "Token of “{name}” revoked.",
+    reg_unbound: "Endpoints bound to no unit",
+    ep_heading: "Add an endpoint",
+    ep_heading_edit: "Edit an endpoint",
+    ep_save: "Save changes",
+    ep_saved: "“{name}” saved.",
+    ep_unit_fixed: "Unit bindings are dated; they change with a merge or a move of the unit.",
+    reg_edit: "Edit",
+    ep_name: "Endpoint name",
+    ep_unit: "Unit",
+    ep_unit_pick: "— Pick a unit —",
+    ep_room: "Room (building, floor, room)",
+    ep_tech: "Technician",
+    ep_phone: "Phone",
+    ep_link: "Link profile",
+    ep_submit: "Add and issue a token",
+    ep_need_name: "Please enter the endpoint's name.",
+    ep_need_unit: "Pick the endpoint's unit.",
+    token_heading_new: "Access token of “{name}”",
+    token_heading_rotated: "New access token of “{name}”",
+    token_warning: "This token is shown ONCE. Copy it and hand it to the site's technician now; once this dialog is closed it cannot be shown again (only replaced).",
+    token_copy: "Copy",
+    token_copied: "Copied to the clipboard.",
+    token_copy_failed: "Could not copy; select the token and press Ctrl+C.",
+    token_close: "I saved it, close",
+    imp_title: "Import units from a CSV file",
+    imp_hint: "A UTF-8 CSV file with a header row: code,name,kind,parent_code,valid_from. kind: province, commune, ward, special_zone, sector, central; valid_from as YYYY-MM-DD. All rows or none: one bad row changes nothing.",
+    imp_file: "Pick a CSV file",
+    imp_text: "or paste the CSV",
+    imp_submit: "Import units",
+    imp_empty: "Pick a CSV file or paste CSV text.",
+    imp_done: "{n} units imported.",
+    imp_nothing: "Nothing was written.",
+    imp_row: "Row {n}, column “{column}” ({label}): {reason}",
+    imp_item: "Item {n}, field “{column}” ({label}): {reason}",
+    imp_columns: { code: "code", name: "name", kind: "kind", parent_code: "parent's code", valid_from: "first day" },
+    imp_reasons: {
+      code: "empty, repeated in the file or already used (codes are never reused)",
+      name: "invalid unit name (empty or too long)",
+      kind: "not a unit kind; use province, commune, ward, special_zone, sector or central",
+      parent_code: "no unit has this parent code (in the file or stored), or the parent codes form a cycle",
+      valid_from: "invalid first day (YYYY-MM-DD, within the parent's life)",
+    },
+  });
   const SCENES = ["khai_mac", "chu_tri_phat_bieu", "thao_luan", "bieu_quyet", "be_mac"];
   let lang = (() => {
     try {
@@ -371,9 +738,10 @@
     }
   }
 
-  async function api(method, path, body) {
+  // `contentType` given: `body` is sent as it is (a CSV file), not as JSON.
+  async function api(method, path, body, contentType) {
     const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (body !== undefined) headers["Content-Type"] = contentType || "application/json";
     if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
     let resp;
     try {
@@ -381,7 +749,7 @@
         method,
         headers,
         credentials: "same-origin",
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : contentType ? body : JSON.stringify(body),
       });
     } catch (e) {
       throw new ApiError(0, "network", t("network_error"));
@@ -453,8 +821,14 @@
 
   // ------------------------------------------------------------ routing
   function route() {
-    const m = location.pathname.match(/^\/console\/meetings\/([^/]+)\/?$/);
-    return m ? { view: "live", id: decodeURIComponent(m[1]) } : { view: "meetings" };
+    const p = location.pathname;
+    let m = p.match(/^\/console\/meetings\/([^/]+)\/?$/);
+    if (m) return { view: "live", id: decodeURIComponent(m[1]) };
+    if (/^\/console\/schedule\/?$/.test(p)) return { view: "schedule", id: null };
+    m = p.match(/^\/console\/schedule\/([^/]+)\/?$/);
+    if (m) return { view: "schedule", id: decodeURIComponent(m[1]) };
+    if (/^\/console\/endpoints\/?$/.test(p)) return { view: "endpoints" };
+    return { view: "meetings" };
   }
   function go(path) {
     history.pushState(null, "", path);
@@ -463,7 +837,8 @@
   window.addEventListener("popstate", () => render());
 
   function showOnly(id) {
-    for (const v of ["view-login", "view-meetings", "view-live"]) $(v).hidden = v !== id;
+    for (const v of ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints"]) $(v).hidden = v !== id;
+    markNav(id);
     document.body.dataset.view = id;
   }
 
@@ -485,7 +860,9 @@
     if (r.view === "live") openLive(r.id);
     else {
       closeLive();
-      showMeetings();
+      if (r.view === "schedule") openSchedule(r.id);
+      else if (r.view === "endpoints") openRegistry();
+      else showMeetings();
     }
   }
 
@@ -497,6 +874,11 @@
     // Nothing of the previous user stays in the page.
     meetingsCache = [];
     $("meetings-body").replaceChildren();
+    sched = null;
+    reg = null;
+    $("reg-tree").replaceChildren();
+    $("sch-tree").replaceChildren();
+    $("reg-filter").value = "";
     $("alerts").replaceChildren();
     showUser();
     showOnly("view-login");
@@ -508,6 +890,8 @@
     $("who").hidden = !me;
     $("btn-logout").hidden = !me;
     $("who").textContent = me ? me.display_name || me.login : "";
+    $("nav").hidden = !me;
+    $("nav-endpoints").hidden = !may("endpoints_read");
   }
 
   $("login-form").addEventListener("submit", async (ev) => {
@@ -568,6 +952,7 @@
   async function showMeetings() {
     showOnly("view-meetings");
     $("crumbs").textContent = t("meetings_title");
+    $("btn-schedule").hidden = !may("meetings_write");
     const list = await act(null, () => api("GET", `/api/v1/meetings?from_ms=${startOfVnToday()}&limit=200`));
     if (!list) return;
     meetingsCache = list.meetings || [];
@@ -588,9 +973,31 @@
           text: t(label),
           onclick: (ev) => lifecycleAction(ev.currentTarget, m, verb),
         });
-      if (m.state === "scheduled") actions.append(lifecycle("open", "act_open"));
-      if (m.state === "open") actions.append(lifecycle("start", "act_start", "btn-primary"));
-      if (m.state === "live") actions.append(lifecycle("end", "act_end", "btn-danger"));
+      const runs = may("meeting_lifecycle");
+      if (runs && m.state === "scheduled") actions.append(lifecycle("open", "act_open"));
+      if (runs && m.state === "open") actions.append(lifecycle("start", "act_start", "btn-primary"));
+      if (runs && m.state === "live") actions.append(lifecycle("end", "act_end", "btn-danger"));
+      if (may("meetings_write") && (m.state === "scheduled" || m.state === "open")) {
+        actions.append(
+          el("a", {
+            class: "btn btn-small",
+            href: `/console/schedule/${encodeURIComponent(m.id)}`,
+            dataset: { action: "edit", meeting: m.id },
+            text: t("act_edit"),
+            onclick: (ev) => {
+              ev.preventDefault();
+              go(`/console/schedule/${encodeURIComponent(m.id)}`);
+            },
+          }),
+          el("button", {
+            class: "btn btn-small btn-danger",
+            type: "button",
+            dataset: { action: "cancel", meeting: m.id },
+            text: t("act_cancel"),
+            onclick: (ev) => cancelMeeting(ev.currentTarget, m),
+          })
+        );
+      }
       if (m.state === "open" || m.state === "live")
         actions.append(
           el("a", {
@@ -609,7 +1016,7 @@
           "tr",
           { dataset: { meeting: m.id, state: m.state } },
           el("td", { class: "time", text: `${vnTime(m.starts_at_ms)} – ${vnTime(m.ends_at_ms).slice(0, 5)}` }),
-          el("td", {}, el("div", { class: "m-title", text: m.title }), el("div", { class: "m-kind", text: (m.kind || "").toUpperCase() })),
+          el("td", {}, el("div", { class: "m-title", text: m.title }), el("div", { class: "m-kind", text: m.series_id ? `${tk("kinds", m.kind)} · ${t("occurrence", { n: m.occurrence })}` : tk("kinds", m.kind) })),
           el("td", {}, stateBadge(m.state)),
           el("td", {}, actions)
         )
@@ -1570,6 +1977,1000 @@
     }
   }
 
+  // ------------------------------------------------------------ permissions
+  // What the logged-in user's roles allow, mirroring the server's table
+  // (src/api/access.rs `role_permits`): actions a role cannot do are not
+  // offered. The server still checks every request.
+  const ROLE_ACTIONS = {
+    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle"],
+    sub_operator: ["users_read", "org_read", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle"],
+    secretary: ["users_read", "org_read", "endpoints_read", "meetings_read", "meetings_write"],
+    chair: ["org_read", "endpoints_read", "meetings_read"],
+    delegate: ["org_read", "meetings_read"],
+    auditor: ["users_read", "org_read", "endpoints_read", "meetings_read"],
+  };
+  // A sub-operator's subtree for `action` (unit ids), or null when a role
+  // without a scope already allows it — as the server's `scope_unit`.
+  function scopeUnits(action, shape) {
+    const scope = me && me.scope_unit_id;
+    const roles = (me && me.roles) || [];
+    const unscoped = roles.some((r) => r !== "sub_operator" && (r === "admin" || (ROLE_ACTIONS[r] || []).includes(action)));
+    return !scope || unscoped ? null : new Set(subtreeIds(shape, scope));
+  }
+  function may(action) {
+    const roles = (me && me.roles) || [];
+    return roles.includes("admin") || roles.some((r) => (ROLE_ACTIONS[r] || []).includes(action));
+  }
+
+  // A word from one of the dictionary's groups (kinds, links, …).
+  function tk(group, key) {
+    const mine = DICT[lang][group];
+    if (mine && mine[key] !== undefined) return mine[key];
+    const vi = DICT.vi[group];
+    return vi && vi[key] !== undefined ? vi[key] : String(key);
+  }
+
+  function markNav(view) {
+    const current = view === "view-endpoints" ? "nav-endpoints" : view === "view-login" ? null : "nav-meetings";
+    for (const id of ["nav-meetings", "nav-endpoints"]) {
+      if (id === current) $(id).setAttribute("aria-current", "page");
+      else $(id).removeAttribute("aria-current");
+    }
+  }
+  for (const id of ["nav-meetings", "nav-endpoints"])
+    $(id).addEventListener("click", (ev) => {
+      ev.preventDefault();
+      go(ev.currentTarget.getAttribute("href"));
+    });
+
+  // ------------------------------------------------------------ local time (UTC+07:00)
+  const VN_MS = 7 * 3600 * 1000;
+  function msToLocalInput(ms) {
+    return new Date(ms + VN_MS).toISOString().slice(0, 16);
+  }
+  function localInputToMs(v) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(v || "");
+    if (!m) return null;
+    return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0)) - VN_MS;
+  }
+  function vnDate(ms) {
+    return new Date(ms + VN_MS).toISOString().slice(0, 10);
+  }
+
+  // ------------------------------------------------------------ org tree helpers
+  const ORG_KIND_ORDER = ["central", "province", "sector", "ward", "commune", "special_zone"];
+  function sortUnits(list) {
+    return list.slice().sort((a, b) => {
+      const k = ORG_KIND_ORDER.indexOf(a.kind) - ORG_KIND_ORDER.indexOf(b.kind);
+      return k !== 0 ? k : a.name.localeCompare(b.name, "vi");
+    });
+  }
+  // { roots, children: Map(unit id → units), epsByUnit: Map(unit id | "" → endpoints) }
+  function shapeTree(units, endpoints) {
+    const ids = new Set(units.map((u) => u.id));
+    const children = new Map();
+    const roots = [];
+    for (const u of units) {
+      if (u.parent_id && ids.has(u.parent_id)) {
+        if (!children.has(u.parent_id)) children.set(u.parent_id, []);
+        children.get(u.parent_id).push(u);
+      } else roots.push(u);
+    }
+    for (const [k, v] of children) children.set(k, sortUnits(v));
+    const epsByUnit = new Map();
+    for (const e of endpoints) {
+      const key = e.unit && ids.has(e.unit.id) ? e.unit.id : "";
+      if (!epsByUnit.has(key)) epsByUnit.set(key, []);
+      epsByUnit.get(key).push(e);
+    }
+    for (const v of epsByUnit.values()) v.sort((a, b) => a.name.localeCompare(b.name, "vi"));
+    return { roots: sortUnits(roots), children, epsByUnit };
+  }
+  // Units in tree order with their depth, for indented <select> options.
+  function flatUnits(shape, only) {
+    const out = [];
+    const walk = (u, depth) => {
+      if (!only || only.has(u.id)) out.push({ unit: u, depth });
+      for (const c of shape.children.get(u.id) || []) walk(c, depth + 1);
+    };
+    for (const r of shape.roots) walk(r, 0);
+    return out;
+  }
+  function subtreeIds(shape, id) {
+    const out = [id];
+    for (let i = 0; i < out.length; i++) for (const c of shape.children.get(out[i]) || []) out.push(c.id);
+    return out;
+  }
+  function unitOption(u, depth) {
+    return el("option", { value: u.id, text: `${"\u2003".repeat(depth)}${u.name} (${tk("org_kinds", u.kind)})` });
+  }
+  async function loadOrg(on) {
+    const q = on ? `?on=${encodeURIComponent(on)}` : "";
+    const [units, eps] = await Promise.all([api("GET", `/api/v1/org/units${q}`), api("GET", `/api/v1/endpoints${q}`)]);
+    return { on: units.on, units: units.units || [], endpoints: eps.endpoints || [] };
+  }
+
+  // ------------------------------------------------------------ form errors
+  // `prefix-name` is the input, `prefix-name-error` the message beside it.
+  function clearFieldErrors(form) {
+    for (const box of form.querySelectorAll(".field-error, .form-error")) {
+      box.hidden = true;
+      box.textContent = "";
+      box.removeAttribute("title");
+    }
+    for (const i of form.querySelectorAll("[aria-invalid]")) i.removeAttribute("aria-invalid");
+  }
+  function fieldError(prefix, name, text, detail) {
+    const box = $(`${prefix}-${name}-error`);
+    if (!box) return false;
+    box.textContent = text;
+    if (detail) box.title = detail;
+    box.hidden = false;
+    const input = $(`${prefix}-${name}`);
+    if (input) input.setAttribute("aria-invalid", "true");
+    return true;
+  }
+  function formError(id, text) {
+    const box = $(id);
+    box.textContent = text;
+    box.hidden = false;
+  }
+  function focusFirstError(form) {
+    const bad = form.querySelector("[aria-invalid=true]");
+    if (bad && typeof bad.focus === "function") bad.focus();
+  }
+
+  // ------------------------------------------------------------ scheduler
+  // Plan a meeting (POST /api/v1/meetings) or edit a scheduled or open one
+  // (PATCH). Rooms are ticked one by one in the org tree (endpoint_ids)
+  // and/or added as unit queries; both are resolved by the server at the
+  // meeting's own date.
+  const MEETING_KINDS = ["bch", "btv", "giao_ban", "quan_triet", "chuyen_de", "other"];
+  const QUERY_KINDS = ["commune", "ward", "special_zone", "sector", "province", "central"];
+  const WEEKDAYS = ["mo", "tu", "we", "th", "fr", "sa", "su"];
+  const MAX_MEETING_MS = 24 * 3600 * 1000;
+  let sched = null; // { id, meeting, org, shape, users, selected: Set, queries: [], gen }
+
+  async function openSchedule(id) {
+    showOnly("view-schedule");
+    $("crumbs").replaceChildren(
+      el("a", {
+        href: "/console",
+        text: t("back"),
+        onclick: (ev) => {
+          ev.preventDefault();
+          go("/console");
+        },
+      })
+    );
+    const mine = { id, meeting: null, org: null, shape: null, users: [], selected: new Set(), queries: [], gen: 0 };
+    sched = mine;
+    const form = $("sch-form");
+    form.reset();
+    clearFieldErrors(form);
+    $("sch-tree").replaceChildren();
+    $("sch-queries").replaceChildren();
+    $("sch-tree-filter").placeholder = t("sch_tree_filter");
+    $("sch-heading").textContent = t(id ? "sch_heading_edit" : "sch_heading_new");
+    $("sch-submit").textContent = t(id ? "sch_submit_edit" : "sch_submit_new");
+    $("sch-repeat").disabled = !!id;
+    $("sch-rec").hidden = true;
+    $("sch-rec-note").hidden = !id;
+    if (!may("meetings_write")) {
+      formError("sch-error", errorText(new ApiError(403, "forbidden", "meetings_write")));
+      return;
+    }
+    let meeting = null;
+    if (id) {
+      meeting = await act(null, () => api("GET", `/api/v1/meetings/${encodeURIComponent(id)}`));
+      if (sched !== mine) return;
+      if (!meeting) return;
+      if (meeting.state !== "scheduled" && meeting.state !== "open") {
+        formError("sch-error", t("not_editable_here"));
+        return;
+      }
+      mine.meeting = meeting;
+      for (const e of meeting.endpoint_ids || []) mine.selected.add(e);
+      mine.queries = (meeting.unit_queries || []).map((q) => ({ unit_id: q.unit_id, kinds: q.kinds || [], include_self: !!q.include_self }));
+    }
+    const users = may("users_read") ? api("GET", "/api/v1/users").catch(() => ({ users: [] })) : Promise.resolve({ users: [] });
+    const org = await act(null, () => loadOrg(meeting ? meeting.local_date : null));
+    if (sched !== mine || !org) return;
+    mine.org = scopedOrg(org);
+    mine.shape = shapeTree(mine.org.units, mine.org.endpoints);
+    mine.users = ((await users).users || []).filter((u) => !u.disabled);
+    if (sched !== mine) return;
+    fillScheduleForm(meeting);
+    drawSchedule();
+    setTimeout(() => $("sch-title").focus(), 0);
+  }
+
+  // A sub-operator plans meetings inside their subtree only: the picker
+  // offers nothing else (the server refuses the rest as out of scope).
+  function scopedOrg(org) {
+    const only = scopeUnits("meetings_write", shapeTree(org.units, org.endpoints));
+    if (!only) return org;
+    return {
+      on: org.on,
+      units: org.units.filter((u) => only.has(u.id)),
+      endpoints: org.endpoints.filter((e) => e.unit && only.has(e.unit.id)),
+    };
+  }
+
+  function fillSelect(select, options, value) {
+    select.replaceChildren(...options);
+    if (value !== undefined && value !== null) select.value = value;
+  }
+
+  function fillScheduleForm(m) {
+    fillSelect($("sch-kind"), MEETING_KINDS.map((k) => el("option", { value: k, text: tk("kinds", k) })), m ? m.kind : "btv");
+    fillSelect($("sch-freq"), ["weekly", "monthly", "daily"].map((f) => el("option", { value: f, text: t(`freq_${f}`) })), "weekly");
+    $("sch-weekdays").replaceChildren(
+      ...WEEKDAYS.map((d) => el("label", { class: "check" }, el("input", { type: "checkbox", value: d, dataset: { weekday: d } }), " ", tk("weekdays", d)))
+    );
+    $("sch-q-kinds").replaceChildren(
+      ...QUERY_KINDS.map((k) =>
+        el("label", { class: "check" }, el("input", { type: "checkbox", value: k, dataset: { kind: k }, checked: k === "commune" || k === "ward" }), " ", tk("org_kinds", k))
+      )
+    );
+    if (!m) {
+      // A sensible start: tomorrow 08:00, two hours, province time.
+      const tomorrow = vnDate(Date.now() + 86400000);
+      $("sch-start").value = `${tomorrow}T08:00`;
+      $("sch-end").value = `${tomorrow}T10:00`;
+      $("sch-quorum").value = "67";
+      return;
+    }
+    $("sch-title").value = m.title;
+    $("sch-description").value = m.description || "";
+    $("sch-start").value = msToLocalInput(m.starts_at_ms);
+    $("sch-end").value = msToLocalInput(m.ends_at_ms);
+    $("sch-people").value = m.expected_people || "";
+    $("sch-quorum").value = m.quorum_percent || "";
+  }
+
+  // Selects, tree and query list from `sched` (also after a language switch).
+  function drawSchedule() {
+    const s = sched;
+    if (!s || !s.shape) return;
+    const m = s.meeting;
+    const hubValue = $("sch-hub").value || (m && m.hub_endpoint_id) || "";
+    const eps = s.org.endpoints.slice().sort((a, b) => a.name.localeCompare(b.name, "vi"));
+    fillSelect($("sch-hub"), [el("option", { value: "", text: t("sch_hub_none") }), ...eps.map((e) => el("option", { value: e.id, text: e.unit ? `${e.name} — ${e.unit.name}` : e.name }))], hubValue);
+    const people = (select, role, current) => {
+      const who = s.users.filter((u) => (u.roles || []).includes(role));
+      fillSelect(select, [el("option", { value: "", text: t("sch_person_none") }), ...who.map((u) => el("option", { value: u.id, text: `${u.display_name} (${u.login})` }))], current || "");
+    };
+    people($("sch-chair"), "chair", $("sch-chair").value || (m && m.chair_user_id));
+    people($("sch-secretary"), "secretary", $("sch-secretary").value || (m && m.secretary_user_id));
+    $("sch-chair-field").hidden = !may("users_read");
+    $("sch-secretary-field").hidden = !may("users_read");
+    const qUnit = $("sch-q-unit").value;
+    fillSelect($("sch-q-unit"), [el("option", { value: "", text: t("sch_q_pick") }), ...flatUnits(s.shape).map(({ unit, depth }) => unitOption(unit, depth))], qUnit);
+    $("sch-interval-unit").textContent = t(`unit_${$("sch-freq").value || "weekly"}`);
+    $("sch-weekdays").hidden = $("sch-freq").value !== "weekly";
+    drawTimeHints();
+    drawSchedTree();
+    drawQueries();
+  }
+
+  function drawSchedTree() {
+    const s = sched;
+    const hub = $("sch-hub").value;
+    const tree = $("sch-tree");
+    const epLine = (e) =>
+      el(
+        "li",
+        { class: "ep-line", dataset: { hub: String(e.id === hub) } },
+        el(
+          "label",
+          { class: "check" },
+          el("input", {
+            type: "checkbox",
+            dataset: { endpoint: e.id },
+            checked: e.id === hub || s.selected.has(e.id),
+            disabled: e.id === hub,
+          }),
+          el("span", { class: "ep-name", text: e.name })
+        ),
+        el("span", {
+          class: "ep-meta",
+          text: [tk("links", e.link), e.room, e.id === hub ? t("sch_is_hub") : "", e.revoked_at_ms ? t("sch_revoked") : ""].filter(Boolean).join(" · "),
+        })
+      );
+    const unitNode = (u) => {
+      const kids = s.shape.children.get(u.id) || [];
+      const eps = s.shape.epsByUnit.get(u.id) || [];
+      const inner = el("ul", {}, ...eps.map(epLine), ...kids.map(unitNode));
+      return el(
+        "li",
+        { dataset: { unitNode: u.id } },
+        el(
+          "div",
+          { class: "unit-line" },
+          el(
+            "label",
+            { class: "check" },
+            el("input", { type: "checkbox", dataset: { unit: u.id }, "aria-label": u.name }),
+            el("span", { class: "unit-name", text: u.name })
+          ),
+          el("span", { class: "kind-tag", text: tk("org_kinds", u.kind) })
+        ),
+        inner
+      );
+    };
+    const nodes = s.shape.roots.map(unitNode);
+    const loose = s.shape.epsByUnit.get("") || [];
+    if (loose.length)
+      nodes.push(el("li", {}, el("div", { class: "unit-line" }, el("span", { class: "unit-name", text: t("sch_unbound") })), el("ul", {}, ...loose.map(epLine))));
+    tree.replaceChildren(...nodes);
+    if (!nodes.length) tree.append(el("li", { class: "muted-text", text: t("sch_no_units") }));
+    syncTreeChecks();
+    applySchedFilter();
+  }
+
+  // Narrow the tree to what matches (accents and case aside); ticks stay.
+  function applySchedFilter() {
+    const q = fold($("sch-tree-filter").value.trim());
+    const tree = $("sch-tree");
+    for (const li of tree.querySelectorAll("li.ep-line")) li.hidden = !!q && !fold(li.textContent).includes(q);
+    for (const li of [...tree.querySelectorAll("li[data-unit-node]")].reverse()) {
+      const line = li.querySelector(":scope > .unit-line");
+      if (!q || fold(line.textContent).includes(q)) {
+        for (const x of li.querySelectorAll("li")) x.hidden = false;
+        li.hidden = false;
+        continue;
+      }
+      li.hidden = !li.querySelector(":scope > ul > li:not([hidden])");
+    }
+  }
+  $("sch-tree-filter").addEventListener("input", applySchedFilter);
+
+  // Unit boxes: ticked when every room below is, half when some are.
+  function syncTreeChecks() {
+    const s = sched;
+    if (!s || !s.shape) return;
+    const hub = $("sch-hub").value;
+    for (const box of $("sch-tree").querySelectorAll("input[data-unit]")) {
+      const ids = endpointsUnder(box.dataset.unit).filter((e) => e !== hub);
+      const on = ids.filter((e) => s.selected.has(e)).length;
+      box.disabled = ids.length === 0;
+      box.checked = ids.length > 0 && on === ids.length;
+      box.indeterminate = on > 0 && on < ids.length;
+    }
+    for (const box of $("sch-tree").querySelectorAll("input[data-endpoint]")) {
+      if (box.dataset.endpoint !== hub) box.checked = s.selected.has(box.dataset.endpoint);
+    }
+    const n = [...s.selected].filter((e) => e !== hub).length + (hub ? 1 : 0);
+    $("sch-count").textContent = t("sch_count", { n });
+  }
+
+  function endpointsUnder(unitId) {
+    const s = sched;
+    const out = [];
+    for (const u of subtreeIds(s.shape, unitId)) for (const e of s.shape.epsByUnit.get(u) || []) out.push(e.id);
+    return out;
+  }
+
+  // A field's refusal goes away as soon as it is edited.
+  function clearOwnError(ev) {
+    const id = ev.target && ev.target.id;
+    if (!id) return;
+    const box = $(`${id}-error`);
+    if (box) {
+      box.hidden = true;
+      box.textContent = "";
+    }
+    ev.target.removeAttribute("aria-invalid");
+  }
+  for (const form of ["sch-form", "ep-form"]) {
+    $(form).addEventListener("input", clearOwnError);
+    $(form).addEventListener("change", clearOwnError);
+  }
+
+  // The chosen times said in full, in province time, under their inputs.
+  function vnLong(ms) {
+    const d = new Date(ms + VN_MS);
+    const stamp = vnTime(ms);
+    return t("sch_at", { day: tk("weekdays", WEEKDAYS[(d.getUTCDay() + 6) % 7]), date: stamp.slice(6), time: stamp.slice(0, 5) });
+  }
+  function drawTimeHints() {
+    const start = localInputToMs($("sch-start").value);
+    const end = localInputToMs($("sch-end").value);
+    $("sch-start-hint").textContent = start === null ? "" : vnLong(start);
+    let endText = end === null ? "" : vnLong(end);
+    if (start !== null && end !== null && end > start) {
+      const mins = Math.round((end - start) / 60000);
+      endText += ` · ${t("sch_duration", { h: Math.floor(mins / 60), m: mins % 60 })}`;
+    }
+    $("sch-end-hint").textContent = endText;
+  }
+  for (const id of ["sch-start", "sch-end"]) {
+    $(id).addEventListener("input", drawTimeHints);
+    $(id).addEventListener("change", drawTimeHints);
+  }
+
+  $("sch-tree").addEventListener("change", (ev) => {
+    const box = ev.target;
+    if (!sched || !(box instanceof HTMLInputElement)) return;
+    $("sch-participants-error").hidden = true;
+    if (box.dataset.endpoint) {
+      if (box.checked) sched.selected.add(box.dataset.endpoint);
+      else sched.selected.delete(box.dataset.endpoint);
+    } else if (box.dataset.unit) {
+      const hub = $("sch-hub").value;
+      for (const e of endpointsUnder(box.dataset.unit)) {
+        if (e === hub) continue;
+        if (box.checked) sched.selected.add(e);
+        else sched.selected.delete(e);
+      }
+    }
+    syncTreeChecks();
+  });
+  $("sch-hub").addEventListener("change", () => {
+    if (!sched) return;
+    sched.selected.delete($("sch-hub").value);
+    drawSchedTree();
+  });
+  $("sch-freq").addEventListener("change", () => {
+    $("sch-interval-unit").textContent = t(`unit_${$("sch-freq").value}`);
+    $("sch-weekdays").hidden = $("sch-freq").value !== "weekly";
+  });
+  $("sch-repeat").addEventListener("change", () => {
+    $("sch-rec").hidden = !$("sch-repeat").checked;
+  });
+  // The tree follows the meeting's date: units merged since are shown as
+  // the meeting will see them.
+  $("sch-start").addEventListener("change", async () => {
+    const s = sched;
+    const ms = localInputToMs($("sch-start").value);
+    if (!s || !s.org || ms === null || vnDate(ms) === s.org.on) return;
+    const gen = ++s.gen;
+    try {
+      const org = await loadOrg(vnDate(ms));
+      if (sched !== s || s.gen !== gen) return;
+      s.org = scopedOrg(org);
+      s.shape = shapeTree(s.org.units, s.org.endpoints);
+      drawSchedule();
+    } catch (e) {
+      log("org reload", errorText(e));
+    }
+  });
+
+  function queryText(q) {
+    const s = sched;
+    const unit = s.org.units.find((u) => u.id === q.unit_id);
+    const name = unit ? unit.name : q.unit_id;
+    const kinds = q.kinds.length ? q.kinds.map((k) => tk("org_kinds_plural", k)).join(", ") : t("sch_q_all_kinds");
+    return t(q.include_self ? "sch_q_text_self" : "sch_q_text", { unit: name, kinds });
+  }
+  // What the query reaches on the tree shown (the server resolves it again
+  // at the meeting's date).
+  function queryPreview(q) {
+    const s = sched;
+    const ids = subtreeIds(s.shape, q.unit_id).filter((id) => {
+      if (id === q.unit_id) return q.include_self;
+      const u = s.org.units.find((x) => x.id === id);
+      return u && (!q.kinds.length || q.kinds.includes(u.kind));
+    });
+    const eps = ids.reduce((n, id) => n + (s.shape.epsByUnit.get(id) || []).length, 0);
+    return t("sch_q_preview", { units: ids.length, eps });
+  }
+  function drawQueries() {
+    const s = sched;
+    const list = $("sch-queries");
+    list.replaceChildren(
+      ...s.queries.map((q, i) =>
+        el(
+          "li",
+          { dataset: { unit: q.unit_id } },
+          el("span", { class: "q-text" }, queryText(q), el("br"), el("span", { class: "muted-text", text: queryPreview(q) })),
+          el("button", {
+            class: "btn btn-small",
+            type: "button",
+            text: t("sch_q_remove"),
+            onclick: () => {
+              s.queries.splice(i, 1);
+              drawQueries();
+            },
+          })
+        )
+      )
+    );
+    if (!s.queries.length) list.append(el("li", { class: "muted-text", text: t("sch_q_empty") }));
+  }
+  $("sch-q-add").addEventListener("click", () => {
+    const s = sched;
+    if (!s || !s.org) return;
+    const box = $("sch-queries-error");
+    box.hidden = true;
+    $("sch-q-unit").removeAttribute("aria-invalid");
+    const unit_id = $("sch-q-unit").value;
+    if (!unit_id) {
+      box.textContent = t("sch_q_need_unit");
+      box.hidden = false;
+      $("sch-q-unit").setAttribute("aria-invalid", "true");
+      $("sch-q-unit").focus();
+      return;
+    }
+    const kinds = [...$("sch-q-kinds").querySelectorAll("input:checked")].map((i) => i.value);
+    s.queries.push({ unit_id, kinds, include_self: $("sch-q-self").checked });
+    $("sch-participants-error").hidden = true;
+    drawQueries();
+  });
+
+  function intOrNull(v) {
+    const text = String(v).trim();
+    if (text === "") return null;
+    return /^\d+$/.test(text) ? Number(text) : NaN;
+  }
+
+  // The draft from the form, and the refusals found before sending.
+  function collectSchedule() {
+    const s = sched;
+    const errs = [];
+    const title = $("sch-title").value.trim();
+    if (!title) errs.push(["title", t("v_title")]);
+    else if ([...title].length > 300) errs.push(["title", t("v_title_long")]);
+    const start = localInputToMs($("sch-start").value);
+    const end = localInputToMs($("sch-end").value);
+    if (start === null) errs.push(["start", t("v_start")]);
+    if (end === null) errs.push(["end", t("v_end")]);
+    else if (start !== null && end <= start) errs.push(["end", t("v_end_before")]);
+    else if (start !== null && end - start > MAX_MEETING_MS) errs.push(["end", t("v_too_long")]);
+    const hub = $("sch-hub").value || null;
+    // In the order ticked (an edit keeps the meeting's order); rooms picked
+    // before the tree's date moved stay, even if no longer listed.
+    const endpoint_ids = [...s.selected].filter((id) => id !== hub);
+    if (!hub && !endpoint_ids.length && !s.queries.length) errs.push(["participants", t("v_participants")]);
+    const people = intOrNull($("sch-people").value);
+    if (people !== null && !(people >= 1 && people <= 100000)) errs.push(["people", t("v_people")]);
+    const quorum = intOrNull($("sch-quorum").value);
+    if (quorum !== null && !(quorum >= 1 && quorum <= 100)) errs.push(["quorum", t("v_quorum")]);
+    const draft = {
+      title,
+      kind: $("sch-kind").value,
+      description: $("sch-description").value.trim(),
+      starts_at_ms: start,
+      ends_at_ms: end,
+      hub_endpoint_id: hub,
+      endpoint_ids,
+      unit_queries: s.queries.map((q) => ({ unit_id: q.unit_id, kinds: q.kinds, include_self: q.include_self })),
+      chair_user_id: $("sch-chair").value || null,
+      secretary_user_id: $("sch-secretary").value || null,
+      expected_people: people,
+      quorum_percent: quorum,
+    };
+    if (!s.id && $("sch-repeat").checked) {
+      const interval = intOrNull($("sch-interval").value);
+      const rule = { freq: $("sch-freq").value, interval: interval === null ? 1 : interval };
+      if (!(rule.interval >= 1 && rule.interval <= 12)) errs.push(["recurrence", t("v_interval"), "sch-interval"]);
+      if (rule.freq === "weekly") rule.by_weekday = [...$("sch-weekdays").querySelectorAll("input:checked")].map((i) => i.value);
+      if ($("sch-rec-by-until").checked) {
+        const until = $("sch-until").value;
+        if (!until || (start !== null && until < vnDate(start))) errs.push(["recurrence", t("v_until"), "sch-until"]);
+        rule.until = until;
+      } else {
+        const count = intOrNull($("sch-count").value);
+        if (!(count >= 1 && count <= 200)) errs.push(["recurrence", t("v_count"), "sch-count"]);
+        rule.count = count;
+      }
+      draft.recurrence = rule;
+    }
+    return { draft, errs };
+  }
+
+  // The server's field (`ends_at_ms`, `endpoint_ids[1]`, `recurrence.count`)
+  // → the form's field and its sentence.
+  function scheduleField(serverField, message) {
+    const f = serverField || "";
+    const head = f.split(/[.[]/)[0];
+    const map = {
+      title: ["title", "sv_title"],
+      kind: ["kind", "sv_kind"],
+      description: ["description", "sv_description"],
+      starts_at_ms: ["start", "sv_start"],
+      ends_at_ms: ["end", /24 hours/.test(message || "") ? "sv_end_long" : "sv_end"],
+      hub_endpoint_id: ["hub", "sv_hub"],
+      endpoint_ids: ["participants", "sv_participants"],
+      unit_queries: ["queries", "sv_queries"],
+      chair_user_id: ["chair", "sv_chair"],
+      secretary_user_id: ["secretary", "sv_secretary"],
+      expected_people: ["people", "sv_people"],
+      quorum_percent: ["quorum", "sv_quorum"],
+      recurrence: ["recurrence", "sv_recurrence"],
+    };
+    return map[head] || null;
+  }
+
+  function showServerError(e, formId, generalId, fieldOf) {
+    const mapped = e instanceof ApiError && e.field ? fieldOf(e.field, e.message) : null;
+    if (mapped && e.code === "invalid") {
+      const [name, key] = mapped;
+      if (fieldError(formId, name, t(key), t("server_detail", { message: e.message }))) {
+        focusFirstError($(`${formId}-form`));
+        return;
+      }
+    }
+    if (mapped && fieldError(formId, mapped[0], errorText(e))) {
+      focusFirstError($(`${formId}-form`));
+      return;
+    }
+    formError(generalId, errorText(e));
+    if (e instanceof ApiError && e.status === 401) showLogin();
+  }
+
+  $("sch-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const s = sched;
+    if (!s || !s.org) return;
+    const form = $("sch-form");
+    clearFieldErrors(form);
+    const { draft, errs } = collectSchedule();
+    if (errs.length) {
+      for (const [name, text, input] of errs) {
+        fieldError("sch", name, text);
+        if (input) $(input).setAttribute("aria-invalid", "true");
+      }
+      log("schedule refused before sending", errs.map((x) => x[0]).join(","));
+      focusFirstError(form);
+      return;
+    }
+    const button = $("sch-submit");
+    button.disabled = true;
+    try {
+      if (s.id) {
+        const body = Object.assign({}, draft);
+        delete body.recurrence;
+        const saved = await api("PATCH", `/api/v1/meetings/${encodeURIComponent(s.id)}`, body);
+        toast(t("saved", { title: saved.title }), "ok");
+      } else {
+        const made = await api("POST", "/api/v1/meetings", draft);
+        const list = made.meetings || [];
+        toast(list.length > 1 ? t("scheduled_many", { n: list.length, title: draft.title }) : t("scheduled_one", { title: draft.title }), "ok");
+      }
+      if (sched === s) go("/console");
+    } catch (e) {
+      log("schedule refused", e.code, e.field || "", e.message);
+      showServerError(e, "sch", "sch-error", scheduleField);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  for (const id of ["sch-back", "sch-cancel"]) $(id).addEventListener("click", () => go("/console"));
+  $("btn-schedule").addEventListener("click", () => go("/console/schedule"));
+
+  async function cancelMeeting(button, m) {
+    if (!(await confirmBox(t("confirm_cancel", { title: m.title })))) return;
+    // One occurrence of a series: the later ones too, if the operator says so.
+    const whole_series = !!m.series_id && (await confirmBox(t("confirm_cancel_series")));
+    const done = await act(button, () => api("POST", `/api/v1/meetings/${encodeURIComponent(m.id)}/cancel`, { whole_series }));
+    if (!done) return;
+    const n = (done.meetings || []).length;
+    toast(n > 1 ? t("cancelled_many", { n, title: m.title }) : t("cancelled_done", { title: m.title }), "ok");
+    for (const c of done.meetings || []) {
+      const i = meetingsCache.findIndex((x) => x.id === c.id);
+      if (i >= 0) meetingsCache[i] = c;
+    }
+    drawMeetings();
+  }
+
+  // ------------------------------------------------------------ endpoint registry
+  // The org tree as of today with each unit's rooms; create (the token is
+  // shown once), rotate, revoke; CSV import of units (all or nothing).
+  const LINKS = ["fibre", "4g", "3g", "vsat"];
+  let reg = null; // { org, shape }
+
+  async function openRegistry() {
+    showOnly("view-endpoints");
+    $("crumbs").textContent = t("reg_title");
+    $("btn-ep-new").hidden = !may("endpoints_write");
+    $("reg-filter").placeholder = t("reg_filter");
+    $("import-card").hidden = !may("org_write");
+    await loadRegistry();
+  }
+
+  async function loadRegistry() {
+    const org = await act(null, () => loadOrg(null));
+    if (!org || $("view-endpoints").hidden) return;
+    reg = { org, shape: shapeTree(org.units, org.endpoints) };
+    drawRegistry();
+  }
+
+  function drawRegistry() {
+    if (!reg) return;
+    const { org, shape } = reg;
+    const write = may("endpoints_write");
+    const revoked = org.endpoints.filter((e) => e.revoked_at_ms).length;
+    $("reg-summary").textContent = t("reg_summary", { units: org.units.length, eps: org.endpoints.length, revoked, on: org.on });
+    const table = (eps) =>
+      el(
+        "table",
+        { class: "reg-eps" },
+        el(
+          "thead",
+          {},
+          el("tr", {}, ...["reg_col_name", "reg_col_room", "reg_col_tech", "reg_col_link", "reg_col_state"].map((k) => el("th", { text: t(k) })), write ? el("th", { text: t("reg_col_actions") }) : null)
+        ),
+        el("tbody", {}, ...eps.map(endpointRow))
+      );
+    const endpointRow = (e) => {
+      const state = e.revoked_at_ms ? "revoked" : "active";
+      const actions = write
+        ? el(
+            "td",
+            {},
+            el(
+              "div",
+              { class: "actions" },
+              el("button", { class: "btn btn-small", type: "button", dataset: { action: "edit-endpoint" }, text: t("reg_edit"), onclick: () => openEndpointDialog(e.unit ? e.unit.id : "", e) }),
+              el("button", { class: "btn btn-small", type: "button", dataset: { action: "rotate" }, text: t("reg_rotate"), onclick: (ev) => rotateToken(ev.currentTarget, e) }),
+              e.revoked_at_ms ? null : el("button", { class: "btn btn-small btn-danger", type: "button", dataset: { action: "revoke" }, text: t("reg_revoke"), onclick: (ev) => revokeToken(ev.currentTarget, e) })
+            )
+          )
+        : null;
+      return el(
+        "tr",
+        { dataset: { endpoint: e.id, state } },
+        el("td", {}, el("div", { class: "ep-name", text: e.name })),
+        el("td", { text: e.room || "—" }),
+        el("td", {}, e.technician_name || "—", e.technician_phone ? el("br") : null, e.technician_phone ? el("a", { href: `tel:${e.technician_phone.replace(/\s+/g, "")}`, text: e.technician_phone }) : null),
+        el("td", {}, el("span", { class: "link-tag", dataset: { link: e.link }, title: `≤ ${e.max_kbps} kbit/s`, text: tk("links", e.link) })),
+        el("td", {}, el("span", { class: `badge badge-${state}`, text: t(`reg_${state}`) })),
+        actions
+      );
+    };
+    const unitBox = (u) => {
+      const eps = shape.epsByUnit.get(u.id) || [];
+      const kids = shape.children.get(u.id) || [];
+      return el(
+        "section",
+        { class: "reg-unit", dataset: { unit: u.id, kind: u.kind } },
+        el(
+          "div",
+          { class: "reg-unit-head" },
+          el("span", { class: "unit-name", text: u.name }),
+          el("span", { class: "kind-tag", text: tk("org_kinds", u.kind) }),
+          el("span", { class: "unit-code", text: u.code }),
+          write
+            ? el("button", { class: "btn btn-small", type: "button", dataset: { action: "add-endpoint" }, text: t("reg_add_here"), onclick: () => openEndpointDialog(u.id) })
+            : null
+        ),
+        el("div", { class: "reg-unit-body" }, eps.length ? table(eps) : el("div", { class: "muted-text", text: t("reg_no_eps") }), ...kids.map(unitBox))
+      );
+    };
+    const boxes = shape.roots.map(unitBox);
+    const loose = shape.epsByUnit.get("") || [];
+    if (loose.length)
+      boxes.push(
+        el("section", { class: "reg-unit", dataset: { unit: "" } }, el("div", { class: "reg-unit-head" }, el("span", { class: "unit-name", text: t("reg_unbound") })), el("div", { class: "reg-unit-body" }, table(loose)))
+      );
+    $("reg-tree").replaceChildren(...boxes);
+    applyRegFilter();
+  }
+
+  // Find a unit or a room among ~200: accents and case do not matter.
+  function fold(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase();
+  }
+  function applyRegFilter() {
+    const q = fold($("reg-filter").value.trim());
+    const tree = $("reg-tree");
+    for (const tr of tree.querySelectorAll("tr[data-endpoint]")) tr.hidden = !!q && !fold(tr.textContent).includes(q);
+    for (const table of tree.querySelectorAll("table.reg-eps")) table.hidden = !!q && !table.querySelector("tr[data-endpoint]:not([hidden])");
+    // Innermost units first: a unit shows when it matches or holds a match.
+    for (const sec of [...tree.querySelectorAll("section.reg-unit")].reverse()) {
+      const head = sec.querySelector(":scope > .reg-unit-head");
+      const own = !q || fold(head.textContent).includes(q);
+      if (own) {
+        for (const x of sec.querySelectorAll("tr[data-endpoint], table.reg-eps, section.reg-unit")) x.hidden = false;
+        sec.hidden = false;
+        continue;
+      }
+      const body = sec.querySelector(":scope > .reg-unit-body");
+      const rows = body.querySelectorAll(":scope > table tr[data-endpoint]:not([hidden])").length;
+      const kids = body.querySelectorAll(":scope > section.reg-unit:not([hidden])").length;
+      sec.hidden = rows + kids === 0;
+    }
+  }
+  $("reg-filter").addEventListener("input", applyRegFilter);
+
+  // Units a sub-operator may bind rooms to: their own subtree.
+  function writableUnits() {
+    return reg ? scopeUnits("endpoints_write", reg.shape) : null;
+  }
+
+  // Add a room (`ep` absent) or edit one's details (its unit binding is
+  // dated and follows the org tree: not edited here).
+  let epEditing = null;
+  function openEndpointDialog(unitId, ep) {
+    if (!reg) return;
+    epEditing = ep || null;
+    const form = $("ep-form");
+    form.reset();
+    clearFieldErrors(form);
+    const units = ep ? flatUnits(reg.shape) : flatUnits(reg.shape, writableUnits());
+    fillSelect($("ep-unit"), [el("option", { value: "", text: t("ep_unit_pick") }), ...units.map(({ unit, depth }) => unitOption(unit, depth))], unitId || "");
+    fillSelect($("ep-link"), LINKS.map((l) => el("option", { value: l, text: tk("links", l) })), ep ? ep.link : "fibre");
+    $("ep-unit").disabled = !!ep;
+    $("ep-unit").title = ep ? t("ep_unit_fixed") : "";
+    $("ep-heading").textContent = t(ep ? "ep_heading_edit" : "ep_heading");
+    $("ep-submit").textContent = t(ep ? "ep_save" : "ep_submit");
+    if (ep) {
+      $("ep-name").value = ep.name;
+      $("ep-room").value = ep.room || "";
+      $("ep-tech").value = ep.technician_name || "";
+      $("ep-phone").value = ep.technician_phone || "";
+    }
+    $("ep-dialog").showModal();
+    $("ep-name").focus();
+  }
+  $("btn-ep-new").addEventListener("click", () => openEndpointDialog(""));
+  $("btn-ep-refresh").addEventListener("click", () => loadRegistry());
+  $("ep-cancel").addEventListener("click", () => $("ep-dialog").close());
+
+  function endpointField(serverField) {
+    const map = {
+      name: ["name", "sv_name"],
+      room: ["room", "sv_room"],
+      technician_name: ["tech", "sv_tech"],
+      technician_phone: ["phone", "sv_phone"],
+      link: ["link", "sv_link"],
+      unit_id: ["unit", "sv_unit"],
+      bound_from: ["unit", "sv_unit"],
+    };
+    return map[serverField] || null;
+  }
+
+  $("ep-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = $("ep-form");
+    clearFieldErrors(form);
+    const body = {
+      name: $("ep-name").value.trim(),
+      room: $("ep-room").value.trim(),
+      technician_name: $("ep-tech").value.trim(),
+      technician_phone: $("ep-phone").value.trim(),
+      link: $("ep-link").value,
+      unit_id: $("ep-unit").value,
+    };
+    const editing = epEditing;
+    let bad = false;
+    if (!body.name) bad = fieldError("ep", "name", t("ep_need_name")) || true;
+    if (!editing && !body.unit_id) bad = fieldError("ep", "unit", t("ep_need_unit")) || true;
+    if (bad) {
+      focusFirstError(form);
+      return;
+    }
+    const button = $("ep-submit");
+    button.disabled = true;
+    try {
+      if (editing) {
+        delete body.unit_id;
+        const saved = await api("PATCH", `/api/v1/endpoints/${encodeURIComponent(editing.id)}`, body);
+        $("ep-dialog").close();
+        toast(t("ep_saved", { name: saved.name }), "ok");
+        loadRegistry();
+        return;
+      }
+      const made = await api("POST", "/api/v1/endpoints", body);
+      $("ep-dialog").close();
+      showToken(made.endpoint.name, made.token, "token_heading_new");
+      loadRegistry();
+    } catch (e) {
+      log("endpoint refused", e.code, e.field || "", e.message);
+      showServerError(e, "ep", "ep-error", endpointField);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  // The token, once: nothing keeps it after the dialog closes.
+  function showToken(name, token, headingKey) {
+    $("token-heading").textContent = t(headingKey, { name });
+    $("token-value").value = token;
+    $("token-copied").hidden = true;
+    $("token-dialog").showModal();
+    $("token-value").focus();
+    $("token-value").select();
+  }
+  $("token-copy").addEventListener("click", async () => {
+    const input = $("token-value");
+    const note = $("token-copied");
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(input.value);
+      ok = true;
+    } catch (_) {
+      input.select();
+      try {
+        ok = document.execCommand("copy");
+      } catch (_) {
+        ok = false;
+      }
+    }
+    note.textContent = t(ok ? "token_copied" : "token_copy_failed");
+    note.hidden = false;
+  });
+  $("token-close").addEventListener("click", () => $("token-dialog").close());
+  $("token-dialog").addEventListener("close", () => {
+    $("token-value").value = "";
+    $("token-copied").hidden = true;
+  });
+
+  async function rotateToken(button, e) {
+    if (!(await confirmBox(t("reg_confirm_rotate", { name: e.name })))) return;
+    const issued = await act(button, () => api("POST", `/api/v1/endpoints/${encodeURIComponent(e.id)}/token`, {}));
+    if (!issued) return;
+    showToken(e.name, issued.token, "token_heading_rotated");
+    loadRegistry();
+  }
+
+  async function revokeToken(button, e) {
+    if (!(await confirmBox(t("reg_confirm_revoke", { name: e.name })))) return;
+    const done = await act(button, async () => {
+      await api("DELETE", `/api/v1/endpoints/${encodeURIComponent(e.id)}/token`);
+      return true;
+    });
+    if (!done) return;
+    toast(t("reg_revoked_done", { name: e.name }), "ok");
+    loadRegistry();
+  }
+
+  // An import refusal names `row N.column` (CSV; the header is row 1) or
+  // `item N.column` (JSON): said in the chosen language, the server's own
+  // words below it.
+  function importErrorText(e) {
+    const m = e instanceof ApiError && e.field ? /^(row|item) (\d+)\.(\w+)$/.exec(e.field) : null;
+    if (m) {
+      const [, place, n, column] = m;
+      return t(place === "row" ? "imp_row" : "imp_item", { n, column, label: tk("imp_columns", column), reason: tk("imp_reasons", column) });
+    }
+    return errorText(e);
+  }
+
+  $("import-submit").addEventListener("click", async () => {
+    const errBox = $("import-error");
+    const okBox = $("import-ok");
+    errBox.hidden = okBox.hidden = true;
+    errBox.replaceChildren();
+    const file = $("import-file").files && $("import-file").files[0];
+    let text = "";
+    try {
+      text = file ? await file.text() : $("import-text").value;
+    } catch (e) {
+      text = "";
+    }
+    if (!text.trim()) {
+      errBox.textContent = t("imp_empty");
+      errBox.hidden = false;
+      return;
+    }
+    const button = $("import-submit");
+    button.disabled = true;
+    try {
+      const done = await api("POST", "/api/v1/org/import", text, "text/csv; charset=utf-8");
+      okBox.textContent = t("imp_done", { n: (done.units || []).length });
+      okBox.hidden = false;
+      okBox.scrollIntoView({ block: "center" });
+      $("import-file").value = "";
+      $("import-text").value = "";
+      loadRegistry();
+    } catch (e) {
+      log("import refused", e.code, e.field || "", e.message);
+      errBox.replaceChildren(
+        el("div", { class: "import-reason", text: importErrorText(e) }),
+        e instanceof ApiError && e.code !== "network" ? el("div", { class: "import-detail", text: t("server_detail", { message: e.message }) }) : null,
+        el("div", { class: "import-nothing", text: t("imp_nothing") })
+      );
+      errBox.hidden = false;
+      errBox.scrollIntoView({ block: "center" });
+      if (e instanceof ApiError && e.status === 401) showLogin();
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   // ------------------------------------------------------------ language switch
   function applyStaticText() {
     document.documentElement.lang = lang;
@@ -1589,6 +2990,28 @@
     if (!$("view-meetings").hidden) {
       $("crumbs").textContent = t("meetings_title");
       drawMeetings();
+    }
+    if (!$("view-schedule").hidden && sched) {
+      $("sch-heading").textContent = t(sched.id ? "sch_heading_edit" : "sch_heading_new");
+      $("sch-submit").textContent = t(sched.id ? "sch_submit_edit" : "sch_submit_new");
+      $("sch-tree-filter").placeholder = t("sch_tree_filter");
+      const back = $("crumbs").querySelector("a");
+      if (back) back.textContent = t("back");
+      if (sched.shape) {
+        const keep = { kind: $("sch-kind").value, freq: $("sch-freq").value };
+        const days = [...$("sch-weekdays").querySelectorAll("input:checked")].map((i) => i.value);
+        const kinds = [...$("sch-q-kinds").querySelectorAll("input:checked")].map((i) => i.value);
+        fillSelect($("sch-kind"), MEETING_KINDS.map((k) => el("option", { value: k, text: tk("kinds", k) })), keep.kind);
+        fillSelect($("sch-freq"), ["weekly", "monthly", "daily"].map((f) => el("option", { value: f, text: t(`freq_${f}`) })), keep.freq);
+        $("sch-weekdays").replaceChildren(...WEEKDAYS.map((d) => el("label", { class: "check" }, el("input", { type: "checkbox", value: d, dataset: { weekday: d }, checked: days.includes(d) }), " ", tk("weekdays", d))));
+        $("sch-q-kinds").replaceChildren(...QUERY_KINDS.map((k) => el("label", { class: "check" }, el("input", { type: "checkbox", value: k, dataset: { kind: k }, checked: kinds.includes(k) }), " ", tk("org_kinds", k))));
+        drawSchedule();
+      }
+    }
+    if (!$("view-endpoints").hidden) {
+      $("crumbs").textContent = t("reg_title");
+      $("reg-filter").placeholder = t("reg_filter");
+      drawRegistry();
     }
     if (live) {
       $("grid").replaceChildren();
@@ -1610,6 +3033,8 @@
       ws: live && live.ws ? live.ws.readyState : null,
       snapshot: live ? live.snap : null,
       recording: live ? live.recording : null,
+      schedule: sched ? { id: sched.id, ready: !!sched.shape, selected: [...sched.selected], queries: sched.queries } : null,
+      registry: reg ? { on: reg.org.on, units: reg.org.units.length, endpoints: reg.org.endpoints.length } : null,
       media: live && live.media ? { state: live.media.state, participant: live.media.participant || null, slots: live.media.slots, tracks: [...live.media.tracks.keys()], stats: Object.fromEntries(live.media.stats) } : null,
     }),
     log: () => logLines.slice(),

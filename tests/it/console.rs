@@ -3,6 +3,10 @@
 //! wall while a real WebRTC room (webrtc-rs, its own endpoint token) joins,
 //! and mute that room from its tile.
 //!
+//! The scheduler (plan a meeting by picking rooms from the org tree) and the
+//! endpoint registry (create a room, its token shown once, rotate, revoke,
+//! import units from CSV) are driven the same way.
+//!
 //! Runs in a loopback-only network namespace. Screenshots of every step land
 //! in `target/test-artifacts/browser/console-*.png`.
 
@@ -10,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::api::{ApiWorld, PASSWORD, world};
+use crate::support::api::{ApiWorld, Client, PASSWORD, fingerprint, world};
 use crate::support::browser::{ChromeDriver, Steps};
 use crate::support::db::run_sqlite;
 use crate::support::rtc_client::{
@@ -495,6 +499,981 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
             .collect();
         assert!(errors.is_empty(), "script errors: {errors:#?}");
 
+        page.close().await;
+        drop(driver);
+    }));
+}
+
+/// Open the console and log in as `login`; returns once the meetings list shows.
+async fn log_in(steps: &Steps<'_>, base: &str, login: &str) {
+    steps.page.navigate(&format!("{base}/console")).await;
+    steps
+        .until(
+            "00-login",
+            "const f = document.getElementById('view-login'); return !!f && !f.hidden;",
+            STEP_TIMEOUT,
+        )
+        .await;
+    steps
+        .run(&format!(
+            "document.getElementById('login-name').value = {};\
+             document.getElementById('login-password').value = {};\
+             document.getElementById('login-submit').click(); return true;",
+            json!(login),
+            json!(PASSWORD)
+        ))
+        .await;
+    steps
+        .until(
+            "00-meetings",
+            &format!(
+                "return window.diemcau.state().user === {} && !document.getElementById('view-meetings').hidden;",
+                json!(login)
+            ),
+            STEP_TIMEOUT,
+        )
+        .await;
+}
+
+/// `ms` as a `datetime-local` value in province time (UTC+07:00).
+fn local_input(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .expect("an instant")
+        .to_offset(time::macros::offset!(+7));
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// Uncaught script errors the page logged since the last look.
+async fn script_errors(page: &crate::support::browser::Session) -> Vec<String> {
+    page.console_log()
+        .await
+        .into_iter()
+        .filter(|l| {
+            l.contains("Uncaught") || l.contains("TypeError") || l.contains("ReferenceError")
+        })
+        .collect()
+}
+
+/// A client calling the API with `token` as its bearer (a room's token).
+fn bearer(w: &ApiWorld, token: &str) -> Client {
+    Client {
+        bearer: Some(token.to_string()),
+        ..w.as_role("anonymous").clone()
+    }
+}
+
+#[test]
+fn operator_schedules_a_meeting_in_the_console_picking_rooms_from_the_org_tree_and_opens_it() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let w = world(db).await;
+        let base = w.srv.base_url();
+        let driver = ChromeDriver::start().await;
+        let page = driver.new_session().await;
+        let steps = Steps::new(&page, "console-schedule", POLL_INTERVAL);
+        let (hub, a, b, wd) = (
+            w.endpoint("hub").to_string(),
+            w.endpoint("a").to_string(),
+            w.endpoint("b").to_string(),
+            w.endpoint("w").to_string(),
+        );
+        log_in(&steps, &base, "test_operator").await;
+
+        // 1. The scheduler: the org tree with each unit's rooms, kinds in Vietnamese.
+        steps
+            .run("document.getElementById('btn-schedule').click(); return true;")
+            .await;
+        let ep_box =
+            |id: &str| format!("document.querySelector('#sch-tree input[data-endpoint=\"{id}\"]')");
+        steps
+            .until(
+                "01-scheduler",
+                &format!(
+                    "const s = window.diemcau.state().schedule;\
+                     return location.pathname === '/console/schedule' && !!s && s.ready && {} !== null;",
+                    ep_box(&a)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        assert_eq!(
+            steps
+                .run("return document.getElementById('sch-heading').textContent;")
+                .await,
+            "Lên lịch hội nghị"
+        );
+        let kinds = steps
+            .run("return [...document.getElementById('sch-kind').options].map(o => o.textContent);")
+            .await;
+        for k in [
+            "Hội nghị Ban Chấp hành",
+            "Hội nghị Ban Thường vụ",
+            "Giao ban",
+            "Hội nghị quán triệt, triển khai nghị quyết",
+        ] {
+            assert!(
+                kinds.as_array().unwrap().iter().any(|o| o == k),
+                "{k} in {kinds}"
+            );
+        }
+        // Room a sits under its commune in the tree.
+        let under = steps
+            .run(&format!(
+                "return {}.closest('li[data-unit-node]').querySelector('.unit-name').textContent;",
+                ep_box(&a)
+            ))
+            .await;
+        assert_eq!(under, "Xã An Phú");
+        steps.shot("01-scheduler").await;
+        // Among many communes, the filter finds one without its accents.
+        let visible = steps
+            .run(
+                "const f = document.getElementById('sch-tree-filter'); f.value = 'an phu';\
+                 f.dispatchEvent(new Event('input', {bubbles: true}));\
+                 const v = [...document.querySelectorAll('#sch-tree input[data-endpoint]')]\
+                   .filter(i => i.offsetParent !== null).map(i => i.dataset.endpoint);\
+                 f.value = ''; f.dispatchEvent(new Event('input', {bubbles: true})); return v;",
+            )
+            .await;
+        assert_eq!(visible, json!([a]));
+
+        // 2. The end before the start: refused next to the field, in
+        // Vietnamese, before anything is sent.
+        let start = (diemcau::store::now_ms() + 26 * 3_600_000) / 60_000 * 60_000;
+        let title = "Hội nghị Ban Thường vụ Tỉnh ủy – lịch thử";
+        steps
+            .run(&format!(
+                "document.getElementById('sch-title').value = {};\
+                 document.getElementById('sch-kind').value = 'btv';\
+                 const hub = document.getElementById('sch-hub');\
+                 hub.value = {}; hub.dispatchEvent(new Event('change', {{bubbles: true}}));\
+                 document.getElementById('sch-start').value = {};\
+                 document.getElementById('sch-end').value = {};\
+                 {}.click(); {}.click();\
+                 document.getElementById('sch-submit').click(); return true;",
+                json!(title),
+                json!(hub),
+                json!(local_input(start)),
+                json!(local_input(start - 3_600_000)),
+                ep_box(&a),
+                ep_box(&b),
+            ))
+            .await;
+        steps
+            .until(
+                "02-end-before-start",
+                "const e = document.getElementById('sch-end-error');\
+                 return !e.hidden && e.textContent === 'Thời điểm kết thúc phải sau thời điểm bắt đầu.'\
+                   && document.getElementById('sch-end').getAttribute('aria-invalid') === 'true'\
+                   && location.pathname === '/console/schedule';",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("02-end-before-start").await;
+        let none = w.as_role("operator").get("/api/v1/meetings").await;
+        assert_eq!(none.status, 200, "{}", none.text);
+        assert_eq!(
+            none.body["meetings"].as_array().map(Vec::len),
+            Some(0),
+            "nothing planned: {}",
+            none.text
+        );
+
+        // The server's own refusal (more than two years ahead) lands next
+        // to the field it names, in Vietnamese; still nothing is planned.
+        let far = start + 3 * 365 * 86_400_000;
+        steps
+            .run(&format!(
+                "document.getElementById('sch-start').value = {};\
+                 document.getElementById('sch-end').value = {};\
+                 document.getElementById('sch-submit').click(); return true;",
+                json!(local_input(far)),
+                json!(local_input(far + 3_600_000)),
+            ))
+            .await;
+        let detail = steps
+            .until(
+                "02b-too-far",
+                "const e = document.getElementById('sch-start-error');\
+                 return !e.hidden && e.textContent === 'Thời điểm bắt đầu không hợp lệ: phải sau năm 2000 và không quá hai năm tới.'\
+                   && document.getElementById('sch-start').getAttribute('aria-invalid') === 'true'\
+                   && document.getElementById('sch-end-error').hidden ? e.title : null;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        assert!(
+            detail
+                .as_str()
+                .unwrap_or_default()
+                .contains("two years ahead"),
+            "the server's words kept as detail: {detail}"
+        );
+        steps.shot("02b-too-far").await;
+        let none = w.as_role("operator").get("/api/v1/meetings").await;
+        assert_eq!(
+            none.body["meetings"].as_array().map(Vec::len),
+            Some(0),
+            "nothing planned: {}",
+            none.text
+        );
+
+        // 3. Fixed, plus a unit query (every ward of the province): sent,
+        // and the meeting is in the list.
+        steps
+            .run(&format!(
+                "document.getElementById('sch-start').value = {};\
+                 const end = document.getElementById('sch-end'); end.value = {};\
+                 end.dispatchEvent(new Event('input', {{bubbles: true}}));\
+                 document.getElementById('sch-q-unit').value = {};\
+                 for (const k of document.querySelectorAll('#sch-q-kinds input')) k.checked = k.value === 'ward';\
+                 document.getElementById('sch-q-add').click();\
+                 return document.getElementById('sch-queries').textContent;",
+                json!(local_input(start)),
+                json!(local_input(start + 2 * 3_600_000)),
+                json!(w.unit("P")),
+            ))
+            .await;
+        let query = steps
+            .run("return document.getElementById('sch-queries').textContent;")
+            .await;
+        assert!(
+            query
+                .as_str()
+                .unwrap_or_default()
+                .contains("Tất cả phường thuộc Tỉnh Thử Nghiệm"),
+            "{query}"
+        );
+        assert_eq!(
+            steps
+                .run("return document.getElementById('sch-count').textContent;")
+                .await,
+            "Đã chọn 3 điểm cầu"
+        );
+        // Fixed, the refusal is gone and the times are said in full.
+        let hint = steps
+            .run(
+                "return document.getElementById('sch-end-error').hidden\
+                   ? document.getElementById('sch-end-hint').textContent : null;",
+            )
+            .await;
+        assert!(
+            hint.as_str()
+                .unwrap_or_default()
+                .ends_with(" · kéo dài 2 giờ 0 phút"),
+            "{hint}"
+        );
+        steps
+            .run("document.getElementById('sch-tree').scrollIntoView(); return true;")
+            .await;
+        steps.shot("03-filled").await;
+        steps
+            .run("document.getElementById('sch-submit').click(); return true;")
+            .await;
+        let row_of = format!(
+            "[...document.querySelectorAll('#meetings-body tr')].find(r => r.querySelector('.m-title').textContent === {})",
+            json!(title)
+        );
+        let id = steps
+            .until(
+                "04-listed",
+                &format!(
+                    "const r = {row_of}; return location.pathname === '/console' && r && r.dataset.state === 'scheduled'\
+                       && r.querySelector('.badge').textContent === 'Đã lên lịch'\
+                       && r.querySelector('.m-kind').textContent === 'Hội nghị Ban Thường vụ' ? r.dataset.meeting : null;"
+                ),
+                STEP_TIMEOUT,
+            )
+            .await
+            .as_str()
+            .expect("meeting id")
+            .to_string();
+        steps.shot("04-listed").await;
+
+        // The API has the plan: times in ms, the rooms ticked, the query.
+        let m = w
+            .as_role("operator")
+            .get(&format!("/api/v1/meetings/{id}"))
+            .await;
+        assert_eq!(m.status, 200, "{}", m.text);
+        assert_eq!(m.body["kind"], "btv", "{}", m.text);
+        assert_eq!(m.body["starts_at_ms"], start, "{}", m.text);
+        assert_eq!(m.body["ends_at_ms"], start + 2 * 3_600_000, "{}", m.text);
+        assert_eq!(m.body["hub_endpoint_id"], hub.as_str(), "{}", m.text);
+        assert_eq!(m.body["endpoint_ids"], json!([a, b]), "{}", m.text);
+        assert_eq!(
+            m.body["unit_queries"],
+            json!([{"unit_id": w.unit("P"), "kinds": ["ward"], "include_self": false}]),
+            "{}",
+            m.text
+        );
+        let ps = w
+            .as_role("operator")
+            .get(&format!("/api/v1/meetings/{id}/participants"))
+            .await;
+        assert_eq!(ps.status, 200, "{}", ps.text);
+        let mut got: Vec<(String, String)> = ps.body["participants"]
+            .as_array()
+            .expect("participants")
+            .iter()
+            .map(|p| {
+                (
+                    p["endpoint_id"].as_str().unwrap_or_default().to_string(),
+                    p["via"]["kind"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        got.sort();
+        let mut want = vec![
+            (hub.clone(), "hub".to_string()),
+            (a.clone(), "explicit".to_string()),
+            (b.clone(), "explicit".to_string()),
+            (wd.clone(), "unit_query".to_string()),
+        ];
+        want.sort();
+        assert_eq!(got, want, "{}", ps.text);
+
+        // 4. Edit it: the form comes back filled; a new title is saved.
+        steps
+            .run(&format!(
+                "{row_of}.querySelector('[data-action=edit]').click(); return true;"
+            ))
+            .await;
+        steps
+            .until(
+                "05-edit",
+                &format!(
+                    "const s = window.diemcau.state().schedule;\
+                     return !!s && s.ready && s.id === {} && document.getElementById('sch-heading').textContent === 'Sửa lịch hội nghị'\
+                       && document.getElementById('sch-title').value === {} && {}.checked && {}.checked\
+                       && document.getElementById('sch-start').value === {};",
+                    json!(id),
+                    json!(title),
+                    ep_box(&a),
+                    ep_box(&b),
+                    json!(local_input(start))
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("05-edit").await;
+        let title = "Hội nghị Ban Thường vụ Tỉnh ủy – đã sửa";
+        steps
+            .run(&format!(
+                "document.getElementById('sch-title').value = {};\
+                 document.getElementById('sch-submit').click(); return true;",
+                json!(title)
+            ))
+            .await;
+        let row_of = format!("document.querySelector('#meetings-body tr[data-meeting=\"{id}\"]')");
+        steps
+            .until(
+                "06-edited",
+                &format!(
+                    "const r = {row_of}; return location.pathname === '/console' && !!r && r.querySelector('.m-title').textContent === {};",
+                    json!(title)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        let m = w
+            .as_role("operator")
+            .get(&format!("/api/v1/meetings/{id}"))
+            .await;
+        assert_eq!(m.body["title"], title, "{}", m.text);
+        assert_eq!(m.body["endpoint_ids"], json!([a, b]), "{}", m.text);
+
+        // 5. Open it from the list: the lobby is open, says the server too.
+        steps
+            .run(&format!(
+                "{row_of}.querySelector('[data-action=open]').click(); return true;"
+            ))
+            .await;
+        steps
+            .until(
+                "07-opened",
+                &format!(
+                    "const r = {row_of}; return r.dataset.state === 'open' && r.querySelector('.badge').textContent === 'Mở phòng chờ';"
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("07-opened").await;
+        let m = w
+            .as_role("operator")
+            .get(&format!("/api/v1/meetings/{id}"))
+            .await;
+        assert_eq!(m.body["state"], "open", "{}", m.text);
+
+        // 6. A weekly series of three from the same form, then cancelled
+        // ("Hủy") from the list, the later meetings of the series with it.
+        steps
+            .run("document.getElementById('btn-schedule').click(); return true;")
+            .await;
+        steps
+            .until(
+                "08-series-form",
+                &format!(
+                    "const s = window.diemcau.state().schedule;\
+                     return !!s && s.ready && s.id === null && document.getElementById('sch-title').value === ''\
+                       && {} !== null && !{}.checked;",
+                    ep_box(&a),
+                    ep_box(&a)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        let series_title = "Giao ban Thường trực Tỉnh ủy hằng tuần";
+        let first = start + 24 * 3_600_000;
+        steps
+            .run(&format!(
+                "document.getElementById('sch-title').value = {};\
+                 document.getElementById('sch-kind').value = 'giao_ban';\
+                 const hub = document.getElementById('sch-hub');\
+                 hub.value = {}; hub.dispatchEvent(new Event('change', {{bubbles: true}}));\
+                 document.getElementById('sch-start').value = {};\
+                 document.getElementById('sch-end').value = {};\
+                 {}.click();\
+                 document.getElementById('sch-repeat').click();\
+                 document.getElementById('sch-freq').value = 'weekly';\
+                 document.getElementById('sch-count').value = '3';\
+                 return !document.getElementById('sch-rec').hidden;",
+                json!(series_title),
+                json!(hub),
+                json!(local_input(first)),
+                json!(local_input(first + 3_600_000)),
+                ep_box(&a),
+            ))
+            .await;
+        steps
+            .run("document.getElementById('sch-rec').scrollIntoView(); return true;")
+            .await;
+        steps.shot("08-series-form").await;
+        steps
+            .run("document.getElementById('sch-submit').click(); return true;")
+            .await;
+        let series_rows = format!(
+            "[...document.querySelectorAll('#meetings-body tr')].filter(r => r.querySelector('.m-title').textContent === {})",
+            json!(series_title)
+        );
+        steps
+            .until(
+                "09-series-listed",
+                &format!(
+                    "const rs = {series_rows}; return location.pathname === '/console' && rs.length === 3\
+                       && rs.every(r => r.dataset.state === 'scheduled')\
+                       && rs.map(r => r.querySelector('.m-kind').textContent).join('|')\
+                          === 'Giao ban · buổi 1|Giao ban · buổi 2|Giao ban · buổi 3';"
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("09-series-listed").await;
+        let all = w.as_role("operator").get("/api/v1/meetings").await;
+        let series: Vec<&serde_json::Value> = all.body["meetings"]
+            .as_array()
+            .expect("meetings")
+            .iter()
+            .filter(|m| m["title"] == series_title)
+            .collect();
+        assert_eq!(series.len(), 3, "{}", all.text);
+        let week = 7 * 24 * 3_600_000_i64;
+        for (i, m) in series.iter().enumerate() {
+            assert_eq!(m["starts_at_ms"], first + i as i64 * week, "{m}");
+            assert_eq!(m["kind"], "giao_ban", "{m}");
+            assert_eq!(m["series_id"], series[0]["series_id"], "{m}");
+            assert_eq!(m["endpoint_ids"], json!([a]), "{m}");
+        }
+        steps
+            .run(&format!(
+                "{series_rows}[0].querySelector('[data-action=cancel]').click(); return true;"
+            ))
+            .await;
+        steps
+            .until(
+                "10-confirm-cancel",
+                &format!(
+                    "return document.getElementById('confirm').open\
+                       && document.getElementById('confirm-text').textContent === {};",
+                    json!(format!(
+                        "Hủy hội nghị “{series_title}”? Các điểm cầu sẽ không vào họp được nữa."
+                    ))
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("10-confirm-cancel").await;
+        steps
+            .run("document.getElementById('confirm-yes').click(); return true;")
+            .await;
+        steps
+            .until(
+                "10-confirm-series",
+                "return document.getElementById('confirm').open\
+                   && document.getElementById('confirm-text').textContent.startsWith('Đây là một buổi của hội nghị định kỳ.');",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .run("document.getElementById('confirm-yes').click(); return true;")
+            .await;
+        steps
+            .until(
+                "11-series-cancelled",
+                &format!(
+                    "const rs = {series_rows}; return rs.length === 3 && rs.every(r => r.dataset.state === 'cancelled'\
+                       && r.querySelector('.badge').textContent === 'Đã hủy' && !r.querySelector('[data-action]'));"
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("11-series-cancelled").await;
+        let all = w.as_role("operator").get("/api/v1/meetings").await;
+        for m in all.body["meetings"].as_array().expect("meetings") {
+            let want = if m["title"] == series_title {
+                "cancelled"
+            } else {
+                "open"
+            };
+            assert_eq!(m["state"], want, "{m}");
+        }
+
+        let errors = script_errors(&page).await;
+        assert!(errors.is_empty(), "script errors: {errors:#?}");
+        page.close().await;
+        drop(driver);
+    }));
+}
+
+#[test]
+fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_it_and_a_bad_csv_row_imports_nothing()
+ {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let w = world(db).await;
+        let base = w.srv.base_url();
+        let driver = ChromeDriver::start().await;
+        let page = driver.new_session().await;
+        let steps = Steps::new(&page, "console-registry", POLL_INTERVAL);
+        log_in(&steps, &base, "test_operator").await;
+
+        // 1. The registry: the org tree with each unit's rooms, their
+        // technician, link and state, in Vietnamese.
+        steps
+            .run("document.getElementById('nav-endpoints').click(); return true;")
+            .await;
+        let a = w.endpoint("a").to_string();
+        let row =
+            |id: &str| format!("document.querySelector('#reg-tree tr[data-endpoint=\"{id}\"]')");
+        steps
+            .until(
+                "01-registry",
+                &format!(
+                    "return location.pathname === '/console/endpoints' && {} !== null\
+                       && document.getElementById('nav-endpoints').getAttribute('aria-current') === 'page';",
+                    row(&a)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        let cells = steps
+            .run(&format!(
+                "const r = {}; return {{unit: r.closest('section.reg-unit').querySelector('.unit-name').textContent,\
+                   cells: [...r.cells].slice(0, 5).map(c => c.textContent)}};",
+                row(&a)
+            ))
+            .await;
+        assert_eq!(cells["unit"], "Xã An Phú", "{cells}");
+        assert_eq!(
+            cells["cells"],
+            json!([
+                "Điểm cầu xã An Phú",
+                "Phòng họp trực tuyến",
+                "Trần Văn Kỹ0912 345 678",
+                "4G",
+                "Hoạt động"
+            ]),
+            "{cells}"
+        );
+        steps.shot("01-registry").await;
+
+        // 2. A new room for commune B: a missing name is refused beside the
+        // field; then it is made and its token shown once, with a warning.
+        steps
+            .run(&format!(
+                "document.querySelector('#reg-tree section[data-unit=\"{}\"] [data-action=add-endpoint]').click(); return true;",
+                w.unit("B")
+            ))
+            .await;
+        steps
+            .until(
+                "02-new-endpoint",
+                &format!(
+                    "return document.getElementById('ep-dialog').open && document.getElementById('ep-unit').value === {};",
+                    json!(w.unit("B"))
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .run("document.getElementById('ep-submit').click(); return true;")
+            .await;
+        steps
+            .until(
+                "02-name-missing",
+                "const e = document.getElementById('ep-name-error');\
+                 return !e.hidden && e.textContent === 'Vui lòng nhập tên điểm cầu.';",
+                STEP_TIMEOUT,
+            )
+            .await;
+        let name = "Điểm cầu xã Bình Minh – phòng 2";
+        steps
+            .run(&format!(
+                "document.getElementById('ep-name').value = {};\
+                 document.getElementById('ep-room').value = 'Nhà văn hóa xã, tầng 2';\
+                 document.getElementById('ep-tech').value = 'Lê Thị Hạnh';\
+                 document.getElementById('ep-phone').value = '0987 654 321';\
+                 document.getElementById('ep-link').value = 'vsat';\
+                 document.getElementById('ep-submit').click(); return true;",
+                json!(name)
+            ))
+            .await;
+        let token = steps
+            .until(
+                "03-token",
+                "const d = document.getElementById('token-dialog');\
+                 const v = document.getElementById('token-value').value;\
+                 return d.open && !document.getElementById('ep-dialog').open && v.length > 20\
+                   && document.querySelector('#token-dialog .token-warning').textContent.includes('chỉ hiển thị MỘT LẦN') ? v : null;",
+                STEP_TIMEOUT,
+            )
+            .await
+            .as_str()
+            .expect("token")
+            .to_string();
+        assert!(
+            steps
+                .run("return document.getElementById('token-heading').textContent;")
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .contains(name)
+        );
+        steps.shot("03-token").await;
+        // The token read off the dialog is the room's: it reads the room's meetings.
+        let as_room = bearer(&w, &token);
+        let own = as_room.get("/api/v1/meetings").await;
+        assert_eq!(own.status, 200, "{}", own.text);
+        let list = w.as_role("operator").get("/api/v1/endpoints").await;
+        let made = list.body["endpoints"]
+            .as_array()
+            .expect("endpoints")
+            .iter()
+            .find(|e| e["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} registered: {}", list.text));
+        assert_eq!(made["unit"]["id"], w.unit("B"), "{made}");
+        assert_eq!(made["link"], "vsat", "{made}");
+        assert_eq!(made["technician_phone"], "0987 654 321", "{made}");
+        let id = made["id"].as_str().expect("id").to_string();
+        // Closed, the token is gone from the page; the room is listed under B.
+        steps
+            .run("document.getElementById('token-close').click(); return true;")
+            .await;
+        steps
+            .until(
+                "04-listed",
+                &format!(
+                    "const r = {}; return !document.getElementById('token-dialog').open\
+                       && document.getElementById('token-value').value === '' && r !== null\
+                       && r.closest('section.reg-unit').dataset.unit === {} && r.dataset.state === 'active'\
+                       && !document.body.innerHTML.includes({});",
+                    row(&id),
+                    json!(w.unit("B")),
+                    json!(token)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("04-listed").await;
+        // Its details are edited in the same dialog (the unit stays: bindings are dated).
+        steps
+            .run(&format!(
+                "{}.querySelector('[data-action=edit-endpoint]').click(); return true;",
+                row(&id)
+            ))
+            .await;
+        steps
+            .until(
+                "04-edit",
+                &format!(
+                    "return document.getElementById('ep-dialog').open && document.getElementById('ep-name').value === {}\
+                       && document.getElementById('ep-link').value === 'vsat' && document.getElementById('ep-unit').disabled\
+                       && document.getElementById('ep-heading').textContent === 'Sửa thông tin điểm cầu';",
+                    json!(name)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .run(
+                "document.getElementById('ep-tech').value = 'Nguyễn Văn Toàn';\
+                 document.getElementById('ep-phone').value = '0911 222 333';\
+                 document.getElementById('ep-link').value = '4g';\
+                 document.getElementById('ep-submit').click(); return true;",
+            )
+            .await;
+        steps
+            .until(
+                "04-edited",
+                &format!(
+                    "const r = {}; return !document.getElementById('ep-dialog').open && r !== null\
+                       && r.cells[2].textContent === 'Nguyễn Văn Toàn0911 222 333' && r.cells[3].textContent === '4G';",
+                    row(&id)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        let edited = w
+            .as_role("operator")
+            .get(&format!("/api/v1/endpoints/{id}"))
+            .await;
+        assert_eq!(
+            edited.body["endpoint"]["technician_name"], "Nguyễn Văn Toàn",
+            "{}",
+            edited.text
+        );
+        assert_eq!(edited.body["endpoint"]["link"], "4g", "{}", edited.text);
+        assert_eq!(edited.body["max_kbps"], 1500, "{}", edited.text);
+        // The token still works: editing details does not touch it.
+        assert_eq!(as_room.get("/api/v1/meetings").await.status, 200);
+
+        // The filter finds a room without its accents; other units fold away.
+        steps
+            .run(
+                "const f = document.getElementById('reg-filter'); f.value = 'binh minh – phong 2';\
+                 f.dispatchEvent(new Event('input', {bubbles: true})); return true;",
+            )
+            .await;
+        let shown = steps
+            .run(
+                "return [...document.querySelectorAll('#reg-tree tr[data-endpoint]')]\
+                   .filter(r => r.offsetParent !== null).map(r => r.dataset.endpoint);",
+            )
+            .await;
+        assert_eq!(shown, json!([id]), "only the new room matches");
+        steps.shot("04-filtered").await;
+        steps
+            .run(
+                "const f = document.getElementById('reg-filter'); f.value = '';\
+                 f.dispatchEvent(new Event('input', {bubbles: true})); return true;",
+            )
+            .await;
+
+        // 3. Rotate, after a confirmation: a new token; the old one fails.
+        steps
+            .run(&format!(
+                "{}.querySelector('[data-action=rotate]').click(); return true;",
+                row(&id)
+            ))
+            .await;
+        steps
+            .until(
+                "05-confirm-rotate",
+                "return document.getElementById('confirm').open\
+                   && document.getElementById('confirm-text').textContent.startsWith('Cấp mã truy cập mới cho');",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .run("document.getElementById('confirm-yes').click(); return true;")
+            .await;
+        let rotated = steps
+            .until(
+                "06-rotated",
+                &format!(
+                    "const v = document.getElementById('token-value').value;\
+                     return document.getElementById('token-dialog').open && v.length > 20 && v !== {} ? v : null;",
+                    json!(token)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await
+            .as_str()
+            .expect("rotated token")
+            .to_string();
+        steps.shot("06-rotated").await;
+        assert_eq!(as_room.get("/api/v1/meetings").await.status, 401);
+        let as_room = bearer(&w, &rotated);
+        assert_eq!(as_room.get("/api/v1/meetings").await.status, 200);
+        steps
+            .run("document.getElementById('token-close').click(); return true;")
+            .await;
+
+        // 4. Revoke: the row says so and the token stops working.
+        steps
+            .until(
+                "07-before-revoke",
+                &format!(
+                    "return !document.getElementById('token-dialog').open && {} !== null;",
+                    row(&id)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .run(&format!(
+                "{}.querySelector('[data-action=revoke]').click(); return true;",
+                row(&id)
+            ))
+            .await;
+        steps
+            .until(
+                "07-confirm-revoke",
+                "return document.getElementById('confirm').open;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .run("document.getElementById('confirm-yes').click(); return true;")
+            .await;
+        steps
+            .until(
+                "07-revoked",
+                &format!(
+                    "const r = {}; return r !== null && r.dataset.state === 'revoked'\
+                       && r.querySelector('.badge').textContent === 'Đã thu hồi mã'\
+                       && r.querySelector('[data-action=revoke]') === null;",
+                    row(&id)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        assert_eq!(as_room.get("/api/v1/meetings").await.status, 401);
+        steps.shot("07-revoked").await;
+
+        // 5. CSV import with one bad row (an unknown kind on row 3): the
+        // row and column are named in Vietnamese, and nothing changes.
+        let before = fingerprint(&w.db.store).await;
+        let units_before = w.as_role("operator").get("/api/v1/org/units").await;
+        let csv = "code,name,kind,parent_code,valid_from\n\
+                   X1,Xã Tân Lập,commune,P,2025-07-01\n\
+                   X2,Phường Đông Hòa,phuong,P,2025-07-01\n";
+        // A real file through the file input, as a picked file arrives.
+        steps
+            .run(&format!(
+                "const dt = new DataTransfer();\
+                 dt.items.add(new File([{}], 'don-vi.csv', {{type: 'text/csv'}}));\
+                 const input = document.getElementById('import-file');\
+                 input.files = dt.files; input.dispatchEvent(new Event('change', {{bubbles: true}}));\
+                 document.getElementById('import-submit').click(); return true;",
+                json!(csv)
+            ))
+            .await;
+        let refusal = steps
+            .until(
+                "08-import-refused",
+                "const e = document.getElementById('import-error');\
+                 return e.hidden ? null : e.querySelector('.import-reason').textContent;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        assert_eq!(
+            refusal,
+            "Dòng 3, cột “kind” (Loại): loại đơn vị không hợp lệ; dùng province, commune, ward, special_zone, sector hoặc central"
+        );
+        assert!(
+            steps
+                .run("return document.getElementById('import-error').textContent;")
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .contains("Không có thay đổi nào được ghi."),
+        );
+        steps.shot("08-import-refused").await;
+        assert_eq!(
+            fingerprint(&w.db.store).await,
+            before,
+            "a refused import changes nothing"
+        );
+        let units_after = w.as_role("operator").get("/api/v1/org/units").await;
+        assert_eq!(units_after.body["units"], units_before.body["units"]);
+
+        // Fixed, the same file imports whole and the tree shows the units.
+        steps
+            .run(&format!(
+                "const dt = new DataTransfer();\
+                 dt.items.add(new File([{}], 'don-vi.csv', {{type: 'text/csv'}}));\
+                 document.getElementById('import-file').files = dt.files;\
+                 document.getElementById('import-submit').click(); return true;",
+                json!(csv.replace("phuong", "ward"))
+            ))
+            .await;
+        steps
+            .until(
+                "09-imported",
+                "const ok = document.getElementById('import-ok');\
+                 const names = [...document.querySelectorAll('#reg-tree .unit-name')].map(n => n.textContent);\
+                 return !ok.hidden && ok.textContent === 'Đã nhập 2 đơn vị.'\
+                   && names.includes('Xã Tân Lập') && names.includes('Phường Đông Hòa');",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("09-imported").await;
+
+        // 6. An auditor sees the registry but none of its write actions.
+        steps
+            .run("document.getElementById('btn-logout').click(); return true;")
+            .await;
+        log_in(&steps, &base, "test_auditor").await;
+        assert_eq!(
+            steps
+                .run("return document.getElementById('btn-schedule').hidden;")
+                .await,
+            true
+        );
+        steps
+            .run("document.getElementById('nav-endpoints').click(); return true;")
+            .await;
+        steps
+            .until(
+                "10-auditor",
+                &format!(
+                    "return {} !== null && document.getElementById('btn-ep-new').hidden\
+                       && document.getElementById('import-card').hidden\
+                       && document.querySelector('#reg-tree [data-action]') === null;",
+                    row(&a)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("10-auditor").await;
+        // The English switch relabels the registry.
+        steps
+            .run("document.getElementById('btn-lang').click(); return true;")
+            .await;
+        steps
+            .until(
+                "11-english",
+                &format!(
+                    "const r = {}; return document.querySelector('#view-endpoints h1').textContent === 'Endpoints'\
+                       && document.getElementById('nav-endpoints').textContent === 'Endpoints'\
+                       && r !== null && r.cells[3].textContent === '4G'\
+                       && r.closest('section.reg-unit').querySelector('.kind-tag').textContent === 'Commune'\
+                       && r.querySelector('.badge').textContent === 'Active';",
+                    row(&a)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("11-english").await;
+
+        let errors = script_errors(&page).await;
+        assert!(errors.is_empty(), "script errors: {errors:#?}");
         page.close().await;
         drop(driver);
     }));
