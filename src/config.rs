@@ -275,6 +275,55 @@ pub struct TlsConfig {
     pub names: Vec<String>,
 }
 
+/// An address for ICE candidates: an IP (peers use the media port), or
+/// `ip:port` when a NAT or port forward in front of the server maps another
+/// port to the media port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdvertiseAddr {
+    pub ip: IpAddr,
+    /// The outside port, when it differs from the media port.
+    pub port: Option<u16>,
+}
+
+impl std::str::FromStr for AdvertiseAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(AdvertiseAddr { ip, port: None });
+        }
+        s.parse::<std::net::SocketAddr>()
+            .map(|a| AdvertiseAddr {
+                ip: a.ip(),
+                port: Some(a.port()),
+            })
+            .map_err(|_| format!("{s:?} is not an IP address or ip:port"))
+    }
+}
+
+impl std::fmt::Display for AdvertiseAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port {
+            None => write!(f, "{}", self.ip),
+            Some(p) => write!(f, "{}", std::net::SocketAddr::new(self.ip, p)),
+        }
+    }
+}
+
+impl Serialize for AdvertiseAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for AdvertiseAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
@@ -283,8 +332,9 @@ pub struct MediaConfig {
     /// The one UDP port every peer's media uses (0 picks a free port; tests).
     pub udp_port: u16,
     /// Addresses written into ICE candidates. Empty: every local IPv4
-    /// address (loopback included). Behind 1:1 NAT, the public address.
-    pub advertise: Vec<IpAddr>,
+    /// address (loopback included). Behind 1:1 NAT, the public address;
+    /// behind a port forward, `"ip:port"` (the outside port).
+    pub advertise: Vec<AdvertiseAddr>,
     /// Media worker threads (rooms are sharded over them). 0: one per core.
     pub workers: usize,
     /// Audio streams forwarded to each participant besides the stage (loudest K).
@@ -482,11 +532,11 @@ impl Config {
                 message: "a token needs at least 4 characters".into(),
             });
         }
-        for ip in &self.media.advertise {
-            if ip.is_unspecified() {
+        for a in &self.media.advertise {
+            if a.ip.is_unspecified() || a.port == Some(0) {
                 return Err(ConfigError::Invalid {
                     key: "media.advertise",
-                    message: format!("{ip} cannot be advertised; name a reachable address"),
+                    message: format!("{a} cannot be advertised; name a reachable address"),
                 });
             }
         }
@@ -589,7 +639,7 @@ mod tests {
         assert_eq!(c.demo.token.as_deref(), Some("secret"));
         assert_eq!(
             c.media.advertise,
-            vec!["127.0.0.1".parse::<IpAddr>().unwrap()]
+            vec!["127.0.0.1".parse::<AdvertiseAddr>().unwrap()]
         );
     }
 
@@ -767,5 +817,22 @@ mod example_file_tests {
             Config::default(),
             "configs/diemcau.toml must document the defaults"
         );
+    }
+
+    #[test]
+    fn an_advertised_address_may_carry_the_outside_port_of_a_port_forward() {
+        let a: AdvertiseAddr = "203.0.113.5:40000".parse().unwrap();
+        assert_eq!(a.ip, "203.0.113.5".parse::<IpAddr>().unwrap());
+        assert_eq!(a.port, Some(40000));
+        assert_eq!(a.to_string(), "203.0.113.5:40000");
+        let b: AdvertiseAddr = "10.0.0.7".parse().unwrap();
+        assert_eq!((b.port, b.to_string().as_str()), (None, "10.0.0.7"));
+        assert!("example.org".parse::<AdvertiseAddr>().is_err());
+        let env = vec![(
+            "DIEMCAU_MEDIA__ADVERTISE".to_string(),
+            "[\"0.0.0.0\"]".to_string(),
+        )];
+        let e = Config::load(None, env).unwrap_err().to_string();
+        assert!(e.contains("media.advertise"), "{e}");
     }
 }

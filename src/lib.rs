@@ -321,7 +321,12 @@ impl Server {
         let (media, events) = net::Media::start(net::MediaSettings {
             bind: config.media.bind,
             port: config.media.udp_port,
-            advertise: config.media.advertise.clone(),
+            advertise: config
+                .media
+                .advertise
+                .iter()
+                .map(|a| (a.ip, a.port))
+                .collect(),
             workers: config.media_workers(),
             audio_slots_max: config.media.audio_slots_max,
             socket_buffer_bytes: config.media.socket_buffer_bytes,

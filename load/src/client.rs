@@ -64,6 +64,8 @@ pub struct EndpointConfig {
     pub role: String,
     /// Local address to bind (None: 127.0.0.1; Janus needs the veth address).
     pub bind_ip: Option<String>,
+    /// The link cap the endpoint declares when it joins (diemcau), kbit/s.
+    pub max_kbps: Option<u32>,
 }
 
 /// The signalling session that keeps an endpoint in its room.
@@ -139,6 +141,7 @@ pub struct Endpoint {
     /// in every payload's trailer, so receivers know the layer they got.
     pub layers: Vec<(&'static str, u32)>,
     role: String,
+    max_kbps: Option<u32>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     signal: Option<Signal>,
 }
@@ -271,6 +274,7 @@ impl Endpoint {
             sent,
             layers: published,
             role: config.role.clone(),
+            max_kbps: config.max_kbps,
             tasks,
             signal: None,
         })
@@ -301,9 +305,17 @@ impl Endpoint {
     /// answer; does not wait for ICE/DTLS.
     pub async fn join_ws(&mut self, base: &str, meeting: &str, token: &str) -> anyhow::Result<()> {
         let offer = self.create_offer().await.context("create offer")?;
-        let (ws, answer) = WsSession::join(base, meeting, token, &self.name, &self.role, &offer)
-            .await
-            .with_context(|| format!("{}: join over /ws", self.name))?;
+        let (ws, answer) = WsSession::join(
+            base,
+            meeting,
+            token,
+            &self.name,
+            &self.role,
+            self.max_kbps,
+            &offer,
+        )
+        .await
+        .with_context(|| format!("{}: join over /ws", self.name))?;
         self.set_answer(&answer)
             .await
             .with_context(|| format!("{}: the server's answer", self.name))?;

@@ -11,6 +11,7 @@
 mod bare;
 mod cleanup;
 mod client;
+mod impair;
 mod janus;
 mod janus_api;
 mod machine;
@@ -18,6 +19,7 @@ mod media;
 mod report;
 mod s1;
 mod s3;
+mod s4;
 mod server;
 mod signal;
 mod stats;
@@ -74,19 +76,36 @@ struct Cli {
     /// S3 join storm: within this many seconds, evenly spread.
     #[arg(long, global = true, default_value_t = 5.0)]
     storm_secs: f64,
+    /// S4 thin links: communes.
+    #[arg(long, global = true, default_value_t = 20)]
+    thin_endpoints: usize,
+    /// S4: link rate each way, kbit/s.
+    #[arg(long, global = true, default_value_t = 1000)]
+    thin_kbps: u32,
+    /// S4: random loss each way, percent.
+    #[arg(long, global = true, default_value_t = 3.0)]
+    thin_loss_pct: f64,
+    /// S4: round-trip time added by the link, ms.
+    #[arg(long, global = true, default_value_t = 150)]
+    thin_rtt_ms: u32,
+    /// Seed of the link emulator's loss and jitter.
+    #[arg(long, global = true, default_value_t = 1)]
+    seed: u64,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
 
 #[derive(Subcommand, Clone, Copy, PartialEq)]
 enum Cmd {
-    /// Everything implemented, in one run (default): bare relay, S1 and S3
-    /// on diemcau, S1 and S3 on Janus.
+    /// Everything implemented, in one run (default): bare relay, S1, S3 and
+    /// S4 on diemcau, S1 and S3 on Janus.
     Run,
     /// S1 fan-out on diemcau only.
     S1,
     /// S3 join storm on diemcau only.
     S3,
+    /// S4 thin links on diemcau (through the user-space link emulator).
+    S4,
     /// S1 fan-out on Janus only.
     Janus,
     /// The bare relay only.
@@ -134,6 +153,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         s1_janus: None,
         s3_diemcau: None,
         s3_janus: None,
+        s4_diemcau: None,
         comparison: None,
         notes: vec![],
     };
@@ -208,6 +228,37 @@ fn real_main() -> anyhow::Result<ExitCode> {
         run.s3_diemcau = Some(report::S3Report {
             options: s3_opts.clone(),
             result: res.context("S3 on diemcau")?,
+        });
+    }
+    if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::S4) {
+        let bin = cli
+            .server_bin
+            .clone()
+            .unwrap_or_else(server::default_binary);
+        let srv = server::Server::start_advertising(
+            &bin,
+            &tmp.join("diemcau-s4"),
+            cli.workers,
+            s4::RELAY_FRONT,
+        )?;
+        eprintln!("diemcau-load: diemcau pid {} at {} (S4)", srv.pid, srv.base);
+        let opts = s4::S4Options {
+            endpoints: cli.thin_endpoints,
+            link: s4::S4Options::thin_link(
+                cli.thin_kbps,
+                cli.thin_loss_pct / 100.0,
+                cli.thin_rtt_ms,
+            ),
+            window_secs: (cli.window_secs * 2.0).max(20.0),
+            settle_secs: cli.settle_secs.max(8.0),
+            seed: cli.seed,
+        };
+        let back = std::net::SocketAddr::from(([127, 0, 0, 1], server::MEDIA_PORT));
+        let res = rt.block_on(s4::run(&srv.base, back, &opts));
+        srv.stop();
+        run.s4_diemcau = Some(report::S4Report {
+            options: opts,
+            result: res.context("S4 on diemcau")?,
         });
     }
     if let Some(net) = &janus_net {

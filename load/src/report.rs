@@ -6,6 +6,7 @@ use crate::bare::BareResult;
 use crate::machine::MachineInfo;
 use crate::s1::{S1Options, S1Result};
 use crate::s3::{S3Options, S3Result};
+use crate::s4::{S4Options, S4Result};
 
 #[derive(Debug, Serialize)]
 pub struct RunReport {
@@ -17,9 +18,16 @@ pub struct RunReport {
     pub s1_janus: Option<S1Report>,
     pub s3_diemcau: Option<S3Report>,
     pub s3_janus: Option<S3Report>,
+    pub s4_diemcau: Option<S4Report>,
     /// The ratios, from the figures above (None: a side is missing).
     pub comparison: Option<Comparison>,
     pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct S4Report {
+    pub options: S4Options,
+    pub result: S4Result,
 }
 
 #[derive(Debug, Serialize)]
@@ -142,6 +150,33 @@ pub fn print_summary(run: &RunReport) {
                 }
             );
         }
+    }
+    if let Some(s4) = &run.s4_diemcau {
+        let (o, r) = (&s4.options, &s4.result);
+        let mut layers: Vec<_> = r.video_layers_pct.iter().collect();
+        layers.sort_by(|a, b| a.0.cmp(b.0));
+        println!(
+            "S4 thin links on diemcau: {}/{} communes receiving over {} kbit/s, {:.1} % loss, {} ms RTT (seed {}); audio continuity {:.2} % ({} gaps ≥ 60 ms, {:.2} per commune-minute), audio loss after repair {:.2} %; video freezes {:.2} per commune-minute, frozen {:.2} % of the time, video loss after repair {:.2} %, layers {:?}; delay p50 {:.0} ms p99 {:.0} ms (audio); emulator dropped {} + {} queue of {} down",
+            r.receiving,
+            r.endpoints,
+            o.link.down.kbps.unwrap_or(0),
+            o.link.down.loss * 100.0,
+            o.link.down.delay_ms + o.link.up.delay_ms,
+            o.seed,
+            r.audio_continuity_pct,
+            r.audio_gaps,
+            r.audio_gaps_per_endpoint_minute,
+            r.audio.loss_pct,
+            r.video_freezes_per_endpoint_minute,
+            r.video_frozen_pct,
+            r.video.loss_pct,
+            layers,
+            r.audio.delay_p50_ms,
+            r.audio.delay_p99_ms,
+            r.relay.down_lost,
+            r.relay.down_queue_drops,
+            r.relay.down_in
+        );
     }
     if let (Some(d), Some(j)) = (&run.s3_diemcau, &run.s3_janus)
         && let (Some(a), Some(b)) = (d.result.all_receiving_ms, j.result.all_receiving_ms)

@@ -17,7 +17,7 @@ use crate::cleanup;
 /// Fixed ports are fine: the namespace is ours alone.
 pub const HTTP_PORT: u16 = 18080;
 const HTTPS_PORT: u16 = 18443;
-const MEDIA_PORT: u16 = 50000;
+pub const MEDIA_PORT: u16 = 50000;
 pub const DEMO_TOKEN: &str = "load-demo-token";
 pub const MEETING: &str = "demo";
 /// First start creates the database and a local CA.
@@ -37,6 +37,17 @@ pub fn default_binary() -> PathBuf {
 impl Server {
     /// Start the server with its data in `dir` (created, then removed by cleanup).
     pub fn start(binary: &Path, dir: &Path, workers: usize) -> anyhow::Result<Self> {
+        Self::start_advertising(binary, dir, workers, "127.0.0.1")
+    }
+
+    /// Like [`start`](Self::start), with `advertise` as the media address
+    /// the server tells endpoints (S4: the link emulator's address).
+    pub fn start_advertising(
+        binary: &Path,
+        dir: &Path,
+        workers: usize,
+        advertise: &str,
+    ) -> anyhow::Result<Self> {
         if !binary.exists() {
             bail!(
                 "server binary {} not found; build it with `cargo build --release -p diemcau` or pass --server-bin",
@@ -51,7 +62,7 @@ impl Server {
             format!(
                 "data_dir = \"{}\"\n\
                  [http]\nhttp_listen = \"127.0.0.1:{HTTP_PORT}\"\nhttps_listen = \"127.0.0.1:{HTTPS_PORT}\"\n\
-                 [media]\nbind = \"127.0.0.1\"\nudp_port = {MEDIA_PORT}\nadvertise = [\"127.0.0.1\"]\nworkers = {workers}\n\
+                 [media]\nbind = \"127.0.0.1\"\nudp_port = {MEDIA_PORT}\nadvertise = [\"{advertise}\"]\nworkers = {workers}\n\
                  [log]\nfilter = \"warn\"\n",
                 data.display()
             ),

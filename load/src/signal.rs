@@ -28,6 +28,7 @@ impl WsSession {
         token: &str,
         name: &str,
         role: &str,
+        max_kbps: Option<u32>,
         offer: &str,
     ) -> anyhow::Result<(Self, String)> {
         let url = format!("{}/ws", base.replacen("http", "ws", 1));
@@ -43,6 +44,10 @@ impl WsSession {
             "type": "join", "v": 1, "meeting": meeting, "token": token,
             "name": name, "role": role, "offer": offer,
         });
+        let mut join = join;
+        if let Some(k) = max_kbps {
+            join["max_kbps"] = json!(k);
+        }
         sink.send(Message::Text(join.to_string().into())).await?;
         let reply = tokio::time::timeout(JOIN_REPLY_TIMEOUT, async {
             while let Some(msg) = stream.next().await {

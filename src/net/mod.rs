@@ -127,7 +127,9 @@ struct MediaInner {
 pub struct MediaSettings {
     pub bind: IpAddr,
     pub port: u16,
-    pub advertise: Vec<IpAddr>,
+    /// Candidate addresses: an IP, with the outside port when a port
+    /// forward maps another port to ours.
+    pub advertise: Vec<(IpAddr, Option<u16>)>,
     pub workers: usize,
     pub audio_slots_max: usize,
     pub socket_buffer_bytes: usize,
@@ -139,6 +141,9 @@ impl Media {
     pub fn start(settings: MediaSettings) -> Result<(Media, mpsc::Receiver<Event>), MediaError> {
         let advertise = if settings.advertise.is_empty() {
             udp::local_ipv4_addrs()
+                .into_iter()
+                .map(|ip| (ip, None))
+                .collect()
         } else {
             settings.advertise.clone()
         };
@@ -336,6 +341,11 @@ impl Media {
         out
     }
 
+    /// How many worker threads (engines) there are.
+    pub fn workers(&self) -> usize {
+        self.inner.shards.len()
+    }
+
     /// True while every worker answers.
     pub async fn healthy(&self) -> bool {
         self.stats().await.len() == self.inner.shards.len()
@@ -374,17 +384,33 @@ impl Media {
 
 /// One socket per advertised address that is local to this machine (so the
 /// datagram's destination is known without IP_PKTINFO); a non-local one
-/// (1:1 NAT) shares a socket on the bind address.
+/// (1:1 NAT) or one with its own outside port (a port forward) shares a
+/// socket on the bind address.
 fn bind_sockets(
     s: &MediaSettings,
-    advertise: &[IpAddr],
+    advertise: &[(IpAddr, Option<u16>)],
 ) -> Result<(Vec<UdpSocket>, Vec<SocketAddr>), MediaError> {
     let mut sockets = Vec::new();
     let mut addrs = Vec::new();
     let mut port = s.port;
     let mut nat_bound = false;
-    for ip in advertise {
-        let try_local = SocketAddr::new(*ip, port);
+    for &(ip, outside) in advertise {
+        if let Some(outside) = outside {
+            if nat_bound {
+                continue;
+            }
+            nat_bound = true;
+            let addr = SocketAddr::new(s.bind, port);
+            let sock = bind_one(addr, s.socket_buffer_bytes)
+                .map_err(|source| MediaError::Bind { addr, source })?;
+            if port == 0 {
+                port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
+            }
+            addrs.push(SocketAddr::new(ip, outside));
+            sockets.push(sock);
+            continue;
+        }
+        let try_local = SocketAddr::new(ip, port);
         let sock = match bind_one(try_local, s.socket_buffer_bytes) {
             Ok(sock) => sock,
             Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {
@@ -406,7 +432,7 @@ fn bind_sockets(
         if port == 0 {
             port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
         }
-        addrs.push(SocketAddr::new(*ip, port));
+        addrs.push(SocketAddr::new(ip, port));
         sockets.push(sock);
     }
     Ok((sockets, addrs))
