@@ -608,6 +608,13 @@ impl Engine {
                 loss_out_permille: (s.link.loss_out.clamp(0.0, 1.0) * 1000.0) as u32,
                 rtt_ms: s.link.rtt_ms,
                 bwe_bps: s.bwe_bps.unwrap_or(0),
+                bitrate_in_bps: s
+                    .published
+                    .iter()
+                    .filter_map(|(_, t)| self.tracks.get(t))
+                    .flat_map(|t| t.layers.iter())
+                    .map(|l| l.bitrate_bps)
+                    .sum(),
             })
             .collect();
         st

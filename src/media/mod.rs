@@ -278,6 +278,9 @@ pub struct ParticipantStats {
     pub rtt_ms: u32,
     /// Send-side bandwidth estimate towards the participant, bit/s.
     pub bwe_bps: u64,
+    /// What the participant publishes, summed over its tracks' layers as
+    /// last measured (bit/s, RTP payload + header).
+    pub bitrate_in_bps: u64,
 }
 
 /// Counters of one engine (a worker thread's share of the server).

@@ -3,6 +3,12 @@
 //! to the consoles' WebSocket stream), and the ticker that drives lecture
 //! scans and speaking timers.
 //!
+//! Every [`LINK_SAMPLE_MS`] a sampler reads the engine's link measurements
+//! of each live room, names them by endpoint and lets
+//! `control::live::LinkMonitor` keep five minutes of them and judge
+//! degradation; the consoles get `link_stats`, `link_degraded` and
+//! `link_recovered` on the same stream.
+//!
 //! `control::live` decides; this module only applies. Each room's state
 //! sits behind an async mutex held while its effects are sent, so two
 //! operator actions reach the engine in the order they were decided (a
@@ -16,8 +22,11 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::broadcast;
 
-use crate::control::live::{Effect, LiveError, LiveEvent, LiveMeeting, MediaAction};
-use crate::media::{Command, ParticipantId};
+use crate::control::live::{
+    Effect, LINK_SAMPLE_MS, LinkAlert, LinkMeasure, LinkMonitor, LinksView, LiveError, LiveEvent,
+    LiveMeeting, MediaAction,
+};
+use crate::media::{Command, ParticipantId, ParticipantStats};
 use crate::net::Media;
 
 /// Events buffered per console; one that falls further behind gets a
@@ -33,6 +42,9 @@ pub struct LiveRoom {
     state: tokio::sync::Mutex<LiveMeeting>,
     events: broadcast::Sender<Arc<str>>,
     seq: AtomicU64,
+    /// Link history per endpoint; only the sampler writes it, under the
+    /// state lock (so its events keep their place in the sequence).
+    links: Mutex<LinkMonitor>,
 }
 
 impl LiveRoom {
@@ -56,6 +68,11 @@ impl LiveRoom {
     /// Read the state without changing it.
     pub async fn read<T>(&self, f: impl FnOnce(&LiveMeeting) -> T) -> T {
         f(&*self.state.lock().await)
+    }
+
+    /// Every endpoint's link history (the last five minutes).
+    pub fn links(&self, now_ms: u64) -> LinksView {
+        self.links.lock().expect("links lock").view(now_ms)
     }
 }
 
@@ -96,6 +113,7 @@ impl LiveRooms {
                     state: tokio::sync::Mutex::new(make()),
                     events: broadcast::channel(CONSOLE_QUEUE).0,
                     seq: AtomicU64::new(0),
+                    links: Mutex::new(LinkMonitor::new()),
                 })
             })
             .clone()
@@ -202,8 +220,10 @@ impl LiveRooms {
         }
     }
 
-    /// Drive scans and speaking timers until the process ends.
+    /// Drive scans and speaking timers until the process ends; start the
+    /// link sampler beside it.
     pub async fn run_ticker(self: Arc<Self>) {
+        tokio::spawn(self.clone().run_link_sampler());
         let mut every = tokio::time::interval(TICK);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -221,6 +241,106 @@ impl LiveRooms {
                     .await;
             }
         }
+    }
+}
+
+impl LiveRooms {
+    /// Sample every live room's links until the process ends.
+    async fn run_link_sampler(self: Arc<Self>) {
+        let mut every = tokio::time::interval(Duration::from_millis(LINK_SAMPLE_MS));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            every.tick().await;
+            let rooms: Vec<Arc<LiveRoom>> = self
+                .rooms
+                .lock()
+                .expect("live rooms")
+                .values()
+                .cloned()
+                .collect();
+            if rooms.is_empty() {
+                continue;
+            }
+            let engines = self.media.stats().await;
+            // A worker too busy to answer would make its rooms look gone
+            // (and clear their alerts): skip the round instead.
+            if engines.len() < self.media.workers() {
+                tracing::debug!("link sampling skipped: a media worker did not answer");
+                continue;
+            }
+            let stats: Vec<ParticipantStats> =
+                engines.into_iter().flat_map(|s| s.participants).collect();
+            for room in rooms {
+                self.sample_links(&room, &stats).await;
+            }
+        }
+    }
+
+    async fn sample_links(&self, room: &LiveRoom, stats: &[ParticipantStats]) {
+        let state = room.state.lock().await;
+        let now = self.now_ms();
+        let measures: Vec<LinkMeasure> = stats
+            .iter()
+            .filter(|p| p.connected && p.room == room.meeting)
+            .filter_map(|p| {
+                Some(LinkMeasure {
+                    endpoint_id: state.endpoint_of(p.participant)?.to_string(),
+                    bitrate_in_bps: p.bitrate_in_bps,
+                    loss_in_permille: p.loss_in_permille,
+                    loss_out_permille: p.loss_out_permille,
+                    rtt_ms: p.rtt_ms,
+                    bwe_bps: p.bwe_bps,
+                })
+            })
+            .collect();
+        let (samples, alerts) = room
+            .links
+            .lock()
+            .expect("links lock")
+            .sample(now, &measures);
+        if !samples.is_empty() {
+            let links: Vec<serde_json::Value> = samples
+                .iter()
+                .map(|(id, s)| {
+                    json!({
+                        "endpoint_id": id,
+                        "kbps_in": s.kbps_in,
+                        "loss_in_pct": s.loss_in_pct,
+                        "loss_out_pct": s.loss_out_pct,
+                        "rtt_ms": s.rtt_ms,
+                        "bwe_kbps": s.bwe_kbps,
+                    })
+                })
+                .collect();
+            publish(
+                room,
+                &json!({"type": "link_stats", "t_ms": now, "links": links}),
+            );
+        }
+        for alert in alerts {
+            let event = match alert {
+                LinkAlert::Degraded {
+                    endpoint_id,
+                    loss_pct,
+                    rtt_ms,
+                } => json!({
+                    "type": "link_degraded",
+                    "endpoint_id": endpoint_id,
+                    "loss_pct": loss_pct,
+                    "rtt_ms": rtt_ms,
+                }),
+                LinkAlert::Recovered {
+                    endpoint_id,
+                    connected,
+                } => json!({
+                    "type": "link_recovered",
+                    "endpoint_id": endpoint_id,
+                    "connected": connected,
+                }),
+            };
+            publish(room, &event);
+        }
+        drop(state);
     }
 }
 

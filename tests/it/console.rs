@@ -18,7 +18,7 @@ use crate::support::api::{ApiWorld, Client, PASSWORD, fingerprint, world};
 use crate::support::browser::{ChromeDriver, Steps};
 use crate::support::db::run_sqlite;
 use crate::support::rtc_client::{
-    ClientConfig, PublishConfig, RtcClient, run_in_loopback_netns, ws_join,
+    ClientConfig, LossConfig, PublishConfig, RtcClient, WsClient, run_in_loopback_netns, ws_join,
 };
 
 /// Page steps are one or two HTTP round trips; a loaded 2-core machine
@@ -499,6 +499,305 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
             .collect();
         assert!(errors.is_empty(), "script errors: {errors:#?}");
 
+        page.close().await;
+        drop(driver);
+    }));
+}
+
+/// Link quality on the live wall comes from the server's own measurements:
+/// two real rooms publish and watch each other, room B through a relay that
+/// drops a quarter of what the server sends it. Room A's tile shows rate,
+/// loss and RTT meters with numbers from `link_stats` and a sparkline that
+/// grows; `GET …/live/links` holds A's samples; B's receiver reports make it
+/// lossy: its tile turns amber/red and the alert strip names it. A's chart
+/// opens with Vietnamese axes, and relabels in English.
+#[test]
+fn live_wall_meters_and_charts_show_each_rooms_link_as_the_server_measures_it_and_a_lossy_room_raises_an_alert()
+ {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let w = world(db).await;
+        let id = plan(&w).await;
+        let op = w.as_role("operator");
+        let r = op
+            .post(&format!("/api/v1/meetings/{id}/open"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = op
+            .post(&format!("/api/v1/meetings/{id}/start"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let base = w.srv.base_url();
+        let driver = ChromeDriver::start().await;
+        let page = driver.new_session().await;
+        let steps = Steps::new(&page, "console-links", POLL_INTERVAL);
+        log_in(&steps, &base, "test_operator").await;
+        page.navigate(&format!("{base}/console/meetings/{id}"))
+            .await;
+        let a = w.endpoint("a").to_string();
+        let b = w.endpoint("b").to_string();
+        steps
+            .until(
+                "01-wall",
+                &format!(
+                    "return window.diemcau.state().ws === 1 && {} !== null && {} !== null;",
+                    tile(&a),
+                    tile(&b)
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+
+        // The event stream as an operator's tool and as room A's own page
+        // see it: only the former gets link events.
+        let stream_url = format!(
+            "{}/api/v1/meetings/{id}/live/events",
+            base.replacen("http", "ws", 1)
+        );
+        let op_stream = WsClient::connect_url(&stream_url, op.bearer.as_deref())
+            .await
+            .expect("operator's event stream");
+        let room_stream =
+            WsClient::connect_url(&stream_url, Some(w.province.endpoint_tokens["a"].as_str()))
+                .await
+                .expect("room a's event stream");
+
+        // Two rooms, each publishing and receiving the other; B's receive
+        // path loses 25 % of the server's RTP.
+        let mut room_a = RtcClient::new(ClientConfig {
+            name: "A".into(),
+            publish: Some(PublishConfig::default()),
+            recv_video: 2,
+            recv_audio: 2,
+            loss: None,
+        })
+        .await
+        .expect("webrtc-rs client a");
+        let (ws_a, _) = ws_join(&mut room_a, &base, &id, &w.province.endpoint_tokens["a"])
+            .await
+            .expect("room a joins");
+        let mut room_b = RtcClient::new(ClientConfig {
+            name: "B".into(),
+            publish: Some(PublishConfig::default()),
+            recv_video: 2,
+            recv_audio: 2,
+            loss: Some(LossConfig {
+                rate: 0.25,
+                seed: 7,
+            }),
+        })
+        .await
+        .expect("webrtc-rs client b");
+        let (ws_b, _) = ws_join(&mut room_b, &base, &id, &w.province.endpoint_tokens["b"])
+            .await
+            .expect("room b joins");
+
+        // A's tile: three meters with the server's numbers, and a sparkline
+        // with a few samples (one every 2 s).
+        let meters = steps
+            .until(
+                "02-meters",
+                &format!(
+                    "const t = {}; const rtt = t.querySelector('.lm-rtt'); const kb = t.querySelector('.lm-kbps');\
+                     const loss = t.querySelector('.lm-loss'); const sp = t.querySelector('.spark');\
+                     return t.dataset.state === 'connected' && rtt.dataset.value !== undefined\
+                       && / ms$/.test(rtt.textContent) && / kbit\\/s$/.test(kb.textContent) && Number(kb.dataset.value) > 0\
+                       && / %$/.test(loss.textContent) && ['good', 'warn', 'bad'].includes(rtt.dataset.level)\
+                       && Number(sp.dataset.points) >= 3\
+                       && sp.querySelector('.spark-kbps').getAttribute('points').trim().split(' ').length >= 3\
+                       && {{rtt: rtt.textContent, kbps: kb.textContent, loss: loss.textContent}};",
+                    tile(&a)
+                ),
+                JOIN_TIMEOUT,
+            )
+            .await;
+        eprintln!("room a meters: {meters}");
+        steps.shot("02-meters").await;
+
+        // The same samples over HTTP, for a console that opens late.
+        let links = op.get(&format!("/api/v1/meetings/{id}/live/links")).await;
+        assert_eq!(links.status, 200, "{}", links.text);
+        assert_eq!(links.body["interval_ms"], 2000, "{}", links.text);
+        assert_eq!(links.body["window_ms"], 300_000, "{}", links.text);
+        let ring = links.body["endpoints"]
+            .as_array()
+            .expect("endpoints")
+            .iter()
+            .find(|e| e["endpoint_id"] == a.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("no ring for room a: {}", links.text));
+        let samples = ring["samples"].as_array().expect("samples");
+        assert!(samples.len() >= 3, "{}", links.text);
+        assert!(
+            samples.iter().any(|s| s["kbps_in"].as_u64() > Some(0)),
+            "room a publishes: {}",
+            links.text
+        );
+        assert!(
+            samples
+                .windows(2)
+                .all(|p| p[0]["t_ms"].as_u64() < p[1]["t_ms"].as_u64()),
+            "{}",
+            links.text
+        );
+        for key in ["loss_in_pct", "loss_out_pct", "rtt_ms", "bwe_kbps"] {
+            assert!(samples[0].get(key).is_some(), "{key}: {}", links.text);
+        }
+        // A room endpoint may read it too (as the live snapshot); anonymous not.
+        let anon = w
+            .as_role("anonymous")
+            .get(&format!("/api/v1/meetings/{id}/live/links"))
+            .await;
+        assert_eq!(anon.status, 401, "{}", anon.text);
+
+        // B's link: its receiver reports say a quarter is lost; after three
+        // samples in a row the server says so, and the wall shows it.
+        let b_name = steps
+            .run(&format!(
+                "return {}.querySelector('.tile-name').textContent;",
+                tile(&b)
+            ))
+            .await;
+        let b_name = b_name.as_str().expect("b's name").to_string();
+        let alert = steps
+            .until(
+                "03-lossy",
+                &format!(
+                    "const t = {}; const al = [...document.querySelectorAll('#alerts .alert')]\
+                       .find(x => x.dataset.key === 'link:{b}');\
+                     return ['warn', 'bad'].includes(t.dataset.link)\
+                       && t.querySelector('.lm-loss').dataset.level !== 'good'\
+                       && window.diemcau.state().links[{b:?}].degraded\
+                       && !!al && al.textContent;",
+                    tile(&b),
+                ),
+                Duration::from_secs(60),
+            )
+            .await;
+        let alert = alert.as_str().unwrap_or_default().to_string();
+        assert!(
+            alert.contains(&b_name) && alert.contains("đường truyền kém (mất gói"),
+            "alert in Vietnamese naming room b: {alert}"
+        );
+        assert!(
+            steps
+                .run("return document.getElementById('event-log').textContent;")
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .contains("đường truyền kém"),
+            "the event log notes it"
+        );
+        let degraded = op.get(&format!("/api/v1/meetings/{id}/live/links")).await;
+        assert!(
+            degraded.body["endpoints"]
+                .as_array()
+                .expect("endpoints")
+                .iter()
+                .any(|e| e["endpoint_id"] == b.as_str() && e["degraded"] == true),
+            "{}",
+            degraded.text
+        );
+        steps.shot("03-lossy").await;
+        let got = op_stream.received();
+        let stats = got
+            .iter()
+            .filter(|v| v["type"] == "link_stats")
+            .collect::<Vec<_>>();
+        assert!(stats.len() >= 3, "link_stats every 2 s: {got:?}");
+        assert!(
+            stats.iter().all(|v| v["seq"].as_u64().is_some()
+                && v["links"].as_array().is_some_and(|l| l.len() <= 2)),
+            "{stats:?}"
+        );
+        assert!(
+            got.iter().any(|v| v["type"] == "link_degraded"
+                && v["endpoint_id"] == b.as_str()
+                && v["loss_pct"].as_f64() > Some(5.0)),
+            "{got:?}"
+        );
+        let theirs = room_stream.received();
+        assert!(
+            theirs.iter().any(|v| v["type"] == "site_connected"),
+            "room a's stream works: {theirs:?}"
+        );
+        assert!(
+            !theirs
+                .iter()
+                .any(|v| v["type"].as_str().is_some_and(|t| t.starts_with("link_"))),
+            "a room's own stream has no link events: {theirs:?}"
+        );
+
+        // A's chart: loss, RTT and rate over the last minutes, axes named.
+        steps
+            .run(&format!(
+                "{}.querySelector('[data-action=link-chart]').click(); return true;",
+                tile(&a)
+            ))
+            .await;
+        steps
+            .until(
+                "04-chart",
+                "const d = document.getElementById('link-dialog'); const txt = d.textContent;\
+                 const pts = [...d.querySelectorAll('polyline.series')].map(p => Number(p.dataset.points));\
+                 return d.open && txt.includes('Mất gói (%)') && txt.includes('Độ trễ khứ hồi (ms)')\
+                   && txt.includes('Tốc độ (kbit/s)') && txt.includes('bây giờ')\
+                   && pts.length === 5 && pts.every(n => n >= 3);",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("04-chart").await;
+        steps
+            .run("document.getElementById('btn-lang').click(); return true;")
+            .await;
+        steps
+            .until(
+                "05-chart-english",
+                "const d = document.getElementById('link-dialog');\
+                 return d.open && d.textContent.includes('Packet loss (%)') && d.textContent.includes('Round-trip time (ms)')\
+                   && d.textContent.includes('Bitrate (kbit/s)') && document.getElementById('link-close').textContent === 'Close';",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("05-chart-english").await;
+        steps
+            .run("document.getElementById('link-close').click(); return true;")
+            .await;
+        steps
+            .until(
+                "06-closed",
+                "return !document.getElementById('link-dialog').open;",
+                STEP_TIMEOUT,
+            )
+            .await;
+
+        // B hangs up: its poor-link alert gives way to the drop alert, and
+        // its meters go blank (a dropped room has no link to measure).
+        let from = op_stream.received().len();
+        room_b.close().await;
+        drop(ws_b);
+        steps
+            .until(
+                "07-lossy-room-gone",
+                &format!(
+                    "const t = {}; const keys = [...document.querySelectorAll('#alerts .alert')].map(a => a.dataset.key);                     return t.dataset.state === 'dropped' && t.dataset.link === 'none'                       && t.querySelector('.lm-loss').textContent === ''                       && !keys.includes('link:{b}') && keys.includes('drop:{b}')                       && !window.diemcau.state().links[{b:?}].degraded;",
+                    tile(&b)
+                ),
+                JOIN_TIMEOUT,
+            )
+            .await;
+        let recovered = op_stream
+            .wait_message(from, Duration::from_secs(5), |v| {
+                v["type"] == "link_recovered" && v["endpoint_id"] == b.as_str()
+            })
+            .await
+            .unwrap_or_else(|| panic!("no link_recovered for b: {:?}", op_stream.received()));
+        assert_eq!(recovered["connected"], false, "{recovered}");
+        steps.shot("07-lossy-room-gone").await;
+
+        let errors = script_errors(&page).await;
+        assert!(errors.is_empty(), "script errors: {errors:#?}");
+        room_a.close().await;
+        drop((ws_a, op_stream, room_stream));
         page.close().await;
         drop(driver);
     }));

@@ -58,6 +58,7 @@ GET    /api/v1/meetings/{id}/participants       admin operator sub_operator secr
 GET    /api/v1/meetings/{id}/ics                admin operator sub_operator secretary chair delegate auditor endpoint
 GET    /api/v1/meetings/{id}/live               admin operator sub_operator secretary chair delegate auditor endpoint
 GET    /api/v1/meetings/{id}/live/events        admin operator sub_operator secretary chair delegate auditor endpoint
+GET    /api/v1/meetings/{id}/live/links         admin operator sub_operator secretary chair delegate auditor endpoint
 POST   /api/v1/meetings/{id}/live/mute          admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/mute-all      admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/unmute-all    admin operator sub_operator

@@ -4,7 +4,11 @@
 //! `control::live` state decides, the media engine and the consoles are
 //! told, and the answer is the new snapshot. Consoles watch
 //! `GET …/live/events` (WebSocket): a snapshot first, then one JSON event
-//! per change, each with a `seq`, within the tick (200 ms) of the change.
+//! per change, each with a `seq`, within the tick (200 ms) of the change;
+//! every 2 s `link_stats` (each connected room's link as the server
+//! measures it), and `link_degraded` / `link_recovered`. `GET …/live/links`
+//! gives the last 5 minutes of those samples to a console that opens late
+//! (a room endpoint's own stream leaves the link events out).
 
 use std::sync::Arc;
 
@@ -24,7 +28,7 @@ use super::meetings::live_room;
 use crate::api::access::{Action, Caller};
 use crate::api::openapi::{Api, Op};
 use crate::api::{ApiError, JsonBody};
-use crate::control::live::{Effect, LiveError, LiveMeeting, LiveSnapshot, Scene};
+use crate::control::live::{Effect, LinksView, LiveError, LiveMeeting, LiveSnapshot, Scene};
 use crate::control::meetings::Meeting;
 use crate::signal::live::LiveRoom;
 
@@ -37,6 +41,12 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
             .summary("The live state: roll call, quorum, stage, scan, floor queue, lock, scene")
             .returns::<LiveSnapshot>(),
         get(snapshot),
+    )
+    .add(
+        Op::get("/api/v1/meetings/{id}/live/links", LiveRead, T)
+            .summary("Each room's link quality over the last 5 minutes, as the server measured it every 2 s: received kbit/s, loss in and out (%), RTT, bandwidth estimate; and whether it is degraded now")
+            .returns::<LinksView>(),
+        get(links),
     )
     .add(
         Op::get("/api/v1/meetings/{id}/live/events", LiveRead, T)
@@ -349,6 +359,15 @@ async fn snapshot(
     Ok(Json(room.read(|l| l.snapshot(now)).await))
 }
 
+async fn links(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<LinksView>, ApiError> {
+    let (_, room) = room_for(&state, &caller, &id, Action::LiveRead).await?;
+    Ok(Json(room.links(state.live.now_ms())))
+}
+
 async fn events(
     State(state): State<AppState>,
     caller: Caller,
@@ -363,15 +382,18 @@ async fn events(
             format!("open this as a WebSocket ({})", e.body_text()),
         )
     })?;
+    // Link samples are for the people watching the wall: a room's own page
+    // has no use for every room's link every 2 s.
+    let links = caller.endpoint_id().is_none();
     // A page that sent its token as a subprotocol gets `diemcau` back (a
     // browser refuses a connection whose offered protocols were all ignored).
     Ok(ws
         .protocols(["diemcau"])
         .max_message_size(4096)
-        .on_upgrade(move |socket| stream(state, room, socket)))
+        .on_upgrade(move |socket| stream(state, room, socket, links)))
 }
 
-async fn stream(state: AppState, room: Arc<LiveRoom>, mut socket: WebSocket) {
+async fn stream(state: AppState, room: Arc<LiveRoom>, mut socket: WebSocket, links: bool) {
     let (snapshot, mut rx) = room.subscribe(state.live.now_ms()).await;
     if socket
         .send(Message::Text(snapshot.to_string().into()))
@@ -384,6 +406,11 @@ async fn stream(state: AppState, room: Arc<LiveRoom>, mut socket: WebSocket) {
         tokio::select! {
             ev = rx.recv() => match ev {
                 Ok(text) => {
+                    // (An unescaped `"type":"link_` only occurs as the
+                    // event's own type: inside a string it is escaped.)
+                    if !links && text.contains("\"type\":\"link_") {
+                        continue;
+                    }
                     if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
                         return;
                     }

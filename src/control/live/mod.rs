@@ -18,7 +18,9 @@
 //! - `scan`: lecture mode (the hub watches the sites in turn);
 //! - `floor`: đăng ký phát biểu — queue, grant, revoke, speaking timer;
 //! - `scene`: one action per phase of the meeting (Khai mạc … Bế mạc);
-//! - `snapshot`: the whole state for a console.
+//! - `snapshot`: the whole state for a console;
+//! - `links`: each endpoint's link quality over the last minutes, with
+//!   degrade/recover hysteresis.
 //!
 //! How state becomes effects: an operation changes the state only (after
 //! validating everything — a call that returns an error changes nothing),
@@ -46,6 +48,7 @@ mod connection;
 mod error;
 mod event;
 mod floor;
+mod links;
 mod mute;
 mod roll_call;
 mod scan;
@@ -66,6 +69,10 @@ use crate::media::ParticipantId;
 
 pub use error::{LiveError, Refusal};
 pub use event::LiveEvent;
+pub use links::{
+    EndpointLinks, LINK_SAMPLE_MS, LINK_WINDOW_MS, LinkAlert, LinkMeasure, LinkMonitor, LinkSample,
+    LinksView,
+};
 pub use roll_call::{FloorStatus, OtherConnection, Quorum, QuorumBasis, RollCall, RollCallSite};
 pub use scene::{Scene, ScenePolicy, SceneStage};
 pub use snapshot::{FloorView, LiveSnapshot, QueueEntry, ScanView, SpeakerView};
