@@ -11,6 +11,7 @@
 //! **program** video, which follows the stage.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::forwarder::{Decision, Forwarder};
@@ -36,7 +37,8 @@ pub enum TapStream {
 /// One packet for the recorder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tapped {
-    pub room: String,
+    /// Shared by every packet of the room: no allocation per packet.
+    pub room: Arc<str>,
     pub stream: TapStream,
     /// The publisher of this packet (for the program: the stage holder).
     pub owner: ParticipantId,
@@ -57,6 +59,7 @@ pub struct Tapped {
 /// The taps of one room.
 #[derive(Debug, Default)]
 pub(super) struct RoomTap {
+    name: Option<Arc<str>>,
     tracks: HashMap<TrackId, Forwarder>,
     program: Option<Forwarder>,
     /// Who the program video shows now.
@@ -82,12 +85,13 @@ impl RoomTap {
     /// Feed one packet; what the recorder keeps goes to `out`.
     pub(super) fn on_packet(&mut self, now: Instant, p: &TapInput<'_>, out: &mut Vec<Tapped>) {
         let clock = if p.video { 90_000 } else { 48_000 };
+        let room = self.name.get_or_insert_with(|| Arc::from(p.room)).clone();
         let mut emit = |stream: TapStream, fwd: &mut Forwarder| {
             if let Decision::Forward { seq, ts, .. } =
                 fwd.on_packet(now, p.src, p.seq, p.ts, clock, p.keyframe)
             {
                 out.push(Tapped {
-                    room: p.room.to_string(),
+                    room: room.clone(),
                     stream,
                     owner: p.owner,
                     video: p.video,

@@ -376,7 +376,7 @@ impl Worker {
     }
 
     fn packet(&mut self, t: Tapped) {
-        let Some(a) = self.active.get_mut(&t.room) else {
+        let Some(a) = self.active.get_mut(&*t.room) else {
             return;
         };
         let now_ms = ms_since(a.t0, t.at);
