@@ -181,8 +181,11 @@ pub struct DocumentsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RecordingConfig {
-    /// Record every meeting from the moment it goes live, until it ends.
+    /// Record meetings from the moment they go live, until they end.
     pub automatic: bool,
+    /// Which kinds of meeting `automatic` records (`bch`, `btv`, `giao_ban`,
+    /// …); empty: every kind.
+    pub automatic_kinds: Vec<crate::control::meetings::MeetingKind>,
     /// Refuse to start a recording with less free disk than this, MiB.
     pub min_free_mib: u64,
     /// Delete a recording's files this many days after it ended (0: keep
@@ -190,10 +193,18 @@ pub struct RecordingConfig {
     pub keep_days: u32,
 }
 
+impl RecordingConfig {
+    /// Whether a meeting of this kind is recorded as it goes live.
+    pub fn records_automatically(&self, kind: crate::control::meetings::MeetingKind) -> bool {
+        self.automatic && (self.automatic_kinds.is_empty() || self.automatic_kinds.contains(&kind))
+    }
+}
+
 impl Default for RecordingConfig {
     fn default() -> Self {
         RecordingConfig {
             automatic: true,
+            automatic_kinds: Vec::new(),
             min_free_mib: 1024,
             keep_days: 0,
         }
@@ -834,5 +845,24 @@ mod example_file_tests {
         )];
         let e = Config::load(None, env).unwrap_err().to_string();
         assert!(e.contains("media.advertise"), "{e}");
+    }
+
+    #[test]
+    fn automatic_recording_can_be_limited_to_kinds_of_meeting() {
+        use crate::control::meetings::MeetingKind;
+        let env = vec![(
+            "DIEMCAU_RECORDING__AUTOMATIC_KINDS".to_string(),
+            r#"["bch", "btv"]"#.to_string(),
+        )];
+        let c = Config::load(None, env).unwrap();
+        assert!(c.recording.records_automatically(MeetingKind::Bch));
+        assert!(!c.recording.records_automatically(MeetingKind::GiaoBan));
+        assert!(Config::default().recording.records_automatically(MeetingKind::GiaoBan));
+        let env = vec![(
+            "DIEMCAU_RECORDING__AUTOMATIC_KINDS".to_string(),
+            r#"["party"]"#.to_string(),
+        )];
+        let e = Config::load(None, env).unwrap_err().to_string();
+        assert!(e.contains("party") && e.contains("giao_ban"), "{e}");
     }
 }

@@ -16,6 +16,10 @@ use crate::support::rtc_client::{
 use crate::support::vp8_source;
 
 async fn live_meeting(w: &ApiWorld) -> String {
+    live_meeting_of_kind(w, "btv").await
+}
+
+async fn live_meeting_of_kind(w: &ApiWorld, kind: &str) -> String {
     let start = diemcau::store::now_ms() + 3_600_000;
     let made = w
         .as_role("secretary")
@@ -23,7 +27,7 @@ async fn live_meeting(w: &ApiWorld) -> String {
             "/api/v1/meetings",
             json!({
                 "title": "Hội nghị Ban Thường vụ Tỉnh ủy",
-                "kind": "btv",
+                "kind": kind,
                 "starts_at_ms": start,
                 "ends_at_ms": start + 3_600_000,
                 "hub_endpoint_id": w.endpoint("hub"),
@@ -782,6 +786,29 @@ fn after_kill_9_the_recording_plays_to_its_last_seconds_and_restart_records_the_
         assert_eq!(status, 200);
         drop(server);
     }));
+}
+
+crate::support::db::both_backends! {
+    async fn automatic_recording_follows_the_kinds_of_meeting_configured(db) {
+        use diemcau::control::meetings::MeetingKind;
+        let w = world_with(db, |c| c.recording.automatic_kinds = vec![MeetingKind::Bch]).await;
+        let op = w.as_role("operator");
+        // A standing committee meeting is not among the kinds: not recorded.
+        let btv = live_meeting_of_kind(&w, "btv").await;
+        let r = op.get(&format!("/api/v1/meetings/{btv}/recordings")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["recordings"].as_array().unwrap().len(), 0, "{}", r.text);
+        // An executive committee plenum is: recording from the moment it is live.
+        let bch = live_meeting_of_kind(&w, "bch").await;
+        let r = op.get(&format!("/api/v1/meetings/{bch}/recordings")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let recs = r.body["recordings"].as_array().unwrap();
+        assert_eq!(recs.len(), 1, "{}", r.text);
+        assert_eq!(recs[0]["state"], "recording");
+        // Either can still be recorded by hand.
+        let r = op.post(&format!("/api/v1/meetings/{btv}/recordings"), json!({})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
 }
 
 crate::support::db::both_backends! {

@@ -443,7 +443,7 @@ async fn transition(
                 )
                 .await;
             if done.state == MeetingState::Live
-                && state.recording.automatic
+                && state.recording.records_automatically(done.kind)
                 && let Err(e) = super::recordings::start_recording(state, &actor, &done.id).await
             {
                 // The meeting goes live anyway; the consoles hear why it is
