@@ -857,7 +857,11 @@ mod example_file_tests {
         let c = Config::load(None, env).unwrap();
         assert!(c.recording.records_automatically(MeetingKind::Bch));
         assert!(!c.recording.records_automatically(MeetingKind::GiaoBan));
-        assert!(Config::default().recording.records_automatically(MeetingKind::GiaoBan));
+        assert!(
+            Config::default()
+                .recording
+                .records_automatically(MeetingKind::GiaoBan)
+        );
         let env = vec![(
             "DIEMCAU_RECORDING__AUTOMATIC_KINDS".to_string(),
             r#"["party"]"#.to_string(),
