@@ -17,6 +17,7 @@ use anyhow::{Context, anyhow, bail};
 use bytes::Bytes;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::network_type::NetworkType;
+use rtc::interceptor::Slot;
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8,
 };
@@ -37,6 +38,7 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use webrtc::runtime::TokioRuntime;
 
+use crate::feedback::{Feedback, FeedbackState};
 use crate::janus_api::JanusSession;
 use crate::media::{self, LayerSpec};
 use crate::signal::WsSession;
@@ -217,6 +219,10 @@ impl Endpoint {
         let mut me = media_engine()?;
         // NACK generator/responder, mid/rid extensions, TWCC, RR/SR: what a browser runs.
         let registry = register_default_interceptors(Registry::new(), &mut me)?;
+        // Between the wire-most interceptors and the NACK generator (7 000):
+        // sees inbound RTP before RTX de-encapsulation, and the PLIs.
+        let feedback = Arc::new(Mutex::new(FeedbackState::default()));
+        let registry = registry.with(Slot::from(3_500), Feedback::new(feedback.clone()));
         let setting_engine = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_network_types(vec![NetworkType::Udp4])
@@ -248,7 +254,7 @@ impl Endpoint {
         let mut tasks = Vec::new();
         let mut published = Vec::new();
         if let Some(layers) = &config.publish {
-            let (t, ssrcs) = add_publisher(&pc, layers, &state_rx, &sent).await?;
+            let (t, ssrcs) = add_publisher(&pc, layers, &state_rx, &sent, &feedback).await?;
             tasks.extend(t);
             published = layers.iter().map(|l| l.rid).zip(ssrcs).collect();
         }
@@ -464,6 +470,7 @@ async fn add_publisher(
     layers: &[LayerSpec],
     state_rx: &watch::Receiver<RTCPeerConnectionState>,
     sent: &Arc<SendCounters>,
+    feedback: &Arc<Mutex<FeedbackState>>,
 ) -> anyhow::Result<(Vec<tokio::task::JoinHandle<()>>, Vec<u32>)> {
     let ssrcs: Vec<u32> = layers.iter().map(|_| rand_u32()).collect();
     let codings = layers
@@ -521,6 +528,7 @@ async fn add_publisher(
         ssrcs.clone(),
         state_rx.clone(),
         sent.clone(),
+        feedback.clone(),
     ));
     let a = tokio::spawn(run_audio(
         pc.clone(),
@@ -578,6 +586,7 @@ async fn run_video(
     ssrcs: Vec<u32>,
     mut state_rx: watch::Receiver<RTCPeerConnectionState>,
     sent: Arc<SendCounters>,
+    feedback: Arc<Mutex<FeedbackState>>,
 ) {
     if !wait_connected(&mut state_rx).await {
         return;
@@ -599,8 +608,12 @@ async fn run_video(
             return;
         }
         let ts = ts_base.wrapping_add((frame_no as u32).wrapping_mul(media::VIDEO_TICKS_PER_FRAME));
-        let keyframe = frame_no.is_multiple_of(media::KEYFRAME_INTERVAL_FRAMES);
+        let periodic = frame_no.is_multiple_of(media::KEYFRAME_INTERVAL_FRAMES);
         for (i, layer) in layers.iter().enumerate() {
+            // A keyframe request is served on the next frame of that layer,
+            // as an encoder does.
+            let asked = feedback.lock().unwrap().take_keyframe_request(ssrcs[i]);
+            let keyframe = periodic || asked;
             let payloads = media::vp8_frame(layer, ssrcs[i], pids[i], keyframe, frame_no);
             pids[i] = (pids[i] + 1) & 0x7fff;
             let n = payloads.len();

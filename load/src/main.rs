@@ -11,6 +11,7 @@
 mod bare;
 mod cleanup;
 mod client;
+mod feedback;
 mod impair;
 mod janus;
 mod janus_api;
