@@ -82,6 +82,8 @@ pub struct SendCounters {
     pub video_packets: AtomicU64,
     pub audio_packets: AtomicU64,
     pub write_errors: AtomicU64,
+    /// Keyframes sent because a receiver asked (PLI/FIR), per layer frame.
+    pub keyframes_on_request: AtomicU64,
 }
 
 struct Handler {
@@ -614,6 +616,9 @@ async fn run_video(
             // as an encoder does.
             let asked = feedback.lock().unwrap().take_keyframe_request(ssrcs[i]);
             let keyframe = periodic || asked;
+            if asked && !periodic {
+                sent.keyframes_on_request.fetch_add(1, Ordering::Relaxed);
+            }
             let payloads = media::vp8_frame(layer, ssrcs[i], pids[i], keyframe, frame_no);
             pids[i] = (pids[i] + 1) & 0x7fff;
             let n = payloads.len();

@@ -248,7 +248,10 @@ fn print_s1(name: &str, s1: &S1Report, run: &RunReport) {
         );
     }
     let r = &s1.result;
-    println!("largest N passing: {}", r.max_n_passing);
+    println!(
+        "largest N passing: {} (publisher keyframes on request: {})",
+        r.max_n_passing, r.publisher_keyframes_on_request
+    );
     if let Some(best) = r.steps.iter().filter(|s| s.pass).max_by_key(|s| s.n) {
         let ratio = run
             .bare

@@ -81,6 +81,8 @@ pub struct S1Result {
     pub max_subscribers_per_core: Option<f64>,
     /// What the publisher handed to its stack over the whole scenario.
     pub publisher_sent_video_packets: u64,
+    /// Layer frames the publisher made keyframes because the server asked.
+    pub publisher_keyframes_on_request: u64,
     pub publisher_sent_audio_packets: u64,
     pub publisher_write_errors: u64,
 }
@@ -253,6 +255,7 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
             .filter(|s| s.server_cpu_cores > 0.0)
             .map(|s| s.n as f64 / s.server_cpu_cores),
         publisher_sent_video_packets: sent.video_packets.load(Ordering::Relaxed),
+        publisher_keyframes_on_request: sent.keyframes_on_request.load(Ordering::Relaxed),
         publisher_sent_audio_packets: sent.audio_packets.load(Ordering::Relaxed),
         publisher_write_errors: sent.write_errors.load(Ordering::Relaxed),
         steps,
