@@ -191,6 +191,27 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
+        // The delegate's tablet view: documents, private notes, votes.
+        .route("/delegate", get(delegate_page))
+        .route("/delegate/{*rest}", get(delegate_page))
+        .route(
+            "/assets/delegate.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/delegate.js"),
+                )
+            }),
+        )
+        .route(
+            "/assets/delegate.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../web/delegate.css"),
+                )
+            }),
+        )
         .route("/ws", get(ws::upgrade))
         .route("/whip/{meeting}", post(whip::whip_post))
         .route("/whep/{meeting}", post(whip::whep_post))
@@ -272,6 +293,10 @@ async fn ca_pem(State(state): State<AppState>) -> Response {
 
 async fn portal_page() -> Response {
     Html(include_str!("../../web/portal.html")).into_response()
+}
+
+async fn delegate_page() -> Response {
+    Html(include_str!("../../web/delegate.html")).into_response()
 }
 
 async fn console_page() -> Response {
