@@ -1,4 +1,5 @@
-// diemcau – helpers the operator console and the secretariat portal share
+// diemcau – helpers the operator console, the secretariat portal and the
+// delegate view share
 // (no build step: a plain script loaded before each page's own).
 (() => {
   const VN_OFFSET_MS = 7 * 3600 * 1000;
@@ -40,5 +41,47 @@
     return now - (now % 86400000) - VN_OFFSET_MS;
   }
 
-  window.DiemcauCommon = { el, confirmBox, vnTime, startOfVnToday };
+  // An API refusal: HTTP status and the error body's code, message, field.
+  class ApiError extends Error {
+    constructor(status, code, message, field) {
+      super(message);
+      this.status = status;
+      this.code = code;
+      this.field = field;
+    }
+  }
+
+  // The language the user chose last on this device (Vietnamese first).
+  function storedLang() {
+    try {
+      return localStorage.getItem("diemcau.lang") === "en" ? "en" : "vi";
+    } catch (_) {
+      return "vi";
+    }
+  }
+
+  // DICT[lang][key] (else the Vietnamese text, else the key), `{name}`
+  // filled from vars.
+  function translate(dict, lang, key, vars) {
+    let s = dict[lang][key];
+    if (s === undefined) s = dict.vi[key];
+    if (s === undefined) s = key;
+    if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined ? m : String(vars[k])));
+    return s;
+  }
+
+  // A page's log: the console, plus the last 300 lines kept for tests and
+  // for a technician's screenshot.
+  function makeLog() {
+    const lines = [];
+    function log(...args) {
+      const line = new Date().toISOString().slice(11, 23) + " " + args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
+      lines.push(line);
+      if (lines.length > 300) lines.shift();
+      console.log("[diemcau]", ...args);
+    }
+    return { log, lines };
+  }
+
+  window.DiemcauCommon = { el, confirmBox, vnTime, startOfVnToday, ApiError, storedLang, translate, makeLog };
 })();

@@ -409,30 +409,18 @@
   // Refusals the server already words in Vietnamese (then English): shown as sent.
   const SERVER_WORDED = new Set(["classified", "pdf_unreadable"]);
 
-  let lang = (() => {
-    try {
-      return localStorage.getItem("diemcau.lang") === "en" ? "en" : "vi";
-    } catch (_) {
-      return "vi";
-    }
-  })();
+  let lang = DiemcauCommon.storedLang();
 
   function t(key, vars) {
-    let s = DICT[lang][key];
-    if (s === undefined) s = DICT.vi[key];
-    if (s === undefined) s = key;
-    if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined ? m : String(vars[k])));
-    return s;
+    return DiemcauCommon.translate(DICT, lang, key, vars);
   }
 
   // ------------------------------------------------------------ helpers
   const $ = (id) => document.getElementById(id);
-  const logLines = [];
+  const pageLog = DiemcauCommon.makeLog();
+  const logLines = pageLog.lines;
   function log(...args) {
-    const line = new Date().toISOString().slice(11, 23) + " " + args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
-    logLines.push(line);
-    if (logLines.length > 300) logLines.shift();
-    console.log("[diemcau]", ...args);
+    pageLog.log(...args);
   }
 
 
@@ -451,14 +439,7 @@
   let csrf = null;
   let me = null;
 
-  class ApiError extends Error {
-    constructor(status, code, message, field) {
-      super(message);
-      this.status = status;
-      this.code = code;
-      this.field = field;
-    }
-  }
+  const { ApiError } = DiemcauCommon;
 
   function parseError(status, text, statusText) {
     let json = null;
