@@ -634,6 +634,12 @@
       } else if (what === "meeting") {
         mine.meeting = await api("GET", base());
         if (!mine.closed) drawHead();
+      } else if (what === "presentation") {
+        const r = await api("GET", `${base()}/presentation`);
+        mine.presentation = (r && r.presentation) || null;
+        if (mine.closed) return;
+        if (mine.follow) followPresenter();
+        drawReader();
       }
     } catch (e) {
       log("reload", what, "failed", errorText(e));
@@ -646,6 +652,9 @@
         setConn("live");
         mine.floor = (msg.state && msg.state.floor) || null;
         drawSpeak();
+        // What changed between the first reads and this subscription (or
+        // while the link was down) came as events nobody heard: read again.
+        for (const what of ["presentation", "motions", "agenda", "documents"]) reload(mine, what);
         break;
       case "presentation":
         mine.presentation = msg.document_id ? { document_id: String(msg.document_id), page: Number(msg.page) || 1 } : null;

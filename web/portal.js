@@ -836,6 +836,11 @@
     switch (msg.type) {
       case "snapshot":
         setConn("live");
+        // Changes between the first reads and this subscription (or while
+        // the link was down) came as events nobody heard: read again.
+        loadAgenda();
+        loadDocs();
+        loadMotions();
         break;
       case "agenda_changed":
         mine.agenda.items = msg.items || [];
