@@ -29,6 +29,8 @@ pub struct Config {
     pub recording: RecordingConfig,
     /// Relaying to a parent node along the org tree; absent: a standalone node.
     pub cascade: CascadeConfig,
+    /// Where documents and recordings are kept (`crate::objects`).
+    pub objects: crate::objects::ObjectsConfig,
 }
 
 /// `[cascade]`: this node's place in the tree of nodes (central ← province ←
@@ -392,6 +394,7 @@ impl Default for Config {
             documents: DocumentsConfig::default(),
             recording: RecordingConfig::default(),
             cascade: CascadeConfig::default(),
+            objects: crate::objects::ObjectsConfig::default(),
         }
     }
 }
@@ -552,6 +555,7 @@ impl Config {
             }
         }
         self.cascade.validate()?;
+        self.objects.validate()?;
         let url = self.database.url.trim();
         if !url.is_empty() && crate::store::Backend::of_url(url).is_none() {
             return Err(ConfigError::Invalid {

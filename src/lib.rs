@@ -9,9 +9,11 @@ pub mod control;
 pub mod demo;
 pub mod media;
 pub mod net;
+pub mod objects;
 pub mod pdf;
 pub mod record;
 pub mod recorder;
+pub mod relay;
 pub mod signal;
 pub mod store;
 pub mod tls;
@@ -42,6 +44,9 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error("cannot open the document store: {0}")]
     Documents(String),
+    /// `[objects]`: the store cannot be built or (S3) does not answer.
+    #[error("cannot open the object store: {0}")]
+    Objects(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -77,7 +82,7 @@ async fn interrupted_recordings(state: &api::AppState) {
         }
     };
     for r in rows {
-        let dir = state.data_dir.join("recordings").join(&r.dir);
+        let dir = state.objects.recordings.local_dir(&r.dir);
         // The last write is when the files were last touched.
         let last_write_ms = std::fs::read_dir(&dir)
             .into_iter()
@@ -152,14 +157,10 @@ async fn expire_recordings(state: api::AppState, keep_days: u32) {
             }
         };
         for r in due {
-            let dir = state.data_dir.join("recordings").join(&r.dir);
-            match std::fs::remove_dir_all(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    tracing::warn!(recording = %r.id, error = %e, "retention: files not deleted");
-                    continue;
-                }
+            // The spool and, with S3, every object under the recording.
+            if let Err(e) = state.objects.recordings.delete(&r.dir).await {
+                tracing::warn!(recording = %r.id, error = %e, "retention: files not deleted");
+                continue;
             }
             if let Err(e) = recs.expire(&actor, &r.id).await {
                 tracing::warn!(recording = %r.id, error = %e, "retention: not marked expired");
@@ -178,6 +179,11 @@ async fn watch_recordings(state: api::AppState) {
         every.tick().await;
         for index in state.recorder.take_failed() {
             let why = index.failure.clone().unwrap_or_default();
+            // Closed by the recorder: with S3 its files go to the bucket now.
+            state
+                .objects
+                .recordings
+                .finished(&format!("{}/{}", index.meeting_id, index.recording_id));
             let recs = control::recordings::Recordings::new(state.store.clone());
             if let Err(e) = recs
                 .finish(
@@ -262,6 +268,23 @@ async fn watch_cascade_children(state: api::AppState) {
     }
 }
 
+/// With `[cascade] parent` and this node's id: where its relay links go.
+fn relay_uplink(config: &config::Config) -> Result<Option<relay::Uplink>, StartError> {
+    let (Some(url), Some(node_id)) = (
+        config.cascade.parent.clone(),
+        config.cascade.node_id.clone(),
+    ) else {
+        return Ok(None);
+    };
+    let credential = config.cascade.parent_credential()?.unwrap_or_default();
+    Ok(Some(relay::Uplink {
+        url,
+        node_id,
+        credential,
+        budget_kbps: config.cascade.uplink_kbps,
+    }))
+}
+
 /// With `[cascade] parent`: say hello to the parent before the server is
 /// declared started. A loop refuses the start; an unreachable parent does
 /// not (the node runs standalone and keeps trying every 2 s).
@@ -312,12 +335,15 @@ impl Server {
         // Before media: a server that cannot reach its database should fail
         // at start, not on the first operator action.
         let store = store::Store::open(&config.database_url()).await?;
-        let documents = control::documents::Documents::open(
+        // Also before media: an S3 store that does not answer fails the start.
+        let objects = objects::Objects::open(&config.objects, &config.data_dir)
+            .await
+            .map_err(StartError::Objects)?;
+        let documents = control::documents::Documents::with_objects(
             store.clone(),
-            &config.data_dir,
+            objects.documents.clone(),
             u64::from(config.documents.max_upload_mib) * 1024 * 1024,
-        )
-        .map_err(|e| StartError::Documents(e.to_string()))?;
+        );
         let (media, events) = net::Media::start(net::MediaSettings {
             bind: config.media.bind,
             port: config.media.udp_port,
@@ -372,14 +398,23 @@ impl Server {
             live,
             data_dir: config.data_dir.clone(),
             documents,
+            objects,
             recorder,
             recording: config.recording.clone(),
             ca_pem: tls
                 .as_ref()
                 .and_then(|t| t.ca_pem.as_deref().map(Arc::from)),
             cascade: Arc::new(control::cascade::CascadeState::new(&config.cascade)),
+            relays: Arc::new(relay::Relays::default()),
         };
+        // Every spool directory found now is a previous run's, ended (or
+        // interrupted: marked below first, so its index goes up fixed).
+        let leftovers = state.objects.recordings.leftovers();
         interrupted_recordings(&state).await;
+        tasks.extend(state.objects.recordings.start_archiver());
+        for rel in leftovers {
+            state.objects.recordings.finished(&rel);
+        }
         tasks.push(tokio::spawn(watch_recordings(state.clone())));
         if config.recording.keep_days > 0 {
             tasks.push(tokio::spawn(expire_recordings(
@@ -448,7 +483,15 @@ impl Server {
         // Last: the listeners are up, so a node whose parent is itself
         // answers its own hello (and refuses it as a loop).
         match join_cascade(&config, &cascade).await {
-            Ok(task) => server.tasks.extend(task),
+            Ok(task) => {
+                server.tasks.extend(task);
+                if let Some(uplink) = relay_uplink(&config)? {
+                    server.tasks.push(tokio::spawn(relay::link::supervise(
+                        server.state.clone(),
+                        uplink,
+                    )));
+                }
+            }
             Err(e) => {
                 server.shutdown().await;
                 return Err(e);

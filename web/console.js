@@ -93,6 +93,11 @@
       audit_empty: "Chưa có bản ghi nào về hội nghị này.",
       tile_hub: "Chủ trì",
       tile_guest: "Khách",
+      tile_via: "Qua nút {node}",
+      ev_relay_sites: "Nút {node}: {n} điểm cầu kết nối qua liên kết tầng",
+      ev_relay_down: "Nút {node}: liên kết tầng bị ngắt",
+      ev_parent_up: "Đã liên kết với nút cấp trên",
+      ev_parent_down: "Mất liên kết với nút cấp trên; hội nghị tại nút này vẫn tiếp tục",
       tile_connected: "Đã kết nối",
       tile_dropped: "Mất kết nối",
       tile_waiting: "Chưa kết nối",
@@ -284,6 +289,11 @@
       audit_empty: "No record about this meeting yet.",
       tile_hub: "Hub",
       tile_guest: "Guest",
+      tile_via: "Via node {node}",
+      ev_relay_sites: "Node {node}: {n} rooms connected through the relay link",
+      ev_relay_down: "Node {node}: relay link down",
+      ev_parent_up: "Linked to the parent node",
+      ev_parent_down: "Lost the link to the parent node; the meeting goes on here",
       tile_connected: "Connected",
       tile_dropped: "Dropped",
       tile_waiting: "Not connected yet",
@@ -1278,6 +1288,17 @@
         reloadMeeting(mine);
         loadRecording(mine);
         break;
+      case "relay_sites":
+        if (msg.endpoints.length) logEvent(t("ev_relay_sites", { node: msg.node, n: msg.endpoints.length }));
+        else alertBar(t("ev_relay_down", { node: msg.node }), "amber", `relay:${msg.node}`);
+        if (msg.endpoints.length) clearAlert(`relay:${msg.node}`);
+        break;
+      case "parent_relay":
+        if (msg.up) {
+          logEvent(t("ev_parent_up"));
+          clearAlert("parent");
+        } else alertBar(t("ev_parent_down"), "amber", "parent");
+        break;
       case "agenda_current":
         mine.agenda = msg.item_id ? { title: msg.title, position: msg.position } : null;
         if (msg.title) logEvent(t("ev_agenda_current", { title: msg.title }));
@@ -1554,6 +1575,8 @@
     const badges = [];
     if (s.hub) badges.push(el("span", { class: "tb tb-hub", text: t("tile_hub") }));
     if (snap.roll_call.guests.includes(s)) badges.push(el("span", { class: "tb tb-guest", text: t("tile_guest") }));
+    // A room on a node below this one, reached through its relay link.
+    if (s.connected && s.via_node) badges.push(el("span", { class: "tb tb-via", text: t("tile_via", { node: s.via_node }) }));
     if (s.on_stage) badges.push(el("span", { class: "tb tb-stage", text: t("tile_stage") }));
     if (s.floor && s.floor.state === "requested") badges.push(el("span", { class: "tb tb-floor", text: t("tile_floor_pos", { n: s.floor.position }) }));
     if (s.floor && s.floor.state === "speaking") badges.push(el("span", { class: "tb tb-speaking", text: t("tile_speaking") }));

@@ -54,6 +54,19 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "Packets of recorded rooms the recorder could not take in time (disk too slow).",
         c.tap_dropped.load(Ordering::Relaxed),
     );
+    // With an S3 store (`[objects]`): finished recordings still in the
+    // spool, and failed upload attempts (each is retried).
+    let uploads = state.objects.recordings.stats();
+    counter(
+        "diemcau_recording_uploads_total",
+        "Finished recordings uploaded to the object store.",
+        uploads.uploaded,
+    );
+    counter(
+        "diemcau_recording_upload_failures_total",
+        "Recording upload attempts that failed (retried with backoff; the spool keeps the files).",
+        uploads.failures,
+    );
     counter(
         "diemcau_datagrams_sent_total",
         "UDP datagrams sent on the media port.",
@@ -65,6 +78,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         sum(|s| s.sessions_failed),
     );
     let rooms: Vec<&RoomStats> = stats.iter().flat_map(|s| s.rooms.iter()).collect();
+    let _ = writeln!(
+        out,
+        "# HELP diemcau_recording_uploads_pending Finished recordings waiting for their upload to the object store.\n# TYPE diemcau_recording_uploads_pending gauge\ndiemcau_recording_uploads_pending {}",
+        uploads.pending
+    );
     let _ = writeln!(
         out,
         "# HELP diemcau_rooms Live rooms.\n# TYPE diemcau_rooms gauge\ndiemcau_rooms {}",
@@ -219,6 +237,39 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             }
         }
         Err(e) => tracing::warn!(error = %e, "metrics: reading cascade links failed"),
+    }
+    // Relay links to the parent, one per open meeting: what crosses the
+    // uplink and its budget.
+    let links = state.relays.links();
+    if !links.is_empty() {
+        let _ = writeln!(
+            out,
+            "# HELP diemcau_relay_link_up 1 when this node's relay link to its parent for a meeting is up.\n# TYPE diemcau_relay_link_up gauge\n\
+             # HELP diemcau_relay_link_bytes_total UDP bytes over a relay link to the parent (up: sent to it).\n# TYPE diemcau_relay_link_bytes_total counter\n\
+             # HELP diemcau_relay_link_bitrate_bps A relay link's bitrate over the last quarter second.\n# TYPE diemcau_relay_link_bitrate_bps gauge\n\
+             # HELP diemcau_relay_link_budget_kbps The link budget a relay link is held under (both ways).\n# TYPE diemcau_relay_link_budget_kbps gauge\n\
+             # HELP diemcau_relay_link_relinks_total Times a relay link was made again after a loss.\n# TYPE diemcau_relay_link_relinks_total counter"
+        );
+        for (meeting, l) in links {
+            let m = escape(&meeting);
+            let _ = writeln!(
+                out,
+                "diemcau_relay_link_up{{meeting=\"{m}\"}} {}\n\
+                 diemcau_relay_link_bytes_total{{meeting=\"{m}\",direction=\"up\"}} {}\n\
+                 diemcau_relay_link_bytes_total{{meeting=\"{m}\",direction=\"down\"}} {}\n\
+                 diemcau_relay_link_bitrate_bps{{meeting=\"{m}\",direction=\"up\"}} {}\n\
+                 diemcau_relay_link_bitrate_bps{{meeting=\"{m}\",direction=\"down\"}} {}\n\
+                 diemcau_relay_link_budget_kbps{{meeting=\"{m}\"}} {}\n\
+                 diemcau_relay_link_relinks_total{{meeting=\"{m}\"}} {}",
+                u8::from(l.up),
+                l.bytes_up,
+                l.bytes_down,
+                l.bitrate_up_bps,
+                l.bitrate_down_bps,
+                l.budget_kbps,
+                l.relinks
+            );
+        }
     }
     (
         [(

@@ -39,6 +39,8 @@ pub struct AppState {
     pub data_dir: std::path::PathBuf,
     /// Meeting documents (object store, upload limit from the config).
     pub documents: crate::control::documents::Documents,
+    /// Where recordings (and documents) are kept: local or S3 (`[objects]`).
+    pub objects: crate::objects::Objects,
     /// The recorder thread, and when and how much it may record.
     pub recorder: crate::recorder::Recorder,
     pub recording: crate::config::RecordingConfig,
@@ -46,6 +48,8 @@ pub struct AppState {
     pub ca_pem: Option<Arc<str>>,
     /// This node's place in the cascade: its id, its parent link, its ancestors.
     pub cascade: Arc<crate::control::cascade::CascadeState>,
+    /// Relay participants of child nodes in this node's rooms.
+    pub relays: Arc<crate::relay::Relays>,
 }
 
 impl From<AccessError> for ApiError {

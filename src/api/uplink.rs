@@ -104,9 +104,11 @@ fn unchunk(mut body: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
-/// One `POST {url}/api/v1/cascade/hello`: (status, body).
-async fn post_hello(
+/// One `POST {url}{path}` of a JSON body with the node credential:
+/// (status, body). Also what the relay links use to reach the parent.
+pub(crate) async fn post_json(
     url: &str,
+    path: &str,
     credential: &str,
     body: &[u8],
 ) -> Result<(u16, Vec<u8>), HelloError> {
@@ -127,7 +129,7 @@ async fn post_hello(
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         let head = format!(
-            "POST {prefix}/api/v1/cascade/hello HTTP/1.1\r\nHost: {host}\r\n\
+            "POST {prefix}{path} HTTP/1.1\r\nHost: {host}\r\n\
              Authorization: Bearer {credential}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\nUser-Agent: diemcau/{}\r\n\r\n",
             body.len(),
@@ -213,7 +215,7 @@ pub async fn hello(
         "rtt_ms": rtt_ms,
     });
     let body = serde_json::to_vec(&body).expect("a JSON value serialises");
-    let (status, answer) = post_hello(url, credential, &body).await?;
+    let (status, answer) = post_json(url, "/api/v1/cascade/hello", credential, &body).await?;
     if status == 200 {
         let answer: HelloAnswer =
             serde_json::from_slice(&answer).map_err(|e| HelloError::BadAnswer {

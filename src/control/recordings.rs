@@ -48,7 +48,8 @@ pub struct RecordingRow {
     pub id: String,
     pub meeting_id: String,
     pub state: RecordingState,
-    /// Under `<data_dir>/recordings/`.
+    /// `<meeting>/<rec>`, under the recordings store (`<data_dir>/recordings/`,
+    /// or the spool and then `<prefix>recordings/` of an S3 store: `crate::objects`).
     pub dir: String,
     pub started_at_ms: i64,
     pub started_by: String,

@@ -62,6 +62,11 @@ pub enum Role {
     Viewer,
     /// Publish only (WHIP encoders).
     Publisher,
+    /// Another diemcau node (a relay link): publishes what its side shows
+    /// (stage video, selected audio) and receives this side's stage and
+    /// audio. Never parsed from a client's join: only the cascade routes
+    /// create it.
+    Relay,
 }
 
 impl Role {
@@ -71,6 +76,7 @@ impl Role {
             Role::Console => "console",
             Role::Viewer => "viewer",
             Role::Publisher => "publisher",
+            Role::Relay => "relay",
         }
     }
 

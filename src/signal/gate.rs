@@ -120,6 +120,13 @@ fn person(user: crate::control::people::User, role: Role) -> Result<Admission, A
     let needed = match role {
         Role::Console | Role::Viewer => Action::LiveRead,
         Role::Room | Role::Publisher => Action::LiveControl,
+        // Only a node's credential opens a relay (the cascade routes).
+        Role::Relay => {
+            return Err(ApiError::forbidden(
+                "forbidden",
+                "a relay link is opened by a diemcau node with its node credential",
+            ));
+        }
     };
     if !caller.permits(needed) {
         return Err(ApiError::forbidden(
@@ -156,6 +163,7 @@ pub async fn connected(
         Role::Console => ConnectionKind::Console,
         Role::Viewer => ConnectionKind::Viewer,
         Role::Publisher => ConnectionKind::Publisher,
+        Role::Relay => ConnectionKind::Relay,
     };
     let endpoint = admission.endpoint.clone();
     let name = name.to_string();

@@ -17,7 +17,7 @@ fn hour_from_now() -> i64 {
 }
 
 /// A meeting reaching the hub, ward W and the communes (not the sector S).
-async fn plan(w: &ApiWorld) -> String {
+pub(crate) async fn plan(w: &ApiWorld) -> String {
     let made = w
         .as_role("secretary")
         .post(
@@ -54,7 +54,7 @@ fn crc32(data: &[u8]) -> u32 {
 
 /// A small valid PDF whose page shows `text` (plain ASCII or already
 /// escaped), with a correct cross-reference table.
-fn pdf(text: &str) -> Vec<u8> {
+pub(crate) fn pdf(text: &str) -> Vec<u8> {
     let content = format!("BT /F1 18 Tf 72 720 Td ({text}) Tj ET");
     let objects = [
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
@@ -127,7 +127,7 @@ fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
     out
 }
 
-fn docx() -> Vec<u8> {
+pub(crate) fn docx() -> Vec<u8> {
     zip(&[
         (
             "[Content_Types].xml",
@@ -169,7 +169,7 @@ fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-async fn upload(
+pub(crate) async fn upload(
     c: &Client,
     meeting: &str,
     query: &[(&str, &str)],
@@ -189,7 +189,7 @@ async fn upload(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn fetch(
+pub(crate) async fn fetch(
     c: &Client,
     meeting: &str,
     doc: &str,

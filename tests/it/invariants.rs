@@ -42,7 +42,9 @@ fn media_engine_and_recording_pipelines_are_sans_io() {
     let mut violations = vec![];
     let files = rust_files(&root.join("src/media"))
         .into_iter()
-        .chain(rust_files(&root.join("src/record")));
+        .chain(rust_files(&root.join("src/record")))
+        // The relay bridge too: its driver (`relay/link`) does the I/O.
+        .chain(std::iter::once(root.join("src/relay/bridge.rs")));
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
         for (i, line) in non_test_code(&text).lines().enumerate() {
@@ -56,7 +58,7 @@ fn media_engine_and_recording_pipelines_are_sans_io() {
     }
     assert!(
         violations.is_empty(),
-        "src/media and src/record must stay sans-IO:\n{}",
+        "src/media, src/record and src/relay/bridge.rs must stay sans-IO:\n{}",
         violations.join("\n")
     );
 }

@@ -119,6 +119,9 @@ POST   /api/v1/cascade/nodes                    admin
 GET    /api/v1/cascade/nodes/{id}               admin operator auditor
 DELETE /api/v1/cascade/nodes/{id}               admin
 POST   /api/v1/cascade/nodes/{id}/credential    admin
+POST   /api/v1/cascade/relay/{meeting}          node
+POST   /api/v1/cascade/relay/{meeting}/leave    node
+POST   /api/v1/cascade/relay/{meeting}/sync     node
 ";
 
 const PRINCIPALS: [&str; 9] = [

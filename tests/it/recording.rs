@@ -15,7 +15,7 @@ use crate::support::rtc_client::{
 };
 use crate::support::vp8_source;
 
-async fn live_meeting(w: &ApiWorld) -> String {
+pub(crate) async fn live_meeting(w: &ApiWorld) -> String {
     live_meeting_of_kind(w, "btv").await
 }
 
@@ -49,7 +49,7 @@ async fn live_meeting_of_kind(w: &ApiWorld, kind: &str) -> String {
 
 /// The hub room publishing real VP8 simulcast (the clips) and real Opus
 /// (a 440 Hz tone).
-async fn hub_publisher(layers: &[LayerSpec], clips: &[std::path::PathBuf]) -> RtcClient {
+pub(crate) async fn hub_publisher(layers: &[LayerSpec], clips: &[std::path::PathBuf]) -> RtcClient {
     RtcClient::new(ClientConfig {
         name: "Hội trường Tỉnh ủy".into(),
         publish: Some(PublishConfig {
@@ -124,7 +124,7 @@ fn tone_power(x: &[f32], hz: f32) -> f32 {
     (s1 * s1 + s2 * s2 - c * s1 * s2) / (x.len() as f32).powi(2)
 }
 
-fn ffprobe(path: &Path) -> Value {
+pub(crate) fn ffprobe(path: &Path) -> Value {
     let out = std::process::Command::new("ffprobe")
         .args([
             "-v",
@@ -151,7 +151,7 @@ fn seconds(v: &Value) -> f64 {
 }
 
 /// Decode the whole file: errors in the stream fail the test.
-fn decodes_cleanly(path: &Path) {
+pub(crate) fn decodes_cleanly(path: &Path) {
     let out = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(path)

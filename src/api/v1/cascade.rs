@@ -227,7 +227,56 @@ async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn node_unauthorized() -> ApiError {
+/// The node whose credential `secret` is, if it is `node_id`'s: refusals
+/// are audited and counted per (node id, address) and per address —
+/// someone elsewhere failing with a node's id cannot lock that node out —
+/// and past the limiter's counts answered 429 without a check. Shared by
+/// the hello and the relay routes.
+pub(super) async fn authenticate_node(
+    state: &AppState,
+    address: Option<std::net::IpAddr>,
+    secret: &str,
+    node_id: &str,
+) -> Result<Node, Response> {
+    let limiter = &state.cascade.limiter;
+    let key = format!(
+        "{}@{}",
+        node_id,
+        address.map(|a| a.to_string()).unwrap_or_default()
+    );
+    if let Err(retry_after_secs) = limiter.check(&key, address, Instant::now()) {
+        tracing::warn!(node = %node_id, address = ?address, "cascade node refused: too many failures");
+        return Err((
+            [(header::RETRY_AFTER, retry_after_secs.to_string())],
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many refused node credentials; retry after {retry_after_secs} s"),
+            ),
+        )
+            .into_response());
+    }
+    match cascade(state).authenticate(node_id, secret, address).await {
+        Ok(node) => {
+            limiter.record_success(&key);
+            Ok(node)
+        }
+        Err(crate::control::cascade::NodeAuthError::Store(s)) => {
+            Err(crate::api::auth::store_error(s).into_response())
+        }
+        Err(_) => {
+            limiter.record_failure(&key, address, Instant::now());
+            Err(node_unauthorized().into_response())
+        }
+    }
+}
+
+/// The node credential of a request, checked for its form only.
+pub(super) fn node_secret(headers: &HeaderMap) -> Option<String> {
+    crate::api::bearer(headers).filter(|t| t.starts_with(CREDENTIAL_PREFIX) && t.len() <= 128)
+}
+
+pub(super) fn node_unauthorized() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "node_unauthorized",
@@ -276,38 +325,11 @@ async fn hello(
         tracing::warn!(address = ?address, "cascade hello refused: {found}");
         return Err(ApiError::conflict("cascade_loop", found.to_string()));
     }
-    // Counted per (node id, address) and per address: someone elsewhere
-    // failing with a node's id cannot lock that node out.
-    let limiter = &state.cascade.limiter;
-    let key = format!(
-        "{}@{}",
-        b.node_id,
-        address.map(|a| a.to_string()).unwrap_or_default()
-    );
-    if let Err(retry_after_secs) = limiter.check(&key, address, Instant::now()) {
-        tracing::warn!(node = %b.node_id, address = ?address, "cascade hello refused: too many failures");
-        return Ok((
-            [(header::RETRY_AFTER, retry_after_secs.to_string())],
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("too many refused hellos; retry after {retry_after_secs} s"),
-            ),
-        )
-            .into_response());
-    }
-    let registry = cascade(&state);
-    let node = match registry.authenticate(&b.node_id, &secret, address).await {
+    let node = match authenticate_node(&state, address, &secret, &b.node_id).await {
         Ok(node) => node,
-        Err(crate::control::cascade::NodeAuthError::Store(s)) => {
-            return Err(crate::api::auth::store_error(s));
-        }
-        Err(_) => {
-            limiter.record_failure(&key, address, Instant::now());
-            return Err(node_unauthorized());
-        }
+        Err(refused) => return Ok(refused),
     };
-    limiter.record_success(&key);
+    let registry = cascade(&state);
     let answer = match state.cascade.answer(&node.id, &b.path) {
         None => {
             return Err(ApiError::conflict(

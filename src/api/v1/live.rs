@@ -245,7 +245,9 @@ impl From<LiveError> for ApiError {
         let code = e.code();
         let message = e.to_string();
         match e {
-            LiveError::UnknownEndpoint(_) => ApiError::not_found(code, message),
+            LiveError::UnknownEndpoint(_) | LiveError::NotARelay(_) => {
+                ApiError::not_found(code, message)
+            }
             LiveError::NotConnected(_)
             | LiveError::NotInQueue(_)
             | LiveError::NoFloorHolder

@@ -11,6 +11,7 @@ pub mod meetings;
 pub mod minutes;
 mod org;
 pub mod recordings;
+mod relay;
 mod users;
 mod voting;
 
@@ -41,6 +42,7 @@ pub fn api() -> Api<AppState> {
     let api = minutes::add_routes(api);
     let api = recordings::add_routes(api);
     let api = cascade::add_routes(api);
+    let api = relay::add_routes(api);
     audit::add_routes(api)
 }
 

@@ -80,13 +80,16 @@ impl From<RecordingError> for ApiError {
     }
 }
 
+/// Where the recorder writes: the local store's directory, or the spool
+/// in front of an S3 store (`crate::objects`).
 fn root(state: &AppState) -> std::path::PathBuf {
-    state.data_dir.join("recordings")
+    state.objects.recordings.root().to_path_buf()
 }
 
-fn read_index(state: &AppState, r: &RecordingRow) -> Option<Index> {
-    let text = std::fs::read(root(state).join(&r.dir).join("index.json")).ok()?;
-    serde_json::from_slice(&text).ok()
+/// From the spool while the recording runs or waits for its upload, else
+/// from the store.
+async fn read_index(state: &AppState, r: &RecordingRow) -> Option<Index> {
+    state.objects.recordings.read_index(&r.dir).await
 }
 
 /// Free space on the file system holding `path`, bytes.
@@ -175,6 +178,8 @@ pub async fn stop_recording(
     let row = recordings
         .finish(actor, meeting, RecordingState::Stopped, None)
         .await?;
+    // Its files are closed: with S3 they go to the bucket now.
+    state.objects.recordings.finished(&row.dir);
     Ok((row, index))
 }
 
@@ -274,7 +279,7 @@ async fn start(
         ));
     }
     let row = start_recording(&state, &caller.actor(), &id).await?;
-    let index = read_index(&state, &row);
+    let index = read_index(&state, &row).await;
     Ok((
         StatusCode::CREATED,
         Json(RecordingView {
@@ -291,7 +296,10 @@ async fn stop(
 ) -> Result<Json<RecordingView>, ApiError> {
     acting_on(&state, &caller, &id, Action::RecordControl).await?;
     let (row, index) = stop_recording(&state, &caller.actor(), &id).await?;
-    let index = index.or_else(|| read_index(&state, &row));
+    let index = match index {
+        Some(i) => Some(i),
+        None => read_index(&state, &row).await,
+    };
     Ok(Json(RecordingView {
         recording: row,
         index,
@@ -305,15 +313,14 @@ async fn list(
 ) -> Result<Json<RecordingList>, ApiError> {
     visible_meeting(&state, &caller, &id).await?;
     let rows = Recordings::new(state.store.clone()).list(&id).await?;
-    Ok(Json(RecordingList {
-        recordings: rows
-            .into_iter()
-            .map(|r| RecordingView {
-                index: read_index(&state, &r),
-                recording: r,
-            })
-            .collect(),
-    }))
+    let mut recordings = Vec::with_capacity(rows.len());
+    for r in rows {
+        recordings.push(RecordingView {
+            index: read_index(&state, &r).await,
+            recording: r,
+        });
+    }
+    Ok(Json(RecordingList { recordings }))
 }
 
 /// Only the names a recording writes: no path can leave its directory.
@@ -345,15 +352,21 @@ async fn file(
             format!("{name:?} is not a file of recording {rec}"),
         ));
     }
-    let path = root(&state).join(&row.dir).join(&name);
-    let Ok(meta) = tokio::fs::metadata(&path).await else {
+    // The spool (running, or not yet uploaded) or the store.
+    let opened = state
+        .objects
+        .recordings
+        .open(&row.dir, &name)
+        .await
+        .map_err(|e| ApiError::unavailable("recording_storage", e))?;
+    let Some(opened) = opened else {
         return Err(ApiError::not_found(
             "unknown_file",
             format!("recording {rec} has no file {name:?}"),
         ));
     };
     // A running recording grows: its length is what is on disk now.
-    let len = meta.len();
+    let len = opened.len();
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, start, end) = match range::answer(range_header, len) {
         RangeAnswer::Full => (StatusCode::OK, 0, len),
@@ -371,9 +384,12 @@ async fn file(
             return Ok(r);
         }
     };
-    let stream = file_range(path, start, end - start)
+    let stream = state
+        .objects
+        .recordings
+        .stream(opened, start, end - start)
         .await
-        .map_err(|e| ApiError::unavailable("recording_storage", e.to_string()))?;
+        .map_err(|e| ApiError::unavailable("recording_storage", e))?;
     let mut r = Response::new(Body::from_stream(stream));
     *r.status_mut() = status;
     let h = r.headers_mut();
@@ -391,32 +407,6 @@ async fn file(
         h.insert(header::CONTENT_RANGE, v);
     }
     Ok(r)
-}
-
-/// `len` bytes of the file from `start`, in 256 KiB reads.
-async fn file_range(
-    path: std::path::PathBuf,
-    start: u64,
-    len: u64,
-) -> std::io::Result<impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send> {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut f = tokio::fs::File::open(path).await?;
-    f.seek(std::io::SeekFrom::Start(start)).await?;
-    Ok(futures_util::stream::try_unfold(
-        (f, len),
-        |(mut f, left)| async move {
-            if left == 0 {
-                return Ok(None);
-            }
-            let mut buf = vec![0u8; (256 * 1024).min(left as usize)];
-            let n = f.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(None);
-            }
-            buf.truncate(n);
-            Ok(Some((bytes::Bytes::from(buf), (f, left - n as u64))))
-        },
-    ))
 }
 
 #[cfg(test)]

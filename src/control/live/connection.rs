@@ -44,6 +44,17 @@ impl LiveMeeting {
             self.participants.insert(participant, Conn::Console);
             return Ok(Vec::new());
         }
+        // A relay is another node, not a room: the cascade routes say which
+        // kind (`child_relay_connected`, `parent_relay_connected`).
+        if kind == ConnectionKind::Relay {
+            self.participants.insert(
+                participant,
+                Conn::ChildRelay {
+                    node: name.to_string(),
+                },
+            );
+            return Ok(Vec::new());
+        }
         // Who gets in: the same rule for a room and for a player naming it.
         let existing = endpoint_id.and_then(|e| self.index.get(e).copied());
         if let (Some(e), Some(i)) = (endpoint_id, existing) {
@@ -145,6 +156,8 @@ impl LiveMeeting {
         };
         let i = match conn {
             Conn::Console => return Vec::new(),
+            Conn::ChildRelay { node } => return self.child_relay_gone(participant, &node),
+            Conn::ParentRelay => return self.parent_relay_gone(),
             Conn::Other { .. } => {
                 return vec![event(LiveEvent::OtherDisconnected { participant })];
             }

@@ -33,6 +33,8 @@ pub enum LiveError {
     BadQuorumPercent(u8),
     #[error("a speaking limit of {0} ms is shorter than one second")]
     BadLimit(u64),
+    #[error("participant {0} is not a child node's relay in this meeting")]
+    NotARelay(ParticipantId),
 }
 
 impl LiveError {
@@ -52,6 +54,7 @@ impl LiveError {
             LiveError::NotRemoved(_) => "not_removed",
             LiveError::BadQuorumPercent(_) => "bad_quorum_percent",
             LiveError::BadLimit(_) => "bad_limit",
+            LiveError::NotARelay(_) => "not_a_relay",
         }
     }
 }

@@ -108,6 +108,18 @@ pub enum LiveEvent {
         scene: Scene,
         label: String,
     },
+    /// The rooms a node below reports present (its own and its children's),
+    /// through its relay link `participant`; an empty list when the link
+    /// went down.
+    RelaySites {
+        node: String,
+        participant: ParticipantId,
+        endpoints: Vec<String>,
+    },
+    /// This node's relay link to its parent node came up or went down.
+    ParentRelay {
+        up: bool,
+    },
     /// Attendance changed (a room joined or left, a headcount was confirmed).
     QuorumChanged {
         quorum: Quorum,

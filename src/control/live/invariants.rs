@@ -179,6 +179,8 @@ impl ConsoleModel {
                     self.connected.insert(endpoint_id, false);
                 }
                 LiveEvent::OtherConnected { .. } | LiveEvent::OtherDisconnected { .. } => {}
+                // The random operations here open no relay links.
+                LiveEvent::RelaySites { .. } | LiveEvent::ParentRelay { .. } => {}
                 LiveEvent::Headcount {
                     endpoint_id,
                     headcount,

@@ -50,6 +50,7 @@ mod event;
 mod floor;
 mod links;
 mod mute;
+pub mod relay;
 mod roll_call;
 mod scan;
 mod scene;
@@ -110,6 +111,9 @@ pub enum ConnectionKind {
     Viewer,
     /// A send-only client (WHIP).
     Publisher,
+    /// Another diemcau node's relay link: never a site; it stands for the
+    /// sites behind it (`relay` module).
+    Relay,
 }
 
 /// What the caller must do, in order.
@@ -158,6 +162,9 @@ struct Site {
     drops: u32,
     headcount: Option<u32>,
     headcount_by: Option<String>,
+    /// Present on another node, reached through this child relay
+    /// participant (its last report named this site).
+    via: Option<ParticipantId>,
     /// Operator mutes, remembered across reconnects.
     muted_audio: bool,
     muted_video: bool,
@@ -178,6 +185,7 @@ impl Site {
             hub: false,
             named_by_connection: false,
             participant: None,
+            via: None,
             kind: None,
             connected_since_ms: None,
             dropped_at_ms: None,
@@ -198,6 +206,12 @@ impl Site {
 enum Conn {
     Site(usize),
     Console,
+    /// A child node's relay link (the sites it reports are `via` it).
+    ChildRelay {
+        node: String,
+    },
+    /// This node's relay link to its parent.
+    ParentRelay,
     /// Not a room's sending session: a receive-only player (even one that
     /// names its room), or a client that named no endpoint.
     Other {
@@ -279,6 +293,15 @@ pub struct LiveMeeting {
     /// The latest `now_ms` any call brought, for the few operations that
     /// take no time argument (a removal revokes the floor with it).
     clock_ms: u64,
+    /// This node's relay to its parent node, while connected.
+    parent_relay: Option<ParticipantId>,
+    /// The stage the parent node's meeting shows (endpoint ids), while the
+    /// relay to it is up: the one logical meeting has one stage.
+    upper_stage: Option<Vec<usize>>,
+    /// The parent's last view: only what changes in it is taken, so this
+    /// node's own operator (a sub-operator for its subtree) may act in
+    /// between and the top overrides when it acts again.
+    last_upper: Option<relay::UpperView>,
 }
 
 fn event(e: LiveEvent) -> Effect {
@@ -337,6 +360,9 @@ impl LiveMeeting {
             locked: false,
             scene: None,
             clock_ms: 0,
+            parent_relay: None,
+            upper_stage: None,
+            last_upper: None,
             attendance: Attendance {
                 quorum: Quorum {
                     basis: QuorumBasis::Sites,
@@ -412,11 +438,7 @@ impl LiveMeeting {
                 self.sent_mute.insert(p, (s.muted_audio, s.muted_video));
             }
         }
-        let parts: Vec<ParticipantId> = self
-            .effective_stage()
-            .iter()
-            .filter_map(|&i| self.sites[i].participant)
-            .collect();
+        let parts = self.stage_route(&self.effective_stage());
         fx.push(Effect::Media(MediaAction::SetStage(parts.clone())));
         self.sent_stage = parts;
         fx
@@ -434,8 +456,9 @@ impl LiveMeeting {
             .ok_or_else(|| LiveError::UnknownEndpoint(endpoint_id.to_string()))
     }
 
+    /// Connected here, or on a node below this one.
     fn is_connected(&self, i: usize) -> bool {
-        self.sites[i].participant.is_some()
+        self.sites[i].participant.is_some() || self.sites[i].via.is_some()
     }
 
     fn ids(&self, v: &[usize]) -> Vec<String> {
@@ -466,12 +489,16 @@ impl LiveMeeting {
         v
     }
 
-    /// The stage everyone sees, top layer first: floor holder, scan, operator.
+    /// The stage everyone sees, top layer first: floor holder, the parent
+    /// node's stage, scan, operator.
     fn effective_stage(&self) -> Vec<usize> {
         if let Some(sp) = &self.speaker
             && sp.on_stage
         {
             return self.speaker_then_hub(sp.site);
+        }
+        if let Some(up) = &self.upper_stage {
+            return up.clone();
         }
         if let Some(scan) = &self.scan {
             return self.hub_and(scan.current.map(|p| scan.order[p]));
@@ -518,10 +545,7 @@ impl LiveMeeting {
             }
         }
         let stage = self.effective_stage();
-        let parts: Vec<ParticipantId> = stage
-            .iter()
-            .filter_map(|&i| self.sites[i].participant)
-            .collect();
+        let parts = self.stage_route(&stage);
         if parts != self.sent_stage {
             media.push(Effect::Media(MediaAction::SetStage(parts.clone())));
             self.sent_stage = parts;

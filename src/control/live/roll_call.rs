@@ -49,8 +49,12 @@ pub struct RollCallSite {
     pub name: String,
     pub unit_name: Option<String>,
     pub hub: bool,
+    /// Here or on a node below this one.
     pub connected: bool,
+    /// Its session on this node (none when it is on a node below).
     pub participant: Option<ParticipantId>,
+    /// The node below it is connected to (through that node's relay).
+    pub via_node: Option<String>,
     pub kind: Option<ConnectionKind>,
     pub connected_since_ms: Option<u64>,
     pub connected_for_ms: Option<u64>,
@@ -105,8 +109,9 @@ impl LiveMeeting {
             name: s.name.clone(),
             unit_name: s.unit_name.clone(),
             hub: s.hub,
-            connected: s.participant.is_some(),
+            connected: s.participant.is_some() || s.via.is_some(),
             participant: s.participant,
+            via_node: s.via.and_then(|v| self.relay_node(v)),
             kind: s.kind,
             connected_since_ms: s.connected_since_ms,
             connected_for_ms: s.connected_since_ms.map(|t| now_ms.saturating_sub(t)),
@@ -198,7 +203,7 @@ impl LiveMeeting {
         let mut connected_sites = 0u32;
         let mut people = 0u32;
         for s in self.sites.iter().filter(|s| s.on_roll) {
-            if s.participant.is_some() {
+            if s.participant.is_some() || s.via.is_some() {
                 connected_sites += 1;
                 people = people.saturating_add(s.headcount.unwrap_or(0));
             }

@@ -93,7 +93,7 @@ impl LiveMeeting {
                     position: u32::try_from(k + 1).unwrap_or(u32::MAX),
                     requested_at_ms: r.requested_at_ms,
                     waiting_ms: now_ms.saturating_sub(r.requested_at_ms),
-                    connected: s.participant.is_some(),
+                    connected: s.participant.is_some() || s.via.is_some(),
                 }
             })
             .collect();
@@ -114,7 +114,7 @@ impl LiveMeeting {
                 warned: sp.warned,
                 time_up: sp.time_up,
                 on_stage: sp.on_stage,
-                connected: s.participant.is_some(),
+                connected: s.participant.is_some() || s.via.is_some(),
             }
         });
         LiveSnapshot {

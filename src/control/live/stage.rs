@@ -23,6 +23,9 @@ impl LiveMeeting {
             sp.on_stage = false;
         }
         self.base_stage = order;
+        // This node's operator overrides the parent's stage until the
+        // parent's changes again.
+        self.upper_stage = None;
         self.reconcile(before, &mut fx);
         Ok(fx)
     }

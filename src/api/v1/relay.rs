@@ -1,0 +1,254 @@
+//! The parent side of a relay link: a child node opens it with its node
+//! credential (an SDP offer in, the answer out: a `relay` participant of
+//! this node's room for the meeting), keeps it in step (`…/sync`: the rooms
+//! present below it up, this node's stage, mutes and lock down) and closes
+//! it (`…/leave`).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::cascade::{authenticate_node, node_secret, node_unauthorized};
+use super::{AppState, check_len};
+use crate::api::access::Action;
+use crate::api::openapi::{Api, Op};
+use crate::api::{ApiError, JsonBody};
+use crate::control::live::relay::{MAX_REPORTED_SITES, PresentSite, UpperView};
+use crate::control::meetings::Meetings;
+use crate::media::{JoinRequest, ParticipantId, Reply, Role};
+
+pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
+    api.add(
+        Op::post("/api/v1/cascade/relay/{meeting}", Action::Node, "cascade")
+            .summary("A child node opens its relay link for a meeting: its SDP offer, this node's answer")
+            .body::<RelayOpen>()
+            .returns_with::<RelayOpened>(StatusCode::CREATED),
+        post(open),
+    )
+    .add(
+        Op::post("/api/v1/cascade/relay/{meeting}/sync", Action::Node, "cascade")
+            .summary("A child relay reports the rooms present below it; the answer is this node's stage, mutes and lock")
+            .body::<RelaySync>()
+            .returns::<UpperView>(),
+        post(sync),
+    )
+    .add(
+        Op::post("/api/v1/cascade/relay/{meeting}/leave", Action::Node, "cascade")
+            .summary("A child node closes its relay link"),
+        post(leave),
+    )
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelayOpen {
+    node_id: String,
+    /// The SDP offer: one video and one audio it sends, one of each it receives.
+    offer: String,
+    /// What the child's link to this node carries, kbit/s: what this node
+    /// sends down the link is held under it.
+    #[serde(default)]
+    budget_kbps: Option<u32>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct RelayOpened {
+    /// The relay's participant id in this node's room.
+    participant: ParticipantId,
+    answer: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelaySync {
+    node_id: String,
+    participant: ParticipantId,
+    /// The rooms present on the child node and below it.
+    #[serde(default)]
+    sites: Vec<PresentSite>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelayLeave {
+    node_id: String,
+    participant: ParticipantId,
+}
+
+/// The node a request comes from, by its credential and the node id in its
+/// body; `Err` is the refusal to send.
+async fn node_of(
+    state: &AppState,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+    node_id: &str,
+) -> Result<crate::control::cascade::Node, Response> {
+    let address = connect.map(|Extension(ConnectInfo(a))| a.ip());
+    let Some(secret) = node_secret(headers) else {
+        return Err(node_unauthorized().into_response());
+    };
+    if let Err(e) = check_len("node_id", node_id, 64) {
+        return Err(e.into_response());
+    }
+    authenticate_node(state, address, &secret, node_id).await
+}
+
+/// The relay participant `participant` must be this node's child `node`'s.
+fn owned_by(
+    state: &AppState,
+    meeting: &str,
+    participant: ParticipantId,
+    node: &str,
+) -> Result<(), ApiError> {
+    if state.relays.owner(meeting, participant).as_deref() == Some(node) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(
+            "unknown_relay",
+            format!("no relay {participant} of node {node:?} in meeting {meeting}"),
+        ))
+    }
+}
+
+async fn open(
+    State(state): State<AppState>,
+    Path(meeting): Path<String>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Response, ApiError> {
+    if node_secret(&headers).is_none() {
+        return Err(node_unauthorized());
+    }
+    let JsonBody(b) = JsonBody::<RelayOpen>::from_request(request, &()).await?;
+    let node = match node_of(&state, connect, &headers, &b.node_id).await {
+        Ok(n) => n,
+        Err(refused) => return Ok(refused),
+    };
+    if let Some(k) = b.budget_kbps
+        && !(64..=1_000_000).contains(&k)
+    {
+        return Err(ApiError::invalid(
+            "budget_kbps",
+            "between 64 and 1000000 kbit/s",
+        ));
+    }
+    if !b.offer.starts_with("v=0") || b.offer.len() > crate::signal::whip::MAX_SDP_BYTES {
+        return Err(ApiError::invalid("offer", "an SDP offer of at most 64 KiB"));
+    }
+    let m = Meetings::new(state.store.clone()).get(&meeting).await?;
+    let room = super::meetings::live_room(&state, &m).await?;
+    let name = format!("Liên kết tầng: {}", node.name);
+    let req = JoinRequest {
+        participant: 0,
+        room: meeting.clone(),
+        name: name.clone(),
+        role: Role::Relay,
+        // What this node sends down is budgeted by the child's uplink.
+        max_kbps: b.budget_kbps,
+        offer: b.offer,
+    };
+    let (id, reply) = state.media.join(req).await?;
+    let Reply::Joined { answer, .. } = reply else {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "unexpected engine reply",
+        ));
+    };
+    state.relays.opened(&meeting, id, &node.id);
+    let node_id = node.id.clone();
+    state
+        .live
+        .apply(&room, |live, _| {
+            live.child_relay_connected(id, &node_id);
+            Ok(((), Vec::new()))
+        })
+        .await
+        .map_err(ApiError::from)?;
+    tracing::info!(meeting, node = %node.id, participant = id, "cascade: child relay opened");
+    Ok((
+        StatusCode::CREATED,
+        Json(RelayOpened {
+            participant: id,
+            answer,
+        }),
+    )
+        .into_response())
+}
+
+async fn sync(
+    State(state): State<AppState>,
+    Path(meeting): Path<String>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Response, ApiError> {
+    if node_secret(&headers).is_none() {
+        return Err(node_unauthorized());
+    }
+    let JsonBody(b) = JsonBody::<RelaySync>::from_request(request, &()).await?;
+    let node = match node_of(&state, connect, &headers, &b.node_id).await {
+        Ok(n) => n,
+        Err(refused) => return Ok(refused),
+    };
+    if b.sites.len() > MAX_REPORTED_SITES {
+        return Err(ApiError::invalid(
+            "sites",
+            format!("at most {MAX_REPORTED_SITES} rooms"),
+        ));
+    }
+    for (i, s) in b.sites.iter().enumerate() {
+        check_len(&format!("sites[{i}].endpoint_id"), &s.endpoint_id, 64)?;
+        check_len(&format!("sites[{i}].name"), &s.name, 200)?;
+    }
+    owned_by(&state, &meeting, b.participant, &node.id)?;
+    let room = state.live.get(&meeting).ok_or_else(|| {
+        ApiError::conflict(
+            "meeting_not_open",
+            format!("meeting {meeting} is not open here"),
+        )
+    })?;
+    let view = state
+        .live
+        .apply(&room, |live, _| {
+            let fx = live.relay_sites(b.participant, &b.sites)?;
+            Ok((live.upper_view(), fx))
+        })
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Json(view).into_response())
+}
+
+async fn leave(
+    State(state): State<AppState>,
+    Path(meeting): Path<String>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Response, ApiError> {
+    if node_secret(&headers).is_none() {
+        return Err(node_unauthorized());
+    }
+    let JsonBody(b) = JsonBody::<RelayLeave>::from_request(request, &()).await?;
+    let node = match node_of(&state, connect, &headers, &b.node_id).await {
+        Ok(n) => n,
+        Err(refused) => return Ok(refused),
+    };
+    owned_by(&state, &meeting, b.participant, &node.id)?;
+    let id = b.participant;
+    let _ = state
+        .media
+        .participant_command(id, crate::media::Command::Leave { participant: id })
+        .await;
+    state.media.forget(id);
+    state.relays.closed(&meeting, id);
+    state.live.disconnected(&meeting, id).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,568 @@
+//! The child side of relay links: one per open meeting, to the parent node.
+//!
+//! `supervise` keeps a link task per meeting that is open or live (the
+//! nodes share the store, so the meeting is the same everywhere). A link:
+//! 1. builds the bridge's two offers; sends the up offer to the parent
+//!    (`POST …/cascade/relay/{meeting}`, node credential) and joins the
+//!    local one to this node's engine as a `relay` participant;
+//! 2. binds one UDP socket per leg, connected to the candidate of its
+//!    answer (its local address becomes the leg's host candidate);
+//! 3. moves datagrams between sockets and bridge, and every
+//!    [`SYNC_INTERVAL`] tells the parent which rooms are present here and
+//!    below, taking back the parent's stage, mutes and lock;
+//! 4. when a leg fails, the parent stops answering, or ICE says
+//!    disconnected for [`DISCONNECTED_GRACE`], it closes both sides and the
+//!    supervisor starts a new link after [`RELINK_DELAY`]: the meeting
+//!    re-merges without anyone acting.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+
+use super::bridge::{Bridge, BridgeEvent, Side, answer_address};
+use crate::api::AppState;
+use crate::control::live::relay::{PresentSite, UpperView};
+use crate::control::meetings::{MeetingState, Meetings};
+use crate::media::{Command, JoinRequest, ParticipantId, Reply, Role};
+
+/// How often a link reports presence and takes the parent's view: what an
+/// operator's stage or mute change waits at most, per level.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
+/// ICE said disconnected this long (no consent answers): the link is gone.
+pub const DISCONNECTED_GRACE: Duration = Duration::from_secs(3);
+/// A link that is not connected this long after its offers is started over.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Parent syncs failing in a row before the link is given up.
+const SYNC_FAILURES: u32 = 8;
+/// Between a lost link and the next try.
+pub const RELINK_DELAY: Duration = Duration::from_millis(500);
+/// How often the supervisor looks for meetings to link.
+const SUPERVISE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The parent side's book of relay participants: which child node owns
+/// which relay participant of which meeting (only that node may sync or
+/// close it).
+#[derive(Debug, Default)]
+pub struct Relays {
+    owners: Mutex<HashMap<(String, ParticipantId), String>>,
+    /// The child side: this node's links to its parent, per meeting.
+    links: Mutex<HashMap<String, LinkStats>>,
+}
+
+/// One relay link to the parent, as /metrics shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    pub up: bool,
+    /// UDP payload bytes sent to / received from the parent (media,
+    /// RTCP, ICE and DTLS), over the link's life and its re-links.
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    /// Over the last second or so, bit/s.
+    pub bitrate_up_bps: u64,
+    pub bitrate_down_bps: u64,
+    pub budget_kbps: u32,
+    /// Times the link was made again after a loss.
+    pub relinks: u64,
+}
+
+impl Relays {
+    /// Every link to the parent, by meeting.
+    pub fn links(&self) -> Vec<(String, LinkStats)> {
+        let mut v: Vec<(String, LinkStats)> = self
+            .links
+            .lock()
+            .expect("relay links")
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    fn update_link(&self, meeting: &str, f: impl FnOnce(&mut LinkStats)) {
+        f(self
+            .links
+            .lock()
+            .expect("relay links")
+            .entry(meeting.to_string())
+            .or_default());
+    }
+
+    fn drop_link(&self, meeting: &str) {
+        self.links.lock().expect("relay links").remove(meeting);
+    }
+
+    pub fn opened(&self, meeting: &str, participant: ParticipantId, node: &str) {
+        self.owners
+            .lock()
+            .expect("relays")
+            .insert((meeting.to_string(), participant), node.to_string());
+    }
+
+    pub fn closed(&self, meeting: &str, participant: ParticipantId) {
+        self.owners
+            .lock()
+            .expect("relays")
+            .remove(&(meeting.to_string(), participant));
+    }
+
+    pub fn owner(&self, meeting: &str, participant: ParticipantId) -> Option<String> {
+        self.owners
+            .lock()
+            .expect("relays")
+            .get(&(meeting.to_string(), participant))
+            .cloned()
+    }
+}
+
+/// Where the parent is and how to prove who this node is.
+#[derive(Debug, Clone)]
+pub struct Uplink {
+    pub url: String,
+    pub node_id: String,
+    pub credential: String,
+    /// This node's link budget, kbit/s: the cap on what crosses it each way.
+    pub budget_kbps: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error("parent: {0}")]
+    Parent(String),
+    #[error("this node: {0}")]
+    Local(String),
+    #[error("relay: {0}")]
+    Bridge(#[from] super::bridge::BridgeError),
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("not connected within {0:?}")]
+    ConnectTimeout(Duration),
+    #[error("{0:?} side disconnected")]
+    Disconnected(Side),
+    #[error("the parent stopped answering syncs: {0}")]
+    SyncFailed(String),
+    #[error("the meeting closed")]
+    MeetingClosed,
+}
+
+/// A link task that ends with its owner: when the supervisor stops (the
+/// server shuts down), every link goes with it instead of relaying on
+/// for a node that is gone.
+struct LinkTask(tokio::task::JoinHandle<()>);
+
+impl Drop for LinkTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keep one link per open meeting while this node runs.
+pub async fn supervise(state: AppState, uplink: Uplink) {
+    let mut links: HashMap<String, LinkTask> = HashMap::new();
+    loop {
+        let open = open_meetings(&state).await;
+        match open {
+            Ok(ids) => {
+                links.retain(|id, task| ids.contains(id) && !task.0.is_finished());
+                for id in ids {
+                    links.entry(id.clone()).or_insert_with(|| {
+                        LinkTask(tokio::spawn(keep_linked(state.clone(), uplink.clone(), id)))
+                    });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cascade: listing open meetings failed"),
+        }
+        tokio::time::sleep(SUPERVISE_INTERVAL).await;
+    }
+}
+
+/// The ids of the meetings open or live now.
+async fn open_meetings(
+    state: &AppState,
+) -> Result<Vec<String>, crate::control::meetings::MeetingError> {
+    let meetings = Meetings::new(state.store.clone());
+    let mut ids = Vec::new();
+    for s in [MeetingState::Open, MeetingState::Live] {
+        let filter = crate::control::meetings::MeetingFilter {
+            state: Some(s),
+            ..Default::default()
+        };
+        ids.extend(meetings.list(&filter).await?.into_iter().map(|m| m.id));
+    }
+    Ok(ids)
+}
+
+/// Link `meeting` again and again until it closes.
+async fn keep_linked(state: AppState, uplink: Uplink, meeting: String) {
+    let mut was_up = false;
+    state
+        .relays
+        .update_link(&meeting, |l| l.budget_kbps = uplink.budget_kbps);
+    let _forget = ForgetLink {
+        relays: state.relays.clone(),
+        meeting: meeting.clone(),
+    };
+    loop {
+        let outcome = link_once(&state, &uplink, &meeting, &mut was_up).await;
+        state.relays.update_link(&meeting, |l| {
+            l.up = false;
+            l.bitrate_up_bps = 0;
+            l.bitrate_down_bps = 0;
+            if was_up {
+                l.relinks += 1;
+            }
+        });
+        match outcome {
+            Err(LinkError::MeetingClosed) => return,
+            Err(e) if was_up => {
+                tracing::warn!(meeting, error = %e, "cascade: relay link lost; linking again");
+            }
+            Err(e) => tracing::debug!(meeting, error = %e, "cascade: relay link not made"),
+            Ok(()) => return,
+        }
+        was_up = false;
+        tokio::time::sleep(RELINK_DELAY).await;
+    }
+}
+
+async fn post(
+    uplink: &Uplink,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<(u16, Vec<u8>), String> {
+    let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+    crate::api::uplink::post_json(&uplink.url, path, &uplink.credential, &body)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn error_text(status: u16, body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    format!(
+        "{status} {} {}",
+        v["error"]["code"].as_str().unwrap_or(""),
+        v["error"]["message"].as_str().unwrap_or("")
+    )
+}
+
+/// A UDP socket for one leg, connected to the server's candidate.
+async fn leg_socket(to: SocketAddr) -> std::io::Result<(UdpSocket, SocketAddr)> {
+    let any: SocketAddr = if to.is_ipv4() {
+        "0.0.0.0:0".parse().expect("an address")
+    } else {
+        "[::]:0".parse().expect("an address")
+    };
+    let sock = UdpSocket::bind(any).await?;
+    sock.connect(to).await?;
+    let local = sock.local_addr()?;
+    Ok((sock, local))
+}
+
+/// One relay link, from offers to loss.
+async fn link_once(
+    state: &AppState,
+    uplink: &Uplink,
+    meeting: &str,
+    was_up: &mut bool,
+) -> Result<(), LinkError> {
+    let m = Meetings::new(state.store.clone())
+        .get(meeting)
+        .await
+        .map_err(|e| LinkError::Local(e.to_string()))?;
+    if !matches!(m.state, MeetingState::Open | MeetingState::Live) {
+        return Err(LinkError::MeetingClosed);
+    }
+    let room = crate::api::v1::meetings::live_room(state, &m)
+        .await
+        .map_err(|e| LinkError::Local(e.message))?;
+    let t0 = Instant::now();
+    let (mut bridge, up_offer, local_offer) = Bridge::new(t0)?;
+
+    // The parent's side first: without it there is nothing to bridge.
+    let path = format!("/api/v1/cascade/relay/{meeting}");
+    let (status, body) = post(
+        uplink,
+        &path,
+        &serde_json::json!({
+            "node_id": uplink.node_id,
+            "offer": up_offer,
+            "budget_kbps": uplink.budget_kbps,
+        }),
+    )
+    .await
+    .map_err(LinkError::Parent)?;
+    if status != 201 {
+        return Err(LinkError::Parent(error_text(status, &body)));
+    }
+    let opened: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| LinkError::Parent(e.to_string()))?;
+    let (Some(up_id), Some(up_answer)) =
+        (opened["participant"].as_u64(), opened["answer"].as_str())
+    else {
+        return Err(LinkError::Parent(
+            "the answer has no participant or SDP".into(),
+        ));
+    };
+    let up = UpGuard {
+        uplink: uplink.clone(),
+        meeting: meeting.to_string(),
+        participant: up_id,
+    };
+
+    let name = "Liên kết tầng trên".to_string();
+    let (local_id, reply) = state
+        .media
+        .join(JoinRequest {
+            participant: 0,
+            room: meeting.to_string(),
+            name,
+            role: Role::Relay,
+            max_kbps: Some(uplink.budget_kbps),
+            offer: local_offer,
+        })
+        .await
+        .map_err(|e| LinkError::Local(e.to_string()))?;
+    let local = LocalGuard {
+        state: state.clone(),
+        meeting: meeting.to_string(),
+        participant: local_id,
+    };
+    let Reply::Joined {
+        answer: local_answer,
+        ..
+    } = reply
+    else {
+        return Err(LinkError::Local("unexpected engine reply".into()));
+    };
+
+    let up_to =
+        answer_address(up_answer).ok_or(super::bridge::BridgeError::NoCandidate(Side::Up))?;
+    let local_to = answer_address(&local_answer)
+        .ok_or(super::bridge::BridgeError::NoCandidate(Side::Local))?;
+    let (up_sock, up_local) = leg_socket(up_to).await?;
+    let (local_sock, local_local) = leg_socket(local_to).await?;
+    bridge.accept_answer(Side::Up, up_answer, up_local)?;
+    bridge.accept_answer(Side::Local, &local_answer, local_local)?;
+
+    let mut up_buf = vec![0u8; 2048];
+    let mut local_buf = vec![0u8; 2048];
+    let mut next_sync = tokio::time::Instant::now();
+    let mut sync_failures = 0u32;
+    let mut disconnected_since: Option<Instant> = None;
+    let mut told_live = false;
+    // Bytes to and from the parent since the last sync (the bitrate).
+    let (mut sent_up, mut got_down) = (0u64, 0u64);
+    let mut window = Instant::now();
+    loop {
+        for t in bridge.poll_transmit() {
+            let sock = match t.side {
+                Side::Up => {
+                    sent_up += t.contents.len() as u64;
+                    &up_sock
+                }
+                Side::Local => &local_sock,
+            };
+            // A full socket buffer drops the datagram, as the network would.
+            let _ = sock.try_send_to(&t.contents, t.destination);
+        }
+        while let Some(e) = bridge.poll_event() {
+            match e {
+                BridgeEvent::Connected(side) => {
+                    if side == Side::Local && !told_live {
+                        // This node's room: stage entries from above route
+                        // to this participant.
+                        told_live = true;
+                        let _ = state
+                            .live
+                            .apply(&room, |live, _| {
+                                Ok(((), live.parent_relay_connected(local_id)))
+                            })
+                            .await;
+                    }
+                    if bridge.is_connected(Side::Up) && bridge.is_connected(Side::Local) {
+                        disconnected_since = None;
+                        if !*was_up {
+                            *was_up = true;
+                            tracing::info!(meeting, "cascade: relay link to the parent is up");
+                        }
+                    }
+                }
+                BridgeEvent::Disconnected(_) => {
+                    disconnected_since.get_or_insert_with(Instant::now);
+                }
+            }
+        }
+        if bridge.is_dead() {
+            return Err(LinkError::Disconnected(if bridge.is_connected(Side::Up) {
+                Side::Local
+            } else {
+                Side::Up
+            }));
+        }
+        let now = Instant::now();
+        if let Some(t) = disconnected_since
+            && now.duration_since(t) > DISCONNECTED_GRACE
+        {
+            let side = if bridge.is_connected(Side::Up) {
+                Side::Local
+            } else {
+                Side::Up
+            };
+            return Err(LinkError::Disconnected(side));
+        }
+        if !*was_up && now.duration_since(t0) > CONNECT_TIMEOUT {
+            return Err(LinkError::ConnectTimeout(CONNECT_TIMEOUT));
+        }
+        let wake = tokio::time::Instant::from_std(bridge.next_timeout().max(now))
+            .min(next_sync)
+            .min(tokio::time::Instant::now() + Duration::from_millis(100));
+        tokio::select! {
+            r = up_sock.recv_from(&mut up_buf) => {
+                if let Ok((n, from)) = r {
+                    got_down += n as u64;
+                    bridge.handle_receive(Instant::now(), Side::Up, from, &up_buf[..n]);
+                }
+            }
+            r = local_sock.recv_from(&mut local_buf) => {
+                if let Ok((n, from)) = r {
+                    bridge.handle_receive(Instant::now(), Side::Local, from, &local_buf[..n]);
+                }
+            }
+            _ = tokio::time::sleep_until(wake) => {
+                bridge.handle_timeout(Instant::now());
+            }
+        }
+        if tokio::time::Instant::now() >= next_sync {
+            next_sync = tokio::time::Instant::now() + SYNC_INTERVAL;
+            let secs = window.elapsed().as_secs_f64().max(0.001);
+            window = Instant::now();
+            let up_now = *was_up;
+            let (s_up, g_down) = (std::mem::take(&mut sent_up), std::mem::take(&mut got_down));
+            state.relays.update_link(meeting, |l| {
+                l.up = up_now;
+                l.bytes_up += s_up;
+                l.bytes_down += g_down;
+                l.bitrate_up_bps = (s_up as f64 * 8.0 / secs) as u64;
+                l.bitrate_down_bps = (g_down as f64 * 8.0 / secs) as u64;
+            });
+            match sync(state, uplink, meeting, up_id, &room).await {
+                Ok(()) => sync_failures = 0,
+                Err(SyncError::Closed) => return Err(LinkError::MeetingClosed),
+                Err(SyncError::Gone(why)) => return Err(LinkError::SyncFailed(why)),
+                Err(SyncError::Failed(why)) => {
+                    sync_failures += 1;
+                    if sync_failures >= SYNC_FAILURES {
+                        return Err(LinkError::SyncFailed(why));
+                    }
+                }
+            }
+        }
+        // Keep the guards alive for the loop's life.
+        let _ = (&up, &local);
+    }
+}
+
+enum SyncError {
+    /// The meeting is no longer open at the parent.
+    Closed,
+    /// The parent no longer knows this relay (it restarted): link again.
+    Gone(String),
+    /// Could not reach it this time.
+    Failed(String),
+}
+
+/// Report presence, take the parent's view.
+async fn sync(
+    state: &AppState,
+    uplink: &Uplink,
+    meeting: &str,
+    up_id: ParticipantId,
+    room: &crate::signal::live::LiveRoom,
+) -> Result<(), SyncError> {
+    let sites: Vec<PresentSite> = room.read(|live| live.present_sites()).await;
+    let (status, body) = post(
+        uplink,
+        &format!("/api/v1/cascade/relay/{meeting}/sync"),
+        &serde_json::json!({
+            "node_id": uplink.node_id,
+            "participant": up_id,
+            "sites": sites,
+        }),
+    )
+    .await
+    .map_err(SyncError::Failed)?;
+    match status {
+        200 => {}
+        404 => return Err(SyncError::Gone(error_text(status, &body))),
+        409 => return Err(SyncError::Closed),
+        _ => return Err(SyncError::Failed(error_text(status, &body))),
+    }
+    let view: UpperView =
+        serde_json::from_slice(&body).map_err(|e| SyncError::Failed(e.to_string()))?;
+    let _ = state
+        .live
+        .apply(room, |live, _| Ok(((), live.apply_upper(&view))))
+        .await;
+    Ok(())
+}
+
+/// Takes a meeting's link out of /metrics when its task ends (closed
+/// meeting, server stopping).
+struct ForgetLink {
+    relays: std::sync::Arc<Relays>,
+    meeting: String,
+}
+
+impl Drop for ForgetLink {
+    fn drop(&mut self) {
+        self.relays.drop_link(&self.meeting);
+    }
+}
+
+/// Closes the parent's side of a link when the link ends, however it ends.
+struct UpGuard {
+    uplink: Uplink,
+    meeting: String,
+    participant: ParticipantId,
+}
+
+impl Drop for UpGuard {
+    fn drop(&mut self) {
+        let uplink = self.uplink.clone();
+        let path = format!("/api/v1/cascade/relay/{}/leave", self.meeting);
+        let body = serde_json::json!({"node_id": uplink.node_id, "participant": self.participant});
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = post(&uplink, &path, &body).await;
+            });
+        }
+    }
+}
+
+/// Takes this node's relay participant out of its room when the link ends.
+struct LocalGuard {
+    state: AppState,
+    meeting: String,
+    participant: ParticipantId,
+}
+
+impl Drop for LocalGuard {
+    fn drop(&mut self) {
+        let state = self.state.clone();
+        let id = self.participant;
+        let meeting = self.meeting.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = state
+                    .media
+                    .participant_command(id, Command::Leave { participant: id })
+                    .await;
+                state.media.forget(id);
+                state.live.disconnected(&meeting, id).await;
+            });
+        }
+    }
+}
