@@ -33,7 +33,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
-    Registry, SettingEngineBuilder, register_default_interceptors,
+    Registry, SettingEngineBuilder, StatsSelector, register_default_interceptors,
 };
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use webrtc::runtime::TokioRuntime;
@@ -68,6 +68,9 @@ pub struct EndpointConfig {
     pub bind_ip: Option<String>,
     /// The link cap the endpoint declares when it joins (diemcau), kbit/s.
     pub max_kbps: Option<u32>,
+    /// RFC 6464 byte the audio publisher sends (None: voice active at
+    /// -30 dBov; S5's communes send silence so the hub stays loudest).
+    pub audio_level: Option<u8>,
 }
 
 /// The signalling session that keeps an endpoint in its room.
@@ -144,6 +147,8 @@ pub struct Endpoint {
     /// (rid, SSRC) of each published layer; the SSRC is also the stream tag
     /// in every payload's trailer, so receivers know the layer they got.
     pub layers: Vec<(&'static str, u32)>,
+    /// SSRC (and stream tag) of the published audio.
+    pub audio_ssrc: Option<u32>,
     role: String,
     max_kbps: Option<u32>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -255,10 +260,14 @@ impl Endpoint {
         let sent = Arc::new(SendCounters::default());
         let mut tasks = Vec::new();
         let mut published = Vec::new();
+        let mut audio_ssrc = None;
         if let Some(layers) = &config.publish {
-            let (t, ssrcs) = add_publisher(&pc, layers, &state_rx, &sent, &feedback).await?;
+            let level = config.audio_level.unwrap_or(0x80 | AUDIO_LEVEL);
+            let (t, ssrcs, a) =
+                add_publisher(&pc, layers, &state_rx, &sent, &feedback, level).await?;
             tasks.extend(t);
             published = layers.iter().map(|l| l.rid).zip(ssrcs).collect();
+            audio_ssrc = Some(a);
         }
         let recvonly = || RTCRtpTransceiverInit {
             direction: RTCRtpTransceiverDirection::Recvonly,
@@ -281,6 +290,7 @@ impl Endpoint {
             tracks,
             sent,
             layers: published,
+            audio_ssrc,
             role: config.role.clone(),
             max_kbps: config.max_kbps,
             tasks,
@@ -412,6 +422,20 @@ impl Endpoint {
         t.iter().filter(|x| x.lock().unwrap().total > 0).count()
     }
 
+    /// UDP payload bytes (sent, received) over the peer connection's
+    /// transport so far: media, RTCP, STUN and DTLS (webrtc-rs's transport
+    /// stats, counted in its demuxer).
+    pub async fn transport_bytes(&self) -> (u64, u64) {
+        let report = self
+            .pc
+            .get_stats(std::time::Instant::now(), StatsSelector::None)
+            .await;
+        report
+            .transport()
+            .map(|t| (t.bytes_sent, t.bytes_received))
+            .unwrap_or((0, 0))
+    }
+
     pub async fn close(mut self) {
         for t in &self.tasks {
             t.abort();
@@ -473,7 +497,8 @@ async fn add_publisher(
     state_rx: &watch::Receiver<RTCPeerConnectionState>,
     sent: &Arc<SendCounters>,
     feedback: &Arc<Mutex<FeedbackState>>,
-) -> anyhow::Result<(Vec<tokio::task::JoinHandle<()>>, Vec<u32>)> {
+    audio_level: u8,
+) -> anyhow::Result<(Vec<tokio::task::JoinHandle<()>>, Vec<u32>, u32)> {
     let ssrcs: Vec<u32> = layers.iter().map(|_| rand_u32()).collect();
     let codings = layers
         .iter()
@@ -538,8 +563,9 @@ async fn add_publisher(
         audio_ssrc,
         state_rx.clone(),
         sent.clone(),
+        audio_level,
     ));
-    Ok((vec![v, a], ssrcs))
+    Ok((vec![v, a], ssrcs, audio_ssrc))
 }
 
 fn rand_u32() -> u32 {
@@ -656,6 +682,7 @@ async fn run_audio(
     ssrc: u32,
     mut state_rx: watch::Receiver<RTCPeerConnectionState>,
     sent: Arc<SendCounters>,
+    level: u8,
 ) {
     if !wait_connected(&mut state_rx).await {
         return;
@@ -688,8 +715,8 @@ async fn run_audio(
             let _ = header.set_extension(id, Bytes::from(mid.clone().into_bytes()));
         }
         if let Some(id) = sp.level_id {
-            // V bit set: voice activity.
-            let _ = header.set_extension(id, Bytes::from(vec![0x80 | AUDIO_LEVEL]));
+            // V bit (0x80): voice activity; then -dBov.
+            let _ = header.set_extension(id, Bytes::from(vec![level]));
         }
         let c = match track
             .write_rtp(rtp_packet(header, media::opus_packet(ssrc)))

@@ -12,6 +12,7 @@ mod bare;
 mod cleanup;
 mod client;
 mod feedback;
+mod http;
 mod impair;
 mod janus;
 mod janus_api;
@@ -21,6 +22,7 @@ mod report;
 mod s1;
 mod s3;
 mod s4;
+mod s5;
 mod server;
 mod signal;
 mod stats;
@@ -89,6 +91,21 @@ struct Cli {
     /// S4: round-trip time added by the link, ms.
     #[arg(long, global = true, default_value_t = 150)]
     thin_rtt_ms: u32,
+    /// S5 cascade: communes of the province node.
+    #[arg(long, global = true, default_value_t = 150)]
+    cascade_communes: usize,
+    /// S5: measurement window per topology, seconds.
+    #[arg(long, global = true, default_value_t = 30.0)]
+    cascade_window_secs: f64,
+    /// S5: the communes' registered link profile (fibre, 4g, 3g, vsat).
+    #[arg(long, global = true, default_value = "4g")]
+    cascade_link: String,
+    /// S5: the one VP8 stream each commune publishes, kbit/s.
+    #[arg(long, global = true, default_value_t = 100)]
+    cascade_video_kbps: u32,
+    /// S5: the province node's relay budget, kbit/s.
+    #[arg(long, global = true, default_value_t = 20_000)]
+    cascade_uplink_kbps: u32,
     /// Seed of the link emulator's loss and jitter.
     #[arg(long, global = true, default_value_t = 1)]
     seed: u64,
@@ -107,6 +124,9 @@ enum Cmd {
     S3,
     /// S4 thin links on diemcau (through the user-space link emulator).
     S4,
+    /// S5 cascade: a province node's uplink, tree relay vs star, and the
+    /// delay a relay hop adds (two diemcau nodes on one store; not in `run`).
+    S5,
     /// S1 fan-out on Janus only.
     Janus,
     /// The bare relay only.
@@ -155,6 +175,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         s3_diemcau: None,
         s3_janus: None,
         s4_diemcau: None,
+        s5_diemcau: None,
         comparison: None,
         notes: vec![],
     };
@@ -260,6 +281,26 @@ fn real_main() -> anyhow::Result<ExitCode> {
         run.s4_diemcau = Some(report::S4Report {
             options: opts,
             result: res.context("S4 on diemcau")?,
+        });
+    }
+    if !cli.smoke && cmd == Cmd::S5 {
+        let bin = cli
+            .server_bin
+            .clone()
+            .unwrap_or_else(server::default_binary);
+        let opts = s5::S5Options {
+            communes: cli.cascade_communes,
+            window_secs: cli.cascade_window_secs,
+            settle_secs: cli.settle_secs.max(8.0),
+            commune_link: cli.cascade_link.clone(),
+            commune_video_kbps: cli.cascade_video_kbps,
+            uplink_kbps: cli.cascade_uplink_kbps,
+            workers: cli.workers,
+        };
+        let res = rt.block_on(s5::run(&bin, &tmp, &opts));
+        run.s5_diemcau = Some(report::S5Report {
+            options: opts,
+            result: res.context("S5 on diemcau")?,
         });
     }
     if let Some(net) = &janus_net {

@@ -7,6 +7,7 @@ use crate::machine::MachineInfo;
 use crate::s1::{S1Options, S1Result};
 use crate::s3::{S3Options, S3Result};
 use crate::s4::{S4Options, S4Result};
+use crate::s5::{S5Options, S5Result};
 
 #[derive(Debug, Serialize)]
 pub struct RunReport {
@@ -19,6 +20,7 @@ pub struct RunReport {
     pub s3_diemcau: Option<S3Report>,
     pub s3_janus: Option<S3Report>,
     pub s4_diemcau: Option<S4Report>,
+    pub s5_diemcau: Option<S5Report>,
     /// The ratios, from the figures above (None: a side is missing).
     pub comparison: Option<Comparison>,
     pub notes: Vec<String>,
@@ -28,6 +30,12 @@ pub struct RunReport {
 pub struct S4Report {
     pub options: S4Options,
     pub result: S4Result,
+}
+
+#[derive(Debug, Serialize)]
+pub struct S5Report {
+    pub options: S5Options,
+    pub result: S5Result,
 }
 
 #[derive(Debug, Serialize)]
@@ -178,6 +186,9 @@ pub fn print_summary(run: &RunReport) {
             r.relay.down_in
         );
     }
+    if let Some(s5) = &run.s5_diemcau {
+        print_s5(s5);
+    }
     if let (Some(d), Some(j)) = (&run.s3_diemcau, &run.s3_janus)
         && let (Some(a), Some(b)) = (d.result.all_receiving_ms, j.result.all_receiving_ms)
     {
@@ -277,4 +288,59 @@ fn print_s1(name: &str, s1: &S1Report, run: &RunReport) {
             );
         }
     }
+}
+
+fn print_s5(s5: &S5Report) {
+    let (o, r) = (&s5.options, &s5.result);
+    println!(
+        "S5 cascade on diemcau: {} communes ({} link, {} kbit/s VP8 + Opus each), window {:.0} s",
+        o.communes, o.commune_link, o.commune_video_kbps, o.window_secs
+    );
+    for t in [&r.star, &r.tree].into_iter().flatten() {
+        println!(
+            "  {}: {}/{} joined in {:.1} s, {} receiving the stage (layers {:?}); uplink {:.2} Mbit/s up, {:.2} Mbit/s down{}; stage delay p50 {:.1} ms p99 {:.1} ms (video p50 {:.1} p99 {:.1}, audio p50 {:.1} p99 {:.1}; video loss {:.2} %); CPU top {:.2} cores{}{}",
+            t.topology,
+            t.joined,
+            t.communes,
+            t.join_secs,
+            t.receiving_stage,
+            t.stage_layers_pct,
+            t.uplink_up_mbps,
+            t.uplink_down_mbps,
+            match (t.local_up_mbps, t.local_down_mbps) {
+                (Some(u), Some(d)) => format!(" (communes ↔ province {u:.2} up, {d:.2} down)"),
+                _ => String::new(),
+            },
+            t.delay_p50_ms,
+            t.delay_p99_ms,
+            t.stage_video.delay_p50_ms,
+            t.stage_video.delay_p99_ms,
+            t.stage_audio.delay_p50_ms,
+            t.stage_audio.delay_p99_ms,
+            t.stage_video.loss_pct,
+            t.top_cpu_cores,
+            t.province_cpu_cores
+                .map_or(String::new(), |c| format!(", province {c:.2} cores")),
+            if t.failures.is_empty() {
+                String::new()
+            } else {
+                format!("; {} failures, first: {}", t.failures.len(), t.failures[0])
+            }
+        );
+    }
+    let f = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.2}"));
+    println!(
+        "  star/tree uplink: up {}×, down {}×; added by the relay hop: p50 {} ms, p99 {} ms (video p50 {} ms, p99 {} ms){}",
+        f(r.up_ratio_star_over_tree),
+        f(r.down_ratio_star_over_tree),
+        f(r.added_delay_p50_ms),
+        f(r.added_delay_p99_ms),
+        f(r.added_video_delay_p50_ms),
+        f(r.added_video_delay_p99_ms),
+        if r.notes.is_empty() {
+            String::new()
+        } else {
+            format!("; notes: {}", r.notes.join(" | "))
+        }
+    );
 }

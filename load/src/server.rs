@@ -26,12 +26,123 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Server {
     pub pid: u32,
     pub base: String,
+    pub http_port: u16,
     pub log: PathBuf,
 }
 
 /// `<workspace>/target/release/diemcau`.
 pub fn default_binary() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/diemcau")
+}
+
+/// One server process: its ports, the media address it advertises, the
+/// TOML appended to the generated config (sections of its own: `[cascade]`,
+/// `[database]`) and the command after `--config <file>`.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub http_port: u16,
+    /// None: `https_listen = "off"`.
+    pub https_port: Option<u16>,
+    pub media_port: u16,
+    pub advertise: String,
+    pub workers: usize,
+    pub extra_config: String,
+    pub args: Vec<String>,
+}
+
+impl NodeSpec {
+    /// The single server of S1–S4: `demo --token DEMO_TOKEN` on the fixed ports.
+    pub fn demo(workers: usize, advertise: &str) -> Self {
+        Self {
+            http_port: HTTP_PORT,
+            https_port: Some(HTTPS_PORT),
+            media_port: MEDIA_PORT,
+            advertise: advertise.to_string(),
+            workers,
+            extra_config: String::new(),
+            args: vec!["demo".into(), "--token".into(), DEMO_TOKEN.into()],
+        }
+    }
+
+    /// Write `<dir>/diemcau.toml` (data in `<dir>/data`); returns its path.
+    pub fn write_config(&self, dir: &Path) -> anyhow::Result<PathBuf> {
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data)?;
+        let config = dir.join("diemcau.toml");
+        let https = match self.https_port {
+            Some(p) => format!("127.0.0.1:{p}"),
+            None => "off".into(),
+        };
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = \"{}\"\n\
+                 [http]\nhttp_listen = \"127.0.0.1:{}\"\nhttps_listen = \"{https}\"\n\
+                 [media]\nbind = \"127.0.0.1\"\nudp_port = {}\nadvertise = [\"{}\"]\nworkers = {}\n\
+                 [log]\nfilter = \"warn\"\n{}",
+                data.display(),
+                self.http_port,
+                self.media_port,
+                self.advertise,
+                self.workers,
+                self.extra_config,
+            ),
+        )?;
+        Ok(config)
+    }
+}
+
+fn check_binary(binary: &Path) -> anyhow::Result<()> {
+    if !binary.exists() {
+        bail!(
+            "server binary {} not found; build it with `cargo build --release -p diemcau` or pass --server-bin",
+            binary.display()
+        );
+    }
+    Ok(())
+}
+
+/// A `diemcau` command with only our environment (a stray DIEMCAU_* of the
+/// caller must not change the run), dying with the harness.
+fn command(binary: &Path, config: &Path, dir: &Path) -> Command {
+    let mut cmd = Command::new(binary);
+    cmd.arg("--config")
+        .arg(config)
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("DIEMCAU_")) {
+        cmd.env_remove(k);
+    }
+    // SAFETY: child_pre_exec only makes async-signal-safe calls.
+    unsafe { cmd.pre_exec(cleanup::child_pre_exec) };
+    cmd
+}
+
+/// `diemcau --config <spec's config> admin create --name <name>`, the
+/// password through `DIEMCAU_ADMIN_PASSWORD` (before the server starts).
+pub fn admin_create(
+    binary: &Path,
+    dir: &Path,
+    spec: &NodeSpec,
+    name: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    check_binary(binary)?;
+    let config = spec.write_config(dir)?;
+    let out = command(binary, &config, dir)
+        .args(["admin", "create", "--name", name])
+        .env("DIEMCAU_ADMIN_PASSWORD", password)
+        .output()
+        .with_context(|| format!("run {} admin create", binary.display()))?;
+    if !out.status.success() {
+        bail!(
+            "admin create failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
 }
 
 impl Server {
@@ -48,41 +159,17 @@ impl Server {
         workers: usize,
         advertise: &str,
     ) -> anyhow::Result<Self> {
-        if !binary.exists() {
-            bail!(
-                "server binary {} not found; build it with `cargo build --release -p diemcau` or pass --server-bin",
-                binary.display()
-            );
-        }
-        let data = dir.join("data");
-        std::fs::create_dir_all(&data)?;
-        let config = dir.join("diemcau.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir = \"{}\"\n\
-                 [http]\nhttp_listen = \"127.0.0.1:{HTTP_PORT}\"\nhttps_listen = \"127.0.0.1:{HTTPS_PORT}\"\n\
-                 [media]\nbind = \"127.0.0.1\"\nudp_port = {MEDIA_PORT}\nadvertise = [\"{advertise}\"]\nworkers = {workers}\n\
-                 [log]\nfilter = \"warn\"\n",
-                data.display()
-            ),
-        )?;
+        Self::start_node(binary, dir, &NodeSpec::demo(workers, advertise))
+    }
+
+    /// Start one server as `spec` says, its data in `dir`.
+    pub fn start_node(binary: &Path, dir: &Path, spec: &NodeSpec) -> anyhow::Result<Self> {
+        check_binary(binary)?;
+        let config = spec.write_config(dir)?;
         let log = dir.join("diemcau.log");
         let out = std::fs::File::create(&log)?;
-        let mut cmd = Command::new(binary);
-        cmd.arg("--config")
-            .arg(&config)
-            .args(["demo", "--token", DEMO_TOKEN])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out);
-        // Only our env: a stray DIEMCAU_* of the caller must not change the run.
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("DIEMCAU_")) {
-            cmd.env_remove(k);
-        }
-        // SAFETY: child_pre_exec only makes async-signal-safe calls.
-        unsafe { cmd.pre_exec(cleanup::child_pre_exec) };
+        let mut cmd = command(binary, &config, dir);
+        cmd.args(&spec.args).stdout(out.try_clone()?).stderr(out);
         let child = cmd
             .spawn()
             .with_context(|| format!("start {}", binary.display()))?;
@@ -92,7 +179,8 @@ impl Server {
         drop(child);
         let server = Server {
             pid,
-            base: format!("http://127.0.0.1:{HTTP_PORT}"),
+            base: format!("http://127.0.0.1:{}", spec.http_port),
+            http_port: spec.http_port,
             log,
         };
         server.wait_ready()?;
@@ -102,7 +190,7 @@ impl Server {
     fn wait_ready(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if http_get_ok(HTTP_PORT, "/healthz") {
+            if http_get_ok(self.http_port, "/healthz") {
                 return Ok(());
             }
             if cpu_ticks(self.pid).is_none() {

@@ -94,7 +94,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         &'static str,
         fn(&RoomStats) -> u64,
     );
-    let fields: [Field; 10] = [
+    let fields: [Field; 11] = [
         (
             "diemcau_room_participants",
             "gauge",
@@ -154,6 +154,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             "counter",
             "Packets dropped because their sender is muted.",
             |r| r.dropped_muted,
+        ),
+        (
+            "diemcau_room_dropped_over_budget_total",
+            "counter",
+            "Packets from a relay link dropped beyond its link budget.",
+            |r| r.dropped_over_budget,
         ),
     ];
     for (name, kind, help, f) in fields {

@@ -16,6 +16,7 @@
 pub mod engine;
 pub mod forwarder;
 pub mod keyframe;
+pub mod police;
 pub mod policy;
 pub mod room;
 pub mod route;
@@ -267,6 +268,8 @@ pub struct RoomStats {
     pub plis_sent: u64,
     pub keyframe_requests_received: u64,
     pub dropped_muted: u64,
+    /// Packets from a relay beyond its link budget (`police`).
+    pub dropped_over_budget: u64,
 }
 
 /// Link quality of one participant, as its RTCP reports it (for the

@@ -55,6 +55,18 @@ impl Engine {
         let Some(src) = self.resolve_ssrc(from, &pkt) else {
             return;
         };
+        // A relay over its link budget: dropped here, before it costs
+        // anything downstream.
+        if let Some(s) = self.sessions.get_mut(&from)
+            && let Some(p) = &mut s.inbound
+            && !p.allow(now, pkt.payload.len() + 12)
+        {
+            let room = s.room.clone();
+            if let Some(r) = self.rooms.get_mut(&room) {
+                r.stats.dropped_over_budget += 1;
+            }
+            return;
+        }
         let Some(publisher) = self.sessions.get(&from) else {
             return;
         };

@@ -54,6 +54,8 @@ pub struct Session {
     pub dead: bool,
     pub mute: super::MuteState,
     pub max_kbps: Option<u32>,
+    /// A relay's inbound budget (its link's, the same as `max_kbps`).
+    pub inbound: Option<super::police::Policer>,
     /// Latest send-side bandwidth estimate towards this peer, bit/s.
     pub bwe_bps: Option<u64>,
     /// (minimum, desired) last given to str0m's estimator, bit/s.
@@ -127,6 +129,10 @@ impl Session {
             dead: false,
             mute: super::MuteState::default(),
             max_kbps: req.max_kbps,
+            inbound: match (req.role, req.max_kbps) {
+                (super::Role::Relay, Some(k)) => Some(super::police::Policer::new(k)),
+                _ => None,
+            },
             bwe_bps: None,
             bwe_target: None,
             bwe_twcc: false,

@@ -256,6 +256,20 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
             "uplink {up_bps} bit/s\n{metrics}"
         );
 
+        // A well-behaved relay stays within its budget at the parent.
+        let top_metrics = reqwest::get(format!("{}/metrics", w.srv.base_url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            top_metrics.contains(&format!(
+                "diemcau_room_dropped_over_budget_total{{room=\"{id}\"}} 0"
+            )),
+            "{top_metrics}"
+        );
+
         // 3. The top mutes B's microphone: the bottom node enforces it and
         //    B's audio stops arriving at the top.
         let r = op
