@@ -276,6 +276,21 @@ impl Engine {
         })
     }
 
+    /// The participant behind a source id (itself, or the relay owning an
+    /// extra audio track).
+    pub(super) fn source_owner(&self, id: ParticipantId) -> Option<ParticipantId> {
+        match super::audio_source_track(id) {
+            Some(t) => self.tracks.get(&t).map(|t| t.owner),
+            None => self.sessions.contains_key(&id).then_some(id),
+        }
+    }
+
+    /// A source's display name: its participant's.
+    pub(super) fn source_name(&self, id: ParticipantId) -> Option<String> {
+        let owner = self.source_owner(id)?;
+        self.sessions.get(&owner).map(|s| s.name.clone())
+    }
+
     pub(super) fn slot_states(&self, id: ParticipantId) -> Vec<SlotState> {
         let Some(s) = self.sessions.get(&id) else {
             return vec![];
@@ -286,11 +301,8 @@ impl Engine {
                 mid: sl.mid.to_string(),
                 video: sl.video,
                 role: sl.role,
-                participant: sl.shows,
-                name: sl
-                    .shows
-                    .and_then(|p| self.sessions.get(&p))
-                    .map(|p| p.name.clone()),
+                participant: sl.shows.and_then(|p| self.source_owner(p)),
+                name: sl.shows.and_then(|p| self.source_name(p)),
             })
             .collect()
     }
@@ -543,6 +555,10 @@ impl Engine {
         for a in &s.remote_addrs {
             self.addrs.remove(a);
         }
+        let extra_audio: Vec<ParticipantId> = s
+            .extra_audio_tracks(&self.tracks)
+            .map(super::audio_source_id)
+            .collect();
         for (_, t) in &s.published {
             self.tracks.remove(t);
         }
@@ -553,7 +569,12 @@ impl Engine {
             let was_on_stage = r.stage.contains(&id);
             r.stage.retain(|p| *p != id);
             r.speaker.remove(id);
-            if r.active_speaker == Some(id) {
+            for a in &extra_audio {
+                r.speaker.remove(*a);
+            }
+            if r.active_speaker
+                .is_some_and(|a| a == id || extra_audio.contains(&a))
+            {
                 r.active_speaker = None;
             }
             r.dirty = true;

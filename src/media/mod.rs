@@ -36,6 +36,23 @@ pub type ParticipantId = u64;
 /// A published track, unique within an engine.
 pub type TrackId = u32;
 
+/// A relay publishes several audio tracks (the loudest of its side of the
+/// link). Each one after its first is an audio source of its own — for
+/// the speaker detector and the policy's loudest-K — under an id made from
+/// the track's, with this bit set (participant ids are allocated far
+/// below it).
+pub const AUDIO_SOURCE_BIT: ParticipantId = 1 << 62;
+
+/// The source id of a relay's extra audio track.
+pub fn audio_source_id(track: TrackId) -> ParticipantId {
+    AUDIO_SOURCE_BIT | ParticipantId::from(track)
+}
+
+/// The track behind an extra-audio source id; `None` for a participant.
+pub fn audio_source_track(id: ParticipantId) -> Option<TrackId> {
+    (id & AUDIO_SOURCE_BIT != 0).then_some((id & 0xffff_ffff) as TrackId)
+}
+
 /// One simulcast layer of one published track (layer 0 = lowest quality).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TrackRef {

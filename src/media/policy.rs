@@ -13,7 +13,7 @@
 //!
 //! Nobody receives their own media.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::ParticipantId;
 
@@ -59,6 +59,9 @@ pub struct RoomView<'a> {
     pub audio_max: usize,
     video: HashSet<ParticipantId>,
     audio: HashSet<ParticipantId>,
+    /// Sources that are not participants (a relay's extra audio tracks),
+    /// with the participant they belong to: nobody receives their own.
+    owners: HashMap<ParticipantId, ParticipantId>,
 }
 
 impl<'a> RoomView<'a> {
@@ -77,7 +80,18 @@ impl<'a> RoomView<'a> {
             audio_max,
             video: sources.iter().filter(|s| s.video).map(|s| s.id).collect(),
             audio: sources.iter().filter(|s| s.audio).map(|s| s.id).collect(),
+            owners: HashMap::new(),
         }
+    }
+
+    /// Which participant each non-participant source belongs to.
+    pub fn with_owners(mut self, owners: HashMap<ParticipantId, ParticipantId>) -> Self {
+        self.owners = owners;
+        self
+    }
+
+    fn owner(&self, source: ParticipantId) -> ParticipantId {
+        self.owners.get(&source).copied().unwrap_or(source)
     }
 }
 
@@ -89,8 +103,8 @@ pub fn assign(
     roles: &[SlotRole],
     current: &[Option<ParticipantId>],
 ) -> Vec<Option<ParticipantId>> {
-    let has_video = |p: ParticipantId| p != me && view.video.contains(&p);
-    let has_audio = |p: ParticipantId| p != me && view.audio.contains(&p);
+    let has_video = |p: ParticipantId| view.owner(p) != me && view.video.contains(&p);
+    let has_audio = |p: ParticipantId| view.owner(p) != me && view.audio.contains(&p);
     let mut out: Vec<Option<ParticipantId>> = vec![None; roles.len()];
     let cur = |i: usize| current.get(i).copied().flatten();
     let count = |role: SlotRole| roles.iter().filter(|r| **r == role).count();

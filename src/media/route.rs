@@ -73,6 +73,14 @@ impl Engine {
         let muted_audio = publisher.mute.audio();
         let muted_video = publisher.mute.video();
         let room_id = publisher.room.clone();
+        // A relay's extra audio tracks are sources of their own.
+        let level_source = if publisher.role == super::Role::Relay
+            && publisher.track_of_kind(false, &self.tracks) != Some(src.track)
+        {
+            super::audio_source_id(src.track)
+        } else {
+            from
+        };
         let pt = pkt.header.payload_type;
         let codec = publisher
             .rtc
@@ -104,7 +112,8 @@ impl Engine {
         }
         if !video && let Some(level) = pkt.header.ext_vals.audio_level {
             // str0m reports -dBov as a negative number.
-            room.speaker.handle_level(now, from, level.unsigned_abs());
+            room.speaker
+                .handle_level(now, level_source, level.unsigned_abs());
         }
         if (video && muted_video) || (!video && muted_audio) {
             room.stats.dropped_muted += 1;

@@ -254,6 +254,19 @@ impl Session {
     }
 
     /// Video track this participant publishes (its camera), if any.
+    /// A relay's audio tracks after its first (each its own source).
+    pub fn extra_audio_tracks<'a>(
+        &'a self,
+        tracks: &'a HashMap<TrackId, super::room::PublishedTrack>,
+    ) -> impl Iterator<Item = TrackId> + 'a {
+        self.published
+            .iter()
+            .map(|(_, t)| *t)
+            .filter(|t| tracks.get(t).is_some_and(|pt| !pt.video))
+            .skip(1)
+            .filter(move |_| self.role == super::Role::Relay)
+    }
+
     pub fn track_of_kind(
         &self,
         video: bool,

@@ -1,6 +1,7 @@
 //! Periodic room work: layer bitrates, active speaker, and turning the stage
 //! policy's wishes into forwarder targets (which layer of whom, per slot).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::engine::{BITRATE_WINDOW, Engine};
@@ -62,12 +63,10 @@ impl Engine {
             if let Some(change) = room.speaker.handle_timeout(now) {
                 room.active_speaker = change;
                 room.dirty = true;
-                let name = change
-                    .and_then(|p| self.sessions.get(&p))
-                    .map(|s| s.name.clone());
+                let name = change.and_then(|p| self.source_name(p));
                 self.events.push_back(Event::SpeakerChanged {
                     room: rid.clone(),
-                    participant: change,
+                    participant: change.and_then(|p| self.source_owner(p)),
                     name,
                 });
             }
@@ -140,18 +139,31 @@ impl Engine {
         };
         // Membership changed: the fan-out map must drop or add subscribers.
         let mut rebuild_fanout = std::mem::take(&mut room.dirty);
-        let sources: Vec<Source> = room
+        let mut sources: Vec<Source> = Vec::with_capacity(room.participants.len());
+        let mut owners: HashMap<ParticipantId, ParticipantId> = HashMap::new();
+        for s in room
             .participants
             .iter()
             .filter_map(|p| self.sessions.get(p))
-            .map(|s| Source {
+        {
+            sources.push(Source {
                 id: s.id,
                 video: !s.mute.video()
                     && s.track_of_kind(true, &self.tracks)
                         .is_some_and(|t| self.tracks[&t].active_layers(now).next().is_some()),
                 audio: !s.mute.audio() && s.track_of_kind(false, &self.tracks).is_some(),
-            })
-            .collect();
+            });
+            // A relay's further audio tracks: more voices from its side.
+            for t in s.extra_audio_tracks(&self.tracks) {
+                let id = super::audio_source_id(t);
+                owners.insert(id, s.id);
+                sources.push(Source {
+                    id,
+                    video: false,
+                    audio: !s.mute.audio(),
+                });
+            }
+        }
         let loudest = room.speaker.ranked(now);
         let view = RoomView::new(
             &sources,
@@ -159,7 +171,8 @@ impl Engine {
             room.active_speaker,
             &loudest,
             self.cfg.audio_slots_max,
-        );
+        )
+        .with_owners(owners);
         let participants = room.participants.clone();
         let mut plis: Vec<TrackRef> = Vec::new();
         let mut changed_slots: Vec<ParticipantId> = Vec::new();
@@ -200,11 +213,16 @@ impl Engine {
             targets.resize(wanted.len(), None);
             for i in order {
                 let Some(p) = wanted[i] else { continue };
-                let Some(ps) = self.sessions.get(&p) else {
-                    continue;
-                };
                 let video = s.slots[i].video;
-                let Some(track) = ps.track_of_kind(video, &self.tracks) else {
+                // (The fields, not `source_track`: `room` is borrowed.)
+                let track = match super::audio_source_track(p) {
+                    Some(t) => (!video && self.tracks.contains_key(&t)).then_some(t),
+                    None => self
+                        .sessions
+                        .get(&p)
+                        .and_then(|ps| ps.track_of_kind(video, &self.tracks)),
+                };
+                let Some(track) = track else {
                     continue;
                 };
                 let t = &self.tracks[&track];

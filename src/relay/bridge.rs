@@ -3,9 +3,11 @@
 //! engine — and the forwarding between them.
 //!
 //! Each leg is an ordinary participant of its node's room with role
-//! `relay`: it publishes one video and one audio track (what the *other*
-//! side's room selected: its stage and the loudest audio) and receives one
-//! stage slot and one audio slot. Both servers already turn a slot into one
+//! `relay`: it publishes one video and [`AUDIO_TRACKS`] audio tracks (what
+//! the *other* side's room selected: its stage and its loudest voices) and
+//! receives one stage slot and as many audio slots; the receiving engine
+//! treats each audio track after the first as a voice of its own (speaker
+//! detection, loudest-K). Both servers already turn a slot into one
 //! continuous stream (sequence numbers and timestamps rewritten across
 //! source switches), so the bridge passes packets through unchanged: same
 //! sequence number, timestamp, marker and RFC 6464 level (the next room's
@@ -25,6 +27,10 @@ use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+/// Audio tracks each way: the stage's voice and the loudest of the other
+/// side, as many as a room's subscriber gets (the engine's audio slots).
+pub const AUDIO_TRACKS: usize = 3;
 
 /// Which leg.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,9 +73,9 @@ struct Leg {
     rtc: Rtc,
     pending: Option<SdpPendingOffer>,
     send_video: Mid,
-    send_audio: Mid,
+    send_audio: Vec<Mid>,
     recv_video: Mid,
-    recv_audio: Mid,
+    recv_audio: Vec<Mid>,
     local: Option<SocketAddr>,
     next_timeout: Instant,
     connected: bool,
@@ -117,15 +123,21 @@ fn new_leg(now: Instant) -> Result<(Leg, String), BridgeError> {
         None,
         None,
     );
-    let send_audio = change.add_media(
-        MediaKind::Audio,
-        Direction::SendOnly,
-        Some("relay".into()),
-        None,
-        None,
-    );
+    let send_audio: Vec<Mid> = (0..AUDIO_TRACKS)
+        .map(|_| {
+            change.add_media(
+                MediaKind::Audio,
+                Direction::SendOnly,
+                Some("relay".into()),
+                None,
+                None,
+            )
+        })
+        .collect();
     let recv_video = change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
-    let recv_audio = change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+    let recv_audio: Vec<Mid> = (0..AUDIO_TRACKS)
+        .map(|_| change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None))
+        .collect();
     let (offer, pending) = change
         .apply()
         .ok_or_else(|| BridgeError::Offer("no change to offer".into()))?;
@@ -341,7 +353,8 @@ impl Bridge {
         if crossing.is_empty() && !keyframe {
             return;
         }
-        let mut writes: Vec<(RtpWrite, bool)> = Vec::with_capacity(crossing.len());
+        // (write, None: video / Some(i): the i-th audio track)
+        let mut writes: Vec<(RtpWrite, Option<usize>)> = Vec::with_capacity(crossing.len());
         {
             let leg = self.leg(side);
             for p in crossing {
@@ -350,13 +363,15 @@ impl Bridge {
                     .direct_api()
                     .stream_rx(&p.header.ssrc)
                     .map(|s| s.mid());
-                let video = if mid == Some(leg.recv_video) {
-                    true
-                } else if mid == Some(leg.recv_audio) {
-                    false
+                let Some(mid) = mid else { continue };
+                let track = if mid == leg.recv_video {
+                    None
+                } else if let Some(i) = leg.recv_audio.iter().position(|m| *m == mid) {
+                    Some(i)
                 } else {
                     continue;
                 };
+                let video = track.is_none();
                 leg.stats.packets_in += 1;
                 leg.stats.bytes_in += p.payload.len() as u64;
                 let ext = ExtensionValues {
@@ -375,7 +390,7 @@ impl Bridge {
                 .marker(p.header.marker)
                 .ext_vals(ext)
                 .nackable(video);
-                writes.push((w, video));
+                writes.push((w, track));
             }
         }
         let other = side.other();
@@ -387,14 +402,13 @@ impl Bridge {
                     rx.request_keyframe(KeyframeRequestKind::Pli);
                 }
             }
-            for (w, video) in writes {
+            for (w, track) in writes {
                 if !peer.connected {
                     break;
                 }
-                let mid = if video {
-                    peer.send_video
-                } else {
-                    peer.send_audio
+                let mid = match track {
+                    None => peer.send_video,
+                    Some(i) => peer.send_audio[i],
                 };
                 let mut api = peer.rtc.direct_api();
                 if let Some(tx) = api.stream_tx_by_mid(mid, None) {
@@ -424,11 +438,11 @@ mod tests {
     }
 
     #[test]
-    fn both_legs_offer_one_send_and_one_receive_pair_of_each_kind() {
+    fn both_legs_offer_one_video_and_the_audio_tracks_each_way() {
         let (_, up, local) = Bridge::new(Instant::now()).unwrap();
         for sdp in [up, local] {
-            assert_eq!(sdp.matches("a=sendonly").count(), 2, "{sdp}");
-            assert_eq!(sdp.matches("a=recvonly").count(), 2, "{sdp}");
+            assert_eq!(sdp.matches("a=sendonly").count(), 1 + AUDIO_TRACKS, "{sdp}");
+            assert_eq!(sdp.matches("a=recvonly").count(), 1 + AUDIO_TRACKS, "{sdp}");
             assert!(sdp.contains("VP8") && sdp.contains("opus"), "{sdp}");
         }
     }

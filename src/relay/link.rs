@@ -144,6 +144,9 @@ enum LinkError {
     Disconnected(Side),
     #[error("the parent stopped answering syncs: {0}")]
     SyncFailed(String),
+    /// The parent answers but no longer knows this relay (it restarted).
+    #[error("the parent forgot this relay: {0}")]
+    ParentForgot(String),
     #[error("the meeting closed")]
     MeetingClosed,
 }
@@ -215,6 +218,8 @@ async fn keep_linked(state: AppState, uplink: Uplink, meeting: String) {
                 l.relinks += 1;
             }
         });
+        // A parent that restarted is there now: link again at once.
+        let again_now = matches!(outcome, Err(LinkError::ParentForgot(_)));
         match outcome {
             Err(LinkError::MeetingClosed) => return,
             Err(e) if was_up => {
@@ -224,7 +229,9 @@ async fn keep_linked(state: AppState, uplink: Uplink, meeting: String) {
             Ok(()) => return,
         }
         was_up = false;
-        tokio::time::sleep(RELINK_DELAY).await;
+        if !again_now {
+            tokio::time::sleep(RELINK_DELAY).await;
+        }
     }
 }
 
@@ -451,7 +458,7 @@ async fn link_once(
             match sync(state, uplink, meeting, up_id, &room).await {
                 Ok(()) => sync_failures = 0,
                 Err(SyncError::Closed) => return Err(LinkError::MeetingClosed),
-                Err(SyncError::Gone(why)) => return Err(LinkError::SyncFailed(why)),
+                Err(SyncError::Gone(why)) => return Err(LinkError::ParentForgot(why)),
                 Err(SyncError::Failed(why)) => {
                     sync_failures += 1;
                     if sync_failures >= SYNC_FAILURES {

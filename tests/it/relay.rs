@@ -98,10 +98,13 @@ async fn live_meeting(w: &ApiWorld) -> String {
     id
 }
 
-/// Packets of `tag`'s media on the first video (stage) or audio track.
+/// Packets of `tag`'s media on the stage (video) or on any audio slot.
 fn from(c: &RtcClient, video: bool, tag: u32) -> usize {
-    let t = if video { c.video(0) } else { c.audio(0) };
-    t.map(|t| t.packets_from(tag)).unwrap_or(0)
+    if video {
+        c.video(0).map(|t| t.packets_from(tag)).unwrap_or(0)
+    } else {
+        c.audio_tracks().iter().map(|t| t.packets_from(tag)).sum()
+    }
 }
 
 /// Wait until `cond` holds, else fail naming `what` and the clients.
@@ -184,11 +187,21 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
             PublishConfig::default(),
         )
         .await;
+        // A second commune at the bottom: a voice that is not on stage.
+        let (a, _) = whip_publisher(
+            &bottom.base_url(),
+            &id,
+            &w.province.endpoint_tokens["a"],
+            "a",
+            PublishConfig::default(),
+        )
+        .await;
         let hub_tag = hub.publisher().source_tag;
         let b_tag = b.publisher().source_tag;
+        let a_tag = a.publisher().source_tag;
         // Watchers: one at each end.
         let (top_view, _) =
-            whep_subscriber(&w.srv.base_url(), &id, &op_token, "top viewer", 1, 1, None).await;
+            whep_subscriber(&w.srv.base_url(), &id, &op_token, "top viewer", 1, 3, None).await;
         let (bottom_view, _) = whep_subscriber(
             &bottom.base_url(),
             &id,
@@ -229,6 +242,12 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
         assert_eq!(r.status, 200, "{}", r.text);
         until("B's video and audio at the top", &[&top_view], || {
             from(&top_view, true, b_tag) > 60 && from(&top_view, false, b_tag) > 50
+        })
+        .await;
+        // The link carries the loudest voices of its side, not only the
+        // stage's: A, also at the bottom, is heard at the top.
+        until("A's audio at the top", &[&top_view], || {
+            from(&top_view, false, a_tag) > 50
         })
         .await;
 
@@ -343,7 +362,7 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
         })
         .await;
 
-        for c in [&hub, &b, &top_view, &bottom_view] {
+        for c in [&hub, &a, &b, &top_view, &bottom_view] {
             c.close().await;
         }
         bottom.server.shutdown().await;

@@ -49,7 +49,7 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct RelayOpen {
     node_id: String,
-    /// The SDP offer: one video and one audio it sends, one of each it receives.
+    /// The SDP offer: one video and three audio tracks it sends, as many it receives.
     offer: String,
     /// What the child's link to this node carries, kbit/s: what this node
     /// sends down the link is held under it.
