@@ -364,11 +364,16 @@ impl Server {
         );
         let hub = Arc::new(signal::hub::Hub::default());
         let live = signal::live::LiveRooms::new(media.clone());
+        // Relay participants of child nodes (the hub forgets those that leave).
+        let relays = Arc::new(relay::Relays::default());
         let mut tasks = vec![
-            tokio::spawn(
-                hub.clone()
-                    .run(media.clone(), events, live.clone(), recorder.clone()),
-            ),
+            tokio::spawn(hub.clone().run(
+                media.clone(),
+                events,
+                live.clone(),
+                recorder.clone(),
+                relays.clone(),
+            )),
             tokio::spawn(live.clone().run_ticker()),
         ];
         let meetings = Arc::new(control::JoinTokens::default());
@@ -405,7 +410,7 @@ impl Server {
                 .as_ref()
                 .and_then(|t| t.ca_pem.as_deref().map(Arc::from)),
             cascade: Arc::new(control::cascade::CascadeState::new(&config.cascade)),
-            relays: Arc::new(relay::Relays::default()),
+            relays: relays.clone(),
         };
         // Every spool directory found now is a previous run's, ended (or
         // interrupted: marked below first, so its index goes up fixed).

@@ -109,6 +109,19 @@ impl Relays {
             .remove(&(meeting.to_string(), participant));
     }
 
+    /// Child relays in this node's rooms: (meeting, participant, node).
+    pub fn children(&self) -> Vec<(String, ParticipantId, String)> {
+        let mut v: Vec<(String, ParticipantId, String)> = self
+            .owners
+            .lock()
+            .expect("relays")
+            .iter()
+            .map(|((m, p), n)| (m.clone(), *p, n.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn owner(&self, meeting: &str, participant: ParticipantId) -> Option<String> {
         self.owners
             .lock()

@@ -179,6 +179,7 @@ impl Hub {
         mut events: mpsc::Receiver<Event>,
         live: Arc<super::live::LiveRooms>,
         recorder: crate::recorder::Recorder,
+        relays: Arc<crate::relay::Relays>,
     ) {
         while let Some(ev) = events.recv().await {
             let left = match &ev {
@@ -199,6 +200,7 @@ impl Hub {
             }
             self.handle(&media, ev);
             if let Some((room, participant)) = left {
+                relays.closed(&room, participant);
                 live.disconnected(&room, participant).await;
             }
         }

@@ -275,6 +275,32 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
             "uplink {up_bps} bit/s\n{metrics}"
         );
 
+        // The operators' view of the links: the middle's relay link to the
+        // top for this meeting, and at the top the middle's relay.
+        let view = at(&admin, &middle).get("/api/v1/cascade").await;
+        let link = view.body["relay_links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["meeting_id"] == id.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("no relay link for the meeting: {}", view.text));
+        assert_eq!(
+            (link["up"].clone(), link["budget_kbps"].clone()),
+            (json!(true), json!(4000)),
+            "{link}"
+        );
+        let top = admin.get("/api/v1/cascade").await;
+        assert!(
+            top.body["child_relays"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["meeting_id"] == id.as_str() && r["node_id"] == "middle"),
+            "{}",
+            top.text
+        );
+
         // A well-behaved relay stays within its budget at the parent.
         let top_metrics = reqwest::get(format!("{}/metrics", w.srv.base_url()))
             .await

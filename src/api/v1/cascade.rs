@@ -86,6 +86,32 @@ pub struct CascadeView {
     /// This node's ancestors, nearest first, as the parent last told them.
     ancestors: Vec<String>,
     children: Vec<Node>,
+    /// This node's relay links to its parent, one per open meeting.
+    relay_links: Vec<RelayLinkView>,
+    /// Child nodes' relay links into this node's meetings.
+    child_relays: Vec<ChildRelayView>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct RelayLinkView {
+    meeting_id: String,
+    up: bool,
+    /// Bit/s over the last quarter second, towards the parent and from it.
+    bitrate_up_bps: u64,
+    bitrate_down_bps: u64,
+    bytes_up: u64,
+    bytes_down: u64,
+    budget_kbps: u32,
+    /// Times the link was made again after a loss.
+    relinks: u64,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ChildRelayView {
+    meeting_id: String,
+    node_id: String,
+    /// Its participant in this node's room.
+    participant: u64,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -161,6 +187,31 @@ async fn overview(State(state): State<AppState>) -> Result<Json<CascadeView>, Ap
         parent: c.parent(),
         ancestors: c.ancestors(),
         children: cascade(&state).list().await?,
+        relay_links: state
+            .relays
+            .links()
+            .into_iter()
+            .map(|(meeting_id, l)| RelayLinkView {
+                meeting_id,
+                up: l.up,
+                bitrate_up_bps: l.bitrate_up_bps,
+                bitrate_down_bps: l.bitrate_down_bps,
+                bytes_up: l.bytes_up,
+                bytes_down: l.bytes_down,
+                budget_kbps: l.budget_kbps,
+                relinks: l.relinks,
+            })
+            .collect(),
+        child_relays: state
+            .relays
+            .children()
+            .into_iter()
+            .map(|(meeting_id, participant, node_id)| ChildRelayView {
+                meeting_id,
+                node_id,
+                participant,
+            })
+            .collect(),
     }))
 }
 
