@@ -248,7 +248,8 @@ async fn open_due_meetings(state: api::AppState, lead_minutes: u32) {
 /// Child links that stopped saying hello go down: a child says hello every
 /// 10 s while its link is up, so three missed heartbeats mark it down.
 async fn watch_cascade_children(state: api::AppState) {
-    let registry = control::cascade::Cascade::new(state.store.clone());
+    let registry =
+        control::cascade::Cascade::for_node(state.store.clone(), state.cascade.node_id.clone());
     let actor = system_actor("liên kết tầng (cascade)");
     let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
     loop {

@@ -6,6 +6,8 @@
 //                              picked from the org tree and/or by unit query
 //   /console/endpoints         the endpoint registry: the org tree with its rooms,
 //                              tokens shown once, rotate, revoke, CSV import
+//   /console/cascade           cascade links: this node's place in the tree, its
+//                              relay links to the parent, its child nodes
 // Every write sends the CSRF token from login (or /auth/me) as
 // X-CSRF-Token; every refusal's {"error":{"code","message"}} is shown in a
 // toast, in the chosen language, and nothing reloads the page.
@@ -745,6 +747,153 @@
       valid_from: "invalid first day (YYYY-MM-DD, within the parent's life)",
     },
   });
+  // The cascade links view (/console/cascade).
+  Object.assign(DICT.vi, {
+    nav_cascade: "Liên kết tầng",
+    cas_title: "Liên kết tầng",
+    cas_new: "Đăng ký nút cấp dưới",
+    cas_this_node: "Máy chủ này",
+    cas_relays: "Liên kết chuyển tiếp lên cấp trên, theo hội nghị",
+    cas_children: "Nút cấp dưới",
+    cas_col_node: "Nút",
+    cas_col_link: "Liên kết",
+    cas_col_hello: "Lần chào gần nhất",
+    cas_col_rtt: "Độ trễ khứ hồi",
+    cas_col_budget: "Băng thông",
+    cas_children_empty: "Chưa đăng ký nút cấp dưới nào.",
+    cas_child_relays: "Chuyển tiếp của nút cấp dưới vào các hội nghị",
+    cas_child_relays_empty: "Hiện không có nút cấp dưới nào chuyển tiếp vào hội nghị của máy chủ này.",
+    cas_child_relay_item: "{node} (người tham dự #{participant})",
+    cas_sa_title: "Máy chủ này đang chạy độc lập (chưa cấu hình liên kết tầng)",
+    cas_sa_intro: "Liên kết tầng nối các máy chủ theo cây tổ chức (Trung ương ← Tỉnh ủy ← các đảng ủy cấp dưới): mỗi hội nghị đang mở được chuyển tiếp lên máy chủ cấp trên và nhận hình, tiếng từ cấp trên xuống. Để bật, quản trị viên sửa mục [cascade] trong tệp cấu hình rồi khởi động lại dịch vụ:",
+    cas_sa_node_id: "mã của máy chủ này: chữ thường không dấu, chữ số và dấu “-”, 1 đến 64 ký tự (ví dụ tinh-uy). Bắt buộc khi có cấp trên; máy chủ cao nhất chỉ cần node_id để cấp dưới kết nối vào.",
+    cas_sa_name: "tên hiển thị, có thể viết tiếng Việt có dấu (ví dụ Tỉnh ủy).",
+    cas_sa_parent: "địa chỉ API của máy chủ cấp trên, ví dụ http://10.0.0.1:8080.",
+    cas_sa_credential: "mã xác thực (bắt đầu bằng dcn_) do quản trị viên máy chủ cấp trên cấp khi đăng ký nút này trong mục “Liên kết tầng” của họ; mã chỉ hiển thị một lần. Có thể để trong tệp riêng (credential_file) hoặc biến môi trường DIEMCAU_CASCADE__CREDENTIAL.",
+    cas_sa_uplink: "băng thông dành cho liên kết lên cấp trên, kbit/s (100 đến 1000000; mặc định 20000).",
+    cas_top: "Máy chủ cao nhất: không có cấp trên.",
+    cas_no_parent_relays: "Máy chủ này không có cấp trên nên không chuyển tiếp hội nghị lên đâu cả.",
+    cas_no_relays: "Không có hội nghị nào đang mở: chưa có liên kết chuyển tiếp.",
+    cas_up: "Đã liên kết",
+    cas_down: "Mất liên kết",
+    cas_never: "Chưa liên kết",
+    cas_revoked: "Đã thu hồi mã",
+    cas_parent: "Cấp trên: {name}",
+    cas_parent_url: "Địa chỉ: {url}",
+    cas_rtt: "Độ trễ khứ hồi: {ms} ms",
+    cas_last_hello: "Lần chào gần nhất: {when}",
+    cas_since: "từ {when}",
+    cas_last_error: "Lỗi gần nhất: {error}",
+    cas_ago_s: "{n} giây trước",
+    cas_ago_m: "{n} phút trước",
+    cas_ago_h: "{n} giờ trước",
+    cas_relay_up: "Lên (gửi)",
+    cas_relay_down: "Xuống (nhận)",
+    cas_relay_link_up: "Đang chuyển tiếp",
+    cas_relay_link_down: "Đang nối lại",
+    cas_relinks: "Đã nối lại {n} lần",
+    cas_budget: "Giới hạn {kbps} kbit/s",
+    cas_bytes: "Tổng: lên {up}, xuống {down}",
+    cas_meeting_loading: "Hội nghị {id}",
+    cas_rotate: "Cấp mã mới",
+    cas_revoke: "Thu hồi mã",
+    cas_confirm_rotate: "Cấp mã xác thực mới cho nút “{name}”? Mã cũ ngừng hoạt động ngay; phải cập nhật cấu hình của máy chủ đó.",
+    cas_confirm_revoke: "Thu hồi mã xác thực của nút “{name}”? Nút sẽ mất liên kết ngay và không kết nối lại được cho đến khi được cấp mã mới.",
+    cas_revoked_done: "Đã thu hồi mã của nút “{name}”.",
+    cas_id: "Mã nút (node_id của máy chủ cấp dưới)",
+    cas_id_hint: "Chữ thường không dấu, chữ số và dấu “-”, 1 đến 64 ký tự; phải trùng với node_id trong cấu hình của máy chủ đó.",
+    cas_name: "Tên nút",
+    cas_uplink: "Băng thông từ nút lên (kbit/s, không bắt buộc)",
+    cas_submit: "Đăng ký và cấp mã xác thực",
+    cas_need_id: "Vui lòng nhập mã nút.",
+    cas_bad_id: "Mã nút chỉ gồm chữ thường không dấu, chữ số và dấu “-”, 1 đến 64 ký tự.",
+    cas_need_name: "Vui lòng nhập tên nút.",
+    cas_bad_uplink: "Băng thông phải từ 100 đến 1000000 kbit/s.",
+    cas_sv_id: "Mã nút không hợp lệ (chữ thường không dấu, chữ số, “-”; 1 đến 64 ký tự).",
+    cas_sv_name: "Tên nút không hợp lệ (trống hoặc quá dài).",
+    cas_sv_uplink: "Băng thông không hợp lệ (100 đến 1000000 kbit/s).",
+    cas_cred_heading_new: "Mã xác thực của nút “{name}”",
+    cas_cred_heading_rotated: "Mã xác thực mới của nút “{name}”",
+    cas_cred_warning: "Mã xác thực này chỉ hiển thị MỘT LẦN. Hãy sao chép và trao cho quản trị viên máy chủ cấp dưới ngay để đặt vào mục [cascade] credential; sau khi đóng hộp thoại sẽ không xem lại được (chỉ có thể cấp mã mới).",
+  });
+  Object.assign(DICT.vi.errors, {
+    duplicate_node: "Mã nút này đã được đăng ký.",
+    unknown_node: "Không tìm thấy nút cấp dưới.",
+    cascade_not_configured: "Máy chủ này chưa có node_id trong mục [cascade] nên chưa nhận được nút cấp dưới.",
+  });
+  Object.assign(DICT.en, {
+    nav_cascade: "Cascade links",
+    cas_title: "Cascade links",
+    cas_new: "Register a child node",
+    cas_this_node: "This server",
+    cas_relays: "Relay links to the parent, per meeting",
+    cas_children: "Child nodes",
+    cas_col_node: "Node",
+    cas_col_link: "Link",
+    cas_col_hello: "Last hello",
+    cas_col_rtt: "Round trip",
+    cas_col_budget: "Budget",
+    cas_children_empty: "No child node registered yet.",
+    cas_child_relays: "Child nodes' relays into meetings",
+    cas_child_relays_empty: "No child node relays into this server's meetings right now.",
+    cas_child_relay_item: "{node} (participant #{participant})",
+    cas_sa_title: "This server stands alone (cascading is not configured)",
+    cas_sa_intro: "Cascading joins servers along the org tree (central ← province ← lower committees): each open meeting is relayed up to the parent server and takes its picture and sound down. To turn it on, an administrator edits the [cascade] section of the configuration file and restarts the service:",
+    cas_sa_node_id: "this server's id: lowercase ASCII letters, digits and “-”, 1 to 64 characters (e.g. tinh-uy). Required with a parent; the top server only needs a node_id for children to connect.",
+    cas_sa_name: "display name, Vietnamese is fine (e.g. Tỉnh ủy).",
+    cas_sa_parent: "the parent server's API address, e.g. http://10.0.0.1:8080.",
+    cas_sa_credential: "the credential (starting dcn_) the parent's administrator issued when registering this node under “Cascade links”; it is shown once. May live in a file (credential_file) or in DIEMCAU_CASCADE__CREDENTIAL.",
+    cas_sa_uplink: "bandwidth for the link to the parent, kbit/s (100 to 1000000; default 20000).",
+    cas_top: "Top server: no parent.",
+    cas_no_parent_relays: "This server has no parent, so it relays no meeting upwards.",
+    cas_no_relays: "No meeting is open: no relay link yet.",
+    cas_up: "Linked",
+    cas_down: "Link lost",
+    cas_never: "Never linked",
+    cas_revoked: "Credential revoked",
+    cas_parent: "Parent: {name}",
+    cas_parent_url: "Address: {url}",
+    cas_rtt: "Round trip: {ms} ms",
+    cas_last_hello: "Last hello: {when}",
+    cas_since: "since {when}",
+    cas_last_error: "Last error: {error}",
+    cas_ago_s: "{n} s ago",
+    cas_ago_m: "{n} min ago",
+    cas_ago_h: "{n} h ago",
+    cas_relay_up: "Up (sent)",
+    cas_relay_down: "Down (received)",
+    cas_relay_link_up: "Relaying",
+    cas_relay_link_down: "Relinking",
+    cas_relinks: "Relinked {n} times",
+    cas_budget: "Budget {kbps} kbit/s",
+    cas_bytes: "Total: up {up}, down {down}",
+    cas_meeting_loading: "Meeting {id}",
+    cas_rotate: "New credential",
+    cas_revoke: "Revoke",
+    cas_confirm_rotate: "Issue a new credential for node “{name}”? The old one stops working at once; that server's configuration must be updated.",
+    cas_confirm_revoke: "Revoke the credential of node “{name}”? Its link goes down at once and it cannot reconnect until a new credential is issued.",
+    cas_revoked_done: "Credential of node “{name}” revoked.",
+    cas_id: "Node id (the child server's node_id)",
+    cas_id_hint: "Lowercase ASCII letters, digits and “-”, 1 to 64 characters; the same as node_id in that server's configuration.",
+    cas_name: "Node name",
+    cas_uplink: "Bandwidth from the node (kbit/s, optional)",
+    cas_submit: "Register and issue a credential",
+    cas_need_id: "Please enter the node id.",
+    cas_bad_id: "A node id has lowercase ASCII letters, digits and “-” only, 1 to 64 characters.",
+    cas_need_name: "Please enter the node's name.",
+    cas_bad_uplink: "Bandwidth must be 100 to 1000000 kbit/s.",
+    cas_sv_id: "Invalid node id (lowercase ASCII letters, digits, “-”; 1 to 64 characters).",
+    cas_sv_name: "Invalid node name (empty or too long).",
+    cas_sv_uplink: "Invalid bandwidth (100 to 1000000 kbit/s).",
+    cas_cred_heading_new: "Credential of node “{name}”",
+    cas_cred_heading_rotated: "New credential of node “{name}”",
+    cas_cred_warning: "This credential is shown ONCE. Copy it and hand it to the child server's administrator now for its [cascade] credential; once this dialog is closed it cannot be shown again (only replaced).",
+  });
+  Object.assign(DICT.en.errors, {
+    duplicate_node: "This node id is already registered.",
+    unknown_node: "No such child node.",
+    cascade_not_configured: "This server has no [cascade] node_id, so it cannot take child nodes.",
+  });
   const SCENES = ["khai_mac", "chu_tri_phat_bieu", "thao_luan", "bieu_quyet", "be_mac"];
   let lang = DiemcauCommon.storedLang();
 
@@ -865,6 +1014,7 @@
     m = p.match(/^\/console\/schedule\/([^/]+)\/?$/);
     if (m) return { view: "schedule", id: decodeURIComponent(m[1]) };
     if (/^\/console\/endpoints\/?$/.test(p)) return { view: "endpoints" };
+    if (/^\/console\/cascade\/?$/.test(p)) return { view: "cascade" };
     return { view: "meetings" };
   }
   function go(path) {
@@ -874,7 +1024,7 @@
   window.addEventListener("popstate", () => render());
 
   function showOnly(id) {
-    for (const v of ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints"]) $(v).hidden = v !== id;
+    for (const v of ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints", "view-cascade"]) $(v).hidden = v !== id;
     markNav(id);
     document.body.dataset.view = id;
   }
@@ -899,6 +1049,7 @@
       closeLive();
       if (r.view === "schedule") openSchedule(r.id);
       else if (r.view === "endpoints") openRegistry();
+      else if (r.view === "cascade") openCascade();
       else showMeetings();
     }
   }
@@ -913,6 +1064,7 @@
     $("meetings-body").replaceChildren();
     sched = null;
     reg = null;
+    closeCascade();
     $("reg-tree").replaceChildren();
     $("sch-tree").replaceChildren();
     $("reg-filter").value = "";
@@ -929,6 +1081,7 @@
     $("who").textContent = me ? me.display_name || me.login : "";
     $("nav").hidden = !me;
     $("nav-endpoints").hidden = !may("endpoints_read");
+    $("nav-cascade").hidden = !may("cascade_read");
   }
 
   $("login-form").addEventListener("submit", async (ev) => {
@@ -2306,12 +2459,12 @@
   // (src/api/access.rs `role_permits`): actions a role cannot do are not
   // offered. The server still checks every request.
   const ROLE_ACTIONS = {
-    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle"],
+    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "cascade_read"],
     sub_operator: ["users_read", "org_read", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle"],
     secretary: ["users_read", "org_read", "endpoints_read", "meetings_read", "meetings_write"],
     chair: ["org_read", "endpoints_read", "meetings_read"],
     delegate: ["org_read", "meetings_read"],
-    auditor: ["users_read", "org_read", "endpoints_read", "meetings_read"],
+    auditor: ["users_read", "org_read", "endpoints_read", "meetings_read", "cascade_read"],
   };
   // A sub-operator's subtree for `action` (unit ids), or null when a role
   // without a scope already allows it — as the server's `scope_unit`.
@@ -2335,13 +2488,13 @@
   }
 
   function markNav(view) {
-    const current = view === "view-endpoints" ? "nav-endpoints" : view === "view-login" ? null : "nav-meetings";
-    for (const id of ["nav-meetings", "nav-endpoints"]) {
+    const current = view === "view-endpoints" ? "nav-endpoints" : view === "view-cascade" ? "nav-cascade" : view === "view-login" ? null : "nav-meetings";
+    for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade"]) {
       if (id === current) $(id).setAttribute("aria-current", "page");
       else $(id).removeAttribute("aria-current");
     }
   }
-  for (const id of ["nav-meetings", "nav-endpoints"])
+  for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade"])
     $(id).addEventListener("click", (ev) => {
       ev.preventDefault();
       go(ev.currentTarget.getAttribute("href"));
@@ -3295,6 +3448,327 @@
     }
   });
 
+  // ------------------------------------------------------------ cascade links
+  // GET /api/v1/cascade every 2 s while the view is open: this node's place
+  // in the tree, its parent link, its relay links per open meeting (rates
+  // as bars against the link's budget), its child nodes and their relays.
+  // Admins register child nodes (credential shown once), rotate, revoke.
+  const CASCADE_POLL_MS = 2000;
+  let cas = null;
+  const meetingTitles = new Map();
+
+  function openCascade() {
+    showOnly("view-cascade");
+    $("crumbs").textContent = t("cas_title");
+    $("btn-cas-new").hidden = true;
+    if (!cas) cas = { view: null, timer: null, polls: 0, gen: 0 };
+    refreshCascade();
+  }
+
+  function closeCascade() {
+    if (cas && cas.timer) clearTimeout(cas.timer);
+    cas = null;
+    meetingTitles.clear();
+    for (const id of ["cas-crumbs", "cas-parent", "cas-relays", "cas-children-body", "cas-child-relays"]) $(id).replaceChildren();
+  }
+
+  async function pollCascade(gen) {
+    if (!cas || cas.gen !== gen) return;
+    if (cas.timer) clearTimeout(cas.timer);
+    cas.timer = null;
+    if ($("view-cascade").hidden) return;
+    await loadCascade();
+    if (cas && cas.gen === gen && !$("view-cascade").hidden) cas.timer = setTimeout(() => pollCascade(gen), CASCADE_POLL_MS);
+  }
+
+  async function loadCascade() {
+    let view;
+    try {
+      view = await api("GET", "/api/v1/cascade");
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) return showLogin();
+      alertBar(errorText(e), "red", "cascade");
+      return;
+    }
+    clearAlert("cascade");
+    if (!cas || $("view-cascade").hidden) return;
+    cas.view = view;
+    cas.polls += 1;
+    for (const id of new Set([...view.relay_links, ...view.child_relays].map((r) => r.meeting_id))) lookUpMeeting(id);
+    drawCascade();
+  }
+
+  // A meeting's title, asked once; the view is drawn again when it comes.
+  function lookUpMeeting(id) {
+    if (meetingTitles.has(id)) return;
+    const known = meetingsCache.find((m) => m.id === id);
+    if (known) return meetingTitles.set(id, known.title);
+    meetingTitles.set(id, null);
+    api("GET", `/api/v1/meetings/${encodeURIComponent(id)}`).then(
+      (m) => {
+        meetingTitles.set(id, m.title);
+        drawCascade();
+      },
+      (e) => log("cascade meeting title", id, errorText(e))
+    );
+  }
+  function meetingTitle(id) {
+    return meetingTitles.get(id) || t("cas_meeting_loading", { id });
+  }
+
+  function ago(ms) {
+    const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+    if (s < 120) return t("cas_ago_s", { n: s });
+    if (s < 7200) return t("cas_ago_m", { n: Math.round(s / 60) });
+    return t("cas_ago_h", { n: Math.round(s / 3600) });
+  }
+  function rate(bps) {
+    if (bps >= 1e6) return `${(bps / 1e6).toFixed(bps >= 1e7 ? 0 : 1)} Mbit/s`;
+    return `${Math.round(bps / 1000)} kbit/s`;
+  }
+  function bytes(n) {
+    if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
+    if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+    return `${Math.round(n / 1000)} kB`;
+  }
+  // A link's state as a coloured badge: "up", "down" or "never" (no hello yet).
+  function linkBadge(state, extra) {
+    return el("span", { class: `badge badge-link badge-link-${state}`, dataset: { link: state }, text: t(`cas_${state}`) }, extra || null);
+  }
+
+  // A rate as a horizontal bar against the budget (the picture), and the figures.
+  function rateBar(dir, bps, budgetKbps) {
+    const budget = Math.max(1, budgetKbps) * 1000;
+    const pct = Math.min(100, (bps / budget) * 100);
+    const level = pct >= 90 ? "bad" : pct >= 70 ? "warn" : "good";
+    return el(
+      "div",
+      { class: "cas-bar", dataset: { dir, level, bps: String(bps) } },
+      el("span", { class: "cas-bar-label", text: t(dir === "up" ? "cas_relay_up" : "cas_relay_down") }),
+      el(
+        "div",
+        { class: "cas-bar-track", role: "meter", "aria-valuemin": "0", "aria-valuemax": String(budget), "aria-valuenow": String(bps), "aria-label": t(dir === "up" ? "cas_relay_up" : "cas_relay_down") },
+        el("div", { class: "cas-bar-fill", style: `width: ${pct.toFixed(1)}%` })
+      ),
+      el("span", { class: "cas-bar-value", text: `${rate(bps)} / ${rate(budget)}` })
+    );
+  }
+
+  function drawCascade() {
+    if (!cas || !cas.view || $("view-cascade").hidden) return;
+    const v = cas.view;
+    const standalone = !v.node_id;
+    $("cas-standalone").hidden = !standalone;
+    $("cas-body").hidden = standalone;
+    const write = may("cascade_write");
+    $("btn-cas-new").hidden = standalone || !write;
+    if (standalone) return;
+
+    // 1. This node: the path from the top down to it, and its parent link.
+    const p = v.parent;
+    const names = [...v.ancestors].reverse().map((id) => (p && p.parent_id === id && p.parent_name ? p.parent_name : id));
+    const crumbs = [...names.map((n) => el("span", { class: "cas-crumb", text: n })), el("span", { class: "cas-crumb cas-self", "aria-current": "location", text: v.name || v.node_id })];
+    $("cas-crumbs").replaceChildren(...crumbs.flatMap((c, i) => (i ? [el("span", { class: "cas-sep", "aria-hidden": "true", text: " › " }), c] : [c])));
+    $("cas-crumbs").append(el("span", { class: "cas-node-id", text: ` (${v.node_id})` }));
+    if (!p) {
+      $("cas-parent").replaceChildren(el("p", { class: "muted-text", dataset: { parent: "none" }, text: t("cas_top") }));
+    } else {
+      const facts = [
+        t("cas_parent", { name: p.parent_name || p.parent_id || "—" }),
+        t("cas_parent_url", { url: p.url }),
+        p.rtt_ms !== null && p.rtt_ms !== undefined ? t("cas_rtt", { ms: p.rtt_ms }) : null,
+        p.last_hello_ms ? t("cas_last_hello", { when: ago(p.last_hello_ms) }) : null,
+        p.since_ms ? t("cas_since", { when: vnTime(p.since_ms) }) : null,
+      ].filter(Boolean);
+      $("cas-parent").replaceChildren(
+        el(
+          "div",
+          { class: "cas-parent-line", dataset: { parent: p.state } },
+          linkBadge(p.state),
+          ...facts.map((f) => el("span", { class: "cas-fact", text: f }))
+        ),
+        ...(p.state !== "up" && p.last_error ? [el("div", { class: "cas-error", role: "status", text: t("cas_last_error", { error: p.last_error }) })] : [])
+      );
+    }
+
+    // 2. Relay links to the parent, one per open meeting.
+    if (!v.relay_links.length) {
+      $("cas-relays").replaceChildren(el("p", { class: "muted-text", text: t(p ? "cas_no_relays" : "cas_no_parent_relays") }));
+    } else {
+      $("cas-relays").replaceChildren(
+        ...v.relay_links.map((l) =>
+          el(
+            "div",
+            { class: "cas-relay", dataset: { meeting: l.meeting_id, up: String(l.up) } },
+            el(
+              "div",
+              { class: "cas-relay-head" },
+              el("span", { class: "cas-relay-title", text: meetingTitle(l.meeting_id) }),
+              el("span", { class: `badge badge-link badge-link-${l.up ? "up" : "down"}`, text: t(l.up ? "cas_relay_link_up" : "cas_relay_link_down") }),
+              el("span", { class: "muted-text cas-relinks", text: t("cas_relinks", { n: l.relinks }) }),
+              el("span", { class: "muted-text", text: t("cas_budget", { kbps: l.budget_kbps }) })
+            ),
+            rateBar("up", l.bitrate_up_bps, l.budget_kbps),
+            rateBar("down", l.bitrate_down_bps, l.budget_kbps),
+            el("div", { class: "muted-text cas-bytes", text: t("cas_bytes", { up: bytes(l.bytes_up), down: bytes(l.bytes_down) }) })
+          )
+        )
+      );
+    }
+
+    // 3. Child nodes and their links; admins may rotate and revoke. The
+    // registry is in the shared store: this node and its ancestors, which
+    // cannot be its children, are left out.
+    const above = new Set([v.node_id, ...v.ancestors]);
+    const children = v.children.filter((n) => !above.has(n.id));
+    $("cas-col-actions").hidden = !write;
+    $("cas-children-empty").hidden = children.length > 0;
+    $("cas-children-body").closest("table").hidden = children.length === 0;
+    $("cas-children-body").replaceChildren(
+      ...children.map((n) => {
+        const state = n.link ? n.link.state : "down";
+        const shown = n.revoked_at_ms ? "revoked" : n.link ? n.link.state : "never";
+        return el(
+          "tr",
+          { dataset: { node: n.id, link: state, revoked: String(!!n.revoked_at_ms) } },
+          el("td", {}, el("div", { class: "cas-node-name", text: n.name }), el("div", { class: "muted-text cas-node-id", text: n.id })),
+          el("td", {}, el("span", { class: `badge badge-link badge-link-${shown === "up" ? "up" : "down"}`, text: t(`cas_${shown}`) }), n.link ? el("div", { class: "muted-text", text: t("cas_since", { when: vnTime(n.link.since_ms) }) }) : null),
+          el("td", { title: n.last_seen_at_ms ? vnTime(n.last_seen_at_ms) : "" }, n.last_seen_at_ms ? ago(n.last_seen_at_ms) : "—", n.last_address ? el("div", { class: "muted-text", text: n.last_address }) : null),
+          el("td", { text: n.link && n.link.rtt_ms !== null && n.link.rtt_ms !== undefined ? `${n.link.rtt_ms} ms` : "—" }),
+          el("td", { text: `${n.uplink_kbps} kbit/s` }),
+          write
+            ? el(
+                "td",
+                {},
+                el(
+                  "div",
+                  { class: "actions" },
+                  el("button", { class: "btn btn-small", type: "button", dataset: { action: "rotate-node" }, text: t("cas_rotate"), onclick: (ev) => rotateNode(ev.currentTarget, n) }),
+                  n.revoked_at_ms ? null : el("button", { class: "btn btn-small btn-danger", type: "button", dataset: { action: "revoke-node" }, text: t("cas_revoke"), onclick: (ev) => revokeNode(ev.currentTarget, n) })
+                )
+              )
+            : null
+        );
+      })
+    );
+    // Which child node relays into which of this node's meetings.
+    const byMeeting = new Map();
+    for (const r of v.child_relays) {
+      if (!byMeeting.has(r.meeting_id)) byMeeting.set(r.meeting_id, []);
+      byMeeting.get(r.meeting_id).push(r);
+    }
+    const nodeName = (id) => (v.children.find((n) => n.id === id) || { name: id }).name;
+    $("cas-child-relays").replaceChildren(
+      byMeeting.size
+        ? el(
+            "ul",
+            { class: "cas-child-relay-list" },
+            ...[...byMeeting].map(([m, rs]) =>
+              el(
+                "li",
+                { dataset: { meeting: m } },
+                el("span", { class: "cas-relay-title", text: meetingTitle(m) }),
+                ": ",
+                rs.map((r) => t("cas_child_relay_item", { node: nodeName(r.node_id), participant: r.participant })).join(", ")
+              )
+            )
+          )
+        : el("p", { class: "muted-text", text: t("cas_child_relays_empty") })
+    );
+  }
+
+  // Poll now, and from now on: one loop at a time (an older one stops).
+  function refreshCascade() {
+    if (!cas) return;
+    cas.gen += 1;
+    pollCascade(cas.gen);
+  }
+  $("btn-cas-refresh").addEventListener("click", refreshCascade);
+
+  // Register a child node: its credential is in the answer only.
+  $("btn-cas-new").addEventListener("click", () => {
+    const form = $("cas-form");
+    form.reset();
+    clearFieldErrors(form);
+    $("cas-dialog").showModal();
+    $("cas-id").focus();
+  });
+  $("cas-cancel").addEventListener("click", () => $("cas-dialog").close());
+
+  function cascadeField(serverField) {
+    const map = { id: ["id", "cas_sv_id"], name: ["name", "cas_sv_name"], uplink_kbps: ["uplink", "cas_sv_uplink"] };
+    return map[serverField] || null;
+  }
+
+  $("cas-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = $("cas-form");
+    clearFieldErrors(form);
+    const body = { id: $("cas-id").value.trim(), name: $("cas-name").value.trim() };
+    const uplink = $("cas-uplink").value.trim();
+    let bad = false;
+    if (!body.id) bad = fieldError("cas", "id", t("cas_need_id")) || true;
+    else if (!/^[a-z0-9-]{1,64}$/.test(body.id)) bad = fieldError("cas", "id", t("cas_bad_id")) || true;
+    if (!body.name) bad = fieldError("cas", "name", t("cas_need_name")) || true;
+    if (uplink) {
+      const n = Number(uplink);
+      if (!Number.isInteger(n) || n < 100 || n > 1000000) bad = fieldError("cas", "uplink", t("cas_bad_uplink")) || true;
+      else body.uplink_kbps = n;
+    }
+    if (bad) {
+      focusFirstError(form);
+      return;
+    }
+    const button = $("cas-submit");
+    button.disabled = true;
+    try {
+      const made = await api("POST", "/api/v1/cascade/nodes", body);
+      $("cas-dialog").close();
+      showCredential(made.node.name, made.credential, "cas_cred_heading_new");
+      refreshCascade();
+    } catch (e) {
+      log("node refused", e.code, e.field || "", e.message);
+      if (e instanceof ApiError && e.code === "duplicate_node") {
+        fieldError("cas", "id", errorText(e));
+        focusFirstError(form);
+      } else showServerError(e, "cas", "cas-error", cascadeField);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  // The token dialog, worded for a node credential while it shows one.
+  function showCredential(name, credential, headingKey) {
+    showToken(name, credential, headingKey);
+    const warning = $("token-dialog").querySelector(".token-warning");
+    warning.dataset.i18n = "cas_cred_warning";
+    warning.textContent = t("cas_cred_warning");
+  }
+  $("token-dialog").addEventListener("close", () => {
+    const warning = $("token-dialog").querySelector(".token-warning");
+    warning.dataset.i18n = "token_warning";
+    warning.textContent = t("token_warning");
+  });
+
+  async function rotateNode(button, n) {
+    if (!(await confirmBox(t("cas_confirm_rotate", { name: n.name })))) return;
+    const issued = await act(button, () => api("POST", `/api/v1/cascade/nodes/${encodeURIComponent(n.id)}/credential`, {}));
+    if (!issued) return;
+    showCredential(n.name, issued.credential, "cas_cred_heading_rotated");
+    refreshCascade();
+  }
+
+  async function revokeNode(button, n) {
+    if (!(await confirmBox(t("cas_confirm_revoke", { name: n.name })))) return;
+    const done = await act(button, async () => {
+      await api("DELETE", `/api/v1/cascade/nodes/${encodeURIComponent(n.id)}`);
+      return true;
+    });
+    if (!done) return;
+    toast(t("cas_revoked_done", { name: n.name }), "ok");
+    refreshCascade();
+  }
+
   // ------------------------------------------------------------ language switch
   function applyStaticText() {
     document.documentElement.lang = lang;
@@ -3337,6 +3811,10 @@
       $("reg-filter").placeholder = t("reg_filter");
       drawRegistry();
     }
+    if (!$("view-cascade").hidden) {
+      $("crumbs").textContent = t("cas_title");
+      drawCascade();
+    }
     if (live) {
       $("grid").replaceChildren();
       const back = $("crumbs").querySelector("a");
@@ -3359,6 +3837,7 @@
       recording: live ? live.recording : null,
       links: live ? Object.fromEntries([...live.links].map(([k, v]) => [k, { degraded: v.degraded, samples: v.samples.length }])) : null,
       schedule: sched ? { id: sched.id, ready: !!sched.shape, selected: [...sched.selected], queries: sched.queries } : null,
+      cascade: cas && cas.view ? { node_id: cas.view.node_id, parent: cas.view.parent ? cas.view.parent.state : null, relays: cas.view.relay_links.length, children: cas.view.children.map((n) => n.id), polls: cas.polls } : null,
       registry: reg ? { on: reg.org.on, units: reg.org.units.length, endpoints: reg.org.endpoints.length } : null,
       media: live && live.media ? { state: live.media.state, participant: live.media.participant || null, slots: live.media.slots, tracks: [...live.media.tracks.keys()], stats: Object.fromEntries(live.media.stats) } : null,
     }),

@@ -230,7 +230,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             u8::from(up)
         );
     }
-    match Cascade::new(state.store.clone()).list().await {
+    match Cascade::for_node(state.store.clone(), state.cascade.node_id.clone())
+        .list()
+        .await
+    {
         Ok(children) => {
             for c in children.iter().filter(|c| c.revoked_at_ms.is_none()) {
                 let up = c.link.as_ref().is_some_and(|l| l.state == LinkState::Up);

@@ -410,11 +410,28 @@ fn check_id(id: &str) -> Result<(), CascadeError> {
 #[derive(Clone, Debug)]
 pub struct Cascade {
     store: Store,
+    /// The node whose children these are (`None`: every node's; tools and
+    /// tests). Nodes sharing a store each see the children registered at
+    /// them, and only those may authenticate there.
+    scope: Option<String>,
+}
+
+/// The rows of a scope: `$a` and `$b` bound to the same scope value.
+fn in_scope(a: u32, b: u32) -> String {
+    format!("(CAST(${a} AS TEXT) IS NULL OR n.parent_node IS NULL OR n.parent_node = ${b})")
 }
 
 impl Cascade {
     pub fn new(store: Store) -> Cascade {
-        Cascade { store }
+        Cascade { store, scope: None }
+    }
+
+    /// The children of node `node_id` (this node's `[cascade] node_id`).
+    pub fn for_node(store: Store, node_id: Option<String>) -> Cascade {
+        Cascade {
+            store,
+            scope: node_id,
+        }
     }
 
     /// Register a child node; its credential is returned here and never again.
@@ -460,8 +477,8 @@ impl Cascade {
         let credential = Credential::generate();
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO cascade_nodes (id, name, unit_id, credential_hash, uplink_kbps, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO cascade_nodes (id, name, unit_id, credential_hash, uplink_kbps, created_at, parent_node)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&new.id)
         .bind(&name)
@@ -469,6 +486,7 @@ impl Cascade {
         .bind(token_hash(credential.expose()))
         .bind(i64::from(uplink_kbps))
         .bind(now)
+        .bind(&self.scope)
         .execute(&mut *tx)
         .await
         .ctx("registering a cascade node")?;
@@ -497,21 +515,31 @@ impl Cascade {
     }
 
     pub async fn get(&self, id: &str) -> Result<Node, CascadeError> {
-        let row = sqlx::query(&format!("{SELECT_NODE} WHERE n.id = $1"))
-            .bind(id)
-            .fetch_optional(self.store.pool())
-            .await
-            .ctx("reading a cascade node")?
-            .ok_or_else(|| CascadeError::Unknown(id.to_string()))?;
+        let row = sqlx::query(&format!(
+            "{SELECT_NODE} WHERE n.id = $1 AND {}",
+            in_scope(2, 3)
+        ))
+        .bind(id)
+        .bind(&self.scope)
+        .bind(&self.scope)
+        .fetch_optional(self.store.pool())
+        .await
+        .ctx("reading a cascade node")?
+        .ok_or_else(|| CascadeError::Unknown(id.to_string()))?;
         Ok(node_from_row(&row)?)
     }
 
     /// Every registered child node, by id.
     pub async fn list(&self) -> Result<Vec<Node>, CascadeError> {
-        let rows = sqlx::query(&format!("{SELECT_NODE} ORDER BY n.id"))
-            .fetch_all(self.store.pool())
-            .await
-            .ctx("listing cascade nodes")?;
+        let rows = sqlx::query(&format!(
+            "{SELECT_NODE} WHERE {} ORDER BY n.id",
+            in_scope(1, 2)
+        ))
+        .bind(&self.scope)
+        .bind(&self.scope)
+        .fetch_all(self.store.pool())
+        .await
+        .ctx("listing cascade nodes")?;
         Ok(rows.iter().map(node_from_row).collect::<Result<_, _>>()?)
     }
 
@@ -521,10 +549,13 @@ impl Cascade {
         let credential = Credential::generate();
         let mut tx = self.store.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE cascade_nodes SET credential_hash = $1, revoked_at = NULL WHERE id = $2",
+            "UPDATE cascade_nodes SET credential_hash = $1, revoked_at = NULL WHERE id = $2 \
+             AND (CAST($3 AS TEXT) IS NULL OR parent_node IS NULL OR parent_node = $4)",
         )
         .bind(token_hash(credential.expose()))
         .bind(id)
+        .bind(&self.scope)
+        .bind(&self.scope)
         .execute(&mut *tx)
         .await
         .ctx("rotating a cascade node credential")?;
@@ -551,10 +582,13 @@ impl Cascade {
         let mut tx = self.store.begin_write().await?;
         let now = now_ms();
         let done = sqlx::query(
-            "UPDATE cascade_nodes SET credential_hash = NULL, revoked_at = $1 WHERE id = $2",
+            "UPDATE cascade_nodes SET credential_hash = NULL, revoked_at = $1 WHERE id = $2 \
+             AND (CAST($3 AS TEXT) IS NULL OR parent_node IS NULL OR parent_node = $4)",
         )
         .bind(now)
         .bind(id)
+        .bind(&self.scope)
+        .bind(&self.scope)
         .execute(&mut *tx)
         .await
         .ctx("revoking a cascade node")?;
@@ -615,12 +649,17 @@ impl Cascade {
     }
 
     async fn check_credential(&self, id: &str, secret: &str) -> Result<Node, NodeAuthError> {
-        let row = sqlx::query(&format!("{SELECT_NODE} WHERE n.id = $1"))
-            .bind(id)
-            .fetch_optional(self.store.pool())
-            .await
-            .ctx("checking a cascade node")?
-            .ok_or_else(|| NodeAuthError::Unknown(id.to_string()))?;
+        let row = sqlx::query(&format!(
+            "{SELECT_NODE} WHERE n.id = $1 AND {}",
+            in_scope(2, 3)
+        ))
+        .bind(id)
+        .bind(&self.scope)
+        .bind(&self.scope)
+        .fetch_optional(self.store.pool())
+        .await
+        .ctx("checking a cascade node")?
+        .ok_or_else(|| NodeAuthError::Unknown(id.to_string()))?;
         let node = node_from_row(&row)?;
         let stored: Option<String> = row.try_get(13).ctx("checking a cascade node")?;
         let Some(stored) = stored.filter(|_| node.revoked_at_ms.is_none()) else {
@@ -765,11 +804,14 @@ impl Cascade {
         actor: &Actor,
         before_ms: i64,
     ) -> Result<Vec<String>, CascadeError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT l.node_id FROM cascade_links l JOIN cascade_nodes n ON n.id = l.node_id
-             WHERE l.state = 'up' AND (n.last_seen_at IS NULL OR n.last_seen_at < $1)",
-        )
+                 WHERE l.state = 'up' AND (n.last_seen_at IS NULL OR n.last_seen_at < $1) AND {}",
+            in_scope(2, 3)
+        ))
         .bind(before_ms)
+        .bind(&self.scope)
+        .bind(&self.scope)
         .fetch_all(self.store.pool())
         .await
         .ctx("finding silent cascade links")?;

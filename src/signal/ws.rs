@@ -17,6 +17,14 @@ use crate::media::{Command, JoinRequest, ParticipantId, Reply, Role};
 const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Largest signalling message accepted (an SDP offer with many slots).
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// A WebSocket's read buffer is allocated whole when it opens (the
+/// library's default is 128 KiB): with one per room, 150 communes cost
+/// 20 MiB of buffers that only ever hold a few-KiB offer. Larger messages
+/// still arrive whole; they are read in more steps.
+pub const WS_READ_BUFFER_BYTES: usize = 8 * 1024;
+/// Frames are flushed once this much is queued (they are small and few).
+pub const WS_WRITE_BUFFER_BYTES: usize = 8 * 1024;
+
 /// Display names are cut to this many characters.
 const MAX_NAME_CHARS: usize = 80;
 
@@ -30,6 +38,8 @@ pub async fn upgrade(
     // other sites from riding on it).
     let cookie = crate::api::auth::session_cookie(&headers);
     ws.max_message_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(WS_READ_BUFFER_BYTES)
+        .write_buffer_size(WS_WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| session(state, socket, cookie))
 }
 

@@ -71,6 +71,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cascade",
         sql: include_str!("migrations/0010_cascade.sql"),
     },
+    Migration {
+        version: 11,
+        name: "cascade_parent",
+        sql: include_str!("migrations/0011_cascade_parent.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -10,6 +10,7 @@ mod audit;
 mod browser;
 mod cascade_registry;
 mod console;
+mod console_cascade;
 mod delegate;
 mod documents;
 mod endpoints;

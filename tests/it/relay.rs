@@ -61,7 +61,7 @@ fn at(c: &Client, srv: &TestServer) -> Client {
     }
 }
 
-async fn register(admin: &Client, id: &str, name: &str) -> String {
+pub(crate) async fn register(admin: &Client, id: &str, name: &str) -> String {
     let made = admin
         .post("/api/v1/cascade/nodes", json!({"id": id, "name": name}))
         .await;
@@ -70,7 +70,7 @@ async fn register(admin: &Client, id: &str, name: &str) -> String {
 }
 
 /// A live meeting with the hub and communes A and B.
-async fn live_meeting(w: &ApiWorld) -> String {
+pub(crate) async fn live_meeting(w: &ApiWorld) -> String {
     let start = diemcau::store::now_ms() + 60_000;
     let made = w
         .as_role("operator")
@@ -165,6 +165,23 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
         let middle = node(&url, "middle", &w.srv.base_url(), &middle_credential, 0).await;
         let credential = register(&at(&admin, &middle), "bottom", "Đảng ủy xã Bình Minh").await;
         let bottom = node(&url, "bottom", &middle.base_url(), &credential, 0).await;
+        // One store, but each node sees the children registered at it.
+        let children = |v: &Value| -> Vec<String> {
+            v["children"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            children(&admin.get("/api/v1/cascade").await.body),
+            ["middle"]
+        );
+        assert_eq!(
+            children(&at(&admin, &middle).get("/api/v1/cascade").await.body),
+            ["bottom"]
+        );
         let id = live_meeting(&w).await;
         let op = w.as_role("operator").clone();
         let op_token = op.bearer.clone().unwrap();

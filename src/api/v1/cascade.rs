@@ -175,7 +175,7 @@ impl From<CascadeError> for ApiError {
 }
 
 fn cascade(state: &AppState) -> Cascade {
-    Cascade::new(state.store.clone())
+    Cascade::for_node(state.store.clone(), state.cascade.node_id.clone())
 }
 
 async fn overview(State(state): State<AppState>) -> Result<Json<CascadeView>, ApiError> {

@@ -392,6 +392,8 @@ async fn events(
     Ok(ws
         .protocols(["diemcau"])
         .max_message_size(4096)
+        .read_buffer_size(crate::signal::ws::WS_READ_BUFFER_BYTES)
+        .write_buffer_size(crate::signal::ws::WS_WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| stream(state, room, socket, links)))
 }
 
