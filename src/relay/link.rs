@@ -39,6 +39,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const SYNC_FAILURES: u32 = 8;
 /// Between a lost link and the next try.
 pub const RELINK_DELAY: Duration = Duration::from_millis(500);
+/// The longest wait between tries (doubling from [`RELINK_DELAY`]): what a
+/// returning parent may wait at most before its children link again.
+pub const RELINK_DELAY_MAX: Duration = Duration::from_secs(2);
 /// How often the supervisor looks for meetings to link.
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -221,6 +224,10 @@ async fn keep_linked(state: AppState, uplink: Uplink, meeting: String) {
         relays: state.relays.clone(),
         meeting: meeting.clone(),
     };
+    // Failed tries back off from RELINK_DELAY to RELINK_DELAY_MAX: a parent
+    // that does not hold the meeting is not asked twice a second for
+    // hours, and a parent that comes back is found within a few seconds.
+    let mut delay = RELINK_DELAY;
     loop {
         let outcome = link_once(&state, &uplink, &meeting, &mut was_up).await;
         state.relays.update_link(&meeting, |l| {
@@ -241,9 +248,13 @@ async fn keep_linked(state: AppState, uplink: Uplink, meeting: String) {
             Err(e) => tracing::debug!(meeting, error = %e, "cascade: relay link not made"),
             Ok(()) => return,
         }
+        if was_up {
+            delay = RELINK_DELAY;
+        }
         was_up = false;
         if !again_now {
-            tokio::time::sleep(RELINK_DELAY).await;
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RELINK_DELAY_MAX);
         }
     }
 }
