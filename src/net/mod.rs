@@ -113,8 +113,11 @@ pub struct Media {
 struct MediaInner {
     shards: Vec<Sender<ShardInput>>,
     shared: Arc<Shared>,
-    /// Meeting -> worker.
+    /// Meeting -> worker, while the room has participants or is recorded
+    /// (then pruned: a server that runs for months hosts many meetings).
     rooms: Mutex<HashMap<String, usize>>,
+    /// Rooms being recorded: they keep their worker with nobody in them.
+    recorded: Mutex<std::collections::HashSet<String>>,
     /// Participant -> (worker, room, ufrag).
     participants: Mutex<HashMap<ParticipantId, (usize, String, String)>>,
     next_participant: AtomicU64,
@@ -196,6 +199,7 @@ impl Media {
             shards,
             shared,
             rooms: Mutex::new(HashMap::new()),
+            recorded: Mutex::new(Default::default()),
             participants: Mutex::new(HashMap::new()),
             next_participant: AtomicU64::new(1),
             local_addrs,
@@ -224,12 +228,7 @@ impl Media {
     pub async fn join(&self, mut req: JoinRequest) -> Result<(ParticipantId, Reply), MediaError> {
         let id = self.inner.next_participant.fetch_add(1, Ordering::Relaxed);
         req.participant = id;
-        let shard = {
-            let mut rooms = self.inner.rooms.lock().expect("rooms lock");
-            let n = self.inner.shards.len();
-            let next = rooms.len() % n;
-            *rooms.entry(req.room.clone()).or_insert(next)
-        };
+        let shard = self.shard_for(&req.room);
         let room = req.room.clone();
         let reply = self.send(shard, Command::Join(req)).await?;
         if let Reply::Joined { ice_ufrag, .. } = &reply {
@@ -246,6 +245,27 @@ impl Media {
                 .insert(id, (shard, room, ice_ufrag.clone()));
         }
         Ok((id, reply))
+    }
+
+    /// The worker of `room`: its own if it has one, else the worker with
+    /// the fewest rooms (so pruned rooms leave no gaps in the balance).
+    fn shard_for(&self, room: &str) -> usize {
+        let mut rooms = self.inner.rooms.lock().expect("rooms lock");
+        if let Some(&s) = rooms.get(room) {
+            return s;
+        }
+        let mut load = vec![0usize; self.inner.shards.len()];
+        for &s in rooms.values() {
+            load[s] += 1;
+        }
+        let pick = (0..load.len()).min_by_key(|&i| load[i]).unwrap_or(0);
+        rooms.insert(room.to_string(), pick);
+        pick
+    }
+
+    /// How many rooms have a worker now (a gauge; and proof of pruning).
+    pub fn rooms_mapped(&self) -> usize {
+        self.inner.rooms.lock().expect("rooms lock").len()
     }
 
     /// Send a command about an existing participant to its worker.
@@ -273,12 +293,15 @@ impl Media {
     /// Start or stop recording a room. The room gets its worker now if it
     /// has none yet, so its first participant joins the recorded engine.
     pub async fn record(&self, room: &str, on: bool) -> Result<(), MediaError> {
-        let shard = {
-            let mut rooms = self.inner.rooms.lock().expect("rooms lock");
-            let n = self.inner.shards.len();
-            let next = rooms.len() % n;
-            *rooms.entry(room.to_string()).or_insert(next)
-        };
+        let shard = self.shard_for(room);
+        {
+            let mut recorded = self.inner.recorded.lock().expect("recorded lock");
+            if on {
+                recorded.insert(room.to_string());
+            } else {
+                recorded.remove(room);
+            }
+        }
         self.send(
             shard,
             Command::Record {
@@ -314,13 +337,25 @@ impl Media {
 
     /// Forget a participant that left (called from the event pump).
     pub fn forget(&self, id: ParticipantId) {
-        if let Some((_, _, ufrag)) = self
-            .inner
-            .participants
-            .lock()
-            .expect("participants lock")
-            .remove(&id)
-        {
+        let gone = {
+            let mut participants = self.inner.participants.lock().expect("participants lock");
+            let gone = participants.remove(&id);
+            // The room's last participant: its worker mapping goes too,
+            // unless it is being recorded.
+            if let Some((_, room, _)) = &gone
+                && !participants.values().any(|p| &p.1 == room)
+                && !self
+                    .inner
+                    .recorded
+                    .lock()
+                    .expect("recorded lock")
+                    .contains(room)
+            {
+                self.inner.rooms.lock().expect("rooms lock").remove(room);
+            }
+            gone
+        };
+        if let Some((_, _, ufrag)) = gone {
             self.inner
                 .shared
                 .ufrags

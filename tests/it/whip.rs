@@ -70,6 +70,15 @@ fn whip_publish_and_whep_play_round_trip() {
             );
         }
 
+        // Nobody left in the room: its worker mapping is gone too (a
+        // server that runs for months does not keep every meeting's).
+        let media = srv.server.state().media.clone();
+        assert!(
+            wait_for(Duration::from_secs(5), || media.rooms_mapped() == 0).await,
+            "{} rooms still mapped to workers after everyone left",
+            media.rooms_mapped()
+        );
+
         sub.close().await;
         publisher.close().await;
     });
