@@ -42,6 +42,10 @@ pub struct SiteMute {
 pub struct PresentSite {
     pub endpoint_id: String,
     pub name: String,
+    /// The room's confirmed headcount on its node: the top's quorum by
+    /// people counts the rooms below too.
+    #[serde(default)]
+    pub headcount: Option<u32>,
 }
 
 /// The most rooms one report may name (a province has ~150 communes; a
@@ -106,6 +110,16 @@ impl LiveMeeting {
         for p in sites.iter().take(MAX_REPORTED_SITES) {
             if let Some(&i) = self.index.get(&p.endpoint_id) {
                 named.push(i);
+                // A headcount confirmed on the node below, for a room not
+                // connected here (a room here is counted here).
+                let s = &mut self.sites[i];
+                if s.participant.is_none()
+                    && let Some(h) = p.headcount.filter(|h| *h <= super::MAX_HEADCOUNT)
+                    && s.headcount != Some(h)
+                {
+                    s.headcount = Some(h);
+                    s.headcount_by = Some(format!("nút {node}"));
+                }
             }
         }
         let mut changed = false;
@@ -249,6 +263,7 @@ impl LiveMeeting {
             .map(|s| PresentSite {
                 endpoint_id: s.id.clone(),
                 name: s.name.clone(),
+                headcount: s.headcount,
             })
             .collect()
     }
@@ -284,6 +299,7 @@ mod tests {
                 &[PresentSite {
                     endpoint_id: "x2".into(),
                     name: "x2".into(),
+                    headcount: Some(12),
                 }],
             )
             .unwrap();
@@ -291,6 +307,13 @@ mod tests {
             |e| matches!(e, LiveEvent::RelaySites { endpoints, .. } if endpoints == &["x2".to_string()])
         ));
         assert_eq!(present(&m), ["tu", "x2"]);
+        // Its headcount counts here, as confirmed below.
+        assert_eq!(site(&m, "x2").headcount, Some(12));
+        assert_eq!(
+            site(&m, "x2").headcount_confirmed_by.as_deref(),
+            Some("nút xa")
+        );
+        assert!(site(&m, "x2").connected);
         let fx = m.set_stage(vec!["x2".to_string()]).unwrap();
         assert_eq!(stage_sent(&fx), Some(vec![50]));
         // The relay drops: x2 is gone from here, the stage falls back.
