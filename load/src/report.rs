@@ -298,7 +298,7 @@ fn print_s5(s5: &S5Report) {
     );
     for t in [&r.star, &r.tree].into_iter().flatten() {
         println!(
-            "  {}: {}/{} joined in {:.1} s, {} receiving the stage (layers {:?}); uplink {:.2} Mbit/s up, {:.2} Mbit/s down{}; stage delay p50 {:.1} ms p99 {:.1} ms (video p50 {:.1} p99 {:.1}, audio p50 {:.1} p99 {:.1}; video loss {:.2} %); CPU top {:.2} cores{}{}",
+            "  {}: {}/{} joined in {:.1} s, {} receiving the stage (layers {:?}); uplink {:.2} Mbit/s up, {:.2} Mbit/s down + control (TCP) {:.3} up, {:.3} down{}; stage delay p50 {:.1} ms p99 {:.1} ms (video p50 {:.1} p99 {:.1}, audio p50 {:.1} p99 {:.1}; video loss {:.2} %; first commune p50 {:.1} p99 {:.1}); CPU top {:.2} cores{}, generator {:.2} cores, machine {:.0} % busy{}",
             t.topology,
             t.joined,
             t.communes,
@@ -307,6 +307,8 @@ fn print_s5(s5: &S5Report) {
             t.stage_layers_pct,
             t.uplink_up_mbps,
             t.uplink_down_mbps,
+            t.control_up_mbps,
+            t.control_down_mbps,
             match (t.local_up_mbps, t.local_down_mbps) {
                 (Some(u), Some(d)) => format!(" (communes ↔ province {u:.2} up, {d:.2} down)"),
                 _ => String::new(),
@@ -318,9 +320,13 @@ fn print_s5(s5: &S5Report) {
             t.stage_audio.delay_p50_ms,
             t.stage_audio.delay_p99_ms,
             t.stage_video.loss_pct,
+            t.first_commune_video_p50_ms,
+            t.first_commune_video_p99_ms,
             t.top_cpu_cores,
             t.province_cpu_cores
                 .map_or(String::new(), |c| format!(", province {c:.2} cores")),
+            t.generator_cpu_cores,
+            t.machine_busy_pct,
             if t.failures.is_empty() {
                 String::new()
             } else {
@@ -328,11 +334,31 @@ fn print_s5(s5: &S5Report) {
             }
         );
     }
+    for t in [&r.star, &r.tree].into_iter().flatten() {
+        let q: Vec<String> = t
+            .udp_queues
+            .iter()
+            .map(|q| {
+                format!(
+                    "{}:{} max {} B mean {:.0} B drops {}",
+                    q.owner, q.port, q.max_rx_queue_bytes, q.mean_rx_queue_bytes, q.drops
+                )
+            })
+            .collect();
+        println!(
+            "  {} UDP receive queues (rcvbuf drops {}): {}",
+            t.topology,
+            t.udp_rcvbuf_drops,
+            q.join("; ")
+        );
+    }
     let f = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.2}"));
     println!(
-        "  star/tree uplink: up {}×, down {}×; added by the relay hop: p50 {} ms, p99 {} ms (video p50 {} ms, p99 {} ms){}",
+        "  star/tree uplink (media): up {}×, down {}×; with control (TCP): up {}×, down {}×; added by the relay hop: p50 {} ms, p99 {} ms (video p50 {} ms, p99 {} ms){}",
         f(r.up_ratio_star_over_tree),
         f(r.down_ratio_star_over_tree),
+        f(r.total_up_ratio_star_over_tree),
+        f(r.total_down_ratio_star_over_tree),
         f(r.added_delay_p50_ms),
         f(r.added_delay_p99_ms),
         f(r.added_video_delay_p50_ms),

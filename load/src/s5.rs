@@ -30,7 +30,10 @@
 //! from the send time in each payload (the relay passes payloads unchanged).
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow, bail};
@@ -46,6 +49,11 @@ use crate::stats::{KindAcc, KindResult, Rec, percentile_ms};
 const TOP_HTTP: u16 = 18080;
 const TOP_MEDIA: u16 = 50000;
 const TINH_HTTP: u16 = 18081;
+/// A counting TCP forwarder in front of the top's HTTP port: the control
+/// traffic that crosses the province's uplink goes through it (the
+/// communes' WebSocket signalling in the star, the province node's hello
+/// and 250 ms relay sync in the tree).
+const TOP_FRONT: u16 = 18090;
 const TINH_MEDIA: u16 = 50010;
 const ADMIN: &str = "loadadmin";
 /// Only for this run's throw-away store (≥ 10 characters).
@@ -86,17 +94,47 @@ pub struct TopologyResult {
     /// the province), Mbit/s.
     pub local_up_mbps: Option<f64>,
     pub local_down_mbps: Option<f64>,
+    /// TCP (HTTP, WebSocket) bytes over the uplink, through the counting
+    /// forwarder in front of the top, Mbit/s: up = towards the top.
+    pub control_up_mbps: f64,
+    pub control_down_mbps: f64,
     /// The hub's stage at the communes.
     pub stage_video: KindResult,
     pub stage_audio: KindResult,
     /// Video and audio together.
     pub delay_p50_ms: f64,
     pub delay_p99_ms: f64,
+    /// Per stage video packet, its earliest arrival at any commune: the
+    /// delay up to the fan-out towards the communes (top → relay → province
+    /// room in the tree), without the fan-out's own queueing, ms.
+    pub first_commune_video_p50_ms: f64,
+    pub first_commune_video_p99_ms: f64,
     /// Share of the hub's stage video packets per layer (rid → %).
     pub stage_layers_pct: Vec<(String, f64)>,
     pub top_cpu_cores: f64,
     pub province_cpu_cores: Option<f64>,
+    /// The harness itself (every webrtc-rs endpoint), cores.
+    pub generator_cpu_cores: f64,
+    /// The whole machine over the window (all processes, a CI run
+    /// included), % of all cores busy.
+    pub machine_busy_pct: f64,
+    /// UDP sockets of the namespace with a receive queue or drops during
+    /// the window, deepest first (at most 8): whose, port, deepest and mean
+    /// receive queue (bytes, sampled every 100 ms) and drops (buffer full).
+    pub udp_queues: Vec<SockQueue>,
+    /// Every socket of the namespace: datagrams dropped for a full receive
+    /// buffer during the window.
+    pub udp_rcvbuf_drops: u64,
     pub failures: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SockQueue {
+    pub owner: String,
+    pub port: u16,
+    pub max_rx_queue_bytes: u64,
+    pub mean_rx_queue_bytes: f64,
+    pub drops: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -106,6 +144,9 @@ pub struct S5Result {
     /// Star over tree, uplink Mbit/s each way.
     pub up_ratio_star_over_tree: Option<f64>,
     pub down_ratio_star_over_tree: Option<f64>,
+    /// The same with the control traffic (TCP) added on both sides.
+    pub total_up_ratio_star_over_tree: Option<f64>,
+    pub total_down_ratio_star_over_tree: Option<f64>,
     /// Tree minus star: what the relay hop adds, ms.
     pub added_delay_p50_ms: Option<f64>,
     pub added_delay_p99_ms: Option<f64>,
@@ -151,7 +192,7 @@ fn province_spec(tmp: &Path, opts: &S5Options, credential: &str) -> NodeSpec {
         advertise: "127.0.0.1".into(),
         workers: opts.workers,
         extra_config: format!(
-            "[cascade]\nnode_id = \"tinh\"\nname = \"Tỉnh ủy\"\nparent = \"http://127.0.0.1:{TOP_HTTP}\"\n\
+            "[cascade]\nnode_id = \"tinh\"\nname = \"Tỉnh ủy\"\nparent = \"http://127.0.0.1:{TOP_FRONT}\"\n\
              credential = \"{credential}\"\nuplink_kbps = {}\n[database]\nurl = \"{}\"\n",
             opts.uplink_kbps,
             shared_db(tmp)
@@ -207,9 +248,16 @@ async fn with_top(
         .await
         .context("put the hub on stage")?;
     let mut out = S5Result::default();
+    let front = TcpCounter::start(TOP_FRONT, ([127, 0, 0, 1], TOP_HTTP).into()).await?;
+    let front_base = format!("http://127.0.0.1:{TOP_FRONT}");
 
     eprintln!("S5 star: {} communes join the top", w.communes.len());
-    let star = topology("star", &top.base, &w, &hub, opts, top.pid, None).await;
+    let nodes = |province| Nodes {
+        top_pid: top.pid,
+        province,
+        front: &front,
+    };
+    let star = topology("star", &front_base, &w, &hub, opts, nodes(None)).await;
     match star {
         Ok(s) => out.star = Some(s),
         Err(e) => {
@@ -228,7 +276,7 @@ async fn with_top(
             "S5 tree: relay link up; {} communes join the province",
             w.communes.len()
         );
-        topology("tree", &tinh.base, &w, &hub, opts, top.pid, Some(tinh.pid)).await
+        topology("tree", &tinh.base, &w, &hub, opts, nodes(Some(tinh.pid))).await
     }
     .await;
     tinh.stop();
@@ -244,6 +292,14 @@ async fn with_top(
         let ratio = |a: f64, b: f64| (b > 0.0).then(|| a / b);
         out.up_ratio_star_over_tree = ratio(s.uplink_up_mbps, t.uplink_up_mbps);
         out.down_ratio_star_over_tree = ratio(s.uplink_down_mbps, t.uplink_down_mbps);
+        out.total_up_ratio_star_over_tree = ratio(
+            s.uplink_up_mbps + s.control_up_mbps,
+            t.uplink_up_mbps + t.control_up_mbps,
+        );
+        out.total_down_ratio_star_over_tree = ratio(
+            s.uplink_down_mbps + s.control_down_mbps,
+            t.uplink_down_mbps + t.control_down_mbps,
+        );
         out.added_delay_p50_ms = Some(t.delay_p50_ms - s.delay_p50_ms);
         out.added_delay_p99_ms = Some(t.delay_p99_ms - s.delay_p99_ms);
         out.added_video_delay_p50_ms =
@@ -466,9 +522,13 @@ async fn topology(
     w: &World,
     hub: &Endpoint,
     opts: &S5Options,
-    top_pid: u32,
-    province: Option<u32>,
+    nodes: Nodes<'_>,
 ) -> anyhow::Result<TopologyResult> {
+    let Nodes {
+        top_pid,
+        province,
+        front,
+    } = nodes;
     let mut res = TopologyResult {
         topology: name.into(),
         communes: w.communes.len(),
@@ -542,18 +602,41 @@ async fn topology(
         None => None,
     };
     let local0 = sum_bytes(&communes).await;
+    let tcp0 = front.bytes();
     let top_cpu = CpuMeter::start(top_pid);
     let prov_cpu = province.map(CpuMeter::start);
+    let gen_cpu = CpuMeter::start(std::process::id());
+    let busy0 = machine_ticks();
     for c in &communes {
         for t in c.tracks.lock().unwrap().iter() {
             t.lock().unwrap().take();
         }
     }
+    let owners = socket_owners(&[
+        ("top", top_pid),
+        ("province", province.unwrap_or(0)),
+        ("generator", std::process::id()),
+    ]);
     let t0 = media::now_ns();
     let w0 = Instant::now();
+    let sampler = tokio::spawn(sample_udp(Duration::from_secs_f64(opts.window_secs)));
     tokio::time::sleep(Duration::from_secs_f64(opts.window_secs)).await;
     let t1 = media::now_ns();
+    if let Ok((queues, drops)) = sampler.await {
+        res.udp_rcvbuf_drops = drops;
+        res.udp_queues = queues
+            .into_iter()
+            .map(|(inode, mut q)| {
+                q.owner = owners
+                    .get(&inode)
+                    .cloned()
+                    .unwrap_or_else(|| "?".to_string());
+                q
+            })
+            .collect();
+    }
     let local1 = sum_bytes(&communes).await;
+    let tcp1 = front.bytes();
     let relay1 = match province {
         Some(_) => Some(relay_bytes(base, &w.meeting).await?),
         None => None,
@@ -563,10 +646,19 @@ async fn topology(
         let (c, wall) = top_cpu.read();
         c / wall
     };
+    res.generator_cpu_cores = {
+        let (c, wall) = gen_cpu.read();
+        c / wall
+    };
+    if let (Some((b0, t0)), Some((b1, t1))) = (busy0, machine_ticks()) {
+        res.machine_busy_pct = 100.0 * (b1 - b0) as f64 / (t1 - t0).max(1) as f64;
+    }
     res.province_cpu_cores = prov_cpu.map(|m| {
         let (c, wall) = m.read();
         c / wall
     });
+    res.control_up_mbps = mbps((tcp1.0 - tcp0.0) as f64, secs);
+    res.control_down_mbps = mbps((tcp1.1 - tcp0.1) as f64, secs);
     let local_up = mbps((local1.0 - local0.0) as f64, secs);
     let local_down = mbps((local1.1 - local0.1) as f64, secs);
     match (relay0, relay1) {
@@ -587,6 +679,7 @@ async fn topology(
         hub.layers.iter().map(|&(r, s)| (s, r)).collect();
     let mut layer_pkts: std::collections::BTreeMap<String, u64> = Default::default();
     let (mut video, mut audio) = (KindAcc::default(), KindAcc::default());
+    let mut earliest: std::collections::HashMap<(u32, u64), u64> = Default::default();
     for c in &communes {
         let tracks: Vec<_> = c.tracks.lock().unwrap().clone();
         let mut got_stage = false;
@@ -612,6 +705,11 @@ async fn topology(
                     .collect();
                 got_stage |= !in_window.is_empty();
                 for r in in_window {
+                    let d = r.arrival_ns.saturating_sub(r.sent_ns);
+                    earliest
+                        .entry((r.tag, r.sent_ns))
+                        .and_modify(|e| *e = (*e).min(d))
+                        .or_insert(d);
                     let rid = rid_of.get(&r.tag).copied().unwrap_or("?");
                     *layer_pkts.entry(rid.to_string()).or_default() += 1;
                 }
@@ -624,6 +722,9 @@ async fn topology(
             res.receiving_stage += 1;
         }
     }
+    let mut first: Vec<u64> = earliest.into_values().collect();
+    res.first_commune_video_p50_ms = percentile_ms(&mut first, 0.50);
+    res.first_commune_video_p99_ms = percentile_ms(&mut first, 0.99);
     let mut all: Vec<u64> = video.delays().to_vec();
     all.extend_from_slice(audio.delays());
     res.delay_p50_ms = percentile_ms(&mut all, 0.50);
@@ -643,4 +744,185 @@ async fn topology(
         res.uplink_up_mbps, res.uplink_down_mbps, res.delay_p50_ms, res.delay_p99_ms
     );
     Ok(res)
+}
+
+/// (busy, total) clock ticks of all cores from `/proc/stat`.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = s.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// (inode, local port, rx_queue bytes, drops) of every UDP socket in this
+/// namespace (`/proc/net/udp`).
+fn udp_sockets() -> Vec<(u64, u16, u64, u64)> {
+    let Ok(text) = std::fs::read_to_string("/proc/net/udp") else {
+        return vec![];
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+            let rx = u64::from_str_radix(f.get(4)?.split(':').nth(1)?, 16).ok()?;
+            let inode = f.get(9)?.parse().ok()?;
+            let drops = f.get(12)?.parse().ok()?;
+            Some((inode, port, rx, drops))
+        })
+        .collect()
+}
+
+/// Socket inode → the name of the process that holds it.
+fn socket_owners(procs: &[(&str, u32)]) -> std::collections::HashMap<u64, String> {
+    let mut m = std::collections::HashMap::new();
+    for &(name, pid) in procs {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path())
+                && let Some(inode) = target
+                    .to_str()
+                    .and_then(|t| t.strip_prefix("socket:["))
+                    .and_then(|t| t.strip_suffix(']'))
+                    .and_then(|t| t.parse::<u64>().ok())
+            {
+                m.insert(inode, name.to_string());
+            }
+        }
+    }
+    m
+}
+
+/// Sample the namespace's UDP receive queues every 100 ms for `span`:
+/// the deepest sockets (by inode) and the drops of all sockets.
+async fn sample_udp(span: Duration) -> (Vec<(u64, SockQueue)>, u64) {
+    let first = udp_sockets();
+    let mut acc: std::collections::HashMap<u64, (SockQueue, u64, u64)> = first
+        .iter()
+        .map(|&(inode, port, _, drops)| {
+            let q = SockQueue {
+                owner: String::new(),
+                port,
+                max_rx_queue_bytes: 0,
+                mean_rx_queue_bytes: 0.0,
+                drops: 0,
+            };
+            (inode, (q, drops, 0))
+        })
+        .collect();
+    let end = Instant::now() + span;
+    let mut samples = 0u64;
+    while Instant::now() < end {
+        samples += 1;
+        for (inode, port, rx, drops) in udp_sockets() {
+            let e = acc.entry(inode).or_insert_with(|| {
+                (
+                    SockQueue {
+                        owner: String::new(),
+                        port,
+                        max_rx_queue_bytes: 0,
+                        mean_rx_queue_bytes: 0.0,
+                        drops: 0,
+                    },
+                    drops,
+                    0,
+                )
+            });
+            e.0.max_rx_queue_bytes = e.0.max_rx_queue_bytes.max(rx);
+            e.0.drops = drops.saturating_sub(e.1);
+            e.2 += rx;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let total_drops = acc.values().map(|e| e.0.drops).sum();
+    let mut v: Vec<(u64, SockQueue)> = acc
+        .into_iter()
+        .map(|(inode, (mut q, _, sum))| {
+            q.mean_rx_queue_bytes = sum as f64 / samples.max(1) as f64;
+            (inode, q)
+        })
+        .filter(|(_, q)| q.max_rx_queue_bytes > 0 || q.drops > 0)
+        .collect();
+    v.sort_by_key(|b| std::cmp::Reverse(b.1.max_rx_queue_bytes));
+    v.truncate(8);
+    (v, total_drops)
+}
+
+/// The processes a topology runs on and the counter of the uplink's TCP.
+#[derive(Clone, Copy)]
+struct Nodes<'a> {
+    top_pid: u32,
+    province: Option<u32>,
+    front: &'a TcpCounter,
+}
+
+/// A TCP forwarder on 127.0.0.1:`port` to `target` that counts the bytes
+/// each way (up: client → target). Its task ends with the runtime.
+pub struct TcpCounter {
+    up: Arc<AtomicU64>,
+    down: Arc<AtomicU64>,
+}
+
+impl TcpCounter {
+    async fn start(port: u16, target: SocketAddr) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .with_context(|| format!("bind the counting forwarder on {port}"))?;
+        let (up, down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (u, d) = (up.clone(), down.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (u, d) = (u.clone(), d.clone());
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    tokio::join!(pump(cr, sw, u), pump(sr, cw, d));
+                });
+            }
+        });
+        Ok(Self { up, down })
+    }
+
+    /// (up, down) bytes so far.
+    fn bytes(&self) -> (u64, u64) {
+        (
+            self.up.load(Ordering::Relaxed),
+            self.down.load(Ordering::Relaxed),
+        )
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    count: Arc<AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                count.fetch_add(n as u64, Ordering::Relaxed);
+                if to.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown().await;
 }
