@@ -88,8 +88,14 @@ pub struct LinkStats {
 
 /// Build the `Rtc` every session uses: ICE-lite, RTP mode, only the codecs
 /// we forward, BWE for layer selection, stats for /metrics.
-pub fn new_rtc(now: Instant, cert: &DtlsCert) -> Rtc {
-    RtcConfig::new()
+///
+/// A relay link gets no estimator and so no pacer: its capacity is the
+/// link budget it was configured with (and its far end polices it). A
+/// delay-based estimate on a node-to-node link only hurts: when either
+/// node is busy the estimate dips, the pacer holds packets, the queue adds
+/// delay and the estimate dips further — every room below waits.
+pub fn new_rtc(now: Instant, cert: &DtlsCert, role: Role) -> Rtc {
+    let config = RtcConfig::new()
         .set_ice_lite(true)
         .set_rtp_mode(true)
         .set_dtls_cert(cert.clone())
@@ -97,9 +103,14 @@ pub fn new_rtc(now: Instant, cert: &DtlsCert) -> Rtc {
         .enable_opus(true, false)
         .enable_vp8(true)
         .enable_h264(true)
-        .enable_bwe(Some(str0m::bwe::Bitrate::kbps(1500)))
-        .set_stats_interval(Some(Duration::from_secs(1)))
-        .build(now)
+        .set_stats_interval(Some(Duration::from_secs(1)));
+    if role == Role::Relay {
+        config.build(now)
+    } else {
+        config
+            .enable_bwe(Some(str0m::bwe::Bitrate::kbps(1500)))
+            .build(now)
+    }
 }
 
 impl Session {
@@ -109,7 +120,7 @@ impl Session {
         cert: &DtlsCert,
         local_addrs: &[SocketAddr],
     ) -> Session {
-        let mut rtc = new_rtc(now, cert);
+        let mut rtc = new_rtc(now, cert, req.role);
         for a in local_addrs {
             if let Ok(c) = Candidate::host(*a, "udp") {
                 rtc.add_local_candidate(c);
@@ -133,7 +144,11 @@ impl Session {
                 (super::Role::Relay, Some(k)) => Some(super::police::Policer::new(k)),
                 _ => None,
             },
-            bwe_bps: None,
+            // A relay's capacity is its budget (it has no estimator).
+            bwe_bps: match req.role {
+                Role::Relay => req.max_kbps.map(|k| u64::from(k) * 1000),
+                _ => None,
+            },
             bwe_target: None,
             bwe_twcc: false,
             published: Vec::new(),

@@ -381,7 +381,17 @@ async fn link_once(
     let mut up_buf = vec![0u8; 2048];
     let mut local_buf = vec![0u8; 2048];
     let mut next_sync = tokio::time::Instant::now();
-    let mut sync_failures = 0u32;
+    // The sync runs beside the media loop, never inside it: an HTTP round
+    // trip to a busy parent must not hold a single datagram back.
+    let (sync_tx, mut sync_rx) = tokio::sync::mpsc::channel::<LinkError>(1);
+    let _sync = SyncTask(tokio::spawn(sync_loop(
+        state.clone(),
+        uplink.clone(),
+        meeting.to_string(),
+        up_id,
+        room.clone(),
+        sync_tx,
+    )));
     let mut disconnected_since: Option<Instant> = None;
     let mut told_live = false;
     // Bytes to and from the parent since the last sync (the bitrate).
@@ -450,16 +460,34 @@ async fn link_once(
         let wake = tokio::time::Instant::from_std(bridge.next_timeout().max(now))
             .min(next_sync)
             .min(tokio::time::Instant::now() + Duration::from_millis(100));
+        // Each wake-up takes every datagram already queued on the socket
+        // (bounded), so a burst costs one pass, not one pass per packet.
         tokio::select! {
             r = up_sock.recv_from(&mut up_buf) => {
                 if let Ok((n, from)) = r {
+                    let now = Instant::now();
                     got_down += n as u64;
-                    bridge.handle_receive(Instant::now(), Side::Up, from, &up_buf[..n]);
+                    bridge.handle_receive(now, Side::Up, from, &up_buf[..n]);
+                    for _ in 0..BURST {
+                        let Ok((n, from)) = up_sock.try_recv_from(&mut up_buf) else { break };
+                        got_down += n as u64;
+                        bridge.handle_receive(now, Side::Up, from, &up_buf[..n]);
+                    }
                 }
             }
             r = local_sock.recv_from(&mut local_buf) => {
                 if let Ok((n, from)) = r {
-                    bridge.handle_receive(Instant::now(), Side::Local, from, &local_buf[..n]);
+                    let now = Instant::now();
+                    bridge.handle_receive(now, Side::Local, from, &local_buf[..n]);
+                    for _ in 0..BURST {
+                        let Ok((n, from)) = local_sock.try_recv_from(&mut local_buf) else { break };
+                        bridge.handle_receive(now, Side::Local, from, &local_buf[..n]);
+                    }
+                }
+            }
+            e = sync_rx.recv() => {
+                if let Some(e) = e {
+                    return Err(e);
                 }
             }
             _ = tokio::time::sleep_until(wake) => {
@@ -479,20 +507,59 @@ async fn link_once(
                 l.bitrate_up_bps = (s_up as f64 * 8.0 / secs) as u64;
                 l.bitrate_down_bps = (g_down as f64 * 8.0 / secs) as u64;
             });
-            match sync(state, uplink, meeting, up_id, &room).await {
-                Ok(()) => sync_failures = 0,
-                Err(SyncError::Closed) => return Err(LinkError::MeetingClosed),
-                Err(SyncError::Gone(why)) => return Err(LinkError::ParentForgot(why)),
-                Err(SyncError::Failed(why)) => {
-                    sync_failures += 1;
-                    if sync_failures >= SYNC_FAILURES {
-                        return Err(LinkError::SyncFailed(why));
-                    }
-                }
-            }
         }
         // Keep the guards alive for the loop's life.
         let _ = (&up, &local);
+    }
+}
+
+/// Datagrams taken from a socket per wake-up beyond the first.
+const BURST: usize = 64;
+
+/// The sync task of one link; ends with it.
+struct SyncTask(tokio::task::JoinHandle<()>);
+
+impl Drop for SyncTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Every [`SYNC_INTERVAL`]: report presence, take the parent's view. The
+/// link is told (and ends) when the meeting closed, the parent forgot the
+/// relay, or [`SYNC_FAILURES`] syncs in a row failed.
+async fn sync_loop(
+    state: AppState,
+    uplink: Uplink,
+    meeting: String,
+    up_id: ParticipantId,
+    room: std::sync::Arc<crate::signal::live::LiveRoom>,
+    tell: tokio::sync::mpsc::Sender<LinkError>,
+) {
+    let mut failures = 0u32;
+    // What the parent last accepted: an unchanged list is not sent again
+    // (at 150 rooms it was twice the relay's upward media).
+    let mut reported: Option<Vec<PresentSite>> = None;
+    let mut every = tokio::time::interval(SYNC_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let end = match sync(&state, &uplink, &meeting, up_id, &room, &mut reported).await {
+            Ok(()) => {
+                failures = 0;
+                None
+            }
+            Err(SyncError::Closed) => Some(LinkError::MeetingClosed),
+            Err(SyncError::Gone(why)) => Some(LinkError::ParentForgot(why)),
+            Err(SyncError::Failed(why)) => {
+                failures += 1;
+                (failures >= SYNC_FAILURES).then_some(LinkError::SyncFailed(why))
+            }
+        };
+        if let Some(e) = end {
+            let _ = tell.send(e).await;
+            return;
+        }
     }
 }
 
@@ -512,19 +579,27 @@ async fn sync(
     meeting: &str,
     up_id: ParticipantId,
     room: &crate::signal::live::LiveRoom,
+    reported: &mut Option<Vec<PresentSite>>,
 ) -> Result<(), SyncError> {
     let sites: Vec<PresentSite> = room.read(|live| live.present_sites()).await;
+    let changed = reported.as_ref() != Some(&sites);
+    let mut body = serde_json::json!({
+        "node_id": uplink.node_id,
+        "participant": up_id,
+    });
+    if changed {
+        body["sites"] = serde_json::json!(sites);
+    }
     let (status, body) = post(
         uplink,
         &format!("/api/v1/cascade/relay/{meeting}/sync"),
-        &serde_json::json!({
-            "node_id": uplink.node_id,
-            "participant": up_id,
-            "sites": sites,
-        }),
+        &body,
     )
     .await
     .map_err(SyncError::Failed)?;
+    if status == 200 && changed {
+        *reported = Some(sites);
+    }
     match status {
         200 => {}
         404 => return Err(SyncError::Gone(error_text(status, &body))),

@@ -69,9 +69,10 @@ pub struct RelayOpened {
 pub struct RelaySync {
     node_id: String,
     participant: ParticipantId,
-    /// The rooms present on the child node and below it.
+    /// The rooms present on the child node and below it; left out when
+    /// unchanged since the last sync this node accepted.
     #[serde(default)]
-    sites: Vec<PresentSite>,
+    sites: Option<Vec<PresentSite>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -198,13 +199,14 @@ async fn sync(
         Ok(n) => n,
         Err(refused) => return Ok(refused),
     };
-    if b.sites.len() > MAX_REPORTED_SITES {
+    let sites = b.sites.as_deref().unwrap_or_default();
+    if sites.len() > MAX_REPORTED_SITES {
         return Err(ApiError::invalid(
             "sites",
             format!("at most {MAX_REPORTED_SITES} rooms"),
         ));
     }
-    for (i, s) in b.sites.iter().enumerate() {
+    for (i, s) in sites.iter().enumerate() {
         check_len(&format!("sites[{i}].endpoint_id"), &s.endpoint_id, 64)?;
         check_len(&format!("sites[{i}].name"), &s.name, 200)?;
     }
@@ -218,7 +220,14 @@ async fn sync(
     let view = state
         .live
         .apply(&room, |live, _| {
-            let fx = live.relay_sites(b.participant, &b.sites)?;
+            let fx = match &b.sites {
+                Some(sites) => live.relay_sites(b.participant, sites)?,
+                None => {
+                    // Unchanged below; still, only a child relay may ask.
+                    live.relay_sites_unchanged(b.participant)?;
+                    Vec::new()
+                }
+            };
             Ok((live.upper_view(), fx))
         })
         .await

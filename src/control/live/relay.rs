@@ -152,6 +152,15 @@ impl LiveMeeting {
         }
     }
 
+    /// A child relay's sync without a new list: nothing changes, but the
+    /// participant must still be a child relay here.
+    pub fn relay_sites_unchanged(&self, participant: ParticipantId) -> Result<(), LiveError> {
+        match self.participants.get(&participant) {
+            Some(Conn::ChildRelay { .. }) => Ok(()),
+            _ => Err(LiveError::NotARelay(participant)),
+        }
+    }
+
     fn via_ids(&self, participant: ParticipantId) -> Vec<String> {
         self.sites
             .iter()
