@@ -41,7 +41,7 @@ const SYNC_FAILURES: u32 = 8;
 pub const RELINK_DELAY: Duration = Duration::from_millis(500);
 /// The longest wait between tries (doubling from [`RELINK_DELAY`]): what a
 /// returning parent may wait at most before its children link again.
-pub const RELINK_DELAY_MAX: Duration = Duration::from_secs(2);
+pub const RELINK_DELAY_MAX: Duration = Duration::from_secs(1);
 /// How often the supervisor looks for meetings to link.
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(1);
 

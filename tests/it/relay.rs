@@ -509,3 +509,196 @@ crate::support::db::both_backends! {
         assert!(live.body["roll_call"]["sites"].as_array().unwrap().iter().all(|s| s["connected"] == false), "{}", live.text);
     }
 }
+
+/// A diemcau node run as its own process (the built binary), killed with
+/// SIGKILL by its handle when dropped.
+struct NodeProcess {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        // Our own child, by its handle.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback TCP port (the namespace is the test's own).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Start `diemcau serve` as node `id` under `parent` on the shared store,
+/// listening on `port`; wait until it answers.
+async fn node_process(
+    dir: &std::path::Path,
+    db_url: &str,
+    id: &str,
+    parent: &str,
+    credential: &str,
+    port: u16,
+) -> NodeProcess {
+    let data = dir.join(id);
+    std::fs::create_dir_all(&data).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{id}.log")))
+        .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_diemcau"))
+        .arg("serve")
+        .current_dir(&data)
+        .env_clear()
+        .env("DIEMCAU_DATA_DIR", &data)
+        .env("DIEMCAU_DATABASE__URL", db_url)
+        .env("DIEMCAU_HTTP__HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DIEMCAU_HTTP__HTTPS_LISTEN", "off")
+        .env("DIEMCAU_MEDIA__BIND", "127.0.0.1")
+        .env("DIEMCAU_MEDIA__UDP_PORT", "0")
+        .env("DIEMCAU_MEDIA__ADVERTISE", r#"["127.0.0.1"]"#)
+        .env("DIEMCAU_MEDIA__WORKERS", "1")
+        .env("DIEMCAU_CASCADE__NODE_ID", id)
+        .env("DIEMCAU_CASCADE__PARENT", parent)
+        .env("DIEMCAU_CASCADE__CREDENTIAL", credential)
+        .env("DIEMCAU_CASCADE__UPLINK_KBPS", "4000")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("run diemcau");
+    let node = NodeProcess {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + LINK;
+    loop {
+        if let Ok(r) = reqwest::get(format!("{}/healthz", node.base)).await
+            && r.status().is_success()
+        {
+            return node;
+        }
+        let log = std::fs::read_to_string(dir.join(format!("{id}.log"))).unwrap_or_default();
+        assert!(Instant::now() < deadline, "node {id} did not start:\n{log}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn relay_a_middle_node_process_killed_with_sigkill_rejoins_the_tree_by_itself_within_5_s() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let url = db.url.clone();
+        let w = world_with(db, |c| {
+            c.cascade.node_id = Some("top".into());
+            c.cascade.name = Some("Tỉnh ủy".into());
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let admin = w.admin().clone();
+        let middle_credential = register(&admin, "middle", "Đảng ủy phường trung tâm").await;
+        let middle_port = free_port();
+        let middle = node_process(
+            dir.path(),
+            &url,
+            "middle",
+            &w.srv.base_url(),
+            &middle_credential,
+            middle_port,
+        )
+        .await;
+        let at_middle = Client {
+            base: middle.base.clone(),
+            ..admin.clone()
+        };
+        let bottom_credential = register(&at_middle, "bottom", "Đảng ủy xã Bình Minh").await;
+        let bottom = node_process(
+            dir.path(),
+            &url,
+            "bottom",
+            &middle.base,
+            &bottom_credential,
+            free_port(),
+        )
+        .await;
+        let id = live_meeting(&w).await;
+        let op = w.as_role("operator").clone();
+        let op_token = op.bearer.clone().unwrap();
+        let b_key = w.endpoint("b").to_string();
+        let (b, _) = whip_publisher(
+            &bottom.base,
+            &id,
+            &w.province.endpoint_tokens["b"],
+            "b",
+            PublishConfig::default(),
+        )
+        .await;
+        let b_tag = b.publisher().source_tag;
+        let (top_view, _) =
+            whep_subscriber(&w.srv.base_url(), &id, &op_token, "top viewer", 1, 1, None).await;
+        wait_row(&op, &id, &b_key, "B present at the top", |r| {
+            r["connected"] == true && r["via_node"] == "middle"
+        })
+        .await;
+        let r = op
+            .post(
+                &format!("/api/v1/meetings/{id}/live/floor/grant"),
+                json!({"endpoint_id": b_key}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        until("B's video at the top", &[&top_view], || {
+            from(&top_view, true, b_tag) > 60
+        })
+        .await;
+
+        // kill -9 the middle node: no goodbye, no leave.
+        drop(middle);
+        wait_row(
+            &op,
+            &id,
+            &b_key,
+            "B gone from the top with the middle node",
+            |r| r["connected"] == false,
+        )
+        .await;
+        // Back on the same address: the tree re-merges by itself (the
+        // bottom node tries again at least every second).
+        let middle = node_process(
+            dir.path(),
+            &url,
+            "middle",
+            &w.srv.base_url(),
+            &middle_credential,
+            middle_port,
+        )
+        .await;
+        let back = Instant::now();
+        let seen = from(&top_view, true, b_tag);
+        until(
+            "B's video at the top after the middle's return",
+            &[&top_view],
+            || from(&top_view, true, b_tag) > seen + 30,
+        )
+        .await;
+        let took = back.elapsed();
+        eprintln!("relay: re-merged {took:?} after the killed middle process returned");
+        assert!(
+            took < Duration::from_secs(5),
+            "the meeting re-merged {took:?} after the middle node returned (5 s allowed)"
+        );
+        wait_row(&op, &id, &b_key, "B present at the top again", |r| {
+            r["connected"] == true && r["via_node"] == "middle"
+        })
+        .await;
+        for c in [&b, &top_view] {
+            c.close().await;
+        }
+        drop(bottom);
+        drop(middle);
+    }));
+}
