@@ -55,21 +55,20 @@ impl Engine {
         let Some(src) = self.resolve_ssrc(from, &pkt) else {
             return;
         };
+        let Some(publisher) = self.sessions.get_mut(&from) else {
+            return;
+        };
         // A relay over its link budget: dropped here, before it costs
-        // anything downstream.
-        if let Some(s) = self.sessions.get_mut(&from)
-            && let Some(p) = &mut s.inbound
+        // anything downstream (one lookup serves both).
+        if let Some(p) = &mut publisher.inbound
             && !p.allow(now, pkt.payload.len() + 12)
         {
-            let room = s.room.clone();
-            if let Some(r) = self.rooms.get_mut(&room) {
+            if let Some(r) = self.rooms.get_mut(&publisher.room) {
                 r.stats.dropped_over_budget += 1;
             }
             return;
         }
-        let Some(publisher) = self.sessions.get(&from) else {
-            return;
-        };
+        let publisher = &*publisher;
         let muted_audio = publisher.mute.audio();
         let muted_video = publisher.mute.video();
         let room_id = publisher.room.clone();

@@ -380,7 +380,7 @@ async fn link_once(
 
     let mut up_buf = vec![0u8; 2048];
     let mut local_buf = vec![0u8; 2048];
-    let mut next_sync = tokio::time::Instant::now();
+    let mut next_stats = tokio::time::Instant::now();
     // The sync runs beside the media loop, never inside it: an HTTP round
     // trip to a busy parent must not hold a single datagram back.
     let (sync_tx, mut sync_rx) = tokio::sync::mpsc::channel::<LinkError>(1);
@@ -458,7 +458,7 @@ async fn link_once(
             return Err(LinkError::ConnectTimeout(CONNECT_TIMEOUT));
         }
         let wake = tokio::time::Instant::from_std(bridge.next_timeout().max(now))
-            .min(next_sync)
+            .min(next_stats)
             .min(tokio::time::Instant::now() + Duration::from_millis(100));
         // Each wake-up takes every datagram already queued on the socket
         // (bounded), so a burst costs one pass, not one pass per packet.
@@ -494,8 +494,8 @@ async fn link_once(
                 bridge.handle_timeout(Instant::now());
             }
         }
-        if tokio::time::Instant::now() >= next_sync {
-            next_sync = tokio::time::Instant::now() + SYNC_INTERVAL;
+        if tokio::time::Instant::now() >= next_stats {
+            next_stats = tokio::time::Instant::now() + SYNC_INTERVAL;
             let secs = window.elapsed().as_secs_f64().max(0.001);
             window = Instant::now();
             let up_now = *was_up;

@@ -82,22 +82,48 @@ pub struct RelayLeave {
     participant: ParticipantId,
 }
 
-/// The node a request comes from, by its credential and the node id in its
-/// body; `Err` is the refusal to send.
-async fn node_of(
+/// A relay route's body: it names the node that sends it.
+trait FromNode: serde::de::DeserializeOwned {
+    fn node_id(&self) -> &str;
+}
+
+impl FromNode for RelayOpen {
+    fn node_id(&self) -> &str {
+        &self.node_id
+    }
+}
+
+impl FromNode for RelaySync {
+    fn node_id(&self) -> &str {
+        &self.node_id
+    }
+}
+
+impl FromNode for RelayLeave {
+    fn node_id(&self) -> &str {
+        &self.node_id
+    }
+}
+
+/// A relay route's body and the node it comes from: the credential's form
+/// is checked before the body is read, then the credential against the
+/// node id in the body. `Err` is the refusal to send as it is.
+async fn from_node<T: FromNode>(
     state: &AppState,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: &HeaderMap,
-    node_id: &str,
-) -> Result<crate::control::cascade::Node, Response> {
-    let address = connect.map(|Extension(ConnectInfo(a))| a.ip());
+    request: Request,
+) -> Result<(T, crate::control::cascade::Node), Response> {
     let Some(secret) = node_secret(headers) else {
         return Err(node_unauthorized().into_response());
     };
-    if let Err(e) = check_len("node_id", node_id, 64) {
-        return Err(e.into_response());
-    }
-    authenticate_node(state, address, &secret, node_id).await
+    let JsonBody(b) = JsonBody::<T>::from_request(request, &())
+        .await
+        .map_err(IntoResponse::into_response)?;
+    check_len("node_id", b.node_id(), 64).map_err(IntoResponse::into_response)?;
+    let address = connect.map(|Extension(ConnectInfo(a))| a.ip());
+    let node = authenticate_node(state, address, &secret, b.node_id()).await?;
+    Ok((b, node))
 }
 
 /// The relay participant `participant` must be this node's child `node`'s.
@@ -124,12 +150,8 @@ async fn open(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    if node_secret(&headers).is_none() {
-        return Err(node_unauthorized());
-    }
-    let JsonBody(b) = JsonBody::<RelayOpen>::from_request(request, &()).await?;
-    let node = match node_of(&state, connect, &headers, &b.node_id).await {
-        Ok(n) => n,
+    let (b, node) = match from_node::<RelayOpen>(&state, connect, &headers, request).await {
+        Ok(x) => x,
         Err(refused) => return Ok(refused),
     };
     if let Some(k) = b.budget_kbps
@@ -191,12 +213,8 @@ async fn sync(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    if node_secret(&headers).is_none() {
-        return Err(node_unauthorized());
-    }
-    let JsonBody(b) = JsonBody::<RelaySync>::from_request(request, &()).await?;
-    let node = match node_of(&state, connect, &headers, &b.node_id).await {
-        Ok(n) => n,
+    let (b, node) = match from_node::<RelaySync>(&state, connect, &headers, request).await {
+        Ok(x) => x,
         Err(refused) => return Ok(refused),
     };
     let sites = b.sites.as_deref().unwrap_or_default();
@@ -242,12 +260,8 @@ async fn leave(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    if node_secret(&headers).is_none() {
-        return Err(node_unauthorized());
-    }
-    let JsonBody(b) = JsonBody::<RelayLeave>::from_request(request, &()).await?;
-    let node = match node_of(&state, connect, &headers, &b.node_id).await {
-        Ok(n) => n,
+    let (b, node) = match from_node::<RelayLeave>(&state, connect, &headers, request).await {
+        Ok(x) => x,
         Err(refused) => return Ok(refused),
     };
     owned_by(&state, &meeting, b.participant, &node.id)?;
