@@ -4,10 +4,9 @@
 //! operator reaching a room two levels down, and the tree re-merging by
 //! itself after the middle node restarts.
 //!
-//! The nodes share a SQLite file (WAL: several pools on one file): the
-//! media tests run in a loopback-only namespace where the PostgreSQL
-//! server of the other tests is out of reach. The sharing itself is the
-//! store's; the PostgreSQL backend is tested for it elsewhere.
+//! The in-process nodes share a SQLite file (WAL: several pools on one
+//! file); the three-process test shares the real PostgreSQL, reached from
+//! inside the test's loopback-only namespace through a [`PgBridge`].
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::support::api::{ApiWorld, Client, fingerprint, world_with};
-use crate::support::db::run_sqlite;
+use crate::support::db::{PgBridge, run_postgres_at, run_sqlite};
 use crate::support::rtc_client::{
     PublishConfig, RtcClient, run_in_loopback_netns, whep_subscriber, whip_publisher,
 };
@@ -71,9 +70,18 @@ pub(crate) async fn register(admin: &Client, id: &str, name: &str) -> String {
 
 /// A live meeting with the hub and communes A and B.
 pub(crate) async fn live_meeting(w: &ApiWorld) -> String {
+    start_meeting(
+        w.as_role("operator"),
+        w.endpoint("hub"),
+        &[w.endpoint("a"), w.endpoint("b")],
+    )
+    .await
+}
+
+/// Schedule, open and start a meeting of `hub` and `others` as `op`.
+async fn start_meeting(op: &Client, hub: &str, others: &[&str]) -> String {
     let start = diemcau::store::now_ms() + 60_000;
-    let made = w
-        .as_role("operator")
+    let made = op
         .post(
             "/api/v1/meetings",
             json!({
@@ -81,16 +89,15 @@ pub(crate) async fn live_meeting(w: &ApiWorld) -> String {
                 "kind": "giao_ban",
                 "starts_at_ms": start,
                 "ends_at_ms": start + 3_600_000,
-                "hub_endpoint_id": w.endpoint("hub"),
-                "endpoint_ids": [w.endpoint("a"), w.endpoint("b")],
+                "hub_endpoint_id": hub,
+                "endpoint_ids": others,
             }),
         )
         .await;
     assert_eq!(made.status, 201, "{}", made.text);
     let id = made.body["meetings"][0]["id"].as_str().unwrap().to_string();
     for step in ["open", "start"] {
-        let r = w
-            .as_role("operator")
+        let r = op
             .post(&format!("/api/v1/meetings/{id}/{step}"), json!({}))
             .await;
         assert_eq!(r.status, 200, "{step}: {}", r.text);
@@ -534,14 +541,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Start `diemcau serve` as node `id` under `parent` on the shared store,
-/// listening on `port`; wait until it answers.
+/// Start `diemcau serve` as node `id` (under `parent`, if any) on the shared
+/// store, listening on `port`; wait until it answers.
 async fn node_process(
     dir: &std::path::Path,
     db_url: &str,
     id: &str,
-    parent: &str,
-    credential: &str,
+    parent: Option<(&str, &str)>,
     port: u16,
 ) -> NodeProcess {
     let data = dir.join(id);
@@ -551,8 +557,8 @@ async fn node_process(
         .append(true)
         .open(dir.join(format!("{id}.log")))
         .unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_diemcau"))
-        .arg("serve")
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_diemcau"));
+    cmd.arg("serve")
         .current_dir(&data)
         .env_clear()
         .env("DIEMCAU_DATA_DIR", &data)
@@ -564,9 +570,12 @@ async fn node_process(
         .env("DIEMCAU_MEDIA__ADVERTISE", r#"["127.0.0.1"]"#)
         .env("DIEMCAU_MEDIA__WORKERS", "1")
         .env("DIEMCAU_CASCADE__NODE_ID", id)
-        .env("DIEMCAU_CASCADE__PARENT", parent)
-        .env("DIEMCAU_CASCADE__CREDENTIAL", credential)
-        .env("DIEMCAU_CASCADE__UPLINK_KBPS", "4000")
+        .env("DIEMCAU_CASCADE__UPLINK_KBPS", "4000");
+    if let Some((parent, credential)) = parent {
+        cmd.env("DIEMCAU_CASCADE__PARENT", parent)
+            .env("DIEMCAU_CASCADE__CREDENTIAL", credential);
+    }
+    let child = cmd
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -589,116 +598,219 @@ async fn node_process(
     }
 }
 
+/// The issue's own test: three `diemcau serve` processes (top ← middle ←
+/// bottom) sharing the real PostgreSQL as their registry and store, with
+/// webrtc-rs rooms on each. The top's stage reaches every node; a
+/// publisher two levels down reaches the top when given the floor; the
+/// top's mute silences it; the middle killed with SIGKILL and started
+/// again re-merges the meeting within 5 s of its return, with no operator
+/// action.
 #[test]
-fn relay_a_middle_node_process_killed_with_sigkill_rejoins_the_tree_by_itself_within_5_s() {
-    run_in_loopback_netns(run_sqlite(|db| async move {
-        let url = db.url.clone();
-        let w = world_with(db, |c| {
-            c.cascade.node_id = Some("top".into());
-            c.cascade.name = Some("Tỉnh ủy".into());
-        })
-        .await;
-        let dir = tempfile::tempdir().unwrap();
-        let admin = w.admin().clone();
-        let middle_credential = register(&admin, "middle", "Đảng ủy phường trung tâm").await;
-        let middle_port = free_port();
-        let middle = node_process(
-            dir.path(),
-            &url,
-            "middle",
-            &w.srv.base_url(),
-            &middle_credential,
-            middle_port,
-        )
-        .await;
-        let at_middle = Client {
-            base: middle.base.clone(),
-            ..admin.clone()
-        };
-        let bottom_credential = register(&at_middle, "bottom", "Đảng ủy xã Bình Minh").await;
-        let bottom = node_process(
-            dir.path(),
-            &url,
-            "bottom",
-            &middle.base,
-            &bottom_credential,
-            free_port(),
-        )
-        .await;
-        let id = live_meeting(&w).await;
-        let op = w.as_role("operator").clone();
-        let op_token = op.bearer.clone().unwrap();
-        let b_key = w.endpoint("b").to_string();
-        let (b, _) = whip_publisher(
-            &bottom.base,
-            &id,
-            &w.province.endpoint_tokens["b"],
-            "b",
-            PublishConfig::default(),
-        )
-        .await;
-        let b_tag = b.publisher().source_tag;
-        let (top_view, _) =
-            whep_subscriber(&w.srv.base_url(), &id, &op_token, "top viewer", 1, 1, None).await;
-        wait_row(&op, &id, &b_key, "B present at the top", |r| {
-            r["connected"] == true && r["via_node"] == "middle"
-        })
-        .await;
-        let r = op
-            .post(
-                &format!("/api/v1/meetings/{id}/live/floor/grant"),
-                json!({"endpoint_id": b_key}),
+fn relay_three_node_processes_on_postgresql_carry_stage_floor_and_mute_and_remerge_after_sigkill_within_5_s()
+ {
+    let pg = PgBridge::start();
+    run_in_loopback_netns(async move {
+        let admin_url = pg.admin_url();
+        run_postgres_at(&admin_url, |db| async move {
+            let url = db.url.clone();
+            // The province is seeded through an in-process server on the
+            // same database, which then stops: every node below is a
+            // process of its own.
+            let w = world_with(db, |c| {
+                c.cascade.node_id = Some("top".into());
+                c.cascade.name = Some("Tỉnh ủy".into());
+            })
+            .await;
+            let middle_credential = register(w.admin(), "middle", "Đảng ủy phường trung tâm").await;
+            let ApiWorld {
+                srv,
+                province,
+                clients,
+                ..
+            } = w;
+            srv.server.shutdown().await;
+            let dir = tempfile::tempdir().unwrap();
+            let top = node_process(dir.path(), &url, "top", None, free_port()).await;
+            let on = |c: &Client, node: &NodeProcess| Client {
+                base: node.base.clone(),
+                ..c.clone()
+            };
+            let admin = on(&clients["admin"], &top);
+            let op = on(&clients["operator"], &top);
+            let op_token = op.bearer.clone().unwrap();
+            let middle_port = free_port();
+            let middle = node_process(
+                dir.path(),
+                &url,
+                "middle",
+                Some((&top.base, &middle_credential)),
+                middle_port,
             )
             .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        until("B's video at the top", &[&top_view], || {
-            from(&top_view, true, b_tag) > 60
-        })
-        .await;
+            let bottom_credential =
+                register(&on(&admin, &middle), "bottom", "Đảng ủy xã Bình Minh").await;
+            let bottom = node_process(
+                dir.path(),
+                &url,
+                "bottom",
+                Some((&middle.base, &bottom_credential)),
+                free_port(),
+            )
+            .await;
+            let key = |k: &str| province.endpoints[k].clone();
+            let token = |k: &str| province.endpoint_tokens[k].clone();
+            let (hub_key, b_key) = (key("hub"), key("b"));
+            let id = start_meeting(&op, &hub_key, &[&key("a"), &b_key]).await;
 
-        // kill -9 the middle node: no goodbye, no leave.
-        drop(middle);
-        wait_row(
-            &op,
-            &id,
-            &b_key,
-            "B gone from the top with the middle node",
-            |r| r["connected"] == false,
-        )
-        .await;
-        // Back on the same address: the tree re-merges by itself (the
-        // bottom node tries again at least every second).
-        let middle = node_process(
-            dir.path(),
-            &url,
-            "middle",
-            &w.srv.base_url(),
-            &middle_credential,
-            middle_port,
-        )
-        .await;
-        let back = Instant::now();
-        let seen = from(&top_view, true, b_tag);
-        until(
-            "B's video at the top after the middle's return",
-            &[&top_view],
-            || from(&top_view, true, b_tag) > seen + 30,
-        )
-        .await;
-        let took = back.elapsed();
-        eprintln!("relay: re-merged {took:?} after the killed middle process returned");
-        assert!(
-            took < Duration::from_secs(5),
-            "the meeting re-merged {took:?} after the middle node returned (5 s allowed)"
-        );
-        wait_row(&op, &id, &b_key, "B present at the top again", |r| {
-            r["connected"] == true && r["via_node"] == "middle"
+            let (hub, _) = whip_publisher(
+                &top.base,
+                &id,
+                &token("hub"),
+                "hub",
+                PublishConfig::default(),
+            )
+            .await;
+            let (b, _) = whip_publisher(
+                &bottom.base,
+                &id,
+                &token("b"),
+                "b",
+                PublishConfig::default(),
+            )
+            .await;
+            let (hub_tag, b_tag) = (hub.publisher().source_tag, b.publisher().source_tag);
+            let (top_view, _) =
+                whep_subscriber(&top.base, &id, &op_token, "top viewer", 1, 3, None).await;
+            let (middle_view, _) =
+                whep_subscriber(&middle.base, &id, &op_token, "middle viewer", 1, 1, None).await;
+            let (bottom_view, _) =
+                whep_subscriber(&bottom.base, &id, &op_token, "bottom viewer", 1, 1, None).await;
+            wait_row(&op, &id, &b_key, "B present at the top", |r| {
+                r["connected"] == true && r["via_node"] == "middle"
+            })
+            .await;
+
+            // The top's stage reaches every node.
+            let r = op
+                .post(
+                    &format!("/api/v1/meetings/{id}/live/stage"),
+                    json!({"endpoint_ids": [hub_key]}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            until(
+                "the hub's video at the middle and the bottom",
+                &[&middle_view, &bottom_view],
+                || from(&middle_view, true, hub_tag) > 60 && from(&bottom_view, true, hub_tag) > 60,
+            )
+            .await;
+
+            // B, two levels down, reaches the top when given the floor.
+            let r = op
+                .post(
+                    &format!("/api/v1/meetings/{id}/live/floor/grant"),
+                    json!({"endpoint_id": b_key}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            until("B's video and audio at the top", &[&top_view], || {
+                from(&top_view, true, b_tag) > 60 && from(&top_view, false, b_tag) > 50
+            })
+            .await;
+
+            // The top mutes B's microphone: silenced two levels down.
+            let r = op
+                .post(
+                    &format!("/api/v1/meetings/{id}/live/mute"),
+                    json!({"endpoint_id": b_key, "audio": true}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            wait_row(
+                &on(&op, &bottom),
+                &id,
+                &b_key,
+                "B muted at the bottom",
+                |r| r["muted_audio"] == true && r["participant"].is_u64(),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            let heard = from(&top_view, false, b_tag);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!(
+                from(&top_view, false, b_tag),
+                heard,
+                "B's audio still reaches the top after the top muted it\n{}",
+                top_view.describe()
+            );
+            let r = op
+                .post(
+                    &format!("/api/v1/meetings/{id}/live/mute"),
+                    json!({"endpoint_id": b_key, "audio": false}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+
+            // kill -9 the middle node: no goodbye, no leave.
+            drop(middle);
+            wait_row(
+                &op,
+                &id,
+                &b_key,
+                "B gone from the top with the middle node",
+                |r| r["connected"] == false,
+            )
+            .await;
+            // Back on the same address: the tree re-merges by itself (the
+            // bottom node tries again at least every second).
+            let middle = node_process(
+                dir.path(),
+                &url,
+                "middle",
+                Some((&top.base, &middle_credential)),
+                middle_port,
+            )
+            .await;
+            let back = Instant::now();
+            let seen = from(&top_view, true, b_tag);
+            until(
+                "B's video at the top after the middle's return",
+                &[&top_view],
+                || from(&top_view, true, b_tag) > seen + 30,
+            )
+            .await;
+            let took = back.elapsed();
+            eprintln!("relay: re-merged {took:?} after the killed middle process returned");
+            assert!(
+                took < Duration::from_secs(5),
+                "the meeting re-merged {took:?} after the middle node returned (5 s allowed)"
+            );
+            wait_row(&op, &id, &b_key, "B present at the top again", |r| {
+                r["connected"] == true && r["via_node"] == "middle"
+            })
+            .await;
+            // And the top's stage reaches the bottom through the new links.
+            let r = op
+                .post(
+                    &format!("/api/v1/meetings/{id}/live/stage"),
+                    json!({"endpoint_ids": [hub_key]}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let seen = from(&bottom_view, true, hub_tag);
+            until(
+                "the hub's video at the bottom again",
+                &[&bottom_view],
+                || from(&bottom_view, true, hub_tag) > seen + 30,
+            )
+            .await;
+            for c in [&hub, &b, &top_view, &middle_view, &bottom_view] {
+                c.close().await;
+            }
+            drop(bottom);
+            drop(middle);
+            drop(top);
         })
         .await;
-        for c in [&b, &top_view] {
-            c.close().await;
-        }
-        drop(bottom);
-        drop(middle);
-    }));
+    });
 }

@@ -67,8 +67,18 @@ where
     F: FnOnce(TestDb) -> Fut,
     Fut: Future<Output = ()>,
 {
+    run_postgres_at(&pg_admin_url(), body).await
+}
+
+/// [`run_postgres`] through `admin_url` (a test inside a network namespace
+/// reaches the server through its [`PgBridge`]).
+pub async fn run_postgres_at<F, Fut>(admin_url: &str, body: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
     sqlx::any::install_default_drivers();
-    let admin_url = pg_admin_url();
+    let admin_url = admin_url.to_string();
     let mut admin = sqlx::AnyConnection::connect(&admin_url)
         .await
         .unwrap_or_else(|e| {
@@ -110,6 +120,73 @@ where
     let _ = admin.close().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
+    }
+}
+
+/// The PostgreSQL server of the other tests, reached from inside a test's
+/// loopback-only network namespace (where the host's 127.0.0.1:5432 is
+/// another machine's loopback).
+///
+/// A socket belongs to the namespace it was made in, whichever thread uses
+/// it. So a thread started *before* the test enters its namespace stays in
+/// the host's: it accepts on a listener made inside the namespace and
+/// connects each connection on to the real server. Only loopback on both
+/// sides; the threads end with the test process.
+pub struct PgBridge {
+    listeners: std::sync::mpsc::Sender<std::net::TcpListener>,
+}
+
+impl PgBridge {
+    /// Call before entering the namespace.
+    pub fn start() -> PgBridge {
+        let upstream = pg_host_port(&pg_admin_url());
+        let (tx, rx) = std::sync::mpsc::channel::<std::net::TcpListener>();
+        std::thread::spawn(move || {
+            let Ok(listener) = rx.recv() else { return };
+            for conn in listener.incoming() {
+                let Ok(inside) = conn else { continue };
+                let Ok(outside) = std::net::TcpStream::connect(upstream.as_str()) else {
+                    continue;
+                };
+                let _ = inside.set_nodelay(true);
+                let _ = outside.set_nodelay(true);
+                pump(inside.try_clone().unwrap(), outside.try_clone().unwrap());
+                pump(outside, inside);
+            }
+        });
+        PgBridge { listeners: tx }
+    }
+
+    /// Call inside the namespace: the admin URL to use there.
+    pub fn admin_url(&self) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the bridge");
+        let port = listener.local_addr().unwrap().port();
+        self.listeners
+            .send(listener)
+            .expect("the bridge thread runs");
+        let url = pg_admin_url();
+        url.replacen(&pg_host_port(&url), &format!("127.0.0.1:{port}"), 1)
+    }
+}
+
+/// Copy one direction until either side closes, then close both.
+fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream) {
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(std::net::Shutdown::Both);
+        let _ = from.shutdown(std::net::Shutdown::Both);
+    });
+}
+
+/// `host:port` of a `postgres://[user[:password]@]host[:port]/db` URL.
+fn pg_host_port(url: &str) -> String {
+    let rest = url.strip_prefix("postgres://").unwrap_or(url);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let host = rest.split(['/', '?']).next().unwrap_or(rest);
+    if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:5432")
     }
 }
 
@@ -164,6 +241,18 @@ pub async fn audit_count(store: &Store) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn host_and_port_are_found_with_or_without_credentials_and_port() {
+        assert_eq!(
+            super::pg_host_port("postgres://u:p@127.0.0.1:5433/db?x=1"),
+            "127.0.0.1:5433"
+        );
+        assert_eq!(
+            super::pg_host_port("postgres://localhost/db"),
+            "localhost:5432"
+        );
+    }
+
     #[test]
     fn database_name_is_replaced_keeping_the_query() {
         assert_eq!(
