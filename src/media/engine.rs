@@ -454,16 +454,31 @@ impl Engine {
         }
     }
 
+    /// ICE and DTLS are done: the subscriber can take media now, so ask
+    /// for the keyframes its slots wait for (not earlier: a keyframe sent
+    /// before this moment could not reach it).
+    fn on_connected(&mut self, now: Instant, id: ParticipantId) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        s.connected = true;
+        let waiting: Vec<_> = s
+            .slots
+            .iter()
+            .filter(|sl| sl.video)
+            .filter_map(|sl| sl.fwd.target())
+            .collect();
+        for src in waiting {
+            self.request_keyframe(now, src);
+        }
+        self.events.push_back(Event::Connected { participant: id });
+    }
+
     fn on_rtc_event(&mut self, now: Instant, id: ParticipantId, ev: RtcEvent) {
         match ev {
             RtcEvent::RtpPacket(pkt) => self.route_packet(now, id, pkt),
             RtcEvent::KeyframeRequest(req) => self.on_keyframe_request(now, id, req.mid),
-            RtcEvent::Connected => {
-                if let Some(s) = self.sessions.get_mut(&id) {
-                    s.connected = true;
-                }
-                self.events.push_back(Event::Connected { participant: id });
-            }
+            RtcEvent::Connected => self.on_connected(now, id),
             RtcEvent::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 self.remove_session(id, LeaveReason::Disconnected);
             }

@@ -18,9 +18,16 @@ pub const MAX_LAYERS: usize = 3;
 /// A layer that sent nothing for this long is treated as stopped (publisher
 /// paused it, or lost bandwidth) and subscribers move to another layer.
 pub const LAYER_IDLE: Duration = Duration::from_millis(1000);
-/// Minimum time between keyframe requests to one layer: several subscribers
-/// switching at once must not make the publisher send a keyframe each.
+/// A keyframe request not yet answered (no keyframe since) is repeated
+/// after this long, not before: several subscribers switching at once must
+/// not make the publisher send a keyframe each, and one keyframe serves
+/// them all.
 pub const PLI_INTERVAL: Duration = Duration::from_millis(500);
+/// Once a keyframe has arrived, a new request (a subscriber that connected
+/// after it passed) may follow this soon after it: a join storm then costs
+/// the publisher at most four keyframes a second per layer, and a joiner
+/// waits a fraction of [`PLI_INTERVAL`] instead of all of it.
+pub const KEYFRAME_MIN_GAP: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone, Default)]
 pub struct Layer {
@@ -33,6 +40,8 @@ pub struct Layer {
     /// Smoothed bitrate, bit/s (0 until measured).
     pub bitrate_bps: u64,
     pub last_pli: Option<Instant>,
+    /// When the last keyframe started on this layer.
+    pub last_keyframe: Option<Instant>,
 }
 
 impl Layer {

@@ -12,7 +12,7 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use super::engine::Engine;
 use super::forwarder::Decision;
 use super::keyframe::starts_keyframe;
-use super::room::{PLI_INTERVAL, layer_for_rid};
+use super::room::{KEYFRAME_MIN_GAP, PLI_INTERVAL, layer_for_rid};
 use super::tap::{TapCodec, TapInput};
 use super::{ParticipantId, TrackRef};
 
@@ -119,6 +119,9 @@ impl Engine {
             return;
         }
         let keyframe = vcodec.is_some_and(|c| starts_keyframe(c, &pkt.payload));
+        if keyframe && let Some(t) = self.tracks.get_mut(&src.track) {
+            t.layers[src.layer as usize].last_keyframe = Some(now);
+        }
         // A room being recorded: the recorder takes what a subscriber
         // would (after the mute policy), whether anyone watches or not.
         // (Checked for emptiness first: most rooms are not recorded, and
@@ -228,16 +231,26 @@ impl Engine {
         self.request_keyframe(now, src);
     }
 
-    /// Send a PLI for one layer of a track, at most every [`PLI_INTERVAL`].
+    /// Send a PLI for one layer of a track: an unanswered one is repeated
+    /// after [`PLI_INTERVAL`], an answered one may follow the keyframe
+    /// after [`KEYFRAME_MIN_GAP`].
     pub(super) fn request_keyframe(&mut self, now: Instant, src: TrackRef) {
         let Some(track) = self.tracks.get_mut(&src.track) else {
             return;
         };
         let layer = &mut track.layers[src.layer as usize];
-        if layer
+        let since = |t: Instant| now.saturating_duration_since(t);
+        let unanswered = layer
             .last_pli
-            .is_some_and(|t| now.saturating_duration_since(t) < PLI_INTERVAL)
-        {
+            .is_some_and(|p| layer.last_keyframe.is_none_or(|k| k < p));
+        let wait = if unanswered {
+            layer.last_pli.is_some_and(|p| since(p) < PLI_INTERVAL)
+        } else {
+            layer
+                .last_keyframe
+                .is_some_and(|k| since(k) < KEYFRAME_MIN_GAP)
+        };
+        if wait {
             return;
         }
         let Some(ssrc) = layer.ssrc else { return };

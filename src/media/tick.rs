@@ -271,6 +271,11 @@ impl Engine {
                 bwe_changed.push(sub);
             }
             let mut changed = false;
+            // A keyframe asked for before the subscriber's ICE and DTLS are
+            // done arrives before it can be sent there, and uses up the
+            // publisher's PLI interval: ask when it connects (see
+            // `Engine::on_connected`).
+            let connected = s.connected;
             for (i, sl) in s.slots.iter_mut().enumerate() {
                 if sl.shows != wanted[i] {
                     sl.shows = wanted[i];
@@ -281,6 +286,7 @@ impl Engine {
                 if want != sl.fwd.current() && want != pending {
                     rebuild_fanout = true;
                     if sl.fwd.set_target(want)
+                        && connected
                         && let Some(w) = want
                     {
                         plis.push(w);
@@ -288,7 +294,9 @@ impl Engine {
                 } else if want == sl.fwd.current() && pending.is_some() {
                     rebuild_fanout = true;
                     sl.fwd.set_target(want);
-                } else if let Some(p) = pending {
+                } else if let Some(p) = pending
+                    && connected
+                {
                     // Still waiting for a keyframe: keep asking (throttled).
                     plis.push(p);
                 }

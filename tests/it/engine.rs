@@ -396,3 +396,64 @@ fn console_sees_every_endpoint_as_a_low_layer_thumbnail() {
         assert_continuous(&pkts);
     }
 }
+
+/// Run until client `c` receives its first stage packet; returns (joined →
+/// connected, connected → first picture).
+fn first_picture(w: &mut World, c: usize) -> (Duration, Duration) {
+    let id = w.clients[c].id;
+    let stage = w.clients[c].recv_mids[0];
+    let step = Duration::from_millis(2);
+    let mut t = Duration::ZERO;
+    let mut connected_at = None;
+    while w.clients[c].on_mid(stage).is_empty() {
+        assert!(t < Duration::from_secs(3), "no picture {t:?} after joining");
+        w.run(step);
+        t += step;
+        if connected_at.is_none()
+            && w.events
+                .iter()
+                .any(|e| matches!(e, Event::Connected { participant } if *participant == id))
+        {
+            connected_at = Some(t);
+        }
+    }
+    assert!(
+        w.clients[c].on_mid(stage)[0].is_keyframe_start(),
+        "the first packet starts a keyframe"
+    );
+    let connected_at = connected_at.expect("connected before receiving");
+    (connected_at, t - connected_at)
+}
+
+/// A new subscriber's keyframe is asked for when it can receive one: a
+/// request sent at join time is answered before its ICE and DTLS are done,
+/// that keyframe cannot reach it, and the next request used to wait out
+/// the whole PLI interval (the S3 join storm's 0.67 s joins). A second
+/// subscriber connecting just after the first's keyframe passed waits only
+/// the keyframe gap, not the interval.
+#[test]
+fn a_new_subscriber_sees_the_stage_soon_after_it_connects_even_just_after_another() {
+    let mut w = World::new();
+    w.join(true, 0, 0);
+    // Past the publisher's first keyframes, well before its periodic one.
+    w.run(Duration::from_secs(2));
+    // Handshakes that take longer than the publisher's answer to a request.
+    w.slow_handshake = Some(Duration::from_millis(80));
+    let b = w.join(false, 1, 1);
+    let (connect, after) = first_picture(&mut w, b);
+    eprintln!("first: joined → connected {connect:?}, connected → first picture {after:?}");
+    // One frame interval (33 ms) plus the engine's tick.
+    assert!(
+        after < Duration::from_millis(120),
+        "first picture {after:?} after connecting"
+    );
+    let c = w.join(false, 1, 1);
+    let (connect, after) = first_picture(&mut w, c);
+    eprintln!("second: joined → connected {connect:?}, connected → first picture {after:?}");
+    // At most the keyframe gap (250 ms) after the first's keyframe, plus a
+    // frame; the unanswered-request interval (500 ms) would exceed it.
+    assert!(
+        after < Duration::from_millis(250),
+        "second subscriber's first picture {after:?} after connecting"
+    );
+}

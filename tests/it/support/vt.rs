@@ -77,6 +77,10 @@ pub struct Client {
     /// Mids of receive slots, in offer order.
     pub recv_mids: Vec<Mid>,
     pub outbox: Vec<(SocketAddr, Vec<u8>)>,
+    /// Until then nothing moves between this client and the server (its
+    /// datagrams wait, both ways): a slow ICE and DTLS handshake.
+    pub held_until: Option<Instant>,
+    pub held_in: Vec<diemcau::media::Datagram>,
 }
 
 pub struct World {
@@ -91,6 +95,8 @@ pub struct World {
     pub dropped: usize,
     /// Publishers joined from now on send H.264.
     pub h264_publishers: bool,
+    /// Clients joined from now on reach the server only after this long.
+    pub slow_handshake: Option<Duration>,
 }
 
 impl World {
@@ -113,6 +119,7 @@ impl World {
             rng: 42,
             dropped: 0,
             h264_publishers: false,
+            slow_handshake: None,
         }
     }
 
@@ -231,6 +238,8 @@ impl World {
             keyframe_requests: 0,
             recv_mids,
             outbox: vec![],
+            held_until: self.slow_handshake.map(|d| self.now + d),
+            held_in: vec![],
         });
         idx
     }
@@ -245,6 +254,12 @@ impl World {
                 c.rtc.handle_input(Input::Timeout(now)).unwrap();
                 c.drain();
                 c.publish(now);
+                if c.held_until.is_some_and(|t| t <= now) {
+                    c.held_until = None;
+                    for d in std::mem::take(&mut c.held_in) {
+                        c.deliver(now, &d);
+                    }
+                }
             }
             self.engine.handle_timeout(now);
             self.exchange();
@@ -258,7 +273,9 @@ impl World {
             let mut to_server: VecDeque<(SocketAddr, Vec<u8>)> = VecDeque::new();
             for c in &mut self.clients {
                 c.drain();
-                to_server.extend(c.outbox.drain(..));
+                if c.held_until.is_none() {
+                    to_server.extend(c.outbox.drain(..));
+                }
             }
             let now = self.now;
             for (src, bytes) in &to_server {
@@ -280,6 +297,10 @@ impl World {
                 let Some(c) = self.clients.iter_mut().find(|c| c.addr == d.destination) else {
                     continue;
                 };
+                if c.held_until.is_some() {
+                    c.held_in.push(d);
+                    continue;
+                }
                 c.deliver(now, &d);
             }
         }
