@@ -1441,6 +1441,10 @@
         reloadMeeting(mine);
         loadRecording(mine);
         break;
+      case "relay_thumbs":
+        for (const th of msg.thumbs) patchSite(th.endpoint_id, { thumb_participant: th.participant });
+        refreshSnapshot(mine);
+        break;
       case "relay_sites":
         if (msg.endpoints.length) logEvent(t("ev_relay_sites", { node: msg.node, n: msg.endpoints.length }));
         else alertBar(t("ev_relay_down", { node: msg.node }), "amber", `relay:${msg.node}`);
@@ -2113,7 +2117,12 @@
     const media = live && live.media;
     if (!media) return out;
     const byParticipant = new Map();
-    for (const s of allSites()) if (s.participant) byParticipant.set(String(s.participant), s.endpoint_id);
+    for (const s of allSites()) {
+      if (s.participant) byParticipant.set(String(s.participant), s.endpoint_id);
+      // A room on a node below: its thumbnail comes up the relay link while
+      // this console watches, under a source id of its own.
+      if (s.thumb_participant) byParticipant.set(String(s.thumb_participant), s.endpoint_id);
+    }
     for (const slot of media.slots) {
       if (slot.kind !== "video" || slot.role !== "thumbnail" || !slot.participant) continue;
       const ep = byParticipant.get(String(slot.participant));

@@ -91,6 +91,7 @@ impl From<CommandError> for ApiError {
             CommandError::BadSdp(_) => (StatusCode::BAD_REQUEST, "bad_sdp"),
             CommandError::NoUsableCodec => (StatusCode::UNPROCESSABLE_ENTITY, "no_usable_codec"),
             CommandError::NotInRoom(..) => (StatusCode::UNPROCESSABLE_ENTITY, "not_in_room"),
+            CommandError::NotARelay(_) => (StatusCode::UNPROCESSABLE_ENTITY, "not_a_relay"),
             CommandError::SessionFailed => (StatusCode::INTERNAL_SERVER_ERROR, "session_failed"),
         };
         ApiError::new(status, code, e.to_string())

@@ -188,6 +188,26 @@ impl Engine {
                 s.max_kbps = kbps;
                 Ok(Reply::Done)
             }
+            Command::PinThumbs {
+                participant,
+                mut sources,
+            } => {
+                let s = self
+                    .sessions
+                    .get_mut(&participant)
+                    .ok_or(CommandError::UnknownParticipant(participant))?;
+                if s.role != super::Role::Relay {
+                    return Err(CommandError::NotARelay(participant));
+                }
+                sources.truncate(super::RELAY_THUMBS);
+                if s.pinned != sources {
+                    s.pinned = sources;
+                    if let Some(r) = self.rooms.get_mut(&s.room) {
+                        r.dirty = true;
+                    }
+                }
+                Ok(Reply::Done)
+            }
             Command::Record { room, on } => {
                 if on {
                     self.taps.entry(room.clone()).or_default();
@@ -279,10 +299,23 @@ impl Engine {
     /// The participant behind a source id (itself, or the relay owning an
     /// extra audio track).
     pub(super) fn source_owner(&self, id: ParticipantId) -> Option<ParticipantId> {
-        match super::audio_source_track(id) {
-            Some(t) => self.tracks.get(&t).map(|t| t.owner),
-            None => self.sessions.contains_key(&id).then_some(id),
+        match (super::audio_source_track(id), super::thumb_source(id)) {
+            (Some(t), _) => self.tracks.get(&t).map(|t| t.owner),
+            (None, Some((relay, _))) => self.sessions.contains_key(&relay).then_some(relay),
+            (None, None) => self.sessions.contains_key(&id).then_some(id),
         }
+    }
+
+    /// The id a slot names to its subscriber: the participant, except a
+    /// relay's thumbnail, which names its own source id (the roll call's
+    /// `thumb_participant` says which room below it is).
+    fn slot_source(&self, id: ParticipantId) -> Option<ParticipantId> {
+        let owner = self.source_owner(id)?;
+        Some(if super::thumb_source(id).is_some() {
+            id
+        } else {
+            owner
+        })
     }
 
     /// A source's display name: its participant's.
@@ -301,7 +334,7 @@ impl Engine {
                 mid: sl.mid.to_string(),
                 video: sl.video,
                 role: sl.role,
-                participant: sl.shows.and_then(|p| self.source_owner(p)),
+                participant: sl.shows.and_then(|p| self.slot_source(p)),
                 name: sl.shows.and_then(|p| self.source_name(p)),
             })
             .collect()

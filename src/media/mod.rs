@@ -53,6 +53,28 @@ pub fn audio_source_track(id: ParticipantId) -> Option<TrackId> {
     (id & AUDIO_SOURCE_BIT != 0).then_some((id & 0xffff_ffff) as TrackId)
 }
 
+/// Video tracks a relay link carries each way besides its main picture:
+/// thumbnails of rooms on its side, sent only while an operator on the
+/// other side watches them (which ones: `Command::PinThumbs`).
+pub const RELAY_THUMBS: usize = 8;
+
+/// A relay's thumbnail tracks are video sources of their own, for consoles'
+/// thumbnail slots (never the stage or the speaker): ids with this bit, the
+/// relay's participant id and the track's index. Below 2^53, so a console's
+/// script reads them exactly.
+pub const THUMB_SOURCE_BIT: ParticipantId = 1 << 50;
+
+/// The source id of a relay's `index`-th thumbnail track.
+pub fn thumb_source_id(relay: ParticipantId, index: usize) -> ParticipantId {
+    THUMB_SOURCE_BIT | (relay << 4) | (index as ParticipantId & 0xf)
+}
+
+/// The relay and index behind a thumbnail source id; `None` otherwise.
+pub fn thumb_source(id: ParticipantId) -> Option<(ParticipantId, usize)> {
+    (id & THUMB_SOURCE_BIT != 0 && id & AUDIO_SOURCE_BIT == 0)
+        .then_some(((id & !THUMB_SOURCE_BIT) >> 4, (id & 0xf) as usize))
+}
+
 /// One simulcast layer of one published track (layer 0 = lowest quality).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TrackRef {
@@ -150,6 +172,12 @@ pub enum Command {
         participant: ParticipantId,
         kbps: Option<u32>,
     },
+    /// What a relay's thumbnail slots show, in order (`None`: nothing, so
+    /// nothing crosses the link for that slot).
+    PinThumbs {
+        participant: ParticipantId,
+        sources: Vec<Option<ParticipantId>>,
+    },
     /// Start (or stop) handing a room's media to the recorder. The room
     /// need not exist yet: its first publisher is recorded from the start.
     Record {
@@ -190,6 +218,8 @@ pub enum CommandError {
     NotInRoom(ParticipantId, String),
     #[error("internal error in the session; it was closed")]
     SessionFailed,
+    #[error("participant {0} is not a relay")]
+    NotARelay(ParticipantId),
 }
 
 /// What one receive slot shows, as told to its subscriber.

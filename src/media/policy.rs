@@ -62,6 +62,9 @@ pub struct RoomView<'a> {
     /// Sources that are not participants (a relay's extra audio tracks),
     /// with the participant they belong to: nobody receives their own.
     owners: HashMap<ParticipantId, ParticipantId>,
+    /// Relay links: their main picture (what the other side has on stage)
+    /// is not a room, so it takes no thumbnail slot.
+    relays: HashSet<ParticipantId>,
 }
 
 impl<'a> RoomView<'a> {
@@ -81,7 +84,14 @@ impl<'a> RoomView<'a> {
             video: sources.iter().filter(|s| s.video).map(|s| s.id).collect(),
             audio: sources.iter().filter(|s| s.audio).map(|s| s.id).collect(),
             owners: HashMap::new(),
+            relays: HashSet::new(),
         }
+    }
+
+    /// Which participants are relay links.
+    pub fn with_relays(mut self, relays: HashSet<ParticipantId>) -> Self {
+        self.relays = relays;
+        self
     }
 
     /// Which participant each non-participant source belongs to.
@@ -92,6 +102,16 @@ impl<'a> RoomView<'a> {
 
     fn owner(&self, source: ParticipantId) -> ParticipantId {
         self.owners.get(&source).copied().unwrap_or(source)
+    }
+
+    /// The participant a source belongs to (itself, for a participant).
+    pub fn owner_of(&self, source: ParticipantId) -> ParticipantId {
+        self.owner(source)
+    }
+
+    /// Whether a source has forwardable video now.
+    pub fn has_video(&self, source: ParticipantId) -> bool {
+        self.video.contains(&source)
     }
 }
 
@@ -104,6 +124,8 @@ pub fn assign(
     current: &[Option<ParticipantId>],
 ) -> Vec<Option<ParticipantId>> {
     let has_video = |p: ParticipantId| view.owner(p) != me && view.video.contains(&p);
+    // A relay's thumbnail tracks are for thumbnail slots only.
+    let has_picture = |p: ParticipantId| has_video(p) && super::thumb_source(p).is_none();
     let has_audio = |p: ParticipantId| view.owner(p) != me && view.audio.contains(&p);
     let mut out: Vec<Option<ParticipantId>> = vec![None; roles.len()];
     let cur = |i: usize| current.get(i).copied().flatten();
@@ -114,7 +136,7 @@ pub fn assign(
     let n_stage = count(SlotRole::Stage);
     let mut stage_queue: Vec<ParticipantId> = Vec::with_capacity(n_stage);
     let offer = |p: ParticipantId, q: &mut Vec<ParticipantId>| {
-        if q.len() < n_stage && has_video(p) && !q.contains(&p) {
+        if q.len() < n_stage && has_picture(p) && !q.contains(&p) {
             q.push(p);
         }
     };
@@ -155,13 +177,13 @@ pub fn assign(
         let shown = |p: &ParticipantId| out.contains(&Some(*p));
         let pick = view
             .speaker
-            .filter(|s| has_video(*s) && !shown(s))
-            .or_else(|| cur(i).filter(|c| has_video(*c) && !shown(c)))
+            .filter(|s| has_picture(*s) && !shown(s))
+            .or_else(|| cur(i).filter(|c| has_picture(*c) && !shown(c)))
             .or_else(|| {
                 view.sources
                     .iter()
                     .map(|s| s.id)
-                    .find(|p| has_video(*p) && !shown(p))
+                    .find(|p| has_picture(*p) && !shown(p))
             });
         out[i] = pick;
     }
@@ -175,7 +197,7 @@ pub fn assign(
             .sources
             .iter()
             .map(|s| s.id)
-            .filter(|&p| has_video(p))
+            .filter(|&p| has_video(p) && !view.relays.contains(&p))
             .collect();
         fill_sticky(&mut out, &thumbs, &wanted, cur);
     }

@@ -67,6 +67,9 @@ pub struct Session {
     /// Incoming SSRC -> track layer, learned from str0m's receive streams.
     pub rx_ssrc: HashMap<Ssrc, TrackRef>,
     pub slots: Vec<Slot>,
+    /// A relay's thumbnail slots, in order: the source each must show
+    /// (`Command::PinThumbs`); the policy's choice is not used for them.
+    pub pinned: Vec<Option<ParticipantId>>,
     /// Remote addresses seen for this session (for demux cleanup).
     pub remote_addrs: Vec<SocketAddr>,
     pub link: LinkStats,
@@ -154,6 +157,7 @@ impl Session {
             published: Vec::new(),
             rx_ssrc: HashMap::new(),
             slots: Vec::new(),
+            pinned: Vec::new(),
             remote_addrs: Vec::new(),
             link: LinkStats::default(),
         }
@@ -214,7 +218,8 @@ impl Session {
             let video_slots = self.slots.iter().filter(|s| s.video).count();
             let role = if !video {
                 SlotRole::Audio
-            } else if self.role == Role::Console && video_slots > 0 {
+            } else if matches!(self.role, Role::Console | Role::Relay) && video_slots > 0 {
+                // A relay's further video slots carry thumbnails up.
                 SlotRole::Thumbnail
             } else {
                 match video_slots {
@@ -278,6 +283,20 @@ impl Session {
             .iter()
             .map(|(_, t)| *t)
             .filter(|t| tracks.get(t).is_some_and(|pt| !pt.video))
+            .skip(1)
+            .filter(move |_| self.role == super::Role::Relay)
+    }
+
+    /// A relay's video tracks after its first: thumbnails of rooms on its
+    /// side, each a source of its own ([`super::thumb_source_id`]).
+    pub fn extra_video_tracks<'a>(
+        &'a self,
+        tracks: &'a HashMap<TrackId, super::room::PublishedTrack>,
+    ) -> impl Iterator<Item = TrackId> + 'a {
+        self.published
+            .iter()
+            .map(|(_, t)| *t)
+            .filter(|t| tracks.get(t).is_some_and(|pt| pt.video))
             .skip(1)
             .filter(move |_| self.role == super::Role::Relay)
     }

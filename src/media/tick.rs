@@ -1,7 +1,7 @@
 //! Periodic room work: layer bitrates, active speaker, and turning the stage
 //! policy's wishes into forwarder targets (which layer of whom, per slot).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use super::engine::{BITRATE_WINDOW, Engine};
@@ -141,6 +141,7 @@ impl Engine {
         let mut rebuild_fanout = std::mem::take(&mut room.dirty);
         let mut sources: Vec<Source> = Vec::with_capacity(room.participants.len());
         let mut owners: HashMap<ParticipantId, ParticipantId> = HashMap::new();
+        let mut relays: HashSet<ParticipantId> = HashSet::new();
         for s in room
             .participants
             .iter()
@@ -163,6 +164,20 @@ impl Engine {
                     audio: !s.mute.audio(),
                 });
             }
+            if s.role == super::Role::Relay {
+                relays.insert(s.id);
+            }
+            // Its further video tracks: thumbnails of rooms on its side,
+            // while they flow (only while someone here watches).
+            for (i, t) in s.extra_video_tracks(&self.tracks).enumerate() {
+                let id = super::thumb_source_id(s.id, i);
+                owners.insert(id, s.id);
+                sources.push(Source {
+                    id,
+                    video: self.tracks[&t].active_layers(now).next().is_some(),
+                    audio: false,
+                });
+            }
         }
         let loudest = room.speaker.ranked(now);
         let view = RoomView::new(
@@ -172,7 +187,8 @@ impl Engine {
             &loudest,
             self.cfg.audio_slots_max,
         )
-        .with_owners(owners);
+        .with_owners(owners)
+        .with_relays(relays);
         let participants = room.participants.clone();
         let mut plis: Vec<TrackRef> = Vec::new();
         let mut changed_slots: Vec<ParticipantId> = Vec::new();
@@ -186,7 +202,21 @@ impl Engine {
             }
             let roles: Vec<SlotRole> = s.slots.iter().map(|sl| sl.role).collect();
             let current: Vec<Option<ParticipantId>> = s.slots.iter().map(|sl| sl.shows).collect();
-            let wanted = policy::assign(&view, sub, &roles, &current);
+            let mut wanted = policy::assign(&view, sub, &roles, &current);
+            let relay = s.role == super::Role::Relay;
+            if relay {
+                // A relay's thumbnails show what the other side asked for.
+                let mut pins = s.pinned.iter();
+                for (w, r) in wanted.iter_mut().zip(&roles) {
+                    if *r == SlotRole::Thumbnail {
+                        *w = pins
+                            .next()
+                            .copied()
+                            .flatten()
+                            .filter(|p| view.owner_of(*p) != sub && view.has_video(*p));
+                    }
+                }
+            }
             let budget = s
                 .bwe_bps
                 .unwrap_or(DEFAULT_BUDGET_BPS)
@@ -215,9 +245,14 @@ impl Engine {
                 let Some(p) = wanted[i] else { continue };
                 let video = s.slots[i].video;
                 // (The fields, not `source_track`: `room` is borrowed.)
-                let track = match super::audio_source_track(p) {
-                    Some(t) => (!video && self.tracks.contains_key(&t)).then_some(t),
-                    None => self
+                let track = match (super::audio_source_track(p), super::thumb_source(p)) {
+                    (Some(t), _) => (!video && self.tracks.contains_key(&t)).then_some(t),
+                    (None, Some((relay, n))) => self
+                        .sessions
+                        .get(&relay)
+                        .and_then(|ps| ps.extra_video_tracks(&self.tracks).nth(n))
+                        .filter(|_| video),
+                    (None, None) => self
                         .sessions
                         .get(&p)
                         .and_then(|ps| ps.track_of_kind(video, &self.tracks)),
@@ -235,6 +270,12 @@ impl Engine {
                         .filter(|c| c.track == track)
                         .map(|c| c.layer);
                     choose_layer(t, now, roles[i], remaining, current)
+                        // A relay link's budget is a hard cap (its far end
+                        // polices it): a thumbnail that does not fit waits.
+                        .filter(|&l| {
+                            !(relay && roles[i] == SlotRole::Thumbnail)
+                                || layer_bps(t, l) <= remaining
+                        })
                 };
                 if let Some(layer) = layer {
                     if video {

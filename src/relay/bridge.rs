@@ -7,7 +7,10 @@
 //! the *other* side's room selected: its stage and its loudest voices) and
 //! receives one stage slot and as many audio slots; the receiving engine
 //! treats each audio track after the first as a voice of its own (speaker
-//! detection, loudest-K). Both servers already turn a slot into one
+//! detection, loudest-K). Each way also carries [`RELAY_THUMBS`] thumbnail
+//! video tracks: the engine leaves a relay's thumbnail slots empty until
+//! the link pins rooms to them (an operator on the other side watches), so
+//! they cost nothing until then. Both servers already turn a slot into one
 //! continuous stream (sequence numbers and timestamps rewritten across
 //! source switches), so the bridge passes packets through unchanged: same
 //! sequence number, timestamp, marker and RFC 6464 level (the next room's
@@ -27,6 +30,8 @@ use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+pub use crate::media::RELAY_THUMBS;
 
 /// Audio tracks each way: the stage's voice and the loudest of the other
 /// side, as many as a room's subscriber gets (the engine's audio slots).
@@ -72,15 +77,24 @@ pub struct LegStats {
 struct Leg {
     rtc: Rtc,
     pending: Option<SdpPendingOffer>,
-    send_video: Mid,
+    /// The main picture, then the thumbnails.
+    send_video: Vec<Mid>,
     send_audio: Vec<Mid>,
-    recv_video: Mid,
+    recv_video: Vec<Mid>,
     recv_audio: Vec<Mid>,
     local: Option<SocketAddr>,
     next_timeout: Instant,
     connected: bool,
     dead: bool,
     stats: LegStats,
+}
+
+/// A received track, by kind and position: it leaves on the other leg's
+/// track of the same kind and position.
+#[derive(Debug, Clone, Copy)]
+enum Track {
+    Video(usize),
+    Audio(usize),
 }
 
 /// One datagram to send from a leg's socket.
@@ -116,13 +130,17 @@ fn new_leg(now: Instant) -> Result<(Leg, String), BridgeError> {
         .enable_h264(true)
         .build(now);
     let mut change = rtc.sdp_api();
-    let send_video = change.add_media(
-        MediaKind::Video,
-        Direction::SendOnly,
-        Some("relay".into()),
-        None,
-        None,
-    );
+    let send_video: Vec<Mid> = (0..1 + RELAY_THUMBS)
+        .map(|_| {
+            change.add_media(
+                MediaKind::Video,
+                Direction::SendOnly,
+                Some("relay".into()),
+                None,
+                None,
+            )
+        })
+        .collect();
     let send_audio: Vec<Mid> = (0..AUDIO_TRACKS)
         .map(|_| {
             change.add_media(
@@ -134,7 +152,9 @@ fn new_leg(now: Instant) -> Result<(Leg, String), BridgeError> {
             )
         })
         .collect();
-    let recv_video = change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+    let recv_video: Vec<Mid> = (0..1 + RELAY_THUMBS)
+        .map(|_| change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None))
+        .collect();
     let recv_audio: Vec<Mid> = (0..AUDIO_TRACKS)
         .map(|_| change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None))
         .collect();
@@ -299,7 +319,8 @@ impl Bridge {
     /// requests found cross to the other leg, which is drained in turn.
     fn drain(&mut self, side: Side) {
         let mut crossing: Vec<RtpPacket> = Vec::new();
-        let mut keyframe = false;
+        // Which of this leg's sent videos the far end lost a picture on.
+        let mut keyframes: Vec<usize> = Vec::new();
         {
             let Bridge {
                 up,
@@ -327,9 +348,11 @@ impl Bridge {
                     }
                     Ok(Output::Event(e)) => match e {
                         Event::RtpPacket(p) => crossing.push(p),
-                        Event::KeyframeRequest(r) if r.mid == leg.send_video => {
-                            leg.stats.keyframe_requests_in += 1;
-                            keyframe = true;
+                        Event::KeyframeRequest(r) => {
+                            if let Some(i) = leg.send_video.iter().position(|m| *m == r.mid) {
+                                leg.stats.keyframe_requests_in += 1;
+                                keyframes.push(i);
+                            }
                         }
                         Event::IceConnectionStateChange(IceConnectionState::Disconnected)
                             if std::mem::take(&mut leg.connected) =>
@@ -350,11 +373,11 @@ impl Bridge {
                 }
             }
         }
-        if crossing.is_empty() && !keyframe {
+        if crossing.is_empty() && keyframes.is_empty() {
             return;
         }
-        // (write, None: video / Some(i): the i-th audio track)
-        let mut writes: Vec<(RtpWrite, Option<usize>)> = Vec::with_capacity(crossing.len());
+        // (write, the i-th video or audio track)
+        let mut writes: Vec<(RtpWrite, Track)> = Vec::with_capacity(crossing.len());
         {
             let leg = self.leg(side);
             for p in crossing {
@@ -364,14 +387,14 @@ impl Bridge {
                     .stream_rx(&p.header.ssrc)
                     .map(|s| s.mid());
                 let Some(mid) = mid else { continue };
-                let track = if mid == leg.recv_video {
-                    None
+                let track = if let Some(i) = leg.recv_video.iter().position(|m| *m == mid) {
+                    Track::Video(i)
                 } else if let Some(i) = leg.recv_audio.iter().position(|m| *m == mid) {
-                    Some(i)
+                    Track::Audio(i)
                 } else {
                     continue;
                 };
-                let video = track.is_none();
+                let video = matches!(track, Track::Video(_));
                 leg.stats.packets_in += 1;
                 leg.stats.bytes_in += p.payload.len() as u64;
                 let ext = ExtensionValues {
@@ -396,8 +419,8 @@ impl Bridge {
         let other = side.other();
         let peer = self.leg(other);
         if !peer.dead {
-            if keyframe {
-                let mid = peer.recv_video;
+            for i in keyframes {
+                let mid = peer.recv_video[i];
                 if let Some(rx) = peer.rtc.direct_api().stream_rx_by_mid(mid, None) {
                     rx.request_keyframe(KeyframeRequestKind::Pli);
                 }
@@ -407,8 +430,8 @@ impl Bridge {
                     break;
                 }
                 let mid = match track {
-                    None => peer.send_video,
-                    Some(i) => peer.send_audio[i],
+                    Track::Video(i) => peer.send_video[i],
+                    Track::Audio(i) => peer.send_audio[i],
                 };
                 let mut api = peer.rtc.direct_api();
                 if let Some(tx) = api.stream_tx_by_mid(mid, None) {
@@ -438,11 +461,12 @@ mod tests {
     }
 
     #[test]
-    fn both_legs_offer_one_video_and_the_audio_tracks_each_way() {
+    fn both_legs_offer_the_picture_the_thumbnails_and_the_audio_tracks_each_way() {
         let (_, up, local) = Bridge::new(Instant::now()).unwrap();
+        let each_way = 1 + RELAY_THUMBS + AUDIO_TRACKS;
         for sdp in [up, local] {
-            assert_eq!(sdp.matches("a=sendonly").count(), 1 + AUDIO_TRACKS, "{sdp}");
-            assert_eq!(sdp.matches("a=recvonly").count(), 1 + AUDIO_TRACKS, "{sdp}");
+            assert_eq!(sdp.matches("a=sendonly").count(), each_way, "{sdp}");
+            assert_eq!(sdp.matches("a=recvonly").count(), each_way, "{sdp}");
             assert!(sdp.contains("VP8") && sdp.contains("opus"), "{sdp}");
         }
     }

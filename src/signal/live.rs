@@ -183,6 +183,17 @@ impl LiveRooms {
                                 )
                                 .await
                         }
+                        MediaAction::PinThumbs { relay, sources } => {
+                            self.media
+                                .participant_command(
+                                    relay,
+                                    Command::PinThumbs {
+                                        participant: relay,
+                                        sources,
+                                    },
+                                )
+                                .await
+                        }
                         MediaAction::Remove { participant } => {
                             self.media
                                 .participant_command(participant, Command::Leave { participant })

@@ -17,7 +17,8 @@ use sqlx::Row;
 use crate::support::api::{ApiWorld, Client, fingerprint, world_with};
 use crate::support::db::{PgBridge, run_postgres_at, run_sqlite};
 use crate::support::rtc_client::{
-    PublishConfig, RtcClient, run_in_loopback_netns, whep_subscriber, whip_publisher,
+    ClientConfig, PublishConfig, RtcClient, run_in_loopback_netns, whep_subscriber, whip_publisher,
+    ws_join_as,
 };
 use crate::support::server::{TestServer, start_with};
 
@@ -372,7 +373,93 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
         })
         .await;
 
-        // 4. The middle node stops and comes back on the same address: the
+        // 4. Thumbnails of rooms below go up only while an operator above
+        //    watches: none before a console joins at the top; with one, A's
+        //    (two levels down, not on stage) reaches its thumbnail slot
+        //    under the source id the roll call names; none after it leaves.
+        let a_key = w.endpoint("a").to_string();
+        wait_row(
+            &op,
+            &id,
+            &a_key,
+            "A present at the top, no thumbnail",
+            |r| r["connected"] == true && r["thumb_participant"].is_null(),
+        )
+        .await;
+        let mut console = RtcClient::new(ClientConfig {
+            name: "Bàn điều hành tỉnh".into(),
+            publish: None,
+            // The stage, then a thumbnail each: the hub, the middle's relay
+            // and the rooms below (as the console page opens them).
+            recv_video: 6,
+            recv_audio: 1,
+            loss: None,
+        })
+        .await
+        .unwrap();
+        let (console_ws, _) =
+            ws_join_as(&mut console, &w.srv.base_url(), &id, &op_token, "console")
+                .await
+                .unwrap();
+        console.wait_connected(LINK).await.unwrap();
+        let mut thumb = 0u64;
+        let deadline = Instant::now() + LINK;
+        while thumb == 0 {
+            let row = roll_call_row(&op, &id, &a_key).await;
+            thumb = row["thumb_participant"].as_u64().unwrap_or(0);
+            assert!(
+                Instant::now() < deadline,
+                "A's thumbnail never named at the top: {row}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let slot = console_ws
+            .wait_message(0, LINK, |v| {
+                v["type"] == "slots"
+                    && v["slots"].as_array().is_some_and(|s| {
+                        s.iter()
+                            .any(|x| x["participant"].as_str().and_then(|p| p.parse().ok()) == Some(thumb)
+                                && x["role"] == "thumbnail")
+                    })
+            })
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "no console slot shows A's thumbnail source {thumb} (b {b_tag} a {a_tag} hub {hub_tag}): {:?}\n{}",
+                    console_ws
+                        .received()
+                        .iter()
+                        .filter(|m| m["type"] == "slots" || m["type"] == "joined")
+                        .map(|m| m["slots"].to_string())
+                        .collect::<Vec<_>>(),
+                    console.describe()
+                )
+            });
+        eprintln!("relay: A's thumbnail at the top console: {slot}");
+        let thumbs_from_a = |c: &RtcClient| -> usize {
+            (1..6)
+                .filter_map(|i| c.video(i))
+                .map(|t| t.packets_from(a_tag))
+                .sum()
+        };
+        until(
+            "A's thumbnail video at the top's console",
+            &[&console],
+            || thumbs_from_a(&console) > 30,
+        )
+        .await;
+        console.close().await;
+        drop(console_ws);
+        wait_row(
+            &op,
+            &id,
+            &a_key,
+            "A's thumbnail stops with the console",
+            |r| r["thumb_participant"].is_null(),
+        )
+        .await;
+
+        // 5. The middle node stops and comes back on the same address: the
         //    tree re-merges by itself — B on the top's roll call again and
         //    its video back at the top within 5 s of the middle's return.
         let middle_port = middle.http.port();

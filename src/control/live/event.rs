@@ -116,6 +116,13 @@ pub enum LiveEvent {
         participant: ParticipantId,
         endpoints: Vec<String>,
     },
+    /// The thumbnails of rooms below that reach this node changed (an
+    /// operator here started or stopped watching): the roll call's
+    /// `thumb_participant` names them.
+    RelayThumbs {
+        node: String,
+        thumbs: Vec<RelayThumb>,
+    },
     /// This node's relay link to its parent node came up or went down.
     ParentRelay {
         up: bool,
@@ -126,4 +133,11 @@ pub enum LiveEvent {
         people_present: u32,
         connected_sites: u32,
     },
+}
+
+/// A room below and the source id its thumbnail arrives under here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RelayThumb {
+    pub endpoint_id: String,
+    pub participant: ParticipantId,
 }

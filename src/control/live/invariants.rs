@@ -97,6 +97,10 @@ impl EngineModel {
                         m.1 = *v;
                     }
                 }
+                MediaAction::PinThumbs { relay, sources } => {
+                    assert!(self.connected.contains(relay), "{ctx}: pins on {relay}");
+                    assert!(sources.len() <= crate::media::RELAY_THUMBS, "{ctx}: pins");
+                }
                 MediaAction::Remove { participant } => {
                     assert!(
                         self.connected.contains(participant),
@@ -180,7 +184,9 @@ impl ConsoleModel {
                 }
                 LiveEvent::OtherConnected { .. } | LiveEvent::OtherDisconnected { .. } => {}
                 // The random operations here open no relay links.
-                LiveEvent::RelaySites { .. } | LiveEvent::ParentRelay { .. } => {}
+                LiveEvent::RelaySites { .. }
+                | LiveEvent::RelayThumbs { .. }
+                | LiveEvent::ParentRelay { .. } => {}
                 LiveEvent::Headcount {
                     endpoint_id,
                     headcount,

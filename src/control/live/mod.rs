@@ -139,6 +139,11 @@ pub enum MediaAction {
     },
     /// `Command::Leave`.
     Remove { participant: ParticipantId },
+    /// `Command::PinThumbs` for the relay to the parent.
+    PinThumbs {
+        relay: ParticipantId,
+        sources: Vec<Option<ParticipantId>>,
+    },
 }
 
 /// One room endpoint's live state (expected, the hub, or a guest). Sites are
@@ -165,6 +170,9 @@ struct Site {
     /// Present on another node, reached through this child relay
     /// participant (its last report named this site).
     via: Option<ParticipantId>,
+    /// Its thumbnail's source id here, while the relay it is behind sends
+    /// one (an operator here watches).
+    thumb: Option<ParticipantId>,
     /// Operator mutes, remembered across reconnects.
     muted_audio: bool,
     muted_video: bool,
@@ -186,6 +194,7 @@ impl Site {
             named_by_connection: false,
             participant: None,
             via: None,
+            thumb: None,
             kind: None,
             connected_since_ms: None,
             dropped_at_ms: None,
@@ -302,6 +311,13 @@ pub struct LiveMeeting {
     /// node's own operator (a sub-operator for its subtree) may act in
     /// between and the top overrides when it acts again.
     last_upper: Option<relay::UpperView>,
+    /// The rooms the parent's operators watch (endpoint ids, in order):
+    /// their thumbnails go up the relay while they are here or below.
+    upper_watch: Vec<String>,
+    /// Site indices on the parent relay's thumbnail slots, in order.
+    pins: Vec<Option<usize>>,
+    /// The thumbnail sources the engine was last told for them.
+    sent_pins: Vec<Option<ParticipantId>>,
 }
 
 fn event(e: LiveEvent) -> Effect {
@@ -363,6 +379,9 @@ impl LiveMeeting {
             parent_relay: None,
             upper_stage: None,
             last_upper: None,
+            upper_watch: Vec::new(),
+            pins: Vec::new(),
+            sent_pins: Vec::new(),
             attendance: Attendance {
                 quorum: Quorum {
                     basis: QuorumBasis::Sites,
@@ -549,6 +568,9 @@ impl LiveMeeting {
         if parts != self.sent_stage {
             media.push(Effect::Media(MediaAction::SetStage(parts.clone())));
             self.sent_stage = parts;
+        }
+        if let Some(pins) = self.repin() {
+            media.push(Effect::Media(pins));
         }
         if stage != before.stage {
             events.push(event(LiveEvent::StageChanged {

@@ -17,8 +17,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Conn, Effect, LiveError, LiveEvent, LiveMeeting, event};
-use crate::media::ParticipantId;
+use super::event::RelayThumb;
+use super::{Conn, Effect, LiveError, LiveEvent, LiveMeeting, MediaAction, event};
+use crate::media::{ParticipantId, RELAY_THUMBS, thumb_source_id};
 
 /// What a parent tells a child relay.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -28,6 +29,11 @@ pub struct UpperView {
     /// Every room the parent has an operator mute for.
     pub mutes: Vec<SiteMute>,
     pub locked: bool,
+    /// The rooms whose thumbnails operators up here watch, most wanted
+    /// first: a child sends those present on its side, up to
+    /// [`RELAY_THUMBS`]; nothing while the list is empty.
+    #[serde(default)]
+    pub watch: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -46,6 +52,9 @@ pub struct PresentSite {
     /// people counts the rooms below too.
     #[serde(default)]
     pub headcount: Option<u32>,
+    /// The relay's thumbnail track carrying this room, if any.
+    #[serde(default)]
+    pub thumb: Option<u8>,
 }
 
 /// The most rooms one report may name (a province has ~150 communes; a
@@ -107,9 +116,13 @@ impl LiveMeeting {
         let before = self.before();
         let mut fx = Vec::new();
         let mut named: Vec<usize> = Vec::with_capacity(sites.len());
+        let mut thumbs: Vec<(usize, ParticipantId)> = Vec::new();
         for p in sites.iter().take(MAX_REPORTED_SITES) {
             if let Some(&i) = self.index.get(&p.endpoint_id) {
                 named.push(i);
+                if let Some(t) = p.thumb.map(usize::from).filter(|t| *t < RELAY_THUMBS) {
+                    thumbs.push((i, thumb_source_id(participant, t)));
+                }
                 // A headcount confirmed on the node below, for a room not
                 // connected here (a room here is counted here).
                 let s = &mut self.sites[i];
@@ -123,6 +136,7 @@ impl LiveMeeting {
             }
         }
         let mut changed = false;
+        let mut thumbs_changed = false;
         for (i, s) in self.sites.iter_mut().enumerate() {
             let want = named.contains(&i);
             if want && s.via != Some(participant) && s.participant.is_none() {
@@ -132,12 +146,29 @@ impl LiveMeeting {
                 s.via = None;
                 changed = true;
             }
+            if s.via == Some(participant) || want {
+                let thumb = thumbs
+                    .iter()
+                    .find(|(t, _)| *t == i)
+                    .map(|(_, id)| *id)
+                    .filter(|_| s.via == Some(participant));
+                if s.thumb != thumb {
+                    s.thumb = thumb;
+                    thumbs_changed = true;
+                }
+            }
         }
         if changed {
             fx.push(event(LiveEvent::RelaySites {
-                node,
+                node: node.clone(),
                 participant,
                 endpoints: self.via_ids(participant),
+            }));
+        }
+        if thumbs_changed {
+            fx.push(event(LiveEvent::RelayThumbs {
+                thumbs: self.thumbs_via(participant),
+                node,
             }));
         }
         self.reconcile(before, &mut fx);
@@ -161,6 +192,19 @@ impl LiveMeeting {
         }
     }
 
+    fn thumbs_via(&self, participant: ParticipantId) -> Vec<RelayThumb> {
+        self.sites
+            .iter()
+            .filter(|s| s.via == Some(participant))
+            .filter_map(|s| {
+                Some(RelayThumb {
+                    endpoint_id: s.id.clone(),
+                    participant: s.thumb?,
+                })
+            })
+            .collect()
+    }
+
     fn via_ids(&self, participant: ParticipantId) -> Vec<String> {
         self.sites
             .iter()
@@ -180,6 +224,7 @@ impl LiveMeeting {
         for s in &mut self.sites {
             if s.via == Some(participant) {
                 s.via = None;
+                s.thumb = None;
                 changed = true;
             }
         }
@@ -202,6 +247,9 @@ impl LiveMeeting {
         self.parent_relay = None;
         self.upper_stage = None;
         self.last_upper = None;
+        self.upper_watch.clear();
+        self.pins.clear();
+        self.sent_pins.clear();
         fx.push(event(LiveEvent::ParentRelay { up: false }));
         self.reconcile(before, &mut fx);
         fx
@@ -222,7 +270,74 @@ impl LiveMeeting {
                 })
                 .collect(),
             locked: self.locked,
+            watch: self.watch(),
         }
+    }
+
+    /// The rooms below this node whose thumbnails operators want here:
+    /// what the parent asks for first, then — while a console watches this
+    /// meeting here — every room present through a child relay.
+    fn watch(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .upper_watch
+            .iter()
+            .filter(|e| {
+                self.index
+                    .get(*e)
+                    .is_some_and(|&i| self.sites[i].via.is_some())
+            })
+            .cloned()
+            .collect();
+        if self
+            .participants
+            .values()
+            .any(|c| matches!(c, Conn::Console))
+        {
+            for s in &self.sites {
+                if s.via.is_some() && !out.contains(&s.id) {
+                    out.push(s.id.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The parent relay's thumbnail slots: the watched rooms present on
+    /// this node or below (a room below only once its own node sends its
+    /// thumbnail here), sticky per slot. `Some` when the engine must be told.
+    pub(super) fn repin(&mut self) -> Option<MediaAction> {
+        let relay = self.parent_relay?;
+        let source = |s: &super::Site| s.participant.or(s.via.and(s.thumb));
+        let wanted: Vec<usize> = self
+            .upper_watch
+            .iter()
+            .filter_map(|e| self.index.get(e).copied())
+            .filter(|&i| source(&self.sites[i]).is_some())
+            .take(RELAY_THUMBS)
+            .collect();
+        let mut pins: Vec<Option<usize>> = self
+            .pins
+            .iter()
+            .map(|p| p.filter(|i| wanted.contains(i)))
+            .collect();
+        pins.resize(RELAY_THUMBS, None);
+        for &i in &wanted {
+            if !pins.contains(&Some(i))
+                && let Some(free) = pins.iter_mut().find(|p| p.is_none())
+            {
+                *free = Some(i);
+            }
+        }
+        let sources: Vec<Option<ParticipantId>> = pins
+            .iter()
+            .map(|p| p.and_then(|i| source(&self.sites[i])))
+            .collect();
+        self.pins = pins;
+        if sources == self.sent_pins {
+            return None;
+        }
+        self.sent_pins = sources.clone();
+        Some(MediaAction::PinThumbs { relay, sources })
     }
 
     /// The parent's view. What changed since its last view is taken (all
@@ -260,6 +375,7 @@ impl LiveMeeting {
             }));
         }
         self.last_upper = Some(view.clone());
+        self.upper_watch = view.watch.clone();
         self.reconcile(before, &mut fx);
         fx
     }
@@ -268,11 +384,18 @@ impl LiveMeeting {
     pub fn present_sites(&self) -> Vec<PresentSite> {
         self.sites
             .iter()
-            .filter(|s| s.participant.is_some() || s.via.is_some())
-            .map(|s| PresentSite {
+            .enumerate()
+            .filter(|(_, s)| s.participant.is_some() || s.via.is_some())
+            .map(|(i, s)| PresentSite {
                 endpoint_id: s.id.clone(),
                 name: s.name.clone(),
                 headcount: s.headcount,
+                thumb: self
+                    .sent_pins
+                    .iter()
+                    .zip(&self.pins)
+                    .position(|(src, p)| src.is_some() && *p == Some(i))
+                    .and_then(|t| u8::try_from(t).ok()),
             })
             .collect()
     }
@@ -309,6 +432,7 @@ mod tests {
                     endpoint_id: "x2".into(),
                     name: "x2".into(),
                     headcount: Some(12),
+                    thumb: None,
                 }],
             )
             .unwrap();
@@ -344,6 +468,7 @@ mod tests {
                 video: false,
             }],
             locked: true,
+            watch: vec![],
         });
         // The hub is above: through the parent relay; x2 is here.
         assert_eq!(stage_sent(&fx), Some(vec![90, 7]));
@@ -361,6 +486,7 @@ mod tests {
             stage: vec!["tu".into(), "x2".into()],
             mutes: vec![],
             locked: true,
+            watch: vec![],
         });
         assert!(media(&fx).iter().any(|a| matches!(
             a,
@@ -386,6 +512,7 @@ mod tests {
             stage: vec!["tu".into()],
             mutes: vec![],
             locked: false,
+            watch: vec![],
         };
         assert_eq!(stage_sent(&m.apply_upper(&view)), Some(vec![90]));
         // The sub-operator here mutes x1 and stages x2: the same view from
@@ -405,10 +532,77 @@ mod tests {
                 video: true,
             }],
             locked: false,
+            watch: vec![],
         });
         assert_eq!(stage_sent(&fx), Some(vec![90, 5]));
         let x1 = site(&m, "x1");
         assert!(!x1.muted_audio && x1.muted_video);
+    }
+
+    fn pins_sent(fx: &[Effect]) -> Option<Vec<Option<ParticipantId>>> {
+        media(fx).into_iter().rev().find_map(|a| match a {
+            MediaAction::PinThumbs { sources, .. } => Some(sources),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn thumbnails_of_rooms_below_go_up_only_while_a_console_above_watches() {
+        // The parent: x2 is behind child relay 50.
+        let mut top = meeting(2);
+        m_child(&mut top, 50, "x2", None);
+        assert!(top.upper_view().watch.is_empty(), "nobody watches yet");
+        top.connected(None, 41, "Điều hành", ConnectionKind::Console, T0)
+            .unwrap();
+        assert_eq!(top.upper_view().watch, ["x2"]);
+
+        // The child: x2 here, its relay to the parent is 90.
+        let mut child = meeting(2);
+        join(&mut child, "x2", 7);
+        child.parent_relay_connected(90);
+        let view = top.upper_view();
+        let fx = child.apply_upper(&view);
+        let mut want = vec![None; RELAY_THUMBS];
+        want[0] = Some(7);
+        assert_eq!(pins_sent(&fx), Some(want));
+        let reported = child.present_sites();
+        assert_eq!(reported[0].thumb, Some(0));
+
+        // The parent learns which source carries it; consoles are told.
+        let fx = top.relay_sites(50, &reported).unwrap();
+        let source = thumb_source_id(50, 0);
+        assert!(events(&fx).contains(&LiveEvent::RelayThumbs {
+            node: "xa".into(),
+            thumbs: vec![RelayThumb {
+                endpoint_id: "x2".into(),
+                participant: source,
+            }],
+        }));
+        assert_eq!(site(&top, "x2").thumb_participant, Some(source));
+
+        // The console leaves: the child unpins, the parent forgets it.
+        top.disconnected(41, T0 + 10);
+        assert!(top.upper_view().watch.is_empty());
+        let fx = child.apply_upper(&top.upper_view());
+        assert_eq!(pins_sent(&fx), Some(vec![None; RELAY_THUMBS]));
+        assert_eq!(child.present_sites()[0].thumb, None);
+        top.relay_sites(50, &child.present_sites()).unwrap();
+        assert_eq!(site(&top, "x2").thumb_participant, None);
+    }
+
+    /// A child relay `p` (node "xa") reporting `endpoint` present.
+    fn m_child(m: &mut LiveMeeting, p: ParticipantId, endpoint: &str, thumb: Option<u8>) {
+        m.child_relay_connected(p, "xa");
+        m.relay_sites(
+            p,
+            &[PresentSite {
+                endpoint_id: endpoint.into(),
+                name: endpoint.into(),
+                headcount: None,
+                thumb,
+            }],
+        )
+        .unwrap();
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub struct RollCallSite {
     pub participant: Option<ParticipantId>,
     /// The node below it is connected to (through that node's relay).
     pub via_node: Option<String>,
+    /// For a room on a node below: the source id its thumbnail arrives
+    /// under in this node's room, while an operator here watches it (a
+    /// console's thumbnail slot names it).
+    pub thumb_participant: Option<ParticipantId>,
     pub kind: Option<ConnectionKind>,
     pub connected_since_ms: Option<u64>,
     pub connected_for_ms: Option<u64>,
@@ -112,6 +116,7 @@ impl LiveMeeting {
             connected: s.participant.is_some() || s.via.is_some(),
             participant: s.participant,
             via_node: s.via.and_then(|v| self.relay_node(v)),
+            thumb_participant: s.via.and(s.thumb),
             kind: s.kind,
             connected_since_ms: s.connected_since_ms,
             connected_for_ms: s.connected_since_ms.map(|t| now_ms.saturating_sub(t)),

@@ -2105,6 +2105,17 @@ pub async fn ws_join(
     meeting: &str,
     token: &str,
 ) -> Result<(WsClient, Value), String> {
+    ws_join_as(client, base, meeting, token, "room").await
+}
+
+/// [`ws_join`] as `role` (`room`, `console`, `viewer`).
+pub async fn ws_join_as(
+    client: &mut RtcClient,
+    base: &str,
+    meeting: &str,
+    token: &str,
+    role: &str,
+) -> Result<(WsClient, Value), String> {
     let ws = WsClient::connect(base).await?;
     let offer = client
         .create_offer()
@@ -2116,7 +2127,7 @@ pub async fn ws_join(
         "meeting": meeting,
         "token": token,
         "name": client.name,
-        "role": "room",
+        "role": role,
         "offer": offer,
     }))
     .await?;
