@@ -604,7 +604,7 @@ impl Engine {
             self.addrs.remove(a);
         }
         let extra_audio: Vec<ParticipantId> = s
-            .extra_audio_tracks(&self.tracks)
+            .extra_tracks(false, &self.tracks)
             .map(super::audio_source_id)
             .collect();
         for (_, t) in &s.published {

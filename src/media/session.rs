@@ -273,34 +273,24 @@ impl Session {
         Some((self.slots[slot].tx_ssrc?, pt))
     }
 
-    /// Video track this participant publishes (its camera), if any.
-    /// A relay's audio tracks after its first (each its own source).
-    pub fn extra_audio_tracks<'a>(
+    /// A relay's tracks of one kind after its first, each a source of its
+    /// own: audio, more voices from its side ([`super::audio_source_id`]);
+    /// video, thumbnails of rooms on its side ([`super::thumb_source_id`]).
+    pub fn extra_tracks<'a>(
         &'a self,
+        video: bool,
         tracks: &'a HashMap<TrackId, super::room::PublishedTrack>,
     ) -> impl Iterator<Item = TrackId> + 'a {
         self.published
             .iter()
             .map(|(_, t)| *t)
-            .filter(|t| tracks.get(t).is_some_and(|pt| !pt.video))
+            .filter(move |t| tracks.get(t).is_some_and(|pt| pt.video == video))
             .skip(1)
             .filter(move |_| self.role == super::Role::Relay)
     }
 
-    /// A relay's video tracks after its first: thumbnails of rooms on its
-    /// side, each a source of its own ([`super::thumb_source_id`]).
-    pub fn extra_video_tracks<'a>(
-        &'a self,
-        tracks: &'a HashMap<TrackId, super::room::PublishedTrack>,
-    ) -> impl Iterator<Item = TrackId> + 'a {
-        self.published
-            .iter()
-            .map(|(_, t)| *t)
-            .filter(|t| tracks.get(t).is_some_and(|pt| pt.video))
-            .skip(1)
-            .filter(move |_| self.role == super::Role::Relay)
-    }
-
+    /// The first track of one kind this participant publishes (a room's
+    /// camera or microphone; a relay's main picture or first voice).
     pub fn track_of_kind(
         &self,
         video: bool,

@@ -155,7 +155,7 @@ impl Engine {
                 audio: !s.mute.audio() && s.track_of_kind(false, &self.tracks).is_some(),
             });
             // A relay's further audio tracks: more voices from its side.
-            for t in s.extra_audio_tracks(&self.tracks) {
+            for t in s.extra_tracks(false, &self.tracks) {
                 let id = super::audio_source_id(t);
                 owners.insert(id, s.id);
                 sources.push(Source {
@@ -169,7 +169,7 @@ impl Engine {
             }
             // Its further video tracks: thumbnails of rooms on its side,
             // while they flow (only while someone here watches).
-            for (i, t) in s.extra_video_tracks(&self.tracks).enumerate() {
+            for (i, t) in s.extra_tracks(true, &self.tracks).enumerate() {
                 let id = super::thumb_source_id(s.id, i);
                 owners.insert(id, s.id);
                 sources.push(Source {
@@ -250,7 +250,7 @@ impl Engine {
                     (None, Some((relay, n))) => self
                         .sessions
                         .get(&relay)
-                        .and_then(|ps| ps.extra_video_tracks(&self.tracks).nth(n))
+                        .and_then(|ps| ps.extra_tracks(true, &self.tracks).nth(n))
                         .filter(|_| video),
                     (None, None) => self
                         .sessions

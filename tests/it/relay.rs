@@ -158,6 +158,87 @@ async fn wait_row(
     }
 }
 
+/// An operator action that must succeed.
+async fn act(op: &Client, path: &str, body: Value) {
+    let r = op.post(path, body).await;
+    assert_eq!(r.status, 200, "{path}: {}", r.text);
+}
+
+/// B, two levels down, is on the top's roll call (through the middle).
+async fn b_present_at_the_top(op: &Client, id: &str, b_key: &str) {
+    wait_row(op, id, b_key, "B present at the top", |r| {
+        r["connected"] == true && r["via_node"] == "middle"
+    })
+    .await;
+}
+
+/// The operator puts one room on stage.
+async fn stage(op: &Client, id: &str, endpoint: &str) {
+    act(
+        op,
+        &format!("/api/v1/meetings/{id}/live/stage"),
+        json!({"endpoint_ids": [endpoint]}),
+    )
+    .await;
+}
+
+/// The top mutes B's microphone: the bottom node (`at_bottom`) enforces it
+/// and B's audio stops arriving at the top.
+async fn top_mutes_b_and_the_bottom_silences_it(
+    op: &Client,
+    at_bottom: &Client,
+    id: &str,
+    b_key: &str,
+    b_tag: u32,
+    top_view: &RtcClient,
+) {
+    act(
+        op,
+        &format!("/api/v1/meetings/{id}/live/mute"),
+        json!({"endpoint_id": b_key, "audio": true}),
+    )
+    .await;
+    wait_row(at_bottom, id, b_key, "B muted at the bottom", |r| {
+        r["muted_audio"] == true && r["participant"].is_u64()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let heard = from(top_view, false, b_tag);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        from(top_view, false, b_tag),
+        heard,
+        "B's audio still reaches the top after the top muted it\n{}",
+        top_view.describe()
+    );
+}
+
+/// Called as the middle node is back: B's video reaches the top again
+/// within 5 s, and B is on the top's roll call through the middle.
+async fn b_back_at_the_top_within_5_s(
+    op: &Client,
+    id: &str,
+    b_key: &str,
+    b_tag: u32,
+    top_view: &RtcClient,
+) {
+    let back = Instant::now();
+    let seen = from(top_view, true, b_tag);
+    until(
+        "B's video at the top after the middle's return",
+        &[top_view],
+        || from(top_view, true, b_tag) > seen + 30,
+    )
+    .await;
+    let took = back.elapsed();
+    eprintln!("relay: re-merged {took:?} after the middle node returned");
+    assert!(
+        took < Duration::from_secs(5),
+        "the meeting re-merged {took:?} after the middle node returned (5 s allowed)"
+    );
+    b_present_at_the_top(op, id, b_key).await;
+}
+
 #[test]
 fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_and_the_top_mutes_it()
  {
@@ -239,32 +320,22 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
         .await;
 
         // B, two levels down, is on the top's roll call (through middle).
-        wait_row(&op, &id, &b_key, "B present at the top", |r| {
-            r["connected"] == true && r["via_node"] == "middle"
-        })
-        .await;
+        b_present_at_the_top(&op, &id, &b_key).await;
 
         // 1. The top puts the hub on stage: the bottom node's viewer sees it.
-        let r = op
-            .post(
-                &format!("/api/v1/meetings/{id}/live/stage"),
-                json!({"endpoint_ids": [hub_key]}),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
+        stage(&op, &id, &hub_key).await;
         until("the hub's video at the bottom", &[&bottom_view], || {
             from(&bottom_view, true, hub_tag) > 60
         })
         .await;
 
         // 2. The top gives B the floor: the top's viewer sees and hears B.
-        let r = op
-            .post(
-                &format!("/api/v1/meetings/{id}/live/floor/grant"),
-                json!({"endpoint_id": b_key}),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
+        act(
+            &op,
+            &format!("/api/v1/meetings/{id}/live/floor/grant"),
+            json!({"endpoint_id": b_key}),
+        )
+        .await;
         until("B's video and audio at the top", &[&top_view], || {
             from(&top_view, true, b_tag) > 60 && from(&top_view, false, b_tag) > 50
         })
@@ -342,30 +413,15 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
 
         // 3. The top mutes B's microphone: the bottom node enforces it and
         //    B's audio stops arriving at the top.
-        let r = op
-            .post(
-                &format!("/api/v1/meetings/{id}/live/mute"),
-                json!({"endpoint_id": b_key, "audio": true}),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        wait_row(
+        top_mutes_b_and_the_bottom_silences_it(
+            &op,
             &at(&op, &bottom),
             &id,
             &b_key,
-            "B muted at the bottom",
-            |r| r["muted_audio"] == true && r["participant"].is_u64(),
+            b_tag,
+            &top_view,
         )
         .await;
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        let heard = from(&top_view, false, b_tag);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        assert_eq!(
-            from(&top_view, false, b_tag),
-            heard,
-            "B's audio still reaches the top after the top muted it\n{}",
-            top_view.describe()
-        );
         // Its video still does (only the microphone was muted).
         let seen = from(&top_view, true, b_tag);
         until("B's video still at the top", &[&top_view], || {
@@ -480,24 +536,7 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
             middle_port,
         )
         .await;
-        let back = Instant::now();
-        let seen = from(&top_view, true, b_tag);
-        until(
-            "B's video at the top after the middle's return",
-            &[&top_view],
-            || from(&top_view, true, b_tag) > seen + 30,
-        )
-        .await;
-        let took = back.elapsed();
-        eprintln!("relay: re-merged {took:?} after the middle node returned");
-        assert!(
-            took < Duration::from_secs(5),
-            "the meeting re-merged {took:?} after the middle node returned (5 s allowed)"
-        );
-        wait_row(&op, &id, &b_key, "B present at the top again", |r| {
-            r["connected"] == true && r["via_node"] == "middle"
-        })
-        .await;
+        b_back_at_the_top_within_5_s(&op, &id, &b_key, b_tag, &top_view).await;
 
         for c in [&hub, &a, &b, &top_view, &bottom_view] {
             c.close().await;
@@ -772,19 +811,10 @@ fn relay_three_node_processes_on_postgresql_carry_stage_floor_and_mute_and_remer
                 whep_subscriber(&middle.base, &id, &op_token, "middle viewer", 1, 1, None).await;
             let (bottom_view, _) =
                 whep_subscriber(&bottom.base, &id, &op_token, "bottom viewer", 1, 1, None).await;
-            wait_row(&op, &id, &b_key, "B present at the top", |r| {
-                r["connected"] == true && r["via_node"] == "middle"
-            })
-            .await;
+            b_present_at_the_top(&op, &id, &b_key).await;
 
             // The top's stage reaches every node.
-            let r = op
-                .post(
-                    &format!("/api/v1/meetings/{id}/live/stage"),
-                    json!({"endpoint_ids": [hub_key]}),
-                )
-                .await;
-            assert_eq!(r.status, 200, "{}", r.text);
+            stage(&op, &id, &hub_key).await;
             until(
                 "the hub's video at the middle and the bottom",
                 &[&middle_view, &bottom_view],
@@ -793,50 +823,33 @@ fn relay_three_node_processes_on_postgresql_carry_stage_floor_and_mute_and_remer
             .await;
 
             // B, two levels down, reaches the top when given the floor.
-            let r = op
-                .post(
-                    &format!("/api/v1/meetings/{id}/live/floor/grant"),
-                    json!({"endpoint_id": b_key}),
-                )
-                .await;
-            assert_eq!(r.status, 200, "{}", r.text);
+            act(
+                &op,
+                &format!("/api/v1/meetings/{id}/live/floor/grant"),
+                json!({"endpoint_id": b_key}),
+            )
+            .await;
             until("B's video and audio at the top", &[&top_view], || {
                 from(&top_view, true, b_tag) > 60 && from(&top_view, false, b_tag) > 50
             })
             .await;
 
             // The top mutes B's microphone: silenced two levels down.
-            let r = op
-                .post(
-                    &format!("/api/v1/meetings/{id}/live/mute"),
-                    json!({"endpoint_id": b_key, "audio": true}),
-                )
-                .await;
-            assert_eq!(r.status, 200, "{}", r.text);
-            wait_row(
+            top_mutes_b_and_the_bottom_silences_it(
+                &op,
                 &on(&op, &bottom),
                 &id,
                 &b_key,
-                "B muted at the bottom",
-                |r| r["muted_audio"] == true && r["participant"].is_u64(),
+                b_tag,
+                &top_view,
             )
             .await;
-            tokio::time::sleep(Duration::from_millis(600)).await;
-            let heard = from(&top_view, false, b_tag);
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            assert_eq!(
-                from(&top_view, false, b_tag),
-                heard,
-                "B's audio still reaches the top after the top muted it\n{}",
-                top_view.describe()
-            );
-            let r = op
-                .post(
-                    &format!("/api/v1/meetings/{id}/live/mute"),
-                    json!({"endpoint_id": b_key, "audio": false}),
-                )
-                .await;
-            assert_eq!(r.status, 200, "{}", r.text);
+            act(
+                &op,
+                &format!("/api/v1/meetings/{id}/live/mute"),
+                json!({"endpoint_id": b_key, "audio": false}),
+            )
+            .await;
 
             // kill -9 the middle node: no goodbye, no leave.
             drop(middle);
@@ -858,32 +871,9 @@ fn relay_three_node_processes_on_postgresql_carry_stage_floor_and_mute_and_remer
                 middle_port,
             )
             .await;
-            let back = Instant::now();
-            let seen = from(&top_view, true, b_tag);
-            until(
-                "B's video at the top after the middle's return",
-                &[&top_view],
-                || from(&top_view, true, b_tag) > seen + 30,
-            )
-            .await;
-            let took = back.elapsed();
-            eprintln!("relay: re-merged {took:?} after the killed middle process returned");
-            assert!(
-                took < Duration::from_secs(5),
-                "the meeting re-merged {took:?} after the middle node returned (5 s allowed)"
-            );
-            wait_row(&op, &id, &b_key, "B present at the top again", |r| {
-                r["connected"] == true && r["via_node"] == "middle"
-            })
-            .await;
+            b_back_at_the_top_within_5_s(&op, &id, &b_key, b_tag, &top_view).await;
             // And the top's stage reaches the bottom through the new links.
-            let r = op
-                .post(
-                    &format!("/api/v1/meetings/{id}/live/stage"),
-                    json!({"endpoint_ids": [hub_key]}),
-                )
-                .await;
-            assert_eq!(r.status, 200, "{}", r.text);
+            stage(&op, &id, &hub_key).await;
             let seen = from(&bottom_view, true, hub_tag);
             until(
                 "the hub's video at the bottom again",
