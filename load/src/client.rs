@@ -9,7 +9,7 @@
 //! one `TrackLocalStaticRTP` with an encoding per rid; the application writes
 //! ready RTP and sets SSRC, payload type and the mid/rid extensions itself.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -71,6 +71,34 @@ pub struct EndpointConfig {
     /// RFC 6464 byte the audio publisher sends (None: voice active at
     /// -30 dBov; S5's communes send silence so the hub stays loudest).
     pub audio_level: Option<u8>,
+    /// A level the scenario changes while the endpoint runs (S2's talkers);
+    /// read before every audio packet, overrides `audio_level`.
+    pub audio_level_shared: Option<Arc<AtomicU8>>,
+    /// Opus DTX: while the level is silence (127), send one packet per
+    /// 400 ms instead of one per 20 ms (sequence numbers stay contiguous,
+    /// timestamps jump), as a browser's Opus does with DTX on.
+    pub dtx: bool,
+}
+
+/// RFC 6464 byte of silence (V bit clear, -127 dBov).
+pub const LEVEL_SILENT: u8 = 127;
+/// DTX: one packet per this many 20 ms frames while silent.
+const DTX_EVERY: u64 = 20;
+
+/// Where an audio publisher reads its RFC 6464 byte from.
+#[derive(Clone)]
+enum Level {
+    Fixed(u8),
+    Shared(Arc<AtomicU8>),
+}
+
+impl Level {
+    fn get(&self) -> u8 {
+        match self {
+            Level::Fixed(l) => *l,
+            Level::Shared(a) => a.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// The signalling session that keeps an endpoint in its room.
@@ -262,9 +290,19 @@ impl Endpoint {
         let mut published = Vec::new();
         let mut audio_ssrc = None;
         if let Some(layers) = &config.publish {
-            let level = config.audio_level.unwrap_or(0x80 | AUDIO_LEVEL);
-            let (t, ssrcs, a) =
-                add_publisher(&pc, layers, &state_rx, &sent, &feedback, level).await?;
+            let level = match &config.audio_level_shared {
+                Some(a) => Level::Shared(a.clone()),
+                None => Level::Fixed(config.audio_level.unwrap_or(0x80 | AUDIO_LEVEL)),
+            };
+            let (t, ssrcs, a) = add_publisher(
+                &pc,
+                layers,
+                &state_rx,
+                &sent,
+                &feedback,
+                (level, config.dtx),
+            )
+            .await?;
             tasks.extend(t);
             published = layers.iter().map(|l| l.rid).zip(ssrcs).collect();
             audio_ssrc = Some(a);
@@ -388,6 +426,68 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Subscribe in Janus VideoRoom `room` to several feeds' streams in one
+    /// peer connection (`streams`: `{"feed": id}` or `{"feed": id, "mid": m}`,
+    /// Janus offers); with `substream`, every video stream is then set to
+    /// that simulcast substream (0 = lowest). Returns the subscription's
+    /// streams as Janus listed them.
+    pub async fn subscribe_janus_streams(
+        &mut self,
+        ws_url: &str,
+        room: u64,
+        streams: Vec<serde_json::Value>,
+        substream: Option<u8>,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
+        let mut js = JanusSession::open(ws_url).await?;
+        let (offer, listed) = js.subscribe_streams(room, streams).await?;
+        let answer = self
+            .accept_offer(&offer)
+            .await
+            .with_context(|| format!("{}: Janus's offer", self.name))?;
+        js.start(room, &answer).await?;
+        if let Some(sub) = substream {
+            let video: Vec<serde_json::Value> = listed
+                .iter()
+                .filter(|s| s["type"] == "video")
+                .filter_map(|s| s["mid"].as_str())
+                .map(|mid| serde_json::json!({"mid": mid, "substream": sub}))
+                .collect();
+            js.configure_streams(video).await?;
+        }
+        self.signal = Some(Signal::Janus(js));
+        Ok(listed)
+    }
+
+    /// (kind, mid) of every m-line this endpoint sends on, from its local
+    /// description (a Janus feed's mids are its publisher's).
+    pub async fn send_mids(&self) -> Vec<(String, String)> {
+        let Some(desc) = self.pc.local_description().await else {
+            return vec![];
+        };
+        let mut out = Vec::new();
+        let (mut kind, mut mid, mut sends) = (String::new(), None::<String>, false);
+        let mut flush = |kind: &str, mid: &mut Option<String>, sends: &mut bool| {
+            if let Some(m) = mid.take()
+                && *sends
+            {
+                out.push((kind.to_string(), m));
+            }
+            *sends = false;
+        };
+        for line in desc.sdp.lines() {
+            if let Some(rest) = line.strip_prefix("m=") {
+                flush(&kind, &mut mid, &mut sends);
+                kind = rest.split(' ').next().unwrap_or("").to_string();
+            } else if let Some(m) = line.strip_prefix("a=mid:") {
+                mid = Some(m.trim().to_string());
+            } else if line.starts_with("a=sendonly") || line.starts_with("a=sendrecv") {
+                sends = true;
+            }
+        }
+        flush(&kind, &mut mid, &mut sends);
+        out
+    }
+
     pub async fn wait_connected(&self, timeout: Duration) -> anyhow::Result<()> {
         let mut rx = self.state_rx.clone();
         let r = tokio::time::timeout(timeout, async {
@@ -497,7 +597,7 @@ async fn add_publisher(
     state_rx: &watch::Receiver<RTCPeerConnectionState>,
     sent: &Arc<SendCounters>,
     feedback: &Arc<Mutex<FeedbackState>>,
-    audio_level: u8,
+    (audio_level, dtx): (Level, bool),
 ) -> anyhow::Result<(Vec<tokio::task::JoinHandle<()>>, Vec<u32>, u32)> {
     let ssrcs: Vec<u32> = layers.iter().map(|_| rand_u32()).collect();
     let codings = layers
@@ -564,6 +664,7 @@ async fn add_publisher(
         state_rx.clone(),
         sent.clone(),
         audio_level,
+        dtx,
     ));
     Ok((vec![v, a], ssrcs, audio_ssrc))
 }
@@ -682,7 +783,8 @@ async fn run_audio(
     ssrc: u32,
     mut state_rx: watch::Receiver<RTCPeerConnectionState>,
     sent: Arc<SendCounters>,
-    level: u8,
+    level: Level,
+    dtx: bool,
 ) {
     if !wait_connected(&mut state_rx).await {
         return;
@@ -696,10 +798,18 @@ async fn run_audio(
     let mut ts = rand_u32();
     let mut tick = tokio::time::interval(Duration::from_millis(media::AUDIO_FRAME_MILLIS));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut frame: u64 = 0;
     loop {
         tick.tick().await;
         if closed(&state_rx) {
             return;
+        }
+        let level = level.get();
+        frame += 1;
+        if dtx && level == LEVEL_SILENT && !frame.is_multiple_of(DTX_EVERY) {
+            // Silence under DTX: the frame is not sent, its time passes.
+            ts = ts.wrapping_add(media::AUDIO_TICKS_PER_FRAME);
+            continue;
         }
         let mut header = rtc::rtp::header::Header {
             version: 2,

@@ -27,6 +27,8 @@ pub const JANUS_IP: &str = "10.213.0.1";
 pub const LOAD_IP: &str = "10.213.0.2";
 pub const WS_PORT: u16 = 8188;
 pub const ROOM: u64 = 1234;
+/// The room's publisher limit: S2 has 1 + sectors + communes publishers.
+const MAX_PUBLISHERS: usize = 400;
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Names of the namespace and the veth ends for harness `pid`.
@@ -125,7 +127,7 @@ fn write_configs(dir: &Path, veth: &str) -> anyhow::Result<PathBuf> {
         conf.join("janus.plugin.videoroom.jcfg"),
         format!(
             "general: {{\n}}\n\
-             room-{ROOM}: {{\n description = \"diemcau-load S1\"\n publishers = 6\n bitrate = 2000000\n \
+             room-{ROOM}: {{\n description = \"diemcau-load\"\n publishers = {MAX_PUBLISHERS}\n bitrate = 2000000\n \
              fir_freq = 10\n audiocodec = \"opus\"\n videocodec = \"vp8\"\n audiolevel_ext = true\n}}\n"
         ),
     )?;

@@ -179,6 +179,38 @@ impl JanusSession {
             .ok_or_else(|| anyhow!("subscriber join without an offer: {r}"))
     }
 
+    /// Join `room` as a subscriber of several feeds' streams (multistream);
+    /// returns Janus's offer and the streams it set up (`mid`, `type`,
+    /// `feed_id`, ...).
+    pub async fn subscribe_streams(
+        &mut self,
+        room: u64,
+        streams: Vec<Value>,
+    ) -> anyhow::Result<(String, Vec<Value>)> {
+        let r = self
+            .message(
+                json!({"request": "join", "ptype": "subscriber", "room": room, "streams": streams}),
+                None,
+            )
+            .await?;
+        let offer = r["jsep"]["sdp"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("subscriber join without an offer: {r}"))?;
+        let listed = r["plugindata"]["data"]["streams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok((offer, listed))
+    }
+
+    /// `configure` a subscription's streams (e.g. `{"mid", "substream"}`).
+    pub async fn configure_streams(&mut self, streams: Vec<Value>) -> anyhow::Result<()> {
+        self.message(json!({"request": "configure", "streams": streams}), None)
+            .await?;
+        Ok(())
+    }
+
     /// Answer Janus's subscriber offer.
     pub async fn start(&mut self, room: u64, answer: &str) -> anyhow::Result<()> {
         self.message(

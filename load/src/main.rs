@@ -20,6 +20,7 @@ mod machine;
 mod media;
 mod report;
 mod s1;
+mod s2;
 mod s3;
 mod s4;
 mod s5;
@@ -106,6 +107,39 @@ struct Cli {
     /// S5: the province node's relay budget, kbit/s.
     #[arg(long, global = true, default_value_t = 20_000)]
     cascade_uplink_kbps: u32,
+    /// S2 province meeting: communes.
+    #[arg(long, global = true, default_value_t = 150)]
+    s2_communes: usize,
+    /// S2: sector committees.
+    #[arg(long, global = true, default_value_t = 2)]
+    s2_sectors: usize,
+    /// S2: endpoints that talk in turns (the sectors first, then communes).
+    #[arg(long, global = true, default_value_t = 4)]
+    s2_talkers: usize,
+    /// S2: measurement window, seconds.
+    #[arg(long, global = true, default_value_t = 20.0)]
+    s2_window_secs: f64,
+    /// S2: the sectors' and communes' VP8 simulcast layers, kbit/s, lowest
+    /// first (1 to 3 layers; rids q, h, f; 30 fps).
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        default_value = "30,100,300"
+    )]
+    s2_commune_layers_kbps: Vec<u32>,
+    /// S2: silent endpoints send Opus at the full 50 packets/s instead of
+    /// DTX (one packet per 400 ms).
+    #[arg(long, global = true)]
+    s2_no_dtx: bool,
+    /// S2: before each server's part, wait up to this many seconds for the
+    /// machine to be quiet (< 0.5 cores busy over 3 s; other work on a
+    /// shared machine); 0: do not wait.
+    #[arg(long, global = true, default_value_t = 180)]
+    s2_wait_quiet_secs: u64,
+    /// S2: diemcau only (skip Janus).
+    #[arg(long, global = true)]
+    s2_no_janus: bool,
     /// Seed of the link emulator's loss and jitter.
     #[arg(long, global = true, default_value_t = 1)]
     seed: u64,
@@ -116,7 +150,8 @@ struct Cli {
 #[derive(Subcommand, Clone, Copy, PartialEq)]
 enum Cmd {
     /// Everything implemented, in one run (default): bare relay, S1, S3 and
-    /// S4 on diemcau, S1 and S3 on Janus.
+    /// S4 on diemcau, S2 on diemcau and Janus, S1 and S3 on Janus (S5 is
+    /// separate).
     Run,
     /// S1 fan-out on diemcau only.
     S1,
@@ -127,6 +162,9 @@ enum Cmd {
     /// S5 cascade: a province node's uplink, tree relay vs star, and the
     /// delay a relay hop adds (two diemcau nodes on one store; not in `run`).
     S5,
+    /// S2 province meeting (hub + sectors + communes + a console) on
+    /// diemcau and on Janus only.
+    S2,
     /// S1 fan-out on Janus only.
     Janus,
     /// The bare relay only.
@@ -157,7 +195,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
     cleanup::register_dir(tmp.clone());
     std::fs::create_dir_all(&tmp)?;
     let ns = cleanup::create_netns("")?;
-    let janus_net = if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::Janus) {
+    let with_janus = matches!(cmd, Cmd::Run | Cmd::Janus) || (cmd == Cmd::S2 && !cli.s2_no_janus);
+    let janus_net = if !cli.smoke && with_janus {
         Some(janus::setup_net(&ns)?)
     } else {
         None
@@ -166,7 +205,14 @@ fn real_main() -> anyhow::Result<ExitCode> {
     eprintln!("diemcau-load: namespace {ns}, temp dir {}", tmp.display());
 
     let mut run = report::RunReport {
-        kind: if cli.smoke { "smoke" } else { "run" }.into(),
+        kind: if cli.smoke {
+            "smoke"
+        } else if cmd == Cmd::S2 {
+            "s2"
+        } else {
+            "run"
+        }
+        .into(),
         started_utc: started,
         machine,
         bare: None,
@@ -176,6 +222,9 @@ fn real_main() -> anyhow::Result<ExitCode> {
         s3_janus: None,
         s4_diemcau: None,
         s5_diemcau: None,
+        s2_diemcau: None,
+        s2_janus: None,
+        s2_comparison: None,
         comparison: None,
         notes: vec![],
     };
@@ -303,7 +352,86 @@ fn real_main() -> anyhow::Result<ExitCode> {
             result: res.context("S5 on diemcau")?,
         });
     }
-    if let Some(net) = &janus_net {
+    let s2_opts = s2::S2Options {
+        communes: cli.s2_communes,
+        sectors: cli.s2_sectors,
+        talkers: cli.s2_talkers,
+        window_secs: cli.s2_window_secs,
+        settle_secs: cli.settle_secs.max(8.0),
+        commune_layers_kbps: cli.s2_commune_layers_kbps.iter().copied().take(3).collect(),
+        dtx: !cli.s2_no_dtx,
+    };
+    let wait_quiet = |what: &str, notes: &mut Vec<String>| {
+        if cli.s2_wait_quiet_secs == 0 {
+            return;
+        }
+        let t = std::time::Instant::now();
+        loop {
+            let m = machine::MachineMeter::start();
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            let busy = m.busy_cores();
+            let waited = t.elapsed().as_secs();
+            if busy < 0.5 || waited >= cli.s2_wait_quiet_secs {
+                let n = format!(
+                    "S2 {what}: machine {busy:.2} cores busy before the start (waited {waited} s for < 0.5)"
+                );
+                eprintln!("diemcau-load: {n}");
+                notes.push(n);
+                return;
+            }
+        }
+    };
+    if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::S2) {
+        wait_quiet("diemcau", &mut run.notes);
+        let bin = cli
+            .server_bin
+            .clone()
+            .unwrap_or_else(server::default_binary);
+        let srv = server::Server::start(&bin, &tmp.join("diemcau-s2"), cli.workers)?;
+        eprintln!("diemcau-load: diemcau pid {} at {} (S2)", srv.pid, srv.base);
+        let target = s1::Target::Diemcau {
+            base: srv.base.clone(),
+        };
+        let res = rt.block_on(s2::run(&target, srv.pid, &s2_opts));
+        srv.stop();
+        match res {
+            Ok(result) => {
+                run.s2_diemcau = Some(report::S2Report {
+                    options: s2_opts.clone(),
+                    result,
+                })
+            }
+            Err(e) => {
+                eprintln!("diemcau-load: S2 on diemcau failed: {e:#}");
+                run.notes.push(format!("S2 on diemcau failed: {e:#}"));
+            }
+        }
+        if let Some(net) = &janus_net {
+            wait_quiet("Janus", &mut run.notes);
+            let j = janus::Janus::start(net, &tmp.join("janus-s2"))?;
+            eprintln!("diemcau-load: janus pid {} at {} (S2)", j.pid, j.ws_url);
+            let target = s1::Target::Janus {
+                ws_url: j.ws_url.clone(),
+                room: janus::ROOM,
+                bind_ip: janus::LOAD_IP.into(),
+            };
+            let res = rt.block_on(s2::run(&target, j.pid, &s2_opts));
+            j.stop();
+            match res {
+                Ok(result) => {
+                    run.s2_janus = Some(report::S2Report {
+                        options: s2_opts.clone(),
+                        result,
+                    })
+                }
+                Err(e) => {
+                    eprintln!("diemcau-load: S2 on Janus failed: {e:#}");
+                    run.notes.push(format!("S2 on Janus failed: {e:#}"));
+                }
+            }
+        }
+    }
+    if let Some(net) = janus_net.as_ref().filter(|_| cmd != Cmd::S2) {
         let j = janus::Janus::start(net, &tmp.join("janus"))?;
         eprintln!("diemcau-load: janus pid {} at {}", j.pid, j.ws_url);
         let target = s1::Target::Janus {
@@ -353,6 +481,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
 
     run.comparison = report::compare(&run);
+    run.s2_comparison = report::compare_s2(&run);
     let out_dir = cli
         .out_dir
         .clone()

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::bare::BareResult;
 use crate::machine::MachineInfo;
 use crate::s1::{S1Options, S1Result};
+use crate::s2::{S2Options, S2Result};
 use crate::s3::{S3Options, S3Result};
 use crate::s4::{S4Options, S4Result};
 use crate::s5::{S5Options, S5Result};
@@ -21,6 +22,10 @@ pub struct RunReport {
     pub s3_janus: Option<S3Report>,
     pub s4_diemcau: Option<S4Report>,
     pub s5_diemcau: Option<S5Report>,
+    pub s2_diemcau: Option<S2Report>,
+    pub s2_janus: Option<S2Report>,
+    /// S2 diemcau / Janus.
+    pub s2_comparison: Option<S2Comparison>,
     /// The ratios, from the figures above (None: a side is missing).
     pub comparison: Option<Comparison>,
     pub notes: Vec<String>,
@@ -30,6 +35,40 @@ pub struct RunReport {
 pub struct S4Report {
     pub options: S4Options,
     pub result: S4Result,
+}
+
+#[derive(Debug, Serialize)]
+pub struct S2Report {
+    pub options: S2Options,
+    pub result: S2Result,
+}
+
+/// S2, diemcau over Janus (< 1: diemcau uses less / is faster).
+#[derive(Debug, Serialize)]
+pub struct S2Comparison {
+    pub server_cpu_diemcau_over_janus: Option<f64>,
+    pub server_rss_max_diemcau_over_janus: Option<f64>,
+    pub stage_delay_p50_diemcau_over_janus: Option<f64>,
+    pub stage_delay_p99_diemcau_over_janus: Option<f64>,
+    pub delay_p99_diemcau_over_janus: Option<f64>,
+    pub cpu_per_packet_diemcau_over_janus: Option<f64>,
+}
+
+pub fn compare_s2(run: &RunReport) -> Option<S2Comparison> {
+    let d = &run.s2_diemcau.as_ref()?.result;
+    let j = &run.s2_janus.as_ref()?.result;
+    let r = |a: f64, b: f64| ratio(Some(a), Some(b));
+    Some(S2Comparison {
+        server_cpu_diemcau_over_janus: r(d.server_cpu_cores, j.server_cpu_cores),
+        server_rss_max_diemcau_over_janus: r(d.server_rss_max_mib, j.server_rss_max_mib),
+        stage_delay_p50_diemcau_over_janus: r(d.stage_delay_p50_ms, j.stage_delay_p50_ms),
+        stage_delay_p99_diemcau_over_janus: r(d.stage_delay_p99_ms, j.stage_delay_p99_ms),
+        delay_p99_diemcau_over_janus: r(d.delay_p99_ms, j.delay_p99_ms),
+        cpu_per_packet_diemcau_over_janus: r(
+            d.server_us_per_forwarded_packet,
+            j.server_us_per_forwarded_packet,
+        ),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -189,6 +228,7 @@ pub fn print_summary(run: &RunReport) {
     if let Some(s5) = &run.s5_diemcau {
         print_s5(s5);
     }
+    print_s2(run);
     if let (Some(d), Some(j)) = (&run.s3_diemcau, &run.s3_janus)
         && let (Some(a), Some(b)) = (d.result.all_receiving_ms, j.result.all_receiving_ms)
     {
@@ -369,4 +409,213 @@ fn print_s5(s5: &S5Report) {
             format!("; notes: {}", r.notes.join(" | "))
         }
     );
+}
+
+/// A row of the S2 table: its label and how to print one server's cell.
+type S2Row = (&'static str, Box<dyn Fn(&S2Result) -> String>);
+
+fn print_s2(run: &RunReport) {
+    let sides = [("diemcau", &run.s2_diemcau), ("Janus", &run.s2_janus)];
+    let Some(o) = sides
+        .iter()
+        .find_map(|(_, s)| s.as_ref().map(|s| &s.options))
+    else {
+        return;
+    };
+    println!(
+        "S2 province meeting: 1 hub (q/h/f 100/300/1200) + {} sectors + {} communes (layers {:?} kbit/s), {} talkers, {} silent audio, console with every thumbnail; window {:.0} s",
+        o.sectors,
+        o.communes,
+        o.commune_layers_kbps,
+        o.talkers,
+        if o.dtx { "DTX" } else { "full-rate" },
+        o.window_secs
+    );
+    let f = |v: f64| format!("{v:.2}");
+    let rows: Vec<S2Row> = vec![
+        (
+            "endpoints in / publishers",
+            Box::new(|r: &S2Result| format!("{}/{}", r.joined, r.endpoints)),
+        ),
+        (
+            "subscribers with stage / speaker / 3 audio",
+            Box::new(|r: &S2Result| {
+                format!(
+                    "{}/{}/{} of {}",
+                    r.receiving_stage, r.receiving_speaker, r.receiving_3_audio, r.subscribers
+                )
+            }),
+        ),
+        (
+            "stage delay p50 / p99 ms",
+            Box::new(|r: &S2Result| {
+                format!("{:.1} / {:.1}", r.stage_delay_p50_ms, r.stage_delay_p99_ms)
+            }),
+        ),
+        (
+            "stage video p50 / p99 ms, loss %",
+            Box::new(|r: &S2Result| {
+                format!(
+                    "{:.1} / {:.1}, {:.3}",
+                    r.stage_video.delay_p50_ms, r.stage_video.delay_p99_ms, r.stage_video.loss_pct
+                )
+            }),
+        ),
+        (
+            "stage audio p50 / p99 ms",
+            Box::new(|r: &S2Result| {
+                format!(
+                    "{:.1} / {:.1}",
+                    r.stage_audio_delay_p50_ms, r.stage_audio_delay_p99_ms
+                )
+            }),
+        ),
+        (
+            "all slots p50 / p99 ms, loss %",
+            Box::new(|r: &S2Result| {
+                format!(
+                    "{:.1} / {:.1}, {:.3}",
+                    r.delay_p50_ms, r.delay_p99_ms, r.loss_pct
+                )
+            }),
+        ),
+        (
+            "worst subscriber loss % / stage p99 ms",
+            Box::new(|r: &S2Result| {
+                format!(
+                    "{:.3} / {:.1}",
+                    r.worst_subscriber_loss_pct, r.worst_subscriber_stage_p99_ms
+                )
+            }),
+        ),
+        (
+            "speaker / audio sources seen",
+            Box::new(|r: &S2Result| {
+                format!("{} / {}", r.speaker_sources_seen, r.audio_sources_seen)
+            }),
+        ),
+        (
+            "console thumbnails flowing",
+            Box::new(|r: &S2Result| {
+                format!(
+                    "{}/{} ({} publishers)",
+                    r.console_thumbnails_flowing, r.console_video_slots, r.console_publishers_seen
+                )
+            }),
+        ),
+        (
+            "forwarded pps",
+            Box::new(|r: &S2Result| format!("{:.0}", r.forwarded_pps)),
+        ),
+        (
+            "server CPU cores",
+            Box::new(move |r: &S2Result| f(r.server_cpu_cores)),
+        ),
+        (
+            "server CPU per forwarded packet µs",
+            Box::new(|r: &S2Result| format!("{:.1}", r.server_us_per_forwarded_packet)),
+        ),
+        (
+            "server RSS end / max MiB",
+            Box::new(|r: &S2Result| {
+                format!("{:.0} / {:.0}", r.server_rss_mib, r.server_rss_max_mib)
+            }),
+        ),
+        (
+            "generator CPU / lag p99 ms",
+            Box::new(|r: &S2Result| {
+                format!(
+                    "{:.2} / {:.1}",
+                    r.generator_cpu_cores, r.generator_lag_p99_ms
+                )
+            }),
+        ),
+        (
+            "machine busy cores",
+            Box::new(|r: &S2Result| format!("{:.2}", r.machine_busy_cores)),
+        ),
+        (
+            "server datagrams in / queue-full drops",
+            Box::new(|r: &S2Result| {
+                let g = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0}"));
+                format!(
+                    "{} / {}",
+                    g(r.server_datagrams_in),
+                    g(r.server_dropped_queue_full)
+                )
+            }),
+        ),
+        (
+            "load namespace UDP rcvbuf drops",
+            Box::new(|r: &S2Result| format!("{}", r.udp_rcvbuf_drops)),
+        ),
+        (
+            "target ≤ 1 core, ≤ 512 MiB",
+            Box::new(|r: &S2Result| {
+                format!(
+                    "{} / {}",
+                    if r.meets_cpu_target { "met" } else { "MISSED" },
+                    if r.meets_rss_target { "met" } else { "MISSED" }
+                )
+            }),
+        ),
+    ];
+    for (label, get) in &rows {
+        let cells: Vec<String> = sides
+            .iter()
+            .map(|(n, s)| {
+                s.as_ref()
+                    .map_or(format!("{n}: —"), |s| format!("{n}: {}", get(&s.result)))
+            })
+            .collect();
+        println!("  {label:<44} {}", cells.join("   "));
+    }
+    if let Some(c) = &run.s2_comparison {
+        let g = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.2}"));
+        println!(
+            "  diemcau/Janus: server CPU {}× (per forwarded packet {}×), RSS {}×, stage delay p50 {}× p99 {}×, all-slot p99 {}×",
+            g(c.server_cpu_diemcau_over_janus),
+            g(c.cpu_per_packet_diemcau_over_janus),
+            g(c.server_rss_max_diemcau_over_janus),
+            g(c.stage_delay_p50_diemcau_over_janus),
+            g(c.stage_delay_p99_diemcau_over_janus),
+            g(c.delay_p99_diemcau_over_janus)
+        );
+    }
+    for (n, s) in sides {
+        if let Some(s) = s {
+            let t: Vec<String> = s
+                .result
+                .server_threads
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} {:.2} (waiting for a CPU {:.0} %)",
+                        t.thread,
+                        t.cores,
+                        100.0 * t.runqueue_wait_share
+                    )
+                })
+                .collect();
+            println!("  {n} busiest server threads (cores): {}", t.join(", "));
+            let q: Vec<String> = s
+                .result
+                .udp_queues
+                .iter()
+                .map(|q| {
+                    format!(
+                        "{}:{} max {} B drops {}",
+                        q.owner, q.port, q.max_rx_queue_bytes, q.drops
+                    )
+                })
+                .collect();
+            println!(
+                "  {n} deepest UDP receive queues (load namespace): {}",
+                q.join("; ")
+            );
+        }
+        for note in s.iter().flat_map(|s| &s.result.notes) {
+            println!("  {n}: {note}");
+        }
+    }
 }

@@ -781,7 +781,7 @@ fn udp_sockets() -> Vec<(u64, u16, u64, u64)> {
 }
 
 /// Socket inode → the name of the process that holds it.
-fn socket_owners(procs: &[(&str, u32)]) -> std::collections::HashMap<u64, String> {
+pub(crate) fn socket_owners(procs: &[(&str, u32)]) -> std::collections::HashMap<u64, String> {
     let mut m = std::collections::HashMap::new();
     for &(name, pid) in procs {
         let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
@@ -804,7 +804,7 @@ fn socket_owners(procs: &[(&str, u32)]) -> std::collections::HashMap<u64, String
 
 /// Sample the namespace's UDP receive queues every 100 ms for `span`:
 /// the deepest sockets (by inode) and the drops of all sockets.
-async fn sample_udp(span: Duration) -> (Vec<(u64, SockQueue)>, u64) {
+pub(crate) async fn sample_udp(span: Duration) -> (Vec<(u64, SockQueue)>, u64) {
     let first = udp_sockets();
     let mut acc: std::collections::HashMap<u64, (SockQueue, u64, u64)> = first
         .iter()
