@@ -29,9 +29,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     );
     counter(
         "diemcau_datagrams_dropped_total",
-        "Datagrams dropped: unknown source, malformed, refused by a session, or worker queue full.",
+        "Datagrams dropped: unknown source, malformed, refused by a session, worker queue full, or shed for an overloaded worker.",
         c.dropped_unknown.load(Ordering::Relaxed)
             + c.dropped_queue_full.load(Ordering::Relaxed)
+            + c.dropped_overload.load(Ordering::Relaxed)
             + sum(|s| s.dropped_unknown_source + s.dropped_malformed),
     );
     counter(
@@ -48,6 +49,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "diemcau_datagrams_dropped_queue_full_total",
         "Datagrams dropped because a media worker was overloaded.",
         c.dropped_queue_full.load(Ordering::Relaxed),
+    );
+    counter(
+        "diemcau_datagrams_shed_overload_total",
+        "Video datagrams shed at the door while a media worker was far behind (audio, feedback and handshakes kept).",
+        c.dropped_overload.load(Ordering::Relaxed),
     );
     counter(
         "diemcau_recorder_packets_dropped_total",

@@ -502,7 +502,7 @@ impl Engine {
             .filter_map(|sl| sl.fwd.target())
             .collect();
         for src in waiting {
-            self.request_keyframe(now, src);
+            self.request_keyframe(now, src, true);
         }
         self.events.push_back(Event::Connected { participant: id });
     }

@@ -228,13 +228,18 @@ impl Engine {
         if let Some(r) = self.rooms.get_mut(&s.room) {
             r.stats.keyframe_requests_received += 1;
         }
-        self.request_keyframe(now, src);
+        // A picture lost on the way (not a new viewer): the slower pace,
+        // or a lossy link's requests would keep the publisher sending
+        // keyframes, which cost the most to carry.
+        self.request_keyframe(now, src, false);
     }
 
     /// Send a PLI for one layer of a track: an unanswered one is repeated
-    /// after [`PLI_INTERVAL`], an answered one may follow the keyframe
-    /// after [`KEYFRAME_MIN_GAP`].
-    pub(super) fn request_keyframe(&mut self, now: Instant, src: TrackRef) {
+    /// after [`PLI_INTERVAL`]; once answered, a request for a viewer that
+    /// starts on the layer now (`fresh`: it joined or switched after the
+    /// keyframe passed) may follow the keyframe after [`KEYFRAME_MIN_GAP`],
+    /// any other after [`PLI_INTERVAL`].
+    pub(super) fn request_keyframe(&mut self, now: Instant, src: TrackRef, fresh: bool) {
         let Some(track) = self.tracks.get_mut(&src.track) else {
             return;
         };
@@ -243,7 +248,7 @@ impl Engine {
         let unanswered = layer
             .last_pli
             .is_some_and(|p| layer.last_keyframe.is_none_or(|k| k < p));
-        let wait = if unanswered {
+        let wait = if unanswered || !fresh {
             layer.last_pli.is_some_and(|p| since(p) < PLI_INTERVAL)
         } else {
             layer

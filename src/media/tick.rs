@@ -127,7 +127,7 @@ impl Engine {
             }
         }
         for src in plis {
-            self.request_keyframe(now, src);
+            self.request_keyframe(now, src, true);
         }
     }
 
@@ -357,7 +357,7 @@ impl Engine {
             });
         }
         for p in plis {
-            self.request_keyframe(now, p);
+            self.request_keyframe(now, p, true);
         }
         for sub in bwe_changed {
             self.drive(sub);

@@ -36,6 +36,13 @@ const COMMAND_QUEUE: usize = 1024;
 /// Datagram batches queued per worker; beyond this the receive thread drops
 /// (and counts) rather than let latency grow without bound.
 const DATAGRAM_QUEUE: usize = 4096;
+/// A worker this many datagram batches behind (a few hundred milliseconds
+/// of a large meeting's input) is overloaded: the receive thread sheds
+/// video at the door, so that audio, feedback and handshakes still get
+/// through and the worker catches up — degrading instead of collapsing
+/// (a full queue drops everything alike, and the losses bring NACK and
+/// keyframe storms that keep the worker behind).
+const SHED_DEPTH: usize = DATAGRAM_QUEUE / 4;
 /// Engine events buffered towards signalling.
 pub const EVENT_QUEUE: usize = 16_384;
 /// Recorder queue, in packets: about 3 s of a 150-room meeting's recorded
@@ -91,6 +98,8 @@ impl DatagramBatch {
 pub struct DriverCounters {
     pub dropped_unknown: AtomicU64,
     pub dropped_queue_full: AtomicU64,
+    /// Video datagrams shed for an overloaded worker ([`SHED_DEPTH`]).
+    pub dropped_overload: AtomicU64,
     pub datagrams_in: AtomicU64,
     /// Packets for the recorder dropped because it fell behind (disk):
     /// media never waits for a recording.

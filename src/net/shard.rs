@@ -104,6 +104,7 @@ pub(super) fn receive_loop(
     let mut routes: HashMap<SocketAddr, usize> = HashMap::new();
     let mut per_shard: Vec<super::DatagramBatch> =
         (0..shards.len()).map(|_| Default::default()).collect();
+    let mut shedding: Vec<bool> = vec![false; shards.len()];
     while !shared.stop.load(Ordering::Relaxed) {
         let n = match batch.recv(&sock) {
             Ok(n) => n,
@@ -127,6 +128,9 @@ pub(super) fn receive_loop(
             .counters
             .datagrams_in
             .fetch_add(n as u64, Ordering::Relaxed);
+        for (shed, tx) in shedding.iter_mut().zip(&shards) {
+            *shed = tx.len() > super::SHED_DEPTH;
+        }
         for i in 0..n {
             let Some((src, bytes)) = batch.get(i) else {
                 continue;
@@ -144,6 +148,12 @@ pub(super) fn receive_loop(
                 None => routes.get(&src).copied(),
             };
             match shard {
+                Some(s) if shedding[s] && is_bulk_rtp(bytes) => {
+                    shared
+                        .counters
+                        .dropped_overload
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 Some(s) => per_shard[s].push(src, local, bytes),
                 None => {
                     shared
@@ -167,5 +177,39 @@ pub(super) fn receive_loop(
                     .fetch_add(b.len() as u64, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// An RTP packet (RFC 7983: first byte 128–191, and not RTCP's payload
+/// types 192–223) too big for audio: what an overloaded worker can lose
+/// first. Opus packets, RTCP feedback, STUN and DTLS all pass.
+fn is_bulk_rtp(b: &[u8]) -> bool {
+    b.len() > 300 && (128..=191).contains(&b[0]) && !(192..=223).contains(&b[1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_bulk_rtp;
+
+    #[test]
+    fn only_large_rtp_is_shed_never_audio_rtcp_stun_or_dtls() {
+        let mut video = vec![0x90, 96];
+        video.resize(1200, 0);
+        assert!(is_bulk_rtp(&video));
+        let mut marker = vec![0x80, 96 | 0x80];
+        marker.resize(900, 0);
+        assert!(is_bulk_rtp(&marker), "marker bit set on a video packet");
+        let mut opus = vec![0x90, 111];
+        opus.resize(180, 0);
+        assert!(!is_bulk_rtp(&opus));
+        let mut rtcp = vec![0x81, 205];
+        rtcp.resize(400, 0);
+        assert!(!is_bulk_rtp(&rtcp), "a compound RTCP report");
+        let mut dtls = vec![22, 0xfe];
+        dtls.resize(1100, 0);
+        assert!(!is_bulk_rtp(&dtls), "a DTLS handshake flight");
+        let mut stun = vec![0, 1];
+        stun.resize(400, 0);
+        assert!(!is_bulk_rtp(&stun));
     }
 }
