@@ -52,7 +52,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     );
     counter(
         "diemcau_datagrams_shed_overload_total",
-        "Video datagrams shed at the door while a media worker was far behind (audio, feedback and handshakes kept).",
+        "Upper simulcast layers shed at the door while a media worker was far behind (viewers move down a layer; audio, lowest layers, feedback and handshakes kept).",
         c.dropped_overload.load(Ordering::Relaxed),
     );
     counter(

@@ -48,6 +48,10 @@ pub struct Engine {
     /// Rooms being recorded, and their packets for the recorder.
     pub(super) taps: HashMap<String, super::tap::RoomTap>,
     pub(super) tapped: Vec<super::tap::Tapped>,
+    /// Incoming SSRCs of simulcast layers above the lowest, learned (`Some`)
+    /// or gone (`None`), for the driver: what it may shed first when this
+    /// engine falls behind.
+    pub(super) upper_layers: Vec<(u32, Option<u8>)>,
     created: Instant,
 }
 
@@ -77,6 +81,7 @@ impl Engine {
             dead: Vec::new(),
             taps: HashMap::new(),
             tapped: Vec::new(),
+            upper_layers: Vec::new(),
             created: now,
         }
     }
@@ -114,6 +119,12 @@ impl Engine {
     /// Packets for the recorder, in order.
     pub fn drain_tapped(&mut self) -> std::vec::Drain<'_, super::tap::Tapped> {
         self.tapped.drain(..)
+    }
+
+    /// SSRCs of upper simulcast layers learned or gone since the last call:
+    /// `(ssrc, Some(layer))` or `(ssrc, None)`.
+    pub fn drain_upper_layers(&mut self) -> std::vec::Drain<'_, (u32, Option<u8>)> {
+        self.upper_layers.drain(..)
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -602,6 +613,11 @@ impl Engine {
         self.ufrags.remove(&s.ice_ufrag);
         for a in &s.remote_addrs {
             self.addrs.remove(a);
+        }
+        for (ssrc, r) in &s.rx_ssrc {
+            if r.layer > 0 {
+                self.upper_layers.push((**ssrc, None));
+            }
         }
         let extra_audio: Vec<ParticipantId> = s
             .extra_tracks(false, &self.tracks)

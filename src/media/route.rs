@@ -43,6 +43,9 @@ impl Engine {
         let layer = layer_for_rid(rid.as_deref(), position);
         let r = TrackRef { track, layer };
         s.rx_ssrc.insert(pkt.header.ssrc, r);
+        if layer > 0 {
+            self.upper_layers.push((*pkt.header.ssrc, Some(layer)));
+        }
         if let Some(t) = self.tracks.get_mut(&track) {
             let l = &mut t.layers[layer as usize];
             l.rid = rid;

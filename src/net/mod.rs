@@ -37,12 +37,17 @@ const COMMAND_QUEUE: usize = 1024;
 /// (and counts) rather than let latency grow without bound.
 const DATAGRAM_QUEUE: usize = 4096;
 /// A worker this many datagram batches behind (a few hundred milliseconds
-/// of a large meeting's input) is overloaded: the receive thread sheds
-/// video at the door, so that audio, feedback and handshakes still get
-/// through and the worker catches up — degrading instead of collapsing
-/// (a full queue drops everything alike, and the losses bring NACK and
-/// keyframe storms that keep the worker behind).
+/// of a large meeting's input) is overloaded: the receive thread sheds the
+/// top simulcast layer at the door (twice as far behind, the middle one
+/// too), so viewers move down a layer, the fan-out shrinks and the worker
+/// catches up — degrading instead of collapsing (a full queue drops
+/// everything alike, and the losses bring NACK and keyframe storms that
+/// keep the worker behind). Audio, feedback and handshakes always pass.
 const SHED_DEPTH: usize = DATAGRAM_QUEUE / 4;
+/// Shedding lasts at least this long once it starts: a shed layer stops, the
+/// engine moves its viewers down a layer (after `LAYER_IDLE`, on a
+/// keyframe), and the picture must not bounce back up at once.
+const SHED_HOLD: std::time::Duration = std::time::Duration::from_secs(10);
 /// Engine events buffered towards signalling.
 pub const EVENT_QUEUE: usize = 16_384;
 /// Recorder queue, in packets: about 3 s of a 150-room meeting's recorded
@@ -98,7 +103,8 @@ impl DatagramBatch {
 pub struct DriverCounters {
     pub dropped_unknown: AtomicU64,
     pub dropped_queue_full: AtomicU64,
-    /// Video datagrams shed for an overloaded worker ([`SHED_DEPTH`]).
+    /// Upper-layer video datagrams shed for an overloaded worker
+    /// ([`SHED_DEPTH`]).
     pub dropped_overload: AtomicU64,
     pub datagrams_in: AtomicU64,
     /// Packets for the recorder dropped because it fell behind (disk):
@@ -109,6 +115,9 @@ pub struct DriverCounters {
 struct Shared {
     /// ICE ufrag -> worker; written on join, read for STUN from new addresses.
     ufrags: RwLock<HashMap<String, usize>>,
+    /// Incoming SSRC -> simulcast layer (1 or 2), from the workers' engines:
+    /// read by the receive thread only while it sheds.
+    upper_layers: RwLock<HashMap<u32, u8>>,
     counters: DriverCounters,
     stop: AtomicBool,
 }
@@ -162,6 +171,7 @@ impl Media {
         let (sockets, local_addrs) = bind_sockets(&settings, &advertise)?;
         let shared = Arc::new(Shared {
             ufrags: RwLock::new(HashMap::new()),
+            upper_layers: RwLock::new(HashMap::new()),
             counters: DriverCounters::default(),
             stop: AtomicBool::new(false),
         });

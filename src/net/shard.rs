@@ -79,6 +79,18 @@ pub(super) fn run(
             send_batch(&sockets[i].0, &items);
             q.clear();
         }
+        {
+            let mut layers = engine.drain_upper_layers().peekable();
+            if layers.peek().is_some() {
+                let mut map = shared.upper_layers.write().expect("layers lock");
+                for (ssrc, layer) in layers {
+                    match layer {
+                        Some(l) => map.insert(ssrc, l),
+                        None => map.remove(&ssrc),
+                    };
+                }
+            }
+        }
         for t in engine.drain_tapped() {
             if tap.try_send(t).is_err() {
                 shared.counters.tap_dropped.fetch_add(1, Ordering::Relaxed);
@@ -104,7 +116,7 @@ pub(super) fn receive_loop(
     let mut routes: HashMap<SocketAddr, usize> = HashMap::new();
     let mut per_shard: Vec<super::DatagramBatch> =
         (0..shards.len()).map(|_| Default::default()).collect();
-    let mut shedding: Vec<bool> = vec![false; shards.len()];
+    let mut shedding: Vec<Shed> = vec![Shed::default(); shards.len()];
     while !shared.stop.load(Ordering::Relaxed) {
         let n = match batch.recv(&sock) {
             Ok(n) => n,
@@ -128,9 +140,14 @@ pub(super) fn receive_loop(
             .counters
             .datagrams_in
             .fetch_add(n as u64, Ordering::Relaxed);
+        let now = Instant::now();
         for (shed, tx) in shedding.iter_mut().zip(&shards) {
-            *shed = tx.len() > super::SHED_DEPTH;
+            shed.update(now, tx.len());
         }
+        let layers = shedding
+            .iter()
+            .any(|s| s.level > 0)
+            .then(|| shared.upper_layers.read().expect("layers lock"));
         for i in 0..n {
             let Some((src, bytes)) = batch.get(i) else {
                 continue;
@@ -148,7 +165,10 @@ pub(super) fn receive_loop(
                 None => routes.get(&src).copied(),
             };
             match shard {
-                Some(s) if shedding[s] && is_bulk_rtp(bytes) => {
+                Some(s)
+                    if shedding[s].level > 0
+                        && layers.as_ref().is_some_and(|l| shedding[s].sheds(l, bytes)) =>
+                {
                     shared
                         .counters
                         .dropped_overload
@@ -180,36 +200,94 @@ pub(super) fn receive_loop(
     }
 }
 
-/// An RTP packet (RFC 7983: first byte 128–191, and not RTCP's payload
-/// types 192–223) too big for audio: what an overloaded worker can lose
-/// first. Opus packets, RTCP feedback, STUN and DTLS all pass.
-fn is_bulk_rtp(b: &[u8]) -> bool {
-    b.len() > 300 && (128..=191).contains(&b[0]) && !(192..=223).contains(&b[1])
+/// A worker's shedding: level 1 sheds the top simulcast layer (2), level
+/// 2 the middle one too; audio, the lowest layers, unlayered video, RTX,
+/// RTCP, STUN and DTLS always pass. Viewers of a shed layer move down one
+/// (the engine sees it stop), which cuts the worker's fan-out most.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shed {
+    level: u8,
+    until: Option<Instant>,
+}
+
+impl Shed {
+    fn update(&mut self, now: Instant, depth: usize) {
+        let want = if depth > 2 * super::SHED_DEPTH {
+            2
+        } else if depth > super::SHED_DEPTH {
+            1
+        } else {
+            0
+        };
+        if want >= self.level {
+            if want > 0 {
+                self.until = Some(now + super::SHED_HOLD);
+            }
+            self.level = want;
+        } else if self.until.is_none_or(|t| now >= t) {
+            self.level = want;
+        }
+    }
+
+    fn sheds(&self, layers: &HashMap<u32, u8>, b: &[u8]) -> bool {
+        rtp_ssrc(b)
+            .and_then(|ssrc| layers.get(&ssrc))
+            .is_some_and(|&layer| layer + self.level >= 3)
+    }
+}
+
+/// The SSRC of an RTP packet (RFC 7983: first byte 128–191, and not RTCP's
+/// payload types 192–223); `None` for anything else.
+fn rtp_ssrc(b: &[u8]) -> Option<u32> {
+    if b.len() < 12 || !(128..=191).contains(&b[0]) || (192..=223).contains(&b[1]) {
+        return None;
+    }
+    Some(u32::from_be_bytes([b[8], b[9], b[10], b[11]]))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_bulk_rtp;
+    use super::*;
+
+    fn rtp(pt: u8, ssrc: u32) -> Vec<u8> {
+        let mut b = vec![0x90, pt, 0, 1, 0, 0, 0, 0];
+        b.extend_from_slice(&ssrc.to_be_bytes());
+        b.resize(1000, 0);
+        b
+    }
 
     #[test]
-    fn only_large_rtp_is_shed_never_audio_rtcp_stun_or_dtls() {
-        let mut video = vec![0x90, 96];
-        video.resize(1200, 0);
-        assert!(is_bulk_rtp(&video));
-        let mut marker = vec![0x80, 96 | 0x80];
-        marker.resize(900, 0);
-        assert!(is_bulk_rtp(&marker), "marker bit set on a video packet");
-        let mut opus = vec![0x90, 111];
-        opus.resize(180, 0);
-        assert!(!is_bulk_rtp(&opus));
-        let mut rtcp = vec![0x81, 205];
-        rtcp.resize(400, 0);
-        assert!(!is_bulk_rtp(&rtcp), "a compound RTCP report");
-        let mut dtls = vec![22, 0xfe];
-        dtls.resize(1100, 0);
-        assert!(!is_bulk_rtp(&dtls), "a DTLS handshake flight");
-        let mut stun = vec![0, 1];
-        stun.resize(400, 0);
-        assert!(!is_bulk_rtp(&stun));
+    fn an_overloaded_worker_sheds_the_top_layer_then_the_middle_never_audio_or_the_lowest() {
+        let layers: HashMap<u32, u8> = [(7, 2), (8, 1)].into_iter().collect();
+        let (top, mid, low) = (rtp(96, 7), rtp(96 | 0x80, 8), rtp(96, 9));
+        let mut shed = Shed::default();
+        let t0 = Instant::now();
+        shed.update(t0, super::super::SHED_DEPTH + 1);
+        assert_eq!(shed.level, 1);
+        assert!(shed.sheds(&layers, &top));
+        assert!(!shed.sheds(&layers, &mid) && !shed.sheds(&layers, &low));
+        shed.update(t0, 2 * super::super::SHED_DEPTH + 1);
+        assert!(shed.sheds(&layers, &top) && shed.sheds(&layers, &mid));
+        assert!(!shed.sheds(&layers, &low));
+        // The queue drains: the level holds, then eases.
+        shed.update(t0 + std::time::Duration::from_secs(1), 0);
+        assert_eq!(shed.level, 2);
+        shed.update(t0 + super::super::SHED_HOLD, 0);
+        assert_eq!(shed.level, 0);
+        assert!(!shed.sheds(&layers, &top));
+        // Never RTCP, STUN or DTLS, whatever the SSRC bytes say.
+        shed.update(
+            t0 + super::super::SHED_HOLD,
+            2 * super::super::SHED_DEPTH + 1,
+        );
+        let mut rtcp = rtp(205, 7);
+        rtcp[0] = 0x81;
+        let mut dtls = rtp(0xfe, 7);
+        dtls[0] = 22;
+        let mut stun = rtp(1, 7);
+        stun[0] = 0;
+        for b in [rtcp, dtls, stun] {
+            assert!(!shed.sheds(&layers, &b), "{:?}", &b[..2]);
+        }
     }
 }
