@@ -125,6 +125,13 @@ pub struct TopologyResult {
     /// Every socket of the namespace: datagrams dropped for a full receive
     /// buffer during the window.
     pub udp_rcvbuf_drops: u64,
+    /// Tree only: the province's uplink while an operator at the top
+    /// watches the meeting on a console (thumbnails of the rooms below go
+    /// up, at most 8 per link), Mbit/s, and the console's video streams
+    /// that flowed (its stage, the hub and the thumbnails from below).
+    pub watched_uplink_up_mbps: Option<f64>,
+    pub watched_uplink_down_mbps: Option<f64>,
+    pub watched_console_videos: Option<usize>,
     pub failures: Vec<String>,
 }
 
@@ -736,14 +743,68 @@ async fn topology(
         .into_iter()
         .map(|(k, v)| (k, 100.0 * v as f64 / total.max(1) as f64))
         .collect();
-    for c in communes {
-        c.close().await;
-    }
     eprintln!(
         "S5 {name}: uplink {:.2} Mbit/s up, {:.2} down; stage delay p50 {:.1} ms, p99 {:.1} ms",
         res.uplink_up_mbps, res.uplink_down_mbps, res.delay_p50_ms, res.delay_p99_ms
     );
+    if province.is_some() {
+        watched(w, base, opts, &mut res).await?;
+    }
+    for c in communes {
+        c.close().await;
+    }
     Ok(res)
+}
+
+/// Tree: an operator at the top opens the meeting on a console; the
+/// province's uplink while thumbnails of its rooms go up to it.
+async fn watched(
+    w: &World,
+    province_base: &str,
+    opts: &S5Options,
+    res: &mut TopologyResult,
+) -> anyhow::Result<()> {
+    let mut console = Endpoint::new(&EndpointConfig {
+        name: "console".into(),
+        publish: None,
+        // The stage, the hub's thumbnail and up to 8 from the link, spare.
+        recv_video: 12,
+        recv_audio: 1,
+        role: "console".into(),
+        ..Default::default()
+    })
+    .await?;
+    console
+        .join_ws(&w.api.base, &w.meeting, &w.api.bearer)
+        .await
+        .context("the console at the top")?;
+    console.wait_connected(CONNECT_TIMEOUT).await?;
+    tokio::time::sleep(Duration::from_secs_f64(opts.settle_secs)).await;
+    let a = relay_bytes(province_base, &w.meeting).await?;
+    let t = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(opts.window_secs / 2.0)).await;
+    let b = relay_bytes(province_base, &w.meeting).await?;
+    let secs = t.elapsed().as_secs_f64();
+    res.watched_uplink_up_mbps = Some(mbps(b.0 - a.0, secs));
+    res.watched_uplink_down_mbps = Some(mbps(b.1 - a.1, secs));
+    let videos = console
+        .tracks
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            let t = t.lock().unwrap();
+            t.video && !t.records.is_empty()
+        })
+        .count();
+    res.watched_console_videos = Some(videos);
+    eprintln!(
+        "S5 tree, a console watching at the top: uplink {:.2} Mbit/s up, {:.2} down; console receives {videos} videos",
+        mbps(b.0 - a.0, secs),
+        mbps(b.1 - a.1, secs)
+    );
+    console.close().await;
+    Ok(())
 }
 
 /// (busy, total) clock ticks of all cores from `/proc/stat`.
