@@ -97,6 +97,9 @@ pub struct LinkStats {
 /// delay-based estimate on a node-to-node link only hurts: when either
 /// node is busy the estimate dips, the pacer holds packets, the queue adds
 /// delay and the estimate dips further — every room below waits.
+/// A console neither: its thumbnails are every room's lowest layer whatever
+/// the estimate says, so a pacer could only queue them (a 150-room wall
+/// starts far above the initial estimate: seconds of delay while it ramps).
 pub fn new_rtc(now: Instant, cert: &DtlsCert, role: Role) -> Rtc {
     let config = RtcConfig::new()
         .set_ice_lite(true)
@@ -107,7 +110,7 @@ pub fn new_rtc(now: Instant, cert: &DtlsCert, role: Role) -> Rtc {
         .enable_vp8(true)
         .enable_h264(true)
         .set_stats_interval(Some(Duration::from_secs(1)));
-    if role == Role::Relay {
+    if matches!(role, Role::Relay | Role::Console) {
         config.build(now)
     } else {
         config
