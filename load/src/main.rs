@@ -165,7 +165,7 @@ enum Cmd {
     /// S2 province meeting (hub + sectors + communes + a console) on
     /// diemcau and on Janus only.
     S2,
-    /// S1 fan-out on Janus only.
+    /// S1 fan-out and S3 join storm on Janus only.
     Janus,
     /// The bare relay only.
     Bare,
@@ -453,7 +453,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 run.notes.push(format!("S1 on Janus failed: {e:#}"));
             }
         }
-        if cmd == Cmd::Run {
+        if matches!(cmd, Cmd::Run | Cmd::Janus) {
             // A fresh Janus for the storm, as diemcau got a fresh server.
             let j = janus::Janus::start(net, &tmp.join("janus-s3"))?;
             eprintln!("diemcau-load: janus pid {} at {} (S3)", j.pid, j.ws_url);

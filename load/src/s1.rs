@@ -101,11 +101,27 @@ pub enum Target {
 }
 
 /// One viewer joins: offer → connected → media on both slots.
+/// Where a join's time went: signalling (offer out → answer applied), ICE
+/// and DTLS (→ the peer connection is connected), the first media (→ both
+/// slots flowing: for video, a keyframe).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JoinPhases {
+    pub signal: Duration,
+    pub connect: Duration,
+    pub media: Duration,
+}
+
+impl JoinPhases {
+    pub fn total(&self) -> Duration {
+        self.signal + self.connect + self.media
+    }
+}
+
 pub(crate) async fn join_subscriber(
     target: &Target,
     feed: u64,
     i: usize,
-) -> anyhow::Result<(Endpoint, Duration)> {
+) -> anyhow::Result<(Endpoint, JoinPhases)> {
     let t = Instant::now();
     let ep = match target {
         Target::Diemcau { base } => {
@@ -137,7 +153,9 @@ pub(crate) async fn join_subscriber(
             ep
         }
     };
+    let signalled = Instant::now();
     ep.wait_connected(CONNECT_TIMEOUT).await?;
+    let connected = Instant::now();
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     while ep.tracks_flowing() < 2 {
         if Instant::now() > deadline {
@@ -147,7 +165,14 @@ pub(crate) async fn join_subscriber(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Ok((ep, t.elapsed()))
+    Ok((
+        ep,
+        JoinPhases {
+            signal: signalled - t,
+            connect: connected - signalled,
+            media: connected.elapsed(),
+        },
+    ))
 }
 
 /// The hub: VP8 simulcast q/h/f + Opus, joined and connected; returns it
@@ -202,7 +227,7 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
             for r in futures_util::future::join_all(futs).await {
                 let (ep, d) = r?;
                 subs.push(ep);
-                joins.push(d.as_nanos() as u64);
+                joins.push(d.total().as_nanos() as u64);
             }
         }
         eprintln!(

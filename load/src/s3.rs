@@ -35,6 +35,14 @@ pub struct S3Result {
     pub join_p50_ms: f64,
     pub join_p99_ms: f64,
     pub join_max_ms: f64,
+    /// The join's phases, p50 / p99 (ms): signalling (offer → answer
+    /// applied), ICE + DTLS (→ connected), first media (→ both slots).
+    pub signal_p50_ms: f64,
+    pub signal_p99_ms: f64,
+    pub connect_p50_ms: f64,
+    pub connect_p99_ms: f64,
+    pub media_p50_ms: f64,
+    pub media_p99_ms: f64,
     /// Server CPU over the storm (first join → last endpoint in), in cores.
     pub server_cpu_cores: f64,
     pub server_rss_mib_before: f64,
@@ -69,13 +77,17 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S3Options) -> anyhow::
     let rss_after = server::rss_bytes(server_pid).unwrap_or(0);
     let mut endpoints: Vec<Endpoint> = Vec::new();
     let mut join_ns = Vec::new();
+    let (mut signal_ns, mut connect_ns, mut media_ns) = (Vec::new(), Vec::new(), Vec::new());
     let mut failures = Vec::new();
     let mut last_in = Duration::ZERO;
     for (r, done_at) in results {
         match r {
             Ok((ep, d)) => {
                 endpoints.push(ep);
-                join_ns.push(d.as_nanos() as u64);
+                join_ns.push(d.total().as_nanos() as u64);
+                signal_ns.push(d.signal.as_nanos() as u64);
+                connect_ns.push(d.connect.as_nanos() as u64);
+                media_ns.push(d.media.as_nanos() as u64);
                 last_in = last_in.max(done_at);
             }
             Err(e) => failures.push(format!("{e:#}")),
@@ -99,6 +111,12 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S3Options) -> anyhow::
         join_p50_ms: percentile_ms(&mut join_ns, 0.50),
         join_p99_ms: percentile_ms(&mut join_ns, 0.99),
         join_max_ms: percentile_ms(&mut join_ns, 1.0),
+        signal_p50_ms: percentile_ms(&mut signal_ns, 0.50),
+        signal_p99_ms: percentile_ms(&mut signal_ns, 0.99),
+        connect_p50_ms: percentile_ms(&mut connect_ns, 0.50),
+        connect_p99_ms: percentile_ms(&mut connect_ns, 0.99),
+        media_p50_ms: percentile_ms(&mut media_ns, 0.50),
+        media_p99_ms: percentile_ms(&mut media_ns, 0.99),
         server_cpu_cores: if wall_s > 0.0 {
             server_cpu_s / wall_s
         } else {
@@ -118,6 +136,16 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S3Options) -> anyhow::
         res.server_cpu_cores,
         res.server_rss_mib_before,
         res.server_rss_mib_after
+    );
+    eprintln!(
+        "S3 {}: join phases p50 / p99: signalling {:.0} / {:.0} ms, ICE + DTLS {:.0} / {:.0} ms, first media {:.0} / {:.0} ms",
+        target.name(),
+        res.signal_p50_ms,
+        res.signal_p99_ms,
+        res.connect_p50_ms,
+        res.connect_p99_ms,
+        res.media_p50_ms,
+        res.media_p99_ms
     );
     Ok(res)
 }
