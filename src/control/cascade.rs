@@ -515,7 +515,20 @@ impl Cascade {
     }
 
     pub async fn get(&self, id: &str) -> Result<Node, CascadeError> {
-        let row = sqlx::query(&format!(
+        let row = self
+            .row_in_scope(id, "reading a cascade node")
+            .await?
+            .ok_or_else(|| CascadeError::Unknown(id.to_string()))?;
+        Ok(node_from_row(&row)?)
+    }
+
+    /// Child node `id`'s row, if this node may see it.
+    async fn row_in_scope(
+        &self,
+        id: &str,
+        doing: &'static str,
+    ) -> Result<Option<sqlx::any::AnyRow>, StoreError> {
+        sqlx::query(&format!(
             "{SELECT_NODE} WHERE n.id = $1 AND {}",
             in_scope(2, 3)
         ))
@@ -524,9 +537,7 @@ impl Cascade {
         .bind(&self.scope)
         .fetch_optional(self.store.pool())
         .await
-        .ctx("reading a cascade node")?
-        .ok_or_else(|| CascadeError::Unknown(id.to_string()))?;
-        Ok(node_from_row(&row)?)
+        .ctx(doing)
     }
 
     /// Every registered child node, by id.
@@ -649,17 +660,10 @@ impl Cascade {
     }
 
     async fn check_credential(&self, id: &str, secret: &str) -> Result<Node, NodeAuthError> {
-        let row = sqlx::query(&format!(
-            "{SELECT_NODE} WHERE n.id = $1 AND {}",
-            in_scope(2, 3)
-        ))
-        .bind(id)
-        .bind(&self.scope)
-        .bind(&self.scope)
-        .fetch_optional(self.store.pool())
-        .await
-        .ctx("checking a cascade node")?
-        .ok_or_else(|| NodeAuthError::Unknown(id.to_string()))?;
+        let row = self
+            .row_in_scope(id, "checking a cascade node")
+            .await?
+            .ok_or_else(|| NodeAuthError::Unknown(id.to_string()))?;
         let node = node_from_row(&row)?;
         let stored: Option<String> = row.try_get(13).ctx("checking a cascade node")?;
         let Some(stored) = stored.filter(|_| node.revoked_at_ms.is_none()) else {

@@ -804,7 +804,7 @@ fn live_wall_meters_and_charts_show_each_rooms_link_as_the_server_measures_it_an
 }
 
 /// Open the console and log in as `login`; returns once the meetings list shows.
-async fn log_in(steps: &Steps<'_>, base: &str, login: &str) {
+pub(crate) async fn log_in(steps: &Steps<'_>, base: &str, login: &str) {
     steps.page.navigate(&format!("{base}/console")).await;
     steps
         .until(

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::console::log_in;
 use crate::relay::{live_meeting, register};
-use crate::support::api::{PASSWORD, world_with};
+use crate::support::api::world_with;
 use crate::support::browser::{ChromeDriver, Steps};
 use crate::support::db::run_sqlite;
 use crate::support::rtc_client::{PublishConfig, run_in_loopback_netns, whip_publisher};
@@ -54,38 +55,6 @@ async fn child_node(
         c.cascade.uplink_kbps = 4000;
     })
     .await
-}
-
-/// Open the console at `base` and log in as `login`; returns once the
-/// meetings list shows.
-async fn log_in(steps: &Steps<'_>, base: &str, login: &str) {
-    steps.page.navigate(&format!("{base}/console")).await;
-    steps
-        .until(
-            "00-login",
-            "const f = document.getElementById('view-login'); return !!f && !f.hidden;",
-            STEP_TIMEOUT,
-        )
-        .await;
-    steps
-        .run(&format!(
-            "document.getElementById('login-name').value = {};\
-             document.getElementById('login-password').value = {};\
-             document.getElementById('login-submit').click(); return true;",
-            json!(login),
-            json!(PASSWORD)
-        ))
-        .await;
-    steps
-        .until(
-            "00-meetings",
-            &format!(
-                "return window.diemcau.state().user === {} && !document.getElementById('view-meetings').hidden;",
-                json!(login)
-            ),
-            STEP_TIMEOUT,
-        )
-        .await;
 }
 
 /// Uncaught script errors the page logged since the last look.

@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::documents::{docx, fetch, pdf, plan, upload};
-use crate::recording::{decodes_cleanly, ffprobe, hub_publisher, live_meeting};
+use crate::recording::{decodes_cleanly, ffprobe, hub_in_room, live_meeting};
 use crate::support::api::{ApiWorld, world_with};
 use crate::support::db::run_sqlite;
-use crate::support::rtc_client::{default_layers, run_in_loopback_netns, ws_join};
+use crate::support::rtc_client::{default_layers, run_in_loopback_netns};
+use crate::support::server::free_tcp_port;
 use crate::support::vp8_source;
 
 const BUCKET: &str = "diemcau-test";
@@ -31,14 +32,6 @@ fn moto_binary() -> PathBuf {
     std::env::var_os("DIEMCAU_TEST_MOTO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/opt/diemcau-moto/bin/moto_server"))
-}
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Moto {
@@ -216,11 +209,14 @@ fn a_recording_with_the_s3_store_lands_in_the_bucket_and_is_served_from_it_with_
         .await;
         let id = live_meeting(&w).await;
         let base = w.srv.base_url();
-        let mut hub = hub_publisher(&layers, &clips).await;
-        let (_ws, _) = ws_join(&mut hub, &base, &id, &w.province.endpoint_tokens["hub"])
-            .await
-            .unwrap();
-        hub.wait_connected(Duration::from_secs(20)).await.unwrap();
+        let (hub, _ws) = hub_in_room(
+            &layers,
+            &clips,
+            &base,
+            &id,
+            &w.province.endpoint_tokens["hub"],
+        )
+        .await;
         tokio::time::sleep(Duration::from_secs(1)).await;
 
         let rec = record(&w, &id, 2).await;
@@ -343,11 +339,14 @@ fn a_failed_recording_upload_is_retried_until_it_lands_and_nothing_is_lost() {
         .await;
         let id = live_meeting(&w).await;
         let base = w.srv.base_url();
-        let mut hub = hub_publisher(&layers, &clips).await;
-        let (_ws, _) = ws_join(&mut hub, &base, &id, &w.province.endpoint_tokens["hub"])
-            .await
-            .unwrap();
-        hub.wait_connected(Duration::from_secs(20)).await.unwrap();
+        let (hub, _ws) = hub_in_room(
+            &layers,
+            &clips,
+            &base,
+            &id,
+            &w.province.endpoint_tokens["hub"],
+        )
+        .await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let rec = record(&w, &id, 3).await;
 

@@ -13,6 +13,7 @@ use crate::support::rtc_client::{
     ClientConfig, LayerSpec, PublishConfig, RtcClient, VideoSource, WsClient, default_layers,
     run_in_loopback_netns, ws_join,
 };
+use crate::support::server::free_tcp_port;
 use crate::support::vp8_source;
 
 pub(crate) async fn live_meeting(w: &ApiWorld) -> String {
@@ -65,6 +66,21 @@ pub(crate) async fn hub_publisher(layers: &[LayerSpec], clips: &[std::path::Path
     })
     .await
     .unwrap()
+}
+
+/// The hub room publishing those clips, joined over `/ws` with `token`
+/// and connected; keep the socket (dropping it leaves the room).
+pub(crate) async fn hub_in_room(
+    layers: &[LayerSpec],
+    clips: &[std::path::PathBuf],
+    base: &str,
+    id: &str,
+    token: &str,
+) -> (RtcClient, WsClient) {
+    let mut hub = hub_publisher(layers, clips).await;
+    let (ws, _) = ws_join(&mut hub, base, id, token).await.unwrap();
+    hub.wait_connected(Duration::from_secs(20)).await.unwrap();
+    (hub, ws)
 }
 
 const HUB_TONE_HZ: f32 = 440.0;
@@ -189,11 +205,14 @@ fn a_live_meeting_is_recorded_per_track_and_as_a_program_that_ffprobe_reads() {
             r.text
         );
 
-        let mut hub = hub_publisher(&layers, &clips).await;
-        let (_ws, _) = ws_join(&mut hub, &base, &id, &w.province.endpoint_tokens["hub"])
-            .await
-            .unwrap();
-        hub.wait_connected(Duration::from_secs(20)).await.unwrap();
+        let (hub, _ws) = hub_in_room(
+            &layers,
+            &clips,
+            &base,
+            &id,
+            &w.province.endpoint_tokens["hub"],
+        )
+        .await;
         // A commune speaks too, louder than the hub: the program's mix
         // hears both; the index names the speaker.
         let mut commune = commune_speaker(&layers, &clips).await;
@@ -482,11 +501,14 @@ fn a_full_disk_stops_the_recording_cleanly_and_the_meeting_goes_on() {
         let console = WsClient::connect_url(&ws, op.bearer.as_deref())
             .await
             .unwrap();
-        let mut hub = hub_publisher(&layers, &clips).await;
-        let (_ws, _) = ws_join(&mut hub, &base, &id, &w.province.endpoint_tokens["hub"])
-            .await
-            .unwrap();
-        hub.wait_connected(Duration::from_secs(20)).await.unwrap();
+        let (hub, _ws) = hub_in_room(
+            &layers,
+            &clips,
+            &base,
+            &id,
+            &w.province.endpoint_tokens["hub"],
+        )
+        .await;
         let r = op
             .post(&format!("/api/v1/meetings/{id}/recordings"), json!({}))
             .await;
@@ -617,14 +639,6 @@ impl Drop for Binary {
     }
 }
 
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -709,9 +723,7 @@ fn after_kill_9_the_recording_plays_to_its_last_seconds_and_restart_records_the_
         };
 
         let mut server = Binary::start(&config_path, &base).await;
-        let mut hub = hub_publisher(&layers, &clips).await;
-        let (_ws, _) = ws_join(&mut hub, &base, &id, &hub_token).await.unwrap();
-        hub.wait_connected(Duration::from_secs(20)).await.unwrap();
+        let (hub, _ws) = hub_in_room(&layers, &clips, &base, &id, &hub_token).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let (status, rec) = post(format!("{base}/api/v1/meetings/{id}/recordings")).await;
         assert_eq!(status, 201, "{rec}");

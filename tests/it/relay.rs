@@ -20,7 +20,7 @@ use crate::support::rtc_client::{
     ClientConfig, PublishConfig, RtcClient, run_in_loopback_netns, whep_subscriber, whip_publisher,
     ws_join_as,
 };
-use crate::support::server::{TestServer, start_with};
+use crate::support::server::{TestServer, free_tcp_port, start_with};
 
 /// How long a relay link may take to form (two ICE/DTLS handshakes and a
 /// supervisor pass) or a change to cross two levels.
@@ -158,6 +158,13 @@ async fn wait_row(
     }
 }
 
+/// A room publishing (WHIP, default camera and microphone) at `base`.
+async fn room(base: &str, id: &str, token: &str, name: &str) -> RtcClient {
+    whip_publisher(base, id, token, name, PublishConfig::default())
+        .await
+        .0
+}
+
 /// An operator action that must succeed.
 async fn act(op: &Client, path: &str, body: Value) {
     let r = op.post(path, body).await;
@@ -179,6 +186,26 @@ async fn stage(op: &Client, id: &str, endpoint: &str) {
         &format!("/api/v1/meetings/{id}/live/stage"),
         json!({"endpoint_ids": [endpoint]}),
     )
+    .await;
+}
+
+/// The top gives B the floor: the top's viewer sees and hears B.
+async fn top_gives_b_the_floor(
+    op: &Client,
+    id: &str,
+    b_key: &str,
+    b_tag: u32,
+    top_view: &RtcClient,
+) {
+    act(
+        op,
+        &format!("/api/v1/meetings/{id}/live/floor/grant"),
+        json!({"endpoint_id": b_key}),
+    )
+    .await;
+    until("B's video and audio at the top", &[top_view], || {
+        from(top_view, true, b_tag) > 60 && from(top_view, false, b_tag) > 50
+    })
     .await;
 }
 
@@ -277,29 +304,26 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
         let (hub_key, b_key) = (w.endpoint("hub").to_string(), w.endpoint("b").to_string());
 
         // The hub publishes at the top, commune B at the bottom.
-        let (hub, _) = whip_publisher(
+        let hub = room(
             &w.srv.base_url(),
             &id,
             &w.province.endpoint_tokens["hub"],
             "hub",
-            PublishConfig::default(),
         )
         .await;
-        let (b, _) = whip_publisher(
+        let b = room(
             &bottom.base_url(),
             &id,
             &w.province.endpoint_tokens["b"],
             "b",
-            PublishConfig::default(),
         )
         .await;
         // A second commune at the bottom: a voice that is not on stage.
-        let (a, _) = whip_publisher(
+        let a = room(
             &bottom.base_url(),
             &id,
             &w.province.endpoint_tokens["a"],
             "a",
-            PublishConfig::default(),
         )
         .await;
         let hub_tag = hub.publisher().source_tag;
@@ -330,16 +354,7 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
         .await;
 
         // 2. The top gives B the floor: the top's viewer sees and hears B.
-        act(
-            &op,
-            &format!("/api/v1/meetings/{id}/live/floor/grant"),
-            json!({"endpoint_id": b_key}),
-        )
-        .await;
-        until("B's video and audio at the top", &[&top_view], || {
-            from(&top_view, true, b_tag) > 60 && from(&top_view, false, b_tag) > 50
-        })
-        .await;
+        top_gives_b_the_floor(&op, &id, &b_key, b_tag, &top_view).await;
         // The link carries the loudest voices of its side, not only the
         // stage's: A, also at the bottom, is heard at the top.
         until("A's audio at the top", &[&top_view], || {
@@ -658,15 +673,6 @@ impl Drop for NodeProcess {
     }
 }
 
-/// A free loopback TCP port (the namespace is the test's own).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Start `diemcau serve` as node `id` (under `parent`, if any) on the shared
 /// store, listening on `port`; wait until it answers.
 async fn node_process(
@@ -756,7 +762,7 @@ fn relay_three_node_processes_on_postgresql_carry_stage_floor_and_mute_and_remer
             } = w;
             srv.server.shutdown().await;
             let dir = tempfile::tempdir().unwrap();
-            let top = node_process(dir.path(), &url, "top", None, free_port()).await;
+            let top = node_process(dir.path(), &url, "top", None, free_tcp_port()).await;
             let on = |c: &Client, node: &NodeProcess| Client {
                 base: node.base.clone(),
                 ..c.clone()
@@ -764,7 +770,7 @@ fn relay_three_node_processes_on_postgresql_carry_stage_floor_and_mute_and_remer
             let admin = on(&clients["admin"], &top);
             let op = on(&clients["operator"], &top);
             let op_token = op.bearer.clone().unwrap();
-            let middle_port = free_port();
+            let middle_port = free_tcp_port();
             let middle = node_process(
                 dir.path(),
                 &url,
@@ -780,7 +786,7 @@ fn relay_three_node_processes_on_postgresql_carry_stage_floor_and_mute_and_remer
                 &url,
                 "bottom",
                 Some((&middle.base, &bottom_credential)),
-                free_port(),
+                free_tcp_port(),
             )
             .await;
             let key = |k: &str| province.endpoints[k].clone();
@@ -788,22 +794,8 @@ fn relay_three_node_processes_on_postgresql_carry_stage_floor_and_mute_and_remer
             let (hub_key, b_key) = (key("hub"), key("b"));
             let id = start_meeting(&op, &hub_key, &[&key("a"), &b_key]).await;
 
-            let (hub, _) = whip_publisher(
-                &top.base,
-                &id,
-                &token("hub"),
-                "hub",
-                PublishConfig::default(),
-            )
-            .await;
-            let (b, _) = whip_publisher(
-                &bottom.base,
-                &id,
-                &token("b"),
-                "b",
-                PublishConfig::default(),
-            )
-            .await;
+            let hub = room(&top.base, &id, &token("hub"), "hub").await;
+            let b = room(&bottom.base, &id, &token("b"), "b").await;
             let (hub_tag, b_tag) = (hub.publisher().source_tag, b.publisher().source_tag);
             let (top_view, _) =
                 whep_subscriber(&top.base, &id, &op_token, "top viewer", 1, 3, None).await;
@@ -823,16 +815,7 @@ fn relay_three_node_processes_on_postgresql_carry_stage_floor_and_mute_and_remer
             .await;
 
             // B, two levels down, reaches the top when given the floor.
-            act(
-                &op,
-                &format!("/api/v1/meetings/{id}/live/floor/grant"),
-                json!({"endpoint_id": b_key}),
-            )
-            .await;
-            until("B's video and audio at the top", &[&top_view], || {
-                from(&top_view, true, b_tag) > 60 && from(&top_view, false, b_tag) > 50
-            })
-            .await;
+            top_gives_b_the_floor(&op, &id, &b_key, b_tag, &top_view).await;
 
             // The top mutes B's microphone: silenced two levels down.
             top_mutes_b_and_the_bottom_silences_it(

@@ -6,11 +6,11 @@
 
 use std::net::SocketAddr;
 
+use axum::Json;
 use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Extension, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -105,25 +105,33 @@ impl FromNode for RelayLeave {
     }
 }
 
-/// A relay route's body and the node it comes from: the credential's form
-/// is checked before the body is read, then the credential against the
-/// node id in the body. `Err` is the refusal to send as it is.
-async fn from_node<T: FromNode>(
-    state: &AppState,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: &HeaderMap,
-    request: Request,
-) -> Result<(T, crate::control::cascade::Node), Response> {
-    let Some(secret) = node_secret(headers) else {
-        return Err(node_unauthorized().into_response());
-    };
-    let JsonBody(b) = JsonBody::<T>::from_request(request, &())
-        .await
-        .map_err(IntoResponse::into_response)?;
-    check_len("node_id", b.node_id(), 64).map_err(IntoResponse::into_response)?;
-    let address = connect.map(|Extension(ConnectInfo(a))| a.ip());
-    let node = authenticate_node(state, address, &secret, b.node_id()).await?;
-    Ok((b, node))
+/// A relay route's body and the node it comes from, as an extractor (the
+/// last one: it reads the body). The credential's form is checked before
+/// the body is read, then the credential against the node id in the body;
+/// a refusal is answered as it is.
+struct NodeCall<T> {
+    body: T,
+    node: crate::control::cascade::Node,
+}
+
+impl<T: FromNode + Send> FromRequest<AppState> for NodeCall<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let Some(secret) = node_secret(request.headers()) else {
+            return Err(node_unauthorized().into_response());
+        };
+        let address = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip());
+        let JsonBody(body) = JsonBody::<T>::from_request(request, &())
+            .await
+            .map_err(IntoResponse::into_response)?;
+        check_len("node_id", body.node_id(), 64).map_err(IntoResponse::into_response)?;
+        let node = authenticate_node(state, address, &secret, body.node_id()).await?;
+        Ok(NodeCall { body, node })
+    }
 }
 
 /// The relay participant `participant` must be this node's child `node`'s.
@@ -146,14 +154,8 @@ fn owned_by(
 async fn open(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    request: Request,
+    NodeCall { body: b, node }: NodeCall<RelayOpen>,
 ) -> Result<Response, ApiError> {
-    let (b, node) = match from_node::<RelayOpen>(&state, connect, &headers, request).await {
-        Ok(x) => x,
-        Err(refused) => return Ok(refused),
-    };
     if let Some(k) = b.budget_kbps
         && !(64..=1_000_000).contains(&k)
     {
@@ -209,14 +211,8 @@ async fn open(
 async fn sync(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    request: Request,
+    NodeCall { body: b, node }: NodeCall<RelaySync>,
 ) -> Result<Response, ApiError> {
-    let (b, node) = match from_node::<RelaySync>(&state, connect, &headers, request).await {
-        Ok(x) => x,
-        Err(refused) => return Ok(refused),
-    };
     let sites = b.sites.as_deref().unwrap_or_default();
     if sites.len() > MAX_REPORTED_SITES {
         return Err(ApiError::invalid(
@@ -256,14 +252,8 @@ async fn sync(
 async fn leave(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    request: Request,
+    NodeCall { body: b, node }: NodeCall<RelayLeave>,
 ) -> Result<Response, ApiError> {
-    let (b, node) = match from_node::<RelayLeave>(&state, connect, &headers, request).await {
-        Ok(x) => x,
-        Err(refused) => return Ok(refused),
-    };
     owned_by(&state, &meeting, b.participant, &node.id)?;
     let id = b.participant;
     let _ = state

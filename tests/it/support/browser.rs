@@ -77,7 +77,7 @@ pub struct ChromeDriver {
 impl ChromeDriver {
     pub async fn start() -> ChromeDriver {
         require_installed();
-        let port = free_port();
+        let port = super::server::free_tcp_port();
         // One log per test (nextest runs each test in its own process, on a
         // thread named after the test), overwritten by the next run.
         let test = std::thread::current()
@@ -338,11 +338,6 @@ async fn command(
             value["message"].as_str().unwrap_or(&text)
         ))
     }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
-    l.local_addr().expect("local addr").port()
 }
 
 /// PIDs of every live descendant of `root` (read from /proc).

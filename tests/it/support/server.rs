@@ -56,3 +56,10 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         _data: data,
     }
 }
+
+/// A free loopback TCP port (in the test's own namespace, or the host's
+/// loopback for tests without one).
+pub fn free_tcp_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
+    l.local_addr().expect("local addr").port()
+}
