@@ -36,8 +36,18 @@ const CANDIDATE_MS: u64 = 1_000;
 const HYSTERESIS_DB: f32 = 3.0;
 /// This many late packets in a row re-anchor a source.
 const REANCHOR_AFTER_LATE: u32 = 3;
-/// The limiter keeps peaks under this.
-const CEILING: f32 = 0.97;
+/// The limiter keeps peaks under this: −1 dBFS (10^(−1/20)). The mix is
+/// Opus-encoded after the limiter, and a lossy codec's reconstruction
+/// overshoots its input's peaks (measured: 0.97 in came back as 1.002 on an
+/// AMD EPYC, whose SIMD path differs from an AVX-512 Xeon's); −1 dB is the
+/// true-peak margin broadcast practice (EBU R 128) gives lossy codecs, so
+/// the decoded program stays under full scale on every CPU.
+const CEILING: f32 = 0.891;
+/// The limiter's attack: a falling gain reaches its target within 2 ms at
+/// the start of the frame (the frame is mixed whole before it is limited,
+/// so this is look-ahead, not reaction). Fast enough that almost nothing
+/// reaches the hard clamp, slow enough not to click.
+const ATTACK_SAMPLES: usize = 96;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MixOptions {
@@ -351,20 +361,32 @@ impl Mixer {
             s.pcm.drain(..n);
         }
         self.stats.max_mixed = self.stats.max_mixed.max(mixed);
-        // A limiter, not a clipper: the gain falls at once to keep the
-        // peak under the ceiling and recovers over ~0.5 s, ramped across
-        // the frame so the change makes no click.
+        // A limiter, not a clipper: the gain falls within ATTACK_SAMPLES to
+        // keep the frame's peak under the ceiling and recovers over ~0.5 s,
+        // ramped across the frame so the change makes no click. Samples
+        // inside the attack ramp can still be above the ceiling; they are
+        // clamped to it (never to full scale, which the codec would then
+        // overshoot).
         let peak = self.frame.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         let target = if peak * self.gain > CEILING {
             CEILING / peak
         } else {
             (self.gain + 0.04).min(1.0)
         };
-        let step = (target - self.gain) / FRAME_SAMPLES as f32;
+        let ramp = if target < self.gain {
+            ATTACK_SAMPLES
+        } else {
+            FRAME_SAMPLES
+        };
+        let step = (target - self.gain) / ramp as f32;
         let mut g = self.gain;
-        for x in self.frame.iter_mut() {
-            g += step;
-            *x = (*x * g).clamp(-1.0, 1.0);
+        for (i, x) in self.frame.iter_mut().enumerate() {
+            if i < ramp {
+                g += step;
+            } else {
+                g = target;
+            }
+            *x = (*x * g).clamp(-CEILING, CEILING);
         }
         self.gain = target;
     }
