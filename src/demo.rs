@@ -178,6 +178,9 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoProvince> {
                         secretary_user_id: None,
                         expected_people: None,
                         quorum_percent: None,
+                        access_policy: None,
+                        body_id: None,
+                        members: Vec::new(),
                     },
                 )
                 .await?;

@@ -4,6 +4,7 @@
 //! HTTPS listeners) and nothing else; see ARCHITECTURE.md for the map.
 
 pub mod api;
+pub mod conference;
 pub mod config;
 pub mod control;
 pub mod demo;
@@ -235,8 +236,8 @@ async fn open_due_meetings(state: api::AppState, lead_minutes: u32) {
             Ok(opened) => {
                 for m in opened {
                     tracing::info!(meeting = %m.id, title = %m.title, "meeting opened on schedule");
-                    if let Err(e) = api::v1::meetings::live_room(&state, &m).await {
-                        tracing::warn!(meeting = %m.id, error = %e.message, "live room not opened");
+                    if let Err(e) = state.conference.live_room(&m).await {
+                        tracing::warn!(meeting = %m.id, error = %e, "live room not opened");
                     }
                 }
             }
@@ -396,12 +397,20 @@ impl Server {
             )?),
             None => None,
         };
+        let conference = conference::Conference::new(
+            store.clone(),
+            live.clone(),
+            media.clone(),
+            hub.clone(),
+            meetings.clone(),
+        );
         let state = api::AppState {
             media: media.clone(),
             hub,
             meetings,
             store,
             live,
+            conference,
             data_dir: config.data_dir.clone(),
             documents,
             objects,

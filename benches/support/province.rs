@@ -111,6 +111,9 @@ pub async fn seed(store: &Store, communes: usize, title: &str) -> Province {
                 secretary_user_id: None,
                 expected_people: None,
                 quorum_percent: None,
+                access_policy: None,
+                body_id: None,
+                members: Vec::new(),
             },
         )
         .await

@@ -11,208 +11,13 @@ use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 use super::ApiError;
 use super::auth::Principal;
+pub use crate::conference::rights::{Action, endpoint_permits, role_permits, role_permits_any};
 use crate::control::endpoints::{Endpoint, Endpoints};
 use crate::control::people::Role;
 use crate::store::Actor;
-
-/// What a route does, as far as permissions go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// Anyone, even unauthenticated (login, the OpenAPI document).
-    Public,
-    /// Any logged-in person acting on themselves (me, logout, own tokens).
-    Own,
-    UsersRead,
-    UsersWrite,
-    OrgRead,
-    OrgWrite,
-    EndpointsRead,
-    /// Create, edit and re-bind endpoints, rotate and revoke their tokens.
-    EndpointsWrite,
-    MeetingsRead,
-    /// Create, edit, cancel meetings.
-    MeetingsWrite,
-    /// Open, start, end a meeting.
-    MeetingLifecycle,
-    /// The live state and its event stream.
-    LiveRead,
-    /// Mute, stage, lecture scan, lock, remove, scenes.
-    LiveControl,
-    /// Order the floor queue, grant and revoke the floor (the chair's job).
-    FloorChair,
-    /// Ask for or withdraw from the floor (a room, or an operator for it).
-    FloorSelf,
-    /// Confirm how many people sit in a room.
-    Headcount,
-    AuditRead,
-    /// Plan a meeting's agenda (items, order, presenters).
-    AgendaWrite,
-    /// Drive the room: advance the current agenda item, page-sync a document.
-    Present,
-    /// Upload, version, recall a meeting's documents.
-    DocumentsWrite,
-    /// Create motions; open, close and publish votes (the chair decides).
-    VoteManage,
-    /// Cast a vote (a delegate, or a room voting with its headcount).
-    VoteCast,
-    /// Draft, edit and finalise the minutes (the secretary's job).
-    MinutesWrite,
-    /// Start and stop a meeting's recording.
-    RecordControl,
-    /// List, download and replay recordings.
-    RecordingsRead,
-    /// This node's place in the cascade, its parent link and its child nodes.
-    CascadeRead,
-    /// Register child nodes, rotate and revoke their credentials.
-    CascadeWrite,
-    /// A child cascade node, by its own credential: no person, no room. The
-    /// handler authenticates the node (the table grants it to nobody).
-    Node,
-}
-
-impl Action {
-    pub const ALL: [Action; 28] = [
-        Action::Public,
-        Action::Own,
-        Action::UsersRead,
-        Action::UsersWrite,
-        Action::OrgRead,
-        Action::OrgWrite,
-        Action::EndpointsRead,
-        Action::EndpointsWrite,
-        Action::MeetingsRead,
-        Action::MeetingsWrite,
-        Action::MeetingLifecycle,
-        Action::LiveRead,
-        Action::LiveControl,
-        Action::FloorChair,
-        Action::FloorSelf,
-        Action::Headcount,
-        Action::AuditRead,
-        Action::AgendaWrite,
-        Action::Present,
-        Action::DocumentsWrite,
-        Action::VoteManage,
-        Action::VoteCast,
-        Action::MinutesWrite,
-        Action::RecordControl,
-        Action::RecordingsRead,
-        Action::CascadeRead,
-        Action::CascadeWrite,
-        Action::Node,
-    ];
-}
-
-/// The permission table: may `role` do `action`? One line per role, read
-/// across. Admin does everything; the auditor reads everything and changes
-/// nothing; a sub-operator may do an operator's meeting work inside its
-/// subtree but not reshape the org tree (that follows a decree, at province
-/// level) or see the audit log.
-pub fn role_permits(role: Role, action: Action) -> bool {
-    use Action::*;
-    let allowed: &[Action] = match role {
-        Role::Admin => return true,
-        Role::Operator => &[
-            UsersRead,
-            OrgRead,
-            OrgWrite,
-            EndpointsRead,
-            EndpointsWrite,
-            MeetingsRead,
-            MeetingsWrite,
-            MeetingLifecycle,
-            LiveRead,
-            LiveControl,
-            FloorChair,
-            FloorSelf,
-            Headcount,
-            AgendaWrite,
-            Present,
-            DocumentsWrite,
-            VoteManage,
-            RecordControl,
-            RecordingsRead,
-            CascadeRead,
-        ],
-        Role::SubOperator => &[
-            UsersRead,
-            OrgRead,
-            EndpointsRead,
-            EndpointsWrite,
-            MeetingsRead,
-            MeetingsWrite,
-            MeetingLifecycle,
-            LiveRead,
-            LiveControl,
-            FloorChair,
-            FloorSelf,
-            Headcount,
-            AgendaWrite,
-            Present,
-            DocumentsWrite,
-            VoteManage,
-            RecordControl,
-            RecordingsRead,
-        ],
-        Role::Secretary => &[
-            UsersRead,
-            OrgRead,
-            EndpointsRead,
-            MeetingsRead,
-            MeetingsWrite,
-            LiveRead,
-            Headcount,
-            AgendaWrite,
-            Present,
-            DocumentsWrite,
-            VoteManage,
-            MinutesWrite,
-            RecordingsRead,
-        ],
-        Role::Chair => &[
-            OrgRead,
-            EndpointsRead,
-            MeetingsRead,
-            LiveRead,
-            FloorChair,
-            Present,
-            VoteManage,
-            VoteCast,
-            RecordingsRead,
-        ],
-        Role::Delegate => &[OrgRead, MeetingsRead, LiveRead, VoteCast, FloorSelf],
-        Role::Auditor => &[
-            UsersRead,
-            OrgRead,
-            EndpointsRead,
-            MeetingsRead,
-            LiveRead,
-            AuditRead,
-            RecordingsRead,
-            CascadeRead,
-        ],
-    };
-    matches!(action, Public | Own) || allowed.contains(&action)
-}
-
-/// A room endpoint may read its meetings, ask for the floor, report its
-/// headcount and vote with it — for itself only (checked by the handlers).
-pub fn endpoint_permits(action: Action) -> bool {
-    matches!(
-        action,
-        Action::Public
-            | Action::MeetingsRead
-            | Action::LiveRead
-            | Action::FloorSelf
-            | Action::Headcount
-            | Action::VoteCast
-    )
-}
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -226,6 +31,16 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The caller as the conference layer sees it.
+    pub fn who(&self) -> crate::conference::Who {
+        match self {
+            Caller::Person(p) => crate::conference::Who::person(p.user.clone(), p.address),
+            Caller::Endpoint { endpoint, address } => {
+                crate::conference::Who::room(endpoint.clone(), *address)
+            }
+        }
+    }
+
     pub fn permits(&self, action: Action) -> bool {
         match self {
             Caller::Person(p) => {
@@ -379,60 +194,4 @@ pub async fn enforce(action: Action, request: Request, next: Next) -> Response {
     }
     parts.extensions.insert(caller);
     next.run(Request::from_parts(parts, body)).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn auditor_changes_nothing_and_admin_does_everything() {
-        for a in Action::ALL {
-            assert!(role_permits(Role::Admin, a));
-            let write = matches!(
-                a,
-                Action::UsersWrite
-                    | Action::AgendaWrite
-                    | Action::Present
-                    | Action::DocumentsWrite
-                    | Action::VoteManage
-                    | Action::VoteCast
-                    | Action::MinutesWrite
-                    | Action::OrgWrite
-                    | Action::EndpointsWrite
-                    | Action::MeetingsWrite
-                    | Action::MeetingLifecycle
-                    | Action::LiveControl
-                    | Action::FloorChair
-                    | Action::FloorSelf
-                    | Action::Headcount
-                    | Action::CascadeWrite
-            );
-            if write {
-                assert!(!role_permits(Role::Auditor, a), "{a:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn only_admin_and_auditor_read_the_audit_log() {
-        let readers: Vec<Role> = Role::ALL
-            .into_iter()
-            .filter(|r| role_permits(*r, Action::AuditRead))
-            .collect();
-        assert_eq!(readers, vec![Role::Admin, Role::Auditor]);
-    }
-
-    #[test]
-    fn only_admin_changes_the_cascade_and_no_person_role_is_a_node() {
-        let writers: Vec<Role> = Role::ALL
-            .into_iter()
-            .filter(|r| role_permits(*r, Action::CascadeWrite))
-            .collect();
-        assert_eq!(writers, vec![Role::Admin]);
-        for r in Role::ALL {
-            assert!(r == Role::Admin || !role_permits(r, Action::Node), "{r:?}");
-        }
-        assert!(!endpoint_permits(Action::Node));
-    }
 }

@@ -144,6 +144,17 @@ fn client_addr(parts: &Parts) -> Option<SocketAddr> {
         .map(|c| c.0)
 }
 
+/// The client's address, when the listener knows it (never a rejection).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_addr(parts).map(|a| a.ip())))
+    }
+}
+
 /// The session token from the `Cookie` header(s).
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers

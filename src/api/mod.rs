@@ -8,6 +8,8 @@ mod metrics;
 pub mod openapi;
 pub mod uplink;
 pub mod v1;
+pub mod whip;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -20,11 +22,11 @@ use serde::Deserialize;
 
 pub use error::{ApiError, JsonBody};
 
+use crate::conference::ConferenceError;
 use crate::control::{AccessError, JoinTokens};
 use crate::media::Command;
 use crate::net::Media;
 use crate::signal::hub::Hub;
-use crate::signal::{whip, ws};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -50,6 +52,32 @@ pub struct AppState {
     pub cascade: Arc<crate::control::cascade::CascadeState>,
     /// Relay participants of child nodes in this node's rooms.
     pub relays: Arc<crate::relay::Relays>,
+    /// Who may do what on a meeting; live rooms; audited live actions.
+    pub conference: crate::conference::Conference,
+}
+
+impl From<ConferenceError> for ApiError {
+    fn from(e: ConferenceError) -> Self {
+        let message = e.to_string();
+        match e {
+            ConferenceError::Hidden(_) => ApiError::not_found("unknown_meeting", message),
+            ConferenceError::Forbidden { code, .. } => ApiError::forbidden(code, message),
+            ConferenceError::Unauthorized(m) => ApiError::unauthorized(m),
+            ConferenceError::NotOpen { .. } => ApiError::conflict("meeting_not_open", message),
+            ConferenceError::InLobby => ApiError::forbidden("in_lobby", message),
+            ConferenceError::Live(l) => l.into(),
+            ConferenceError::Meeting(m) => m.into(),
+            ConferenceError::Store(s) => auth::store_error(s),
+            ConferenceError::NotAudited(s) => {
+                tracing::error!(error = %s, "an action was refused: its audit record could not be written");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_audited", message)
+            }
+            ConferenceError::Media(m) => m.into(),
+            ConferenceError::BadPlan { code, .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
+        }
+    }
 }
 
 impl From<AccessError> for ApiError {
@@ -92,6 +120,19 @@ pub const WS_BEARER_PREFIX: &str = "diemcau.bearer.";
 /// The OpenAPI document, built once with the router.
 #[derive(Clone)]
 pub struct OpenApiDoc(pub Arc<serde_json::Value>);
+
+/// The demo meeting's raw room controls, by its join token: only where a
+/// join-token meeting exists (`diemcau demo`, or `[demo] token`); planned
+/// meetings are run through `/api/v1/meetings/{id}/live/…`.
+fn demo_routes(state: &AppState) -> Router<AppState> {
+    if !state.meetings.exists(crate::DEMO_MEETING) {
+        return Router::new();
+    }
+    Router::new()
+        .route("/rooms/{meeting}/participants", get(participants))
+        .route("/rooms/{meeting}/stage", post(set_stage))
+        .route("/rooms/{meeting}/participants/{id}/mute", post(mute))
+}
 
 pub fn router(state: AppState) -> Router {
     // One People per router (so per server): it holds the login limiter.
@@ -227,9 +268,7 @@ pub fn router(state: AppState) -> Router {
             "/whep/{meeting}/{id}",
             axum::routing::delete(whip::delete).patch(whip::patch),
         )
-        .route("/rooms/{meeting}/participants", get(participants))
-        .route("/rooms/{meeting}/stage", post(set_stage))
-        .route("/rooms/{meeting}/participants/{id}/mute", post(mute))
+        .merge(demo_routes(&state))
         .merge(api_router)
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .layer(axum::Extension(people))
@@ -353,20 +392,30 @@ fn parse_ids(ids: &[String]) -> Result<Vec<u64>, ApiError> {
         .collect()
 }
 
+/// Who acted through a demo control, for the audit log.
+fn demo_actor(address: Option<std::net::IpAddr>) -> crate::store::Actor {
+    crate::store::Actor {
+        id: "demo".into(),
+        name: "demo join token".into(),
+        address,
+    }
+}
+
 async fn set_stage(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
     headers: HeaderMap,
+    auth::ClientAddr(address): auth::ClientAddr,
     JsonBody(body): JsonBody<StageBody>,
 ) -> Result<Response, ApiError> {
-    state
-        .meetings
-        .authorize(&meeting, bearer(&headers).as_deref())?;
     let participants = parse_ids(&body.participants)?;
     state
-        .media
-        .room_command(
+        .conference
+        .demo_command(
             &meeting,
+            bearer(&headers).as_deref(),
+            &demo_actor(address),
+            "stage",
             Command::SetStage {
                 room: meeting.clone(),
                 participants,
@@ -387,22 +436,17 @@ async fn mute(
     State(state): State<AppState>,
     Path((meeting, id)): Path<(String, String)>,
     headers: HeaderMap,
+    auth::ClientAddr(address): auth::ClientAddr,
     JsonBody(body): JsonBody<MuteBody>,
 ) -> Result<Response, ApiError> {
-    state
-        .meetings
-        .authorize(&meeting, bearer(&headers).as_deref())?;
     let id = parse_ids(&[id])?[0];
-    if state.media.room_of(id).as_deref() != Some(meeting.as_str()) {
-        return Err(ApiError::not_found(
-            "unknown_participant",
-            format!("participant {id} is not in meeting {meeting:?}"),
-        ));
-    }
     state
-        .media
-        .participant_command(
-            id,
+        .conference
+        .demo_command(
+            &meeting,
+            bearer(&headers).as_deref(),
+            &demo_actor(address),
+            "mute",
             Command::Mute {
                 participant: id,
                 audio: body.audio,

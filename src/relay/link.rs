@@ -306,9 +306,11 @@ async fn link_once(
     if !matches!(m.state, MeetingState::Open | MeetingState::Live) {
         return Err(LinkError::MeetingClosed);
     }
-    let room = crate::api::v1::meetings::live_room(state, &m)
+    let room = state
+        .conference
+        .live_room(&m)
         .await
-        .map_err(|e| LinkError::Local(e.message))?;
+        .map_err(|e| LinkError::Local(e.to_string()))?;
     let t0 = Instant::now();
     let (mut bridge, up_offer, local_offer) = Bridge::new(t0)?;
 

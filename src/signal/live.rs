@@ -149,6 +149,32 @@ impl LiveRooms {
         Ok(out)
     }
 
+    /// Like [`LiveRooms::apply`], but the effects go out only once `audit`
+    /// has recorded them: the decision is taken on a copy of the state,
+    /// and an action whose audit record cannot be written changes nothing
+    /// (neither the state nor the engine). The room stays locked across
+    /// the write, so actions on it are still carried out in order.
+    pub async fn apply_audited<T, E, Fut>(
+        &self,
+        room: &LiveRoom,
+        f: impl FnOnce(&mut LiveMeeting, u64) -> Result<(T, Vec<Effect>), LiveError>,
+        audit: impl FnOnce(&[Effect]) -> Fut,
+    ) -> Result<Result<T, E>, LiveError>
+    where
+        Fut: std::future::Future<Output = Result<(), E>>,
+    {
+        let mut state = room.state.lock().await;
+        let mut next = state.clone();
+        let (out, effects) = f(&mut next, self.now_ms())?;
+        if let Err(e) = audit(&effects).await {
+            return Ok(Err(e));
+        }
+        *state = next;
+        self.carry_out(room, effects).await;
+        drop(state);
+        Ok(Ok(out))
+    }
+
     async fn carry_out(&self, room: &LiveRoom, effects: Vec<Effect>) {
         for effect in effects {
             match effect {

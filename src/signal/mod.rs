@@ -1,9 +1,8 @@
-//! Signalling: WebSocket (`/ws`) and WHIP/WHEP. Versioned wire types in
-//! `wire`; the hub fans engine events out to connected clients.
+//! Signalling state: versioned WebSocket wire types (`wire`), the hub that
+//! fans engine events out to connected clients (`hub`), and the running
+//! live rooms (`live`). The HTTP and WebSocket adapters are in `api`
+//! (`api::ws`, `api::whip`); who may connect is decided in `conference`.
 
-pub mod gate;
 pub mod hub;
 pub mod live;
-pub mod whip;
 pub mod wire;
-pub mod ws;

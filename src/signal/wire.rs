@@ -1,6 +1,6 @@
 //! Versioned WebSocket signalling messages (JSON, `"v": 1`).
 //!
-//! Owns the wire shape only; what the messages *do* lives in `signal::ws`.
+//! Owns the wire shape only; what the messages *do* lives in `api::ws`.
 //! Every message carries `"type"`; unknown types and malformed JSON get an
 //! `error` message back and change nothing.
 //!

@@ -41,6 +41,9 @@ fn draft(title: &str, starts_at_ms: i64) -> MeetingDraft {
         secretary_user_id: None,
         expected_people: None,
         quorum_percent: None,
+        access_policy: None,
+        body_id: None,
+        members: Vec::new(),
     }
 }
 

@@ -183,8 +183,9 @@ fn documents(state: &AppState) -> Result<Documents, ApiError> {
 }
 
 /// A sub-operator changes documents only of meetings inside their subtree.
-async fn check_scope(state: &AppState, caller: &Caller, m: &Meeting) -> Result<(), ApiError> {
-    super::meetings::check_scope(state, caller, Action::DocumentsWrite, m.into()).await
+/// The meeting whose documents `caller` changes: its secretary or operators.
+async fn writable(state: &AppState, caller: &Caller, id: &str) -> Result<Meeting, ApiError> {
+    super::meetings::acting_on(state, caller, id, Action::DocumentsWrite).await
 }
 
 /// A document this caller may read: held ones only for document writers
@@ -229,8 +230,7 @@ async fn upload(
     let classification = Classification::parse(&q.classification)
         .map_err(|m| ApiError::invalid("classification", m))?;
     super::check_len("title", &q.title, 1000)?;
-    let m = visible_meeting(&state, &caller, &id).await?;
-    check_scope(&state, &caller, &m).await?;
+    writable(&state, &caller, &id).await?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -437,8 +437,7 @@ async fn confirm(
     caller: Caller,
     Path((id, doc)): Path<(String, String)>,
 ) -> Result<Json<Document>, ApiError> {
-    let m = visible_meeting(&state, &caller, &id).await?;
-    check_scope(&state, &caller, &m).await?;
+    writable(&state, &caller, &id).await?;
     Ok(Json(
         documents(&state)?
             .confirm(&caller.actor(), &id, &doc)
@@ -451,8 +450,7 @@ async fn recall(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RecallAnswer>, ApiError> {
-    let m = visible_meeting(&state, &caller, &id).await?;
-    check_scope(&state, &caller, &m).await?;
+    writable(&state, &caller, &id).await?;
     Ok(Json(RecallAnswer {
         recalled: documents(&state)?.recall(&caller.actor(), &id).await?,
     }))

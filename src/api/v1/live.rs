@@ -24,7 +24,6 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
-use super::meetings::live_room;
 use crate::api::access::{Action, Caller};
 use crate::api::openapi::{Api, Op};
 use crate::api::{ApiError, JsonBody};
@@ -121,6 +120,34 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
         post(readmit),
     )
     .add(
+        Op::post("/api/v1/meetings/{id}/live/lobby/admit", LiveControl, T)
+            .summary("Let a room waiting in an open meeting's lobby in")
+            .body::<EndpointBody>()
+            .returns::<LiveSnapshot>(),
+        post(lobby_admit),
+    )
+    .add(
+        Op::post("/api/v1/meetings/{id}/live/lobby/deny", LiveControl, T)
+            .summary("Turn a room waiting in the lobby away")
+            .body::<EndpointBody>()
+            .returns::<LiveSnapshot>(),
+        post(lobby_deny),
+    )
+    .add(
+        Op::post("/api/v1/meetings/{id}/live/connections/remove", LiveControl, T)
+            .summary("Send a console, player or publisher away (its person is refused until re-admitted)")
+            .body::<ConnectionBody>()
+            .returns::<LiveSnapshot>(),
+        post(remove_connection),
+    )
+    .add(
+        Op::post("/api/v1/meetings/{id}/live/connections/readmit", LiveControl, T)
+            .summary("Let a person sent away watch again")
+            .body::<UserBody>()
+            .returns::<LiveSnapshot>(),
+        post(readmit_user),
+    )
+    .add(
         Op::post("/api/v1/meetings/{id}/live/scene", LiveControl, T)
             .summary("Apply a scene (Khai mạc, Chủ trì phát biểu, Thảo luận, Biểu quyết, Bế mạc): stage and mutes in one action")
             .body::<SceneBody>()
@@ -207,6 +234,19 @@ pub struct EndpointBody {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ConnectionBody {
+    /// The connection's participant id, as the roll call lists it.
+    participant: u64,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserBody {
+    user_id: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MaybeEndpointBody {
     /// Required for a person; a room acts for itself.
     endpoint_id: Option<String>,
@@ -245,9 +285,10 @@ impl From<LiveError> for ApiError {
         let code = e.code();
         let message = e.to_string();
         match e {
-            LiveError::UnknownEndpoint(_) | LiveError::NotARelay(_) => {
-                ApiError::not_found(code, message)
-            }
+            LiveError::UnknownEndpoint(_)
+            | LiveError::NotARelay(_)
+            | LiveError::NotInLobby(_)
+            | LiveError::UnknownConnection(_) => ApiError::not_found(code, message),
             LiveError::NotConnected(_)
             | LiveError::NotInQueue(_)
             | LiveError::NoFloorHolder
@@ -266,8 +307,8 @@ impl From<LiveError> for ApiError {
     }
 }
 
-/// The meeting (visible to the caller, inside a sub-operator's scope for
-/// `action`) and its open live room.
+/// The meeting (the caller may do `action` in it, as the conference layer
+/// decides) and its open live room.
 async fn room_for(
     state: &AppState,
     caller: &Caller,
@@ -275,7 +316,7 @@ async fn room_for(
     action: Action,
 ) -> Result<(Meeting, Arc<LiveRoom>), ApiError> {
     let m = super::meetings::acting_on(state, caller, id, action).await?;
-    let room = live_room(state, &m).await?;
+    let room = state.conference.live_room(&m).await?;
     Ok((m, room))
 }
 
@@ -298,9 +339,10 @@ fn subject(caller: &Caller, named: Option<String>) -> Result<String, ApiError> {
 
 /// Apply `f` to the meeting's live state and answer the new snapshot.
 ///
-/// Every action that changed something is written to the audit log as
-/// `live.<what>` on the meeting, with the request's details: who muted
-/// whom and when is part of the meeting's record.
+/// Every action is written to the audit log as `live.<what>` on the
+/// meeting, with the request's details and the engine commands it caused,
+/// before those commands go out: who muted whom and when is part of the
+/// meeting's record, and an action that cannot be recorded is not done.
 async fn act(
     state: &AppState,
     caller: &Caller,
@@ -312,43 +354,13 @@ async fn act(
 ) -> Result<Json<LiveSnapshot>, ApiError> {
     let (_, room) = room_for(state, caller, id, action).await?;
     let snapshot = state
-        .live
-        .apply(&room, |live, now| {
+        .conference
+        .act(&caller.who(), &room, what, details, |live, now| {
             let effects = f(live, now)?;
             Ok((live.snapshot(now), effects))
         })
         .await?;
-    record(state, caller, id, what, &details).await;
     Ok(Json(snapshot))
-}
-
-/// Append a live action to the audit log. The action has already reached
-/// the engine and the rooms, so a database hiccup must not turn it into
-/// an error the operator would retry: it is logged loudly instead.
-async fn record(
-    state: &AppState,
-    caller: &Caller,
-    meeting: &str,
-    what: &'static str,
-    details: &serde_json::Value,
-) {
-    let result = async {
-        let mut tx = state.store.begin_write().await?;
-        crate::store::audit::append(
-            &mut tx,
-            &caller.actor(),
-            &format!("live.{what}"),
-            &format!("meeting:{meeting}"),
-            details,
-        )
-        .await?;
-        use crate::store::SqlxResultExt;
-        tx.commit().await.ctx("recording a live action")
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(meeting, action = what, error = %e, "live action not written to the audit log");
-    }
 }
 
 async fn snapshot(
@@ -392,8 +404,8 @@ async fn events(
     Ok(ws
         .protocols(["diemcau"])
         .max_message_size(4096)
-        .read_buffer_size(crate::signal::ws::WS_READ_BUFFER_BYTES)
-        .write_buffer_size(crate::signal::ws::WS_WRITE_BUFFER_BYTES)
+        .read_buffer_size(crate::api::ws::WS_READ_BUFFER_BYTES)
+        .write_buffer_size(crate::api::ws::WS_WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| stream(state, room, socket, links)))
 }
 
@@ -787,6 +799,82 @@ async fn floor_revoke(
         "floor_revoke",
         details,
         |l, now| l.revoke_floor(now),
+    )
+    .await
+}
+
+async fn lobby_admit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<EndpointBody>,
+) -> Result<Json<LiveSnapshot>, ApiError> {
+    let details = json!({"endpoint_id": b.endpoint_id});
+    act(
+        &state,
+        &caller,
+        &id,
+        Action::LiveControl,
+        "lobby_admit",
+        details,
+        |l, _| l.admit_from_lobby(&b.endpoint_id),
+    )
+    .await
+}
+
+async fn lobby_deny(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<EndpointBody>,
+) -> Result<Json<LiveSnapshot>, ApiError> {
+    let details = json!({"endpoint_id": b.endpoint_id});
+    act(
+        &state,
+        &caller,
+        &id,
+        Action::LiveControl,
+        "lobby_deny",
+        details,
+        |l, _| l.deny_from_lobby(&b.endpoint_id),
+    )
+    .await
+}
+
+async fn remove_connection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<ConnectionBody>,
+) -> Result<Json<LiveSnapshot>, ApiError> {
+    let details = json!({"participant": b.participant});
+    act(
+        &state,
+        &caller,
+        &id,
+        Action::LiveControl,
+        "connection_remove",
+        details,
+        |l, _| l.remove_connection(b.participant),
+    )
+    .await
+}
+
+async fn readmit_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<UserBody>,
+) -> Result<Json<LiveSnapshot>, ApiError> {
+    let details = json!({"user_id": b.user_id});
+    act(
+        &state,
+        &caller,
+        &id,
+        Action::LiveControl,
+        "connection_readmit",
+        details,
+        |l, _| l.readmit_user(&b.user_id),
     )
     .await
 }

@@ -5,8 +5,6 @@
 //! Opening a meeting opens its live room (`signal::live`); ending or
 //! cancelling one sends every connection away.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -19,12 +17,10 @@ use super::{AppState, QueryParams, present};
 use crate::api::access::{Action, Caller};
 use crate::api::openapi::{Api, Op};
 use crate::api::{ApiError, JsonBody};
-use crate::control::live::{ExpectedSite, LiveMeeting};
 use crate::control::meetings::{
     Meeting, MeetingDraft, MeetingError, MeetingFilter, MeetingKind, MeetingState, Meetings,
     Recurrence, ResolvedParticipant, UnitQuery,
 };
-use crate::signal::live::LiveRoom;
 
 pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
     use Action::{MeetingLifecycle, MeetingsRead, MeetingsWrite};
@@ -155,6 +151,11 @@ pub struct MeetingPatch {
     #[serde(default, deserialize_with = "present")]
     #[schemars(with = "Option<u8>")]
     quorum_percent: Option<Option<u8>>,
+    access_policy: Option<crate::control::meetings::AccessPolicy>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
+    body_id: Option<Option<String>>,
+    members: Option<Vec<crate::control::meetings::MeetingMember>>,
 }
 
 impl From<MeetingError> for ApiError {
@@ -180,7 +181,8 @@ pub fn meetings(state: &AppState) -> Meetings {
     Meetings::new(state.store.clone())
 }
 
-/// A sub-operator may only act on meetings wholly inside their subtree.
+/// A sub-operator may only plan meetings wholly inside their subtree (a
+/// meeting not yet saved has no standing to ask the conference layer about).
 pub(super) async fn check_scope(
     state: &AppState,
     caller: &Caller,
@@ -198,92 +200,31 @@ pub(super) async fn check_scope(
     Ok(())
 }
 
-/// The meeting, if this caller may see it: a room sees only meetings it
-/// takes part in (others are 404, not 403: their existence is not its
-/// business).
+/// The meeting, if this caller may read it (see `conference::access` for
+/// the rule: a caller with no standing in it gets 404, as if it did not
+/// exist).
 pub async fn visible_meeting(
     state: &AppState,
     caller: &Caller,
     id: &str,
 ) -> Result<Meeting, ApiError> {
-    let m = meetings(state).get(id).await?;
-    if let Some(ep) = caller.endpoint_id()
-        && !meetings(state)
-            .participants(id)
-            .await?
-            .iter()
-            .any(|p| p.endpoint_id == ep)
-    {
-        return Err(ApiError::not_found(
-            "unknown_meeting",
-            format!("no meeting {id:?}"),
-        ));
-    }
-    Ok(m)
+    acting_on(state, caller, id, Action::MeetingsRead).await
 }
 
-/// The meeting `action` is about, if this caller may act on it: visible to
-/// it, inside a sub-operator's subtree, and — for the chair's own actions
-/// (running the floor, presenting) — only the meeting a chair-role person
-/// chairs. The one check every meeting-scoped route goes through.
+/// The meeting `action` is about, if this caller may do it there: the one
+/// check every meeting-scoped route goes through, decided by the
+/// conference layer.
 pub async fn acting_on(
     state: &AppState,
     caller: &Caller,
     id: &str,
     action: Action,
 ) -> Result<Meeting, ApiError> {
-    let m = visible_meeting(state, caller, id).await?;
-    check_scope(state, caller, action, (&m).into()).await?;
-    if matches!(action, Action::FloorChair | Action::Present)
-        && let Some(p) = caller.person()
-        && !p.user.details.roles.iter().any(|r| {
-            *r != crate::control::people::Role::Chair
-                && crate::api::access::role_permits(*r, action)
-        })
-        && m.chair_user_id.as_deref() != Some(p.user.id.as_str())
-    {
-        return Err(ApiError::forbidden(
-            "not_the_chair",
-            "only this meeting's chair (or an operator) does this in it",
-        ));
-    }
-    Ok(m)
-}
-
-/// A meeting's live room, opened from its participants when it is not yet
-/// (first use after opening, or after a restart while it was open).
-pub async fn live_room(state: &AppState, m: &Meeting) -> Result<Arc<LiveRoom>, ApiError> {
-    if !matches!(m.state, MeetingState::Open | MeetingState::Live) {
-        return Err(ApiError::conflict(
-            "meeting_not_open",
-            format!(
-                "meeting {} is {}; rooms connect and live control works once it is open",
-                m.id,
-                m.state.as_str()
-            ),
-        ));
-    }
-    if let Some(room) = state.live.get(&m.id) {
-        return Ok(room);
-    }
-    let expected: Vec<ExpectedSite> = meetings(state)
-        .participants(&m.id)
+    Ok(state
+        .conference
+        .authorize(&caller.who(), id, action)
         .await?
-        .into_iter()
-        .map(|p| ExpectedSite {
-            endpoint_id: p.endpoint_id,
-            name: p.endpoint_name,
-            unit_name: p.unit_name,
-        })
-        .collect();
-    let live = LiveMeeting::new(
-        expected,
-        m.hub_endpoint_id.clone(),
-        m.expected_people,
-        m.quorum_percent,
-    )
-    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
-    Ok(state.live.open_with(&m.id, move || live))
+        .0)
 }
 
 /// Close the live rooms of meetings that ended or were cancelled.
@@ -304,29 +245,25 @@ async fn list(
     caller: Caller,
     QueryParams(filter): QueryParams<MeetingFilter>,
 ) -> Result<Json<MeetingList>, ApiError> {
-    let mut found = meetings(&state).list(&filter).await?;
-    if let Some(ep) = caller.endpoint_id() {
-        let mut mine = Vec::new();
-        for m in found {
-            if meetings(&state)
-                .participants(&m.id)
-                .await?
-                .iter()
-                .any(|p| p.endpoint_id == ep)
-            {
-                mine.push(m);
-            }
-        }
-        found = mine;
-    }
-    Ok(Json(MeetingList { meetings: found }))
+    let found = meetings(&state).list(&filter).await?;
+    let meetings = state.conference.visible(&caller.who(), found).await?;
+    Ok(Json(MeetingList { meetings }))
 }
 
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(draft): JsonBody<MeetingDraft>,
+    JsonBody(mut draft): JsonBody<MeetingDraft>,
 ) -> Result<Response, ApiError> {
+    // A secretary plans the meetings they keep the record of: unless the
+    // plan names another, they are its secretary (and so may edit it).
+    if let Some(p) = caller.person()
+        && draft.secretary_user_id.is_none()
+        && p.user.has(crate::control::people::Role::Secretary)
+        && !crate::api::access::role_permits_any(&p.user.details.roles, Action::LiveControl)
+    {
+        draft.secretary_user_id = Some(p.user.id.clone());
+    }
     check_scope(&state, &caller, Action::MeetingsWrite, (&draft).into()).await?;
     let made = meetings(&state).create(&caller.actor(), draft).await?;
     Ok((StatusCode::CREATED, Json(MeetingList { meetings: made })).into_response())
@@ -346,14 +283,18 @@ async fn update(
     Path(id): Path<String>,
     JsonBody(p): JsonBody<MeetingPatch>,
 ) -> Result<Json<Meeting>, ApiError> {
-    let current = meetings(&state).get(&id).await?;
-    check_scope(&state, &caller, Action::MeetingsWrite, (&current).into()).await?;
+    let current = acting_on(&state, &caller, &id, Action::MeetingsWrite).await?;
     let mut d = current.draft();
     d.recurrence = current.recurrence.clone();
     if let Some(v) = p.title {
         d.title = v;
     }
     if let Some(v) = p.kind {
+        // A new kind brings its own default policy unless one is sent:
+        // turning a briefing into a BTV meeting closes it.
+        if v != d.kind && p.access_policy.is_none() {
+            d.access_policy = None;
+        }
         d.kind = v;
     }
     if let Some(v) = p.description {
@@ -389,6 +330,15 @@ async fn update(
     if let Some(v) = p.quorum_percent {
         d.quorum_percent = v;
     }
+    if let Some(v) = p.access_policy {
+        d.access_policy = Some(v);
+    }
+    if let Some(v) = p.body_id {
+        d.body_id = v;
+    }
+    if let Some(v) = p.members {
+        d.members = v;
+    }
     // An edit changes this occurrence only: its scope is checked at its
     // own date, not over the rest of the series.
     let this_one = MeetingDraft {
@@ -407,8 +357,7 @@ async fn cancel(
     Path(id): Path<String>,
     JsonBody(b): JsonBody<CancelBody>,
 ) -> Result<Json<MeetingList>, ApiError> {
-    let m = meetings(&state).get(&id).await?;
-    check_scope(&state, &caller, Action::MeetingsWrite, (&m).into()).await?;
+    acting_on(&state, &caller, &id, Action::MeetingsWrite).await?;
     let cancelled = meetings(&state)
         .cancel(&caller.actor(), &id, b.whole_series)
         .await?;
@@ -424,8 +373,7 @@ async fn transition(
     id: &str,
     to: MeetingState,
 ) -> Result<Meeting, ApiError> {
-    let m = meetings(state).get(id).await?;
-    check_scope(state, caller, Action::MeetingLifecycle, (&m).into()).await?;
+    acting_on(state, caller, id, Action::MeetingLifecycle).await?;
     let actor = caller.actor();
     let done = match to {
         MeetingState::Open => meetings(state).open(&actor, id).await?,
@@ -434,7 +382,7 @@ async fn transition(
     };
     match done.state {
         MeetingState::Open | MeetingState::Live => {
-            live_room(state, &done).await?;
+            state.conference.live_room(&done).await?;
             state
                 .live
                 .announce(

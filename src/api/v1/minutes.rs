@@ -19,7 +19,7 @@ use axum::routing::{get, post, put};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::meetings::{meetings, visible_meeting};
+use super::meetings::{acting_on, meetings, visible_meeting};
 use super::{AppState, QueryParams, check_len};
 use crate::api::access::{Action, Caller};
 use crate::api::openapi::{Api, Op};
@@ -348,7 +348,7 @@ async fn save(
     for (item, text) in &b.item_summaries {
         check_len(&format!("item_summaries.{item}"), text, MAX_CONCLUSIONS)?;
     }
-    let m = visible_meeting(&state, &caller, &id).await?;
+    let m = acting_on(&state, &caller, &id, Action::MinutesWrite).await?;
     let edits = Edits {
         conclusions: b.conclusions,
         notes: b.notes,
@@ -366,7 +366,7 @@ async fn finalise(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<MinutesView>, ApiError> {
-    visible_meeting(&state, &caller, &id).await?;
+    acting_on(&state, &caller, &id, Action::MinutesWrite).await?;
     let v = minutes_store(&state).finalise(&caller.actor(), &id).await?;
     Ok(Json(view(v)?))
 }
@@ -401,7 +401,7 @@ async fn attendance(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Attendance>, ApiError> {
-    visible_meeting(&state, &caller, &id).await?;
+    acting_on(&state, &caller, &id, Action::MinutesWrite).await?;
     Ok(Json(snapshot(&state, &caller.actor(), &id).await?))
 }
 
@@ -410,7 +410,7 @@ async fn snapshot(state: &AppState, actor: &Actor, id: &str) -> Result<Attendanc
     let m = meetings(state).get(id).await?;
     let room = match state.live.get(id) {
         Some(room) => room,
-        None => super::meetings::live_room(state, &m).await?,
+        None => state.conference.live_room(&m).await?,
     };
     if !matches!(
         m.state,

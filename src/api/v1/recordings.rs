@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::AppState;
-use super::meetings::{acting_on, visible_meeting};
+use super::meetings::acting_on;
 use crate::api::ApiError;
 use crate::api::access::{Action, Caller};
 use crate::api::openapi::{Api, Op};
@@ -132,7 +132,7 @@ pub async fn start_recording(
     }
     // The live room gives the recorder its chapters and names.
     let m = super::meetings::meetings(state).get(meeting).await?;
-    super::meetings::live_room(state, &m).await?;
+    state.conference.live_room(&m).await?;
     let recordings = Recordings::new(state.store.clone());
     let row = recordings.create(actor, meeting).await?;
     let files = dir.join(&row.dir);
@@ -311,7 +311,7 @@ async fn list(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RecordingList>, ApiError> {
-    visible_meeting(&state, &caller, &id).await?;
+    acting_on(&state, &caller, &id, Action::RecordingsRead).await?;
     let rows = Recordings::new(state.store.clone()).list(&id).await?;
     let mut recordings = Vec::with_capacity(rows.len());
     for r in rows {
@@ -344,7 +344,7 @@ async fn file(
     Path((id, rec, name)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    visible_meeting(&state, &caller, &id).await?;
+    acting_on(&state, &caller, &id, Action::RecordingsRead).await?;
     let row = Recordings::new(state.store.clone()).get(&id, &rec).await?;
     if !valid_file_name(&name) {
         return Err(ApiError::not_found(

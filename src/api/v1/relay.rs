@@ -164,11 +164,11 @@ async fn open(
             "between 64 and 1000000 kbit/s",
         ));
     }
-    if !b.offer.starts_with("v=0") || b.offer.len() > crate::signal::whip::MAX_SDP_BYTES {
+    if !b.offer.starts_with("v=0") || b.offer.len() > crate::api::whip::MAX_SDP_BYTES {
         return Err(ApiError::invalid("offer", "an SDP offer of at most 64 KiB"));
     }
     let m = Meetings::new(state.store.clone()).get(&meeting).await?;
-    let room = super::meetings::live_room(&state, &m).await?;
+    let room = state.conference.live_room(&m).await?;
     let name = format!("Liên kết tầng: {}", node.name);
     let req = JoinRequest {
         participant: 0,

@@ -86,14 +86,13 @@ pub struct MotionList {
     motions: Vec<Motion>,
 }
 
+/// A room's vote weighs the headcount confirmed for it at roll call, never
+/// a number it sends.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoteBody {
     /// The option's 0-based index, or its label.
     option: Choice,
-    /// A room only: how many people sit in the room and vote through it (1 to 10000).
-    #[serde(default)]
-    headcount: Option<u32>,
 }
 
 /// The answer to a vote: that it was counted, never what was chosen.
@@ -147,19 +146,33 @@ fn voter_id(caller: &Caller) -> Option<&str> {
 }
 
 /// Hide what this caller may not see yet (see the module doc), and say
-/// whether a voter has voted.
-async fn for_caller(state: &AppState, caller: &Caller, m: Motion) -> Result<Motion, ApiError> {
-    let mut m = redact(caller, m);
+/// whether a voter has voted. `manages`: the caller runs this meeting's
+/// votes (its chair or operators).
+async fn for_caller(
+    state: &AppState,
+    caller: &Caller,
+    manages: bool,
+    m: Motion,
+) -> Result<Motion, ApiError> {
+    let mut m = redact(manages, m);
     if let Some(voter) = voter_id(caller) {
         m.you_voted = Some(voting(state).has_voted(&m.id, voter).await?);
     }
     Ok(m)
 }
 
-fn redact(caller: &Caller, mut m: Motion) -> Motion {
+/// Does the caller run the votes of meeting `id`?
+async fn manages(state: &AppState, caller: &Caller, m: &Meeting) -> Result<bool, ApiError> {
+    Ok(state
+        .conference
+        .may(&caller.who(), m, Action::VoteManage)
+        .await?)
+}
+
+fn redact(manages: bool, mut m: Motion) -> Motion {
     let visible = match m.state {
         MotionState::Published => true,
-        _ if !caller.permits(Action::VoteManage) => false,
+        _ if !manages => false,
         MotionState::Draft | MotionState::Closed => true,
         MotionState::Open => m.mode == MotionMode::Open,
     };
@@ -174,10 +187,11 @@ async fn list(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<MotionList>, ApiError> {
-    visible_meeting(&state, &caller, &id).await?;
+    let meeting = visible_meeting(&state, &caller, &id).await?;
+    let manages = manages(&state, &caller, &meeting).await?;
     let mut motions = Vec::new();
     for m in voting(&state).list(&id).await? {
-        motions.push(for_caller(&state, &caller, m).await?);
+        motions.push(for_caller(&state, &caller, manages, m).await?);
     }
     Ok(Json(MotionList { motions }))
 }
@@ -188,11 +202,17 @@ async fn create(
     Path(id): Path<String>,
     JsonBody(draft): JsonBody<MotionDraft>,
 ) -> Result<(StatusCode, Json<Motion>), ApiError> {
-    managed_meeting(&state, &caller, &id).await?;
+    // The vote paper is the secretariat's work too; opening, closing and
+    // publishing are the chair's.
+    let meeting = state
+        .conference
+        .authorize_draft_motion(&caller.who(), &id)
+        .await?;
+    let manages = manages(&state, &caller, &meeting).await?;
     let m = voting(&state).create(&caller.actor(), &id, &draft).await?;
     Ok((
         StatusCode::CREATED,
-        Json(for_caller(&state, &caller, m).await?),
+        Json(for_caller(&state, &caller, manages, m).await?),
     ))
 }
 
@@ -201,9 +221,10 @@ async fn one(
     caller: Caller,
     Path((id, motion)): Path<(String, String)>,
 ) -> Result<Json<Motion>, ApiError> {
-    visible_meeting(&state, &caller, &id).await?;
+    let meeting = visible_meeting(&state, &caller, &id).await?;
+    let manages = manages(&state, &caller, &meeting).await?;
     let m = voting(&state).get(&id, &motion).await?;
-    Ok(Json(for_caller(&state, &caller, m).await?))
+    Ok(Json(for_caller(&state, &caller, manages, m).await?))
 }
 
 async fn step(
@@ -214,6 +235,7 @@ async fn step(
     to: MotionState,
 ) -> Result<Json<Motion>, ApiError> {
     managed_meeting(state, caller, id).await?;
+    let manages = true;
     let v = voting(state);
     let actor = caller.actor();
     let m = match to {
@@ -223,7 +245,7 @@ async fn step(
         MotionState::Draft => unreachable!("nothing moves back to draft"),
     };
     announce(state, &m).await;
-    Ok(Json(for_caller(state, caller, m).await?))
+    Ok(Json(for_caller(state, caller, manages, m).await?))
 }
 
 /// Tell the meeting's consoles where a motion stands: its state and how
@@ -276,14 +298,17 @@ async fn vote(
     Path((id, motion)): Path<(String, String)>,
     JsonBody(b): JsonBody<VoteBody>,
 ) -> Result<Json<VoteReceipt>, ApiError> {
-    // A room only sees (and so votes in) meetings it takes part in.
-    visible_meeting(&state, &caller, &id).await?;
+    // The electorate: the meeting's voting members, or its planned rooms.
+    let m = super::meetings::acting_on(&state, &caller, &id, Action::VoteCast).await?;
     let voter = match &caller {
         Caller::Endpoint { endpoint, .. } => {
-            let Some(headcount) = b.headcount else {
-                return Err(ApiError::invalid(
-                    "headcount",
-                    "a room votes with its headcount (1 to 10000)",
+            let room = state.conference.live_room(&m).await?;
+            let headcount = room.read(|l| l.headcount(&endpoint.id)).await;
+            let Some(headcount) = headcount.filter(|n| *n > 0) else {
+                return Err(ApiError::conflict(
+                    "headcount_unconfirmed",
+                    "the room's headcount has not been confirmed at roll call; \
+                     the secretary or the operator confirms it first",
                 ));
             };
             Voter::Room {
@@ -298,12 +323,6 @@ async fn vote(
                 return Err(ApiError::forbidden(
                     "not_eligible",
                     "only delegates and the chair vote on motions",
-                ));
-            }
-            if b.headcount.is_some() {
-                return Err(ApiError::invalid(
-                    "headcount",
-                    "only a room states a headcount; a person's vote counts once",
                 ));
             }
             Voter::Person {

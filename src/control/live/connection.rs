@@ -41,8 +41,7 @@ impl LiveMeeting {
         // A console is an operator's screen, not a room: whatever endpoint
         // it names, it is never on the roll call, muted or staged.
         if kind == ConnectionKind::Console {
-            self.participants.insert(participant, Conn::Console);
-            return Ok(Vec::new());
+            return self.person_connected(participant, name, kind, None, true, now_ms);
         }
         // A relay is another node, not a room: the cascade routes say which
         // kind (`child_relay_connected`, `parent_relay_connected`).
@@ -86,6 +85,8 @@ impl LiveMeeting {
                         name: name.to_string(),
                         kind,
                         since_ms: now_ms,
+                        user: None,
+                        runs: false,
                     },
                 );
                 return Ok(vec![event(LiveEvent::OtherConnected {
@@ -155,7 +156,6 @@ impl LiveMeeting {
             return Vec::new();
         };
         let i = match conn {
-            Conn::Console => return Vec::new(),
             Conn::ChildRelay { node } => return self.child_relay_gone(participant, &node),
             Conn::ParentRelay => return self.parent_relay_gone(),
             Conn::Other { .. } => {
@@ -374,10 +374,10 @@ mod tests {
             m.connected(None, 32, "Viewer", ConnectionKind::Viewer, T0 + 2_000),
             Err(Refusal::Locked)
         );
-        // The console always gets in.
-        assert_eq!(
-            m.connected(None, 41, "Điều hành", ConnectionKind::Console, T0 + 2_000),
-            Ok(vec![])
+        // An operator's console always gets in (listed like any watcher).
+        assert!(
+            m.connected(None, 41, "Điều hành", ConnectionKind::Console, T0 + 2_000)
+                .is_ok()
         );
         // x1 dropped 59 s ago: a blip, it comes back.
         assert!(
@@ -490,14 +490,16 @@ mod tests {
         assert_eq!(rc.guests[0].name, "Phóng viên");
         assert!(rc.sites.iter().all(|s| s.endpoint_id != "bao-chi"));
         assert_eq!(rc.connected_sites, 0);
-        // Connections without an endpoint are listed too, consoles are not.
+        // Connections without an endpoint are listed too, consoles as well
+        // (who watches a closed meeting is part of its record).
         m.connected(None, 52, "Màn hình", ConnectionKind::Viewer, T0)
             .unwrap();
         m.connected(None, 53, "Điều hành", ConnectionKind::Console, T0)
             .unwrap();
         let rc = m.roll_call(T0);
-        assert_eq!(rc.others.len(), 1);
+        assert_eq!(rc.others.len(), 2);
         assert_eq!(rc.others[0].participant, 52);
+        assert_eq!(rc.others[1].kind, ConnectionKind::Console);
         assert_eq!(rc.others[0].endpoint_id, None);
         assert_eq!(
             events(&m.disconnected(52, T0)),

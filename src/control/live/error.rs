@@ -35,6 +35,10 @@ pub enum LiveError {
     BadLimit(u64),
     #[error("participant {0} is not a child node's relay in this meeting")]
     NotARelay(ParticipantId),
+    #[error("endpoint {0:?} is not waiting in the lobby")]
+    NotInLobby(String),
+    #[error("connection {0} is not a console, player or publisher of this meeting")]
+    UnknownConnection(ParticipantId),
 }
 
 impl LiveError {
@@ -55,6 +59,8 @@ impl LiveError {
             LiveError::BadQuorumPercent(_) => "bad_quorum_percent",
             LiveError::BadLimit(_) => "bad_limit",
             LiveError::NotARelay(_) => "not_a_relay",
+            LiveError::NotInLobby(_) => "not_in_lobby",
+            LiveError::UnknownConnection(_) => "unknown_connection",
         }
     }
 }

@@ -38,6 +38,18 @@ pub enum LiveEvent {
     OtherDisconnected {
         participant: ParticipantId,
     },
+    /// A room that is not planned knocked at an open meeting's lobby.
+    LobbyWaiting {
+        entry: super::LobbyEntry,
+    },
+    /// An operator let a waiting room in.
+    LobbyAdmitted {
+        endpoint_id: String,
+    },
+    /// An operator turned a waiting room away.
+    LobbyDenied {
+        endpoint_id: String,
+    },
     /// An operator confirmed how many people are in a room.
     Headcount {
         endpoint_id: String,

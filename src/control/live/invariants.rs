@@ -182,7 +182,11 @@ impl ConsoleModel {
                 LiveEvent::SiteDisconnected { endpoint_id, .. } => {
                     self.connected.insert(endpoint_id, false);
                 }
-                LiveEvent::OtherConnected { .. } | LiveEvent::OtherDisconnected { .. } => {}
+                LiveEvent::OtherConnected { .. }
+                | LiveEvent::OtherDisconnected { .. }
+                | LiveEvent::LobbyWaiting { .. }
+                | LiveEvent::LobbyAdmitted { .. }
+                | LiveEvent::LobbyDenied { .. } => {}
                 // The random operations here open no relay links.
                 LiveEvent::RelaySites { .. }
                 | LiveEvent::RelayThumbs { .. }

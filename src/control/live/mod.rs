@@ -49,6 +49,7 @@ mod error;
 mod event;
 mod floor;
 mod links;
+mod lobby;
 mod mute;
 pub mod relay;
 mod roll_call;
@@ -74,6 +75,7 @@ pub use links::{
     EndpointLinks, LINK_SAMPLE_MS, LINK_WINDOW_MS, LinkAlert, LinkMeasure, LinkMonitor, LinkSample,
     LinksView,
 };
+pub use lobby::{Knock, LobbyEntry};
 pub use roll_call::{FloorStatus, OtherConnection, Quorum, QuorumBasis, RollCall, RollCallSite};
 pub use scene::{Scene, ScenePolicy, SceneStage};
 pub use snapshot::{FloorView, LiveSnapshot, QueueEntry, ScanView, SpeakerView};
@@ -214,7 +216,6 @@ impl Site {
 #[derive(Debug, Clone)]
 enum Conn {
     Site(usize),
-    Console,
     /// A child node's relay link (the sites it reports are `via` it).
     ChildRelay {
         node: String,
@@ -228,6 +229,11 @@ enum Conn {
         name: String,
         kind: ConnectionKind,
         since_ms: u64,
+        /// The person behind a console, player or publisher (none for a
+        /// room's own player or a demo guest).
+        user: Option<String>,
+        /// That person runs the meeting (an operator of it).
+        runs: bool,
     },
 }
 
@@ -318,6 +324,8 @@ pub struct LiveMeeting {
     pins: Vec<Option<usize>>,
     /// The thumbnail sources the engine was last told for them.
     sent_pins: Vec<Option<ParticipantId>>,
+    /// The lobby of an open meeting and the people sent away (`lobby`).
+    door: lobby::Door,
 }
 
 fn event(e: LiveEvent) -> Effect {
@@ -375,6 +383,7 @@ impl LiveMeeting {
             speaker: None,
             locked: false,
             scene: None,
+            door: lobby::Door::default(),
             clock_ms: 0,
             parent_relay: None,
             upper_stage: None,

@@ -288,11 +288,15 @@ impl LiveMeeting {
             })
             .cloned()
             .collect();
-        if self
-            .participants
-            .values()
-            .any(|c| matches!(c, Conn::Console))
-        {
+        if self.participants.values().any(|c| {
+            matches!(
+                c,
+                Conn::Other {
+                    kind: super::ConnectionKind::Console,
+                    ..
+                }
+            )
+        }) {
             for s in &self.sites {
                 if s.via.is_some() && !out.contains(&s.id) {
                     out.push(s.id.clone());

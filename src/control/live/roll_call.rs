@@ -80,6 +80,8 @@ pub struct RollCallSite {
 pub struct OtherConnection {
     pub participant: ParticipantId,
     pub endpoint_id: Option<String>,
+    /// The person watching (a console, a player), when it is one.
+    pub user_id: Option<String>,
     pub name: String,
     pub kind: ConnectionKind,
     pub connected_since_ms: u64,
@@ -147,9 +149,12 @@ impl LiveMeeting {
                     name,
                     kind,
                     since_ms,
+                    user,
+                    ..
                 } => Some(OtherConnection {
                     participant: p,
                     endpoint_id: endpoint.clone(),
+                    user_id: user.clone(),
                     name: name.clone(),
                     kind: *kind,
                     connected_since_ms: *since_ms,
@@ -171,6 +176,14 @@ impl LiveMeeting {
     }
 
     /// An operator confirms how many people are in a room (`by`: their login).
+    /// The headcount confirmed for a room at roll call, if any: what the
+    /// room's vote weighs.
+    pub fn headcount(&self, endpoint_id: &str) -> Option<u32> {
+        self.index
+            .get(endpoint_id)
+            .and_then(|&i| self.sites[i].headcount)
+    }
+
     pub fn confirm_headcount(
         &mut self,
         endpoint_id: &str,

@@ -23,6 +23,10 @@ pub struct LiveSnapshot {
     pub scene_label: Option<String>,
     /// Endpoints removed and not re-admitted.
     pub removed: Vec<String>,
+    /// Rooms waiting in an open meeting's lobby, first come first.
+    pub lobby: Vec<super::LobbyEntry>,
+    /// People sent away (user ids) and not re-admitted.
+    pub removed_users: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -134,6 +138,8 @@ impl LiveMeeting {
                 .filter(|s| s.barred)
                 .map(|s| s.id.clone())
                 .collect(),
+            lobby: self.lobby(),
+            removed_users: self.barred_users(),
         }
     }
 }

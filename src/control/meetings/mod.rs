@@ -22,6 +22,7 @@
 
 mod ics;
 mod lifecycle;
+pub mod members;
 mod participants;
 mod recurrence;
 
@@ -39,6 +40,7 @@ use crate::control::org::{OrgError, OrgKind, OrgTree, decode_err};
 use crate::store::{Actor, SqlxResultExt, Store, StoreError, audit, date, new_id, now_ms};
 
 pub use ics::ics_for;
+pub use members::{AccessPolicy, MeetingMember, MeetingPeople, MemberRole, PersonStanding};
 pub use participants::{ParticipantVia, ResolvedParticipant, ScopeSubject};
 pub use recurrence::{
     Freq, LOCAL_OFFSET, MAX_INTERVAL, MAX_OCCURRENCES, Recurrence, Weekday, local_date, occurrences,
@@ -252,6 +254,18 @@ pub struct MeetingDraft {
     /// 1 to 100; 67 when not given.
     #[serde(default)]
     pub quorum_percent: Option<u8>,
+    /// `closed` or `open`; when not given, BCH and BTV meetings are closed
+    /// and the rest open.
+    #[serde(default)]
+    pub access_policy: Option<AccessPolicy>,
+    /// A body (BCH, BTV of a term) whose members on the meeting's date
+    /// belong to the meeting.
+    #[serde(default)]
+    pub body_id: Option<String>,
+    /// People named one by one besides the chair and the secretary:
+    /// voting members and invited attendees (at most 500).
+    #[serde(default)]
+    pub members: Vec<MeetingMember>,
 }
 
 /// A planned meeting (one occurrence of a series is one meeting).
@@ -281,6 +295,9 @@ pub struct Meeting {
     pub secretary_user_id: Option<String>,
     pub expected_people: Option<u32>,
     pub quorum_percent: u8,
+    pub access_policy: AccessPolicy,
+    pub body_id: Option<String>,
+    pub members: Vec<MeetingMember>,
     /// Revision for calendars (iCalendar SEQUENCE): bumped by every edit
     /// and by cancellation.
     pub sequence: u32,
@@ -312,6 +329,9 @@ impl Meeting {
             secretary_user_id: self.secretary_user_id.clone(),
             expected_people: self.expected_people,
             quorum_percent: Some(self.quorum_percent),
+            access_policy: Some(self.access_policy),
+            body_id: self.body_id.clone(),
+            members: self.members.clone(),
         }
     }
 }
@@ -363,7 +383,10 @@ pub enum MeetingError {
     NotEditable { id: String, state: MeetingState },
 }
 
-fn invalid<T>(field: impl Into<String>, message: impl Into<String>) -> Result<T, MeetingError> {
+pub(crate) fn invalid<T>(
+    field: impl Into<String>,
+    message: impl Into<String>,
+) -> Result<T, MeetingError> {
     Err(MeetingError::Invalid {
         field: field.into(),
         message: message.into(),
@@ -378,6 +401,7 @@ fn target(id: &str) -> String {
 struct Checked {
     draft: MeetingDraft,
     quorum_percent: u8,
+    access_policy: AccessPolicy,
     /// (start, end) of each meeting to make: one, or a series.
     slots: Vec<(i64, i64)>,
 }
@@ -477,9 +501,15 @@ fn check_draft(draft: &MeetingDraft, now: i64) -> Result<Checked, MeetingError> 
         );
     }
     d.quorum_percent = Some(quorum_percent);
+    members::check_members(&d.members)?;
+    let access_policy = d
+        .access_policy
+        .unwrap_or_else(|| AccessPolicy::default_for(d.kind));
+    d.access_policy = Some(access_policy);
     Ok(Checked {
         draft: d,
         quorum_percent,
+        access_policy,
         slots,
     })
 }
@@ -546,7 +576,7 @@ async fn check_user_role(
 const SELECT_MEETING: &str = "SELECT id, series_id, occurrence, state, title, kind, description, \
      starts_at, ends_at, recurrence, hub_endpoint_id, chair_user_id, secretary_user_id, \
      expected_people, quorum_percent, sequence, created_by, created_at, updated_at, \
-     opened_at, started_at, ended_at, cancelled_at FROM meetings";
+     opened_at, started_at, ended_at, cancelled_at, access_policy, body_id FROM meetings";
 
 fn meeting_from_row(row: &sqlx::any::AnyRow) -> Result<Meeting, StoreError> {
     const DOING: &str = "reading a meeting";
@@ -559,6 +589,7 @@ fn meeting_from_row(row: &sqlx::any::AnyRow) -> Result<Meeting, StoreError> {
     let expected: Option<i64> = row.try_get(13).ctx(DOING)?;
     let quorum: i64 = row.try_get(14).ctx(DOING)?;
     let sequence: i64 = row.try_get(15).ctx(DOING)?;
+    let policy: String = row.try_get(23).ctx(DOING)?;
     let number = |what: &str, n: i64| format!("{what} {n} is out of range");
     Ok(Meeting {
         id: row.try_get(0).ctx(DOING)?,
@@ -583,6 +614,9 @@ fn meeting_from_row(row: &sqlx::any::AnyRow) -> Result<Meeting, StoreError> {
             .map(|n| u32::try_from(n).map_err(|_| bad(number("expected people", n))))
             .transpose()?,
         quorum_percent: u8::try_from(quorum).map_err(|_| bad(number("quorum", quorum)))?,
+        access_policy: policy.parse().map_err(&bad)?,
+        body_id: row.try_get(24).ctx(DOING)?,
+        members: Vec::new(),
         sequence: u32::try_from(sequence).map_err(|_| bad(number("sequence", sequence)))?,
         created_by: row.try_get(16).ctx(DOING)?,
         created_at_ms: row.try_get(17).ctx(DOING)?,
@@ -663,6 +697,7 @@ impl Meetings {
         if let Some(secretary) = &d.secretary_user_id {
             check_user_role(conn, "secretary_user_id", secretary, Role::Secretary).await?;
         }
+        members::check_member_references(conn, &d.members, d.body_id.as_deref()).await?;
         Ok(())
     }
 
@@ -708,6 +743,7 @@ impl Meetings {
             .await
             .ctx(DOING)?;
         }
+        members::write_members(conn, id, &d.members).await?;
         Ok(())
     }
 
@@ -742,9 +778,9 @@ impl Meetings {
                 "INSERT INTO meetings (id, series_id, occurrence, state, title, kind, description,
                      starts_at, ends_at, local_date, recurrence, hub_endpoint_id, chair_user_id,
                      secretary_user_id, expected_people, quorum_percent, sequence, created_by,
-                     created_at, updated_at)
+                     created_at, updated_at, access_policy, body_id)
                  VALUES ($1, $2, $3, 'scheduled', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                     $15, 0, $16, $17, $17)",
+                     $15, 0, $16, $17, $17, $18, $19)",
             )
             .bind(&id)
             .bind(series_id.clone())
@@ -763,6 +799,8 @@ impl Meetings {
             .bind(i64::from(checked.quorum_percent))
             .bind(&actor.id)
             .bind(now)
+            .bind(checked.access_policy.as_str())
+            .bind(d.body_id.clone())
             .execute(&mut *tx)
             .await
             .ctx("creating a meeting")?;
@@ -860,6 +898,25 @@ impl Meetings {
                 };
                 if let Some(&i) = index.get(&m) {
                     meetings[i].unit_queries.push(query);
+                }
+            }
+            let sql = format!(
+                "SELECT meeting_id, user_id, role FROM meeting_people
+                 WHERE meeting_id IN ({list}) ORDER BY meeting_id, user_id"
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            for row in q.fetch_all(self.store.pool()).await.ctx(DOING)? {
+                let m: String = row.try_get(0).ctx(DOING)?;
+                let role: String = row.try_get(2).ctx(DOING)?;
+                let member = MeetingMember {
+                    user_id: row.try_get(1).ctx(DOING)?,
+                    role: role.parse().map_err(decode_err(DOING))?,
+                };
+                if let Some(&i) = index.get(&m) {
+                    meetings[i].members.push(member);
                 }
             }
         }
@@ -987,7 +1044,7 @@ impl Meetings {
             "UPDATE meetings SET title = $1, kind = $2, description = $3, starts_at = $4,
                  ends_at = $5, local_date = $6, hub_endpoint_id = $7, chair_user_id = $8,
                  secretary_user_id = $9, expected_people = $10, quorum_percent = $11,
-                 sequence = sequence + 1, updated_at = $12
+                 sequence = sequence + 1, updated_at = $12, access_policy = $14, body_id = $15
              WHERE id = $13",
         )
         .bind(&d.title)
@@ -1003,6 +1060,8 @@ impl Meetings {
         .bind(i64::from(checked.quorum_percent))
         .bind(now)
         .bind(id)
+        .bind(checked.access_policy.as_str())
+        .bind(d.body_id.clone())
         .execute(&mut *tx)
         .await
         .ctx("updating a meeting")?;
@@ -1042,6 +1101,9 @@ mod tests {
             secretary_user_id: None,
             expected_people: None,
             quorum_percent: None,
+            access_policy: None,
+            body_id: None,
+            members: Vec::new(),
         }
     }
 

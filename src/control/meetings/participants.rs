@@ -89,6 +89,14 @@ impl Meetings {
     /// reason), ordered by unit code (rooms with no unit last), then name.
     pub async fn participants(&self, id: &str) -> Result<Vec<ResolvedParticipant>, MeetingError> {
         let m = self.get(id).await?;
+        self.participants_of(&m).await
+    }
+
+    /// The rooms of a meeting already read.
+    pub async fn participants_of(
+        &self,
+        m: &Meeting,
+    ) -> Result<Vec<ResolvedParticipant>, MeetingError> {
         self.resolve(
             m.hub_endpoint_id.as_deref(),
             &m.endpoint_ids,

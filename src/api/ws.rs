@@ -8,10 +8,11 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 
-use super::hub::slot_info;
-use super::wire::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 use crate::api::{ApiError, AppState};
+use crate::conference::Credential;
 use crate::media::{Command, JoinRequest, ParticipantId, Reply, Role};
+use crate::signal::hub::slot_info;
+use crate::signal::wire::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 
 /// A client must send `join` this soon after connecting.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -31,6 +32,7 @@ const MAX_NAME_CHARS: usize = 80;
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
+    crate::api::auth::ClientAddr(address): crate::api::auth::ClientAddr,
     ws: WebSocketUpgrade,
 ) -> Response {
     // A logged-in console joins with its session cookie (HttpOnly: the page
@@ -40,7 +42,7 @@ pub async fn upgrade(
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .read_buffer_size(WS_READ_BUFFER_BYTES)
         .write_buffer_size(WS_WRITE_BUFFER_BYTES)
-        .on_upgrade(move |socket| session(state, socket, cookie))
+        .on_upgrade(move |socket| session(state, socket, cookie, address))
 }
 
 fn error(code: &str, message: impl Into<String>) -> ServerMessage {
@@ -72,7 +74,12 @@ fn parse(text: &str) -> Result<ClientMessage, ServerMessage> {
     })
 }
 
-async fn session(state: AppState, mut socket: WebSocket, cookie: Option<String>) {
+async fn session(
+    state: AppState,
+    mut socket: WebSocket,
+    cookie: Option<String>,
+    address: Option<std::net::IpAddr>,
+) {
     // Phase 1: wait for a valid join; errors are answered, the socket stays open.
     let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
     let (id, room) = loop {
@@ -104,6 +111,7 @@ async fn session(state: AppState, mut socket: WebSocket, cookie: Option<String>)
                 meeting,
                 token,
                 cookie.as_deref(),
+                address,
                 name,
                 role,
                 max_kbps,
@@ -194,6 +202,7 @@ async fn join(
     meeting: String,
     token: String,
     cookie: Option<&str>,
+    address: Option<std::net::IpAddr>,
     name: Option<String>,
     role: Option<String>,
     max_kbps: Option<u32>,
@@ -217,13 +226,17 @@ async fn join(
     let to_message = |e: ApiError| error(e.code, e.message);
     // No token but a console session: the logged-in person. A demo
     // (join-token) meeting always goes by its token.
-    let admission = match cookie {
+    let credential = match cookie {
         Some(session) if token.is_empty() && !state.meetings.exists(&meeting) => {
-            super::gate::admit_session(state, &meeting, session, role).await
+            Credential::Session(session)
         }
-        _ => super::gate::admit(state, &meeting, Some(&token), role).await,
-    }
-    .map_err(to_message)?;
+        _ => Credential::Token(&token),
+    };
+    let admission = state
+        .conference
+        .admit(&meeting, credential, role, address)
+        .await
+        .map_err(|e| to_message(e.into()))?;
     let name: String = name
         .or_else(|| admission.name.clone())
         .unwrap_or_else(|| "Điểm cầu".into())
@@ -245,9 +258,11 @@ async fn join(
     };
     match state.media.join(req).await {
         Ok((id, Reply::Joined { answer, slots, .. })) => {
-            super::gate::connected(state, &meeting, &admission, id, &name, role)
+            state
+                .conference
+                .connected(&meeting, &admission, id, &name, role)
                 .await
-                .map_err(to_message)?;
+                .map_err(|e| to_message(e.into()))?;
             Ok((
                 id,
                 meeting,

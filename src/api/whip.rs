@@ -8,7 +8,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::{ApiError, AppState, bearer};
+use crate::conference::resources::Resource;
+use crate::conference::{Action, Credential};
 use crate::media::{Command, JoinRequest, Reply, Role};
+
+use crate::api::auth::ClientAddr;
 
 /// Largest SDP we parse: real offers are a few KiB; this bounds memory per request.
 pub const MAX_SDP_BYTES: usize = 64 * 1024;
@@ -47,11 +51,16 @@ async fn create(
     state: AppState,
     meeting: String,
     headers: HeaderMap,
+    address: Option<std::net::IpAddr>,
     body: Bytes,
     role: Role,
     kind: &str,
 ) -> Result<Response, ApiError> {
-    let admission = super::gate::admit(&state, &meeting, bearer(&headers).as_deref(), role).await?;
+    let token = bearer(&headers).unwrap_or_default();
+    let admission = state
+        .conference
+        .admit(&meeting, Credential::Token(&token), role, address)
+        .await?;
     let offer = read_offer(&headers, &body)?;
     let name: String = headers
         .get("x-diemcau-name")
@@ -71,7 +80,10 @@ async fn create(
         offer,
     };
     let (id, reply) = state.media.join(req).await?;
-    super::gate::connected(&state, &meeting, &admission, id, &name, role).await?;
+    state
+        .conference
+        .connected(&meeting, &admission, id, &name, role)
+        .await?;
     let Reply::Joined { answer, .. } = reply else {
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -79,13 +91,27 @@ async fn create(
             "unexpected engine reply",
         ));
     };
-    let location = format!("/{kind}/{meeting}/{id}");
+    let owner = admission
+        .endpoint
+        .clone()
+        .or_else(|| admission.user.clone())
+        .unwrap_or_else(|| "demo".into());
+    let media = state.media.clone();
+    let resource = state.conference.resources().insert(
+        Resource {
+            participant: id,
+            meeting: meeting.clone(),
+            owner,
+        },
+        |p| media.room_of(p).is_some(),
+    );
+    let location = format!("/{kind}/{meeting}/{resource}");
     Ok((
         StatusCode::CREATED,
         [
             (header::CONTENT_TYPE, "application/sdp".to_string()),
             (header::LOCATION, location),
-            (header::ETAG, format!("\"{id}\"")),
+            (header::ETAG, format!("\"{resource}\"")),
         ],
         answer,
     )
@@ -96,42 +122,87 @@ pub async fn whip_post(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
     headers: HeaderMap,
+    ClientAddr(address): ClientAddr,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    create(state, meeting, headers, body, Role::Publisher, "whip").await
+    create(
+        state,
+        meeting,
+        headers,
+        address,
+        body,
+        Role::Publisher,
+        "whip",
+    )
+    .await
 }
 
 pub async fn whep_post(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
     headers: HeaderMap,
+    ClientAddr(address): ClientAddr,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    create(state, meeting, headers, body, Role::Viewer, "whep").await
+    create(state, meeting, headers, address, body, Role::Viewer, "whep").await
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     Path((meeting, id)): Path<(String, String)>,
     headers: HeaderMap,
+    ClientAddr(address): ClientAddr,
 ) -> Result<Response, ApiError> {
-    // Whoever may join may hang up their own session (the Location is
-    // only known to the one who created it).
-    super::gate::admit(&state, &meeting, bearer(&headers).as_deref(), Role::Viewer).await?;
-    let id: u64 = id
-        .parse()
-        .map_err(|_| ApiError::not_found("unknown_session", format!("no session {id:?}")))?;
-    if state.media.room_of(id).as_deref() != Some(meeting.as_str()) {
-        return Err(ApiError::not_found(
-            "unknown_session",
-            format!("no session {id} in meeting {meeting:?}"),
-        ));
+    let unknown = || ApiError::not_found("unknown_session", format!("no session {id:?}"));
+    let token = bearer(&headers).unwrap_or_default();
+    let conference = &state.conference;
+    // Its creator hangs up (the same credential), or an operator of the
+    // meeting throws it out; anyone else learns nothing, not even that it
+    // exists.
+    let resource = conference
+        .resources()
+        .get(&meeting, &id)
+        .ok_or_else(unknown)?;
+    if conference.demo().exists(&meeting) {
+        if conference.demo().authorize(&meeting, Some(&token)).is_err() || resource.owner != "demo"
+        {
+            return Err(unknown());
+        }
+    } else {
+        let who = conference
+            .authenticate(Credential::Token(&token), address)
+            .await?;
+        let mine = who.endpoint_id().or(who.user().map(|u| u.id.as_str()))
+            == Some(resource.owner.as_str());
+        if !mine
+            && conference
+                .authorize(&who, &meeting, Action::LiveControl)
+                .await
+                .is_err()
+        {
+            return Err(unknown());
+        }
+        // Throwing out someone else's session is a live action: on the
+        // record before it happens, or not at all.
+        let details = serde_json::json!({
+            "participant": resource.participant,
+            "owner": resource.owner,
+            "by_owner": mine,
+        });
+        conference
+            .audit(&who.actor, "media.hung_up", &meeting, &details)
+            .await
+            .map_err(crate::conference::ConferenceError::NotAudited)?;
     }
-    state
-        .media
-        .participant_command(id, Command::Leave { participant: id })
-        .await?;
-    state.media.forget(id);
+    conference.resources().remove(&id);
+    let participant = resource.participant;
+    if state.media.room_of(participant).as_deref() == Some(meeting.as_str()) {
+        state
+            .media
+            .participant_command(participant, Command::Leave { participant })
+            .await?;
+        state.media.forget(participant);
+    }
     Ok(StatusCode::OK.into_response())
 }
 
