@@ -29,6 +29,7 @@ async fn plan(w: &ApiWorld) -> String {
                 "hub_endpoint_id": w.endpoint("hub"),
                 "endpoint_ids": [w.endpoint("a"), w.endpoint("b")],
                 "chair_user_id": w.users["chair"],
+                "members": [{"user_id": w.users["delegate"], "role": "voting"}],
             }),
         )
         .await;
@@ -303,11 +304,13 @@ both_backends! {
 both_backends! {
     async fn agenda_present_is_only_for_this_meetings_chair(db) {
         let w = world(db).await;
-        // A meeting without a chair: the chair role may not present in it.
+        // A meeting without a chair: the chair role, invited to it, may
+        // not present in it.
         let made = w.as_role("secretary").post("/api/v1/meetings", json!({
             "title": "Giao ban khối Đảng", "kind": "giao_ban",
             "starts_at_ms": hour_from_now(), "ends_at_ms": hour_from_now() + 3_600_000,
             "endpoint_ids": [w.endpoint("a")],
+            "members": [{"user_id": w.users["chair"], "role": "invited"}],
         })).await;
         assert_eq!(made.status, 201, "{}", made.text);
         let id = made.body["meetings"][0]["id"].as_str().unwrap();

@@ -30,6 +30,8 @@ pub(crate) async fn plan(w: &ApiWorld) -> String {
                 "hub_endpoint_id": w.endpoint("hub"),
                 "endpoint_ids": [w.endpoint("w")],
                 "unit_queries": [{"unit_id": w.unit("P"), "kinds": ["commune"]}],
+                "chair_user_id": w.users["chair"],
+                "members": [{"user_id": w.users["delegate"], "role": "voting"}],
             }),
         )
         .await;

@@ -31,6 +31,7 @@ async fn plan(w: &ApiWorld) -> Value {
                 "endpoint_ids": [w.endpoint("w")],
                 "unit_queries": [{"unit_id": w.unit("P"), "kinds": ["commune"]}],
                 "chair_user_id": w.users["chair"],
+                "members": [{"user_id": w.users["delegate"], "role": "voting"}],
                 "expected_people": 40,
             }),
         )

@@ -19,6 +19,7 @@ mod interop;
 mod invariants;
 mod live;
 mod meetings;
+mod membership;
 mod minutes;
 mod objects_s3;
 mod org;

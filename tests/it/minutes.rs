@@ -28,6 +28,7 @@ async fn open_meeting(w: &ApiWorld) -> String {
                 "unit_queries": [{"unit_id": w.unit("P"), "kinds": ["commune"]}],
                 "chair_user_id": w.users["chair"],
                 "secretary_user_id": w.users["secretary"],
+                "members": [{"user_id": w.users["delegate"], "role": "voting"}],
             }),
         )
         .await;

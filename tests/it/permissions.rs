@@ -39,6 +39,12 @@ POST   /api/v1/org/units/{id}/dissolve          admin operator
 POST   /api/v1/org/merge                        admin operator
 POST   /api/v1/org/import                       admin operator
 GET    /api/v1/org/export                       admin operator sub_operator secretary chair delegate auditor
+GET    /api/v1/bodies                           admin operator sub_operator secretary chair delegate auditor
+POST   /api/v1/bodies                           admin operator
+GET    /api/v1/bodies/{id}                      admin operator sub_operator secretary chair delegate auditor
+POST   /api/v1/bodies/{id}/members              admin operator
+POST   /api/v1/bodies/{id}/members/{member}/end admin operator
+POST   /api/v1/bodies/{id}/import               admin operator
 GET    /api/v1/endpoints                        admin operator sub_operator secretary chair auditor
 POST   /api/v1/endpoints                        admin operator sub_operator
 GET    /api/v1/endpoints/{id}                   admin operator sub_operator secretary chair auditor
@@ -69,6 +75,10 @@ POST   /api/v1/meetings/{id}/live/lock          admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/unlock        admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/remove        admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/readmit       admin operator sub_operator
+POST   /api/v1/meetings/{id}/live/lobby/admit   admin operator sub_operator
+POST   /api/v1/meetings/{id}/live/lobby/deny    admin operator sub_operator
+POST   /api/v1/meetings/{id}/live/connections/remove admin operator sub_operator
+POST   /api/v1/meetings/{id}/live/connections/readmit admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/scene         admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/headcount     admin operator sub_operator secretary endpoint
 POST   /api/v1/meetings/{id}/live/floor/request admin operator sub_operator delegate endpoint
@@ -136,7 +146,7 @@ const PRINCIPALS: [&str; 9] = [
     "anonymous",
 ];
 
-fn table() -> BTreeMap<(String, String), BTreeSet<String>> {
+pub(crate) fn table() -> BTreeMap<(String, String), BTreeSet<String>> {
     let people = [
         "admin",
         "operator",

@@ -44,6 +44,7 @@ async fn open_meeting(w: &ApiWorld) -> String {
                 "hub_endpoint_id": w.endpoint("hub"),
                 "endpoint_ids": [w.endpoint("a"), w.endpoint("b")],
                 "chair_user_id": w.users["chair"],
+                "members": [{"user_id": w.users["delegate"], "role": "voting"}],
                 "secretary_user_id": w.users["secretary"],
             }),
         )

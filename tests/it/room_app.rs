@@ -41,6 +41,7 @@ async fn plan(w: &ApiWorld) -> String {
                 "hub_endpoint_id": w.endpoint("hub"),
                 "endpoint_ids": [w.endpoint("a")],
                 "chair_user_id": w.users["chair"],
+                "members": [{"user_id": w.users["delegate"], "role": "voting"}],
             }),
         )
         .await;

@@ -33,6 +33,7 @@ async fn open_meeting(w: &ApiWorld) -> String {
                 "endpoint_ids": [w.endpoint("w")],
                 "unit_queries": [{"unit_id": w.unit("P"), "kinds": ["commune"]}],
                 "chair_user_id": w.users["chair"],
+                "members": [{"user_id": w.users["delegate"], "role": "voting"}],
             }),
         )
         .await;
@@ -44,6 +45,17 @@ async fn open_meeting(w: &ApiWorld) -> String {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     id
+}
+
+/// Name more voting members in meeting `id` (besides the fixture delegate).
+async fn add_voters(w: &ApiWorld, id: &str, users: &[String]) {
+    let mut members = vec![json!({"user_id": w.users["delegate"], "role": "voting"})];
+    members.extend(users.iter().map(|u| json!({"user_id": u, "role": "voting"})));
+    let r = w
+        .as_role("operator")
+        .patch(&format!("/api/v1/meetings/{id}"), json!({"members": members}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
 }
 
 /// More delegates, each with their own API token: (user id, client).
@@ -114,9 +126,10 @@ both_backends! {
         let r = chair.post(&base, json!({"title": "X", "mode": "open", "electorate": "delegates", "options": ["Có", "có"]})).await;
         assert_eq!((r.status.as_u16(), r.field()), (422, "options[1]"), "{}", r.text);
 
-        // A sub-operator manages only meetings inside their subtree (commune A).
+        // A sub-operator manages only meetings inside their subtree (commune
+        // A): this one is not theirs, so for them it does not exist.
         let r = w.as_role("sub_operator").post(&base, json!({"title": "X", "mode": "open", "electorate": "delegates"})).await;
-        assert_eq!((r.status.as_u16(), r.code()), (403, "out_of_scope"), "{}", r.text);
+        assert_eq!((r.status.as_u16(), r.code()), (404, "unknown_meeting"), "{}", r.text);
 
         let r = chair
             .post(&base, json!({"title": "Thông qua Nghị quyết về phát triển kinh tế - xã hội", "mode": "open", "electorate": "delegates"}))
@@ -179,13 +192,17 @@ both_backends! {
 
         // A vote after close.
         let late = extra_delegates(&w, 1).await;
+        add_voters(&w, &id, &[late[0].0.clone()]).await;
         let before = fingerprint(&w.db.store).await;
         let r = late[0].1.post(&format!("{m}/vote"), json!({"option": 0})).await;
         assert_eq!((r.status.as_u16(), r.code()), (409, "vote_closed"), "{}", r.text);
         assert_eq!(fingerprint(&w.db.store).await, before);
         assert_eq!(delegate.get(&m).await.body["results"], Value::Null);
 
-        assert_eq!(w.as_role("secretary").post(&format!("{m}/publish"), json!({})).await.body["state"], "published");
+        // Publishing is the chair's: the meeting's secretary may not.
+        let r = w.as_role("secretary").post(&format!("{m}/publish"), json!({})).await;
+        assert_eq!((r.status.as_u16(), r.code()), (403, "not_the_chair"), "{}", r.text);
+        assert_eq!(chair.post(&format!("{m}/publish"), json!({})).await.body["state"], "published");
         let list = delegate.get(&base).await;
         assert_eq!(list.status, 200, "{}", list.text);
         let published = &list.body["motions"][0];
@@ -290,6 +307,7 @@ both_backends! {
         assert_eq!(chair.post(&format!("{m}/open"), json!({})).await.body["state"], "open");
 
         let extra = extra_delegates(&w, 3).await;
+        add_voters(&w, &id, &extra.iter().map(|(u, _)| u.clone()).collect::<Vec<_>>()).await;
         let mut voters: Vec<(String, Client)> = vec![
             (w.users["chair"].clone(), chair.clone()),
             (w.users["delegate"].clone(), w.as_role("delegate").clone()),
@@ -422,18 +440,26 @@ both_backends! {
         assert!(huge.unwrap_err().to_string().contains("headcount"));
         assert_eq!(tallies(&w, &mid).await, vec![(0, 47, 2), (1, 25, 1), (2, 0, 0)]);
 
-        // Over HTTP, a room of the meeting: counted with its headcount once
-        // the permission table lets rooms cast; refused as a whole otherwise.
+        // Over HTTP a room weighs what the roll call confirmed for it, never
+        // a number it sends: none confirmed yet, no vote; a number in the
+        // body is refused; both change nothing.
         let before = fingerprint(&w.db.store).await;
-        let r = w.as_endpoint("hub").post(&format!("{m}/vote"), json!({"option": 2, "headcount": 120})).await;
-        if r.status == 200 {
-            assert_eq!(tallies(&w, &mid).await, vec![(0, 47, 2), (1, 25, 1), (2, 120, 1)]);
-            let r = w.as_endpoint("hub").post(&format!("{m}/vote"), json!({"option": 2, "headcount": 120})).await;
-            assert_eq!((r.status.as_u16(), r.code()), (409, "already_voted"));
-        } else {
-            assert_eq!(r.status, 403, "{}", r.text);
-            assert_eq!(fingerprint(&w.db.store).await, before);
-        }
+        let hub = w.as_endpoint("hub");
+        let r = hub.post(&format!("{m}/vote"), json!({"option": 2})).await;
+        assert_eq!((r.status.as_u16(), r.code()), (409, "headcount_unconfirmed"), "{}", r.text);
+        let r = hub.post(&format!("{m}/vote"), json!({"option": 2, "headcount": 10_000})).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(fingerprint(&w.db.store).await, before);
+        let r = w
+            .as_role("secretary")
+            .post(&format!("/api/v1/meetings/{id}/live/headcount"), json!({"endpoint_id": w.endpoint("hub"), "headcount": 120}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = hub.post(&format!("{m}/vote"), json!({"option": 2})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(tallies(&w, &mid).await, vec![(0, 47, 2), (1, 25, 1), (2, 120, 1)]);
+        let r = hub.post(&format!("{m}/vote"), json!({"option": 2})).await;
+        assert_eq!((r.status.as_u16(), r.code()), (409, "already_voted"));
 
         assert_eq!(chair.post(&format!("{m}/close"), json!({})).await.body["state"], "closed");
         let closed = chair.get(&m).await;
@@ -451,6 +477,8 @@ both_backends! {
             "title": "Giao ban tháng", "kind": "giao_ban",
             "starts_at_ms": hour_from_now(), "ends_at_ms": hour_from_now() + 3_600_000,
             "endpoint_ids": [w.endpoint("a")],
+            "chair_user_id": w.users["chair"],
+            "members": [{"user_id": w.users["delegate"], "role": "voting"}],
         })).await;
         let id = made.body["meetings"][0]["id"].as_str().unwrap().to_string();
         let base = format!("/api/v1/meetings/{id}/motions");

@@ -3,6 +3,7 @@
 
 mod agenda;
 mod audit;
+mod bodies;
 mod cascade;
 mod documents;
 mod endpoints;
@@ -33,6 +34,7 @@ pub fn api() -> Api<AppState> {
     let api = super::auth::add_routes(api);
     let api = users::add_routes(api);
     let api = org::add_routes(api);
+    let api = bodies::add_routes(api);
     let api = endpoints::add_routes(api);
     let api = meetings::add_routes(api);
     let api = live::add_routes(api);
