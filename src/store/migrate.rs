@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cascade_parent",
         sql: include_str!("migrations/0011_cascade_parent.sql"),
     },
+    Migration {
+        version: 12,
+        name: "audit_seal",
+        sql: include_str!("migrations/0012_audit_seal.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {
