@@ -387,7 +387,10 @@ both_backends! {
         let w = crate::support::api::world(db).await;
         let m = crate::documents::plan(&w).await;
         let op = w.as_role("operator");
-        assert_eq!(op.post(&format!("/api/v1/meetings/{m}/start"), json!({})).await.status, 200);
+        for step in ["open", "start"] {
+            let r = op.post(&format!("/api/v1/meetings/{m}/{step}"), json!({})).await;
+            assert_eq!(r.status, 200, "{step}: {}", r.text);
+        }
         let ended = op.post(&format!("/api/v1/meetings/{m}/end"), json!({})).await;
         assert_eq!(ended.status, 200, "{}", ended.text);
         let state = w.srv.server.state();
