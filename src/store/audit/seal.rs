@@ -126,17 +126,31 @@ impl AuditKey {
         if let Some(k) = AuditKey::load(path)? {
             return Ok((k, false));
         }
+        let io = |source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        // Written whole beside it, then linked into place: a process that
+        // starts at the same moment sees no file or a complete one, never
+        // a half-written key.
         let key = AuditKey::generate();
-        let made = std::fs::OpenOptions::new()
+        let mut suffix = [0u8; 8];
+        rand::rng().fill_bytes(&mut suffix);
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".{}.new", hex::encode(suffix)));
+        let tmp = PathBuf::from(tmp);
+        let written = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(path)
+            .open(&tmp)
             .and_then(|mut f| {
                 f.write_all(format!("{}\n", hex::encode(key.0)).as_bytes())?;
                 f.sync_all()
             });
-        match made {
+        let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
             Ok(()) => Ok((key, true)),
             // Another process made it first: use theirs.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -145,10 +159,7 @@ impl AuditKey {
                 })?;
                 Ok((k, false))
             }
-            Err(source) => Err(KeyError::Io {
-                path: path.to_path_buf(),
-                source,
-            }),
+            Err(e) => Err(io(e)),
         }
     }
 }
