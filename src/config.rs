@@ -31,6 +31,23 @@ pub struct Config {
     pub cascade: CascadeConfig,
     /// Where documents and recordings are kept (`crate::objects`).
     pub objects: crate::objects::ObjectsConfig,
+    /// Where the audit log's key and anchors live (`store::audit`).
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`: the audit log's key and anchor file, both outside the
+/// database so that whoever can write it cannot recompute or cut the chain
+/// unnoticed. Empty: files in `data_dir`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The HMAC key file (`<data_dir>/audit.key`): made with mode 0600 at
+    /// first start; a file group or others may read refuses the start.
+    /// Nodes sharing one database need the same key.
+    pub key_file: Option<PathBuf>,
+    /// The append-only anchor file (`<data_dir>/audit-anchors.log`): the
+    /// chain's head at every meeting end and start, read by `audit verify`.
+    pub anchor_file: Option<PathBuf>,
 }
 
 /// `[cascade]`: this node's place in the tree of nodes (central ← province ←
@@ -395,6 +412,7 @@ impl Default for Config {
             recording: RecordingConfig::default(),
             cascade: CascadeConfig::default(),
             objects: crate::objects::ObjectsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -568,6 +586,23 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// The audit key file: `audit.key_file`, or `audit.key` in `data_dir`.
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(crate::store::audit::seal::KEY_FILE_NAME))
+    }
+
+    /// The audit anchor file: `audit.anchor_file`, or
+    /// `audit-anchors.log` in `data_dir`.
+    pub fn audit_anchor_path(&self) -> PathBuf {
+        self.audit.anchor_file.clone().unwrap_or_else(|| {
+            self.data_dir
+                .join(crate::store::audit::anchor::ANCHOR_FILE_NAME)
+        })
     }
 
     /// The database to open: `database.url`, or the SQLite file in `data_dir`

@@ -43,6 +43,10 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error("cannot open the database: {0}")]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    AuditKey(#[from] store::audit::KeyError),
+    #[error("cannot seal the audit log: {0}")]
+    AuditSeal(#[from] store::audit::SealError),
     #[error("cannot open the document store: {0}")]
     Documents(String),
     /// `[objects]`: the store cannot be built or (S3) does not answer.
@@ -337,6 +341,13 @@ impl Server {
         // Before media: a server that cannot reach its database should fail
         // at start, not on the first operator action.
         let store = store::Store::open(&config.database_url()).await?;
+        // The audit key, outside the database: every record from now on is
+        // linked with it, and the chain's head anchored outside too.
+        let (audit_key, _) = store::audit::AuditKey::load_or_create(&config.audit_key_path())?;
+        let sealed = store::audit::seal(&store, audit_key, config.audit_anchor_path()).await?;
+        if !sealed.newly {
+            store::audit::anchor_head(&store, "server.start").await;
+        }
         // Also before media: an S3 store that does not answer fails the start.
         let objects = objects::Objects::open(&config.objects, &config.data_dir)
             .await

@@ -63,8 +63,11 @@ enum AdminCmd {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Walk the hash chain; print OK and the record count, or the first
-    /// broken link (exit code 1).
+    /// Walk the chain with the audit key (audit.key_file) and check every
+    /// anchor in the anchor file (audit.anchor_file) against it; print OK
+    /// and the record count, or the first broken record (exit code 1).
+    /// A sealed log without its key file, or an unreadable anchor file,
+    /// exits with 2.
     Verify,
 }
 
@@ -95,7 +98,11 @@ fn main() -> anyhow::Result<()> {
         command: AuditCmd::Verify,
     } = &cli.command
     {
-        return audit_verify(&config);
+        // Exit 2 (not 1, which means a broken chain) when it cannot be checked.
+        return audit_verify(&config).or_else(|e| {
+            eprintln!("cannot verify: {e:#}");
+            std::process::exit(2)
+        });
     }
     if let Cmd::Admin {
         command: AdminCmd::Create { name, display_name },
@@ -131,9 +138,14 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-/// `diemcau audit verify`: exit 0 when the chain holds, 1 at the first broken link.
+/// `diemcau audit verify`: exit 0 when the chain and its anchors hold, 1
+/// at the first broken record, 2 when it cannot be checked.
 fn audit_verify(config: &Config) -> anyhow::Result<()> {
     use diemcau::store::{Store, audit};
+    let key_path = config.audit_key_path();
+    let anchor_path = config.audit_anchor_path();
+    let key = audit::AuditKey::load(&key_path)?;
+    let anchors = audit::read_anchors(&anchor_path)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -142,18 +154,42 @@ fn audit_verify(config: &Config) -> anyhow::Result<()> {
         let store = Store::open(&config.database_url())
             .await
             .context("open the database")?;
-        let outcome = audit::verify(&store).await.context("read the audit log");
+        let outcome = audit::verify_with(&store, key.as_ref(), &anchors)
+            .await
+            .context("read the audit log");
         store.close().await;
         outcome
     })?;
     match outcome {
         audit::Verification::Intact { records } => {
-            println!("OK: audit log intact, {records} records");
+            let mut line = format!("OK: audit log intact, {records} records");
+            if key.is_some() {
+                line.push_str(&format!(
+                    "; links checked with the key {}",
+                    key_path.display()
+                ));
+            }
+            if !anchors.is_empty() {
+                line.push_str(&format!(
+                    "; {} anchors in {} match",
+                    anchors.len(),
+                    anchor_path.display()
+                ));
+            }
+            println!("{line}");
             Ok(())
         }
         audit::Verification::Broken(link) => {
             println!("BROKEN: {link}");
             std::process::exit(1);
+        }
+        audit::Verification::KeyNeeded { keyed_from } => {
+            eprintln!(
+                "cannot verify: the audit log is sealed from record {keyed_from} and there is no key file at {}; \
+                 set audit.key_file to the server's key",
+                key_path.display()
+            );
+            std::process::exit(2);
         }
     }
 }
@@ -181,6 +217,11 @@ fn admin_create(config: &Config, name: &str, display_name: Option<&str>) -> anyh
         let store = Store::open(&config.database_url())
             .await
             .context("open the database")?;
+        // A log the server sealed needs its key for this record too; before
+        // the first start there is none yet and the record stays plain.
+        if let Some(key) = diemcau::store::audit::AuditKey::load(&config.audit_key_path())? {
+            diemcau::store::audit::seal(&store, key, config.audit_anchor_path()).await?;
+        }
         let details = UserDetails {
             display_name: display_name.unwrap_or(name).to_string(),
             roles: [Role::Admin].into(),

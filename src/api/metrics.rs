@@ -56,6 +56,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         c.dropped_overload.load(Ordering::Relaxed),
     );
     counter(
+        "diemcau_demux_addresses_evicted_total",
+        "Remote addresses the demultiplexer forgot by its caps (per session, in all) or for silence, in the receive threads and the engines; a steady climb with few sessions is a STUN flood.",
+        c.routes_evicted.load(Ordering::Relaxed) + sum(|s| s.addrs_evicted),
+    );
+    counter(
         "diemcau_recorder_packets_dropped_total",
         "Packets of recorded rooms the recorder could not take in time (disk too slow).",
         c.tap_dropped.load(Ordering::Relaxed),

@@ -34,7 +34,8 @@ pub struct Engine {
     pub(super) tracks: HashMap<TrackId, PublishedTrack>,
     next_track: TrackId,
     ufrags: HashMap<String, ParticipantId>,
-    addrs: HashMap<SocketAddr, ParticipantId>,
+    /// Remote address -> session, bounded (`super::addrs`).
+    addrs: super::addrs::AddrBook,
     pub(super) out: Vec<Datagram>,
     pub(super) events: VecDeque<Event>,
     /// str0m events waiting to be handled with the whole engine in reach.
@@ -71,7 +72,7 @@ impl Engine {
             tracks: HashMap::new(),
             next_track: 1,
             ufrags: HashMap::new(),
-            addrs: HashMap::new(),
+            addrs: super::addrs::AddrBook::default(),
             out: Vec::new(),
             events: VecDeque::new(),
             pending: VecDeque::new(),
@@ -361,8 +362,8 @@ impl Engine {
         buf: &[u8],
     ) {
         self.stats.datagrams_in += 1;
-        let id = match self.addrs.get(&source) {
-            Some(id) => *id,
+        let id = match self.addrs.lookup(now, source) {
+            Some(id) => id,
             None => match stun::local_ufrag(buf).and_then(|u| self.ufrags.get(u)) {
                 Some(id) => *id,
                 None => {
@@ -392,17 +393,22 @@ impl Engine {
             self.stats.dropped_malformed += 1;
             return;
         }
-        match guarded(|| s.rtc.handle_input(input)) {
-            Some(Ok(())) => {}
+        let accepted = match guarded(|| s.rtc.handle_input(input)) {
+            Some(Ok(())) => true,
             Some(Err(e)) => {
                 tracing::debug!(participant = id, error = %e, "datagram refused");
                 self.stats.dropped_malformed += 1;
+                false
             }
-            None => s.dead = true,
-        }
-        if !s.remote_addrs.contains(&source) && stun::is_stun(buf) {
-            s.remote_addrs.push(source);
-            self.addrs.insert(source, id);
+            None => {
+                s.dead = true;
+                false
+            }
+        };
+        // Only a STUN request the session took teaches an address (bounded
+        // per session: a flood from new ports replaces, never grows).
+        if accepted && stun::is_stun(buf) {
+            self.addrs.learn(now, source, id);
         }
         self.drive(id);
         self.process(now);
@@ -442,6 +448,7 @@ impl Engine {
             .is_none_or(|t| now.saturating_duration_since(t) >= super::tick::TICK)
         {
             self.last_tick = Some(now);
+            self.addrs.sweep(now);
             self.tick(now);
             self.process(now);
         }
@@ -611,9 +618,7 @@ impl Engine {
             return;
         };
         self.ufrags.remove(&s.ice_ufrag);
-        for a in &s.remote_addrs {
-            self.addrs.remove(a);
-        }
+        self.addrs.forget_session(id);
         for (ssrc, r) in &s.rx_ssrc {
             if r.layer > 0 {
                 self.upper_layers.push((**ssrc, None));
@@ -661,6 +666,7 @@ impl Engine {
 
     fn snapshot(&self) -> EngineStats {
         let mut st = self.stats.clone();
+        st.addrs_evicted = self.addrs.evicted;
         st.rooms = self
             .rooms
             .values()

@@ -13,6 +13,7 @@
 //! just another participant: a relay publishes many tracks and subscribes
 //! with many slots; a recorder only subscribes.
 
+pub mod addrs;
 pub mod engine;
 pub mod forwarder;
 pub mod keyframe;
@@ -353,4 +354,7 @@ pub struct EngineStats {
     /// Datagrams a session refused (garbage, bad integrity, truncated).
     pub dropped_malformed: u64,
     pub sessions_failed: u64,
+    /// Remote addresses forgotten by the per-session cap or for silence
+    /// (`addrs`): a steady climb is a STUN flood.
+    pub addrs_evicted: u64,
 }

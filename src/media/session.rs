@@ -70,8 +70,6 @@ pub struct Session {
     /// A relay's thumbnail slots, in order: the source each must show
     /// (`Command::PinThumbs`); the policy's choice is not used for them.
     pub pinned: Vec<Option<ParticipantId>>,
-    /// Remote addresses seen for this session (for demux cleanup).
-    pub remote_addrs: Vec<SocketAddr>,
     pub link: LinkStats,
 }
 
@@ -161,7 +159,6 @@ impl Session {
             rx_ssrc: HashMap::new(),
             slots: Vec::new(),
             pinned: Vec::new(),
-            remote_addrs: Vec::new(),
             link: LinkStats::default(),
         }
     }

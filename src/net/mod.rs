@@ -12,6 +12,7 @@
 //! Control talks to workers through bounded channels; workers never wait on
 //! control, storage or disk.
 
+mod routes;
 mod shard;
 pub mod udp;
 
@@ -110,6 +111,10 @@ pub struct DriverCounters {
     /// Packets for the recorder dropped because it fell behind (disk):
     /// media never waits for a recording.
     pub tap_dropped: AtomicU64,
+    /// Demux routes (remote address -> worker) dropped by a cap, for
+    /// silence or because their session left (`routes`); a steady climb
+    /// with few sessions is a STUN flood.
+    pub routes_evicted: AtomicU64,
 }
 
 struct Shared {

@@ -112,8 +112,9 @@ pub(super) fn receive_loop(
     shared: Arc<Shared>,
 ) {
     let mut batch = RecvBatch::default();
-    // Remote address -> worker, learned from STUN with a known ufrag.
-    let mut routes: HashMap<SocketAddr, usize> = HashMap::new();
+    // Remote address -> worker, learned from STUN with a known ufrag;
+    // bounded, swept (`routes`).
+    let mut routes = super::routes::Routes::default();
     let mut per_shard: Vec<super::DatagramBatch> =
         (0..shards.len()).map(|_| Default::default()).collect();
     let mut shedding: Vec<Shed> = vec![Shed::default(); shards.len()];
@@ -141,6 +142,14 @@ pub(super) fn receive_loop(
             .datagrams_in
             .fetch_add(n as u64, Ordering::Relaxed);
         let now = Instant::now();
+        if routes.sweep_due(now) {
+            let ufrags = shared.ufrags.read().expect("ufrags lock");
+            let gone = routes.sweep(now, |u| ufrags.contains_key(u));
+            shared
+                .counters
+                .routes_evicted
+                .fetch_add(gone, Ordering::Relaxed);
+        }
         for (shed, tx) in shedding.iter_mut().zip(&shards) {
             shed.update(now, tx.len());
         }
@@ -158,11 +167,15 @@ pub(super) fn receive_loop(
                 Some(u) => {
                     let s = shared.ufrags.read().expect("ufrags lock").get(u).copied();
                     if let Some(s) = s {
-                        routes.insert(src, s);
+                        let evicted = routes.learn(now, src, u, s);
+                        shared
+                            .counters
+                            .routes_evicted
+                            .fetch_add(evicted, Ordering::Relaxed);
                     }
                     s
                 }
-                None => routes.get(&src).copied(),
+                None => routes.lookup(now, src),
             };
             match shard {
                 Some(s)

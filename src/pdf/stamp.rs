@@ -12,6 +12,13 @@
 //! Finding the pages needs the file parsed once: [`plan`] runs at upload
 //! and keeps what the tail needs (page object numbers and dictionaries, the
 //! trailer) as JSON beside the document.
+//!
+//! Bounded by construction: at most [`MAX_PLAN_PAGES`] pages and
+//! [`MAX_PLAN_BYTES`] of plan; a PDF over either is refused at upload
+//! ([`PlanError::TooLarge`], 413 naming the limit) — a document the server
+//! cannot watermark is not handed out. Resources shared by pages
+//! (inherited from the page tree, or the same dictionary) are kept once in
+//! the plan and written once in each tail, referenced by every page.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -20,6 +27,16 @@ use lopdf::{Dictionary, Object};
 use serde::{Deserialize, Serialize};
 
 use super::font::{Face, FontUse};
+
+/// Pages a watermarked PDF may have: ten times a thick congress report
+/// (~500 pages); the plan and each reader's tail grow with the pages (a
+/// page object each), so the bound keeps both small.
+pub const MAX_PLAN_PAGES: usize = 5_000;
+
+/// Bytes a plan may take as JSON: 5 000 pages of ordinary page
+/// dictionaries take well under 2 MiB; more means pages with huge inline
+/// dictionaries, which every tail would copy.
+pub const MAX_PLAN_BYTES: usize = 4 * 1024 * 1024;
 use super::write::{Objects, dict_entries, number, serialize};
 
 /// What the tail needs to know about a stored PDF.
@@ -35,6 +52,8 @@ pub struct StampPlan {
     /// The file ends with a cross-reference stream (PDF 1.5+): so must we.
     pub xref_stream: bool,
     pub pages: Vec<PagePlan>,
+    /// Resource sets, each once however many pages use it.
+    pub resources: Vec<ResourceSet>,
     /// Text on the pages carries a "MẬT" stamp (found through the fonts'
     /// own text mapping, so compressed content streams are covered too).
     pub stamp_found: bool,
@@ -48,18 +67,33 @@ pub struct PagePlan {
     pub entries: String,
     /// References to the page's content streams.
     pub contents: Vec<String>,
-    /// The page's resources (inherited ones resolved) but fonts and
-    /// graphics states, which the tail lists with its own added.
-    pub resources: String,
-    pub fonts: String,
-    pub states: String,
+    /// Index of the page's resources (inherited ones resolved) in
+    /// [`StampPlan::resources`].
+    pub resources: usize,
     /// The visible area (CropBox, else MediaBox) and the page's rotation.
     pub area: [f64; 4],
     pub rotate: i64,
 }
 
+/// One resource dictionary: its entries but fonts and graphics states,
+/// which the tail lists with its own added.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ResourceSet {
+    pub other: String,
+    pub fonts: String,
+    pub states: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
+    #[error(
+        "the PDF is too large to carry each reader's watermark ({what}: {found}, the limit is {limit}); split it into parts"
+    )]
+    TooLarge {
+        what: &'static str,
+        found: usize,
+        limit: usize,
+    },
     #[error("the PDF could not be read ({0})")]
     Unreadable(String),
     #[error("the PDF is encrypted; an encrypted PDF cannot carry the reader's watermark")]
@@ -82,12 +116,20 @@ pub fn plan(bytes: &[u8]) -> Result<StampPlan, PlanError> {
     if page_ids.is_empty() {
         return Err(PlanError::NoPages);
     }
+    if page_ids.len() > MAX_PLAN_PAGES {
+        return Err(PlanError::TooLarge {
+            what: "pages",
+            found: page_ids.len(),
+            limit: MAX_PLAN_PAGES,
+        });
+    }
     let mut pages = Vec::with_capacity(page_ids.len());
+    let mut sets = ResourceSets::default();
     for id in page_ids.values() {
         let dict = doc
             .get_dictionary(*id)
             .map_err(|e| PlanError::Unreadable(format!("page {} {}: {e}", id.0, id.1)))?;
-        pages.push(page_plan(&doc, *id, dict));
+        pages.push(page_plan(&doc, *id, dict, &mut sets));
     }
     let mut trailer = String::new();
     for key in [&b"Root"[..], b"Info", b"ID"] {
@@ -112,7 +154,7 @@ pub fn plan(bytes: &[u8]) -> Result<StampPlan, PlanError> {
         .unwrap_or(0)
         .max(doc.max_id.saturating_add(1));
     let stamp_found = text_has_stamp(&doc, &page_ids);
-    Ok(StampPlan {
+    let plan = StampPlan {
         base_len: bytes.len() as u64,
         prev_xref: doc.xref_start as u64,
         size,
@@ -122,8 +164,39 @@ pub fn plan(bytes: &[u8]) -> Result<StampPlan, PlanError> {
             lopdf::xref::XrefType::CrossReferenceStream
         ),
         pages,
+        resources: sets.list,
         stamp_found,
-    })
+    };
+    let bytes = serde_json::to_vec(&plan).map_or(usize::MAX, |j| j.len());
+    if bytes > MAX_PLAN_BYTES {
+        return Err(PlanError::TooLarge {
+            what: "watermark plan bytes",
+            found: bytes,
+            limit: MAX_PLAN_BYTES,
+        });
+    }
+    Ok(plan)
+}
+
+/// Resource sets met so far, each stored once.
+#[derive(Default)]
+struct ResourceSets {
+    list: Vec<ResourceSet>,
+    index: HashMap<ResourceSet, usize>,
+    /// An indirect resource dictionary already read (inherited ones are
+    /// the same object for every page): no re-serialising per page.
+    by_object: HashMap<lopdf::ObjectId, usize>,
+}
+
+impl ResourceSets {
+    fn add(&mut self, set: ResourceSet) -> usize {
+        if let Some(&i) = self.index.get(&set) {
+            return i;
+        }
+        self.list.push(set.clone());
+        self.index.insert(set, self.list.len() - 1);
+        self.list.len() - 1
+    }
 }
 
 fn deref<'a>(doc: &'a lopdf::Document, o: &'a Object) -> &'a Object {
@@ -165,19 +238,25 @@ fn rect(doc: &lopdf::Document, o: Option<&Object>) -> Option<[f64; 4]> {
     ])
 }
 
-fn page_plan(doc: &lopdf::Document, id: lopdf::ObjectId, page: &Dictionary) -> PagePlan {
-    let contents = match page.get(b"Contents") {
-        Ok(Object::Reference(r)) => match doc.get_object(*r) {
-            Ok(Object::Array(items)) => items.iter().map(serialize).collect(),
-            _ => vec![format!("{} {} R", r.0, r.1)],
-        },
-        Ok(Object::Array(items)) => items.iter().map(serialize).collect(),
-        _ => Vec::new(),
-    };
-    let resources = inherited(doc, page, b"Resources")
-        .and_then(|r| r.as_dict().ok())
-        .cloned()
-        .unwrap_or_default();
+/// The page's resource dictionary: its own or the nearest ancestor's,
+/// with the object it lives in when it is indirect.
+fn resources_of<'a>(
+    doc: &'a lopdf::Document,
+    page: &'a Dictionary,
+) -> Option<(Option<lopdf::ObjectId>, &'a Dictionary)> {
+    let mut node = page;
+    for _ in 0..64 {
+        if let Ok(v) = node.get(b"Resources") {
+            let id = v.as_reference().ok();
+            return deref(doc, v).as_dict().ok().map(|d| (id, d));
+        }
+        let parent = node.get(b"Parent").ok()?;
+        node = deref(doc, parent).as_dict().ok()?;
+    }
+    None
+}
+
+fn resource_set(doc: &lopdf::Document, resources: &Dictionary) -> ResourceSet {
     let sub = |key: &[u8]| {
         resources
             .get(key)
@@ -186,6 +265,40 @@ fn page_plan(doc: &lopdf::Document, id: lopdf::ObjectId, page: &Dictionary) -> P
             .and_then(|o| o.as_dict().ok())
             .map(|d| dict_entries(d, &[]))
             .unwrap_or_default()
+    };
+    ResourceSet {
+        other: dict_entries(resources, &[b"Font", b"ExtGState"]),
+        fonts: sub(b"Font"),
+        states: sub(b"ExtGState"),
+    }
+}
+
+fn page_plan(
+    doc: &lopdf::Document,
+    id: lopdf::ObjectId,
+    page: &Dictionary,
+    sets: &mut ResourceSets,
+) -> PagePlan {
+    let contents = match page.get(b"Contents") {
+        Ok(Object::Reference(r)) => match doc.get_object(*r) {
+            Ok(Object::Array(items)) => items.iter().map(serialize).collect(),
+            _ => vec![format!("{} {} R", r.0, r.1)],
+        },
+        Ok(Object::Array(items)) => items.iter().map(serialize).collect(),
+        _ => Vec::new(),
+    };
+    // Inline inherited dictionaries resolve to the same set through the
+    // index; indirect ones are read once.
+    let resources = match resources_of(doc, page) {
+        Some((Some(obj), _)) if sets.by_object.contains_key(&obj) => sets.by_object[&obj],
+        Some((obj, dict)) => {
+            let i = sets.add(resource_set(doc, dict));
+            if let Some(obj) = obj {
+                sets.by_object.insert(obj, i);
+            }
+            i
+        }
+        None => sets.add(resource_set(doc, &Dictionary::new())),
     };
     let area = rect(doc, inherited(doc, page, b"CropBox"))
         .or_else(|| rect(doc, inherited(doc, page, b"MediaBox")))
@@ -199,9 +312,7 @@ fn page_plan(doc: &lopdf::Document, id: lopdf::ObjectId, page: &Dictionary) -> P
         generation: id.1,
         entries: dict_entries(page, &[b"Contents", b"Resources"]),
         contents,
-        resources: dict_entries(&resources, &[b"Font", b"ExtGState"]),
-        fonts: sub(b"Font"),
-        states: sub(b"ExtGState"),
+        resources,
         area,
         rotate,
     }
@@ -251,7 +362,26 @@ pub fn tail(plan: &StampPlan, reader: &Reader) -> Result<Vec<u8>, String> {
     let open = objects.stream("", b"q\n", false);
     let font_num = objects.reserve();
     let mut marks: HashMap<(i64, [u64; 4]), u32> = HashMap::new();
+    // Each resource set once, extended with the watermark's font and
+    // states, referenced by every page that uses it.
+    let mut sets: HashMap<usize, u32> = HashMap::new();
     for page in &plan.pages {
+        let res = match sets.get(&page.resources) {
+            Some(n) => *n,
+            None => {
+                let set = plan
+                    .resources
+                    .get(page.resources)
+                    .ok_or_else(|| format!("page {} names no resource set", page.num))?;
+                let n = objects.add(format!(
+                    "<< {} /Font << {} /DcWmF {font_num} 0 R >> \
+                     /ExtGState << {} /DcWmA {faint} 0 R /DcWmB {plain} 0 R >> >>",
+                    set.other, set.fonts, set.states
+                ));
+                sets.insert(page.resources, n);
+                n
+            }
+        };
         let key = (page.rotate, page.area.map(f64::to_bits));
         let mark = match marks.get(&key) {
             Some(n) => *n,
@@ -269,9 +399,8 @@ pub fn tail(plan: &StampPlan, reader: &Reader) -> Result<Vec<u8>, String> {
         }
         let _ = write!(contents, " {mark} 0 R");
         let body = format!(
-            "<< {} /Contents [{contents}] /Resources << {} /Font << {} /DcWmF {font_num} 0 R >> \
-             /ExtGState << {} /DcWmA {faint} 0 R /DcWmB {plain} 0 R >> >> >>",
-            page.entries, page.resources, page.fonts, page.states
+            "<< {} /Contents [{contents}] /Resources {res} 0 R >>",
+            page.entries
         );
         objects.replace(page.num, page.generation, body);
     }
@@ -461,5 +590,24 @@ mod round_trip {
         assert_eq!(super::tail(&plan, &reader).unwrap(), tail);
         // A few KiB, not a whole font.
         assert!(tail.len() < 40_000, "tail of {} bytes", tail.len());
+    }
+
+    #[test]
+    fn resources_inherited_by_many_pages_are_planned_and_written_once() {
+        let plan = plan(&sample(60)).unwrap();
+        assert_eq!(plan.pages.len(), 60);
+        assert_eq!(plan.resources.len(), 1, "{:?}", plan.resources);
+        assert!(plan.pages.iter().all(|p| p.resources == 0));
+        assert!(plan.resources[0].fonts.contains("/F1"));
+        let reader = Reader {
+            name: "Trần Văn B".into(),
+            unit: "Phường 1".into(),
+            when: "01/01/2027 08:00 (UTC+7)".into(),
+        };
+        let tail = tail(&plan, &reader).unwrap();
+        let text = String::from_utf8_lossy(&tail);
+        // One resource dictionary in the tail, referenced by every page.
+        assert_eq!(text.matches("/Font <<").count(), 1, "{text:.2000}");
+        assert_eq!(text.matches("/Resources ").count(), 60);
     }
 }

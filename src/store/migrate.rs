@@ -81,6 +81,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "membership",
         sql: include_str!("migrations/0012_membership.sql"),
     },
+    Migration {
+        version: 13,
+        name: "audit_seal",
+        sql: include_str!("migrations/0013_audit_seal.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

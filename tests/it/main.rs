@@ -12,6 +12,7 @@ mod cascade_registry;
 mod console;
 mod console_cascade;
 mod delegate;
+mod document_bounds;
 mod documents;
 mod endpoints;
 mod engine;

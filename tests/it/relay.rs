@@ -695,6 +695,12 @@ async fn node_process(
         .env_clear()
         .env("DIEMCAU_DATA_DIR", &data)
         .env("DIEMCAU_DATABASE__URL", db_url)
+        // Nodes sharing a database share its audit key (the seeding
+        // server's, which sealed it).
+        .env(
+            "DIEMCAU_AUDIT__KEY_FILE",
+            crate::support::server::test_audit_key(),
+        )
         .env("DIEMCAU_HTTP__HTTP_LISTEN", format!("127.0.0.1:{port}"))
         .env("DIEMCAU_HTTP__HTTPS_LISTEN", "off")
         .env("DIEMCAU_MEDIA__BIND", "127.0.0.1")

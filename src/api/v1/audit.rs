@@ -23,7 +23,9 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
     )
     .add(
         Op::get("/api/v1/audit/verify", Action::AuditRead, "audit")
-            .summary("Walk the hash chain and report the first broken link")
+            .summary(
+                "Walk the keyed hash chain and this node's anchors; report the first broken link",
+            )
             .returns::<VerifyAnswer>(),
         get(verify),
     )
@@ -96,6 +98,16 @@ async fn verify(State(state): State<AppState>) -> Result<Json<VerifyAnswer>, Api
                 records: None,
                 broken_at: Some(link.record),
                 message: link.to_string(),
+            },
+            // Not reachable in a running server (it loaded the key at
+            // start), but a store opened without it says so.
+            Verification::KeyNeeded { keyed_from } => VerifyAnswer {
+                intact: false,
+                records: None,
+                broken_at: None,
+                message: format!(
+                    "the audit log is sealed from record {keyed_from}; its key was not loaded"
+                ),
             },
         },
     ))

@@ -174,6 +174,9 @@ impl From<DocumentError> for ApiError {
             DocumentError::PdfUnreadable(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "pdf_unreadable", text)
             }
+            DocumentError::PdfTooLarge(_) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "pdf_too_large", text)
+            }
         }
     }
 }

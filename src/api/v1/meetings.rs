@@ -424,6 +424,8 @@ async fn transition(
             if let Err(e) = super::minutes::record_attendance(state, &done.id).await {
                 tracing::warn!(meeting = %done.id, error = ?e, "attendance not recorded for the minutes");
             }
+            crate::store::audit::anchor_head(&state.store, &format!("meeting.end {}", done.id))
+                .await;
             close_rooms(state, std::slice::from_ref(&done), "ended").await
         }
     }

@@ -102,17 +102,25 @@ impl FormatQuery {
 }
 
 /// The minutes as served: JSON, or the PDF export of the same view.
-fn answer(v: MinutesView, pdf: bool) -> Result<Response, ApiError> {
+async fn answer(v: MinutesView, pdf: bool) -> Result<Response, ApiError> {
     if !pdf {
         return Ok(Json(v).into_response());
     }
-    let bytes = crate::pdf::minutes::render(&v.minutes, v.saved.as_ref()).map_err(|e| {
+    // Laying out and subsetting fonts is CPU work (tens of ms for long
+    // minutes): on the blocking pool, never on an async worker thread.
+    let failed = |e: String| {
         ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             "pdf_failed",
             format!("the PDF could not be made: {e}"),
         )
-    })?;
+    };
+    let (bytes, v) = tokio::task::spawn_blocking(move || {
+        (crate::pdf::minutes::render(&v.minutes, v.saved.as_ref()), v)
+    })
+    .await
+    .map_err(|e| failed(e.to_string()))?;
+    let bytes = bytes.map_err(failed)?;
     let name = match v.version {
         Some(n) => format!("bien-ban-{}-v{n}.pdf", v.minutes.header.meeting_id),
         None => format!("bien-ban-{}-du-thao.pdf", v.minutes.header.meeting_id),
@@ -323,7 +331,7 @@ async fn current(
     let pdf = q.pdf()?;
     let m = visible_meeting(&state, &caller, &id).await?;
     if let Some(v) = minutes_store(&state).latest(&id).await? {
-        return answer(view(v)?, pdf);
+        return answer(view(v)?, pdf).await;
     }
     answer(
         MinutesView {
@@ -335,6 +343,7 @@ async fn current(
         },
         pdf,
     )
+    .await
 }
 
 async fn save(
@@ -393,7 +402,7 @@ async fn version(
     let n: u32 = n
         .parse()
         .map_err(|_| ApiError::invalid("n", format!("{n:?} is not a version number")))?;
-    answer(view(minutes_store(&state).version(&id, n).await?)?, pdf)
+    answer(view(minutes_store(&state).version(&id, n).await?)?, pdf).await
 }
 
 async fn attendance(

@@ -19,6 +19,7 @@
 
 pub mod range;
 pub mod sniff;
+pub mod tail_cache;
 pub mod watermark;
 
 use std::collections::HashMap;
@@ -216,6 +217,10 @@ pub enum DocumentError {
          The PDF's structure could not be read, so downloads could not carry the reader's watermark: {0}"
     )]
     PdfUnreadable(String),
+    #[error(
+        "Tệp PDF quá lớn để đóng dấu tên người đọc lên từng bản tải về; hãy tách thành nhiều tệp. {0}"
+    )]
+    PdfTooLarge(String),
 }
 
 fn invalid<T>(field: &str, message: impl Into<String>) -> Result<T, DocumentError> {
@@ -285,6 +290,8 @@ pub struct Documents {
     store: Store,
     objects: Arc<dyn ObjectStore>,
     max_bytes: u64,
+    /// Readers' watermark tails already laid out (bounded, LRU).
+    tails: Arc<std::sync::Mutex<tail_cache::TailCache>>,
 }
 
 impl Documents {
@@ -297,11 +304,7 @@ impl Documents {
         let local = LocalFileSystem::new_with_prefix(&dir)
             .map_err(objects_err)?
             .with_automatic_cleanup(true);
-        Ok(Documents {
-            store,
-            objects: Arc::new(local),
-            max_bytes,
-        })
+        Ok(Documents::with_objects(store, Arc::new(local), max_bytes))
     }
 
     /// Over any object store (tests, a shared store).
@@ -310,6 +313,7 @@ impl Documents {
             store,
             objects,
             max_bytes,
+            tails: Default::default(),
         }
     }
 

@@ -1,6 +1,9 @@
 //! The reader's copy of a PDF: who first read which document and when, the
-//! watermark plan kept beside each stored PDF, and the per-reader tail
-//! (`crate::pdf::stamp`) appended to the stored bytes on download.
+//! watermark plan kept beside each stored PDF (bounded: a PDF over
+//! `stamp::MAX_PLAN_PAGES` or `MAX_PLAN_BYTES` is refused at upload, 413
+//! `pdf_too_large`), and the per-reader tail (`crate::pdf::stamp`) appended
+//! to the stored bytes on download — laid out on the blocking pool once per
+//! (version, reader) and then served from a bounded cache (`tail_cache`).
 
 use std::sync::OnceLock;
 
@@ -10,6 +13,7 @@ use serde_json::json;
 use sqlx::Row;
 use tokio::sync::Semaphore;
 
+use super::tail_cache::TailKey;
 use super::{DocumentError, Documents, objects_err, target};
 use crate::pdf::stamp::{self, StampPlan};
 use crate::store::{Actor, SqlxResultExt, audit, now_ms};
@@ -84,7 +88,10 @@ impl Documents {
         let plan = tokio::task::spawn_blocking(move || stamp::plan(&bytes))
             .await
             .map_err(|e| DocumentError::PdfUnreadable(e.to_string()))?
-            .map_err(|e| DocumentError::PdfUnreadable(e.to_string()))?;
+            .map_err(|e| match e {
+                stamp::PlanError::TooLarge { .. } => DocumentError::PdfTooLarge(e.to_string()),
+                _ => DocumentError::PdfUnreadable(e.to_string()),
+            })?;
         let json = serde_json::to_vec(&plan).map_err(|e| DocumentError::Objects(e.to_string()))?;
         self.objects
             .put(&at, json.into())
@@ -185,15 +192,39 @@ impl Documents {
         stamp: &ReadStamp,
     ) -> Result<Vec<u8>, DocumentError> {
         let (_, key) = self.get_with_key(meeting_id, document_id).await?;
+        let cache_key = TailKey {
+            object: key.clone(),
+            name: stamp.name.clone(),
+            unit: stamp.unit.clone(),
+            first_at_ms: stamp.first_at_ms,
+        };
+        if let Some(tail) = self.tails.lock().expect("tail cache lock").get(&cache_key) {
+            return Ok(tail.as_ref().clone());
+        }
         let plan = self.ensure_plan(&key).await?;
         let reader = stamp::Reader {
             name: stamp.name.clone(),
             unit: stamp.unit.clone(),
             when: stamp.local_time(),
         };
-        tokio::task::spawn_blocking(move || stamp::tail(&plan, &reader))
+        let tail = tokio::task::spawn_blocking(move || stamp::tail(&plan, &reader))
             .await
             .map_err(|e| DocumentError::Objects(e.to_string()))?
-            .map_err(DocumentError::Objects)
+            .map_err(DocumentError::Objects)?;
+        self.tails
+            .lock()
+            .expect("tail cache lock")
+            .put(cache_key, std::sync::Arc::new(tail.clone()));
+        Ok(tail)
+    }
+
+    /// Watermark tails laid out since start (cache misses): a repeated
+    /// download of the same version by the same reader adds nothing.
+    pub fn tails_made(&self) -> u64 {
+        self.tails
+            .lock()
+            .expect("tail cache lock")
+            .made
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }

@@ -35,7 +35,16 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     c.media.advertise = vec!["127.0.0.1".parse().unwrap()];
     c.media.workers = 2;
     c.demo.token = Some(DEMO_TOKEN.into());
+    // Nodes sharing a database need one audit key (another refuses the
+    // start): every test server shares this one, as an operator would
+    // give every node the same key file.
+    c.audit.key_file = Some(test_audit_key());
     c
+}
+
+/// The test servers' audit key file (made 0600 by the first server).
+pub fn test_audit_key() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("audit.key")
 }
 
 pub async fn start() -> TestServer {

@@ -1,16 +1,30 @@
 //! The audit log: append-only records (who, what, on which target, details,
-//! from where, when), each carrying SHA-256(previous hash ‖ canonical record
-//! bytes), so altering, removing or reordering any record breaks the chain
-//! from that record on.
+//! from where, when), each carrying a link over the previous link and its
+//! canonical bytes, so altering, removing or reordering any record breaks
+//! the chain from that record on.
+//!
+//! The link is HMAC-SHA256 under a key kept outside the database
+//! ([`seal`]): whoever can write the database cannot recompute the chain
+//! without it. Records written before the key existed keep their plain
+//! SHA-256 link; the first keyed record (`audit.key_created`) says where
+//! the plain part ends. The chain's head is also written outside the
+//! database — the system log and an append-only anchor file ([`anchor`]) —
+//! at every meeting end, so cutting the tail is found too ([`verify`]).
 //!
 //! Records are appended inside the transaction of the change they describe
 //! (see [`super::Store::begin_write`]): a change and its record commit
 //! together or not at all. Nothing here updates or deletes a record.
 
-use std::fmt;
+pub mod anchor;
+pub mod seal;
+mod verify;
+
+pub use anchor::{Anchor, anchor_head, read_anchors};
+pub use seal::{AuditKey, KeyError, SealError, seal};
+pub use verify::{BrokenLink, BrokenReason, Verification, verify, verify_with};
+
 use std::net::IpAddr;
 
-use futures_util::TryStreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
@@ -78,14 +92,21 @@ impl AuditRecord {
         out
     }
 
-    /// SHA-256(previous hash ‖ canonical bytes), hex.
-    fn chained_hash(&self, prev_hash: &str) -> String {
+    /// The plain link, SHA-256(previous hash ‖ canonical bytes), hex: what
+    /// records written before the key existed carry — and all that someone
+    /// without the key can compute.
+    pub fn plain_link(&self, prev_hash: &str) -> String {
         let mut h = Sha256::new();
         // The previous hash as stored text: a record whose prev_hash is not
         // valid hex still hashes deterministically (and then fails the link check).
         h.update(prev_hash.as_bytes());
         h.update(self.canonical_bytes());
         hex::encode(h.finalize())
+    }
+
+    /// The keyed link, HMAC-SHA256(key, previous hash ‖ canonical bytes), hex.
+    fn keyed_link(&self, key: &AuditKey, prev_hash: &str) -> String {
+        key.link(prev_hash, &self.canonical_bytes())
     }
 }
 
@@ -99,12 +120,14 @@ pub async fn append(
     target: &str,
     details: &serde_json::Value,
 ) -> Result<i64, StoreError> {
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+    let head = sqlx::query("SELECT seq, hash, chain_id, keyed_from FROM audit_head WHERE id = 1")
         .fetch_one(&mut *conn)
         .await
         .ctx("reading the audit log tip")?;
     let prev_seq: i64 = head.try_get(0).ctx("reading the audit log tip")?;
     let prev_hash: String = head.try_get(1).ctx("reading the audit log tip")?;
+    let chain_id: String = head.try_get(2).ctx("reading the audit log tip")?;
+    let keyed_from: Option<i64> = head.try_get(3).ctx("reading the audit log tip")?;
     let mut record = AuditRecord {
         seq: prev_seq + 1,
         at_ms: now_ms(),
@@ -117,7 +140,21 @@ pub async fn append(
         prev_hash: prev_hash.clone(),
         hash: String::new(),
     };
-    record.hash = record.chained_hash(&prev_hash);
+    record.hash = match (seal::sealing(&chain_id), keyed_from) {
+        (Some(sealing), _) => record.keyed_link(&sealing.key, &prev_hash),
+        (None, None) => record.plain_link(&prev_hash),
+        // A plain link after keyed ones is what `verify` reports as a chain
+        // recomputed without the key: refuse rather than write one.
+        (None, Some(from)) => {
+            return Err(StoreError::Invalid {
+                what: "audit log".into(),
+                message: format!(
+                    "it is sealed with a key from record {from} and this process has not loaded it; \
+                     start with the same audit.key_file"
+                ),
+            });
+        }
+    };
     sqlx::query(
         "INSERT INTO audit_log (seq, at_ms, actor_id, actor_name, address, action, target, details, prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -144,9 +181,9 @@ pub async fn append(
     Ok(record.seq)
 }
 
-const SELECT_RECORD: &str = "SELECT seq, at_ms, actor_id, actor_name, address, action, target, details, prev_hash, hash FROM audit_log";
+pub(crate) const SELECT_RECORD: &str = "SELECT seq, at_ms, actor_id, actor_name, address, action, target, details, prev_hash, hash FROM audit_log";
 
-fn record_from_row(row: &sqlx::any::AnyRow) -> Result<AuditRecord, sqlx::Error> {
+pub(crate) fn record_from_row(row: &sqlx::any::AnyRow) -> Result<AuditRecord, sqlx::Error> {
     Ok(AuditRecord {
         seq: row.try_get(0)?,
         at_ms: row.try_get(1)?,
@@ -175,102 +212,4 @@ pub async fn list(store: &Store, after: i64, limit: i64) -> Result<Vec<AuditReco
         .map(record_from_row)
         .collect::<Result<_, _>>()
         .ctx("reading the audit log")
-}
-
-/// The outcome of walking the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verification {
-    Intact { records: u64 },
-    Broken(BrokenLink),
-}
-
-/// The first record at which the chain no longer holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrokenLink {
-    /// The sequence number (id) of the record that fails.
-    pub record: i64,
-    pub reason: BrokenReason,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BrokenReason {
-    /// The record's fields no longer hash to its stored hash.
-    Altered,
-    /// Its `prev_hash` is not the previous record's hash.
-    LinkMismatch,
-    /// Sequence numbers jump: records before this one were removed.
-    Missing { expected: i64 },
-    /// The chain ends before (or differs from) the recorded tip: trailing
-    /// records were removed or the last one replaced.
-    Truncated { tip_seq: i64 },
-}
-
-impl fmt::Display for BrokenLink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let r = self.record;
-        match &self.reason {
-            BrokenReason::Altered => write!(
-                f,
-                "audit record {r}: its contents do not match its hash (altered after it was written)"
-            ),
-            BrokenReason::LinkMismatch => write!(
-                f,
-                "audit record {r}: its previous-hash is not the hash of the record before it"
-            ),
-            BrokenReason::Missing { expected } => write!(
-                f,
-                "audit record {r}: expected record {expected} before it; records were removed"
-            ),
-            BrokenReason::Truncated { tip_seq } => write!(
-                f,
-                "audit record {r}: the log ends here but its tip says record {tip_seq}; records were removed or replaced"
-            ),
-        }
-    }
-}
-
-/// Walk the whole chain in order and report the first broken link.
-pub async fn verify(store: &Store) -> Result<Verification, StoreError> {
-    let sql = format!("{SELECT_RECORD} ORDER BY seq");
-    let mut rows = sqlx::query(&sql).fetch(store.pool());
-    let mut prev_seq = 0i64;
-    let mut prev_hash = GENESIS_HASH.to_string();
-    let mut count = 0u64;
-    while let Some(row) = rows.try_next().await.ctx("reading the audit log")? {
-        let record = record_from_row(&row).ctx("reading the audit log")?;
-        let broken = |reason| {
-            Ok(Verification::Broken(BrokenLink {
-                record: record.seq,
-                reason,
-            }))
-        };
-        if record.seq != prev_seq + 1 {
-            return broken(BrokenReason::Missing {
-                expected: prev_seq + 1,
-            });
-        }
-        if record.prev_hash != prev_hash {
-            return broken(BrokenReason::LinkMismatch);
-        }
-        if record.chained_hash(&record.prev_hash) != record.hash {
-            return broken(BrokenReason::Altered);
-        }
-        prev_seq = record.seq;
-        prev_hash = record.hash;
-        count += 1;
-    }
-    drop(rows);
-    let tip = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .fetch_one(store.pool())
-        .await
-        .ctx("reading the audit log tip")?;
-    let tip_seq: i64 = tip.try_get(0).ctx("reading the audit log tip")?;
-    let tip_hash: String = tip.try_get(1).ctx("reading the audit log tip")?;
-    if tip_seq != prev_seq || tip_hash != prev_hash {
-        return Ok(Verification::Broken(BrokenLink {
-            record: prev_seq,
-            reason: BrokenReason::Truncated { tip_seq },
-        }));
-    }
-    Ok(Verification::Intact { records: count })
 }
