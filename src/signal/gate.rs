@@ -14,7 +14,6 @@ use crate::api::{ApiError, AppState};
 use crate::control::endpoints::Endpoints;
 use crate::control::live::ConnectionKind;
 use crate::control::meetings::Meetings;
-use crate::control::people::People;
 use crate::media::{Command, ParticipantId, Role};
 
 /// What a join was allowed as.
@@ -67,7 +66,7 @@ pub async fn admit(
             live: true,
         },
         None => {
-            let people = People::new(state.store.clone());
+            let people = &state.people;
             let Some((user, _)) = people
                 .authenticate_api_token(token)
                 .await
@@ -98,7 +97,8 @@ pub async fn admit_session(
         .get(meeting)
         .await
         .map_err(ApiError::from)?;
-    let user = People::new(state.store.clone())
+    let user = state
+        .people
         .authenticate_session(session)
         .await
         .map_err(crate::api::auth::store_error)?

@@ -15,6 +15,7 @@ mod delegate;
 mod documents;
 mod endpoints;
 mod engine;
+mod hardening;
 mod interop;
 mod invariants;
 mod live;
