@@ -33,6 +33,8 @@ pub struct Config {
     pub objects: crate::objects::ObjectsConfig,
     /// Where the audit log's key and anchors live (`store::audit`).
     pub audit: AuditConfig,
+    /// Console logins and API tokens.
+    pub auth: AuthConfig,
 }
 
 /// `[audit]`: the audit log's key and anchor file, both outside the
@@ -48,6 +50,24 @@ pub struct AuditConfig {
     /// The append-only anchor file (`<data_dir>/audit-anchors.log`): the
     /// chain's head at every meeting end and start, read by `audit verify`.
     pub anchor_file: Option<PathBuf>,
+}
+
+/// `[auth]`: how long credentials of people live.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// An API token stops working this many days after it was issued
+    /// (1 to 3650). Checked at each use: shortening it applies to tokens
+    /// already issued.
+    pub api_token_days: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            api_token_days: crate::control::people::DEFAULT_API_TOKEN_DAYS,
+        }
+    }
 }
 
 /// `[cascade]`: this node's place in the tree of nodes (central ← province ←
@@ -265,6 +285,11 @@ pub struct HttpConfig {
     /// cross the network in clear. `"off"` for none.
     #[serde(with = "listen")]
     pub http_listen: Option<SocketAddr>,
+    /// Prometheus `/metrics`, on a listener of its own and nowhere else (it
+    /// names meetings and rooms): loopback by default, an internal address
+    /// for a Prometheus elsewhere, `"off"` for none.
+    #[serde(with = "listen")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// A listener address, or `"off"` (TOML has no null: a key left out takes
@@ -413,6 +438,7 @@ impl Default for Config {
             cascade: CascadeConfig::default(),
             objects: crate::objects::ObjectsConfig::default(),
             audit: AuditConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -422,6 +448,7 @@ impl Default for HttpConfig {
         HttpConfig {
             https_listen: Some(SocketAddr::from(([0, 0, 0, 0], 8443))),
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
         }
     }
 }
@@ -524,6 +551,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "http",
                 message: "set at least one of http_listen or https_listen".into(),
+            });
+        }
+        if !(1..=3650).contains(&self.auth.api_token_days) {
+            return Err(ConfigError::Invalid {
+                key: "auth.api_token_days",
+                message: format!("{} days is outside 1 to 3650", self.auth.api_token_days),
             });
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {

@@ -323,6 +323,7 @@ async fn join_cascade(
 pub struct Server {
     http_addr: Option<SocketAddr>,
     https_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     media: net::Media,
     state: api::AppState,
     stop: watch::Sender<bool>,
@@ -408,8 +409,13 @@ impl Server {
             )?),
             None => None,
         };
+        // One People per server: it holds the login throttle and the
+        // password verification slots, shared by every entry point.
+        let people =
+            control::people::People::with_token_days(store.clone(), config.auth.api_token_days);
         let conference = conference::Conference::new(
             store.clone(),
+            people.clone(),
             live.clone(),
             media.clone(),
             hub.clone(),
@@ -432,6 +438,7 @@ impl Server {
                 .and_then(|t| t.ca_pem.as_deref().map(Arc::from)),
             cascade: Arc::new(control::cascade::CascadeState::new(&config.cascade)),
             relays: relays.clone(),
+            people,
         };
         // Every spool directory found now is a previous run's, ended (or
         // interrupted: marked below first, so its index goes up fixed).
@@ -474,6 +481,23 @@ impl Server {
                 .await;
             }));
         }
+        // Prometheus: /metrics on its own listener, never the public ones.
+        let mut metrics_addr = None;
+        if let Some(addr) = config.http.metrics_listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen { addr, source })?;
+            metrics_addr = listener.local_addr().ok();
+            let metrics_app = api::metrics_router(state.clone());
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, metrics_app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    })
+                    .await;
+            }));
+        }
         let mut https_addr = None;
         let mut tls_handle = None;
         if let (Some(addr), Some(tls)) = (config.http.https_listen, tls) {
@@ -490,6 +514,7 @@ impl Server {
             let server = axum_server::from_tcp_rustls(listener, rustls_config)
                 .map_err(|source| StartError::Listen { addr, source })?
                 .handle(handle);
+            let app = app.layer(axum::middleware::from_fn(api::harden::hsts));
             tasks.push(tokio::spawn(async move {
                 let _ = server
                     .serve(app.into_make_service_with_connect_info::<SocketAddr>())
@@ -500,6 +525,7 @@ impl Server {
         let mut server = Server {
             http_addr,
             https_addr,
+            metrics_addr,
             media,
             state,
             stop,
@@ -532,6 +558,11 @@ impl Server {
 
     pub fn https_addr(&self) -> Option<SocketAddr> {
         self.https_addr
+    }
+
+    /// The Prometheus listener (`/metrics`), unless switched off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Where peers send media (one address per advertised candidate).

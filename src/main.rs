@@ -335,6 +335,9 @@ fn print_banner(server: &diemcau::Server, config: &Config) {
     for b in &bases {
         println!("  web:  {b}/");
     }
+    if let Some(a) = server.metrics_addr() {
+        println!("  metrics (Prometheus): http://{a}/metrics");
+    }
     if let Some(token) = &config.demo.token {
         println!("Demo meeting `{}` (token {token}):", diemcau::DEMO_MEETING);
         for b in &bases {

@@ -13,6 +13,9 @@
       else if (k === "text") e.textContent = v;
       else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
       else if (k === "dataset") Object.assign(e.dataset, v);
+      // Through the CSSOM: the Content-Security-Policy refuses style
+      // attributes (style-src 'self'), not styles set from our own script.
+      else if (k === "style") e.style.cssText = v;
       else e.setAttribute(k, v === true ? "" : v);
     }
     for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(c);

@@ -2,6 +2,8 @@
  * external resources: the network it runs on is isolated.
  *
  * URL: /room/{meeting}?token=...&name=...   (token required; name optional)
+ * The token leaves the URL as soon as the page loads (sessionStorage of
+ * this tab keeps it for reloads).
  *
  * Flow: getUserMedia (camera + mic) -> one RTCPeerConnection (no ICE
  * servers, max-bundle) -> sendonly camera with simulcast q/h/f + sendonly mic
@@ -86,10 +88,6 @@
 
   const $ = (id) => document.getElementById(id);
   const params = new URLSearchParams(location.search);
-  const token = params.get('token') || '';
-  // No name in the link: a room that joins with its own token is shown by
-  // its registered name (the server fills it in).
-  const myName = (params.get('name') || '').trim() || null;
   const meeting = (() => {
     const parts = location.pathname.split('/').filter(Boolean);
     try {
@@ -98,6 +96,29 @@
       return parts[parts.length - 1] || '';
     }
   })();
+  // The token arrives in the link, and leaves the address bar at once: kept
+  // in this tab's sessionStorage (per meeting, so a reload still joins), out
+  // of the history, bookmarks, screenshots of the address bar and any
+  // Referer. A new link's token replaces the stored one.
+  const token = (() => {
+    const key = 'diemcau.room-token.' + meeting;
+    let t = params.get('token') || '';
+    try {
+      if (t) sessionStorage.setItem(key, t);
+      else t = sessionStorage.getItem(key) || '';
+    } catch (_) {
+      // Storage refused (privacy mode): the token lives in this page only.
+    }
+    if (params.has('token')) {
+      params.delete('token');
+      const q = params.toString();
+      history.replaceState(history.state, '', location.pathname + (q ? '?' + q : '') + location.hash);
+    }
+    return t;
+  })();
+  // No name in the link: a room that joins with its own token is shown by
+  // its registered name (the server fills it in).
+  const myName = (params.get('name') || '').trim() || null;
 
   // ---------------------------------------------------------------- log
   const logLines = [];

@@ -224,9 +224,15 @@ fn busiest_threads(
 
 /// diemcau's datagram counters (in, dropped for a full worker queue).
 async fn datagram_counters(base: &str) -> Option<(f64, f64)> {
-    let r = crate::http::request(base, "GET", "/metrics", &[], None)
-        .await
-        .ok()?;
+    let r = crate::http::request(
+        &crate::server::metrics_base(base),
+        "GET",
+        "/metrics",
+        &[],
+        None,
+    )
+    .await
+    .ok()?;
     let m = |k: &str| crate::http::metric(&r.body, k);
     Some((
         m("diemcau_datagrams_received_total")?,

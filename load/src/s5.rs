@@ -441,7 +441,14 @@ async fn set_up(base: &str, opts: &S5Options) -> anyhow::Result<World> {
 }
 
 async fn metrics(base: &str) -> anyhow::Result<String> {
-    let r = http::request(base, "GET", "/metrics", &[], None).await?;
+    let r = http::request(
+        &crate::server::metrics_base(base),
+        "GET",
+        "/metrics",
+        &[],
+        None,
+    )
+    .await?;
     if r.status != 200 {
         bail!("/metrics: {} {}", r.status, r.body);
     }

@@ -20,6 +20,22 @@ const HTTPS_PORT: u16 = 18443;
 pub const MEDIA_PORT: u16 = 50000;
 pub const DEMO_TOKEN: &str = "load-demo-token";
 pub const MEETING: &str = "demo";
+/// diemcau serves /metrics on a listener of its own: each node's sits at
+/// its HTTP port plus this (18080 → 19464), so nodes never share one.
+pub const METRICS_PORT_OFFSET: u16 = 1384;
+
+/// The metrics listener's base URL of the node whose API is at `base`
+/// (`http://127.0.0.1:PORT`).
+pub fn metrics_base(base: &str) -> String {
+    match base.rsplit_once(':') {
+        Some((head, port)) => match port.parse::<u16>() {
+            Ok(p) => format!("{head}:{}", p.wrapping_add(METRICS_PORT_OFFSET)),
+            Err(_) => base.to_string(),
+        },
+        None => base.to_string(),
+    }
+}
+
 /// First start creates the database and a local CA.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -78,10 +94,12 @@ impl NodeSpec {
             format!(
                 "data_dir = \"{}\"\n\
                  [http]\nhttp_listen = \"127.0.0.1:{}\"\nhttps_listen = \"{https}\"\n\
+                 metrics_listen = \"127.0.0.1:{}\"\n\
                  [media]\nbind = \"127.0.0.1\"\nudp_port = {}\nadvertise = [\"{}\"]\nworkers = {}\n\
                  [log]\nfilter = \"warn\"\n{}",
                 data.display(),
                 self.http_port,
+                self.http_port.wrapping_add(METRICS_PORT_OFFSET),
                 self.media_port,
                 self.advertise,
                 self.workers,

@@ -125,10 +125,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
         match person {
             Ok(p) => Ok(Caller::Person(p)),
             Err(e) => {
-                // Not a person's token: perhaps a room's.
+                // Not a person's token: perhaps a room's. A person's token
+                // past its lifetime says so instead.
                 let Some(token) = super::bearer(&parts.headers) else {
                     return Err(e);
                 };
+                if e.code == "token_expired" {
+                    return Err(e);
+                }
                 let endpoints = parts
                     .extensions
                     .get::<Endpoints>()

@@ -21,7 +21,7 @@ use super::access::Action;
 use super::openapi::{Api, Op};
 use super::{ApiError, JsonBody, bearer};
 use crate::control::people::{
-    ApiToken, AuthError, People, PeopleError, User, csrf_for, csrf_matches,
+    ApiToken, AuthError, People, PeopleError, TokenCheck, User, csrf_for, csrf_matches,
 };
 use crate::store::StoreError;
 
@@ -51,7 +51,7 @@ pub fn add_routes<S: Clone + Send + Sync + 'static>(api: Api<S>) -> Api<S> {
     )
     .add(
         Op::post("/api/v1/auth/password", Own, "auth")
-            .summary("Change my own password (needs the current one)")
+            .summary("Change my own password (needs the current one); ends my sessions and revokes my API tokens")
             .body::<PasswordChange>(),
         post(change_password),
     )
@@ -113,7 +113,7 @@ impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         match self {
             AuthError::BadCredentials => ApiError::unauthorized(self.to_string()).into_response(),
-            AuthError::RateLimited { retry_after_secs } => (
+            AuthError::RateLimited { retry_after_secs } | AuthError::Busy { retry_after_secs } => (
                 [(header::RETRY_AFTER, retry_after_secs.to_string())],
                 ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -204,17 +204,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
         // A bearer API token wins: automation sends no cookie, and a bearer
         // header is never sent by a browser on its own, so no CSRF check.
         if let Some(token) = bearer(&parts.headers) {
-            return match people
-                .authenticate_api_token(&token)
-                .await
-                .map_err(store_error)?
-            {
-                Some((user, id)) => Ok(Principal {
+            return match people.check_api_token(&token).await.map_err(store_error)? {
+                TokenCheck::Valid(user, id) => Ok(Principal {
                     user,
                     via: Via::ApiToken(id),
                     address,
                 }),
-                None => Err(ApiError::unauthorized("unknown or revoked API token")),
+                TokenCheck::Expired { expired_at_ms } => Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "token_expired",
+                    format!(
+                        "this API token expired at {} (UTC); issue a new one at POST /api/v1/auth/tokens",
+                        utc_text(expired_at_ms)
+                    ),
+                )),
+                TokenCheck::Refused => Err(ApiError::unauthorized("unknown or revoked API token")),
             };
         }
         let Some(token) = session_cookie(&parts.headers) else {
@@ -393,17 +397,22 @@ async fn me(principal: Principal) -> Json<MeAnswer> {
 }
 
 /// Changing one's own password proves the current one first (a session
-/// left open on a console must not be enough to take the account over).
+/// left open on a console must not be enough to take the account over);
+/// that proof is throttled like a login. The new password ends every
+/// session and revokes every API token of the user, this one included.
 async fn change_password(
     Extension(people): Extension<People>,
     principal: Principal,
     JsonBody(body): JsonBody<PasswordChange>,
-) -> Result<StatusCode, ApiError> {
-    if !people
-        .check_password(&principal.user.id, &body.current)
+) -> Result<Response, ApiError> {
+    let ok = match people
+        .check_password(&principal.user.id, &body.current, principal.address)
         .await
-        .map_err(store_error)?
     {
+        Ok(ok) => ok,
+        Err(e) => return Ok(e.into_response()),
+    };
+    if !ok {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "wrong_password",
@@ -418,7 +427,23 @@ async fn change_password(
             PeopleError::Invalid { .. } => ApiError::from(e).with_field("new"),
             other => other.into(),
         })?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `2025-03-01 08:00` for a time in ms since the epoch.
+fn utc_text(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .map(|t| {
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute()
+            )
+        })
+        .unwrap_or_else(|_| ms.to_string())
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -23,6 +23,16 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     };
     let sum = |f: fn(&crate::media::EngineStats) -> u64| stats.iter().map(f).sum::<u64>();
     counter(
+        "diemcau_password_verifications_total",
+        "Password verifications run (argon2id; a few at a time, only for logins the throttle admitted).",
+        state.people.password_verifications(),
+    );
+    counter(
+        "diemcau_logins_throttled_total",
+        "Logins refused before any verification: throttled per name and address, or every verification slot busy.",
+        state.people.logins_throttled(),
+    );
+    counter(
         "diemcau_datagrams_received_total",
         "UDP datagrams received on the media port.",
         c.datagrams_in.load(Ordering::Relaxed),

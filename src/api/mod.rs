@@ -4,6 +4,7 @@
 pub mod access;
 pub mod auth;
 pub mod error;
+pub mod harden;
 mod metrics;
 pub mod openapi;
 pub mod uplink;
@@ -54,6 +55,9 @@ pub struct AppState {
     pub relays: Arc<crate::relay::Relays>,
     /// Who may do what on a meeting; live rooms; audited live actions.
     pub conference: crate::conference::Conference,
+    /// Console users, their sessions and API tokens: one per server, as it
+    /// holds the login throttle and the password verification slots.
+    pub people: crate::control::people::People,
 }
 
 impl From<ConferenceError> for ApiError {
@@ -135,8 +139,7 @@ fn demo_routes(state: &AppState) -> Router<AppState> {
 }
 
 pub fn router(state: AppState) -> Router {
-    // One People per router (so per server): it holds the login limiter.
-    let people = crate::control::people::People::new(state.store.clone());
+    let people = state.people.clone();
     let endpoints = crate::control::endpoints::Endpoints::new(state.store.clone());
     let api = v1::api().add(
         openapi::Op::get("/api/v1/openapi.json", access::Action::Public, "meta")
@@ -153,7 +156,6 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::metrics))
         .route("/ca.pem", get(ca_pem))
         .route("/room/{meeting}", get(room_page))
         .route(
@@ -274,6 +276,21 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::Extension(people))
         .layer(axum::Extension(endpoints))
         .layer(axum::Extension(doc))
+        // Outermost: every answer gets the security headers, and a
+        // WebSocket upgrade from another site's page is refused before any
+        // route sees it.
+        .layer(axum::middleware::from_fn(harden::harden))
+        .with_state(state)
+}
+
+/// The metrics listener's router: `/metrics` only. Not on the public
+/// listeners: it names meetings and rooms, and Prometheus scrapes from the
+/// inside anyway, so a listener of its own (loopback by default) needs no
+/// credential that a scraper would have to keep.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .fallback(|| async { ApiError::not_found("not_found", "only /metrics is served here") })
         .with_state(state)
 }
 
@@ -291,25 +308,27 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 async fn index() -> Html<&'static str> {
     Html(concat!(
         "<!doctype html><html lang=\"vi\"><meta charset=\"utf-8\"><title>diemcau</title>",
-        "<body style=\"font-family:sans-serif;background:#111;color:#eee;padding:2em\">",
+        "<link rel=\"stylesheet\" href=\"/assets/common.css\"><body>",
         "<h1>diemcau — cầu truyền hình hội nghị trực tuyến</h1>",
         "<p>Mở phòng họp: <code>/room/&lt;mã cuộc họp&gt;?token=…&amp;name=…</code></p>",
         "<p>WHIP: <code>POST /whip/&lt;mã&gt;</code> · WHEP: <code>POST /whep/&lt;mã&gt;</code> · ",
-        "<a href=\"/ca.pem\" style=\"color:#8cf\">Chứng chỉ CA nội bộ</a> · <a href=\"/healthz\" style=\"color:#8cf\">healthz</a></p>",
+        "<a href=\"/ca.pem\">Chứng chỉ CA nội bộ</a> · <a href=\"/healthz\">healthz</a></p>",
         "</body></html>"
     ))
 }
 
+/// Up or not, nothing more: anyone can ask, so it tells no one what is
+/// wrong (the server log does).
 async fn healthz(State(state): State<AppState>) -> Response {
     if state.media.healthy().await {
         (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response()
     } else {
-        ApiError::new(
+        tracing::warn!("healthz: a media worker does not answer");
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            "media_unavailable",
-            "a media worker does not answer",
+            Json(serde_json::json!({"status": "not_ok"})),
         )
-        .into_response()
+            .into_response()
     }
 }
 

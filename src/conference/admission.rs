@@ -20,7 +20,6 @@ use crate::control::endpoints::Endpoints;
 use crate::control::live::ConnectionKind;
 use crate::control::live::Knock;
 use crate::control::meetings::{AccessPolicy, Meeting};
-use crate::control::people::People;
 use crate::media::{Command, ParticipantId, Role};
 
 /// The credential a media join brought.
@@ -58,7 +57,7 @@ impl Conference {
         credential: Credential<'_>,
         address: Option<std::net::IpAddr>,
     ) -> Result<Who, ConferenceError> {
-        let people = People::new(self.store.clone());
+        let people = &self.people;
         match credential {
             Credential::Token("") => Err(ConferenceError::Unauthorized(
                 "missing token: a room's token or an API token".into(),

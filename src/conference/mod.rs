@@ -174,11 +174,14 @@ pub struct Conference {
     demo: Arc<JoinTokens>,
     refusals: Arc<refusals::RefusalLog>,
     resources: Arc<resources::Resources>,
+    /// The server's one `People` (its login throttle and token lifetime).
+    people: crate::control::people::People,
 }
 
 impl Conference {
     pub fn new(
         store: Store,
+        people: crate::control::people::People,
         live: Arc<LiveRooms>,
         media: Media,
         hub: Arc<Hub>,
@@ -192,6 +195,7 @@ impl Conference {
             demo,
             refusals: Arc::new(refusals::RefusalLog::default()),
             resources: Arc::new(resources::Resources::default()),
+            people,
         }
     }
 

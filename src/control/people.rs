@@ -7,16 +7,21 @@
 //! comes from `diemcau admin create`. What each role may do on each route is
 //! decided by the API's permission table, not here.
 //!
-//! Split by concept: `secret` (passwords and tokens), `limiter` (login
-//! attempt counting), `session` (login, sessions, API tokens).
+//! Split by concept: `secret` (passwords and tokens), `throttle` (login
+//! attempts per name and address, counted before verifying), `limiter`
+//! (failures after a cheap check: cascade node credentials), `session`
+//! (login, sessions, API tokens).
 
 mod limiter;
 mod secret;
 mod session;
+mod throttle;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -26,7 +31,24 @@ use crate::store::{Actor, SqlxResultExt, Store, StoreError, audit, new_id, now_m
 
 pub use limiter::LoginLimiter;
 pub use secret::{MIN_PASSWORD_CHARS, Secret};
-pub use session::{ApiToken, AuthError, Login, SESSION_IDLE_MS, csrf_for, csrf_matches};
+pub use session::{
+    ApiToken, AuthError, Login, SESSION_IDLE_MS, TokenCheck, csrf_for, csrf_matches,
+};
+pub use throttle::{FREE_ATTEMPTS_PER_PAIR, LoginThrottle};
+
+/// Password verifications allowed to run at once. Each is one argon2id run
+/// on a blocking thread: ~19 MiB and one core for tens of milliseconds.
+/// Two keep logins flowing on a small (two-core) server while a flood of
+/// guesses, from however many addresses, can neither take every core from
+/// the media workers nor grow memory past ~40 MiB; the rest wait their turn
+/// briefly (`VERIFY_QUEUE_WAIT`) or are told to come back.
+pub const MAX_CONCURRENT_VERIFICATIONS: usize = 2;
+/// How long a login waits for a verification slot before a 429: a few
+/// verifications' worth, so a person behind a short burst still gets in.
+pub const VERIFY_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// API tokens live this many days unless `[auth] api_token_days` says
+/// otherwise: a token forgotten in a script stops working within a quarter.
+pub const DEFAULT_API_TOKEN_DAYS: u32 = 90;
 
 /// What a person may be. A user holds one or more.
 #[derive(
@@ -244,20 +266,55 @@ fn target(id: &str) -> String {
     format!("user:{id}")
 }
 
-/// People over a store. Cheap to clone; clones share the login limiter, so
-/// make one per server.
+/// People over a store. Cheap to clone; clones share the login throttle
+/// and the verification slots, so make one per server.
 #[derive(Clone, Debug)]
 pub struct People {
     store: Store,
-    limiter: std::sync::Arc<LoginLimiter>,
+    throttle: Arc<LoginThrottle>,
+    /// Slots for password verifications ([`MAX_CONCURRENT_VERIFICATIONS`]).
+    verify_slots: Arc<tokio::sync::Semaphore>,
+    /// Password verifications run (argon2 runs), for /metrics and tests.
+    verifications: Arc<AtomicU64>,
+    /// Verifications running now, and the most ever at once.
+    in_flight: Arc<(AtomicU64, AtomicU64)>,
+    /// Logins refused by the throttle or a full verification queue.
+    throttled: Arc<AtomicU64>,
+    /// How long an API token lives, ms.
+    api_token_ttl_ms: i64,
 }
 
 impl People {
     pub fn new(store: Store) -> People {
+        People::with_token_days(store, DEFAULT_API_TOKEN_DAYS)
+    }
+
+    /// With API tokens living `days` days (`[auth] api_token_days`).
+    pub fn with_token_days(store: Store, days: u32) -> People {
         People {
             store,
-            limiter: std::sync::Arc::new(LoginLimiter::default()),
+            throttle: Arc::new(LoginThrottle::default()),
+            verify_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_VERIFICATIONS)),
+            verifications: Arc::new(AtomicU64::new(0)),
+            in_flight: Arc::new((AtomicU64::new(0), AtomicU64::new(0))),
+            throttled: Arc::new(AtomicU64::new(0)),
+            api_token_ttl_ms: i64::from(days) * 86_400_000,
         }
+    }
+
+    /// Password verifications (argon2 runs) done so far by this server.
+    pub fn password_verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+
+    /// The most password verifications that ever ran at once.
+    pub fn peak_concurrent_verifications(&self) -> u64 {
+        self.in_flight.1.load(Ordering::Relaxed)
+    }
+
+    /// Logins refused before any verification (throttled or queue full).
+    pub fn logins_throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
     }
 
     /// Create a user with `password` (at least [`MIN_PASSWORD_CHARS`]).
@@ -353,6 +410,12 @@ impl People {
         check_details(&details)?;
         let mut tx = self.store.begin_write().await?;
         check_scope_unit(&mut tx, &details).await?;
+        let before: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT roles, scope_unit_id FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .ctx("updating a user")?;
         let done = sqlx::query(
             "UPDATE users SET display_name = $1, roles = $2, scope_unit_id = $3, updated_at = $4 WHERE id = $5",
         )
@@ -367,14 +430,26 @@ impl People {
         if done.rows_affected() == 0 {
             return Err(PeopleError::Unknown(id.to_string()));
         }
-        let record = serde_json::to_value(&details).unwrap_or_default();
+        // New roles or a new scope: every session ends, so no console (or
+        // WebSocket admitted under the old rights) goes on as before.
+        let rights_changed = before.is_none_or(|(roles, scope)| {
+            roles != roles_text(&details.roles) || scope != details.scope_unit_id
+        });
+        let sessions_ended = if rights_changed {
+            end_sessions(&mut tx, id).await?
+        } else {
+            0
+        };
+        let mut record = serde_json::to_value(&details).unwrap_or_default();
+        record["sessions_ended"] = json!(sessions_ended);
         audit::append(&mut tx, actor, "user.update", &target(id), &record).await?;
         tx.commit().await.ctx("updating a user")?;
         self.get(id).await
     }
 
-    /// Disable (or re-enable) a user. Disabling also ends their sessions at
-    /// once; their API tokens stop working while they stay disabled.
+    /// Disable (or re-enable) a user. Disabling also ends their sessions and
+    /// revokes their API tokens at once: re-enabled, they log in again and
+    /// issue new tokens.
     pub async fn set_disabled(
         &self,
         actor: &Actor,
@@ -393,37 +468,25 @@ impl People {
         if done.rows_affected() == 0 {
             return Err(PeopleError::Unknown(id.to_string()));
         }
-        if disabled {
-            sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .ctx("ending a disabled user's sessions")?;
-        }
+        let record = if disabled {
+            let sessions_ended = end_sessions(&mut tx, id).await?;
+            let tokens_revoked = revoke_tokens(&mut tx, id, now).await?;
+            json!({ "sessions_ended": sessions_ended, "api_tokens_revoked": tokens_revoked })
+        } else {
+            json!({})
+        };
         let action = if disabled {
             "user.disable"
         } else {
             "user.enable"
         };
-        audit::append(&mut tx, actor, action, &target(id), &json!({})).await?;
+        audit::append(&mut tx, actor, action, &target(id), &record).await?;
         tx.commit().await.ctx("disabling a user")?;
         Ok(())
     }
 
-    /// Whether `password` is this user's current one (same timing whether
-    /// the user exists or not).
-    pub async fn check_password(&self, id: &str, password: &str) -> Result<bool, StoreError> {
-        let stored: Option<Option<String>> =
-            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.store.pool())
-                .await
-                .ctx("checking a password")?;
-        Ok(secret::verify_password(password, stored.flatten()).await)
-    }
-
-    /// Set a new password; ends the user's sessions (a password change is
-    /// often a response to a leak).
+    /// Set a new password; ends the user's sessions and revokes their API
+    /// tokens (a password change is often a response to a leak).
     pub async fn set_password(
         &self,
         actor: &Actor,
@@ -432,10 +495,11 @@ impl People {
     ) -> Result<(), PeopleError> {
         let hash = secret::hash_password(password).await?;
         let mut tx = self.store.begin_write().await?;
+        let now = now_ms();
         let done =
             sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                 .bind(&hash)
-                .bind(now_ms())
+                .bind(now)
                 .bind(id)
                 .execute(&mut *tx)
                 .await
@@ -443,15 +507,41 @@ impl People {
         if done.rows_affected() == 0 {
             return Err(PeopleError::Unknown(id.to_string()));
         }
-        sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .ctx("ending sessions after a password change")?;
-        audit::append(&mut tx, actor, "user.set_password", &target(id), &json!({})).await?;
+        let sessions_ended = end_sessions(&mut tx, id).await?;
+        let tokens_revoked = revoke_tokens(&mut tx, id, now).await?;
+        let record =
+            json!({ "sessions_ended": sessions_ended, "api_tokens_revoked": tokens_revoked });
+        audit::append(&mut tx, actor, "user.set_password", &target(id), &record).await?;
         tx.commit().await.ctx("setting a password")?;
         Ok(())
     }
+}
+
+/// End every session of a user; how many there were.
+async fn end_sessions(conn: &mut sqlx::AnyConnection, id: &str) -> Result<u64, StoreError> {
+    Ok(sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .ctx("ending a user's sessions")?
+        .rows_affected())
+}
+
+/// Revoke every live API token of a user; how many there were.
+async fn revoke_tokens(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .ctx("revoking a user's API tokens")?
+    .rows_affected())
 }
 
 async fn check_scope_unit(

@@ -150,7 +150,7 @@ both_backends! {
         assert_eq!(child["link"]["state"], "up");
         assert_eq!(child["last_address"], "127.0.0.1");
         assert!(child["last_seen_at_ms"].as_i64().unwrap() > 0);
-        let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+        let metrics = reqwest::get(format!("{}/metrics", w.srv.metrics_url())).await.unwrap().text().await.unwrap();
         assert!(metrics.contains("diemcau_cascade_link_up{node=\"xa-an-phu\"} 1"), "{metrics}");
 
         // A wrong credential (well-formed), a right one for another node id,
@@ -323,7 +323,7 @@ both_backends! {
         assert_eq!(top["ancestors"], json!([]));
         assert_eq!(top["children"][0]["id"], "middle");
         assert_eq!(top["children"][0]["link"]["state"], "up");
-        let metrics = reqwest::get(format!("{}/metrics", t.middle.base_url()))
+        let metrics = reqwest::get(format!("{}/metrics", t.middle.metrics_url()))
             .await.unwrap().text().await.unwrap();
         assert!(metrics.contains("diemcau_cascade_link_up{node=\"top\"} 1"), "{metrics}");
         assert!(metrics.contains("diemcau_cascade_link_up{node=\"bottom\"} 1"), "{metrics}");
@@ -354,6 +354,7 @@ both_backends! {
             .env("DIEMCAU_DATA_DIR", dir.path().join("data"))
             .env("DIEMCAU_HTTP__HTTP_LISTEN", "127.0.0.1:0")
             .env("DIEMCAU_HTTP__HTTPS_LISTEN", "off")
+            .env("DIEMCAU_HTTP__METRICS_LISTEN", "off")
             .env("DIEMCAU_MEDIA__BIND", "127.0.0.1")
             .env("DIEMCAU_MEDIA__UDP_PORT", "0")
             .env("DIEMCAU_MEDIA__ADVERTISE", r#"["127.0.0.1"]"#)

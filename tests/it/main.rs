@@ -16,6 +16,7 @@ mod document_bounds;
 mod documents;
 mod endpoints;
 mod engine;
+mod hardening;
 mod interop;
 mod invariants;
 mod live;

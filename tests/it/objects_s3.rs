@@ -161,7 +161,7 @@ async fn get_file(
 }
 
 async fn metric(w: &ApiWorld, name: &str) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", w.srv.base_url()))
+    let text = reqwest::get(format!("{}/metrics", w.srv.metrics_url()))
         .await
         .unwrap()
         .text()

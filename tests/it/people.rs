@@ -1,7 +1,9 @@
 //! People: users, passwords, sessions, API tokens, login rate limiting, the
 //! audit trail of every change; over HTTP and from the command line.
 
-use diemcau::control::people::{AuthError, People, PeopleError, Role, UserDetails};
+use diemcau::control::people::{
+    AuthError, FREE_ATTEMPTS_PER_PAIR, People, PeopleError, Role, TokenCheck, UserDetails,
+};
 use diemcau::store::Store;
 use diemcau::store::audit::{self, Verification};
 use sqlx::Row;
@@ -147,26 +149,130 @@ both_backends! {
 }
 
 both_backends! {
-    async fn five_failures_rate_limit_the_name_and_name_the_retry_time(db) {
+    async fn wrong_passwords_slow_only_their_own_name_and_address(db) {
         let people = People::new(db.store.clone());
         people
             .create(&operator(), "target", details("Mục tiêu", &[Role::Delegate]), PASSWORD)
             .await
             .unwrap();
-        let from = Some("10.9.9.9".parse().unwrap());
-        for _ in 0..5 {
-            let r = people.login("target", "wrong guess!", from).await;
+        let attacker = Some("10.9.9.9".parse().unwrap());
+        for _ in 0..FREE_ATTEMPTS_PER_PAIR {
+            let r = people.login("target", "wrong guess!", attacker).await;
             assert!(matches!(r, Err(AuthError::BadCredentials)), "{r:?}");
         }
-        match people.login("target", PASSWORD, from).await {
+        match people.login("target", PASSWORD, attacker).await {
             Err(AuthError::RateLimited { retry_after_secs }) => {
                 assert!((1..=300).contains(&retry_after_secs), "{retry_after_secs}");
             }
             other => panic!("expected a rate limit, got {other:?}"),
         }
         let before = audit_count(&db.store).await;
-        let _ = people.login("target", "wrong guess!", from).await;
+        let verified = people.password_verifications();
+        let _ = people.login("target", "wrong guess!", attacker).await;
         assert_eq!(audit_count(&db.store).await, before, "a refused attempt is not even checked");
+        assert_eq!(people.password_verifications(), verified, "nor verified");
+        // The owner, elsewhere, is not locked out by the stranger.
+        let owner = Some("10.20.0.5".parse().unwrap());
+        people.login("target", PASSWORD, owner).await.unwrap();
+    }
+}
+
+both_backends! {
+    async fn api_tokens_expire_after_their_lifetime_and_say_so(db) {
+        let people = People::with_token_days(db.store.clone(), 30);
+        let user = people
+            .create(&operator(), "robot", details("Tự động", &[Role::Operator]), PASSWORD)
+            .await
+            .unwrap();
+        let (token, secret) = people.create_api_token(&operator(), &user.id, "lịch").await.unwrap();
+        assert_eq!(token.expires_at_ms, token.created_at_ms + 30 * 86_400_000);
+        assert_eq!(people.api_tokens(&user.id).await.unwrap()[0].expires_at_ms, token.expires_at_ms);
+        assert!(matches!(people.check_api_token(secret.expose()).await.unwrap(), TokenCheck::Valid(..)));
+        // 31 days later (the row made older).
+        sqlx::query("UPDATE api_tokens SET created_at = created_at - $1 WHERE id = $2")
+            .bind(31 * 86_400_000i64)
+            .bind(&token.id)
+            .execute(db.store.pool())
+            .await
+            .unwrap();
+        match people.check_api_token(secret.expose()).await.unwrap() {
+            TokenCheck::Expired { expired_at_ms } => {
+                assert_eq!(expired_at_ms, token.expires_at_ms - 31 * 86_400_000)
+            }
+            other => panic!("expected expired, got {other:?}"),
+        }
+        assert!(people.authenticate_api_token(secret.expose()).await.unwrap().is_none());
+        // A longer lifetime in the config applies to it at once.
+        let longer = People::with_token_days(db.store.clone(), 90);
+        assert!(matches!(longer.check_api_token(secret.expose()).await.unwrap(), TokenCheck::Valid(..)));
+    }
+}
+
+/// The `details` of the newest audit record with `action`.
+async fn last_audit(store: &Store, action: &str) -> serde_json::Value {
+    let log = audit::list(store, 0, 1000).await.unwrap();
+    let r = log
+        .iter()
+        .rev()
+        .find(|r| r.action == action)
+        .unwrap_or_else(|| panic!("no {action}"));
+    serde_json::from_str(&r.details).unwrap()
+}
+
+both_backends! {
+    async fn a_password_change_revokes_api_tokens_and_ends_sessions(db) {
+        let people = People::new(db.store.clone());
+        let user = people
+            .create(&operator(), "an", details("An", &[Role::Operator]), PASSWORD)
+            .await
+            .unwrap();
+        let login = people.login("an", PASSWORD, None).await.unwrap();
+        let (_, one) = people.create_api_token(&operator(), &user.id, "một").await.unwrap();
+        let (_, two) = people.create_api_token(&operator(), &user.id, "hai").await.unwrap();
+        people.set_password(&operator(), &user.id, "một mật khẩu mới").await.unwrap();
+        for t in [&one, &two] {
+            assert!(people.authenticate_api_token(t.expose()).await.unwrap().is_none());
+        }
+        assert!(people.authenticate_session(login.session.expose()).await.unwrap().is_none());
+        assert!(people.api_tokens(&user.id).await.unwrap().iter().all(|t| t.revoked_at_ms.is_some()));
+        let record = last_audit(&db.store, "user.set_password").await;
+        assert_eq!(record["api_tokens_revoked"], 2, "{record}");
+        assert_eq!(record["sessions_ended"], 1, "{record}");
+    }
+}
+
+both_backends! {
+    async fn disabling_a_user_revokes_api_tokens_and_they_stay_revoked(db) {
+        let people = People::new(db.store.clone());
+        let user = people
+            .create(&operator(), "binh", details("Bình", &[Role::Secretary]), PASSWORD)
+            .await
+            .unwrap();
+        let (_, secret) = people.create_api_token(&operator(), &user.id, "ci").await.unwrap();
+        people.set_disabled(&operator(), &user.id, true).await.unwrap();
+        assert!(people.authenticate_api_token(secret.expose()).await.unwrap().is_none());
+        assert_eq!(last_audit(&db.store, "user.disable").await["api_tokens_revoked"], 1);
+        people.set_disabled(&operator(), &user.id, false).await.unwrap();
+        assert!(
+            people.authenticate_api_token(secret.expose()).await.unwrap().is_none(),
+            "re-enabled, the old token stays revoked"
+        );
+    }
+}
+
+both_backends! {
+    async fn a_role_change_ends_the_users_sessions_a_new_name_does_not(db) {
+        let people = People::new(db.store.clone());
+        let user = people
+            .create(&operator(), "chu.tri", details("Chủ trì", &[Role::Chair]), PASSWORD)
+            .await
+            .unwrap();
+        let login = people.login("chu.tri", PASSWORD, None).await.unwrap();
+        people.update(&operator(), &user.id, details("Chủ trì hội nghị", &[Role::Chair])).await.unwrap();
+        assert!(people.authenticate_session(login.session.expose()).await.unwrap().is_some());
+        people.update(&operator(), &user.id, details("Chủ trì hội nghị", &[Role::Delegate])).await.unwrap();
+        assert!(people.authenticate_session(login.session.expose()).await.unwrap().is_none());
+        assert_eq!(last_audit(&db.store, "user.update").await["sessions_ended"], 1);
     }
 }
 
@@ -366,7 +472,7 @@ mod http {
         let http = reqwest::Client::new();
         let url = format!("{}/api/v1/auth/login", srv.base_url());
         let body = serde_json::json!({"name": "ghost", "password": "guess guess"});
-        for _ in 0..5 {
+        for _ in 0..FREE_ATTEMPTS_PER_PAIR {
             assert_eq!(
                 http.post(&url).json(&body).send().await.unwrap().status(),
                 401
@@ -382,6 +488,171 @@ mod http {
         assert!((1..=300).contains(&retry), "{retry}");
         let body: serde_json::Value = limited.json().await.unwrap();
         assert_eq!(body["error"]["code"], "rate_limited");
+        srv.server.shutdown().await;
+    }
+
+    /// A client whose connections come from `ip` (any 127.0.0.0/8 address
+    /// reaches the server's 127.0.0.1 listener).
+    fn client_from(ip: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(Some(ip.parse().unwrap()))
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn login_limiter_verifies_at_most_the_allowed_attempts() {
+        let srv = server::start().await;
+        let people = srv.server.state().people.clone();
+        people
+            .create(
+                &operator(),
+                "admin",
+                details("Quản trị", &[Role::Admin]),
+                PASSWORD,
+            )
+            .await
+            .unwrap();
+        let url = format!("{}/api/v1/auth/login", srv.base_url());
+        let before = people.password_verifications();
+        let attacker = client_from("127.0.0.1");
+        let wrong = serde_json::json!({"name": "admin", "password": "đoán mò 123456"});
+        let answers = futures_util::future::join_all((0..50).map(|_| {
+            let (c, url, body) = (attacker.clone(), url.clone(), wrong.clone());
+            async move { c.post(&url).json(&body).send().await.unwrap() }
+        }))
+        .await;
+        let verified = people.password_verifications() - before;
+        assert!(
+            verified <= u64::from(FREE_ATTEMPTS_PER_PAIR),
+            "{verified} of 50 parallel wrong passwords were verified"
+        );
+        let refused: Vec<_> = answers.iter().filter(|r| r.status() == 429).collect();
+        let denied = answers.iter().filter(|r| r.status() == 401).count();
+        assert_eq!(refused.len() + denied, 50);
+        assert_eq!(denied as u64, verified, "each verified guess is a 401");
+        assert!(
+            refused
+                .iter()
+                .all(|r| r.headers().contains_key("retry-after"))
+        );
+        // The admin, from another address, logs in while it goes on.
+        let again = attacker.post(&url).json(&wrong).send().await.unwrap();
+        assert_eq!(again.status(), 429);
+        let right = serde_json::json!({"name": "admin", "password": PASSWORD});
+        let ok = client_from("127.0.0.2")
+            .post(&url)
+            .json(&right)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200, "{:?}", ok.text().await);
+        // The count is on the metrics listener too.
+        let metrics = reqwest::get(format!("{}/metrics", srv.metrics_url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let line = format!(
+            "diemcau_password_verifications_total {}",
+            people.password_verifications()
+        );
+        assert!(metrics.contains(&line), "{line} not in\n{metrics}");
+        srv.server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn password_verifications_run_a_few_at_a_time_whatever_the_addresses() {
+        let srv = server::start().await;
+        let people = srv.server.state().people.clone();
+        people
+            .create(
+                &operator(),
+                "admin",
+                details("Quản trị", &[Role::Admin]),
+                PASSWORD,
+            )
+            .await
+            .unwrap();
+        let url = format!("{}/api/v1/auth/login", srv.base_url());
+        // 40 addresses, each within its free attempts: the throttle admits
+        // them all, the verification slots take them two by two.
+        let answers = futures_util::future::join_all((0..40).map(|i| {
+            let url = url.clone();
+            async move {
+                client_from(&format!("127.0.1.{}", i + 1))
+                    .post(&url)
+                    .json(&serde_json::json!({"name": "admin", "password": "đoán mò 123456"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        }))
+        .await;
+        assert!(
+            answers.iter().all(|s| *s == 401 || *s == 429),
+            "{answers:?}"
+        );
+        assert!(answers.iter().any(|s| *s == 401));
+        let peak = people.peak_concurrent_verifications();
+        assert!(
+            (1..=diemcau::control::people::MAX_CONCURRENT_VERIFICATIONS as u64).contains(&peak),
+            "{peak} verifications ran at once"
+        );
+        srv.server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_expired_api_token_gets_a_401_that_says_it_expired() {
+        let srv = server::start_with(|c| c.auth.api_token_days = 1).await;
+        let people = srv.server.state().people.clone();
+        let user = people
+            .create(
+                &operator(),
+                "robot",
+                details("Tự động", &[Role::Operator]),
+                PASSWORD,
+            )
+            .await
+            .unwrap();
+        let (token, secret) = people
+            .create_api_token(&operator(), &user.id, "ci")
+            .await
+            .unwrap();
+        assert_eq!(token.expires_at_ms - token.created_at_ms, 86_400_000);
+        let me = format!("{}/api/v1/auth/me", srv.base_url());
+        let http = reqwest::Client::new();
+        let live = http
+            .get(&me)
+            .bearer_auth(secret.expose())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(live.status(), 200);
+        sqlx::query("UPDATE api_tokens SET created_at = created_at - $1 WHERE id = $2")
+            .bind(2 * 86_400_000i64)
+            .bind(&token.id)
+            .execute(srv.server.state().store.pool())
+            .await
+            .unwrap();
+        let expired = http
+            .get(&me)
+            .bearer_auth(secret.expose())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(expired.status(), 401);
+        let body: serde_json::Value = expired.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "token_expired", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("expired"),
+            "{body}"
+        );
         srv.server.shutdown().await;
     }
 }

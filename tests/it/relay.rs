@@ -364,7 +364,7 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
 
         // The middle node's uplink in /metrics: up, carrying media both
         // ways, under its budget.
-        let metrics = reqwest::get(format!("{}/metrics", middle.base_url()))
+        let metrics = reqwest::get(format!("{}/metrics", middle.metrics_url()))
             .await
             .unwrap()
             .text()
@@ -413,7 +413,7 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
         );
 
         // A well-behaved relay stays within its budget at the parent.
-        let top_metrics = reqwest::get(format!("{}/metrics", w.srv.base_url()))
+        let top_metrics = reqwest::get(format!("{}/metrics", w.srv.metrics_url()))
             .await
             .unwrap()
             .text()
@@ -703,6 +703,7 @@ async fn node_process(
         )
         .env("DIEMCAU_HTTP__HTTP_LISTEN", format!("127.0.0.1:{port}"))
         .env("DIEMCAU_HTTP__HTTPS_LISTEN", "off")
+        .env("DIEMCAU_HTTP__METRICS_LISTEN", "off")
         .env("DIEMCAU_MEDIA__BIND", "127.0.0.1")
         .env("DIEMCAU_MEDIA__UDP_PORT", "0")
         .env("DIEMCAU_MEDIA__ADVERTISE", r#"["127.0.0.1"]"#)

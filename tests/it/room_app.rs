@@ -184,6 +184,20 @@ fn room_app_follows_mute_floor_page_sync_and_vote_in_chromium() {
         )
         .await;
         steps.shot("01-joined").await;
+        // The token left the address bar (kept in the tab's sessionStorage).
+        steps
+            .until(
+                "01b-token-out-of-url",
+                &format!(
+                    "return !location.href.includes('token=')\
+                       && !location.href.includes({tok})\
+                       && sessionStorage.getItem('diemcau.room-token.' + {id}) === {tok};",
+                    tok = json!(w.province.endpoint_tokens["a"]),
+                    id = json!(id),
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
 
         // 2. The operator mutes the room: a red banner, and the room cannot
         // unmute itself.

@@ -38,7 +38,9 @@ fn whip_publish_and_whep_play_round_trip() {
 
         // The operator's meters: forwarding counters per room and link
         // gauges per participant, both sessions connected.
-        let text = scrape_metrics(&base).await.expect("GET /metrics");
+        let text = scrape_metrics(&srv.metrics_url())
+            .await
+            .expect("GET /metrics");
         let sums = metric_sums(&text);
         assert!(
             sums.get("diemcau_room_packets_out_total")
@@ -178,7 +180,7 @@ fn garbage_udp_is_dropped_and_counted() {
             sub.describe()
         );
 
-        let text = scrape_metrics(&base).await.unwrap();
+        let text = scrape_metrics(&srv.metrics_url()).await.unwrap();
         let sums = metric_sums(&text);
         let dropped: Vec<(&String, &f64)> =
             sums.iter().filter(|(k, _)| k.contains("dropped")).collect();
@@ -269,7 +271,9 @@ fn live_controls_refuse_bad_input_and_mute_a_publisher() {
             sub.audio(0).unwrap().packets_from(tag) <= muted_at + 2,
             "audio still forwarded after an operator mute"
         );
-        let text = scrape_metrics(&base).await.expect("GET /metrics");
+        let text = scrape_metrics(&srv.metrics_url())
+            .await
+            .expect("GET /metrics");
         assert!(
             metric_sums(&text)["diemcau_room_dropped_muted_total"] > 0.0,
             "{text}"

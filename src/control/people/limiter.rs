@@ -1,4 +1,7 @@
-//! Counting failed logins, per login name and per source address.
+//! Counting failures after a cheap check, per key and per source address:
+//! the cascade's node credentials (one SHA-256 each), keyed by node id and
+//! address so nobody elsewhere can lock a node out. Password logins use
+//! `throttle` instead, which counts before the costly argon2 run.
 //!
 //! In memory on purpose: the counts matter for minutes, a restart resetting
 //! them costs an attacker a restart they cannot cause, and keeping them out

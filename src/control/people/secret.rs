@@ -88,12 +88,20 @@ fn dummy_hash() -> &'static str {
 
 /// Whether `password` matches the stored PHC string (or, with `None`, burn
 /// the same time and say no). A malformed stored hash never matches.
-pub(super) async fn verify_password(password: &str, stored: Option<String>) -> bool {
+/// `hold` (a verification slot) is dropped when the argon2 run ends, not
+/// when this future is: a caller that hangs up mid-way must not free its
+/// slot while its run still takes a core.
+pub(super) async fn verify_password<H: Send + 'static>(
+    password: &str,
+    stored: Option<String>,
+    hold: H,
+) -> bool {
     if password.len() > MAX_PASSWORD_BYTES {
         return false;
     }
     let password = password.to_string();
     tokio::task::spawn_blocking(move || {
+        let _hold = hold;
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| dummy_hash().to_string());
         let Ok(parsed) = PasswordHash::new(&phc) else {
@@ -124,9 +132,9 @@ mod tests {
     async fn passwords_hash_to_argon2id_and_verify() {
         let phc = hash_password("đúng mật khẩu 123").await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$"), "{phc}");
-        assert!(verify_password("đúng mật khẩu 123", Some(phc.clone())).await);
-        assert!(!verify_password("sai mật khẩu 1234", Some(phc)).await);
-        assert!(!verify_password("đúng mật khẩu 123", None).await);
+        assert!(verify_password("đúng mật khẩu 123", Some(phc.clone()), ()).await);
+        assert!(!verify_password("sai mật khẩu 1234", Some(phc), ()).await);
+        assert!(!verify_password("đúng mật khẩu 123", None, ()).await);
         assert!(hash_password("short").await.is_err());
     }
 }

@@ -7,6 +7,7 @@
 //! tokens are for automation: shown once, stored hashed, revocable.
 
 use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -15,7 +16,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::secret::{ct_eq, token_hash, verify_password};
-use super::{People, PeopleError, Secret, User, target, user_from_row};
+use super::{People, PeopleError, Secret, User, VERIFY_QUEUE_WAIT, target, user_from_row};
 use crate::store::{Actor, SqlxResultExt, StoreError, audit, new_id, now_ms};
 
 /// A session ends after this long unused: one working day of meetings.
@@ -37,6 +38,9 @@ pub enum AuthError {
     BadCredentials,
     #[error("too many failed logins; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// Every verification slot stayed busy for `VERIFY_QUEUE_WAIT`.
+    #[error("too many logins at once; retry after {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -59,7 +63,35 @@ pub struct ApiToken {
     pub user_id: String,
     pub label: String,
     pub created_at_ms: i64,
+    /// When it stops working (`[auth] api_token_days` after its creation;
+    /// the lifetime is checked at each use, so shortening it in the config
+    /// takes effect on existing tokens at once).
+    pub expires_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
+}
+
+/// What an API token is worth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenCheck {
+    /// A live token of this user, by the token's id.
+    Valid(User, String),
+    /// A real token past its lifetime.
+    Expired { expired_at_ms: i64 },
+    /// Unknown, revoked, or its user disabled.
+    Refused,
+}
+
+/// A verification slot held by a running argon2 run; counts it out when
+/// the run ends.
+struct Running {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    in_flight: std::sync::Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.in_flight.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The CSRF token belonging to a session token.
@@ -80,6 +112,66 @@ fn api_target(id: &str) -> String {
 }
 
 impl People {
+    /// Admit one password attempt of `key` from `from` (counted now).
+    fn admit(&self, key: &str, from: Option<IpAddr>) -> Result<(), AuthError> {
+        self.throttle
+            .admit(key, from, Instant::now())
+            .map_err(|retry_after_secs| {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+                AuthError::RateLimited { retry_after_secs }
+            })
+    }
+
+    /// One password verification in one of the few slots: waits for a slot
+    /// up to `VERIFY_QUEUE_WAIT`, else `Busy`.
+    async fn verify(&self, password: &str, stored: Option<String>) -> Result<bool, AuthError> {
+        let slot =
+            tokio::time::timeout(VERIFY_QUEUE_WAIT, self.verify_slots.clone().acquire_owned())
+                .await;
+        let Ok(Ok(slot)) = slot else {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+            return Err(AuthError::Busy {
+                retry_after_secs: VERIFY_QUEUE_WAIT.as_secs().max(1),
+            });
+        };
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        let running = self.in_flight.0.fetch_add(1, Ordering::SeqCst) + 1;
+        self.in_flight.1.fetch_max(running, Ordering::SeqCst);
+        let hold = Running {
+            _slot: slot,
+            in_flight: self.in_flight.clone(),
+        };
+        Ok(verify_password(password, stored, hold).await)
+    }
+
+    /// Whether `password` is this user's current one (a password change
+    /// proves it first): throttled and slotted like a login.
+    pub async fn check_password(
+        &self,
+        id: &str,
+        password: &str,
+        from: Option<IpAddr>,
+    ) -> Result<bool, AuthError> {
+        let row = sqlx::query("SELECT login, password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.store.pool())
+            .await
+            .ctx("checking a password")?;
+        let (login, hash) = match row {
+            Some(r) => (
+                r.try_get::<String, _>(0).ctx("checking a password")?,
+                Some(r.try_get::<String, _>(1).ctx("checking a password")?),
+            ),
+            None => (format!("id:{id}"), None),
+        };
+        self.admit(&login, from)?;
+        let ok = self.verify(password, hash).await?;
+        if ok {
+            self.throttle.succeeded(&login, from);
+        }
+        Ok(ok)
+    }
+
     /// Check a name and password; on success open a session.
     pub async fn login(
         &self,
@@ -90,9 +182,9 @@ impl People {
         // The limiter key even for names that are not valid logins, so
         // junk names still count against the address.
         let key: String = name.trim().to_ascii_lowercase().chars().take(64).collect();
-        self.limiter
-            .check(&key, from, Instant::now())
-            .map_err(|retry_after_secs| AuthError::RateLimited { retry_after_secs })?;
+        // Counted now, before the argon2 run: a parallel burst is admitted
+        // one by one and only the free attempts are verified.
+        self.admit(&key, from)?;
         let row = sqlx::query(
             "SELECT id, login, display_name, roles, scope_unit_id, disabled_at, created_at, password_hash
              FROM users WHERE login = $1",
@@ -108,11 +200,10 @@ impl People {
             ),
             None => (None, None),
         };
-        let password_ok = verify_password(password, hash).await;
+        let password_ok = self.verify(password, hash).await?;
         let user = match user {
             Some(u) if password_ok && !u.disabled => u,
             other => {
-                self.limiter.record_failure(&key, from, Instant::now());
                 let reason = match &other {
                     None => "unknown_name",
                     Some(u) if u.disabled => "disabled",
@@ -137,7 +228,7 @@ impl People {
                 return Err(AuthError::BadCredentials);
             }
         };
-        self.limiter.record_success(&key);
+        self.throttle.succeeded(&key, from);
         let session = Secret::generate(SESSION_PREFIX);
         let now = now_ms();
         let expires_at_ms = now + SESSION_IDLE_MS;
@@ -287,7 +378,7 @@ impl People {
             actor,
             "api_token.create",
             &api_target(&id),
-            &json!({ "user": user_id, "label": label }),
+            &json!({ "user": user_id, "label": label, "expires_at_ms": now + self.api_token_ttl_ms }),
         )
         .await?;
         tx.commit().await.ctx("issuing an API token")?;
@@ -296,6 +387,7 @@ impl People {
             user_id: user_id.to_string(),
             label: label.to_string(),
             created_at_ms: now,
+            expires_at_ms: now + self.api_token_ttl_ms,
             revoked_at_ms: None,
         };
         Ok((token, secret))
@@ -338,11 +430,13 @@ impl People {
         .ctx("listing API tokens")?;
         rows.iter()
             .map(|r| {
+                let created_at_ms: i64 = r.try_get(3)?;
                 Ok(ApiToken {
                     id: r.try_get(0)?,
                     user_id: r.try_get(1)?,
                     label: r.try_get(2)?,
-                    created_at_ms: r.try_get(3)?,
+                    created_at_ms,
+                    expires_at_ms: created_at_ms + self.api_token_ttl_ms,
                     revoked_at_ms: r.try_get(4)?,
                 })
             })
@@ -351,18 +445,26 @@ impl People {
     }
 
     /// The user and token id an API token belongs to; `None` for unknown,
-    /// revoked, or a disabled user.
+    /// revoked, expired, or a disabled user.
     pub async fn authenticate_api_token(
         &self,
         token: &str,
     ) -> Result<Option<(User, String)>, StoreError> {
+        Ok(match self.check_api_token(token).await? {
+            TokenCheck::Valid(user, id) => Some((user, id)),
+            TokenCheck::Expired { .. } | TokenCheck::Refused => None,
+        })
+    }
+
+    /// What an API token is worth now.
+    pub async fn check_api_token(&self, token: &str) -> Result<TokenCheck, StoreError> {
         if !token.starts_with(API_TOKEN_PREFIX) || token.len() > 128 {
-            return Ok(None);
+            return Ok(TokenCheck::Refused);
         }
         let hash = token_hash(token);
         let row = sqlx::query(
             "SELECT u.id, u.login, u.display_name, u.roles, u.scope_unit_id, u.disabled_at, u.created_at,
-                    t.token_hash, t.id
+                    t.token_hash, t.id, t.created_at
              FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
         )
@@ -370,12 +472,24 @@ impl People {
         .fetch_optional(self.store.pool())
         .await
         .ctx("checking an API token")?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(row) = row else {
+            return Ok(TokenCheck::Refused);
+        };
         let stored: String = row.try_get(7).ctx("checking an API token")?;
         let user = user_from_row(&row)?;
         if !ct_eq(stored.as_bytes(), hash.as_bytes()) || user.disabled {
-            return Ok(None);
+            return Ok(TokenCheck::Refused);
         }
-        Ok(Some((user, row.try_get(8).ctx("checking an API token")?)))
+        let created: i64 = row.try_get(9).ctx("checking an API token")?;
+        let expires = created + self.api_token_ttl_ms;
+        if now_ms() >= expires {
+            return Ok(TokenCheck::Expired {
+                expired_at_ms: expires,
+            });
+        }
+        Ok(TokenCheck::Valid(
+            user,
+            row.try_get(8).ctx("checking an API token")?,
+        ))
     }
 }

@@ -19,6 +19,13 @@ impl TestServer {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.http)
     }
+
+    /// The metrics listener, `http://127.0.0.1:PORT` (`/metrics` lives
+    /// there only).
+    pub fn metrics_url(&self) -> String {
+        let addr = self.server.metrics_addr().expect("a metrics listener");
+        format!("http://{addr}")
+    }
 }
 
 /// Config for a test server: plain HTTP and media on 127.0.0.1, ports picked
@@ -30,6 +37,7 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     };
     c.http.http_listen = Some("127.0.0.1:0".parse().unwrap());
     c.http.https_listen = None;
+    c.http.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     c.media.bind = "127.0.0.1".parse().unwrap();
     c.media.udp_port = 0;
     c.media.advertise = vec!["127.0.0.1".parse().unwrap()];
