@@ -93,7 +93,8 @@ fn cascade_view_shows_the_child_nodes_parent_link_up_and_its_relay_bars_and_the_
         .await;
         let top = w.srv.base_url();
         let admin = w.admin().clone();
-        let credential = register(&admin, "xa-binh-minh", "Đảng ủy xã Bình Minh").await;
+        let credential =
+            register(&admin, "xa-binh-minh", "Đảng ủy xã Bình Minh", w.unit("B")).await;
         let child = child_node(
             &url,
             "xa-binh-minh",
