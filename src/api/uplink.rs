@@ -316,3 +316,63 @@ pub async fn run(cascade: Arc<CascadeState>, parent: Parent) {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot HTTP server on loopback answering `body` (chunked, so no
+    /// length announces it); the parent's URL.
+    async fn parent_answering(body: Vec<u8>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let mut answer =
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                    .to_vec();
+            for chunk in body.chunks(8192) {
+                answer.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                answer.extend_from_slice(chunk);
+                answer.extend_from_slice(b"\r\n");
+            }
+            answer.extend_from_slice(b"0\r\n\r\n");
+            let _ = s.write_all(&answer).await;
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn an_answer_within_the_bound_is_read_whole() {
+        let url = parent_answering(b"{\"ok\":true}".to_vec()).await;
+        let parent = Parent::new(&url, "dcn_x", Vec::new()).unwrap();
+        let (status, body) = parent.post_json("/x", b"{}".to_vec()).await.unwrap();
+        assert_eq!((status, body.as_slice()), (200, &b"{\"ok\":true}"[..]));
+    }
+
+    #[tokio::test]
+    async fn an_answer_longer_than_the_bound_is_refused() {
+        let url = parent_answering(vec![b'x'; MAX_ANSWER_BYTES + 1]).await;
+        let parent = Parent::new(&url, "dcn_x", Vec::new()).unwrap();
+        let e = parent.post_json("/x", b"{}".to_vec()).await.unwrap_err();
+        assert!(matches!(e, HelloError::BadAnswer { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_refused_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, "not a certificate").unwrap();
+        let e = read_ca(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("ca.pem") && e.contains("BEGIN CERTIFICATE"),
+            "{e}"
+        );
+        let e = read_ca(&dir.join("missing.pem")).unwrap_err().to_string();
+        assert!(e.contains("missing.pem"), "{e}");
+    }
+}
