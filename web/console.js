@@ -804,6 +804,10 @@
     cas_id_hint: "Chữ thường không dấu, chữ số và dấu “-”, 1 đến 64 ký tự; phải trùng với node_id trong cấu hình của máy chủ đó.",
     cas_name: "Tên nút",
     cas_uplink: "Băng thông từ nút lên (kbit/s, không bắt buộc)",
+    cas_unit: "Đơn vị nút phục vụ",
+    cas_unit_hint: "Nút chỉ chuyển tiếp các hội nghị có điểm cầu thuộc đơn vị này hoặc đơn vị cấp dưới, và chỉ báo có mặt cho các điểm cầu đó. Không chọn: nút chỉ chuyển tiếp hội nghị được xếp riêng cho nó.",
+    cas_unit_none: "— Không gắn đơn vị —",
+    cas_sv_unit: "Đơn vị không tồn tại.",
     cas_submit: "Đăng ký và cấp mã xác thực",
     cas_need_id: "Vui lòng nhập mã nút.",
     cas_bad_id: "Mã nút chỉ gồm chữ thường không dấu, chữ số và dấu “-”, 1 đến 64 ký tự.",
@@ -877,6 +881,10 @@
     cas_id_hint: "Lowercase ASCII letters, digits and “-”, 1 to 64 characters; the same as node_id in that server's configuration.",
     cas_name: "Node name",
     cas_uplink: "Bandwidth from the node (kbit/s, optional)",
+    cas_unit: "Unit the node serves",
+    cas_unit_hint: "The node relays only meetings with a room of this unit or a unit below it, and reports presence only for those rooms. None: it relays only meetings placed on it explicitly.",
+    cas_unit_none: "— No unit —",
+    cas_sv_unit: "No such unit.",
     cas_submit: "Register and issue a credential",
     cas_need_id: "Please enter the node id.",
     cas_bad_id: "A node id has lowercase ASCII letters, digits and “-” only, 1 to 64 characters.",
@@ -3695,17 +3703,23 @@
   $("btn-cas-refresh").addEventListener("click", refreshCascade);
 
   // Register a child node: its credential is in the answer only.
-  $("btn-cas-new").addEventListener("click", () => {
+  $("btn-cas-new").addEventListener("click", async () => {
     const form = $("cas-form");
     form.reset();
     clearFieldErrors(form);
+    // The unit decides which meetings the node carries: the tree as of today.
+    fillSelect($("cas-unit"), [el("option", { value: "", text: t("cas_unit_none") })], "");
     $("cas-dialog").showModal();
     $("cas-id").focus();
+    const org = await act(null, () => loadOrg(null));
+    if (!org || !$("cas-dialog").open) return;
+    const shape = shapeTree(org.units, org.endpoints);
+    fillSelect($("cas-unit"), [el("option", { value: "", text: t("cas_unit_none") }), ...flatUnits(shape).map(({ unit, depth }) => unitOption(unit, depth))], $("cas-unit").value);
   });
   $("cas-cancel").addEventListener("click", () => $("cas-dialog").close());
 
   function cascadeField(serverField) {
-    const map = { id: ["id", "cas_sv_id"], name: ["name", "cas_sv_name"], uplink_kbps: ["uplink", "cas_sv_uplink"] };
+    const map = { id: ["id", "cas_sv_id"], name: ["name", "cas_sv_name"], uplink_kbps: ["uplink", "cas_sv_uplink"], unit_id: ["unit", "cas_sv_unit"] };
     return map[serverField] || null;
   }
 
@@ -3715,6 +3729,7 @@
     clearFieldErrors(form);
     const body = { id: $("cas-id").value.trim(), name: $("cas-name").value.trim() };
     const uplink = $("cas-uplink").value.trim();
+    if ($("cas-unit").value) body.unit_id = $("cas-unit").value;
     let bad = false;
     if (!body.id) bad = fieldError("cas", "id", t("cas_need_id")) || true;
     else if (!/^[a-z0-9-]{1,64}$/.test(body.id)) bad = fieldError("cas", "id", t("cas_bad_id")) || true;
