@@ -80,8 +80,14 @@ pub struct CascadeConfig {
     pub node_id: Option<String>,
     /// Display name (Vietnamese is fine).
     pub name: Option<String>,
-    /// Base URL of the parent node's HTTP API, e.g. `http://10.0.0.1:8080`.
+    /// Base URL of the parent node's API, e.g. `https://10.0.0.1:8443`
+    /// (`http://` is allowed for labs and tests, with a warning at start).
     pub parent: Option<String>,
+    /// PEM file of the CA that signed the parent's certificate (a parent
+    /// with a generated certificate serves it at `/ca.pem`; it is
+    /// `<data_dir>/tls/ca.pem` there). The only CA trusted for the parent:
+    /// no system roots. Required with an `https://` parent.
+    pub parent_ca: Option<PathBuf>,
     /// This node's credential towards its parent (issued by the parent's
     /// admin). Exactly one of `credential` and `credential_file` with `parent`.
     pub credential: Option<String>,
@@ -97,6 +103,7 @@ impl Default for CascadeConfig {
             node_id: None,
             name: None,
             parent: None,
+            parent_ca: None,
             credential: None,
             credential_file: None,
             uplink_kbps: 20_000,
@@ -166,6 +173,12 @@ impl CascadeConfig {
             return invalid("cascade.credential", "must not be empty".into());
         }
         let Some(parent) = &self.parent else {
+            if self.parent_ca.is_some() {
+                return invalid(
+                    "cascade.parent_ca",
+                    "the parent's CA is only used towards a parent; set cascade.parent too".into(),
+                );
+            }
             if self.credential.is_some() || self.credential_file.is_some() {
                 return invalid(
                     "cascade.credential",
@@ -195,6 +208,24 @@ impl CascadeConfig {
                     ),
                 );
             }
+        }
+        match (parent.starts_with("https://"), &self.parent_ca) {
+            (true, None) => {
+                return invalid(
+                    "cascade.parent_ca",
+                    format!(
+                        "the https parent {parent:?} is trusted only through its CA: set \
+                         cascade.parent_ca to the PEM file of the parent's CA (its /ca.pem)"
+                    ),
+                );
+            }
+            (false, Some(_)) => {
+                return invalid(
+                    "cascade.parent_ca",
+                    format!("pins an https parent's CA, but the parent {parent:?} is http://"),
+                );
+            }
+            _ => {}
         }
         match (&self.credential, &self.credential_file) {
             (Some(_), None) | (None, Some(_)) => Ok(()),
@@ -824,6 +855,21 @@ mod cascade_tests {
     }
 
     #[test]
+    fn an_https_parent_with_its_ca_pinned_is_accepted() {
+        let c = load(&[
+            ("DIEMCAU_CASCADE__NODE_ID", "tinh-lao-cai"),
+            ("DIEMCAU_CASCADE__PARENT", "https://10.0.0.1:8443"),
+            ("DIEMCAU_CASCADE__PARENT_CA", "/etc/diemcau/parent-ca.pem"),
+            ("DIEMCAU_CASCADE__CREDENTIAL", "dcn_x"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.cascade.parent_ca.as_deref(),
+            Some(std::path::Path::new("/etc/diemcau/parent-ca.pem"))
+        );
+    }
+
+    #[test]
     fn bad_cascade_values_are_refused_naming_the_key() {
         let parent = ("DIEMCAU_CASCADE__PARENT", "http://127.0.0.1:9080");
         let id = ("DIEMCAU_CASCADE__NODE_ID", "a");
@@ -851,6 +897,22 @@ mod cascade_tests {
             (
                 vec![("DIEMCAU_CASCADE__PARENT", "http://"), id, cred],
                 "cascade.parent",
+            ),
+            (
+                vec![
+                    ("DIEMCAU_CASCADE__PARENT", "https://10.0.0.1:8443"),
+                    id,
+                    cred,
+                ],
+                "cascade.parent_ca",
+            ),
+            (
+                vec![parent, id, cred, ("DIEMCAU_CASCADE__PARENT_CA", "/ca.pem")],
+                "cascade.parent_ca",
+            ),
+            (
+                vec![("DIEMCAU_CASCADE__PARENT_CA", "/ca.pem")],
+                "cascade.parent_ca",
             ),
             (
                 vec![("DIEMCAU_CASCADE__UPLINK_KBPS", "99")],

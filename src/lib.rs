@@ -62,6 +62,9 @@ pub enum StartError {
     /// The parent refused this node as a loop in the tree of nodes.
     #[error("refusing to start: {0}")]
     CascadeLoop(String),
+    /// `[cascade] parent_ca` cannot be read, or the client cannot be built.
+    #[error(transparent)]
+    Parent(#[from] api::uplink::ParentError),
 }
 
 fn system_actor(name: &str) -> store::Actor {
@@ -275,34 +278,22 @@ async fn watch_cascade_children(state: api::AppState) {
 }
 
 /// With `[cascade] parent` and this node's id: where its relay links go.
-fn relay_uplink(config: &config::Config) -> Result<Option<relay::Uplink>, StartError> {
-    let (Some(url), Some(node_id)) = (
-        config.cascade.parent.clone(),
-        config.cascade.node_id.clone(),
-    ) else {
-        return Ok(None);
-    };
-    let credential = config.cascade.parent_credential()?.unwrap_or_default();
-    Ok(Some(relay::Uplink {
-        url,
-        node_id,
-        credential,
+fn relay_uplink(config: &config::Config, parent: &api::uplink::Parent) -> Option<relay::Uplink> {
+    Some(relay::Uplink {
+        parent: parent.clone(),
+        node_id: config.cascade.node_id.clone()?,
         budget_kbps: config.cascade.uplink_kbps,
-    }))
+    })
 }
 
 /// With `[cascade] parent`: say hello to the parent before the server is
 /// declared started. A loop refuses the start; an unreachable parent does
 /// not (the node runs standalone and keeps trying every 2 s).
 async fn join_cascade(
-    config: &Config,
+    parent: &api::uplink::Parent,
     cascade: &Arc<control::cascade::CascadeState>,
-) -> Result<Option<JoinHandle<()>>, StartError> {
-    let Some(url) = config.cascade.parent.clone() else {
-        return Ok(None);
-    };
-    let credential = config.cascade.parent_credential()?.unwrap_or_default();
-    match api::uplink::hello_and_record(cascade, &url, &credential).await {
+) -> Result<JoinHandle<()>, StartError> {
+    match api::uplink::hello_and_record(cascade, parent).await {
         Ok(_) => {}
         Err(api::uplink::HelloError::Loop { message, url }) => {
             return Err(StartError::CascadeLoop(format!("{message} (parent {url})")));
@@ -312,11 +303,10 @@ async fn join_cascade(
             api::uplink::RETRY.as_secs()
         ),
     }
-    Ok(Some(tokio::spawn(api::uplink::run(
+    Ok(tokio::spawn(api::uplink::run(
         cascade.clone(),
-        url,
-        credential,
-    ))))
+        parent.clone(),
+    )))
 }
 
 /// A running server.
@@ -337,8 +327,8 @@ impl Server {
             path: config.data_dir.clone(),
             source,
         })?;
-        // A credential file that cannot be read fails the start at once.
-        config.cascade.parent_credential()?;
+        // A credential or CA file that cannot be read fails the start at once.
+        let parent = api::uplink::Parent::from_config(&config.cascade)?;
         // Before media: a server that cannot reach its database should fail
         // at start, not on the first operator action.
         let store = store::Store::open(&config.database_url()).await?;
@@ -534,19 +524,21 @@ impl Server {
         };
         // Last: the listeners are up, so a node whose parent is itself
         // answers its own hello (and refuses it as a loop).
-        match join_cascade(&config, &cascade).await {
-            Ok(task) => {
-                server.tasks.extend(task);
-                if let Some(uplink) = relay_uplink(&config)? {
-                    server.tasks.push(tokio::spawn(relay::link::supervise(
-                        server.state.clone(),
-                        uplink,
-                    )));
+        if let Some(parent) = parent {
+            match join_cascade(&parent, &cascade).await {
+                Ok(task) => {
+                    server.tasks.push(task);
+                    if let Some(uplink) = relay_uplink(&config, &parent) {
+                        server.tasks.push(tokio::spawn(relay::link::supervise(
+                            server.state.clone(),
+                            uplink,
+                        )));
+                    }
                 }
-            }
-            Err(e) => {
-                server.shutdown().await;
-                return Err(e);
+                Err(e) => {
+                    server.shutdown().await;
+                    return Err(e);
+                }
             }
         }
         Ok(server)

@@ -768,7 +768,8 @@
     cas_sa_intro: "Liên kết tầng nối các máy chủ theo cây tổ chức (Trung ương ← Tỉnh ủy ← các đảng ủy cấp dưới): mỗi hội nghị đang mở được chuyển tiếp lên máy chủ cấp trên và nhận hình, tiếng từ cấp trên xuống. Để bật, quản trị viên sửa mục [cascade] trong tệp cấu hình rồi khởi động lại dịch vụ:",
     cas_sa_node_id: "mã của máy chủ này: chữ thường không dấu, chữ số và dấu “-”, 1 đến 64 ký tự (ví dụ tinh-uy). Bắt buộc khi có cấp trên; máy chủ cao nhất chỉ cần node_id để cấp dưới kết nối vào.",
     cas_sa_name: "tên hiển thị, có thể viết tiếng Việt có dấu (ví dụ Tỉnh ủy).",
-    cas_sa_parent: "địa chỉ API của máy chủ cấp trên, ví dụ http://10.0.0.1:8080.",
+    cas_sa_parent: "địa chỉ API của máy chủ cấp trên, ví dụ https://10.0.0.1:8443 (http:// chỉ dùng thử nghiệm).",
+    cas_sa_parent_ca: "tệp PEM chứng chỉ CA của máy chủ cấp trên (tải tại https://<máy chủ cấp trên>/ca.pem): chỉ tin CA này khi kết nối lên cấp trên.",
     cas_sa_credential: "mã xác thực (bắt đầu bằng dcn_) do quản trị viên máy chủ cấp trên cấp khi đăng ký nút này trong mục “Liên kết tầng” của họ; mã chỉ hiển thị một lần. Có thể để trong tệp riêng (credential_file) hoặc biến môi trường DIEMCAU_CASCADE__CREDENTIAL.",
     cas_sa_uplink: "băng thông dành cho liên kết lên cấp trên, kbit/s (100 đến 1000000; mặc định 20000).",
     cas_top: "Máy chủ cao nhất: không có cấp trên.",
@@ -804,6 +805,10 @@
     cas_id_hint: "Chữ thường không dấu, chữ số và dấu “-”, 1 đến 64 ký tự; phải trùng với node_id trong cấu hình của máy chủ đó.",
     cas_name: "Tên nút",
     cas_uplink: "Băng thông từ nút lên (kbit/s, không bắt buộc)",
+    cas_unit: "Đơn vị nút phục vụ",
+    cas_unit_hint: "Nút chỉ chuyển tiếp các hội nghị có điểm cầu thuộc đơn vị này hoặc đơn vị cấp dưới, và chỉ báo có mặt cho các điểm cầu đó. Không chọn: nút chỉ chuyển tiếp hội nghị được xếp riêng cho nó.",
+    cas_unit_none: "— Không gắn đơn vị —",
+    cas_sv_unit: "Đơn vị không tồn tại.",
     cas_submit: "Đăng ký và cấp mã xác thực",
     cas_need_id: "Vui lòng nhập mã nút.",
     cas_bad_id: "Mã nút chỉ gồm chữ thường không dấu, chữ số và dấu “-”, 1 đến 64 ký tự.",
@@ -841,7 +846,8 @@
     cas_sa_intro: "Cascading joins servers along the org tree (central ← province ← lower committees): each open meeting is relayed up to the parent server and takes its picture and sound down. To turn it on, an administrator edits the [cascade] section of the configuration file and restarts the service:",
     cas_sa_node_id: "this server's id: lowercase ASCII letters, digits and “-”, 1 to 64 characters (e.g. tinh-uy). Required with a parent; the top server only needs a node_id for children to connect.",
     cas_sa_name: "display name, Vietnamese is fine (e.g. Tỉnh ủy).",
-    cas_sa_parent: "the parent server's API address, e.g. http://10.0.0.1:8080.",
+    cas_sa_parent: "the parent server's API address, e.g. https://10.0.0.1:8443 (http:// for labs only).",
+    cas_sa_parent_ca: "the PEM file of the parent server's CA (download it at https://<parent>/ca.pem): the only CA trusted towards the parent.",
     cas_sa_credential: "the credential (starting dcn_) the parent's administrator issued when registering this node under “Cascade links”; it is shown once. May live in a file (credential_file) or in DIEMCAU_CASCADE__CREDENTIAL.",
     cas_sa_uplink: "bandwidth for the link to the parent, kbit/s (100 to 1000000; default 20000).",
     cas_top: "Top server: no parent.",
@@ -877,6 +883,10 @@
     cas_id_hint: "Lowercase ASCII letters, digits and “-”, 1 to 64 characters; the same as node_id in that server's configuration.",
     cas_name: "Node name",
     cas_uplink: "Bandwidth from the node (kbit/s, optional)",
+    cas_unit: "Unit the node serves",
+    cas_unit_hint: "The node relays only meetings with a room of this unit or a unit below it, and reports presence only for those rooms. None: it relays only meetings placed on it explicitly.",
+    cas_unit_none: "— No unit —",
+    cas_sv_unit: "No such unit.",
     cas_submit: "Register and issue a credential",
     cas_need_id: "Please enter the node id.",
     cas_bad_id: "A node id has lowercase ASCII letters, digits and “-” only, 1 to 64 characters.",
@@ -3695,17 +3705,23 @@
   $("btn-cas-refresh").addEventListener("click", refreshCascade);
 
   // Register a child node: its credential is in the answer only.
-  $("btn-cas-new").addEventListener("click", () => {
+  $("btn-cas-new").addEventListener("click", async () => {
     const form = $("cas-form");
     form.reset();
     clearFieldErrors(form);
+    // The unit decides which meetings the node carries: the tree as of today.
+    fillSelect($("cas-unit"), [el("option", { value: "", text: t("cas_unit_none") })], "");
     $("cas-dialog").showModal();
     $("cas-id").focus();
+    const org = await act(null, () => loadOrg(null));
+    if (!org || !$("cas-dialog").open) return;
+    const shape = shapeTree(org.units, org.endpoints);
+    fillSelect($("cas-unit"), [el("option", { value: "", text: t("cas_unit_none") }), ...flatUnits(shape).map(({ unit, depth }) => unitOption(unit, depth))], $("cas-unit").value);
   });
   $("cas-cancel").addEventListener("click", () => $("cas-dialog").close());
 
   function cascadeField(serverField) {
-    const map = { id: ["id", "cas_sv_id"], name: ["name", "cas_sv_name"], uplink_kbps: ["uplink", "cas_sv_uplink"] };
+    const map = { id: ["id", "cas_sv_id"], name: ["name", "cas_sv_name"], uplink_kbps: ["uplink", "cas_sv_uplink"], unit_id: ["unit", "cas_sv_unit"] };
     return map[serverField] || null;
   }
 
@@ -3715,6 +3731,7 @@
     clearFieldErrors(form);
     const body = { id: $("cas-id").value.trim(), name: $("cas-name").value.trim() };
     const uplink = $("cas-uplink").value.trim();
+    if ($("cas-unit").value) body.unit_id = $("cas-unit").value;
     let bad = false;
     if (!body.id) bad = fieldError("cas", "id", t("cas_need_id")) || true;
     else if (!/^[a-z0-9-]{1,64}$/.test(body.id)) bad = fieldError("cas", "id", t("cas_bad_id")) || true;

@@ -88,6 +88,18 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "Recording upload attempts that failed (retried with backoff; the spool keeps the files).",
         uploads.failures,
     );
+    // Child nodes asking for what is not theirs (`control::cascade::placement`).
+    let (relays_refused, presence_ignored) = state.cascade.relay_refusals.totals();
+    counter(
+        "diemcau_cascade_relays_refused_total",
+        "Relay requests of child nodes for meetings not placed on them (answered 404).",
+        relays_refused,
+    );
+    counter(
+        "diemcau_cascade_presence_ignored_total",
+        "Rooms a child node reported present outside its subtree (ignored).",
+        presence_ignored,
+    );
     counter(
         "diemcau_datagrams_sent_total",
         "UDP datagrams sent on the media port.",

@@ -3,17 +3,20 @@
 //! and keep saying it (every 2 s while the link is down, every 10 s as a
 //! heartbeat while it is up).
 //!
-//! A minimal HTTP/1.1 client over a tokio `TcpStream` (one request per
-//! connection, `Connection: close`, bounded answer, timeout): the main
-//! crate has no HTTP client dependency. `http://` parents only for now;
-//! an `https://` parent is reported as unsupported and retried like an
-//! unreachable one.
+//! [`Parent`] is this node's one HTTP client towards its parent (the relay
+//! links use it too): `reqwest` on rustls (aws-lc-rs). An `https://` parent
+//! is trusted only through the CA in `[cascade] parent_ca` — no system
+//! roots: on an isolated network nothing else should vouch for a parent —
+//! and an `http://` parent is allowed for labs and tests, with a warning.
+//! No proxy from the environment, no redirects (the credential goes to the
+//! configured parent and nowhere else), a timeout per request and a bounded
+//! answer.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
+use crate::config::CascadeConfig;
 use crate::control::cascade::{CascadeState, HelloAnswer, Loop};
 
 /// How often a node whose parent link is down tries again.
@@ -23,10 +26,15 @@ pub const HEARTBEAT: Duration = Duration::from_secs(10);
 /// After a parent refused a loop, wait this long before asking again (the
 /// tree may be reconfigured meanwhile; asking every 2 s would only fill logs).
 const AFTER_LOOP: Duration = Duration::from_secs(30);
-/// One hello, connect to answer.
+/// One request, connect to the end of the answer: a parent slower than
+/// this is treated as unreachable (a sync runs every 250 ms; a hello every
+/// 2 s while down).
 const TIMEOUT: Duration = Duration::from_secs(5);
-/// The largest answer read.
-const MAX_ANSWER: usize = 64 * 1024;
+/// Connecting (TCP and TLS handshake), within [`TIMEOUT`].
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The largest answer read, bytes: a relay's SDP answer or a sync's view
+/// is a few KiB; a parent sending more is refused, not buffered.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HelloError {
@@ -44,169 +52,176 @@ pub enum HelloError {
     Loop { url: String, message: String },
     #[error("parent {url} answered something that is not a hello answer: {why}")]
     BadAnswer { url: String, why: String },
-    #[error("parent {url}: {why}")]
-    Unsupported { url: String, why: String },
 }
 
-/// `http://host[:port][/prefix]` → (authority to connect to, Host header,
-/// path prefix without a trailing `/`).
-fn split_url(url: &str) -> Result<(String, String, String), String> {
-    let rest = if url.starts_with("https://") {
-        return Err(
-            "https:// parents are not supported yet (no TLS client in this build); \
-             reach the parent over http:// (e.g. a local TLS tunnel)"
-                .into(),
-        );
-    } else {
-        url.strip_prefix("http://")
-            .ok_or_else(|| format!("{url:?} is not an http:// URL"))?
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
-        None => (rest, ""),
-    };
-    if authority.is_empty() {
-        return Err(format!("{url:?} names no host"));
-    }
-    // A port after the host (and after an IPv6 literal's `]`), else 80.
-    let has_port = match authority.rfind(']') {
-        Some(b) => authority[b..].contains(':'),
-        None => authority.contains(':'),
-    };
-    let connect = if has_port {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    Ok((connect, authority.to_string(), path.to_string()))
+/// Why the client towards the parent cannot be made (at start).
+#[derive(Debug, thiserror::Error)]
+pub enum ParentError {
+    #[error("cannot read the parent's CA {path}: {source}")]
+    ReadCa {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "no certificate in the parent's CA {path}: expected PEM blocks `-----BEGIN CERTIFICATE-----` \
+         (the parent serves its generated CA at /ca.pem)"
+    )]
+    NoCertificate { path: std::path::PathBuf },
+    #[error("cannot build the client towards the parent {url}: {why}")]
+    Client { url: String, why: String },
 }
 
-/// A chunked body, decoded.
-fn unchunk(mut body: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = body
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or("a chunk size line is cut")?;
-        let size_text = std::str::from_utf8(&body[..line_end]).map_err(|_| "bad chunk size")?;
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| "bad chunk size")?;
-        body = &body[line_end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        if body.len() < size + 2 {
-            return Err("a chunk is cut".into());
-        }
-        out.extend_from_slice(&body[..size]);
-        body = &body[size + 2..];
-    }
-}
-
-/// One `POST {url}{path}` of a JSON body with the node credential:
-/// (status, body). Also what the relay links use to reach the parent.
-pub(crate) async fn post_json(
-    url: &str,
-    path: &str,
-    credential: &str,
-    body: &[u8],
-) -> Result<(u16, Vec<u8>), HelloError> {
-    let unreachable = |why: String| HelloError::Unreachable {
-        url: url.to_string(),
-        why,
-    };
-    let bad = |why: &str| HelloError::BadAnswer {
-        url: url.to_string(),
-        why: why.to_string(),
-    };
-    let (connect, host, prefix) = split_url(url).map_err(|why| HelloError::Unsupported {
-        url: url.to_string(),
-        why,
+/// The certificates of a PEM file, for pinning.
+fn read_ca(path: &Path) -> Result<Vec<http_client::Certificate>, ParentError> {
+    let pem = std::fs::read(path).map_err(|source| ParentError::ReadCa {
+        path: path.to_owned(),
+        source,
     })?;
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(&connect)
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let head = format!(
-            "POST {prefix}{path} HTTP/1.1\r\nHost: {host}\r\n\
-             Authorization: Bearer {credential}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\nUser-Agent: diemcau/{}\r\n\r\n",
-            body.len(),
-            env!("CARGO_PKG_VERSION")
-        );
-        stream
-            .write_all(head.as_bytes())
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        stream
-            .write_all(body)
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let mut answer = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = stream
-                .read(&mut buf)
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            if n == 0 {
-                break;
-            }
-            answer.extend_from_slice(&buf[..n]);
-            if answer.len() > MAX_ANSWER {
-                return Err(bad("the answer is too long"));
-            }
-        }
-        Ok(answer)
-    };
-    let answer = tokio::time::timeout(TIMEOUT, exchange)
-        .await
-        .map_err(|_| unreachable(format!("no answer within {} s", TIMEOUT.as_secs())))??;
-    let head_end = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| bad("no HTTP header end"))?;
-    let head = std::str::from_utf8(&answer[..head_end]).map_err(|_| bad("header not UTF-8"))?;
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.strip_prefix("HTTP/1."))
-        .and_then(|l| l.get(2..5))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("no HTTP status line"))?;
-    let mut chunked = false;
-    let mut length = None;
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.eq_ignore_ascii_case("chunked");
-            } else if name.eq_ignore_ascii_case("content-length") {
-                length = value.parse::<usize>().ok();
-            }
-        }
+    let certs = http_client::Certificate::from_pem_bundle(&pem).unwrap_or_default();
+    if certs.is_empty() {
+        return Err(ParentError::NoCertificate {
+            path: path.to_owned(),
+        });
     }
-    let raw = &answer[head_end + 4..];
-    let body = if chunked {
-        unchunk(raw).map_err(|e| bad(&e))?
-    } else {
-        match length {
-            Some(n) if n <= raw.len() => raw[..n].to_vec(),
-            Some(_) => return Err(bad("the body is shorter than its Content-Length")),
-            None => raw.to_vec(),
-        }
-    };
-    Ok((status, body))
+    Ok(certs)
 }
 
-/// Say hello to the parent at `url` once.
+/// An error and its causes on one line (a TLS refusal is a cause of a
+/// connect error several levels down).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        next = s.source();
+    }
+    text
+}
+
+/// This node's client towards its parent: where it is, how it is trusted,
+/// and the credential that says who this node is. Cheap to clone (the
+/// connection pool is shared, so the 250 ms syncs reuse a connection).
+#[derive(Clone)]
+pub struct Parent {
+    pub url: String,
+    credential: Arc<str>,
+    client: http_client::Client,
+}
+
+impl std::fmt::Debug for Parent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parent")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Parent {
+    /// The client for `[cascade] parent`, or `None` without one. Reads
+    /// `parent_ca` and the credential now: a missing file fails the start.
+    pub fn from_config(config: &CascadeConfig) -> Result<Option<Parent>, crate::StartError> {
+        let Some(url) = &config.parent else {
+            return Ok(None);
+        };
+        let credential = config.parent_credential()?.unwrap_or_default();
+        let ca = match &config.parent_ca {
+            Some(path) => read_ca(path)?,
+            None => Vec::new(),
+        };
+        if url.starts_with("http://") {
+            tracing::warn!(
+                parent = %url,
+                "cascade: the parent is reached over plain http: this node's credential and the \
+                 meetings' presence and control travel in clear; outside a lab use https:// with \
+                 [cascade] parent_ca"
+            );
+        }
+        Ok(Some(Parent::new(url, &credential, ca)?))
+    }
+
+    /// A client for `url` trusting only `ca` (nothing at all for an
+    /// `https://` parent when `ca` is empty).
+    pub fn new(
+        url: &str,
+        credential: &str,
+        ca: Vec<http_client::Certificate>,
+    ) -> Result<Parent, ParentError> {
+        let client = http_client::Client::builder()
+            .tls_certs_only(ca)
+            .no_proxy()
+            .redirect(http_client::redirect::Policy::none())
+            .timeout(TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("diemcau/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ParentError::Client {
+                url: url.to_string(),
+                why: causes(&e),
+            })?;
+        Ok(Parent {
+            url: url.trim_end_matches('/').to_string(),
+            credential: Arc::from(credential),
+            client,
+        })
+    }
+
+    /// One `POST {url}{path}` of a JSON body with the node credential:
+    /// (status, body). Also what the relay links use to reach the parent.
+    pub(crate) async fn post_json(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), HelloError> {
+        let unreachable = |why: String| HelloError::Unreachable {
+            url: self.url.clone(),
+            why,
+        };
+        let mut answer = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&*self.credential)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| unreachable(causes(&e.without_url())))?;
+        let status = answer.status().as_u16();
+        let too_long = || HelloError::BadAnswer {
+            url: self.url.clone(),
+            why: format!("the answer is longer than {MAX_ANSWER_BYTES} bytes"),
+        };
+        if answer
+            .content_length()
+            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+        {
+            return Err(too_long());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = answer
+            .chunk()
+            .await
+            .map_err(|e| unreachable(causes(&e.without_url())))?
+        {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(too_long());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, body))
+    }
+}
+
+/// Say hello to the parent once.
 pub async fn hello(
     cascade: &CascadeState,
-    url: &str,
-    credential: &str,
+    parent: &Parent,
     rtt_ms: Option<u32>,
 ) -> Result<HelloAnswer, HelloError> {
+    let url = parent.url.as_str();
     let own = cascade.node_id.clone().unwrap_or_default();
     let body = serde_json::json!({
         "node_id": own,
@@ -215,7 +230,7 @@ pub async fn hello(
         "rtt_ms": rtt_ms,
     });
     let body = serde_json::to_vec(&body).expect("a JSON value serialises");
-    let (status, answer) = post_json(url, "/api/v1/cascade/hello", credential, &body).await?;
+    let (status, answer) = parent.post_json("/api/v1/cascade/hello", body).await?;
     if status == 200 {
         let answer: HelloAnswer =
             serde_json::from_slice(&answer).map_err(|e| HelloError::BadAnswer {
@@ -254,15 +269,14 @@ pub async fn hello(
 /// One hello whose outcome goes into `cascade`; returns it.
 pub async fn hello_and_record(
     cascade: &CascadeState,
-    url: &str,
-    credential: &str,
+    parent: &Parent,
 ) -> Result<HelloAnswer, HelloError> {
     let rtt_ms = cascade
         .parent()
         .and_then(|p| p.rtt_ms)
         .and_then(|r| u32::try_from(r).ok());
     let started = Instant::now();
-    let outcome = hello(cascade, url, credential, rtt_ms).await;
+    let outcome = hello(cascade, parent, rtt_ms).await;
     match &outcome {
         Ok(answer) => {
             let was_up = cascade
@@ -288,14 +302,14 @@ pub async fn hello_and_record(
 
 /// Keep the link to the parent: hello every [`HEARTBEAT`] while up, every
 /// [`RETRY`] while down. Runs until the server stops (aborted with it).
-pub async fn run(cascade: Arc<CascadeState>, url: String, credential: String) {
+pub async fn run(cascade: Arc<CascadeState>, parent: Parent) {
     let mut wait = match cascade.parent().map(|p| p.state) {
         Some(crate::control::cascade::LinkState::Up) => HEARTBEAT,
         _ => RETRY,
     };
     loop {
         tokio::time::sleep(wait).await;
-        wait = match hello_and_record(&cascade, &url, &credential).await {
+        wait = match hello_and_record(&cascade, &parent).await {
             Ok(_) => HEARTBEAT,
             Err(HelloError::Loop { .. }) => AFTER_LOOP,
             Err(_) => RETRY,
@@ -306,34 +320,59 @@ pub async fn run(cascade: Arc<CascadeState>, url: String, credential: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    #[test]
-    fn urls_split_into_address_host_and_prefix() {
-        assert_eq!(
-            split_url("http://127.0.0.1:9080").unwrap(),
-            ("127.0.0.1:9080".into(), "127.0.0.1:9080".into(), "".into())
-        );
-        assert_eq!(
-            split_url("http://parent.internal/diemcau/").unwrap(),
-            (
-                "parent.internal:80".into(),
-                "parent.internal".into(),
-                "/diemcau".into()
-            )
-        );
-        assert_eq!(split_url("http://[::1]:8080").unwrap().0, "[::1]:8080");
-        assert_eq!(split_url("http://[::1]").unwrap().0, "[::1]:80");
-        assert!(split_url("https://x").unwrap_err().contains("https"));
-        assert!(split_url("http:///x").is_err());
+    /// A one-shot HTTP server on loopback answering `body` (chunked, so no
+    /// length announces it); the parent's URL.
+    async fn parent_answering(body: Vec<u8>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let mut answer =
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                    .to_vec();
+            for chunk in body.chunks(8192) {
+                answer.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                answer.extend_from_slice(chunk);
+                answer.extend_from_slice(b"\r\n");
+            }
+            answer.extend_from_slice(b"0\r\n\r\n");
+            let _ = s.write_all(&answer).await;
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn an_answer_within_the_bound_is_read_whole() {
+        let url = parent_answering(b"{\"ok\":true}".to_vec()).await;
+        let parent = Parent::new(&url, "dcn_x", Vec::new()).unwrap();
+        let (status, body) = parent.post_json("/x", b"{}".to_vec()).await.unwrap();
+        assert_eq!((status, body.as_slice()), (200, &b"{\"ok\":true}"[..]));
+    }
+
+    #[tokio::test]
+    async fn an_answer_longer_than_the_bound_is_refused() {
+        let url = parent_answering(vec![b'x'; MAX_ANSWER_BYTES + 1]).await;
+        let parent = Parent::new(&url, "dcn_x", Vec::new()).unwrap();
+        let e = parent.post_json("/x", b"{}".to_vec()).await.unwrap_err();
+        assert!(matches!(e, HelloError::BadAnswer { .. }), "{e}");
     }
 
     #[test]
-    fn chunked_bodies_are_decoded_and_cut_ones_refused() {
-        assert_eq!(
-            unchunk(b"3\r\nabc\r\n2;x\r\nde\r\n0\r\n\r\n").unwrap(),
-            b"abcde"
+    fn a_ca_file_without_a_certificate_is_refused_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, "not a certificate").unwrap();
+        let e = read_ca(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("ca.pem") && e.contains("BEGIN CERTIFICATE"),
+            "{e}"
         );
-        assert!(unchunk(b"5\r\nab").is_err());
-        assert!(unchunk(b"zz\r\n").is_err());
+        let e = read_ca(&dir.join("missing.pem")).unwrap_err().to_string();
+        assert!(e.contains("missing.pem"), "{e}");
     }
 }

@@ -1,7 +1,10 @@
-//! The child side of relay links: one per open meeting, to the parent node.
+//! The child side of relay links: one per open meeting placed on this
+//! node, to the parent node.
 //!
-//! `supervise` keeps a link task per meeting that is open or live (the
-//! nodes share the store, so the meeting is the same everywhere). A link:
+//! `supervise` keeps a link task per meeting that is open or live and
+//! placed on this node (the nodes share the store, so the meeting and this
+//! node's registration at its parent are the same everywhere; the rule is
+//! `control::cascade::placement`'s, which the parent applies again). A link:
 //! 1. builds the bridge's two offers; sends the up offer to the parent
 //!    (`POST …/cascade/relay/{meeting}`, node credential) and joins the
 //!    local one to this node's engine as a `relay` participant;
@@ -17,11 +20,11 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
+use super::book::Relays;
 use super::bridge::{Bridge, BridgeEvent, Side, answer_address};
 use crate::api::AppState;
 use crate::control::live::relay::{PresentSite, UpperView};
@@ -44,102 +47,21 @@ pub const RELINK_DELAY: Duration = Duration::from_millis(500);
 pub const RELINK_DELAY_MAX: Duration = Duration::from_secs(1);
 /// How often the supervisor looks for meetings to link.
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(1);
-
-/// The parent side's book of relay participants: which child node owns
-/// which relay participant of which meeting (only that node may sync or
-/// close it).
-#[derive(Debug, Default)]
-pub struct Relays {
-    owners: Mutex<HashMap<(String, ParticipantId), String>>,
-    /// The child side: this node's links to its parent, per meeting.
-    links: Mutex<HashMap<String, LinkStats>>,
-}
-
-/// One relay link to the parent, as /metrics shows it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LinkStats {
-    pub up: bool,
-    /// UDP payload bytes sent to / received from the parent (media,
-    /// RTCP, ICE and DTLS), over the link's life and its re-links.
-    pub bytes_up: u64,
-    pub bytes_down: u64,
-    /// Over the last second or so, bit/s.
-    pub bitrate_up_bps: u64,
-    pub bitrate_down_bps: u64,
-    pub budget_kbps: u32,
-    /// Times the link was made again after a loss.
-    pub relinks: u64,
-}
-
-impl Relays {
-    /// Every link to the parent, by meeting.
-    pub fn links(&self) -> Vec<(String, LinkStats)> {
-        let mut v: Vec<(String, LinkStats)> = self
-            .links
-            .lock()
-            .expect("relay links")
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
-    }
-
-    fn update_link(&self, meeting: &str, f: impl FnOnce(&mut LinkStats)) {
-        f(self
-            .links
-            .lock()
-            .expect("relay links")
-            .entry(meeting.to_string())
-            .or_default());
-    }
-
-    fn drop_link(&self, meeting: &str) {
-        self.links.lock().expect("relay links").remove(meeting);
-    }
-
-    pub fn opened(&self, meeting: &str, participant: ParticipantId, node: &str) {
-        self.owners
-            .lock()
-            .expect("relays")
-            .insert((meeting.to_string(), participant), node.to_string());
-    }
-
-    pub fn closed(&self, meeting: &str, participant: ParticipantId) {
-        self.owners
-            .lock()
-            .expect("relays")
-            .remove(&(meeting.to_string(), participant));
-    }
-
-    /// Child relays in this node's rooms: (meeting, participant, node).
-    pub fn children(&self) -> Vec<(String, ParticipantId, String)> {
-        let mut v: Vec<(String, ParticipantId, String)> = self
-            .owners
-            .lock()
-            .expect("relays")
-            .iter()
-            .map(|((m, p), n)| (m.clone(), *p, n.clone()))
-            .collect();
-        v.sort();
-        v
-    }
-
-    pub fn owner(&self, meeting: &str, participant: ParticipantId) -> Option<String> {
-        self.owners
-            .lock()
-            .expect("relays")
-            .get(&(meeting.to_string(), participant))
-            .cloned()
-    }
-}
+/// How long a meeting's placement on this node is taken as known before it
+/// is read again: an operator's placement (or a room added) is followed
+/// within this, without reading every open meeting's rooms every second.
+const PLACEMENT_RECHECK: Duration = Duration::from_secs(10);
+/// The parent refused a relay as not placed on this node (its view of the
+/// rule differs from ours, e.g. a store not shared): ask again only after
+/// this long, so a refused child does not knock every second.
+pub const NOT_PLACED_RETRY: Duration = Duration::from_secs(30);
 
 /// Where the parent is and how to prove who this node is.
 #[derive(Debug, Clone)]
 pub struct Uplink {
-    pub url: String,
+    /// The client towards the parent (its URL, pinned CA, this node's credential).
+    pub parent: crate::api::uplink::Parent,
     pub node_id: String,
-    pub credential: String,
     /// This node's link budget, kbit/s: the cap on what crosses it each way.
     pub budget_kbps: u32,
 }
@@ -163,6 +85,9 @@ enum LinkError {
     /// The parent answers but no longer knows this relay (it restarted).
     #[error("the parent forgot this relay: {0}")]
     ParentForgot(String),
+    /// The parent does not relay this meeting for this node.
+    #[error("the parent does not place this meeting on this node: {0}")]
+    NotPlaced(String),
     #[error("the meeting closed")]
     MeetingClosed,
 }
@@ -178,15 +103,28 @@ impl Drop for LinkTask {
     }
 }
 
-/// Keep one link per open meeting while this node runs.
+/// Keep one link per open meeting placed on this node while this node runs.
 pub async fn supervise(state: AppState, uplink: Uplink) {
     let mut links: HashMap<String, LinkTask> = HashMap::new();
+    // Per open meeting: placed on this node or not, and when that was read.
+    let mut placed: HashMap<String, (bool, Instant)> = HashMap::new();
     loop {
         let open = open_meetings(&state).await;
         match open {
             Ok(ids) => {
-                links.retain(|id, task| ids.contains(id) && !task.0.is_finished());
-                for id in ids {
+                placed.retain(|id, _| ids.contains(id));
+                for id in &ids {
+                    let stale = placed
+                        .get(id)
+                        .is_none_or(|(_, at)| at.elapsed() >= PLACEMENT_RECHECK);
+                    if stale {
+                        let here = placed_here(&state, &uplink.node_id, id).await;
+                        placed.insert(id.clone(), (here, Instant::now()));
+                    }
+                }
+                let here = |id: &String| placed.get(id).is_some_and(|(p, _)| *p);
+                links.retain(|id, task| ids.contains(id) && here(id) && !task.0.is_finished());
+                for id in ids.into_iter().filter(|id| here(id)) {
                     links.entry(id.clone()).or_insert_with(|| {
                         LinkTask(tokio::spawn(keep_linked(state.clone(), uplink.clone(), id)))
                     });
@@ -195,6 +133,25 @@ pub async fn supervise(state: AppState, uplink: Uplink) {
             Err(e) => tracing::warn!(error = %e, "cascade: listing open meetings failed"),
         }
         tokio::time::sleep(SUPERVISE_INTERVAL).await;
+    }
+}
+
+/// Is `meeting` placed on this node (`node_id`, as its parent registered
+/// it in the shared store)? When that cannot be read, the parent decides:
+/// the link is tried, and a refusal waits [`NOT_PLACED_RETRY`].
+async fn placed_here(state: &AppState, node_id: &str, meeting: &str) -> bool {
+    let registry = crate::control::cascade::Cascade::new(state.store.clone());
+    let reach = async {
+        let node = registry.get(node_id).await?;
+        let m = Meetings::new(state.store.clone()).get(meeting).await?;
+        registry.reach(&m, &node).await
+    };
+    match reach.await {
+        Ok(r) => r.is_placed(),
+        Err(e) => {
+            tracing::debug!(meeting, error = %e, "cascade: placement unknown here; the parent decides");
+            true
+        }
     }
 }
 
@@ -242,6 +199,13 @@ async fn keep_linked(state: AppState, uplink: Uplink, meeting: String) {
         let again_now = matches!(outcome, Err(LinkError::ParentForgot(_)));
         match outcome {
             Err(LinkError::MeetingClosed) => return,
+            Err(LinkError::NotPlaced(why)) => {
+                tracing::warn!(meeting, %why, "cascade: the parent refused this meeting's relay; asking again in {} s", NOT_PLACED_RETRY.as_secs());
+                was_up = false;
+                delay = RELINK_DELAY;
+                tokio::time::sleep(NOT_PLACED_RETRY).await;
+                continue;
+            }
             Err(e) if was_up => {
                 tracing::warn!(meeting, error = %e, "cascade: relay link lost; linking again");
             }
@@ -265,7 +229,9 @@ async fn post(
     body: &serde_json::Value,
 ) -> Result<(u16, Vec<u8>), String> {
     let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
-    crate::api::uplink::post_json(&uplink.url, path, &uplink.credential, &body)
+    uplink
+        .parent
+        .post_json(path, body)
         .await
         .map_err(|e| e.to_string())
 }
@@ -327,6 +293,10 @@ async fn link_once(
     )
     .await
     .map_err(LinkError::Parent)?;
+    if status == 404 {
+        // The parent answers a meeting not placed on this node as unknown.
+        return Err(LinkError::NotPlaced(error_text(status, &body)));
+    }
     if status != 201 {
         return Err(LinkError::Parent(error_text(status, &body)));
     }

@@ -93,7 +93,8 @@ fn cascade_view_shows_the_child_nodes_parent_link_up_and_its_relay_bars_and_the_
         .await;
         let top = w.srv.base_url();
         let admin = w.admin().clone();
-        let credential = register(&admin, "xa-binh-minh", "Đảng ủy xã Bình Minh").await;
+        let credential =
+            register(&admin, "xa-binh-minh", "Đảng ủy xã Bình Minh", w.unit("B")).await;
         let child = child_node(
             &url,
             "xa-binh-minh",
@@ -362,12 +363,22 @@ fn cascade_view_shows_the_child_nodes_parent_link_up_and_its_relay_bars_and_the_
             nodes.text
         );
 
-        // 4. Registered: the credential is shown once, with its warning.
+        // 4. Registered, serving commune A (picked from the org tree: the
+        // meetings it carries): the credential is shown once, with its warning.
         let name = "Đảng ủy xã An Phú";
+        let unit_a = json!(w.unit("A"));
+        steps
+            .until(
+                "05-unit-options",
+                &format!("return document.querySelector('#cas-unit option[value=' + JSON.stringify({unit_a}) + ']') !== null;"),
+                STEP_TIMEOUT,
+            )
+            .await;
         steps
             .run(&format!(
                 "document.getElementById('cas-name').value = {};\
                  document.getElementById('cas-uplink').value = '8000';\
+                 document.getElementById('cas-unit').value = {unit_a};\
                  document.getElementById('cas-submit').click(); return true;",
                 json!(name)
             ))
@@ -455,6 +466,13 @@ fn cascade_view_shows_the_child_nodes_parent_link_up_and_its_relay_bars_and_the_
         // accepted, and the open view shows the link up by itself.
         let (status, answer) = hello(&top, "xa-an-phu", &issued).await;
         assert_eq!(status, 200, "{answer}");
+        let node = admin.get("/api/v1/cascade/nodes/xa-an-phu").await;
+        assert_eq!(
+            node.body["unit_id"].as_str(),
+            Some(w.unit("A")),
+            "{}",
+            node.text
+        );
         assert_eq!(answer["parent_id"], "top", "{answer}");
         steps
             .until(

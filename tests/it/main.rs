@@ -9,6 +9,7 @@ mod api;
 mod audit;
 mod browser;
 mod cascade_registry;
+mod cascade_scope;
 mod console;
 mod console_cascade;
 mod delegate;

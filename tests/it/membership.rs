@@ -177,7 +177,9 @@ async fn list_ids(c: &Client) -> Vec<String> {
 /// Join `/ws` with a token in a role; the first answer (`joined` or
 /// `error`).
 async fn ws_join(w: &ApiWorld, meeting: &str, token: &str, role: &str) -> Value {
-    let ws = WsClient::connect(&w.srv.base_url()).await.expect("ws connects");
+    let ws = WsClient::connect(&w.srv.base_url())
+        .await
+        .expect("ws connects");
     ws.send_json(&json!({
         "type": "join",
         "v": diemcau::signal::wire::PROTOCOL_VERSION,

@@ -61,9 +61,14 @@ fn at(c: &Client, srv: &TestServer) -> Client {
     }
 }
 
-pub(crate) async fn register(admin: &Client, id: &str, name: &str) -> String {
+/// Register child node `id` serving `unit` (its subtree: the meetings it
+/// carries, the rooms it speaks for); its credential.
+pub(crate) async fn register(admin: &Client, id: &str, name: &str, unit: &str) -> String {
     let made = admin
-        .post("/api/v1/cascade/nodes", json!({"id": id, "name": name}))
+        .post(
+            "/api/v1/cascade/nodes",
+            json!({"id": id, "name": name, "unit_id": unit}),
+        )
         .await;
     assert_eq!(made.status, 201, "{}", made.text);
     made.body["credential"].as_str().unwrap().to_string()
@@ -277,9 +282,12 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
         })
         .await;
         let admin = w.admin().clone();
-        let middle_credential = register(&admin, "middle", "Đảng ủy phường trung tâm").await;
+        // Rooms A and B connect at the bottom: both nodes below the top
+        // serve the province's subtree.
+        let p = w.unit("P").to_string();
+        let middle_credential = register(&admin, "middle", "Đảng ủy phường trung tâm", &p).await;
         let middle = node(&url, "middle", &w.srv.base_url(), &middle_credential, 0).await;
-        let credential = register(&at(&admin, &middle), "bottom", "Đảng ủy xã Bình Minh").await;
+        let credential = register(&at(&admin, &middle), "bottom", "Đảng ủy xã Bình Minh", &p).await;
         let bottom = node(&url, "bottom", &middle.base_url(), &credential, 0).await;
         // One store, but each node sees the children registered at it.
         let children = |v: &Value| -> Vec<String> {
@@ -562,7 +570,12 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
 }
 
 /// A child's call to a relay route, as the relay link makes it.
-async fn relay_call(base: &str, path: &str, credential: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn relay_call(
+    base: &str,
+    path: &str,
+    credential: &str,
+    body: Value,
+) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(format!("{base}{path}"))
         .bearer_auth(credential)
@@ -582,7 +595,7 @@ crate::support::db::both_backends! {
         })
         .await;
         let base = w.srv.base_url();
-        let credential = register(w.admin(), "xa", "Đảng ủy xã An Phú").await;
+        let credential = register(w.admin(), "xa", "Đảng ủy xã An Phú", w.unit("A")).await;
         let start = diemcau::store::now_ms() + 3_600_000;
         let made = w
             .as_role("operator")
@@ -760,7 +773,9 @@ fn relay_three_node_processes_on_postgresql_carry_stage_floor_and_mute_and_remer
                 c.cascade.name = Some("Tỉnh ủy".into());
             })
             .await;
-            let middle_credential = register(w.admin(), "middle", "Đảng ủy phường trung tâm").await;
+            let p = w.unit("P").to_string();
+            let middle_credential =
+                register(w.admin(), "middle", "Đảng ủy phường trung tâm", &p).await;
             let ApiWorld {
                 srv,
                 province,
@@ -787,7 +802,7 @@ fn relay_three_node_processes_on_postgresql_carry_stage_floor_and_mute_and_remer
             )
             .await;
             let bottom_credential =
-                register(&on(&admin, &middle), "bottom", "Đảng ủy xã Bình Minh").await;
+                register(&on(&admin, &middle), "bottom", "Đảng ủy xã Bình Minh", &p).await;
             let bottom = node_process(
                 dir.path(),
                 &url,

@@ -50,10 +50,17 @@ async fn open_meeting(w: &ApiWorld) -> String {
 /// Name more voting members in meeting `id` (besides the fixture delegate).
 async fn add_voters(w: &ApiWorld, id: &str, users: &[String]) {
     let mut members = vec![json!({"user_id": w.users["delegate"], "role": "voting"})];
-    members.extend(users.iter().map(|u| json!({"user_id": u, "role": "voting"})));
+    members.extend(
+        users
+            .iter()
+            .map(|u| json!({"user_id": u, "role": "voting"})),
+    );
     let r = w
         .as_role("operator")
-        .patch(&format!("/api/v1/meetings/{id}"), json!({"members": members}))
+        .patch(
+            &format!("/api/v1/meetings/{id}"),
+            json!({"members": members}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
 }

@@ -170,6 +170,7 @@ impl From<CascadeError> for ApiError {
                 ApiError::not_found("unknown_meeting", e.to_string())
             }
             CascadeError::Invalid { field, .. } => ApiError::invalid(field, e.to_string()),
+            CascadeError::Meeting(m) => m.into(),
         }
     }
 }

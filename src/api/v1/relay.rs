@@ -3,8 +3,17 @@
 //! this node's room for the meeting), keeps it in step (`…/sync`: the rooms
 //! present below it up, this node's stage, mutes and lock down) and closes
 //! it (`…/leave`).
+//!
+//! A child relays only meetings placed on it and speaks only for the rooms
+//! of its subtree (`control::cascade::placement`): a relay for a meeting
+//! not placed on the child is answered exactly like one for a meeting that
+//! does not exist (`404 unknown_meeting`: the meeting is not revealed) and
+//! audited as `cascade.relay_refused` (at most once a minute per node and
+//! meeting; every refusal is counted in /metrics); rooms outside its
+//! subtree in a sync are left out, counted and logged.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
@@ -19,9 +28,11 @@ use super::{AppState, check_len};
 use crate::api::access::Action;
 use crate::api::openapi::{Api, Op};
 use crate::api::{ApiError, JsonBody};
+use crate::control::cascade::Cascade;
 use crate::control::live::relay::{MAX_REPORTED_SITES, PresentSite, UpperView};
-use crate::control::meetings::Meetings;
+use crate::control::meetings::{MeetingError, Meetings};
 use crate::media::{JoinRequest, ParticipantId, Reply, Role};
+use crate::relay::book::ChildRelay;
 
 pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
     api.add(
@@ -112,6 +123,7 @@ impl FromNode for RelayLeave {
 struct NodeCall<T> {
     body: T,
     node: crate::control::cascade::Node,
+    address: Option<IpAddr>,
 }
 
 impl<T: FromNode + Send> FromRequest<AppState> for NodeCall<T> {
@@ -130,31 +142,93 @@ impl<T: FromNode + Send> FromRequest<AppState> for NodeCall<T> {
             .map_err(IntoResponse::into_response)?;
         check_len("node_id", body.node_id(), 64).map_err(IntoResponse::into_response)?;
         let node = authenticate_node(state, address, &secret, body.node_id()).await?;
-        Ok(NodeCall { body, node })
+        Ok(NodeCall {
+            body,
+            node,
+            address,
+        })
     }
 }
 
-/// The relay participant `participant` must be this node's child `node`'s.
-fn owned_by(
+/// The answer to a meeting not placed on the asking node: the same as for
+/// a meeting that does not exist.
+fn hidden(meeting: &str) -> ApiError {
+    MeetingError::Unknown(meeting.to_string()).into()
+}
+
+/// A node asked for a relay of `meeting`, not placed on it: counted,
+/// logged, audited (bounded) — the answer is the caller's to give.
+async fn refuse(
+    state: &AppState,
+    node: &str,
+    address: Option<IpAddr>,
+    meeting: &str,
+    route: &str,
+) -> Result<(), ApiError> {
+    tracing::warn!(
+        node,
+        meeting,
+        route,
+        "cascade: relay refused: the meeting is not placed on this child node"
+    );
+    if state
+        .cascade
+        .relay_refusals
+        .refused(node, meeting, Instant::now())
+    {
+        Cascade::new(state.store.clone())
+            .relay_refused(node, address, meeting, route)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The relay participant `participant` must be this node's child `node`'s:
+/// its book entry (what the node may speak for). A node asking about a
+/// relay it does not own in a meeting not placed on it is refused as such.
+async fn owned_by(
     state: &AppState,
     meeting: &str,
     participant: ParticipantId,
-    node: &str,
-) -> Result<(), ApiError> {
-    if state.relays.owner(meeting, participant).as_deref() == Some(node) {
-        Ok(())
-    } else {
-        Err(ApiError::not_found(
-            "unknown_relay",
-            format!("no relay {participant} of node {node:?} in meeting {meeting}"),
-        ))
+    node: &crate::control::cascade::Node,
+    address: Option<IpAddr>,
+    route: &str,
+) -> Result<ChildRelay, ApiError> {
+    match state.relays.owner(meeting, participant) {
+        Some(relay) if relay.node == node.id => Ok(relay),
+        _ => {
+            // Only on this path (a stale relay after a restart, or a
+            // probe): is the meeting placed on the node at all?
+            let placed = match Meetings::new(state.store.clone()).get(meeting).await {
+                Ok(m) => Cascade::new(state.store.clone())
+                    .reach(&m, node)
+                    .await?
+                    .is_placed(),
+                Err(MeetingError::Unknown(_)) => true,
+                Err(e) => return Err(e.into()),
+            };
+            if !placed {
+                refuse(state, &node.id, address, meeting, route).await?;
+            }
+            Err(ApiError::not_found(
+                "unknown_relay",
+                format!(
+                    "no relay {participant} of node {:?} in meeting {meeting}",
+                    node.id
+                ),
+            ))
+        }
     }
 }
 
 async fn open(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
-    NodeCall { body: b, node }: NodeCall<RelayOpen>,
+    NodeCall {
+        body: b,
+        node,
+        address,
+    }: NodeCall<RelayOpen>,
 ) -> Result<Response, ApiError> {
     if let Some(k) = b.budget_kbps
         && !(64..=1_000_000).contains(&k)
@@ -168,6 +242,11 @@ async fn open(
         return Err(ApiError::invalid("offer", "an SDP offer of at most 64 KiB"));
     }
     let m = Meetings::new(state.store.clone()).get(&meeting).await?;
+    let reach = Cascade::new(state.store.clone()).reach(&m, &node).await?;
+    if !reach.is_placed() {
+        refuse(&state, &node.id, address, &meeting, "open").await?;
+        return Err(hidden(&meeting));
+    }
     let room = state.conference.live_room(&m).await?;
     let name = format!("Liên kết tầng: {}", node.name);
     let req = JoinRequest {
@@ -187,7 +266,7 @@ async fn open(
             "unexpected engine reply",
         ));
     };
-    state.relays.opened(&meeting, id, &node.id);
+    state.relays.opened(&meeting, id, &node.id, reach);
     let node_id = node.id.clone();
     state
         .live
@@ -211,7 +290,11 @@ async fn open(
 async fn sync(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
-    NodeCall { body: b, node }: NodeCall<RelaySync>,
+    NodeCall {
+        body: b,
+        node,
+        address,
+    }: NodeCall<RelaySync>,
 ) -> Result<Response, ApiError> {
     let sites = b.sites.as_deref().unwrap_or_default();
     if sites.len() > MAX_REPORTED_SITES {
@@ -224,7 +307,23 @@ async fn sync(
         check_len(&format!("sites[{i}].endpoint_id"), &s.endpoint_id, 64)?;
         check_len(&format!("sites[{i}].name"), &s.name, 200)?;
     }
-    owned_by(&state, &meeting, b.participant, &node.id)?;
+    let relay = owned_by(&state, &meeting, b.participant, &node, address, "sync").await?;
+    // Only the rooms of the node's subtree: a child cannot make another
+    // room appear present here (and so on the roll call above).
+    let sites = b.sites.map(|sites| {
+        let (kept, ignored) = relay.reach.keep_own(sites);
+        if !ignored.is_empty() {
+            state.cascade.relay_refusals.presence_ignored(ignored.len());
+            tracing::warn!(
+                node = %node.id,
+                meeting,
+                ignored = ignored.len(),
+                first = ?ignored.iter().take(5).collect::<Vec<_>>(),
+                "cascade: presence ignored for rooms outside the child node's subtree"
+            );
+        }
+        kept
+    });
     let room = state.live.get(&meeting).ok_or_else(|| {
         ApiError::conflict(
             "meeting_not_open",
@@ -234,7 +333,7 @@ async fn sync(
     let view = state
         .live
         .apply(&room, |live, _| {
-            let fx = match &b.sites {
+            let fx = match &sites {
                 Some(sites) => live.relay_sites(b.participant, sites)?,
                 None => {
                     // Unchanged below; still, only a child relay may ask.
@@ -252,9 +351,13 @@ async fn sync(
 async fn leave(
     State(state): State<AppState>,
     Path(meeting): Path<String>,
-    NodeCall { body: b, node }: NodeCall<RelayLeave>,
+    NodeCall {
+        body: b,
+        node,
+        address,
+    }: NodeCall<RelayLeave>,
 ) -> Result<Response, ApiError> {
-    owned_by(&state, &meeting, b.participant, &node.id)?;
+    owned_by(&state, &meeting, b.participant, &node, address, "leave").await?;
     let id = b.participant;
     let _ = state
         .media

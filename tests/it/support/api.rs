@@ -299,13 +299,12 @@ pub async fn fingerprint(store: &diemcau::store::Store) -> Vec<(String, i64)> {
             .get(0);
         out.push((t, n));
     }
-    let tip: i64 = sqlx::query(
-        "SELECT COALESCE(MAX(seq), 0) FROM audit_log WHERE action <> 'access.refused'",
-    )
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-        .get(0);
+    let tip: i64 =
+        sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM audit_log WHERE action <> 'access.refused'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            .get(0);
     out.push(("audit_head.seq".into(), tip));
     out
 }

@@ -14,6 +14,8 @@
 //! (`POST /api/v1/cascade/hello`); a parent refuses a child that is itself
 //! or one of its own ancestors ([`check_child`]). No HTTP here: the route
 //! lives in `api::v1::cascade`, the client side in `api::uplink`.
+//!
+//! Which meetings a child carries and which rooms it speaks for: [`placement`].
 
 use std::fmt;
 use std::net::IpAddr;
@@ -26,6 +28,9 @@ use sqlx::Row;
 use crate::config::valid_node_id;
 use crate::control::secret::{Secret, ct_eq, token_hash};
 use crate::store::{Actor, SqlxResultExt, Store, StoreError, audit, now_ms};
+
+pub mod placement;
+pub use placement::{PlacedBy, Reach, RelayRefusals};
 
 /// What a node credential starts with: it tells a node credential from a
 /// person's token or a room's before anything is looked up.
@@ -136,6 +141,9 @@ pub enum CascadeError {
     UnknownUnit(String),
     #[error("no meeting {0:?}")]
     UnknownMeeting(String),
+    /// Reading a meeting's rooms or the org tree for a placement.
+    #[error(transparent)]
+    Meeting(#[from] crate::control::meetings::MeetingError),
     #[error("{field}: {message}")]
     Invalid {
         field: &'static str,
@@ -247,6 +255,9 @@ pub struct CascadeState {
     /// rules): a credential-guessing flood is cut off before it turns into
     /// a flood of audit records.
     pub limiter: crate::control::people::LoginLimiter,
+    /// Relays refused for meetings not placed on the child, presence
+    /// claims ignored (counts; the refusals' audit kept bounded).
+    pub relay_refusals: RelayRefusals,
 }
 
 #[derive(Debug, Clone)]
@@ -283,6 +294,7 @@ impl CascadeState {
                 })
             }),
             limiter: crate::control::people::LoginLimiter::default(),
+            relay_refusals: RelayRefusals::default(),
         }
     }
 
@@ -827,89 +839,6 @@ impl Cascade {
             }
         }
         Ok(down)
-    }
-
-    /// Extend `meeting_id` to the child nodes `node_ids` (already placed
-    /// ones stay). Audited once for the whole placement.
-    pub async fn place(
-        &self,
-        actor: &Actor,
-        meeting_id: &str,
-        node_ids: &[String],
-    ) -> Result<Vec<String>, CascadeError> {
-        let mut tx = self.store.begin_write().await?;
-        let meeting = sqlx::query("SELECT 1 FROM meetings WHERE id = $1")
-            .bind(meeting_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .ctx("placing a meeting")?;
-        if meeting.is_none() {
-            return Err(CascadeError::UnknownMeeting(meeting_id.to_string()));
-        }
-        let now = now_ms();
-        let mut added = Vec::new();
-        for id in node_ids {
-            let node = sqlx::query("SELECT revoked_at FROM cascade_nodes WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .ctx("placing a meeting")?
-                .ok_or_else(|| CascadeError::Unknown(id.clone()))?;
-            let revoked: Option<i64> = node.try_get(0).ctx("placing a meeting")?;
-            if revoked.is_some() {
-                return invalid("node_ids", format!("cascade node {id:?} is revoked"));
-            }
-            let placed = sqlx::query(
-                "SELECT 1 FROM meeting_placements WHERE meeting_id = $1 AND node_id = $2",
-            )
-            .bind(meeting_id)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .ctx("placing a meeting")?;
-            if placed.is_some() || added.contains(id) {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO meeting_placements (meeting_id, node_id, extended_at) VALUES ($1, $2, $3)",
-            )
-            .bind(meeting_id)
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .ctx("placing a meeting")?;
-            added.push(id.clone());
-        }
-        if added.is_empty() {
-            return Ok(added);
-        }
-        audit::append(
-            &mut tx,
-            actor,
-            "cascade.meeting_place",
-            &format!("meeting:{meeting_id}"),
-            &json!({"nodes": added}),
-        )
-        .await?;
-        tx.commit().await.ctx("placing a meeting")?;
-        Ok(added)
-    }
-
-    /// The child nodes a meeting was extended to, by id.
-    pub async fn placements(&self, meeting_id: &str) -> Result<Vec<String>, CascadeError> {
-        let rows = sqlx::query(
-            "SELECT node_id FROM meeting_placements WHERE meeting_id = $1 ORDER BY node_id",
-        )
-        .bind(meeting_id)
-        .fetch_all(self.store.pool())
-        .await
-        .ctx("reading a meeting's placements")?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()
-            .ctx("reading a meeting's placements")?)
     }
 }
 
