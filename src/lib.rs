@@ -429,6 +429,7 @@ impl Server {
             cascade: Arc::new(control::cascade::CascadeState::new(&config.cascade)),
             relays: relays.clone(),
             people,
+            ballots: Default::default(),
         };
         // Every spool directory found now is a previous run's, ended (or
         // interrupted: marked below first, so its index goes up fixed).

@@ -88,8 +88,15 @@
       queue_up: "Lên trước",
       queue_withdraw: "Rút đăng ký",
       revoke: "Kết thúc phát biểu",
-      others_title: "Kết nối khác",
+      others_title: "Đang theo dõi và kết nối khác",
       others_empty: "Không có.",
+      others_kinds: { console: "màn hình điều hành", viewer: "xem", publisher: "phát", room: "điểm cầu", relay: "liên kết tầng" },
+      btn_send_away: "Mời ra",
+      lobby_title: "Phòng chờ",
+      lobby_empty: "Không có điểm cầu nào đang chờ.",
+      lobby_waiting: "chờ từ {time}",
+      btn_admit: "Cho vào",
+      btn_deny: "Từ chối",
       log_title: "Diễn biến",
       audit_title: "Nhật ký kiểm toán",
       audit_empty: "Chưa có bản ghi nào về hội nghị này.",
@@ -284,8 +291,15 @@
       queue_up: "Move up",
       queue_withdraw: "Withdraw the request",
       revoke: "Take the floor back",
-      others_title: "Other connections",
+      others_title: "Watching and other connections",
       others_empty: "None.",
+      others_kinds: { console: "console", viewer: "player", publisher: "publisher", room: "room", relay: "relay link" },
+      btn_send_away: "Send away",
+      lobby_title: "Lobby",
+      lobby_empty: "No room is waiting.",
+      lobby_waiting: "waiting since {time}",
+      btn_admit: "Let in",
+      btn_deny: "Turn away",
       log_title: "Events",
       audit_title: "Audit log",
       audit_empty: "No record about this meeting yet.",
@@ -409,6 +423,14 @@
     sch_end: "Kết thúc (giờ Việt Nam, UTC+07:00)",
     sch_chair: "Người chủ trì (không bắt buộc)",
     sch_secretary: "Thư ký (không bắt buộc)",
+    sch_policy: "Chế độ họp",
+    sch_policy_hint: "Họp kín: chỉ các điểm cầu và người có tên trong hội nghị. Họp mở rộng: điểm cầu khác chờ ở phòng chờ đến khi điều hành cho vào.",
+    policies: { closed: "Họp kín", open: "Họp mở rộng" },
+    sch_body: "Cơ quan (thành viên theo nhiệm kỳ, không bắt buộc)",
+    sch_body_none: "— Không theo cơ quan —",
+    sch_members: "Đại biểu có tên",
+    sch_members_none: "Chưa có tài khoản đại biểu nào.",
+    member_roles: { voting: "chính thức (biểu quyết)", invited: "khách mời" },
     sch_person_none: "— Chưa chỉ định —",
     sch_people: "Số người dự kiến (không bắt buộc)",
     sch_quorum: "Túc số (%)",
@@ -595,6 +617,14 @@
     sch_end: "Ends (Vietnam time, UTC+07:00)",
     sch_chair: "Chair (optional)",
     sch_secretary: "Secretary (optional)",
+    sch_policy: "Access",
+    sch_policy_hint: "Closed: only the meeting's rooms and named people. Open: other rooms wait in the lobby until an operator lets them in.",
+    policies: { closed: "Closed meeting", open: "Open meeting" },
+    sch_body: "Body (members by term, optional)",
+    sch_body_none: "— No body —",
+    sch_members: "Named people",
+    sch_members_none: "No delegate accounts yet.",
+    member_roles: { voting: "voting member", invited: "invited guest" },
     sch_person_none: "— Not set —",
     sch_people: "Expected attendance (optional)",
     sch_quorum: "Quorum (%)",
@@ -1868,11 +1898,57 @@
     await liveAction(button, "floor/order", { order });
   }
 
+  // Who watches the meeting (consoles, players) besides the rooms: listed,
+  // and sent away by an operator; the rooms waiting in an open meeting's
+  // lobby, let in or turned away.
   function drawOthers() {
     const list = $("others");
     const others = (live && live.snap && live.snap.roll_call.others) || [];
-    list.replaceChildren(...others.map((o) => el("li", { text: `${o.name} (${o.kind})` })));
+    const control = may("live_control");
+    list.replaceChildren(
+      ...others.map((o) =>
+        el(
+          "li",
+          { dataset: { participant: String(o.participant), kind: o.kind } },
+          el("span", { text: `${o.name} (${tk("others_kinds", o.kind)})` }),
+          control
+            ? el("button", {
+                class: "btn btn-small btn-danger",
+                type: "button",
+                "data-action": "send-away",
+                text: t("btn_send_away"),
+                onclick: (e) => liveAction(e.currentTarget, "connections/remove", { participant: o.participant }),
+              })
+            : null
+        )
+      )
+    );
     if (!others.length) list.append(el("li", { class: "muted-text", text: t("others_empty") }));
+    const lobby = $("lobby");
+    const waiting = (live && live.snap && live.snap.lobby) || [];
+    lobby.replaceChildren(
+      ...waiting.map((w) =>
+        el(
+          "li",
+          { dataset: { endpoint: w.endpoint_id } },
+          el("span", { text: `${w.name} — ${t("lobby_waiting", { time: clockAgo(w.since_ms) })}` }),
+          control
+            ? el("button", { class: "btn btn-small btn-primary", type: "button", "data-action": "admit", text: t("btn_admit"), onclick: (e) => liveAction(e.currentTarget, "lobby/admit", { endpoint_id: w.endpoint_id }) })
+            : null,
+          control
+            ? el("button", { class: "btn btn-small", type: "button", "data-action": "deny", text: t("btn_deny"), onclick: (e) => liveAction(e.currentTarget, "lobby/deny", { endpoint_id: w.endpoint_id }) })
+            : null
+        )
+      )
+    );
+    if (!waiting.length) lobby.append(el("li", { class: "muted-text", text: t("lobby_empty") }));
+  }
+
+  /** A live-clock time (ms on the server's monotonic clock) as minutes ago. */
+  function clockAgo(ms) {
+    const now = (live && live.snap && live.snap.now_ms) || ms;
+    const min = Math.max(0, Math.round((now - ms) / 60000));
+    return min < 1 ? (lang === "vi" ? "vừa xong" : "just now") : lang === "vi" ? `${min} phút trước` : `${min} min ago`;
   }
 
   // Toolbar actions.
@@ -2478,8 +2554,8 @@
   // (src/api/access.rs `role_permits`): actions a role cannot do are not
   // offered. The server still checks every request.
   const ROLE_ACTIONS = {
-    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "cascade_read"],
-    sub_operator: ["users_read", "org_read", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle"],
+    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control", "cascade_read"],
+    sub_operator: ["users_read", "org_read", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control"],
     secretary: ["users_read", "org_read", "endpoints_read", "meetings_read", "meetings_write"],
     chair: ["org_read", "endpoints_read", "meetings_read"],
     delegate: ["org_read", "meetings_read"],
@@ -2670,11 +2746,13 @@
       mine.queries = (meeting.unit_queries || []).map((q) => ({ unit_id: q.unit_id, kinds: q.kinds || [], include_self: !!q.include_self }));
     }
     const users = may("users_read") ? api("GET", "/api/v1/users").catch(() => ({ users: [] })) : Promise.resolve({ users: [] });
+    const bodies = api("GET", "/api/v1/bodies").catch(() => ({ bodies: [] }));
     const org = await act(null, () => loadOrg(meeting ? meeting.local_date : null));
     if (sched !== mine || !org) return;
     mine.org = scopedOrg(org);
     mine.shape = shapeTree(mine.org.units, mine.org.endpoints);
     mine.users = ((await users).users || []).filter((u) => !u.disabled);
+    mine.bodies = (await bodies).bodies || [];
     if (sched !== mine) return;
     fillScheduleForm(meeting);
     drawSchedule();
@@ -2700,6 +2778,8 @@
 
   function fillScheduleForm(m) {
     fillSelect($("sch-kind"), MEETING_KINDS.map((k) => el("option", { value: k, text: tk("kinds", k) })), m ? m.kind : "btv");
+    $("sch-policy").value = "";
+    delete $("sch-policy").dataset.touched;
     fillSelect($("sch-freq"), ["weekly", "monthly", "daily"].map((f) => el("option", { value: f, text: t(`freq_${f}`) })), "weekly");
     $("sch-weekdays").replaceChildren(
       ...WEEKDAYS.map((d) => el("label", { class: "check" }, el("input", { type: "checkbox", value: d, dataset: { weekday: d } }), " ", tk("weekdays", d)))
@@ -2739,6 +2819,11 @@
     };
     people($("sch-chair"), "chair", $("sch-chair").value || (m && m.chair_user_id));
     people($("sch-secretary"), "secretary", $("sch-secretary").value || (m && m.secretary_user_id));
+    const policy = $("sch-policy").value || (m ? m.access_policy : defaultPolicy($("sch-kind").value));
+    fillSelect($("sch-policy"), ["closed", "open"].map((p) => el("option", { value: p, text: tk("policies", p) })), policy);
+    const bodyValue = $("sch-body").value || (m && m.body_id) || "";
+    fillSelect($("sch-body"), [el("option", { value: "", text: t("sch_body_none") }), ...(s.bodies || []).map((b) => el("option", { value: b.id, text: `${b.name} — ${b.term}` }))], bodyValue);
+    drawMembers();
     $("sch-chair-field").hidden = !may("users_read");
     $("sch-secretary-field").hidden = !may("users_read");
     const qUnit = $("sch-q-unit").value;
@@ -2748,6 +2833,40 @@
     drawTimeHints();
     drawSchedTree();
     drawQueries();
+  }
+
+  /** BCH and BTV meetings are closed unless the planner says otherwise. */
+  function defaultPolicy(kind) {
+    return kind === "bch" || kind === "btv" ? "closed" : "open";
+  }
+
+  // People named in the meeting: a line per delegate, chair or secretary
+  // account, ticked when named, voting or invited.
+  function drawMembers() {
+    const s = sched;
+    const box = $("sch-members");
+    const named = new Map();
+    for (const c of box.querySelectorAll("input[type=checkbox]")) {
+      if (c.checked) named.set(c.value, box.querySelector(`select[data-user="${c.value}"]`).value);
+    }
+    if (!box.childElementCount && s.meeting) for (const x of s.meeting.members || []) named.set(x.user_id, x.role);
+    const who = s.users.filter((u) => (u.roles || []).some((r) => r === "delegate" || r === "chair" || r === "secretary"));
+    $("sch-members-field").hidden = !may("users_read");
+    box.replaceChildren(
+      ...who.map((u) =>
+        el(
+          "div",
+          { class: "member-line" },
+          el("label", { class: "check" }, el("input", { type: "checkbox", value: u.id, checked: named.has(u.id) }), " ", `${u.display_name} (${u.login})`),
+          el(
+            "select",
+            { dataset: { user: u.id }, "aria-label": t("sch_members") },
+            ...["voting", "invited"].map((r) => el("option", { value: r, text: tk("member_roles", r), selected: (named.get(u.id) || "voting") === r }))
+          )
+        )
+      )
+    );
+    if (!who.length) box.append(el("div", { class: "muted-text", text: t("sch_members_none") }));
   }
 
   function drawSchedTree() {
@@ -2908,6 +3027,13 @@
     sched.selected.delete($("sch-hub").value);
     drawSchedTree();
   });
+  // A new kind brings its default access policy, unless the planner chose one.
+  $("sch-policy").addEventListener("change", () => {
+    $("sch-policy").dataset.touched = "1";
+  });
+  $("sch-kind").addEventListener("change", () => {
+    if (!$("sch-policy").dataset.touched) $("sch-policy").value = defaultPolicy($("sch-kind").value);
+  });
   $("sch-freq").addEventListener("change", () => {
     $("sch-interval-unit").textContent = t(`unit_${$("sch-freq").value}`);
     $("sch-weekdays").hidden = $("sch-freq").value !== "weekly";
@@ -3034,6 +3160,12 @@
       unit_queries: s.queries.map((q) => ({ unit_id: q.unit_id, kinds: q.kinds, include_self: q.include_self })),
       chair_user_id: $("sch-chair").value || null,
       secretary_user_id: $("sch-secretary").value || null,
+      access_policy: $("sch-policy").value || null,
+      body_id: $("sch-body").value || null,
+      members: [...$("sch-members").querySelectorAll("input[type=checkbox]:checked")].map((c) => ({
+        user_id: c.value,
+        role: $("sch-members").querySelector(`select[data-user="${c.value}"]`).value,
+      })),
       expected_people: people,
       quorum_percent: quorum,
     };

@@ -146,6 +146,7 @@
       mo_open: "Mở biểu quyết",
       mo_close: "Kết thúc biểu quyết",
       mo_publish: "Công bố kết quả",
+      mo_chair_runs: "Chủ trì hội nghị mở, kết thúc và công bố biểu quyết.",
       mo_ballots: "Đã bỏ phiếu: {n}",
       mo_total: "Tổng số phiếu: {n}",
       mo_secret_hidden: "Bỏ phiếu kín: kết quả chỉ hiện khi kết thúc.",
@@ -354,6 +355,7 @@
       mo_open: "Open the vote",
       mo_close: "Close the vote",
       mo_publish: "Publish results",
+      mo_chair_runs: "The meeting's chair opens, closes and publishes the vote.",
       mo_ballots: "Ballots cast: {n}",
       mo_total: "Total votes: {n}",
       mo_secret_hidden: "Secret ballot: results show once closed.",
@@ -1370,13 +1372,22 @@
     );
   }
 
+  /** May the logged-in person open, close and publish this meeting's votes? */
+  function runsVotes() {
+    if (!me || !cur || !cur.meeting) return false;
+    const roles = me.roles || [];
+    return cur.meeting.chair_user_id === me.id || roles.some((r) => r === "admin" || r === "operator" || r === "sub_operator");
+  }
+
   function drawMotions() {
     if (!cur) return;
     const box = $("motions");
     box.replaceChildren();
     $("motions-empty").hidden = cur.motions.length > 0;
     for (const m of cur.motions) {
-      const step = { draft: ["open", "mo_open"], open: ["close", "mo_close"], closed: ["publish", "mo_publish"] }[m.state];
+      // Opening, closing and publishing a vote is the chair's (or the
+      // meeting's operators'); the secretariat prepares it and follows it.
+      const step = runsVotes() ? { draft: ["open", "mo_open"], open: ["close", "mo_close"], closed: ["publish", "mo_publish"] }[m.state] : null;
       const card = el(
         "article",
         { class: "motion", dataset: { motion: m.id, state: m.state, ballots: String(m.ballots_cast) } },
@@ -1389,6 +1400,7 @@
         ),
         el("div", { class: "mo-meta", text: `${t(`mode_${m.mode}`)} · ${t(`el_${m.electorate}`)} · ${m.options.join(" / ")}` }),
         el("div", { class: "mo-ballots", text: t("mo_ballots", { n: m.ballots_cast }) }),
+        !runsVotes() && m.state !== "published" ? el("div", { class: "mo-meta mo-chair-hint", text: t("mo_chair_runs") }) : null,
         m.results ? bars(m.results) : m.state !== "draft" ? el("div", { class: "mo-meta", text: t(m.mode === "secret" ? "mo_secret_hidden" : "mo_hidden") }) : null
       );
       box.append(card);

@@ -60,8 +60,8 @@
  * 30 s as a safety net (every 2 s while the stream is down): floor
  * request/withdraw, the page-sync document
  * (downloaded once with the token, shown by the browser's own PDF viewer
- * from a blob URL with #page=N), the vote panel (headcount prefilled from
- * the roll call's confirmed headcount).
+ * from a blob URL with #page=N), the vote panel (the room votes with the
+ * headcount confirmed for it at roll call; it sends none of its own).
  */
 (function () {
   'use strict';
@@ -71,6 +71,9 @@
   // without 200 of them hammering it in lockstep: hence the jitter below).
   const RECONNECT_MIN_MS = 1000;
   const RECONNECT_MAX_MS = 10000;
+  /** A room in an open meeting's lobby knocks this often: the console's
+   *  "Cho vào" takes effect within it. */
+  const LOBBY_KNOCK_MS = 3000;
   // Loopback/LAN candidates gather in milliseconds; never hold the join
   // hostage to an interface that does not answer.
   const ICE_GATHER_TIMEOUT_MS = 2000;
@@ -201,9 +204,10 @@
       'vote.role': 'Biểu quyết',
       'vote.open': 'Biểu quyết công khai',
       'vote.secret': 'Bỏ phiếu kín',
-      'vote.headcount': 'Số người biểu quyết tại điểm cầu',
-      'vote.choose': 'Nhập số người rồi chọn một phương án',
-      'vote.needHeadcount': 'Nhập số người (1–10000) trước khi biểu quyết',
+      'vote.headcount': 'Số người biểu quyết tại điểm cầu (đã xác nhận khi điểm danh)',
+      'vote.choose': 'Chọn một phương án',
+      'vote.needHeadcount': 'Chờ ban tổ chức xác nhận số người tại điểm cầu trước khi biểu quyết',
+      'join.lobby': 'Đang chờ ban tổ chức cho điểm cầu vào hội nghị…',
       'vote.sending': 'Đang gửi phiếu…',
       'vote.done': 'Đã biểu quyết – chờ công bố kết quả',
       'vote.closed': 'Đã kết thúc biểu quyết – chờ công bố kết quả',
@@ -269,9 +273,10 @@
       'vote.role': 'Vote',
       'vote.open': 'Open vote',
       'vote.secret': 'Secret ballot',
-      'vote.headcount': 'People voting in this room',
-      'vote.choose': 'Enter the headcount, then choose an option',
-      'vote.needHeadcount': 'Enter the headcount (1–10000) before voting',
+      'vote.headcount': 'People voting in this room (confirmed at roll call)',
+      'vote.choose': 'Choose an option',
+      'vote.needHeadcount': 'Waiting for the organisers to confirm how many people are in this room',
+      'join.lobby': 'Waiting for the organisers to let this room into the meeting…',
       'vote.sending': 'Sending the vote…',
       'vote.done': 'Vote cast – waiting for the result',
       'vote.closed': 'Voting closed – waiting for the result',
@@ -628,7 +633,13 @@
       case 'error': {
         log('server error', msg.code, msg.message);
         const text = errorText(msg.code, msg.message);
-        if (!st.joined) {
+        if (!st.joined && msg.code === 'in_lobby') {
+          // An open meeting's lobby: knock again soon; an operator lets
+          // the room in from the console.
+          setError('join', t('join.lobby'));
+          backoffMs = LOBBY_KNOCK_MS;
+          scheduleReconnect('in lobby');
+        } else if (!st.joined) {
           // The join itself was refused: nothing will work until someone
           // fixes the link or the meeting; keep retrying slowly.
           st.refused = true;
@@ -1046,7 +1057,6 @@
     dismissed: new Set(),
     voteBusy: null,
     voteError: null,
-    headcountEdited: false,
   };
   let pollTimer = null;
   let polling = false;
@@ -1417,26 +1427,10 @@
     return best;
   }
 
-  function headcountKey() {
-    return 'diemcau.headcount.' + meeting;
-  }
-
+  /** The headcount confirmed for this room at roll call: what its vote weighs. */
   function knownHeadcount() {
     const site = mySite();
-    if (site && site.headcount) return site.headcount;
-    try {
-      const v = Number(localStorage.getItem(headcountKey()));
-      return v > 0 ? v : null;
-    } catch (_) {
-      return null;
-    }
-  }
-
-  function validHeadcount(v) {
-    const s = String(v == null ? '' : v).trim();
-    if (!/^\d+$/.test(s)) return null;
-    const n = Number(s);
-    return n >= 1 && n <= MAX_HEADCOUNT ? n : null;
+    return site && site.headcount > 0 && site.headcount <= MAX_HEADCOUNT ? site.headcount : null;
   }
 
   function renderVote() {
@@ -1470,15 +1464,12 @@
         box.appendChild(b);
       });
       box.dataset.motion = m.id;
-      pl.headcountEdited = false;
       pl.voteError = null;
     }
-    if (canVote && !pl.headcountEdited && document.activeElement !== hc) {
-      const known = knownHeadcount();
-      if (known && hc.value !== String(known)) hc.value = String(known);
-    }
-    const hcOk = validHeadcount(hc.value) !== null;
-    hc.setAttribute('aria-invalid', hcOk ? 'false' : 'true');
+    const known = knownHeadcount();
+    const shown = known ? String(known) : '—';
+    if (hc.value !== shown) hc.value = shown;
+    const hcOk = known !== null;
     for (const b of box.querySelectorAll('button')) b.disabled = !!pl.voteBusy || !hcOk;
     let status = '';
     if (m.state === 'published') status = t('vote.result');
@@ -1536,9 +1527,8 @@
   }
 
   async function castVote(id, index) {
-    const hc = validHeadcount($('vote-headcount').value);
+    const hc = knownHeadcount();
     if (hc === null || pl.voteBusy) {
-      $('vote-headcount').focus();
       renderVote();
       return;
     }
@@ -1546,14 +1536,9 @@
     pl.voteError = null;
     renderVote();
     try {
-      await api('POST', '/motions/' + encodeURIComponent(id) + '/vote', { option: index, headcount: hc });
+      await api('POST', '/motions/' + encodeURIComponent(id) + '/vote', { option: index });
       pl.voted.add(id);
-      log('voted on', id, 'option', index, 'headcount', hc);
-      try {
-        localStorage.setItem(headcountKey(), String(hc));
-      } catch (_) {
-        /* no storage */
-      }
+      log('voted on', id, 'option', index, 'weighing the confirmed headcount', hc);
     } catch (e) {
       log('vote failed:', e.code, e.message);
       if (e.code === 'already_voted') pl.voted.add(id);
@@ -1764,10 +1749,6 @@
     }, UI_TICK_MS);
     $('btn-lang').addEventListener('click', () => setLang(lang === 'vi' ? 'en' : 'vi'));
     $('btn-floor').addEventListener('click', onFloorClick);
-    $('vote-headcount').addEventListener('input', () => {
-      pl.headcountEdited = true;
-      renderVote();
-    });
     $('vote-dismiss').addEventListener('click', () => {
       if (pl.motion) pl.dismissed.add(pl.motion.id);
       renderVote();

@@ -58,6 +58,8 @@ pub struct AppState {
     /// Console users, their sessions and API tokens: one per server, as it
     /// holds the login throttle and the password verification slots.
     pub people: crate::control::people::People,
+    /// The keys of the secret votes this node opened (memory only).
+    pub ballots: Arc<crate::control::ballot_box::BallotBox>,
 }
 
 impl From<ConferenceError> for ApiError {

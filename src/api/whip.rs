@@ -112,6 +112,12 @@ async fn create(
             (header::CONTENT_TYPE, "application/sdp".to_string()),
             (header::LOCATION, location),
             (header::ETAG, format!("\"{resource}\"")),
+            // The participant id the roll call and live events name it by
+            // (not a capability: the Location is).
+            (
+                header::HeaderName::from_static("x-diemcau-participant"),
+                id.to_string(),
+            ),
         ],
         answer,
     )

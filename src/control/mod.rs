@@ -8,6 +8,7 @@
 //! credentials) are the first of those, on top of `crate::store`.
 
 pub mod agenda;
+pub mod ballot_box;
 pub mod bodies;
 pub mod cascade;
 pub mod documents;

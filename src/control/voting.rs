@@ -7,14 +7,18 @@
 //! with its audit record; a refused step changes nothing.
 //!
 //! **Secret ballots.** No link between a voter and a choice is stored
-//! anywhere:
+//! anywhere, at any moment:
 //! - `motion_ballots_cast` holds only (motion, voter): enough to refuse a
 //!   second vote, with no choice and no time;
-//! - `motion_tallies` holds one row per (motion, option), counted up in the
-//!   same transaction; there is no per-ballot row to join. Every tally row
-//!   of the motion is rewritten by each ballot (the chosen one +weight, the
-//!   others +0), so even PostgreSQL's row versions (`xmin`, which name the
-//!   writing transaction) do not point at the chosen option;
+//! - while the vote is open each choice is sealed to the vote's key
+//!   (`control::ballot_box`, the private half only in the memory of the
+//!   node that opened it) into `motion_sealed_ballots`, and no tally is
+//!   written: a copy of the database files — WAL, journal, PostgreSQL's dead
+//!   row versions and WAL included — taken after any ballot shows who voted
+//!   and unreadable ballots, and consecutive copies show no count moving;
+//! - at close the box is opened in memory, only the totals are written to
+//!   `motion_tallies` and the sealed ballots are deleted, in one
+//!   transaction;
 //! - the audit record of a secret ballot is `motion.ballot_cast` naming the
 //!   voter (who took part is a public fact of the meeting, and an auditor
 //!   must be able to check that only eligible voters voted) with empty
@@ -34,7 +38,57 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
+use crate::control::ballot_box::{Ballot, BallotBox, BallotError};
 use crate::store::{Actor, SqlxResultExt, Store, StoreError, audit, new_id, now_ms};
+
+/// Open a closing secret vote's sealed ballots in memory, write only the
+/// totals, and delete the sealed ballots — in the caller's transaction.
+async fn count_sealed(
+    tx: &mut AnyConnection,
+    ballots: &BallotBox,
+    motion: &str,
+) -> Result<(), VotingError> {
+    const DOING: &str = "counting a secret vote";
+    let sealed: Vec<String> =
+        sqlx::query_scalar("SELECT sealed FROM motion_sealed_ballots WHERE motion_id = $1")
+            .bind(motion)
+            .fetch_all(&mut *tx)
+            .await
+            .ctx(DOING)?;
+    let opened = ballots
+        .unseal_all(motion, &sealed)
+        .map_err(VotingError::Ballot)?;
+    let mut totals: std::collections::BTreeMap<u32, (i64, i64)> = Default::default();
+    for b in opened {
+        let t = totals.entry(b.option).or_default();
+        t.0 += i64::from(b.weight);
+        t.1 += 1;
+    }
+    for (option, (votes, count)) in totals {
+        sqlx::query(
+            "UPDATE motion_tallies SET votes = $3, ballots = $4
+             WHERE motion_id = $1 AND option_index = $2",
+        )
+        .bind(motion)
+        .bind(i64::from(option))
+        .bind(votes)
+        .bind(count)
+        .execute(&mut *tx)
+        .await
+        .ctx(DOING)?;
+    }
+    sqlx::query("DELETE FROM motion_sealed_ballots WHERE motion_id = $1")
+        .bind(motion)
+        .execute(&mut *tx)
+        .await
+        .ctx(DOING)?;
+    sqlx::query("UPDATE motions SET seal_key = NULL WHERE id = $1")
+        .bind(motion)
+        .execute(&mut *tx)
+        .await
+        .ctx(DOING)?;
+    Ok(())
+}
 
 /// Longest motion title, in characters.
 pub const TITLE_MAX_CHARS: usize = 500;
@@ -235,6 +289,9 @@ pub enum VotingError {
     AlreadyVoted(String),
     #[error("{0}")]
     NotEligible(String),
+    /// A secret vote's sealed ballots cannot be opened here.
+    #[error("the secret ballots cannot be counted: {0}; hold the vote again")]
+    Ballot(BallotError),
 }
 
 fn invalid<T>(field: impl Into<String>, message: impl Into<String>) -> Result<T, VotingError> {
@@ -354,11 +411,22 @@ fn motion_from_row(row: &sqlx::any::AnyRow) -> Result<Motion, StoreError> {
 #[derive(Clone, Debug)]
 pub struct Voting {
     store: Store,
+    ballots: std::sync::Arc<crate::control::ballot_box::BallotBox>,
 }
 
 impl Voting {
+    /// Voting with a ballot box of its own (secret votes it opens can be
+    /// closed only through it).
     pub fn new(store: Store) -> Voting {
-        Voting { store }
+        Voting::with_ballot_box(store, Default::default())
+    }
+
+    /// Voting with the server's one ballot box.
+    pub fn with_ballot_box(
+        store: Store,
+        ballots: std::sync::Arc<crate::control::ballot_box::BallotBox>,
+    ) -> Voting {
+        Voting { store, ballots }
     }
 
     /// Create a draft motion in `meeting` (not one that ended or was cancelled).
@@ -556,15 +624,17 @@ impl Voting {
     ) -> Result<Motion, VotingError> {
         const DOING: &str = "changing a motion's state";
         let mut tx = self.store.begin_write().await?;
-        let from: String =
-            sqlx::query_scalar("SELECT state FROM motions WHERE id = $1 AND meeting_id = $2")
-                .bind(id)
-                .bind(meeting)
-                .fetch_optional(&mut *tx)
-                .await
-                .ctx(DOING)?
-                .ok_or_else(|| VotingError::UnknownMotion(id.to_string()))?;
+        let row = sqlx::query("SELECT state, mode FROM motions WHERE id = $1 AND meeting_id = $2")
+            .bind(id)
+            .bind(meeting)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx(DOING)?
+            .ok_or_else(|| VotingError::UnknownMotion(id.to_string()))?;
+        let from: String = row.try_get(0).ctx(DOING)?;
+        let mode: String = row.try_get(1).ctx(DOING)?;
         let from: MotionState = from.parse().map_err(decode(DOING))?;
+        let secret = mode.parse::<MotionMode>().map_err(decode(DOING))? == MotionMode::Secret;
         if !from.can_become(to) {
             return Err(VotingError::IllegalTransition {
                 id: id.to_string(),
@@ -597,6 +667,18 @@ impl Voting {
         .execute(&mut *tx)
         .await
         .ctx(DOING)?;
+        if secret && to == MotionState::Open {
+            let key = self.ballots.open(id).map_err(VotingError::Ballot)?;
+            sqlx::query("UPDATE motions SET seal_key = $1 WHERE id = $2")
+                .bind(key)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .ctx(DOING)?;
+        }
+        if secret && to == MotionState::Closed {
+            count_sealed(&mut tx, &self.ballots, id).await?;
+        }
         let mut details = json!({"meeting_id": meeting, "from": from.as_str(), "to": to.as_str()});
         if to == MotionState::Published {
             // Counts by option index (not label): the publisher may be a voter.
@@ -617,6 +699,9 @@ impl Voting {
         };
         audit::append(&mut tx, actor, action, &target(id), &details).await?;
         tx.commit().await.ctx(DOING)?;
+        if secret && to == MotionState::Closed {
+            self.ballots.forget(id);
+        }
         self.get(meeting, id).await
     }
 
@@ -655,7 +740,7 @@ impl Voting {
     async fn scrub_history(&self) {
         let sql = match self.store.backend() {
             crate::store::Backend::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
-            crate::store::Backend::Postgres => "VACUUM FULL motion_tallies",
+            crate::store::Backend::Postgres => "VACUUM FULL motion_sealed_ballots",
         };
         if let Err(e) = sqlx::query(sql).execute(self.store.pool()).await {
             tracing::warn!(error = %e, "scrubbing old tally versions after a secret vote failed");
@@ -763,22 +848,19 @@ impl Voting {
             .execute(&mut *tx)
             .await
             .ctx(DOING)?;
-        // Every option row of the motion is rewritten (+0 for the others):
-        // which row a ballot touched is not visible in the row versions.
-        sqlx::query(
-            "UPDATE motion_tallies
-             SET votes = votes + CASE WHEN option_index = $2 THEN $3 ELSE 0 END,
-                 ballots = ballots + CASE WHEN option_index = $2 THEN 1 ELSE 0 END
-             WHERE motion_id = $1",
-        )
-        .bind(id)
-        .bind(index as i64)
-        .bind(i64::from(voter.weight()))
-        .execute(&mut *tx)
-        .await
-        .ctx(DOING)?;
         match m.mode {
             MotionMode::Open => {
+                sqlx::query(
+                    "UPDATE motion_tallies
+                     SET votes = votes + $3, ballots = ballots + 1
+                     WHERE motion_id = $1 AND option_index = $2",
+                )
+                .bind(id)
+                .bind(index as i64)
+                .bind(i64::from(voter.weight()))
+                .execute(&mut *tx)
+                .await
+                .ctx(DOING)?;
                 let now = now_ms();
                 sqlx::query(
                     "INSERT INTO motion_open_votes (motion_id, voter_id, option_index, weight, at_ms)
@@ -799,6 +881,32 @@ impl Voting {
                 audit::append(&mut tx, actor, "motion.vote", &target(id), &details).await?;
             }
             MotionMode::Secret => {
+                // Sealed to the vote's key; no tally moves until it closes.
+                let key: Option<String> =
+                    sqlx::query_scalar("SELECT seal_key FROM motions WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .ctx(DOING)?;
+                let key = key.ok_or(VotingError::Ballot(BallotError::KeyLost))?;
+                let sealed = crate::control::ballot_box::seal(
+                    &key,
+                    id,
+                    Ballot {
+                        option: index as u32,
+                        weight: voter.weight(),
+                    },
+                )
+                .map_err(VotingError::Ballot)?;
+                sqlx::query(
+                    "INSERT INTO motion_sealed_ballots (id, motion_id, sealed) VALUES ($1, $2, $3)",
+                )
+                .bind(new_id("bal_"))
+                .bind(id)
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await
+                .ctx(DOING)?;
                 // That the voter took part, nothing about the choice (see the module doc).
                 let details = json!({"meeting_id": meeting, "voter_id": voter.id()});
                 audit::append(&mut tx, actor, "motion.ballot_cast", &target(id), &details).await?;

@@ -86,6 +86,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit_seal",
         sql: include_str!("migrations/0013_audit_seal.sql"),
     },
+    Migration {
+        version: 14,
+        name: "sealed_ballots",
+        sql: include_str!("migrations/0014_sealed_ballots.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -293,13 +293,9 @@ fn chromium_room_and_webrtc_rs_whip_whep_see_each_other() {
         };
         let (publisher, whip) =
             whip_publisher(&base, "demo", server::DEMO_TOKEN, "whip-testsrc", publish).await;
-        // The WHIP Location ends in the publisher's participant id.
-        let whip_id = whip
-            .location
-            .rsplit('/')
-            .next()
-            .expect("WHIP location has a last segment")
-            .to_string();
+        // The answer names the publisher's participant id (its Location is
+        // an unguessable resource, not the id).
+        let whip_id = whip.participant.clone().expect("X-Diemcau-Participant");
         let (viewer, _whep) =
             whep_subscriber(&base, "demo", server::DEMO_TOKEN, "whep-viewer", 2, 1, None).await;
 

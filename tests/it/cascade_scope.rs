@@ -115,7 +115,7 @@ both_backends! {
         let (status, _) = relay_call(&base, &open(&closed), &xa, body("xa")).await;
         assert_eq!(status, 404);
         assert_eq!(refusals(&store, &closed).await.len(), 1);
-        assert_eq!(metric(&base, "diemcau_cascade_relays_refused_total").await, 2.0);
+        assert_eq!(metric(&w.srv.metrics_url(), "diemcau_cascade_relays_refused_total").await, 2.0);
         // Nor may it sync or close a relay there: refused and audited too.
         let (status, answer) = relay_call(
             &base,
@@ -191,7 +191,7 @@ both_backends! {
         for k in ["b", "hub"] {
             assert_eq!(row(k)["connected"], json!(false), "{k}: {}", row(k));
         }
-        assert_eq!(metric(&base, "diemcau_cascade_presence_ignored_total").await, 2.0);
+        assert_eq!(metric(&w.srv.metrics_url(), "diemcau_cascade_presence_ignored_total").await, 2.0);
     }
 }
 

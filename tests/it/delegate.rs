@@ -195,7 +195,9 @@ fn delegate_reads_page_two_keeps_a_private_note_across_reload_follows_the_presen
             .await;
         assert_eq!(motion.status, 201, "{}", motion.text);
         let motion_id = motion.body["id"].as_str().expect("motion id").to_string();
-        let r = sec
+        // Opening the vote is the chair's.
+        let r = w
+            .as_role("chair")
             .post(&format!("{api}/motions/{motion_id}/open"), json!({}))
             .await;
         assert_eq!(r.status, 200, "{}", r.text);

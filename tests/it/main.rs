@@ -7,6 +7,7 @@
 mod agenda;
 mod api;
 mod audit;
+mod ballot_files;
 mod browser;
 mod cascade_registry;
 mod cascade_scope;

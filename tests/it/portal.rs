@@ -513,12 +513,24 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
         .as_str()
         .expect("motion id")
         .to_string();
-        steps
+        // The vote is the chair's to open, close and publish: the
+        // secretary's page shows no such button, says so, and follows.
+        let hint = steps
             .run(&format!(
-                "{}.querySelector('[data-action=open]').click(); return true;",
+                "const c = {}; return !c.querySelector('[data-action=open]') && !!c.querySelector('.mo-chair-hint');",
                 card(&motion)
             ))
             .await;
+        assert_eq!(
+            hint,
+            serde_json::Value::Bool(true),
+            "the secretary's card offers no step"
+        );
+        let chair = w.as_role("chair");
+        let r = chair
+            .post(&format!("{api}/motions/{motion}/open"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
         steps
             .until(
                 "09-motion-open",
@@ -552,24 +564,12 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             .await;
         steps.shot("10-vote-counted").await;
 
-        // 6. Closed and published on the page (each confirmed): result bars.
+        // 6. Closed and published by the chair; the page shows the bars.
         for (verb, state) in [("close", "closed"), ("publish", "published")] {
-            steps
-                .run(&format!(
-                    "{}.querySelector('[data-action={verb}]').click(); return true;",
-                    card(&motion)
-                ))
+            let r = chair
+                .post(&format!("{api}/motions/{motion}/{verb}"), json!({}))
                 .await;
-            steps
-                .until(
-                    &format!("11-{verb}-confirm"),
-                    "return document.getElementById('confirm').open;",
-                    STEP_TIMEOUT,
-                )
-                .await;
-            steps
-                .run("document.getElementById('confirm-yes').click(); return true;")
-                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
             steps
                 .until(
                     &format!("11-{state}"),

@@ -233,7 +233,7 @@ fn live_controls_refuse_bad_input_and_mute_a_publisher() {
         })
         .await;
         assert!(flowing, "audio did not flow:\n{}", sub.describe());
-        let id = whip.location.rsplit('/').next().unwrap().to_string();
+        let id = whip.participant.clone().expect("X-Diemcau-Participant");
         let mute_url = format!("{base}/rooms/{MEETING}/participants/{id}/mute");
 
         // Bad input: a clear error, nothing changes.

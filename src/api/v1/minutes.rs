@@ -280,7 +280,7 @@ async fn generate(state: &AppState, m: &Meeting, edits: Edits) -> Result<Minutes
                 .unwrap_or_default(),
         })
         .collect();
-    let motions = Voting::new(state.store.clone())
+    let motions = Voting::with_ballot_box(state.store.clone(), state.ballots.clone())
         .list(&m.id)
         .await?
         .into_iter()

@@ -117,12 +117,13 @@ impl From<VotingError> for ApiError {
             VotingError::Closed(_) => ApiError::conflict("vote_closed", msg),
             VotingError::AlreadyVoted(_) => ApiError::conflict("already_voted", msg),
             VotingError::NotEligible(_) => ApiError::forbidden("not_eligible", msg),
+            VotingError::Ballot(_) => ApiError::conflict("ballots_not_countable", msg),
         }
     }
 }
 
 fn voting(state: &AppState) -> Voting {
-    Voting::new(state.store.clone())
+    Voting::with_ballot_box(state.store.clone(), state.ballots.clone())
 }
 
 /// The meeting, if the caller may see it and (for managing) it is in a
@@ -161,12 +162,13 @@ async fn for_caller(
     Ok(m)
 }
 
-/// Does the caller run the votes of meeting `id`?
+/// Does the caller see a vote's counts before they are published: the one
+/// who runs the meeting's votes (its chair, its operators) or keeps its
+/// record (its secretary)?
 async fn manages(state: &AppState, caller: &Caller, m: &Meeting) -> Result<bool, ApiError> {
-    Ok(state
-        .conference
-        .may(&caller.who(), m, Action::VoteManage)
-        .await?)
+    let who = caller.who();
+    let c = &state.conference;
+    Ok(c.may(&who, m, Action::VoteManage).await? || c.may(&who, m, Action::MinutesWrite).await?)
 }
 
 fn redact(manages: bool, mut m: Motion) -> Motion {

@@ -1819,6 +1819,9 @@ pub fn http_client() -> reqwest::Client {
 pub struct HttpSession {
     /// Absolute URL of the session resource (from `Location`).
     pub location: String,
+    /// The engine's participant id (`X-Diemcau-Participant`): what the
+    /// roll call and the room controls name it by.
+    pub participant: Option<String>,
     pub answer: String,
 }
 
@@ -1827,6 +1830,7 @@ pub struct HttpSession {
 pub struct HttpReply {
     pub status: u16,
     pub location: Option<String>,
+    pub participant: Option<String>,
     pub content_type: Option<String>,
     pub body: String,
 }
@@ -1862,6 +1866,11 @@ pub async fn post_sdp(base: &str, path: &str, token: Option<&str>, offer: &str) 
         .get("location")
         .and_then(|v| v.to_str().ok())
         .map(|l| absolute(base, l));
+    let participant = resp
+        .headers()
+        .get("x-diemcau-participant")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let content_type = resp
         .headers()
         .get("content-type")
@@ -1871,6 +1880,7 @@ pub async fn post_sdp(base: &str, path: &str, token: Option<&str>, offer: &str) 
     HttpReply {
         status,
         location,
+        participant,
         content_type,
         body,
     }
@@ -1930,6 +1940,7 @@ impl RtcClient {
             .map_err(|e| format!("{kind} answer rejected by webrtc-rs: {e}\n{}", reply.body))?;
         Ok(HttpSession {
             location,
+            participant: reply.participant.clone(),
             answer: reply.body,
         })
     }
