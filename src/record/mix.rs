@@ -361,35 +361,38 @@ impl Mixer {
             s.pcm.drain(..n);
         }
         self.stats.max_mixed = self.stats.max_mixed.max(mixed);
-        // A limiter, not a clipper: the gain falls within ATTACK_SAMPLES to
-        // keep the frame's peak under the ceiling and recovers over ~0.5 s,
-        // ramped across the frame so the change makes no click. Samples
-        // inside the attack ramp can still be above the ceiling; they are
-        // clamped to it (never to full scale, which the codec would then
-        // overshoot).
-        let peak = self.frame.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-        let target = if peak * self.gain > CEILING {
-            CEILING / peak
-        } else {
-            (self.gain + 0.04).min(1.0)
-        };
-        let ramp = if target < self.gain {
-            ATTACK_SAMPLES
-        } else {
-            FRAME_SAMPLES
-        };
-        let step = (target - self.gain) / ramp as f32;
-        let mut g = self.gain;
-        for (i, x) in self.frame.iter_mut().enumerate() {
-            if i < ramp {
-                g += step;
-            } else {
-                g = target;
-            }
-            *x = (*x * g).clamp(-CEILING, CEILING);
-        }
-        self.gain = target;
+        limit(&mut self.frame, &mut self.gain);
     }
+}
+
+/// A limiter, not a clipper: the gain falls within [`ATTACK_SAMPLES`] to
+/// keep the frame's peak under [`CEILING`] and recovers over ~0.5 s,
+/// ramped across the frame so the change makes no click. Samples inside
+/// the attack ramp can still be above the ceiling; they are clamped to it
+/// (never to full scale, which the codec would then overshoot).
+fn limit(frame: &mut [f32], gain: &mut f32) {
+    let peak = frame.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let target = if peak * *gain > CEILING {
+        CEILING / peak
+    } else {
+        (*gain + 0.04).min(1.0)
+    };
+    let ramp = if target < *gain {
+        ATTACK_SAMPLES
+    } else {
+        frame.len()
+    };
+    let step = (target - *gain) / ramp as f32;
+    let mut g = *gain;
+    for (i, x) in frame.iter_mut().enumerate() {
+        if i < ramp {
+            g += step;
+        } else {
+            g = target;
+        }
+        *x = (*x * g).clamp(-CEILING, CEILING);
+    }
+    *gain = target;
 }
 
 #[cfg(test)]
@@ -611,6 +614,30 @@ mod tests {
         let peak = pcm.iter().fold(0.0f32, |a, x| a.max(x.abs()));
         assert!(peak <= 1.0, "peak {peak}");
         assert!(peak > 0.5, "still loud: {peak}");
+    }
+
+    #[test]
+    fn the_limiter_keeps_every_sample_under_the_ceiling_before_encoding() {
+        // Pure arithmetic, before any codec: what reaches Opus is under
+        // -1 dBFS whatever the CPU, so the codec's overshoot has room.
+        let mut gain = 1.0;
+        for f in 0..50 {
+            // Silence, then a sudden 1.8x overload, then quiet again.
+            let amp = match f {
+                0..10 => 0.0,
+                10..30 => 1.8,
+                _ => 0.2,
+            };
+            let mut frame: Vec<f32> = (0..FRAME_SAMPLES)
+                .map(|i| amp * (i as f32 * 0.13).sin())
+                .collect();
+            limit(&mut frame, &mut gain);
+            let peak = frame.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            assert!(peak <= CEILING, "frame {f}: peak {peak}");
+            if f >= 45 {
+                assert!(peak > 0.15, "quiet speech comes back up: {peak}");
+            }
+        }
     }
 
     #[test]

@@ -314,9 +314,13 @@ fn simulcast_publish_reaches_subscriber() {
             "the first video packet forwarded was not the start of a keyframe: {}",
             video.summary()
         );
-        // Spec: within 2 s; one extra second for a loaded CI machine.
+        // Spec: within 2 s — measured on virtual time in `engine.rs`, where
+        // no scheduler can stretch it. Here, on real sockets sharing two
+        // cores with the rest of the suite, only a keyframe that never
+        // comes on its own (no PLI at connect, waiting for the publisher's
+        // periodic one) is caught.
         assert!(
-            first.at.saturating_duration_since(connected_at) <= Duration::from_secs(3),
+            first.at.saturating_duration_since(connected_at) <= Duration::from_secs(8),
             "first keyframe arrived {:?} after the subscriber connected",
             first.at.saturating_duration_since(connected_at)
         );
@@ -366,20 +370,23 @@ fn stage_stream_stays_continuous_across_forced_layer_switch() {
         let (publisher, _) = whip_publisher(&base, MEETING, DEMO_TOKEN, "pub", config).await;
         let (sub, _) = whep_subscriber(&base, MEETING, DEMO_TOKEN, "sub", 1, 1, None).await;
 
-        // The server may start low and climb as its estimate grows.
-        let ok = wait_for(Duration::from_secs(25), || {
+        // The server may start low and climb as its estimate grows; on a
+        // loaded machine the estimate climbs slower (both stacks share two
+        // cores with the rest of the suite), so the wait is generous: this
+        // test proves the switches are clean, not how fast they come.
+        let ok = wait_for(Duration::from_secs(60), || {
             sub.video(0).is_some_and(|v| v.current_layer() == Some('f'))
         })
         .await;
         assert!(
             ok,
-            "the subscriber never received the high layer (f) within 25 s:\n{}",
+            "the subscriber never received the high layer (f) within 60 s:\n{}",
             sub.describe()
         );
 
         let paused_at = Instant::now();
         publisher.pause_layer("f");
-        let ok = wait_for(Duration::from_secs(10), || {
+        let ok = wait_for(Duration::from_secs(30), || {
             sub.video(0).is_some_and(|v| {
                 v.frames_of_layer_since('h', paused_at) + v.frames_of_layer_since('q', paused_at)
                     >= 10
@@ -389,7 +396,7 @@ fn stage_stream_stays_continuous_across_forced_layer_switch() {
         assert!(
             ok,
             "after layer f stopped, the server did not switch the subscriber to a lower \
-             layer within 10 s:\n{}",
+             layer within 30 s:\n{}",
             sub.describe()
         );
 
@@ -440,13 +447,16 @@ fn stage_stream_stays_continuous_across_forced_layer_switch() {
 
         let resumed_at = Instant::now();
         publisher.resume_layer("f");
-        tokio::time::sleep(Duration::from_secs(4)).await;
-        let v = sub.video(0).unwrap();
+        let ok = wait_for(Duration::from_secs(20), || {
+            sub.video(0).is_some_and(|v| v.since(resumed_at) >= 60)
+        })
+        .await;
         assert!(
-            v.since(resumed_at) >= 60,
+            ok,
             "video stopped flowing after layer f resumed:\n{}",
             sub.describe()
         );
+        let v = sub.video(0).unwrap();
         assert!(
             v.seq_discontinuities().is_empty() && v.timestamp_regressions().is_empty(),
             "stream broke after resume: jumps {:?}, ts regressions {:?}",
