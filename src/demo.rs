@@ -188,6 +188,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoProvince> {
             meetings.open(&actor, &m.id).await?
         }
     };
+    closed_meeting(store, &actor, hub.as_ref().map(|h| h.id.clone()), now).await?;
     let mut rooms = Vec::new();
     for p in meetings.participants(&meeting.id).await? {
         let token = endpoints.rotate_token(&actor, &p.endpoint_id).await?;
@@ -202,4 +203,72 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoProvince> {
         meeting_title: meeting.title,
         rooms,
     })
+}
+
+/// The Standing Committee of the demo province and a closed meeting of it
+/// planned for the hub alone: the demo's communes cannot open it, its
+/// documents or its votes (every refusal is audited); an admin names its
+/// members in the console (people are never seeded: no default password).
+async fn closed_meeting(
+    store: &Store,
+    actor: &Actor,
+    hub: Option<String>,
+    now: i64,
+) -> anyhow::Result<()> {
+    use crate::control::bodies::{Bodies, BodyDraft, BodyKind};
+    let bodies = Bodies::new(store.clone());
+    let name = "Ban Thường vụ Tỉnh ủy Mẫu (trình diễn)";
+    let body = match bodies.list().await?.into_iter().find(|b| b.name == name) {
+        Some(b) => b,
+        None => {
+            bodies
+                .create(
+                    actor,
+                    BodyDraft {
+                        name: name.into(),
+                        kind: BodyKind::Btv,
+                        term: "khóa XV, nhiệm kỳ 2025–2030".into(),
+                    },
+                )
+                .await?
+        }
+    };
+    let meetings = Meetings::new(store.clone());
+    let title = "Hội nghị Ban Thường vụ (họp kín, trình diễn)";
+    let planned = meetings
+        .list(&crate::control::meetings::MeetingFilter {
+            from_ms: Some(now),
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .any(|m| m.title == title);
+    if !planned {
+        meetings
+            .create(
+                actor,
+                MeetingDraft {
+                    title: title.into(),
+                    kind: MeetingKind::Btv,
+                    description: "Họp kín: chỉ điểm cầu chủ trì và thành viên Ban Thường vụ \
+                                  được xem, nghe, đọc tài liệu và biểu quyết."
+                        .into(),
+                    starts_at_ms: now + 2 * 3_600_000,
+                    ends_at_ms: now + 4 * 3_600_000,
+                    recurrence: None,
+                    hub_endpoint_id: hub,
+                    endpoint_ids: Vec::new(),
+                    unit_queries: Vec::new(),
+                    chair_user_id: None,
+                    secretary_user_id: None,
+                    expected_people: None,
+                    quorum_percent: None,
+                    access_policy: None,
+                    body_id: Some(body.id),
+                    members: Vec::new(),
+                },
+            )
+            .await?;
+    }
+    Ok(())
 }

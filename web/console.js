@@ -1246,7 +1246,7 @@
           "tr",
           { dataset: { meeting: m.id, state: m.state } },
           el("td", { class: "time", text: `${vnTime(m.starts_at_ms)} – ${vnTime(m.ends_at_ms).slice(0, 5)}` }),
-          el("td", {}, el("div", { class: "m-title", text: m.title }), el("div", { class: "m-kind", text: m.series_id ? `${tk("kinds", m.kind)} · ${t("occurrence", { n: m.occurrence })}` : tk("kinds", m.kind) })),
+          el("td", {}, el("div", { class: "m-title", text: m.title }), el("div", { class: "m-kind", text: m.series_id ? `${tk("kinds", m.kind)} · ${t("occurrence", { n: m.occurrence })}` : tk("kinds", m.kind) }), el("span", { class: `badge badge-${m.access_policy}`, dataset: { policy: m.access_policy }, text: tk("policies", m.access_policy) })),
           el("td", {}, stateBadge(m.state)),
           el("td", {}, actions)
         )
