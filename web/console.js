@@ -780,6 +780,7 @@
   // The cascade links view (/console/cascade).
   Object.assign(DICT.vi, {
     nav_cascade: "Liên kết tầng",
+    nav_bodies: "Cơ quan",
     cas_title: "Liên kết tầng",
     cas_new: "Đăng ký nút cấp dưới",
     cas_this_node: "Máy chủ này",
@@ -858,6 +859,7 @@
   });
   Object.assign(DICT.en, {
     nav_cascade: "Cascade links",
+    nav_bodies: "Bodies",
     cas_title: "Cascade links",
     cas_new: "Register a child node",
     cas_this_node: "This server",
@@ -1055,6 +1057,7 @@
     if (m) return { view: "schedule", id: decodeURIComponent(m[1]) };
     if (/^\/console\/endpoints\/?$/.test(p)) return { view: "endpoints" };
     if (/^\/console\/cascade\/?$/.test(p)) return { view: "cascade" };
+    if (/^\/console\/bodies\/?$/.test(p)) return { view: "bodies" };
     return { view: "meetings" };
   }
   function go(path) {
@@ -1064,7 +1067,7 @@
   window.addEventListener("popstate", () => render());
 
   function showOnly(id) {
-    for (const v of ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints", "view-cascade"]) $(v).hidden = v !== id;
+    for (const v of ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints", "view-cascade", "view-bodies"]) $(v).hidden = v !== id;
     markNav(id);
     document.body.dataset.view = id;
   }
@@ -1090,6 +1093,7 @@
       if (r.view === "schedule") openSchedule(r.id);
       else if (r.view === "endpoints") openRegistry();
       else if (r.view === "cascade") openCascade();
+      else if (r.view === "bodies") openBodies();
       else showMeetings();
     }
   }
@@ -1122,6 +1126,7 @@
     $("nav").hidden = !me;
     $("nav-endpoints").hidden = !may("endpoints_read");
     $("nav-cascade").hidden = !may("cascade_read");
+    $("nav-bodies").hidden = !may("org_read");
   }
 
   $("login-form").addEventListener("submit", async (ev) => {
@@ -1246,7 +1251,7 @@
           "tr",
           { dataset: { meeting: m.id, state: m.state } },
           el("td", { class: "time", text: `${vnTime(m.starts_at_ms)} – ${vnTime(m.ends_at_ms).slice(0, 5)}` }),
-          el("td", {}, el("div", { class: "m-title", text: m.title }), el("div", { class: "m-kind", text: m.series_id ? `${tk("kinds", m.kind)} · ${t("occurrence", { n: m.occurrence })}` : tk("kinds", m.kind) }), el("span", { class: `badge badge-${m.access_policy}`, dataset: { policy: m.access_policy }, text: tk("policies", m.access_policy) })),
+          el("td", {}, el("div", { class: "m-title", text: m.title }), el("div", { class: "m-kind", text: m.series_id ? `${tk("kinds", m.kind)} · ${t("occurrence", { n: m.occurrence })}` : tk("kinds", m.kind) }), el("span", { class: `policy-tag policy-${m.access_policy}`, dataset: { policy: m.access_policy }, text: tk("policies", m.access_policy) })),
           el("td", {}, stateBadge(m.state)),
           el("td", {}, actions)
         )
@@ -2583,13 +2588,13 @@
   }
 
   function markNav(view) {
-    const current = view === "view-endpoints" ? "nav-endpoints" : view === "view-cascade" ? "nav-cascade" : view === "view-login" ? null : "nav-meetings";
-    for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade"]) {
+    const current = view === "view-endpoints" ? "nav-endpoints" : view === "view-cascade" ? "nav-cascade" : view === "view-bodies" ? "nav-bodies" : view === "view-login" ? null : "nav-meetings";
+    for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade", "nav-bodies"]) {
       if (id === current) $(id).setAttribute("aria-current", "page");
       else $(id).removeAttribute("aria-current");
     }
   }
-  for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade"])
+  for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade", "nav-bodies"])
     $(id).addEventListener("click", (ev) => {
       ev.preventDefault();
       go(ev.currentTarget.getAttribute("href"));
@@ -3281,6 +3286,15 @@
       if (i >= 0) meetingsCache[i] = c;
     }
     drawMeetings();
+  }
+
+  // ------------------------------------------------------------ bodies
+  // Bodies and their dated members live in web/bodies.js; it borrows the
+  // console's API client, error toasts, rights and language.
+  function openBodies() {
+    showOnly("view-bodies");
+    $("crumbs").textContent = t("nav_bodies");
+    window.DiemcauBodies.mount($("view-bodies"), { api, act, toast, may, lang: () => lang });
   }
 
   // ------------------------------------------------------------ endpoint registry

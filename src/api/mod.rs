@@ -219,6 +219,15 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
+        .route(
+            "/assets/bodies.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/bodies.js"),
+                )
+            }),
+        )
         // The secretariat portal: agenda, documents, votes, minutes.
         .route("/portal", get(portal_page))
         .route("/portal/{*rest}", get(portal_page))
