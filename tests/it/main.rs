@@ -13,6 +13,7 @@ mod cascade_registry;
 mod cascade_scope;
 mod console;
 mod console_cascade;
+mod console_closed;
 mod delegate;
 mod document_bounds;
 mod documents;
