@@ -310,6 +310,20 @@ impl Conference {
         Err(ConferenceError::refused(&m.id, r))
     }
 
+    /// What a child cascade node may carry of meeting `m` — a meeting
+    /// placed on it (by an operator, or because one of its rooms is bound
+    /// in the node's subtree) and the rooms it may speak for — the cascade
+    /// routes' side of the one rule (`control::cascade::placement`).
+    pub async fn node_reach(
+        &self,
+        m: &Meeting,
+        node: &crate::control::cascade::Node,
+    ) -> Result<crate::control::cascade::Reach, crate::control::cascade::CascadeError> {
+        crate::control::cascade::Cascade::new(self.store.clone())
+            .reach(m, node)
+            .await
+    }
+
     /// Only the meetings `who` may see, in the order given.
     pub async fn visible(
         &self,

@@ -290,3 +290,72 @@ both_backends! {
         assert!(audit.text.contains("live.lobby_admit"), "{}", audit.text);
     }
 }
+
+/// DELETE a WHIP session resource as `token`; the status.
+async fn hang_up(base: &str, url_path: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .delete(format!("{base}{url_path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn a_whip_session_is_hung_up_only_by_its_creator_or_the_meetings_operators() {
+    use crate::support::db::run_sqlite;
+    use crate::support::rtc_client::{PublishConfig, run_in_loopback_netns, whip_publisher};
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let w = world(db).await;
+        let base = w.srv.base_url();
+        let id = closed_meeting(
+            &w,
+            json!({
+                "hub_endpoint_id": w.endpoint("hub"),
+                "endpoint_ids": [w.endpoint("a"), w.endpoint("b")],
+                "members": [{"user_id": w.users["delegate"], "role": "voting"}],
+            }),
+        )
+        .await;
+        let hub_token = w.province.endpoint_tokens["hub"].clone();
+        let (hub, session) = whip_publisher(
+            &base,
+            &id,
+            &hub_token,
+            "Hội trường",
+            PublishConfig::default(),
+        )
+        .await;
+        let path = session.location.trim_start_matches(&base).to_string();
+        let participant = session.participant.clone().expect("X-Diemcau-Participant");
+        // The resource is not the participant id: guessing that gets nothing.
+        assert!(!path.ends_with(&format!("/{participant}")), "{path}");
+        let b = w.province.endpoint_tokens["b"].clone();
+        assert_eq!(
+            hang_up(&base, &format!("/whip/{id}/{participant}"), &b).await,
+            404
+        );
+        // Another room of the meeting, a member who does not run it: 404.
+        assert_eq!(hang_up(&base, &path, &b).await, 404);
+        let delegate = w.as_role("delegate").bearer.clone().unwrap();
+        assert_eq!(hang_up(&base, &path, &delegate).await, 404);
+        let live = w
+            .as_role("operator")
+            .get(&format!("/api/v1/meetings/{id}/live"))
+            .await;
+        assert!(
+            live.text.contains(&w.endpoint("hub").to_string()),
+            "{}",
+            live.text
+        );
+        // The meeting's operator throws it out, on the record.
+        let operator = w.as_role("operator").bearer.clone().unwrap();
+        assert_eq!(hang_up(&base, &path, &operator).await, 200);
+        assert_eq!(hang_up(&base, &path, &operator).await, 404, "once");
+        let audit = w.as_role("auditor").get("/api/v1/audit?limit=500").await;
+        assert!(audit.text.contains("media.hung_up"), "{}", audit.text);
+        hub.close().await;
+    }));
+}

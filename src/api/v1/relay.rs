@@ -200,10 +200,7 @@ async fn owned_by(
             // Only on this path (a stale relay after a restart, or a
             // probe): is the meeting placed on the node at all?
             let placed = match Meetings::new(state.store.clone()).get(meeting).await {
-                Ok(m) => Cascade::new(state.store.clone())
-                    .reach(&m, node)
-                    .await?
-                    .is_placed(),
+                Ok(m) => state.conference.node_reach(&m, node).await?.is_placed(),
                 Err(MeetingError::Unknown(_)) => true,
                 Err(e) => return Err(e.into()),
             };
@@ -242,7 +239,7 @@ async fn open(
         return Err(ApiError::invalid("offer", "an SDP offer of at most 64 KiB"));
     }
     let m = Meetings::new(state.store.clone()).get(&meeting).await?;
-    let reach = Cascade::new(state.store.clone()).reach(&m, &node).await?;
+    let reach = state.conference.node_reach(&m, &node).await?;
     if !reach.is_placed() {
         refuse(&state, &node.id, address, &meeting, "open").await?;
         return Err(hidden(&meeting));
