@@ -317,66 +317,23 @@ impl Bodies {
         body: &str,
         text: &str,
     ) -> Result<Vec<BodyMember>, BodyError> {
-        let mut rdr = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let header: Vec<String> = rdr
-            .headers()
-            .map_err(|e| import_err(1, "", e.to_string()))?
-            .iter()
-            .map(str::to_string)
-            .collect();
-        let col = |name: &str| {
-            header
-                .iter()
-                .position(|h| h == name)
-                .ok_or_else(|| import_err(1, name, format!("missing column {name:?}")))
-        };
-        let (c_login, c_pos, c_vote, c_from, c_to) = (
-            col("login")?,
-            col("position")?,
-            col("voting")?,
-            col("valid_from")?,
-            col("valid_to")?,
-        );
         let mut members = Vec::new();
-        for (i, rec) in rdr.records().enumerate() {
-            let row = i + 2;
-            if members.len() >= MAX_IMPORT_ROWS {
-                return Err(import_err(
-                    row,
-                    "",
-                    format!("at most {MAX_IMPORT_ROWS} rows"),
-                ));
-            }
-            let rec = rec.map_err(|e| import_err(row, "", e.to_string()))?;
-            let get = |c: usize| rec.get(c).unwrap_or("").to_string();
-            let login = get(c_login);
+        for (row, r) in parse_member_csv(text)? {
             let user_id: Option<String> =
                 sqlx::query_scalar("SELECT id FROM users WHERE login = $1")
-                    .bind(&login)
+                    .bind(&r.login)
                     .fetch_optional(self.store.pool())
                     .await
                     .ctx("importing body members")?;
-            let user_id =
-                user_id.ok_or_else(|| import_err(row, "login", format!("no user {login:?}")))?;
-            let voting = match get(c_vote).to_lowercase().as_str() {
-                "1" | "có" | "yes" | "true" => true,
-                "0" | "không" | "no" | "false" => false,
-                o => return Err(import_err(row, "voting", format!("{o:?} is not 1/0"))),
-            };
-            let from = date::parse(&get(c_from)).map_err(|e| import_err(row, "valid_from", e))?;
-            let to = match get(c_to).as_str() {
-                "" => None,
-                t => Some(date::parse(t).map_err(|e| import_err(row, "valid_to", e))?),
-            };
+            let user_id = user_id
+                .ok_or_else(|| import_err(row, "login", format!("no user {:?}", r.login)))?;
             members.push(BodyMember {
                 id: String::new(),
                 user_id,
-                position: get(c_pos),
-                voting,
-                valid_from: from,
-                valid_to: to,
+                position: r.position,
+                voting: r.voting,
+                valid_from: r.valid_from,
+                valid_to: r.valid_to,
             });
         }
         self.add_members(actor, body, members)
@@ -395,6 +352,78 @@ impl Bodies {
                 other => other,
             })
     }
+}
+
+/// One row of a members CSV, before its login is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    pub login: String,
+    pub position: String,
+    pub voting: bool,
+    pub valid_from: Date,
+    pub valid_to: Option<Date>,
+}
+
+/// Parse a members CSV (pure: no store), each row with its 1-based line
+/// number; the first error names its row and column. Reachable from the
+/// network through the import route, so it has a fuzz target.
+pub fn parse_member_csv(text: &str) -> Result<Vec<(usize, MemberRow)>, BodyError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| import_err(1, "", e.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| import_err(1, name, format!("missing column {name:?}")))
+    };
+    let (c_login, c_pos, c_vote, c_from, c_to) = (
+        col("login")?,
+        col("position")?,
+        col("voting")?,
+        col("valid_from")?,
+        col("valid_to")?,
+    );
+    let mut rows = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let row = i + 2;
+        if rows.len() >= MAX_IMPORT_ROWS {
+            return Err(import_err(
+                row,
+                "",
+                format!("at most {MAX_IMPORT_ROWS} rows"),
+            ));
+        }
+        let rec = rec.map_err(|e| import_err(row, "", e.to_string()))?;
+        let get = |c: usize| rec.get(c).unwrap_or("").to_string();
+        let voting = match get(c_vote).to_lowercase().as_str() {
+            "1" | "có" | "yes" | "true" => true,
+            "0" | "không" | "no" | "false" => false,
+            o => return Err(import_err(row, "voting", format!("{o:?} is not 1/0"))),
+        };
+        let valid_from = date::parse(&get(c_from)).map_err(|e| import_err(row, "valid_from", e))?;
+        let valid_to = match get(c_to).as_str() {
+            "" => None,
+            t => Some(date::parse(t).map_err(|e| import_err(row, "valid_to", e))?),
+        };
+        rows.push((
+            row,
+            MemberRow {
+                login: get(c_login),
+                position: get(c_pos),
+                voting,
+                valid_from,
+                valid_to,
+            },
+        ));
+    }
+    Ok(rows)
 }
 
 fn import_err(row: usize, column: &str, message: String) -> BodyError {
@@ -416,4 +445,26 @@ fn body_from_row(r: &sqlx::any::AnyRow) -> Result<Body, BodyError> {
         created_at_ms: r.try_get(4).ctx(DOING)?,
         updated_at_ms: r.try_get(5).ctx(DOING)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_members_csv_row_with_a_bad_cell_is_named_by_row_and_column() {
+        let ok = "login,position,voting,valid_from,valid_to\nbt,Bí thư,có,2025-10-01,\n";
+        let rows = parse_member_csv(ok).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0, 2);
+        assert!(rows[0].1.voting && rows[0].1.valid_to.is_none());
+        let bad = "login,position,voting,valid_from,valid_to\nbt,Bí thư,1,2025-10-01,\nuv,Ủy viên,maybe,2025-10-01,\n";
+        match parse_member_csv(bad) {
+            Err(BodyError::Import { row, column, .. }) => {
+                assert_eq!((row, column.as_str()), (3, "voting"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_member_csv("login,position\n").is_err());
+    }
 }
