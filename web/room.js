@@ -1430,7 +1430,7 @@
   /** The headcount confirmed for this room at roll call: what its vote weighs. */
   function knownHeadcount() {
     const site = mySite();
-    return site && site.headcount > 0 && site.headcount <= MAX_HEADCOUNT ? site.headcount : null;
+    return site && !site.headcount_self_reported && site.headcount > 0 && site.headcount <= MAX_HEADCOUNT ? site.headcount : null;
   }
 
   function renderVote() {

@@ -681,6 +681,7 @@ async fn headcount(
 ) -> Result<Json<LiveSnapshot>, ApiError> {
     let endpoint = subject(&caller, b.endpoint_id)?;
     let by = caller.label();
+    let self_report = caller.endpoint_id().is_some();
     let details = json!({"endpoint_id": endpoint, "headcount": b.headcount});
     act(
         &state,
@@ -689,7 +690,15 @@ async fn headcount(
         Action::Headcount,
         "headcount",
         details,
-        |l, _| l.confirm_headcount(&endpoint, b.headcount, &by),
+        |l, _| {
+            // A room's own figure is on the roll call; only someone else's
+            // confirmation makes it what the room's vote weighs.
+            if self_report {
+                l.report_own_headcount(&endpoint, b.headcount, &by)
+            } else {
+                l.confirm_headcount(&endpoint, b.headcount, &by)
+            }
+        },
     )
     .await
 }

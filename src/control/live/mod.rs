@@ -169,6 +169,9 @@ struct Site {
     drops: u32,
     headcount: Option<u32>,
     headcount_by: Option<String>,
+    /// The room reported its headcount itself: it counts for the quorum,
+    /// but a vote weighs only a headcount someone else confirmed.
+    headcount_self: bool,
     /// Present on another node, reached through this child relay
     /// participant (its last report named this site).
     via: Option<ParticipantId>,
@@ -203,6 +206,7 @@ impl Site {
             drops: 0,
             headcount: None,
             headcount_by: None,
+            headcount_self: false,
             muted_audio: false,
             muted_video: false,
             barred: false,

@@ -65,6 +65,8 @@ pub struct RollCallSite {
     pub drops: u32,
     pub headcount: Option<u32>,
     pub headcount_confirmed_by: Option<String>,
+    /// The room reported it itself: not yet what its vote weighs.
+    pub headcount_self_reported: bool,
     pub on_stage: bool,
     pub muted_audio: bool,
     pub muted_video: bool,
@@ -125,6 +127,7 @@ impl LiveMeeting {
             drops: s.drops,
             headcount: s.headcount,
             headcount_confirmed_by: s.headcount_by.clone(),
+            headcount_self_reported: s.headcount_self,
             on_stage: stage.contains(&i),
             muted_audio: s.muted_audio,
             muted_video: s.muted_video,
@@ -176,12 +179,28 @@ impl LiveMeeting {
     }
 
     /// An operator confirms how many people are in a room (`by`: their login).
-    /// The headcount confirmed for a room at roll call, if any: what the
-    /// room's vote weighs.
+    /// The headcount confirmed for a room at roll call by someone other
+    /// than the room itself, if any: what the room's vote weighs.
     pub fn headcount(&self, endpoint_id: &str) -> Option<u32> {
         self.index
             .get(endpoint_id)
-            .and_then(|&i| self.sites[i].headcount)
+            .map(|&i| &self.sites[i])
+            .filter(|s| !s.headcount_self)
+            .and_then(|s| s.headcount)
+    }
+
+    /// A room reports its own headcount: on the roll call and in the
+    /// quorum, but not yet a weight for its vote (see [`LiveMeeting::headcount`]).
+    pub fn report_own_headcount(
+        &mut self,
+        endpoint_id: &str,
+        headcount: u32,
+        by: &str,
+    ) -> Result<Vec<Effect>, LiveError> {
+        let fx = self.confirm_headcount(endpoint_id, headcount, by)?;
+        let i = self.site_idx(endpoint_id)?;
+        self.sites[i].headcount_self = true;
+        Ok(fx)
     }
 
     pub fn confirm_headcount(
@@ -198,6 +217,7 @@ impl LiveMeeting {
         let s = &mut self.sites[i];
         s.headcount = Some(headcount);
         s.headcount_by = Some(by.to_string());
+        s.headcount_self = false;
         let mut fx = vec![event(LiveEvent::Headcount {
             endpoint_id: s.id.clone(),
             headcount,
@@ -276,6 +296,15 @@ mod tests {
             })
             .collect();
         LiveMeeting::new(sites, Some("tu".into()), people, percent).unwrap()
+    }
+
+    #[test]
+    fn a_rooms_own_headcount_counts_for_the_quorum_but_not_as_its_vote_weight() {
+        let mut m = with_people(2, Some(10), 50);
+        m.report_own_headcount("x1", 7, "Xã 1").unwrap();
+        assert_eq!(m.headcount("x1"), None);
+        m.confirm_headcount("x1", 6, "thuky").unwrap();
+        assert_eq!(m.headcount("x1"), Some(6));
     }
 
     #[test]
