@@ -410,6 +410,13 @@ impl Server {
             media.clone(),
             hub.clone(),
             meetings.clone(),
+        )
+        .as_child_node(
+            config
+                .cascade
+                .parent
+                .as_ref()
+                .and(config.cascade.node_id.clone()),
         );
         let state = api::AppState {
             media: media.clone(),

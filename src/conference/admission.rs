@@ -172,6 +172,17 @@ impl Conference {
                         return Err(ConferenceError::InLobby);
                     }
                 }
+                // A child node serves the rooms of its own subtree; a room
+                // of another joins through its own node (its parent would
+                // ignore its presence from here anyway).
+                if let Some(rooms) = self.local_rooms(m).await?
+                    && !rooms.contains(&ep.id)
+                {
+                    return Err(forbidden(
+                        "wrong_node",
+                        "this room belongs to another part of the tree; it joins the meeting through its own node",
+                    ));
+                }
                 self.live_room(m).await?;
                 Ok(Admission {
                     max_kbps: Some(ep.details.link.max_kbps()),

@@ -176,6 +176,9 @@ pub struct Conference {
     resources: Arc<resources::Resources>,
     /// The server's one `People` (its login throttle and token lifetime).
     people: crate::control::people::People,
+    /// This node's id when it is a child in a cascade: its rooms are those
+    /// bound in its registered unit's subtree; others join their own node.
+    child_node: Option<String>,
 }
 
 impl Conference {
@@ -196,7 +199,39 @@ impl Conference {
             refusals: Arc::new(refusals::RefusalLog::default()),
             resources: Arc::new(resources::Resources::default()),
             people,
+            child_node: None,
         }
+    }
+
+    /// This node is `node`, a child of a parent node.
+    pub fn as_child_node(mut self, node: Option<String>) -> Conference {
+        self.child_node = node;
+        self
+    }
+
+    /// On a child node, the rooms it serves for meeting `m`: those bound in
+    /// its registered unit's subtree on the meeting's date (`None`: a
+    /// standalone or top node, or a child registered without a unit).
+    pub async fn local_rooms(
+        &self,
+        m: &Meeting,
+    ) -> Result<Option<std::collections::HashSet<String>>, ConferenceError> {
+        let Some(node) = &self.child_node else {
+            return Ok(None);
+        };
+        let unit: Option<Option<String>> =
+            sqlx::query_scalar("SELECT unit_id FROM cascade_nodes WHERE id = $1")
+                .bind(node)
+                .fetch_optional(self.store.pool())
+                .await
+                .ctx("reading this node's unit")?;
+        let Some(Some(unit)) = unit else {
+            return Ok(None);
+        };
+        Ok(Some(
+            crate::control::cascade::placement::rooms_in_subtree(&self.store, &unit, m.local_date)
+                .await?,
+        ))
     }
 
     fn meetings(&self) -> Meetings {

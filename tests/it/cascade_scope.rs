@@ -295,3 +295,52 @@ async fn cascade_hello_over_https_works_with_the_parents_ca_pinned_and_fails_wit
     })
     .await;
 }
+
+/// POST a non-offer to a node's WHIP: 400 once admitted (its offer is
+/// read), else the refusal's status and code.
+async fn whip_probe(base: &str, meeting: &str, token: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/whip/{meeting}"))
+        .bearer_auth(token)
+        .header("content-type", "application/sdp")
+        .body("not an offer")
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or_default();
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_child_node_admits_only_the_rooms_of_its_own_subtree() {
+    run_sqlite(|db| async move {
+        let url = db.url.clone();
+        let w = world_with(db, |c| c.cascade.node_id = Some("top".into())).await;
+        let credential = register(w.admin(), "xa-a", "Nút xã An Phú", w.unit("A")).await;
+        let parent = w.srv.base_url();
+        let child = start_with(move |c| {
+            c.demo.token = None;
+            c.database.url = url;
+            c.cascade.node_id = Some("xa-a".into());
+            c.cascade.parent = Some(parent);
+            c.cascade.credential = Some(credential);
+        })
+        .await;
+        let id = open_meeting(&w, &["a", "b"]).await;
+        let base = child.base_url();
+        // Room B is planned, but belongs to another part of the tree.
+        let b = w.province.endpoint_tokens["b"].clone();
+        assert_eq!(whip_probe(&base, &id, &b).await, (403, "wrong_node".into()));
+        // Room A is this node's.
+        let a = w.province.endpoint_tokens["a"].clone();
+        assert_eq!(whip_probe(&base, &id, &a).await.0, 400);
+        // At the top, B is welcome.
+        assert_eq!(whip_probe(&w.srv.base_url(), &id, &b).await.0, 400);
+        child.server.shutdown().await;
+    })
+    .await;
+}

@@ -85,7 +85,7 @@ impl Reach {
 
 /// The rooms bound on `on` to `unit_id` (as it stands that day) or a unit
 /// under it. Empty when the unit did not exist that day.
-async fn rooms_in_subtree(
+pub async fn rooms_in_subtree(
     store: &Store,
     unit_id: &str,
     on: Date,
