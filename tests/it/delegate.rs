@@ -436,7 +436,7 @@ fn delegate_reads_page_two_keeps_a_private_note_across_reload_follows_the_presen
         steps
             .until(
                 "14-speak-refused",
-                "const e = document.querySelector('.toast-error'); return !!e && e.textContent.includes('chưa kết nối');",
+                "return [...document.querySelectorAll('.toast-error')].some(e => e.textContent.includes('chưa kết nối'));",
                 STEP_TIMEOUT,
             )
             .await;
