@@ -171,14 +171,20 @@ async fn copy_and_search(
             let wal_bytes = std::fs::read(&wal).unwrap_or_default();
             std::fs::write(copy.path().join("copy.db-wal"), &wal_bytes).unwrap();
             // WAL: 32-byte header (salt at 16..24), then frames of a 24-byte
-            // header (page number first) and one page.
-            let page_size = u32::from_be_bytes(wal_bytes[8..12].try_into().unwrap()) as usize;
-            let salt = u32::from_be_bytes(wal_bytes[16..20].try_into().unwrap());
-            let frames: Vec<u32> = wal_bytes[32..]
-                .chunks(24 + page_size)
-                .filter(|c| c.len() == 24 + page_size)
-                .map(|c| u32::from_be_bytes(c[..4].try_into().unwrap()))
-                .collect();
+            // header (page number first) and one page. An empty WAL (just
+            // checkpointed) has no frames.
+            let (salt, frames) = if wal_bytes.len() < 32 {
+                (0, Vec::new())
+            } else {
+                let page_size = u32::from_be_bytes(wal_bytes[8..12].try_into().unwrap()) as usize;
+                let salt = u32::from_be_bytes(wal_bytes[16..20].try_into().unwrap());
+                let frames: Vec<u32> = wal_bytes[32..]
+                    .chunks(24 + page_size)
+                    .filter(|c| c.len() == 24 + page_size)
+                    .map(|c| u32::from_be_bytes(c[..4].try_into().unwrap()))
+                    .collect();
+                (salt, frames)
+            };
             let start = match since_frames {
                 Some((s, n)) if *s == salt => *n,
                 _ => 0,
