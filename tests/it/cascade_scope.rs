@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::relay::{register, relay_call};
-use crate::support::api::{ApiWorld, Client, world_with};
+use crate::support::api::{ApiWorld, Client, media_probe, world_with};
 use crate::support::db::{both_backends, operator, run_sqlite};
 use crate::support::server::{TestServer, start_with};
 
@@ -296,25 +296,6 @@ async fn cascade_hello_over_https_works_with_the_parents_ca_pinned_and_fails_wit
     .await;
 }
 
-/// POST a non-offer to a node's WHIP: 400 once admitted (its offer is
-/// read), else the refusal's status and code.
-async fn whip_probe(base: &str, meeting: &str, token: &str) -> (u16, String) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}/whip/{meeting}"))
-        .bearer_auth(token)
-        .header("content-type", "application/sdp")
-        .body("not an offer")
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or_default();
-    (
-        status,
-        body["error"]["code"].as_str().unwrap_or("").to_string(),
-    )
-}
-
 #[tokio::test]
 async fn a_child_node_admits_only_the_rooms_of_its_own_subtree() {
     run_sqlite(|db| async move {
@@ -334,12 +315,15 @@ async fn a_child_node_admits_only_the_rooms_of_its_own_subtree() {
         let base = child.base_url();
         // Room B is planned, but belongs to another part of the tree.
         let b = w.province.endpoint_tokens["b"].clone();
-        assert_eq!(whip_probe(&base, &id, &b).await, (403, "wrong_node".into()));
+        assert_eq!(
+            media_probe(&base, "whip", &id, &b).await,
+            (403, "wrong_node".into())
+        );
         // Room A is this node's.
         let a = w.province.endpoint_tokens["a"].clone();
-        assert_eq!(whip_probe(&base, &id, &a).await.0, 400);
+        assert_eq!(media_probe(&base, "whip", &id, &a).await.0, 400);
         // At the top, B is welcome.
-        assert_eq!(whip_probe(&w.srv.base_url(), &id, &b).await.0, 400);
+        assert_eq!(media_probe(&w.srv.base_url(), "whip", &id, &b).await.0, 400);
         child.server.shutdown().await;
     })
     .await;

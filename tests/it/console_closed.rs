@@ -10,32 +10,13 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::console::log_in;
-use crate::support::api::world;
+use crate::support::api::{media_probe, world};
 use crate::support::browser::{ChromeDriver, Steps};
 use crate::support::db::run_sqlite;
 use crate::support::rtc_client::run_in_loopback_netns;
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
-
-/// A WHIP post whose body is not an offer: 403 `in_lobby` while the room
-/// waits, 400 (its offer read) once it is let in.
-async fn knock(base: &str, meeting: &str, token: &str) -> (u16, String) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}/whip/{meeting}"))
-        .bearer_auth(token)
-        .header("content-type", "application/sdp")
-        .body("not an offer")
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let body: serde_json::Value = r.json().await.unwrap_or_default();
-    (
-        status,
-        body["error"]["code"].as_str().unwrap_or("").to_string(),
-    )
-}
 
 #[test]
 fn operator_keeps_a_bodys_members_and_lets_a_waiting_room_into_an_open_meeting() {
@@ -147,7 +128,10 @@ fn operator_keeps_a_bodys_members_and_lets_a_waiting_room_into_an_open_meeting()
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         let token_b = w.province.endpoint_tokens["b"].clone();
-        assert_eq!(knock(&base, &id, &token_b).await, (403, "in_lobby".into()));
+        assert_eq!(
+            media_probe(&base, "whip", &id, &token_b).await,
+            (403, "in_lobby".into())
+        );
 
         // 3. The live wall: B waits in Phòng chờ; the console itself is
         // listed among those watching; the operator lets B in.
@@ -185,7 +169,7 @@ fn operator_keeps_a_bodys_members_and_lets_a_waiting_room_into_an_open_meeting()
             )
             .await;
         assert_eq!(
-            knock(&base, &id, &token_b).await.0,
+            media_probe(&base, "whip", &id, &token_b).await.0,
             400,
             "let in: its offer is read"
         );

@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::permissions::table;
-use crate::support::api::{ApiWorld, Client, fingerprint, world};
+use crate::support::api::{ApiWorld, Client, fingerprint, media_probe, world};
 use crate::support::db::both_backends;
 use crate::support::rtc_client::WsClient;
 
@@ -197,21 +197,6 @@ async fn ws_join(w: &ApiWorld, meeting: &str, token: &str, role: &str) -> Value 
     .expect("an answer to the join")
 }
 
-/// POST a WHIP/WHEP offer that is not SDP: an admitted caller gets the
-/// offer refused (400), a refused one never gets that far.
-async fn whip(w: &ApiWorld, kind: &str, meeting: &str, token: &str) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/{kind}/{meeting}", w.srv.base_url()))
-        .bearer_auth(token)
-        .header("content-type", "application/sdp")
-        .body("not an offer")
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 both_backends! {
     async fn hostile_room_reaches_nothing_of_a_closed_meeting_it_is_not_planned_for(db) {
         let w = world(db).await;
@@ -241,8 +226,8 @@ both_backends! {
         assert!(!list_ids(&hostile).await.contains(&closed));
         // Media: WHIP, WHEP, the room page as a room and as a console.
         for kind in ["whip", "whep"] {
-            let (status, body) = whip(&w, kind, &closed, &token).await;
-            assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_meeting")), "{kind}: {body}");
+            let answer = media_probe(&w.srv.base_url(), kind, &closed, &token).await;
+            assert_eq!(answer, (404, "unknown_meeting".to_string()), "{kind}");
         }
         for role in ["room", "console", "viewer"] {
             let answer = ws_join(&w, &closed, &token, role).await;
@@ -254,7 +239,7 @@ both_backends! {
         }
         // The planned room gets as far as its offer.
         let planned = w.province.endpoint_tokens["a"].clone();
-        assert_eq!(whip(&w, "whip", &closed, &planned).await.0, 400);
+        assert_eq!(media_probe(&w.srv.base_url(), "whip", &closed, &planned).await.0, 400);
         // Nothing changed but the refusals' own audit records.
         assert_eq!(fingerprint(&w.db.store).await.into_iter().filter(|(t, _)| t != "audit_log" && t != "audit_head.seq").collect::<Vec<_>>(),
             before.into_iter().filter(|(t, _)| t != "audit_log" && t != "audit_head.seq").collect::<Vec<_>>());
@@ -276,8 +261,8 @@ both_backends! {
         let op = w.as_role("operator");
         assert_eq!(op.post(&format!("/api/v1/meetings/{id}/open"), json!({})).await.status, 200);
         let token = w.province.endpoint_tokens["b"].clone();
-        let (status, body) = whip(&w, "whip", &id, &token).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("in_lobby")), "{body}");
+        let answer = media_probe(&w.srv.base_url(), "whip", &id, &token).await;
+        assert_eq!(answer, (403, "in_lobby".to_string()));
         let live = op.get(&format!("/api/v1/meetings/{id}/live")).await;
         assert_eq!(live.body["lobby"][0]["endpoint_id"], w.endpoint("b"), "{}", live.text);
         // The lobby is not a way in to the meeting's record.
@@ -285,7 +270,7 @@ both_backends! {
         let r = op.post(&format!("/api/v1/meetings/{id}/live/lobby/admit"), json!({"endpoint_id": w.endpoint("b")})).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["lobby"], json!([]));
-        assert_eq!(whip(&w, "whip", &id, &token).await.0, 400, "admitted: its offer is read");
+        assert_eq!(media_probe(&w.srv.base_url(), "whip", &id, &token).await.0, 400, "admitted: its offer is read");
         let audit = w.as_role("auditor").get("/api/v1/audit?limit=500").await;
         assert!(audit.text.contains("live.lobby_admit"), "{}", audit.text);
     }

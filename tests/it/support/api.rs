@@ -308,3 +308,24 @@ pub async fn fingerprint(store: &diemcau::store::Store) -> Vec<(String, i64)> {
     out.push(("audit_head.seq".into(), tip));
     out
 }
+
+/// POST a body that is not an SDP offer to `{base}/{kind}/{meeting}` (WHIP
+/// or WHEP) with `token`: an admitted caller gets its offer refused (400
+/// `bad_sdp`), a refused one the admission's status and code — a probe of
+/// media admission that needs no WebRTC stack.
+pub async fn media_probe(base: &str, kind: &str, meeting: &str, token: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/{kind}/{meeting}"))
+        .bearer_auth(token)
+        .header("content-type", "application/sdp")
+        .body("not an offer")
+        .send()
+        .await
+        .expect("the server answers");
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_string(),
+    )
+}
