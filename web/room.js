@@ -375,6 +375,14 @@
     if (c === 'endpoint_removed') {
       return 'Điểm cầu đã được điều hành viên mời ra khỏi hội nghị; chỉ vào lại được khi điều hành viên cho phép.' + detail;
     }
+    if (c === 'wrong_node') {
+      return 'Điểm cầu này thuộc một nút khác của hệ thống: hãy vào hội nghị qua máy chủ của đơn vị mình.' + detail;
+    }
+    if (c === 'unknown_meeting') {
+      // A closed meeting answers a room that is not planned for it exactly
+      // as a meeting that does not exist: say both, reveal nothing.
+      return 'Không tìm thấy hội nghị, hoặc điểm cầu không có tên trong hội nghị này. Vui lòng liên hệ điều hành viên.' + detail;
+    }
     if (c === 'meeting_not_open') {
       return 'Hội nghị chưa mở phòng chờ (hoặc đã kết thúc). Điểm cầu vào được khi điều hành viên mở hội nghị.' + detail;
     }

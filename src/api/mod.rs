@@ -25,7 +25,6 @@ pub use error::{ApiError, JsonBody};
 
 use crate::conference::ConferenceError;
 use crate::control::{AccessError, JoinTokens};
-use crate::media::Command;
 use crate::net::Media;
 use crate::signal::hub::Hub;
 
@@ -445,11 +444,7 @@ async fn set_stage(
             &meeting,
             bearer(&headers).as_deref(),
             &demo_actor(address),
-            "stage",
-            Command::SetStage {
-                room: meeting.clone(),
-                participants,
-            },
+            crate::conference::DemoAction::Stage(participants),
         )
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -476,12 +471,10 @@ async fn mute(
             &meeting,
             bearer(&headers).as_deref(),
             &demo_actor(address),
-            "mute",
-            Command::Mute {
+            crate::conference::DemoAction::Mute {
                 participant: id,
                 audio: body.audio,
                 video: body.video,
-                by_operator: true,
             },
         )
         .await?;

@@ -111,6 +111,19 @@ impl Who {
     }
 }
 
+/// What the demo's raw room controls may do.
+#[derive(Debug, Clone)]
+pub enum DemoAction {
+    /// Put these participants on the stage (empty: the active speaker).
+    Stage(Vec<crate::media::ParticipantId>),
+    /// An operator mute of one participant.
+    Mute {
+        participant: crate::media::ParticipantId,
+        audio: Option<bool>,
+        video: Option<bool>,
+    },
+}
+
 /// Why the conference layer said no.
 #[derive(Debug, thiserror::Error)]
 pub enum ConferenceError {
@@ -453,9 +466,30 @@ impl Conference {
         meeting: &str,
         token: Option<&str>,
         actor: &Actor,
-        what: &str,
-        command: crate::media::Command,
+        action: DemoAction,
     ) -> Result<(), ConferenceError> {
+        let (what, command) = match action {
+            DemoAction::Stage(participants) => (
+                "stage",
+                crate::media::Command::SetStage {
+                    room: meeting.to_string(),
+                    participants,
+                },
+            ),
+            DemoAction::Mute {
+                participant,
+                audio,
+                video,
+            } => (
+                "mute",
+                crate::media::Command::Mute {
+                    participant,
+                    audio,
+                    video,
+                    by_operator: true,
+                },
+            ),
+        };
         self.demo.authorize(meeting, token).map_err(|e| match e {
             crate::control::AccessError::UnknownMeeting(m) => ConferenceError::Hidden(m),
             other => ConferenceError::Unauthorized(other.to_string()),

@@ -78,3 +78,54 @@ fn webrtc_rs_stays_out_of_the_server() {
         assert!(!text.contains("webrtc::"), "{} uses webrtc-rs", f.display());
     }
 }
+
+/// The conference layer decides; the HTTP layer adapts. Neither it, nor
+/// the domain, nor the signalling state may reach back into `api` (the old
+/// api ↔ signal import circle), and nothing outside `conference` and
+/// `signal::live` (which carries out the conference's effects) sends the
+/// engine a live command (mute, stage, thumbnails pins).
+#[test]
+fn the_conference_layer_and_the_domain_do_not_depend_on_the_http_layer() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut violations = vec![];
+    for dir in ["src/conference", "src/signal", "src/control"] {
+        for f in rust_files(&root.join(dir)) {
+            let text = std::fs::read_to_string(&f).unwrap();
+            for (i, line) in non_test_code(&text).lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if code.contains("crate::api") || code.contains("axum") {
+                    violations.push(format!("{}:{}: {}", f.display(), i + 1, code.trim()));
+                }
+            }
+        }
+    }
+    let live_commands = ["Command::Mute", "Command::SetStage", "Command::PinThumbs"];
+    for f in rust_files(&root.join("src")) {
+        let rel = f.strip_prefix(root).unwrap().to_string_lossy().to_string();
+        let allowed = rel.starts_with("src/conference/")
+            || rel == "src/signal/live.rs"
+            || rel.starts_with("src/media/")
+            || rel.starts_with("src/net/")
+            // The child side of a relay link pins its own relay's slots.
+            || rel.starts_with("src/relay/")
+            // A room's own self-mute from its page (not an operator's).
+            || rel == "src/api/ws.rs";
+        if allowed {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (i, line) in non_test_code(&text).lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for c in live_commands {
+                if code.contains(c) {
+                    violations.push(format!("{rel}:{}: {c}", i + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "the conference layer decides and carries out live actions; nothing around it:\n{}",
+        violations.join("\n")
+    );
+}
