@@ -396,7 +396,8 @@ async fn participants(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state
-        .meetings
+        .conference
+        .demo()
         .authorize(&meeting, bearer(&headers).as_deref())?;
     Ok(Json(serde_json::json!({"participants": state.hub.participants(&meeting)})).into_response())
 }

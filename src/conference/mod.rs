@@ -28,7 +28,7 @@ use crate::control::JoinTokens;
 use crate::control::endpoints::Endpoint;
 use crate::control::live::{Effect, ExpectedSite, LiveError, LiveMeeting, MediaAction};
 use crate::control::meetings::{
-    Meeting, MeetingError, MeetingState, Meetings, PersonStanding, members,
+    AccessPolicy, Meeting, MeetingError, MeetingState, Meetings, PersonStanding, members,
 };
 use crate::control::people::{Role, User};
 use crate::net::Media;
@@ -86,6 +86,14 @@ impl Who {
             }
             Identity::Room(_) => rights::endpoint_permits(action),
         }
+    }
+
+    /// Whether this caller, with standing `s` in a meeting under `policy`,
+    /// may do `action` there: the same rule as [`Conference::authorize`],
+    /// without I/O or an audit record (for shaping an answer, not for
+    /// deciding an action).
+    pub fn may_in(&self, s: &Standing, policy: AccessPolicy, action: Action) -> bool {
+        self.permits(action) && access::decide(s, action, policy).is_ok()
     }
 
     pub fn endpoint_id(&self) -> Option<&str> {
@@ -324,29 +332,17 @@ impl Conference {
         }
     }
 
-    /// Whether `who` may do `action` in `m`, without auditing a refusal (for
-    /// shaping an answer, not for deciding an action).
-    pub async fn may(
-        &self,
-        who: &Who,
-        m: &Meeting,
-        action: Action,
-    ) -> Result<bool, ConferenceError> {
-        let s = self.standing(who, m).await?;
-        Ok(who.permits(action) && access::decide(&s, action, m.access_policy).is_ok())
-    }
-
     /// May `who` prepare a draft motion in `meeting` (its chair, its
     /// secretary, its operators)?
     pub async fn authorize_draft_motion(
         &self,
         who: &Who,
         meeting: &str,
-    ) -> Result<Meeting, ConferenceError> {
+    ) -> Result<(Meeting, Standing), ConferenceError> {
         let m = self.meetings().get(meeting).await?;
         let s = self.standing(who, &m).await?;
         if who.permits(Action::VoteManage) && access::may_draft_motion(&s) {
-            return Ok(m);
+            return Ok((m, s));
         }
         let r = if s.visible() {
             Refusal::Forbidden("not_the_chair")

@@ -11,7 +11,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::permissions::table;
+use crate::permissions::{PRINCIPALS, table};
 use crate::support::api::{ApiWorld, Client, fingerprint, media_probe, world};
 use crate::support::db::both_backends;
 use crate::support::rtc_client::WsClient;
@@ -33,17 +33,6 @@ POST /api/v1/meetings/{id}/motions/{motion}/publish secretary not_the_chair
 /// Roles with standing in every meeting: those who run the province's
 /// meetings and the auditor.
 const EVERYWHERE: [&str; 3] = ["admin", "operator", "auditor"];
-
-const CALLERS: [&str; 8] = [
-    "admin",
-    "operator",
-    "sub_operator",
-    "secretary",
-    "chair",
-    "delegate",
-    "auditor",
-    "endpoint",
-];
 
 fn member_refusal(method: &str, path: &str, who: &str) -> Option<String> {
     MEMBER_REFUSED
@@ -107,7 +96,8 @@ both_backends! {
             }
             let m = Method::from_bytes(method.as_bytes()).unwrap();
             let body = (m != Method::GET && m != Method::DELETE).then(|| json!({}));
-            for who in CALLERS {
+            // Every principal with credentials (anonymous is the matrix's).
+            for who in PRINCIPALS.into_iter().filter(|p| *p != "anonymous") {
                 let client: &Client = match who {
                     "endpoint" => &endpoint,
                     other => w.as_role(other),

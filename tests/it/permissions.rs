@@ -134,7 +134,7 @@ POST   /api/v1/cascade/relay/{meeting}/leave    node
 POST   /api/v1/cascade/relay/{meeting}/sync     node
 ";
 
-const PRINCIPALS: [&str; 9] = [
+pub(crate) const PRINCIPALS: [&str; 9] = [
     "admin",
     "operator",
     "sub_operator",

@@ -220,11 +220,21 @@ pub async fn acting_on(
     id: &str,
     action: Action,
 ) -> Result<Meeting, ApiError> {
+    Ok(acting_on_standing(state, caller, id, action).await?.0)
+}
+
+/// [`acting_on`], with the caller's standing in the meeting, for a handler
+/// that shapes its answer by it (no second look-up).
+pub async fn acting_on_standing(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+) -> Result<(Meeting, crate::conference::Standing), ApiError> {
     Ok(state
         .conference
         .authorize(&caller.who(), id, action)
-        .await?
-        .0)
+        .await?)
 }
 
 /// Close the live rooms of meetings that ended or were cancelled.

@@ -22,10 +22,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::meetings::visible_meeting;
+use super::meetings::acting_on_standing;
 use crate::api::access::{Action, Caller};
 use crate::api::openapi::{Api, Op};
 use crate::api::{ApiError, JsonBody};
+use crate::conference::Standing;
 use crate::control::meetings::Meeting;
 use crate::control::people::Role;
 use crate::control::voting::{
@@ -165,10 +166,10 @@ async fn for_caller(
 /// Does the caller see a vote's counts before they are published: the one
 /// who runs the meeting's votes (its chair, its operators) or keeps its
 /// record (its secretary)?
-async fn manages(state: &AppState, caller: &Caller, m: &Meeting) -> Result<bool, ApiError> {
+fn manages(caller: &Caller, s: &Standing, m: &Meeting) -> bool {
     let who = caller.who();
-    let c = &state.conference;
-    Ok(c.may(&who, m, Action::VoteManage).await? || c.may(&who, m, Action::MinutesWrite).await?)
+    who.may_in(s, m.access_policy, Action::VoteManage)
+        || who.may_in(s, m.access_policy, Action::MinutesWrite)
 }
 
 fn redact(manages: bool, mut m: Motion) -> Motion {
@@ -189,8 +190,9 @@ async fn list(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<MotionList>, ApiError> {
-    let meeting = visible_meeting(&state, &caller, &id).await?;
-    let manages = manages(&state, &caller, &meeting).await?;
+    let (meeting, standing) =
+        acting_on_standing(&state, &caller, &id, Action::MeetingsRead).await?;
+    let manages = manages(&caller, &standing, &meeting);
     let mut motions = Vec::new();
     for m in voting(&state).list(&id).await? {
         motions.push(for_caller(&state, &caller, manages, m).await?);
@@ -206,11 +208,11 @@ async fn create(
 ) -> Result<(StatusCode, Json<Motion>), ApiError> {
     // The vote paper is the secretariat's work too; opening, closing and
     // publishing are the chair's.
-    let meeting = state
+    let (meeting, standing) = state
         .conference
         .authorize_draft_motion(&caller.who(), &id)
         .await?;
-    let manages = manages(&state, &caller, &meeting).await?;
+    let manages = manages(&caller, &standing, &meeting);
     let m = voting(&state).create(&caller.actor(), &id, &draft).await?;
     Ok((
         StatusCode::CREATED,
@@ -223,8 +225,9 @@ async fn one(
     caller: Caller,
     Path((id, motion)): Path<(String, String)>,
 ) -> Result<Json<Motion>, ApiError> {
-    let meeting = visible_meeting(&state, &caller, &id).await?;
-    let manages = manages(&state, &caller, &meeting).await?;
+    let (meeting, standing) =
+        acting_on_standing(&state, &caller, &id, Action::MeetingsRead).await?;
+    let manages = manages(&caller, &standing, &meeting);
     let m = voting(&state).get(&id, &motion).await?;
     Ok(Json(for_caller(&state, &caller, manages, m).await?))
 }
