@@ -500,8 +500,9 @@ mod http {
             .unwrap()
     }
 
-    #[tokio::test]
-    async fn login_limiter_verifies_at_most_the_allowed_attempts() {
+    /// A server with one admin (`admin`, [`PASSWORD`]); its `People` (for
+    /// the verification counters) and its login URL.
+    async fn server_with_admin() -> (server::TestServer, People, String) {
         let srv = server::start().await;
         let people = srv.server.state().people.clone();
         people
@@ -514,6 +515,12 @@ mod http {
             .await
             .unwrap();
         let url = format!("{}/api/v1/auth/login", srv.base_url());
+        (srv, people, url)
+    }
+
+    #[tokio::test]
+    async fn login_limiter_verifies_at_most_the_allowed_attempts() {
+        let (srv, people, url) = server_with_admin().await;
         let before = people.password_verifications();
         let attacker = client_from("127.0.0.1");
         let wrong = serde_json::json!({"name": "admin", "password": "đoán mò 123456"});
@@ -564,18 +571,7 @@ mod http {
 
     #[tokio::test]
     async fn password_verifications_run_a_few_at_a_time_whatever_the_addresses() {
-        let srv = server::start().await;
-        let people = srv.server.state().people.clone();
-        people
-            .create(
-                &operator(),
-                "admin",
-                details("Quản trị", &[Role::Admin]),
-                PASSWORD,
-            )
-            .await
-            .unwrap();
-        let url = format!("{}/api/v1/auth/login", srv.base_url());
+        let (srv, people, url) = server_with_admin().await;
         // 40 addresses, each within its free attempts: the throttle admits
         // them all, the verification slots take them two by two.
         let answers = futures_util::future::join_all((0..40).map(|i| {
