@@ -35,6 +35,79 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Console logins and API tokens.
     pub auth: AuthConfig,
+    /// Digital signatures (chữ ký số): trust anchors, CRLs, the seal's key.
+    pub signatures: SignaturesConfig,
+}
+
+/// `[signatures]`: what the server trusts when it checks a signed PDF, and
+/// the key it seals finalised minutes and published vote results with.
+/// The network is isolated: certificates and CRLs come as files, never
+/// fetched.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignaturesConfig {
+    /// Trust anchors: PEM files, or folders of `.pem`/`.crt`/`.cer` files
+    /// (in production the Ban Cơ yếu Chính phủ root and sub-CAs). Empty: no
+    /// signature is trusted (each is `untrusted`), except the demo CA under
+    /// `diemcau demo`.
+    pub trust: Vec<PathBuf>,
+    /// A folder of CRLs (DER or PEM) read at start and on every re-check,
+    /// beside those an admin uploads (kept in `<data_dir>/crls`).
+    pub crl_dir: Option<PathBuf>,
+    /// The seal on a PKCS#11 token or HSM: the module (e.g.
+    /// `/usr/lib/softhsm/libsofthsm2.so`); empty: no token.
+    pub pkcs11_module: Option<PathBuf>,
+    /// The token's label (preferred) or, when empty, `pkcs11_slot`.
+    pub pkcs11_token: Option<String>,
+    /// The slot id, when no token label is given.
+    pub pkcs11_slot: Option<u64>,
+    /// The private key's label (CKA_LABEL) on the token.
+    pub pkcs11_key_label: Option<String>,
+    /// The seal's key as a file instead of a token: PKCS#8 PEM, or PKCS#12
+    /// (`.p12`/`.pfx`).
+    pub key_file: Option<PathBuf>,
+    /// The seal's certificate chain (PEM, leaf first); required with a PEM
+    /// key, optional with a token or PKCS#12 that holds the certificate.
+    pub cert_file: Option<PathBuf>,
+    /// A file holding the token's PIN or the key file's password (trailing
+    /// newline ignored); or `pin_env`.
+    pub pin_file: Option<PathBuf>,
+    /// An environment variable holding the PIN or password.
+    pub pin_env: Option<String>,
+    /// An RFC 3161 timestamp server on the internal network: with it the
+    /// seal is PAdES B-T, without it B-B.
+    pub tsa_url: Option<String>,
+}
+
+impl SignaturesConfig {
+    /// Whether a seal key is configured (a token or a key file).
+    pub fn has_seal(&self) -> bool {
+        self.pkcs11_module.is_some() || self.key_file.is_some()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.pkcs11_module.is_some() && self.key_file.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "signatures.key_file",
+                message: "set either pkcs11_module or key_file for the seal, not both".into(),
+            });
+        }
+        if self.pkcs11_module.is_some() && self.pkcs11_key_label.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "signatures.pkcs11_key_label",
+                message: "a PKCS#11 seal needs the label of its private key".into(),
+            });
+        }
+        if let Some(u) = &self.tsa_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "signatures.tsa_url",
+                message: format!("{u:?} is not an http:// or https:// URL"),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// `[audit]`: the audit log's key and anchor file, both outside the
@@ -470,6 +543,7 @@ impl Default for Config {
             objects: crate::objects::ObjectsConfig::default(),
             audit: AuditConfig::default(),
             auth: AuthConfig::default(),
+            signatures: SignaturesConfig::default(),
         }
     }
 }
@@ -638,6 +712,7 @@ impl Config {
         }
         self.cascade.validate()?;
         self.objects.validate()?;
+        self.signatures.validate()?;
         let url = self.database.url.trim();
         if !url.is_empty() && crate::store::Backend::of_url(url).is_none() {
             return Err(ConfigError::Invalid {

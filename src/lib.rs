@@ -15,6 +15,7 @@ pub mod pdf;
 pub mod record;
 pub mod recorder;
 pub mod relay;
+pub mod sign;
 pub mod signal;
 pub mod store;
 pub mod tls;
