@@ -117,3 +117,11 @@ pub struct SignatureReport {
     /// The signer's certificate and the path found above it, leaf first.
     pub chain: Vec<CertificateInfo>,
 }
+
+pub mod chain;
+pub mod cms_check;
+pub mod crypto;
+pub mod pdf_sigs;
+pub mod timestamp;
+pub mod trust;
+pub mod verify;
