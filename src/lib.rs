@@ -66,6 +66,9 @@ pub enum StartError {
     /// `[cascade] parent_ca` cannot be read, or the client cannot be built.
     #[error(transparent)]
     Parent(#[from] api::uplink::ParentError),
+    /// `[signatures]`: a trust anchor file cannot be read or parsed.
+    #[error("cannot load the signature trust anchors: {0}")]
+    Trust(#[from] control::trust::TrustStoreError),
 }
 
 fn system_actor(name: &str) -> store::Actor {
@@ -344,11 +347,13 @@ impl Server {
         let objects = objects::Objects::open(&config.objects, &config.data_dir)
             .await
             .map_err(StartError::Objects)?;
+        let trust = control::trust::TrustStore::load(&config.signatures, &config.data_dir, &[])?;
         let documents = control::documents::Documents::with_objects(
             store.clone(),
             objects.documents.clone(),
             u64::from(config.documents.max_upload_mib) * 1024 * 1024,
-        );
+        )
+        .with_trust(trust.clone());
         let (media, events) = net::Media::start(net::MediaSettings {
             bind: config.media.bind,
             port: config.media.udp_port,
@@ -438,6 +443,8 @@ impl Server {
             relays: relays.clone(),
             people,
             ballots: Default::default(),
+            trust,
+            recheck: Default::default(),
         };
         // Every spool directory found now is a previous run's, ended (or
         // interrupted: marked below first, so its index goes up fixed).

@@ -59,6 +59,10 @@ pub struct AppState {
     pub people: crate::control::people::People,
     /// The keys of the secret votes this node opened (memory only).
     pub ballots: Arc<crate::control::ballot_box::BallotBox>,
+    /// The anchors and CRLs signed PDFs are checked against.
+    pub trust: crate::control::trust::TrustStore,
+    /// The one re-check of every signed document that may run at a time.
+    pub recheck: Arc<crate::control::documents::signatures::RecheckProgress>,
 }
 
 impl From<ConferenceError> for ApiError {

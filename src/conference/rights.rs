@@ -61,10 +61,14 @@ pub enum Action {
     /// A child cascade node, by its own credential: no person, no room. The
     /// handler authenticates the node (the table grants it to nobody).
     Node,
+    /// See the trust anchors and CRLs signatures are checked against.
+    TrustRead,
+    /// Upload and remove CRLs, re-check every signed document (admin).
+    TrustWrite,
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 30] = [
         Action::Public,
         Action::Own,
         Action::UsersRead,
@@ -93,6 +97,8 @@ impl Action {
         Action::CascadeRead,
         Action::CascadeWrite,
         Action::Node,
+        Action::TrustRead,
+        Action::TrustWrite,
     ];
 
     /// The action's name as the API and the audit log spell it.
@@ -126,6 +132,8 @@ impl Action {
             Action::CascadeRead => "cascade_read",
             Action::CascadeWrite => "cascade_write",
             Action::Node => "node",
+            Action::TrustRead => "trust_read",
+            Action::TrustWrite => "trust_write",
         }
     }
 }
@@ -160,6 +168,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             RecordControl,
             RecordingsRead,
             CascadeRead,
+            TrustRead,
         ],
         Role::SubOperator => &[
             UsersRead,
@@ -217,6 +226,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             AuditRead,
             RecordingsRead,
             CascadeRead,
+            TrustRead,
         ],
     };
     matches!(action, Public | Own) || allowed.contains(&action)

@@ -13,6 +13,7 @@ pub mod minutes;
 mod org;
 pub mod recordings;
 mod relay;
+mod signatures;
 mod users;
 mod voting;
 
@@ -45,6 +46,7 @@ pub fn api() -> Api<AppState> {
     let api = recordings::add_routes(api);
     let api = cascade::add_routes(api);
     let api = relay::add_routes(api);
+    let api = signatures::add_routes(api);
     audit::add_routes(api)
 }
 
