@@ -37,6 +37,7 @@ mod recording;
 mod relay;
 mod room_app;
 mod signature_check;
+mod signed_documents;
 mod store;
 mod support;
 mod voting;

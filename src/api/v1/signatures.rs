@@ -108,10 +108,14 @@ fn start_recheck(state: &AppState, caller: &Caller) -> RecheckState {
             caller.actor(),
         );
         tokio::spawn(async move {
-            if let Err(e) = docs.recheck_all(&actor, progress.clone()).await {
-                tracing::warn!(error = %e, "the signature re-check stopped");
+            loop {
+                if let Err(e) = docs.recheck_all(&actor, progress.clone()).await {
+                    tracing::warn!(error = %e, "the signature re-check stopped");
+                }
+                if !progress.finish() {
+                    break;
+                }
             }
-            progress.finish();
         });
     }
     state.recheck.state()

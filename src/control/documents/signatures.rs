@@ -18,6 +18,9 @@ use crate::store::{Actor, SqlxResultExt, audit, now_ms};
 #[derive(Debug, Default)]
 pub struct RecheckProgress {
     running: AtomicBool,
+    /// (running, asked again while running): under one lock, so a change
+    /// made while a re-check runs is never lost.
+    claim: std::sync::Mutex<(bool, bool)>,
     total: AtomicU64,
     done: AtomicU64,
     changed: AtomicU64,
@@ -43,13 +46,30 @@ impl RecheckProgress {
         }
     }
 
-    /// Claim the one re-check that may run; false if one is running.
+    /// Ask for a re-check: true when the caller must run it; false when one
+    /// runs already (it will run once more when it ends: the trust set may
+    /// have changed after it passed some documents).
     pub fn start(&self) -> bool {
-        !self.running.swap(true, Ordering::AcqRel)
+        let mut c = self.claim.lock().unwrap_or_else(|p| p.into_inner());
+        if c.0 {
+            c.1 = true;
+            return false;
+        }
+        *c = (true, false);
+        self.running.store(true, Ordering::Relaxed);
+        true
     }
 
-    pub fn finish(&self) {
-        self.running.store(false, Ordering::Release);
+    /// A run ended: true when another must follow.
+    pub fn finish(&self) -> bool {
+        let mut c = self.claim.lock().unwrap_or_else(|p| p.into_inner());
+        if c.1 {
+            c.1 = false;
+            return true;
+        }
+        c.0 = false;
+        self.running.store(false, Ordering::Relaxed);
+        false
     }
 }
 
