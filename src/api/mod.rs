@@ -222,6 +222,16 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
+        // A document's digital signatures, on every page that shows documents.
+        .route(
+            "/assets/signatures.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../web/signatures.css"),
+                )
+            }),
+        )
         .route(
             "/assets/bodies.js",
             get(|| async {

@@ -173,3 +173,75 @@ fn an_unsigned_pdf_has_no_signatures() {
             .is_empty()
     );
 }
+
+/// The fuzz target's property, run on every CI: a signed file with random
+/// bytes of its signed ranges changed, truncated, or its byte range
+/// rewritten gives a status for each signature it still has — never a
+/// panic, never `valid`. (Bytes outside the ranges — the signature value's
+/// zero padding — may change without harm.)
+#[test]
+fn hostile_mutations_of_a_signed_pdf_give_a_status_and_never_valid() {
+    let f = fixture();
+    let t = trust(&[&f.root.pem], &[&f.root.fresh_crl(), &f.sub.fresh_crl()]);
+    let range = only(verify_pdf(&f.signed, &t, now_ms()).unwrap());
+    assert_eq!(range.status, SignatureStatus::Valid);
+    let text = String::from_utf8_lossy(&f.signed).into_owned();
+    let at = text.find("/ByteRange [").unwrap() + 12;
+    let nums: Vec<usize> = text[at..]
+        .split(']')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let signed = |i: usize| i < nums[1] || (i >= nums[2] && i < nums[2] + nums[3]);
+    // A fixed xorshift: the same mutations on every machine.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut checked = 0;
+    for round in 0..300 {
+        let mut m = f.signed.clone();
+        let touches_signed = match round % 3 {
+            0 => {
+                let mut hit = false;
+                for _ in 0..1 + next() % 4 {
+                    let i = (next() as usize) % m.len();
+                    m[i] ^= 1 << (next() % 8);
+                    hit |= signed(i);
+                }
+                hit
+            }
+            1 => {
+                let cut = (next() as usize) % m.len();
+                m.truncate(cut);
+                cut < nums[2] + nums[3]
+            }
+            _ => {
+                let i = at + (next() as usize) % 24;
+                let before = m[i];
+                if before.is_ascii_digit() {
+                    m[i] = b'0' + (next() % 10) as u8;
+                }
+                m[i] != before
+            }
+        };
+        if let Ok(reports) = verify_pdf(&m, &t, now_ms())
+            && touches_signed
+        {
+            checked += 1;
+            for r in reports {
+                assert_ne!(
+                    r.status,
+                    SignatureStatus::Valid,
+                    "round {round}: a changed file checked valid"
+                );
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} mutations reached the check");
+}
