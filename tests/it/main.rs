@@ -15,6 +15,7 @@ mod console;
 mod console_cascade;
 mod console_closed;
 mod delegate;
+mod delegate_signatures;
 mod document_bounds;
 mod documents;
 mod endpoints;
