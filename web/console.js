@@ -781,6 +781,7 @@
   Object.assign(DICT.vi, {
     nav_cascade: "Liên kết tầng",
     nav_bodies: "Cơ quan",
+    nav_signatures: "Chữ ký số",
     cas_title: "Liên kết tầng",
     cas_new: "Đăng ký nút cấp dưới",
     cas_this_node: "Máy chủ này",
@@ -860,6 +861,7 @@
   Object.assign(DICT.en, {
     nav_cascade: "Cascade links",
     nav_bodies: "Bodies",
+    nav_signatures: "Signatures",
     cas_title: "Cascade links",
     cas_new: "Register a child node",
     cas_this_node: "This server",
@@ -1058,6 +1060,7 @@
     if (/^\/console\/endpoints\/?$/.test(p)) return { view: "endpoints" };
     if (/^\/console\/cascade\/?$/.test(p)) return { view: "cascade" };
     if (/^\/console\/bodies\/?$/.test(p)) return { view: "bodies" };
+    if (/^\/console\/signatures\/?$/.test(p)) return { view: "signatures" };
     return { view: "meetings" };
   }
   function go(path) {
@@ -1067,7 +1070,7 @@
   window.addEventListener("popstate", () => render());
 
   function showOnly(id) {
-    for (const v of ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints", "view-cascade", "view-bodies"]) $(v).hidden = v !== id;
+    for (const v of ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints", "view-cascade", "view-bodies", "view-signatures"]) $(v).hidden = v !== id;
     markNav(id);
     document.body.dataset.view = id;
   }
@@ -1094,6 +1097,7 @@
       else if (r.view === "endpoints") openRegistry();
       else if (r.view === "cascade") openCascade();
       else if (r.view === "bodies") openBodies();
+      else if (r.view === "signatures") openTrust();
       else showMeetings();
     }
   }
@@ -1127,6 +1131,7 @@
     $("nav-endpoints").hidden = !may("endpoints_read");
     $("nav-cascade").hidden = !may("cascade_read");
     $("nav-bodies").hidden = !may("org_read");
+    $("nav-signatures").hidden = !may("trust_read");
   }
 
   $("login-form").addEventListener("submit", async (ev) => {
@@ -2559,12 +2564,12 @@
   // (src/api/access.rs `role_permits`): actions a role cannot do are not
   // offered. The server still checks every request.
   const ROLE_ACTIONS = {
-    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control", "cascade_read"],
+    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control", "cascade_read", "trust_read"],
     sub_operator: ["users_read", "org_read", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control"],
     secretary: ["users_read", "org_read", "endpoints_read", "meetings_read", "meetings_write"],
     chair: ["org_read", "endpoints_read", "meetings_read"],
     delegate: ["org_read", "meetings_read"],
-    auditor: ["users_read", "org_read", "endpoints_read", "meetings_read", "cascade_read"],
+    auditor: ["users_read", "org_read", "endpoints_read", "meetings_read", "cascade_read", "trust_read"],
   };
   // A sub-operator's subtree for `action` (unit ids), or null when a role
   // without a scope already allows it — as the server's `scope_unit`.
@@ -2588,13 +2593,13 @@
   }
 
   function markNav(view) {
-    const current = view === "view-endpoints" ? "nav-endpoints" : view === "view-cascade" ? "nav-cascade" : view === "view-bodies" ? "nav-bodies" : view === "view-login" ? null : "nav-meetings";
-    for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade", "nav-bodies"]) {
+    const current = view === "view-endpoints" ? "nav-endpoints" : view === "view-cascade" ? "nav-cascade" : view === "view-bodies" ? "nav-bodies" : view === "view-signatures" ? "nav-signatures" : view === "view-login" ? null : "nav-meetings";
+    for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade", "nav-bodies", "nav-signatures"]) {
       if (id === current) $(id).setAttribute("aria-current", "page");
       else $(id).removeAttribute("aria-current");
     }
   }
-  for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade", "nav-bodies"])
+  for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade", "nav-bodies", "nav-signatures"])
     $(id).addEventListener("click", (ev) => {
       ev.preventDefault();
       go(ev.currentTarget.getAttribute("href"));
@@ -3291,6 +3296,13 @@
   // ------------------------------------------------------------ bodies
   // Bodies and their dated members live in web/bodies.js; it borrows the
   // console's API client, error toasts, rights and language.
+  // The trust anchors and CRLs live in web/trust.js, mounted like bodies.
+  function openTrust() {
+    showOnly("view-signatures");
+    $("crumbs").textContent = t("nav_signatures");
+    window.DiemcauTrust.mount($("view-signatures"), { api, act, toast, may, lang: () => lang });
+  }
+
   function openBodies() {
     showOnly("view-bodies");
     $("crumbs").textContent = t("nav_bodies");

@@ -233,6 +233,15 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route(
+            "/assets/trust.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/trust.js"),
+                )
+            }),
+        )
+        .route(
             "/assets/bodies.js",
             get(|| async {
                 asset(
