@@ -38,6 +38,12 @@ pub struct Slot {
     pub tx_ssrc: Option<Ssrc>,
     /// Negotiated payload type per codec on this m-line.
     pub pts: Vec<(Codec, Pt)>,
+    /// The subscriber's RED payload type for Opus (`None`: it did not
+    /// negotiate RED); learned with the slot's first audio packet.
+    pub red_pt: Option<Option<Pt>>,
+    /// An audio slot's last frames sent (output timestamp, Opus payload),
+    /// newest last: the redundancy the engine adds for a lossy subscriber.
+    pub history: VecDeque<(u32, std::sync::Arc<[u8]>)>,
 }
 
 pub struct Session {
@@ -71,6 +77,12 @@ pub struct Session {
     /// (`Command::PinThumbs`); the policy's choice is not used for them.
     pub pinned: Vec<Option<ParticipantId>>,
     pub link: LinkStats,
+    /// Until then the engine wraps this subscriber's audio in RED itself
+    /// (its link's loss was last above [`super::audio::RED_ON_LOSS`]).
+    pub red_until: Option<Instant>,
+    /// Until then that redundancy is two frames deep (the loss was last
+    /// above [`super::audio::RED_DEEP_LOSS`]).
+    pub red_deep_until: Option<Instant>,
 }
 
 /// Link quality of one peer, from RTCP as str0m reports it each second.
@@ -104,7 +116,11 @@ pub fn new_rtc(now: Instant, cert: &DtlsCert, role: Role) -> Rtc {
         .set_rtp_mode(true)
         .set_dtls_cert(cert.clone())
         .clear_codecs()
-        .enable_opus(true, false)
+        // RED (RFC 2198) with whoever offers it: str0m answers `red/48000/2`
+        // (fmtp `111/111`) ahead of Opus, so a browser sends it too; Opus
+        // keeps `useinbandfec=1`, and the receiver reports we send make the
+        // publisher's encoder raise its FEC on a lossy uplink.
+        .enable_opus(true, true)
         .enable_vp8(true)
         .enable_h264(true)
         .set_stats_interval(Some(Duration::from_secs(1)));
@@ -160,6 +176,8 @@ impl Session {
             slots: Vec::new(),
             pinned: Vec::new(),
             link: LinkStats::default(),
+            red_until: None,
+            red_deep_until: None,
         }
     }
 
@@ -236,6 +254,8 @@ impl Session {
                 shows: None,
                 tx_ssrc: None,
                 pts: Vec::new(),
+                red_pt: None,
+                history: VecDeque::new(),
             });
         }
         we_recv.then_some(video)

@@ -19,6 +19,7 @@ mod document_bounds;
 mod documents;
 mod endpoints;
 mod engine;
+mod engine_red;
 mod hardening;
 mod interop;
 mod invariants;
