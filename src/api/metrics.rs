@@ -127,7 +127,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         &'static str,
         fn(&RoomStats) -> u64,
     );
-    let fields: [Field; 16] = [
+    let fields: [Field; 17] = [
         (
             "diemcau_room_participants",
             "gauge",
@@ -193,6 +193,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             "counter",
             "Packets from a relay link dropped beyond its link budget.",
             |r| r.dropped_over_budget,
+        ),
+        (
+            "diemcau_room_red_packets_in_total",
+            "counter",
+            "Audio packets publishers sent as RED (RFC 2198).",
+            |r| r.red_packets_in,
         ),
         (
             "diemcau_room_red_recovered_total",

@@ -320,6 +320,8 @@ pub struct RoomStats {
     pub dropped_muted: u64,
     /// Packets from a relay beyond its link budget (`police`).
     pub dropped_over_budget: u64,
+    /// Audio packets publishers sent as RED.
+    pub red_packets_in: u64,
     /// Audio frames lost on a publisher's uplink and rebuilt from the
     /// redundancy (RED) of the packet after them.
     pub red_recovered: u64,

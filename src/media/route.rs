@@ -166,13 +166,16 @@ impl Engine {
             wallclock: pkt.timestamp,
         };
         let units = match red_of {
-            Some(opus_pt) => match audio::unwrap(&pkt.payload, opus_pt, seq, ts, audio_last) {
-                Some(u) => u,
-                None => {
-                    room.stats.red_malformed += 1;
-                    return;
+            Some(opus_pt) => {
+                room.stats.red_packets_in += 1;
+                match audio::unwrap(&pkt.payload, opus_pt, seq, ts, audio_last) {
+                    Some(u) => u,
+                    None => {
+                        room.stats.red_malformed += 1;
+                        return;
+                    }
                 }
-            },
+            }
             None => vec![AudioUnit {
                 seq,
                 ts,

@@ -9,6 +9,7 @@ mod api;
 mod audit;
 mod ballot_files;
 mod browser;
+mod browser_red;
 mod cascade_registry;
 mod cascade_scope;
 mod console;
