@@ -139,8 +139,9 @@ impl Session {
     }
 
     /// Decide what `slot` sends for `unit` (already placed at `out_ts` by
-    /// the slot's forwarder) and remember the frame for later redundancy.
-    /// `opus_pt` is the subscriber's Opus payload type on the slot.
+    /// the slot's forwarder; `None`: nothing now) and remember the frame
+    /// for later redundancy. `opus_pt` is the subscriber's Opus payload
+    /// type on the slot.
     pub fn audio_out(
         &mut self,
         now: Instant,
@@ -151,18 +152,27 @@ impl Session {
     ) -> Option<AudioOut> {
         let red_pt = self.slot_red_pt(slot);
         let lossy = self.lossy(now);
-        let levels = self.red_levels(now);
+        let levels = if lossy { self.red_levels(now) } else { 1 };
         let sl = self.slots.get_mut(slot)?;
         let out = match (red_pt, &unit.red) {
+            // A frame refilled on the way in: a RED subscriber gets it as
+            // redundancy of the next packet, like the frames around it.
+            (Some(_), _) if unit.recovered => None,
             // The publisher's redundancy, as it came (the blocks already
             // name the subscriber's Opus payload type: both were answered
-            // by the same codec table).
-            (Some(rpt), Some((wire, pt))) if *pt == *opus_pt => AudioOut {
-                pt: rpt,
-                payload: wire.clone(),
-                redundancy_bytes: wire.len() - unit.payload.len(),
-                generated: false,
-            },
+            // by the same codec table) — unless the subscriber's loss asks
+            // for more levels than the publisher sends.
+            (Some(rpt), Some((wire, pt)))
+                if *pt == *opus_pt
+                    && red::RedPacket::parse(wire).is_ok_and(|p| p.redundant().len() >= levels) =>
+            {
+                Some(AudioOut {
+                    pt: rpt,
+                    payload: wire.clone(),
+                    redundancy_bytes: wire.len() - unit.payload.len(),
+                    generated: false,
+                })
+            }
             (Some(rpt), _) if lossy || unit.red.is_some() => {
                 let blocks: Vec<(u32, &[u8])> = sl
                     .history
@@ -172,25 +182,25 @@ impl Session {
                     .collect();
                 let mut buf = Vec::with_capacity(unit.payload.len() + 64);
                 red::build(*opus_pt, &unit.payload, &blocks, &mut buf);
-                AudioOut {
+                Some(AudioOut {
                     pt: rpt,
                     redundancy_bytes: buf.len() - unit.payload.len(),
                     payload: Arc::from(buf),
-                    generated: unit.red.is_none(),
-                }
+                    generated: true,
+                })
             }
-            _ => AudioOut {
+            _ => Some(AudioOut {
                 pt: opus_pt,
                 payload: unit.payload.clone(),
                 redundancy_bytes: 0,
                 generated: false,
-            },
+            }),
         };
         if sl.history.len() == HISTORY_FRAMES {
             sl.history.pop_front();
         }
         sl.history.push_back((out_ts, unit.payload.clone()));
-        Some(out)
+        out
     }
 }
 

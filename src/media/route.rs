@@ -252,11 +252,6 @@ impl Engine {
             if !s.connected {
                 continue;
             }
-            // A subscriber with RED refills this frame itself from the
-            // redundancy of the packet that carried it.
-            if unit.recovered && s.slot_red_pt(slot).is_some() {
-                continue;
-            }
             let Some(sl) = s.slots.get_mut(slot) else {
                 continue;
             };

@@ -133,11 +133,18 @@ fn redundancy_is_added_for_a_lossy_subscriber() {
         after.len()
     );
 
-    // What the subscriber can play: every frame it got, directly or from
-    // the redundancy of a later packet.
+    let (direct, playable) = continuity(after);
+    assert!(direct < 0.95, "the link did lose packets: {direct}");
+    assert!(playable >= 0.99, "continuity with redundancy: {playable}");
+}
+
+/// Over RED packets received: the share of frames that arrived as a
+/// primary, and the share the subscriber can play — directly or from the
+/// redundancy of a later packet.
+fn continuity(got: &[&Got]) -> (f64, f64) {
     let mut frames = BTreeSet::new();
     let mut primaries = BTreeSet::new();
-    for g in after {
+    for g in got {
         let p = RedPacket::parse(&g.payload).unwrap();
         primaries.insert(frame_no(p.primary));
         frames.insert(frame_no(p.primary));
@@ -147,9 +154,32 @@ fn redundancy_is_added_for_a_lossy_subscriber() {
     }
     let (lo, hi) = (*primaries.first().unwrap(), *primaries.last().unwrap());
     let span = (hi - lo + 1) as f64;
-    let direct = primaries.len() as f64 / span;
-    let playable = frames.range(lo..=hi).count() as f64 / span;
-    assert!(direct < 0.95, "the link did lose packets: {direct}");
+    (
+        primaries.len() as f64 / span,
+        frames.range(lo..=hi).count() as f64 / span,
+    )
+}
+
+#[test]
+fn a_lossy_subscriber_of_a_one_level_red_publisher_gets_two_levels() {
+    let mut w = World::new();
+    w.red_clients = true;
+    let a = w.join(true, 0, 0);
+    // Every 10th packet is lost on the way in as well.
+    w.clients[a].publisher.as_mut().unwrap().drop_audio_every = Some(10);
+    let r = w.join(false, 0, 1);
+    w.run(Duration::from_secs(2));
+    let clean = audio(&w, r).len();
+    w.loss_to_clients = 0.10;
+    w.run(Duration::from_secs(8));
+    let got: Vec<&Got> = audio(&w, r).into_iter().skip(clean).collect();
+    let deep = got
+        .iter()
+        .position(|g| RedPacket::parse(&g.payload).unwrap().redundant().len() == 2)
+        .expect("two levels once the subscriber reports 10 % loss");
+    let after = &got[deep..];
+    let (direct, playable) = continuity(after);
+    assert!(direct < 0.90, "both links lost packets: {direct}");
     assert!(playable >= 0.99, "continuity with redundancy: {playable}");
 }
 
