@@ -27,13 +27,31 @@ use super::session::Session;
 pub const RED_ON_LOSS: f32 = 0.02;
 /// Above this loss, two redundant frames instead of one: with one level a
 /// frame is lost only when two packets in a row are (p²: 1 % at 10 %); two
-/// levels bring 10 % loss down to p³ (0.1 %) for one more frame of bitrate.
-pub const RED_DEEP_LOSS: f32 = 0.05;
-/// Redundancy stays on this long after the last report above
+/// levels bring 10 % loss down to p³ (0.1 %) for one more frame of
+/// bitrate. Well above a 3 % link's smoothed reports (which one level
+/// already brings to 0.1 %), so such a link does not pay for the second.
+pub const RED_DEEP_LOSS: f32 = 0.08;
+/// Redundancy stays on this long after the smoothed loss was last above
 /// [`RED_ON_LOSS`]: one second's report on a 50 packet/s stream swings
 /// between 0 and twice the link's loss, and switching on and off with it
 /// would leave holes just when the link is bad.
 pub const RED_HOLD: Duration = Duration::from_secs(10);
+/// Weight of each new loss report in the subscriber's smoothed loss. One
+/// second of a 3 % link measures anywhere from 0 to 9 % (30–80
+/// packets/s); smoothed over ~4 reports it stays within a point or two of
+/// 3 %, so the second level is not switched on by chance.
+const LOSS_SMOOTHING: f32 = 0.25;
+
+/// Where a loss figure came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossReport {
+    /// A stream's receiver reports (RTCP RR): exact, but an audio stream's
+    /// come only every five seconds.
+    Receiver,
+    /// Transport-wide feedback, each second: quick, and reads low on a
+    /// thin stream (packets lost at the end of a window are not yet known).
+    Transport,
+}
 /// Frames kept per audio slot for the redundancy (the most levels sent).
 const HISTORY_FRAMES: usize = 2;
 
@@ -96,9 +114,21 @@ pub struct AudioOut {
 }
 
 impl Session {
-    /// Note one loss report on the way to this subscriber (receiver
-    /// report or transport-wide feedback: audio shares the link).
-    pub fn on_loss_report(&mut self, now: Instant, loss: f32) {
+    /// Note one loss report on the way to this subscriber; each kind is
+    /// smoothed on its own and the larger decides (audio shares the link).
+    pub fn on_loss_report(&mut self, now: Instant, loss: f32, kind: LossReport) {
+        let avg = match kind {
+            LossReport::Receiver => &mut self.loss_rr,
+            LossReport::Transport => &mut self.loss_twcc,
+        };
+        *avg = Some(match *avg {
+            Some(a) => a + LOSS_SMOOTHING * (loss - a),
+            None => loss,
+        });
+        let loss = self
+            .loss_rr
+            .unwrap_or(0.0)
+            .max(self.loss_twcc.unwrap_or(0.0));
         if loss > RED_ON_LOSS {
             self.red_until = Some(now + RED_HOLD);
         }

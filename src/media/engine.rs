@@ -566,7 +566,7 @@ impl Engine {
                     s.link.nacks_in.insert((st.mid, st.rid), st.nacks);
                     if let Some(l) = st.loss {
                         s.link.loss_out = l;
-                        s.on_loss_report(now, l);
+                        s.on_loss_report(now, l, super::audio::LossReport::Receiver);
                     }
                     if let Some(rtt) = st.rtt {
                         s.link.rtt_ms = rtt.as_millis() as u32;
@@ -580,7 +580,7 @@ impl Engine {
                 if let Some(s) = self.sessions.get_mut(&id)
                     && let Some(l) = st.egress_loss_fraction
                 {
-                    s.on_loss_report(now, l);
+                    s.on_loss_report(now, l, super::audio::LossReport::Transport);
                 }
             }
             RtcEvent::MediaIngressStats(st) => {

@@ -77,8 +77,12 @@ pub struct Session {
     /// (`Command::PinThumbs`); the policy's choice is not used for them.
     pub pinned: Vec<Option<ParticipantId>>,
     pub link: LinkStats,
+    /// Loss towards this peer, smoothed over its receiver reports and its
+    /// transport-wide feedback (0..1).
+    pub loss_rr: Option<f32>,
+    pub loss_twcc: Option<f32>,
     /// Until then the engine wraps this subscriber's audio in RED itself
-    /// (its link's loss was last above [`super::audio::RED_ON_LOSS`]).
+    /// (its smoothed link loss was last above [`super::audio::RED_ON_LOSS`]).
     pub red_until: Option<Instant>,
     /// Until then that redundancy is two frames deep (the loss was last
     /// above [`super::audio::RED_DEEP_LOSS`]).
@@ -176,6 +180,8 @@ impl Session {
             slots: Vec::new(),
             pinned: Vec::new(),
             link: LinkStats::default(),
+            loss_rr: None,
+            loss_twcc: None,
             red_until: None,
             red_deep_until: None,
         }

@@ -111,7 +111,8 @@ fn redundancy_is_added_for_a_lossy_subscriber() {
     );
 
     w.loss_to_clients = 0.10;
-    w.run(Duration::from_secs(8));
+    // An audio stream's receiver reports come every 5 s.
+    w.run(Duration::from_secs(15));
     let got: Vec<&Got> = audio(&w, r).into_iter().skip(clean).collect();
     let first_red = got
         .iter()
@@ -171,7 +172,7 @@ fn a_lossy_subscriber_of_a_one_level_red_publisher_gets_two_levels() {
     w.run(Duration::from_secs(2));
     let clean = audio(&w, r).len();
     w.loss_to_clients = 0.10;
-    w.run(Duration::from_secs(8));
+    w.run(Duration::from_secs(15));
     let got: Vec<&Got> = audio(&w, r).into_iter().skip(clean).collect();
     let deep = got
         .iter()
