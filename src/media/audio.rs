@@ -169,8 +169,10 @@ impl Session {
     }
 
     /// Decide what `slot` sends for `unit` (already placed at `out_ts` by
-    /// the slot's forwarder; `None`: nothing now) and remember the frame
-    /// for later redundancy. `opus_pt` is the subscriber's Opus payload
+    /// the slot's forwarder) and remember the frame for later redundancy.
+    /// A frame refilled on the way in is sent to every subscriber, RED or
+    /// not: left out, its sequence number would be one more hole next to
+    /// the ones the subscriber's own link makes. `opus_pt` is the subscriber's Opus payload
     /// type on the slot.
     pub fn audio_out(
         &mut self,
@@ -185,9 +187,6 @@ impl Session {
         let levels = if lossy { self.red_levels(now) } else { 1 };
         let sl = self.slots.get_mut(slot)?;
         let out = match (red_pt, &unit.red) {
-            // A frame refilled on the way in: a RED subscriber gets it as
-            // redundancy of the next packet, like the frames around it.
-            (Some(_), _) if unit.recovered => None,
             // The publisher's redundancy, as it came (the blocks already
             // name the subscriber's Opus payload type: both were answered
             // by the same codec table) — unless the subscriber's loss asks

@@ -216,7 +216,9 @@ mod tests {
         // The fuzz target's property, on a fixed seed in every test run.
         let mut x: u64 = 0x2198;
         let mut next = || {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (x >> 33) as u8
         };
         let mut out = Vec::new();
@@ -229,8 +231,11 @@ mod tests {
             let Ok(p) = RedPacket::parse(&data) else {
                 continue;
             };
-            let blocks: Vec<(u32, &[u8])> =
-                p.redundant().iter().map(|b| (b.ts_offset, b.payload)).collect();
+            let blocks: Vec<(u32, &[u8])> = p
+                .redundant()
+                .iter()
+                .map(|b| (b.ts_offset, b.payload))
+                .collect();
             build(p.primary_pt, p.primary, &blocks, &mut out);
             let again = RedPacket::parse(&out).unwrap();
             assert_eq!(again.primary, p.primary);

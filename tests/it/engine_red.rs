@@ -134,18 +134,25 @@ fn redundancy_is_added_for_a_lossy_subscriber() {
         after.len()
     );
 
-    let (direct, playable) = continuity(after);
+    let (direct, playable) = continuity(after, red);
     assert!(direct < 0.95, "the link did lose packets: {direct}");
     assert!(playable >= 0.99, "continuity with redundancy: {playable}");
 }
 
-/// Over RED packets received: the share of frames that arrived as a
+/// Over the audio packets received: the share of frames that arrived as a
 /// primary, and the share the subscriber can play — directly or from the
 /// redundancy of a later packet.
-fn continuity(got: &[&Got]) -> (f64, f64) {
+fn continuity(got: &[&Got], red: u8) -> (f64, f64) {
     let mut frames = BTreeSet::new();
     let mut primaries = BTreeSet::new();
     for g in got {
+        if g.pt != red {
+            // A frame the server refilled from the publisher's redundancy
+            // goes out as it is.
+            primaries.insert(frame_no(&g.payload));
+            frames.insert(frame_no(&g.payload));
+            continue;
+        }
         let p = RedPacket::parse(&g.payload).unwrap();
         primaries.insert(frame_no(p.primary));
         frames.insert(frame_no(p.primary));
@@ -173,13 +180,20 @@ fn a_lossy_subscriber_of_a_one_level_red_publisher_gets_two_levels() {
     let clean = audio(&w, r).len();
     w.loss_to_clients = 0.10;
     w.run(Duration::from_secs(15));
+    let red = pts(&w, r).1.expect("RED negotiated");
     let got: Vec<&Got> = audio(&w, r).into_iter().skip(clean).collect();
+    let levels =
+        |g: &Got| (g.pt == red).then(|| RedPacket::parse(&g.payload).unwrap().redundant().len());
     let deep = got
         .iter()
-        .position(|g| RedPacket::parse(&g.payload).unwrap().redundant().len() == 2)
+        .position(|g| levels(g) == Some(2))
         .expect("two levels once the subscriber reports 10 % loss");
     let after = &got[deep..];
-    let (direct, playable) = continuity(after);
+    assert!(
+        after.iter().all(|g| levels(g).is_none_or(|l| l == 2)),
+        "two levels while the loss lasts"
+    );
+    let (direct, playable) = continuity(after, red);
     assert!(direct < 0.90, "both links lost packets: {direct}");
     assert!(playable >= 0.99, "continuity with redundancy: {playable}");
 }
@@ -231,4 +245,22 @@ fn frames_lost_on_the_uplink_are_recovered_from_red_and_counted() {
         assert_eq!(frame_no(&pair[1].payload), frame_no(&pair[0].payload) + 1);
         assert_eq!(pair[1].payload.len(), 5, "plain Opus, never RED");
     }
+}
+
+#[test]
+fn a_publisher_hears_of_its_audio_uplink_loss_within_seconds() {
+    // Its Opus encoder raises in-band FEC from the loss our receiver
+    // reports carry (str0m would report audio every 5 s).
+    let mut w = World::new();
+    let a = w.join(true, 0, 0);
+    let _b = w.join(false, 0, 1);
+    w.run(Duration::from_secs(1));
+    w.clients[a].publisher.as_mut().unwrap().drop_audio_every = Some(10);
+    w.run(Duration::from_secs(3));
+    let mid = w.clients[a].publisher.as_ref().unwrap().audio_mid.unwrap();
+    let loss = w.clients[a].egress_loss.get(&mid).copied();
+    assert!(
+        loss.is_some_and(|l| (0.05..0.2).contains(&l)),
+        "audio loss reported to the publisher after 3 s: {loss:?}"
+    );
 }

@@ -90,6 +90,9 @@ pub struct Client {
     /// datagrams wait, both ways): a slow ICE and DTLS handshake.
     pub held_until: Option<Instant>,
     pub held_in: Vec<diemcau::media::Datagram>,
+    /// Loss the server reported on each of our send streams (its receiver
+    /// reports), latest.
+    pub egress_loss: std::collections::HashMap<Mid, f32>,
 }
 
 pub struct World {
@@ -163,6 +166,7 @@ impl World {
         let mut rtc = Rtc::builder()
             .set_rtp_mode(true)
             .enable_opus(true, self.red_clients)
+            .set_stats_interval(Some(Duration::from_secs(1)))
             .build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         let mut change = rtc.sdp_api();
@@ -258,6 +262,7 @@ impl World {
             outbox: vec![],
             held_until: self.slow_handshake.map(|d| self.now + d),
             held_in: vec![],
+            egress_loss: Default::default(),
         });
         idx
     }
@@ -378,6 +383,11 @@ impl Client {
                         ts: p.header.timestamp,
                         payload: p.payload.to_vec(),
                     });
+                }
+            }
+            RtcEvent::MediaEgressStats(st) => {
+                if let Some(l) = st.loss {
+                    self.egress_loss.insert(st.mid, l);
                 }
             }
             RtcEvent::KeyframeRequest(r) => {
