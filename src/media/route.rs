@@ -165,24 +165,22 @@ impl Engine {
             ext,
             wallclock: pkt.timestamp,
         };
-        let units = match red_of {
-            Some(opus_pt) => {
-                room.stats.red_packets_in += 1;
-                match audio::unwrap(&pkt.payload, opus_pt, seq, ts, audio_last) {
-                    Some(u) => u,
-                    None => {
-                        room.stats.red_malformed += 1;
-                        return;
-                    }
-                }
-            }
-            None => vec![AudioUnit {
+        let Some(opus_pt) = red_of else {
+            // The common path: one frame, no allocation.
+            let unit = AudioUnit {
                 seq,
                 ts,
                 payload: pkt.payload.clone(),
                 red: None,
                 recovered: false,
-            }],
+            };
+            self.deliver(now, &ctx, &unit);
+            return;
+        };
+        room.stats.red_packets_in += 1;
+        let Some(units) = audio::unwrap(&pkt.payload, opus_pt, seq, ts, audio_last) else {
+            room.stats.red_malformed += 1;
+            return;
         };
         for unit in &units {
             if unit.recovered {
