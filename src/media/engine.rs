@@ -566,10 +566,21 @@ impl Engine {
                     s.link.nacks_in.insert((st.mid, st.rid), st.nacks);
                     if let Some(l) = st.loss {
                         s.link.loss_out = l;
+                        s.on_loss_report(now, l, super::audio::LossReport::Receiver);
                     }
                     if let Some(rtt) = st.rtt {
                         s.link.rtt_ms = rtt.as_millis() as u32;
                     }
+                }
+            }
+            RtcEvent::PeerStats(st) => {
+                // Loss towards the peer from its transport-wide feedback,
+                // each second: an audio stream's own receiver reports come
+                // only every five.
+                if let Some(s) = self.sessions.get_mut(&id)
+                    && let Some(l) = st.egress_loss_fraction
+                {
+                    s.on_loss_report(now, l, super::audio::LossReport::Transport);
                 }
             }
             RtcEvent::MediaIngressStats(st) => {

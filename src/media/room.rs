@@ -71,6 +71,9 @@ pub struct PublishedTrack {
     /// Learned from the first packet's payload type.
     pub codec: Option<Codec>,
     pub layers: [Layer; MAX_LAYERS],
+    /// Audio: the newest (extended seq, RTP timestamp) received, so a RED
+    /// packet's redundancy refills only what was lost since.
+    pub audio_last: Option<(u64, u32)>,
 }
 
 impl PublishedTrack {
@@ -82,6 +85,7 @@ impl PublishedTrack {
             video,
             codec: None,
             layers: Default::default(),
+            audio_last: None,
         }
     }
 
