@@ -69,6 +69,7 @@
       locked: "Đã khóa",
       mute_all: "Tắt tiếng tất cả",
       unmute_all: "Bỏ tắt tiếng tất cả",
+      mute_entry: "Điểm cầu vào họp tắt micrô",
       scene: "Cảnh",
       scene_pick: "Hãy chọn một cảnh.",
       apply: "Áp dụng",
@@ -179,6 +180,8 @@
       ev_removed: "{name} bị mời ra",
       ev_readmitted: "{name} được cho vào lại",
       ev_scene_changed: "Cảnh: {label}",
+      ev_mute_entry_on: "Điểm cầu vào sau sẽ tắt micrô",
+      ev_mute_entry_off: "Điểm cầu vào sau sẽ mở micrô",
       ev_headcount: "{name}: sĩ số {n}",
       ev_meeting_state: "Trạng thái hội nghị: {state}",
       ev_agenda_current: "Nội dung: {title}",
@@ -272,6 +275,7 @@
       locked: "Locked",
       mute_all: "Mute all",
       unmute_all: "Unmute all",
+      mute_entry: "Rooms join muted",
       scene: "Scene",
       scene_pick: "Pick a scene.",
       apply: "Apply",
@@ -382,6 +386,8 @@
       ev_removed: "{name} removed",
       ev_readmitted: "{name} re-admitted",
       ev_scene_changed: "Scene: {label}",
+      ev_mute_entry_on: "Rooms joining from now on are muted",
+      ev_mute_entry_off: "Rooms joining from now on are not muted",
       ev_headcount: "{name}: headcount {n}",
       ev_meeting_state: "Meeting state: {state}",
       ev_agenda_current: "Agenda item: {title}",
@@ -1465,6 +1471,11 @@
       case "scene_changed":
         logEvent(t("ev_scene_changed", { label: msg.label }));
         break;
+      case "mute_on_entry":
+        if (mine.snap) mine.snap.mute_on_entry = msg.on;
+        logEvent(t(msg.on ? "ev_mute_entry_on" : "ev_mute_entry_off"));
+        drawToolbar();
+        break;
       case "headcount":
         logEvent(t("ev_headcount", { name, n: msg.headcount }));
         break;
@@ -1652,6 +1663,7 @@
     life.classList.toggle("btn-primary", verb === "start");
     $("sep-lifecycle").hidden = !verb;
     $("view-live").dataset.meetingState = m ? m.state : "";
+    $("chk-mute-entry").checked = !!(snap && snap.mute_on_entry);
     const scan = $("btn-scan");
     scan.textContent = snap && snap.scan ? t("scan_stop") : t("scan_start");
     const sel = $("scene-select");
@@ -1985,6 +1997,7 @@
     $("scene-select").removeAttribute("aria-invalid");
     liveAction(ev.currentTarget, "scene", { scene });
   });
+  $("chk-mute-entry").addEventListener("change", (ev) => liveAction(ev.currentTarget, "mute-on-entry", { on: ev.currentTarget.checked }));
   $("btn-stage-auto").addEventListener("click", (ev) => liveAction(ev.currentTarget, "stage", { endpoint_ids: [] }));
   $("btn-scan").addEventListener("click", (ev) => {
     if (!live || !live.snap) return;

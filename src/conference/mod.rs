@@ -424,7 +424,8 @@ impl Conference {
         .map_err(|e| ConferenceError::BadPlan {
             code: e.code(),
             message: e.to_string(),
-        })?;
+        })?
+        .with_mute_on_entry(m.kind.mutes_on_entry());
         Ok(self.live.open_with(&m.id, move || live))
     }
 
@@ -603,6 +604,9 @@ fn effects_summary(effects: &[Effect]) -> serde_json::Value {
         .filter_map(|e| match e {
             Effect::Media(MediaAction::SetStage(p)) => {
                 Some(serde_json::json!({"set_stage": p}))
+            }
+            Effect::Media(MediaAction::StageVoice(on)) => {
+                Some(serde_json::json!({"stage_voice": on}))
             }
             Effect::Media(MediaAction::Mute {
                 participant,

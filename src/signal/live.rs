@@ -192,6 +192,17 @@ impl LiveRooms {
                                 )
                                 .await
                         }
+                        MediaAction::StageVoice(on) => {
+                            self.media
+                                .room_command(
+                                    &room.meeting,
+                                    Command::StageVoice {
+                                        room: room.meeting.clone(),
+                                        on,
+                                    },
+                                )
+                                .await
+                        }
                         MediaAction::Mute {
                             participant,
                             audio,

@@ -186,6 +186,30 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
         );
         steps.shot("06-wall").await;
 
+        // A BTV conference is run from the hub: rooms would join muted. This
+        // operator lets them join open, from the toolbar.
+        steps
+            .until(
+                "06b-mute-on-entry",
+                "const c = document.getElementById('chk-mute-entry');\
+                 if (!c.checked) return false; c.click(); return true;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .until(
+                "06c-mute-on-entry-off",
+                "return !document.getElementById('chk-mute-entry').checked\
+                   && window.diemcau.state().snapshot.mute_on_entry === false;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        let live = w
+            .as_role("operator")
+            .get(&format!("/api/v1/meetings/{id}/live"))
+            .await;
+        assert_eq!(live.body["mute_on_entry"], false, "{}", live.text);
+
         // 4. A real room joins with its own token: its tile turns green.
         let mut room = RtcClient::new(ClientConfig {
             name: "Điểm cầu xã An Phú".into(),

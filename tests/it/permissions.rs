@@ -68,6 +68,7 @@ GET    /api/v1/meetings/{id}/live/links         admin operator sub_operator secr
 POST   /api/v1/meetings/{id}/live/mute          admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/mute-all      admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/unmute-all    admin operator sub_operator
+POST   /api/v1/meetings/{id}/live/mute-on-entry admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/stage         admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/scan          admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/scan/stop     admin operator sub_operator

@@ -14,6 +14,7 @@
 //! - `connection`: joins, drops, reconnects, lock, remove / re-admit;
 //! - `roll_call`: điểm danh, headcounts, quorum;
 //! - `mute`: operator mutes, mass mutes;
+//! - `entry`: rooms other than the hub joining muted (per meeting, live);
 //! - `stage`: the operator's stage;
 //! - `scan`: lecture mode (the hub watches the sites in turn);
 //! - `floor`: đăng ký phát biểu — queue, grant, revoke, speaking timer;
@@ -45,6 +46,7 @@
 //! speaks.
 
 mod connection;
+mod entry;
 mod error;
 mod event;
 mod floor;
@@ -130,8 +132,11 @@ pub enum Effect {
 /// A command for the media engine; every one names only connected participants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaAction {
-    /// `Command::SetStage` for the meeting's room (empty: automatic).
+    /// `Command::SetStage` for the meeting's room (empty: nobody chosen).
     SetStage(Vec<ParticipantId>),
+    /// `Command::StageVoice`: whether the stage may follow the active
+    /// speaker (only Thảo luận or an operator's automatic stage).
+    StageVoice(bool),
     /// `Command::Mute { by_operator: true }`; `Some(true)` mutes, `Some(false)`
     /// lifts the operator's mute, `None` leaves that kind alone.
     Mute {
@@ -301,8 +306,18 @@ pub struct LiveMeeting {
     sent_mute: HashMap<ParticipantId, (bool, bool)>,
     /// The stage the engine was last told.
     sent_stage: Vec<ParticipantId>,
-    /// The operator's stage (site indices); empty = automatic.
+    /// The operator's stage (site indices): the hub when the meeting opens;
+    /// empty = nobody chosen (automatic when `voice`).
     base_stage: Vec<usize>,
+    /// An empty operator stage follows the voice: set by Thảo luận and by
+    /// an operator's automatic stage, cleared by any other stage or scene.
+    voice: bool,
+    /// What the engine was last told about following the voice (a new
+    /// engine room starts without).
+    sent_voice: bool,
+    /// Rooms other than the hub join with their microphone muted by the
+    /// operator (`entry` module).
+    mute_on_entry: bool,
     scan: Option<Scan>,
     queue: Vec<FloorRequest>,
     speaker: Option<Speaker>,
@@ -381,7 +396,12 @@ impl LiveMeeting {
             participants: HashMap::new(),
             sent_mute: HashMap::new(),
             sent_stage: Vec::new(),
-            base_stage: Vec::new(),
+            // A provincial meeting is run from the hub: everyone sees the
+            // chair until an operator, a floor grant or a scene moves it.
+            base_stage: hub.into_iter().collect(),
+            voice: false,
+            sent_voice: false,
+            mute_on_entry: false,
             scan: None,
             queue: Vec::new(),
             speaker: None,
@@ -473,7 +493,39 @@ impl LiveMeeting {
         let parts = self.stage_route(&self.effective_stage());
         fx.push(Effect::Media(MediaAction::SetStage(parts.clone())));
         self.sent_stage = parts;
+        let voice = self.wants_voice();
+        fx.push(Effect::Media(MediaAction::StageVoice(voice)));
+        self.sent_voice = voice;
         fx
+    }
+
+    /// Tell the engine whether the stage follows the voice, if that changed;
+    /// only while someone is connected: the engine's room exists then (a
+    /// room that empties is forgotten, and starts without the voice).
+    fn sync_voice(&mut self) -> Option<Effect> {
+        if self.participants.is_empty() {
+            self.sent_voice = false;
+            return None;
+        }
+        let want = self.wants_voice();
+        if want == self.sent_voice {
+            return None;
+        }
+        self.sent_voice = want;
+        Some(Effect::Media(MediaAction::StageVoice(want)))
+    }
+
+    /// Whether the stage should follow the active speaker now: only when
+    /// nobody is on it by choice and a scene (Thảo luận) or the operator
+    /// asked for automatic — or the parent node's stage is automatic.
+    fn wants_voice(&self) -> bool {
+        if !self.effective_stage().is_empty() {
+            return false;
+        }
+        match &self.upper_stage {
+            Some(_) => true,
+            None => self.voice && self.scan.is_none(),
+        }
     }
 
     /// Remember the latest clock reading.
@@ -582,6 +634,7 @@ impl LiveMeeting {
             media.push(Effect::Media(MediaAction::SetStage(parts.clone())));
             self.sent_stage = parts;
         }
+        media.extend(self.sync_voice());
         if let Some(pins) = self.repin() {
             media.push(Effect::Media(pins));
         }

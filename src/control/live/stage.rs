@@ -1,6 +1,8 @@
 //! The operator's stage: an ordered list of rooms (empty: automatic, the
 //! active speaker). The engine shows each subscriber the first entry that is
-//! not itself, so `[hub, X]` shows everyone the hub and the hub X.
+//! not itself, so `[hub, X]` shows everyone the hub and the hub X. A meeting
+//! opens with the hub on stage; only an explicit empty stage (or Thảo luận)
+//! lets the stage follow the voice.
 
 use std::collections::HashSet;
 
@@ -22,6 +24,7 @@ impl LiveMeeting {
         if let Some(sp) = &mut self.speaker {
             sp.on_stage = false;
         }
+        self.voice = order.is_empty();
         self.base_stage = order;
         // This node's operator overrides the parent's stage until the
         // parent's changes again.
@@ -71,9 +74,14 @@ mod tests {
         let fx = m.disconnected(11, T0 + 1);
         assert_eq!(media(&fx), vec![MediaAction::SetStage(vec![1, 12])]);
         assert_eq!(m.stage(), vec!["tu", "x2", "x1"]);
-        // Empty: automatic.
+        // Empty: automatic, the stage follows the voice.
         let fx = m.set_stage(vec![]).unwrap();
         assert_eq!(media(&fx), vec![MediaAction::SetStage(vec![])]);
+        assert_eq!(voice(&fx), vec![true]);
+        assert!(m.snapshot(T0).stage_follows_voice);
+        // Anyone on stage again: it no longer does.
+        let fx = m.set_stage(vec!["x1".into()]).unwrap();
+        assert_eq!(voice(&fx), vec![false]);
     }
 
     #[test]
@@ -97,6 +105,7 @@ mod tests {
                     video: Some(false)
                 }),
                 Effect::Media(MediaAction::SetStage(vec![1])),
+                Effect::Media(MediaAction::StageVoice(false)),
             ]
         );
     }

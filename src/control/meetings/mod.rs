@@ -109,6 +109,18 @@ impl MeetingKind {
         }
     }
 
+    /// Whether rooms other than the hub join with their microphone muted:
+    /// a conference (hội nghị: BCH, BTV, quán triệt, chuyên đề) is run from
+    /// the hub, whose chair gives the floor; a briefing (giao ban, where
+    /// each unit reports in turn) and "other" working sessions start with
+    /// open microphones. An operator changes it live.
+    pub fn mutes_on_entry(self) -> bool {
+        matches!(
+            self,
+            MeetingKind::Bch | MeetingKind::Btv | MeetingKind::QuanTriet | MeetingKind::ChuyenDe
+        )
+    }
+
     /// The name the console and calendars show.
     pub fn label_vi(self) -> &'static str {
         match self {
