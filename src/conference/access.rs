@@ -108,6 +108,10 @@ pub fn decide(standing: &Standing, action: Action, _policy: AccessPolicy) -> Res
         // The secretariat's work.
         AgendaWrite | DocumentsWrite | MinutesWrite => runs || p.secretary,
         Headcount => runs || p.secretary || s.planned_room,
+        // A room's own technical check; the board names technicians' phones:
+        // its operators and auditors only.
+        CheckReport => s.planned_room,
+        ReadinessRead => runs || s.auditor,
         // Taking part: its members (a room for itself: the handlers).
         FloorSelf => runs || p.member || s.planned_room,
         VoteCast => p.voting || s.planned_room,
@@ -240,8 +244,23 @@ mod tests {
         ] {
             assert_eq!(decide(&r, a, CLOSED), Ok(()), "{a:?}");
         }
-        for a in [Action::LiveControl, Action::FloorChair, Action::VoteManage] {
+        for a in [
+            Action::LiveControl,
+            Action::FloorChair,
+            Action::VoteManage,
+            Action::ReadinessRead,
+        ] {
             assert!(decide(&r, a, CLOSED).is_err(), "{a:?}");
         }
+        assert_eq!(decide(&r, Action::CheckReport, CLOSED), Ok(()));
+        let unplanned = Standing {
+            unplanned_room: true,
+            ..Standing::default()
+        };
+        assert_eq!(
+            decide(&unplanned, Action::CheckReport, AccessPolicy::Open),
+            Err(Refusal::Hidden),
+            "a room not planned checks nothing"
+        );
     }
 }

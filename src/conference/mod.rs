@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod admission;
+pub mod checks;
 mod refusals;
 pub mod resources;
 pub mod rights;
@@ -161,6 +162,12 @@ pub enum ConferenceError {
     /// The live room could not be made from the plan.
     #[error("{message}")]
     BadPlan { code: &'static str, message: String },
+    /// A figure or field out of range: nothing changed.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 impl From<MeetingError> for ConferenceError {
@@ -255,7 +262,7 @@ impl Conference {
         ))
     }
 
-    fn meetings(&self) -> Meetings {
+    pub(crate) fn meetings(&self) -> Meetings {
         Meetings::new(self.store.clone())
     }
 

@@ -58,13 +58,17 @@ pub enum Action {
     CascadeRead,
     /// Register child nodes, rotate and revoke their credentials.
     CascadeWrite,
+    /// A room reports its own technical check (kiểm tra kỹ thuật).
+    CheckReport,
+    /// The readiness board of a meeting and its exports (technicians' phones).
+    ReadinessRead,
     /// A child cascade node, by its own credential: no person, no room. The
     /// handler authenticates the node (the table grants it to nobody).
     Node,
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 30] = [
         Action::Public,
         Action::Own,
         Action::UsersRead,
@@ -92,6 +96,8 @@ impl Action {
         Action::RecordingsRead,
         Action::CascadeRead,
         Action::CascadeWrite,
+        Action::CheckReport,
+        Action::ReadinessRead,
         Action::Node,
     ];
 
@@ -125,6 +131,8 @@ impl Action {
             Action::RecordingsRead => "recordings_read",
             Action::CascadeRead => "cascade_read",
             Action::CascadeWrite => "cascade_write",
+            Action::CheckReport => "check_report",
+            Action::ReadinessRead => "readiness_read",
             Action::Node => "node",
         }
     }
@@ -160,6 +168,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             RecordControl,
             RecordingsRead,
             CascadeRead,
+            ReadinessRead,
         ],
         Role::SubOperator => &[
             UsersRead,
@@ -180,6 +189,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             VoteManage,
             RecordControl,
             RecordingsRead,
+            ReadinessRead,
         ],
         Role::Secretary => &[
             UsersRead,
@@ -217,6 +227,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             AuditRead,
             RecordingsRead,
             CascadeRead,
+            ReadinessRead,
         ],
     };
     matches!(action, Public | Own) || allowed.contains(&action)
@@ -228,7 +239,8 @@ pub fn role_permits_any(roles: &std::collections::BTreeSet<Role>, action: Action
 }
 
 /// A room endpoint may read its meetings, ask for the floor, report its
-/// headcount and vote with it — for itself only (checked by the handlers).
+/// headcount and its technical check and vote with it — for itself only
+/// (checked by the handlers).
 pub fn endpoint_permits(action: Action) -> bool {
     matches!(
         action,
@@ -237,6 +249,7 @@ pub fn endpoint_permits(action: Action) -> bool {
             | Action::LiveRead
             | Action::FloorSelf
             | Action::Headcount
+            | Action::CheckReport
             | Action::VoteCast
     )
 }
@@ -266,6 +279,7 @@ mod tests {
                     | Action::FloorChair
                     | Action::FloorSelf
                     | Action::Headcount
+                    | Action::CheckReport
                     | Action::CascadeWrite
             );
             if write {

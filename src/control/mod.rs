@@ -11,6 +11,7 @@ pub mod agenda;
 pub mod ballot_box;
 pub mod bodies;
 pub mod cascade;
+pub mod checks;
 pub mod documents;
 pub mod endpoints;
 pub mod live;

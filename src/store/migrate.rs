@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sealed_ballots",
         sql: include_str!("migrations/0014_sealed_ballots.sql"),
     },
+    Migration {
+        version: 16,
+        name: "technical_checks",
+        sql: include_str!("migrations/0016_technical_checks.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

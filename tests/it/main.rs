@@ -32,6 +32,7 @@ mod people;
 mod permissions;
 mod portal;
 mod random_json;
+mod readiness;
 mod record;
 mod recording;
 mod relay;

@@ -5,6 +5,7 @@ mod agenda;
 mod audit;
 mod bodies;
 mod cascade;
+mod checks;
 mod documents;
 mod endpoints;
 mod live;
@@ -38,6 +39,7 @@ pub fn api() -> Api<AppState> {
     let api = endpoints::add_routes(api);
     let api = meetings::add_routes(api);
     let api = live::add_routes(api);
+    let api = checks::add_routes(api);
     let api = agenda::add_routes(api);
     let api = documents::add_routes(api);
     let api = voting::add_routes(api);
