@@ -222,6 +222,15 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route(
+            "/assets/check.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/check.js"),
+                )
+            }),
+        )
+        .route(
             "/assets/bodies.js",
             get(|| async {
                 asset(

@@ -11,6 +11,7 @@ mod ballot_files;
 mod browser;
 mod cascade_registry;
 mod cascade_scope;
+mod check_browser;
 mod console;
 mod console_cascade;
 mod console_closed;
