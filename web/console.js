@@ -44,6 +44,7 @@
       act_start: "Bắt đầu",
       act_end: "Kết thúc",
       act_wall: "Điều hành",
+      act_readiness: "Sẵn sàng kỹ thuật",
       confirm_end: "Kết thúc hội nghị “{title}”? Mọi kết nối sẽ bị đóng.",
       confirm_remove: "Mời điểm cầu “{name}” ra khỏi hội nghị? Điểm cầu chỉ vào lại được khi được cho phép.",
       confirm_stop_recording: "Dừng ghi hình?",
@@ -181,6 +182,8 @@
       ev_readmitted: "{name} được cho vào lại",
       ev_scene_changed: "Cảnh: {label}",
       ev_mute_entry_on: "Điểm cầu vào sau sẽ tắt micrô",
+      ev_check_result: "Kiểm tra kỹ thuật {name}: {status}",
+      ev_check_started: "Bắt đầu kiểm tra kỹ thuật ({n} điểm cầu đang kết nối)",
       ev_mute_entry_off: "Điểm cầu vào sau sẽ mở micrô",
       ev_headcount: "{name}: sĩ số {n}",
       ev_meeting_state: "Trạng thái hội nghị: {state}",
@@ -250,6 +253,7 @@
       act_start: "Start",
       act_end: "End",
       act_wall: "Operate",
+      act_readiness: "Readiness",
       confirm_end: "End the meeting “{title}”? Every connection will be closed.",
       confirm_remove: "Send “{name}” out of the meeting? It can only come back when re-admitted.",
       confirm_stop_recording: "Stop recording?",
@@ -387,6 +391,8 @@
       ev_readmitted: "{name} re-admitted",
       ev_scene_changed: "Scene: {label}",
       ev_mute_entry_on: "Rooms joining from now on are muted",
+      ev_check_result: "Technical check of {name}: {status}",
+      ev_check_started: "Technical check started ({n} rooms connected)",
       ev_mute_entry_off: "Rooms joining from now on are not muted",
       ev_headcount: "{name}: headcount {n}",
       ev_meeting_state: "Meeting state: {state}",
@@ -1058,6 +1064,8 @@
     const p = location.pathname;
     let m = p.match(/^\/console\/meetings\/([^/]+)\/?$/);
     if (m) return { view: "live", id: decodeURIComponent(m[1]) };
+    m = p.match(/^\/console\/meetings\/([^/]+)\/readiness\/?$/);
+    if (m) return { view: "readiness", id: decodeURIComponent(m[1]) };
     if (/^\/console\/schedule\/?$/.test(p)) return { view: "schedule", id: null };
     m = p.match(/^\/console\/schedule\/([^/]+)\/?$/);
     if (m) return { view: "schedule", id: decodeURIComponent(m[1]) };
@@ -1073,7 +1081,7 @@
   window.addEventListener("popstate", () => render());
 
   function showOnly(id) {
-    for (const v of ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints", "view-cascade", "view-bodies"]) $(v).hidden = v !== id;
+    for (const v of ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints", "view-cascade", "view-bodies", "view-readiness"]) $(v).hidden = v !== id;
     markNav(id);
     document.body.dataset.view = id;
   }
@@ -1100,6 +1108,7 @@
       else if (r.view === "endpoints") openRegistry();
       else if (r.view === "cascade") openCascade();
       else if (r.view === "bodies") openBodies();
+      else if (r.view === "readiness") openReadiness(r.id);
       else showMeetings();
     }
   }
@@ -1239,6 +1248,19 @@
           })
         );
       }
+      if (may("readiness_read") && m.state !== "ended" && m.state !== "cancelled")
+        actions.append(
+          el("a", {
+            class: "btn btn-small",
+            href: `/console/meetings/${encodeURIComponent(m.id)}/readiness`,
+            dataset: { action: "readiness", meeting: m.id },
+            text: t("act_readiness"),
+            onclick: (ev) => {
+              ev.preventDefault();
+              go(`/console/meetings/${encodeURIComponent(m.id)}/readiness`);
+            },
+          })
+        );
       if (m.state === "open" || m.state === "live")
         actions.append(
           el("a", {
@@ -1470,6 +1492,12 @@
         break;
       case "scene_changed":
         logEvent(t("ev_scene_changed", { label: msg.label }));
+        break;
+      case "check_result":
+        logEvent(t("ev_check_result", { name, status: msg.status }));
+        break;
+      case "check_started":
+        logEvent(t("ev_check_started", { n: msg.rooms }));
         break;
       case "mute_on_entry":
         if (mine.snap) mine.snap.mute_on_entry = msg.on;
@@ -1997,6 +2025,7 @@
     $("scene-select").removeAttribute("aria-invalid");
     liveAction(ev.currentTarget, "scene", { scene });
   });
+  $("btn-readiness").addEventListener("click", () => live && go(`/console/meetings/${encodeURIComponent(live.id)}/readiness`));
   $("chk-mute-entry").addEventListener("change", (ev) => liveAction(ev.currentTarget, "mute-on-entry", { on: ev.currentTarget.checked }));
   $("btn-stage-auto").addEventListener("click", (ev) => liveAction(ev.currentTarget, "stage", { endpoint_ids: [] }));
   $("btn-scan").addEventListener("click", (ev) => {
@@ -2572,12 +2601,12 @@
   // (src/api/access.rs `role_permits`): actions a role cannot do are not
   // offered. The server still checks every request.
   const ROLE_ACTIONS = {
-    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control", "cascade_read"],
-    sub_operator: ["users_read", "org_read", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control"],
+    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control", "cascade_read", "readiness_read"],
+    sub_operator: ["users_read", "org_read", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control", "readiness_read"],
     secretary: ["users_read", "org_read", "endpoints_read", "meetings_read", "meetings_write"],
     chair: ["org_read", "endpoints_read", "meetings_read"],
     delegate: ["org_read", "meetings_read"],
-    auditor: ["users_read", "org_read", "endpoints_read", "meetings_read", "cascade_read"],
+    auditor: ["users_read", "org_read", "endpoints_read", "meetings_read", "cascade_read", "readiness_read"],
   };
   // A sub-operator's subtree for `action` (unit ids), or null when a role
   // without a scope already allows it — as the server's `scope_unit`.
@@ -3308,6 +3337,14 @@
     showOnly("view-bodies");
     $("crumbs").textContent = t("nav_bodies");
     window.DiemcauBodies.mount($("view-bodies"), { api, act, toast, may, lang: () => lang });
+  }
+
+  // ------------------------------------------------------------ readiness
+  // The technical check's board lives in web/readiness.js.
+  function openReadiness(id) {
+    showOnly("view-readiness");
+    $("crumbs").textContent = t("act_readiness");
+    window.DiemcauReadiness.mount($("view-readiness"), { api, act, toast, may, go, meetingId: id, lang: () => lang });
   }
 
   // ------------------------------------------------------------ endpoint registry

@@ -222,6 +222,15 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route(
+            "/assets/readiness.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/readiness.js"),
+                )
+            }),
+        )
+        .route(
             "/assets/check.js",
             get(|| async {
                 asset(

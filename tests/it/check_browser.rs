@@ -165,6 +165,62 @@ fn a_room_page_runs_the_technical_check_and_the_board_turns_green_then_red_witho
         assert_eq!(a["status"], "failed", "{a}");
         assert_eq!(a["failing"][0]["check"], "camera");
         assert_eq!(a["failing"][0]["reason"], "Không có hình từ camera");
+
+        // 3. The operator's console shows the board: A's tile red with the
+        // reason and the technician's number, the hub grey; filtered by unit.
+        let console = driver.new_session().await;
+        let cs = Steps::new(&console, "check-console", POLL_INTERVAL);
+        crate::console::log_in(&cs, &w.srv.base_url(), "test_operator").await;
+        cs.until(
+            "06-open-board",
+            &format!(
+                "const b = document.querySelector('[data-action=readiness][data-meeting={}]');\
+                 if (!b) return false; b.click(); return true;",
+                json!(id)
+            ),
+            STEP_TIMEOUT,
+        )
+        .await;
+        let tile = |e: &str| {
+            format!(
+                "document.querySelector('#rd-grid [data-endpoint={}]')",
+                json!(e)
+            )
+        };
+        cs.until(
+            "07-board",
+            &format!(
+                "const a = {a}; const h = {h};\
+                 return !!a && !!h && a.dataset.status === 'failed'\
+                   && a.querySelector('.rd-status').textContent === 'Không đạt'\
+                   && a.querySelector('.rd-reasons').textContent.includes('Camera: Không có hình từ camera')\
+                   && a.querySelector('.rd-call').getAttribute('href') === 'tel:0912345678'\
+                   && a.querySelector('.rd-call').textContent.startsWith('Gọi kỹ thuật viên')\
+                   && h.dataset.status === 'not_checked'\
+                   && getComputedStyle(a).backgroundColor !== getComputedStyle(h).backgroundColor\
+                   && document.getElementById('rd-xlsx').getAttribute('href').endsWith('/readiness?format=xlsx');",
+                a = tile(w.endpoint("a")),
+                h = tile(w.endpoint("hub"))
+            ),
+            STEP_TIMEOUT,
+        )
+        .await;
+        cs.shot("07-board").await;
+        cs.run(&format!(
+            "const s = document.getElementById('rd-unit'); s.value = {}; s.dispatchEvent(new Event('change')); return true;",
+            json!(w.unit("A"))
+        ))
+        .await;
+        cs.until(
+            "08-filtered",
+            &format!(
+                "return document.querySelectorAll('#rd-grid .rd-tile').length === 1 && !!{};",
+                tile(w.endpoint("a"))
+            ),
+            STEP_TIMEOUT,
+        )
+        .await;
+        console.close().await;
         page.close().await;
     }));
 }
