@@ -60,15 +60,19 @@ pub enum Action {
     CascadeWrite,
     /// A room reports its own technical check (kiểm tra kỹ thuật).
     CheckReport,
-    /// The readiness board of a meeting and its exports (technicians' phones).
+    /// The readiness board of a meeting and its exports (technicians' phones),
+    /// and its link quality afterwards.
     ReadinessRead,
+    /// The monthly report per unit (every unit of the province: not for a
+    /// sub-operator, whose scope is one subtree).
+    ReportsRead,
     /// A child cascade node, by its own credential: no person, no room. The
     /// handler authenticates the node (the table grants it to nobody).
     Node,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 31] = [
         Action::Public,
         Action::Own,
         Action::UsersRead,
@@ -98,6 +102,7 @@ impl Action {
         Action::CascadeWrite,
         Action::CheckReport,
         Action::ReadinessRead,
+        Action::ReportsRead,
         Action::Node,
     ];
 
@@ -133,6 +138,7 @@ impl Action {
             Action::CascadeWrite => "cascade_write",
             Action::CheckReport => "check_report",
             Action::ReadinessRead => "readiness_read",
+            Action::ReportsRead => "reports_read",
             Action::Node => "node",
         }
     }
@@ -169,6 +175,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             RecordingsRead,
             CascadeRead,
             ReadinessRead,
+            ReportsRead,
         ],
         Role::SubOperator => &[
             UsersRead,
@@ -228,6 +235,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             RecordingsRead,
             CascadeRead,
             ReadinessRead,
+            ReportsRead,
         ],
     };
     matches!(action, Public | Own) || allowed.contains(&action)

@@ -19,6 +19,7 @@ pub mod meetings;
 pub mod minutes;
 pub mod org;
 pub mod people;
+pub mod quality;
 pub mod recordings;
 pub mod secret;
 pub mod voting;

@@ -96,6 +96,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "technical_checks",
         sql: include_str!("migrations/0016_technical_checks.sql"),
     },
+    Migration {
+        version: 17,
+        name: "meeting_quality",
+        sql: include_str!("migrations/0017_meeting_quality.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -32,6 +32,7 @@ mod org;
 mod people;
 mod permissions;
 mod portal;
+mod quality;
 mod random_json;
 mod readiness;
 mod record;

@@ -237,7 +237,8 @@ pub async fn acting_on_standing(
         .await?)
 }
 
-/// Close the live rooms of meetings that ended or were cancelled.
+/// Close the live rooms of meetings that ended or were cancelled, keeping
+/// each room's link quality over the meeting (`control::quality`).
 async fn close_rooms(state: &AppState, ms: &[Meeting], reason: &str) {
     for m in ms {
         let ids: Vec<u64> = state
@@ -246,7 +247,14 @@ async fn close_rooms(state: &AppState, ms: &[Meeting], reason: &str) {
             .iter()
             .filter_map(|p| p.id.parse().ok())
             .collect();
-        state.live.close(&m.id, &ids, reason).await;
+        let quality = state.live.close(&m.id, &ids, reason).await;
+        if let Err(e) = crate::control::quality::Quality::new(state.store.clone())
+            .record(&m.id, &quality)
+            .await
+        {
+            // The meeting has ended either way; only its report lacks it.
+            tracing::error!(meeting = %m.id, error = %e, "meeting quality not stored");
+        }
     }
 }
 

@@ -12,6 +12,7 @@ mod live;
 pub mod meetings;
 pub mod minutes;
 mod org;
+mod quality;
 pub mod recordings;
 mod relay;
 mod users;
@@ -40,6 +41,7 @@ pub fn api() -> Api<AppState> {
     let api = meetings::add_routes(api);
     let api = live::add_routes(api);
     let api = checks::add_routes(api);
+    let api = quality::add_routes(api);
     let api = agenda::add_routes(api);
     let api = documents::add_routes(api);
     let api = voting::add_routes(api);

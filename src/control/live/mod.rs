@@ -21,7 +21,9 @@
 //! - `scene`: one action per phase of the meeting (Khai mạc … Bế mạc);
 //! - `snapshot`: the whole state for a console;
 //! - `links`: each endpoint's link quality over the last minutes, with
-//!   degrade/recover hysteresis.
+//!   degrade/recover hysteresis;
+//! - `quality`: the same samples added up over the whole meeting (time
+//!   connected, loss and RTT p50/p95), stored when it ends.
 //!
 //! How state becomes effects: an operation changes the state only (after
 //! validating everything — a call that returns an error changes nothing),
@@ -53,6 +55,7 @@ mod floor;
 mod links;
 mod lobby;
 mod mute;
+mod quality;
 pub mod relay;
 mod roll_call;
 mod scan;
@@ -78,6 +81,7 @@ pub use links::{
     LinksView,
 };
 pub use lobby::{Knock, LobbyEntry};
+pub use quality::{QualityLog, QualitySummary};
 pub use roll_call::{FloorStatus, OtherConnection, Quorum, QuorumBasis, RollCall, RollCallSite};
 pub use scene::{Scene, ScenePolicy, SceneStage};
 pub use snapshot::{FloorView, LiveSnapshot, QueueEntry, ScanView, SpeakerView};
