@@ -81,6 +81,7 @@ impl From<ConferenceError> for ApiError {
             ConferenceError::BadPlan { code, .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
             }
+            ConferenceError::Conflict { code, .. } => ApiError::conflict(code, message),
             ConferenceError::Invalid { field, .. } => {
                 ApiError::new(StatusCode::BAD_REQUEST, "out_of_range", message).with_field(field)
             }

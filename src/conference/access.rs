@@ -80,6 +80,9 @@ impl Refusal {
             Refusal::Forbidden("not_a_voter") => "only this meeting's voting members vote in it",
             Refusal::Forbidden("not_an_operator") => "only this meeting's operators do this",
             Refusal::Forbidden("read_only") => "an auditor reads a meeting's record, nothing more",
+            Refusal::Forbidden("not_a_room") => {
+                "a room planned for this meeting reports its own technical check, with its token"
+            }
             Refusal::Forbidden(_) => "not allowed in this meeting",
         }
     }
@@ -127,6 +130,7 @@ pub fn decide(standing: &Standing, action: Action, _policy: AccessPolicy) -> Res
         AgendaWrite | DocumentsWrite | MinutesWrite | MeetingsWrite => "not_the_secretary",
         Present => "not_the_chair",
         VoteCast => "not_a_voter",
+        CheckReport => "not_a_room",
         _ if s.auditor && !runs => "read_only",
         _ => "not_an_operator",
     }))

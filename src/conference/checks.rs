@@ -73,7 +73,7 @@ impl Conference {
             .authorize(who, meeting, Action::MeetingLifecycle)
             .await?;
         if matches!(m.state, MeetingState::Ended | MeetingState::Cancelled) {
-            return Err(ConferenceError::Forbidden {
+            return Err(ConferenceError::Conflict {
                 code: "meeting_over",
                 message: format!("meeting {} is {}: nothing to check", m.id, m.state.as_str()),
             });

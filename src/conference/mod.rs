@@ -162,6 +162,9 @@ pub enum ConferenceError {
     /// The live room could not be made from the plan.
     #[error("{message}")]
     BadPlan { code: &'static str, message: String },
+    /// The meeting's state does not allow it (409).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     /// A figure or field out of range: nothing changed.
     #[error("{field}: {message}")]
     Invalid {
