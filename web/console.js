@@ -1203,6 +1203,7 @@
     showOnly("view-meetings");
     $("crumbs").textContent = t("meetings_title");
     $("btn-schedule").hidden = !may("meetings_write");
+    window.DiemcauReadiness.mountReport($("unit-report"), { may, lang: () => lang });
     const list = await act(null, () => api("GET", `/api/v1/meetings?from_ms=${startOfVnToday()}&limit=200`));
     if (!list) return;
     meetingsCache = list.meetings || [];
@@ -2601,12 +2602,12 @@
   // (src/api/access.rs `role_permits`): actions a role cannot do are not
   // offered. The server still checks every request.
   const ROLE_ACTIONS = {
-    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control", "cascade_read", "readiness_read"],
+    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control", "cascade_read", "readiness_read", "reports_read"],
     sub_operator: ["users_read", "org_read", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control", "readiness_read"],
     secretary: ["users_read", "org_read", "endpoints_read", "meetings_read", "meetings_write"],
     chair: ["org_read", "endpoints_read", "meetings_read"],
     delegate: ["org_read", "meetings_read"],
-    auditor: ["users_read", "org_read", "endpoints_read", "meetings_read", "cascade_read", "readiness_read"],
+    auditor: ["users_read", "org_read", "endpoints_read", "meetings_read", "cascade_read", "readiness_read", "reports_read"],
   };
   // A sub-operator's subtree for `action` (unit ids), or null when a role
   // without a scope already allows it — as the server's `scope_unit`.

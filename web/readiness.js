@@ -35,6 +35,14 @@
       counts: "Sẵn sàng {ready} · Cảnh báo {warning} · Không đạt {failed} · Đã kết nối, chưa kiểm tra {connected_unchecked} · Chưa kiểm tra {not_checked}",
       checks: { link: "Đường truyền", camera: "Camera", microphone: "Micrô", speaker: "Loa", technician: "Kỹ thuật viên" },
       fig: "RTT {rtt} ms · mất gói {loss} % · gửi {up} kbit/s",
+      q_title: "Chất lượng kết nối trong hội nghị",
+      q_so_far: "Hội nghị đang diễn ra: số liệu đến lúc này.",
+      q_none: "Chưa có số liệu kết nối.",
+      q_row: "kết nối {min} phút · rớt {drops} lần · mất gói p50/p95 {l50}/{l95} % · RTT p50/p95 {r50}/{r95} ms",
+      q_loss: "Mất gói p95",
+      q_rtt: "RTT p95",
+      r_title: "Báo cáo tháng theo đơn vị",
+      r_month: "Tháng",
     },
     en: {
       title: "Technical readiness board",
@@ -58,6 +66,14 @@
       counts: "Ready {ready} · Warning {warning} · Failed {failed} · Connected, not checked {connected_unchecked} · Not checked {not_checked}",
       checks: { link: "Link", camera: "Camera", microphone: "Microphone", speaker: "Loudspeaker", technician: "Technician" },
       fig: "RTT {rtt} ms · loss {loss} % · up {up} kbit/s",
+      q_title: "Link quality during the meeting",
+      q_so_far: "The meeting is running: figures so far.",
+      q_none: "No link figures yet.",
+      q_row: "connected {min} min · {drops} drops · loss p50/p95 {l50}/{l95} % · RTT p50/p95 {r50}/{r95} ms",
+      q_loss: "Loss p95",
+      q_rtt: "RTT p95",
+      r_title: "Monthly report per unit",
+      r_month: "Month",
     },
   };
   const STATUS_EN = { ready: "Ready", warning: "Warning", failed: "Failed", not_checked: "Not checked", connected_unchecked: "Connected, not checked" };
@@ -105,6 +121,36 @@
       );
     }
 
+    // Per room: a bar for its 95th-percentile loss (full width: 10 %) and
+    // one for its RTT (full width: 1 s), the worst first.
+    async function loadQuality(box) {
+      const q = await ctx.api("GET", `${base}/quality`).catch(() => null);
+      if (!q || !box.isConnected) return;
+      const bar = (cls, frac, label) =>
+        el("div", { class: "rq-bar-wrap", title: label }, el("div", { class: `rq-bar ${cls}`, style: `width: ${Math.max(1, Math.min(100, frac * 100)).toFixed(1)}%` }), el("span", { class: "rq-bar-label", text: label }));
+      const rows = [...q.rows].sort((a, b) => b.loss_p95_pct - a.loss_p95_pct || b.rtt_p95_ms - a.rtt_p95_ms);
+      box.replaceChildren(
+        el("h3", { text: t("q_title") }),
+        q.final ? null : el("p", { class: "hint", text: t("q_so_far") }),
+        rows.length
+          ? el(
+              "div",
+              { id: "rq-chart", class: "rq-chart" },
+              ...rows.map((r) =>
+                el(
+                  "div",
+                  { class: "rq-row", dataset: { endpoint: r.endpoint_id } },
+                  el("div", { class: "rq-name", text: r.name }),
+                  bar("rq-loss", r.loss_p95_pct / 10, `${t("q_loss")} ${r.loss_p95_pct} %`),
+                  bar("rq-rtt", r.rtt_p95_ms / 1000, `${t("q_rtt")} ${r.rtt_p95_ms} ms`),
+                  el("div", { class: "rq-meta", text: t("q_row", { min: Math.round(r.connected_ms / 60000), drops: r.drops, l50: r.loss_p50_pct, l95: r.loss_p95_pct, r50: r.rtt_p50_ms, r95: r.rtt_p95_ms }) })
+                )
+              )
+            )
+          : el("p", { class: "muted-text", text: t("q_none") })
+      );
+    }
+
     function draw() {
       const units = [...new Map(board.rows.filter((r) => r.unit_id).map((r) => [r.unit_id, r.unit_name || r.unit_id])).entries()].sort((a, b) => a[1].localeCompare(b[1], "vi"));
       const pick = el("select", { id: "rd-unit" }, el("option", { value: "", text: t("all_units") }), ...units.map(([id, name]) => el("option", { value: id, text: name })));
@@ -135,9 +181,11 @@
         board.started ? el("p", { class: "hint", id: "rd-started", text: t("started", { by: board.started.started_by, at: vnTime(board.started.started_at_ms) }) }) : null,
         el("div", { class: "toolbar rd-toolbar" }, start, refresh, el("label", { class: "inline", for: "rd-unit", text: `${t("unit")}:` }), pick, print, xlsx, pdf, wall),
         el("p", { id: "rd-counts", class: "rd-counts", text: t("counts", counts) }),
-        rows.length ? el("div", { id: "rd-grid", class: "rd-grid" }, ...rows.map(tile)) : el("p", { class: "muted-text", text: t("empty") })
+        rows.length ? el("div", { id: "rd-grid", class: "rd-grid" }, ...rows.map(tile)) : el("p", { class: "muted-text", text: t("empty") }),
+        quality
       );
     }
+    const quality = el("section", { id: "rd-quality", class: "rd-quality" });
 
     clearInterval(timer);
     timer = setInterval(() => {
@@ -148,8 +196,31 @@
       load(true);
     }, REFRESH_MS);
     root.replaceChildren(el("h2", { text: t("title") }));
-    load(false);
+    load(false).then(() => loadQuality(quality));
   }
 
-  window.DiemcauReadiness = { mount };
+  // The monthly report per unit: pick a month, download XLSX or PDF (the
+  // server builds both; an empty month is an empty report).
+  function mountReport(box, ctx) {
+    if (!ctx.may("reports_read")) {
+      box.replaceChildren();
+      return;
+    }
+    const lang = ctx.lang() === "en" ? "en" : "vi";
+    const T = DICT[lang];
+    const now = new Date(Date.now() + 7 * 3600 * 1000);
+    const month = el("input", { id: "rp-month", type: "month", value: `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, "0")}` });
+    const link = (id, fmt, text) => {
+      const a = el("a", { id, class: "btn btn-small", download: "", text });
+      const set = () => a.setAttribute("href", `/api/v1/reports/units?month=${encodeURIComponent(month.value)}&format=${fmt}`);
+      month.addEventListener("change", set);
+      set();
+      return a;
+    };
+    box.replaceChildren(
+      el("div", { class: "rp-report" }, el("strong", { text: T.r_title }), el("label", { class: "inline", for: "rp-month", text: `${T.r_month}:` }), month, link("rp-xlsx", "xlsx", T.xlsx), link("rp-pdf", "pdf", T.pdf))
+    );
+  }
+
+  window.DiemcauReadiness = { mount, mountReport };
 })();

@@ -171,6 +171,14 @@ fn a_room_page_runs_the_technical_check_and_the_board_turns_green_then_red_witho
         let console = driver.new_session().await;
         let cs = Steps::new(&console, "check-console", POLL_INTERVAL);
         crate::console::log_in(&cs, &w.srv.base_url(), "test_operator").await;
+        // The meetings list offers the monthly report per unit.
+        cs.until(
+            "06-monthly-report",
+            "const a = document.getElementById('rp-xlsx');\
+             return !!a && /\\/api\\/v1\\/reports\\/units\\?month=\\d{4}-\\d{2}&format=xlsx$/.test(a.getAttribute('href'));",
+            STEP_TIMEOUT,
+        )
+        .await;
         cs.until(
             "06-open-board",
             &format!(
@@ -201,6 +209,19 @@ fn a_room_page_runs_the_technical_check_and_the_board_turns_green_then_red_witho
                    && document.getElementById('rd-xlsx').getAttribute('href').endsWith('/readiness?format=xlsx');",
                 a = tile(w.endpoint("a")),
                 h = tile(w.endpoint("hub"))
+            ),
+            STEP_TIMEOUT,
+        )
+        .await;
+        // Under the tiles, the link quality of the meeting so far (the
+        // room has been connected for a while: its bars are there).
+        cs.until(
+            "07b-quality",
+            &format!(
+                "const q = document.getElementById('rd-quality');\
+                 return !!q && q.querySelector('h3').textContent === 'Chất lượng kết nối trong hội nghị'\
+                   && !!q.querySelector('.rq-row[data-endpoint={}] .rq-loss');",
+                json!(w.endpoint("a"))
             ),
             STEP_TIMEOUT,
         )
