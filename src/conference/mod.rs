@@ -435,7 +435,7 @@ impl Conference {
             code: e.code(),
             message: e.to_string(),
         })?
-        .with_mute_on_entry(m.kind.mutes_on_entry());
+        .with_mute_on_entry(m.mute_on_entry);
         Ok(self.live.open_with(&m.id, move || live))
     }
 

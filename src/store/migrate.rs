@@ -101,6 +101,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "meeting_quality",
         sql: include_str!("migrations/0017_meeting_quality.sql"),
     },
+    Migration {
+        version: 18,
+        name: "mute_on_entry",
+        sql: include_str!("migrations/0018_mute_on_entry.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -27,6 +27,7 @@ mod live;
 mod meetings;
 mod membership;
 mod minutes;
+mod mute_on_entry;
 mod objects_s3;
 mod org;
 mod people;

@@ -152,6 +152,8 @@ pub struct MeetingPatch {
     #[schemars(with = "Option<u8>")]
     quorum_percent: Option<Option<u8>>,
     access_policy: Option<crate::control::meetings::AccessPolicy>,
+    /// Rooms other than the hub join muted.
+    mute_on_entry: Option<bool>,
     #[serde(default, deserialize_with = "present")]
     #[schemars(with = "Option<String>")]
     body_id: Option<Option<String>>,
@@ -313,6 +315,10 @@ async fn update(
         if v != d.kind && p.access_policy.is_none() {
             d.access_policy = None;
         }
+        // Likewise whether rooms join muted.
+        if v != d.kind && p.mute_on_entry.is_none() {
+            d.mute_on_entry = None;
+        }
         d.kind = v;
     }
     if let Some(v) = p.description {
@@ -350,6 +356,9 @@ async fn update(
     }
     if let Some(v) = p.access_policy {
         d.access_policy = Some(v);
+    }
+    if let Some(v) = p.mute_on_entry {
+        d.mute_on_entry = Some(v);
     }
     if let Some(v) = p.body_id {
         d.body_id = v;
