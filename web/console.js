@@ -435,6 +435,7 @@
     sch_end: "Kết thúc (giờ Việt Nam, UTC+07:00)",
     sch_chair: "Người chủ trì (không bắt buộc)",
     sch_secretary: "Thư ký (không bắt buộc)",
+    sch_mute_entry: "Điểm cầu vào họp tắt micrô (trừ điểm cầu chủ trì)",
     sch_policy: "Chế độ họp",
     sch_policy_hint: "Họp kín: chỉ các điểm cầu và người có tên trong hội nghị. Họp mở rộng: điểm cầu khác chờ ở phòng chờ đến khi điều hành cho vào.",
     policies: { closed: "Họp kín", open: "Họp mở rộng" },
@@ -629,6 +630,7 @@
     sch_end: "Ends (Vietnam time, UTC+07:00)",
     sch_chair: "Chair (optional)",
     sch_secretary: "Secretary (optional)",
+    sch_mute_entry: "Rooms join muted (all but the hub)",
     sch_policy: "Access",
     sch_policy_hint: "Closed: only the meeting's rooms and named people. Open: other rooms wait in the lobby until an operator lets them in.",
     policies: { closed: "Closed meeting", open: "Open meeting" },
@@ -2828,6 +2830,8 @@
     fillSelect($("sch-kind"), MEETING_KINDS.map((k) => el("option", { value: k, text: tk("kinds", k) })), m ? m.kind : "btv");
     $("sch-policy").value = "";
     delete $("sch-policy").dataset.touched;
+    $("sch-mute-entry").checked = m ? !!m.mute_on_entry : defaultMute(m ? m.kind : "btv");
+    delete $("sch-mute-entry").dataset.touched;
     fillSelect($("sch-freq"), ["weekly", "monthly", "daily"].map((f) => el("option", { value: f, text: t(`freq_${f}`) })), "weekly");
     $("sch-weekdays").replaceChildren(
       ...WEEKDAYS.map((d) => el("label", { class: "check" }, el("input", { type: "checkbox", value: d, dataset: { weekday: d } }), " ", tk("weekdays", d)))
@@ -2886,6 +2890,11 @@
   /** BCH and BTV meetings are closed unless the planner says otherwise. */
   function defaultPolicy(kind) {
     return kind === "bch" || kind === "btv" ? "closed" : "open";
+  }
+  // Conferences mute rooms on entry; briefings and other meetings do not
+  // (as the server's MeetingKind::mutes_on_entry).
+  function defaultMute(kind) {
+    return ["bch", "btv", "quan_triet", "chuyen_de"].includes(kind);
   }
 
   // People named in the meeting: a line per delegate, chair or secretary
@@ -3079,7 +3088,11 @@
   $("sch-policy").addEventListener("change", () => {
     $("sch-policy").dataset.touched = "1";
   });
+  $("sch-mute-entry").addEventListener("change", () => {
+    $("sch-mute-entry").dataset.touched = "1";
+  });
   $("sch-kind").addEventListener("change", () => {
+    if (!$("sch-mute-entry").dataset.touched) $("sch-mute-entry").checked = defaultMute($("sch-kind").value);
     if (!$("sch-policy").dataset.touched) $("sch-policy").value = defaultPolicy($("sch-kind").value);
   });
   $("sch-freq").addEventListener("change", () => {
@@ -3209,6 +3222,7 @@
       chair_user_id: $("sch-chair").value || null,
       secretary_user_id: $("sch-secretary").value || null,
       access_policy: $("sch-policy").value || null,
+      mute_on_entry: $("sch-mute-entry").checked,
       body_id: $("sch-body").value || null,
       members: [...$("sch-members").querySelectorAll("input[type=checkbox]:checked")].map((c) => ({
         user_id: c.value,

@@ -1125,6 +1125,11 @@ fn operator_schedules_a_meeting_in_the_console_picking_rooms_from_the_org_tree_a
             .await;
         assert_eq!(m.status, 200, "{}", m.text);
         assert_eq!(m.body["kind"], "btv", "{}", m.text);
+        assert_eq!(
+            m.body["mute_on_entry"], true,
+            "a BTV conference mutes rooms on entry: {}",
+            m.text
+        );
         assert_eq!(m.body["starts_at_ms"], start, "{}", m.text);
         assert_eq!(m.body["ends_at_ms"], start + 2 * 3_600_000, "{}", m.text);
         assert_eq!(m.body["hub_endpoint_id"], hub.as_str(), "{}", m.text);
