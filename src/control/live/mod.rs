@@ -503,35 +503,6 @@ impl LiveMeeting {
         fx
     }
 
-    /// Tell the engine whether the stage follows the voice, if that changed;
-    /// only while someone is connected: the engine's room exists then (a
-    /// room that empties is forgotten, and starts without the voice).
-    fn sync_voice(&mut self) -> Option<Effect> {
-        if self.participants.is_empty() {
-            self.sent_voice = false;
-            return None;
-        }
-        let want = self.wants_voice();
-        if want == self.sent_voice {
-            return None;
-        }
-        self.sent_voice = want;
-        Some(Effect::Media(MediaAction::StageVoice(want)))
-    }
-
-    /// Whether the stage should follow the active speaker now: only when
-    /// nobody is on it by choice and a scene (Thảo luận) or the operator
-    /// asked for automatic — or the parent node's stage is automatic.
-    fn wants_voice(&self) -> bool {
-        if !self.effective_stage().is_empty() {
-            return false;
-        }
-        match &self.upper_stage {
-            Some(_) => true,
-            None => self.voice && self.scan.is_none(),
-        }
-    }
-
     /// Remember the latest clock reading.
     fn saw(&mut self, now_ms: u64) {
         self.clock_ms = self.clock_ms.max(now_ms);

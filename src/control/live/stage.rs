@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use super::{Effect, LiveError, LiveEvent, LiveMeeting, event};
+use super::{Effect, LiveError, LiveEvent, LiveMeeting, MediaAction, event};
 
 impl LiveMeeting {
     /// Put these rooms on stage, in order (empty: automatic). Rooms not
@@ -31,6 +31,35 @@ impl LiveMeeting {
         self.upper_stage = None;
         self.reconcile(before, &mut fx);
         Ok(fx)
+    }
+
+    /// Tell the engine whether the stage follows the voice, if that changed;
+    /// only while someone is connected: the engine's room exists then (a
+    /// room that empties is forgotten, and starts without the voice).
+    pub(super) fn sync_voice(&mut self) -> Option<Effect> {
+        if self.participants.is_empty() {
+            self.sent_voice = false;
+            return None;
+        }
+        let want = self.wants_voice();
+        if want == self.sent_voice {
+            return None;
+        }
+        self.sent_voice = want;
+        Some(Effect::Media(MediaAction::StageVoice(want)))
+    }
+
+    /// Whether the stage should follow the active speaker now: only when
+    /// nobody is on it by choice and a scene (Thảo luận) or the operator
+    /// asked for automatic — or the parent node's stage is automatic.
+    pub(super) fn wants_voice(&self) -> bool {
+        if !self.effective_stage().is_empty() {
+            return false;
+        }
+        match &self.upper_stage {
+            Some(_) => true,
+            None => self.voice && self.scan.is_none(),
+        }
     }
 
     /// Site indices of distinct, known endpoints, in order.
