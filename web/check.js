@@ -79,11 +79,25 @@
     const all = new Map();
     rep.forEach((r) => all.set(r.id, r));
     let topHeight = -1;
+    // The pair in use: the transport names it; else the nominated one.
+    let pairId = null;
     rep.forEach((r) => {
-      if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') {
+      if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
+    });
+    let rtcpRtt = null;
+    rep.forEach((r) => {
+      const inUse = r.type === 'candidate-pair' && (pairId ? r.id === pairId : r.nominated && r.state === 'succeeded');
+      if (inUse) {
+        // The latest consent check's RTT, else the mean of all so far.
         if (typeof r.currentRoundTripTime === 'number') out.rtt = Math.round(r.currentRoundTripTime * 1000);
+        else if (r.responsesReceived > 0 && typeof r.totalRoundTripTime === 'number') {
+          out.rtt = Math.round((r.totalRoundTripTime / r.responsesReceived) * 1000);
+        }
         const l = all.get(r.localCandidateId);
         if (l && (l.protocol === 'tcp' || l.relayProtocol === 'tcp')) out.tcp = true;
+      } else if (r.type === 'remote-inbound-rtp' && typeof r.roundTripTime === 'number') {
+        // From the SFU's receiver reports: the same path, measured by RTCP.
+        rtcpRtt = Math.max(rtcpRtt || 0, Math.round(r.roundTripTime * 1000));
       } else if (r.type === 'inbound-rtp') {
         out.recv += r.packetsReceived || 0;
         out.lost += Math.max(0, r.packetsLost || 0);
@@ -102,6 +116,7 @@
         out.level = Math.max(out.level || 0, r.audioLevel);
       }
     });
+    if (out.rtt == null) out.rtt = rtcpRtt;
     return out;
   }
 
@@ -160,7 +175,9 @@
       let last = first;
       while (Date.now() < end) {
         await sleep(SAMPLE_MS);
+        const prev = last;
         last = await sample(up ? env.pc() : null);
+        if (last.rtt == null) last.rtt = prev.rtt;
         if (last.level != null) level = Math.max(level || 0, last.level);
       }
       if (!up) {

@@ -2,7 +2,8 @@
 //! page joining within the hour before its meeting runs the check by itself
 //! with the fake camera and microphone, the room answers, and the readiness
 //! board turns green; with its camera unplugged, the operator runs the check
-//! again and the board turns red, naming the camera in Vietnamese.
+//! again and the board turns red, naming the camera in Vietnamese. A room
+//! whose network drops UDP is told so in Vietnamese instead of waiting.
 //!
 //! Runs in a loopback-only network namespace. Screenshots land in
 //! `target/test-artifacts/browser/check-*.png`.
@@ -242,6 +243,81 @@ fn a_room_page_runs_the_technical_check_and_the_board_turns_green_then_red_witho
         )
         .await;
         console.close().await;
+        page.close().await;
+    }));
+}
+
+/// Drop every UDP packet in this test's own network namespace (the test
+/// runs in one made for it: nothing else is touched).
+fn block_udp() {
+    for cmd in [
+        "add table inet diemcau_test",
+        "add chain inet diemcau_test input { type filter hook input priority 0 ; }",
+        "add rule inet diemcau_test input meta l4proto udp drop",
+    ] {
+        let out = std::process::Command::new("nft")
+            .args(cmd.split(' '))
+            .output()
+            .expect("nft runs");
+        assert!(
+            out.status.success(),
+            "nft {cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_check_from_a_network_that_blocks_udp_says_so_in_vietnamese_instead_of_hanging() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let w = world(db).await;
+        let id = plan_and_open(&w).await;
+        block_udp();
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/room/{id}", w.srv.base_url()),
+            &[("token", w.province.endpoint_tokens["a"].as_str())],
+        )
+        .unwrap()
+        .to_string();
+        let driver = ChromeDriver::start().await;
+        let page = driver.new_session().await;
+        let steps = Steps::new(&page, "check-udp", POLL_INTERVAL);
+        page.navigate(&url).await;
+        // The page joins over the WebSocket (TCP), its media cannot use UDP:
+        // the check gives up waiting and reports what it could not reach
+        // (failed), or — where the server offers ICE-TCP — that the room
+        // only got through over TCP (a warning). Either way it says UDP.
+        steps
+            .until(
+                "01-no-link",
+                "const p = document.getElementById('check-panel');\
+                 return !p.hidden && (p.dataset.status === 'failed' || p.dataset.status === 'warning')\
+                   && document.getElementById('check-result').textContent.includes('UDP');",
+                Duration::from_secs(60),
+            )
+            .await;
+        steps.shot("01-no-link").await;
+        let a = board_row(&w, &id).await;
+        let reasons: Vec<&str> = a["failing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["reason"].as_str())
+            .collect();
+        let over_tcp = a["figures"]["tcp"] == true;
+        if over_tcp {
+            assert_eq!(a["status"], "warning", "{a}");
+            assert!(
+                reasons.contains(&"Kết nối qua TCP (mạng chặn UDP)"),
+                "{reasons:?}"
+            );
+        } else {
+            assert_eq!(a["status"], "failed", "{a}");
+            assert!(
+                reasons.contains(&"Không kết nối được máy chủ: mạng chặn UDP"),
+                "{reasons:?}"
+            );
+        }
         page.close().await;
     }));
 }
