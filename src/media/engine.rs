@@ -159,6 +159,17 @@ impl Engine {
                     .push_back(Event::StageChanged { room, participants });
                 Ok(Reply::Done)
             }
+            Command::StageVoice { room, on } => {
+                let r = self
+                    .rooms
+                    .get_mut(&room)
+                    .ok_or_else(|| CommandError::UnknownRoom(room.clone()))?;
+                if r.voice_stage != on {
+                    r.voice_stage = on;
+                    r.dirty = true;
+                }
+                Ok(Reply::Done)
+            }
             Command::Mute {
                 participant,
                 audio,

@@ -158,10 +158,20 @@ pub enum Command {
     Leave {
         participant: ParticipantId,
     },
-    /// Set the room's stage, in order (empty: automatic).
+    /// Set the room's stage, in order (empty: see `StageVoice`).
     SetStage {
         room: String,
         participants: Vec<ParticipantId>,
+    },
+    /// Whether the stage may follow the voice: when on, a stage with nobody
+    /// to show falls back to the active speaker; when off (a new room's
+    /// default), to whoever the slot showed, then join order — a commune
+    /// that coughs is heard and shown in the speaker slot, never put on the
+    /// main stage. Only a scene that asks for it (Thảo luận) or an
+    /// operator's "automatic stage" turns it on.
+    StageVoice {
+        room: String,
+        on: bool,
     },
     /// Mute or unmute; `None` leaves that kind unchanged. An operator's mute
     /// holds until an operator lifts it, whatever the participant does.

@@ -120,6 +120,9 @@ pub struct Room {
     /// In join order.
     pub participants: Vec<ParticipantId>,
     pub stage: Vec<ParticipantId>,
+    /// The stage may fall back to the active speaker (`Command::StageVoice`;
+    /// off by default: a room that was re-created is safe until told).
+    pub voice_stage: bool,
     pub speaker: SpeakerDetector,
     pub active_speaker: Option<ParticipantId>,
     /// Published track -> (subscriber, slot index) it may feed (current or
@@ -140,6 +143,7 @@ impl Room {
             id,
             participants: Vec::new(),
             stage: Vec::new(),
+            voice_stage: false,
             speaker: SpeakerDetector::new(),
             active_speaker: None,
             fanout: HashMap::new(),
