@@ -80,6 +80,36 @@ fn system_actor(name: &str) -> store::Actor {
     }
 }
 
+/// Signed documents were checked against the trust set of their time: when
+/// this start's anchors or CRL files differ from the last start's, check
+/// every one again (in the background; audited as the system's re-check).
+async fn recheck_if_trust_changed(state: api::AppState) {
+    let mark = state.data_dir.join("signatures-trust.sha256");
+    let now = state.trust.fingerprint();
+    let before = tokio::fs::read_to_string(&mark).await.unwrap_or_default();
+    if before.trim() == now {
+        return;
+    }
+    if !before.is_empty() && state.recheck.start() {
+        let actor = system_actor("trust anchors or CRL files changed");
+        loop {
+            if let Err(e) = state
+                .documents
+                .recheck_all(&actor, state.recheck.clone())
+                .await
+            {
+                tracing::warn!(error = %e, "the signature re-check at start stopped");
+            }
+            if !state.recheck.finish() {
+                break;
+            }
+        }
+    }
+    if let Err(e) = tokio::fs::write(&mark, now).await {
+        tracing::warn!(file = %mark.display(), error = %e, "trust fingerprint not kept");
+    }
+}
+
 /// Recordings a previous run left running (it stopped, or was killed):
 /// marked interrupted, and their index says where the gap begins — the
 /// files play up to their last written cluster. A meeting still live gets
@@ -456,6 +486,7 @@ impl Server {
             state.objects.recordings.finished(&rel);
         }
         tasks.push(tokio::spawn(watch_recordings(state.clone())));
+        tasks.push(tokio::spawn(recheck_if_trust_changed(state.clone())));
         if config.recording.keep_days > 0 {
             tasks.push(tokio::spawn(expire_recordings(
                 state.clone(),

@@ -213,6 +213,22 @@ impl TrustStore {
         Ok(CrlInfo::from(&crl))
     }
 
+    /// What the current set is, as one hash: anchors and CRLs by their
+    /// SHA-256, sorted. A start with another set than the last re-checks
+    /// every signed document (anchors change by editing the config).
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let trust = self.current();
+        let mut parts: Vec<String> = trust
+            .anchors
+            .iter()
+            .map(|a| anchor_info(a).sha256)
+            .chain(trust.crls.iter().map(|c| c.sha256.clone()))
+            .collect();
+        parts.sort();
+        hex::encode(Sha256::digest(parts.join(",").as_bytes()))
+    }
+
     /// Anchors and CRLs as shown, judged stale at `now_ms`.
     pub fn view(&self, now_ms: i64) -> TrustView {
         let trust = self.current();

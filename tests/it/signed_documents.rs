@@ -8,9 +8,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::documents::{pdf, plan, upload};
-use crate::support::api::{Client, world_with};
+use crate::support::api::{ApiWorld, Client, world_with};
 use crate::support::db::both_backends;
 use crate::support::pki::{Ca, pyhanko_sign};
+use crate::support::server::start_with;
 
 async fn post_crl(c: &Client, body: String) -> (StatusCode, Value) {
     let mut req = c
@@ -140,5 +141,52 @@ both_backends! {
         assert_eq!(unknown.status, 404);
         let traversal = admin.delete("/api/v1/signatures/crls/..%2F..%2Fdiemcau.db").await;
         assert_eq!(traversal.status, 404);
+    }
+}
+
+both_backends! {
+    async fn a_start_with_other_trust_anchors_checks_every_signed_document_again(db) {
+        let pki = tempfile::tempdir().unwrap();
+        let root = Ca::root("Root CA thử nghiệm");
+        let root_pem = pki.path().join("root.pem");
+        std::fs::write(&root_pem, &root.pem).unwrap();
+        let crl_dir = pki.path().join("crl");
+        std::fs::create_dir(&crl_dir).unwrap();
+        std::fs::write(crl_dir.join("root.crl"), root.fresh_crl()).unwrap();
+        let signer = root.signer(pki.path(), "Phạm Thị Dung", "Tỉnh ủy", 31);
+        let signed = pyhanko_sign(pki.path(), &pdf("Ket luan"), &signer, &[], "ChuKy1");
+        let data = tempfile::tempdir().unwrap();
+        let (d, url) = (data.path().to_path_buf(), db.url.clone());
+        // First run: nothing trusted.
+        let w = world_with(db, move |c| c.data_dir = d).await;
+        let m = plan(&w).await;
+        let (s, doc) = upload(w.as_role("secretary"), &m, &[("title", "Kết luận"), ("classification", "thuong")], signed).await;
+        assert_eq!(s, 201, "{doc}");
+        assert_eq!(doc["signatures"][0]["status"], "untrusted");
+        let delegate = w.as_role("delegate");
+        let (http, bearer) = (delegate.http.clone(), delegate.bearer.clone());
+        let ApiWorld { srv, .. } = w;
+        srv.server.shutdown().await;
+        // The operator adds the root and a CRL folder to the config, restarts.
+        let d = data.path().to_path_buf();
+        let srv = start_with(move |c| {
+            c.database.url = url;
+            c.data_dir = d;
+            c.signatures.trust = vec![root_pem];
+            c.signatures.crl_dir = Some(crl_dir);
+        })
+        .await;
+        let reader = Client { http, base: srv.base_url(), bearer };
+        let id = doc["id"].as_str().unwrap();
+        let mut status = Value::Null;
+        for _ in 0..100 {
+            status = status_of(&reader, &m, id).await["status"].clone();
+            if status == "valid" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(status, "valid", "re-checked at start against the new anchors");
+        srv.server.shutdown().await;
     }
 }
