@@ -117,3 +117,10 @@ pub struct SignatureReport {
     /// The signer's certificate and the path found above it, leaf first.
     pub chain: Vec<CertificateInfo>,
 }
+
+// Making signatures (the seal and personal signatures).
+pub mod appearance;
+pub mod cms_build;
+pub mod keys;
+pub mod make;
+pub mod write;

@@ -36,6 +36,7 @@ mod record;
 mod recording;
 mod relay;
 mod room_app;
+mod signing;
 mod store;
 mod support;
 mod voting;

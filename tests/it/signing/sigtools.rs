@@ -1,0 +1,180 @@
+//! The test's CA (rcgen) and the independent validators, run as processes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+
+/// A root CA made for one test.
+pub struct TestCa {
+    pub pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn name(cn: &str, org: Option<&str>) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, "VN");
+    if let Some(o) = org {
+        dn.push(DnType::OrganizationName, o);
+    }
+    dn.push(DnType::CommonName, cn);
+    dn
+}
+
+impl TestCa {
+    pub fn new(cn: &str) -> TestCa {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("ca key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name = name(cn, Some("diemcau test"));
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).expect("ca cert");
+        TestCa {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A signing certificate for `public_key`, as PEM.
+    pub fn issue(
+        &self,
+        cn: &str,
+        org: Option<&str>,
+        public_key: &impl rcgen::PublicKeyData,
+    ) -> String {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name = name(cn, org);
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::ContentCommitment,
+        ];
+        params.use_authority_key_identifier_extension = true;
+        params
+            .signed_by(public_key, &self.issuer)
+            .expect("leaf")
+            .pem()
+    }
+
+    /// A new key (RSA-2048 or P-256) as PKCS#8 PEM and its chain (leaf,
+    /// CA) as PEM.
+    pub fn issue_file_key(&self, org: &str, rsa: bool) -> (String, String) {
+        let key = if rsa {
+            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+        } else {
+            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        }
+        .expect("key");
+        let leaf = self.issue(org, Some(org), &key);
+        (key.serialize_pem(), format!("{leaf}{}", self.pem))
+    }
+
+    pub fn write_pem(&self, dir: &Path) -> PathBuf {
+        let p = dir.join("test-ca.pem");
+        std::fs::write(&p, &self.pem).expect("ca pem");
+        p
+    }
+}
+
+/// What a validator said.
+pub struct Verdict {
+    /// Signatures it called intact, trusted and valid.
+    pub valid: usize,
+    /// Signatures it called broken (digest or signature wrong).
+    pub invalid: usize,
+    pub output: String,
+}
+
+pub fn pyhanko() -> String {
+    std::env::var("DIEMCAU_TEST_PYHANKO")
+        .unwrap_or_else(|_| "/opt/diemcau-pyhanko/bin/pyhanko".into())
+}
+
+/// `pyhanko sign validate` with the CA as the only trust root (no
+/// revocation check: the test CA publishes none).
+pub fn pyhanko_validate(file: &Path, ca: &TestCa, dir: &Path) -> Verdict {
+    let out = Command::new(pyhanko())
+        .args([
+            "sign",
+            "validate",
+            "--pretty-print",
+            "--no-revocation-check",
+            "--trust-replace",
+            "--trust",
+        ])
+        .arg(ca.write_pem(dir))
+        .arg(file)
+        .output()
+        .expect("pyhanko runs (install it with .ci/setup)");
+    let output = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Verdict {
+        valid: output.matches("The signature is judged VALID").count(),
+        invalid: output.matches("INVALID").count(),
+        output,
+    }
+}
+
+/// poppler's `pdfsig` with an NSS database that trusts the CA.
+pub fn pdfsig(file: &Path, ca: &TestCa, dir: &Path) -> Verdict {
+    let db = dir.join("nssdb");
+    if !db.exists() {
+        std::fs::create_dir_all(&db).expect("nss dir");
+        let db_arg = format!("sql:{}", db.display());
+        let ok = Command::new("certutil")
+            .args(["-N", "--empty-password", "-d", &db_arg])
+            .status()
+            .expect("certutil runs (libnss3-tools)");
+        assert!(ok.success());
+        let ok = Command::new("certutil")
+            .args([
+                "-A",
+                "-n",
+                "diemcau-test-ca",
+                "-t",
+                "CT,C,C",
+                "-d",
+                &db_arg,
+                "-i",
+            ])
+            .arg(ca.write_pem(dir))
+            .status()
+            .expect("certutil runs");
+        assert!(ok.success());
+    }
+    let out = Command::new("pdfsig")
+        .arg("-nssdir")
+        .arg(format!("sql:{}", db.display()))
+        .arg(file)
+        .output()
+        .expect("pdfsig runs (poppler-utils)");
+    let output = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let blocks: Vec<&str> = output.split("Signature #").skip(1).collect();
+    Verdict {
+        valid: blocks
+            .iter()
+            .filter(|b| {
+                b.contains("Signature Validation: Signature is Valid.")
+                    && b.contains("Certificate Validation: Certificate is Trusted.")
+            })
+            .count(),
+        invalid: blocks
+            .iter()
+            .filter(|b| !b.contains("Signature Validation: Signature is Valid."))
+            .count(),
+        output,
+    }
+}
