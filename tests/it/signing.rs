@@ -75,3 +75,137 @@ fn a_pdf_sealed_with_a_key_file_is_valid_in_pyhanko_and_pdfsig() {
     assert_eq!(pop.valid, 1, "{}", pop.output);
     assert!(key.chain().len() == 2);
 }
+
+fn token_key(
+    label: &str,
+    pin: &str,
+    key_label: &str,
+) -> Result<diemcau::sign::keys::Pkcs11Key, diemcau::sign::keys::KeyError> {
+    diemcau::sign::keys::Pkcs11Key::open(&diemcau::sign::keys::Pkcs11Params {
+        module: sigtools::SOFTHSM_MODULE.into(),
+        token: Some(label.into()),
+        slot: None,
+        key_label: key_label.into(),
+        pin: pin.into(),
+        cert_file: None,
+    })
+}
+
+#[test]
+fn two_personal_signatures_from_softhsm_tokens_then_the_seal_are_all_valid_in_pyhanko() {
+    let hsm = sigtools::SoftHsm::new();
+    let ca = TestCa::new("Test CA diemcau");
+    // The secretary's token: RSA-2048; the chair's: ECDSA P-256; the seal:
+    // RSA-2048 on the office's token.
+    hsm.token_with_key("thu-ky", "1111", "ky-so", true, &ca, "Trần Thị Thư", None);
+    hsm.token_with_key(
+        "chu-tri",
+        "2222",
+        "ky-so",
+        false,
+        &ca,
+        "Nguyễn Văn Chủ",
+        None,
+    );
+    hsm.token_with_key(
+        "van-phong",
+        "3333",
+        "con-dau",
+        true,
+        &ca,
+        "Văn phòng Tỉnh ủy",
+        Some("Văn phòng Tỉnh ủy"),
+    );
+
+    let mut pdf = minutes_pdf();
+    for (label, pin, key_label, field, role) in [
+        ("thu-ky", "1111", "ky-so", "secretary", "Thư ký"),
+        ("chu-tri", "2222", "ky-so", "chair", "Chủ trì"),
+        ("van-phong", "3333", "con-dau", "seal", "Dấu của cơ quan"),
+    ] {
+        let key = token_key(label, pin, key_label).expect("token key opens");
+        // The two steps as the API runs them: prepare, sign elsewhere, complete.
+        let pending = diemcau::sign::make::prepare(
+            &pdf,
+            key.chain(),
+            field,
+            "Ký biên bản",
+            block(label, role),
+        )
+        .expect("prepares");
+        let signature = key.sign(&pending.to_be_signed).expect("token signs");
+        pdf = diemcau::sign::make::complete(&pending, key.chain(), &signature).expect("completes");
+    }
+    let dir = hsm.dir.path();
+    let file = write(dir, "three.pdf", &pdf);
+    let py = pyhanko_validate(&file, &ca, dir);
+    assert_eq!(py.valid, 3, "{}", py.output);
+    let pop = pdfsig(&file, &ca, dir);
+    assert_eq!(pop.valid, 3, "{}", pop.output);
+}
+
+#[test]
+fn a_wrong_pin_or_a_certificate_of_another_key_is_refused() {
+    let hsm = sigtools::SoftHsm::new();
+    let ca = TestCa::new("Test CA diemcau");
+    hsm.token_with_key("thu-ky", "1111", "ky-so", true, &ca, "Trần Thị Thư", None);
+    match token_key("thu-ky", "0000", "ky-so") {
+        Err(diemcau::sign::keys::KeyError::WrongPin(t)) => assert_eq!(t, "thu-ky"),
+        Err(e) => panic!("not a wrong-PIN refusal: {e}"),
+        Ok(_) => panic!("a wrong PIN opened the token"),
+    }
+    match token_key("khong-co", "1111", "ky-so") {
+        Err(diemcau::sign::keys::KeyError::NoToken(_)) => {}
+        other => panic!("a missing token: {:?}", other.err().map(|e| e.to_string())),
+    }
+    // A certificate file for another key.
+    let (_, other_chain) = ca.issue_file_key("Khác", true);
+    let other = write(hsm.dir.path(), "other.pem", other_chain.as_bytes());
+    let mismatch = diemcau::sign::keys::Pkcs11Key::open(&diemcau::sign::keys::Pkcs11Params {
+        module: sigtools::SOFTHSM_MODULE.into(),
+        token: Some("thu-ky".into()),
+        slot: None,
+        key_label: "ky-so".into(),
+        pin: "1111".into(),
+        cert_file: Some(other),
+    });
+    assert!(
+        matches!(mismatch, Err(diemcau::sign::keys::KeyError::Mismatch(_))),
+        "{:?}",
+        mismatch.err().map(|e| e.to_string())
+    );
+}
+
+#[test]
+fn one_byte_changed_in_a_signed_range_is_invalid_in_pyhanko_and_pdfsig() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca = TestCa::new("Test CA diemcau");
+    let (key_pem, chain_pem) = ca.issue_file_key("Văn phòng Tỉnh ủy", true);
+    let key = FileKey::open(
+        &write(dir.path(), "seal.key", key_pem.as_bytes()),
+        &write(dir.path(), "seal.pem", chain_pem.as_bytes()),
+    )
+    .expect("key opens");
+    let mut signed = diemcau::sign::make::sign_with(
+        &minutes_pdf(),
+        &key,
+        "seal",
+        "Đóng dấu",
+        block("Văn phòng Tỉnh ủy", "Dấu của cơ quan"),
+    )
+    .expect("signs");
+    // A letter of the document's info dictionary, in the first range.
+    let at = signed
+        .windows(9)
+        .position(|w| w == b"/Producer")
+        .expect("producer")
+        + 11;
+    signed[at] ^= 0x01;
+    let file = write(dir.path(), "changed.pdf", &signed);
+    let py = pyhanko_validate(&file, &ca, dir.path());
+    assert_eq!(py.valid, 0, "{}", py.output);
+    assert_eq!(py.invalid, 1, "{}", py.output);
+    let pop = pdfsig(&file, &ca, dir.path());
+    assert_eq!(pop.valid, 0, "{}", pop.output);
+    assert_eq!(pop.invalid, 1, "{}", pop.output);
+}

@@ -119,7 +119,7 @@ pub fn pyhanko_validate(file: &Path, ca: &TestCa, dir: &Path) -> Verdict {
     );
     Verdict {
         valid: output.matches("The signature is judged VALID").count(),
-        invalid: output.matches("INVALID").count(),
+        invalid: output.matches("The signature is judged INVALID").count(),
         output,
     }
 }
@@ -177,4 +177,141 @@ pub fn pdfsig(file: &Path, ca: &TestCa, dir: &Path) -> Verdict {
             .count(),
         output,
     }
+}
+
+pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A SoftHSM2 token store in a temp dir, this process and the tools
+/// pointed at it through `SOFTHSM2_CONF`.
+pub struct SoftHsm {
+    pub dir: tempfile::TempDir,
+    pub conf: PathBuf,
+}
+
+impl SoftHsm {
+    pub fn new() -> SoftHsm {
+        let dir = tempfile::tempdir().expect("tmp");
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir_all(&tokens).expect("tokens dir");
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .expect("conf");
+        // Each test runs in its own process (nextest): the module reads
+        // this when the first context initialises it.
+        // SAFETY: set before any thread of this test reads the environment.
+        unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
+        SoftHsm { dir, conf }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = Command::new(program)
+            .env("SOFTHSM2_CONF", &self.conf)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program} runs (install it with .ci/setup): {e}"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A token `label` (PIN `pin`) holding a new key (RSA-2048 or P-256)
+    /// labelled `key_label` with its certificate from `ca` (same id).
+    /// Returns the leaf certificate's PEM.
+    pub fn token_with_key(
+        &self,
+        label: &str,
+        pin: &str,
+        key_label: &str,
+        rsa: bool,
+        ca: &TestCa,
+        cn: &str,
+        org: Option<&str>,
+    ) -> String {
+        self.run(
+            "softhsm2-util",
+            &[
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--pin",
+                pin,
+                "--so-pin",
+                "99999999",
+            ],
+        );
+        let key = if rsa {
+            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+        } else {
+            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        }
+        .expect("key");
+        let leaf = ca.issue(cn, org, &key);
+        let key_file = self.dir.path().join(format!("{label}.key"));
+        std::fs::write(&key_file, key.serialize_pem()).expect("key file");
+        self.run(
+            "softhsm2-util",
+            &[
+                "--import",
+                &key_file.display().to_string(),
+                "--token",
+                label,
+                "--label",
+                key_label,
+                "--id",
+                "01",
+                "--pin",
+                pin,
+            ],
+        );
+        // The key leaves the disk once on the token, as with a real one.
+        std::fs::remove_file(&key_file).expect("key file removed");
+        let (_, der) = der_of_pem(&leaf);
+        let cert_file = self.dir.path().join(format!("{label}.der"));
+        std::fs::write(&cert_file, der).expect("cert file");
+        self.run(
+            "pkcs11-tool",
+            &[
+                "--module",
+                SOFTHSM_MODULE,
+                "--token-label",
+                label,
+                "--login",
+                "--pin",
+                pin,
+                "--write-object",
+                &cert_file.display().to_string(),
+                "--type",
+                "cert",
+                "--id",
+                "01",
+                "--label",
+                key_label,
+            ],
+        );
+        leaf
+    }
+}
+
+fn der_of_pem(pem: &str) -> (String, Vec<u8>) {
+    let p = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<String>();
+    use base64::Engine;
+    (
+        String::new(),
+        base64::engine::general_purpose::STANDARD
+            .decode(p)
+            .expect("pem base64"),
+    )
 }
