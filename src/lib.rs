@@ -438,6 +438,7 @@ impl Server {
             relays: relays.clone(),
             people,
             ballots: Default::default(),
+            seal: Arc::new(sign::keys::Seal::new(config.signatures.clone())),
         };
         // Every spool directory found now is a previous run's, ended (or
         // interrupted: marked below first, so its index goes up fixed).

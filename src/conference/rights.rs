@@ -50,6 +50,9 @@ pub enum Action {
     VoteCast,
     /// Draft, edit and finalise the minutes (the secretary's job).
     MinutesWrite,
+    /// Sign the final minutes personally (the meeting's secretary, then
+    /// its chair), with their own certificate.
+    MinutesSign,
     /// Start and stop a meeting's recording.
     RecordControl,
     /// List, download and replay recordings.
@@ -64,7 +67,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 29] = [
         Action::Public,
         Action::Own,
         Action::UsersRead,
@@ -88,6 +91,7 @@ impl Action {
         Action::VoteManage,
         Action::VoteCast,
         Action::MinutesWrite,
+        Action::MinutesSign,
         Action::RecordControl,
         Action::RecordingsRead,
         Action::CascadeRead,
@@ -121,6 +125,7 @@ impl Action {
             Action::VoteManage => "vote_manage",
             Action::VoteCast => "vote_cast",
             Action::MinutesWrite => "minutes_write",
+            Action::MinutesSign => "minutes_sign",
             Action::RecordControl => "record_control",
             Action::RecordingsRead => "recordings_read",
             Action::CascadeRead => "cascade_read",
@@ -194,6 +199,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             DocumentsWrite,
             VoteManage,
             MinutesWrite,
+            MinutesSign,
             RecordingsRead,
         ],
         Role::Chair => &[
@@ -205,6 +211,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             Present,
             VoteManage,
             VoteCast,
+            MinutesSign,
             RecordingsRead,
         ],
         Role::Delegate => &[OrgRead, MeetingsRead, LiveRead, VoteCast, FloorSelf],
@@ -258,6 +265,7 @@ mod tests {
                     | Action::VoteManage
                     | Action::VoteCast
                     | Action::MinutesWrite
+                    | Action::MinutesSign
                     | Action::OrgWrite
                     | Action::EndpointsWrite
                     | Action::MeetingsWrite

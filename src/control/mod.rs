@@ -16,6 +16,7 @@ pub mod endpoints;
 pub mod live;
 pub mod meetings;
 pub mod minutes;
+pub mod minutes_pdf;
 pub mod org;
 pub mod people;
 pub mod recordings;

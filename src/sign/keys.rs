@@ -374,3 +374,66 @@ impl Signer for Pkcs11Key {
         }
     }
 }
+
+/// The organisation's seal as the server holds it: opened at first use
+/// (on the blocking pool: a token answers slowly) and kept; a failure to
+/// open is answered to that caller and tried again at the next.
+pub struct Seal {
+    config: SignaturesConfig,
+    key: tokio::sync::Mutex<Option<Arc<dyn Signer>>>,
+}
+
+impl Seal {
+    pub fn new(config: SignaturesConfig) -> Seal {
+        Seal {
+            config,
+            key: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Whether a seal is configured at all.
+    pub fn configured(&self) -> bool {
+        self.config.has_seal()
+    }
+
+    /// The key, opened if needed; `None` when none is configured.
+    pub async fn key(&self) -> Result<Option<Arc<dyn Signer>>, KeyError> {
+        if !self.configured() {
+            return Ok(None);
+        }
+        let mut held = self.key.lock().await;
+        if let Some(k) = held.as_ref() {
+            return Ok(Some(k.clone()));
+        }
+        let config = self.config.clone();
+        let opened = tokio::task::spawn_blocking(move || open_seal(&config))
+            .await
+            .map_err(|e| KeyError::Token(e.to_string()))??;
+        *held = opened.clone();
+        Ok(opened)
+    }
+}
+
+/// The signer's common name (else the whole subject), organisation and
+/// serial (upper-case hex) of a certificate.
+pub fn describe(cert: &Certificate) -> (String, Option<String>, String) {
+    let tbs = cert.tbs_certificate();
+    let subject = tbs.subject();
+    let cn = subject
+        .common_name()
+        .ok()
+        .flatten()
+        .map(String::from)
+        .unwrap_or_else(|| subject.to_string());
+    let org = subject.organization().ok().flatten().map(String::from);
+    (cn, org, hex::encode_upper(tbs.serial_number().as_bytes()))
+}
+
+/// A chain as PEM, leaf first.
+pub fn chain_pem(chain: &[Certificate]) -> String {
+    use der::EncodePem;
+    chain
+        .iter()
+        .filter_map(|c| c.to_pem(der::pem::LineEnding::LF).ok())
+        .collect()
+}

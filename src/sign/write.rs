@@ -104,11 +104,11 @@ pub fn prepare(pdf: &[u8], spec: &SignatureSpec) -> Result<Prepared, WriteError>
     let catalog = doc
         .get_dictionary(root_ref)
         .map_err(|e| WriteError::Unreadable(format!("catalog: {e}")))?;
-    let (&_, &page_id) = doc
+    let page_id = doc
         .get_pages()
-        .iter()
+        .values()
         .next_back()
-        .map(|(n, id)| (n, id))
+        .copied()
         .ok_or(WriteError::NoPages)?;
     let page = doc
         .get_dictionary(page_id)

@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sealed_ballots",
         sql: include_str!("migrations/0014_sealed_ballots.sql"),
     },
+    Migration {
+        version: 18,
+        name: "minutes_signatures",
+        sql: include_str!("migrations/0018_minutes_signatures.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

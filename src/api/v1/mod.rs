@@ -10,6 +10,7 @@ mod endpoints;
 mod live;
 pub mod meetings;
 pub mod minutes;
+mod minutes_sign;
 mod org;
 pub mod recordings;
 mod relay;
@@ -42,6 +43,7 @@ pub fn api() -> Api<AppState> {
     let api = documents::add_routes(api);
     let api = voting::add_routes(api);
     let api = minutes::add_routes(api);
+    let api = minutes_sign::add_routes(api);
     let api = recordings::add_routes(api);
     let api = cascade::add_routes(api);
     let api = relay::add_routes(api);

@@ -226,6 +226,7 @@ impl SoftHsm {
     /// A token `label` (PIN `pin`) holding a new key (RSA-2048 or P-256)
     /// labelled `key_label` with its certificate from `ca` (same id).
     /// Returns the leaf certificate's PEM.
+    #[allow(clippy::too_many_arguments)]
     pub fn token_with_key(
         &self,
         label: &str,
