@@ -120,6 +120,7 @@ pub struct SignatureReport {
 
 // Making signatures (the seal and personal signatures).
 pub mod appearance;
+pub mod client;
 pub mod cms_build;
 pub mod keys;
 pub mod make;

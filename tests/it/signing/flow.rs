@@ -236,3 +236,66 @@ both_backends! {
         assert_eq!(pop.valid, 1, "{}", pop.output);
     }
 }
+
+/// `diemcau sign` as a secretary runs it on their PC.
+async fn diemcau_sign(
+    c: &Client,
+    id: &str,
+    conf: &std::path::Path,
+    pin: &str,
+) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_diemcau"));
+    cmd.args(["sign", "--server", &c.base, "--meeting", id])
+        .args([
+            "--module",
+            super::sigtools::SOFTHSM_MODULE,
+            "--token",
+            "thu-ky",
+            "--key-label",
+            "ky-so",
+        ])
+        .env("DIEMCAU_SIGN_API_TOKEN", c.bearer.as_deref().unwrap())
+        .env("DIEMCAU_SIGN_PIN", pin)
+        .env("SOFTHSM2_CONF", conf);
+    // The server runs on this test's runtime: wait off it.
+    tokio::task::spawn_blocking(move || cmd.output().expect("diemcau sign runs"))
+        .await
+        .unwrap()
+}
+
+both_backends! {
+    async fn diemcau_sign_adds_the_secretarys_signature_from_a_softhsm_token(db) {
+        let hsm = SoftHsm::new();
+        let ca = TestCa::new("Test CA diemcau");
+        hsm.token_with_key("thu-ky", "1111", "ky-so", true, &ca, "Trần Thị Thư", None);
+        let w = world_with(db, |_| {}).await;
+        let id = meeting_with_minutes(&w).await;
+        let sec = w.as_role("secretary");
+        let r = sec.post(&format!("/api/v1/meetings/{id}/minutes/finalise"), json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        let wrong = diemcau_sign(sec, &id, &hsm.conf, "0000").await;
+        assert!(!wrong.status.success());
+        let err = String::from_utf8_lossy(&wrong.stderr);
+        assert!(err.contains("PIN was refused"), "{err}");
+        let prepared: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM minutes_signatures")
+            .fetch_one(w.db.store.pool()).await.unwrap();
+        assert_eq!(prepared, 0, "a refused PIN reaches nothing on the server");
+
+        let ok = diemcau_sign(sec, &id, &hsm.conf, "1111").await;
+        let out = String::from_utf8_lossy(&ok.stdout);
+        assert!(ok.status.success(), "{out}{}", String::from_utf8_lossy(&ok.stderr));
+        assert!(out.contains("signed: secretary (Trần Thị Thư)"), "{out}");
+        assert!(out.contains("still to sign: chair"), "{out}");
+
+        let st = w.as_role("chair").get(&format!("/api/v1/meetings/{id}/minutes/signatures")).await;
+        assert_eq!(roles(&st.body["signed"]), ["secretary"], "{}", st.text);
+        assert_eq!(roles(&st.body["pending"]), ["chair"], "no seal is configured");
+        let pdf = pdf_bytes(sec, &format!("/api/v1/meetings/{id}/minutes?format=pdf")).await;
+        let dir = hsm.dir.path();
+        let file = dir.join("signed.pdf");
+        std::fs::write(&file, &pdf).unwrap();
+        let py = pyhanko_validate(&file, &ca, dir);
+        assert_eq!(py.valid, 1, "{}", py.output);
+    }
+}
