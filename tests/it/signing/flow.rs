@@ -299,3 +299,76 @@ both_backends! {
         assert_eq!(py.valid, 1, "{}", py.output);
     }
 }
+
+/// The server's seal on a SoftHSM2 token, PIN from a file.
+fn token_seal(c: &mut diemcau::config::Config, hsm_dir: &std::path::Path, pin: &str) {
+    let pin_file = hsm_dir.join(format!("pin-{pin}"));
+    std::fs::write(&pin_file, format!("{pin}\n")).unwrap();
+    c.signatures.pkcs11_module = Some(super::sigtools::SOFTHSM_MODULE.into());
+    c.signatures.pkcs11_token = Some("van-phong".into());
+    c.signatures.pkcs11_key_label = Some("con-dau".into());
+    c.signatures.pin_file = Some(pin_file);
+}
+
+async fn open_meeting_finalised(w: &ApiWorld) -> (String, crate::support::api::Answer) {
+    let id = meeting_with_minutes(w).await;
+    let sec = w.as_role("secretary");
+    let r = sec
+        .patch(
+            &format!("/api/v1/meetings/{id}"),
+            json!({"access_policy": "open"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = sec
+        .post(
+            &format!("/api/v1/meetings/{id}/minutes/finalise"),
+            json!({}),
+        )
+        .await;
+    (id, r)
+}
+
+both_backends! {
+    async fn the_seal_on_a_pkcs11_token_signs_at_finalise(db) {
+        let hsm = SoftHsm::new();
+        let ca = TestCa::new("Test CA diemcau");
+        hsm.token_with_key("van-phong", "3333", "con-dau", false, &ca, "Văn phòng Tỉnh ủy", Some("Văn phòng Tỉnh ủy"));
+        let dir = hsm.dir.path().to_path_buf();
+        let d = dir.clone();
+        let w = world_with(db, move |c| token_seal(c, &d, "3333")).await;
+        let (id, r) = open_meeting_finalised(&w).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let st = w.as_role("chair").get(&format!("/api/v1/meetings/{id}/minutes/signatures")).await;
+        assert_eq!(roles(&st.body["signed"]), ["seal"], "{}", st.text);
+        assert_eq!(st.body["signed"][0]["organization"], "Văn phòng Tỉnh ủy");
+        let pdf = pdf_bytes(w.as_role("chair"), &format!("/api/v1/meetings/{id}/minutes?format=pdf")).await;
+        let file = dir.join("sealed.pdf");
+        std::fs::write(&file, &pdf).unwrap();
+        let py = pyhanko_validate(&file, &ca, &dir);
+        assert_eq!(py.valid, 1, "{}", py.output);
+    }
+}
+
+both_backends! {
+    async fn a_seal_whose_pin_is_wrong_refuses_the_finalise_and_is_audited(db) {
+        let hsm = SoftHsm::new();
+        let ca = TestCa::new("Test CA diemcau");
+        hsm.token_with_key("van-phong", "3333", "con-dau", true, &ca, "Văn phòng Tỉnh ủy", Some("Văn phòng Tỉnh ủy"));
+        let d = hsm.dir.path().to_path_buf();
+        let w = world_with(db, move |c| token_seal(c, &d, "0000")).await;
+        let (id, r) = open_meeting_finalised(&w).await;
+        assert_eq!((r.status.as_u16(), r.code()), (503, "seal_unavailable"), "{}", r.text);
+        assert!(r.text.contains("PIN was refused"), "{}", r.text);
+        let v = w.as_role("secretary").get(&format!("/api/v1/meetings/{id}/minutes")).await;
+        assert_eq!(v.body["status"], "draft", "an unsealed finalise changes nothing");
+        let failed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'minutes.seal_failed'",
+        )
+        .fetch_one(w.db.store.pool()).await.unwrap();
+        assert_eq!(failed, 1);
+        let pdfs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM minutes_pdfs")
+            .fetch_one(w.db.store.pool()).await.unwrap();
+        assert_eq!(pdfs, 0);
+    }
+}
