@@ -4,5 +4,6 @@
 
 pub mod font;
 pub mod minutes;
+pub mod results;
 pub mod stamp;
 pub mod write;

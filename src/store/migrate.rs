@@ -96,6 +96,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "minutes_signatures",
         sql: include_str!("migrations/0018_minutes_signatures.sql"),
     },
+    Migration {
+        version: 19,
+        name: "results_pdfs",
+        sql: include_str!("migrations/0019_results_pdfs.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

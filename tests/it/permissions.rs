@@ -106,6 +106,7 @@ GET    /api/v1/meetings/{id}/book               admin operator sub_operator secr
 GET    /api/v1/meetings/{id}/motions            admin operator sub_operator secretary chair delegate auditor endpoint
 POST   /api/v1/meetings/{id}/motions            admin operator sub_operator secretary chair
 GET    /api/v1/meetings/{id}/motions/{motion}   admin operator sub_operator secretary chair delegate auditor endpoint
+GET    /api/v1/meetings/{id}/motions/{motion}/results.pdf admin operator sub_operator secretary chair delegate auditor endpoint
 POST   /api/v1/meetings/{id}/motions/{motion}/open admin operator sub_operator secretary chair
 POST   /api/v1/meetings/{id}/motions/{motion}/close admin operator sub_operator secretary chair
 POST   /api/v1/meetings/{id}/motions/{motion}/publish admin operator sub_operator secretary chair

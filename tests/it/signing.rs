@@ -9,6 +9,7 @@
 //! (poppler-utils, libnss3-tools), `softhsm2-util` and `pkcs11-tool`.
 
 mod flow;
+mod results;
 mod sigtools;
 
 use std::path::Path;

@@ -14,6 +14,7 @@ mod minutes_sign;
 mod org;
 pub mod recordings;
 mod relay;
+mod results_pdf;
 mod users;
 mod voting;
 
@@ -44,6 +45,7 @@ pub fn api() -> Api<AppState> {
     let api = voting::add_routes(api);
     let api = minutes::add_routes(api);
     let api = minutes_sign::add_routes(api);
+    let api = results_pdf::add_routes(api);
     let api = recordings::add_routes(api);
     let api = cascade::add_routes(api);
     let api = relay::add_routes(api);
