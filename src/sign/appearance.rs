@@ -13,7 +13,7 @@ use crate::pdf::write::number;
 
 /// The band's lower edge: the A4 bottom margin our PDFs use (20 mm).
 pub const BAND_BOTTOM_PT: f32 = 57.0;
-/// The band's height: five lines of 7.5 pt text and a border.
+/// The band's height: five lines of 7.5 pt text (10 pt apart) and a border.
 pub const BAND_HEIGHT_PT: f32 = 58.0;
 /// Where the band starts on the left (the 30 mm administrative margin).
 const BAND_LEFT_PT: f32 = 85.0;
@@ -119,8 +119,9 @@ pub fn content(text: &BlockText, regular: &mut FontUse, bold: &mut FontUse) -> S
     lines.push((false, text.role.clone()));
     lines.push((
         false,
-        format!("Thời gian: {} (UTC+07:00)", local_time(text.signed_at_ms)),
+        format!("Thời gian ký: {}", local_time(text.signed_at_ms)),
     ));
+    lines.push((false, "(giờ Việt Nam, UTC+07:00)".to_string()));
     let mut y = h - PAD_PT - TEXT_PT;
     for (is_bold, line) in lines {
         let font = if is_bold { &mut *bold } else { &mut *regular };

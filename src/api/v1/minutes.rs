@@ -392,7 +392,7 @@ async fn finalise(
         return Err(MinutesError::AlreadyFinal(id.clone()).into());
     }
     let minutes = view(latest.clone())?.minutes;
-    let pdf = super::minutes_sign::final_pdf(&state, &m, &latest, minutes).await?;
+    let pdf = super::minutes_seal::final_pdf(&state, &m, &latest, minutes).await?;
     let v = store
         .finalise(&caller.actor(), &id, Some((latest.info.version, &pdf)))
         .await?;
@@ -437,7 +437,7 @@ async fn signed_pdf(
     if v.info.status != VersionStatus::Final {
         return Ok(None);
     }
-    let Some(bytes) = super::minutes_sign::stored_pdf(state, meeting, v.info.version).await? else {
+    let Some(bytes) = super::minutes_seal::stored_pdf(state, meeting, v.info.version).await? else {
         return Ok(None);
     };
     let mut r = bytes.into_response();

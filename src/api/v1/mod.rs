@@ -10,6 +10,7 @@ mod endpoints;
 mod live;
 pub mod meetings;
 pub mod minutes;
+mod minutes_seal;
 mod minutes_sign;
 mod org;
 pub mod recordings;

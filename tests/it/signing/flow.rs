@@ -234,6 +234,29 @@ both_backends! {
         assert_eq!(py.valid, 1, "{}", py.output);
         let pop = pdfsig(&file, &ca, dir.path());
         assert_eq!(pop.valid, 1, "{}", pop.output);
+
+        // A new version is a new PDF with its own seal; the first stays.
+        let sec = w.as_role("secretary");
+        let r = sec
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/meetings/{id}/minutes"),
+                Some(&json!({"conclusions": "Hội nghị thống nhất thông qua, có sửa đổi."})),
+            )
+            .await;
+        assert_eq!(r.body["version"], 2, "{}", r.text);
+        let r = sec.post(&format!("/api/v1/meetings/{id}/minutes/finalise"), json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let st = sec.get(&format!("/api/v1/meetings/{id}/minutes/signatures")).await;
+        assert_eq!(st.body["version"], 2, "{}", st.text);
+        assert_eq!(roles(&st.body["signed"]), ["seal"]);
+        let v2 = pdf_bytes(sec, &format!("/api/v1/meetings/{id}/minutes?format=pdf")).await;
+        assert_ne!(v2, pdf);
+        let v1 = pdf_bytes(sec, &format!("/api/v1/meetings/{id}/minutes/versions/1?format=pdf")).await;
+        assert_eq!(v1, pdf, "version 1 keeps its sealed PDF");
+        let seals: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'minutes.finalise'")
+            .fetch_one(w.db.store.pool()).await.unwrap();
+        assert_eq!(seals, 2);
     }
 }
 
