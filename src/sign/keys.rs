@@ -125,7 +125,16 @@ pub struct FileKey {
 impl FileKey {
     pub fn open(key_file: &Path, cert_file: &Path) -> Result<FileKey, KeyError> {
         let chain = read_chain(cert_file)?;
-        let pem = std::fs::read_to_string(key_file).map_err(|e| file_err(key_file, e))?;
+        let raw = std::fs::read(key_file).map_err(|e| file_err(key_file, e))?;
+        // PKCS#12 is binary DER (a SEQUENCE): say what to do with it.
+        if raw.first() == Some(&0x30) {
+            return Err(file_err(
+                key_file,
+                "a binary (PKCS#12 or DER) key; convert it once to PKCS#8 PEM: \
+                 openssl pkcs12 -nocerts -nodes | openssl pkcs8 -topk8 -nocrypt",
+            ));
+        }
+        let pem = String::from_utf8(raw).map_err(|_| file_err(key_file, "not a PEM key"))?;
         let (label, der) = der::pem::decode_vec(pem.as_bytes())
             .map_err(|e| file_err(key_file, format!("not a PEM key ({e})")))?;
         if label != "PRIVATE KEY" {
