@@ -231,12 +231,18 @@ pub fn verify(signer: &Certificate, message: &[u8], signature: &[u8]) -> Result<
 
 /// The DER of a CMS `ContentInfo` holding the detached `SignedData` of one
 /// signer: `chain` leaf first, `attrs` as signed, `signature` over them
-/// (for ECDSA in DER; see [`ecdsa_der`]).
+/// (for ECDSA in DER; see [`ecdsa_der`]), with a timestamp token over
+/// that signature for PAdES B-T.
 pub fn signed_data(
     chain: &[Certificate],
     attrs: SignedAttributes,
     signature: &[u8],
+    timestamp_token: Option<&[u8]>,
 ) -> Result<Vec<u8>, CmsError> {
+    let unsigned_attrs = match timestamp_token {
+        Some(t) => Some(SetOfVec::try_from(vec![super::tsa::attribute(t)?])?),
+        None => None,
+    };
     let leaf = chain
         .first()
         .ok_or_else(|| CmsError::Certificate("no signer certificate".into()))?;
@@ -252,7 +258,7 @@ pub fn signed_data(
         signed_attrs: Some(attrs),
         signature_algorithm: alg.signature_algorithm(),
         signature: OctetString::new(signature.to_vec())?,
-        unsigned_attrs: None,
+        unsigned_attrs,
     };
     let certs = chain
         .iter()

@@ -405,6 +405,11 @@ impl Seal {
         self.config.has_seal()
     }
 
+    /// The timestamp server for PAdES B-T (seal and personal signatures).
+    pub fn tsa_url(&self) -> Option<&str> {
+        self.config.tsa_url.as_deref()
+    }
+
     /// The key, opened if needed; `None` when none is configured.
     pub async fn key(&self) -> Result<Option<Arc<dyn Signer>>, KeyError> {
         if !self.configured() {

@@ -37,6 +37,7 @@ pub fn prepare(
     field: &str,
     reason: &str,
     block: BlockText,
+    timestamped: bool,
 ) -> Result<Pending, MakeError> {
     let leaf = chain
         .first()
@@ -51,7 +52,13 @@ pub fn prepare(
         field: field.to_string(),
         block,
         reason: reason.to_string(),
-        contents_bytes: CMS_OVERHEAD_BYTES + certs_len,
+        contents_bytes: CMS_OVERHEAD_BYTES
+            + certs_len
+            + if timestamped {
+                super::tsa::MAX_TOKEN_BYTES
+            } else {
+                0
+            },
     };
     let prepared = write::prepare(pdf, &spec)?;
     let attrs = cms_build::signed_attributes(&prepared.digest, leaf)?;
@@ -61,9 +68,9 @@ pub fn prepare(
     })
 }
 
-/// Check `signature` over the pending bytes with the leaf certificate and
-/// embed the CMS: the signed PDF.
-pub fn complete(
+/// Check `signature` over the pending bytes with the leaf certificate;
+/// the value as CMS carries it (ECDSA as DER), which a timestamp covers.
+pub fn check(
     pending: &Pending,
     chain: &[Certificate],
     signature: &[u8],
@@ -76,10 +83,31 @@ pub fn complete(
         cms_build::KeyAlg::Rsa => signature.to_vec(),
     };
     cms_build::verify(leaf, &pending.to_be_signed, &signature)?;
+    Ok(signature)
+}
+
+/// Embed the CMS of a checked signature (see [`check`]), with its
+/// timestamp token if any: the signed PDF.
+pub fn embed(
+    pending: &Pending,
+    chain: &[Certificate],
+    checked_signature: &[u8],
+    timestamp_token: Option<&[u8]>,
+) -> Result<Vec<u8>, MakeError> {
     let attrs = cms::signed_data::SignedAttributes::from_der(&pending.to_be_signed)
         .map_err(CmsError::from)?;
-    let cms = cms_build::signed_data(chain, attrs, &signature)?;
+    let cms = cms_build::signed_data(chain, attrs, checked_signature, timestamp_token)?;
     Ok(write::embed(&pending.prepared, &cms)?)
+}
+
+/// [`check`] then [`embed`] without a timestamp (PAdES B-B).
+pub fn complete(
+    pending: &Pending,
+    chain: &[Certificate],
+    signature: &[u8],
+) -> Result<Vec<u8>, MakeError> {
+    let checked = check(pending, chain, signature)?;
+    embed(pending, chain, &checked, None)
 }
 
 /// Sign `pdf` with a key at hand (the organisation's seal).
@@ -90,7 +118,7 @@ pub fn sign_with(
     reason: &str,
     block: BlockText,
 ) -> Result<Vec<u8>, MakeError> {
-    let pending = prepare(pdf, key.chain(), field, reason, block)?;
+    let pending = prepare(pdf, key.chain(), field, reason, block, false)?;
     let signature = key.sign(&pending.to_be_signed)?;
     complete(&pending, key.chain(), &signature)
 }

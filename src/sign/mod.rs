@@ -124,4 +124,5 @@ pub mod client;
 pub mod cms_build;
 pub mod keys;
 pub mod make;
+pub mod tsa;
 pub mod write;

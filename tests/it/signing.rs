@@ -133,6 +133,7 @@ fn two_personal_signatures_from_softhsm_tokens_then_the_seal_are_all_valid_in_py
             field,
             "Ký biên bản",
             block(label, role),
+            false,
         )
         .expect("prepares");
         let signature = key.sign(&pending.to_be_signed).expect("token signs");

@@ -67,10 +67,23 @@ pub(super) async fn seal_bytes(
             format!("the organisation's seal could not sign: {message}"),
         )
     };
+    match seal_pdf(state, pdf, "Đóng dấu biên bản hội nghị").await {
+        Ok(done) => Ok(done),
+        Err(message) => Err(failed(message).await),
+    }
+}
+
+/// Sign `pdf` with the organisation's seal (PAdES B-T when a timestamp
+/// server is configured, else B-B); why not, as text, when it cannot.
+pub(super) async fn seal_pdf(
+    state: &AppState,
+    pdf: Vec<u8>,
+    reason: &'static str,
+) -> Result<(Vec<u8>, SealInfo), String> {
     let key = match state.seal.key().await {
         Ok(Some(k)) => k,
-        Ok(None) => return Err(failed("no seal is configured".into()).await),
-        Err(e) => return Err(failed(e.to_string()).await),
+        Ok(None) => return Err("no seal is configured".into()),
+        Err(e) => return Err(e.to_string()),
     };
     let (signer, organization, serial) = keys::describe(&key.chain()[0]);
     let info = SealInfo {
@@ -85,21 +98,33 @@ pub(super) async fn seal_bytes(
         role: SignRole::Seal.label_vi().into(),
         signed_at_ms: now_ms(),
     };
-    let signed = tokio::task::spawn_blocking(move || {
-        make::sign_with(
-            &pdf,
-            key.as_ref(),
-            "seal",
-            "Đóng dấu biên bản hội nghị",
-            block,
-        )
+    let tsa = state.seal.tsa_url().map(str::to_string);
+    let timestamped = tsa.is_some();
+    let signer = key.clone();
+    let (pending, checked) = tokio::task::spawn_blocking(move || {
+        let pending = make::prepare(&pdf, signer.chain(), "seal", reason, block, timestamped)?;
+        let value = signer.sign(&pending.to_be_signed)?;
+        let checked = make::check(&pending, signer.chain(), &value)?;
+        Ok::<_, make::MakeError>((pending, checked))
     })
     .await
-    .map_err(|e| internal("seal_failed", e))?;
-    match signed {
-        Ok(bytes) => Ok((bytes, info)),
-        Err(e) => Err(failed(e.to_string()).await),
-    }
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    let token = match &tsa {
+        Some(url) => Some(
+            crate::sign::tsa::timestamp(url, &checked)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let signed = tokio::task::spawn_blocking(move || {
+        make::embed(&pending, key.chain(), &checked, token.as_deref())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    Ok((signed, info))
 }
 
 /// The PDF a version is finalised with: rendered as final, sealed now

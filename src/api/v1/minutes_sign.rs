@@ -337,6 +337,7 @@ async fn prepare(
         signed_at_ms: now_ms(),
     };
     let chain_for_task = chain.clone();
+    let timestamped = state.seal.tsa_url().is_some();
     let pending = tokio::task::spawn_blocking(move || {
         make::prepare(
             &pdf,
@@ -344,6 +345,7 @@ async fn prepare(
             role.as_str(),
             "Ký biên bản hội nghị",
             block,
+            timestamped,
         )
     })
     .await
@@ -411,13 +413,8 @@ async fn complete(
         },
         to_be_signed: prepared.to_be_signed.clone(),
     };
-    let chain_for_task = chain.clone();
-    let signed =
-        tokio::task::spawn_blocking(move || make::complete(&pending, &chain_for_task, &signature))
-            .await
-            .map_err(|e| internal("sign_failed", e))?;
-    let signed = match signed {
-        Ok(b) => b,
+    let checked = match make::check(&pending, &chain, &signature) {
+        Ok(c) => c,
         Err(e) => {
             p.refused(
                 &caller.actor(),
@@ -429,6 +426,22 @@ async fn complete(
             return Err(ApiError::invalid("signature", e.to_string()));
         }
     };
+    // PAdES B-T when a timestamp server is configured. If it does not
+    // answer, the prepared revision stays: the same value completes later.
+    let token = match state.seal.tsa_url() {
+        Some(url) => Some(
+            crate::sign::tsa::timestamp(url, &checked)
+                .await
+                .map_err(|e| ApiError::unavailable("tsa_unavailable", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let signed = tokio::task::spawn_blocking(move || {
+        make::embed(&pending, &chain, &checked, token.as_deref())
+    })
+    .await
+    .map_err(|e| internal("sign_failed", e))?
+    .map_err(|e| internal("sign_failed", e))?;
     let new_key = p.put(&id, version, signed.clone()).await?;
     p.signed(
         &caller.actor(),

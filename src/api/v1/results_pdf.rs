@@ -19,8 +19,7 @@ use crate::api::auth::store_error;
 use crate::api::openapi::{Api, Op};
 use crate::control::minutes_pdf::sha256_hex;
 use crate::control::voting::{MotionMode, MotionState, Voting};
-use crate::sign::appearance::{BlockText, local_time};
-use crate::sign::{keys, make};
+use crate::sign::appearance::local_time;
 use crate::store::{SqlxResultExt, new_id, now_ms};
 
 /// One maker at a time on this node: a results PDF is sealed once.
@@ -123,9 +122,9 @@ pub async fn ensure(
         .map_err(|e| failed("pdf_failed", e))?;
     let mut sealed = false;
     if state.seal.configured() {
-        let key = match state.seal.key().await {
-            Ok(Some(k)) => k,
-            Ok(None) => return Err(ApiError::unavailable("seal_unavailable", "no seal")),
+        pdf = match super::minutes_seal::seal_pdf(state, pdf, "Đóng dấu kết quả biểu quyết").await
+        {
+            Ok((signed, _)) => signed,
             Err(e) => {
                 tracing::error!(meeting_id, motion_id, error = %e, "the results could not be sealed");
                 return Err(ApiError::unavailable(
@@ -134,25 +133,6 @@ pub async fn ensure(
                 ));
             }
         };
-        let (signer, organization, _) = keys::describe(&key.chain()[0]);
-        let block = BlockText {
-            signer: organization.clone().unwrap_or(signer),
-            organization,
-            role: "Dấu của cơ quan".into(),
-            signed_at_ms: now_ms(),
-        };
-        pdf = tokio::task::spawn_blocking(move || {
-            make::sign_with(
-                &pdf,
-                key.as_ref(),
-                "seal",
-                "Đóng dấu kết quả biểu quyết",
-                block,
-            )
-        })
-        .await
-        .map_err(|e| failed("seal_failed", e))?
-        .map_err(|e| ApiError::unavailable("seal_unavailable", e.to_string()))?;
         sealed = true;
     }
     let key = format!("results/{meeting_id}/{motion_id}-{}.pdf", new_id("r_"));

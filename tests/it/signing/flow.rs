@@ -7,7 +7,7 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::sigtools::{SoftHsm, TestCa, pdfsig, pyhanko_validate};
+use super::sigtools::{SoftHsm, TestCa, TestTsa, pdfsig, pyhanko_validate};
 use crate::support::api::{ApiWorld, Client, world_with};
 use crate::support::db::both_backends;
 use diemcau::sign::keys::{Pkcs11Key, Pkcs11Params, Signer};
@@ -393,5 +393,37 @@ both_backends! {
         let pdfs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM minutes_pdfs")
             .fetch_one(w.db.store.pool()).await.unwrap();
         assert_eq!(pdfs, 0);
+    }
+}
+
+both_backends! {
+    async fn with_a_timestamp_server_the_seal_is_pades_b_t(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new("Test CA diemcau");
+        let tsa = TestTsa::start(&ca, dir.path());
+        let (seal_key, seal_chain) = ca.issue_file_key("Văn phòng Tỉnh ủy", true);
+        let key_file = dir.path().join("seal.key");
+        let cert_file = dir.path().join("seal.pem");
+        std::fs::write(&key_file, seal_key).unwrap();
+        std::fs::write(&cert_file, seal_chain).unwrap();
+        let url = tsa.url.clone();
+        let w = world_with(db, move |c| {
+            c.signatures.key_file = Some(key_file);
+            c.signatures.cert_file = Some(cert_file);
+            c.signatures.tsa_url = Some(url);
+        })
+        .await;
+        let (id, r) = open_meeting_finalised(&w).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let pdf = pdf_bytes(w.as_role("chair"), &format!("/api/v1/meetings/{id}/minutes?format=pdf")).await;
+        let file = dir.path().join("b-t.pdf");
+        std::fs::write(&file, &pdf).unwrap();
+        let py = pyhanko_validate(&file, &ca, dir.path());
+        assert_eq!(py.valid, 1, "{}", py.output);
+        assert!(py.output.contains("The timestamp token is cryptographically sound."), "{}", py.output);
+        assert!(py.output.contains("The TSA certificate is trusted."), "{}", py.output);
+        let pop = pdfsig(&file, &ca, dir.path());
+        assert_eq!(pop.valid, 1, "{}", pop.output);
+        drop(tsa);
     }
 }

@@ -316,3 +316,87 @@ fn der_of_pem(pem: &str) -> (String, Vec<u8>) {
             .expect("pem base64"),
     )
 }
+
+/// An RFC 3161 timestamp server on 127.0.0.1 for one test: pyHanko's own
+/// `DummyTimeStamper` behind Python's http.server, with a TSA certificate
+/// from the test CA. Stopped (by its PID) when dropped.
+pub struct TestTsa {
+    pub url: String,
+    child: std::process::Child,
+}
+
+const TSA_PY: &str = r#"
+import sys, http.server
+from asn1crypto import tsp, x509, keys, pem
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+def load(path):
+    return pem.unarmor(open(path, 'rb').read())[2]
+cert = x509.Certificate.load(load(sys.argv[1]))
+key = keys.PrivateKeyInfo.load(load(sys.argv[2]))
+ca = x509.Certificate.load(load(sys.argv[3]))
+stamper = DummyTimeStamper(tsa_cert=cert, tsa_key=key,
+                           certs_to_embed=SimpleCertificateStore.from_certs([ca]))
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        n = int(self.headers['Content-Length'])
+        req = tsp.TimeStampReq.load(self.rfile.read(n))
+        body = stamper.request_tsa_response(req).dump()
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/timestamp-reply')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(('127.0.0.1', 0), Handler)
+print(server.server_port, flush=True)
+server.serve_forever()
+"#;
+
+impl TestTsa {
+    pub fn start(ca: &TestCa, dir: &Path) -> TestTsa {
+        use std::io::BufRead;
+        let key = KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+            .expect("tsa key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name = name("Test TSA diemcau", Some("diemcau test"));
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::TimeStamping];
+        let cert = params.signed_by(&key, &ca.issuer).expect("tsa cert");
+        let cert_file = dir.join("tsa.pem");
+        let key_file = dir.join("tsa.key");
+        let script = dir.join("tsa.py");
+        std::fs::write(&cert_file, cert.pem()).expect("tsa cert file");
+        std::fs::write(&key_file, key.serialize_pem()).expect("tsa key file");
+        std::fs::write(&script, TSA_PY).expect("tsa script");
+        let python = std::path::Path::new(&pyhanko())
+            .with_file_name("python")
+            .display()
+            .to_string();
+        let mut child = Command::new(python)
+            .arg(&script)
+            .arg(&cert_file)
+            .arg(&key_file)
+            .arg(ca.write_pem(dir))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the test TSA starts (pyHanko's python, .ci/setup)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the test TSA says its port");
+        let port: u16 = line.trim().parse().expect("a port");
+        TestTsa {
+            url: format!("http://127.0.0.1:{port}/"),
+            child,
+        }
+    }
+}
+
+impl Drop for TestTsa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
