@@ -8,6 +8,7 @@
 //! (default `/opt/diemcau-pyhanko/bin/pyhanko`), `pdfsig` and `certutil`
 //! (poppler-utils, libnss3-tools), `softhsm2-util` and `pkcs11-tool`.
 
+mod bad_input;
 mod flow;
 mod results;
 mod sigtools;
