@@ -1568,7 +1568,7 @@
     for (const x of s.signed || [])
       list.append(el("li", { dataset: { role: x.role, state: "signed" } }, t("mi_signed_line", { role: t(`role_sig_${x.role}`), signer: x.signer, at: x.signed_at_ms ? vnTime(x.signed_at_ms) : "" })));
     for (const x of s.pending || [])
-      list.append(el("li", { class: "empty", dataset: { role: x.role, state: "pending" } }, t("mi_pending_line", { role: t(`role_sig_${x.role}`), name: x.name ? ` (${x.name})` : "" })));
+      list.append(el("li", { class: "sig-pending", dataset: { role: x.role, state: "pending" } }, t("mi_pending_line", { role: t(`role_sig_${x.role}`), name: x.name ? ` (${x.name})` : "" })));
     if (s.sealed) list.append(el("li", { dataset: { state: "sealed" } }, t("mi_sealed")));
   }
 
