@@ -8,6 +8,7 @@ pub mod conference;
 pub mod config;
 pub mod control;
 pub mod demo;
+pub mod demo_signing;
 pub mod media;
 pub mod net;
 pub mod objects;
@@ -66,6 +67,9 @@ pub enum StartError {
     /// `[cascade] parent_ca` cannot be read, or the client cannot be built.
     #[error(transparent)]
     Parent(#[from] api::uplink::ParentError),
+    /// `[signatures]`: a trust anchor file cannot be read or parsed.
+    #[error("cannot load the signature trust anchors: {0}")]
+    Trust(#[from] control::trust::TrustStoreError),
 }
 
 fn system_actor(name: &str) -> store::Actor {
@@ -344,11 +348,13 @@ impl Server {
         let objects = objects::Objects::open(&config.objects, &config.data_dir)
             .await
             .map_err(StartError::Objects)?;
+        let trust = control::trust::TrustStore::load(&config.signatures, &config.data_dir, &[])?;
         let documents = control::documents::Documents::with_objects(
             store.clone(),
             objects.documents.clone(),
             u64::from(config.documents.max_upload_mib) * 1024 * 1024,
-        );
+        )
+        .with_trust(trust.clone());
         let (media, events) = net::Media::start(net::MediaSettings {
             bind: config.media.bind,
             port: config.media.udp_port,
@@ -439,6 +445,8 @@ impl Server {
             people,
             ballots: Default::default(),
             seal: Arc::new(sign::keys::Seal::new(config.signatures.clone())),
+            trust,
+            recheck: Default::default(),
         };
         // Every spool directory found now is a previous run's, ended (or
         // interrupted: marked below first, so its index goes up fixed).

@@ -138,6 +138,11 @@ fn main() -> anyhow::Result<()> {
         if config.demo.token.is_none() {
             config.demo.token = Some("demo".into());
         }
+        // The demo's CA and seal, so finalised minutes come out signed.
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("create {}", config.data_dir.display()))?;
+        diemcau::demo_signing::prepare(&config.data_dir, &mut config.signatures)
+            .context("prepare the demo's signing certificates")?;
         config.validate()?;
     }
     if let Cmd::Audit {

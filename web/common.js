@@ -86,5 +86,66 @@
     return { log, lines };
   }
 
-  window.DiemcauCommon = { el, confirmBox, vnTime, startOfVnToday, ApiError, storedLang, translate, makeLog };
+  // A document's digital signatures (chữ ký số), as the server checked
+  // them: one line each, "Đã ký số bởi … — hợp lệ", the certificate on
+  // demand (a <details>). Shared by the portal, the delegate view and the
+  // room's document viewer.
+  const SIG = {
+    vi: {
+      by: "Đã ký số bởi", at: "Ký lúc", tsa: "(dấu thời gian tin cậy)", claimed: "(theo người ký)",
+      cert: "Chứng thư số", issuer: "Cấp bởi", serial: "Số hiệu", valid: "Hiệu lực", reason: "Chi tiết",
+      path: "Chuỗi chứng thư", whole: "Chữ ký bao trùm toàn bộ tệp", part: "Tệp có phần thêm vào sau chữ ký này",
+      status: {
+        valid: "hợp lệ", invalid: "không hợp lệ — tệp hoặc chữ ký bị sai lệch",
+        untrusted: "không xác định được nguồn tin cậy", revoked: "chứng thư số đã bị thu hồi",
+        expired: "chứng thư số hết hạn khi ký", revocation_unknown: "chưa kiểm tra được tình trạng thu hồi",
+        modified_after_signing: "tệp đã bị sửa sau khi ký",
+      },
+    },
+    en: {
+      by: "Digitally signed by", at: "Signed at", tsa: "(trusted timestamp)", claimed: "(as the signer states)",
+      cert: "Certificate", issuer: "Issued by", serial: "Serial", valid: "Valid", reason: "Details",
+      path: "Certificate path", whole: "The signature covers the whole file", part: "The file has additions after this signature",
+      status: {
+        valid: "valid", invalid: "invalid — the file or the signature was altered",
+        untrusted: "not from a trusted authority", revoked: "the certificate was revoked",
+        expired: "the certificate had expired when signing", revocation_unknown: "revocation status unknown",
+        modified_after_signing: "the file was changed after signing",
+      },
+    },
+  };
+  function signatureBadges(sigs, lang) {
+    if (!sigs || !sigs.length) return null;
+    const L = SIG[lang] || SIG.vi;
+    const day = (ms) => vnTime(ms).slice(6);
+    const box = el("div", { class: "sigs" });
+    for (const s of sigs) {
+      const who = [s.signer || "?", s.organization].filter(Boolean).join(", ");
+      const text = `${L.by} ${who} — ${L.status[s.status] || s.status}`;
+      const rows = [];
+      const row = (k, v) => v && rows.push(el("dt", { text: k }), el("dd", { text: v }));
+      if (s.signed_at_ms) row(L.at, `${vnTime(s.signed_at_ms)} ${s.timestamped ? L.tsa : L.claimed}`);
+      const leaf = (s.chain || [])[0];
+      if (leaf) {
+        row(L.cert, leaf.subject);
+        row(L.issuer, leaf.issuer);
+        row(L.serial, leaf.serial);
+        row(L.valid, `${day(leaf.not_before_ms)} – ${day(leaf.not_after_ms)}`);
+      }
+      if ((s.chain || []).length > 1) row(L.path, s.chain.map((c) => c.subject).join(" → "));
+      row(L.reason, s.reason);
+      rows.push(el("dd", { class: "sig-cover", text: s.covers_whole_file ? L.whole : L.part }));
+      box.append(
+        el(
+          "details",
+          { class: `sig sig-${s.status}`, dataset: { status: s.status } },
+          el("summary", { text }),
+          el("dl", {}, ...rows)
+        )
+      );
+    }
+    return box;
+  }
+
+  window.DiemcauCommon = { el, confirmBox, vnTime, startOfVnToday, ApiError, storedLang, translate, makeLog, signatureBadges };
 })();

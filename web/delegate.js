@@ -41,6 +41,9 @@
       ws_lost: "Mất kết nối, đang thử lại…",
       ws_closed: "Hội nghị chưa mở hoặc đã kết thúc",
       tab_documents: "Tài liệu",
+      sig_signed: "Ký số",
+      sig_ok: "Đã ký số, chữ ký hợp lệ",
+      sig_warn: "Đã ký số, nhưng chữ ký cần lưu ý: mở tài liệu để xem chi tiết",
       tab_votes: "Biểu quyết",
       tab_speak: "Phát biểu",
       docs_title: "Tài liệu theo chương trình",
@@ -149,6 +152,9 @@
       ws_lost: "Connection lost, retrying…",
       ws_closed: "The meeting is not open or has ended",
       tab_documents: "Documents",
+      sig_signed: "Signed",
+      sig_ok: "Digitally signed, the signature is valid",
+      sig_warn: "Digitally signed, but the signature needs attention: open the document for details",
       tab_votes: "Votes",
       tab_speak: "Speak",
       docs_title: "Documents by agenda item",
@@ -692,6 +698,15 @@
     return cur ? cur.docs.find((d) => d.id === id) : null;
   }
 
+  // A signed document's mark in the index: a check when every signature
+  // is valid, a warning sign otherwise (the reader shows why).
+  function signMark(d) {
+    const sigs = d.signatures || [];
+    if (!sigs.length) return null;
+    const ok = sigs.every((s) => s.status === "valid");
+    return el("span", { class: `doc-sig ${ok ? "doc-sig-ok" : "doc-sig-warn"}`, title: t(ok ? "sig_ok" : "sig_warn"), text: ok ? "✔ " + t("sig_signed") : "⚠ " + t("sig_signed") });
+  }
+
   function drawIndex() {
     if (!cur) return;
     const box = $("doc-index");
@@ -710,7 +725,8 @@
           onclick: () => openDoc(d.id, 1, true),
         },
         el("span", { text: d.title }),
-        el("span", { class: "doc-ver", text: t("doc_version", { n: d.version }) })
+        el("span", { class: "doc-ver", text: t("doc_version", { n: d.version }) }),
+        signMark(d)
       );
     for (const item of cur.agenda.items || []) {
       const mine = docs.filter((d) => d.agenda_item_id === item.id);
@@ -856,6 +872,13 @@
     const d = docById(v.docId);
     const title = d ? d.title : v.docId;
     $("reader-title").textContent = title;
+    const sigBox = $("reader-signatures");
+    const badges = d ? DiemcauCommon.signatureBadges(d.signatures, lang) : null;
+    if (sigBox.dataset.doc !== v.docId || sigBox.dataset.lang !== lang) {
+      sigBox.replaceChildren(...(badges ? [badges] : []));
+      sigBox.dataset.doc = v.docId;
+      sigBox.dataset.lang = lang;
+    }
     const b = cur.blobs.get(v.docId);
     if (!b) loadDoc(cur, v.docId);
     const pages = b && b.pages ? b.pages : null;

@@ -1127,7 +1127,7 @@
         el(
           "tr",
           { dataset: { doc: d.id, state: d.state, version: String(d.version) } },
-          el("td", {}, el("div", { class: "doc-title", text: d.title }), el("div", { class: "doc-sub", text: sub })),
+          el("td", {}, el("div", { class: "doc-title", text: d.title }), el("div", { class: "doc-sub", text: sub }), DiemcauCommon.signatureBadges(d.signatures, lang)),
           el("td", { text: `v${d.version}` }),
           el("td", { class: "time", text: mib(d.size_bytes) }),
           el("td", { class: "mono", title: d.sha256, text: d.sha256.slice(0, 12) }),

@@ -1387,6 +1387,15 @@
     const entry = pl.book.get(p.document_id);
     const caption = t('doc.caption', { title: entry ? entry.title : p.document_id, page: p.page });
     if ($('doc-caption').textContent !== caption) $('doc-caption').textContent = caption;
+    // Whether the shown document is the signed original, as the server
+    // checked it (common.js draws the same lines for every page).
+    const sigBox = $('doc-signatures');
+    const sigKey = p.document_id + '|' + lang + '|' + (entry ? entry.signatures_checked_at_ms : '');
+    if (sigBox.dataset.key !== sigKey) {
+      const badges = entry && window.DiemcauCommon ? window.DiemcauCommon.signatureBadges(entry.signatures, lang) : null;
+      sigBox.replaceChildren(...(badges ? [badges] : []));
+      sigBox.dataset.key = sigKey;
+    }
     const note = $('doc-note');
     const blob = pl.blobs.get(p.document_id);
     if (!blob) {

@@ -61,6 +61,10 @@ pub struct AppState {
     pub ballots: Arc<crate::control::ballot_box::BallotBox>,
     /// The organisation's seal (`[signatures]`), opened at first use.
     pub seal: Arc<crate::sign::keys::Seal>,
+    /// The anchors and CRLs signed PDFs are checked against.
+    pub trust: crate::control::trust::TrustStore,
+    /// The one re-check of every signed document that may run at a time.
+    pub recheck: Arc<crate::control::documents::signatures::RecheckProgress>,
 }
 
 impl From<ConferenceError> for ApiError {
@@ -217,6 +221,16 @@ pub fn router(state: AppState) -> Router {
                 asset(
                     "text/javascript; charset=utf-8",
                     include_str!("../../web/common.js"),
+                )
+            }),
+        )
+        // A document's digital signatures, on every page that shows documents.
+        .route(
+            "/assets/signatures.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../web/signatures.css"),
                 )
             }),
         )

@@ -118,7 +118,8 @@ pub fn decide(standing: &Standing, action: Action, _policy: AccessPolicy) -> Res
         VoteCast => p.voting || s.planned_room,
         // Not about one meeting.
         Public | Own | UsersRead | UsersWrite | OrgRead | OrgWrite | EndpointsRead
-        | EndpointsWrite | AuditRead | CascadeRead | CascadeWrite | Node => true,
+        | EndpointsWrite | AuditRead | CascadeRead | CascadeWrite | Node | TrustRead
+        | TrustWrite => true,
     };
     if ok {
         return Ok(());

@@ -64,10 +64,14 @@ pub enum Action {
     /// A child cascade node, by its own credential: no person, no room. The
     /// handler authenticates the node (the table grants it to nobody).
     Node,
+    /// See the trust anchors and CRLs signatures are checked against.
+    TrustRead,
+    /// Upload and remove CRLs, re-check every signed document (admin).
+    TrustWrite,
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 31] = [
         Action::Public,
         Action::Own,
         Action::UsersRead,
@@ -97,6 +101,8 @@ impl Action {
         Action::CascadeRead,
         Action::CascadeWrite,
         Action::Node,
+        Action::TrustRead,
+        Action::TrustWrite,
     ];
 
     /// The action's name as the API and the audit log spell it.
@@ -131,6 +137,8 @@ impl Action {
             Action::CascadeRead => "cascade_read",
             Action::CascadeWrite => "cascade_write",
             Action::Node => "node",
+            Action::TrustRead => "trust_read",
+            Action::TrustWrite => "trust_write",
         }
     }
 }
@@ -165,6 +173,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             RecordControl,
             RecordingsRead,
             CascadeRead,
+            TrustRead,
         ],
         Role::SubOperator => &[
             UsersRead,
@@ -224,6 +233,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             AuditRead,
             RecordingsRead,
             CascadeRead,
+            TrustRead,
         ],
     };
     matches!(action, Public | Own) || allowed.contains(&action)

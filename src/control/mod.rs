@@ -21,6 +21,7 @@ pub mod org;
 pub mod people;
 pub mod recordings;
 pub mod secret;
+pub mod trust;
 pub mod voting;
 
 use std::collections::HashMap;

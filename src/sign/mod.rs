@@ -118,6 +118,13 @@ pub struct SignatureReport {
     pub chain: Vec<CertificateInfo>,
 }
 
+pub mod chain;
+pub mod cms_check;
+pub mod crypto;
+pub mod pdf_sigs;
+pub mod timestamp;
+pub mod trust;
+pub mod verify;
 // Making signatures (the seal and personal signatures).
 pub mod appearance;
 pub mod client;

@@ -92,6 +92,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0014_sealed_ballots.sql"),
     },
     Migration {
+        version: 15,
+        name: "document_signatures",
+        sql: include_str!("migrations/0015_document_signatures.sql"),
+    },
+    Migration {
         version: 18,
         name: "minutes_signatures",
         sql: include_str!("migrations/0018_minutes_signatures.sql"),

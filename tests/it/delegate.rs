@@ -25,7 +25,7 @@ const NOTE: &str = "Đề nghị làm rõ chỉ tiêu chuyển đổi số ở t
 
 /// A live meeting with the hub and communes A and B, its chair and
 /// secretary.
-async fn live_meeting(w: &ApiWorld) -> String {
+pub(crate) async fn live_meeting(w: &ApiWorld) -> String {
     let start = diemcau::store::now_ms() + 60_000;
     let made = w
         .as_role("secretary")

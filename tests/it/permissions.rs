@@ -136,6 +136,10 @@ POST   /api/v1/cascade/nodes/{id}/credential    admin
 POST   /api/v1/cascade/relay/{meeting}          node
 POST   /api/v1/cascade/relay/{meeting}/leave    node
 POST   /api/v1/cascade/relay/{meeting}/sync     node
+GET    /api/v1/signatures/trust                 admin operator auditor
+POST   /api/v1/signatures/crls                  admin
+DELETE /api/v1/signatures/crls/{sha256}         admin
+POST   /api/v1/signatures/recheck               admin
 ";
 
 pub(crate) const PRINCIPALS: [&str; 9] = [

@@ -16,6 +16,7 @@ mod org;
 pub mod recordings;
 mod relay;
 mod results_pdf;
+mod signatures;
 mod users;
 mod voting;
 
@@ -50,6 +51,7 @@ pub fn api() -> Api<AppState> {
     let api = recordings::add_routes(api);
     let api = cascade::add_routes(api);
     let api = relay::add_routes(api);
+    let api = signatures::add_routes(api);
     audit::add_routes(api)
 }
 

@@ -18,6 +18,7 @@
 //! same transaction.
 
 pub mod range;
+pub mod signatures;
 pub mod sniff;
 pub mod tail_cache;
 pub mod watermark;
@@ -161,6 +162,13 @@ pub struct Document {
     pub confirmed_by: Option<String>,
     pub confirmed_at_ms: Option<i64>,
     pub recalled_at_ms: Option<i64>,
+    /// A PDF's signatures as last checked (empty: none, or not a PDF).
+    #[serde(default)]
+    pub signatures: Vec<crate::sign::SignatureReport>,
+    /// When they were last checked (at upload, then at every change of the
+    /// trust anchors or CRLs).
+    #[serde(default)]
+    pub signatures_checked_at_ms: Option<i64>,
 }
 
 /// What comes with an upload besides its bytes.
@@ -241,7 +249,8 @@ pub fn documents_dir(data_dir: &Path) -> PathBuf {
 
 const SELECT_DOC: &str = "SELECT id, meeting_id, agenda_item_id, title, kind, media_type, size_bytes, \
      sha256, classification, state, lineage_id, version, supersedes_id, superseded_by, \
-     uploaded_by, uploaded_at, confirmed_by, confirmed_at, recalled_at, object_key FROM documents";
+     uploaded_by, uploaded_at, confirmed_by, confirmed_at, recalled_at, object_key, \
+     signatures, signatures_checked_at FROM documents";
 
 fn doc_from_row(r: &AnyRow) -> Result<(Document, String), DocumentError> {
     const DOING: &str = "reading a document";
@@ -275,6 +284,12 @@ fn doc_from_row(r: &AnyRow) -> Result<(Document, String), DocumentError> {
         confirmed_by: r.try_get("confirmed_by").ctx(DOING)?,
         confirmed_at_ms: r.try_get("confirmed_at").ctx(DOING)?,
         recalled_at_ms: r.try_get("recalled_at").ctx(DOING)?,
+        signatures: r
+            .try_get::<Option<String>, _>("signatures")
+            .ctx(DOING)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default(),
+        signatures_checked_at_ms: r.try_get("signatures_checked_at").ctx(DOING)?,
     };
     let key: String = r.try_get("object_key").ctx(DOING)?;
     Ok((doc, key))
@@ -292,6 +307,8 @@ pub struct Documents {
     max_bytes: u64,
     /// Readers' watermark tails already laid out (bounded, LRU).
     tails: Arc<std::sync::Mutex<tail_cache::TailCache>>,
+    /// What signed PDFs are checked against.
+    trust: crate::control::trust::TrustStore,
 }
 
 impl Documents {
@@ -314,7 +331,14 @@ impl Documents {
             objects,
             max_bytes,
             tails: Default::default(),
+            trust: crate::control::trust::TrustStore::empty(),
         }
+    }
+
+    /// Check signed PDFs against `trust`.
+    pub fn with_trust(mut self, trust: crate::control::trust::TrustStore) -> Self {
+        self.trust = trust;
+        self
     }
 
     pub fn max_bytes(&self) -> u64 {
@@ -535,8 +559,11 @@ impl Documents {
             confirmed_by: None,
             confirmed_at_ms: None,
             recalled_at_ms: None,
+            signatures: Vec::new(),
+            signatures_checked_at_ms: None,
         };
         match self.record(actor, doc, &key).await {
+            Ok(d) if d.kind == DocKind::Pdf => Ok(self.check_signatures(d, &key).await),
             Ok(d) => Ok(d),
             Err(e) => {
                 self.forget(&location).await;

@@ -6,6 +6,7 @@ pub mod api;
 pub mod browser;
 pub mod db;
 pub mod netns;
+pub mod pki;
 pub mod rtc_client;
 pub mod server;
 pub mod vp8_source;
