@@ -15,8 +15,10 @@ mod sigtools;
 
 use std::path::Path;
 
+use diemcau::sign::SignatureStatus;
 use diemcau::sign::appearance::BlockText;
 use diemcau::sign::keys::{FileKey, Signer};
+use diemcau::sign::verify::verify_pdf;
 use sigtools::{TestCa, pdfsig, pyhanko_validate};
 
 /// A minutes PDF as the server renders it.
@@ -95,7 +97,8 @@ fn token_key(
 }
 
 #[test]
-fn two_personal_signatures_from_softhsm_tokens_then_the_seal_are_all_valid_in_pyhanko() {
+fn two_personal_signatures_from_softhsm_tokens_then_the_seal_are_all_valid_in_pyhanko_pdfsig_and_ours()
+ {
     let hsm = sigtools::SoftHsm::new();
     let ca = TestCa::new("Test CA diemcau");
     // The secretary's token: RSA-2048; the chair's: ECDSA P-256; the seal:
@@ -146,6 +149,18 @@ fn two_personal_signatures_from_softhsm_tokens_then_the_seal_are_all_valid_in_py
     assert_eq!(py.valid, 3, "{}", py.output);
     let pop = pdfsig(&file, &ca, dir);
     assert_eq!(pop.valid, 3, "{}", pop.output);
+    // And our own verifier (the checking half) agrees.
+    let ours = verify_pdf(&pdf, &ca.trust(), diemcau::store::now_ms()).expect("scans");
+    let statuses: Vec<_> = ours.iter().map(|r| (r.signer.as_str(), r.status)).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("Trần Thị Thư", SignatureStatus::Valid),
+            ("Nguyễn Văn Chủ", SignatureStatus::Valid),
+            ("Văn phòng Tỉnh ủy", SignatureStatus::Valid),
+        ],
+        "{ours:#?}"
+    );
 }
 
 #[test]
@@ -181,7 +196,7 @@ fn a_wrong_pin_or_a_certificate_of_another_key_is_refused() {
 }
 
 #[test]
-fn one_byte_changed_in_a_signed_range_is_invalid_in_pyhanko_and_pdfsig() {
+fn one_byte_changed_in_a_signed_range_is_invalid_in_pyhanko_pdfsig_and_ours() {
     let dir = tempfile::tempdir().expect("tmp");
     let ca = TestCa::new("Test CA diemcau");
     let (key_pem, chain_pem) = ca.issue_file_key("Văn phòng Tỉnh ủy", true);
@@ -212,4 +227,7 @@ fn one_byte_changed_in_a_signed_range_is_invalid_in_pyhanko_and_pdfsig() {
     let pop = pdfsig(&file, &ca, dir.path());
     assert_eq!(pop.valid, 0, "{}", pop.output);
     assert_eq!(pop.invalid, 1, "{}", pop.output);
+    let ours = verify_pdf(&signed, &ca.trust(), diemcau::store::now_ms()).expect("scans");
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].status, SignatureStatus::Invalid, "{ours:#?}");
 }

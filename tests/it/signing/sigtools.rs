@@ -75,6 +75,26 @@ impl TestCa {
         (key.serialize_pem(), format!("{leaf}{}", self.pem))
     }
 
+    /// Our own verifier's trust: this CA, and a current CRL from it that
+    /// revokes nothing.
+    pub fn trust(&self) -> diemcau::sign::trust::Trust {
+        let now = std::time::SystemTime::now();
+        let crl = rcgen::CertificateRevocationListParams {
+            this_update: (now - std::time::Duration::from_secs(60)).into(),
+            next_update: (now + std::time::Duration::from_secs(86_400)).into(),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&self.issuer)
+        .expect("crl");
+        diemcau::sign::trust::Trust {
+            anchors: diemcau::sign::trust::parse_certificates(self.pem.as_bytes()).expect("ca"),
+            crls: vec![diemcau::sign::trust::parse_crl(crl.der()).expect("crl parses")],
+        }
+    }
+
     pub fn write_pem(&self, dir: &Path) -> PathBuf {
         let p = dir.join("test-ca.pem");
         std::fs::write(&p, &self.pem).expect("ca pem");
