@@ -27,6 +27,10 @@ use crate::config::SignaturesConfig;
 pub enum KeyError {
     #[error("the PIN was refused by the token {0:?}")]
     WrongPin(String),
+    #[error(
+        "the PIN was refused by the token {0:?} earlier; it is not tried again (the token locks after a few wrong PINs): fix the PIN and restart the server"
+    )]
+    PinHeldBack(String),
     #[error("no token {0} is present")]
     NoToken(String),
     #[error("no private key labelled {0:?} on the token")]
@@ -390,6 +394,10 @@ impl Signer for Pkcs11Key {
 pub struct Seal {
     config: SignaturesConfig,
     key: tokio::sync::Mutex<Option<Arc<dyn Signer>>>,
+    /// A PIN the token refused: not offered again until the server
+    /// restarts (with the PIN fixed), as each try spends one of the few
+    /// the token allows before it locks itself.
+    refused_pin: Mutex<Option<String>>,
 }
 
 impl Seal {
@@ -397,6 +405,7 @@ impl Seal {
         Seal {
             config,
             key: tokio::sync::Mutex::new(None),
+            refused_pin: Mutex::new(None),
         }
     }
 
@@ -419,10 +428,25 @@ impl Seal {
         if let Some(k) = held.as_ref() {
             return Ok(Some(k.clone()));
         }
+        if let Some(token) = self
+            .refused_pin
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Err(KeyError::PinHeldBack(token));
+        }
         let config = self.config.clone();
         let opened = tokio::task::spawn_blocking(move || open_seal(&config))
             .await
-            .map_err(|e| KeyError::Token(e.to_string()))??;
+            .map_err(|e| KeyError::Token(e.to_string()))?;
+        let opened = match opened {
+            Err(KeyError::WrongPin(token)) => {
+                *self.refused_pin.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
+                return Err(KeyError::WrongPin(token));
+            }
+            other => other?,
+        };
         *held = opened.clone();
         Ok(opened)
     }

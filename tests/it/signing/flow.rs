@@ -393,6 +393,10 @@ both_backends! {
         let pdfs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM minutes_pdfs")
             .fetch_one(w.db.store.pool()).await.unwrap();
         assert_eq!(pdfs, 0);
+        // Not offered to the token again: it would lock after a few.
+        let r = w.as_role("secretary").post(&format!("/api/v1/meetings/{id}/minutes/finalise"), json!({})).await;
+        assert_eq!((r.status.as_u16(), r.code()), (503, "seal_unavailable"), "{}", r.text);
+        assert!(r.text.contains("not tried again"), "{}", r.text);
     }
 }
 
