@@ -73,7 +73,7 @@ fn token(label: &str, pin: &str) -> Pkcs11Key {
 }
 
 /// Prepare and complete over the API with a token.
-async fn sign_over_api(c: &Client, id: &str, key: &Pkcs11Key) -> (u16, Value) {
+async fn sign_over_api(c: &Client, id: &str, key: &dyn Signer) -> (u16, Value) {
     use der::Encode;
     let chain: Vec<String> = key
         .chain()
@@ -428,6 +428,48 @@ both_backends! {
         assert!(py.output.contains("The TSA certificate is trusted."), "{}", py.output);
         let pop = pdfsig(&file, &ca, dir.path());
         assert_eq!(pop.valid, 1, "{}", pop.output);
+        drop(tsa);
+    }
+}
+
+both_backends! {
+    async fn with_a_timestamp_server_personal_signatures_and_the_seal_are_all_pades_b_t(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new("Test CA diemcau");
+        let tsa = TestTsa::start(&ca, dir.path());
+        let file_key = |name: &str, org: &str, rsa: bool| {
+            let (k, c) = ca.issue_file_key(org, rsa);
+            let (kf, cf) = (dir.path().join(format!("{name}.key")), dir.path().join(format!("{name}.pem")));
+            std::fs::write(&kf, k).unwrap();
+            std::fs::write(&cf, c).unwrap();
+            (kf, cf)
+        };
+        let (seal_key, seal_cert) = file_key("seal", "Văn phòng Tỉnh ủy", true);
+        let (sk, sc) = file_key("thu-ky", "Trần Thị Thư", true);
+        let (ck, cc) = file_key("chu-tri", "Nguyễn Văn Chủ", false);
+        let url = tsa.url.clone();
+        let w = world_with(db, move |c| {
+            c.signatures.key_file = Some(seal_key);
+            c.signatures.cert_file = Some(seal_cert);
+            c.signatures.tsa_url = Some(url);
+        })
+        .await;
+        let id = meeting_with_minutes(&w).await;
+        let r = w.as_role("secretary").post(&format!("/api/v1/meetings/{id}/minutes/finalise"), json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let secretary = diemcau::sign::keys::FileKey::open(&sk, &sc).unwrap();
+        let chair = diemcau::sign::keys::FileKey::open(&ck, &cc).unwrap();
+        let (status, body) = sign_over_api(w.as_role("secretary"), &id, &secretary).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = sign_over_api(w.as_role("chair"), &id, &chair).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["sealed"], true, "{body}");
+        let pdf = pdf_bytes(w.as_role("chair"), &format!("/api/v1/meetings/{id}/minutes?format=pdf")).await;
+        let file = dir.path().join("b-t-3.pdf");
+        std::fs::write(&file, &pdf).unwrap();
+        let py = pyhanko_validate(&file, &ca, dir.path());
+        assert_eq!(py.valid, 3, "{}", py.output);
+        assert_eq!(py.output.matches("The timestamp token is cryptographically sound.").count(), 3, "{}", py.output);
         drop(tsa);
     }
 }
