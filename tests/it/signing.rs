@@ -12,6 +12,7 @@ mod bad_input;
 mod flow;
 mod results;
 mod sigtools;
+mod timestamps;
 
 use std::path::Path;
 
