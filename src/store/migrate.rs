@@ -97,14 +97,14 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0015_document_signatures.sql"),
     },
     Migration {
-        version: 18,
+        version: 19,
         name: "minutes_signatures",
-        sql: include_str!("migrations/0018_minutes_signatures.sql"),
+        sql: include_str!("migrations/0019_minutes_signatures.sql"),
     },
     Migration {
-        version: 19,
+        version: 20,
         name: "results_pdfs",
-        sql: include_str!("migrations/0019_results_pdfs.sql"),
+        sql: include_str!("migrations/0020_results_pdfs.sql"),
     },
 ];
 
