@@ -44,6 +44,7 @@
       act_start: "Bắt đầu",
       act_end: "Kết thúc",
       act_wall: "Điều hành",
+      act_readiness: "Sẵn sàng kỹ thuật",
       confirm_end: "Kết thúc hội nghị “{title}”? Mọi kết nối sẽ bị đóng.",
       confirm_remove: "Mời điểm cầu “{name}” ra khỏi hội nghị? Điểm cầu chỉ vào lại được khi được cho phép.",
       confirm_stop_recording: "Dừng ghi hình?",
@@ -69,6 +70,7 @@
       locked: "Đã khóa",
       mute_all: "Tắt tiếng tất cả",
       unmute_all: "Bỏ tắt tiếng tất cả",
+      mute_entry: "Điểm cầu vào họp tắt micrô",
       scene: "Cảnh",
       scene_pick: "Hãy chọn một cảnh.",
       apply: "Áp dụng",
@@ -179,6 +181,10 @@
       ev_removed: "{name} bị mời ra",
       ev_readmitted: "{name} được cho vào lại",
       ev_scene_changed: "Cảnh: {label}",
+      ev_mute_entry_on: "Điểm cầu vào sau sẽ tắt micrô",
+      ev_check_result: "Kiểm tra kỹ thuật {name}: {status}",
+      ev_check_started: "Bắt đầu kiểm tra kỹ thuật ({n} điểm cầu đang kết nối)",
+      ev_mute_entry_off: "Điểm cầu vào sau sẽ mở micrô",
       ev_headcount: "{name}: sĩ số {n}",
       ev_meeting_state: "Trạng thái hội nghị: {state}",
       ev_agenda_current: "Nội dung: {title}",
@@ -247,6 +253,7 @@
       act_start: "Start",
       act_end: "End",
       act_wall: "Operate",
+      act_readiness: "Readiness",
       confirm_end: "End the meeting “{title}”? Every connection will be closed.",
       confirm_remove: "Send “{name}” out of the meeting? It can only come back when re-admitted.",
       confirm_stop_recording: "Stop recording?",
@@ -272,6 +279,7 @@
       locked: "Locked",
       mute_all: "Mute all",
       unmute_all: "Unmute all",
+      mute_entry: "Rooms join muted",
       scene: "Scene",
       scene_pick: "Pick a scene.",
       apply: "Apply",
@@ -382,6 +390,10 @@
       ev_removed: "{name} removed",
       ev_readmitted: "{name} re-admitted",
       ev_scene_changed: "Scene: {label}",
+      ev_mute_entry_on: "Rooms joining from now on are muted",
+      ev_check_result: "Technical check of {name}: {status}",
+      ev_check_started: "Technical check started ({n} rooms connected)",
+      ev_mute_entry_off: "Rooms joining from now on are not muted",
       ev_headcount: "{name}: headcount {n}",
       ev_meeting_state: "Meeting state: {state}",
       ev_agenda_current: "Agenda item: {title}",
@@ -423,6 +435,7 @@
     sch_end: "Kết thúc (giờ Việt Nam, UTC+07:00)",
     sch_chair: "Người chủ trì (không bắt buộc)",
     sch_secretary: "Thư ký (không bắt buộc)",
+    sch_mute_entry: "Điểm cầu vào họp tắt micrô (trừ điểm cầu chủ trì)",
     sch_policy: "Chế độ họp",
     sch_policy_hint: "Họp kín: chỉ các điểm cầu và người có tên trong hội nghị. Họp mở rộng: điểm cầu khác chờ ở phòng chờ đến khi điều hành cho vào.",
     policies: { closed: "Họp kín", open: "Họp mở rộng" },
@@ -617,6 +630,7 @@
     sch_end: "Ends (Vietnam time, UTC+07:00)",
     sch_chair: "Chair (optional)",
     sch_secretary: "Secretary (optional)",
+    sch_mute_entry: "Rooms join muted (all but the hub)",
     sch_policy: "Access",
     sch_policy_hint: "Closed: only the meeting's rooms and named people. Open: other rooms wait in the lobby until an operator lets them in.",
     policies: { closed: "Closed meeting", open: "Open meeting" },
@@ -781,6 +795,7 @@
   Object.assign(DICT.vi, {
     nav_cascade: "Liên kết tầng",
     nav_bodies: "Cơ quan",
+    nav_signatures: "Chữ ký số",
     cas_title: "Liên kết tầng",
     cas_new: "Đăng ký nút cấp dưới",
     cas_this_node: "Máy chủ này",
@@ -860,6 +875,7 @@
   Object.assign(DICT.en, {
     nav_cascade: "Cascade links",
     nav_bodies: "Bodies",
+    nav_signatures: "Signatures",
     cas_title: "Cascade links",
     cas_new: "Register a child node",
     cas_this_node: "This server",
@@ -1052,12 +1068,15 @@
     const p = location.pathname;
     let m = p.match(/^\/console\/meetings\/([^/]+)\/?$/);
     if (m) return { view: "live", id: decodeURIComponent(m[1]) };
+    m = p.match(/^\/console\/meetings\/([^/]+)\/readiness\/?$/);
+    if (m) return { view: "readiness", id: decodeURIComponent(m[1]) };
     if (/^\/console\/schedule\/?$/.test(p)) return { view: "schedule", id: null };
     m = p.match(/^\/console\/schedule\/([^/]+)\/?$/);
     if (m) return { view: "schedule", id: decodeURIComponent(m[1]) };
     if (/^\/console\/endpoints\/?$/.test(p)) return { view: "endpoints" };
     if (/^\/console\/cascade\/?$/.test(p)) return { view: "cascade" };
     if (/^\/console\/bodies\/?$/.test(p)) return { view: "bodies" };
+    if (/^\/console\/signatures\/?$/.test(p)) return { view: "signatures" };
     return { view: "meetings" };
   }
   function go(path) {
@@ -1067,7 +1086,7 @@
   window.addEventListener("popstate", () => render());
 
   function showOnly(id) {
-    for (const v of ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints", "view-cascade", "view-bodies"]) $(v).hidden = v !== id;
+    for (const v of ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints", "view-cascade", "view-bodies", "view-signatures", "view-readiness"]) $(v).hidden = v !== id;
     markNav(id);
     document.body.dataset.view = id;
   }
@@ -1094,6 +1113,8 @@
       else if (r.view === "endpoints") openRegistry();
       else if (r.view === "cascade") openCascade();
       else if (r.view === "bodies") openBodies();
+      else if (r.view === "signatures") openTrust();
+      else if (r.view === "readiness") openReadiness(r.id);
       else showMeetings();
     }
   }
@@ -1127,6 +1148,7 @@
     $("nav-endpoints").hidden = !may("endpoints_read");
     $("nav-cascade").hidden = !may("cascade_read");
     $("nav-bodies").hidden = !may("org_read");
+    $("nav-signatures").hidden = !may("trust_read");
   }
 
   $("login-form").addEventListener("submit", async (ev) => {
@@ -1188,6 +1210,7 @@
     showOnly("view-meetings");
     $("crumbs").textContent = t("meetings_title");
     $("btn-schedule").hidden = !may("meetings_write");
+    window.DiemcauReadiness.mountReport($("unit-report"), { may, lang: () => lang });
     const list = await act(null, () => api("GET", `/api/v1/meetings?from_ms=${startOfVnToday()}&limit=200`));
     if (!list) return;
     meetingsCache = list.meetings || [];
@@ -1233,6 +1256,19 @@
           })
         );
       }
+      if (may("readiness_read") && m.state !== "ended" && m.state !== "cancelled")
+        actions.append(
+          el("a", {
+            class: "btn btn-small",
+            href: `/console/meetings/${encodeURIComponent(m.id)}/readiness`,
+            dataset: { action: "readiness", meeting: m.id },
+            text: t("act_readiness"),
+            onclick: (ev) => {
+              ev.preventDefault();
+              go(`/console/meetings/${encodeURIComponent(m.id)}/readiness`);
+            },
+          })
+        );
       if (m.state === "open" || m.state === "live")
         actions.append(
           el("a", {
@@ -1465,6 +1501,17 @@
       case "scene_changed":
         logEvent(t("ev_scene_changed", { label: msg.label }));
         break;
+      case "check_result":
+        logEvent(t("ev_check_result", { name, status: msg.status }));
+        break;
+      case "check_started":
+        logEvent(t("ev_check_started", { n: msg.rooms }));
+        break;
+      case "mute_on_entry":
+        if (mine.snap) mine.snap.mute_on_entry = msg.on;
+        logEvent(t(msg.on ? "ev_mute_entry_on" : "ev_mute_entry_off"));
+        drawToolbar();
+        break;
       case "headcount":
         logEvent(t("ev_headcount", { name, n: msg.headcount }));
         break;
@@ -1652,6 +1699,7 @@
     life.classList.toggle("btn-primary", verb === "start");
     $("sep-lifecycle").hidden = !verb;
     $("view-live").dataset.meetingState = m ? m.state : "";
+    $("chk-mute-entry").checked = !!(snap && snap.mute_on_entry);
     const scan = $("btn-scan");
     scan.textContent = snap && snap.scan ? t("scan_stop") : t("scan_start");
     const sel = $("scene-select");
@@ -1985,6 +2033,8 @@
     $("scene-select").removeAttribute("aria-invalid");
     liveAction(ev.currentTarget, "scene", { scene });
   });
+  $("btn-readiness").addEventListener("click", () => live && go(`/console/meetings/${encodeURIComponent(live.id)}/readiness`));
+  $("chk-mute-entry").addEventListener("change", (ev) => liveAction(ev.currentTarget, "mute-on-entry", { on: ev.currentTarget.checked }));
   $("btn-stage-auto").addEventListener("click", (ev) => liveAction(ev.currentTarget, "stage", { endpoint_ids: [] }));
   $("btn-scan").addEventListener("click", (ev) => {
     if (!live || !live.snap) return;
@@ -2559,12 +2609,12 @@
   // (src/api/access.rs `role_permits`): actions a role cannot do are not
   // offered. The server still checks every request.
   const ROLE_ACTIONS = {
-    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control", "cascade_read"],
-    sub_operator: ["users_read", "org_read", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control"],
+    operator: ["users_read", "org_read", "org_write", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control", "cascade_read", "trust_read", "readiness_read", "reports_read"],
+    sub_operator: ["users_read", "org_read", "endpoints_read", "endpoints_write", "meetings_read", "meetings_write", "meeting_lifecycle", "live_control", "readiness_read"],
     secretary: ["users_read", "org_read", "endpoints_read", "meetings_read", "meetings_write"],
     chair: ["org_read", "endpoints_read", "meetings_read"],
     delegate: ["org_read", "meetings_read"],
-    auditor: ["users_read", "org_read", "endpoints_read", "meetings_read", "cascade_read"],
+    auditor: ["users_read", "org_read", "endpoints_read", "meetings_read", "cascade_read", "trust_read", "readiness_read", "reports_read"],
   };
   // A sub-operator's subtree for `action` (unit ids), or null when a role
   // without a scope already allows it — as the server's `scope_unit`.
@@ -2588,13 +2638,13 @@
   }
 
   function markNav(view) {
-    const current = view === "view-endpoints" ? "nav-endpoints" : view === "view-cascade" ? "nav-cascade" : view === "view-bodies" ? "nav-bodies" : view === "view-login" ? null : "nav-meetings";
-    for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade", "nav-bodies"]) {
+    const current = view === "view-endpoints" ? "nav-endpoints" : view === "view-cascade" ? "nav-cascade" : view === "view-bodies" ? "nav-bodies" : view === "view-signatures" ? "nav-signatures" : view === "view-login" ? null : "nav-meetings";
+    for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade", "nav-bodies", "nav-signatures"]) {
       if (id === current) $(id).setAttribute("aria-current", "page");
       else $(id).removeAttribute("aria-current");
     }
   }
-  for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade", "nav-bodies"])
+  for (const id of ["nav-meetings", "nav-endpoints", "nav-cascade", "nav-bodies", "nav-signatures"])
     $(id).addEventListener("click", (ev) => {
       ev.preventDefault();
       go(ev.currentTarget.getAttribute("href"));
@@ -2785,6 +2835,8 @@
     fillSelect($("sch-kind"), MEETING_KINDS.map((k) => el("option", { value: k, text: tk("kinds", k) })), m ? m.kind : "btv");
     $("sch-policy").value = "";
     delete $("sch-policy").dataset.touched;
+    $("sch-mute-entry").checked = m ? !!m.mute_on_entry : defaultMute(m ? m.kind : "btv");
+    delete $("sch-mute-entry").dataset.touched;
     fillSelect($("sch-freq"), ["weekly", "monthly", "daily"].map((f) => el("option", { value: f, text: t(`freq_${f}`) })), "weekly");
     $("sch-weekdays").replaceChildren(
       ...WEEKDAYS.map((d) => el("label", { class: "check" }, el("input", { type: "checkbox", value: d, dataset: { weekday: d } }), " ", tk("weekdays", d)))
@@ -2843,6 +2895,11 @@
   /** BCH and BTV meetings are closed unless the planner says otherwise. */
   function defaultPolicy(kind) {
     return kind === "bch" || kind === "btv" ? "closed" : "open";
+  }
+  // Conferences mute rooms on entry; briefings and other meetings do not
+  // (as the server's MeetingKind::mutes_on_entry).
+  function defaultMute(kind) {
+    return ["bch", "btv", "quan_triet", "chuyen_de"].includes(kind);
   }
 
   // People named in the meeting: a line per delegate, chair or secretary
@@ -3036,7 +3093,11 @@
   $("sch-policy").addEventListener("change", () => {
     $("sch-policy").dataset.touched = "1";
   });
+  $("sch-mute-entry").addEventListener("change", () => {
+    $("sch-mute-entry").dataset.touched = "1";
+  });
   $("sch-kind").addEventListener("change", () => {
+    if (!$("sch-mute-entry").dataset.touched) $("sch-mute-entry").checked = defaultMute($("sch-kind").value);
     if (!$("sch-policy").dataset.touched) $("sch-policy").value = defaultPolicy($("sch-kind").value);
   });
   $("sch-freq").addEventListener("change", () => {
@@ -3166,6 +3227,7 @@
       chair_user_id: $("sch-chair").value || null,
       secretary_user_id: $("sch-secretary").value || null,
       access_policy: $("sch-policy").value || null,
+      mute_on_entry: $("sch-mute-entry").checked,
       body_id: $("sch-body").value || null,
       members: [...$("sch-members").querySelectorAll("input[type=checkbox]:checked")].map((c) => ({
         user_id: c.value,
@@ -3291,10 +3353,25 @@
   // ------------------------------------------------------------ bodies
   // Bodies and their dated members live in web/bodies.js; it borrows the
   // console's API client, error toasts, rights and language.
+  // The trust anchors and CRLs live in web/trust.js, mounted like bodies.
+  function openTrust() {
+    showOnly("view-signatures");
+    $("crumbs").textContent = t("nav_signatures");
+    window.DiemcauTrust.mount($("view-signatures"), { api, act, toast, may, lang: () => lang });
+  }
+
   function openBodies() {
     showOnly("view-bodies");
     $("crumbs").textContent = t("nav_bodies");
     window.DiemcauBodies.mount($("view-bodies"), { api, act, toast, may, lang: () => lang });
+  }
+
+  // ------------------------------------------------------------ readiness
+  // The technical check's board lives in web/readiness.js.
+  function openReadiness(id) {
+    showOnly("view-readiness");
+    $("crumbs").textContent = t("act_readiness");
+    window.DiemcauReadiness.mount($("view-readiness"), { api, act, toast, may, go, meetingId: id, lang: () => lang });
   }
 
   // ------------------------------------------------------------ endpoint registry

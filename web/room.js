@@ -638,6 +638,20 @@
       case 'pong':
         st.pongSeen = true;
         break;
+      case 'check':
+        // The technical check (web/check.js): measured on this connection.
+        log('technical check for', msg.seconds, 's');
+        if (window.DiemcauCheck) {
+          window.DiemcauCheck.run({
+            seconds: msg.seconds,
+            meeting,
+            pc: () => pc,
+            stream: () => localStream,
+            api,
+            lang: () => lang,
+          });
+        }
+        break;
       case 'error': {
         log('server error', msg.code, msg.message);
         const text = errorText(msg.code, msg.message);
@@ -1692,6 +1706,12 @@
     dropConnection: () => {
       log('connection dropped on request');
       if (ws) ws.close(4000, 'dropped on request');
+    },
+    // The camera unplugged (tests, technicians): its track ends as a
+    // removed USB camera's does.
+    unplugCamera: () => {
+      log('camera unplugged on request');
+      if (localStream) localStream.getVideoTracks().forEach((t) => t.stop());
     },
     log: () => logLines.slice(),
   };

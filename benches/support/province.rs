@@ -112,6 +112,7 @@ pub async fn seed(store: &Store, communes: usize, title: &str) -> Province {
                 expected_people: None,
                 quorum_percent: None,
                 access_policy: None,
+                mute_on_entry: None,
                 body_id: None,
                 members: Vec::new(),
             },

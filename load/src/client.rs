@@ -41,12 +41,16 @@ use webrtc::runtime::TokioRuntime;
 use crate::feedback::{Feedback, FeedbackState};
 use crate::janus_api::JanusSession;
 use crate::media::{self, LayerSpec};
+use crate::red;
 use crate::signal::WsSession;
 use crate::stats::{Rec, SharedTrack, TrackRecv};
 
 const PT_VP8: u8 = 96;
 const PT_RTX: u8 = 97;
 const PT_OPUS: u8 = 111;
+/// RED over Opus (RFC 2198), as Chromium offers it.
+const PT_RED: u8 = 63;
+const MIME_TYPE_RED: &str = "audio/red";
 const URI_MID: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
 const URI_RID: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
 const URI_AUDIO_LEVEL: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
@@ -78,6 +82,10 @@ pub struct EndpointConfig {
     /// 400 ms instead of one per 20 ms (sequence numbers stay contiguous,
     /// timestamps jump), as a browser's Opus does with DTX on.
     pub dtx: bool,
+    /// Offer RED (`red/48000/2`, fmtp `111/111`) as Chromium does: a
+    /// publisher then sends each Opus packet with the one before it, a
+    /// subscriber refills a lost packet from the next one's redundancy.
+    pub red: bool,
 }
 
 /// RFC 6464 byte of silence (V bit clear, -127 dBov).
@@ -118,6 +126,8 @@ pub struct SendCounters {
 }
 
 struct Handler {
+    /// Audio packets with this payload type are RED.
+    red_pt: Option<u8>,
     state_tx: watch::Sender<RTCPeerConnectionState>,
     gathered_tx: watch::Sender<bool>,
     tracks: Arc<Mutex<Vec<SharedTrack>>>,
@@ -139,14 +149,22 @@ impl PeerConnectionEventHandler for Handler {
         let video = matches!(track.kind().await, RtpCodecKind::Video);
         let rec: SharedTrack = Arc::new(Mutex::new(TrackRecv::new(video)));
         self.tracks.lock().unwrap().push(rec.clone());
+        let red_pt = self.red_pt;
         tokio::spawn(async move {
             while let Some(evt) = track.poll().await {
                 match evt {
                     TrackRemoteEvent::OnRtpPacket(pkt) => {
                         let arrival = media::now_ns();
-                        let (tag, sent) = media::read_trailer(&pkt.payload).unwrap_or((0, 0));
+                        let red = (!video && red_pt == Some(pkt.header.payload_type))
+                            .then(|| red::parse(&pkt.payload))
+                            .flatten();
+                        let primary = red.as_ref().map_or(&pkt.payload[..], |r| r.0);
+                        let (tag, sent) = media::read_trailer(primary).unwrap_or((0, 0));
                         let start = video && media::vp8_frame_kind(&pkt.payload).0;
-                        rec.lock().unwrap().push(Rec {
+                        let mut g = rec.lock().unwrap();
+                        g.bytes += pkt.payload.len() as u64;
+                        g.redundancy_bytes += (pkt.payload.len() - primary.len()) as u64;
+                        g.push(Rec {
                             ext_seq: 0,
                             seq: pkt.header.sequence_number,
                             rtp_ts: pkt.header.timestamp,
@@ -155,6 +173,28 @@ impl PeerConnectionEventHandler for Handler {
                             tag,
                             frame_start: start,
                         });
+                        // A packet lost before this one, refilled from its
+                        // redundancy (20 ms frames: the offset says which).
+                        for (off, block) in red.map(|r| r.1).unwrap_or_default() {
+                            let back = (off + media::AUDIO_TICKS_PER_FRAME / 2)
+                                / media::AUDIO_TICKS_PER_FRAME;
+                            let seq = pkt.header.sequence_number.wrapping_sub(back as u16);
+                            let Some((tag, sent)) = media::read_trailer(block) else {
+                                continue;
+                            };
+                            if back > 0 && !g.has_recent(seq) {
+                                g.recovered += 1;
+                                g.push(Rec {
+                                    ext_seq: 0,
+                                    seq,
+                                    rtp_ts: pkt.header.timestamp.wrapping_sub(off),
+                                    arrival_ns: arrival,
+                                    sent_ns: sent,
+                                    tag,
+                                    frame_start: false,
+                                });
+                            }
+                        }
                     }
                     TrackRemoteEvent::OnEnded => break,
                     _ => {}
@@ -203,7 +243,7 @@ fn opus_codec() -> RTCRtpCodec {
     }
 }
 
-fn media_engine() -> anyhow::Result<MediaEngine> {
+fn media_engine(red: bool) -> anyhow::Result<MediaEngine> {
     let mut me = MediaEngine::default();
     let fb = |typ: &str, parameter: &str| RTCPFeedback {
         typ: typ.to_owned(),
@@ -235,6 +275,16 @@ fn media_engine() -> anyhow::Result<MediaEngine> {
     };
     reg(&mut me, rtx, PT_RTX, RtpCodecKind::Video)?;
     reg(&mut me, opus_codec(), PT_OPUS, RtpCodecKind::Audio)?;
+    if red {
+        let red = RTCRtpCodec {
+            mime_type: MIME_TYPE_RED.to_owned(),
+            clock_rate: 48000,
+            channels: 2,
+            sdp_fmtp_line: format!("{PT_OPUS}/{PT_OPUS}"),
+            rtcp_feedback: vec![],
+        };
+        reg(&mut me, red, PT_RED, RtpCodecKind::Audio)?;
+    }
     for uri in [URI_MID, URI_AUDIO_LEVEL] {
         me.register_header_extension(
             RTCRtpHeaderExtensionCapability {
@@ -251,7 +301,7 @@ impl Endpoint {
     /// A loopback-only peer connection with the configured send tracks and
     /// recvonly transceivers.
     pub async fn new(config: &EndpointConfig) -> anyhow::Result<Self> {
-        let mut me = media_engine()?;
+        let mut me = media_engine(config.red)?;
         // NACK generator/responder, mid/rid extensions, TWCC, RR/SR: what a browser runs.
         let registry = register_default_interceptors(Registry::new(), &mut me)?;
         // Between the wire-most interceptors and the NACK generator (7 000):
@@ -267,6 +317,7 @@ impl Endpoint {
         let (gathered_tx, gathered_rx) = watch::channel(false);
         let tracks = Arc::new(Mutex::new(Vec::new()));
         let handler = Arc::new(Handler {
+            red_pt: config.red.then_some(PT_RED),
             state_tx,
             gathered_tx,
             tracks: tracks.clone(),
@@ -300,7 +351,7 @@ impl Endpoint {
                 &state_rx,
                 &sent,
                 &feedback,
-                (level, config.dtx),
+                (level, config.dtx, config.red),
             )
             .await?;
             tasks.extend(t);
@@ -597,7 +648,7 @@ async fn add_publisher(
     state_rx: &watch::Receiver<RTCPeerConnectionState>,
     sent: &Arc<SendCounters>,
     feedback: &Arc<Mutex<FeedbackState>>,
-    (audio_level, dtx): (Level, bool),
+    (audio_level, dtx, red): (Level, bool, bool),
 ) -> anyhow::Result<(Vec<tokio::task::JoinHandle<()>>, Vec<u32>, u32)> {
     let ssrcs: Vec<u32> = layers.iter().map(|_| rand_u32()).collect();
     let codings = layers
@@ -664,7 +715,7 @@ async fn add_publisher(
         state_rx.clone(),
         sent.clone(),
         audio_level,
-        dtx,
+        (dtx, red),
     ));
     Ok((vec![v, a], ssrcs, audio_ssrc))
 }
@@ -784,7 +835,7 @@ async fn run_audio(
     mut state_rx: watch::Receiver<RTCPeerConnectionState>,
     sent: Arc<SendCounters>,
     level: Level,
-    dtx: bool,
+    (dtx, red): (bool, bool),
 ) {
     if !wait_connected(&mut state_rx).await {
         return;
@@ -794,6 +845,14 @@ async fn run_audio(
         return;
     };
     let pt = sp.pt.unwrap_or(PT_OPUS);
+    // RED when negotiated: each packet carries the one before it.
+    let red_pt = match red {
+        true => send_params(&pc, ssrc, MIME_TYPE_RED)
+            .await
+            .and_then(|p| p.pt),
+        false => None,
+    };
+    let mut previous: Option<(u32, Vec<u8>)> = None;
     let mut seq = rand_u32() as u16;
     let mut ts = rand_u32();
     let mut tick = tokio::time::interval(Duration::from_millis(media::AUDIO_FRAME_MILLIS));
@@ -828,10 +887,19 @@ async fn run_audio(
             // V bit (0x80): voice activity; then -dBov.
             let _ = header.set_extension(id, Bytes::from(vec![level]));
         }
-        let c = match track
-            .write_rtp(rtp_packet(header, media::opus_packet(ssrc)))
-            .await
-        {
+        let mut payload = media::opus_packet(ssrc);
+        if let Some(red_pt) = red_pt {
+            media::stamp(&mut payload, media::now_ns());
+            let this = (header.timestamp, payload.clone());
+            let blocks: Vec<(u32, &[u8])> = previous
+                .iter()
+                .map(|(t, p)| (header.timestamp.wrapping_sub(*t), &p[..]))
+                .collect();
+            payload = red::build(pt, &payload, &blocks);
+            header.payload_type = red_pt;
+            previous = Some(this);
+        }
+        let c = match track.write_rtp(rtp_packet(header, payload)).await {
             Ok(_) => &sent.audio_packets,
             Err(_) => &sent.write_errors,
         };

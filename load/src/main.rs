@@ -18,6 +18,7 @@ mod janus;
 mod janus_api;
 mod machine;
 mod media;
+mod red;
 mod report;
 mod s1;
 mod s2;
@@ -89,6 +90,9 @@ struct Cli {
     /// S4: random loss each way, percent.
     #[arg(long, global = true, default_value_t = 3.0)]
     thin_loss_pct: f64,
+    /// S4: every endpoint offers RED (RFC 2198) as Chromium does.
+    #[arg(long, global = true)]
+    thin_red: bool,
     /// S4: round-trip time added by the link, ms.
     #[arg(long, global = true, default_value_t = 150)]
     thin_rtt_ms: u32,
@@ -323,6 +327,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             window_secs: (cli.window_secs * 2.0).max(20.0),
             settle_secs: cli.settle_secs.max(8.0),
             seed: cli.seed,
+            red: cli.thin_red,
         };
         let back = std::net::SocketAddr::from(([127, 0, 0, 1], server::MEDIA_PORT));
         let res = rt.block_on(s4::run(&srv.base, back, &opts));

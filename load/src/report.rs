@@ -203,7 +203,7 @@ pub fn print_summary(run: &RunReport) {
         let mut layers: Vec<_> = r.video_layers_pct.iter().collect();
         layers.sort_by(|a, b| a.0.cmp(b.0));
         println!(
-            "S4 thin links on diemcau: {}/{} communes receiving over {} kbit/s, {:.1} % loss, {} ms RTT (seed {}); audio continuity {:.2} % ({} gaps ≥ 60 ms, {:.2} per commune-minute), audio loss after repair {:.2} %; video freezes {:.2} per commune-minute, frozen {:.2} % of the time, video loss after repair {:.2} %, layers {:?}; delay p50 {:.0} ms p99 {:.0} ms (audio); emulator dropped {} + {} queue of {} down",
+            "S4 thin links on diemcau: {}/{} communes receiving over {} kbit/s, {:.1} % loss, {} ms RTT (seed {}); audio continuity {:.2} % ({} gaps ≥ 60 ms, {:.2} per commune-minute), audio loss after repair {:.2} %; video freezes {:.2} per commune-minute, frozen {:.2} % of the time, video loss after repair {:.2} %, layers {:?}; delay p50 {:.0} ms p99 {:.0} ms (audio); emulator dropped {} + {} queue of {} down; RED {}: {} frames refilled, audio {:.1} kbit/s per commune, {:.1} % of it redundancy",
             r.receiving,
             r.endpoints,
             o.link.down.kbps.unwrap_or(0),
@@ -222,7 +222,11 @@ pub fn print_summary(run: &RunReport) {
             r.audio.delay_p99_ms,
             r.relay.down_lost,
             r.relay.down_queue_drops,
-            r.relay.down_in
+            r.relay.down_in,
+            if o.red { "on" } else { "off" },
+            r.audio_red_recovered,
+            r.audio_payload_kbps_per_commune,
+            r.audio_redundancy_pct
         );
     }
     if let Some(s5) = &run.s5_diemcau {

@@ -35,6 +35,10 @@ pub struct S4Options {
     pub window_secs: f64,
     pub settle_secs: f64,
     pub seed: u64,
+    /// Every endpoint offers RED as Chromium does (the hub sends each Opus
+    /// packet with the one before it; the server adds more for lossy
+    /// communes).
+    pub red: bool,
 }
 
 impl S4Options {
@@ -68,6 +72,13 @@ pub struct S4Result {
     pub video_frozen_pct: f64,
     /// Share of received video packets per publisher layer (rid → %).
     pub video_layers_pct: HashMap<String, f64>,
+    /// Audio frames refilled from RED redundancy at the communes (whole
+    /// run, not only the window).
+    pub audio_red_recovered: u64,
+    /// RED's cost: audio bytes received per commune, kbit/s over the
+    /// window (RTP payload), and the share of it that is redundancy.
+    pub audio_payload_kbps_per_commune: f64,
+    pub audio_redundancy_pct: f64,
     pub relay: CounterSnapshot,
 }
 
@@ -104,6 +115,7 @@ async fn scenario(base: &str, opts: &S4Options) -> anyhow::Result<S4Result> {
         publish: Some(default_layers()),
         role: "room".into(),
         bind_ip: Some(HUB_IP.into()),
+        red: opts.red,
         ..Default::default()
     })
     .await?;
@@ -113,6 +125,7 @@ async fn scenario(base: &str, opts: &S4Options) -> anyhow::Result<S4Result> {
     hub.wait_connected(CONNECT_TIMEOUT).await?;
     let rid_of: HashMap<u32, &str> = hub.layers.iter().map(|&(r, s)| (s, r)).collect();
     let cap = opts.link.down.kbps;
+    let red = opts.red;
     let joins = (0..opts.endpoints).map(|i| async move {
         let mut ep = Endpoint::new(&EndpointConfig {
             name: format!("commune-{i}"),
@@ -120,6 +133,7 @@ async fn scenario(base: &str, opts: &S4Options) -> anyhow::Result<S4Result> {
             recv_audio: 1,
             role: "viewer".into(),
             max_kbps: cap,
+            red,
             ..Default::default()
         })
         .await?;
@@ -152,9 +166,25 @@ async fn scenario(base: &str, opts: &S4Options) -> anyhow::Result<S4Result> {
             t.lock().unwrap().take();
         }
     }
+    let audio_bytes = |communes: &[Endpoint]| {
+        let (mut all, mut red, mut recovered) = (0u64, 0u64, 0u64);
+        for c in communes {
+            for t in c.tracks.lock().unwrap().iter() {
+                let g = t.lock().unwrap();
+                if !g.video {
+                    all += g.bytes;
+                    red += g.redundancy_bytes;
+                    recovered += g.recovered;
+                }
+            }
+        }
+        (all, red, recovered)
+    };
+    let before = audio_bytes(&communes);
     let t0 = media::now_ns();
     tokio::time::sleep(Duration::from_secs_f64(opts.window_secs)).await;
     let t1 = media::now_ns();
+    let after = audio_bytes(&communes);
     // Late and repaired packets still count.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let (mut video, mut audio) = (KindAcc::default(), KindAcc::default());
@@ -219,6 +249,13 @@ async fn scenario(base: &str, opts: &S4Options) -> anyhow::Result<S4Result> {
             .into_iter()
             .map(|(k, v)| (k, 100.0 * v as f64 / vsum.max(1) as f64))
             .collect(),
+        audio_red_recovered: after.2,
+        audio_payload_kbps_per_commune: (after.0 - before.0) as f64 * 8.0
+            / 1e3
+            / opts.window_secs
+            / receiving.max(1) as f64,
+        audio_redundancy_pct: 100.0 * (after.1 - before.1) as f64
+            / (after.0 - before.0).max(1) as f64,
         audio,
         video,
         relay: CounterSnapshot {

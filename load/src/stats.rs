@@ -49,6 +49,12 @@ pub struct TrackRecv {
     /// Packets ever received (never reset).
     pub total: u64,
     pub first_arrival_ns: Option<u64>,
+    /// Payload bytes received (never reset).
+    pub bytes: u64,
+    /// Of those, RED redundancy (headers and older frames).
+    pub redundancy_bytes: u64,
+    /// Packets refilled from RED redundancy (never reset).
+    pub recovered: u64,
 }
 
 pub type SharedTrack = Arc<Mutex<TrackRecv>>;
@@ -61,7 +67,16 @@ impl TrackRecv {
             records: Vec::new(),
             total: 0,
             first_arrival_ns: None,
+            bytes: 0,
+            redundancy_bytes: 0,
+            recovered: 0,
         }
+    }
+
+    /// Whether `seq` is among the last packets received (a RED block for
+    /// a packet that did arrive is not a recovery).
+    pub fn has_recent(&self, seq: u16) -> bool {
+        self.records.iter().rev().take(64).any(|r| r.seq == seq)
     }
 
     pub fn push(&mut self, mut rec: Rec) {

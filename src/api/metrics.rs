@@ -127,7 +127,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         &'static str,
         fn(&RoomStats) -> u64,
     );
-    let fields: [Field; 11] = [
+    let fields: [Field; 17] = [
         (
             "diemcau_room_participants",
             "gauge",
@@ -193,6 +193,42 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             "counter",
             "Packets from a relay link dropped beyond its link budget.",
             |r| r.dropped_over_budget,
+        ),
+        (
+            "diemcau_room_red_packets_in_total",
+            "counter",
+            "Audio packets publishers sent as RED (RFC 2198).",
+            |r| r.red_packets_in,
+        ),
+        (
+            "diemcau_room_red_recovered_total",
+            "counter",
+            "Audio frames lost on a publisher's uplink and rebuilt from RED redundancy.",
+            |r| r.red_recovered,
+        ),
+        (
+            "diemcau_room_red_malformed_total",
+            "counter",
+            "RED audio payloads dropped as malformed.",
+            |r| r.red_malformed,
+        ),
+        (
+            "diemcau_room_red_packets_out_total",
+            "counter",
+            "Audio packets sent as RED (forwarded or built for a lossy subscriber).",
+            |r| r.red_packets_out,
+        ),
+        (
+            "diemcau_room_red_generated_total",
+            "counter",
+            "RED audio packets the server built for subscribers above the loss threshold.",
+            |r| r.red_generated,
+        ),
+        (
+            "diemcau_room_red_redundancy_bytes_total",
+            "counter",
+            "Bytes of RED redundancy sent beyond the primary audio frames.",
+            |r| r.red_bytes_out,
         ),
     ];
     for (name, kind, help, f) in fields {

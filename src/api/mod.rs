@@ -87,6 +87,10 @@ impl From<ConferenceError> for ApiError {
             ConferenceError::BadPlan { code, .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
             }
+            ConferenceError::Conflict { code, .. } => ApiError::conflict(code, message),
+            ConferenceError::Invalid { field, .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "out_of_range", message).with_field(field)
+            }
         }
     }
 }
@@ -231,6 +235,33 @@ pub fn router(state: AppState) -> Router {
                 asset(
                     "text/css; charset=utf-8",
                     include_str!("../../web/signatures.css"),
+                )
+            }),
+        )
+        .route(
+            "/assets/trust.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/trust.js"),
+                )
+            }),
+        )
+        .route(
+            "/assets/readiness.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/readiness.js"),
+                )
+            }),
+        )
+        .route(
+            "/assets/check.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/check.js"),
                 )
             }),
         )

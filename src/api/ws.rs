@@ -82,7 +82,7 @@ async fn session(
 ) {
     // Phase 1: wait for a valid join; errors are answered, the socket stays open.
     let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
-    let (id, room) = loop {
+    let (id, room, endpoint) = loop {
         let msg = match tokio::time::timeout_at(deadline, socket.recv()).await {
             Ok(Some(Ok(m))) => m,
             Ok(_) => return,
@@ -119,12 +119,12 @@ async fn session(
             )
             .await
             {
-                Ok((id, room, reply)) => {
+                Ok((id, room, endpoint, reply)) => {
                     if !send(&mut socket, &reply).await {
                         leave(&state, id).await;
                         return;
                     }
-                    break (id, room);
+                    break (id, room, endpoint);
                 }
                 Err(e) => {
                     if !send(&mut socket, &e).await {
@@ -146,6 +146,13 @@ async fn session(
     let mut rx = state.hub.register(id);
     let list = state.hub.participants(&room);
     let _ = send(&mut socket, &ServerMessage::Participants { list }).await;
+    // A planned room joining while its meeting's technical check is open,
+    // and not checked yet, runs it now.
+    if let Some(e) = &endpoint
+        && state.conference.check_due(&room, e).await
+    {
+        let _ = send(&mut socket, &crate::conference::checks::check_message()).await;
+    }
     // Phase 2: joined.
     loop {
         tokio::select! {
@@ -207,7 +214,7 @@ async fn join(
     role: Option<String>,
     max_kbps: Option<u32>,
     offer: String,
-) -> Result<(ParticipantId, String, ServerMessage), ServerMessage> {
+) -> Result<(ParticipantId, String, Option<String>, ServerMessage), ServerMessage> {
     if v != PROTOCOL_VERSION {
         return Err(error(
             "unsupported_version",
@@ -266,6 +273,7 @@ async fn join(
             Ok((
                 id,
                 meeting,
+                admission.endpoint.clone().filter(|_| role == Role::Room),
                 ServerMessage::Joined {
                     v: PROTOCOL_VERSION,
                     participant: id.to_string(),

@@ -83,6 +83,9 @@ impl Refusal {
             }
             Refusal::Forbidden("not_an_operator") => "only this meeting's operators do this",
             Refusal::Forbidden("read_only") => "an auditor reads a meeting's record, nothing more",
+            Refusal::Forbidden("not_a_room") => {
+                "a room planned for this meeting reports its own technical check, with its token"
+            }
             Refusal::Forbidden(_) => "not allowed in this meeting",
         }
     }
@@ -113,13 +116,17 @@ pub fn decide(standing: &Standing, action: Action, _policy: AccessPolicy) -> Res
         // A personal signature is the person's own: never an operator's.
         MinutesSign => p.secretary || p.chair,
         Headcount => runs || p.secretary || s.planned_room,
+        // A room's own technical check; the board names technicians' phones:
+        // its operators and auditors only.
+        CheckReport => s.planned_room,
+        ReadinessRead => runs || s.auditor,
         // Taking part: its members (a room for itself: the handlers).
         FloorSelf => runs || p.member || s.planned_room,
         VoteCast => p.voting || s.planned_room,
         // Not about one meeting.
         Public | Own | UsersRead | UsersWrite | OrgRead | OrgWrite | EndpointsRead
-        | EndpointsWrite | AuditRead | CascadeRead | CascadeWrite | Node | TrustRead
-        | TrustWrite => true,
+        | EndpointsWrite | AuditRead | CascadeRead | CascadeWrite | ReportsRead | Node
+        | TrustRead | TrustWrite => true,
     };
     if ok {
         return Ok(());
@@ -130,6 +137,7 @@ pub fn decide(standing: &Standing, action: Action, _policy: AccessPolicy) -> Res
         Present => "not_the_chair",
         VoteCast => "not_a_voter",
         MinutesSign => "not_a_signer",
+        CheckReport => "not_a_room",
         _ if s.auditor && !runs => "read_only",
         _ => "not_an_operator",
     }))
@@ -247,8 +255,23 @@ mod tests {
         ] {
             assert_eq!(decide(&r, a, CLOSED), Ok(()), "{a:?}");
         }
-        for a in [Action::LiveControl, Action::FloorChair, Action::VoteManage] {
+        for a in [
+            Action::LiveControl,
+            Action::FloorChair,
+            Action::VoteManage,
+            Action::ReadinessRead,
+        ] {
             assert!(decide(&r, a, CLOSED).is_err(), "{a:?}");
         }
+        assert_eq!(decide(&r, Action::CheckReport, CLOSED), Ok(()));
+        let unplanned = Standing {
+            unplanned_room: true,
+            ..Standing::default()
+        };
+        assert_eq!(
+            decide(&unplanned, Action::CheckReport, AccessPolicy::Open),
+            Err(Refusal::Hidden),
+            "a room not planned checks nothing"
+        );
     }
 }

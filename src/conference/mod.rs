@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod admission;
+pub mod checks;
 mod refusals;
 pub mod resources;
 pub mod rights;
@@ -161,6 +162,15 @@ pub enum ConferenceError {
     /// The live room could not be made from the plan.
     #[error("{message}")]
     BadPlan { code: &'static str, message: String },
+    /// The meeting's state does not allow it (409).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// A figure or field out of range: nothing changed.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 impl From<MeetingError> for ConferenceError {
@@ -255,7 +265,7 @@ impl Conference {
         ))
     }
 
-    fn meetings(&self) -> Meetings {
+    pub(crate) fn meetings(&self) -> Meetings {
         Meetings::new(self.store.clone())
     }
 
@@ -424,7 +434,8 @@ impl Conference {
         .map_err(|e| ConferenceError::BadPlan {
             code: e.code(),
             message: e.to_string(),
-        })?;
+        })?
+        .with_mute_on_entry(m.mute_on_entry);
         Ok(self.live.open_with(&m.id, move || live))
     }
 
@@ -603,6 +614,9 @@ fn effects_summary(effects: &[Effect]) -> serde_json::Value {
         .filter_map(|e| match e {
             Effect::Media(MediaAction::SetStage(p)) => {
                 Some(serde_json::json!({"set_stage": p}))
+            }
+            Effect::Media(MediaAction::StageVoice(on)) => {
+                Some(serde_json::json!({"stage_voice": on}))
             }
             Effect::Media(MediaAction::Mute {
                 participant,

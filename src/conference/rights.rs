@@ -61,6 +61,14 @@ pub enum Action {
     CascadeRead,
     /// Register child nodes, rotate and revoke their credentials.
     CascadeWrite,
+    /// A room reports its own technical check (kiểm tra kỹ thuật).
+    CheckReport,
+    /// The readiness board of a meeting and its exports (technicians' phones),
+    /// and its link quality afterwards.
+    ReadinessRead,
+    /// The monthly report per unit (every unit of the province: not for a
+    /// sub-operator, whose scope is one subtree).
+    ReportsRead,
     /// A child cascade node, by its own credential: no person, no room. The
     /// handler authenticates the node (the table grants it to nobody).
     Node,
@@ -71,7 +79,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 34] = [
         Action::Public,
         Action::Own,
         Action::UsersRead,
@@ -100,6 +108,9 @@ impl Action {
         Action::RecordingsRead,
         Action::CascadeRead,
         Action::CascadeWrite,
+        Action::CheckReport,
+        Action::ReadinessRead,
+        Action::ReportsRead,
         Action::Node,
         Action::TrustRead,
         Action::TrustWrite,
@@ -136,6 +147,9 @@ impl Action {
             Action::RecordingsRead => "recordings_read",
             Action::CascadeRead => "cascade_read",
             Action::CascadeWrite => "cascade_write",
+            Action::CheckReport => "check_report",
+            Action::ReadinessRead => "readiness_read",
+            Action::ReportsRead => "reports_read",
             Action::Node => "node",
             Action::TrustRead => "trust_read",
             Action::TrustWrite => "trust_write",
@@ -174,6 +188,8 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             RecordingsRead,
             CascadeRead,
             TrustRead,
+            ReadinessRead,
+            ReportsRead,
         ],
         Role::SubOperator => &[
             UsersRead,
@@ -194,6 +210,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             VoteManage,
             RecordControl,
             RecordingsRead,
+            ReadinessRead,
         ],
         Role::Secretary => &[
             UsersRead,
@@ -234,6 +251,8 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             RecordingsRead,
             CascadeRead,
             TrustRead,
+            ReadinessRead,
+            ReportsRead,
         ],
     };
     matches!(action, Public | Own) || allowed.contains(&action)
@@ -245,7 +264,8 @@ pub fn role_permits_any(roles: &std::collections::BTreeSet<Role>, action: Action
 }
 
 /// A room endpoint may read its meetings, ask for the floor, report its
-/// headcount and vote with it — for itself only (checked by the handlers).
+/// headcount and its technical check and vote with it — for itself only
+/// (checked by the handlers).
 pub fn endpoint_permits(action: Action) -> bool {
     matches!(
         action,
@@ -254,6 +274,7 @@ pub fn endpoint_permits(action: Action) -> bool {
             | Action::LiveRead
             | Action::FloorSelf
             | Action::Headcount
+            | Action::CheckReport
             | Action::VoteCast
     )
 }
@@ -284,6 +305,7 @@ mod tests {
                     | Action::FloorChair
                     | Action::FloorSelf
                     | Action::Headcount
+                    | Action::CheckReport
                     | Action::CascadeWrite
             );
             if write {

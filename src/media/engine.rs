@@ -159,6 +159,17 @@ impl Engine {
                     .push_back(Event::StageChanged { room, participants });
                 Ok(Reply::Done)
             }
+            Command::StageVoice { room, on } => {
+                let r = self
+                    .rooms
+                    .get_mut(&room)
+                    .ok_or_else(|| CommandError::UnknownRoom(room.clone()))?;
+                if r.voice_stage != on {
+                    r.voice_stage = on;
+                    r.dirty = true;
+                }
+                Ok(Reply::Done)
+            }
             Command::Mute {
                 participant,
                 audio,
@@ -566,10 +577,21 @@ impl Engine {
                     s.link.nacks_in.insert((st.mid, st.rid), st.nacks);
                     if let Some(l) = st.loss {
                         s.link.loss_out = l;
+                        s.on_loss_report(now, l, super::audio::LossReport::Receiver);
                     }
                     if let Some(rtt) = st.rtt {
                         s.link.rtt_ms = rtt.as_millis() as u32;
                     }
+                }
+            }
+            RtcEvent::PeerStats(st) => {
+                // Loss towards the peer from its transport-wide feedback,
+                // each second: an audio stream's own receiver reports come
+                // only every five.
+                if let Some(s) = self.sessions.get_mut(&id)
+                    && let Some(l) = st.egress_loss_fraction
+                {
+                    s.on_loss_report(now, l, super::audio::LossReport::Transport);
                 }
             }
             RtcEvent::MediaIngressStats(st) => {

@@ -14,11 +14,13 @@
 //! with many slots; a recorder only subscribes.
 
 pub mod addrs;
+pub mod audio;
 pub mod engine;
 pub mod forwarder;
 pub mod keyframe;
 pub mod police;
 pub mod policy;
+pub mod red;
 pub mod room;
 pub mod route;
 pub mod session;
@@ -156,10 +158,20 @@ pub enum Command {
     Leave {
         participant: ParticipantId,
     },
-    /// Set the room's stage, in order (empty: automatic).
+    /// Set the room's stage, in order (empty: see `StageVoice`).
     SetStage {
         room: String,
         participants: Vec<ParticipantId>,
+    },
+    /// Whether the stage may follow the voice: when on, a stage with nobody
+    /// to show falls back to the active speaker; when off (a new room's
+    /// default), to whoever the slot showed, then join order — a commune
+    /// that coughs is heard and shown in the speaker slot, never put on the
+    /// main stage. Only a scene that asks for it (Thảo luận) or an
+    /// operator's "automatic stage" turns it on.
+    StageVoice {
+        room: String,
+        on: bool,
     },
     /// Mute or unmute; `None` leaves that kind unchanged. An operator's mute
     /// holds until an operator lifts it, whatever the participant does.
@@ -318,6 +330,19 @@ pub struct RoomStats {
     pub dropped_muted: u64,
     /// Packets from a relay beyond its link budget (`police`).
     pub dropped_over_budget: u64,
+    /// Audio packets publishers sent as RED.
+    pub red_packets_in: u64,
+    /// Audio frames lost on a publisher's uplink and rebuilt from the
+    /// redundancy (RED) of the packet after them.
+    pub red_recovered: u64,
+    /// RED payloads that did not parse, or wrapped another codec: dropped.
+    pub red_malformed: u64,
+    /// Audio packets sent as RED (the publisher's or the engine's).
+    pub red_packets_out: u64,
+    /// Of those, RED the engine built for a lossy subscriber.
+    pub red_generated: u64,
+    /// Bytes of redundancy sent beyond the primary frames: RED's cost.
+    pub red_bytes_out: u64,
 }
 
 /// Link quality of one participant, as its RTCP reports it (for the

@@ -3,7 +3,9 @@
 //! Pure function of the room's state, so every rule is unit-tested:
 //! - **stage** slots show the room's stage (the hub by default, whoever the
 //!   operator puts there); when the stage is empty or is the subscriber
-//!   itself, the active speaker, else the first other publisher;
+//!   itself, the active speaker if the room's stage follows the voice
+//!   (`voice`: only Thảo luận or an operator's automatic stage), else whoever
+//!   the slot showed, else the first other publisher;
 //! - the **speaker** slot shows the active speaker unless already on stage,
 //!   else keeps what it showed;
 //! - **thumbnail** slots show every other video publisher (a console takes
@@ -57,6 +59,8 @@ pub struct RoomView<'a> {
     /// Loudest first.
     pub loudest: &'a [ParticipantId],
     pub audio_max: usize,
+    /// An empty stage shows the active speaker (else it stays put).
+    pub voice: bool,
     video: HashSet<ParticipantId>,
     audio: HashSet<ParticipantId>,
     /// Sources that are not participants (a relay's extra audio tracks),
@@ -81,11 +85,18 @@ impl<'a> RoomView<'a> {
             speaker,
             loudest,
             audio_max,
+            voice: true,
             video: sources.iter().filter(|s| s.video).map(|s| s.id).collect(),
             audio: sources.iter().filter(|s| s.audio).map(|s| s.id).collect(),
             owners: HashMap::new(),
             relays: HashSet::new(),
         }
+    }
+
+    /// Whether an empty stage follows the active speaker.
+    pub fn with_voice(mut self, voice: bool) -> Self {
+        self.voice = voice;
+        self
     }
 
     /// Which participants are relay links.
@@ -131,7 +142,8 @@ pub fn assign(
     let cur = |i: usize| current.get(i).copied().flatten();
     let count = |role: SlotRole| roles.iter().filter(|r| **r == role).count();
 
-    // Stage slots: the stage list; when it is empty, the speaker, else
+    // Stage slots: the stage list; when it is empty, the speaker (if the
+    // stage follows the voice), else
     // whoever the slot showed (rather than hopping); then anyone by join order.
     let n_stage = count(SlotRole::Stage);
     let mut stage_queue: Vec<ParticipantId> = Vec::with_capacity(n_stage);
@@ -144,6 +156,7 @@ pub fn assign(
         offer(p, &mut stage_queue);
     }
     if stage_queue.is_empty()
+        && view.voice
         && let Some(s) = view.speaker
     {
         offer(s, &mut stage_queue);
@@ -354,6 +367,24 @@ mod tests {
         thumbs.sort();
         assert_eq!(thumbs, vec![1, 2, 3, 4]);
         assert_eq!(out[5], None);
+    }
+
+    #[test]
+    fn without_voice_the_loudest_commune_takes_the_speaker_slot_never_the_stage() {
+        let s = av(&[1, 2, 3]);
+        // Hub 1 on stage, commune 3 the loudest.
+        let v = view(&s, &[1], Some(3), &[3, 2]).with_voice(false);
+        let out = assign(&v, 2, ROOM, &[]);
+        assert_eq!((out[0], out[1]), (Some(1), Some(3)));
+        // The hub's own stage keeps what it showed, not the speaker.
+        let out = assign(&v, 1, ROOM, &[Some(2)]);
+        assert_eq!((out[0], out[1]), (Some(2), Some(3)));
+        // An empty stage (the hub not here yet): join order, not the voice.
+        let v = view(&s, &[], Some(3), &[3]).with_voice(false);
+        assert_eq!(assign(&v, 2, ROOM, &[])[0], Some(1));
+        // With the voice (Thảo luận), the speaker comes on stage.
+        let v = view(&s, &[], Some(3), &[3]);
+        assert_eq!(assign(&v, 2, ROOM, &[])[0], Some(3));
     }
 
     #[test]

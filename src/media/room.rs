@@ -71,6 +71,9 @@ pub struct PublishedTrack {
     /// Learned from the first packet's payload type.
     pub codec: Option<Codec>,
     pub layers: [Layer; MAX_LAYERS],
+    /// Audio: the newest (extended seq, RTP timestamp) received, so a RED
+    /// packet's redundancy refills only what was lost since.
+    pub audio_last: Option<(u64, u32)>,
 }
 
 impl PublishedTrack {
@@ -82,6 +85,7 @@ impl PublishedTrack {
             video,
             codec: None,
             layers: Default::default(),
+            audio_last: None,
         }
     }
 
@@ -116,6 +120,9 @@ pub struct Room {
     /// In join order.
     pub participants: Vec<ParticipantId>,
     pub stage: Vec<ParticipantId>,
+    /// The stage may fall back to the active speaker (`Command::StageVoice`;
+    /// off by default: a room that was re-created is safe until told).
+    pub voice_stage: bool,
     pub speaker: SpeakerDetector,
     pub active_speaker: Option<ParticipantId>,
     /// Published track -> (subscriber, slot index) it may feed (current or
@@ -136,6 +143,7 @@ impl Room {
             id,
             participants: Vec::new(),
             stage: Vec::new(),
+            voice_stage: false,
             speaker: SpeakerDetector::new(),
             active_speaker: None,
             fanout: HashMap::new(),

@@ -9,12 +9,27 @@ use str0m::format::Codec;
 use str0m::media::Mid;
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 
+use super::audio::{self, AudioUnit};
 use super::engine::Engine;
 use super::forwarder::Decision;
 use super::keyframe::starts_keyframe;
 use super::room::{KEYFRAME_MIN_GAP, PLI_INTERVAL, layer_for_rid};
 use super::tap::{TapCodec, TapInput};
 use super::{ParticipantId, TrackRef};
+
+/// What every copy of one incoming packet shares on its way out.
+#[derive(Clone)]
+struct Outgoing<'a> {
+    room: &'a str,
+    from: ParticipantId,
+    src: TrackRef,
+    codec: Codec,
+    video: bool,
+    keyframe: bool,
+    marker: bool,
+    ext: ExtensionValues,
+    wallclock: Instant,
+}
 
 impl Engine {
     /// Which track layer an incoming SSRC belongs to (learned once per SSRC).
@@ -84,13 +99,15 @@ impl Engine {
             from
         };
         let pt = pkt.header.payload_type;
-        let codec = publisher
+        let param = publisher
             .rtc
             .codec_config()
             .params()
             .iter()
-            .find(|p| p.pt() == pt || p.resend() == Some(pt))
-            .map(|p| p.spec().codec);
+            .find(|p| p.pt() == pt || p.resend() == Some(pt) || p.red() == Some(pt));
+        let codec = param.map(|p| p.spec().codec);
+        // RED wraps the Opus of this payload type.
+        let red_of = param.filter(|p| p.red() == Some(pt)).map(|p| *p.pt());
         let Some(track) = self.tracks.get_mut(&src.track) else {
             return;
         };
@@ -99,6 +116,10 @@ impl Engine {
         }
         let Some(codec) = track.codec else { return };
         let video = track.video;
+        let audio_last = track.audio_last;
+        if !video && audio_last.is_none_or(|(s, _)| *pkt.seq_no > s) {
+            track.audio_last = Some((*pkt.seq_no, pkt.header.timestamp));
+        }
         let layer = &mut track.layers[src.layer as usize];
         let first_packet = !layer.is_active(now);
         layer.on_packet(now, pkt.payload.len());
@@ -125,14 +146,72 @@ impl Engine {
         if keyframe && let Some(t) = self.tracks.get_mut(&src.track) {
             t.layers[src.layer as usize].last_keyframe = Some(now);
         }
+        let seq = *pkt.seq_no;
+        let ts = pkt.header.timestamp;
+        let ext = ExtensionValues {
+            audio_level: pkt.header.ext_vals.audio_level,
+            voice_activity: pkt.header.ext_vals.voice_activity,
+            video_orientation: pkt.header.ext_vals.video_orientation,
+            ..Default::default()
+        };
+        let ctx = Outgoing {
+            room: &room_id,
+            from,
+            src,
+            codec,
+            video,
+            keyframe,
+            marker: pkt.header.marker,
+            ext,
+            wallclock: pkt.timestamp,
+        };
+        let Some(opus_pt) = red_of else {
+            // The common path: one frame, no allocation.
+            let unit = AudioUnit {
+                seq,
+                ts,
+                payload: pkt.payload.clone(),
+                red: None,
+                recovered: false,
+            };
+            self.deliver(now, &ctx, &unit);
+            return;
+        };
+        room.stats.red_packets_in += 1;
+        let Some(units) = audio::unwrap(&pkt.payload, opus_pt, seq, ts, audio_last) else {
+            room.stats.red_malformed += 1;
+            return;
+        };
+        for unit in &units {
+            if unit.recovered {
+                // Redundant blocks carry no header extensions nor marker.
+                let quiet = Outgoing {
+                    marker: false,
+                    ext: ExtensionValues::default(),
+                    ..ctx.clone()
+                };
+                self.deliver(now, &quiet, unit);
+                if let Some(room) = self.rooms.get_mut(&room_id) {
+                    room.stats.red_recovered += 1;
+                }
+            } else {
+                self.deliver(now, &ctx, unit);
+            }
+        }
+    }
+
+    /// One frame (a packet's payload, or one recovered from redundancy) to
+    /// the room's recorder and to every slot that shows its source.
+    fn deliver(&mut self, now: Instant, ctx: &Outgoing<'_>, unit: &AudioUnit) {
+        let room_id = ctx.room;
         // A room being recorded: the recorder takes what a subscriber
         // would (after the mute policy), whether anyone watches or not.
         // (Checked for emptiness first: most rooms are not recorded, and
         // this is the per-packet path.)
         if !self.taps.is_empty()
-            && let Some(tap) = self.taps.get_mut(&room_id)
+            && let Some(tap) = self.taps.get_mut(room_id)
         {
-            let codec = match codec {
+            let codec = match ctx.codec {
                 Codec::Vp8 => Some(TapCodec::Vp8),
                 Codec::H264 => Some(TapCodec::H264),
                 Codec::Opus => Some(TapCodec::Opus),
@@ -140,35 +219,30 @@ impl Engine {
             };
             if let Some(codec) = codec {
                 let input = TapInput {
-                    room: &room_id,
-                    src,
-                    owner: from,
-                    video,
+                    room: room_id,
+                    src: ctx.src,
+                    owner: ctx.from,
+                    video: ctx.video,
                     codec,
-                    seq: *pkt.seq_no,
-                    ts: pkt.header.timestamp,
-                    marker: pkt.header.marker,
-                    keyframe,
-                    audio_level: pkt.header.ext_vals.audio_level.map(|l| l.unsigned_abs()),
-                    payload: &pkt.payload,
+                    seq: unit.seq,
+                    ts: unit.ts,
+                    marker: ctx.marker,
+                    keyframe: ctx.keyframe,
+                    audio_level: ctx.ext.audio_level.map(|l| l.unsigned_abs()),
+                    payload: &unit.payload,
                 };
                 tap.on_packet(now, &input, &mut self.tapped);
             }
         }
-        let Some(targets) = room.fanout.get(&src.track) else {
+        let Some(room) = self.rooms.get(room_id) else {
+            return;
+        };
+        let Some(targets) = room.fanout.get(&ctx.src.track) else {
             return;
         };
         let targets = targets.clone();
-        let clock_rate = if video { 90_000 } else { 48_000 };
-        let ts = pkt.header.timestamp;
-        let seq = *pkt.seq_no;
-        let ext = ExtensionValues {
-            audio_level: pkt.header.ext_vals.audio_level,
-            voice_activity: pkt.header.ext_vals.voice_activity,
-            video_orientation: pkt.header.ext_vals.video_orientation,
-            ..Default::default()
-        };
-        let mut sent = 0u64;
+        let clock_rate = if ctx.video { 90_000 } else { 48_000 };
+        let (mut sent, mut bytes, mut red_sent, mut red_made, mut red_bytes) = (0u64, 0, 0, 0, 0);
         for (sub, slot) in targets {
             let Some(s) = self.sessions.get_mut(&sub) else {
                 continue;
@@ -183,35 +257,48 @@ impl Engine {
                 seq: out_seq,
                 ts: out_ts,
                 ..
-            } = sl.fwd.on_packet(now, src, seq, ts, clock_rate, keyframe)
+            } = sl
+                .fwd
+                .on_packet(now, ctx.src, unit.seq, unit.ts, clock_rate, ctx.keyframe)
             else {
                 continue;
             };
-            let Some((ssrc, out_pt)) = s.slot_send_params(slot, codec) else {
+            let Some((ssrc, codec_pt)) = s.slot_send_params(slot, ctx.codec) else {
                 continue;
             };
+            let (out_pt, payload) = if ctx.video {
+                (codec_pt, unit.payload.clone())
+            } else {
+                let Some(a) = s.audio_out(now, slot, unit, out_ts, codec_pt) else {
+                    continue;
+                };
+                if a.pt != codec_pt {
+                    red_sent += 1;
+                    red_made += u64::from(a.generated);
+                    red_bytes += a.redundancy_bytes as u64;
+                }
+                (a.pt, a.payload)
+            };
+            bytes += payload.len() as u64;
             let mut api = s.rtc.direct_api();
             let Some(stream) = api.stream_tx(&ssrc) else {
                 continue;
             };
             stream.write_rtp(
-                RtpWrite::new(
-                    out_pt,
-                    out_seq.into(),
-                    out_ts,
-                    pkt.timestamp,
-                    pkt.payload.clone(),
-                )
-                .marker(pkt.header.marker)
-                .ext_vals(ext.clone())
-                .nackable(video),
+                RtpWrite::new(out_pt, out_seq.into(), out_ts, ctx.wallclock, payload)
+                    .marker(ctx.marker)
+                    .ext_vals(ctx.ext.clone())
+                    .nackable(ctx.video),
             );
             sent += 1;
             self.drive(sub);
         }
-        if let Some(room) = self.rooms.get_mut(&room_id) {
+        if let Some(room) = self.rooms.get_mut(room_id) {
             room.stats.packets_out += sent;
-            room.stats.bytes_out += sent * pkt.payload.len() as u64;
+            room.stats.bytes_out += bytes;
+            room.stats.red_packets_out += red_sent;
+            room.stats.red_generated += red_made;
+            room.stats.red_bytes_out += red_bytes;
         }
     }
 

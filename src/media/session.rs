@@ -38,6 +38,12 @@ pub struct Slot {
     pub tx_ssrc: Option<Ssrc>,
     /// Negotiated payload type per codec on this m-line.
     pub pts: Vec<(Codec, Pt)>,
+    /// The subscriber's RED payload type for Opus (`None`: it did not
+    /// negotiate RED); learned with the slot's first audio packet.
+    pub red_pt: Option<Option<Pt>>,
+    /// An audio slot's last frames sent (output timestamp, Opus payload),
+    /// newest last: the redundancy the engine adds for a lossy subscriber.
+    pub history: VecDeque<(u32, std::sync::Arc<[u8]>)>,
 }
 
 pub struct Session {
@@ -71,6 +77,16 @@ pub struct Session {
     /// (`Command::PinThumbs`); the policy's choice is not used for them.
     pub pinned: Vec<Option<ParticipantId>>,
     pub link: LinkStats,
+    /// Loss towards this peer, smoothed over its receiver reports and its
+    /// transport-wide feedback (0..1).
+    pub loss_rr: Option<f32>,
+    pub loss_twcc: Option<f32>,
+    /// Until then the engine wraps this subscriber's audio in RED itself
+    /// (its smoothed link loss was last above [`super::audio::RED_ON_LOSS`]).
+    pub red_until: Option<Instant>,
+    /// Until then that redundancy is two frames deep (the loss was last
+    /// above [`super::audio::RED_DEEP_LOSS`]).
+    pub red_deep_until: Option<Instant>,
 }
 
 /// Link quality of one peer, from RTCP as str0m reports it each second.
@@ -104,10 +120,18 @@ pub fn new_rtc(now: Instant, cert: &DtlsCert, role: Role) -> Rtc {
         .set_rtp_mode(true)
         .set_dtls_cert(cert.clone())
         .clear_codecs()
-        .enable_opus(true, false)
+        // RED (RFC 2198) with whoever offers it: str0m answers `red/48000/2`
+        // (fmtp `111/111`) ahead of Opus, so a browser sends it too; Opus
+        // keeps `useinbandfec=1`, and the receiver reports we send make the
+        // publisher's encoder raise its FEC on a lossy uplink.
+        .enable_opus(true, true)
         .enable_vp8(true)
         .enable_h264(true)
-        .set_stats_interval(Some(Duration::from_secs(1)));
+        .set_stats_interval(Some(Duration::from_secs(1)))
+        // Receiver reports on a publisher's audio each second, not five:
+        // its Opus encoder raises in-band FEC from the loss they report,
+        // and a lossy uplink should be answered within a second or two.
+        .set_rtcp_report_interval_audio(AUDIO_REPORT_INTERVAL);
     if matches!(role, Role::Relay | Role::Console) {
         config.build(now)
     } else {
@@ -160,6 +184,10 @@ impl Session {
             slots: Vec::new(),
             pinned: Vec::new(),
             link: LinkStats::default(),
+            loss_rr: None,
+            loss_twcc: None,
+            red_until: None,
+            red_deep_until: None,
         }
     }
 
@@ -236,6 +264,8 @@ impl Session {
                 shows: None,
                 tx_ssrc: None,
                 pts: Vec::new(),
+                red_pt: None,
+                history: VecDeque::new(),
             });
         }
         we_recv.then_some(video)
@@ -302,6 +332,10 @@ impl Session {
             .find(|t| tracks.get(t).is_some_and(|pt| pt.video == video))
     }
 }
+
+/// How often we send RTCP reports on audio streams (str0m's default is 5 s).
+/// About 80 bytes a second per stream: nothing beside the audio itself.
+const AUDIO_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Retransmissions may take at most this share of a stream's bytes (str0m's
 /// default): on a lossy commune link, more RTX only deepens the congestion.

@@ -80,8 +80,8 @@ impl Engine {
     /// Point each recorded room's taps at what exists now: every track of
     /// its participants (video at the best active layer) and, for the
     /// program, the video of whoever the stage shows — the operator's
-    /// stage, else the active speaker, else the first participant with
-    /// video (the hub joins first).
+    /// stage, else the active speaker when the stage follows the voice,
+    /// else the first participant with video (the hub joins first).
     pub(super) fn retarget_taps(&mut self, now: Instant) {
         let rooms: Vec<String> = self.taps.keys().cloned().collect();
         let mut plis = Vec::new();
@@ -118,7 +118,7 @@ impl Engine {
                 r.stage
                     .iter()
                     .copied()
-                    .chain(r.active_speaker)
+                    .chain(r.active_speaker.filter(|_| r.voice_stage))
                     .chain(r.participants.iter().copied())
                     .find_map(video_of)
             });
@@ -188,7 +188,8 @@ impl Engine {
             self.cfg.audio_slots_max,
         )
         .with_owners(owners)
-        .with_relays(relays);
+        .with_relays(relays)
+        .with_voice(room.voice_stage);
         let participants = room.participants.clone();
         let mut plis: Vec<TrackRef> = Vec::new();
         let mut changed_slots: Vec<ParticipantId> = Vec::new();

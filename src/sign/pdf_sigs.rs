@@ -1,22 +1,20 @@
 //! Where a PDF's signatures are: each signature dictionary's byte range and
 //! CMS blob, the field it belongs to, and the file's revision boundaries.
 //!
-//! The structure is read with lopdf with stream contents dropped (a signed
-//! 50 MiB scan is mostly image data the check never needs), so the file is
-//! held once — by the caller — and the signed ranges are hashed from it in
-//! place.
+//! A signature dictionary's byte range and value are offsets in the file,
+//! so it is always a plain indirect object: each is found by its
+//! `/ByteRange` key and parsed alone (lopdf's parser on just those bytes).
+//! The file is held once — by the caller —, never parsed whole, and the
+//! signed ranges are hashed from it in place.
 
-use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
+use lopdf::{Dictionary, Object, ObjectId, ObjectStream, Stream};
+use memchr::memmem;
 
 /// Longest /Contents accepted: a CMS with a long chain, CRLs and a
 /// timestamp stays well under 256 KiB; a larger one is a hostile file.
 pub const MAX_CONTENTS_BYTES: usize = 512 * 1024;
 /// Most signatures read from one file (each costs a digest of the file).
 pub const MAX_SIGNATURES: usize = 64;
-/// Streams up to this size keep their contents (embedded CRLs and
-/// certificates of a PAdES B-LT document security store); larger ones —
-/// images, page contents — are dropped before parsing.
-const KEEP_STREAM_BYTES: usize = 1024 * 1024;
 
 /// One signature as found in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +41,6 @@ pub struct Found {
     pub signatures: Vec<FoundSignature>,
     /// The end of each revision: after each `%%EOF` and its end of line.
     pub revision_ends: Vec<u64>,
-    /// DER CRLs and certificates from a document security store (/DSS).
-    pub dss_crls: Vec<Vec<u8>>,
-    pub dss_certs: Vec<Vec<u8>>,
 }
 
 /// Why the file could not be scanned at all.
@@ -57,29 +52,88 @@ pub enum ScanError {
     TooMany,
 }
 
-/// Keep dictionaries and small streams; drop big stream contents, but
-/// never an object stream's (the objects inside it are needed). lopdf keeps
-/// the object as changed in place; its return value matters only for
-/// objects inside object streams, so it is the same object.
-fn keep_small(id: ObjectId, obj: &mut Object) -> Option<(ObjectId, Object)> {
-    if let Object::Stream(s) = obj
-        && s.content.len() > KEEP_STREAM_BYTES
-        && !s.dict.has_type(b"ObjStm")
-        && !s.dict.has_type(b"XRef")
-    {
-        s.content = Vec::new();
-    }
-    Some((id, obj.clone()))
-}
-
 /// Whether the file has any signature dictionary at all (a cheap test that
 /// spares the parse for the unsigned majority).
 pub fn may_be_signed(bytes: &[u8]) -> bool {
-    memchr_find(bytes, b"/ByteRange").is_some()
+    memmem::find(bytes, b"/ByteRange").is_some()
 }
 
-fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// How far back from a key its object's header may be: past a /Contents
+/// written before the key (hex: twice the value) and the rest of the dict.
+const BACK_BYTES: usize = 2 * MAX_CONTENTS_BYTES + 64 * 1024;
+/// How far forward the object's `endobj` may be.
+const AHEAD_BYTES: usize = BACK_BYTES;
+
+/// The indirect object around offset `at`: its id and the bytes between
+/// `N G obj` and `endobj`. A signature dictionary's byte range and value
+/// are offsets in the file, so it is never inside an object stream: found
+/// by its keys and parsed alone, it needs no parse of the whole file.
+fn object_around(bytes: &[u8], at: usize) -> Option<(ObjectId, &[u8])> {
+    let from = at.saturating_sub(BACK_BYTES);
+    let before = &bytes[from..at];
+    let head = memmem::rfind_iter(before, b"obj").find_map(|i| {
+        // Not `endobj`; `N G obj` before it.
+        if i >= 3 && &before[i - 3..i] == b"end" {
+            return Some(None);
+        }
+        let text = std::str::from_utf8(&before[i.saturating_sub(24)..i]).ok()?;
+        let mut words = text.split_ascii_whitespace().rev();
+        let g: u16 = words.next()?.parse().ok()?;
+        let n: u32 = words
+            .next()?
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .ok()?;
+        Some(Some(((n, g), from + i + 3)))
+    })??;
+    let (id, body_at) = head;
+    let rest = &bytes[at..bytes.len().min(at + AHEAD_BYTES)];
+    let end = at + memmem::find(rest, b"endobj")?;
+    Some((id, &bytes[body_at..end]))
+}
+
+/// Parse one object's body with lopdf (through its object-stream reader:
+/// the same parser, on just these bytes).
+fn parse_body(id: ObjectId, body: &[u8]) -> Option<Dictionary> {
+    let prefix = format!("{} 0 ", id.0);
+    let mut content = prefix.clone().into_bytes();
+    content.extend_from_slice(body);
+    let mut dict = Dictionary::new();
+    dict.set("Type", Object::Name(b"ObjStm".to_vec()));
+    dict.set("N", Object::Integer(1));
+    dict.set("First", Object::Integer(prefix.len() as i64));
+    let stream = Stream::new(dict, content);
+    // lopdf is robust but not ours: a panic on hostile bytes is no object.
+    let parsed = std::panic::catch_unwind(|| ObjectStream::new(&stream))
+        .ok()?
+        .ok()?;
+    parsed.objects.into_values().next()?.as_dict().ok().cloned()
+}
+
+/// Every distinct object holding `key`, parsed.
+fn objects_with(
+    bytes: &[u8],
+    key: &[u8],
+    limit: usize,
+) -> Result<Vec<(ObjectId, Dictionary)>, ScanError> {
+    let mut out: Vec<(ObjectId, Dictionary)> = Vec::new();
+    let mut last_end = 0;
+    for at in memmem::find_iter(bytes, key) {
+        if at < last_end {
+            continue;
+        }
+        let Some((id, body)) = object_around(bytes, at) else {
+            continue;
+        };
+        last_end = body.as_ptr() as usize - bytes.as_ptr() as usize + body.len();
+        if let Some(d) = parse_body(id, body) {
+            if out.len() == limit {
+                return Err(ScanError::TooMany);
+            }
+            out.push((id, d));
+        }
+    }
+    Ok(out)
 }
 
 /// Find every signature of `bytes`.
@@ -91,31 +145,14 @@ pub fn scan(bytes: &[u8]) -> Result<Found, ScanError> {
     if !may_be_signed(bytes) {
         return Ok(found);
     }
-    let options = LoadOptions {
-        filter: Some(keep_small),
-        ..LoadOptions::default()
-    };
-    // lopdf is robust but not ours: a panic on a hostile file is an
-    // unreadable file, not a crashed upload.
-    let doc = std::panic::catch_unwind(|| Document::load_mem_with_options(bytes, options))
-        .map_err(|_| ScanError::Unreadable("the parser gave up".into()))?
-        .map_err(|e| ScanError::Unreadable(e.to_string()))?;
-    let fields = field_names(&doc);
-    let mut ids: Vec<&ObjectId> = doc.objects.keys().collect();
-    ids.sort();
-    for id in ids {
-        let Some(dict) = doc.objects.get(id).and_then(|o| o.as_dict().ok()) else {
-            continue;
-        };
-        if !is_signature_dict(dict) {
-            continue;
+    let sigs = objects_with(bytes, b"/ByteRange", MAX_SIGNATURES)?;
+    let fields = field_names(bytes);
+    for (id, dict) in &sigs {
+        if is_signature_dict(dict) {
+            found
+                .signatures
+                .push(signature(bytes, dict, fields.get(id).cloned()));
         }
-        if found.signatures.len() == MAX_SIGNATURES {
-            return Err(ScanError::TooMany);
-        }
-        found
-            .signatures
-            .push(signature(bytes, dict, fields.get(id).cloned()));
     }
     // Older signatures first: the order they were made in.
     found.signatures.sort_by_key(|s| {
@@ -124,7 +161,6 @@ pub fn scan(bytes: &[u8]) -> Result<Found, ScanError> {
             s.byte_range[1],
         )
     });
-    dss(&doc, &mut found);
     Ok(found)
 }
 
@@ -133,11 +169,15 @@ fn is_signature_dict(d: &Dictionary) -> bool {
     typed || (d.has(b"ByteRange") && d.has(b"Contents") && d.has(b"Filter"))
 }
 
-/// Signature field names by the id of the signature dictionary (/V).
-fn field_names(doc: &Document) -> std::collections::HashMap<ObjectId, String> {
+/// Signature field names by the id of the signature dictionary (/V), from
+/// the field objects found by their /FT key (a field kept in an object
+/// stream goes unnamed: the name is for display only).
+fn field_names(bytes: &[u8]) -> std::collections::HashMap<ObjectId, String> {
     let mut out = std::collections::HashMap::new();
-    for obj in doc.objects.values() {
-        let Ok(d) = obj.as_dict() else { continue };
+    let Ok(fields) = objects_with(bytes, b"/FT", MAX_SIGNATURES * 4) else {
+        return out;
+    };
+    for (_, d) in fields {
         if !matches!(d.get(b"FT").and_then(Object::as_name), Ok(b"Sig")) {
             continue;
         }
@@ -274,55 +314,15 @@ fn gap_contents(bytes: &[u8], r: [u64; 4]) -> Result<Vec<u8>, String> {
 /// end-of-line that follows it.
 pub fn revision_ends(bytes: &[u8]) -> Vec<u64> {
     const EOF: &[u8] = b"%%EOF";
-    let mut out = Vec::new();
-    let mut at = 0;
-    while let Some(i) = memchr_find(&bytes[at..], EOF) {
-        let mut end = at + i + EOF.len();
-        while end < bytes.len() && (bytes[end] == b'\r' || bytes[end] == b'\n') {
-            end += 1;
-        }
-        out.push(end as u64);
-        at = at + i + EOF.len();
-    }
-    out
-}
-
-/// CRLs and certificates a PAdES B-LT file carries in /DSS.
-fn dss(doc: &Document, found: &mut Found) {
-    let Ok(root) = doc
-        .trailer
-        .get(b"Root")
-        .and_then(Object::as_reference)
-        .and_then(|r| doc.get_dictionary(r))
-    else {
-        return;
-    };
-    let Ok(dss) = root
-        .get(b"DSS")
-        .and_then(|o| doc.dereference(o))
-        .and_then(|(_, o)| o.as_dict())
-    else {
-        return;
-    };
-    for (key, out) in [
-        (&b"CRLs"[..], &mut found.dss_crls),
-        (b"Certs", &mut found.dss_certs),
-    ] {
-        let Ok(list) = dss.get(key).and_then(Object::as_array) else {
-            continue;
-        };
-        for item in list.iter().take(MAX_SIGNATURES * 4) {
-            if let Ok(id) = item.as_reference()
-                && let Ok(Object::Stream(s)) = doc.get_object(id)
-                && let Ok(content) = s
-                    .decompressed_content()
-                    .or_else(|_| Ok::<_, ()>(s.content.clone()))
-                && !content.is_empty()
-            {
-                out.push(content);
+    memmem::find_iter(bytes, EOF)
+        .map(|i| {
+            let mut end = i + EOF.len();
+            while end < bytes.len() && (bytes[end] == b'\r' || bytes[end] == b'\n') {
+                end += 1;
             }
-        }
-    }
+            end as u64
+        })
+        .collect()
 }
 
 /// A PDF date `D:YYYYMMDDHHmmSSOHH'mm'` (every part after the year

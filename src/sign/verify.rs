@@ -2,7 +2,6 @@
 //! trust anchor, validity at the signing time, revocation, and changes made
 //! after it.
 
-use der::Decode;
 use x509_cert::Certificate;
 
 use super::cms_check::{self, CmsCheck};
@@ -46,16 +45,9 @@ pub fn verify_pdf(
     if found.signatures.is_empty() {
         return Ok(Vec::new());
     }
-    let dss_crls: Vec<Crl> = found
-        .dss_crls
-        .iter()
-        .filter_map(|d| parse_crl(d).ok())
-        .collect();
-    let dss_certs: Vec<Certificate> = found
-        .dss_certs
-        .iter()
-        .filter_map(|d| Certificate::from_der(d).ok())
-        .collect();
+    // CRLs and certificates a PAdES B-LT file keeps in its /DSS are not
+    // read (the DSS may sit in a compressed object stream, which would need
+    // the whole file parsed): the held CRLs and those in the CMS count.
     // Where signatures end: an update ending there is a later signature, any
     // other is a change after signing.
     let sig_ends: Vec<usize> = found
@@ -80,16 +72,7 @@ pub fn verify_pdf(
         let modified = boundaries
             .iter()
             .any(|&b| b > end && !sig_ends.contains(&b));
-        out.push(one(
-            bytes,
-            s,
-            modified,
-            end >= file_end,
-            &dss_certs,
-            &dss_crls,
-            trust,
-            now_ms,
-        ));
+        out.push(one(bytes, s, modified, end >= file_end, trust, now_ms));
     }
     Ok(out)
 }
@@ -100,8 +83,6 @@ fn one(
     s: &FoundSignature,
     modified: bool,
     covers_whole_file: bool,
-    dss_certs: &[Certificate],
-    dss_crls: &[Crl],
     trust: &Trust,
     now_ms: i64,
 ) -> SignatureReport {
@@ -139,10 +120,8 @@ fn one(
         report.reason = Some("the CMS does not carry the signer's certificate".into());
         return report;
     };
-    let mut pool = cms.certs.clone();
-    pool.extend_from_slice(dss_certs);
-    let mut crls: Vec<Crl> = cms.crls.iter().filter_map(|d| parse_crl(d).ok()).collect();
-    crls.extend_from_slice(dss_crls);
+    let pool = cms.certs.clone();
+    let crls: Vec<Crl> = cms.crls.iter().filter_map(|d| parse_crl(d).ok()).collect();
     let stamped = cms
         .timestamp_token
         .as_deref()

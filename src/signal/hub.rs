@@ -44,6 +44,13 @@ impl Hub {
         rx
     }
 
+    /// Send one message to one connected client (dropped if it is gone or
+    /// cannot keep up, like every other message).
+    pub fn tell(&self, to: ParticipantId, msg: ServerMessage) {
+        let st = self.inner.lock().expect("hub lock");
+        Self::send(&st, to, msg);
+    }
+
     pub fn unregister(&self, id: ParticipantId) {
         self.inner.lock().expect("hub lock").clients.remove(&id);
     }

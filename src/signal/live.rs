@@ -24,7 +24,7 @@ use tokio::sync::broadcast;
 
 use crate::control::live::{
     Effect, LINK_SAMPLE_MS, LinkAlert, LinkMeasure, LinkMonitor, LinksView, LiveError, LiveEvent,
-    LiveMeeting, MediaAction,
+    LiveMeeting, MediaAction, QualityLog, QualitySummary,
 };
 use crate::media::{Command, ParticipantId, ParticipantStats};
 use crate::net::Media;
@@ -45,6 +45,9 @@ pub struct LiveRoom {
     /// Link history per endpoint; only the sampler writes it, under the
     /// state lock (so its events keep their place in the sequence).
     links: Mutex<LinkMonitor>,
+    /// The same samples added up over the whole meeting (stored when it
+    /// ends).
+    quality: Mutex<QualityLog>,
 }
 
 impl LiveRoom {
@@ -68,6 +71,19 @@ impl LiveRoom {
     /// Read the state without changing it.
     pub async fn read<T>(&self, f: impl FnOnce(&LiveMeeting) -> T) -> T {
         f(&*self.state.lock().await)
+    }
+
+    /// Each room's link over the meeting so far.
+    pub async fn quality_now(&self) -> Vec<QualitySummary> {
+        let state = self.state.lock().await;
+        let rc = state.roll_call(0);
+        let drops = rc
+            .sites
+            .iter()
+            .chain(rc.guests.iter())
+            .map(|s| (s.endpoint_id.clone(), s.drops))
+            .collect();
+        self.quality.lock().expect("quality lock").summary(&drops)
     }
 
     /// Every endpoint's link history (the last five minutes).
@@ -114,14 +130,21 @@ impl LiveRooms {
                     events: broadcast::channel(CONSOLE_QUEUE).0,
                     seq: AtomicU64::new(0),
                     links: Mutex::new(LinkMonitor::new()),
+                    quality: Mutex::new(QualityLog::new()),
                 })
             })
             .clone()
     }
 
     /// Close a meeting's room: every participant is sent away and consoles
-    /// get `meeting_closed`.
-    pub async fn close(&self, meeting: &str, participants: &[ParticipantId], reason: &str) {
+    /// get `meeting_closed`. Returns each room's link over the meeting (to
+    /// be stored), empty when no room was open.
+    pub async fn close(
+        &self,
+        meeting: &str,
+        participants: &[ParticipantId],
+        reason: &str,
+    ) -> Vec<QualitySummary> {
         let room = self.rooms.lock().expect("live rooms").remove(meeting);
         for &p in participants {
             let _ = self
@@ -129,10 +152,19 @@ impl LiveRooms {
                 .participant_command(p, Command::Leave { participant: p })
                 .await;
         }
-        if let Some(room) = room {
-            let _state = room.state.lock().await;
-            publish(&room, &json!({"type": "meeting_closed", "reason": reason}));
-        }
+        let Some(room) = room else {
+            return Vec::new();
+        };
+        let state = room.state.lock().await;
+        publish(&room, &json!({"type": "meeting_closed", "reason": reason}));
+        let rc = state.roll_call(self.now_ms());
+        let drops = rc
+            .sites
+            .iter()
+            .chain(rc.guests.iter())
+            .map(|s| (s.endpoint_id.clone(), s.drops))
+            .collect();
+        room.quality.lock().expect("quality lock").summary(&drops)
     }
 
     /// Run `f` on the meeting's live state and carry out its effects, in
@@ -188,6 +220,17 @@ impl LiveRooms {
                                     Command::SetStage {
                                         room: room.meeting.clone(),
                                         participants,
+                                    },
+                                )
+                                .await
+                        }
+                        MediaAction::StageVoice(on) => {
+                            self.media
+                                .room_command(
+                                    &room.meeting,
+                                    Command::StageVoice {
+                                        room: room.meeting.clone(),
+                                        on,
                                     },
                                 )
                                 .await
@@ -330,6 +373,10 @@ impl LiveRooms {
                 })
             })
             .collect();
+        room.quality
+            .lock()
+            .expect("quality lock")
+            .add(crate::store::now_ms(), &measures);
         let (samples, alerts) = room
             .links
             .lock()

@@ -101,6 +101,12 @@ pub enum ServerMessage {
         list: Vec<ParticipantInfo>,
     },
     Pong,
+    /// Run the technical check now (kiểm tra kỹ thuật): measure the link,
+    /// camera and microphone for `seconds`, play the test tone, ask the
+    /// technician, and report to `POST /api/v1/meetings/{id}/checks`.
+    Check {
+        seconds: u32,
+    },
     /// A request was refused; nothing changed.
     Error {
         code: String,

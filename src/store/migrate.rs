@@ -97,6 +97,21 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0015_document_signatures.sql"),
     },
     Migration {
+        version: 16,
+        name: "technical_checks",
+        sql: include_str!("migrations/0016_technical_checks.sql"),
+    },
+    Migration {
+        version: 17,
+        name: "meeting_quality",
+        sql: include_str!("migrations/0017_meeting_quality.sql"),
+    },
+    Migration {
+        version: 18,
+        name: "mute_on_entry",
+        sql: include_str!("migrations/0018_mute_on_entry.sql"),
+    },
+    Migration {
         version: 19,
         name: "minutes_signatures",
         sql: include_str!("migrations/0019_minutes_signatures.sql"),

@@ -186,6 +186,30 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
         );
         steps.shot("06-wall").await;
 
+        // A BTV conference is run from the hub: rooms would join muted. This
+        // operator lets them join open, from the toolbar.
+        steps
+            .until(
+                "06b-mute-on-entry",
+                "const c = document.getElementById('chk-mute-entry');\
+                 if (!c.checked) return false; c.click(); return true;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .until(
+                "06c-mute-on-entry-off",
+                "return !document.getElementById('chk-mute-entry').checked\
+                   && window.diemcau.state().snapshot.mute_on_entry === false;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        let live = w
+            .as_role("operator")
+            .get(&format!("/api/v1/meetings/{id}/live"))
+            .await;
+        assert_eq!(live.body["mute_on_entry"], false, "{}", live.text);
+
         // 4. A real room joins with its own token: its tile turns green.
         let mut room = RtcClient::new(ClientConfig {
             name: "Điểm cầu xã An Phú".into(),
@@ -1101,6 +1125,11 @@ fn operator_schedules_a_meeting_in_the_console_picking_rooms_from_the_org_tree_a
             .await;
         assert_eq!(m.status, 200, "{}", m.text);
         assert_eq!(m.body["kind"], "btv", "{}", m.text);
+        assert_eq!(
+            m.body["mute_on_entry"], true,
+            "a BTV conference mutes rooms on entry: {}",
+            m.text
+        );
         assert_eq!(m.body["starts_at_ms"], start, "{}", m.text);
         assert_eq!(m.body["ends_at_ms"], start + 2 * 3_600_000, "{}", m.text);
         assert_eq!(m.body["hub_endpoint_id"], hub.as_str(), "{}", m.text);

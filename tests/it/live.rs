@@ -168,6 +168,24 @@ fn rooms_join_with_their_tokens_and_the_console_sees_every_change_within_a_secon
                 .len(),
             4
         );
+        // A BCH conference is run from the hub: everyone sees it, and the
+        // rooms would join muted; this operator lets them join open.
+        assert_eq!(snap["state"]["stage"], json!([w.endpoint("hub")]));
+        assert_eq!(snap["state"]["mute_on_entry"], true);
+        let n = c.count();
+        let r = op
+            .post(
+                &format!("/api/v1/meetings/{id}/live/mute-on-entry"),
+                json!({"on": false}),
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), &r.body["mute_on_entry"]),
+            (200, &json!(false)),
+            "{}",
+            r.text
+        );
+        event(&c, n, "mute_on_entry", Duration::from_secs(1)).await;
         let base = w.srv.base_url();
         let second = Duration::from_secs(1);
 

@@ -42,6 +42,7 @@ fn draft(title: &str, starts_at_ms: i64) -> MeetingDraft {
         expected_people: None,
         quorum_percent: None,
         access_policy: None,
+        mute_on_entry: None,
         body_id: None,
         members: Vec::new(),
     }

@@ -28,6 +28,7 @@ const MEMBER_REFUSED: &str = "
 POST /api/v1/meetings/{id}/motions/{motion}/open    secretary not_the_chair
 POST /api/v1/meetings/{id}/motions/{motion}/close   secretary not_the_chair
 POST /api/v1/meetings/{id}/motions/{motion}/publish secretary not_the_chair
+POST /api/v1/meetings/{id}/checks                   admin     not_a_room
 ";
 
 /// Roles with standing in every meeting: those who run the province's

@@ -68,6 +68,12 @@ GET    /api/v1/meetings/{id}/live/links         admin operator sub_operator secr
 POST   /api/v1/meetings/{id}/live/mute          admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/mute-all      admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/unmute-all    admin operator sub_operator
+POST   /api/v1/meetings/{id}/live/mute-on-entry admin operator sub_operator
+POST   /api/v1/meetings/{id}/checks             admin endpoint
+POST   /api/v1/meetings/{id}/checks/start       admin operator sub_operator
+GET    /api/v1/meetings/{id}/readiness          admin operator sub_operator auditor
+GET    /api/v1/meetings/{id}/quality            admin operator sub_operator auditor
+GET    /api/v1/reports/units                    admin operator auditor
 POST   /api/v1/meetings/{id}/live/stage         admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/scan          admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/scan/stop     admin operator sub_operator

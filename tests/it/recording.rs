@@ -17,7 +17,18 @@ use crate::support::server::free_tcp_port;
 use crate::support::vp8_source;
 
 pub(crate) async fn live_meeting(w: &ApiWorld) -> String {
-    live_meeting_of_kind(w, "btv").await
+    let id = live_meeting_of_kind(w, "btv").await;
+    // A BTV conference mutes rooms on entry; these tests record every room
+    // talking, so the operator lets them join open.
+    let r = w
+        .as_role("operator")
+        .post(
+            &format!("/api/v1/meetings/{id}/live/mute-on-entry"),
+            json!({"on": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    id
 }
 
 async fn live_meeting_of_kind(w: &ApiWorld, kind: &str) -> String {

@@ -74,6 +74,13 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
         post(unmute_all),
     )
     .add(
+        Op::post("/api/v1/meetings/{id}/live/mute-on-entry", LiveControl, T)
+            .summary("Whether rooms other than the hub join muted (rooms still to join; those in keep their mute)")
+            .body::<MuteOnEntryBody>()
+            .returns::<LiveSnapshot>(),
+        post(mute_on_entry),
+    )
+    .add(
         Op::post("/api/v1/meetings/{id}/live/stage", LiveControl, T)
             .summary("Set the stage everyone sees, in order (empty: the active speaker)")
             .body::<StageBody>()
@@ -210,6 +217,13 @@ pub struct MuteBody {
 pub struct MuteAllBody {
     /// Mute audio (default true).
     audio: Option<bool>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MuteOnEntryBody {
+    /// Rooms other than the hub join muted.
+    on: bool,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -520,6 +534,25 @@ async fn unmute_all(
         "unmute_all",
         details,
         |l, _| Ok(l.unmute_all()),
+    )
+    .await
+}
+
+async fn mute_on_entry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<MuteOnEntryBody>,
+) -> Result<Json<LiveSnapshot>, ApiError> {
+    let details = json!({"on": b.on});
+    act(
+        &state,
+        &caller,
+        &id,
+        Action::LiveControl,
+        "mute_on_entry",
+        details,
+        |l, _| Ok(l.set_mute_on_entry(b.on)),
     )
     .await
 }

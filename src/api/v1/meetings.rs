@@ -152,6 +152,8 @@ pub struct MeetingPatch {
     #[schemars(with = "Option<u8>")]
     quorum_percent: Option<Option<u8>>,
     access_policy: Option<crate::control::meetings::AccessPolicy>,
+    /// Rooms other than the hub join muted.
+    mute_on_entry: Option<bool>,
     #[serde(default, deserialize_with = "present")]
     #[schemars(with = "Option<String>")]
     body_id: Option<Option<String>>,
@@ -237,7 +239,8 @@ pub async fn acting_on_standing(
         .await?)
 }
 
-/// Close the live rooms of meetings that ended or were cancelled.
+/// Close the live rooms of meetings that ended or were cancelled, keeping
+/// each room's link quality over the meeting (`control::quality`).
 async fn close_rooms(state: &AppState, ms: &[Meeting], reason: &str) {
     for m in ms {
         let ids: Vec<u64> = state
@@ -246,7 +249,14 @@ async fn close_rooms(state: &AppState, ms: &[Meeting], reason: &str) {
             .iter()
             .filter_map(|p| p.id.parse().ok())
             .collect();
-        state.live.close(&m.id, &ids, reason).await;
+        let quality = state.live.close(&m.id, &ids, reason).await;
+        if let Err(e) = crate::control::quality::Quality::new(state.store.clone())
+            .record(&m.id, &quality)
+            .await
+        {
+            // The meeting has ended either way; only its report lacks it.
+            tracing::error!(meeting = %m.id, error = %e, "meeting quality not stored");
+        }
     }
 }
 
@@ -305,6 +315,10 @@ async fn update(
         if v != d.kind && p.access_policy.is_none() {
             d.access_policy = None;
         }
+        // Likewise whether rooms join muted.
+        if v != d.kind && p.mute_on_entry.is_none() {
+            d.mute_on_entry = None;
+        }
         d.kind = v;
     }
     if let Some(v) = p.description {
@@ -342,6 +356,9 @@ async fn update(
     }
     if let Some(v) = p.access_policy {
         d.access_policy = Some(v);
+    }
+    if let Some(v) = p.mute_on_entry {
+        d.mute_on_entry = Some(v);
     }
     if let Some(v) = p.body_id {
         d.body_id = v;

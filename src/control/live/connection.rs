@@ -35,6 +35,25 @@ impl LiveMeeting {
         kind: ConnectionKind,
         now_ms: u64,
     ) -> Result<Vec<Effect>, Refusal> {
+        if self.participants.is_empty() {
+            // The engine made its room afresh for this one.
+            self.sent_voice = false;
+        }
+        let mut fx = self.connect(endpoint_id, participant, name, kind, now_ms)?;
+        // Whatever joined first made the engine's room: tell it whether its
+        // stage follows the voice (a no-op when a reconcile already did).
+        fx.extend(self.sync_voice());
+        Ok(fx)
+    }
+
+    fn connect(
+        &mut self,
+        endpoint_id: Option<&str>,
+        participant: ParticipantId,
+        name: &str,
+        kind: ConnectionKind,
+        now_ms: u64,
+    ) -> Result<Vec<Effect>, Refusal> {
         if self.participants.contains_key(&participant) {
             return Err(Refusal::ParticipantInUse(participant));
         }
@@ -102,11 +121,12 @@ impl LiveMeeting {
         let before = self.before();
         let mut fx = Vec::new();
         let i = existing.unwrap_or_else(|| {
-            // A guest starts under the current scene's mute policy: with 100+
-            // rooms, a newcomer with an open microphone is noise.
+            // A guest starts under the current scene's or the meeting's mute
+            // policy: with 100+ rooms, a newcomer with an open microphone is
+            // noise.
             let mut s = Site::new(eid.to_string(), name.to_string(), None, false);
             s.named_by_connection = true;
-            s.muted_audio = self.scene.is_some_and(|sc| sc.policy().mute_audio);
+            s.muted_audio = self.guest_muted();
             self.index.insert(eid.to_string(), self.sites.len());
             self.sites.push(s);
             self.sites.len() - 1
@@ -151,6 +171,13 @@ impl LiveMeeting {
     /// keeps its place in the floor queue, on stage and its floor grant: if
     /// it comes back, they are re-applied.
     pub fn disconnected(&mut self, participant: ParticipantId, now_ms: u64) -> Vec<Effect> {
+        let mut fx = self.disconnect(participant, now_ms);
+        // The last one out: the engine forgets the room (and its voice).
+        fx.extend(self.sync_voice());
+        fx
+    }
+
+    fn disconnect(&mut self, participant: ParticipantId, now_ms: u64) -> Vec<Effect> {
         self.saw(now_ms);
         let Some(conn) = self.participants.remove(&participant) else {
             return Vec::new();

@@ -120,6 +120,10 @@ pub enum LiveEvent {
         scene: Scene,
         label: String,
     },
+    /// Whether rooms other than the hub now join muted.
+    MuteOnEntry {
+        on: bool,
+    },
     /// The rooms a node below reports present (its own and its children's),
     /// through its relay link `participant`; an empty list when the link
     /// went down.

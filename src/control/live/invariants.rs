@@ -55,6 +55,8 @@ struct EngineModel {
     connected: HashSet<ParticipantId>,
     mutes: HashMap<ParticipantId, (bool, bool)>,
     stage: Vec<ParticipantId>,
+    /// Whether the stage follows the voice, as last told.
+    voice: bool,
 }
 
 impl EngineModel {
@@ -67,12 +69,17 @@ impl EngineModel {
         self.connected.remove(&p);
         self.mutes.remove(&p);
         self.stage.retain(|&x| x != p);
+        // The engine forgets a room that empties.
+        if self.connected.is_empty() {
+            self.voice = false;
+        }
     }
 
     fn apply(&mut self, fx: &[Effect], ctx: &str) {
         for e in fx {
             let Effect::Media(a) = e else { continue };
             match a {
+                MediaAction::StageVoice(on) => self.voice = *on,
                 MediaAction::SetStage(ps) => {
                     for p in ps {
                         assert!(self.connected.contains(p), "{ctx}: stage names {p}");
@@ -232,6 +239,7 @@ impl ConsoleModel {
                     self.removed.remove(&endpoint_id);
                 }
                 LiveEvent::SceneChanged { scene, .. } => self.scene = Some(scene),
+                LiveEvent::MuteOnEntry { .. } => {}
                 LiveEvent::QuorumChanged {
                     quorum,
                     people_present,
@@ -307,6 +315,15 @@ fn check_state(m: &LiveMeeting, engine: &EngineModel, now: u64, ctx: &str) {
         .filter_map(|e| by_id[e.as_str()].participant)
         .collect();
     assert_eq!(engine.stage, want, "{ctx}: engine stage");
+    // The voice moves the stage only when the state says so (a room that
+    // emptied is told again when someone joins).
+    if !engine.connected.is_empty() {
+        assert_eq!(engine.voice, snap.stage_follows_voice, "{ctx}: voice");
+        assert!(
+            !engine.voice || snap.stage.is_empty(),
+            "{ctx}: voice over a stage"
+        );
+    }
 }
 
 fn run(seed: u64, steps: usize) {
@@ -338,7 +355,7 @@ fn run(seed: u64, steps: usize) {
         // Weighted so that rooms are mostly connected and the floor busy.
         let op = *rng.pick(&[
             0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 6, 7, 8, 8, 8, 8, 9, 10, 10, 11, 11, 11, 12, 13, 14, 15,
-            15, 15, 16, 17, 18, 18, 18,
+            15, 15, 16, 17, 18, 18, 18, 19,
         ]);
         let ctx = format!("seed {seed} step {step} op {op}");
         let e = rng.pick(&ENDPOINTS).to_string();
@@ -435,6 +452,7 @@ fn run(seed: u64, steps: usize) {
                     .map_err(|e| e.to_string())
             }
             18 if rng.chance(3) => Ok(m.resync()),
+            19 => Ok(m.set_mute_on_entry(rng.chance(50))),
             _ => Ok(m.tick(now)),
         };
         match result {

@@ -141,6 +141,10 @@ impl LiveMeeting {
             return Err(Refusal::Locked);
         }
         self.saw(now_ms);
+        if self.participants.is_empty() {
+            // The engine made its room afresh for this one.
+            self.sent_voice = false;
+        }
         self.participants.insert(
             participant,
             Conn::Other {
@@ -152,12 +156,15 @@ impl LiveMeeting {
                 runs,
             },
         );
-        Ok(vec![event(LiveEvent::OtherConnected {
+        let mut fx = vec![event(LiveEvent::OtherConnected {
             participant,
             endpoint_id: None,
             name: name.to_string(),
             kind,
-        })])
+        })];
+        // The first connection may have made the engine's room.
+        fx.extend(self.sync_voice());
+        Ok(fx)
     }
 
     /// Send a watching person's connection away; the person is refused

@@ -14,13 +14,16 @@
 //! - `connection`: joins, drops, reconnects, lock, remove / re-admit;
 //! - `roll_call`: điểm danh, headcounts, quorum;
 //! - `mute`: operator mutes, mass mutes;
+//! - `entry`: rooms other than the hub joining muted (per meeting, live);
 //! - `stage`: the operator's stage;
 //! - `scan`: lecture mode (the hub watches the sites in turn);
 //! - `floor`: đăng ký phát biểu — queue, grant, revoke, speaking timer;
 //! - `scene`: one action per phase of the meeting (Khai mạc … Bế mạc);
 //! - `snapshot`: the whole state for a console;
 //! - `links`: each endpoint's link quality over the last minutes, with
-//!   degrade/recover hysteresis.
+//!   degrade/recover hysteresis;
+//! - `quality`: the same samples added up over the whole meeting (time
+//!   connected, loss and RTT p50/p95), stored when it ends.
 //!
 //! How state becomes effects: an operation changes the state only (after
 //! validating everything — a call that returns an error changes nothing),
@@ -45,12 +48,14 @@
 //! speaks.
 
 mod connection;
+mod entry;
 mod error;
 mod event;
 mod floor;
 mod links;
 mod lobby;
 mod mute;
+mod quality;
 pub mod relay;
 mod roll_call;
 mod scan;
@@ -76,6 +81,7 @@ pub use links::{
     LinksView,
 };
 pub use lobby::{Knock, LobbyEntry};
+pub use quality::{QualityLog, QualitySummary};
 pub use roll_call::{FloorStatus, OtherConnection, Quorum, QuorumBasis, RollCall, RollCallSite};
 pub use scene::{Scene, ScenePolicy, SceneStage};
 pub use snapshot::{FloorView, LiveSnapshot, QueueEntry, ScanView, SpeakerView};
@@ -130,8 +136,11 @@ pub enum Effect {
 /// A command for the media engine; every one names only connected participants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaAction {
-    /// `Command::SetStage` for the meeting's room (empty: automatic).
+    /// `Command::SetStage` for the meeting's room (empty: nobody chosen).
     SetStage(Vec<ParticipantId>),
+    /// `Command::StageVoice`: whether the stage may follow the active
+    /// speaker (only Thảo luận or an operator's automatic stage).
+    StageVoice(bool),
     /// `Command::Mute { by_operator: true }`; `Some(true)` mutes, `Some(false)`
     /// lifts the operator's mute, `None` leaves that kind alone.
     Mute {
@@ -301,8 +310,18 @@ pub struct LiveMeeting {
     sent_mute: HashMap<ParticipantId, (bool, bool)>,
     /// The stage the engine was last told.
     sent_stage: Vec<ParticipantId>,
-    /// The operator's stage (site indices); empty = automatic.
+    /// The operator's stage (site indices): the hub when the meeting opens;
+    /// empty = nobody chosen (automatic when `voice`).
     base_stage: Vec<usize>,
+    /// An empty operator stage follows the voice: set by Thảo luận and by
+    /// an operator's automatic stage, cleared by any other stage or scene.
+    voice: bool,
+    /// What the engine was last told about following the voice (a new
+    /// engine room starts without).
+    sent_voice: bool,
+    /// Rooms other than the hub join with their microphone muted by the
+    /// operator (`entry` module).
+    mute_on_entry: bool,
     scan: Option<Scan>,
     queue: Vec<FloorRequest>,
     speaker: Option<Speaker>,
@@ -381,7 +400,12 @@ impl LiveMeeting {
             participants: HashMap::new(),
             sent_mute: HashMap::new(),
             sent_stage: Vec::new(),
-            base_stage: Vec::new(),
+            // A provincial meeting is run from the hub: everyone sees the
+            // chair until an operator, a floor grant or a scene moves it.
+            base_stage: hub.into_iter().collect(),
+            voice: false,
+            sent_voice: false,
+            mute_on_entry: false,
             scan: None,
             queue: Vec::new(),
             speaker: None,
@@ -473,6 +497,9 @@ impl LiveMeeting {
         let parts = self.stage_route(&self.effective_stage());
         fx.push(Effect::Media(MediaAction::SetStage(parts.clone())));
         self.sent_stage = parts;
+        let voice = self.wants_voice();
+        fx.push(Effect::Media(MediaAction::StageVoice(voice)));
+        self.sent_voice = voice;
         fx
     }
 
@@ -582,6 +609,7 @@ impl LiveMeeting {
             media.push(Effect::Media(MediaAction::SetStage(parts.clone())));
             self.sent_stage = parts;
         }
+        media.extend(self.sync_voice());
         if let Some(pins) = self.repin() {
             media.push(Effect::Media(pins));
         }

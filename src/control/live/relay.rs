@@ -503,7 +503,8 @@ mod tests {
         // The link drops: the upper stage goes with it.
         let fx = m.disconnected(90, T0 + 5);
         assert!(events(&fx).contains(&LiveEvent::ParentRelay { up: false }));
-        assert!(m.upper_view().stage.is_empty());
+        // Back to this node's own stage: the hub it opened with.
+        assert_eq!(m.upper_view().stage, vec!["tu".to_string()]);
     }
 
     #[test]
@@ -518,7 +519,9 @@ mod tests {
             locked: false,
             watch: vec![],
         };
-        assert_eq!(stage_sent(&m.apply_upper(&view)), Some(vec![90]));
+        // The hub (above) was on stage from the start: through the relay.
+        m.apply_upper(&view);
+        assert_eq!(m.sent_stage, vec![90]);
         // The sub-operator here mutes x1 and stages x2: the same view from
         // above again changes neither.
         m.mute("x1", Some(true), None).unwrap();

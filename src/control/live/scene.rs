@@ -162,6 +162,7 @@ impl LiveMeeting {
             SceneStage::Hub => self.hub.into_iter().collect(),
             SceneStage::Automatic => Vec::new(),
         };
+        self.voice = p.stage == SceneStage::Automatic;
         let speaker = self.speaker.as_ref().map(|sp| sp.site);
         for (i, s) in self.sites.iter_mut().enumerate() {
             if s.hub {
@@ -301,6 +302,31 @@ mod tests {
         // A newcomer (a guest) is muted on arrival.
         let fx = join(&mut m, "khach", 77);
         assert_eq!(mutes_for(&fx, 77), vec![(Some(true), None)]);
+    }
+
+    #[test]
+    fn a_meeting_opens_on_the_hub_and_only_thao_luan_lets_the_voice_move_the_stage() {
+        let mut m = meeting(2);
+        let fx = join(&mut m, "x1", 11);
+        assert!(voice(&fx).is_empty(), "a new engine room starts without");
+        let fx = join(&mut m, "tu", 1);
+        assert_eq!(media(&fx), vec![MediaAction::SetStage(vec![1])]);
+        assert_eq!(m.stage(), vec!["tu"]);
+        assert!(!m.snapshot(T0).stage_follows_voice);
+        let fx = m.apply_scene(Scene::ThaoLuan, T0 + 1);
+        assert_eq!(voice(&fx), vec![true]);
+        assert!(m.stage().is_empty());
+        for s in [Scene::KhaiMac, Scene::ChuTriPhatBieu, Scene::BieuQuyet] {
+            let fx = m.apply_scene(s, T0 + 2);
+            assert_eq!(voice(&fx), vec![false], "{s:?}");
+            assert_eq!(m.stage(), vec!["tu"]);
+            m.apply_scene(Scene::ThaoLuan, T0 + 3);
+        }
+        // A floor grant in Thảo luận puts the speaker on stage: no voice.
+        let fx = m.grant_floor("x1", None, T0 + 4).unwrap();
+        assert_eq!(voice(&fx), vec![false]);
+        let fx = m.revoke_floor(T0 + 5).unwrap();
+        assert_eq!(voice(&fx), vec![true]);
     }
 
     #[test]

@@ -21,6 +21,12 @@ pub struct LiveSnapshot {
     pub locked: bool,
     pub scene: Option<Scene>,
     pub scene_label: Option<String>,
+    /// Rooms other than the hub join muted.
+    pub mute_on_entry: bool,
+    /// An empty stage follows the active speaker (Thảo luận, or an
+    /// operator's automatic stage); otherwise nobody is put on the stage by
+    /// their voice.
+    pub stage_follows_voice: bool,
     /// Endpoints removed and not re-admitted.
     pub removed: Vec<String>,
     /// Rooms waiting in an open meeting's lobby, first come first.
@@ -132,6 +138,8 @@ impl LiveMeeting {
             locked: self.locked,
             scene: self.scene,
             scene_label: self.scene.map(|s| s.label_vi().to_string()),
+            mute_on_entry: self.mute_on_entry,
+            stage_follows_voice: self.wants_voice(),
             removed: self
                 .sites
                 .iter()

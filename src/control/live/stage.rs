@@ -1,10 +1,12 @@
 //! The operator's stage: an ordered list of rooms (empty: automatic, the
 //! active speaker). The engine shows each subscriber the first entry that is
-//! not itself, so `[hub, X]` shows everyone the hub and the hub X.
+//! not itself, so `[hub, X]` shows everyone the hub and the hub X. A meeting
+//! opens with the hub on stage; only an explicit empty stage (or Thảo luận)
+//! lets the stage follow the voice.
 
 use std::collections::HashSet;
 
-use super::{Effect, LiveError, LiveEvent, LiveMeeting, event};
+use super::{Effect, LiveError, LiveEvent, LiveMeeting, MediaAction, event};
 
 impl LiveMeeting {
     /// Put these rooms on stage, in order (empty: automatic). Rooms not
@@ -22,12 +24,42 @@ impl LiveMeeting {
         if let Some(sp) = &mut self.speaker {
             sp.on_stage = false;
         }
+        self.voice = order.is_empty();
         self.base_stage = order;
         // This node's operator overrides the parent's stage until the
         // parent's changes again.
         self.upper_stage = None;
         self.reconcile(before, &mut fx);
         Ok(fx)
+    }
+
+    /// Tell the engine whether the stage follows the voice, if that changed;
+    /// only while someone is connected: the engine's room exists then (a
+    /// room that empties is forgotten, and starts without the voice).
+    pub(super) fn sync_voice(&mut self) -> Option<Effect> {
+        if self.participants.is_empty() {
+            self.sent_voice = false;
+            return None;
+        }
+        let want = self.wants_voice();
+        if want == self.sent_voice {
+            return None;
+        }
+        self.sent_voice = want;
+        Some(Effect::Media(MediaAction::StageVoice(want)))
+    }
+
+    /// Whether the stage should follow the active speaker now: only when
+    /// nobody is on it by choice and a scene (Thảo luận) or the operator
+    /// asked for automatic — or the parent node's stage is automatic.
+    pub(super) fn wants_voice(&self) -> bool {
+        if !self.effective_stage().is_empty() {
+            return false;
+        }
+        match &self.upper_stage {
+            Some(_) => true,
+            None => self.voice && self.scan.is_none(),
+        }
     }
 
     /// Site indices of distinct, known endpoints, in order.
@@ -71,9 +103,14 @@ mod tests {
         let fx = m.disconnected(11, T0 + 1);
         assert_eq!(media(&fx), vec![MediaAction::SetStage(vec![1, 12])]);
         assert_eq!(m.stage(), vec!["tu", "x2", "x1"]);
-        // Empty: automatic.
+        // Empty: automatic, the stage follows the voice.
         let fx = m.set_stage(vec![]).unwrap();
         assert_eq!(media(&fx), vec![MediaAction::SetStage(vec![])]);
+        assert_eq!(voice(&fx), vec![true]);
+        assert!(m.snapshot(T0).stage_follows_voice);
+        // Anyone on stage again: it no longer does.
+        let fx = m.set_stage(vec!["x1".into()]).unwrap();
+        assert_eq!(voice(&fx), vec![false]);
     }
 
     #[test]
@@ -97,6 +134,7 @@ mod tests {
                     video: Some(false)
                 }),
                 Effect::Media(MediaAction::SetStage(vec![1])),
+                Effect::Media(MediaAction::StageVoice(false)),
             ]
         );
     }

@@ -35,11 +35,24 @@ pub(super) fn join(m: &mut LiveMeeting, endpoint: &str, participant: Participant
     .expect("admitted")
 }
 
+/// The engine commands in `fx`, but whether the stage follows the voice
+/// (see `voice`).
 pub(super) fn media(fx: &[Effect]) -> Vec<MediaAction> {
     fx.iter()
         .filter_map(|e| match e {
+            Effect::Media(MediaAction::StageVoice(_)) => None,
             Effect::Media(a) => Some(a.clone()),
             Effect::Event(_) => None,
+        })
+        .collect()
+}
+
+/// What `fx` told the engine about the stage following the voice.
+pub(super) fn voice(fx: &[Effect]) -> Vec<bool> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Media(MediaAction::StageVoice(on)) => Some(*on),
+            _ => None,
         })
         .collect()
 }

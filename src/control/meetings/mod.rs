@@ -109,6 +109,18 @@ impl MeetingKind {
         }
     }
 
+    /// Whether rooms other than the hub join with their microphone muted:
+    /// a conference (hội nghị: BCH, BTV, quán triệt, chuyên đề) is run from
+    /// the hub, whose chair gives the floor; a briefing (giao ban, where
+    /// each unit reports in turn) and "other" working sessions start with
+    /// open microphones. An operator changes it live.
+    pub fn mutes_on_entry(self) -> bool {
+        matches!(
+            self,
+            MeetingKind::Bch | MeetingKind::Btv | MeetingKind::QuanTriet | MeetingKind::ChuyenDe
+        )
+    }
+
     /// The name the console and calendars show.
     pub fn label_vi(self) -> &'static str {
         match self {
@@ -262,6 +274,11 @@ pub struct MeetingDraft {
     /// belong to the meeting.
     #[serde(default)]
     pub body_id: Option<String>,
+    /// Rooms other than the hub join with their microphone muted; when not
+    /// given, conferences (BCH, BTV, quán triệt, chuyên đề) do and briefings
+    /// and other meetings do not. An operator changes it live too.
+    #[serde(default)]
+    pub mute_on_entry: Option<bool>,
     /// People named one by one besides the chair and the secretary:
     /// voting members and invited attendees (at most 500).
     #[serde(default)]
@@ -297,6 +314,8 @@ pub struct Meeting {
     pub quorum_percent: u8,
     pub access_policy: AccessPolicy,
     pub body_id: Option<String>,
+    /// Rooms other than the hub join muted (the live room's rule as it opens).
+    pub mute_on_entry: bool,
     pub members: Vec<MeetingMember>,
     /// Revision for calendars (iCalendar SEQUENCE): bumped by every edit
     /// and by cancellation.
@@ -330,6 +349,7 @@ impl Meeting {
             expected_people: self.expected_people,
             quorum_percent: Some(self.quorum_percent),
             access_policy: Some(self.access_policy),
+            mute_on_entry: Some(self.mute_on_entry),
             body_id: self.body_id.clone(),
             members: self.members.clone(),
         }
@@ -506,6 +526,7 @@ fn check_draft(draft: &MeetingDraft, now: i64) -> Result<Checked, MeetingError> 
         .access_policy
         .unwrap_or_else(|| AccessPolicy::default_for(d.kind));
     d.access_policy = Some(access_policy);
+    d.mute_on_entry = Some(d.mute_on_entry.unwrap_or_else(|| d.kind.mutes_on_entry()));
     Ok(Checked {
         draft: d,
         quorum_percent,
@@ -576,7 +597,7 @@ async fn check_user_role(
 const SELECT_MEETING: &str = "SELECT id, series_id, occurrence, state, title, kind, description, \
      starts_at, ends_at, recurrence, hub_endpoint_id, chair_user_id, secretary_user_id, \
      expected_people, quorum_percent, sequence, created_by, created_at, updated_at, \
-     opened_at, started_at, ended_at, cancelled_at, access_policy, body_id FROM meetings";
+     opened_at, started_at, ended_at, cancelled_at, access_policy, body_id, mute_on_entry FROM meetings";
 
 fn meeting_from_row(row: &sqlx::any::AnyRow) -> Result<Meeting, StoreError> {
     const DOING: &str = "reading a meeting";
@@ -590,6 +611,7 @@ fn meeting_from_row(row: &sqlx::any::AnyRow) -> Result<Meeting, StoreError> {
     let quorum: i64 = row.try_get(14).ctx(DOING)?;
     let sequence: i64 = row.try_get(15).ctx(DOING)?;
     let policy: String = row.try_get(23).ctx(DOING)?;
+    let mute_on_entry: i64 = row.try_get(25).ctx(DOING)?;
     let number = |what: &str, n: i64| format!("{what} {n} is out of range");
     Ok(Meeting {
         id: row.try_get(0).ctx(DOING)?,
@@ -616,6 +638,7 @@ fn meeting_from_row(row: &sqlx::any::AnyRow) -> Result<Meeting, StoreError> {
         quorum_percent: u8::try_from(quorum).map_err(|_| bad(number("quorum", quorum)))?,
         access_policy: policy.parse().map_err(&bad)?,
         body_id: row.try_get(24).ctx(DOING)?,
+        mute_on_entry: mute_on_entry != 0,
         members: Vec::new(),
         sequence: u32::try_from(sequence).map_err(|_| bad(number("sequence", sequence)))?,
         created_by: row.try_get(16).ctx(DOING)?,
@@ -778,9 +801,9 @@ impl Meetings {
                 "INSERT INTO meetings (id, series_id, occurrence, state, title, kind, description,
                      starts_at, ends_at, local_date, recurrence, hub_endpoint_id, chair_user_id,
                      secretary_user_id, expected_people, quorum_percent, sequence, created_by,
-                     created_at, updated_at, access_policy, body_id)
+                     created_at, updated_at, access_policy, body_id, mute_on_entry)
                  VALUES ($1, $2, $3, 'scheduled', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                     $15, 0, $16, $17, $17, $18, $19)",
+                     $15, 0, $16, $17, $17, $18, $19, $20)",
             )
             .bind(&id)
             .bind(series_id.clone())
@@ -801,6 +824,7 @@ impl Meetings {
             .bind(now)
             .bind(checked.access_policy.as_str())
             .bind(d.body_id.clone())
+            .bind(i64::from(d.mute_on_entry.unwrap_or(false)))
             .execute(&mut *tx)
             .await
             .ctx("creating a meeting")?;
@@ -1044,7 +1068,8 @@ impl Meetings {
             "UPDATE meetings SET title = $1, kind = $2, description = $3, starts_at = $4,
                  ends_at = $5, local_date = $6, hub_endpoint_id = $7, chair_user_id = $8,
                  secretary_user_id = $9, expected_people = $10, quorum_percent = $11,
-                 sequence = sequence + 1, updated_at = $12, access_policy = $14, body_id = $15
+                 sequence = sequence + 1, updated_at = $12, access_policy = $14, body_id = $15,
+                 mute_on_entry = $16
              WHERE id = $13",
         )
         .bind(&d.title)
@@ -1062,6 +1087,7 @@ impl Meetings {
         .bind(id)
         .bind(checked.access_policy.as_str())
         .bind(d.body_id.clone())
+        .bind(i64::from(checked.draft.mute_on_entry.unwrap_or(false)))
         .execute(&mut *tx)
         .await
         .ctx("updating a meeting")?;
@@ -1102,6 +1128,7 @@ mod tests {
             expected_people: None,
             quorum_percent: None,
             access_policy: None,
+            mute_on_entry: None,
             body_id: None,
             members: Vec::new(),
         }

@@ -30,6 +30,7 @@ pub const AUDIO_FRAME: Duration = Duration::from_millis(20);
 #[derive(Debug, Clone)]
 pub struct Got {
     pub mid: Mid,
+    pub pt: u8,
     pub seq: u64,
     pub ts: u32,
     pub payload: Vec<u8>,
@@ -65,6 +66,14 @@ pub struct Publisher {
     pub payload_len: usize,
     /// Send H.264 (single NAL units) instead of VP8.
     pub h264: bool,
+    /// Redundant Opus frames per audio packet when the session negotiated
+    /// RED (0: plain Opus), as a browser sends them.
+    pub red_levels: usize,
+    /// Every n-th audio packet is lost on the uplink (never sent; the next
+    /// packets' redundancy still carries it).
+    pub drop_audio_every: Option<u64>,
+    /// The last Opus frames sent (ts, payload), newest last.
+    pub audio_history: Vec<(u32, Vec<u8>)>,
 }
 
 pub struct Client {
@@ -81,6 +90,9 @@ pub struct Client {
     /// datagrams wait, both ways): a slow ICE and DTLS handshake.
     pub held_until: Option<Instant>,
     pub held_in: Vec<diemcau::media::Datagram>,
+    /// Loss the server reported on each of our send streams (its receiver
+    /// reports), latest.
+    pub egress_loss: std::collections::HashMap<Mid, f32>,
 }
 
 pub struct World {
@@ -97,6 +109,8 @@ pub struct World {
     pub h264_publishers: bool,
     /// Clients joined from now on reach the server only after this long.
     pub slow_handshake: Option<Duration>,
+    /// Clients joined from now on offer RED (`red/48000/2`) with Opus.
+    pub red_clients: bool,
 }
 
 impl World {
@@ -120,6 +134,7 @@ impl World {
             dropped: 0,
             h264_publishers: false,
             slow_handshake: None,
+            red_clients: false,
         }
     }
 
@@ -148,7 +163,11 @@ impl World {
         let addr: SocketAddr = format!("127.0.0.{}:{}", 10 + idx, 40000 + idx)
             .parse()
             .unwrap();
-        let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
+        let mut rtc = Rtc::builder()
+            .set_rtp_mode(true)
+            .enable_opus(true, self.red_clients)
+            .set_stats_interval(Some(Duration::from_secs(1)))
+            .build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         let mut change = rtc.sdp_api();
         let mut publisher = None;
@@ -185,6 +204,9 @@ impl World {
                 audio_level: -90,
                 h264: self.h264_publishers,
                 payload_len: 300,
+                red_levels: usize::from(self.red_clients),
+                drop_audio_every: None,
+                audio_history: vec![],
             });
         }
         let mut recv_mids = vec![];
@@ -240,6 +262,7 @@ impl World {
             outbox: vec![],
             held_until: self.slow_handshake.map(|d| self.now + d),
             held_in: vec![],
+            egress_loss: Default::default(),
         });
         idx
     }
@@ -355,10 +378,16 @@ impl Client {
                 if let Some(mid) = mid {
                     self.received.push(Got {
                         mid,
+                        pt: *p.header.payload_type,
                         seq: *p.seq_no,
                         ts: p.header.timestamp,
                         payload: p.payload.to_vec(),
                     });
+                }
+            }
+            RtcEvent::MediaEgressStats(st) => {
+                if let Some(l) = st.loss {
+                    self.egress_loss.insert(st.mid, l);
                 }
             }
             RtcEvent::KeyframeRequest(r) => {
@@ -391,14 +420,14 @@ impl Client {
             .find(|x| x.spec().codec == video_codec)
             .unwrap()
             .pt();
-        let opus = self
+        let opus_param = self
             .rtc
             .codec_config()
             .params()
             .iter()
             .find(|x| x.spec().codec == Codec::Opus)
-            .unwrap()
-            .pt();
+            .unwrap();
+        let (opus, red_pt) = (opus_param.pt(), opus_param.red());
         let Some(p) = &mut self.publisher else { return };
         let mut writes: Vec<(Mid, Option<Rid>, RtpWrite)> = vec![];
         if now >= p.next_frame {
@@ -452,12 +481,33 @@ impl Client {
                 voice_activity: Some(true),
                 ..Default::default()
             };
-            let payload = vec![0xf8, 0xff, 0xfe, p.number, 0];
-            writes.push((
-                p.audio_mid.unwrap(),
-                None,
-                RtpWrite::new(opus, seq.into(), ts, now, payload).ext_vals(ext),
-            ));
+            // An Opus TOC, the packet's number, then origin (publisher, 0).
+            let frame = vec![0xf8, (seq >> 8) as u8, seq as u8, p.number, 0];
+            let (pt, payload) = match red_pt.filter(|_| p.red_levels > 0) {
+                Some(red) => {
+                    let from = p.audio_history.len().saturating_sub(p.red_levels);
+                    let blocks: Vec<(u32, &[u8])> = p.audio_history[from..]
+                        .iter()
+                        .map(|(t, f)| (ts.wrapping_sub(*t), &f[..]))
+                        .collect();
+                    let mut wire = vec![];
+                    diemcau::media::red::build(*opus, &frame, &blocks, &mut wire);
+                    (red, wire)
+                }
+                None => (opus, frame.clone()),
+            };
+            p.audio_history.push((ts, frame));
+            if p.audio_history.len() > 2 {
+                p.audio_history.remove(0);
+            }
+            let lost = p.drop_audio_every.is_some_and(|n| seq % n == 0);
+            if !lost {
+                writes.push((
+                    p.audio_mid.unwrap(),
+                    None,
+                    RtpWrite::new(pt, seq.into(), ts, now, payload).ext_vals(ext),
+                ));
+            }
         }
         for (mid, rid, w) in writes {
             let mut api = self.rtc.direct_api();
