@@ -63,11 +63,13 @@ pub struct SignaturesConfig {
     pub pkcs11_slot: Option<u64>,
     /// The private key's label (CKA_LABEL) on the token.
     pub pkcs11_key_label: Option<String>,
-    /// The seal's key as a file instead of a token: PKCS#8 PEM, or PKCS#12
-    /// (`.p12`/`.pfx`).
+    /// The seal's key as a file instead of a token: an unencrypted PKCS#8
+    /// PEM ("PRIVATE KEY"; a PKCS#12 file is converted once with
+    /// `openssl pkcs12 -nocerts -nodes | openssl pkcs8 -topk8 -nocrypt`).
     pub key_file: Option<PathBuf>,
-    /// The seal's certificate chain (PEM, leaf first); required with a PEM
-    /// key, optional with a token or PKCS#12 that holds the certificate.
+    /// The seal's certificate chain (PEM, leaf first); required with a key
+    /// file, optional with a token that holds the certificate beside the
+    /// key (same CKA_ID, or the key's label).
     pub cert_file: Option<PathBuf>,
     /// A file holding the token's PIN or the key file's password (trailing
     /// newline ignored); or `pin_env`.

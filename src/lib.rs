@@ -474,6 +474,7 @@ impl Server {
             relays: relays.clone(),
             people,
             ballots: Default::default(),
+            seal: Arc::new(sign::keys::Seal::new(config.signatures.clone())),
             trust,
             recheck: Default::default(),
         };

@@ -44,6 +44,48 @@ enum Cmd {
         #[command(subcommand)]
         command: AdminCmd,
     },
+    /// Sign a meeting's final minutes with your own certificate on a USB
+    /// token (PKCS#11), as its secretary or chair. The PIN comes from
+    /// DIEMCAU_SIGN_PIN, else a prompt on the terminal (not echoed).
+    Sign(SignCmd),
+}
+
+#[derive(clap::Args)]
+struct SignCmd {
+    /// The server, e.g. https://hoinghi.tinhuy.vn:8443
+    #[arg(long, env = "DIEMCAU_SIGN_SERVER")]
+    server: String,
+    /// Your API token (console: account → API tokens).
+    #[arg(
+        long = "api-token",
+        env = "DIEMCAU_SIGN_API_TOKEN",
+        hide_env_values = true
+    )]
+    api_token: String,
+    /// The meeting whose final minutes you sign.
+    #[arg(long)]
+    meeting: String,
+    /// The token's PKCS#11 module (from its vendor; SoftHSM2:
+    /// /usr/lib/softhsm/libsofthsm2.so).
+    #[arg(long)]
+    module: PathBuf,
+    /// The token's label (else --slot, else the only token present).
+    #[arg(long)]
+    token: Option<String>,
+    #[arg(long)]
+    slot: Option<u64>,
+    /// The label of your private key on the token.
+    #[arg(long = "key-label")]
+    key_label: String,
+    /// Your certificate chain (PEM, leaf first) if the token does not hold it.
+    #[arg(long = "cert-file")]
+    cert_file: Option<PathBuf>,
+    /// secretary or chair (default: your role in the meeting).
+    #[arg(long)]
+    role: Option<String>,
+    /// A CA certificate (PEM) to trust for the server's HTTPS.
+    #[arg(long = "ca-file")]
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -73,6 +115,10 @@ enum AuditCmd {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Run on the signer's PC: no server config there.
+    if let Cmd::Sign(args) = &cli.command {
+        return sign(args);
+    }
     // A missing default config is fine (all keys have defaults); a missing
     // file the user named is an error.
     let path = if cli.config.exists() {
@@ -239,6 +285,62 @@ fn admin_create(config: &Config, name: &str, display_name: Option<&str>) -> anyh
         anyhow::Ok(user?)
     })?;
     println!("created admin {} ({})", user.login, user.id);
+    Ok(())
+}
+
+/// `diemcau sign`: prepare on the server, sign on the token, complete.
+fn sign(a: &SignCmd) -> anyhow::Result<()> {
+    use diemcau::sign::client::{SignArgs, run};
+    use diemcau::sign::keys::Pkcs11Params;
+    let pin = match std::env::var("DIEMCAU_SIGN_PIN") {
+        Ok(p) => p,
+        Err(_) => read_password("PIN of the token: ")?,
+    };
+    let args = SignArgs {
+        server: a.server.clone(),
+        meeting: a.meeting.clone(),
+        api_token: a.api_token.clone(),
+        token: Pkcs11Params {
+            module: a.module.clone(),
+            token: a.token.clone(),
+            slot: a.slot,
+            key_label: a.key_label.clone(),
+            pin,
+            cert_file: a.cert_file.clone(),
+        },
+        role: a.role.clone(),
+        ca_file: a.ca_file.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let status = rt.block_on(run(&args))?;
+    let names = |key: &str, field: &str| -> Vec<String> {
+        status[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| {
+                        let role = s["role"].as_str().unwrap_or("?");
+                        match s[field].as_str() {
+                            Some(n) => format!("{role} ({n})"),
+                            None => role.to_string(),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    println!(
+        "signed minutes version {} of meeting {}",
+        status["version"], a.meeting
+    );
+    println!("  signed: {}", names("signed", "signer").join(", "));
+    let pending = names("pending", "name");
+    if !pending.is_empty() {
+        println!("  still to sign: {}", pending.join(", "));
+    }
     Ok(())
 }
 

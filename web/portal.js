@@ -178,6 +178,14 @@
       mi_header: "{kind} · {date}, {start}–{end} · Chủ trì: {chair} · Thư ký: {secretary}",
       mi_attendance: "Điểm danh: {text}",
       mi_attendance_line: "{sites}/{expected} điểm cầu, {people} người (lúc {at})",
+      mi_signatures: "Chữ ký số",
+      mi_signatures_empty: "Chưa có bản chính thức để ký.",
+      mi_signed_line: "Đã ký — {role}: {signer} ({at})",
+      mi_pending_line: "Chờ ký — {role}{name}",
+      mi_sealed: "Đã đóng dấu số; bản PDF tải về là bản đã ký.",
+      role_sig_secretary: "Thư ký",
+      role_sig_chair: "Chủ trì",
+      role_sig_seal: "Dấu của cơ quan",
       mi_motions: "Kết quả biểu quyết đã công bố",
       mi_no_item_summary: "Tóm tắt thảo luận…",
       mi_version_line: "Phiên bản {n} · {status} · {by} · {at}",
@@ -386,6 +394,14 @@
       mi_header: "{kind} · {date}, {start}–{end} · Chair: {chair} · Secretary: {secretary}",
       mi_attendance: "Attendance: {text}",
       mi_attendance_line: "{sites}/{expected} rooms, {people} people (at {at})",
+      mi_signatures: "Digital signatures",
+      mi_signatures_empty: "No final version to sign yet.",
+      mi_signed_line: "Signed — {role}: {signer} ({at})",
+      mi_pending_line: "To sign — {role}{name}",
+      mi_sealed: "Sealed; the PDF download is the signed copy.",
+      role_sig_secretary: "Secretary",
+      role_sig_chair: "Chair",
+      role_sig_seal: "Organisation's seal",
       mi_motions: "Published vote results",
       mi_no_item_summary: "Summary of the discussion…",
       mi_version_line: "Version {n} · {status} · {by} · {at}",
@@ -1461,12 +1477,17 @@
     if (!cur) return;
     const mine = cur;
     try {
-      const [v, versions] = await Promise.all([api("GET", `${base()}/minutes`), api("GET", `${base()}/minutes/versions`)]);
+      const [v, versions, signatures] = await Promise.all([
+        api("GET", `${base()}/minutes`),
+        api("GET", `${base()}/minutes/versions`),
+        api("GET", `${base()}/minutes/signatures`),
+      ]);
       if (mine !== cur) return;
       // Text being typed is not overwritten by a refresh.
       const typing = mine.minutes && mine.minutesDirty;
       mine.minutes = v;
       mine.versions = versions.versions || [];
+      mine.signatures = signatures;
       drawMinutes(!typing);
     } catch (e) {
       toast(errorText(e), "error");
@@ -1514,6 +1535,7 @@
       cur.minutesDirty = false;
     }
     $("mi-finalise").disabled = v.status !== "draft";
+    drawSignatures();
     $("mi-pdf").href = `${base()}/minutes?format=pdf`;
     $("mi-json").href = `${base()}/minutes?format=json`;
     const list = $("mi-versions");
@@ -1533,6 +1555,21 @@
         )
       );
     }
+  }
+
+  /** Who has signed the final minutes and who is still to sign. */
+  function drawSignatures() {
+    const list = $("mi-signatures");
+    list.replaceChildren();
+    const s = cur && cur.signatures;
+    const none = !s || s.version === null || s.version === undefined;
+    $("mi-signatures-empty").hidden = !none;
+    if (none) return;
+    for (const x of s.signed || [])
+      list.append(el("li", { dataset: { role: x.role, state: "signed" } }, t("mi_signed_line", { role: t(`role_sig_${x.role}`), signer: x.signer, at: x.signed_at_ms ? vnTime(x.signed_at_ms) : "" })));
+    for (const x of s.pending || [])
+      list.append(el("li", { class: "sig-pending", dataset: { role: x.role, state: "pending" } }, t("mi_pending_line", { role: t(`role_sig_${x.role}`), name: x.name ? ` (${x.name})` : "" })));
+    if (s.sealed) list.append(el("li", { dataset: { state: "sealed" } }, t("mi_sealed")));
   }
 
   function attendanceText(a) {

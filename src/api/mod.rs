@@ -59,6 +59,8 @@ pub struct AppState {
     pub people: crate::control::people::People,
     /// The keys of the secret votes this node opened (memory only).
     pub ballots: Arc<crate::control::ballot_box::BallotBox>,
+    /// The organisation's seal (`[signatures]`), opened at first use.
+    pub seal: Arc<crate::sign::keys::Seal>,
     /// The anchors and CRLs signed PDFs are checked against.
     pub trust: crate::control::trust::TrustStore,
     /// The one re-check of every signed document that may run at a time.

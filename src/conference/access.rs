@@ -78,6 +78,9 @@ impl Refusal {
                 "only this meeting's secretary (or its operators) does this"
             }
             Refusal::Forbidden("not_a_voter") => "only this meeting's voting members vote in it",
+            Refusal::Forbidden("not_a_signer") => {
+                "only this meeting's secretary and chair sign its minutes"
+            }
             Refusal::Forbidden("not_an_operator") => "only this meeting's operators do this",
             Refusal::Forbidden("read_only") => "an auditor reads a meeting's record, nothing more",
             Refusal::Forbidden("not_a_room") => {
@@ -110,6 +113,8 @@ pub fn decide(standing: &Standing, action: Action, _policy: AccessPolicy) -> Res
         VoteManage => runs || p.chair,
         // The secretariat's work.
         AgendaWrite | DocumentsWrite | MinutesWrite => runs || p.secretary,
+        // A personal signature is the person's own: never an operator's.
+        MinutesSign => p.secretary || p.chair,
         Headcount => runs || p.secretary || s.planned_room,
         // A room's own technical check; the board names technicians' phones:
         // its operators and auditors only.
@@ -131,6 +136,7 @@ pub fn decide(standing: &Standing, action: Action, _policy: AccessPolicy) -> Res
         AgendaWrite | DocumentsWrite | MinutesWrite | MeetingsWrite => "not_the_secretary",
         Present => "not_the_chair",
         VoteCast => "not_a_voter",
+        MinutesSign => "not_a_signer",
         CheckReport => "not_a_room",
         _ if s.auditor && !runs => "read_only",
         _ => "not_an_operator",

@@ -50,6 +50,9 @@ pub enum Action {
     VoteCast,
     /// Draft, edit and finalise the minutes (the secretary's job).
     MinutesWrite,
+    /// Sign the final minutes personally (the meeting's secretary, then
+    /// its chair), with their own certificate.
+    MinutesSign,
     /// Start and stop a meeting's recording.
     RecordControl,
     /// List, download and replay recordings.
@@ -76,7 +79,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 34] = [
         Action::Public,
         Action::Own,
         Action::UsersRead,
@@ -100,6 +103,7 @@ impl Action {
         Action::VoteManage,
         Action::VoteCast,
         Action::MinutesWrite,
+        Action::MinutesSign,
         Action::RecordControl,
         Action::RecordingsRead,
         Action::CascadeRead,
@@ -138,6 +142,7 @@ impl Action {
             Action::VoteManage => "vote_manage",
             Action::VoteCast => "vote_cast",
             Action::MinutesWrite => "minutes_write",
+            Action::MinutesSign => "minutes_sign",
             Action::RecordControl => "record_control",
             Action::RecordingsRead => "recordings_read",
             Action::CascadeRead => "cascade_read",
@@ -220,6 +225,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             DocumentsWrite,
             VoteManage,
             MinutesWrite,
+            MinutesSign,
             RecordingsRead,
         ],
         Role::Chair => &[
@@ -231,6 +237,7 @@ pub fn role_permits(role: Role, action: Action) -> bool {
             Present,
             VoteManage,
             VoteCast,
+            MinutesSign,
             RecordingsRead,
         ],
         Role::Delegate => &[OrgRead, MeetingsRead, LiveRead, VoteCast, FloorSelf],
@@ -289,6 +296,7 @@ mod tests {
                     | Action::VoteManage
                     | Action::VoteCast
                     | Action::MinutesWrite
+                    | Action::MinutesSign
                     | Action::OrgWrite
                     | Action::EndpointsWrite
                     | Action::MeetingsWrite

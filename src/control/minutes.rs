@@ -232,6 +232,14 @@ pub enum MinutesError {
     AlreadyFinal(String),
     #[error("meeting {0:?} has no saved minutes to finalise")]
     NothingSaved(String),
+    #[error("minutes version {1} of meeting {0:?} already carries the {2} signature")]
+    AlreadySigned(String, u32, &'static str),
+    #[error(
+        "the PDF of minutes version {1} of meeting {0:?} changed since this signature was prepared; prepare again"
+    )]
+    PdfChanged(String, u32),
+    #[error("{0}")]
+    Objects(String),
 }
 
 /// Lowercase hex SHA-256.
@@ -500,11 +508,14 @@ impl MinutesStore {
         self.version(meeting, version).await
     }
 
-    /// Make the latest version final.
+    /// Make the latest version final, with its rendered (and perhaps
+    /// sealed) PDF; `expect_version` guards against a save in between (the
+    /// PDF was rendered from that version).
     pub async fn finalise(
         &self,
         actor: &Actor,
         meeting: &str,
+        pdf: Option<(u32, &super::minutes_pdf::FinalPdf)>,
     ) -> Result<StoredVersion, MinutesError> {
         const DOING: &str = "finalising minutes";
         let mut tx = self.store.begin_write().await?;
@@ -513,6 +524,15 @@ impl MinutesStore {
         };
         if latest.info.status == VersionStatus::Final {
             return Err(MinutesError::AlreadyFinal(meeting.into()));
+        }
+        if let Some((expected, pdf)) = pdf {
+            if expected != latest.info.version {
+                return Err(MinutesError::PdfChanged(
+                    meeting.into(),
+                    latest.info.version,
+                ));
+            }
+            super::minutes_pdf::insert_final(&mut tx, meeting, expected, pdf).await?;
         }
         sqlx::query(
             "UPDATE minutes_versions SET status = $1, finalised_by = $2, finalised_at = $3

@@ -17,6 +17,7 @@ pub mod endpoints;
 pub mod live;
 pub mod meetings;
 pub mod minutes;
+pub mod minutes_pdf;
 pub mod org;
 pub mod people;
 pub mod quality;

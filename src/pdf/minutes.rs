@@ -466,6 +466,9 @@ pub fn render(m: &Minutes, version: Option<&VersionInfo>) -> Result<Vec<u8>, Str
         290.0,
     );
     l.y = l.y.min(bottom);
+    // A blank band above the bottom margin of the last page for the
+    // signatures' visible blocks (secretary, chair, the seal).
+    l.need(BODY + crate::sign::appearance::BAND_HEIGHT_PT);
 
     // Footers, now that the page count is known.
     let pages = l.pages.len();

@@ -5,6 +5,7 @@
 
 pub mod font;
 pub mod minutes;
+pub mod results;
 pub mod stamp;
 pub mod table;
 pub mod write;

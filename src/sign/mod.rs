@@ -125,3 +125,11 @@ pub mod pdf_sigs;
 pub mod timestamp;
 pub mod trust;
 pub mod verify;
+// Making signatures (the seal and personal signatures).
+pub mod appearance;
+pub mod client;
+pub mod cms_build;
+pub mod keys;
+pub mod make;
+pub mod tsa;
+pub mod write;

@@ -111,6 +111,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "mute_on_entry",
         sql: include_str!("migrations/0018_mute_on_entry.sql"),
     },
+    Migration {
+        version: 19,
+        name: "minutes_signatures",
+        sql: include_str!("migrations/0019_minutes_signatures.sql"),
+    },
+    Migration {
+        version: 20,
+        name: "results_pdfs",
+        sql: include_str!("migrations/0020_results_pdfs.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

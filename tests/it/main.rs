@@ -45,6 +45,7 @@ mod relay;
 mod room_app;
 mod signature_check;
 mod signed_documents;
+mod signing;
 mod stage_voice;
 mod store;
 mod support;

@@ -112,6 +112,7 @@ GET    /api/v1/meetings/{id}/book               admin operator sub_operator secr
 GET    /api/v1/meetings/{id}/motions            admin operator sub_operator secretary chair delegate auditor endpoint
 POST   /api/v1/meetings/{id}/motions            admin operator sub_operator secretary chair
 GET    /api/v1/meetings/{id}/motions/{motion}   admin operator sub_operator secretary chair delegate auditor endpoint
+GET    /api/v1/meetings/{id}/motions/{motion}/results.pdf admin operator sub_operator secretary chair delegate auditor endpoint
 POST   /api/v1/meetings/{id}/motions/{motion}/open admin operator sub_operator secretary chair
 POST   /api/v1/meetings/{id}/motions/{motion}/close admin operator sub_operator secretary chair
 POST   /api/v1/meetings/{id}/motions/{motion}/publish admin operator sub_operator secretary chair
@@ -122,6 +123,9 @@ POST   /api/v1/meetings/{id}/minutes/finalise   admin secretary
 POST   /api/v1/meetings/{id}/minutes/attendance admin secretary
 GET    /api/v1/meetings/{id}/minutes/versions   admin operator sub_operator secretary chair delegate auditor endpoint
 GET    /api/v1/meetings/{id}/minutes/versions/{n} admin operator sub_operator secretary chair delegate auditor endpoint
+GET    /api/v1/meetings/{id}/minutes/signatures admin operator sub_operator secretary chair delegate auditor endpoint
+POST   /api/v1/meetings/{id}/minutes/signatures/prepare admin secretary chair
+POST   /api/v1/meetings/{id}/minutes/signatures/complete admin secretary chair
 POST   /api/v1/meetings/{id}/recordings         admin operator sub_operator
 POST   /api/v1/meetings/{id}/recordings/stop    admin operator sub_operator
 GET    /api/v1/meetings/{id}/recordings         admin operator sub_operator secretary chair auditor

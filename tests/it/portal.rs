@@ -650,6 +650,33 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
         assert_eq!(export[1], "application/pdf", "{export}");
         assert!(export[2].as_u64().unwrap_or(0) > 1000, "{export}");
 
+        // Finalise: the minutes view lists who is still to sign — this
+        // closed BCH meeting's secretary, then its chair.
+        steps
+            .run("document.getElementById('mi-finalise').click(); return true;")
+            .await;
+        steps
+            .until(
+                "12-finalise-dialog",
+                "return document.getElementById('confirm').open;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps
+            .run("document.getElementById('confirm-yes').click(); return true;")
+            .await;
+        steps
+            .until(
+                "12-minutes-to-sign",
+                "const li = [...document.querySelectorAll('#mi-signatures li[data-state=pending]')];\
+                 return li.length === 2 && li[0].dataset.role === 'secretary'\
+                   && li[1].dataset.role === 'chair' && li[0].textContent.startsWith('Chờ ký — Thư ký')\
+                   && document.getElementById('mi-signatures-empty').hidden;",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("12-minutes-to-sign").await;
+
         // The English switch: the same page, in English, and back.
         steps
             .run("document.getElementById('btn-lang').click(); return true;")

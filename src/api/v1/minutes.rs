@@ -185,6 +185,9 @@ impl From<MinutesError> for ApiError {
             MinutesError::UnknownVersion(..) => ApiError::not_found("unknown_version", msg),
             MinutesError::AlreadyFinal(_) => ApiError::conflict("already_final", msg),
             MinutesError::NothingSaved(_) => ApiError::conflict("nothing_saved", msg),
+            MinutesError::AlreadySigned(..) => ApiError::conflict("already_signed", msg),
+            MinutesError::PdfChanged(..) => ApiError::conflict("pdf_changed", msg),
+            MinutesError::Objects(_) => ApiError::unavailable("objects_unavailable", msg),
         }
     }
 }
@@ -331,6 +334,9 @@ async fn current(
     let pdf = q.pdf()?;
     let m = visible_meeting(&state, &caller, &id).await?;
     if let Some(v) = minutes_store(&state).latest(&id).await? {
+        if pdf && let Some(r) = signed_pdf(&state, &id, &v).await? {
+            return Ok(r);
+        }
         return answer(view(v)?, pdf).await;
     }
     answer(
@@ -375,8 +381,21 @@ async fn finalise(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<MinutesView>, ApiError> {
-    acting_on(&state, &caller, &id, Action::MinutesWrite).await?;
-    let v = minutes_store(&state).finalise(&caller.actor(), &id).await?;
+    let m = acting_on(&state, &caller, &id, Action::MinutesWrite).await?;
+    let store = minutes_store(&state);
+    // Refuse early what the store would refuse, before rendering and sealing.
+    let latest = store
+        .latest(&id)
+        .await?
+        .ok_or_else(|| MinutesError::NothingSaved(id.clone()))?;
+    if latest.info.status == VersionStatus::Final {
+        return Err(MinutesError::AlreadyFinal(id.clone()).into());
+    }
+    let minutes = view(latest.clone())?.minutes;
+    let pdf = super::minutes_seal::final_pdf(&state, &m, &latest, minutes).await?;
+    let v = store
+        .finalise(&caller.actor(), &id, Some((latest.info.version, &pdf)))
+        .await?;
     Ok(Json(view(v)?))
 }
 
@@ -402,7 +421,38 @@ async fn version(
     let n: u32 = n
         .parse()
         .map_err(|_| ApiError::invalid("n", format!("{n:?} is not a version number")))?;
-    answer(view(minutes_store(&state).version(&id, n).await?)?, pdf).await
+    let v = minutes_store(&state).version(&id, n).await?;
+    if pdf && let Some(r) = signed_pdf(&state, &id, &v).await? {
+        return Ok(r);
+    }
+    answer(view(v)?, pdf).await
+}
+
+/// A final version's stored PDF (signed as far as it is), as served.
+async fn signed_pdf(
+    state: &AppState,
+    meeting: &str,
+    v: &StoredVersion,
+) -> Result<Option<Response>, ApiError> {
+    if v.info.status != VersionStatus::Final {
+        return Ok(None);
+    }
+    let Some(bytes) = super::minutes_seal::stored_pdf(state, meeting, v.info.version).await? else {
+        return Ok(None);
+    };
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    if let Ok(hv) = HeaderValue::from_str(&format!(
+        "inline; filename=\"bien-ban-{meeting}-v{}.pdf\"",
+        v.info.version
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, hv);
+    }
+    Ok(Some(r))
 }
 
 async fn attendance(

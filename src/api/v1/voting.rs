@@ -294,7 +294,13 @@ async fn publish(
     caller: Caller,
     Path((id, motion)): Path<(String, String)>,
 ) -> Result<Json<Motion>, ApiError> {
-    step(&state, &caller, &id, &motion, MotionState::Published).await
+    let published = step(&state, &caller, &id, &motion, MotionState::Published).await?;
+    // The sealed results PDF is made now; if the seal cannot sign, the
+    // publication stands and the first download tries again.
+    if let Err(e) = super::results_pdf::ensure(&state, &id, &motion).await {
+        tracing::warn!(meeting = %id, motion = %motion, error = ?e, "results PDF not made at publish");
+    }
+    Ok(published)
 }
 
 async fn vote(
