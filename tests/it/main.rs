@@ -23,6 +23,7 @@ mod endpoints;
 mod engine;
 mod engine_red;
 mod hardening;
+mod ice_tcp;
 mod interop;
 mod invariants;
 mod live;
