@@ -203,9 +203,15 @@ impl Media {
                     .local_addr()
                     .map_err(|source| MediaError::BindTcp { addr, source })?
                     .port();
+                // An IPv4 listener cannot take IPv6 connections (an
+                // unspecified IPv6 one takes both).
+                let reachable = |ip: &IpAddr| {
+                    ip.is_ipv4() == settings.bind.is_ipv4()
+                        || settings.bind == IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED)
+                };
                 let mut ips: Vec<IpAddr> = Vec::new();
                 for (ip, _) in &advertise {
-                    if !ips.contains(ip) {
+                    if reachable(ip) && !ips.contains(ip) {
                         ips.push(*ip);
                     }
                 }

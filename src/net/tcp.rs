@@ -55,7 +55,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the accept loop looks at the stop flag, and a quiet
 /// connection at whether its session is still there.
 const POLL: Duration = Duration::from_millis(200);
-const SESSION_CHECK: Duration = Duration::from_secs(5);
+pub const SESSION_CHECK: Duration = Duration::from_secs(5);
 
 /// ICE-TCP counters, for /metrics.
 #[derive(Debug, Default)]
@@ -344,13 +344,33 @@ async fn serve(ctx: &Ctx, stream: TcpStream, peer: SocketAddr) {
         .insert((local, peer), tx);
     let writer = tokio::spawn(write_frames(wr, rx));
 
-    let mut quiet = Duration::ZERO;
+    // Silence is measured from the last frame; whether the session is
+    // still there is asked every few seconds even while frames flow (a
+    // removed room's browser may keep sending).
+    let mut heard = tokio::time::Instant::now();
+    let mut checked = heard;
     let close = loop {
         if !batch.is_empty() {
-            quiet = Duration::ZERO;
+            heard = tokio::time::Instant::now();
             deliver(ctx, shard, std::mem::take(&mut batch));
         }
         if writer.is_finished() {
+            break Close::Idle;
+        }
+        let now = tokio::time::Instant::now();
+        if now - checked >= SESSION_CHECK {
+            checked = now;
+            let live = ctx
+                .shared
+                .ufrags
+                .read()
+                .expect("ufrags lock")
+                .contains_key(&ufrag);
+            if !live {
+                break Close::Idle;
+            }
+        }
+        if now - heard >= IDLE_TIMEOUT {
             break Close::Idle;
         }
         match reader.fill(&mut rd, SESSION_CHECK).await {
@@ -359,18 +379,7 @@ async fn serve(ctx: &Ctx, stream: TcpStream, peer: SocketAddr) {
                     break close;
                 }
             }
-            Ok(false) => {
-                quiet += SESSION_CHECK;
-                let live = ctx
-                    .shared
-                    .ufrags
-                    .read()
-                    .expect("ufrags lock")
-                    .contains_key(&ufrag);
-                if !live || quiet >= IDLE_TIMEOUT {
-                    break Close::Idle;
-                }
-            }
+            Ok(false) => {}
             Err(close) => break close,
         }
     };

@@ -215,6 +215,22 @@ impl TcpPeer {
         self.inbuf.drain(..off);
     }
 
+    /// Keep publishing, read nothing (the test reads the connection itself).
+    fn step_sending(&mut self) {
+        let now = Instant::now();
+        let c = &mut self.client;
+        c.rtc.handle_input(Input::Timeout(now)).unwrap();
+        c.publish(now);
+        c.drain();
+        let mut wire = Vec::new();
+        for (_, bytes) in c.outbox.drain(..) {
+            wire.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+            wire.extend_from_slice(&bytes);
+        }
+        // The server may close at any moment: a failed write is the close.
+        let _ = self.stream.write_all(&wire);
+    }
+
     /// Video and audio from publisher `from` arrived.
     fn got_media_of(&self, from: u8) -> (usize, usize) {
         let c = &self.client;
@@ -245,7 +261,7 @@ fn write_all_nonblocking(stream: &mut TcpStream, mut bytes: &[u8]) {
 }
 
 #[test]
-fn two_peers_reaching_the_sfu_only_over_ice_tcp_get_each_others_media() {
+fn two_peers_reaching_the_sfu_only_over_ice_tcp_get_each_others_media_until_one_leaves() {
     netns::enter_loopback_only();
     runtime().block_on(async {
         let media = start_media();
@@ -295,6 +311,37 @@ fn two_peers_reaching_the_sfu_only_over_ice_tcp_get_each_others_media() {
         );
         assert!(c.tcp.frames_in.load(Ordering::Relaxed) > 100);
         assert_eq!(c.tcp.open.load(Ordering::Relaxed), 2);
+
+        // A leaves (as the event pump forgets it): its connection closes
+        // though A keeps sending; B's stays.
+        media
+            .participant_command(
+                a.client.id,
+                diemcau::media::Command::Leave {
+                    participant: a.client.id,
+                },
+            )
+            .await
+            .expect("leave");
+        media.forget(a.client.id);
+        let deadline = Instant::now() + diemcau::net::tcp::SESSION_CHECK + Duration::from_secs(3);
+        let mut buf = [0u8; 65536];
+        loop {
+            a.step_sending();
+            b.step();
+            match a.stream.read(&mut buf) {
+                Ok(0) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                _ => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the connection of a session that left is still open"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(c.tcp.closed_idle.load(Ordering::Relaxed), 1);
+        assert_eq!(c.tcp.open.load(Ordering::Relaxed), 1);
         media.shutdown();
     });
 }
