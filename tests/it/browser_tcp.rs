@@ -168,3 +168,71 @@ fn chromium_rooms_whose_udp_is_blocked_join_over_ice_tcp() {
             drop(server);
         });
 }
+
+/// A planned room's own page (its endpoint token) in a live meeting whose
+/// UDP is dropped: the operator's event stream marks its link "tcp" — what
+/// the wall and the readiness board show.
+#[test]
+fn a_planned_room_over_ice_tcp_is_marked_tcp_in_the_operators_link_events() {
+    crate::support::rtc_client::run_in_loopback_netns(crate::support::db::run_sqlite(
+        |db| async move {
+            let w = crate::support::api::world(db).await;
+            let id = crate::recording::live_meeting(&w).await;
+            let udp_port = w.srv.media.port();
+            nft(&format!(
+                "table inet diemcau_test {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    udp dport {udp_port} counter drop\n  }}\n}}\n"
+            ));
+            let base = w.srv.base_url();
+            let stream_url = format!(
+                "{}/api/v1/meetings/{id}/live/events",
+                base.replacen("http", "ws", 1)
+            );
+            let op_stream = crate::support::rtc_client::WsClient::connect_url(
+                &stream_url,
+                w.as_role("operator").bearer.as_deref(),
+            )
+            .await
+            .expect("operator's event stream");
+            let url = reqwest::Url::parse_with_params(
+                &format!("{base}/room/{id}"),
+                &[("token", w.province.endpoint_tokens["a"].as_str())],
+            )
+            .expect("room url")
+            .to_string();
+            let driver = ChromeDriver::start().await;
+            let page = driver.new_session().await;
+            page.navigate(&url).await;
+
+            let a = w.endpoint("a").to_string();
+            let deadline = Instant::now() + MEDIA_TIMEOUT;
+            loop {
+                let marked = op_stream.received().iter().any(|v| {
+                    v["type"] == "link_stats"
+                        && v["links"].as_array().is_some_and(|l| {
+                            l.iter()
+                                .any(|x| x["endpoint_id"] == a.as_str() && x["transport"] == "tcp")
+                        })
+                });
+                if marked {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    let links: Vec<Value> = op_stream
+                        .received()
+                        .into_iter()
+                        .filter(|v| v["type"] == "link_stats")
+                        .collect();
+                    panic!(
+                        "room a's link is not marked tcp within {MEDIA_TIMEOUT:?} (UDP dropped: \
+                         {}): {links:?}\n{}",
+                        udp_dropped(),
+                        describe("a", &page).await
+                    );
+                }
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+            page.close().await;
+            drop(driver);
+        },
+    ));
+}
