@@ -15,6 +15,7 @@
 //! Control talks to workers through bounded channels; workers never wait on
 //! control, storage or disk.
 
+mod framing;
 mod routes;
 mod shard;
 pub mod tcp;

@@ -22,10 +22,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use super::framing::{Close, Reader, write_frames};
 use super::{DatagramBatch, ShardInput, Shared};
 use crate::media::stun;
 
@@ -50,8 +50,6 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Frames queued towards one peer; beyond, new frames are dropped (as a
 /// full UDP socket would) rather than let its delay grow without bound.
 const OUT_QUEUE_FRAMES: usize = 1024;
-/// A peer that takes no bytes for this long is gone: the connection closes.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the accept loop looks at the stop flag, and a quiet
 /// connection at whether its session is still there.
 const POLL: Duration = Duration::from_millis(200);
@@ -215,76 +213,6 @@ impl Drop for Slot {
         self.counters.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
-
-/// Why a connection ended early.
-enum Close {
-    /// EOF or a read error: the peer went.
-    Gone,
-    Oversize,
-    Idle,
-}
-
-/// Frames read from one connection: a buffer parsed in place.
-struct Reader {
-    buf: Vec<u8>,
-    start: usize,
-}
-
-impl Reader {
-    fn new() -> Reader {
-        Reader {
-            buf: Vec::with_capacity(2 * (MAX_FRAME_BYTES + 2)),
-            start: 0,
-        }
-    }
-
-    /// Move every complete frame into `batch`; an oversize length is an error.
-    fn frames(
-        &mut self,
-        batch: &mut DatagramBatch,
-        peer: SocketAddr,
-        local: SocketAddr,
-    ) -> Result<(), Close> {
-        loop {
-            let avail = &self.buf[self.start..];
-            if avail.len() < 2 {
-                break;
-            }
-            let len = usize::from(u16::from_be_bytes([avail[0], avail[1]]));
-            if len > MAX_FRAME_BYTES {
-                return Err(Close::Oversize);
-            }
-            if avail.len() < 2 + len {
-                break;
-            }
-            // An empty frame carries nothing (RFC 4571 allows it).
-            if len > 0 {
-                batch.push(peer, local, &avail[2..2 + len]);
-            }
-            self.start += 2 + len;
-        }
-        self.buf.drain(..self.start);
-        self.start = 0;
-        Ok(())
-    }
-
-    /// Read more bytes (up to `wait`); `Ok(false)` when nothing came in time.
-    async fn fill(
-        &mut self,
-        rd: &mut tokio::net::tcp::OwnedReadHalf,
-        wait: Duration,
-    ) -> Result<bool, Close> {
-        if self.buf.capacity() - self.buf.len() < MAX_FRAME_BYTES {
-            self.buf.reserve(MAX_FRAME_BYTES + 2);
-        }
-        match tokio::time::timeout(wait, rd.read_buf(&mut self.buf)).await {
-            Err(_) => Ok(false),
-            Ok(Ok(0)) | Ok(Err(_)) => Err(Close::Gone),
-            Ok(Ok(_)) => Ok(true),
-        }
-    }
-}
-
 /// One connection: authenticate by its first frame, then pump frames to
 /// the session's worker until it closes, idles or its session leaves.
 async fn serve(ctx: &Ctx, stream: TcpStream, peer: SocketAddr) {
@@ -418,36 +346,6 @@ fn deliver(ctx: &Ctx, shard: usize, batch: DatagramBatch) {
         }
     }
 }
-
-/// Write queued frames, each behind its 2-byte length, as few writes as
-/// the queue allows; a peer that stops reading ends the connection.
-async fn write_frames(mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
-    let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
-    while let Some(first) = rx.recv().await {
-        out.clear();
-        push_frame(&mut out, &first);
-        while out.len() < 64 * 1024 {
-            match rx.try_recv() {
-                Ok(f) => push_frame(&mut out, &f),
-                Err(_) => break,
-            }
-        }
-        match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&out)).await {
-            Ok(Ok(())) => {}
-            _ => return,
-        }
-    }
-}
-
-fn push_frame(out: &mut Vec<u8>, frame: &[u8]) {
-    // Our own packets are MTU-sized; anything longer cannot be framed.
-    let Ok(len) = u16::try_from(frame.len()) else {
-        return;
-    };
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(frame);
-}
-
 /// The candidate address a connection arrived on: the advertised one with
 /// its local IP, else (1:1 NAT, the advertised IP is not ours) the first.
 fn candidate_for(candidates: &[SocketAddr], local: SocketAddr) -> SocketAddr {
@@ -468,34 +366,17 @@ mod tests {
     }
 
     #[test]
-    fn frames_split_across_reads_come_out_whole_and_oversize_ones_are_refused() {
-        let mut r = Reader::new();
-        let mut wire = Vec::new();
-        push_frame(&mut wire, b"hello");
-        push_frame(&mut wire, &[7u8; 1200]);
-        push_frame(&mut wire, b"");
-        push_frame(&mut wire, b"x");
-        let mut batch = DatagramBatch::default();
-        // Byte by byte: every split point.
-        for b in &wire {
-            r.buf.push(*b);
-            assert!(r.frames(&mut batch, addr(1), addr(2)).is_ok());
-        }
-        let got: Vec<&[u8]> = batch
-            .items
-            .iter()
-            .map(|&(_, _, s, l)| &batch.bytes[s..s + l])
-            .collect();
-        assert_eq!(got, vec![&b"hello"[..], &[7u8; 1200][..], &b"x"[..]]);
-        assert!(r.buf.is_empty());
-
-        let mut r = Reader::new();
-        r.buf
-            .extend_from_slice(&((MAX_FRAME_BYTES + 1) as u16).to_be_bytes());
-        assert!(matches!(
-            r.frames(&mut DatagramBatch::default(), addr(1), addr(2)),
-            Err(Close::Oversize)
-        ));
+    fn a_connection_takes_the_candidate_of_its_local_ip_else_the_advertised_one() {
+        let lan: SocketAddr = "10.1.2.3:443".parse().unwrap();
+        let cands = [addr(443), lan];
+        assert_eq!(candidate_for(&cands, "10.1.2.3:443".parse().unwrap()), lan);
+        assert_eq!(candidate_for(&cands, addr(443)), addr(443));
+        // 1:1 NAT: the public address is not ours; the first candidate.
+        let public: SocketAddr = "203.0.113.5:443".parse().unwrap();
+        assert_eq!(
+            candidate_for(&[public], "192.168.1.5:443".parse().unwrap()),
+            public
+        );
     }
 
     #[test]
