@@ -78,18 +78,12 @@ fn big_pdf(mib: usize) -> Vec<u8> {
         out.extend_from_slice(b"\nendobj\n");
     }
     let xref = out.len();
-    out.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
     for o in offsets {
         out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }
     out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
     );
     out
 }
@@ -127,19 +121,10 @@ fn signed_file(dir: &Path, mib: usize) -> (PathBuf, String, String) {
     std::fs::write(dir.join("k.pem"), key.serialize_pem()).unwrap();
     std::fs::write(dir.join("c.pem"), cert.pem()).unwrap();
     std::fs::write(dir.join("in.pdf"), big_pdf(mib)).unwrap();
-    let pyhanko = std::env::var("DIEMCAU_TEST_PYHANKO")
-        .unwrap_or_else(|_| "/opt/diemcau-pyhanko/bin/pyhanko".into());
+    let pyhanko = std::env::var("DIEMCAU_TEST_PYHANKO").unwrap_or_else(|_| "/opt/diemcau-pyhanko/bin/pyhanko".into());
     let out = dir.join("signed.pdf");
     let st = Command::new(pyhanko)
-        .args([
-            "sign",
-            "addsig",
-            "--field",
-            "Sig1",
-            "pemder",
-            "--no-pass",
-            "--key",
-        ])
+        .args(["sign", "addsig", "--field", "Sig1", "pemder", "--no-pass", "--key"])
         .arg(dir.join("k.pem"))
         .arg("--cert")
         .arg(dir.join("c.pem"))
@@ -202,14 +187,8 @@ fn main() {
     std::fs::write(dir.path().join("ca.pem"), ca).unwrap();
     std::fs::write(dir.path().join("ca.crl"), crl).unwrap();
     let size = std::fs::metadata(&file).unwrap().len();
-    println!(
-        "file: {:.1} MiB signed by pyHanko; median of {runs} runs per step",
-        size as f64 / 1048576.0
-    );
-    println!(
-        "{:<8} {:>10} {:>12} {:>22}",
-        "step", "ms", "MiB/s", "peak above file (MiB)"
-    );
+    println!("file: {:.1} MiB signed by pyHanko; median of {runs} runs per step", size as f64 / 1048576.0);
+    println!("{:<8} {:>10} {:>12} {:>22}", "step", "ms", "MiB/s", "peak above file (MiB)");
     let exe = std::env::current_exe().unwrap();
     let mut sha = 0.0;
     for step in ["sha256", "verify", "lopdf"] {
