@@ -503,6 +503,14 @@ pub struct MediaConfig {
     /// UDP socket buffer size, bytes. Large so bursts (keyframes fanned out
     /// to hundreds of endpoints) are not dropped by the kernel.
     pub socket_buffer_bytes: usize,
+    /// Offer ICE-TCP (RFC 6544, a passive TCP candidate at each advertised
+    /// IP beside the UDP one): a room whose firewall passes only TCP still
+    /// joins, its media framed on one TCP connection (RFC 4571).
+    pub ice_tcp: bool,
+    /// The TCP port for ICE-TCP (0 picks a free port; tests). 443 where
+    /// the operator may use it (firewalls pass it most often) and nothing
+    /// else listens there; a port forward must keep the port number.
+    pub tcp_port: u16,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -569,6 +577,8 @@ impl Default for MediaConfig {
             workers: 0,
             audio_slots_max: 3,
             socket_buffer_bytes: 8 * 1024 * 1024,
+            ice_tcp: true,
+            tcp_port: 50000,
         }
     }
 }

@@ -397,6 +397,7 @@ impl Server {
             workers: config.media_workers(),
             audio_slots_max: config.media.audio_slots_max,
             socket_buffer_bytes: config.media.socket_buffer_bytes,
+            tcp_port: config.media.ice_tcp.then_some(config.media.tcp_port),
         })?;
         let recorder = recorder::Recorder::start(
             media
@@ -609,6 +610,11 @@ impl Server {
     /// Where peers send media (one address per advertised candidate).
     pub fn media_addrs(&self) -> &[SocketAddr] {
         self.media.local_addrs()
+    }
+
+    /// ICE-TCP candidate addresses (empty when `media.ice_tcp` is off).
+    pub fn media_tcp_addrs(&self) -> &[SocketAddr] {
+        self.media.tcp_addrs()
     }
 
     pub fn state(&self) -> &api::AppState {

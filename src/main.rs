@@ -416,10 +416,20 @@ fn print_demo_province(server: &diemcau::Server, province: &diemcau::demo::DemoP
 
 fn print_banner(server: &diemcau::Server, config: &Config) {
     let media: Vec<String> = server.media_addrs().iter().map(|a| a.to_string()).collect();
+    let tcp: Vec<String> = server
+        .media_tcp_addrs()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     println!(
-        "diemcau {} — media UDP on {}",
+        "diemcau {} — media UDP on {}{}",
         env!("CARGO_PKG_VERSION"),
-        media.join(", ")
+        media.join(", "),
+        if tcp.is_empty() {
+            String::new()
+        } else {
+            format!(", ICE-TCP on {}", tcp.join(", "))
+        }
     );
     let mut bases = Vec::new();
     if let Some(a) = server.https_addr() {

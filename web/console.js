@@ -2422,6 +2422,7 @@
           loss_out_pct: x.loss_out_pct,
           rtt_ms: x.rtt_ms,
           bwe_kbps: x.bwe_kbps,
+          transport: x.transport,
         });
       }
       const oldest = msg.t_ms - LINK_WINDOW_MS;
@@ -2481,7 +2482,8 @@
       const rt = box.querySelector(".lm-rtt");
       if (cur) {
         const loss = lossOf(cur);
-        kb.textContent = `↓ ${fmtNum(cur.kbps_in, 0)} kbit/s`;
+        // ICE-TCP: the room's UDP is blocked; the tile says so.
+        kb.textContent = `↓ ${fmtNum(cur.kbps_in, 0)} kbit/s${cur.transport === "tcp" ? " · TCP" : ""}`;
         kb.dataset.level = kbpsLevel(cur.kbps_in);
         kb.dataset.value = String(cur.kbps_in);
         kb.title = `${t("link_bitrate")}: ${fmtNum(cur.kbps_in, 0)} kbit/s`;

@@ -1,5 +1,5 @@
-//! Arbitrary datagrams into an engine with a joined session: from the
-//! session's address and from strangers. Must never panic.
+//! Arbitrary datagrams (and ICE-TCP frames) into an engine with a joined
+//! session: from the session's address and from strangers. Must never panic.
 #![no_main]
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -14,7 +14,11 @@ thread_local! {
 fn world() -> (Engine, Instant) {
     let now = Instant::now();
     let server: SocketAddr = "127.0.0.1:50000".parse().unwrap();
-    let mut engine = Engine::new(EngineConfig { local_addrs: vec![server], audio_slots_max: 3 }, now);
+    let tcp: SocketAddr = "127.0.0.1:50001".parse().unwrap();
+    let mut engine = Engine::new(
+        EngineConfig { local_addrs: vec![server], tcp_addrs: vec![tcp], audio_slots_max: 3 },
+        now,
+    );
     let mut client = str0m::Rtc::builder().set_rtp_mode(true).build(now);
     client.add_local_candidate(str0m::Candidate::host("127.0.0.2:4000".parse().unwrap(), "udp").unwrap());
     let mut change = client.sdp_api();
@@ -47,7 +51,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         } else {
             "127.0.0.3:4000".parse().unwrap()
         };
-        engine.handle_datagram(*now, from, server, data);
+        // Odd second bytes arrive as ICE-TCP frames (RFC 4571), the rest as UDP.
+        if data.get(1).is_some_and(|b| b & 1 == 1) {
+            let tcp: SocketAddr = "127.0.0.1:50001".parse().unwrap();
+            engine.handle_tcp_frame(*now, from, tcp, data);
+        } else {
+            engine.handle_datagram(*now, from, server, data);
+        }
         engine.handle_timeout(*now);
         engine.drain_transmits().for_each(drop);
     });

@@ -95,7 +95,7 @@ impl NodeSpec {
                 "data_dir = \"{}\"\n\
                  [http]\nhttp_listen = \"127.0.0.1:{}\"\nhttps_listen = \"{https}\"\n\
                  metrics_listen = \"127.0.0.1:{}\"\n\
-                 [media]\nbind = \"127.0.0.1\"\nudp_port = {}\nadvertise = [\"{}\"]\nworkers = {}\n\
+                 [media]\nbind = \"127.0.0.1\"\nudp_port = {}\ntcp_port = 0\nadvertise = [\"{}\"]\nworkers = {}\n\
                  [log]\nfilter = \"warn\"\n{}",
                 data.display(),
                 self.http_port,

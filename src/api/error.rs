@@ -73,11 +73,13 @@ impl From<MediaError> for ApiError {
             MediaError::Busy => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
             }
-            MediaError::Stopped | MediaError::Bind { .. } => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "media_unavailable",
-                e.to_string(),
-            ),
+            MediaError::Stopped | MediaError::Bind { .. } | MediaError::BindTcp { .. } => {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "media_unavailable",
+                    e.to_string(),
+                )
+            }
         }
     }
 }

@@ -70,6 +70,53 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "Remote addresses the demultiplexer forgot by its caps (per session, in all) or for silence, in the receive threads and the engines; a steady climb with few sessions is a STUN flood.",
         c.routes_evicted.load(Ordering::Relaxed) + sum(|s| s.addrs_evicted),
     );
+    // ICE-TCP: connections taken, refused at the door (by the caps, or
+    // for naming no session in time), closed, and frames dropped.
+    let t = &c.tcp;
+    for (name, help, v) in [
+        (
+            "diemcau_ice_tcp_accepted_total",
+            "ICE-TCP connections accepted under the caps.",
+            &t.accepted,
+        ),
+        (
+            "diemcau_ice_tcp_refused_total_cap_total",
+            "ICE-TCP connections refused: the server's cap on open connections was reached.",
+            &t.refused_total_cap,
+        ),
+        (
+            "diemcau_ice_tcp_refused_per_source_cap_total",
+            "ICE-TCP connections refused: their source address already had its cap of open connections.",
+            &t.refused_per_source_cap,
+        ),
+        (
+            "diemcau_ice_tcp_refused_unauthenticated_total",
+            "ICE-TCP connections closed because their first frame named no session (or came too late).",
+            &t.refused_unauthenticated,
+        ),
+        (
+            "diemcau_ice_tcp_closed_oversize_frame_total",
+            "ICE-TCP connections closed for a frame above the size cap.",
+            &t.closed_oversize_frame,
+        ),
+        (
+            "diemcau_ice_tcp_closed_idle_total",
+            "ICE-TCP connections closed for silence, a peer that stopped reading, or their session leaving.",
+            &t.closed_idle,
+        ),
+        (
+            "diemcau_ice_tcp_frames_in_total",
+            "RFC 4571 frames received on ICE-TCP connections.",
+            &t.frames_in,
+        ),
+        (
+            "diemcau_ice_tcp_frames_dropped_total",
+            "ICE-TCP frames dropped because a worker's or a peer's queue was full.",
+            &t.frames_dropped,
+        ),
+    ] {
+        counter(name, help, v.load(Ordering::Relaxed));
+    }
     counter(
         "diemcau_recorder_packets_dropped_total",
         "Packets of recorded rooms the recorder could not take in time (disk too slow).",
@@ -237,6 +284,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             let _ = writeln!(out, "{name}{{room=\"{}\"}} {}", escape(&r.room), f(r));
         }
     }
+    let _ = writeln!(
+        out,
+        "# HELP diemcau_ice_tcp_connections ICE-TCP connections open now.\n# TYPE diemcau_ice_tcp_connections gauge\ndiemcau_ice_tcp_connections {}",
+        c.tcp.open.load(Ordering::Relaxed)
+    );
     // Per participant: the link meters an operator watches for every endpoint.
     let parts: Vec<&crate::media::ParticipantStats> =
         stats.iter().flat_map(|s| s.participants.iter()).collect();
@@ -245,7 +297,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         &'static str,
         fn(&crate::media::ParticipantStats) -> f64,
     );
-    let pfields: [PField; 5] = [
+    let pfields: [PField; 6] = [
         (
             "diemcau_participant_connected",
             "1 when ICE and DTLS are up.",
@@ -264,6 +316,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         ("diemcau_participant_rtt_seconds", "Round-trip time.", |p| {
             p.rtt_ms as f64 / 1000.0
         }),
+        (
+            "diemcau_participant_ice_tcp",
+            "1 when the participant's media runs over ICE-TCP (UDP blocked on its way).",
+            |p| p.tcp as u8 as f64,
+        ),
         (
             "diemcau_participant_bandwidth_estimate_bits",
             "Send-side bandwidth estimate towards the participant, bit/s.",

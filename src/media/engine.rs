@@ -22,6 +22,9 @@ use super::{
 pub struct EngineConfig {
     /// Addresses written into ICE host candidates (ip:port of the media socket).
     pub local_addrs: Vec<SocketAddr>,
+    /// Addresses written into passive ICE-TCP host candidates (ip:port of
+    /// the TCP listener); empty: no ICE-TCP.
+    pub tcp_addrs: Vec<SocketAddr>,
     /// Loudest audio streams forwarded to each participant.
     pub audio_slots_max: usize,
 }
@@ -36,6 +39,9 @@ pub struct Engine {
     ufrags: HashMap<String, ParticipantId>,
     /// Remote address -> session, bounded (`super::addrs`).
     addrs: super::addrs::AddrBook,
+    /// The same for ICE-TCP connections' remote addresses (a TCP port and
+    /// a UDP port of one number are different peers).
+    tcp_addrs: super::addrs::AddrBook,
     pub(super) out: Vec<Datagram>,
     pub(super) events: VecDeque<Event>,
     /// str0m events waiting to be handled with the whole engine in reach.
@@ -73,6 +79,7 @@ impl Engine {
             next_track: 1,
             ufrags: HashMap::new(),
             addrs: super::addrs::AddrBook::default(),
+            tcp_addrs: super::addrs::AddrBook::default(),
             out: Vec::new(),
             events: VecDeque::new(),
             pending: VecDeque::new(),
@@ -253,7 +260,13 @@ impl Engine {
             return Err(CommandError::DuplicateParticipant(req.participant));
         }
         let id = req.participant;
-        let mut s = Session::new(now, &req, &self.cert, &self.cfg.local_addrs);
+        let mut s = Session::new(
+            now,
+            &req,
+            &self.cert,
+            &self.cfg.local_addrs,
+            &self.cfg.tcp_addrs,
+        );
         let (answer, lines) = match guarded(|| s.accept_offer(&req.offer)) {
             Some(Ok(a)) => a,
             Some(Err(e)) => return Err(e),
@@ -372,8 +385,36 @@ impl Engine {
         destination: SocketAddr,
         buf: &[u8],
     ) {
+        self.receive(now, Protocol::Udp, source, destination, buf);
+    }
+
+    /// Feed one RFC 4571 frame from an ICE-TCP connection (`source` the
+    /// peer's end, `destination` our candidate's address); as a datagram.
+    pub fn handle_tcp_frame(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        buf: &[u8],
+    ) {
+        self.receive(now, Protocol::Tcp, source, destination, buf);
+    }
+
+    #[inline]
+    fn receive(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        buf: &[u8],
+    ) {
         self.stats.datagrams_in += 1;
-        let id = match self.addrs.lookup(now, source) {
+        let book = match proto {
+            Protocol::Tcp => &mut self.tcp_addrs,
+            _ => &mut self.addrs,
+        };
+        let id = match book.lookup(now, source) {
             Some(id) => id,
             None => match stun::local_ufrag(buf).and_then(|u| self.ufrags.get(u)) {
                 Some(id) => *id,
@@ -390,7 +431,7 @@ impl Engine {
         let input = Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
                 destination,
                 contents,
@@ -419,7 +460,10 @@ impl Engine {
         // Only a STUN request the session took teaches an address (bounded
         // per session: a flood from new ports replaces, never grows).
         if accepted && stun::is_stun(buf) {
-            self.addrs.learn(now, source, id);
+            match proto {
+                Protocol::Tcp => self.tcp_addrs.learn(now, source, id),
+                _ => self.addrs.learn(now, source, id),
+            }
         }
         self.drive(id);
         self.process(now);
@@ -460,6 +504,7 @@ impl Engine {
         {
             self.last_tick = Some(now);
             self.addrs.sweep(now);
+            self.tcp_addrs.sweep(now);
             self.tick(now);
             self.process(now);
         }
@@ -588,9 +633,13 @@ impl Engine {
                 // Loss towards the peer from its transport-wide feedback,
                 // each second: an audio stream's own receiver reports come
                 // only every five.
-                if let Some(s) = self.sessions.get_mut(&id)
-                    && let Some(l) = st.egress_loss_fraction
-                {
+                let Some(s) = self.sessions.get_mut(&id) else {
+                    return;
+                };
+                if let Some(pair) = &st.selected_candidate_pair {
+                    s.link.tcp = pair.protocol == Protocol::Tcp;
+                }
+                if let Some(l) = st.egress_loss_fraction {
                     s.on_loss_report(now, l, super::audio::LossReport::Transport);
                 }
             }
@@ -641,6 +690,7 @@ impl Engine {
         };
         self.ufrags.remove(&s.ice_ufrag);
         self.addrs.forget_session(id);
+        self.tcp_addrs.forget_session(id);
         for (ssrc, r) in &s.rx_ssrc {
             if r.layer > 0 {
                 self.upper_layers.push((**ssrc, None));
@@ -688,7 +738,7 @@ impl Engine {
 
     fn snapshot(&self) -> EngineStats {
         let mut st = self.stats.clone();
-        st.addrs_evicted = self.addrs.evicted;
+        st.addrs_evicted = self.addrs.evicted + self.tcp_addrs.evicted;
         st.rooms = self
             .rooms
             .values()
@@ -728,6 +778,7 @@ impl Engine {
                     .flat_map(|t| t.layers.iter())
                     .map(|l| l.bitrate_bps)
                     .sum(),
+                tcp: s.link.tcp,
             })
             .collect();
         st

@@ -85,13 +85,15 @@ pub struct TrackRef {
     pub layer: u8,
 }
 
-/// A UDP datagram to send.
+/// A datagram to send: UDP, or one RFC 4571 frame on an ICE-TCP
+/// connection (`tcp`; the connection is the (source, destination) pair).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Datagram {
     /// Local address to send from (one of the advertised candidates).
     pub source: SocketAddr,
     pub destination: SocketAddr,
     pub contents: Vec<u8>,
+    pub tcp: bool,
 }
 
 /// What kind of peer joins; decides its default receive slots and rights.
@@ -363,6 +365,9 @@ pub struct ParticipantStats {
     /// What the participant publishes, summed over its tracks' layers as
     /// last measured (bit/s, RTP payload + header).
     pub bitrate_in_bps: u64,
+    /// Its media runs over ICE-TCP (the selected candidate pair is TCP:
+    /// its UDP is blocked somewhere on the way).
+    pub tcp: bool,
 }
 
 /// Counters of one engine (a worker thread's share of the server).

@@ -13,6 +13,7 @@ use str0m::change::SdpOffer;
 use str0m::config::DtlsCert;
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Pt, Rid};
+use str0m::net::{Protocol, TcpType};
 use str0m::rtp::Ssrc;
 use str0m::{Candidate, Event as RtcEvent, Output, Rtc, RtcConfig};
 
@@ -101,6 +102,8 @@ pub struct LinkStats {
     /// Fraction lost on the way to the peer, from its receiver reports.
     pub loss_out: f32,
     pub rtt_ms: u32,
+    /// The selected ICE candidate pair is TCP (from str0m's peer stats).
+    pub tcp: bool,
 }
 
 /// Build the `Rtc` every session uses: ICE-lite, RTP mode, only the codecs
@@ -147,10 +150,23 @@ impl Session {
         req: &JoinRequest,
         cert: &DtlsCert,
         local_addrs: &[SocketAddr],
+        tcp_addrs: &[SocketAddr],
     ) -> Session {
         let mut rtc = new_rtc(now, cert, req.role);
         for a in local_addrs {
             if let Ok(c) = Candidate::host(*a, "udp") {
+                rtc.add_local_candidate(c);
+            }
+        }
+        // ICE-TCP (RFC 6544): passive, the peer connects to us. Its
+        // priority is below UDP's, so a peer that can use UDP does.
+        for a in tcp_addrs {
+            if let Ok(c) = Candidate::builder()
+                .tcp()
+                .host(*a)
+                .tcptype(TcpType::Passive)
+                .build()
+            {
                 rtc.add_local_candidate(c);
             }
         }
@@ -224,6 +240,7 @@ impl Session {
                     source: t.source,
                     destination: t.destination,
                     contents: t.contents.into(),
+                    tcp: t.proto == Protocol::Tcp,
                 }),
                 Ok(Output::Event(e)) => events.push_back((self.id, e)),
                 Err(e) => {

@@ -7,13 +7,18 @@
 //!   STUN request from a new address by its ICE username (hash map);
 //! - one worker per core, each owning an `Engine` with a share of the rooms
 //!   (a room lives on one worker, so its fan-out needs no locks); a worker
-//!   sends its own output with `sendmmsg`.
+//!   sends its own output with `sendmmsg`;
+//! - with ICE-TCP on, one thread for the TCP listener (`tcp`): RFC 4571
+//!   frames to and from the same workers, routed by the first STUN
+//!   request's ufrag.
 //!
 //! Control talks to workers through bounded channels; workers never wait on
 //! control, storage or disk.
 
+mod framing;
 mod routes;
 mod shard;
+pub mod tcp;
 pub mod udp;
 
 use std::collections::HashMap;
@@ -62,6 +67,11 @@ pub enum MediaError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot listen on ICE-TCP port {addr} (media.tcp_port): {source}")]
+    BindTcp {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Command(#[from] CommandError),
     #[error("media worker is busy; try again")]
@@ -72,6 +82,9 @@ pub enum MediaError {
 
 pub(crate) enum ShardInput {
     Datagrams(DatagramBatch),
+    /// RFC 4571 frames from ICE-TCP connections (source: the peer's end,
+    /// destination: our candidate's address).
+    TcpFrames(DatagramBatch),
     Command(Command, oneshot::Sender<Result<Reply, CommandError>>),
 }
 
@@ -115,6 +128,8 @@ pub struct DriverCounters {
     /// silence or because their session left (`routes`); a steady climb
     /// with few sessions is a STUN flood.
     pub routes_evicted: AtomicU64,
+    /// ICE-TCP connections: accepted, refused, closed, frames.
+    pub tcp: Arc<tcp::TcpCounters>,
 }
 
 struct Shared {
@@ -124,6 +139,8 @@ struct Shared {
     /// read by the receive thread only while it sheds.
     upper_layers: RwLock<HashMap<u32, u8>>,
     counters: DriverCounters,
+    /// Open ICE-TCP connections, for the workers' TCP transmits.
+    tcp_conns: tcp::TcpConns,
     stop: AtomicBool,
 }
 
@@ -145,6 +162,7 @@ struct MediaInner {
     participants: Mutex<HashMap<ParticipantId, (usize, String, String)>>,
     next_participant: AtomicU64,
     local_addrs: Vec<SocketAddr>,
+    tcp_addrs: Vec<SocketAddr>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Packets of recorded rooms, until the recorder takes the receiver.
     tap_rx: Mutex<Option<Receiver<Tapped>>>,
@@ -159,6 +177,9 @@ pub struct MediaSettings {
     pub workers: usize,
     pub audio_slots_max: usize,
     pub socket_buffer_bytes: usize,
+    /// ICE-TCP: the port to listen on at `bind` (0: any free one); `None`
+    /// offers no TCP candidate.
+    pub tcp_port: Option<u16>,
 }
 
 impl Media {
@@ -174,10 +195,44 @@ impl Media {
             settings.advertise.clone()
         };
         let (sockets, local_addrs) = bind_sockets(&settings, &advertise)?;
+        // ICE-TCP: one listener; a passive candidate at each advertised IP.
+        let tcp_listener = match settings.tcp_port {
+            Some(port) => {
+                let addr = SocketAddr::new(settings.bind, port);
+                let l = tcp::bind(addr).map_err(|source| MediaError::BindTcp { addr, source })?;
+                let port = l
+                    .local_addr()
+                    .map_err(|source| MediaError::BindTcp { addr, source })?
+                    .port();
+                // An IPv4 listener cannot take IPv6 connections (an
+                // unspecified IPv6 one takes both).
+                let reachable = |ip: &IpAddr| {
+                    ip.is_ipv4() == settings.bind.is_ipv4()
+                        || settings.bind == IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED)
+                };
+                let mut ips: Vec<IpAddr> = Vec::new();
+                for (ip, _) in &advertise {
+                    if reachable(ip) && !ips.contains(ip) {
+                        ips.push(*ip);
+                    }
+                }
+                let cands: Vec<SocketAddr> = ips
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, port))
+                    .collect();
+                Some((l, cands))
+            }
+            None => None,
+        };
+        let tcp_addrs: Vec<SocketAddr> = tcp_listener
+            .as_ref()
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default();
         let shared = Arc::new(Shared {
             ufrags: RwLock::new(HashMap::new()),
             upper_layers: RwLock::new(HashMap::new()),
             counters: DriverCounters::default(),
+            tcp_conns: tcp::TcpConns::default(),
             stop: AtomicBool::new(false),
         });
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
@@ -194,6 +249,7 @@ impl Media {
             shards.push(tx);
             let cfg = EngineConfig {
                 local_addrs: local_addrs.clone(),
+                tcp_addrs: tcp_addrs.clone(),
                 audio_slots_max: settings.audio_slots_max,
             };
             let socks = sockets.clone();
@@ -219,6 +275,16 @@ impl Media {
                     .expect("spawn media receiver"),
             );
         }
+        if let Some((listener, cands)) = tcp_listener {
+            let shards = shards.clone();
+            let sh = shared.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("media-tcp".into())
+                    .spawn(move || tcp::run(listener, cands, shards, sh))
+                    .expect("spawn ICE-TCP listener"),
+            );
+        }
         let inner = MediaInner {
             shards,
             shared,
@@ -227,6 +293,7 @@ impl Media {
             participants: Mutex::new(HashMap::new()),
             next_participant: AtomicU64::new(1),
             local_addrs,
+            tcp_addrs,
             threads: Mutex::new(threads),
             tap_rx: Mutex::new(Some(tap_rx)),
         };
@@ -241,6 +308,11 @@ impl Media {
     /// Addresses peers send media to (one per advertised address).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.inner.local_addrs
+    }
+
+    /// ICE-TCP candidate addresses (empty when ICE-TCP is off).
+    pub fn tcp_addrs(&self) -> &[SocketAddr] {
+        &self.inner.tcp_addrs
     }
 
     pub fn counters(&self) -> &DriverCounters {

@@ -31,6 +31,8 @@ pub(super) fn run(
         by_source.insert(*a, i);
     }
     let mut outq: Vec<Vec<(SocketAddr, Vec<u8>)>> = vec![Vec::new(); sockets.len()];
+    // ICE-TCP frames (our address, the peer's, bytes), sent after each batch.
+    let mut tcp_out: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             return;
@@ -57,6 +59,11 @@ pub(super) fn run(
                         engine.handle_datagram(now, src, dst, &batch.bytes[start..start + len]);
                     }
                 }
+                ShardInput::TcpFrames(batch) => {
+                    for &(src, dst, start, len) in &batch.items {
+                        engine.handle_tcp_frame(now, src, dst, &batch.bytes[start..start + len]);
+                    }
+                }
                 ShardInput::Command(cmd, reply) => {
                     let _ = reply.send(engine.handle_command(now, cmd));
                 }
@@ -67,8 +74,20 @@ pub(super) fn run(
             engine.handle_timeout(now);
         }
         for d in engine.drain_transmits() {
+            if d.tcp {
+                tcp_out.push((d.source, d.destination, d.contents));
+                continue;
+            }
             let i = by_source.get(&d.source).copied().unwrap_or(0);
             outq[i].push((d.destination, d.contents));
+        }
+        if !tcp_out.is_empty() {
+            let dropped = shared.tcp_conns.send(tcp_out.drain(..));
+            shared
+                .counters
+                .tcp
+                .frames_dropped
+                .fetch_add(dropped, Ordering::Relaxed);
         }
         for (i, q) in outq.iter_mut().enumerate() {
             if q.is_empty() {

@@ -383,11 +383,19 @@ impl LiveRooms {
             .expect("links lock")
             .sample(now, &measures);
         if !samples.is_empty() {
+            // Which endpoints run over ICE-TCP (the wall and the readiness
+            // board mark them "TCP": their UDP is blocked).
+            let tcp: std::collections::HashSet<&str> = stats
+                .iter()
+                .filter(|p| p.connected && p.tcp && p.room == room.meeting)
+                .filter_map(|p| state.endpoint_of(p.participant))
+                .collect();
             let links: Vec<serde_json::Value> = samples
                 .iter()
                 .map(|(id, s)| {
                     json!({
                         "endpoint_id": id,
+                        "transport": if tcp.contains(id.as_str()) { "tcp" } else { "udp" },
                         "kbps_in": s.kbps_in,
                         "loss_in_pct": s.loss_in_pct,
                         "loss_out_pct": s.loss_out_pct,

@@ -31,7 +31,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn room_url(base: &str, token: &str, name: &str) -> String {
+pub(crate) fn room_url(base: &str, token: &str, name: &str) -> String {
     reqwest::Url::parse_with_params(
         &format!("{base}/room/demo"),
         &[("token", token), ("name", name)],
@@ -41,7 +41,7 @@ fn room_url(base: &str, token: &str, name: &str) -> String {
 }
 
 /// `diemcau.stats()` of a page, or the error as a JSON string.
-async fn stats(page: &Session) -> Value {
+pub(crate) async fn stats(page: &Session) -> Value {
     match page
         .eval_promise("window.diemcau ? window.diemcau.stats() : null")
         .await
@@ -52,7 +52,7 @@ async fn stats(page: &Session) -> Value {
 }
 
 /// The stage shows decoded video and at least one audio slot carries bytes.
-fn sees_and_hears(stats: &Value) -> bool {
+pub(crate) fn sees_and_hears(stats: &Value) -> bool {
     let frames = stats["stage"]["framesDecoded"].as_u64().unwrap_or(0);
     let audio = stats["audio"].as_array().is_some_and(|slots| {
         slots
@@ -63,7 +63,7 @@ fn sees_and_hears(stats: &Value) -> bool {
 }
 
 /// Everything a failure message needs to be diagnosed from CI output.
-async fn describe(label: &str, page: &Session) -> String {
+pub(crate) async fn describe(label: &str, page: &Session) -> String {
     let state = page
         .execute(
             "return window.diemcau ? window.diemcau.state() : 'no window.diemcau';",

@@ -357,6 +357,7 @@ both_backends! {
             .env("DIEMCAU_HTTP__METRICS_LISTEN", "off")
             .env("DIEMCAU_MEDIA__BIND", "127.0.0.1")
             .env("DIEMCAU_MEDIA__UDP_PORT", "0")
+            .env("DIEMCAU_MEDIA__TCP_PORT", "0")
             .env("DIEMCAU_MEDIA__ADVERTISE", r#"["127.0.0.1"]"#)
             .env("DIEMCAU_MEDIA__WORKERS", "1")
             .env("DIEMCAU_CASCADE__NODE_ID", "top")

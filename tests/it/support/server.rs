@@ -40,6 +40,9 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     c.http.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     c.media.bind = "127.0.0.1".parse().unwrap();
     c.media.udp_port = 0;
+    // ICE-TCP on, on a free port: every test's rooms get a TCP candidate
+    // too, as in production.
+    c.media.tcp_port = 0;
     c.media.advertise = vec!["127.0.0.1".parse().unwrap()];
     c.media.workers = 2;
     c.demo.token = Some(DEMO_TOKEN.into());

@@ -119,6 +119,7 @@ impl World {
         let engine = Engine::new(
             EngineConfig {
                 local_addrs: vec![SERVER.parse().unwrap()],
+                tcp_addrs: vec![],
                 audio_slots_max: 3,
             },
             now,
