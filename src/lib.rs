@@ -8,6 +8,7 @@ pub mod conference;
 pub mod config;
 pub mod control;
 pub mod demo;
+pub mod demo_content;
 pub mod demo_signing;
 pub mod media;
 pub mod net;

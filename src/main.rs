@@ -180,6 +180,11 @@ fn main() -> anyhow::Result<()> {
             let province = diemcau::demo::seed(&server.state().store)
                 .await
                 .context("seed the demo province")?;
+            // The paperless side: agenda, a sealed programme, a motion. A
+            // failure here leaves the demo running without them.
+            if let Err(e) = diemcau::demo_content::seed(server.state(), &province.meeting_id).await {
+                tracing::warn!(error = %format!("{e:#}"), "the demo meeting's agenda and documents were not seeded");
+            }
             print_demo_province(&server, &province);
         }
         tokio::signal::ctrl_c().await.context("wait for ctrl-c")?;

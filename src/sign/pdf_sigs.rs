@@ -213,11 +213,13 @@ fn signature(bytes: &[u8], d: &Dictionary, field: Option<String>) -> FoundSignat
         .and_then(Object::as_name)
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
+    // A text string: PDFDocEncoding or UTF-16BE with a BOM (some writers,
+    // ours among them, use the latter for every text string).
     let claimed_at_ms = d
         .get(b"M")
         .and_then(Object::as_str)
         .ok()
-        .and_then(parse_pdf_date);
+        .and_then(|m| parse_pdf_date(pdf_text(m).as_bytes()));
     let mut out = FoundSignature {
         field,
         sub_filter,
@@ -375,6 +377,15 @@ mod tests {
         assert_eq!(parse_pdf_date(b"D:20261205023000Z"), Some(ms));
         assert_eq!(parse_pdf_date(b"D:2026"), Some(1_767_225_600_000));
         assert_eq!(parse_pdf_date(b"D:20261305"), None);
+        let utf16: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(
+                "D:20261205093000+07'00'"
+                    .encode_utf16()
+                    .flat_map(u16::to_be_bytes),
+            )
+            .collect();
+        assert_eq!(parse_pdf_date(pdf_text(&utf16).as_bytes()), Some(ms));
     }
 
     #[test]

@@ -190,3 +190,48 @@ both_backends! {
         srv.server.shutdown().await;
     }
 }
+
+/// What a newcomer sees in the demo: its province meeting has an agenda, a
+/// motion and the programme sealed with the demo seal, which checks valid
+/// against the demo CA and its CRL.
+#[tokio::test]
+async fn the_demo_meeting_has_an_agenda_a_motion_and_a_programme_sealed_valid() {
+    let srv = start_with(|c| {
+        let dir = c.data_dir.clone();
+        diemcau::demo_signing::prepare(&dir, &mut c.signatures).unwrap();
+    })
+    .await;
+    let state = srv.server.state();
+    let province = diemcau::demo::seed(&state.store).await.unwrap();
+    diemcau::demo_content::seed(state, &province.meeting_id)
+        .await
+        .unwrap();
+    // A second start seeds nothing twice.
+    diemcau::demo_content::seed(state, &province.meeting_id)
+        .await
+        .unwrap();
+    let docs = state
+        .documents
+        .list(&province.meeting_id, true)
+        .await
+        .unwrap();
+    assert_eq!(docs.len(), 1);
+    let sig = &docs[0].signatures[0];
+    assert_eq!(sig.status, diemcau::sign::SignatureStatus::Valid, "{sig:?}");
+    assert!(
+        sig.signer.contains("TRÌNH DIỄN — không có giá trị pháp lý"),
+        "{}",
+        sig.signer
+    );
+    assert!(sig.signed_at_ms.is_some());
+    let agenda = diemcau::control::agenda::Agendas::new(state.store.clone())
+        .agenda(&province.meeting_id)
+        .await
+        .unwrap();
+    assert_eq!(agenda.items.len(), 3);
+    assert_eq!(
+        docs[0].agenda_item_id.as_deref(),
+        Some(agenda.items[0].id.as_str())
+    );
+    srv.server.shutdown().await;
+}

@@ -75,7 +75,7 @@ pub(super) async fn seal_bytes(
 
 /// Sign `pdf` with the organisation's seal (PAdES B-T when a timestamp
 /// server is configured, else B-B); why not, as text, when it cannot.
-pub(super) async fn seal_pdf(
+pub(crate) async fn seal_pdf(
     state: &AppState,
     pdf: Vec<u8>,
     reason: &'static str,

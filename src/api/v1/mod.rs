@@ -11,7 +11,7 @@ mod endpoints;
 mod live;
 pub mod meetings;
 pub mod minutes;
-mod minutes_seal;
+pub(crate) mod minutes_seal;
 mod minutes_sign;
 mod org;
 mod quality;
