@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::font::{Face, FontUse};
-use super::write::{Objects, number};
+use super::write::number;
 use crate::control::minutes::{Minutes, VersionInfo, VersionStatus};
 
 const PAGE_W: f32 = 595.28;
@@ -494,43 +494,11 @@ pub fn render(m: &Minutes, version: Option<&VersionInfo>) -> Result<Vec<u8>, Str
         );
     }
 
-    let mut objects = Objects::new(1);
-    let catalog = objects.reserve();
-    let tree = objects.reserve();
-    let f1 = objects.reserve();
-    let f2 = objects.reserve();
-    let mut kids = Vec::new();
-    for content in &l.pages {
-        let c = objects.stream("", content.as_bytes(), true);
-        kids.push(objects.add(format!(
-            "<< /Type /Page /Parent {tree} 0 R /MediaBox [0 0 {} {}] /Contents {c} 0 R \
-             /Resources << /Font << /F1 {f1} 0 R /F2 {f2} 0 R >> >> >>",
-            number(f64::from(PAGE_W)),
-            number(f64::from(PAGE_H))
-        )));
-    }
-    l.regular.embed(&mut objects, f1)?;
-    l.bold.embed(&mut objects, f2)?;
-    let kids_list: Vec<String> = kids.iter().map(|k| format!("{k} 0 R")).collect();
-    objects.set(
-        tree,
-        format!(
-            "<< /Type /Pages /Kids [{}] /Count {} >>",
-            kids_list.join(" "),
-            kids.len()
-        ),
-    );
-    objects.set(
-        catalog,
-        format!("<< /Type /Catalog /Pages {tree} 0 R /Lang (vi-VN) >>"),
-    );
-    let title: Vec<u8> = std::iter::once(0xFEFFu16)
-        .chain(format!("Biên bản — {}", h.title).encode_utf16())
-        .flat_map(u16::to_be_bytes)
-        .collect();
-    let info = objects.add(format!(
-        "<< /Title {} /Producer (diemcau) >>",
-        super::write::hex_string(&title)
-    ));
-    Ok(objects.finish_document(catalog, Some(info)))
+    super::document::assemble(
+        &l.pages,
+        (PAGE_W, PAGE_H),
+        &l.regular,
+        &l.bold,
+        &format!("Biên bản — {}", h.title),
+    )
 }

@@ -3,6 +3,7 @@
 //! table reports (the readiness board, the monthly unit report: [`table`]),
 //! all writing Vietnamese text with an embedded, subset DejaVu Sans.
 
+pub mod document;
 pub mod font;
 pub mod minutes;
 pub mod results;

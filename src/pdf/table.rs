@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::font::{Face, FontUse};
-use super::write::{Objects, hex_string, number};
+use super::write::number;
 
 const PAGE_W: f32 = 841.89;
 const PAGE_H: f32 = 595.28;
@@ -166,43 +166,5 @@ pub fn render(t: &Table<'_>) -> Result<Vec<u8>, String> {
         );
     }
 
-    let mut objects = Objects::new(1);
-    let catalog = objects.reserve();
-    let tree = objects.reserve();
-    let f1 = objects.reserve();
-    let f2 = objects.reserve();
-    let mut kids = Vec::new();
-    for content in &p.pages {
-        let c = objects.stream("", content.as_bytes(), true);
-        kids.push(objects.add(format!(
-            "<< /Type /Page /Parent {tree} 0 R /MediaBox [0 0 {} {}] /Contents {c} 0 R \
-             /Resources << /Font << /F1 {f1} 0 R /F2 {f2} 0 R >> >> >>",
-            number(f64::from(PAGE_W)),
-            number(f64::from(PAGE_H))
-        )));
-    }
-    p.regular.embed(&mut objects, f1)?;
-    p.bold.embed(&mut objects, f2)?;
-    let list: Vec<String> = kids.iter().map(|k| format!("{k} 0 R")).collect();
-    objects.set(
-        tree,
-        format!(
-            "<< /Type /Pages /Kids [{}] /Count {} >>",
-            list.join(" "),
-            kids.len()
-        ),
-    );
-    objects.set(
-        catalog,
-        format!("<< /Type /Catalog /Pages {tree} 0 R /Lang (vi-VN) >>"),
-    );
-    let title: Vec<u8> = std::iter::once(0xFEFFu16)
-        .chain(t.title.encode_utf16())
-        .flat_map(u16::to_be_bytes)
-        .collect();
-    let info = objects.add(format!(
-        "<< /Title {} /Producer (diemcau) >>",
-        hex_string(&title)
-    ));
-    Ok(objects.finish_document(catalog, Some(info)))
+    super::document::assemble(&p.pages, (PAGE_W, PAGE_H), &p.regular, &p.bold, t.title)
 }
