@@ -93,18 +93,10 @@ async fn recheck_if_trust_changed(state: api::AppState) {
     }
     if !before.is_empty() && state.recheck.start() {
         let actor = system_actor("trust anchors or CRL files changed");
-        loop {
-            if let Err(e) = state
-                .documents
-                .recheck_all(&actor, state.recheck.clone())
-                .await
-            {
-                tracing::warn!(error = %e, "the signature re-check at start stopped");
-            }
-            if !state.recheck.finish() {
-                break;
-            }
-        }
+        state
+            .documents
+            .recheck_until_settled(&actor, state.recheck.clone())
+            .await;
     }
     if let Err(e) = tokio::fs::write(&mark, now).await {
         tracing::warn!(file = %mark.display(), error = %e, "trust fingerprint not kept");

@@ -107,16 +107,7 @@ fn start_recheck(state: &AppState, caller: &Caller) -> RecheckState {
             state.recheck.clone(),
             caller.actor(),
         );
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = docs.recheck_all(&actor, progress.clone()).await {
-                    tracing::warn!(error = %e, "the signature re-check stopped");
-                }
-                if !progress.finish() {
-                    break;
-                }
-            }
-        });
+        tokio::spawn(async move { docs.recheck_until_settled(&actor, progress).await });
     }
     state.recheck.state()
 }

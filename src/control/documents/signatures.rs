@@ -135,6 +135,19 @@ impl Documents {
         Ok(at)
     }
 
+    /// Run the re-check `progress` was claimed for (`RecheckProgress::start`)
+    /// and again while changes arrived during it, then release the claim.
+    pub async fn recheck_until_settled(&self, actor: &Actor, progress: Arc<RecheckProgress>) {
+        loop {
+            if let Err(e) = self.recheck_all(actor, progress.clone()).await {
+                tracing::warn!(error = %e, "the signature re-check stopped");
+            }
+            if !progress.finish() {
+                break;
+            }
+        }
+    }
+
     /// Check every stored PDF again (trust anchors or CRLs changed),
     /// reporting progress; audited once with what changed.
     pub async fn recheck_all(
