@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, Method, header};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use schemars::JsonSchema;
@@ -125,16 +125,7 @@ async fn answer(v: MinutesView, pdf: bool) -> Result<Response, ApiError> {
         Some(n) => format!("bien-ban-{}-v{n}.pdf", v.minutes.header.meeting_id),
         None => format!("bien-ban-{}-du-thao.pdf", v.minutes.header.meeting_id),
     };
-    let mut r = bytes.into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pdf"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(r)
+    Ok(super::file_answer(bytes, "application/pdf", true, &name))
 }
 
 /// What the secretary saves.
@@ -440,19 +431,13 @@ async fn signed_pdf(
     let Some(bytes) = super::minutes_seal::stored_pdf(state, meeting, v.info.version).await? else {
         return Ok(None);
     };
-    let mut r = bytes.into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pdf"),
-    );
-    if let Ok(hv) = HeaderValue::from_str(&format!(
-        "inline; filename=\"bien-ban-{meeting}-v{}.pdf\"",
-        v.info.version
-    )) {
-        h.insert(header::CONTENT_DISPOSITION, hv);
-    }
-    Ok(Some(r))
+    let name = format!("bien-ban-{meeting}-v{}.pdf", v.info.version);
+    Ok(Some(super::file_answer(
+        bytes,
+        "application/pdf",
+        true,
+        &name,
+    )))
 }
 
 async fn attendance(

@@ -59,6 +59,25 @@ pub fn api() -> Api<AppState> {
     audit::add_routes(api)
 }
 
+/// A file as an answer: its media type and its name, `inline` (shown in
+/// the browser) or as an `attachment` (saved).
+pub fn file_answer(
+    body: impl Into<axum::body::Body>,
+    mime: &'static str,
+    inline: bool,
+    name: &str,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let mut r = axum::response::Response::new(body.into());
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    let how = if inline { "inline" } else { "attachment" };
+    if let Ok(v) = HeaderValue::from_str(&format!("{how}; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
 /// For PATCH bodies: a field that is present (even as `null`) is
 /// `Some(value)`; an absent one stays `None` through `#[serde(default)]`.
 pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>

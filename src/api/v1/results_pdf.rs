@@ -4,8 +4,7 @@
 //! store, served to everyone who may read the meeting.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
@@ -200,14 +199,6 @@ async fn download(
         .bytes()
         .await
         .map_err(|e| ApiError::unavailable("objects_unavailable", e.to_string()))?;
-    let mut r = bytes.into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pdf"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"ket-qua-{motion}.pdf\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(r)
+    let name = format!("ket-qua-{motion}.pdf");
+    Ok(super::file_answer(bytes, "application/pdf", true, &name))
 }
