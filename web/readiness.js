@@ -41,6 +41,11 @@
       q_row: "kết nối {min} phút · rớt {drops} lần · mất gói p50/p95 {l50}/{l95} % · RTT p50/p95 {r50}/{r95} ms",
       q_loss: "Mất gói p95",
       q_rtt: "RTT p95",
+      q_audio: "Âm thanh đến đủ {pct} %",
+      q_audio_none: "Không gửi âm thanh",
+      q_freeze: "Đứng hình {n}/phút",
+      q_layers: "Hình chính đã nhận: thấp {low} % · vừa {mid} % · cao {high} %",
+      q_media: "jitter p50/p95 {j50}/{j95} ms · đứng hình {n} lần ({s} s)",
       r_title: "Báo cáo tháng theo đơn vị",
       r_month: "Tháng",
     },
@@ -72,6 +77,11 @@
       q_row: "connected {min} min · {drops} drops · loss p50/p95 {l50}/{l95} % · RTT p50/p95 {r50}/{r95} ms",
       q_loss: "Loss p95",
       q_rtt: "RTT p95",
+      q_audio: "Audio arrived {pct} %",
+      q_audio_none: "Sent no audio",
+      q_freeze: "Freezes {n}/min",
+      q_layers: "Stage received: low {low} % · mid {mid} % · high {high} %",
+      q_media: "jitter p50/p95 {j50}/{j95} ms · {n} freezes ({s} s)",
       r_title: "Monthly report per unit",
       r_month: "Month",
     },
@@ -128,6 +138,29 @@
       if (!q || !box.isConnected) return;
       const bar = (cls, frac, label) =>
         el("div", { class: "rq-bar-wrap", title: label }, el("div", { class: `rq-bar ${cls}`, style: `width: ${Math.max(1, Math.min(100, frac * 100)).toFixed(1)}%` }), el("span", { class: "rq-bar-label", text: label }));
+      // Audio that did not arrive (full width: 5 % missing), freezes per
+      // minute (full width: 5), and the stage's layers as one stacked bar.
+      const audioBar = (r) => {
+        if (!r.audio_frames_expected) return el("div", { class: "rq-bar-label", text: t("q_audio_none") });
+        const pct = (100 * r.audio_frames_received) / r.audio_frames_expected;
+        return bar("rq-audio", (100 - pct) / 5, t("q_audio", { pct: pct.toFixed(2) }));
+      };
+      const freezeBar = (r) => {
+        const per = r.connected_ms > 0 ? r.video_freezes / (r.connected_ms / 60000) : 0;
+        return bar("rq-freeze", per / 5, t("q_freeze", { n: per.toFixed(2) }));
+      };
+      const layersBar = (r) => {
+        const [low, mid, high] = r.stage_layer_ms;
+        const all = low + mid + high;
+        const pc = (v) => (all ? Math.round((100 * v) / all) : 0);
+        const label = t("q_layers", { low: pc(low), mid: pc(mid), high: pc(high) });
+        return el(
+          "div",
+          { class: "rq-bar-wrap rq-layers", title: label },
+          ...[["rq-l0", low], ["rq-l1", mid], ["rq-l2", high]].map(([cls, v]) => el("div", { class: `rq-bar ${cls}`, style: `width: ${all ? ((100 * v) / all).toFixed(1) : 0}%` })),
+          el("span", { class: "rq-bar-label", text: label })
+        );
+      };
       const rows = [...q.rows].sort((a, b) => b.loss_p95_pct - a.loss_p95_pct || b.rtt_p95_ms - a.rtt_p95_ms);
       box.replaceChildren(
         el("h3", { text: t("q_title") }),
@@ -143,7 +176,11 @@
                   el("div", { class: "rq-name", text: r.name }),
                   bar("rq-loss", r.loss_p95_pct / 10, `${t("q_loss")} ${r.loss_p95_pct} %`),
                   bar("rq-rtt", r.rtt_p95_ms / 1000, `${t("q_rtt")} ${r.rtt_p95_ms} ms`),
-                  el("div", { class: "rq-meta", text: t("q_row", { min: Math.round(r.connected_ms / 60000), drops: r.drops, l50: r.loss_p50_pct, l95: r.loss_p95_pct, r50: r.rtt_p50_ms, r95: r.rtt_p95_ms }) })
+                  audioBar(r),
+                  freezeBar(r),
+                  layersBar(r),
+                  el("div", { class: "rq-meta", text: t("q_row", { min: Math.round(r.connected_ms / 60000), drops: r.drops, l50: r.loss_p50_pct, l95: r.loss_p95_pct, r50: r.rtt_p50_ms, r95: r.rtt_p95_ms }) }),
+                  el("div", { class: "rq-meta", text: t("q_media", { j50: r.jitter_p50_ms, j95: r.jitter_p95_ms, n: r.video_freezes, s: (r.video_freeze_ms / 1000).toFixed(1) }) })
                 )
               )
             )

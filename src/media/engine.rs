@@ -646,6 +646,14 @@ impl Engine {
             RtcEvent::MediaIngressStats(st) => {
                 if let Some(s) = self.sessions.get_mut(&id) {
                     s.link.loss_in = st.loss.unwrap_or(0.0);
+                    // Jitter in RTP clock units: audio's (48 kHz) is the
+                    // figure a listener hears; video's would read tenfold.
+                    if s.published
+                        .iter()
+                        .any(|(m, t)| *m == st.mid && self.tracks.get(t).is_some_and(|t| !t.video))
+                    {
+                        s.link.jitter_ms = st.jitter / 48;
+                    }
                     s.link.nacks_out.insert((st.mid, st.rid), st.nacks);
                 }
             }
@@ -762,23 +770,37 @@ impl Engine {
         st.participants = self
             .sessions
             .values()
-            .map(|s| super::ParticipantStats {
-                room: s.room.clone(),
-                participant: s.id,
-                name: s.name.clone(),
-                connected: s.connected,
-                loss_in_permille: (s.link.loss_in.clamp(0.0, 1.0) * 1000.0) as u32,
-                loss_out_permille: (s.link.loss_out.clamp(0.0, 1.0) * 1000.0) as u32,
-                rtt_ms: s.link.rtt_ms,
-                bwe_bps: s.bwe_bps.unwrap_or(0),
-                bitrate_in_bps: s
-                    .published
-                    .iter()
-                    .filter_map(|(_, t)| self.tracks.get(t))
-                    .flat_map(|t| t.layers.iter())
-                    .map(|l| l.bitrate_bps)
-                    .sum(),
-                tcp: s.link.tcp,
+            .map(|s| {
+                // Its first audio and first video track (a relay's others
+                // are rooms of the other side, reported there).
+                let own = |video: bool| {
+                    s.track_of_kind(video, &self.tracks)
+                        .and_then(|t| self.tracks.get(&t))
+                };
+                super::ParticipantStats {
+                    room: s.room.clone(),
+                    participant: s.id,
+                    name: s.name.clone(),
+                    connected: s.connected,
+                    loss_in_permille: (s.link.loss_in.clamp(0.0, 1.0) * 1000.0) as u32,
+                    loss_out_permille: (s.link.loss_out.clamp(0.0, 1.0) * 1000.0) as u32,
+                    rtt_ms: s.link.rtt_ms,
+                    bwe_bps: s.bwe_bps.unwrap_or(0),
+                    bitrate_in_bps: s
+                        .published
+                        .iter()
+                        .filter_map(|(_, t)| self.tracks.get(t))
+                        .flat_map(|t| t.layers.iter())
+                        .map(|l| l.bitrate_bps)
+                        .sum(),
+                    tcp: s.link.tcp,
+                    jitter_ms: s.link.jitter_ms,
+                    audio_frames_expected: own(false).map_or(0, |t| t.continuity.expected()),
+                    audio_frames_received: own(false).map_or(0, |t| t.continuity.received()),
+                    video_freezes: own(true).map_or(0, |t| t.freezes.freezes),
+                    video_freeze_ms: own(true).map_or(0, |t| t.freezes.freeze_ms),
+                    stage_layer_ms: s.stage_layer_ms,
+                }
             })
             .collect();
         st

@@ -20,6 +20,7 @@ pub mod forwarder;
 pub mod keyframe;
 pub mod police;
 pub mod policy;
+pub mod quality;
 pub mod red;
 pub mod room;
 pub mod route;
@@ -368,6 +369,17 @@ pub struct ParticipantStats {
     /// Its media runs over ICE-TCP (the selected candidate pair is TCP:
     /// its UDP is blocked somewhere on the way).
     pub tcp: bool,
+    /// Interarrival jitter of its audio at the server, ms.
+    pub jitter_ms: u32,
+    /// Its audio frames sent (by sequence number) and arrived here, RED's
+    /// refills included (`media::quality`), over the session.
+    pub audio_frames_expected: u64,
+    pub audio_frames_received: u64,
+    /// Stalls of its video on the way in, and their total length, ms.
+    pub video_freezes: u32,
+    pub video_freeze_ms: u64,
+    /// Time its stage slot showed each simulcast layer (low, mid, high), ms.
+    pub stage_layer_ms: [u64; room::MAX_LAYERS],
 }
 
 /// Counters of one engine (a worker thread's share of the server).

@@ -74,6 +74,11 @@ pub struct PublishedTrack {
     /// Audio: the newest (extended seq, RTP timestamp) received, so a RED
     /// packet's redundancy refills only what was lost since.
     pub audio_last: Option<(u64, u32)>,
+    /// Audio: frames that arrived (refilled ones included) against those
+    /// sent, for the report after the meeting.
+    pub continuity: super::quality::AudioContinuity,
+    /// Video: stalls of the lowest layer (every publisher sends it).
+    pub freezes: super::quality::FreezeMeter,
 }
 
 impl PublishedTrack {
@@ -86,6 +91,8 @@ impl PublishedTrack {
             codec: None,
             layers: Default::default(),
             audio_last: None,
+            continuity: Default::default(),
+            freezes: Default::default(),
         }
     }
 

@@ -120,6 +120,15 @@ impl Engine {
         if !video && audio_last.is_none_or(|(s, _)| *pkt.seq_no > s) {
             track.audio_last = Some((*pkt.seq_no, pkt.header.timestamp));
         }
+        // Counted here, before the mute policy: a muted commune's link is
+        // reported too.
+        if video {
+            if src.layer == 0 {
+                track.freezes.on_packet(now, pkt.header.timestamp);
+            }
+        } else {
+            count_audio(track, &pkt, red_of, audio_last);
+        }
         let layer = &mut track.layers[src.layer as usize];
         let first_packet = !layer.is_active(now);
         layer.on_packet(now, pkt.payload.len());
@@ -367,4 +376,23 @@ impl Engine {
 /// Codecs a slot can carry, for tests and diagnostics.
 pub fn forwardable(codec: Codec) -> bool {
     matches!(codec, Codec::Opus | Codec::Vp8 | Codec::H264)
+}
+
+/// Count the audio frames one packet brings: its primary, and for RED the
+/// lost frames its redundancy refills (the same ones `audio::unwrap` will).
+fn count_audio(
+    track: &mut super::room::PublishedTrack,
+    pkt: &RtpPacket,
+    red_of: Option<u8>,
+    last: Option<(u64, u32)>,
+) {
+    let seq = *pkt.seq_no;
+    if red_of.is_some()
+        && let Ok(p) = super::red::RedPacket::parse(&pkt.payload)
+    {
+        for (s, _, _) in super::red::recoverable(&p, seq, pkt.header.timestamp, last) {
+            track.continuity.on_frame(s);
+        }
+    }
+    track.continuity.on_frame(seq);
 }

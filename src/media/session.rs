@@ -88,6 +88,9 @@ pub struct Session {
     /// Until then that redundancy is two frames deep (the loss was last
     /// above [`super::audio::RED_DEEP_LOSS`]).
     pub red_deep_until: Option<Instant>,
+    /// Time its stage slot showed each simulcast layer (low, mid, high),
+    /// ms: what the room actually saw, for the report after the meeting.
+    pub stage_layer_ms: [u64; super::room::MAX_LAYERS],
 }
 
 /// Link quality of one peer, from RTCP as str0m reports it each second.
@@ -102,6 +105,9 @@ pub struct LinkStats {
     /// Fraction lost on the way to the peer, from its receiver reports.
     pub loss_out: f32,
     pub rtt_ms: u32,
+    /// Interarrival jitter of what it sends us, ms (its audio: the
+    /// stream a listener notices first).
+    pub jitter_ms: u32,
     /// The selected ICE candidate pair is TCP (from str0m's peer stats).
     pub tcp: bool,
 }
@@ -204,6 +210,7 @@ impl Session {
             loss_twcc: None,
             red_until: None,
             red_deep_until: None,
+            stage_layer_ms: [0; super::room::MAX_LAYERS],
         }
     }
 

@@ -23,6 +23,18 @@ const UPGRADE_HEADROOM: f64 = 1.2;
 
 impl Engine {
     pub(super) fn tick(&mut self, now: Instant) {
+        // What each subscriber's stage showed over this tick.
+        for s in self.sessions.values_mut() {
+            if let Some(t) = s
+                .slots
+                .iter()
+                .find(|sl| sl.video && sl.role == SlotRole::Stage)
+                .and_then(|sl| sl.fwd.current())
+                && let Some(ms) = s.stage_layer_ms.get_mut(t.layer as usize)
+            {
+                *ms += TICK.as_millis() as u64;
+            }
+        }
         // Layer bitrates, once per window.
         for t in self.tracks.values_mut() {
             for l in t.layers.iter_mut() {

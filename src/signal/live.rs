@@ -24,7 +24,7 @@ use tokio::sync::broadcast;
 
 use crate::control::live::{
     Effect, LINK_SAMPLE_MS, LinkAlert, LinkMeasure, LinkMonitor, LinksView, LiveError, LiveEvent,
-    LiveMeeting, MediaAction, QualityLog, QualitySummary,
+    LiveMeeting, MediaAction, MediaCounters, QualityLog, QualitySummary,
 };
 use crate::media::{Command, ParticipantId, ParticipantStats};
 use crate::net::Media;
@@ -370,6 +370,15 @@ impl LiveRooms {
                     loss_out_permille: p.loss_out_permille,
                     rtt_ms: p.rtt_ms,
                     bwe_bps: p.bwe_bps,
+                    session: p.participant,
+                    jitter_ms: p.jitter_ms,
+                    media: MediaCounters {
+                        audio_expected: p.audio_frames_expected,
+                        audio_received: p.audio_frames_received,
+                        video_freezes: p.video_freezes,
+                        video_freeze_ms: p.video_freeze_ms,
+                        stage_layer_ms: p.stage_layer_ms,
+                    },
                 })
             })
             .collect();

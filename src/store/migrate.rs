@@ -121,6 +121,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "results_pdfs",
         sql: include_str!("migrations/0020_results_pdfs.sql"),
     },
+    Migration {
+        version: 23,
+        name: "quality_media",
+        sql: include_str!("migrations/0023_quality_media.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

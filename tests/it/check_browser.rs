@@ -221,7 +221,9 @@ fn a_room_page_runs_the_technical_check_and_the_board_turns_green_then_red_witho
             &format!(
                 "const q = document.getElementById('rd-quality');\
                  return !!q && q.querySelector('h3').textContent === 'Chất lượng kết nối trong hội nghị'\
-                   && !!q.querySelector('.rq-row[data-endpoint={}] .rq-loss');",
+                   && !!q.querySelector('.rq-row[data-endpoint={0}] .rq-loss')\
+                   && q.querySelector('.rq-row[data-endpoint={0}] .rq-audio').parentElement.textContent.startsWith('Âm thanh đến đủ')\
+                   && !!q.querySelector('.rq-row[data-endpoint={0}] .rq-layers');",
                 json!(w.endpoint("a"))
             ),
             STEP_TIMEOUT,

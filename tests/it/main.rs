@@ -23,6 +23,7 @@ mod document_bounds;
 mod documents;
 mod endpoints;
 mod engine;
+mod engine_quality;
 mod engine_red;
 mod hardening;
 mod ice_tcp;

@@ -67,6 +67,16 @@ fn summary(endpoint: &str, first: i64, loss_p95: f64, rtt_p95: u32, drops: u32) 
         rtt_p95_ms: rtt_p95,
         kbps_in_mean: 900,
         drops,
+        jitter_p50_ms: 4,
+        jitter_p95_ms: 20,
+        // 50 minutes of 20 ms frames; each lost one per mille of loss p95
+        // (a room's continuity follows its loss), and a freeze a minute
+        // per drop.
+        audio_frames_expected: 150_000,
+        audio_frames_received: 150_000 - (loss_p95 * 1_500.0 / 10.0) as u64,
+        video_freezes: drops * 50,
+        video_freeze_ms: u64::from(drops) * 50 * 300,
+        stage_layer_ms: [0, 1_000_000, 2_000_000],
     }
 }
 
@@ -128,6 +138,9 @@ both_backends! {
         assert_eq!((a["loss_p95_mean_pct"].as_f64(), a["rtt_p95_mean_ms"].as_u64(), a["checks_ready"].as_u64()), (Some(2.0), Some(80), Some(1)));
         let b = unit("Xã Bình Minh");
         assert_eq!((b["attended"].as_u64(), b["on_time"].as_u64(), b["drops"].as_u64(), b["checks_failed"].as_u64()), (Some(1), Some(0), Some(3), Some(1)));
+        // 7.5 % loss: 1 125 of 150 000 frames missing; 150 freezes in 50 minutes.
+        assert_eq!((b["audio_continuity_pct"].as_f64(), b["freezes_per_minute"].as_f64()), (Some(99.25), Some(3.0)));
+        assert_eq!((a["audio_continuity_pct"].as_f64(), a["freezes_per_minute"].as_f64()), (Some(99.8), Some(1.0)));
         let p = unit("Tỉnh Thử Nghiệm");
         assert_eq!((p["planned"].as_u64(), p["attended"].as_u64(), p["checks_missing"].as_u64()), (Some(1), Some(0), Some(1)));
         assert!(p["loss_p95_mean_pct"].is_null());
@@ -137,12 +150,13 @@ both_backends! {
         let rows = sheet(bytes);
         assert_eq!(rows[3][0], Data::String("Đơn vị".into()));
         let row_b = rows.iter().find(|r| r[0] == Data::String("Xã Bình Minh".into())).expect("B's row");
-        assert_eq!((&row_b[1], &row_b[3], &row_b[5], &row_b[9]), (&Data::Float(1.0), &Data::Float(0.0), &Data::Float(7.5), &Data::Float(1.0)));
+        assert_eq!((&row_b[1], &row_b[3], &row_b[5], &row_b[11]), (&Data::Float(1.0), &Data::Float(0.0), &Data::Float(7.5), &Data::Float(1.0)));
+        assert_eq!((&row_b[7], &row_b[8]), (&Data::Float(99.25), &Data::Float(3.0)));
         assert_eq!(rows.len(), 4 + 3, "one row per unit");
         let (status, bytes) = download(op, &format!("/api/v1/reports/units?month={month}&format=pdf")).await;
         assert_eq!(status, 200);
         let text = pdf_text(&bytes).split_whitespace().collect::<Vec<_>>().join(" ");
-        for s in [format!("tháng {month}"), "Xã An Phú".into(), "Xã Bình Minh".into(), "Rớt kết nối".into(), "Xã Bình Minh 1 1 0 3 7.5 420 0 0 1 0".into()] {
+        for s in [format!("tháng {month}"), "Xã An Phú".into(), "Xã Bình Minh".into(), "Rớt kết nối".into(), "Xã Bình Minh 1 1 0 3 7.5 420 99.25 3.00 0 0 1 0".into(), "Âm thanh".into()] {
             assert!(text.contains(&s), "{s:?} in the PDF:\n{text}");
         }
         // Sub-operators see one subtree: not the province's report.
@@ -213,5 +227,13 @@ fn a_rooms_link_over_the_meeting_is_stored_when_it_ends() {
         );
         assert!(r["rtt_p95_ms"].as_u64().unwrap() < 1_000, "{r}");
         assert_eq!(r["loss_p95_pct"].as_f64(), Some(0.0), "{r}");
+        // Its audio, measured as it arrived: seconds of 20 ms frames, none
+        // lost on loopback.
+        let (expected, received) = (
+            r["audio_frames_expected"].as_u64().unwrap(),
+            r["audio_frames_received"].as_u64().unwrap(),
+        );
+        assert!(expected >= 100, "{r}");
+        assert!(received * 100 >= expected * 99, "{r}");
     }));
 }

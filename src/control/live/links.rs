@@ -32,6 +32,43 @@ pub struct LinkMeasure {
     pub loss_out_permille: u32,
     pub rtt_ms: u32,
     pub bwe_bps: u64,
+    /// The media session it came from (a reconnection is a new one, its
+    /// counters start again) and what that session counted so far.
+    pub session: u64,
+    pub jitter_ms: u32,
+    pub media: MediaCounters,
+}
+
+/// A session's cumulative media counters (`media::ParticipantStats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaCounters {
+    pub audio_expected: u64,
+    pub audio_received: u64,
+    pub video_freezes: u32,
+    pub video_freeze_ms: u64,
+    /// Time its stage showed the low, mid and high layer, ms.
+    pub stage_layer_ms: [u64; 3],
+}
+
+impl MediaCounters {
+    fn add(&mut self, o: &MediaCounters) {
+        self.audio_expected += o.audio_expected;
+        self.audio_received += o.audio_received;
+        self.video_freezes += o.video_freezes;
+        self.video_freeze_ms += o.video_freeze_ms;
+        for (a, b) in self.stage_layer_ms.iter_mut().zip(o.stage_layer_ms) {
+            *a += b;
+        }
+    }
+
+    /// The sum over sessions.
+    pub fn total<'a>(all: impl IntoIterator<Item = &'a MediaCounters>) -> MediaCounters {
+        let mut t = MediaCounters::default();
+        for c in all {
+            t.add(c);
+        }
+        t
+    }
 }
 
 /// One sample of one endpoint's link.
@@ -224,6 +261,7 @@ mod tests {
             loss_out_permille: loss_permille,
             rtt_ms,
             bwe_bps: 1_500_000,
+            ..Default::default()
         }
     }
 

@@ -78,7 +78,7 @@ pub use error::{LiveError, Refusal};
 pub use event::LiveEvent;
 pub use links::{
     EndpointLinks, LINK_SAMPLE_MS, LINK_WINDOW_MS, LinkAlert, LinkMeasure, LinkMonitor, LinkSample,
-    LinksView,
+    LinksView, MediaCounters,
 };
 pub use lobby::{Knock, LobbyEntry};
 pub use quality::{QualityLog, QualitySummary};

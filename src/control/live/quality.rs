@@ -1,7 +1,9 @@
 //! Link quality over a whole meeting, per endpoint: what the 2 s link
 //! samples (`links`) add up to once the meeting ends — time connected,
-//! loss and RTT medians and 95th percentiles — kept as fixed histograms so
-//! a day-long meeting of 200 rooms costs the same memory as a short one.
+//! loss, RTT and jitter medians and 95th percentiles (fixed histograms, so
+//! a day-long meeting of 200 rooms costs the same memory as a short one),
+//! and the media counters of its sessions: audio continuity, video
+//! freezes, the stage layers it received.
 //!
 //! Pure: the caller passes each round of samples with the wall clock; the
 //! summary is taken when the meeting ends and stored (`control::quality`).
@@ -10,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LINK_SAMPLE_MS, LinkMeasure};
+use super::{LINK_SAMPLE_MS, LinkMeasure, MediaCounters};
 
 /// Loss histogram: 0.1 % per bin up to 100 %.
 const LOSS_BINS: usize = 1001;
@@ -18,6 +20,12 @@ const LOSS_BINS: usize = 1001;
 /// a link that slow has failed for a conference anyway).
 const RTT_BIN_MS: u32 = 5;
 const RTT_BINS: usize = 1001;
+/// Jitter histogram: 1 ms per bin up to 500 ms (a jitter buffer that deep
+/// is already a broken conversation).
+const JITTER_BINS: usize = 501;
+/// Sessions remembered per endpoint (each reconnection is one): a room
+/// that flaps all day keeps its first ones' counters summed in `earlier`.
+const SESSIONS_KEPT: usize = 16;
 
 /// One endpoint's link over the meeting so far.
 #[derive(Debug, Clone)]
@@ -28,6 +36,10 @@ struct Accumulated {
     kbps_in_sum: u64,
     loss: Vec<u32>,
     rtt: Vec<u32>,
+    jitter: Vec<u32>,
+    /// The latest counters of each of its sessions (cumulative per session).
+    sessions: BTreeMap<u64, MediaCounters>,
+    earlier: MediaCounters,
 }
 
 impl Accumulated {
@@ -39,7 +51,14 @@ impl Accumulated {
             kbps_in_sum: 0,
             loss: vec![0; LOSS_BINS],
             rtt: vec![0; RTT_BINS],
+            jitter: vec![0; JITTER_BINS],
+            sessions: BTreeMap::new(),
+            earlier: MediaCounters::default(),
         }
+    }
+
+    fn media(&self) -> MediaCounters {
+        MediaCounters::total(self.sessions.values().chain([&self.earlier]))
     }
 }
 
@@ -78,6 +97,35 @@ pub struct QualitySummary {
     pub kbps_in_mean: u32,
     /// Drops and reconnections during the meeting (the roll call's count).
     pub drops: u32,
+    /// Jitter of its audio at the server, ms.
+    pub jitter_p50_ms: u32,
+    pub jitter_p95_ms: u32,
+    /// Its audio frames sent and arrived (after RED's refills): continuity
+    /// is their ratio.
+    pub audio_frames_expected: u64,
+    pub audio_frames_received: u64,
+    /// Stalls of its video on the way in, and their total length.
+    pub video_freezes: u32,
+    pub video_freeze_ms: u64,
+    /// Time its stage showed the low, mid and high layer, ms.
+    pub stage_layer_ms: [u64; 3],
+}
+
+impl QualitySummary {
+    /// Share of its audio that arrived, % (`None`: it sent none).
+    pub fn audio_continuity_pct(&self) -> Option<f64> {
+        (self.audio_frames_expected > 0)
+            .then(|| 100.0 * self.audio_frames_received as f64 / self.audio_frames_expected as f64)
+    }
+
+    /// Video freezes per minute connected.
+    pub fn freezes_per_minute(&self) -> f64 {
+        let minutes = self.connected_ms as f64 / 60_000.0;
+        if minutes <= 0.0 {
+            return 0.0;
+        }
+        f64::from(self.video_freezes) / minutes
+    }
 }
 
 /// Every endpoint's accumulated link over the meeting.
@@ -105,6 +153,13 @@ impl QualityLog {
             a.loss[loss] += 1;
             let rtt = ((m.rtt_ms / RTT_BIN_MS) as usize).min(RTT_BINS - 1);
             a.rtt[rtt] += 1;
+            a.jitter[(m.jitter_ms as usize).min(JITTER_BINS - 1)] += 1;
+            a.sessions.insert(m.session, m.media);
+            if a.sessions.len() > SESSIONS_KEPT
+                && let Some((_, oldest)) = a.sessions.pop_first()
+            {
+                a.earlier = MediaCounters::total([&a.earlier, &oldest]);
+            }
         }
     }
 
@@ -112,7 +167,8 @@ impl QualityLog {
     pub fn summary(&self, drops: &BTreeMap<String, u32>) -> Vec<QualitySummary> {
         self.by_endpoint
             .iter()
-            .map(|(id, a)| QualitySummary {
+            .map(|(id, a)| (id, a, a.media()))
+            .map(|(id, a, media)| QualitySummary {
                 endpoint_id: id.clone(),
                 connected_ms: i64::from(a.samples) * LINK_SAMPLE_MS as i64,
                 first_connected_ms: a.first_unix_ms,
@@ -125,6 +181,13 @@ impl QualityLog {
                 kbps_in_mean: u32::try_from(a.kbps_in_sum / u64::from(a.samples.max(1)))
                     .unwrap_or(u32::MAX),
                 drops: drops.get(id).copied().unwrap_or(0),
+                jitter_p50_ms: quantile(&a.jitter, a.samples, 0.5) as u32,
+                jitter_p95_ms: quantile(&a.jitter, a.samples, 0.95) as u32,
+                audio_frames_expected: media.audio_expected,
+                audio_frames_received: media.audio_received,
+                video_freezes: media.video_freezes,
+                video_freeze_ms: media.video_freeze_ms,
+                stage_layer_ms: media.stage_layer_ms,
             })
             .collect()
     }
@@ -142,6 +205,7 @@ mod tests {
             loss_out_permille: 0,
             rtt_ms,
             bwe_bps: 1_000_000,
+            ..Default::default()
         }
     }
 
@@ -185,5 +249,55 @@ mod tests {
         }
         let s = &q.summary(&BTreeMap::new())[0];
         assert_eq!((s.loss_p50_pct, s.loss_p95_pct), (0.0, 10.0));
+    }
+
+    fn counted(e: &str, session: u64, expected: u64, received: u64, freezes: u32) -> LinkMeasure {
+        LinkMeasure {
+            session,
+            jitter_ms: 12,
+            media: MediaCounters {
+                audio_expected: expected,
+                audio_received: received,
+                video_freezes: freezes,
+                video_freeze_ms: u64::from(freezes) * 400,
+                stage_layer_ms: [1_000, 0, 9_000],
+            },
+            ..m(e, 0, 40)
+        }
+    }
+
+    #[test]
+    fn a_reconnected_rooms_sessions_add_up_and_a_session_counts_once() {
+        let mut q = QualityLog::new();
+        // Session 1 reports twice (cumulative), then the room reconnects.
+        q.add(0, &[counted("x", 1, 500, 490, 1)]);
+        q.add(2_000, &[counted("x", 1, 1_000, 980, 2)]);
+        q.add(4_000, &[counted("x", 2, 1_000, 1_000, 0)]);
+        let s = &q.summary(&BTreeMap::new())[0];
+        assert_eq!(
+            (s.audio_frames_expected, s.audio_frames_received),
+            (2_000, 1_980)
+        );
+        assert_eq!(s.audio_continuity_pct(), Some(99.0));
+        assert_eq!((s.video_freezes, s.video_freeze_ms), (2, 800));
+        assert_eq!(s.stage_layer_ms, [2_000, 0, 18_000]);
+        assert_eq!((s.jitter_p50_ms, s.jitter_p95_ms), (12, 12));
+        // Three samples of 2 s: 6 s connected, two freezes is 20 a minute.
+        assert!((s.freezes_per_minute() - 20.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_room_that_reconnects_all_day_keeps_its_counters_in_bounded_memory() {
+        let mut q = QualityLog::new();
+        for session in 0..100u64 {
+            q.add(session as i64 * 2_000, &[counted("x", session, 10, 9, 1)]);
+        }
+        assert_eq!(q.by_endpoint["x"].sessions.len(), SESSIONS_KEPT);
+        let s = &q.summary(&BTreeMap::new())[0];
+        assert_eq!(
+            (s.audio_frames_expected, s.audio_frames_received),
+            (1_000, 900)
+        );
+        assert_eq!(s.video_freezes, 100);
     }
 }

@@ -33,6 +33,11 @@ pub struct UnitRow {
     pub loss_p95_mean_pct: Option<f64>,
     /// Mean over attended meetings of the 95th-percentile RTT, ms.
     pub rtt_p95_mean_ms: Option<u32>,
+    /// Share of the unit's audio frames that reached the server (after
+    /// RED's refills) over the month, % (`None`: nothing measured).
+    pub audio_continuity_pct: Option<f64>,
+    /// Video freezes per minute connected over the month.
+    pub freezes_per_minute: Option<f64>,
     pub checks_ready: u32,
     pub checks_warning: u32,
     pub checks_failed: u32,
@@ -77,6 +82,10 @@ struct Sums {
     loss_sum: f64,
     rtt_sum: u64,
     measured: u32,
+    audio_expected: u64,
+    audio_received: u64,
+    freezes: u64,
+    connected_ms: i64,
 }
 
 /// Build the month's report from the stored meetings, quality and checks.
@@ -130,6 +139,10 @@ pub async fn build(
                 s.loss_sum += qs.loss_p95_pct;
                 s.rtt_sum += u64::from(qs.rtt_p95_ms);
                 s.measured += 1;
+                s.audio_expected += qs.audio_frames_expected;
+                s.audio_received += qs.audio_frames_received;
+                s.freezes += u64::from(qs.video_freezes);
+                s.connected_ms += qs.connected_ms;
             }
             match c.get(&p.endpoint_id).map(|c| judge(&c.report).0) {
                 Some(CheckStatus::Ready) => s.row.checks_ready += 1,
@@ -148,6 +161,14 @@ pub async fn build(
                     Some((s.loss_sum / f64::from(s.measured) * 10.0).round() / 10.0);
                 r.rtt_p95_mean_ms = u32::try_from(s.rtt_sum / u64::from(s.measured)).ok();
             }
+            if s.audio_expected > 0 {
+                let pct = 100.0 * s.audio_received as f64 / s.audio_expected as f64;
+                r.audio_continuity_pct = Some((pct * 100.0).round() / 100.0);
+            }
+            if s.connected_ms > 0 {
+                let per_min = s.freezes as f64 / (s.connected_ms as f64 / 60_000.0);
+                r.freezes_per_minute = Some((per_min * 100.0).round() / 100.0);
+            }
             r
         })
         .collect();
@@ -161,7 +182,7 @@ pub async fn build(
     }))
 }
 
-pub const HEADER: [&str; 11] = [
+pub const HEADER: [&str; 13] = [
     "Đơn vị",
     "Lượt dự kiến",
     "Lượt tham dự",
@@ -169,6 +190,8 @@ pub const HEADER: [&str; 11] = [
     "Rớt kết nối",
     "Mất gói p95 TB (%)",
     "RTT p95 TB (ms)",
+    "Âm thanh liên tục (%)",
+    "Đứng hình / phút",
     "Kiểm tra: đạt",
     "Cảnh báo",
     "Không đạt",
@@ -185,6 +208,8 @@ fn cells(r: &UnitRow) -> Vec<String> {
         r.drops.to_string(),
         opt(r.loss_p95_mean_pct.map(|l| format!("{l:.1}"))),
         opt(r.rtt_p95_mean_ms.map(|v| v.to_string())),
+        opt(r.audio_continuity_pct.map(|v| format!("{v:.2}"))),
+        opt(r.freezes_per_minute.map(|v| format!("{v:.2}"))),
         r.checks_ready.to_string(),
         r.checks_warning.to_string(),
         r.checks_failed.to_string(),
@@ -229,6 +254,12 @@ pub fn xlsx(r: &UnitReport) -> Result<Vec<u8>, XlsxError> {
         if let Some(t) = u.rtt_p95_mean_ms {
             ws.write_number(row, 6, f64::from(t))?;
         }
+        if let Some(v) = u.audio_continuity_pct {
+            ws.write_number(row, 7, v)?;
+        }
+        if let Some(v) = u.freezes_per_minute {
+            ws.write_number(row, 8, v)?;
+        }
         for (c, n) in [
             u.checks_ready,
             u.checks_warning,
@@ -238,7 +269,7 @@ pub fn xlsx(r: &UnitReport) -> Result<Vec<u8>, XlsxError> {
         .iter()
         .enumerate()
         {
-            ws.write_number(row, 7 + c as u16, f64::from(*n))?;
+            ws.write_number(row, 9 + c as u16, f64::from(*n))?;
         }
     }
     ws.set_column_width(0, 32)?;
@@ -256,7 +287,7 @@ pub fn pdf(r: &UnitReport) -> Result<Vec<u8>, String> {
         lines: &summary(r),
         header: &HEADER,
         widths: &[
-            0.2, 0.07, 0.07, 0.08, 0.07, 0.09, 0.08, 0.08, 0.08, 0.08, 0.09,
+            0.17, 0.06, 0.06, 0.07, 0.06, 0.08, 0.07, 0.08, 0.08, 0.07, 0.06, 0.07, 0.07,
         ],
         rows: &rows,
         empty: "Không có hội nghị nào trong tháng.",
