@@ -10,6 +10,7 @@ mod audit;
 mod ballot_files;
 mod browser;
 mod browser_red;
+mod browser_stage;
 mod browser_tcp;
 mod cascade_registry;
 mod cascade_scope;
