@@ -86,6 +86,10 @@ pub struct Forwarding {
     recording: bool,
     /// Packets the recording taps produced.
     pub tapped: u64,
+    /// Every n-th RTP datagram to a subscriber is lost on its link (their
+    /// receiver reports then show the loss, as a thin link's would).
+    pub drop_to_subs_every: Option<u64>,
+    to_subs: u64,
 }
 
 fn is_rtp(b: &[u8]) -> bool {
@@ -94,11 +98,33 @@ fn is_rtp(b: &[u8]) -> bool {
 
 impl Forwarding {
     pub fn new(n: usize) -> Forwarding {
+        Self::with(n, false)
+    }
+
+    /// `n` subscribers of the publisher's audio only (its video stopped),
+    /// each having negotiated RED when `red_subscribers`: the world of the
+    /// server-built redundancy's cost.
+    #[allow(dead_code)] // used by the red bench only
+    pub fn audio_only(n: usize, red_subscribers: bool) -> Forwarding {
+        Self::with(n, Some(red_subscribers))
+    }
+
+    fn with(n: usize, audio_only: impl Into<Option<bool>>) -> Forwarding {
+        let audio_only = audio_only.into();
         let mut w = vt::World::new();
         let p = w.join(true, 0, 0);
-        w.clients[p].publisher.as_mut().unwrap().payload_len = VIDEO_PAYLOAD;
+        let publisher = w.clients[p].publisher.as_mut().unwrap();
+        publisher.payload_len = VIDEO_PAYLOAD;
+        if audio_only.is_some() {
+            publisher.active = [false; 3];
+        }
+        w.red_clients = audio_only == Some(true);
         for _ in 0..n {
-            w.join(false, 1, 1);
+            if audio_only.is_some() {
+                w.join(false, 0, 1);
+            } else {
+                w.join(false, 1, 1);
+            }
         }
         let by_addr = w
             .clients
@@ -117,6 +143,8 @@ impl Forwarding {
             to_sub: vec![],
             recording: false,
             tapped: 0,
+            drop_to_subs_every: None,
+            to_subs: 0,
         };
         // Connect, let BWE and layer selection settle.
         f.run(Duration::from_secs(4));
@@ -241,6 +269,15 @@ impl Forwarding {
             let Some(&i) = self.by_addr.get(&d.destination) else {
                 continue;
             };
+            if d.destination != self.publisher
+                && is_rtp(&d.contents)
+                && let Some(k) = self.drop_to_subs_every
+            {
+                self.to_subs += 1;
+                if self.to_subs.is_multiple_of(k) {
+                    continue;
+                }
+            }
             let c = &mut self.w.clients[i];
             c.deliver(now, &d);
             for g in c.received.drain(..) {
