@@ -4,6 +4,7 @@
 //! HTTPS listeners) and nothing else; see ARCHITECTURE.md for the map.
 
 pub mod api;
+pub mod compose;
 pub mod conference;
 pub mod config;
 pub mod control;

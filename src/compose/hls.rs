@@ -1,0 +1,230 @@
+//! The live stream's HLS side, pure: samples in, fMP4 segments cut at
+//! video keyframes, a sliding window of the last few kept for the players,
+//! the playlist written from it. The HTTP handler only reads: every viewer
+//! shares the same `Bytes`, so a slow viewer holds one segment, never a
+//! queue of its own.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use super::fmp4::{self, Run, Sample};
+
+/// Segments kept (and listed): a player joining late starts three from
+/// the end (≈ 6 s behind live with 2 s segments); older ones are dropped.
+pub const WINDOW: usize = 6;
+
+pub struct Segment {
+    pub sequence: u64,
+    pub duration_s: f64,
+    pub data: Bytes,
+}
+
+/// Segments of one output, ready to serve.
+#[derive(Default)]
+pub struct Stream {
+    pub init: Option<Bytes>,
+    pub segments: VecDeque<Segment>,
+    /// The segment length aimed at, seconds (a segment closes at the first
+    /// keyframe after it).
+    pub target_s: u32,
+    /// Set when the output stopped: players see the playlist end.
+    pub ended: bool,
+}
+
+impl Stream {
+    pub fn new(target_s: u32) -> Stream {
+        Stream {
+            target_s,
+            ..Default::default()
+        }
+    }
+
+    /// The media playlist (RFC 8216, version 7 for fMP4).
+    pub fn playlist(&self) -> String {
+        let longest = self
+            .segments
+            .iter()
+            .map(|s| s.duration_s.ceil() as u32)
+            .max()
+            .unwrap_or(self.target_s)
+            .max(self.target_s);
+        let first = self.segments.front().map_or(0, |s| s.sequence);
+        let mut p = format!(
+            "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{longest}\n\
+             #EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+             #EXT-X-MAP:URI=\"init.mp4\"\n"
+        );
+        for s in &self.segments {
+            p.push_str(&format!(
+                "#EXTINF:{:.3},\n{}.m4s\n",
+                s.duration_s, s.sequence
+            ));
+        }
+        if self.ended {
+            p.push_str("#EXT-X-ENDLIST\n");
+        }
+        p
+    }
+
+    pub fn segment(&self, sequence: u64) -> Option<Bytes> {
+        self.segments
+            .iter()
+            .find(|s| s.sequence == sequence)
+            .map(|s| s.data.clone())
+    }
+
+    fn push(&mut self, s: Segment) {
+        self.segments.push_back(s);
+        while self.segments.len() > WINDOW {
+            self.segments.pop_front();
+        }
+    }
+}
+
+/// Builds segments from encoded samples.
+pub struct Segmenter {
+    video: Vec<Sample>,
+    audio: Vec<Sample>,
+    /// Decode time of the open segment's first sample, per track.
+    video_base: u64,
+    audio_base: u64,
+    video_time: u64,
+    audio_time: u64,
+    sequence: u64,
+    target_s: u32,
+}
+
+impl Segmenter {
+    pub fn new(target_s: u32) -> Segmenter {
+        Segmenter {
+            video: Vec::new(),
+            audio: Vec::new(),
+            video_base: 0,
+            audio_base: 0,
+            video_time: 0,
+            audio_time: 0,
+            sequence: 0,
+            target_s,
+        }
+    }
+
+    fn open_video_s(&self) -> f64 {
+        (self.video_time - self.video_base) as f64 / f64::from(fmp4::VIDEO_TIMESCALE)
+    }
+
+    /// One encoded picture lasting `duration` (90 kHz). A keyframe after
+    /// the target length closes the open segment first, so every segment
+    /// starts with one.
+    pub fn video(&mut self, data: Vec<u8>, duration: u32, keyframe: bool) -> Option<Segment> {
+        let cut = if keyframe
+            && !self.video.is_empty()
+            && self.open_video_s() >= f64::from(self.target_s)
+        {
+            self.cut()
+        } else {
+            None
+        };
+        if self.video.is_empty() && !keyframe {
+            // Nothing decodable before the first keyframe.
+            self.video_base += u64::from(duration);
+            self.video_time += u64::from(duration);
+            return cut;
+        }
+        self.video.push(Sample {
+            data,
+            duration,
+            sync: keyframe,
+        });
+        self.video_time += u64::from(duration);
+        cut
+    }
+
+    /// One Opus frame lasting `duration` (48 kHz).
+    pub fn audio(&mut self, data: Vec<u8>, duration: u32) {
+        self.audio.push(Sample {
+            data,
+            duration,
+            sync: true,
+        });
+        self.audio_time += u64::from(duration);
+    }
+
+    fn cut(&mut self) -> Option<Segment> {
+        let duration_s = self.open_video_s();
+        let video = std::mem::take(&mut self.video);
+        let audio = std::mem::take(&mut self.audio);
+        let mut runs = vec![Run {
+            track: fmp4::VIDEO_TRACK,
+            base_time: self.video_base,
+            samples: &video,
+        }];
+        if !audio.is_empty() {
+            runs.push(Run {
+                track: fmp4::AUDIO_TRACK,
+                base_time: self.audio_base,
+                samples: &audio,
+            });
+        }
+        let data = fmp4::media_segment((self.sequence as u32).wrapping_add(1), &runs);
+        let s = Segment {
+            sequence: self.sequence,
+            duration_s,
+            data: Bytes::from(data),
+        };
+        self.sequence += 1;
+        self.video_base = self.video_time;
+        self.audio_base = self.audio_time;
+        Some(s)
+    }
+
+    /// Close the open segment (the output stops).
+    pub fn finish(&mut self) -> Option<Segment> {
+        if self.video.is_empty() {
+            return None;
+        }
+        self.cut()
+    }
+}
+
+/// Add a segment to a stream (the service's one write path).
+pub fn publish(stream: &mut Stream, s: Segment) {
+    stream.push(s);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_start_on_keyframes_after_the_target_length_and_the_window_slides() {
+        let mut seg = Segmenter::new(2);
+        let mut stream = Stream::new(2);
+        // 15 fps, a keyframe every second: segments of 2 s.
+        for i in 0..15 * 20 {
+            seg.audio(vec![0; 40], 960 * 2);
+            if let Some(s) = seg.video(vec![1; 100], 6000, i % 15 == 0) {
+                assert!((s.duration_s - 2.0).abs() < 1e-9, "{}", s.duration_s);
+                publish(&mut stream, s);
+            }
+        }
+        assert_eq!(stream.segments.len(), WINDOW);
+        let p = stream.playlist();
+        assert!(p.contains("#EXT-X-MEDIA-SEQUENCE:3\n"), "{p}");
+        assert!(p.contains("#EXT-X-MAP:URI=\"init.mp4\""));
+        assert!(p.contains("#EXTINF:2.000,\n8.m4s\n"), "{p}");
+        assert!(stream.segment(8).is_some() && stream.segment(2).is_none());
+    }
+
+    #[test]
+    fn pictures_before_the_first_keyframe_are_skipped_but_keep_time() {
+        let mut seg = Segmenter::new(1);
+        assert!(seg.video(vec![1], 6000, false).is_none());
+        seg.video(vec![2], 6000, true);
+        let s = seg.finish().unwrap();
+        // tfdt of the first segment: one skipped picture later.
+        let at = s.data.windows(4).position(|w| w == b"tfdt").unwrap();
+        let base = u64::from_be_bytes(s.data[at + 8..at + 16].try_into().unwrap());
+        assert_eq!(base, 6000);
+    }
+}

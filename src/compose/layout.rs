@@ -1,0 +1,165 @@
+//! Where each site goes on the composite picture: the layouts an operator
+//! picks per meeting and output. Tile 0 is always the stage.
+
+use serde::{Deserialize, Serialize};
+
+use super::frame::Rect;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// The stage alone, full picture.
+    Stage,
+    /// The stage in the top-left two thirds, five sites around it.
+    OnePlus5,
+    /// The stage in the top-left three quarters, seven sites around it.
+    OnePlus7,
+    Grid2x2,
+    Grid3x3,
+    Grid4x4,
+}
+
+impl Layout {
+    pub const ALL: [Layout; 6] = [
+        Layout::Stage,
+        Layout::OnePlus5,
+        Layout::OnePlus7,
+        Layout::Grid2x2,
+        Layout::Grid3x3,
+        Layout::Grid4x4,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Stage => "stage",
+            Layout::OnePlus5 => "one_plus5",
+            Layout::OnePlus7 => "one_plus7",
+            Layout::Grid2x2 => "grid2x2",
+            Layout::Grid3x3 => "grid3x3",
+            Layout::Grid4x4 => "grid4x4",
+        }
+    }
+
+    /// The operator's label (Vietnamese).
+    pub fn label(self) -> &'static str {
+        match self {
+            Layout::Stage => "Chỉ sân khấu",
+            Layout::OnePlus5 => "1 lớn + 5",
+            Layout::OnePlus7 => "1 lớn + 7",
+            Layout::Grid2x2 => "Lưới 2×2",
+            Layout::Grid3x3 => "Lưới 3×3",
+            Layout::Grid4x4 => "Lưới 4×4",
+        }
+    }
+
+    /// How many sites it shows.
+    pub fn capacity(self) -> usize {
+        self.tiles(1280, 720).len()
+    }
+
+    /// The tiles on a `w`×`h` canvas, the stage first.
+    pub fn tiles(self, w: u32, h: u32) -> Vec<Rect> {
+        match self {
+            Layout::Stage => vec![Rect::new(0, 0, w, h)],
+            Layout::OnePlus5 => big_and_ring(w, h, 3),
+            Layout::OnePlus7 => big_and_ring(w, h, 4),
+            Layout::Grid2x2 => grid(w, h, 2),
+            Layout::Grid3x3 => grid(w, h, 3),
+            Layout::Grid4x4 => grid(w, h, 4),
+        }
+    }
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Layout, String> {
+        Layout::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not a layout; use one of {}",
+                    Layout::ALL.map(|l| l.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// An `n`×`n` grid of equal tiles, row by row.
+fn grid(w: u32, h: u32, n: u32) -> Vec<Rect> {
+    let mut out = Vec::with_capacity((n * n) as usize);
+    for r in 0..n {
+        for c in 0..n {
+            let (x0, x1) = (w * c / n, w * (c + 1) / n);
+            let (y0, y1) = (h * r / n, h * (r + 1) / n);
+            out.push(Rect::new(x0, y0, x1 - x0, y1 - y0));
+        }
+    }
+    out
+}
+
+/// The canvas cut into `n`×`n` cells: the stage takes the top-left
+/// (n-1)×(n-1), the others the right column and the bottom row
+/// (2n-1 of them: 5 for n = 3, 7 for n = 4).
+fn big_and_ring(w: u32, h: u32, n: u32) -> Vec<Rect> {
+    let cell = |c: u32, r: u32| {
+        let (x0, x1) = (w * c / n, w * (c + 1) / n);
+        let (y0, y1) = (h * r / n, h * (r + 1) / n);
+        Rect::new(x0, y0, x1 - x0, y1 - y0)
+    };
+    let big_w = w * (n - 1) / n;
+    let big_h = h * (n - 1) / n;
+    let mut out = vec![Rect::new(0, 0, big_w, big_h)];
+    for r in 0..n - 1 {
+        out.push(cell(n - 1, r));
+    }
+    for c in 0..n {
+        out.push(cell(c, n - 1));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn overlap(a: &Rect, b: &Rect) -> bool {
+        a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h
+    }
+
+    #[test]
+    fn every_layout_has_its_site_count_and_no_two_tiles_overlap() {
+        for (l, n) in [
+            (Layout::Stage, 1),
+            (Layout::OnePlus5, 6),
+            (Layout::OnePlus7, 8),
+            (Layout::Grid2x2, 4),
+            (Layout::Grid3x3, 9),
+            (Layout::Grid4x4, 16),
+        ] {
+            let t = l.tiles(1280, 720);
+            assert_eq!(t.len(), n, "{l:?}");
+            for (i, a) in t.iter().enumerate() {
+                assert!(a.x + a.w <= 1280 && a.y + a.h <= 720, "{l:?} {a:?}");
+                assert!(a.x % 2 == 0 && a.y % 2 == 0 && a.w % 2 == 0 && a.h % 2 == 0);
+                for b in &t[i + 1..] {
+                    assert!(!overlap(a, b), "{l:?}: {a:?} and {b:?}");
+                }
+            }
+            assert_eq!(l.as_str().parse::<Layout>(), Ok(l));
+        }
+    }
+
+    #[test]
+    fn the_stage_tile_is_the_largest() {
+        let t = Layout::OnePlus7.tiles(1280, 720);
+        assert_eq!(t[0], Rect::new(0, 0, 960, 540));
+        assert!(t[1..].iter().all(|r| r.w * r.h < t[0].w * t[0].h));
+    }
+
+    #[test]
+    fn an_unknown_layout_is_named_in_the_error() {
+        let e = "bogus".parse::<Layout>().unwrap_err();
+        assert!(e.contains("bogus") && e.contains("one_plus7"), "{e}");
+    }
+}

@@ -1,0 +1,17 @@
+//! The composite picture, encoded once per output: continuous presence for
+//! the internal live stream (HLS), built like an MCU's — each site's video
+//! decoded, scaled into its tile of the layout, named, the stage and the
+//! active speaker marked, encoded in H.264 — with the program mix as its
+//! sound.
+//!
+//! `frame`, `layout`, `label`, `scene`, `fmp4` and `hls` are pure (the
+//! scene takes its clock from the caller); `codec` wraps libvpx and
+//! OpenH264; `service` is the thread that runs it all on the engine's taps.
+
+pub mod codec;
+pub mod fmp4;
+pub mod frame;
+pub mod hls;
+pub mod label;
+pub mod layout;
+pub mod scene;
