@@ -27,6 +27,8 @@ pub struct Config {
     pub meetings: MeetingsConfig,
     pub documents: DocumentsConfig,
     pub recording: RecordingConfig,
+    /// The composite live stream (HLS on the internal network).
+    pub live_stream: LiveStreamConfig,
     /// Relaying to a parent node along the org tree; absent: a standalone node.
     pub cascade: CascadeConfig,
     /// Where documents and recordings are kept (`crate::objects`).
@@ -356,6 +358,76 @@ impl Default for RecordingConfig {
     }
 }
 
+/// `[live_stream]`: the composite picture (continuous presence) encoded
+/// once and served as HLS at `/live/{meeting}/index.m3u8` to the people
+/// and rooms the meeting's access rules admit.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveStreamConfig {
+    /// Start the stream when a meeting goes live (an operator can always
+    /// start, stop and re-lay it from the console).
+    pub automatic: bool,
+    /// Picture size, pixels (even).
+    pub width: u32,
+    pub height: u32,
+    /// Pictures a second.
+    pub fps: u32,
+    /// H.264 target bitrate, kbit/s.
+    pub kbps: u32,
+    /// HLS segment length, seconds: viewers are about three behind live.
+    pub segment_s: u32,
+}
+
+impl Default for LiveStreamConfig {
+    fn default() -> Self {
+        LiveStreamConfig {
+            automatic: false,
+            width: 1280,
+            height: 720,
+            fps: 25,
+            kbps: 2000,
+            segment_s: 2,
+        }
+    }
+}
+
+impl LiveStreamConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key, message: String| Err(ConfigError::Invalid { key, message });
+        if !(160..=1920).contains(&self.width) || !self.width.is_multiple_of(16) {
+            return bad(
+                "live_stream.width",
+                format!("{} is not a multiple of 16 from 160 to 1920", self.width),
+            );
+        }
+        if !(90..=1080).contains(&self.height) || !self.height.is_multiple_of(2) {
+            return bad(
+                "live_stream.height",
+                format!("{} is not an even height from 90 to 1080", self.height),
+            );
+        }
+        if !(1..=30).contains(&self.fps) {
+            return bad(
+                "live_stream.fps",
+                format!("{} is outside 1 to 30", self.fps),
+            );
+        }
+        if !(100..=8000).contains(&self.kbps) {
+            return bad(
+                "live_stream.kbps",
+                format!("{} kbit/s is outside 100 to 8000", self.kbps),
+            );
+        }
+        if !(1..=6).contains(&self.segment_s) {
+            return bad(
+                "live_stream.segment_s",
+                format!("{} s is outside 1 to 6", self.segment_s),
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Default for DocumentsConfig {
     fn default() -> Self {
         DocumentsConfig {
@@ -549,6 +621,7 @@ impl Default for Config {
             meetings: MeetingsConfig::default(),
             documents: DocumentsConfig::default(),
             recording: RecordingConfig::default(),
+            live_stream: LiveStreamConfig::default(),
             cascade: CascadeConfig::default(),
             objects: crate::objects::ObjectsConfig::default(),
             audit: AuditConfig::default(),
@@ -676,6 +749,7 @@ impl Config {
                 message: format!("{} days is outside 1 to 3650", self.auth.api_token_days),
             });
         }
+        self.live_stream.validate()?;
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::Invalid {
                 key: "tls.cert",

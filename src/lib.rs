@@ -393,13 +393,17 @@ impl Server {
             socket_buffer_bytes: config.media.socket_buffer_bytes,
             tcp_port: config.media.ice_tcp.then_some(config.media.tcp_port),
         })?;
+        // The composite's thread: the recorder tees it a streaming room's
+        // packets (it owns the one tap queue).
+        let composer = compose::Composer::start(config.live_stream);
         let recorder = recorder::Recorder::start(
             media
                 .take_tap_receiver()
                 .expect("a new media driver has its tap receiver"),
+            Some(composer.clone()),
         );
         let hub = Arc::new(signal::hub::Hub::default());
-        let live = signal::live::LiveRooms::new(media.clone());
+        let live = signal::live::LiveRooms::new(media.clone(), Some(composer.clone()));
         // Relay participants of child nodes (the hub forgets those that leave).
         let relays = Arc::new(relay::Relays::default());
         let mut tasks = vec![
@@ -408,6 +412,7 @@ impl Server {
                 events,
                 live.clone(),
                 recorder.clone(),
+                composer.clone(),
                 relays.clone(),
             )),
             tokio::spawn(live.clone().run_ticker()),
@@ -461,6 +466,8 @@ impl Server {
             documents,
             objects,
             recorder,
+            composer,
+            live_stream: config.live_stream,
             recording: config.recording.clone(),
             ca_pem: tls
                 .as_ref()

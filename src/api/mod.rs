@@ -5,6 +5,7 @@ pub mod access;
 pub mod auth;
 pub mod error;
 pub mod harden;
+pub mod hls;
 mod metrics;
 pub mod openapi;
 pub mod uplink;
@@ -46,6 +47,9 @@ pub struct AppState {
     /// The recorder thread, and when and how much it may record.
     pub recorder: crate::recorder::Recorder,
     pub recording: crate::config::RecordingConfig,
+    /// The composite's thread (its HLS streams) and when it starts.
+    pub composer: crate::compose::Composer,
+    pub live_stream: crate::config::LiveStreamConfig,
     /// PEM of the generated local CA, offered at /ca.pem for rooms to trust.
     pub ca_pem: Option<Arc<str>>,
     /// This node's place in the cascade: its id, its parent link, its ancestors.
@@ -327,6 +331,7 @@ pub fn router(state: AppState) -> Router {
             "/whep/{meeting}/{id}",
             axum::routing::delete(whip::delete).patch(whip::patch),
         )
+        .merge(hls::routes())
         .merge(demo_routes(&state))
         .merge(api_router)
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })

@@ -14,4 +14,9 @@ pub mod frame;
 pub mod hls;
 pub mod label;
 pub mod layout;
+pub mod output;
 pub mod scene;
+pub mod service;
+
+pub use crate::config::LiveStreamConfig as ComposeConfig;
+pub use service::{Composer, Live};

@@ -631,6 +631,11 @@ fn effects_summary(effects: &[Effect]) -> serde_json::Value {
             Effect::Media(MediaAction::PinThumbs { relay, sources }) => {
                 Some(serde_json::json!({"pin_thumbs": {"relay": relay, "sources": sources}}))
             }
+            Effect::Stream(Some(o)) => Some(serde_json::json!({"live_stream": {
+                "layout": o.layout.map(|l| l.as_str()),
+                "sites": o.sites.len(),
+            }})),
+            Effect::Stream(None) => Some(serde_json::json!({"live_stream": "stop"})),
             Effect::Event(_) => None,
         })
         .collect();

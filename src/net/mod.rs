@@ -56,6 +56,13 @@ const SHED_DEPTH: usize = DATAGRAM_QUEUE / 4;
 const SHED_HOLD: std::time::Duration = std::time::Duration::from_secs(10);
 /// Engine events buffered towards signalling.
 pub const EVENT_QUEUE: usize = 16_384;
+/// Who wants a room's packets tapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TapUser {
+    Recording,
+    LiveStream,
+}
+
 /// Recorder queue, in packets: about 3 s of a 150-room meeting's recorded
 /// streams; a recorder slower than that loses packets, never the meeting.
 const TAP_QUEUE: usize = 65_536;
@@ -156,8 +163,9 @@ struct MediaInner {
     /// Meeting -> worker, while the room has participants or is recorded
     /// (then pruned: a server that runs for months hosts many meetings).
     rooms: Mutex<HashMap<String, usize>>,
-    /// Rooms being recorded: they keep their worker with nobody in them.
-    recorded: Mutex<std::collections::HashSet<String>>,
+    /// Rooms being tapped, and for whom: they keep their worker with
+    /// nobody in them.
+    recorded: Mutex<HashMap<String, std::collections::HashSet<TapUser>>>,
     /// Participant -> (worker, room, ufrag).
     participants: Mutex<HashMap<ParticipantId, (usize, String, String)>>,
     next_participant: AtomicU64,
@@ -389,20 +397,32 @@ impl Media {
     /// Start or stop recording a room. The room gets its worker now if it
     /// has none yet, so its first participant joins the recorded engine.
     pub async fn record(&self, room: &str, on: bool) -> Result<(), MediaError> {
+        self.tap(room, TapUser::Recording, on).await
+    }
+
+    /// Start or stop one user of a room's taps (the recording, the live
+    /// stream): the engine taps the room while either wants it.
+    pub async fn tap(&self, room: &str, user: TapUser, on: bool) -> Result<(), MediaError> {
         let shard = self.shard_for(room);
-        {
+        let engine_on = {
             let mut recorded = self.inner.recorded.lock().expect("recorded lock");
+            let users = recorded.entry(room.to_string()).or_default();
             if on {
-                recorded.insert(room.to_string());
+                users.insert(user);
             } else {
+                users.remove(&user);
+            }
+            let any = !users.is_empty();
+            if !any {
                 recorded.remove(room);
             }
-        }
+            any
+        };
         self.send(
             shard,
             Command::Record {
                 room: room.to_string(),
-                on,
+                on: engine_on,
             },
         )
         .await?;
@@ -445,7 +465,7 @@ impl Media {
                     .recorded
                     .lock()
                     .expect("recorded lock")
-                    .contains(room)
+                    .contains_key(room)
             {
                 self.inner.rooms.lock().expect("rooms lock").remove(room);
             }

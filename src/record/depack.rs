@@ -319,6 +319,12 @@ impl H264Depacketizer {
         Some(c)
     }
 
+    /// The last SPS and PPS seen (a decoder needs them before a keyframe
+    /// that does not carry them).
+    pub fn param_sets(&self) -> Option<(&[u8], &[u8])> {
+        Some((self.sps.as_deref()?, self.pps.as_deref()?))
+    }
+
     /// Coded picture size from the last SPS.
     pub fn video_size(&self) -> Option<(u16, u16)> {
         sps_size(self.sps.as_deref()?)

@@ -121,15 +121,16 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Start the thread on the engine's tap queue.
-    pub fn start(taps: Receiver<Tapped>) -> Recorder {
+    /// Start the thread on the engine's tap queue (teed to `composer` for
+    /// the rooms that stream).
+    pub fn start(taps: Receiver<Tapped>, composer: Option<crate::compose::Composer>) -> Recorder {
         let (ctl, ctl_rx) = crossbeam_channel::bounded(1024);
         let running = Arc::new(Mutex::new(HashMap::new()));
         let failed = Arc::new(Mutex::new(Vec::new()));
         let (r, f) = (running.clone(), failed.clone());
         std::thread::Builder::new()
             .name("recorder".into())
-            .spawn(move || Worker::new(r, f).run(taps, ctl_rx))
+            .spawn(move || Worker::new(r, f, composer).run(taps, ctl_rx))
             .expect("spawn recorder thread");
         Recorder {
             ctl,
@@ -244,6 +245,9 @@ struct Worker {
     active: HashMap<String, Active>,
     running: Arc<Mutex<HashMap<String, Running>>>,
     failed: Arc<Mutex<Vec<Index>>>,
+    /// The composite's thread: this thread owns the one tap queue and
+    /// tees a streaming room's packets to it.
+    composer: Option<crate::compose::Composer>,
 }
 
 fn ms_since(t0: Instant, at: Instant) -> u64 {
@@ -270,11 +274,16 @@ fn is_disk_full(e: &std::io::Error) -> bool {
 }
 
 impl Worker {
-    fn new(running: Arc<Mutex<HashMap<String, Running>>>, failed: Arc<Mutex<Vec<Index>>>) -> Self {
+    fn new(
+        running: Arc<Mutex<HashMap<String, Running>>>,
+        failed: Arc<Mutex<Vec<Index>>>,
+        composer: Option<crate::compose::Composer>,
+    ) -> Self {
         Worker {
             active: HashMap::new(),
             running,
             failed,
+            composer,
         }
     }
 
@@ -376,6 +385,11 @@ impl Worker {
     }
 
     fn packet(&mut self, t: Tapped) {
+        if let Some(c) = &self.composer
+            && c.wants(&t.room)
+        {
+            c.packet(t.clone());
+        }
         let Some(a) = self.active.get_mut(&*t.room) else {
             return;
         };

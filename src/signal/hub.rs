@@ -186,9 +186,12 @@ impl Hub {
         mut events: mpsc::Receiver<Event>,
         live: Arc<super::live::LiveRooms>,
         recorder: crate::recorder::Recorder,
+        composer: crate::compose::Composer,
         relays: Arc<crate::relay::Relays>,
     ) {
         while let Some(ev) = events.recv().await {
+            // The live stream's sites and speaker.
+            composer.event(&ev);
             let left = match &ev {
                 Event::Left {
                     room, participant, ..

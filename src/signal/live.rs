@@ -96,14 +96,17 @@ impl LiveRoom {
 pub struct LiveRooms {
     rooms: Mutex<HashMap<String, Arc<LiveRoom>>>,
     media: Media,
+    /// The composite's thread (`None` in tests that need no stream).
+    composer: Option<crate::compose::Composer>,
     epoch: Instant,
 }
 
 impl LiveRooms {
-    pub fn new(media: Media) -> Arc<LiveRooms> {
+    pub fn new(media: Media, composer: Option<crate::compose::Composer>) -> Arc<LiveRooms> {
         Arc::new(LiveRooms {
             rooms: Mutex::new(HashMap::new()),
             media,
+            composer,
             epoch: Instant::now(),
         })
     }
@@ -156,6 +159,10 @@ impl LiveRooms {
             return Vec::new();
         };
         let state = room.state.lock().await;
+        if state.streaming() {
+            // The stream ends with its meeting: players see the playlist end.
+            self.stream(meeting, None).await;
+        }
         publish(&room, &json!({"type": "meeting_closed", "reason": reason}));
         let rc = state.roll_call(self.now_ms());
         let drops = rc
@@ -211,6 +218,7 @@ impl LiveRooms {
         for effect in effects {
             match effect {
                 Effect::Event(ev) => publish_event(room, &ev),
+                Effect::Stream(order) => self.stream(&room.meeting, order).await,
                 Effect::Media(action) => {
                     let result = match action {
                         MediaAction::SetStage(participants) => {
@@ -277,6 +285,26 @@ impl LiveRooms {
                     }
                 }
             }
+        }
+    }
+
+    /// Start, re-lay or stop the composite stream: the composer first
+    /// (it must list the room before the taps' tee asks), then the taps.
+    async fn stream(&self, meeting: &str, order: Option<crate::control::live::StreamOrder>) {
+        let Some(composer) = &self.composer else {
+            return;
+        };
+        let on = order.is_some();
+        match order {
+            Some(o) => composer.begin(meeting, o.layout, o.sites),
+            None => composer.end(meeting),
+        }
+        if let Err(e) = self
+            .media
+            .tap(meeting, crate::net::TapUser::LiveStream, on)
+            .await
+        {
+            tracing::warn!(%meeting, error = %e, "live stream taps not changed");
         }
     }
 

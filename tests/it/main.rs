@@ -31,6 +31,7 @@ mod ice_tcp;
 mod interop;
 mod invariants;
 mod live;
+mod live_stream;
 mod meetings;
 mod membership;
 mod minutes;

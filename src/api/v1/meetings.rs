@@ -417,6 +417,9 @@ async fn transition(
                     serde_json::json!({"type": "meeting_state", "state": done.state, "by": caller.label()}),
                 )
                 .await;
+            if done.state == MeetingState::Live && state.live_stream.automatic {
+                super::live_stream::start_automatically(state, caller, &done).await;
+            }
             if done.state == MeetingState::Live
                 && state.recording.records_automatically(done.kind)
                 && let Err(e) = super::recordings::start_recording(state, &actor, &done.id).await

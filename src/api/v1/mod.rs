@@ -9,6 +9,7 @@ mod checks;
 mod documents;
 mod endpoints;
 mod live;
+mod live_stream;
 pub mod meetings;
 pub mod minutes;
 pub(crate) mod minutes_seal;
@@ -44,6 +45,7 @@ pub fn api() -> Api<AppState> {
     let api = endpoints::add_routes(api);
     let api = meetings::add_routes(api);
     let api = live::add_routes(api);
+    let api = live_stream::add_routes(api);
     let api = checks::add_routes(api);
     let api = quality::add_routes(api);
     let api = agenda::add_routes(api);

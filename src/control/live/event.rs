@@ -124,6 +124,12 @@ pub enum LiveEvent {
     MuteOnEntry {
         on: bool,
     },
+    /// The composite live stream started, changed layout (`layout`:
+    /// `stage`, `one_plus7`, …; none: automatic) or stopped.
+    LiveStream {
+        on: bool,
+        layout: Option<String>,
+    },
     /// The rooms a node below reports present (its own and its children's),
     /// through its relay link `participant`; an empty list when the link
     /// went down.

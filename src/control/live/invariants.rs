@@ -193,7 +193,8 @@ impl ConsoleModel {
                 | LiveEvent::OtherDisconnected { .. }
                 | LiveEvent::LobbyWaiting { .. }
                 | LiveEvent::LobbyAdmitted { .. }
-                | LiveEvent::LobbyDenied { .. } => {}
+                | LiveEvent::LobbyDenied { .. }
+                | LiveEvent::LiveStream { .. } => {}
                 // The random operations here open no relay links.
                 LiveEvent::RelaySites { .. }
                 | LiveEvent::RelayThumbs { .. }

@@ -62,6 +62,7 @@ mod scan;
 mod scene;
 mod snapshot;
 mod stage;
+mod stream;
 
 #[cfg(test)]
 mod invariants;
@@ -129,8 +130,19 @@ pub enum ConnectionKind {
 pub enum Effect {
     /// To the media engine.
     Media(MediaAction),
+    /// To the composer: start (or re-lay) the live stream with this layout
+    /// (`None`: automatic) and the sites connected now, or stop it.
+    Stream(Option<StreamOrder>),
     /// To the consoles' event stream.
     Event(LiveEvent),
+}
+
+/// The live stream as the composer must run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamOrder {
+    pub layout: Option<crate::compose::layout::Layout>,
+    /// (participant, name) of every connected site.
+    pub sites: Vec<(ParticipantId, String)>,
 }
 
 /// A command for the media engine; every one names only connected participants.
@@ -322,6 +334,9 @@ pub struct LiveMeeting {
     /// Rooms other than the hub join with their microphone muted by the
     /// operator (`entry` module).
     mute_on_entry: bool,
+    /// The composite live stream: `Some(layout)` while it runs (`None`
+    /// inside: the automatic layout) — the `stream` module.
+    stream: Option<Option<crate::compose::layout::Layout>>,
     scan: Option<Scan>,
     queue: Vec<FloorRequest>,
     speaker: Option<Speaker>,
@@ -406,6 +421,7 @@ impl LiveMeeting {
             voice: false,
             sent_voice: false,
             mute_on_entry: false,
+            stream: None,
             scan: None,
             queue: Vec::new(),
             speaker: None,

@@ -23,6 +23,11 @@ pub struct LiveSnapshot {
     pub scene_label: Option<String>,
     /// Rooms other than the hub join muted.
     pub mute_on_entry: bool,
+    /// The composite live stream runs (`/live/{meeting}/index.m3u8`).
+    pub live_stream: bool,
+    /// Its layout (`stage`, `one_plus5`, `one_plus7`, `grid2x2`, `grid3x3`,
+    /// `grid4x4`); none: automatic.
+    pub live_stream_layout: Option<String>,
     /// An empty stage follows the active speaker (Thảo luận, or an
     /// operator's automatic stage); otherwise nobody is put on the stage by
     /// their voice.
@@ -139,6 +144,8 @@ impl LiveMeeting {
             scene: self.scene,
             scene_label: self.scene.map(|s| s.label_vi().to_string()),
             mute_on_entry: self.mute_on_entry,
+            live_stream: self.stream.is_some(),
+            live_stream_layout: self.stream.flatten().map(|l| l.as_str().to_string()),
             stage_follows_voice: self.wants_voice(),
             removed: self
                 .sites

@@ -197,7 +197,26 @@ pub fn testsrc_clip(width: u16, height: u16, kbps: u32) -> PathBuf {
     let name = format!(
         "testsrc2-{width}x{height}-{kbps}k-g{CLIP_KEYFRAME_INTERVAL_FRAMES}-{CLIP_SECONDS}s.ivf"
     );
-    let path = fixtures_dir().join(&name);
+    encode_clip(
+        &name,
+        &format!("testsrc2=size={width}x{height}:rate=30"),
+        kbps,
+    )
+}
+
+/// A clip of one solid colour (an ffmpeg colour name, e.g. `red`): what a
+/// composite test looks for in a tile.
+pub fn solid_clip(color: &str, width: u16, height: u16) -> PathBuf {
+    let name = format!("solid-{color}-{width}x{height}-g{CLIP_KEYFRAME_INTERVAL_FRAMES}.ivf");
+    encode_clip(
+        &name,
+        &format!("color=c={color}:size={width}x{height}:rate=30"),
+        200,
+    )
+}
+
+fn encode_clip(name: &str, source: &str, kbps: u32) -> PathBuf {
+    let path = fixtures_dir().join(name);
     if path.exists() {
         return path;
     }
@@ -207,7 +226,7 @@ pub fn testsrc_clip(width: u16, height: u16, kbps: u32) -> PathBuf {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
         .args(["-f", "lavfi", "-i"])
-        .arg(format!("testsrc2=size={width}x{height}:rate=30"))
+        .arg(source)
         .args(["-t", &CLIP_SECONDS.to_string()])
         .args(["-c:v", "libvpx", "-b:v", &format!("{kbps}k")])
         .args(["-g", &CLIP_KEYFRAME_INTERVAL_FRAMES.to_string()])

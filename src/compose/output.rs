@@ -1,0 +1,356 @@
+//! One meeting's composite output: the engine's tapped packets in
+//! (every published track; the stage video's owner names the stage), the
+//! inputs depacketized and decoded, the scene drawn and encoded once at
+//! the output's rate, the program mix beside it, fMP4 segments out to the
+//! shared HLS stream. Driven by the composer thread with its clock.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::codec::{H264Decoder, H264Encoder, Vp8Decoder, avcc_to_annex_b};
+use super::hls::{self, Segmenter, Stream};
+use super::layout::Layout;
+use super::scene::Scene;
+use super::{ComposeConfig, fmp4};
+use crate::media::tap::{TapCodec, TapStream, Tapped};
+use crate::media::{ParticipantId, TrackId};
+use crate::record::depack::{Depacketizer, H264Depacketizer, Vp8Depacketizer};
+use crate::record::{MixOptions, MixedFrame, Mixer, RtpPacket};
+
+enum Input {
+    Vp8(Vp8Depacketizer, Vp8Decoder),
+    H264(H264Depacketizer, H264Decoder),
+}
+
+/// What an output counted, for /metrics and the tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputStats {
+    pub frames_in: u64,
+    pub decode_errors: u64,
+    pub frames_out: u64,
+    pub segments: u64,
+}
+
+pub struct Output {
+    cfg: ComposeConfig,
+    /// `None`: automatic (the stage alone for one site with video, else 1+7).
+    layout: Option<Layout>,
+    scene: Scene,
+    inputs: HashMap<TrackId, (ParticipantId, Input)>,
+    audio_owner: HashMap<TrackId, ParticipantId>,
+    names: Vec<(ParticipantId, String)>,
+    stage_owner: Option<ParticipantId>,
+    encoder: H264Encoder,
+    segmenter: Segmenter,
+    mixer: Option<Mixer>,
+    mixed: Vec<MixedFrame>,
+    t0: Instant,
+    pub stream: Arc<Mutex<Stream>>,
+    pub stats: OutputStats,
+}
+
+impl Output {
+    pub fn new(
+        cfg: ComposeConfig,
+        layout: Option<Layout>,
+        now: Instant,
+    ) -> Result<Output, super::codec::CodecError> {
+        let gop = cfg.fps * cfg.segment_s;
+        Ok(Output {
+            layout,
+            scene: Scene::new(layout.unwrap_or(Layout::Stage), cfg.width, cfg.height),
+            inputs: HashMap::new(),
+            audio_owner: HashMap::new(),
+            names: Vec::new(),
+            stage_owner: None,
+            encoder: H264Encoder::new(cfg.width, cfg.height, cfg.kbps, cfg.fps, gop)?,
+            segmenter: Segmenter::new(cfg.segment_s),
+            mixer: Mixer::new(MixOptions::default())
+                .map_err(|e| tracing::error!(error = %e, "live stream without sound"))
+                .ok(),
+            mixed: Vec::new(),
+            t0: now,
+            stream: Arc::new(Mutex::new(Stream::new(cfg.segment_s))),
+            stats: OutputStats::default(),
+            cfg,
+        })
+    }
+
+    pub fn layout(&self) -> Option<Layout> {
+        self.layout
+    }
+
+    pub fn set_layout(&mut self, layout: Option<Layout>) {
+        self.layout = layout;
+        self.fit_layout();
+    }
+
+    fn fit_layout(&mut self) {
+        let l = self.layout.unwrap_or_else(|| {
+            let with_video: std::collections::HashSet<ParticipantId> =
+                self.inputs.values().map(|(o, _)| *o).collect();
+            if with_video.len() > 1 {
+                Layout::OnePlus7
+            } else {
+                Layout::Stage
+            }
+        });
+        if self.scene.layout() != l {
+            self.scene.set_layout(l);
+        }
+    }
+
+    /// A site joined (or was renamed) or left the room.
+    pub fn site(&mut self, participant: ParticipantId, name: Option<String>) {
+        self.names.retain(|(p, _)| *p != participant);
+        if let Some(n) = name {
+            self.names.push((participant, n));
+        } else {
+            self.inputs.retain(|_, (o, _)| *o != participant);
+            self.audio_owner.retain(|_, o| *o != participant);
+        }
+        self.scene.set_sites(&self.names);
+        self.fit_layout();
+    }
+
+    pub fn speaker(&mut self, participant: Option<ParticipantId>) {
+        self.scene.set_speaker(participant);
+    }
+
+    fn ms(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.t0).as_millis() as u64
+    }
+
+    pub fn packet(&mut self, t: &Tapped) {
+        let pkt = RtpPacket {
+            seq: t.seq as u16,
+            timestamp: t.ts,
+            marker: t.marker,
+            payload: &t.payload,
+        };
+        match t.stream {
+            TapStream::ProgramVideo => {
+                // Whose picture the engine's stage shows: the stage tile's.
+                if self.stage_owner != Some(t.owner) {
+                    self.stage_owner = Some(t.owner);
+                    self.scene.set_stage(&[t.owner]);
+                    self.force_stage_audio();
+                }
+            }
+            TapStream::Track(track) if !t.video => {
+                if self.audio_owner.insert(track, t.owner).is_none() {
+                    self.force_stage_audio();
+                }
+                let at = self.ms(t.at);
+                if let Some(m) = self.mixer.as_mut() {
+                    m.push(u64::from(track), at, t.ts, t.audio_level, &t.payload);
+                }
+            }
+            TapStream::Track(track) => self.video(track, t, &pkt),
+        }
+    }
+
+    fn video(&mut self, track: TrackId, t: &Tapped, pkt: &RtpPacket<'_>) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.inputs.entry(track) {
+            let input = match t.codec {
+                TapCodec::Vp8 => Vp8Decoder::new().map(|d| Input::Vp8(Vp8Depacketizer::new(), d)),
+                TapCodec::H264 => {
+                    H264Decoder::new().map(|d| Input::H264(H264Depacketizer::new(), d))
+                }
+                TapCodec::Opus => return,
+            };
+            match input {
+                Ok(i) => {
+                    slot.insert((t.owner, i));
+                    self.fit_layout();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "a composite input has no decoder");
+                    return;
+                }
+            }
+        }
+        let Some((owner, input)) = self.inputs.get_mut(&track) else {
+            return;
+        };
+        let decoded = match input {
+            Input::Vp8(depack, dec) => match depack.push(pkt) {
+                Some(f) => Some(dec.decode(&f.data)),
+                None => None,
+            },
+            Input::H264(depack, dec) => match depack.push(pkt) {
+                Some(f) => {
+                    let params = if f.keyframe {
+                        depack.param_sets()
+                    } else {
+                        None
+                    };
+                    avcc_to_annex_b(&f.data, params).map(|a| dec.decode(&a))
+                }
+                None => None,
+            },
+        };
+        let owner = *owner;
+        match decoded {
+            Some(Ok(Some(frame))) => {
+                self.stats.frames_in += 1;
+                self.scene.on_frame(owner, frame, t.at);
+            }
+            Some(Err(e)) => {
+                // Garbage or a lost reference: that tile holds its last
+                // picture (and goes "mất tín hiệu" if it lasts).
+                self.stats.decode_errors += 1;
+                tracing::debug!(error = %e, "a composite input did not decode");
+            }
+            _ => {}
+        }
+    }
+
+    fn force_stage_audio(&mut self) {
+        let Some(m) = self.mixer.as_mut() else { return };
+        let keys: Vec<u64> = self
+            .audio_owner
+            .iter()
+            .filter(|(_, o)| Some(**o) == self.stage_owner)
+            .map(|(t, _)| u64::from(*t))
+            .collect();
+        m.set_forced(&keys);
+    }
+
+    /// One output picture at `now`, and the sound up to it.
+    pub fn tick(&mut self, now: Instant) {
+        let at = self.ms(now);
+        if let Some(m) = self.mixer.as_mut() {
+            m.poll(at, &mut self.mixed);
+            for f in self.mixed.drain(..) {
+                self.segmenter
+                    .audio(f.opus, crate::record::mix::FRAME_SAMPLES as u32);
+            }
+        }
+        let picture = self.scene.compose(now);
+        let (annex_b, key) = match self.encoder.encode(picture) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "the composite did not encode");
+                return;
+            }
+        };
+        self.stats.frames_out += 1;
+        let (sample, params) = to_sample(&annex_b);
+        if key && let Some((sps, pps)) = params {
+            let mut s = self.stream.lock().expect("hls lock");
+            if s.init.is_none() {
+                let avcc = avc_config(&sps, &pps);
+                s.init = Some(Bytes::from(fmp4::init_segment(
+                    self.cfg.width,
+                    self.cfg.height,
+                    &avcc,
+                )));
+            }
+        }
+        let duration = fmp4::VIDEO_TIMESCALE / self.cfg.fps;
+        if let Some(seg) = self.segmenter.video(sample, duration, key) {
+            self.stats.segments += 1;
+            hls::publish(&mut self.stream.lock().expect("hls lock"), seg);
+        }
+    }
+
+    /// The output stops: its last segment out, the playlist ended.
+    pub fn finish(&mut self) {
+        let last = self.segmenter.finish();
+        let mut s = self.stream.lock().expect("hls lock");
+        if let Some(seg) = last {
+            hls::publish(&mut s, seg);
+        }
+        s.ended = true;
+    }
+}
+
+/// Annex B from the encoder → one MP4 sample (4-byte lengths), without the
+/// parameter sets (they go in the init segment), and those sets if present.
+/// (SPS, PPS).
+type ParamSets = (Vec<u8>, Vec<u8>);
+
+fn to_sample(annex_b: &[u8]) -> (Vec<u8>, Option<ParamSets>) {
+    let mut out = Vec::with_capacity(annex_b.len());
+    let (mut sps, mut pps) = (None, None);
+    for nal in split_annex_b(annex_b) {
+        match nal.first().map(|b| b & 0x1f) {
+            Some(7) => sps = Some(nal.to_vec()),
+            Some(8) => pps = Some(nal.to_vec()),
+            Some(_) => {
+                out.extend_from_slice(&(nal.len() as u32).to_be_bytes());
+                out.extend_from_slice(nal);
+            }
+            None => {}
+        }
+    }
+    (out, sps.zip(pps))
+}
+
+/// NAL units between start codes (3- or 4-byte).
+fn split_annex_b(b: &[u8]) -> Vec<&[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= b.len() {
+        if b[i] == 0 && b[i + 1] == 0 && b[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let mut out = Vec::with_capacity(starts.len());
+    for (k, &s) in starts.iter().enumerate() {
+        let mut end = starts.get(k + 1).map_or(b.len(), |n| n - 3);
+        // A 4-byte start code leaves a zero before the next 3-byte one.
+        while end > s && b[end - 1] == 0 && k + 1 < starts.len() {
+            end -= 1;
+        }
+        if end > s {
+            out.push(&b[s..end]);
+        }
+    }
+    out
+}
+
+/// AVCDecoderConfigurationRecord for a baseline SPS/PPS pair.
+fn avc_config(sps: &[u8], pps: &[u8]) -> Vec<u8> {
+    let mut c = vec![
+        1,
+        sps.get(1).copied().unwrap_or(66),
+        sps.get(2).copied().unwrap_or(0),
+        sps.get(3).copied().unwrap_or(30),
+        0xff,
+        0xe1,
+    ];
+    c.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+    c.extend_from_slice(sps);
+    c.push(1);
+    c.extend_from_slice(&(pps.len() as u16).to_be_bytes());
+    c.extend_from_slice(pps);
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annex_b_splits_into_nal_units_with_either_start_code() {
+        let b = [
+            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9,
+        ];
+        let n = split_annex_b(&b);
+        assert_eq!(
+            n,
+            vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 9, 9][..]]
+        );
+        let (sample, params) = to_sample(&b);
+        assert_eq!(sample, [0, 0, 0, 3, 0x65, 9, 9]);
+        assert_eq!(params, Some((vec![0x67, 1, 2], vec![0x68, 3])));
+    }
+}

@@ -1,0 +1,284 @@
+//! The composer thread: one composite output per meeting that streams,
+//! fed the engine's tapped packets (teed by the recorder thread, which owns
+//! the tap queue) and the room's events (sites, speaker), ticking at the
+//! output's frame rate. The HTTP side reads the HLS streams it publishes.
+//!
+//! Like the recorder, the media workers never wait for it: packets come
+//! over a bounded queue that drops (and counts) when it falls behind, and
+//! a decoder or encoder failure degrades its output, never the meeting.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, select};
+
+use super::ComposeConfig;
+use super::hls::Stream;
+use super::layout::Layout;
+use super::output::{Output, OutputStats};
+use crate::media::tap::Tapped;
+use crate::media::{Event, Role};
+
+/// Packets waiting for the composer: about a second of a busy meeting.
+const PACKET_QUEUE: usize = 4096;
+
+enum Msg {
+    Start {
+        meeting: String,
+        layout: Option<Layout>,
+        sites: Vec<(u64, String)>,
+    },
+    Layout {
+        meeting: String,
+        layout: Option<Layout>,
+    },
+    Stop {
+        meeting: String,
+    },
+    Event(Event),
+}
+
+/// What the API sees of a streaming meeting.
+#[derive(Clone)]
+pub struct Live {
+    pub layout: Option<Layout>,
+    pub stream: Arc<Mutex<Stream>>,
+    pub stats: Arc<Mutex<OutputStats>>,
+}
+
+/// Handle to the composer thread (cheap to clone).
+#[derive(Clone)]
+pub struct Composer {
+    ctl: Sender<Msg>,
+    packets: Sender<Tapped>,
+    live: Arc<RwLock<HashMap<String, Live>>>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Composer {
+    pub fn start(cfg: ComposeConfig) -> Composer {
+        let (ctl, ctl_rx) = crossbeam_channel::bounded(1024);
+        let (packets, packets_rx) = crossbeam_channel::bounded(PACKET_QUEUE);
+        let live = Arc::new(RwLock::new(HashMap::new()));
+        let l = live.clone();
+        std::thread::Builder::new()
+            .name("composer".into())
+            .spawn(move || Worker::new(cfg, l).run(ctl_rx, packets_rx))
+            .expect("spawn composer thread");
+        Composer {
+            ctl,
+            packets,
+            live,
+            dropped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Whether `meeting` streams (its room's taps go to the composer).
+    pub fn wants(&self, meeting: &str) -> bool {
+        self.live
+            .read()
+            .expect("composer lock")
+            .contains_key(meeting)
+    }
+
+    pub fn live(&self, meeting: &str) -> Option<Live> {
+        self.live
+            .read()
+            .expect("composer lock")
+            .get(meeting)
+            .cloned()
+    }
+
+    /// Packets the composer could not take in time.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Start (or re-lay) `meeting`'s stream; `sites` are the participants
+    /// in its room now (participant, name): later ones come as events.
+    pub fn begin(&self, meeting: &str, layout: Option<Layout>, sites: Vec<(u64, String)>) {
+        // Listed before the thread starts it, so the taps' tee and the
+        // events start at once.
+        self.live
+            .write()
+            .expect("composer lock")
+            .entry(meeting.to_string())
+            .or_insert_with(|| Live {
+                layout,
+                stream: Arc::new(Mutex::new(Stream::new(0))),
+                stats: Arc::new(Mutex::new(OutputStats::default())),
+            });
+        let _ = self.ctl.send(Msg::Start {
+            meeting: meeting.to_string(),
+            layout,
+            sites,
+        });
+    }
+
+    pub fn set_layout(&self, meeting: &str, layout: Option<Layout>) {
+        let _ = self.ctl.send(Msg::Layout {
+            meeting: meeting.to_string(),
+            layout,
+        });
+    }
+
+    /// Stop `meeting`'s stream: unlisted at once (its playlist and
+    /// segments answer 404 from now on), the thread closes the output.
+    pub fn end(&self, meeting: &str) {
+        self.live.write().expect("composer lock").remove(meeting);
+        let _ = self.ctl.send(Msg::Stop {
+            meeting: meeting.to_string(),
+        });
+    }
+
+    /// A tapped packet of a streaming room (never blocks).
+    pub fn packet(&self, t: Tapped) {
+        if self.packets.try_send(t).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// An engine event; only a streaming room's are kept.
+    pub fn event(&self, ev: &Event) {
+        let room = match ev {
+            Event::Joined { room, .. }
+            | Event::Left { room, .. }
+            | Event::SpeakerChanged { room, .. } => room,
+            _ => return,
+        };
+        if self.wants(room) {
+            let _ = self.ctl.try_send(Msg::Event(ev.clone()));
+        }
+    }
+}
+
+struct Worker {
+    cfg: ComposeConfig,
+    live: Arc<RwLock<HashMap<String, Live>>>,
+    outputs: HashMap<String, Output>,
+}
+
+impl Worker {
+    fn new(cfg: ComposeConfig, live: Arc<RwLock<HashMap<String, Live>>>) -> Worker {
+        Worker {
+            cfg,
+            live,
+            outputs: HashMap::new(),
+        }
+    }
+
+    fn run(mut self, ctl: Receiver<Msg>, packets: Receiver<Tapped>) {
+        let frame = Duration::from_secs(1) / self.cfg.fps;
+        let tick = crossbeam_channel::tick(frame);
+        loop {
+            select! {
+                recv(ctl) -> m => match m {
+                    Ok(m) => self.control(m),
+                    Err(_) => return,
+                },
+                recv(packets) -> p => match p {
+                    Ok(p) => {
+                        if let Some(o) = self.outputs.get_mut(&*p.room) {
+                            o.packet(&p);
+                        }
+                    }
+                    Err(_) => return,
+                },
+                recv(tick) -> _ => self.tick(),
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let live = self.live.read().expect("composer lock");
+        for (meeting, o) in self.outputs.iter_mut() {
+            o.tick(now);
+            if let Some(l) = live.get(meeting) {
+                *l.stats.lock().expect("stats lock") = o.stats;
+            }
+        }
+    }
+
+    fn control(&mut self, m: Msg) {
+        match m {
+            Msg::Start {
+                meeting,
+                layout,
+                sites,
+            } => {
+                if let Some(o) = self.outputs.get_mut(&meeting) {
+                    o.set_layout(layout);
+                    return;
+                }
+                match Output::new(self.cfg, layout, Instant::now()) {
+                    Ok(mut o) => {
+                        for (p, name) in sites {
+                            o.site(p, Some(name));
+                        }
+                        self.live.write().expect("composer lock").insert(
+                            meeting.clone(),
+                            Live {
+                                layout,
+                                stream: o.stream.clone(),
+                                stats: Arc::new(Mutex::new(OutputStats::default())),
+                            },
+                        );
+                        self.outputs.insert(meeting, o);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, %meeting, "live stream could not start");
+                        self.live.write().expect("composer lock").remove(&meeting);
+                    }
+                }
+            }
+            Msg::Layout { meeting, layout } => {
+                if let Some(o) = self.outputs.get_mut(&meeting) {
+                    o.set_layout(layout);
+                }
+                if let Some(l) = self.live.write().expect("composer lock").get_mut(&meeting) {
+                    l.layout = layout;
+                }
+            }
+            Msg::Stop { meeting } => {
+                if let Some(mut o) = self.outputs.remove(&meeting) {
+                    o.finish();
+                }
+                self.live.write().expect("composer lock").remove(&meeting);
+            }
+            Msg::Event(ev) => self.event(ev),
+        }
+    }
+
+    fn event(&mut self, ev: Event) {
+        match ev {
+            Event::Joined {
+                room,
+                participant,
+                name,
+                role: Role::Room | Role::Publisher,
+            } => {
+                if let Some(o) = self.outputs.get_mut(&room) {
+                    o.site(participant, Some(name));
+                }
+            }
+            Event::Left {
+                room, participant, ..
+            } => {
+                if let Some(o) = self.outputs.get_mut(&room) {
+                    o.site(participant, None);
+                }
+            }
+            Event::SpeakerChanged {
+                room, participant, ..
+            } => {
+                if let Some(o) = self.outputs.get_mut(&room) {
+                    o.speaker(participant);
+                }
+            }
+            _ => {}
+        }
+    }
+}
