@@ -122,3 +122,24 @@ pub async fn seed(state: &AppState, meeting: &str) -> anyhow::Result<()> {
         .await?;
     Ok(())
 }
+
+/// Start the demo meeting's internal live stream (automatic layout), so a
+/// newcomer finds the composite at `/live/<meeting>` as soon as two rooms
+/// join. Audited like an operator's start.
+pub async fn start_stream(state: &AppState, meeting: &str) -> anyhow::Result<()> {
+    let m = crate::control::meetings::Meetings::new(state.store.clone())
+        .get(meeting)
+        .await?;
+    let room = state.conference.live_room(&m).await?;
+    state
+        .conference
+        .act_by(
+            actor(),
+            &room,
+            "live_stream_start",
+            serde_json::json!({"layout": null, "demo": true}),
+            |live, _| Ok(((), live.start_stream(None))),
+        )
+        .await?;
+    Ok(())
+}

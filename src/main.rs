@@ -185,6 +185,11 @@ fn main() -> anyhow::Result<()> {
             if let Err(e) = diemcau::demo_content::seed(server.state(), &province.meeting_id).await {
                 tracing::warn!(error = %format!("{e:#}"), "the demo meeting's agenda and documents were not seeded");
             }
+            if let Err(e) =
+                diemcau::demo_content::start_stream(server.state(), &province.meeting_id).await
+            {
+                tracing::warn!(error = %format!("{e:#}"), "the demo meeting's live stream did not start");
+            }
             print_demo_province(&server, &province);
         }
         tokio::signal::ctrl_c().await.context("wait for ctrl-c")?;
@@ -417,6 +422,10 @@ fn print_demo_province(server: &diemcau::Server, province: &diemcau::demo::DemoP
             r.name, province.meeting_id, r.token
         );
     }
+    println!(
+        "  live stream (log in as an operator first): {base}/live/{}",
+        province.meeting_id
+    );
 }
 
 fn print_banner(server: &diemcau::Server, config: &Config) {

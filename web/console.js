@@ -71,6 +71,14 @@
       mute_all: "Tắt tiếng tất cả",
       unmute_all: "Bỏ tắt tiếng tất cả",
       mute_entry: "Điểm cầu vào họp tắt micrô",
+      stream: "Phát trực tiếp",
+      stream_start: "Bắt đầu phát",
+      stream_stop: "Dừng phát",
+      stream_watch: "Xem luồng phát",
+      stream_auto: "Bố cục tự động",
+      layouts: { stage: "Chỉ sân khấu", one_plus5: "1 lớn + 5", one_plus7: "1 lớn + 7", grid2x2: "Lưới 2×2", grid3x3: "Lưới 3×3", grid4x4: "Lưới 4×4" },
+      ev_stream_on: "Phát trực tiếp nội bộ: {layout}",
+      ev_stream_off: "Đã dừng phát trực tiếp",
       scene: "Cảnh",
       scene_pick: "Hãy chọn một cảnh.",
       apply: "Áp dụng",
@@ -280,6 +288,14 @@
       mute_all: "Mute all",
       unmute_all: "Unmute all",
       mute_entry: "Rooms join muted",
+      stream: "Live stream",
+      stream_start: "Start streaming",
+      stream_stop: "Stop streaming",
+      stream_watch: "Watch the stream",
+      stream_auto: "Automatic layout",
+      layouts: { stage: "Stage only", one_plus5: "1 large + 5", one_plus7: "1 large + 7", grid2x2: "2×2 grid", grid3x3: "3×3 grid", grid4x4: "4×4 grid" },
+      ev_stream_on: "Internal live stream: {layout}",
+      ev_stream_off: "Live stream stopped",
       scene: "Scene",
       scene_pick: "Pick a scene.",
       apply: "Apply",
@@ -1507,6 +1523,14 @@
       case "check_started":
         logEvent(t("ev_check_started", { n: msg.rooms }));
         break;
+      case "live_stream":
+        if (mine.snap) {
+          mine.snap.live_stream = msg.on;
+          mine.snap.live_stream_layout = msg.layout || null;
+        }
+        logEvent(msg.on ? t("ev_stream_on", { layout: msg.layout ? DICT[lang].layouts[msg.layout] : t("stream_auto") }) : t("ev_stream_off"));
+        drawToolbar();
+        break;
       case "mute_on_entry":
         if (mine.snap) mine.snap.mute_on_entry = msg.on;
         logEvent(t(msg.on ? "ev_mute_entry_on" : "ev_mute_entry_off"));
@@ -1684,6 +1708,25 @@
     rb.dataset.recording = String(recState === "recording");
   }
 
+  // The live stream's controls: layout (automatic or one of six), start /
+  // stop, and the player's link while it runs.
+  function drawStream(snap) {
+    const sel = $("stream-layout");
+    const layouts = Object.keys(DICT[lang].layouts);
+    if (sel.dataset.lang !== lang) {
+      sel.replaceChildren(el("option", { value: "", text: t("stream_auto") }), ...layouts.map((l) => el("option", { value: l, text: DICT[lang].layouts[l] })));
+      sel.dataset.lang = lang;
+    }
+    const on = !!(snap && snap.live_stream);
+    if (on) sel.value = snap.live_stream_layout || "";
+    const btn = $("btn-stream");
+    btn.textContent = on ? t("stream_stop") : t("stream_start");
+    btn.classList.toggle("btn-danger", on);
+    const link = $("lnk-stream");
+    link.hidden = !on;
+    if (live) link.href = `/live/${encodeURIComponent(live.id)}`;
+  }
+
   function drawToolbar() {
     const snap = live && live.snap;
     const lock = $("btn-lock");
@@ -1700,6 +1743,7 @@
     $("sep-lifecycle").hidden = !verb;
     $("view-live").dataset.meetingState = m ? m.state : "";
     $("chk-mute-entry").checked = !!(snap && snap.mute_on_entry);
+    drawStream(snap);
     const scan = $("btn-scan");
     scan.textContent = snap && snap.scan ? t("scan_stop") : t("scan_start");
     const sel = $("scene-select");
@@ -2035,6 +2079,15 @@
   });
   $("btn-readiness").addEventListener("click", () => live && go(`/console/meetings/${encodeURIComponent(live.id)}/readiness`));
   $("chk-mute-entry").addEventListener("change", (ev) => liveAction(ev.currentTarget, "mute-on-entry", { on: ev.currentTarget.checked }));
+  $("btn-stream").addEventListener("click", (ev) => {
+    if (!live || !live.snap) return;
+    const layout = $("stream-layout").value || null;
+    liveAction(ev.currentTarget, "stream", live.snap.live_stream ? { on: false } : { on: true, layout });
+  });
+  $("stream-layout").addEventListener("change", (ev) => {
+    // While streaming, a new layout shows in the next segments.
+    if (live && live.snap && live.snap.live_stream) liveAction(ev.currentTarget, "stream", { on: true, layout: ev.currentTarget.value || null });
+  });
   $("btn-stage-auto").addEventListener("click", (ev) => liveAction(ev.currentTarget, "stage", { endpoint_ids: [] }));
   $("btn-scan").addEventListener("click", (ev) => {
     if (!live || !live.snap) return;

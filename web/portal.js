@@ -119,6 +119,7 @@
       up_failed: "Tải lên không thành công.",
       up_aborted: "Đã dừng tải lên.",
       book_title: "Bộ tài liệu tại các điểm cầu",
+      watch_live: "Xem truyền hình trực tiếp",
       book_empty: "Chưa có tài liệu phát hành hoặc chưa có điểm cầu.",
       book_endpoint: "Điểm cầu",
       book_count: "Đã nhận",
@@ -337,6 +338,7 @@
       up_failed: "The upload failed.",
       up_aborted: "Upload stopped.",
       book_title: "Meeting book at the rooms",
+      watch_live: "Watch the live stream",
       book_empty: "No available documents or no rooms yet.",
       book_endpoint: "Room",
       book_count: "Fetched",
@@ -783,6 +785,11 @@
     b.className = `badge badge-${m.state}`;
     b.textContent = t(`state_${m.state}`);
     $("m-time").textContent = `${vnTime(m.starts_at_ms)} – ${vnTime(m.ends_at_ms).slice(0, 5)}`;
+    // The internal live stream's player (it says itself when the meeting
+    // is not streaming).
+    const watch = $("m-watch");
+    watch.hidden = m.state !== "live";
+    watch.href = `/live/${encodeURIComponent(m.id)}`;
     drawCrumbs();
   }
 

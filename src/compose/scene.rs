@@ -152,6 +152,13 @@ impl Scene {
         let placements = self.placements();
         let (w, h) = (self.canvas.width, self.canvas.height);
         self.canvas.fill(Rect::new(0, 0, w, h), BACKGROUND);
+        if placements.is_empty() {
+            // Nobody connected yet: say so rather than stream a blank.
+            let card = Rect::new(w / 8, h * 3 / 8, w * 3 / 4, h / 4);
+            self.canvas.fill(card, EMPTY_TILE);
+            self.labels
+                .draw(&mut self.canvas, card, "Đang chờ các điểm cầu kết nối…");
+        }
         for p in placements {
             let Some(i) = self.sites.iter().position(|s| s.id == p.site) else {
                 continue;
@@ -245,6 +252,14 @@ mod tests {
         let live = f.at(sx, sy).0;
         let later = s.compose(t0 + Duration::from_secs(3)).at(sx, sy).0;
         assert!(later < live, "dimmed: {later} < {live}");
+    }
+
+    #[test]
+    fn a_scene_without_sites_says_it_is_waiting_instead_of_a_blank() {
+        let mut s = Scene::new(Layout::OnePlus7, 640, 360);
+        let f = s.compose(Instant::now()).clone();
+        let bright = f.y.iter().filter(|p| **p > 200).count();
+        assert!(bright > 100, "a caption: {bright} bright pixels");
     }
 
     #[test]

@@ -451,8 +451,21 @@ impl Conference {
         details: serde_json::Value,
         f: impl FnOnce(&mut LiveMeeting, u64) -> Result<(T, Vec<Effect>), LiveError>,
     ) -> Result<T, ConferenceError> {
+        self.act_by(who.actor.clone(), room, what, details, f).await
+    }
+
+    /// [`Conference::act`] for an action nobody asked for over the API —
+    /// the server itself (a meeting going live starts its stream) or the
+    /// demo's seeding —, audited under `actor`.
+    pub async fn act_by<T>(
+        &self,
+        actor: crate::store::Actor,
+        room: &LiveRoom,
+        what: &str,
+        details: serde_json::Value,
+        f: impl FnOnce(&mut LiveMeeting, u64) -> Result<(T, Vec<Effect>), LiveError>,
+    ) -> Result<T, ConferenceError> {
         let store = self.store.clone();
-        let actor = who.actor.clone();
         let meeting = room.meeting.clone();
         let action = format!("live.{what}");
         self.live

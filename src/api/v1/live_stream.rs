@@ -96,8 +96,8 @@ pub async fn start_automatically(
         let room = state.conference.live_room(m).await?;
         state
             .conference
-            .act(
-                &caller.who(),
+            .act_by(
+                caller.actor(),
                 &room,
                 "live_stream_start",
                 json!({"layout": null, "automatic": true}),
