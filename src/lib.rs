@@ -395,7 +395,20 @@ impl Server {
         })?;
         // The composite's thread: the recorder tees it a streaming room's
         // packets (it owns the one tap queue).
-        let composer = compose::Composer::start(config.live_stream);
+        let keyframes: compose::service::KeyframeSink = {
+            let (media, rt) = (media.clone(), tokio::runtime::Handle::current());
+            Box::new(move |room: &str, track| {
+                let (media, room) = (media.clone(), room.to_string());
+                rt.spawn(async move {
+                    let cmd = media::Command::TapKeyframe {
+                        room: room.clone(),
+                        track,
+                    };
+                    let _ = media.room_command(&room, cmd).await;
+                });
+            })
+        };
+        let composer = compose::Composer::start(config.live_stream, Some(keyframes));
         let recorder = recorder::Recorder::start(
             media
                 .take_tap_receiver()

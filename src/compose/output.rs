@@ -25,6 +25,38 @@ enum Input {
     H264(H264Depacketizer, H264Decoder),
 }
 
+impl Input {
+    fn new(codec: TapCodec) -> Option<Result<Input, super::codec::CodecError>> {
+        Some(match codec {
+            TapCodec::Vp8 => Vp8Decoder::new().map(|d| Input::Vp8(Vp8Depacketizer::new(), d)),
+            TapCodec::H264 => H264Decoder::new().map(|d| Input::H264(H264Depacketizer::new(), d)),
+            TapCodec::Opus => return None,
+        })
+    }
+
+    fn needs_keyframe(&self) -> bool {
+        match self {
+            Input::Vp8(d, _) => d.needs_keyframe(),
+            Input::H264(d, _) => d.needs_keyframe(),
+        }
+    }
+}
+
+/// One input track: decoded only while its site is in a tile (a province
+/// meeting has 150 rooms and a 1+7 layout shows eight); a site that comes
+/// into view starts again from a keyframe it asks for.
+struct Track {
+    owner: ParticipantId,
+    codec: TapCodec,
+    /// `None` while out of view (no decoder state kept).
+    input: Option<Input>,
+    last_request: Option<Instant>,
+}
+
+/// A keyframe request is repeated no sooner than this (the engine paces
+/// its PLIs too; this keeps the composer from flooding its queue).
+const KEYFRAME_REQUEST_GAP: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// What an output counted, for /metrics and the tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutputStats {
@@ -39,7 +71,11 @@ pub struct Output {
     /// `None`: automatic (the stage alone for one site with video, else 1+7).
     layout: Option<Layout>,
     scene: Scene,
-    inputs: HashMap<TrackId, (ParticipantId, Input)>,
+    inputs: HashMap<TrackId, Track>,
+    /// Sites in a tile now (their video is decoded).
+    placed: std::collections::HashSet<ParticipantId>,
+    /// Tracks whose keyframe the composer asks the engine for.
+    pub keyframe_wanted: Vec<TrackId>,
     audio_owner: HashMap<TrackId, ParticipantId>,
     names: Vec<(ParticipantId, String)>,
     stage_owner: Option<ParticipantId>,
@@ -63,6 +99,8 @@ impl Output {
             layout,
             scene: Scene::new(layout.unwrap_or(Layout::Stage), cfg.width, cfg.height),
             inputs: HashMap::new(),
+            placed: Default::default(),
+            keyframe_wanted: Vec::new(),
             audio_owner: HashMap::new(),
             names: Vec::new(),
             stage_owner: None,
@@ -89,9 +127,14 @@ impl Output {
     }
 
     fn fit_layout(&mut self) {
+        self.fit_layout_only();
+        self.placed = self.scene.placements().iter().map(|p| p.site).collect();
+    }
+
+    fn fit_layout_only(&mut self) {
         let l = self.layout.unwrap_or_else(|| {
             let with_video: std::collections::HashSet<ParticipantId> =
-                self.inputs.values().map(|(o, _)| *o).collect();
+                self.inputs.values().map(|t| t.owner).collect();
             if with_video.len() > 1 {
                 Layout::OnePlus7
             } else {
@@ -109,7 +152,7 @@ impl Output {
         if let Some(n) = name {
             self.names.push((participant, n));
         } else {
-            self.inputs.retain(|_, (o, _)| *o != participant);
+            self.inputs.retain(|_, t| t.owner != participant);
             self.audio_owner.retain(|_, o| *o != participant);
         }
         self.scene.set_sites(&self.names);
@@ -154,33 +197,45 @@ impl Output {
     }
 
     fn video(&mut self, track: TrackId, t: &Tapped, pkt: &RtpPacket<'_>) {
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.inputs.entry(track) {
-            let input = match t.codec {
-                TapCodec::Vp8 => Vp8Decoder::new().map(|d| Input::Vp8(Vp8Depacketizer::new(), d)),
-                TapCodec::H264 => {
-                    H264Decoder::new().map(|d| Input::H264(H264Depacketizer::new(), d))
-                }
-                TapCodec::Opus => return,
-            };
-            match input {
-                Ok(i) => {
-                    slot.insert((t.owner, i));
-                    self.fit_layout();
-                }
-                Err(e) => {
+        if !self.inputs.contains_key(&track) {
+            if matches!(t.codec, TapCodec::Opus) {
+                return;
+            }
+            self.inputs.insert(
+                track,
+                Track {
+                    owner: t.owner,
+                    codec: t.codec,
+                    input: None,
+                    last_request: None,
+                },
+            );
+            self.fit_layout();
+        }
+        let placed = self.placed.contains(&t.owner);
+        let Some(tr) = self.inputs.get_mut(&track) else {
+            return;
+        };
+        if !placed {
+            // Out of view: not decoded; its state is dropped.
+            tr.input = None;
+            return;
+        }
+        if tr.input.is_none() {
+            match Input::new(tr.codec) {
+                Some(Ok(i)) => tr.input = Some(i),
+                Some(Err(e)) => {
                     tracing::warn!(error = %e, "a composite input has no decoder");
                     return;
                 }
+                None => return,
             }
         }
-        let Some((owner, input)) = self.inputs.get_mut(&track) else {
+        let Some(input) = tr.input.as_mut() else {
             return;
         };
         let decoded = match input {
-            Input::Vp8(depack, dec) => match depack.push(pkt) {
-                Some(f) => Some(dec.decode(&f.data)),
-                None => None,
-            },
+            Input::Vp8(depack, dec) => depack.push(pkt).map(|f| dec.decode(&f.data)),
             Input::H264(depack, dec) => match depack.push(pkt) {
                 Some(f) => {
                     let params = if f.keyframe {
@@ -193,7 +248,17 @@ impl Output {
                 None => None,
             },
         };
-        let owner = *owner;
+        // A new view or a lost packet: the depacketizer waits for a
+        // keyframe; ask the publisher for one (paced).
+        if input.needs_keyframe()
+            && tr
+                .last_request
+                .is_none_or(|r| t.at.saturating_duration_since(r) >= KEYFRAME_REQUEST_GAP)
+        {
+            tr.last_request = Some(t.at);
+            self.keyframe_wanted.push(track);
+        }
+        let owner = tr.owner;
         match decoded {
             Some(Ok(Some(frame))) => {
                 self.stats.frames_in += 1;
@@ -230,6 +295,7 @@ impl Output {
                     .audio(f.opus, crate::record::mix::FRAME_SAMPLES as u32);
             }
         }
+        self.placed = self.scene.placements().iter().map(|p| p.site).collect();
         let picture = self.scene.compose(now);
         let (annex_b, key) = match self.encoder.encode(picture) {
             Ok(e) => e,

@@ -48,6 +48,10 @@ pub struct Live {
     pub stats: Arc<Mutex<OutputStats>>,
 }
 
+/// How the composer asks the engine for a keyframe of a tapped track
+/// (`Command::TapKeyframe`): given by the server, which owns the runtime.
+pub type KeyframeSink = Box<dyn Fn(&str, crate::media::TrackId) + Send>;
+
 /// Handle to the composer thread (cheap to clone).
 #[derive(Clone)]
 pub struct Composer {
@@ -58,14 +62,14 @@ pub struct Composer {
 }
 
 impl Composer {
-    pub fn start(cfg: ComposeConfig) -> Composer {
+    pub fn start(cfg: ComposeConfig, keyframes: Option<KeyframeSink>) -> Composer {
         let (ctl, ctl_rx) = crossbeam_channel::bounded(1024);
         let (packets, packets_rx) = crossbeam_channel::bounded(PACKET_QUEUE);
         let live = Arc::new(RwLock::new(HashMap::new()));
         let l = live.clone();
         std::thread::Builder::new()
             .name("composer".into())
-            .spawn(move || Worker::new(cfg, l).run(ctl_rx, packets_rx))
+            .spawn(move || Worker::new(cfg, l, keyframes).run(ctl_rx, packets_rx))
             .expect("spawn composer thread");
         Composer {
             ctl,
@@ -156,14 +160,20 @@ impl Composer {
 
 struct Worker {
     cfg: ComposeConfig,
+    keyframes: Option<KeyframeSink>,
     live: Arc<RwLock<HashMap<String, Live>>>,
     outputs: HashMap<String, Output>,
 }
 
 impl Worker {
-    fn new(cfg: ComposeConfig, live: Arc<RwLock<HashMap<String, Live>>>) -> Worker {
+    fn new(
+        cfg: ComposeConfig,
+        live: Arc<RwLock<HashMap<String, Live>>>,
+        keyframes: Option<KeyframeSink>,
+    ) -> Worker {
         Worker {
             cfg,
+            keyframes,
             live,
             outputs: HashMap::new(),
         }
@@ -182,6 +192,11 @@ impl Worker {
                     Ok(p) => {
                         if let Some(o) = self.outputs.get_mut(&*p.room) {
                             o.packet(&p);
+                            for track in o.keyframe_wanted.drain(..) {
+                                if let Some(k) = &self.keyframes {
+                                    k(&p.room, track);
+                                }
+                            }
                         }
                     }
                     Err(_) => return,

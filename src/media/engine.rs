@@ -249,6 +249,12 @@ impl Engine {
                 }
                 Ok(Reply::Done)
             }
+            Command::TapKeyframe { room, track } => {
+                if let Some(src) = self.taps.get(&room).and_then(|t| t.source_of(track)) {
+                    self.request_keyframe(now, src, true);
+                }
+                Ok(Reply::Done)
+            }
             Command::Stats => Ok(Reply::Stats(self.snapshot())),
         };
         self.process(now);

@@ -200,6 +200,12 @@ pub enum Command {
         room: String,
         on: bool,
     },
+    /// A tap's consumer (the composite) needs a keyframe of `track`: a
+    /// PLI for the layer the tap forwards, paced like any other request.
+    TapKeyframe {
+        room: String,
+        track: TrackId,
+    },
     Stats,
 }
 

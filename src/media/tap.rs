@@ -82,6 +82,12 @@ pub(super) struct TapInput<'a> {
 }
 
 impl RoomTap {
+    /// The layer a track's tap forwards now (or will, once switched).
+    pub(super) fn source_of(&self, track: TrackId) -> Option<TrackRef> {
+        let f = self.tracks.get(&track)?;
+        f.target().or(f.current())
+    }
+
     /// Feed one packet; what the recorder keeps goes to `out`.
     pub(super) fn on_packet(&mut self, now: Instant, p: &TapInput<'_>, out: &mut Vec<Tapped>) {
         let clock = if p.video { 90_000 } else { 48_000 };

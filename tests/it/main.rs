@@ -15,6 +15,7 @@ mod browser_tcp;
 mod cascade_registry;
 mod cascade_scope;
 mod check_browser;
+mod compose_output;
 mod console;
 mod console_cascade;
 mod console_closed;
