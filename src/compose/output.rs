@@ -197,19 +197,16 @@ impl Output {
     }
 
     fn video(&mut self, track: TrackId, t: &Tapped, pkt: &RtpPacket<'_>) {
-        if !self.inputs.contains_key(&track) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.inputs.entry(track) {
             if matches!(t.codec, TapCodec::Opus) {
                 return;
             }
-            self.inputs.insert(
-                track,
-                Track {
-                    owner: t.owner,
-                    codec: t.codec,
-                    input: None,
-                    last_request: None,
-                },
-            );
+            slot.insert(Track {
+                owner: t.owner,
+                codec: t.codec,
+                input: None,
+                last_request: None,
+            });
             self.fit_layout();
         }
         let placed = self.placed.contains(&t.owner);
