@@ -19,6 +19,7 @@ pub mod recorder;
 pub mod relay;
 pub mod sign;
 pub mod signal;
+pub mod sip;
 pub mod store;
 pub mod tls;
 
