@@ -121,6 +121,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "results_pdfs",
         sql: include_str!("migrations/0020_results_pdfs.sql"),
     },
+    Migration {
+        version: 21,
+        name: "sip",
+        sql: include_str!("migrations/0021_sip.sql"),
+    },
 ];
 
 fn checksum(sql: &str) -> String {

@@ -125,7 +125,15 @@ pub fn ics_for(
                 names.join(", ")
             );
         }
+        if let Some(number) = &m.sip_dial_in {
+            // Room codecs (SIP) dial this number from their remote control.
+            let _ = write!(description, "\n\nSố quay SIP: {number}");
+        }
         prop(&mut out, "DESCRIPTION", &escape_text(&description));
+        if let Some(number) = &m.sip_dial_in {
+            // Not a standard property: the dial-in for calendar tools to read.
+            prop(&mut out, "X-DIEMCAU-SIP-DIAL-IN", number);
+        }
         let hub = m
             .hub_endpoint_id
             .as_deref()
