@@ -348,6 +348,8 @@ pub struct Server {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     tls_handle: Option<axum_server::Handle<SocketAddr>>,
+    /// The SIP listener for room codecs (`[sip]`), when configured.
+    sip: Option<sip::server::SipServer>,
 }
 
 impl Server {
@@ -555,6 +557,13 @@ impl Server {
                     .await;
             }));
         }
+        // SIP room codecs (`[sip]`): nothing is bound unless configured.
+        let sip = match config.sip.udp_listen {
+            Some(addr) => sip::server::start(state.conference.clone(), config.sip.clone())
+                .await
+                .map_err(|source| StartError::Listen { addr, source })?,
+            None => None,
+        };
         let cascade = state.cascade.clone();
         let mut server = Server {
             http_addr,
@@ -565,6 +574,7 @@ impl Server {
             stop,
             tasks,
             tls_handle,
+            sip,
         };
         // Last: the listeners are up, so a node whose parent is itself
         // answers its own hello (and refuses it as a loop).
@@ -611,6 +621,16 @@ impl Server {
         self.media.tcp_addrs()
     }
 
+    /// The SIP listener's UDP address, when `[sip] udp_listen` is set.
+    pub fn sip_udp_addr(&self) -> Option<SocketAddr> {
+        self.sip.as_ref().and_then(|s| s.udp_addr)
+    }
+
+    /// The SIP listener's counters, when it runs.
+    pub fn sip_metrics(&self) -> Option<&Arc<sip::metrics::SipMetrics>> {
+        self.sip.as_ref().map(|s| &s.metrics)
+    }
+
     pub fn state(&self) -> &api::AppState {
         &self.state
     }
@@ -618,6 +638,9 @@ impl Server {
     /// Stop listeners and media threads, waiting for them.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        if let Some(s) = &self.sip {
+            s.abort();
+        }
         if let Some(h) = &self.tls_handle {
             h.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
         }

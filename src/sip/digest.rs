@@ -2,8 +2,9 @@
 //! with server nonces that expire, verification against the stored HA1
 //! (never the password), and per-source throttling of failures.
 //!
-//! Old room codecs know only MD5, so each challenge offers SHA-256 first
-//! and MD5 second (RFC 8760 §2.4); the endpoint row holds an HA1 for each.
+//! Old room codecs know only MD5, so each challenge offers both (RFC 8760
+//! §2.4; MD5 first, see [`Digest::challenges`]); the endpoint row holds an
+//! HA1 for each.
 //! Nonces are stateless: the issue time and an HMAC of it under a key that
 //! lives only in memory, so a restart invalidates them (the codec simply
 //! retries on the fresh 401) and no nonce table can be flooded.
@@ -173,17 +174,28 @@ impl Digest {
         format!("{issued:x}.{}", self.mac(issued))
     }
 
-    /// The two WWW-Authenticate values, SHA-256 first.
-    pub fn challenges(&self, now: Instant, stale: bool) -> [String; 2] {
+    /// The WWW-Authenticate values: MD5, then SHA-256 when `sha256`.
+    /// SHA-256 is off by default (`[sip] challenge_sha256`): stacks of the
+    /// codecs' generation (libre, hence baresip 1.0, and older firmware)
+    /// give up on a whole 401 as soon as one challenge names an algorithm
+    /// they do not know, instead of using the one they do.
+    pub fn challenges(&self, now: Instant, stale: bool, sha256: bool) -> Vec<String> {
         let nonce = self.nonce(now);
         let stale = if stale { ", stale=true" } else { "" };
-        [Algorithm::Sha256, Algorithm::Md5].map(|alg| {
-            format!(
-                "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
-                self.realm,
-                alg.name()
-            )
-        })
+        let algs: &[Algorithm] = if sha256 {
+            &[Algorithm::Md5, Algorithm::Sha256]
+        } else {
+            &[Algorithm::Md5]
+        };
+        algs.iter()
+            .map(|alg| {
+                format!(
+                    "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
+                    self.realm,
+                    alg.name()
+                )
+            })
+            .collect()
     }
 
     /// Whether the nonce is ours: `Some(fresh)`, `None` if forged.

@@ -96,7 +96,15 @@ fn an_expired_nonce_with_the_right_password_is_stale() {
     let c = creds(Algorithm::Sha256, &d.nonce(t0), "s3cret");
     let later = t0 + NONCE_LIFETIME + Duration::from_secs(1);
     assert_eq!(d.verify(later, SRC, "REGISTER", &c, stored), Verdict::Stale);
-    assert!(d.challenges(later, true)[0].ends_with("stale=true"));
+    let c = d.challenges(later, true, true);
+    assert_eq!(c.len(), 2);
+    assert!(c[0].contains("algorithm=MD5") && c[1].contains("algorithm=SHA-256"));
+    assert!(c.iter().all(|c| c.ends_with("stale=true")));
+    assert_eq!(
+        d.challenges(later, false, false).len(),
+        1,
+        "md5 alone by default"
+    );
 }
 
 #[test]
