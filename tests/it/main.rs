@@ -48,6 +48,7 @@ mod room_app;
 mod signature_check;
 mod signed_documents;
 mod signing;
+mod sip;
 mod sip_store;
 mod stage_voice;
 mod store;
