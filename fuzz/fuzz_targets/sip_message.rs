@@ -7,6 +7,7 @@ use diemcau::sip::message::{self, Message, SipUri};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let _ = message::frame_len(data);
+    let _ = Message::parse_head_of_refused(data);
     let Ok(m) = Message::parse(data) else {
         return;
     };

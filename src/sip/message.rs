@@ -171,6 +171,18 @@ impl Message {
         if data.len() > MAX_MESSAGE_BYTES {
             return Err(ParseError::TooLarge(data.len()));
         }
+        Self::parse_within(data, true)
+    }
+
+    /// The start line and headers of a message refused by [`parse`]
+    /// (oversized, or a body at odds with its content-length), to address
+    /// the refusal (513, 400) to. `data` is one datagram (at most 64 KiB);
+    /// the header count cap still holds.
+    pub fn parse_head_of_refused(data: &[u8]) -> Option<Message> {
+        Self::parse_within(data, false).ok()
+    }
+
+    fn parse_within(data: &[u8], with_body: bool) -> Result<Message, ParseError> {
         let end = header_end(data).ok_or(ParseError::Incomplete)?;
         let head = std::str::from_utf8(&data[..end - 4]).map_err(|_| ParseError::Header(0))?;
         let mut lines = head.split("\r\n");
@@ -196,6 +208,7 @@ impl Message {
         }
         let rest = &data[end..];
         let body = match headers.iter().find(|(n, _)| n == "content-length") {
+            _ if !with_body => Vec::new(),
             Some((_, v)) => {
                 let len: usize = v.parse().map_err(|_| ParseError::ContentLength)?;
                 rest.get(..len).ok_or(ParseError::ContentLength)?.to_vec()

@@ -260,28 +260,7 @@ impl Loop {
 /// when its headers still name where to answer; else nothing (§18.3: a
 /// malformed datagram is discarded).
 fn refusal_for(data: &[u8], e: &ParseError) -> Option<Message> {
-    let head_end = memchr::memmem::find(data, b"\r\n\r\n")? + 4;
-    let mut head = data[..head_end.min(super::message::MAX_MESSAGE_BYTES)].to_vec();
-    if !head.ends_with(b"\r\n\r\n") {
-        return None;
-    }
-    // Parse the headers alone, without the body they may misdescribe.
-    let text = String::from_utf8_lossy(&head).into_owned();
-    let cleaned: String = text
-        .split("\r\n")
-        .filter(|l| {
-            let n = l
-                .split(':')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
-            n != "content-length" && n != "l"
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n");
-    head = cleaned.into_bytes();
-    let req = Message::parse(&head).ok()?;
+    let req = Message::parse_head_of_refused(data)?;
     if !matches!(req.start, StartLine::Request { .. }) || req.method() == Some(&Method::Ack) {
         return None;
     }

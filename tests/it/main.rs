@@ -49,6 +49,7 @@ mod signature_check;
 mod signed_documents;
 mod signing;
 mod sip;
+mod sip_bad_input;
 mod sip_store;
 mod stage_voice;
 mod store;
