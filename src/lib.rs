@@ -474,6 +474,7 @@ impl Server {
             seal: Arc::new(sign::keys::Seal::new(config.signatures.clone())),
             trust,
             recheck: Default::default(),
+            sip: config.sip.enabled().then(Default::default),
         };
         // Every spool directory found now is a previous run's, ended (or
         // interrupted: marked below first, so its index goes up fixed).
@@ -558,11 +559,15 @@ impl Server {
             }));
         }
         // SIP room codecs (`[sip]`): nothing is bound unless configured.
-        let sip = match config.sip.udp_listen {
-            Some(addr) => sip::server::start(state.conference.clone(), config.sip.clone())
-                .await
-                .map_err(|source| StartError::Listen { addr, source })?,
-            None => None,
+        let sip = match (config.sip.udp_listen, &state.sip) {
+            (Some(addr), Some(metrics)) => sip::server::start(
+                state.conference.clone(),
+                config.sip.clone(),
+                metrics.clone(),
+            )
+            .await
+            .map_err(|source| StartError::Listen { addr, source })?,
+            _ => None,
         };
         let cascade = state.cascade.clone();
         let mut server = Server {
@@ -624,6 +629,11 @@ impl Server {
     /// The SIP listener's UDP address, when `[sip] udp_listen` is set.
     pub fn sip_udp_addr(&self) -> Option<SocketAddr> {
         self.sip.as_ref().and_then(|s| s.udp_addr)
+    }
+
+    /// The SIP listener's TCP address, when `[sip] tcp_listen` is set.
+    pub fn sip_tcp_addr(&self) -> Option<SocketAddr> {
+        self.sip.as_ref().and_then(|s| s.tcp_addr)
     }
 
     /// The SIP listener's counters, when it runs.

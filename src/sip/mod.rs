@@ -7,7 +7,7 @@
 //!
 //! Sans-IO: `message` and `sdp` (bounded parsers, fuzzed), `transaction`
 //! and `dialog` (virtual time), `digest`, `limit`, `rtp`, `audio`,
-//! `gateway`. IO: `server` (the UDP listener), `uas` (what it answers),
+//! `gateway`. IO: `server` (the listener: UDP, and TCP through `tcp`), `uas` (what it answers),
 //! `call` (one call's sockets and task).
 
 pub mod audio;
@@ -22,5 +22,6 @@ pub mod metrics;
 pub mod rtp;
 pub mod sdp;
 pub mod server;
+pub mod tcp;
 pub mod transaction;
 pub mod uas;

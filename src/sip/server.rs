@@ -4,6 +4,7 @@
 //! waits on media. Requests that need the store (INVITE, REGISTER) are
 //! rate-limited per source before any lookup, so a flood costs a parse.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use super::dialog::{DialogId, Dialogs, InDialog};
 use super::limit::Limiter;
 use super::message::{Message, Method, ParseError, StartLine};
 use super::metrics::SipMetrics;
+use super::tcp::TcpEvent;
 use super::transaction::{Received, ServerTransactions};
 use super::uas::Uas;
 use crate::conference::Conference;
@@ -27,47 +29,75 @@ const RECV_BUFFER_BYTES: usize = 65_535;
 /// The running listener.
 pub struct SipServer {
     pub udp_addr: Option<SocketAddr>,
+    pub tcp_addr: Option<SocketAddr>,
     pub metrics: Arc<SipMetrics>,
     task: tokio::task::JoinHandle<()>,
+    tcp_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl SipServer {
     pub fn abort(&self) {
         self.task.abort();
+        if let Some(t) = &self.tcp_task {
+            t.abort();
+        }
     }
 }
 
 /// Bind `[sip] udp_listen` and start answering.
-pub async fn start(conference: Conference, cfg: SipConfig) -> std::io::Result<Option<SipServer>> {
+pub async fn start(
+    conference: Conference,
+    cfg: SipConfig,
+    metrics: Arc<SipMetrics>,
+) -> std::io::Result<Option<SipServer>> {
     let Some(listen) = cfg.udp_listen else {
         return Ok(None);
     };
     let sock = UdpSocket::bind(listen).await?;
     let local = sock.local_addr()?;
-    let metrics = Arc::new(SipMetrics::default());
+    let (tcp_tx, tcp_rx) = mpsc::channel(256);
+    let mut tcp_addr = None;
+    let mut tcp_task = None;
+    if let Some(addr) = cfg.tcp_listen {
+        let l = tokio::net::TcpListener::bind(addr).await?;
+        tcp_addr = Some(l.local_addr()?);
+        tcp_task = Some(tokio::spawn(super::tcp::accept(l, tcp_tx)));
+        tracing::info!(local = ?tcp_addr, "sip: listening (tcp)");
+    }
     let (ended_tx, ended_rx) = mpsc::channel(64);
     let uas = Uas::new(conference, cfg.clone(), local, ended_tx, metrics.clone());
     let limiter = Limiter::new(cfg.requests_per_minute_per_source);
-    let task = tokio::spawn(run(sock, uas, limiter, ended_rx));
+    let task = tokio::spawn(run(sock, uas, limiter, ended_rx, tcp_rx));
     tracing::info!(%local, "sip: listening (udp)");
     Ok(Some(SipServer {
         udp_addr: Some(local),
+        tcp_addr,
         metrics,
         task,
+        tcp_task,
     }))
 }
 
 struct Loop {
     sock: UdpSocket,
+    /// Open TCP connections by peer: answers to them go on the connection.
+    tcp: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     txns: ServerTransactions,
     dialogs: Dialogs,
     uas: Uas,
     limiter: Limiter,
 }
 
-async fn run(sock: UdpSocket, uas: Uas, limiter: Limiter, mut ended: mpsc::Receiver<DialogId>) {
+async fn run(
+    sock: UdpSocket,
+    uas: Uas,
+    limiter: Limiter,
+    mut ended: mpsc::Receiver<DialogId>,
+    mut tcp_rx: mpsc::Receiver<TcpEvent>,
+) {
     let mut l = Loop {
         sock,
+        tcp: HashMap::new(),
         txns: ServerTransactions::default(),
         dialogs: Dialogs::default(),
         uas,
@@ -85,9 +115,29 @@ async fn run(sock: UdpSocket, uas: Uas, limiter: Limiter, mut ended: mpsc::Recei
         tokio::select! {
             r = l.sock.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
-                    l.datagram(Instant::now(), &buf[..n], from).await;
+                    l.datagram(Instant::now(), &buf[..n], from, false).await;
                 }
             }
+            Some(ev) = tcp_rx.recv() => match ev {
+                TcpEvent::Opened(peer, tx) => {
+                    l.tcp.insert(peer, tx);
+                }
+                TcpEvent::Message(peer, data) => l.datagram(Instant::now(), &data, peer, true).await,
+                TcpEvent::Refused(peer, data) => {
+                    l.uas.metrics.count_malformed();
+                    let e = if data.len() > super::message::MAX_MESSAGE_BYTES {
+                        ParseError::TooLarge(data.len())
+                    } else {
+                        ParseError::ContentLength
+                    };
+                    if let Some(resp) = refusal_for(&data, &e) {
+                        l.send(peer, &resp.to_bytes()).await;
+                    }
+                }
+                TcpEvent::Closed(peer) => {
+                    l.tcp.remove(&peer);
+                }
+            },
             Some(id) = ended.recv() => {
                 // The call ended on its own (removed, engine gone): BYE.
                 l.uas.end_call(&id);
@@ -118,11 +168,16 @@ async fn run(sock: UdpSocket, uas: Uas, limiter: Limiter, mut ended: mpsc::Recei
 
 impl Loop {
     async fn send(&self, to: SocketAddr, bytes: &[u8]) {
+        if let Some(conn) = self.tcp.get(&to) {
+            // A stuck connection's full queue drops it (TCP: no retransmit).
+            let _ = conn.try_send(bytes.to_vec());
+            return;
+        }
         // A full socket buffer drops it; the transaction layer retransmits.
         let _ = self.sock.send_to(bytes, to).await;
     }
 
-    async fn datagram(&mut self, now: Instant, data: &[u8], from: SocketAddr) {
+    async fn datagram(&mut self, now: Instant, data: &[u8], from: SocketAddr, reliable: bool) {
         // RFC 5626 keep-alives (CRLF) from codecs behind NAT.
         if data.iter().all(|b| *b == b'\r' || *b == b'\n') {
             return;
@@ -156,7 +211,7 @@ impl Loop {
             self.send(from, &r.to_bytes()).await;
             return;
         }
-        let key = match self.txns.receive(now, &req, from, false) {
+        let key = match self.txns.receive(now, &req, from, reliable) {
             Received::New(key) => key,
             Received::Retransmission(Some(bytes)) => return self.send(from, &bytes).await,
             Received::Retransmission(None) | Received::Absorbed => return,
@@ -183,10 +238,10 @@ impl Loop {
                 let trying = Message::response_to(&req, 100, "Trying", None);
                 let bytes = self.txns.respond(now, &key, &trying);
                 self.send(from, &bytes).await;
-                match self.uas.invite(&req, from).await {
+                match self.uas.invite(&req, from, reliable).await {
                     Ok((ok, call)) => {
                         let now = Instant::now();
-                        match self.dialogs.accept(now, &req, &ok, from, false) {
+                        match self.dialogs.accept(now, &req, &ok, from, reliable) {
                             Some((id, bytes)) => {
                                 self.txns.respond(now, &key, &ok);
                                 self.uas.keep_call(id, call, from);

@@ -86,8 +86,17 @@ impl Uas {
         SocketAddr::new(self.cfg.public_ip(), self.local.port()).to_string()
     }
 
-    fn contact(&self) -> String {
-        format!("<sip:diemcau@{}>", self.via_host())
+    fn contact(&self, reliable: bool) -> String {
+        let transport = if reliable { ";transport=tcp" } else { "" };
+        let port = if reliable {
+            self.cfg.tcp_listen.map_or(self.local.port(), |a| a.port())
+        } else {
+            self.local.port()
+        };
+        format!(
+            "<sip:diemcau@{}{transport}>",
+            SocketAddr::new(self.cfg.public_ip(), port)
+        )
     }
 
     /// Digest check: the account, or the response to send (401 / 403).
@@ -153,6 +162,7 @@ impl Uas {
         &mut self,
         req: &Message,
         from: SocketAddr,
+        reliable: bool,
     ) -> Result<(Message, CallHandle), Message> {
         let account = self.authenticate(req, from).await?;
         let tag = new_tag();
@@ -246,7 +256,7 @@ impl Uas {
             rand::random::<u32>().into(),
         );
         let mut ok = refuse(200, "OK");
-        ok.push_header("Contact", self.contact());
+        ok.push_header("Contact", self.contact(reliable));
         ok.push_header("Allow", ALLOW);
         ok.push_header("Supported", "timer");
         if req.header("session-expires").is_some() {
@@ -296,7 +306,7 @@ impl Uas {
             return Message::response_to(req, 481, "Call/Transaction Does Not Exist", None);
         };
         let mut ok = Message::response_to(req, 200, "OK", None);
-        ok.push_header("Contact", self.contact());
+        ok.push_header("Contact", self.contact(false));
         ok.push_header("Content-Type", "application/sdp");
         ok.body = c.answer.clone().into_bytes();
         ok

@@ -28,6 +28,7 @@ fn runtime() -> tokio::runtime::Runtime {
 pub async fn sip_server() -> (TestServer, DemoProvince) {
     let s = server::start_with(|c| {
         c.sip.udp_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.sip.tcp_listen = Some("127.0.0.1:0".parse().unwrap());
         c.sip.rtp_port_min = 31000;
         c.sip.rtp_port_max = 31999;
     })
@@ -76,7 +77,24 @@ fn dial(
     dir: &std::path::Path,
     hz: f32,
 ) -> (Baresip, String) {
-    let sip = s.server.sip_udp_addr().expect("sip listener");
+    dial_over(s, p, i, dir, hz, false)
+}
+
+fn dial_over(
+    s: &TestServer,
+    p: &DemoProvince,
+    i: usize,
+    dir: &std::path::Path,
+    hz: f32,
+    tcp: bool,
+) -> (Baresip, String) {
+    let sip = if tcp {
+        s.server.sip_tcp_addr()
+    } else {
+        s.server.sip_udp_addr()
+    }
+    .expect("sip listener");
+    let transport = if tcp { ";transport=tcp" } else { "" };
     let room = &p.rooms[i];
     let (user, password) = room.sip.clone().expect("a sip password");
     let mut b = Baresip::start(
@@ -89,20 +107,22 @@ fn dial(
     );
     std::thread::sleep(Duration::from_millis(500));
     b.dial(&format!(
-        "sip:{}@{sip}",
+        "sip:{}@{sip}{transport}",
         p.sip_dial_in.as_deref().expect("a dial-in number")
     ));
     (b, room.endpoint_id.clone())
 }
 
 #[test]
-fn two_baresip_rooms_hear_each_other_through_the_mix_minus_and_are_on_the_roll_call() {
+fn two_baresip_rooms_over_udp_and_tcp_hear_each_other_through_the_mix_minus_and_are_on_the_roll_call()
+ {
     netns::enter_loopback_only();
     let tmp = tempfile::tempdir().unwrap();
     runtime().block_on(async {
         let (s, p) = sip_server().await;
         let (mut a, ea) = dial(&s, &p, 0, &tmp.path().join("a"), 440.0);
-        let (mut b, eb) = dial(&s, &p, 1, &tmp.path().join("b"), 880.0);
+        // One over UDP, one over TCP.
+        let (mut b, eb) = dial_over(&s, &p, 1, &tmp.path().join("b"), 880.0, true);
         wait_connected(&s, &p.meeting_id, &[&ea, &eb]).await;
         tokio::time::sleep(Duration::from_secs(4)).await;
         // What each heard so far (the dumps grow as they play), before

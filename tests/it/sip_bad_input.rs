@@ -201,6 +201,19 @@ fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
         assert_eq!(m.refused_no_codec.load(Ordering::Relaxed), 1);
         assert_eq!(m.auth_throttled.load(Ordering::Relaxed), 1);
         assert_eq!(m.calls_started.load(Ordering::Relaxed), 0);
+        let text = reqwest::get(format!("{}/metrics", s.metrics_url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for line in [
+            "diemcau_sip_malformed_total 2",
+            "diemcau_sip_auth_throttled_total 1",
+            "diemcau_sip_refused_no_codec_total 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in /metrics");
+        }
         let rc = roll_call(&s, &p.meeting_id).await;
         assert!(rc.sites.iter().all(|x| !x.connected), "no room joined");
         s.server.shutdown().await;
