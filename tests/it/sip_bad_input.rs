@@ -59,6 +59,16 @@ fn code(m: &Option<Message>) -> u16 {
 
 /// An Authorization header answering `challenge` for `user`/`password`.
 fn authorization(challenge: &Message, user: &str, password: &str, uri: &str) -> String {
+    authorization_for("INVITE", challenge, user, password, uri)
+}
+
+fn authorization_for(
+    method: &str,
+    challenge: &Message,
+    user: &str,
+    password: &str,
+    uri: &str,
+) -> String {
     let www = challenge.header("www-authenticate").expect("a challenge");
     let nonce = www
         .split("nonce=\"")
@@ -80,7 +90,7 @@ fn authorization(challenge: &Message, user: &str, password: &str, uri: &str) -> 
     c.response = expected_response(
         Algorithm::Md5,
         &ha1(Algorithm::Md5, user, "diemcau", password),
-        "INVITE",
+        method,
         &c,
     )
     .unwrap();
@@ -295,6 +305,44 @@ fn an_invite_flood_from_sipp_is_refused_past_its_budget_and_the_meeting_goes_on(
                 frequency(tail)
             );
         }
+        s.server.shutdown().await;
+    });
+}
+
+fn register(to: SocketAddr, user: &str, cseq: u32, extra: &str) -> String {
+    format!(
+        "REGISTER sip:{to} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKreg{cseq}\r\n\
+         From: <sip:{user}@{to}>;tag=r1\r\nTo: <sip:{user}@{to}>\r\nCall-ID: reg1\r\n\
+         CSeq: {cseq} REGISTER\r\nContact: <sip:{user}@127.0.0.1:9>\r\nExpires: 7200\r\n{extra}\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn a_room_registers_with_digest_and_gets_at_most_an_hour() {
+    netns::enter_loopback_only();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (s, p) = sip_server().await;
+        let to = s.server.sip_udp_addr().unwrap();
+        let (user, password) = p.rooms[0].sip.clone().unwrap();
+        let (status, expires) = tokio::task::spawn_blocking(move || {
+            let c = client("127.0.0.1");
+            let chal = ask(&c, to, &register(to, &user, 1, "")).unwrap();
+            assert_eq!(code(&Some(chal.clone())), 401);
+            let auth = authorization_for("REGISTER", &chal, &user, &password, &format!("sip:{to}"));
+            let ok = ask(&c, to, &register(to, &user, 2, &auth));
+            (
+                code(&ok),
+                ok.and_then(|m| m.header("expires").map(str::to_owned)),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!((status, expires.as_deref()), (200, Some("3600")));
         s.server.shutdown().await;
     });
 }
