@@ -189,6 +189,7 @@ async fn run(
         }
         if now >= next_check {
             next_check = now + ALIVE_CHECK;
+            tracing::debug!(participant = id, stats = ?gw.stats, "sip: call media");
             if media.room_of(id).is_none() {
                 return gw.stats; // removed by an operator, or the meeting closed
             }

@@ -19,7 +19,7 @@ use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo};
+use str0m::rtp::{Extension, ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use super::audio::{Down, FRAME_48K, Up};
@@ -59,6 +59,12 @@ pub struct GatewayStats {
     pub video_in: u64,
     pub video_out: u64,
     pub opus_published: u64,
+    /// Video packets published on the local leg, and stage packets it got.
+    pub video_published: u64,
+    pub stage_in: u64,
+    /// Keyframes the codec sent, keyframe requests the engine made.
+    pub keyframes_in: u64,
+    pub keyframe_requests: u64,
 }
 
 pub struct Gateway {
@@ -106,7 +112,19 @@ impl Gateway {
     /// A gateway for a negotiated call, and the local leg's offer.
     pub fn new(now: Instant, neg: Negotiated) -> Result<(Gateway, String), GatewayError> {
         let bad = |e: String| GatewayError::Setup(e);
+        // No transport-wide congestion control on this leg: it runs over
+        // loopback to our own engine, and the engine's estimator, seeing
+        // only the slots' audio, would hold its estimate near 80 kbit/s and
+        // never start the stage's video. The codec's link cap (its link
+        // profile, from the admission) is what limits what it receives.
         let mut rtc = Rtc::builder()
+            .clear_extension_map()
+            .set_extension(1, Extension::AudioLevel)
+            .set_extension(2, Extension::AbsoluteSendTime)
+            .set_extension(4, Extension::RtpMid)
+            .set_extension(10, Extension::RtpStreamId)
+            .set_extension(11, Extension::RepairedRtpStreamId)
+            .set_extension(13, Extension::VideoOrientation)
             .set_rtp_mode(true)
             .clear_codecs()
             .enable_opus(true, false)
@@ -297,9 +315,16 @@ impl Gateway {
         self.codec_video_ssrc = Some(h.ssrc);
         self.stats.video_in += 1;
         let Some(pt) = self.pt_of(Codec::H264, Some(v.packetization_mode)) else {
+            self.stats.stage_in += 1_000_000;
             return;
         };
         let payload: Vec<u8> = data[h.payload_start..h.payload_end].to_vec();
+        if crate::media::keyframe::starts_keyframe(
+            crate::media::keyframe::VideoCodec::H264,
+            &payload,
+        ) {
+            self.stats.keyframes_in += 1;
+        }
         let seq = extend_seq(&mut self.video_up_seq, h.seq);
         let w = RtpWrite::new(pt, SeqNo::from(seq), h.ts, now, payload)
             .marker(h.marker)
@@ -310,6 +335,7 @@ impl Gateway {
             .stream_tx_by_mid(self.send_video, None)
         {
             tx.write_rtp(w);
+            self.stats.video_published += 1;
         }
         self.drain();
     }
@@ -398,7 +424,10 @@ impl Gateway {
                 }),
                 Ok(Output::Event(e)) => match e {
                     Event::RtpPacket(p) => packets.push(p),
-                    Event::KeyframeRequest(r) if r.mid == self.send_video => want_keyframe = true,
+                    Event::KeyframeRequest(r) if r.mid == self.send_video => {
+                        self.stats.keyframe_requests += 1;
+                        want_keyframe = true
+                    }
                     Event::Connected => self.connected = true,
                     Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                         self.dead = true
@@ -425,6 +454,7 @@ impl Gateway {
             } else if mid == self.recv_video
                 && let (Some(v), Some(to)) = (self.neg.video, self.video_to)
             {
+                self.stats.stage_in += 1;
                 // Only H.264 reaches the codec; VP8 would be garbage to it.
                 let is_h264 = self
                     .rtc
@@ -456,7 +486,8 @@ impl Gateway {
             && self.may(self.now, true)
         {
             self.fir_seq = self.fir_seq.wrapping_add(1);
-            let fir = rtp::fir(self.ssrc ^ 1, ssrc, self.fir_seq);
+            let mut fir = rtp::pli(self.ssrc ^ 1, ssrc);
+            fir.extend(rtp::fir(self.ssrc ^ 1, ssrc, self.fir_seq));
             self.out.push(Transmit {
                 leg: Leg::SipVideoRtcp,
                 destination: to,

@@ -71,6 +71,15 @@ pub fn fir(sender_ssrc: u32, media_ssrc: u32, seq: u8) -> Vec<u8> {
     out
 }
 
+/// An RTCP PLI (RFC 4585 §6.3.1) for `media_ssrc`: software codecs
+/// (baresip among them) answer PLI where hardware answers FIR, so both go.
+pub fn pli(sender_ssrc: u32, media_ssrc: u32) -> Vec<u8> {
+    let mut out = vec![0x80 | 1, 206, 0, 2];
+    out.extend_from_slice(&sender_ssrc.to_be_bytes());
+    out.extend_from_slice(&media_ssrc.to_be_bytes());
+    out
+}
+
 /// Whether an RTCP compound packet holds a PLI or a FIR (a keyframe
 /// request from the codec for what we send it).
 pub fn asks_keyframe(data: &[u8]) -> bool {
@@ -112,7 +121,7 @@ mod tests {
         assert!(is_rtcp(&f) && asks_keyframe(&f));
         let rr = [0x80u8, 201, 0, 1, 0, 0, 0, 1];
         assert!(!asks_keyframe(&rr));
-        let pli = [0x81u8, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2];
+        let pli = pli(1, 2);
         assert!(asks_keyframe(&[&rr[..], &pli[..]].concat()));
     }
 }

@@ -46,6 +46,20 @@ impl Baresip {
         port: u16,
         tone_hz: f32,
     ) -> Baresip {
+        Self::start_with(dir, user, password, registrar, port, tone_hz, false)
+    }
+
+    /// With `video`: H.264 (avcodec, Debian `baresip-ffmpeg`) from a
+    /// synthetic source; what it receives is counted in its status line.
+    pub fn start_with(
+        dir: &Path,
+        user: &str,
+        password: &str,
+        registrar: &str,
+        port: u16,
+        tone_hz: f32,
+        video: bool,
+    ) -> Baresip {
         std::fs::create_dir_all(dir.join("snd")).unwrap();
         let tone = dir.join("tone.wav");
         write_tone(&tone, tone_hz, 60);
@@ -56,9 +70,15 @@ impl Baresip {
              module_path /usr/lib/baresip/modules\n\
              module stdio.so\nmodule g711.so\nmodule aufile.so\nmodule sndfile.so\n\
              snd_path {d}/snd\n\
-             module account.so\nmodule menu.so\n",
+             module account.so\nmodule menu.so\n{v}",
             d = dir.display(),
-            t = tone.display()
+            t = tone.display(),
+            v = if video {
+                "module avcodec.so\nmodule fakevideo.so\nvideo_source fakevideo,nil\n\
+                 video_display fakevideo,nil\nvideo_size 352x288\nvideo_bitrate 300000\nvideo_fps 15\n"
+            } else {
+                ""
+            },
         );
         std::fs::write(dir.join("config"), config).unwrap();
         std::fs::write(
@@ -71,7 +91,7 @@ impl Baresip {
             .arg(dir)
             .stdin(Stdio::piped())
             .stdout(std::fs::File::create(dir.join("out.log")).unwrap())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("err.log")).unwrap())
             .spawn()
             .expect("run baresip (apt: baresip-core)");
         Baresip {
@@ -105,6 +125,7 @@ impl Baresip {
         let _ = self.child.kill();
         let _ = self.child.wait();
         std::fs::read_to_string(self.dir.join("out.log")).unwrap_or_default()
+            + &std::fs::read_to_string(self.dir.join("err.log")).unwrap_or_default()
     }
 
     /// The audio it received (the sndfile dump), mono 16-bit samples.
