@@ -501,7 +501,9 @@ impl Gateway {
 /// appendix A.1): a jump back of more than half the space is a wrap.
 fn extend_seq(last: &mut Option<u64>, seq: u16) -> u64 {
     let ext = match *last {
-        None => u64::from(seq) + (1 << 16),
+        // The first packet's rollover count is 0: the extended number's
+        // upper bits are the SRTP ROC the engine expects to start at 0.
+        None => u64::from(seq),
         Some(l) => {
             let base = l & !0xffff;
             let cand = base | u64::from(seq);
@@ -531,6 +533,6 @@ mod tests {
             .iter()
             .map(|s| extend_seq(&mut last, *s))
             .collect();
-        assert_eq!(got, [131070, 131071, 131072, 131071, 131073]);
+        assert_eq!(got, [65534, 65535, 65536, 65535, 65537]);
     }
 }

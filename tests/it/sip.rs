@@ -199,11 +199,9 @@ fn server_side_mute_silences_a_sip_room_for_the_others() {
     });
 }
 
-/// The reproduction of what is left: the staged room's H.264 is published
-/// on its local leg (counted by the gateway) but the engine never asks it
-/// for a keyframe nor forwards it to the other room's stage slot.
+/// A room codec's H.264 is published as it came (no transcoding); staged,
+/// it reaches another SIP room, whose decoder shows frames.
 #[test]
-#[ignore = "H.264 from a SIP room does not reach another room's stage yet (issue 17, video)"]
 fn the_h264_of_a_staged_sip_room_reaches_another_sip_room() {
     netns::enter_loopback_only();
     let tmp = tempfile::tempdir().unwrap();
@@ -248,7 +246,21 @@ fn the_h264_of_a_staged_sip_room_reaches_another_sip_room() {
                 .and_then(|r| r.parse().ok())
                 .unwrap_or(0)
         };
+        // "efps=<encoded>/<decoded>": the second room decodes what it gets.
+        let decoded_fps = |log: &str| -> f64 {
+            log.rsplit("efps=")
+                .next()
+                .and_then(|t| t.split('/').nth(1))
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0.0)
+        };
         assert!(rx_bps(&logs[1]) > 0, "the staged room's video arrives");
+        assert!(
+            decoded_fps(&logs[1]) > 5.0,
+            "and is decoded: {} fps",
+            decoded_fps(&logs[1])
+        );
         s.server.shutdown().await;
     });
 }
