@@ -52,6 +52,12 @@ pub async fn roll_call(s: &TestServer, meeting: &str) -> RollCall {
 async fn wait_connected(s: &TestServer, meeting: &str, endpoints: &[&str]) {
     let deadline = Instant::now() + JOIN_TIMEOUT;
     loop {
+        if s.server.state().live.get(meeting).is_none() {
+            // The live room opens with the first admission.
+            assert!(Instant::now() < deadline, "no live room for {meeting}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
         let rc = roll_call(s, meeting).await;
         let on = |e: &&str| {
             rc.sites
@@ -261,6 +267,41 @@ fn the_h264_of_a_staged_sip_room_reaches_another_sip_room() {
             "and is decoded: {} fps",
             decoded_fps(&logs[1])
         );
+        s.server.shutdown().await;
+    });
+}
+
+#[test]
+fn removing_a_sip_room_hangs_up_its_call_and_takes_it_off_the_roll_call() {
+    netns::enter_loopback_only();
+    let tmp = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let (s, p) = sip_server().await;
+        let (mut a, ea) = dial(&s, &p, 0, &tmp.path().join("a"), 440.0);
+        wait_connected(&s, &p.meeting_id, &[&ea]).await;
+        let live = &s.server.state().live;
+        let room = live.get(&p.meeting_id).unwrap();
+        live.apply(&room, |l, _| Ok(((), l.remove(&ea)?)))
+            .await
+            .expect("remove");
+        // The call ends from our side: baresip logs the BYE it got.
+        let deadline = Instant::now() + Duration::from_secs(8);
+        loop {
+            let log = std::fs::read_to_string(a.dir.join("out.log")).unwrap_or_default();
+            if log.contains("terminated") || log.contains("closed") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no BYE reached the room:\n{log}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let rc = roll_call(&s, &p.meeting_id).await;
+        assert!(
+            !rc.sites.iter().any(|x| x.endpoint_id == ea && x.connected),
+            "off the roll call"
+        );
+        let m = s.server.sip_metrics().unwrap();
+        assert_eq!(m.calls_active.load(std::sync::atomic::Ordering::Relaxed), 0);
+        a.stop();
         s.server.shutdown().await;
     });
 }
