@@ -39,6 +39,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Digital signatures (chữ ký số): trust anchors, CRLs, the seal's key.
     pub signatures: SignaturesConfig,
+    /// SIP room codecs (issue 17): off unless a listen address is set.
+    pub sip: crate::sip::config::SipConfig,
 }
 
 /// `[signatures]`: what the server trusts when it checks a signed PDF, and
@@ -627,6 +629,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             auth: AuthConfig::default(),
             signatures: SignaturesConfig::default(),
+            sip: crate::sip::config::SipConfig::default(),
         }
     }
 }
@@ -799,6 +802,7 @@ impl Config {
         self.cascade.validate()?;
         self.objects.validate()?;
         self.signatures.validate()?;
+        self.sip.validate()?;
         let url = self.database.url.trim();
         if !url.is_empty() && crate::store::Backend::of_url(url).is_none() {
             return Err(ConfigError::Invalid {

@@ -19,11 +19,15 @@ pub struct DemoRoom {
     pub name: String,
     pub endpoint_id: String,
     pub token: String,
+    /// Its SIP user and password, issued by [`seed_sip`] when SIP is on.
+    pub sip: Option<(String, String)>,
 }
 
 pub struct DemoProvince {
     pub meeting_id: String,
     pub meeting_title: String,
+    /// The number a SIP room codec dials for the meeting.
+    pub sip_dial_in: Option<String>,
     pub rooms: Vec<DemoRoom>,
 }
 
@@ -197,13 +201,32 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoProvince> {
             name: p.endpoint_name,
             endpoint_id: p.endpoint_id,
             token: token.expose().to_string(),
+            sip: None,
         });
     }
     Ok(DemoProvince {
         meeting_id: meeting.id,
         meeting_title: meeting.title,
+        sip_dial_in: meeting.sip_dial_in,
         rooms,
     })
+}
+
+/// Every demo room a SIP password under `realm` (rotated each start, like
+/// the tokens), so the banner can print a dial string for a SIP client.
+pub async fn seed_sip(
+    store: &Store,
+    province: &mut DemoProvince,
+    realm: &str,
+) -> anyhow::Result<()> {
+    let endpoints = Endpoints::new(store.clone());
+    for r in &mut province.rooms {
+        let (user, password) = endpoints
+            .issue_sip_password(&actor(), &r.endpoint_id, realm)
+            .await?;
+        r.sip = Some((user, password.expose().to_string()));
+    }
+    Ok(())
 }
 
 /// The Standing Committee of the demo province and a closed meeting of it

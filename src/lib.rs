@@ -20,6 +20,7 @@ pub mod recorder;
 pub mod relay;
 pub mod sign;
 pub mod signal;
+pub mod sip;
 pub mod store;
 pub mod tls;
 
@@ -348,6 +349,8 @@ pub struct Server {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     tls_handle: Option<axum_server::Handle<SocketAddr>>,
+    /// The SIP listener for room codecs (`[sip]`), when configured.
+    sip: Option<sip::server::SipServer>,
 }
 
 impl Server {
@@ -492,6 +495,7 @@ impl Server {
             seal: Arc::new(sign::keys::Seal::new(config.signatures.clone())),
             trust,
             recheck: Default::default(),
+            sip: config.sip.enabled().then(Default::default),
         };
         // Every spool directory found now is a previous run's, ended (or
         // interrupted: marked below first, so its index goes up fixed).
@@ -575,6 +579,17 @@ impl Server {
                     .await;
             }));
         }
+        // SIP room codecs (`[sip]`): nothing is bound unless configured.
+        let sip = match (config.sip.udp_listen, &state.sip) {
+            (Some(addr), Some(metrics)) => sip::server::start(
+                state.conference.clone(),
+                config.sip.clone(),
+                metrics.clone(),
+            )
+            .await
+            .map_err(|source| StartError::Listen { addr, source })?,
+            _ => None,
+        };
         let cascade = state.cascade.clone();
         let mut server = Server {
             http_addr,
@@ -585,6 +600,7 @@ impl Server {
             stop,
             tasks,
             tls_handle,
+            sip,
         };
         // Last: the listeners are up, so a node whose parent is itself
         // answers its own hello (and refuses it as a loop).
@@ -631,6 +647,21 @@ impl Server {
         self.media.tcp_addrs()
     }
 
+    /// The SIP listener's UDP address, when `[sip] udp_listen` is set.
+    pub fn sip_udp_addr(&self) -> Option<SocketAddr> {
+        self.sip.as_ref().and_then(|s| s.udp_addr)
+    }
+
+    /// The SIP listener's TCP address, when `[sip] tcp_listen` is set.
+    pub fn sip_tcp_addr(&self) -> Option<SocketAddr> {
+        self.sip.as_ref().and_then(|s| s.tcp_addr)
+    }
+
+    /// The SIP listener's counters, when it runs.
+    pub fn sip_metrics(&self) -> Option<&Arc<sip::metrics::SipMetrics>> {
+        self.sip.as_ref().map(|s| &s.metrics)
+    }
+
     pub fn state(&self) -> &api::AppState {
         &self.state
     }
@@ -638,6 +669,9 @@ impl Server {
     /// Stop listeners and media threads, waiting for them.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        if let Some(s) = &self.sip {
+            s.abort();
+        }
         if let Some(h) = &self.tls_handle {
             h.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
         }

@@ -138,6 +138,10 @@ fn main() -> anyhow::Result<()> {
         if config.demo.token.is_none() {
             config.demo.token = Some("demo".into());
         }
+        // Room codecs and softphones can dial the demo meeting.
+        if !config.sip.enabled() {
+            config.sip.udp_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 5060)));
+        }
         // The demo's CA and seal, so finalised minutes come out signed.
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("create {}", config.data_dir.display()))?;
@@ -177,9 +181,14 @@ fn main() -> anyhow::Result<()> {
         let server = diemcau::Server::start(config.clone()).await?;
         print_banner(&server, &config);
         if demo {
-            let province = diemcau::demo::seed(&server.state().store)
+            let mut province = diemcau::demo::seed(&server.state().store)
                 .await
                 .context("seed the demo province")?;
+            if config.sip.enabled() {
+                diemcau::demo::seed_sip(&server.state().store, &mut province, &config.sip.realm)
+                    .await
+                    .context("issue the demo rooms' SIP passwords")?;
+            }
             // The paperless side: agenda, a sealed programme, a motion. A
             // failure here leaves the demo running without them.
             if let Err(e) = diemcau::demo_content::seed(server.state(), &province.meeting_id).await {
@@ -421,6 +430,11 @@ fn print_demo_province(server: &diemcau::Server, province: &diemcau::demo::DemoP
             "  {:<32} {base}/room/{}?token={}",
             r.name, province.meeting_id, r.token
         );
+        if let (Some((user, password)), Some(number), Some(sip)) =
+            (&r.sip, &province.sip_dial_in, server.sip_udp_addr())
+        {
+            println!("    SIP: sip:{number}@{sip} user={user} password={password}");
+        }
     }
     println!(
         "  live stream (log in as an operator first): {base}/live/{}",

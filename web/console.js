@@ -437,6 +437,7 @@
     cancelled_done: "Đã hủy hội nghị “{title}”.",
     cancelled_many: "Đã hủy {n} buổi của “{title}”.",
     occurrence: "buổi {n}",
+    sip_dial_in: "Số quay SIP (thiết bị hội nghị): {n}",
     confirm_cancel_series: "Đây là một buổi của hội nghị định kỳ. Hủy luôn các buổi sau của chuỗi? (Chọn “Hủy” để chỉ hủy buổi này.)",
     sch_heading_new: "Lên lịch hội nghị",
     sch_heading_edit: "Sửa lịch hội nghị",
@@ -632,6 +633,7 @@
     cancelled_done: "Meeting “{title}” cancelled.",
     cancelled_many: "{n} meetings of “{title}” cancelled.",
     occurrence: "meeting {n}",
+    sip_dial_in: "SIP dial-in (room systems): {n}",
     confirm_cancel_series: "This is one meeting of a series. Cancel the later ones too? (“Cancel” cancels this one only.)",
     sch_heading_new: "Schedule a meeting",
     sch_heading_edit: "Edit a scheduled meeting",
@@ -1303,7 +1305,7 @@
           "tr",
           { dataset: { meeting: m.id, state: m.state } },
           el("td", { class: "time", text: `${vnTime(m.starts_at_ms)} – ${vnTime(m.ends_at_ms).slice(0, 5)}` }),
-          el("td", {}, el("div", { class: "m-title", text: m.title }), el("div", { class: "m-kind", text: m.series_id ? `${tk("kinds", m.kind)} · ${t("occurrence", { n: m.occurrence })}` : tk("kinds", m.kind) }), el("span", { class: `policy-tag policy-${m.access_policy}`, dataset: { policy: m.access_policy }, text: tk("policies", m.access_policy) })),
+          el("td", {}, el("div", { class: "m-title", text: m.title }), el("div", { class: "m-kind", text: m.series_id ? `${tk("kinds", m.kind)} · ${t("occurrence", { n: m.occurrence })}` : tk("kinds", m.kind) }), el("span", { class: `policy-tag policy-${m.access_policy}`, dataset: { policy: m.access_policy }, text: tk("policies", m.access_policy) }), m.sip_dial_in ? el("div", { class: "m-kind sip-dial-in", text: t("sip_dial_in", { n: m.sip_dial_in }) }) : null),
           el("td", {}, stateBadge(m.state)),
           el("td", {}, actions)
         )

@@ -406,6 +406,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             );
         }
     }
+    if let Some(sip) = &state.sip {
+        sip.render(&mut out);
+    }
     (
         [(
             header::CONTENT_TYPE,

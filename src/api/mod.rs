@@ -69,6 +69,8 @@ pub struct AppState {
     pub trust: crate::control::trust::TrustStore,
     /// The one re-check of every signed document that may run at a time.
     pub recheck: Arc<crate::control::documents::signatures::RecheckProgress>,
+    /// The SIP listener's counters, when `[sip]` is on.
+    pub sip: Option<Arc<crate::sip::metrics::SipMetrics>>,
 }
 
 impl From<ConferenceError> for ApiError {

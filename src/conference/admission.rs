@@ -29,6 +29,9 @@ pub enum Credential<'a> {
     Token(&'a str),
     /// A console's session cookie.
     Session(&'a str),
+    /// A SIP room system, already authenticated by digest (`sip`): its
+    /// endpoint id. Admitted exactly as the room's token would be.
+    SipEndpoint(&'a str),
 }
 
 /// What a join was allowed as.
@@ -73,6 +76,12 @@ impl Conference {
                     )),
                 }
             }
+            Credential::SipEndpoint(id) => match Endpoints::new(self.store.clone()).get(id).await {
+                Ok(ep) if ep.revoked_at_ms.is_none() => Ok(Who::room(ep, address)),
+                _ => Err(ConferenceError::Unauthorized(
+                    "unknown or revoked sip room for this meeting".into(),
+                )),
+            },
             Credential::Session(s) => match people.authenticate_session(s).await? {
                 Some(user) => Ok(Who::person(user, address)),
                 None => Err(ConferenceError::Unauthorized(
@@ -94,7 +103,7 @@ impl Conference {
         if self.demo.exists(meeting) {
             let token = match credential {
                 Credential::Token(t) => Some(t),
-                Credential::Session(_) => None,
+                Credential::Session(_) | Credential::SipEndpoint(_) => None,
             };
             self.demo.authorize(meeting, token).map_err(|e| match e {
                 AccessError::UnknownMeeting(m) => ConferenceError::Hidden(m),

@@ -10,6 +10,7 @@
 
 mod binding;
 mod credential;
+pub mod sip;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;

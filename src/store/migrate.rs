@@ -122,6 +122,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0020_results_pdfs.sql"),
     },
     Migration {
+        version: 21,
+        name: "sip",
+        sql: include_str!("migrations/0021_sip.sql"),
+    },
+    Migration {
         version: 23,
         name: "quality_media",
         sql: include_str!("migrations/0023_quality_media.sql"),

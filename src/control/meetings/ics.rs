@@ -116,6 +116,10 @@ pub fn ics_for(
         if !m.description.is_empty() {
             let _ = write!(description, "\n\n{}", m.description);
         }
+        if let Some(number) = &m.sip_dial_in {
+            // Room codecs (SIP) dial this number from their remote control.
+            let _ = write!(description, "\n\nSố quay SIP: {number}");
+        }
         if !rooms.is_empty() {
             let names: Vec<&str> = rooms.iter().map(|p| p.endpoint_name.as_str()).collect();
             let _ = write!(
@@ -126,6 +130,10 @@ pub fn ics_for(
             );
         }
         prop(&mut out, "DESCRIPTION", &escape_text(&description));
+        if let Some(number) = &m.sip_dial_in {
+            // Not a standard property: the dial-in for calendar tools to read.
+            prop(&mut out, "X-DIEMCAU-SIP-DIAL-IN", number);
+        }
         let hub = m
             .hub_endpoint_id
             .as_deref()

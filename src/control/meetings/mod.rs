@@ -20,6 +20,7 @@
 //! `lifecycle` (open, start, end, cancel, opening by the clock),
 //! `participants` (resolution and sub-operator scope), `ics` (RFC 5545).
 
+mod dial_in;
 mod ics;
 mod lifecycle;
 pub mod members;
@@ -316,6 +317,8 @@ pub struct Meeting {
     pub body_id: Option<String>,
     /// Rooms other than the hub join muted (the live room's rule as it opens).
     pub mute_on_entry: bool,
+    /// The number a SIP room codec dials (`sip:<number>@<server>`) to join.
+    pub sip_dial_in: Option<String>,
     pub members: Vec<MeetingMember>,
     /// Revision for calendars (iCalendar SEQUENCE): bumped by every edit
     /// and by cancellation.
@@ -597,7 +600,7 @@ async fn check_user_role(
 const SELECT_MEETING: &str = "SELECT id, series_id, occurrence, state, title, kind, description, \
      starts_at, ends_at, recurrence, hub_endpoint_id, chair_user_id, secretary_user_id, \
      expected_people, quorum_percent, sequence, created_by, created_at, updated_at, \
-     opened_at, started_at, ended_at, cancelled_at, access_policy, body_id, mute_on_entry FROM meetings";
+     opened_at, started_at, ended_at, cancelled_at, access_policy, body_id, mute_on_entry, sip_dial_in FROM meetings";
 
 fn meeting_from_row(row: &sqlx::any::AnyRow) -> Result<Meeting, StoreError> {
     const DOING: &str = "reading a meeting";
@@ -639,6 +642,7 @@ fn meeting_from_row(row: &sqlx::any::AnyRow) -> Result<Meeting, StoreError> {
         access_policy: policy.parse().map_err(&bad)?,
         body_id: row.try_get(24).ctx(DOING)?,
         mute_on_entry: mute_on_entry != 0,
+        sip_dial_in: row.try_get(26).ctx(DOING)?,
         members: Vec::new(),
         sequence: u32::try_from(sequence).map_err(|_| bad(number("sequence", sequence)))?,
         created_by: row.try_get(16).ctx(DOING)?,
@@ -801,9 +805,9 @@ impl Meetings {
                 "INSERT INTO meetings (id, series_id, occurrence, state, title, kind, description,
                      starts_at, ends_at, local_date, recurrence, hub_endpoint_id, chair_user_id,
                      secretary_user_id, expected_people, quorum_percent, sequence, created_by,
-                     created_at, updated_at, access_policy, body_id, mute_on_entry)
+                     created_at, updated_at, access_policy, body_id, mute_on_entry, sip_dial_in)
                  VALUES ($1, $2, $3, 'scheduled', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                     $15, 0, $16, $17, $17, $18, $19, $20)",
+                     $15, 0, $16, $17, $17, $18, $19, $20, $21)",
             )
             .bind(&id)
             .bind(series_id.clone())
@@ -825,6 +829,7 @@ impl Meetings {
             .bind(checked.access_policy.as_str())
             .bind(d.body_id.clone())
             .bind(i64::from(d.mute_on_entry.unwrap_or(false)))
+            .bind(Self::next_dial_in(&mut tx).await?)
             .execute(&mut *tx)
             .await
             .ctx("creating a meeting")?;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod baresip;
 pub mod browser;
 pub mod db;
 pub mod netns;

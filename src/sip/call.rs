@@ -1,0 +1,241 @@
+//! One SIP call's IO: its RTP/RTCP sockets (four consecutive ports: audio
+//! RTP and RTCP, video RTP and RTCP), the local leg's socket, joining the
+//! engine as the codec's room (admitted by `conference` before this runs),
+//! and the task that drives the gateway until the call ends — a BYE (the
+//! task is dropped), the room removed or the engine's session gone (the
+//! listener is told, and sends the BYE).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::dialog::DialogId;
+use super::gateway::{Gateway, Leg};
+use super::sdp::Negotiated;
+use crate::conference::{Admission, Conference};
+use crate::media::{Command, JoinRequest, ParticipantId, Reply, Role};
+use crate::relay::bridge::answer_address;
+
+/// How long the local leg may take to connect to our own engine (loopback).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the task checks that the engine still holds the room.
+const ALIVE_CHECK: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("no free rtp ports in {0}..={1}")]
+    NoPorts(u16, u16),
+    #[error("{0}")]
+    Setup(String),
+    #[error("the meeting refused the room: {0}")]
+    Refused(String),
+}
+
+pub struct CallSetup {
+    pub conference: Conference,
+    pub meeting: String,
+    pub name: String,
+    pub admission: Admission,
+    pub neg: Negotiated,
+    pub bind_ip: IpAddr,
+    pub ports: (u16, u16),
+    pub dialog: DialogId,
+    pub ended: mpsc::Sender<DialogId>,
+}
+
+/// A running call; dropping it ends the call's task (and the room leaves).
+pub struct Call {
+    pub audio_port: u16,
+    pub video_port: u16,
+    pub participant: ParticipantId,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn bind_block(ip: IpAddr, (min, max): (u16, u16)) -> Result<[UdpSocket; 4], CallError> {
+    let blocks = (u32::from(max) + 1 - u32::from(min)) / 4;
+    if blocks == 0 {
+        return Err(CallError::NoPorts(min, max));
+    }
+    let first = rand::random::<u32>() % blocks;
+    for i in 0..blocks {
+        let base = u32::from(min) + 4 * ((first + i) % blocks);
+        let mut socks = Vec::with_capacity(4);
+        for k in 0..4 {
+            match UdpSocket::bind(SocketAddr::new(ip, (base + k) as u16)).await {
+                Ok(s) => socks.push(s),
+                Err(_) => break,
+            }
+        }
+        if let Ok(s) = <[UdpSocket; 4]>::try_from(socks) {
+            return Ok(s);
+        }
+    }
+    Err(CallError::NoPorts(min, max))
+}
+
+/// Bind the call's sockets, join the engine, tell live control, start the
+/// media task.
+pub async fn start(s: CallSetup) -> Result<Call, CallError> {
+    let socks = bind_block(s.bind_ip, s.ports).await?;
+    let audio_port = socks[0]
+        .local_addr()
+        .map_err(|e| CallError::Setup(e.to_string()))?
+        .port();
+    let (mut gw, offer) =
+        Gateway::new(Instant::now(), s.neg).map_err(|e| CallError::Setup(e.to_string()))?;
+    let media = s.conference.media().clone();
+    let (id, reply) = media
+        .join(JoinRequest {
+            participant: 0,
+            room: s.meeting.clone(),
+            name: s.name.clone(),
+            role: Role::Room,
+            max_kbps: s.admission.max_kbps,
+            offer,
+        })
+        .await
+        .map_err(|e| CallError::Setup(e.to_string()))?;
+    let guard = LeaveGuard {
+        conference: s.conference.clone(),
+        meeting: s.meeting.clone(),
+        participant: id,
+    };
+    s.conference
+        .connected(&s.meeting, &s.admission, id, &s.name, Role::Room)
+        .await
+        .map_err(|e| CallError::Refused(e.to_string()))?;
+    let Reply::Joined { answer, .. } = reply else {
+        return Err(CallError::Setup("unexpected engine reply".into()));
+    };
+    let to = answer_address(&answer)
+        .ok_or_else(|| CallError::Setup("engine answer has no candidate".into()))?;
+    let local_sock = UdpSocket::bind(SocketAddr::new(to.ip(), 0))
+        .await
+        .map_err(|e| CallError::Setup(e.to_string()))?;
+    local_sock
+        .connect(to)
+        .await
+        .map_err(|e| CallError::Setup(e.to_string()))?;
+    let local = local_sock
+        .local_addr()
+        .map_err(|e| CallError::Setup(e.to_string()))?;
+    gw.accept_answer(&answer, local)
+        .map_err(|e| CallError::Setup(e.to_string()))?;
+    let [a, a_rtcp, v, v_rtcp] = socks;
+    let video_port = audio_port + 2;
+    let dialog = s.dialog;
+    let ended = s.ended;
+    let task = tokio::spawn(async move {
+        let _guard = guard;
+        let stats = run(gw, local_sock, [a, a_rtcp, v, v_rtcp], id, &media).await;
+        tracing::info!(participant = id, ?stats, "sip: call media ended");
+        let _ = ended.send(dialog).await;
+    });
+    Ok(Call {
+        audio_port,
+        video_port,
+        participant: id,
+        task,
+    })
+}
+
+async fn run(
+    mut gw: Gateway,
+    local: UdpSocket,
+    sip: [UdpSocket; 4],
+    id: ParticipantId,
+    media: &crate::net::Media,
+) -> super::gateway::GatewayStats {
+    let legs = [
+        Leg::SipAudio,
+        Leg::SipAudioRtcp,
+        Leg::SipVideo,
+        Leg::SipVideoRtcp,
+    ];
+    let t0 = Instant::now();
+    let mut next_check = t0 + ALIVE_CHECK;
+    let (mut lb, mut b0, mut b1, mut b2, mut b3) = (
+        vec![0u8; 2048],
+        vec![0u8; 2048],
+        vec![0u8; 2048],
+        vec![0u8; 2048],
+        vec![0u8; 2048],
+    );
+    loop {
+        if Instant::now() >= gw.next_timeout() {
+            gw.handle_timeout(Instant::now());
+        }
+        for t in gw.poll_transmit() {
+            let sock = match t.leg {
+                Leg::Local => &local,
+                Leg::SipAudio => &sip[0],
+                Leg::SipAudioRtcp => &sip[1],
+                Leg::SipVideo => &sip[2],
+                Leg::SipVideoRtcp => &sip[3],
+            };
+            let _ = sock.try_send_to(&t.contents, t.destination);
+        }
+        let now = Instant::now();
+        if gw.is_dead() || (!gw.is_connected() && now.duration_since(t0) > CONNECT_TIMEOUT) {
+            return gw.stats;
+        }
+        if now >= next_check {
+            next_check = now + ALIVE_CHECK;
+            tracing::debug!(participant = id, stats = ?gw.stats, "sip: call media");
+            if media.room_of(id).is_none() {
+                return gw.stats; // removed by an operator, or the meeting closed
+            }
+        }
+        let wake = tokio::time::Instant::from_std(gw.next_timeout().max(now).min(next_check));
+        tokio::select! {
+            r = local.recv_from(&mut lb) => if let Ok((n, from)) = r {
+                gw.handle_receive(Instant::now(), Leg::Local, from, &lb[..n]);
+            },
+            r = sip[0].recv_from(&mut b0) => if let Ok((n, from)) = r {
+                gw.handle_receive(Instant::now(), legs[0], from, &b0[..n]);
+            },
+            r = sip[1].recv_from(&mut b1) => if let Ok((n, from)) = r {
+                gw.handle_receive(Instant::now(), legs[1], from, &b1[..n]);
+            },
+            r = sip[2].recv_from(&mut b2) => if let Ok((n, from)) = r {
+                gw.handle_receive(Instant::now(), legs[2], from, &b2[..n]);
+            },
+            r = sip[3].recv_from(&mut b3) => if let Ok((n, from)) = r {
+                gw.handle_receive(Instant::now(), legs[3], from, &b3[..n]);
+            },
+            _ = tokio::time::sleep_until(wake) => gw.handle_timeout(Instant::now()),
+        }
+    }
+}
+
+/// Takes the room out of the engine and live control when the call ends.
+struct LeaveGuard {
+    conference: Conference,
+    meeting: String,
+    participant: ParticipantId,
+}
+
+impl Drop for LeaveGuard {
+    fn drop(&mut self) {
+        let conference = self.conference.clone();
+        let (id, meeting) = (self.participant, self.meeting.clone());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let media = conference.media();
+                let _ = media
+                    .participant_command(id, Command::Leave { participant: id })
+                    .await;
+                media.forget(id);
+                conference.live().disconnected(&meeting, id).await;
+            });
+        }
+    }
+}

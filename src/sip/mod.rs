@@ -1,0 +1,27 @@
+//! SIP room systems (issue 17): a hardware room codec (Poly, Cisco,
+//! Yealink) that dials a meeting's number is a participant of the meeting's
+//! room, exactly as a relay link is: per call a sans-IO `gateway` holds the
+//! SIP leg (plain RTP) and a local leg (a str0m client joined to this
+//! node's engine, admitted through `conference::admit` as the room). The
+//! media engine has no SIP code. Off unless `[sip]` is configured.
+//!
+//! Sans-IO: `message` and `sdp` (bounded parsers, fuzzed), `transaction`
+//! and `dialog` (virtual time), `digest`, `limit`, `rtp`, `audio`,
+//! `gateway`. IO: `server` (the listener: UDP, and TCP through `tcp`), `uas` (what it answers),
+//! `call` (one call's sockets and task).
+
+pub mod audio;
+pub mod call;
+pub mod config;
+pub mod dialog;
+pub mod digest;
+pub mod gateway;
+pub mod limit;
+pub mod message;
+pub mod metrics;
+pub mod rtp;
+pub mod sdp;
+pub mod server;
+pub mod tcp;
+pub mod transaction;
+pub mod uas;

@@ -1,0 +1,363 @@
+//! What the listener answers (RFC 3261 UAS core): digest challenges, the
+//! dial-in number → meeting, admission through `conference::admit` as the
+//! room (so roll call, mute, stage, floor, remove and lock work unchanged),
+//! the SDP answer, REGISTER and OPTIONS. Refusals: unknown number 404, not
+//! admitted 403 (audited by `admit`), wrong credentials 401 then 403 once
+//! throttled, no common codec 488.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::call::{self, Call, CallError, CallSetup};
+use super::config::SipConfig;
+use super::dialog::{DialogId, session_interval};
+use super::digest::{Credentials, Digest, Verdict};
+use super::message::{Message, SipUri, StartLine, addr_uri};
+use super::metrics::SipMetrics;
+use super::sdp::{self, Offer, SdpError};
+use crate::conference::{Conference, ConferenceError, Credential};
+use crate::control::endpoints::Endpoints;
+use crate::control::endpoints::sip::SipAccount;
+use crate::media::Role;
+
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REGISTER";
+/// Longest registration we grant: a codec re-registers within the hour,
+/// so a room that vanished is forgotten within the hour too.
+const MAX_REGISTER_SECS: u64 = 3600;
+/// Registrations kept at once (one per SIP room).
+const MAX_REGISTRATIONS: usize = 4096;
+
+pub fn new_tag() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+pub fn new_branch() -> String {
+    format!("z9hG4bK{:016x}", rand::random::<u64>())
+}
+
+struct ActiveCall {
+    call: Call,
+    answer: String,
+    peer: SocketAddr,
+}
+
+pub struct Uas {
+    conference: Conference,
+    cfg: SipConfig,
+    local: SocketAddr,
+    digest: Digest,
+    /// endpoint id → (contact address, expiry): for dial-out (not yet).
+    registrations: HashMap<String, (SocketAddr, Instant)>,
+    calls: HashMap<DialogId, ActiveCall>,
+    ended_peers: HashMap<DialogId, SocketAddr>,
+    ended_tx: mpsc::Sender<DialogId>,
+    pub metrics: Arc<SipMetrics>,
+}
+
+impl Uas {
+    pub fn new(
+        conference: Conference,
+        cfg: SipConfig,
+        local: SocketAddr,
+        ended_tx: mpsc::Sender<DialogId>,
+        metrics: Arc<SipMetrics>,
+    ) -> Uas {
+        let key: [u8; 32] = rand::random();
+        let digest = Digest::new(&cfg.realm, key, Instant::now());
+        Uas {
+            conference,
+            cfg,
+            local,
+            digest,
+            registrations: HashMap::new(),
+            calls: HashMap::new(),
+            ended_peers: HashMap::new(),
+            ended_tx,
+            metrics,
+        }
+    }
+
+    pub fn via_host(&self) -> String {
+        SocketAddr::new(self.cfg.public_ip(), self.local.port()).to_string()
+    }
+
+    fn contact(&self, reliable: bool) -> String {
+        let transport = if reliable { ";transport=tcp" } else { "" };
+        let port = if reliable {
+            self.cfg.tcp_listen.map_or(self.local.port(), |a| a.port())
+        } else {
+            self.local.port()
+        };
+        format!(
+            "<sip:diemcau@{}{transport}>",
+            SocketAddr::new(self.cfg.public_ip(), port)
+        )
+    }
+
+    /// Digest check: the account, or the response to send (401 / 403).
+    async fn authenticate(
+        &mut self,
+        req: &Message,
+        from: SocketAddr,
+    ) -> Result<SipAccount, Message> {
+        let method = req
+            .method()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default();
+        let creds = req
+            .header("authorization")
+            .or_else(|| req.header("proxy-authorization"))
+            .and_then(Credentials::parse);
+        let challenge = |this: &Self, stale: bool| {
+            let mut r = Message::response_to(req, 401, "Unauthorized", Some(&new_tag()));
+            for c in this
+                .digest
+                .challenges(Instant::now(), stale, this.cfg.challenge_sha256)
+            {
+                r.push_header("WWW-Authenticate", c);
+            }
+            r
+        };
+        let Some(creds) = creds else {
+            return Err(challenge(self, false));
+        };
+        let account = Endpoints::new(self.conference.store().clone())
+            .sip_account(&creds.username)
+            .await
+            .ok()
+            .flatten()
+            .filter(|a| a.realm == self.digest.realm());
+        let verdict = self
+            .digest
+            .verify(Instant::now(), from.ip(), &method, &creds, |alg| {
+                account.as_ref().map(|a| a.ha1(alg).to_owned())
+            });
+        match (verdict, account) {
+            (Verdict::Ok, Some(a)) => Ok(a),
+            (Verdict::Stale, _) => Err(challenge(self, true)),
+            (Verdict::Throttled, _) => {
+                self.metrics.auth_throttled.fetch_add(1, Ordering::Relaxed);
+                Err(Message::response_to(
+                    req,
+                    403,
+                    "Forbidden",
+                    Some(&new_tag()),
+                ))
+            }
+            _ => {
+                self.metrics.auth_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(user = %creds.username, %from, "sip: digest failed");
+                Err(challenge(self, false))
+            }
+        }
+    }
+
+    /// A new INVITE: the 200 with our SDP and the running call, or the refusal.
+    pub async fn invite(
+        &mut self,
+        req: &Message,
+        from: SocketAddr,
+        reliable: bool,
+    ) -> Result<(Message, CallHandle), Message> {
+        let account = self.authenticate(req, from).await?;
+        let tag = new_tag();
+        let refuse = |code: u16, reason: &str| Message::response_to(req, code, reason, Some(&tag));
+        let StartLine::Request { uri, .. } = &req.start else {
+            return Err(refuse(400, "Bad Request"));
+        };
+        let number = SipUri::parse(uri).and_then(|u| u.user).unwrap_or_default();
+        let meetings = crate::control::meetings::Meetings::new(self.conference.store().clone());
+        let Some(meeting) = meetings.by_dial_in(&number).await.ok().flatten() else {
+            self.metrics
+                .refused_unknown_number
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(refuse(404, "Not Found"));
+        };
+        let cred = Credential::SipEndpoint(&account.endpoint_id);
+        let admission = match self
+            .conference
+            .admit(&meeting.id, cred, Role::Room, Some(from.ip()))
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                self.metrics
+                    .refused_not_admitted
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(match e {
+                    ConferenceError::Hidden(_) => refuse(404, "Not Found"),
+                    ConferenceError::Store(_) | ConferenceError::NotAudited(_) => {
+                        refuse(500, "Server Internal Error")
+                    }
+                    _ => refuse(403, "Forbidden"),
+                });
+            }
+        };
+        let offer = Offer::parse(&req.body).map_err(|_| refuse(400, "Bad Request"))?;
+        let neg = match offer.negotiate() {
+            Ok(n) => n,
+            Err(SdpError::NoCommonCodec | SdpError::NoAddress) => {
+                self.metrics
+                    .refused_no_codec
+                    .fetch_add(1, Ordering::Relaxed);
+                let mut r = refuse(488, "Not Acceptable Here");
+                r.push_header(
+                    "Warning",
+                    "305 diemcau \"offer PCMU, PCMA, Opus or H.264 over RTP/AVP\"",
+                );
+                return Err(r);
+            }
+            Err(_) => return Err(refuse(400, "Bad Request")),
+        };
+        let dialog = DialogId {
+            call_id: req.call_id().to_owned(),
+            local_tag: tag.clone(),
+            remote_tag: req.from_tag().unwrap_or_default().to_owned(),
+        };
+        let name = admission
+            .name
+            .clone()
+            .unwrap_or_else(|| account.user.clone());
+        let bind_ip = self.cfg.udp_listen.map_or(self.cfg.public_ip(), |a| a.ip());
+        let setup = CallSetup {
+            conference: self.conference.clone(),
+            meeting: meeting.id.clone(),
+            name,
+            admission,
+            neg,
+            bind_ip,
+            ports: (self.cfg.rtp_port_min, self.cfg.rtp_port_max),
+            dialog,
+            ended: self.ended_tx.clone(),
+        };
+        let call = match call::start(setup).await {
+            Ok(c) => c,
+            Err(CallError::NoPorts(..)) => return Err(refuse(503, "Service Unavailable")),
+            Err(CallError::Refused(why)) => {
+                tracing::info!(%why, "sip: live control refused the room");
+                return Err(refuse(403, "Forbidden"));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "sip: call setup failed");
+                return Err(refuse(500, "Server Internal Error"));
+            }
+        };
+        let answer = sdp::answer(
+            &offer,
+            &neg,
+            self.cfg.public_ip(),
+            call.audio_port,
+            call.video_port,
+            rand::random::<u32>().into(),
+        );
+        let mut ok = refuse(200, "OK");
+        ok.push_header("Contact", self.contact(reliable));
+        ok.push_header("Allow", ALLOW);
+        ok.push_header("Supported", "timer");
+        if req.header("session-expires").is_some() {
+            ok.push_header(
+                "Session-Expires",
+                format!("{};refresher=uac", session_interval(req).as_secs()),
+            );
+        }
+        ok.push_header("Content-Type", "application/sdp");
+        ok.body = answer.clone().into_bytes();
+        self.metrics.calls_started.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(meeting = %meeting.id, endpoint = %account.endpoint_id, participant = call.participant, "sip: room joined");
+        Ok((ok, CallHandle { call, answer }))
+    }
+
+    pub fn keep_call(&mut self, id: DialogId, handle: CallHandle, peer: SocketAddr) {
+        self.metrics.calls_active.fetch_add(1, Ordering::Relaxed);
+        self.calls.insert(
+            id,
+            ActiveCall {
+                call: handle.call,
+                answer: handle.answer,
+                peer,
+            },
+        );
+    }
+
+    /// The call of `id` ends (BYE, timers): its task is dropped.
+    pub fn end_call(&mut self, id: &DialogId) {
+        if let Some(c) = self.calls.remove(id) {
+            self.metrics.calls_active.fetch_sub(1, Ordering::Relaxed);
+            self.ended_peers.insert(id.clone(), c.peer);
+            drop(c.call);
+        }
+        if self.ended_peers.len() > 1024 {
+            self.ended_peers.clear();
+        }
+    }
+
+    pub fn peer_of_ended(&mut self, id: &DialogId) -> Option<SocketAddr> {
+        self.ended_peers.remove(id)
+    }
+
+    /// A re-INVITE (session refresh): our answer again.
+    pub fn reinvite_answer(&self, req: &Message, id: Option<&DialogId>) -> Message {
+        let Some(c) = id.and_then(|id| self.calls.get(id)) else {
+            return Message::response_to(req, 481, "Call/Transaction Does Not Exist", None);
+        };
+        let mut ok = Message::response_to(req, 200, "OK", None);
+        ok.push_header("Contact", self.contact(false));
+        ok.push_header("Content-Type", "application/sdp");
+        ok.body = c.answer.clone().into_bytes();
+        ok
+    }
+
+    pub async fn register(&mut self, req: &Message, from: SocketAddr) -> Message {
+        let account = match self.authenticate(req, from).await {
+            Ok(a) => a,
+            Err(resp) => return resp,
+        };
+        let asked = req
+            .header("contact")
+            .and_then(|c| super::message::param(c, "expires").and_then(|e| e.parse().ok()))
+            .or_else(|| req.header("expires").and_then(|e| e.trim().parse().ok()))
+            .unwrap_or(MAX_REGISTER_SECS);
+        let secs = asked.min(MAX_REGISTER_SECS);
+        let mut ok = Message::response_to(req, 200, "OK", Some(&new_tag()));
+        if secs == 0 {
+            self.registrations.remove(&account.endpoint_id);
+        } else {
+            if self.registrations.len() >= MAX_REGISTRATIONS {
+                let now = Instant::now();
+                self.registrations.retain(|_, (_, exp)| *exp > now);
+            }
+            if self.registrations.len() < MAX_REGISTRATIONS
+                || self.registrations.contains_key(&account.endpoint_id)
+            {
+                self.registrations.insert(
+                    account.endpoint_id.clone(),
+                    (from, Instant::now() + Duration::from_secs(secs)),
+                );
+            }
+            if let Some(c) = req.header("contact") {
+                ok.push_header("Contact", format!("<{}>;expires={secs}", addr_uri(c)));
+            }
+        }
+        ok.push_header("Expires", secs.to_string());
+        ok
+    }
+
+    pub fn options(&self, req: &Message) -> Message {
+        let mut ok = Message::response_to(req, 200, "OK", Some(&new_tag()));
+        ok.push_header("Allow", ALLOW);
+        ok.push_header("Accept", "application/sdp");
+        ok.push_header("Supported", "timer");
+        ok
+    }
+}
+
+/// A call answered but not yet kept by the listener.
+pub struct CallHandle {
+    call: Call,
+    answer: String,
+}

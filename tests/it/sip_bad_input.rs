@@ -1,0 +1,348 @@
+//! SIP bad input over real UDP: each refusal with its SIP answer, counted,
+//! and nothing joins the meeting; an INVITE flood from sipp is answered 503
+//! past its source's budget while two baresip rooms in the meeting go on
+//! hearing each other.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use diemcau::sip::digest::{Algorithm, Credentials, expected_response, ha1};
+use diemcau::sip::message::{Message, StartLine};
+
+use crate::sip::{roll_call, sip_server};
+use crate::support::baresip::{Baresip, frequency, rms};
+use crate::support::netns;
+
+const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                   m=audio 40000 RTP/AVP 0 8\r\n";
+
+fn invite(
+    number: &str,
+    to: SocketAddr,
+    from_user: &str,
+    call: &str,
+    cseq: u32,
+    extra: &str,
+    body: &str,
+) -> String {
+    format!(
+        "INVITE sip:{number}@{to} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{call}{cseq}\r\n\
+         From: <sip:{from_user}@{to}>;tag=t{call}\r\nTo: <sip:{number}@{to}>\r\nCall-ID: {call}\r\n\
+         CSeq: {cseq} INVITE\r\nContact: <sip:{from_user}@127.0.0.1:9>\r\nMax-Forwards: 70\r\n{extra}\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Send, and read answers until a final one (or `None` after 3 s).
+fn ask(sock: &UdpSocket, to: SocketAddr, text: &str) -> Option<Message> {
+    sock.send_to(text.as_bytes(), to).unwrap();
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let (n, _) = sock.recv_from(&mut buf).ok()?;
+        let m = Message::parse(&buf[..n]).expect("the server's answer parses");
+        if let StartLine::Response { code, .. } = m.start
+            && code >= 200
+        {
+            return Some(m);
+        }
+    }
+}
+
+fn code(m: &Option<Message>) -> u16 {
+    match m.as_ref().map(|m| &m.start) {
+        Some(StartLine::Response { code, .. }) => *code,
+        _ => 0,
+    }
+}
+
+/// An Authorization header answering `challenge` for `user`/`password`.
+fn authorization(challenge: &Message, user: &str, password: &str, uri: &str) -> String {
+    authorization_for("INVITE", challenge, user, password, uri)
+}
+
+fn authorization_for(
+    method: &str,
+    challenge: &Message,
+    user: &str,
+    password: &str,
+    uri: &str,
+) -> String {
+    let www = challenge.header("www-authenticate").expect("a challenge");
+    let nonce = www
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let mut c = Credentials {
+        username: user.into(),
+        realm: "diemcau".into(),
+        nonce,
+        uri: uri.into(),
+        algorithm: "MD5".into(),
+        qop: Some("auth".into()),
+        nc: Some("00000001".into()),
+        cnonce: Some("abc".into()),
+        ..Default::default()
+    };
+    c.response = expected_response(
+        Algorithm::Md5,
+        &ha1(Algorithm::Md5, user, "diemcau", password),
+        method,
+        &c,
+    )
+    .unwrap();
+    format!(
+        "Authorization: Digest username=\"{user}\", realm=\"diemcau\", nonce=\"{}\", uri=\"{uri}\", \
+         response=\"{}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abc\"\r\n",
+        c.nonce, c.response
+    )
+}
+
+fn client(ip: &str) -> UdpSocket {
+    let s = UdpSocket::bind(format!("{ip}:0")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s
+}
+
+#[test]
+fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
+    netns::enter_loopback_only();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (s, p) = sip_server().await;
+        let to = s.server.sip_udp_addr().unwrap();
+        let number = p.sip_dial_in.clone().unwrap();
+        let (user, password) = p.rooms[1].sip.clone().unwrap();
+        let uri = format!("sip:{number}@{to}");
+        let task = tokio::task::spawn_blocking(move || {
+            let c = client("127.0.0.1");
+            let mut seen = Vec::new();
+            // A body shorter than its Content-Length: 400.
+            let bad = invite(&number, to, &user, "bad1", 1, "", SDP)
+                .replace("Content-Length: ", "Content-Length: 9");
+            seen.push(("malformed", code(&ask(&c, to, &bad))));
+            // More than the 16 KiB cap: 513.
+            let big = invite(
+                &number,
+                to,
+                &user,
+                "big1",
+                1,
+                &format!("X-Pad: {}\r\n", "a".repeat(20_000)),
+                SDP,
+            );
+            seen.push(("oversized", code(&ask(&c, to, &big))));
+            // No credentials: a challenge.
+            let first = ask(&c, to, &invite(&number, to, &user, "c1", 1, "", SDP));
+            seen.push(("no credentials", code(&first)));
+            let chal = first.unwrap();
+            assert!(
+                chal.header("www-authenticate")
+                    .is_some_and(|w| w.contains("algorithm=MD5"))
+            );
+            // The right password, a number no meeting has: 404.
+            let auth = authorization(&chal, &user, &password, &uri);
+            seen.push((
+                "unknown number",
+                code(&ask(&c, to, &invite("123", to, &user, "c2", 2, &auth, SDP))),
+            ));
+            // No codec in common: 488.
+            let g722 = SDP.replace("RTP/AVP 0 8", "RTP/AVP 9");
+            seen.push((
+                "no codec",
+                code(&ask(
+                    &c,
+                    to,
+                    &invite(&number, to, &user, "c3", 3, &auth, &g722),
+                )),
+            ));
+            // Unknown method: 501.
+            let msg = invite(&number, to, &user, "m1", 1, "", "").replace("INVITE", "SUBSCRIBE");
+            seen.push(("unknown method", code(&ask(&c, to, &msg))));
+            // Wrong passwords from another source: 401 each, then 403 even
+            // with the right one (throttled).
+            let t = client("127.0.0.3");
+            for i in 0..5 {
+                let wrong = authorization(&chal, &user, "guess", &uri);
+                let r = ask(
+                    &t,
+                    to,
+                    &invite(&number, to, &user, &format!("w{i}"), 1, &wrong, SDP),
+                );
+                seen.push(("wrong password", code(&r)));
+            }
+            let fresh = ask(&t, to, &invite(&number, to, &user, "w9", 1, "", SDP)).unwrap();
+            let right = authorization(&fresh, &user, &password, &uri);
+            seen.push((
+                "throttled",
+                code(&ask(
+                    &t,
+                    to,
+                    &invite(&number, to, &user, "w10", 1, &right, SDP),
+                )),
+            ));
+            seen
+        });
+        let seen = task.await.unwrap();
+        let want = [
+            ("malformed", 400),
+            ("oversized", 513),
+            ("no credentials", 401),
+            ("unknown number", 404),
+            ("no codec", 488),
+            ("unknown method", 501),
+            ("wrong password", 401),
+            ("wrong password", 401),
+            ("wrong password", 401),
+            ("wrong password", 401),
+            ("wrong password", 401),
+            ("throttled", 403),
+        ];
+        assert_eq!(seen, want);
+        let m = s.server.sip_metrics().unwrap();
+        assert_eq!(m.malformed.load(Ordering::Relaxed), 2);
+        assert_eq!(m.refused_unknown_number.load(Ordering::Relaxed), 1);
+        assert_eq!(m.refused_no_codec.load(Ordering::Relaxed), 1);
+        assert_eq!(m.auth_throttled.load(Ordering::Relaxed), 1);
+        assert_eq!(m.calls_started.load(Ordering::Relaxed), 0);
+        let text = reqwest::get(format!("{}/metrics", s.metrics_url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for line in [
+            "diemcau_sip_malformed_total 2",
+            "diemcau_sip_auth_throttled_total 1",
+            "diemcau_sip_refused_no_codec_total 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in /metrics");
+        }
+        let rc = roll_call(&s, &p.meeting_id).await;
+        assert!(rc.sites.iter().all(|x| !x.connected), "no room joined");
+        s.server.shutdown().await;
+    });
+}
+
+#[test]
+fn an_invite_flood_from_sipp_is_refused_past_its_budget_and_the_meeting_goes_on() {
+    netns::enter_loopback_only();
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (s, p) = sip_server().await;
+        let sip = s.server.sip_udp_addr().unwrap();
+        let number = p.sip_dial_in.clone().unwrap();
+        let mut rooms = Vec::new();
+        for (i, hz) in [(0usize, 440.0), (1, 880.0)] {
+            let (user, password) = p.rooms[i].sip.clone().unwrap();
+            let mut b = Baresip::start(
+                &tmp.path().join(format!("r{i}")),
+                &user,
+                &password,
+                &sip.to_string(),
+                5070 + 10 * i as u16,
+                hz,
+            );
+            std::thread::sleep(Duration::from_millis(500));
+            b.dial(&format!("sip:{number}@{sip}"));
+            rooms.push(b);
+        }
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        // 2 000 INVITEs at 500 a second from 127.0.0.2, sipp's own UAC.
+        let mut flood = std::process::Command::new("sipp")
+            .args([
+                "-sn",
+                "uac",
+                "-s",
+                &number,
+                "-i",
+                "127.0.0.2",
+                "-p",
+                "5999",
+                "-r",
+                "500",
+                "-m",
+                "2000",
+                "-nostdin",
+            ])
+            .arg(sip.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run sipp (apt: sip-tester)");
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let heard: Vec<Vec<i16>> = rooms.iter().map(|b| b.heard()).collect();
+        let _ = flood.kill();
+        let _ = flood.wait();
+        for b in &mut rooms {
+            b.stop();
+        }
+        let m = s.server.sip_metrics().unwrap();
+        assert!(
+            m.rate_limited.load(Ordering::Relaxed) > 100,
+            "the flood met the budget"
+        );
+        assert_eq!(
+            m.calls_started.load(Ordering::Relaxed),
+            2,
+            "only the rooms' calls"
+        );
+        for (h, hz) in heard.iter().zip([880.0, 440.0]) {
+            let tail = &h[h.len().saturating_sub(12_000)..];
+            assert!(
+                rms(tail) > 1000.0 && (frequency(tail) - hz).abs() < 40.0,
+                "during the flood: {} Hz",
+                frequency(tail)
+            );
+        }
+        s.server.shutdown().await;
+    });
+}
+
+fn register(to: SocketAddr, user: &str, cseq: u32, extra: &str) -> String {
+    format!(
+        "REGISTER sip:{to} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKreg{cseq}\r\n\
+         From: <sip:{user}@{to}>;tag=r1\r\nTo: <sip:{user}@{to}>\r\nCall-ID: reg1\r\n\
+         CSeq: {cseq} REGISTER\r\nContact: <sip:{user}@127.0.0.1:9>\r\nExpires: 7200\r\n{extra}\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn a_room_registers_with_digest_and_gets_at_most_an_hour() {
+    netns::enter_loopback_only();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (s, p) = sip_server().await;
+        let to = s.server.sip_udp_addr().unwrap();
+        let (user, password) = p.rooms[0].sip.clone().unwrap();
+        let (status, expires) = tokio::task::spawn_blocking(move || {
+            let c = client("127.0.0.1");
+            let chal = ask(&c, to, &register(to, &user, 1, "")).unwrap();
+            assert_eq!(code(&Some(chal.clone())), 401);
+            let auth = authorization_for("REGISTER", &chal, &user, &password, &format!("sip:{to}"));
+            let ok = ask(&c, to, &register(to, &user, 2, &auth));
+            (
+                code(&ok),
+                ok.and_then(|m| m.header("expires").map(str::to_owned)),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!((status, expires.as_deref()), (200, Some("3600")));
+        s.server.shutdown().await;
+    });
+}

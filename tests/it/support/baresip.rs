@@ -1,0 +1,173 @@
+//! baresip (Debian `baresip-core`), an independent SIP user agent, as a
+//! room codec: its own config directory, a tone file as its microphone,
+//! the `sndfile` module dumping what it hears, commands on its stdin.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub struct Baresip {
+    child: Child,
+    pub dir: PathBuf,
+}
+
+/// A mono 8 kHz 16-bit WAV of a sine at `hz`, `secs` long.
+pub fn write_tone(path: &Path, hz: f32, secs: u32) {
+    let n = 8000 * secs as usize;
+    let mut data = Vec::with_capacity(44 + 2 * n);
+    let pcm_bytes = (2 * n) as u32;
+    data.extend_from_slice(b"RIFF");
+    data.extend_from_slice(&(36 + pcm_bytes).to_le_bytes());
+    data.extend_from_slice(b"WAVEfmt ");
+    data.extend_from_slice(&16u32.to_le_bytes());
+    data.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    data.extend_from_slice(&1u16.to_le_bytes()); // mono
+    data.extend_from_slice(&8000u32.to_le_bytes());
+    data.extend_from_slice(&16000u32.to_le_bytes());
+    data.extend_from_slice(&2u16.to_le_bytes());
+    data.extend_from_slice(&16u16.to_le_bytes());
+    data.extend_from_slice(b"data");
+    data.extend_from_slice(&pcm_bytes.to_le_bytes());
+    for i in 0..n {
+        let x = 0.3 * (i as f32 * 2.0 * std::f32::consts::PI * hz / 8000.0).sin();
+        data.extend_from_slice(&((x * 32767.0) as i16).to_le_bytes());
+    }
+    std::fs::write(path, data).expect("write tone");
+}
+
+impl Baresip {
+    /// Start baresip in `dir` as SIP user `user`, listening on
+    /// 127.0.0.1:`port` (it also takes `port`+1 for TLS: space them).
+    pub fn start(
+        dir: &Path,
+        user: &str,
+        password: &str,
+        registrar: &str,
+        port: u16,
+        tone_hz: f32,
+    ) -> Baresip {
+        Self::start_with(dir, user, password, registrar, port, tone_hz, false)
+    }
+
+    /// With `video`: H.264 (avcodec, Debian `baresip-ffmpeg`) from a
+    /// synthetic source; what it receives is counted in its status line.
+    pub fn start_with(
+        dir: &Path,
+        user: &str,
+        password: &str,
+        registrar: &str,
+        port: u16,
+        tone_hz: f32,
+        video: bool,
+    ) -> Baresip {
+        std::fs::create_dir_all(dir.join("snd")).unwrap();
+        let tone = dir.join("tone.wav");
+        write_tone(&tone, tone_hz, 60);
+        let config = format!(
+            "sip_listen 127.0.0.1:{port}\n\
+             audio_player aufile,{d}/played.wav\n\
+             audio_source aufile,{t}\n\
+             module_path /usr/lib/baresip/modules\n\
+             module stdio.so\nmodule g711.so\nmodule aufile.so\nmodule sndfile.so\n\
+             snd_path {d}/snd\n\
+             module account.so\nmodule menu.so\n{v}",
+            d = dir.display(),
+            t = tone.display(),
+            v = if video {
+                "module avcodec.so\nmodule fakevideo.so\nvideo_source fakevideo,nil\n\
+                 video_display fakevideo,nil\nvideo_size 352x288\nvideo_bitrate 300000\nvideo_fps 15\n"
+            } else {
+                ""
+            },
+        );
+        std::fs::write(dir.join("config"), config).unwrap();
+        std::fs::write(
+            dir.join("accounts"),
+            format!("<sip:{user}@{registrar}>;auth_pass={password};regint=0\n"),
+        )
+        .unwrap();
+        let child = Command::new("baresip")
+            .args(["-4", "-n", "127.0.0.1", "-f"])
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(std::fs::File::create(dir.join("out.log")).unwrap())
+            .stderr(std::fs::File::create(dir.join("err.log")).unwrap())
+            .spawn()
+            .expect("run baresip (apt: baresip-core)");
+        Baresip {
+            child,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn command(&mut self, line: &str) {
+        if let Some(stdin) = self.child.stdin.as_mut() {
+            let _ = writeln!(stdin, "{line}");
+            let _ = stdin.flush();
+        }
+    }
+
+    pub fn dial(&mut self, uri: &str) {
+        self.command(&format!("/dial {uri}"));
+    }
+
+    /// Hang up, quit, and wait for it (killed by its pid if it lingers).
+    pub fn stop(&mut self) -> String {
+        self.command("/hangup");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        self.command("/quit");
+        for _ in 0..30 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::fs::read_to_string(self.dir.join("out.log")).unwrap_or_default()
+            + &std::fs::read_to_string(self.dir.join("err.log")).unwrap_or_default()
+    }
+
+    /// The audio it received (the sndfile dump), mono 16-bit samples.
+    pub fn heard(&self) -> Vec<i16> {
+        let dump = std::fs::read_dir(self.dir.join("snd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with("-dec.wav"));
+        let Some(bytes) = dump.and_then(|p| std::fs::read(p).ok()) else {
+            return Vec::new();
+        };
+        bytes
+            .get(44..)
+            .unwrap_or_default()
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+            .collect()
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// RMS of 8 kHz samples.
+pub fn rms(s: &[i16]) -> f64 {
+    if s.is_empty() {
+        return 0.0;
+    }
+    (s.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / s.len() as f64).sqrt()
+}
+
+/// The dominant frequency of a sine in 8 kHz samples, by zero crossings.
+pub fn frequency(s: &[i16]) -> f64 {
+    if s.len() < 2 {
+        return 0.0;
+    }
+    let crossings = s.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    crossings as f64 / 2.0 / (s.len() as f64 / 8000.0)
+}
