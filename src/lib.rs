@@ -496,6 +496,7 @@ impl Server {
             trust,
             recheck: Default::default(),
             sip: config.sip.enabled().then(Default::default),
+            sip_realm: config.sip.realm.clone(),
         };
         // Every spool directory found now is a previous run's, ended (or
         // interrupted: marked below first, so its index goes up fixed).

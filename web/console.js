@@ -565,6 +565,9 @@
     reg_active: "Hoạt động",
     reg_revoked: "Đã thu hồi mã",
     reg_rotate: "Cấp mã mới",
+    reg_sip: "Mật khẩu SIP",
+    reg_confirm_sip: "Cấp tài khoản SIP mới cho thiết bị hội nghị của “{name}”? Mật khẩu cũ ngừng hoạt động ngay.",
+    sip_heading: "Tài khoản SIP của “{name}” (nhập vào thiết bị hội nghị; chỉ hiện một lần)",
     reg_revoke: "Thu hồi mã",
     reg_add_here: "+ Điểm cầu",
     reg_confirm_rotate: "Cấp mã truy cập mới cho “{name}”? Mã cũ ngừng hoạt động ngay lập tức.",
@@ -761,6 +764,9 @@
     reg_active: "Active",
     reg_revoked: "Token revoked",
     reg_rotate: "New token",
+    reg_sip: "SIP password",
+    reg_confirm_sip: "Issue a new SIP account for the room system of “{name}”? The old password stops working at once.",
+    sip_heading: "SIP account of “{name}” (enter it in the room system; shown once)",
     reg_revoke: "Revoke token",
     reg_add_here: "+ Endpoint",
     reg_confirm_rotate: "Issue a new token for “{name}”? The old one stops working at once.",
@@ -3481,6 +3487,7 @@
               { class: "actions" },
               el("button", { class: "btn btn-small", type: "button", dataset: { action: "edit-endpoint" }, text: t("reg_edit"), onclick: () => openEndpointDialog(e.unit ? e.unit.id : "", e) }),
               el("button", { class: "btn btn-small", type: "button", dataset: { action: "rotate" }, text: t("reg_rotate"), onclick: (ev) => rotateToken(ev.currentTarget, e) }),
+              el("button", { class: "btn btn-small", type: "button", dataset: { action: "sip" }, text: t("reg_sip"), onclick: (ev) => issueSip(ev.currentTarget, e) }),
               e.revoked_at_ms ? null : el("button", { class: "btn btn-small btn-danger", type: "button", dataset: { action: "revoke" }, text: t("reg_revoke"), onclick: (ev) => revokeToken(ev.currentTarget, e) })
             )
           )
@@ -3680,6 +3687,15 @@
     if (!issued) return;
     showToken(e.name, issued.token, "token_heading_rotated");
     loadRegistry();
+  }
+
+  // A room codec's SIP account (user, password, realm), shown once in the
+  // token dialog as one line to copy.
+  async function issueSip(button, e) {
+    if (!(await confirmBox(t("reg_confirm_sip", { name: e.name })))) return;
+    const issued = await act(button, () => api("POST", `/api/v1/endpoints/${encodeURIComponent(e.id)}/sip-password`, {}));
+    if (!issued) return;
+    showToken(e.name, `user=${issued.sip_user} password=${issued.password} realm=${issued.realm}`, "sip_heading");
   }
 
   async function revokeToken(button, e) {

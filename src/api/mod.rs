@@ -71,6 +71,8 @@ pub struct AppState {
     pub recheck: Arc<crate::control::documents::signatures::RecheckProgress>,
     /// The SIP listener's counters, when `[sip]` is on.
     pub sip: Option<Arc<crate::sip::metrics::SipMetrics>>,
+    /// The SIP digest realm room passwords are issued under (`[sip] realm`).
+    pub sip_realm: String,
 }
 
 impl From<ConferenceError> for ApiError {

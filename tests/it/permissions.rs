@@ -51,6 +51,7 @@ GET    /api/v1/endpoints/{id}                   admin operator sub_operator secr
 PATCH  /api/v1/endpoints/{id}                   admin operator sub_operator
 POST   /api/v1/endpoints/{id}/bindings          admin operator sub_operator
 POST   /api/v1/endpoints/{id}/token             admin operator sub_operator
+POST   /api/v1/endpoints/{id}/sip-password      admin operator sub_operator
 DELETE /api/v1/endpoints/{id}/token             admin operator sub_operator
 GET    /api/v1/meetings                         admin operator sub_operator secretary chair delegate auditor endpoint
 POST   /api/v1/meetings                         admin operator sub_operator secretary

@@ -112,3 +112,31 @@ both_backends! {
         assert_eq!(json["sip_dial_in"], "700001");
     }
 }
+
+both_backends! {
+    async fn an_operator_issues_a_rooms_sip_password_over_the_api_shown_once_and_kept_as_hashes(db) {
+        let w = crate::support::api::world(db).await;
+        let op = w.as_role("operator");
+        let ep = w.endpoint("a");
+        let r = op.post(&format!("/api/v1/endpoints/{ep}/sip-password"), serde_json::json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let (user, pw, realm) = (
+            r.body["sip_user"].as_str().unwrap().to_string(),
+            r.body["password"].as_str().unwrap().to_string(),
+            r.body["realm"].as_str().unwrap().to_string(),
+        );
+        assert!(pw.len() >= 16, "{pw}");
+        let acct = Endpoints::new(w.db.store.clone()).sip_account(&user).await.unwrap().expect("the account");
+        assert_eq!(acct.endpoint_id, ep);
+        assert_eq!(acct.ha1_md5, ha1(Algorithm::Md5, &user, &realm, &pw));
+        // The audit log names the account, never the password.
+        let audit = w.admin().get("/api/v1/audit?limit=500").await;
+        assert!(audit.text.contains("endpoint.sip_password"), "{}", audit.text);
+        assert!(!audit.text.contains(&pw));
+        // An endpoint that does not exist, and a delegate: refused.
+        let none = op.post("/api/v1/endpoints/ep_nope/sip-password", serde_json::json!({})).await;
+        assert_eq!(none.status, 404, "{}", none.text);
+        let delegate = w.as_role("delegate").post(&format!("/api/v1/endpoints/{ep}/sip-password"), serde_json::json!({})).await;
+        assert_eq!(delegate.status, 403, "{}", delegate.text);
+    }
+}

@@ -63,6 +63,12 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
         post(rotate),
     )
     .add(
+        Op::post("/api/v1/endpoints/{id}/sip-password", EndpointsWrite, "endpoints")
+            .summary("Issue the room codec's SIP user and password (the old password stops working); shown once")
+            .returns::<SipIssued>(),
+        post(sip_password),
+    )
+    .add(
         Op::delete("/api/v1/endpoints/{id}/token", EndpointsWrite, "endpoints")
             .summary("Revoke the endpoint's token"),
         axum::routing::delete(revoke),
@@ -119,6 +125,16 @@ pub struct EndpointCreated {
 #[derive(Serialize, JsonSchema)]
 pub struct TokenIssued {
     token: String,
+}
+
+/// What a technician types into the room codec's SIP account settings.
+#[derive(Serialize, JsonSchema)]
+pub struct SipIssued {
+    sip_user: String,
+    /// Shown this once; only its digest hashes are kept.
+    password: String,
+    /// The digest realm the codec will be challenged with.
+    realm: String,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -343,6 +359,22 @@ async fn rotate(
     let token = endpoints(&state).rotate_token(&caller.actor(), &id).await?;
     Ok(Json(TokenIssued {
         token: token.expose().to_string(),
+    }))
+}
+
+async fn sip_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SipIssued>, ApiError> {
+    check_endpoint_scope(&state, &caller, &id).await?;
+    let (sip_user, password) = endpoints(&state)
+        .issue_sip_password(&caller.actor(), &id, &state.sip_realm)
+        .await?;
+    Ok(Json(SipIssued {
+        sip_user,
+        password: password.expose().to_string(),
+        realm: state.sip_realm.clone(),
     }))
 }
 
