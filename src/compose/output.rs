@@ -86,6 +86,9 @@ pub struct Output {
     t0: Instant,
     pub stream: Arc<Mutex<Stream>>,
     pub stats: OutputStats,
+    /// The SIP rooms' feed of encoded pictures (set by the composer).
+    pub pictures: Option<tokio::sync::broadcast::Sender<Arc<super::service::Picture>>>,
+    last_forced_keyframe: Option<Instant>,
 }
 
 impl Output {
@@ -113,8 +116,24 @@ impl Output {
             t0: now,
             stream: Arc::new(Mutex::new(Stream::new(cfg.segment_s))),
             stats: OutputStats::default(),
+            pictures: None,
+            last_forced_keyframe: None,
             cfg,
         })
+    }
+
+    /// A SIP room lost the picture or just joined: the next picture is a
+    /// keyframe — at most one a second, whoever asks, so a dozen codecs
+    /// asking at once cost one keyframe.
+    pub fn request_keyframe(&mut self, now: Instant) {
+        if self
+            .last_forced_keyframe
+            .is_some_and(|t| now.saturating_duration_since(t) < std::time::Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_forced_keyframe = Some(now);
+        self.encoder.force_keyframe();
     }
 
     pub fn layout(&self) -> Option<Layout> {
@@ -302,6 +321,17 @@ impl Output {
             }
         };
         self.stats.frames_out += 1;
+        if let Some(tx) = &self.pictures
+            && tx.receiver_count() > 0
+        {
+            let ts =
+                (self.stats.frames_out * u64::from(fmp4::VIDEO_TIMESCALE / self.cfg.fps)) as u32;
+            let _ = tx.send(Arc::new(super::service::Picture {
+                annex_b: annex_b.clone(),
+                keyframe: key,
+                ts,
+            }));
+        }
         let (sample, params) = to_sample(&annex_b);
         if key && let Some((sps, pps)) = params {
             let mut s = self.stream.lock().expect("hls lock");

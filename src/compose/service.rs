@@ -37,8 +37,28 @@ enum Msg {
     Stop {
         meeting: String,
     },
+    Keyframe {
+        meeting: String,
+    },
     Event(Event),
 }
+
+/// One encoded composite picture, for the SIP rooms of its meeting.
+#[derive(Debug)]
+pub struct Picture {
+    /// H.264 Annex B (parameter sets before a keyframe).
+    pub annex_b: Vec<u8>,
+    pub keyframe: bool,
+    /// 90 kHz.
+    pub ts: u32,
+}
+
+/// A subscription to a meeting's composite pictures (a lagging receiver
+/// skips pictures and should ask for a keyframe).
+pub type Pictures = tokio::sync::broadcast::Receiver<Arc<Picture>>;
+
+/// Pictures buffered per subscriber: about a second at 25 fps.
+const PICTURE_QUEUE: usize = 32;
 
 /// What the API sees of a streaming meeting.
 #[derive(Clone)]
@@ -46,6 +66,7 @@ pub struct Live {
     pub layout: Option<Layout>,
     pub stream: Arc<Mutex<Stream>>,
     pub stats: Arc<Mutex<OutputStats>>,
+    pub pictures: tokio::sync::broadcast::Sender<Arc<Picture>>,
 }
 
 /// How the composer asks the engine for a keyframe of a tapped track
@@ -113,6 +134,7 @@ impl Composer {
                 layout,
                 stream: Arc::new(Mutex::new(Stream::new(0))),
                 stats: Arc::new(Mutex::new(OutputStats::default())),
+                pictures: tokio::sync::broadcast::channel(PICTURE_QUEUE).0,
             });
         let _ = self.ctl.send(Msg::Start {
             meeting: meeting.to_string(),
@@ -133,6 +155,19 @@ impl Composer {
     pub fn end(&self, meeting: &str) {
         self.live.write().expect("composer lock").remove(meeting);
         let _ = self.ctl.send(Msg::Stop {
+            meeting: meeting.to_string(),
+        });
+    }
+
+    /// The meeting's composite pictures, while it streams.
+    pub fn subscribe(&self, meeting: &str) -> Option<Pictures> {
+        self.live(meeting).map(|l| l.pictures.subscribe())
+    }
+
+    /// A SIP room needs a keyframe of the composite (merged and paced by
+    /// the output: one keyframe serves every room).
+    pub fn keyframe(&self, meeting: &str) {
+        let _ = self.ctl.try_send(Msg::Keyframe {
             meeting: meeting.to_string(),
         });
     }
@@ -228,17 +263,26 @@ impl Worker {
                     o.set_layout(layout);
                     return;
                 }
+                let pictures = self
+                    .live
+                    .read()
+                    .expect("composer lock")
+                    .get(&meeting)
+                    .map(|l| l.pictures.clone())
+                    .unwrap_or_else(|| tokio::sync::broadcast::channel(PICTURE_QUEUE).0);
                 match Output::new(self.cfg, layout, Instant::now()) {
                     Ok(mut o) => {
                         for (p, name) in sites {
                             o.site(p, Some(name));
                         }
+                        o.pictures = Some(pictures.clone());
                         self.live.write().expect("composer lock").insert(
                             meeting.clone(),
                             Live {
                                 layout,
                                 stream: o.stream.clone(),
                                 stats: Arc::new(Mutex::new(OutputStats::default())),
+                                pictures,
                             },
                         );
                         self.outputs.insert(meeting, o);
@@ -262,6 +306,11 @@ impl Worker {
                     o.finish();
                 }
                 self.live.write().expect("composer lock").remove(&meeting);
+            }
+            Msg::Keyframe { meeting } => {
+                if let Some(o) = self.outputs.get_mut(&meeting) {
+                    o.request_keyframe(Instant::now());
+                }
             }
             Msg::Event(ev) => self.event(ev),
         }

@@ -559,6 +559,40 @@ impl Conference {
         &self.media
     }
 
+    /// The composite's thread, when this server runs one.
+    pub fn composer(&self) -> Option<&crate::compose::Composer> {
+        self.live.composer()
+    }
+
+    /// The meeting's composite pictures for a SIP room (what an MCU sends a
+    /// hardware codec): the stream is started if it is not running — an
+    /// audited live action under `actor`, like an operator's start —, then
+    /// subscribed to. `None`: no composer, or no live room.
+    pub async fn composite_for(
+        &self,
+        meeting: &str,
+        actor: crate::store::Actor,
+    ) -> Option<crate::compose::service::Pictures> {
+        let composer = self.live.composer()?.clone();
+        if composer.live(meeting).is_none() {
+            let room = self.live.get(meeting)?;
+            let started = self
+                .act_by(
+                    actor,
+                    &room,
+                    "live_stream_start",
+                    serde_json::json!({"layout": null, "for": "sip_room"}),
+                    |live, _| Ok(((), live.start_stream(None))),
+                )
+                .await;
+            if let Err(e) = started {
+                tracing::warn!(%meeting, error = ?e, "no composite for the SIP room");
+                return None;
+            }
+        }
+        composer.subscribe(meeting)
+    }
+
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
     }

@@ -116,6 +116,11 @@ impl LiveRooms {
         self.epoch.elapsed().as_millis() as u64
     }
 
+    /// The composite's thread, when this server runs one.
+    pub fn composer(&self) -> Option<&crate::compose::Composer> {
+        self.composer.as_ref()
+    }
+
     pub fn get(&self, meeting: &str) -> Option<Arc<LiveRoom>> {
         self.rooms.lock().expect("live rooms").get(meeting).cloned()
     }

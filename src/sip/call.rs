@@ -129,13 +129,38 @@ pub async fn start(s: CallSetup) -> Result<Call, CallError> {
         .map_err(|e| CallError::Setup(e.to_string()))?;
     gw.accept_answer(&answer, local)
         .map_err(|e| CallError::Setup(e.to_string()))?;
+    // A codec that takes video is sent the meeting's composite picture,
+    // encoded once for every SIP room (started now if the meeting does not
+    // stream yet); the stage slot's own video is the fallback.
+    let composite = if gw.takes_video() {
+        let actor = crate::store::Actor {
+            id: s.admission.endpoint.clone().unwrap_or_else(|| "sip".into()),
+            name: format!("sip:{}", s.name),
+            address: None,
+        };
+        let pictures = s.conference.composite_for(&s.meeting, actor).await;
+        if pictures.is_some() {
+            gw.use_composite();
+        }
+        pictures.map(|p| (p, s.meeting.clone(), s.conference.clone()))
+    } else {
+        None
+    };
     let [a, a_rtcp, v, v_rtcp] = socks;
     let video_port = audio_port + 2;
     let dialog = s.dialog;
     let ended = s.ended;
     let task = tokio::spawn(async move {
         let _guard = guard;
-        let stats = run(gw, local_sock, [a, a_rtcp, v, v_rtcp], id, &media).await;
+        let stats = run(
+            gw,
+            local_sock,
+            [a, a_rtcp, v, v_rtcp],
+            id,
+            &media,
+            composite,
+        )
+        .await;
         tracing::info!(participant = id, ?stats, "sip: call media ended");
         let _ = ended.send(dialog).await;
     });
@@ -153,7 +178,21 @@ async fn run(
     sip: [UdpSocket; 4],
     id: ParticipantId,
     media: &crate::net::Media,
+    composite: Option<(crate::compose::service::Pictures, String, Conference)>,
 ) -> super::gateway::GatewayStats {
+    let (mut pictures, composer_of) = match composite {
+        Some((p, meeting, conference)) => (Some(p), Some((meeting, conference))),
+        None => (None, None),
+    };
+    // Ask for a keyframe first: the codec joins mid-stream.
+    let ask_keyframe = |who: &Option<(String, Conference)>| {
+        if let Some((meeting, conference)) = who
+            && let Some(c) = conference.composer()
+        {
+            c.keyframe(meeting);
+        }
+    };
+    ask_keyframe(&composer_of);
     let legs = [
         Leg::SipAudio,
         Leg::SipAudioRtcp,
@@ -194,8 +233,17 @@ async fn run(
                 return gw.stats; // removed by an operator, or the meeting closed
             }
         }
+        if gw.take_composite_keyframe_request() {
+            ask_keyframe(&composer_of);
+        }
         let wake = tokio::time::Instant::from_std(gw.next_timeout().max(now).min(next_check));
         tokio::select! {
+            p = async { pictures.as_mut().expect("guarded").recv().await }, if pictures.is_some() => match p {
+                Ok(pic) => gw.send_picture(&pic.annex_b, pic.ts),
+                // Fell behind: pictures were skipped, the next keyframe heals.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => ask_keyframe(&composer_of),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => pictures = None,
+            },
             r = local.recv_from(&mut lb) => if let Ok((n, from)) = r {
                 gw.handle_receive(Instant::now(), Leg::Local, from, &lb[..n]);
             },

@@ -100,6 +100,11 @@ pub struct Gateway {
     fir_seq: u8,
     out: Vec<Transmit>,
     pub stats: GatewayStats,
+    /// The meeting's composite picture (H.264, encoded once for every SIP
+    /// room) replaces the stage slot's video while set.
+    composite: bool,
+    /// The codec asked for a keyframe of the composite.
+    composite_keyframe: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +190,8 @@ impl Gateway {
             fir_seq: 0,
             out: Vec::new(),
             stats: GatewayStats::default(),
+            composite: false,
+            composite_keyframe: false,
         };
         Ok((gw, offer.to_sdp_string()))
     }
@@ -293,6 +300,10 @@ impl Gateway {
 
     fn sip_video(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
         if rtp::is_rtcp(data) {
+            if rtp::asks_keyframe(data) && self.composite {
+                self.composite_keyframe = true;
+                return;
+            }
             if rtp::asks_keyframe(data) && self.may(now, false) {
                 if let Some(rx) = self
                     .rtc
@@ -352,6 +363,41 @@ impl Gateway {
         }
         *last = Some(now);
         true
+    }
+
+    /// Whether the call negotiated video with the codec.
+    pub fn takes_video(&self) -> bool {
+        self.neg.video.is_some()
+    }
+
+    /// From now on the codec receives the meeting's composite picture
+    /// (`send_picture`) instead of the stage slot.
+    pub fn use_composite(&mut self) {
+        self.composite = true;
+    }
+
+    /// Whether the codec asked for a keyframe since the last call.
+    pub fn take_composite_keyframe_request(&mut self) -> bool {
+        std::mem::take(&mut self.composite_keyframe)
+    }
+
+    /// One composite picture (Annex B, its 90 kHz timestamp) to the codec.
+    pub fn send_picture(&mut self, annex_b: &[u8], ts: u32) {
+        let (Some(v), Some(to)) = (self.neg.video, self.video_to) else {
+            return;
+        };
+        let payloads = super::h264_pack::packetize(annex_b, v.packetization_mode);
+        let last = payloads.len().saturating_sub(1);
+        for (i, p) in payloads.into_iter().enumerate() {
+            self.video_seq = self.video_seq.wrapping_add(1);
+            let pkt = rtp::write(v.pt, i == last, self.video_seq, ts, self.ssrc ^ 1, &p);
+            self.stats.video_out += 1;
+            self.out.push(Transmit {
+                leg: Leg::SipVideo,
+                destination: to,
+                contents: pkt,
+            });
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -461,7 +507,9 @@ impl Gateway {
                     .codec_config()
                     .find(|c| c.pt() == p.header.payload_type)
                     .is_some_and(|c| c.spec().codec == Codec::H264);
-                if !is_h264 || h264.is_none() {
+                // The composite, when the meeting has one, is what the
+                // codec shows instead.
+                if !is_h264 || h264.is_none() || self.composite {
                     continue;
                 }
                 self.video_seq = self.video_seq.wrapping_add(1);

@@ -16,6 +16,7 @@ pub mod config;
 pub mod dialog;
 pub mod digest;
 pub mod gateway;
+pub mod h264_pack;
 pub mod limit;
 pub mod message;
 pub mod metrics;

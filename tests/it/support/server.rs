@@ -50,6 +50,12 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     // start): every test server shares this one, as an operator would
     // give every node the same key file.
     c.audit.key_file = Some(test_audit_key());
+    // A small, slow composite: the test server is a debug build (the
+    // composite's drawing unoptimised) on 2 shared cores.
+    c.live_stream.width = 320;
+    c.live_stream.height = 180;
+    c.live_stream.fps = 10;
+    c.live_stream.segment_s = 1;
     c
 }
 
