@@ -7,6 +7,7 @@
 mod agenda;
 mod api;
 mod audit;
+mod backup;
 mod ballot_files;
 mod browser;
 mod browser_red;
@@ -26,6 +27,7 @@ mod engine;
 mod engine_red;
 mod hardening;
 mod ice_tcp;
+mod install_check;
 mod interop;
 mod invariants;
 mod live;
