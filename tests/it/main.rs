@@ -37,6 +37,7 @@ mod minutes;
 mod mute_on_entry;
 mod objects_s3;
 mod org;
+mod packaging;
 mod people;
 mod permissions;
 mod portal;
