@@ -30,6 +30,7 @@ mod ice_tcp;
 mod install_check;
 mod interop;
 mod invariants;
+mod landing;
 mod live;
 mod meetings;
 mod membership;
