@@ -21,8 +21,8 @@ use super::files::{
     Progress, complete_lines_len, copy_hashed, create_private_dirs, mode_of, total_size, walk,
 };
 use super::manifest::{
-    AUDIT_ANCHORS, AUDIT_KEY, DATA_PREFIX, FORMAT_VERSION, FileEntry, Manifest, ObjectsRecord,
-    PG_DUMP, SQLITE_DUMP, slash_path,
+    AUDIT_ANCHORS, AUDIT_KEY, DATA_PREFIX, FORMAT_VERSION, FileEntry, MANIFEST_FILE, Manifest,
+    ObjectsRecord, PG_DUMP, SQLITE_DUMP, slash_path,
 };
 use super::{OpsError, restore};
 use crate::config::Config;
@@ -249,6 +249,9 @@ fn copy_data_dir(
                 // object_store's local writer stages an upload as `name#n`
                 // and renames it when whole: a half-written upload.
                 && !rel.to_string_lossy().contains('#')
+                // Earlier backups kept in the data directory (the service's
+                // user may write only there): not backed up again.
+                && !in_a_backup(data, rel)
         })
         .collect();
     let mut progress = Progress::new("tệp / files", total_size(data, &wanted));
@@ -266,6 +269,15 @@ fn copy_data_dir(
     }
     progress.finish();
     Ok(skipped)
+}
+
+/// Whether a folder above `rel` (inside `data`) is a backup: it holds a
+/// manifest.
+fn in_a_backup(data: &Path, rel: &Path) -> bool {
+    rel.ancestors()
+        .skip(1)
+        .filter(|a| !a.as_os_str().is_empty())
+        .any(|a| data.join(a).join(MANIFEST_FILE).is_file())
 }
 
 /// Whether two paths name the same file (by canonical path when both

@@ -122,6 +122,16 @@ fn backup_problems(m: &Manifest, target: &Target) -> Vec<String> {
     if m.backend == here && m.entry(dump).is_none() {
         p.push(format!("the manifest lists no database dump {dump}"));
     }
+    for f in &m.files {
+        let known = [AUDIT_KEY, AUDIT_ANCHORS, SQLITE_DUMP, PG_DUMP].contains(&f.path.as_str())
+            || f.path.starts_with(DATA_PREFIX);
+        if !known {
+            p.push(format!(
+                "the manifest names {:?}, which has no place in a diemcau installation",
+                f.path
+            ));
+        }
+    }
     p
 }
 

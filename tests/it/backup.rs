@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::documents::{docx, upload};
 use crate::support::api::{ApiWorld, Client, world};
-use crate::support::db::{both_backends, with_empty_postgres};
+use crate::support::db::{both_backends, run_sqlite, with_empty_postgres};
 use crate::support::server::test_config;
 use crate::voting::dump_everything;
 
@@ -303,4 +303,28 @@ both_backends! {
             Backend::Postgres => with_empty_postgres(check).await,
         }
     }
+}
+
+#[tokio::test]
+async fn backups_kept_in_the_data_directory_are_not_backed_up_again() {
+    run_sqlite(|db| async move {
+        let w = world(db).await;
+        // The service's user may write only the data directory.
+        let inside = w.srv.server.state().data_dir.join("backups");
+        for name in ["one", "two"] {
+            let dest = inside.join(name);
+            let out = diemcau(&server_config(&w), &["backup", dest.to_str().unwrap()]);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        }
+        let second = Manifest::read(&inside.join("two")).unwrap();
+        assert!(
+            !second
+                .files
+                .iter()
+                .any(|f| f.path.starts_with("data/backups/")),
+            "the second backup holds the first: {second:#?}"
+        );
+        assert!(second.files.iter().any(|f| f.path == "database/diemcau.db"));
+    })
+    .await;
 }
