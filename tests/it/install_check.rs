@@ -1,6 +1,7 @@
 //! `diemcau check`, run as an installer runs it: a ready machine passes;
-//! a taken port, each bad config key and a database from a newer diemcau
-//! are each named, and the exit status is 1.
+//! a taken port, each bad config key, an expired TLS certificate and a
+//! database from a newer diemcau are each named, and the exit status is 1;
+//! a certificate close to its end is a warning.
 
 use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
@@ -135,4 +136,48 @@ async fn check_fails_on_a_database_from_a_newer_diemcau() {
         "{}",
         text(&out)
     );
+}
+
+/// A self-signed server certificate and key for `localhost`, valid from
+/// `from` to `until` (seconds from now), written to `dir`.
+fn server_cert(dir: &Path, from: i64, until: i64) -> (std::path::PathBuf, std::path::PathBuf) {
+    let now = time::OffsetDateTime::now_utc();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.not_before = now + time::Duration::seconds(from);
+    params.not_after = now + time::Duration::seconds(until);
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (c, k) = (dir.join("server.pem"), dir.join("server.key"));
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    (c, k)
+}
+
+#[test]
+fn check_fails_on_an_expired_tls_certificate_and_warns_before_it_expires() {
+    const DAY: i64 = 86_400;
+    for (from, until, code, said) in [
+        (-30 * DAY, -DAY, 1, "expired on"),
+        (-30 * DAY, 10 * DAY, 0, "expires in"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = server_cert(dir.path(), from, until);
+        let https = free_tcp_port();
+        let cfg = config(dir.path(), free_tcp_port(), 0, "", "").replace(
+            "https_listen = \"off\"",
+            &format!("https_listen = \"127.0.0.1:{https}\""),
+        ) + &format!(
+            "[tls]\ncert = {:?}\nkey = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        );
+        let out = run_check(dir.path(), &cfg);
+        assert_eq!(out.status.code(), Some(code), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout)
+                .contains(&format!("TLS certificate {} {said}", cert.display())),
+            "{said}: {}",
+            text(&out)
+        );
+    }
 }
