@@ -328,3 +328,38 @@ async fn backups_kept_in_the_data_directory_are_not_backed_up_again() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn with_an_s3_store_the_manifest_says_the_bucket_is_backed_up_by_its_own_means() {
+    run_sqlite(|db| async move {
+        let w = world(db).await;
+        let mut config = server_config(&w);
+        config.objects.kind = diemcau::objects::ObjectsKind::S3;
+        config.objects.endpoint = Some("http://127.0.0.1:9".into());
+        config.objects.bucket = Some("tinh-uy".into());
+        config.objects.access_key_id = Some("test".into());
+        config.objects.secret_access_key = Some("test-secret".into());
+        // The backup never reaches the bucket (nothing listens on port 9).
+        let dest = tempfile::tempdir().unwrap();
+        let out = diemcau(&config, &["backup", dest.path().to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("backed up by its own means"),
+            "{}",
+            text(&out)
+        );
+        let m = Manifest::read(dest.path()).unwrap();
+        assert_eq!(
+            (m.objects.kind.as_str(), m.objects.bucket.as_deref()),
+            ("s3", Some("tinh-uy"))
+        );
+        assert!(
+            m.objects
+                .note
+                .as_deref()
+                .is_some_and(|n| n.contains("backed up by its own means")),
+            "{m:#?}"
+        );
+    })
+    .await;
+}
