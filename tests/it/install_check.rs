@@ -90,7 +90,7 @@ fn check_names_a_taken_port_and_every_bad_config_key_and_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let summary = stdout
-        .split_once("problems to fix before running:")
+        .split_once("to fix before running:")
         .unwrap_or_else(|| panic!("no summary: {}", text(&out)))
         .1;
     for named in [
@@ -180,4 +180,25 @@ fn check_fails_on_an_expired_tls_certificate_and_warns_before_it_expires() {
             text(&out)
         );
     }
+}
+
+#[test]
+fn check_fails_on_an_s3_bucket_that_does_not_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on a port just released.
+    let s3 = free_tcp_port();
+    let cfg = config(dir.path(), free_tcp_port(), 0, "", "")
+        + &format!(
+            "[objects]\nkind = \"s3\"\nendpoint = \"http://127.0.0.1:{s3}\"\nbucket = \"tinh-uy\"\n\
+             access_key_id = \"test\"\nsecret_access_key = \"test-secret\"\n"
+        );
+    let out = run_check(dir.path(), &cfg);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Kho S3 tinh-uy không dùng được"),
+        "{}",
+        text(&out)
+    );
+    assert!(stdout.contains("1 problem to fix"), "{}", text(&out));
 }

@@ -202,3 +202,23 @@ fn audit(r: &mut Report, c: &Config) {
         );
     }
 }
+
+/// With an S3 store, the bucket answers (as the server's start requires).
+/// The store is opened on a scratch folder, not the data directory: the
+/// check writes nothing there.
+pub async fn objects(r: &mut Report, c: &Config) {
+    if c.objects.kind != crate::objects::ObjectsKind::S3 {
+        return;
+    }
+    let scratch = std::env::temp_dir().join(format!("diemcau-check-{}", std::process::id()));
+    let opened = crate::objects::Objects::open(&c.objects, &scratch).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let bucket = c.objects.bucket.as_deref().unwrap_or_default();
+    match opened {
+        Ok(_) => r.ok(
+            format!("Kho S3 {bucket} trả lời"),
+            format!("the S3 bucket {bucket} answers"),
+        ),
+        Err(e) => r.fail(format!("Kho S3 {bucket} không dùng được"), e),
+    }
+}

@@ -88,13 +88,15 @@ impl Report {
                 .count();
             writeln!(
                 out,
-                "Sẵn sàng: không có lỗi ({warns} lưu ý). / Ready: no problems ({warns} warnings)."
+                "Sẵn sàng: không có lỗi ({warns} lưu ý). / Ready: no problems ({}).",
+                counted(warns, "warning")
             )?;
         } else {
             writeln!(
                 out,
-                "Có {n} lỗi cần sửa trước khi chạy / {n} problems to fix before running:",
-                n = problems.len()
+                "Có {} lỗi cần sửa trước khi chạy / {} to fix before running:",
+                problems.len(),
+                counted(problems.len(), "problem")
             )?;
             for (k, p) in problems.iter().enumerate() {
                 writeln!(out, "  {}. {}", k + 1, capitalised(&p.vi))?;
@@ -102,6 +104,15 @@ impl Report {
             }
         }
         Ok(())
+    }
+}
+
+/// `1 problem`, `2 problems`.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -127,6 +138,7 @@ pub async fn run(path: Option<&Path>, env: Vec<(String, String)>) -> Report {
     host::ports(&mut report, &config);
     host::data_dir(&mut report, &config);
     database::check(&mut report, &config).await;
+    files::objects(&mut report, &config).await;
     host::clock(&mut report);
     report
 }
