@@ -38,12 +38,7 @@ fn service_settings() -> Vec<(String, String)> {
 
 #[test]
 fn the_systemd_unit_passes_systemd_analyze_verify() {
-    // verify checks that ExecStart's binary exists: point it at this build.
-    let dir = tempfile::tempdir().unwrap();
-    let unit = read("packaging/diemcau.service")
-        .replace("/usr/bin/diemcau", env!("CARGO_BIN_EXE_diemcau"));
-    let file = dir.path().join("diemcau.service");
-    std::fs::write(&file, unit).unwrap();
+    let (_dir, file) = unit_for_analysis();
     let out = std::process::Command::new("systemd-analyze")
         .arg("verify")
         .arg(&file)
@@ -56,6 +51,38 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
         out.status.success() && said.trim().is_empty(),
         "systemd-analyze verify: {:?}\n{said}",
         out.status
+    );
+}
+
+/// The unit with ExecStart pointing at this build (systemd-analyze checks
+/// that the binary exists), in a fresh folder.
+fn unit_for_analysis() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = read("packaging/diemcau.service")
+        .replace("/usr/bin/diemcau", env!("CARGO_BIN_EXE_diemcau"));
+    let file = dir.path().join("diemcau.service");
+    std::fs::write(&file, unit).unwrap();
+    (dir, file)
+}
+
+/// systemd's own exposure score of the unit (0 best, 10 worst), times 10,
+/// may not pass this: 1.8 today; a setting dropped by mistake shows.
+const MAX_EXPOSURE_TENTHS: u32 = 20;
+
+#[test]
+fn the_units_exposure_stays_low_by_systemds_own_measure() {
+    let (_dir, file) = unit_for_analysis();
+    let out = std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(format!("--threshold={MAX_EXPOSURE_TENTHS}"))
+        .arg(&file)
+        .output()
+        .expect("systemd-analyze (package systemd) is installed");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exposure above {MAX_EXPOSURE_TENTHS}/100: {}",
+        said.lines().last().unwrap_or_default()
     );
 }
 
