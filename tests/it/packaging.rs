@@ -227,3 +227,26 @@ fn the_packaged_config_is_the_example_with_the_server_data_dir() {
     let packaged = Config::load(Some(&repo("packaging/diemcau.toml")), Vec::new()).unwrap();
     assert_eq!(packaged.data_dir, Path::new("/var/lib/diemcau"));
 }
+
+#[test]
+fn the_ci_scripts_that_check_the_built_package_are_valid_bash() {
+    // They run only after a release build (.ci/run): a syntax error would
+    // show there first, minutes later.
+    for script in [
+        "packaging/check-deb.sh",
+        "packaging/install-test.sh",
+        "packaging/install-test-inside.sh",
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg("-n")
+            .arg(repo(script))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(read(".ci/run").contains("packaging/install-test.sh"));
+}
