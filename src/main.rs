@@ -147,8 +147,9 @@ fn main() -> anyhow::Result<()> {
     if let Cmd::Sign(args) = &cli.command {
         return sign(args);
     }
-    // A missing default config is fine (all keys have defaults); a missing
-    // file the user named is an error.
+    // A missing default config is fine (all keys have defaults; the
+    // package's /etc file stands in for it when installed); a missing file
+    // the user named is an error.
     let installed = std::path::Path::new(INSTALLED_CONFIG);
     let path = if cli.config.exists() {
         Some(cli.config.as_path())
