@@ -689,6 +689,28 @@ impl Config {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
+        let table = Config::load_table(path, env)?;
+        let origin = path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("<environment>"));
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: origin,
+                    message: e.message().to_string(),
+                })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The file and the `DIEMCAU_*` overrides merged into one table, not
+    /// yet typed or validated: `diemcau check` reads it key by key to name
+    /// every problem, not only the first.
+    pub fn load_table(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<toml::Table, ConfigError> {
         let mut table: toml::Table = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
@@ -715,18 +737,7 @@ impl Config {
                 }
             })?;
         }
-        let origin = path
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("<environment>"));
-        let config: Config =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    path: origin,
-                    message: e.message().to_string(),
-                })?;
-        config.validate()?;
-        Ok(config)
+        Ok(table)
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {

@@ -14,6 +14,7 @@ pub mod demo_signing;
 pub mod media;
 pub mod net;
 pub mod objects;
+pub mod ops;
 pub mod pdf;
 pub mod record;
 pub mod recorder;

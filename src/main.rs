@@ -7,6 +7,10 @@ use clap::{Parser, Subcommand};
 use diemcau::config::Config;
 
 const DEFAULT_CONFIG: &str = "configs/diemcau.toml";
+/// Where the Debian package installs the config: used when there is no
+/// `configs/diemcau.toml` here and `--config` was not given, so an
+/// installer's `diemcau check` or `diemcau backup` reads the server's own.
+const INSTALLED_CONFIG: &str = "/etc/diemcau/diemcau.toml";
 /// Where `admin create` takes the password from, before prompting.
 const ADMIN_PASSWORD_ENV: &str = "DIEMCAU_ADMIN_PASSWORD";
 
@@ -43,6 +47,30 @@ enum Cmd {
     Admin {
         #[command(subcommand)]
         command: AdminCmd,
+    },
+    /// Check that this machine is ready to run the configured server
+    /// (config, files, ports, data directory and disk, certificates'
+    /// expiry, database and its schema, clock); exits 1 naming every
+    /// problem found. Changes nothing.
+    Check,
+    /// Back up the database, documents, recordings and the keys the server
+    /// needs into a folder (a new or empty one, or a new dated folder
+    /// inside an existing one), with a manifest of SHA-256 hashes. Runs
+    /// beside a running server.
+    Backup {
+        /// Where to write the backup.
+        dest: PathBuf,
+    },
+    /// Restore a backup folder onto a fresh data directory (and, on
+    /// PostgreSQL, an empty database). Refuses, changing nothing, a backup
+    /// whose files do not match its manifest or that comes from a newer
+    /// schema.
+    Restore {
+        /// The backup folder (the one holding manifest.json).
+        backup: PathBuf,
+        /// Replace what a non-empty data directory or database holds.
+        #[arg(long)]
+        force: bool,
     },
     /// Sign a meeting's final minutes with your own certificate on a USB
     /// token (PKCS#11), as its secretary or chair. The PIN comes from
@@ -119,18 +147,29 @@ fn main() -> anyhow::Result<()> {
     if let Cmd::Sign(args) = &cli.command {
         return sign(args);
     }
-    // A missing default config is fine (all keys have defaults); a missing
-    // file the user named is an error.
+    // A missing default config is fine (all keys have defaults; the
+    // package's /etc file stands in for it when installed); a missing file
+    // the user named is an error.
+    let installed = std::path::Path::new(INSTALLED_CONFIG);
     let path = if cli.config.exists() {
         Some(cli.config.as_path())
     } else if cli.config == std::path::Path::new(DEFAULT_CONFIG) {
-        None
+        installed.exists().then_some(installed)
     } else {
         anyhow::bail!("config file {} does not exist", cli.config.display());
     };
     // The admin password is read by `admin create`, not a config key.
     let env = std::env::vars().filter(|(k, _)| k != ADMIN_PASSWORD_ENV);
+    if let Cmd::Check = &cli.command {
+        // Reads the config itself, to name every problem in it.
+        return check(path, env.collect());
+    }
     let mut config = Config::load(path, env)?;
+    match &cli.command {
+        Cmd::Backup { dest } => return backup(&config, dest),
+        Cmd::Restore { backup, force } => return restore(&config, backup, *force),
+        _ => {}
+    }
     if let Cmd::Demo { token } = &cli.command {
         if let Some(t) = token {
             config.demo.token = Some(t.clone());
@@ -260,6 +299,71 @@ fn audit_verify(config: &Config) -> anyhow::Result<()> {
                 key_path.display()
             );
             std::process::exit(2);
+        }
+    }
+}
+
+fn current_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")
+}
+
+/// `diemcau check`: every check printed; exit 1 when any failed.
+fn check(path: Option<&std::path::Path>, env: Vec<(String, String)>) -> anyhow::Result<()> {
+    let report = current_thread_runtime()?.block_on(diemcau::ops::check::run(path, env));
+    report.print(&mut std::io::stdout().lock())?;
+    if !report.problems().is_empty() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// `diemcau backup <dest>`.
+fn backup(config: &Config, dest: &std::path::Path) -> anyhow::Result<()> {
+    let done = current_thread_runtime()?.block_on(diemcau::ops::backup::backup(config, dest))?;
+    for s in &done.skipped {
+        eprintln!("  bỏ qua / skipped (not a regular file): {}", s.display());
+    }
+    println!(
+        "Đã sao lưu / backed up: {} ({} files, {:.1} MiB, schema {}, {})",
+        done.dir.display(),
+        done.manifest.files.len(),
+        done.bytes() as f64 / (1024.0 * 1024.0),
+        done.manifest.schema_version,
+        done.manifest.backend
+    );
+    if let Some(note) = &done.manifest.objects.note {
+        println!("  Lưu ý / note: {note}");
+    }
+    Ok(())
+}
+
+/// `diemcau restore <backup> [--force]`: exit 1 when refused or failed.
+fn restore(config: &Config, from: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let done =
+        current_thread_runtime()?.block_on(diemcau::ops::restore::restore(config, from, force));
+    match done {
+        Ok(done) => {
+            println!(
+                "Đã khôi phục / restored: {} files from {} (made {} by diemcau {}, schema {}) into {}",
+                done.files,
+                from.display(),
+                done.manifest.created_at,
+                done.manifest.diemcau_version,
+                done.manifest.schema_version,
+                config.data_dir.display()
+            );
+            if let Some(note) = &done.manifest.objects.note {
+                println!("  Lưu ý / note: {note}");
+            }
+            println!("  Kiểm tra / verify: diemcau audit verify");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("Không khôi phục / not restored: {e}");
+            std::process::exit(1);
         }
     }
 }

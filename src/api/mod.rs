@@ -178,6 +178,24 @@ pub fn router(state: AppState) -> Router {
         .route("/ca.pem", get(ca_pem))
         .route("/room/{meeting}", get(room_page))
         .route(
+            "/assets/index.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/index.js"),
+                )
+            }),
+        )
+        .route(
+            "/assets/index.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../web/index.css"),
+                )
+            }),
+        )
+        .route(
             "/assets/room.js",
             get(|| async {
                 asset(
@@ -371,16 +389,10 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+/// The landing page: who are you (operator, secretary, delegate, room),
+/// each to its page, and the local CA to download; Vietnamese first.
 async fn index() -> Html<&'static str> {
-    Html(concat!(
-        "<!doctype html><html lang=\"vi\"><meta charset=\"utf-8\"><title>diemcau</title>",
-        "<link rel=\"stylesheet\" href=\"/assets/common.css\"><body>",
-        "<h1>diemcau — cầu truyền hình hội nghị trực tuyến</h1>",
-        "<p>Mở phòng họp: <code>/room/&lt;mã cuộc họp&gt;?token=…&amp;name=…</code></p>",
-        "<p>WHIP: <code>POST /whip/&lt;mã&gt;</code> · WHEP: <code>POST /whep/&lt;mã&gt;</code> · ",
-        "<a href=\"/ca.pem\">Chứng chỉ CA nội bộ</a> · <a href=\"/healthz\">healthz</a></p>",
-        "</body></html>"
-    ))
+    Html(include_str!("../../web/index.html"))
 }
 
 /// Up or not, nothing more: anyone can ask, so it tells no one what is

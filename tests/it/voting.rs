@@ -241,7 +241,7 @@ impl Write for Buf {
 }
 
 /// Every row of every table of the database, each as one line of text.
-async fn dump_everything(store: &diemcau::store::Store) -> Vec<String> {
+pub(crate) async fn dump_everything(store: &diemcau::store::Store) -> Vec<String> {
     use sqlx::{Column, Row};
     let tables: Vec<String> = fingerprint(store)
         .await

@@ -77,6 +77,34 @@ where
     F: FnOnce(TestDb) -> Fut,
     Fut: Future<Output = ()>,
 {
+    with_empty_postgres_at(admin_url, |url| async move {
+        let store = Store::open(&url).await.expect("open a PostgreSQL store");
+        body(TestDb {
+            store: store.clone(),
+            url: url.clone(),
+            backend: Backend::Postgres,
+        })
+        .await;
+        store.close().await;
+    })
+    .await
+}
+
+/// A fresh PostgreSQL database with nothing in it (no schema applied),
+/// by its URL, dropped afterwards: what a restore is made onto.
+pub async fn with_empty_postgres<F, Fut>(body: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_empty_postgres_at(&pg_admin_url(), body).await
+}
+
+async fn with_empty_postgres_at<F, Fut>(admin_url: &str, body: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
     sqlx::any::install_default_drivers();
     let admin_url = admin_url.to_string();
     let mut admin = sqlx::AnyConnection::connect(&admin_url)
@@ -95,18 +123,7 @@ where
         .await
         .expect("create a test database (the role needs CREATEDB; see .ci/setup)");
     let url = with_database(&admin_url, &name);
-    let outcome = AssertUnwindSafe(async {
-        let store = Store::open(&url).await.expect("open a PostgreSQL store");
-        body(TestDb {
-            store: store.clone(),
-            url: url.clone(),
-            backend: Backend::Postgres,
-        })
-        .await;
-        store.close().await;
-    })
-    .catch_unwind()
-    .await;
+    let outcome = AssertUnwindSafe(body(url)).catch_unwind().await;
     // FORCE: a failed body may leave pooled connections behind. It cannot
     // end an autovacuum worker that PostgreSQL started on the new database
     // (that process belongs to the superuser), so retry while one finishes.
