@@ -57,6 +57,27 @@ struct Track {
 /// its PLIs too; this keeps the composer from flooding its queue).
 const KEYFRAME_REQUEST_GAP: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// The composite as a recording's file (`composite.mkv`): opened at the
+/// first keyframe after the recording starts (its parameter sets go in the
+/// track header), written cluster by cluster — a file cut anywhere plays
+/// to its last cluster, as the recorder's own.
+struct RecordingFile {
+    path: std::path::PathBuf,
+    /// Output clock (ms) at which the recording began: the file's zero.
+    from_ms: u64,
+    writer: Option<crate::record::MkvWriter<std::io::BufWriter<std::fs::File>>>,
+    pictures: u64,
+    failed: bool,
+}
+
+/// What a composite recording wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub file: std::path::PathBuf,
+    pub pictures: u64,
+    pub duration_ms: u64,
+}
+
 /// What an output counted, for /metrics and the tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutputStats {
@@ -88,6 +109,9 @@ pub struct Output {
     pub stats: OutputStats,
     /// The SIP rooms' feed of encoded pictures (set by the composer).
     pub pictures: Option<tokio::sync::broadcast::Sender<Arc<super::service::Picture>>>,
+    /// Served as HLS (an output may exist for a recording alone).
+    pub streaming: bool,
+    recording: Option<RecordingFile>,
     last_forced_keyframe: Option<Instant>,
 }
 
@@ -117,9 +141,113 @@ impl Output {
             stream: Arc::new(Mutex::new(Stream::new(cfg.segment_s))),
             stats: OutputStats::default(),
             pictures: None,
+            streaming: false,
+            recording: None,
             last_forced_keyframe: None,
             cfg,
         })
+    }
+
+    pub fn recording(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    /// Start writing the composite to `path` (from the next keyframe,
+    /// asked for now).
+    pub fn record_to(&mut self, path: std::path::PathBuf) {
+        if let Some(dir) = path.parent()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            tracing::error!(error = %e, "the composite recording has no folder");
+            return;
+        }
+        self.recording = Some(RecordingFile {
+            path,
+            from_ms: self.ms(Instant::now()),
+            writer: None,
+            pictures: 0,
+            failed: false,
+        });
+        self.last_forced_keyframe = None;
+        self.request_keyframe(Instant::now());
+    }
+
+    /// Close the composite recording (its cues written).
+    pub fn stop_recording(&mut self) -> Option<Recorded> {
+        let r = self.recording.take()?;
+        let duration_ms = r.writer.as_ref().map_or(0, |w| w.duration_ms());
+        if let Some(w) = r.writer {
+            // Seekable: the duration is patched in, as the recorder does.
+            match w.finish_seekable() {
+                Ok(mut f) => {
+                    use std::io::Write as _;
+                    let _ = f.flush();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the composite recording did not close cleanly")
+                }
+            }
+        }
+        Some(Recorded {
+            file: r.path,
+            pictures: r.pictures,
+            duration_ms,
+        })
+    }
+
+    fn record_video(&mut self, at_ms: u64, sample: &[u8], key: bool, params: Option<&ParamSets>) {
+        let (w, h) = (self.cfg.width as u16, self.cfg.height as u16);
+        let Some(r) = self.recording.as_mut().filter(|r| !r.failed) else {
+            return;
+        };
+        if r.writer.is_none() {
+            let Some((sps, pps)) = params.filter(|_| key) else {
+                return;
+            };
+            let opened = std::fs::File::create(&r.path).and_then(|f| {
+                crate::record::MkvWriter::new(
+                    std::io::BufWriter::new(f),
+                    &[
+                        crate::record::TrackSpec::Video {
+                            codec: crate::record::Codec::H264,
+                            width: w,
+                            height: h,
+                            codec_private: Some(avc_config(sps, pps)),
+                        },
+                        crate::record::TrackSpec::Opus { channels: 1 },
+                    ],
+                )
+            });
+            match opened {
+                Ok(m) => r.writer = Some(m),
+                Err(e) => {
+                    tracing::error!(error = %e, path = %r.path.display(), "the composite recording did not open");
+                    r.failed = true;
+                    return;
+                }
+            }
+        }
+        let ts = at_ms.saturating_sub(r.from_ms);
+        if let Some(wr) = r.writer.as_mut() {
+            if let Err(e) = wr.write_frame(1, ts, key, sample) {
+                tracing::error!(error = %e, "the composite recording stopped (disk?)");
+                r.failed = true;
+            } else {
+                r.pictures += 1;
+            }
+        }
+    }
+
+    fn record_audio(&mut self, at_ms: u64, opus: &[u8]) {
+        if let Some(r) = self.recording.as_mut()
+            && let Some(w) = r.writer.as_mut()
+            && !r.failed
+            && at_ms >= r.from_ms
+            && let Err(e) = w.write_frame(2, at_ms - r.from_ms, true, opus)
+        {
+            tracing::error!(error = %e, "the composite recording stopped (disk?)");
+            r.failed = true;
+        }
     }
 
     /// A SIP room lost the picture or just joined: the next picture is a
@@ -306,10 +434,11 @@ impl Output {
         let at = self.ms(now);
         if let Some(m) = self.mixer.as_mut() {
             m.poll(at, &mut self.mixed);
-            for f in self.mixed.drain(..) {
-                self.segmenter
-                    .audio(f.opus, crate::record::mix::FRAME_SAMPLES as u32);
-            }
+        }
+        for f in std::mem::take(&mut self.mixed) {
+            self.record_audio(f.at_ms, &f.opus);
+            self.segmenter
+                .audio(f.opus, crate::record::mix::FRAME_SAMPLES as u32);
         }
         self.placed = self.scene.placements().iter().map(|p| p.site).collect();
         let picture = self.scene.compose(now);
@@ -333,6 +462,7 @@ impl Output {
             }));
         }
         let (sample, params) = to_sample(&annex_b);
+        self.record_video(at, &sample, key, params.as_ref());
         if key && let Some((sps, pps)) = params {
             let mut s = self.stream.lock().expect("hls lock");
             if s.init.is_none() {
@@ -351,8 +481,24 @@ impl Output {
         }
     }
 
-    /// The output stops: its last segment out, the playlist ended.
+    /// The output stops: its last segment out, the playlist ended, a
+    /// recording closed.
     pub fn finish(&mut self) {
+        self.stop_recording();
+        self.end_stream();
+    }
+
+    /// A fresh HLS stream (the output may have run for a recording alone,
+    /// or streamed before and stopped): it starts at the next keyframe.
+    pub fn restart_stream(&mut self) {
+        self.stream = Arc::new(Mutex::new(Stream::new(self.cfg.segment_s)));
+        self.segmenter = Segmenter::new(self.cfg.segment_s);
+        self.last_forced_keyframe = None;
+        self.request_keyframe(Instant::now());
+    }
+
+    /// The HLS side ends (the output may go on for a recording).
+    pub fn end_stream(&mut self) {
         let last = self.segmenter.finish();
         let mut s = self.stream.lock().expect("hls lock");
         if let Some(seg) = last {
@@ -362,11 +508,11 @@ impl Output {
     }
 }
 
-/// Annex B from the encoder → one MP4 sample (4-byte lengths), without the
-/// parameter sets (they go in the init segment), and those sets if present.
 /// (SPS, PPS).
 type ParamSets = (Vec<u8>, Vec<u8>);
 
+/// Annex B from the encoder → one MP4 sample (4-byte lengths), without the
+/// parameter sets (they go in the init segment), and those sets if present.
 fn to_sample(annex_b: &[u8]) -> (Vec<u8>, Option<ParamSets>) {
     let mut out = Vec::with_capacity(annex_b.len());
     let (mut sps, mut pps) = (None, None);

@@ -40,6 +40,15 @@ enum Msg {
     Keyframe {
         meeting: String,
     },
+    Record {
+        meeting: String,
+        file: std::path::PathBuf,
+        sites: Vec<(u64, String)>,
+    },
+    StopRecord {
+        meeting: String,
+        reply: std::sync::mpsc::Sender<Option<super::output::Recorded>>,
+    },
     Event(Event),
 }
 
@@ -79,6 +88,8 @@ pub struct Composer {
     ctl: Sender<Msg>,
     packets: Sender<Tapped>,
     live: Arc<RwLock<HashMap<String, Live>>>,
+    /// Meetings whose recording takes the composite.
+    recording: Arc<RwLock<std::collections::HashSet<String>>>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -87,25 +98,62 @@ impl Composer {
         let (ctl, ctl_rx) = crossbeam_channel::bounded(1024);
         let (packets, packets_rx) = crossbeam_channel::bounded(PACKET_QUEUE);
         let live = Arc::new(RwLock::new(HashMap::new()));
-        let l = live.clone();
+        let recording = Arc::new(RwLock::new(std::collections::HashSet::new()));
+        let (l, r) = (live.clone(), recording.clone());
         std::thread::Builder::new()
             .name("composer".into())
-            .spawn(move || Worker::new(cfg, l, keyframes).run(ctl_rx, packets_rx))
+            .spawn(move || Worker::new(cfg, l, r, keyframes).run(ctl_rx, packets_rx))
             .expect("spawn composer thread");
         Composer {
             ctl,
             packets,
             live,
+            recording,
             dropped: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// Whether `meeting` streams (its room's taps go to the composer).
+    /// Whether `meeting` streams or records the composite (its room's
+    /// taps go to the composer).
     pub fn wants(&self, meeting: &str) -> bool {
         self.live
             .read()
             .expect("composer lock")
             .contains_key(meeting)
+            || self
+                .recording
+                .read()
+                .expect("composer lock")
+                .contains(meeting)
+    }
+
+    /// Record `meeting`'s composite (with the program mix) into `file`, a
+    /// Matroska file written cluster by cluster like the recorder's own.
+    pub fn record(&self, meeting: &str, file: std::path::PathBuf, sites: Vec<(u64, String)>) {
+        self.recording
+            .write()
+            .expect("composer lock")
+            .insert(meeting.to_string());
+        let _ = self.ctl.send(Msg::Record {
+            meeting: meeting.to_string(),
+            file,
+            sites,
+        });
+    }
+
+    /// Close `meeting`'s composite recording; what it wrote, once closed.
+    pub async fn stop_recording(&self, meeting: &str) -> Option<super::output::Recorded> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.ctl
+            .send(Msg::StopRecord {
+                meeting: meeting.to_string(),
+                reply: tx,
+            })
+            .ok()?;
+        tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)).ok().flatten())
+            .await
+            .ok()
+            .flatten()
     }
 
     pub fn live(&self, meeting: &str) -> Option<Live> {
@@ -197,6 +245,7 @@ struct Worker {
     cfg: ComposeConfig,
     keyframes: Option<KeyframeSink>,
     live: Arc<RwLock<HashMap<String, Live>>>,
+    recording: Arc<RwLock<std::collections::HashSet<String>>>,
     outputs: HashMap<String, Output>,
 }
 
@@ -204,12 +253,14 @@ impl Worker {
     fn new(
         cfg: ComposeConfig,
         live: Arc<RwLock<HashMap<String, Live>>>,
+        recording: Arc<RwLock<std::collections::HashSet<String>>>,
         keyframes: Option<KeyframeSink>,
     ) -> Worker {
         Worker {
             cfg,
             keyframes,
             live,
+            recording,
             outputs: HashMap::new(),
         }
     }
@@ -252,6 +303,42 @@ impl Worker {
         }
     }
 
+    /// The meeting's output, made (with `sites` in it) if it has none.
+    fn output(
+        &mut self,
+        meeting: &str,
+        layout: Option<Layout>,
+        sites: Vec<(u64, String)>,
+    ) -> Option<&mut Output> {
+        if !self.outputs.contains_key(meeting) {
+            match Output::new(self.cfg, layout, Instant::now()) {
+                Ok(mut o) => {
+                    for (p, name) in sites {
+                        o.site(p, Some(name));
+                    }
+                    self.outputs.insert(meeting.to_string(), o);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, %meeting, "the composite could not start");
+                    return None;
+                }
+            }
+        }
+        self.outputs.get_mut(meeting)
+    }
+
+    /// Drop an output nobody uses any more (neither streamed nor recorded).
+    fn release(&mut self, meeting: &str) {
+        if self
+            .outputs
+            .get(meeting)
+            .is_some_and(|o| !o.streaming && !o.recording())
+            && let Some(mut o) = self.outputs.remove(meeting)
+        {
+            o.finish();
+        }
+    }
+
     fn control(&mut self, m: Msg) {
         match m {
             Msg::Start {
@@ -259,10 +346,6 @@ impl Worker {
                 layout,
                 sites,
             } => {
-                if let Some(o) = self.outputs.get_mut(&meeting) {
-                    o.set_layout(layout);
-                    return;
-                }
                 let pictures = self
                     .live
                     .read()
@@ -270,28 +353,26 @@ impl Worker {
                     .get(&meeting)
                     .map(|l| l.pictures.clone())
                     .unwrap_or_else(|| tokio::sync::broadcast::channel(PICTURE_QUEUE).0);
-                match Output::new(self.cfg, layout, Instant::now()) {
-                    Ok(mut o) => {
-                        for (p, name) in sites {
-                            o.site(p, Some(name));
-                        }
-                        o.pictures = Some(pictures.clone());
-                        self.live.write().expect("composer lock").insert(
-                            meeting.clone(),
-                            Live {
-                                layout,
-                                stream: o.stream.clone(),
-                                stats: Arc::new(Mutex::new(OutputStats::default())),
-                                pictures,
-                            },
-                        );
-                        self.outputs.insert(meeting, o);
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, %meeting, "live stream could not start");
-                        self.live.write().expect("composer lock").remove(&meeting);
-                    }
+                let Some(o) = self.output(&meeting, layout, sites) else {
+                    self.live.write().expect("composer lock").remove(&meeting);
+                    return;
+                };
+                o.set_layout(layout);
+                if !o.streaming {
+                    o.restart_stream();
                 }
+                o.streaming = true;
+                o.pictures = Some(pictures.clone());
+                let stream = o.stream.clone();
+                self.live.write().expect("composer lock").insert(
+                    meeting,
+                    Live {
+                        layout,
+                        stream,
+                        stats: Arc::new(Mutex::new(OutputStats::default())),
+                        pictures,
+                    },
+                );
             }
             Msg::Layout { meeting, layout } => {
                 if let Some(o) = self.outputs.get_mut(&meeting) {
@@ -302,10 +383,33 @@ impl Worker {
                 }
             }
             Msg::Stop { meeting } => {
-                if let Some(mut o) = self.outputs.remove(&meeting) {
-                    o.finish();
+                if let Some(o) = self.outputs.get_mut(&meeting) {
+                    o.streaming = false;
+                    o.end_stream();
                 }
                 self.live.write().expect("composer lock").remove(&meeting);
+                self.release(&meeting);
+            }
+            Msg::Record {
+                meeting,
+                file,
+                sites,
+            } => {
+                if let Some(o) = self.output(&meeting, None, sites) {
+                    o.record_to(file);
+                }
+            }
+            Msg::StopRecord { meeting, reply } => {
+                let info = self
+                    .outputs
+                    .get_mut(&meeting)
+                    .and_then(|o| o.stop_recording());
+                self.recording
+                    .write()
+                    .expect("composer lock")
+                    .remove(&meeting);
+                self.release(&meeting);
+                let _ = reply.send(info);
             }
             Msg::Keyframe { meeting } => {
                 if let Some(o) = self.outputs.get_mut(&meeting) {

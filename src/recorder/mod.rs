@@ -96,6 +96,8 @@ enum Ctl {
         title: String,
         endpoint_id: Option<String>,
     },
+    /// A file another thread wrote into the recording (the composite).
+    Stream { meeting: String, info: StreamInfo },
     Participant {
         meeting: String,
         participant: ParticipantId,
@@ -183,6 +185,15 @@ impl Recorder {
             .await
             .ok()
             .flatten()
+    }
+
+    /// List a file another thread wrote into `meeting`'s recording folder
+    /// (the composite picture) in its index.
+    pub fn add_stream(&self, meeting: &str, info: StreamInfo) {
+        self.send(Ctl::Stream {
+            meeting: meeting.to_string(),
+            info,
+        });
     }
 
     pub fn chapter(&self, meeting: &str, kind: &str, title: &str, endpoint_id: Option<&str>) {
@@ -353,6 +364,12 @@ impl Worker {
                 });
                 self.running.lock().expect("recorder lock").remove(&meeting);
                 let _ = reply.send(index);
+            }
+            Ctl::Stream { meeting, info } => {
+                if let Some(a) = self.active.get_mut(&meeting) {
+                    a.index.streams.push(info);
+                    let _ = write_index(&a.dir, &a.index);
+                }
             }
             Ctl::Chapter {
                 meeting,

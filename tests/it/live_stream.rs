@@ -304,3 +304,155 @@ fn two_rooms_show_side_by_side_in_the_hls_stream_and_a_layout_change_follows() {
         assert_eq!(r.status, 404, "{}", r.text);
     }));
 }
+
+/// One picture of a Matroska file at `at_s` seconds, RGB `W`×`H`.
+fn frame_of(file: &std::path::Path, at_s: &str) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-ss",
+            at_s,
+            "-i",
+        ])
+        .arg(file)
+        .args([
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "pipe:",
+        ])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.stdout.len(),
+        (W * H * 3) as usize,
+        "one {W}x{H} picture"
+    );
+    out.stdout
+}
+
+#[test]
+fn a_recording_holds_the_composite_with_the_program_mix_and_lists_it_in_its_index() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let w = world_with(db, |c| {
+            c.recording.automatic = false;
+            c.live_stream.width = W;
+            c.live_stream.height = H;
+            c.live_stream.fps = 10;
+            c.live_stream.segment_s = 1;
+        })
+        .await;
+        let id = live_meeting(&w).await;
+        let base = w.srv.base_url();
+        let mut hub = publisher("Hội trường Tỉnh ủy", "red").await;
+        let (_hws, _) = ws_join(&mut hub, &base, &id, &w.province.endpoint_tokens["hub"])
+            .await
+            .unwrap();
+        let mut a = publisher("Điểm cầu xã An Phú", "blue").await;
+        let (_aws, _) = ws_join(&mut a, &base, &id, &w.province.endpoint_tokens["a"])
+            .await
+            .unwrap();
+        hub.wait_connected(Duration::from_secs(20)).await.unwrap();
+        a.wait_connected(Duration::from_secs(20)).await.unwrap();
+        let op = w.as_role("operator");
+        // Recorded, not streamed: the composite runs for the recording alone.
+        let r = op
+            .post(&format!("/api/v1/meetings/{id}/recordings"), json!({}))
+            .await;
+        assert_eq!(r.status.as_u16() / 100, 2, "{}", r.text);
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        assert_eq!(
+            op.get(&format!("/live/{id}/index.m3u8")).await.status,
+            404,
+            "not streamed"
+        );
+        let r = op
+            .post(&format!("/api/v1/meetings/{id}/recordings/stop"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        let list = op.get(&format!("/api/v1/meetings/{id}/recordings")).await;
+        let rec = list.body["recordings"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let streams = list.body["recordings"][0]["index"]["streams"].clone();
+        assert!(
+            streams
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["file"] == "composite.mkv" && s["kind"] == "composite"),
+            "{streams}"
+        );
+        let got = reqwest::Client::new()
+            .get(format!(
+                "{base}/api/v1/meetings/{id}/recordings/{rec}/composite.mkv"
+            ))
+            .bearer_auth(operator_token(&w))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), 200);
+        let bytes = got.bytes().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("composite.mkv");
+        std::fs::write(&file, &bytes).unwrap();
+        let probe = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_type,codec_name",
+                "-of",
+                "json",
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            probe.status.success(),
+            "ffprobe of {} bytes: {}",
+            bytes.len(),
+            String::from_utf8_lossy(&probe.stderr)
+        );
+        let streams: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+        let codecs: Vec<String> = streams["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}/{}",
+                    s["codec_type"].as_str().unwrap_or(""),
+                    s["codec_name"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        assert_eq!(codecs, ["video/h264", "audio/opus"], "{streams}");
+        // 1+7 (two rooms with video): the hub large and red, commune A blue
+        // in the first small tile (the right column's top).
+        let p = frame_of(&file, "4");
+        assert!(
+            reddish(rgb(&p, W * 3 / 8, H * 3 / 8)),
+            "{:?}",
+            rgb(&p, W * 3 / 8, H * 3 / 8)
+        );
+        assert!(
+            bluish(rgb(&p, W * 7 / 8, H / 10)),
+            "{:?}",
+            rgb(&p, W * 7 / 8, H / 10)
+        );
+    }));
+}

@@ -151,9 +151,21 @@ pub async fn start_recording(
     if let Err(e) = state.media.record(meeting, true).await {
         tracing::error!(meeting, error = %e, "engine refused to record");
     }
+    // The composite picture goes into the recording too (`composite.mkv`:
+    // the stage large, the rooms in named tiles, the program mix).
+    let sites = match state.live.get(meeting) {
+        Some(room) => room.read(|l| l.connected_sites()).await,
+        None => Vec::new(),
+    };
+    state
+        .composer
+        .record(meeting, files.join(COMPOSITE_FILE), sites);
     follow_live_room(state.clone(), meeting.to_string(), row.id.clone()).await;
     Ok(row)
 }
+
+/// The composite picture's file in a recording's folder.
+const COMPOSITE_FILE: &str = "composite.mkv";
 
 /// Stop `meeting`'s running recording.
 pub async fn stop_recording(
@@ -170,6 +182,23 @@ pub async fn stop_recording(
         .any(|r| r.state == RecordingState::Recording)
     {
         return Err(RecordingError::NotRecording(meeting.to_string()).into());
+    }
+    // The composite's file closes first, so the index the recorder
+    // finishes lists it (and with S3 it is uploaded whole).
+    if let Some(r) = state.composer.stop_recording(meeting).await
+        && r.pictures > 0
+    {
+        state.recorder.add_stream(
+            meeting,
+            crate::recorder::StreamInfo {
+                file: COMPOSITE_FILE.into(),
+                kind: "composite".into(),
+                codec: "h264".into(),
+                endpoint_id: None,
+                name: Some("Hình ghép các điểm cầu".into()),
+                starts_at_ms: 0,
+            },
+        );
     }
     if let Err(e) = state.media.record(meeting, false).await {
         tracing::warn!(meeting, error = %e, "engine did not stop recording");
@@ -332,6 +361,7 @@ fn valid_file_name(name: &str) -> bool {
         return false;
     };
     let stem_ok = stem == "program"
+        || stem == "composite"
         || stem
             .strip_prefix("track-")
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));

@@ -13,11 +13,7 @@ impl LiveMeeting {
             return Vec::new();
         }
         self.stream = Some(layout);
-        let sites = self
-            .sites
-            .iter()
-            .filter_map(|s| Some((s.participant?, s.name.clone())))
-            .collect();
+        let sites = self.connected_sites();
         vec![
             Effect::Stream(Some(StreamOrder { layout, sites })),
             event(LiveEvent::LiveStream {
@@ -38,6 +34,15 @@ impl LiveMeeting {
                 layout: None,
             }),
         ]
+    }
+
+    /// (participant, name) of every connected site: what a composite
+    /// starting now puts in its tiles.
+    pub fn connected_sites(&self) -> Vec<(crate::media::ParticipantId, String)> {
+        self.sites
+            .iter()
+            .filter_map(|s| Some((s.participant?, s.name.clone())))
+            .collect()
     }
 
     pub fn streaming(&self) -> bool {
