@@ -62,6 +62,9 @@ pub struct GatewayStats {
     /// Video packets published on the local leg, and stage packets it got.
     pub video_published: u64,
     pub stage_in: u64,
+    /// Codec video the local leg could not publish (it negotiated no
+    /// H.264 with the engine).
+    pub video_unpublishable: u64,
     /// Keyframes the codec sent, keyframe requests the engine made.
     pub keyframes_in: u64,
     pub keyframe_requests: u64,
@@ -326,7 +329,7 @@ impl Gateway {
         self.codec_video_ssrc = Some(h.ssrc);
         self.stats.video_in += 1;
         let Some(pt) = self.pt_of(Codec::H264, Some(v.packetization_mode)) else {
-            self.stats.stage_in += 1_000_000;
+            self.stats.video_unpublishable += 1;
             return;
         };
         let payload: Vec<u8> = data[h.payload_start..h.payload_end].to_vec();
