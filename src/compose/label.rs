@@ -80,10 +80,46 @@ impl Labels {
             shown.push('…');
         }
         let baseline = (band.y + band_h - band_h / 4) as i32;
-        let mut pen = (band.x + pad) as f32;
+        self.pen(
+            frame,
+            &shown,
+            px,
+            (band.x + pad) as f32,
+            baseline,
+            tile.x + tile.w,
+        );
+    }
+
+    /// `text` centred in `r` (the composite's "waiting" card): a fifth of
+    /// its height, smaller until it fits its width.
+    pub fn caption(&mut self, frame: &mut Frame, r: Rect, text: &str) {
+        let mut px = (r.h / 5).max(8);
+        while px > 8 && self.measure(text, px) > r.w.saturating_sub(px) {
+            px -= 2;
+        }
+        let mut shown: String = text.chars().collect();
+        while !shown.is_empty() && self.measure(&shown, px) > r.w {
+            shown.pop();
+        }
+        let width = self.measure(&shown, px);
+        let x = r.x + r.w.saturating_sub(width) / 2;
+        let baseline = (r.y + r.h / 2 + px / 3) as i32;
+        self.pen(frame, &shown, px, x as f32, baseline, r.x + r.w);
+    }
+
+    /// Draw `text` from `pen` on `baseline`, clipped at `right`.
+    fn pen(
+        &mut self,
+        frame: &mut Frame,
+        text: &str,
+        px: u32,
+        mut pen: f32,
+        baseline: i32,
+        right: u32,
+    ) {
         let (fw, fh) = (frame.width as i32, frame.height as i32);
-        let right = (tile.x + tile.w) as i32;
-        for c in shown.chars() {
+        let right = right as i32;
+        for c in text.chars() {
             let g = self.glyph(c, px);
             let left = pen as i32 + g.xmin;
             let top = baseline - g.ymin - g.height as i32;

@@ -157,7 +157,7 @@ impl Scene {
             let card = Rect::new(w / 8, h * 3 / 8, w * 3 / 4, h / 4);
             self.canvas.fill(card, EMPTY_TILE);
             self.labels
-                .draw(&mut self.canvas, card, "Đang chờ các điểm cầu kết nối…");
+                .caption(&mut self.canvas, card, "Đang chờ các điểm cầu kết nối…");
         }
         for p in placements {
             let Some(i) = self.sites.iter().position(|s| s.id == p.site) else {
