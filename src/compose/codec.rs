@@ -212,6 +212,32 @@ impl H264Encoder {
     }
 }
 
+/// NAL units between start codes (3- or 4-byte), as an encoder writes
+/// them: the composite's samples and the SIP rooms' packets are cut from it.
+pub fn nal_units(annex_b: &[u8]) -> Vec<&[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= annex_b.len() {
+        if annex_b[i] == 0 && annex_b[i + 1] == 0 && annex_b[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let mut out = Vec::with_capacity(starts.len());
+    for (k, &s) in starts.iter().enumerate() {
+        let mut end = starts.get(k + 1).map_or(annex_b.len(), |n| n - 3);
+        while k + 1 < starts.len() && end > s && annex_b[end - 1] == 0 {
+            end -= 1;
+        }
+        if end > s {
+            out.push(&annex_b[s..end]);
+        }
+    }
+    out
+}
+
 /// AVC length-prefixed NAL units (what our depacketizer assembles) to
 /// Annex B, with the parameter sets first when given (a keyframe).
 pub fn avcc_to_annex_b(avcc: &[u8], params: Option<(&[u8], &[u8])>) -> Option<Vec<u8>> {

@@ -516,7 +516,7 @@ type ParamSets = (Vec<u8>, Vec<u8>);
 fn to_sample(annex_b: &[u8]) -> (Vec<u8>, Option<ParamSets>) {
     let mut out = Vec::with_capacity(annex_b.len());
     let (mut sps, mut pps) = (None, None);
-    for nal in split_annex_b(annex_b) {
+    for nal in super::codec::nal_units(annex_b) {
         match nal.first().map(|b| b & 0x1f) {
             Some(7) => sps = Some(nal.to_vec()),
             Some(8) => pps = Some(nal.to_vec()),
@@ -528,32 +528,6 @@ fn to_sample(annex_b: &[u8]) -> (Vec<u8>, Option<ParamSets>) {
         }
     }
     (out, sps.zip(pps))
-}
-
-/// NAL units between start codes (3- or 4-byte).
-fn split_annex_b(b: &[u8]) -> Vec<&[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= b.len() {
-        if b[i] == 0 && b[i + 1] == 0 && b[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    let mut out = Vec::with_capacity(starts.len());
-    for (k, &s) in starts.iter().enumerate() {
-        let mut end = starts.get(k + 1).map_or(b.len(), |n| n - 3);
-        // A 4-byte start code leaves a zero before the next 3-byte one.
-        while end > s && b[end - 1] == 0 && k + 1 < starts.len() {
-            end -= 1;
-        }
-        if end > s {
-            out.push(&b[s..end]);
-        }
-    }
-    out
 }
 
 /// AVCDecoderConfigurationRecord for a baseline SPS/PPS pair.
@@ -583,7 +557,7 @@ mod tests {
         let b = [
             0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9,
         ];
-        let n = split_annex_b(&b);
+        let n = crate::compose::codec::nal_units(&b);
         assert_eq!(
             n,
             vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 9, 9][..]]

@@ -4,34 +4,11 @@
 //! one. In mode 0 a large NAL unit still goes whole — the IP layer
 //! fragments it — since mode 0 has no fragments to offer.
 
+use crate::compose::codec::nal_units;
+
 /// Largest RTP payload we build: the packet with its 12-byte header stays
 /// under a 1 280-byte path MTU with room for SRTP, should the call use it.
 pub const MAX_PAYLOAD: usize = 1_200;
-
-/// NAL units between start codes.
-pub fn nal_units(annex_b: &[u8]) -> Vec<&[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= annex_b.len() {
-        if annex_b[i] == 0 && annex_b[i + 1] == 0 && annex_b[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    let mut out = Vec::with_capacity(starts.len());
-    for (k, &s) in starts.iter().enumerate() {
-        let mut end = starts.get(k + 1).map_or(annex_b.len(), |n| n - 3);
-        while k + 1 < starts.len() && end > s && annex_b[end - 1] == 0 {
-            end -= 1;
-        }
-        if end > s {
-            out.push(&annex_b[s..end]);
-        }
-    }
-    out
-}
 
 /// The RTP payloads of one access unit, in order (the last carries the
 /// marker).

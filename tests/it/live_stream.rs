@@ -11,14 +11,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::api::{ApiWorld, world_with};
+use crate::support::api::{ApiWorld, world, world_with};
 use crate::support::db::run_sqlite;
 use crate::support::rtc_client::{
-    ClientConfig, LayerSpec, PublishConfig, RtcClient, VideoSource, run_in_loopback_netns, ws_join,
+    ClientConfig, LayerSpec, PublishConfig, RtcClient, VideoSource, WsClient,
+    run_in_loopback_netns, ws_join,
 };
 use crate::support::vp8_source::solid_clip;
 
-/// A small, slow output: the test server is a debug build on 2 shared cores.
+/// The test servers' composite size (`support::server::test_config`: a
+/// small, slow output, as they are debug builds on 2 shared cores).
 const W: u32 = 320;
 const H: u32 = 180;
 
@@ -43,6 +45,25 @@ async fn publisher(name: &str, color: &str) -> RtcClient {
     })
     .await
     .unwrap()
+}
+
+/// The hub publishing solid red and commune A solid blue, both connected
+/// (kept alive while the value lives).
+async fn red_and_blue_rooms(w: &ApiWorld, id: &str) -> Vec<(RtcClient, WsClient)> {
+    let base = w.srv.base_url();
+    let mut rooms = Vec::new();
+    for (key, name, color) in [
+        ("hub", "Hội trường Tỉnh ủy", "red"),
+        ("a", "Điểm cầu xã An Phú", "blue"),
+    ] {
+        let mut c = publisher(name, color).await;
+        let (ws, _) = ws_join(&mut c, &base, id, &w.province.endpoint_tokens[key])
+            .await
+            .unwrap();
+        c.wait_connected(Duration::from_secs(20)).await.unwrap();
+        rooms.push((c, ws));
+    }
+    rooms
 }
 
 async fn live_meeting(w: &ApiWorld) -> String {
@@ -122,25 +143,11 @@ fn bluish((r, g, b): (u8, u8, u8)) -> bool {
 #[test]
 fn two_rooms_show_side_by_side_in_the_hls_stream_and_a_layout_change_follows() {
     run_in_loopback_netns(run_sqlite(|db| async move {
-        let w = world_with(db, |c| {
-            c.live_stream.width = W;
-            c.live_stream.height = H;
-            c.live_stream.fps = 10;
-            c.live_stream.segment_s = 1;
-        })
-        .await;
+        // The test servers compose 320×180 at 10 fps (`support::server`).
+        let w = world(db).await;
         let id = live_meeting(&w).await;
         let base = w.srv.base_url();
-        let mut hub = publisher("Hội trường Tỉnh ủy", "red").await;
-        let (_hws, _) = ws_join(&mut hub, &base, &id, &w.province.endpoint_tokens["hub"])
-            .await
-            .unwrap();
-        let mut a = publisher("Điểm cầu xã An Phú", "blue").await;
-        let (_aws, _) = ws_join(&mut a, &base, &id, &w.province.endpoint_tokens["a"])
-            .await
-            .unwrap();
-        hub.wait_connected(Duration::from_secs(20)).await.unwrap();
-        a.wait_connected(Duration::from_secs(20)).await.unwrap();
+        let _rooms = red_and_blue_rooms(&w, &id).await;
 
         let op = w.as_role("operator");
         let playlist = format!("/live/{id}/index.m3u8");
@@ -345,26 +352,10 @@ fn frame_of(file: &std::path::Path, at_s: &str) -> Vec<u8> {
 #[test]
 fn a_recording_holds_the_composite_with_the_program_mix_and_lists_it_in_its_index() {
     run_in_loopback_netns(run_sqlite(|db| async move {
-        let w = world_with(db, |c| {
-            c.recording.automatic = false;
-            c.live_stream.width = W;
-            c.live_stream.height = H;
-            c.live_stream.fps = 10;
-            c.live_stream.segment_s = 1;
-        })
-        .await;
+        let w = world_with(db, |c| c.recording.automatic = false).await;
         let id = live_meeting(&w).await;
         let base = w.srv.base_url();
-        let mut hub = publisher("Hội trường Tỉnh ủy", "red").await;
-        let (_hws, _) = ws_join(&mut hub, &base, &id, &w.province.endpoint_tokens["hub"])
-            .await
-            .unwrap();
-        let mut a = publisher("Điểm cầu xã An Phú", "blue").await;
-        let (_aws, _) = ws_join(&mut a, &base, &id, &w.province.endpoint_tokens["a"])
-            .await
-            .unwrap();
-        hub.wait_connected(Duration::from_secs(20)).await.unwrap();
-        a.wait_connected(Duration::from_secs(20)).await.unwrap();
+        let _rooms = red_and_blue_rooms(&w, &id).await;
         let op = w.as_role("operator");
         // Recorded, not streamed: the composite runs for the recording alone.
         let r = op
