@@ -148,9 +148,6 @@ pub async fn start_recording(
             format!("cannot write {}: {e}", files.display()),
         ));
     }
-    if let Err(e) = state.media.record(meeting, true).await {
-        tracing::error!(meeting, error = %e, "engine refused to record");
-    }
     // The composite picture goes into the recording too (`composite.mkv`:
     // the stage large, the rooms in named tiles, the program mix).
     let sites = match state.live.get(meeting) {
@@ -160,7 +157,12 @@ pub async fn start_recording(
     state
         .composer
         .record(meeting, files.join(COMPOSITE_FILE), sites);
+    // The rooms' names reach the recorder before the engine's first
+    // packet, so the first program chapter is named.
     follow_live_room(state.clone(), meeting.to_string(), row.id.clone()).await;
+    if let Err(e) = state.media.record(meeting, true).await {
+        tracing::error!(meeting, error = %e, "engine refused to record");
+    }
     Ok(row)
 }
 
