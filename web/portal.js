@@ -1082,7 +1082,9 @@
       else await api("POST", `${base()}/agenda`, body);
       toast(t(editing ? "ag_saved" : "ag_added", { title }), "ok");
       resetAgendaForm();
-      await loadAgenda();
+      // Not awaited: the item is saved, so the form is free for the next
+      // one while the list refreshes (the event stream may already have).
+      loadAgenda();
     } catch (e) {
       formRefusal("agenda-error", e, { title: "ag-title", presenter: "ag-presenter", planned_minutes: "ag-minutes" });
     } finally {

@@ -107,12 +107,16 @@ fn padded_pdf(size: usize, text: &str) -> Vec<u8> {
 }
 
 /// Fill the agenda form and send it.
+/// The script clicks only once the form's button is enabled again: the
+/// list can show the previous item (pushed by the event stream) while that
+/// add is still saving, and a click on the disabled button is lost.
 fn add_item(title: &str, presenter: &str, minutes: &str) -> String {
     format!(
-        "document.getElementById('ag-title').value = {};\
+        "const b = document.getElementById('ag-submit'); if (b.disabled) return false;\
+         document.getElementById('ag-title').value = {};\
          document.getElementById('ag-presenter').value = {};\
          document.getElementById('ag-minutes').value = {};\
-         document.getElementById('ag-submit').click(); return true;",
+         b.click(); return true;",
         json!(title),
         json!(presenter),
         json!(minutes)
@@ -210,7 +214,11 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
         // 3. Agenda: a bad planned time is caught before sending; two items
         //    added, then the second dragged above the first.
         steps
-            .run(&add_item("Khai mạc hội nghị", "Đồng chí Bí thư", "0"))
+            .until(
+                "03-agenda-add-invalid",
+                &add_item("Khai mạc hội nghị", "Đồng chí Bí thư", "0"),
+                STEP_TIMEOUT,
+            )
             .await;
         let refusal = steps.until("03-agenda-invalid",
             "const e = document.getElementById('agenda-error'); return e.hidden ? null : e.textContent;",
@@ -234,7 +242,11 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             "nothing was sent"
         );
         steps
-            .run(&add_item("Khai mạc hội nghị", "Đồng chí Bí thư", "10"))
+            .until(
+                "04-agenda-add-first",
+                &add_item("Khai mạc hội nghị", "Đồng chí Bí thư", "10"),
+                STEP_TIMEOUT,
+            )
             .await;
         steps
             .until(
@@ -244,11 +256,15 @@ fn secretary_builds_agenda_uploads_pdf_with_progress_runs_a_vote_and_exports_min
             )
             .await;
         steps
-            .run(&add_item(
-                "Thảo luận dự thảo Nghị quyết về chuyển đổi số",
-                "Ban Tuyên giáo",
-                "45",
-            ))
+            .until(
+                "04-agenda-add-second",
+                &add_item(
+                    "Thảo luận dự thảo Nghị quyết về chuyển đổi số",
+                    "Ban Tuyên giáo",
+                    "45",
+                ),
+                STEP_TIMEOUT,
+            )
             .await;
         steps
             .until(
