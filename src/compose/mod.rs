@@ -6,7 +6,8 @@
 //!
 //! `frame`, `layout`, `label`, `scene`, `fmp4` and `hls` are pure (the
 //! scene takes its clock from the caller); `codec` wraps libvpx and
-//! OpenH264; `service` is the thread that runs it all on the engine's taps.
+//! OpenH264; `page` draws a PDF page for the presenter layout (hayro);
+//! `service` is the thread that runs it all on the engine's taps.
 
 pub mod codec;
 pub mod fmp4;
@@ -15,6 +16,7 @@ pub mod hls;
 pub mod label;
 pub mod layout;
 pub mod output;
+pub mod page;
 pub mod scene;
 pub mod service;
 

@@ -36,6 +36,8 @@ mod invariants;
 mod landing;
 mod live;
 mod live_stream;
+mod live_stream_presenter;
+mod live_stream_soak;
 mod meetings;
 mod membership;
 mod minutes;
