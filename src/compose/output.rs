@@ -109,6 +109,8 @@ pub struct Output {
     pub stats: OutputStats,
     /// The SIP rooms' feed of encoded pictures (set by the composer).
     pub pictures: Option<tokio::sync::broadcast::Sender<Arc<super::service::Picture>>>,
+    /// The hall screens' feed of the program mix (set by the composer).
+    pub sound: Option<tokio::sync::broadcast::Sender<Arc<super::service::Sound>>>,
     /// Served as HLS (an output may exist for a recording alone).
     pub streaming: bool,
     recording: Option<RecordingFile>,
@@ -141,6 +143,7 @@ impl Output {
             stream: Arc::new(Mutex::new(Stream::new(cfg.segment_s))),
             stats: OutputStats::default(),
             pictures: None,
+            sound: None,
             streaming: false,
             recording: None,
             last_forced_keyframe: None,
@@ -437,6 +440,14 @@ impl Output {
         }
         for f in std::mem::take(&mut self.mixed) {
             self.record_audio(f.at_ms, &f.opus);
+            if let Some(tx) = &self.sound
+                && tx.receiver_count() > 0
+            {
+                let _ = tx.send(Arc::new(super::service::Sound {
+                    opus: f.opus.clone(),
+                    at_ms: f.at_ms,
+                }));
+            }
             self.segmenter
                 .audio(f.opus, crate::record::mix::FRAME_SAMPLES as u32);
         }
@@ -459,6 +470,7 @@ impl Output {
                 annex_b: annex_b.clone(),
                 keyframe: key,
                 ts,
+                at_ms: at,
             }));
         }
         let (sample, params) = to_sample(&annex_b);

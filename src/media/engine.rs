@@ -287,6 +287,7 @@ impl Engine {
         for (mid, kind, dir) in lines {
             self.on_media_added(id, mid, kind, dir);
         }
+        self.attach_screen(id);
         let room = self
             .rooms
             .entry(req.room.clone())
@@ -330,6 +331,7 @@ impl Engine {
         for (mid, kind, dir) in lines {
             self.on_media_added(id, mid, kind, dir);
         }
+        self.attach_screen(id);
         self.drive(id);
         self.process(now);
         Ok(Reply::Answer {
@@ -584,6 +586,7 @@ impl Engine {
         for src in waiting {
             self.request_keyframe(now, src, true);
         }
+        self.screen_wants_keyframe(id);
         self.events.push_back(Event::Connected { participant: id });
     }
 

@@ -154,10 +154,12 @@ impl Engine {
         let mut sources: Vec<Source> = Vec::with_capacity(room.participants.len());
         let mut owners: HashMap<ParticipantId, ParticipantId> = HashMap::new();
         let mut relays: HashSet<ParticipantId> = HashSet::new();
+        // A screen is nobody's source (it shows the composite only).
         for s in room
             .participants
             .iter()
             .filter_map(|p| self.sessions.get(p))
+            .filter(|s| s.role != super::Role::Screen)
         {
             sources.push(Source {
                 id: s.id,
@@ -210,7 +212,9 @@ impl Engine {
             let Some(s) = self.sessions.get(&sub) else {
                 continue;
             };
-            if s.slots.is_empty() {
+            // A screen's slots carry the composite (`composite`), never
+            // the policy's choice.
+            if s.slots.is_empty() || s.role == super::Role::Screen {
                 continue;
             }
             let roles: Vec<SlotRole> = s.slots.iter().map(|sl| sl.role).collect();
@@ -384,7 +388,11 @@ impl Engine {
         let mut fanout: std::collections::HashMap<_, Vec<(ParticipantId, usize)>> =
             Default::default();
         for &sub in participants {
-            let Some(s) = self.sessions.get(&sub) else {
+            let Some(s) = self
+                .sessions
+                .get(&sub)
+                .filter(|s| s.role != super::Role::Screen)
+            else {
                 continue;
             };
             for (i, sl) in s.slots.iter().enumerate() {

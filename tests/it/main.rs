@@ -63,4 +63,5 @@ mod stage_voice;
 mod store;
 mod support;
 mod voting;
+mod whep_composite;
 mod whip;
