@@ -108,6 +108,9 @@ struct Player {
     pending: Option<SdpPendingOffer>,
     /// Annex B access units received, with when.
     pictures: Vec<(Instant, Vec<u8>)>,
+    /// Decoded as they arrive (so the arrival times stay true).
+    decoder: H264Decoder,
+    frames: Vec<(Instant, Frame)>,
     opus_frames: usize,
     video_codec: Option<Codec>,
 }
@@ -134,6 +137,8 @@ impl Player {
             audio,
             pending: Some(pending),
             pictures: Vec::new(),
+            decoder: H264Decoder::new().unwrap(),
+            frames: Vec::new(),
             opus_frames: 0,
             video_codec: None,
         };
@@ -160,7 +165,11 @@ impl Player {
                     Output::Event(Event::MediaData(m)) => {
                         if m.mid == self.video {
                             self.video_codec = Some(m.params.spec().codec);
-                            self.pictures.push((Instant::now(), m.data.to_vec()));
+                            let at = Instant::now();
+                            if let Ok(Some(f)) = self.decoder.decode(&m.data) {
+                                self.frames.push((at, f));
+                            }
+                            self.pictures.push((at, m.data.to_vec()));
                         } else if m.mid == self.audio {
                             self.opus_frames += 1;
                         }
@@ -195,12 +204,8 @@ impl Player {
     }
 
     /// The pictures received so far, decoded (from the first keyframe).
-    fn decoded(&self) -> Vec<Frame> {
-        let mut dec = H264Decoder::new().unwrap();
-        self.pictures
-            .iter()
-            .filter_map(|(_, au)| dec.decode(au).ok().flatten())
-            .collect()
+    fn decoded(&self) -> Vec<&Frame> {
+        self.frames.iter().map(|(_, f)| f).collect()
     }
 }
 
@@ -221,7 +226,7 @@ fn centre(f: &Frame, tile: usize) -> Yuv {
 fn a_hall_screen_plays_the_composite_over_whep_and_hangs_up_with_delete() {
     run_in_loopback_netns(run_sqlite(|db| async move {
         let w = world(db).await;
-        let (id, _rooms) = red_and_blue(&w).await;
+        let (id, rooms) = red_and_blue(&w).await;
         let base = w.srv.base_url();
         let op = w.as_role("operator");
         let token = op.bearer.clone().expect("the operator's API token");
@@ -290,6 +295,47 @@ fn a_hall_screen_plays_the_composite_over_whep_and_hangs_up_with_delete() {
             "program mix frames: {}",
             player.opus_frames
         );
+
+        // The delay, publisher frame → screen picture: commune A's camera
+        // stops until its tile goes dim ("mất tín hiệu"), then resumes with
+        // a keyframe at `t0`; the first screen picture with its tile bright
+        // blue again. An upper bound of the way through the composite: it
+        // includes the taps finding the stopped layer again (a second of
+        // idleness dropped it) and the keyframe requests that follow (the
+        // test server composes at 10 fps, a debug build).
+        let camera = &rooms[1].0;
+        camera.pause_layer("");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            player.run_for(Duration::from_millis(300)).await;
+            if player
+                .decoded()
+                .last()
+                .is_some_and(|f| !bluish(centre(f, 1)))
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "commune A's tile never dimmed");
+        }
+        let t0 = Instant::now();
+        camera.resume_layer("");
+        let deadline = t0 + Duration::from_secs(10);
+        let delay = loop {
+            player.run_for(Duration::from_millis(50)).await;
+            if let Some((at, _)) = player
+                .frames
+                .iter()
+                .find(|(at, f)| *at > t0 && bluish(centre(f, 1)))
+            {
+                break *at - t0;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "commune A's picture never came back"
+            );
+        };
+        eprintln!("whep composite delay, publisher frame to screen picture: {delay:?}");
+        assert!(delay < Duration::from_secs(4), "{delay:?}");
 
         // DELETE ends it: nothing more arrives.
         assert_eq!(
