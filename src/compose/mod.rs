@@ -14,6 +14,7 @@ pub mod fmp4;
 pub mod frame;
 pub mod hls;
 pub mod label;
+pub mod layers;
 pub mod layout;
 pub mod output;
 pub mod scene;

@@ -97,6 +97,13 @@ pub struct Output {
     placed: std::collections::HashSet<ParticipantId>,
     /// Tracks whose keyframe the composer asks the engine for.
     pub keyframe_wanted: Vec<TrackId>,
+    /// The layer of each track in view that fills its tile (`layers`),
+    /// when that changed: the composer asks the engine for them.
+    pub layers_wanted: Option<Vec<(TrackId, u8)>>,
+    layers: super::layers::LayerWishes,
+    /// Tracks the engine taps at the composite's own layer: their
+    /// recording's packets are not decoded.
+    own_layer: std::collections::HashSet<TrackId>,
     audio_owner: HashMap<TrackId, ParticipantId>,
     names: Vec<(ParticipantId, String)>,
     stage_owner: Option<ParticipantId>,
@@ -130,6 +137,9 @@ impl Output {
             inputs: HashMap::new(),
             placed: Default::default(),
             keyframe_wanted: Vec::new(),
+            layers_wanted: None,
+            layers: Default::default(),
+            own_layer: Default::default(),
             audio_owner: HashMap::new(),
             names: Vec::new(),
             stage_owner: None,
@@ -302,6 +312,10 @@ impl Output {
         if let Some(n) = name {
             self.names.push((participant, n));
         } else {
+            for (id, _) in self.inputs.iter().filter(|(_, t)| t.owner == participant) {
+                self.layers.forget(*id);
+                self.own_layer.remove(id);
+            }
             self.inputs.retain(|_, t| t.owner != participant);
             self.audio_owner.retain(|_, o| *o != participant);
         }
@@ -342,6 +356,13 @@ impl Output {
                     m.push(u64::from(track), at, t.ts, t.audio_level, &t.payload);
                 }
             }
+            TapStream::Composite(track) => {
+                self.own_layer.insert(track);
+                self.video(track, t, &pkt);
+            }
+            // Tapped at the composite's own layer: the best one is the
+            // recording's, not decoded here.
+            TapStream::Track(track) if self.own_layer.contains(&track) => {}
             TapStream::Track(track) => self.video(track, t, &pkt),
         }
     }
@@ -409,6 +430,7 @@ impl Output {
         match decoded {
             Some(Ok(Some(frame))) => {
                 self.stats.frames_in += 1;
+                self.layers.decoded(track, t.layer, frame.height);
                 self.scene.on_frame(owner, frame, t.at);
             }
             Some(Err(e)) => {
@@ -451,7 +473,29 @@ impl Output {
             self.segmenter
                 .audio(f.opus, crate::record::mix::FRAME_SAMPLES as u32);
         }
-        self.placed = self.scene.placements().iter().map(|p| p.site).collect();
+        let placements = self.scene.placements();
+        self.placed = placements.iter().map(|p| p.site).collect();
+        // Each site in view at the smallest layer that fills its tile.
+        let in_view: Vec<(TrackId, u32)> = placements
+            .iter()
+            .flat_map(|p| {
+                self.inputs
+                    .iter()
+                    .filter(move |(_, t)| t.owner == p.site)
+                    .map(move |(id, _)| (*id, p.tile.h))
+            })
+            .collect();
+        // Every five seconds whatever changed (see `LayerWishes::resend`).
+        if self
+            .stats
+            .frames_out
+            .is_multiple_of(u64::from(self.cfg.fps * 5))
+        {
+            self.layers.resend();
+        }
+        if let Some(w) = self.layers.update(&in_view) {
+            self.layers_wanted = Some(w);
+        }
         let picture = self.scene.compose(now);
         let (annex_b, key) = match self.encoder.encode(picture) {
             Ok(e) => e,

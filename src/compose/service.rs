@@ -96,9 +96,18 @@ pub struct Live {
     pub sound: tokio::sync::broadcast::Sender<Arc<Sound>>,
 }
 
-/// How the composer asks the engine for a keyframe of a tapped track
-/// (`Command::TapKeyframe`): given by the server, which owns the runtime.
-pub type KeyframeSink = Box<dyn Fn(&str, crate::media::TrackId) + Send>;
+/// What the composer asks of the engine's taps of a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TapRequest {
+    /// A keyframe of a tapped track (`Command::TapKeyframe`).
+    Keyframe(crate::media::TrackId),
+    /// The layer it wants of each track in view (`Command::TapLayers`).
+    Layers(Vec<(crate::media::TrackId, u8)>),
+}
+
+/// How the composer asks the engine's taps (`TapRequest`): given by the
+/// server, which owns the runtime.
+pub type KeyframeSink = Box<dyn Fn(&str, TapRequest) + Send>;
 
 /// Handle to the composer thread (cheap to clone).
 #[derive(Clone)]
@@ -319,7 +328,7 @@ impl Worker {
                             o.packet(&p);
                             for track in o.keyframe_wanted.drain(..) {
                                 if let Some(k) = &self.keyframes {
-                                    k(&p.room, track);
+                                    k(&p.room, TapRequest::Keyframe(track));
                                 }
                             }
                         }
@@ -336,6 +345,11 @@ impl Worker {
         let live = self.live.read().expect("composer lock");
         for (meeting, o) in self.outputs.iter_mut() {
             o.tick(now);
+            if let Some(layers) = o.layers_wanted.take()
+                && let Some(k) = &self.keyframes
+            {
+                k(meeting, TapRequest::Layers(layers));
+            }
             if let Some(l) = live.get(meeting) {
                 *l.stats.lock().expect("stats lock") = o.stats;
             }

@@ -255,6 +255,13 @@ impl Engine {
                 }
                 Ok(Reply::Done)
             }
+            Command::TapLayers { room, layers } => {
+                if let Some(tap) = self.taps.get_mut(&room) {
+                    tap.composite_wants = layers.into_iter().collect();
+                    self.retarget_taps(now);
+                }
+                Ok(Reply::Done)
+            }
             Command::Stats => Ok(Reply::Stats(self.snapshot())),
         };
         self.process(now);

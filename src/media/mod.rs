@@ -212,6 +212,13 @@ pub enum Command {
         room: String,
         track: TrackId,
     },
+    /// The layer the composite wants of each video track it shows (the
+    /// smallest whose picture fills the track's tile; others are not
+    /// tapped for it): tapped apart from the recording's best layer.
+    TapLayers {
+        room: String,
+        layers: Vec<(TrackId, u8)>,
+    },
     Stats,
 }
 

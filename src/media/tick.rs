@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::engine::{BITRATE_WINDOW, Engine};
 use super::policy::{self, RoomView, SlotRole, Source};
 use super::room::MAX_LAYERS;
-use super::{Event, ParticipantId, TrackRef};
+use super::{Event, ParticipantId, TrackId, TrackRef};
 
 /// How often rooms are re-evaluated.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -136,6 +136,22 @@ impl Engine {
             });
             if let Some(tap) = self.taps.get_mut(&rid) {
                 plis.extend(tap.retarget(&tracks, stage));
+                // The composite's layers: the smallest that fills each tile.
+                let mut choices: Vec<(TrackId, Option<u8>)> = tap
+                    .composite_wants
+                    .iter()
+                    .filter_map(|(&id, &wanted)| {
+                        let t = self.tracks.get(&id).filter(|t| t.video)?;
+                        participants.contains(&t.owner).then(|| {
+                            (
+                                id,
+                                super::tap::composite_layer(wanted, t.active_layers(now)),
+                            )
+                        })
+                    })
+                    .collect();
+                choices.sort_by_key(|c| c.0);
+                plis.extend(tap.retarget_composite(&choices));
             }
         }
         for src in plis {

@@ -64,4 +64,5 @@ mod store;
 mod support;
 mod voting;
 mod whep_composite;
+mod whep_composite_layers;
 mod whip;
