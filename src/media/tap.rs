@@ -174,8 +174,12 @@ impl RoomTap {
                 .entry(id)
                 .or_insert_with(|| Forwarder::new(true));
             let want = layer.map(|layer| TrackRef { track: id, layer });
-            if want != fwd.target().or(fwd.current()) && fwd.set_target(want) {
-                plis.extend(want);
+            if want != fwd.target().or(fwd.current()) {
+                if fwd.set_target(want) {
+                    plis.extend(want);
+                }
+            } else {
+                plis.extend(fwd.target());
             }
         }
         plis
@@ -183,7 +187,12 @@ impl RoomTap {
 
     /// Point each forwarder at what it should record now: every track of
     /// the room (video at `best_layer`), the stage's video for the
-    /// program. Returns the layers that need a keyframe for a switch.
+    /// program. Returns the layers that need a keyframe for a switch —
+    /// also those still waiting for one, every call (the engine paces the
+    /// requests): the keyframe that answers a layer coming back may pass
+    /// before the tap is pointed at it, and the first request after it
+    /// waits out `KEYFRAME_MIN_GAP`, so asking once would leave the tap
+    /// waiting for the publisher's next periodic keyframe.
     pub(super) fn retarget(
         &mut self,
         tracks: &[(TrackId, bool, Option<u8>)],
@@ -198,14 +207,22 @@ impl RoomTap {
                 .entry(id)
                 .or_insert_with(|| Forwarder::new(video));
             let want = best.map(|layer| TrackRef { track: id, layer });
-            if want != fwd.target().or(fwd.current()) && fwd.set_target(want) {
-                plis.extend(want);
+            if want != fwd.target().or(fwd.current()) {
+                if fwd.set_target(want) {
+                    plis.extend(want);
+                }
+            } else if video {
+                plis.extend(fwd.target());
             }
         }
         let program = self.program.get_or_insert_with(|| Forwarder::new(true));
         let want = stage.map(|(_, track, layer)| TrackRef { track, layer });
-        if want != program.target().or(program.current()) && program.set_target(want) {
-            plis.extend(want);
+        if want != program.target().or(program.current()) {
+            if program.set_target(want) {
+                plis.extend(want);
+            }
+        } else {
+            plis.extend(program.target());
         }
         self.program_shows = stage.map(|(p, _, _)| p);
         plis
@@ -241,6 +258,11 @@ mod tests {
             plis.len(),
             2,
             "the track and the program both wait for a keyframe"
+        );
+        assert_eq!(
+            tap.retarget(&[(1, true, Some(2))], Some((7, 1, 2))).len(),
+            2,
+            "and are asked for again while they wait (the engine paces it)"
         );
         let mut out = Vec::new();
         tap.on_packet(now, &input(1, 2, 100, false), &mut out);

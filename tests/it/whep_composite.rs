@@ -301,8 +301,8 @@ fn a_hall_screen_plays_the_composite_over_whep_and_hangs_up_with_delete() {
         // a keyframe at `t0`; the first screen picture with its tile bright
         // blue again. An upper bound of the way through the composite: it
         // includes the taps finding the stopped layer again (a second of
-        // idleness dropped it) and the keyframe requests that follow (the
-        // test server composes at 10 fps, a debug build).
+        // idleness dropped it) and a keyframe request's round trip (the
+        // test server composes at 10 fps, a debug build); 0.37 s here.
         let camera = &rooms[1].0;
         camera.pause_layer("");
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -335,7 +335,7 @@ fn a_hall_screen_plays_the_composite_over_whep_and_hangs_up_with_delete() {
             );
         };
         eprintln!("whep composite delay, publisher frame to screen picture: {delay:?}");
-        assert!(delay < Duration::from_secs(4), "{delay:?}");
+        assert!(delay < Duration::from_secs(1), "sub-second: {delay:?}");
 
         // DELETE ends it: nothing more arrives.
         assert_eq!(
