@@ -401,12 +401,20 @@ impl Server {
         // packets (it owns the one tap queue).
         let keyframes: compose::service::KeyframeSink = {
             let (media, rt) = (media.clone(), tokio::runtime::Handle::current());
-            Box::new(move |room: &str, track| {
+            Box::new(move |room: &str, request| {
                 let (media, room) = (media.clone(), room.to_string());
                 rt.spawn(async move {
-                    let cmd = media::Command::TapKeyframe {
-                        room: room.clone(),
-                        track,
+                    let cmd = match request {
+                        compose::service::TapRequest::Keyframe(track) => {
+                            media::Command::TapKeyframe {
+                                room: room.clone(),
+                                track,
+                            }
+                        }
+                        compose::service::TapRequest::Layers(layers) => media::Command::TapLayers {
+                            room: room.clone(),
+                            layers,
+                        },
                     };
                     let _ = media.room_command(&room, cmd).await;
                 });

@@ -51,6 +51,7 @@
     setTimeout(check, 3000);
   });
   video.addEventListener("ended", () => say("Buổi phát đã kết thúc.", "The stream has ended."));
+  document.getElementById("live-screen").href = `${base}/screen`;
   document.getElementById("live-title").textContent = `Truyền hình trực tiếp hội nghị ${meeting}`;
   check();
 })();

@@ -24,7 +24,18 @@ pub fn routes() -> Router<AppState> {
         .route("/live/{meeting}", get(player))
         .route("/live/{meeting}/index.m3u8", get(playlist))
         .route("/live/{meeting}/init.mp4", get(init))
+        // The hall's big screen: the composite over WHEP (`whep_screen`).
+        .route("/live/{meeting}/screen", get(screen))
         .route("/live/{meeting}/{segment}", get(segment))
+        .route(
+            "/assets/screen.js",
+            get(|| async {
+                super::asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../web/screen.js"),
+                )
+            }),
+        )
         .route(
             "/assets/live.js",
             get(|| async {
@@ -38,6 +49,11 @@ pub fn routes() -> Router<AppState> {
 
 async fn player() -> Html<&'static str> {
     Html(include_str!("../../web/live.html"))
+}
+
+/// "Màn hình hội trường": the composite full screen, sub-second (WHEP).
+async fn screen() -> Html<&'static str> {
+    Html(include_str!("../../web/screen.html"))
 }
 
 /// The meeting's stream, once the caller may read the meeting.

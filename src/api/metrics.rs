@@ -122,6 +122,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "Packets of recorded rooms the recorder could not take in time (disk too slow).",
         c.tap_dropped.load(Ordering::Relaxed),
     );
+    counter(
+        "diemcau_composite_screen_batches_dropped_total",
+        "Composite pictures or sound frames for hall screens (WHEP) dropped because the room's media worker was busy.",
+        c.composite_dropped.load(Ordering::Relaxed),
+    );
     // With an S3 store (`[objects]`): finished recordings still in the
     // spool, and failed upload attempts (each is retried).
     let uploads = state.objects.recordings.stats();

@@ -10,6 +10,7 @@ mod metrics;
 pub mod openapi;
 pub mod uplink;
 pub mod v1;
+pub mod whep_screen;
 pub mod whip;
 pub mod ws;
 
@@ -345,6 +346,9 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/whip/{meeting}", post(whip::whip_post))
         .route("/whep/{meeting}", post(whip::whep_post))
+        // The composite for a hall screen (a static segment: `{id}` below
+        // takes only DELETE and PATCH).
+        .route("/whep/{meeting}/composite", post(whep_screen::post))
         .route(
             "/whip/{meeting}/{id}",
             axum::routing::delete(whip::delete).patch(whip::patch),

@@ -17,7 +17,7 @@ use crate::api::auth::ClientAddr;
 /// Largest SDP we parse: real offers are a few KiB; this bounds memory per request.
 pub const MAX_SDP_BYTES: usize = 64 * 1024;
 
-fn read_offer(headers: &HeaderMap, body: &Bytes) -> Result<String, ApiError> {
+pub(super) fn read_offer(headers: &HeaderMap, body: &Bytes) -> Result<String, ApiError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -62,6 +62,25 @@ async fn create(
         .admit(&meeting, Credential::Token(&token), role, address)
         .await?;
     let offer = read_offer(&headers, &body)?;
+    Ok(
+        join(&state, &meeting, &headers, &admission, offer, role, kind)
+            .await?
+            .0,
+    )
+}
+
+/// Join an admitted client to the meeting's room with its offer: the 201
+/// with the answer and the resource to DELETE, and its participant id.
+pub(super) async fn join(
+    state: &AppState,
+    meeting: &str,
+    headers: &HeaderMap,
+    admission: &crate::conference::Admission,
+    offer: String,
+    role: Role,
+    kind: &str,
+) -> Result<(Response, crate::media::ParticipantId), ApiError> {
+    let meeting = meeting.to_string();
     let name: String = headers
         .get("x-diemcau-name")
         .and_then(|v| v.to_str().ok())
@@ -82,7 +101,7 @@ async fn create(
     let (id, reply) = state.media.join(req).await?;
     state
         .conference
-        .connected(&meeting, &admission, id, &name, role)
+        .connected(&meeting, admission, id, &name, role)
         .await?;
     let Reply::Joined { answer, .. } = reply else {
         return Err(ApiError::new(
@@ -106,7 +125,7 @@ async fn create(
         |p| media.room_of(p).is_some(),
     );
     let location = format!("/{kind}/{meeting}/{resource}");
-    Ok((
+    let response = (
         StatusCode::CREATED,
         [
             (header::CONTENT_TYPE, "application/sdp".to_string()),
@@ -121,7 +140,8 @@ async fn create(
         ],
         answer,
     )
-        .into_response())
+        .into_response();
+    Ok((response, id))
 }
 
 pub async fn whip_post(
@@ -161,6 +181,7 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let unknown = || ApiError::not_found("unknown_session", format!("no session {id:?}"));
     let token = bearer(&headers).unwrap_or_default();
+    let cookie = crate::api::auth::session_cookie(&headers).filter(|_| token.is_empty());
     let conference = &state.conference;
     // Its creator hangs up (the same credential), or an operator of the
     // meeting throws it out; anyone else learns nothing, not even that it
@@ -175,9 +196,22 @@ pub async fn delete(
             return Err(unknown());
         }
     } else {
-        let who = conference
-            .authenticate(Credential::Token(&token), address)
-            .await?;
+        // A page (the hall screen's) hangs up with its session cookie and
+        // the CSRF token that goes with it; anything else by its token.
+        let credential = match &cookie {
+            Some(c) => {
+                let sent = headers
+                    .get(crate::api::auth::CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if !crate::control::people::csrf_matches(c, sent) {
+                    return Err(unknown());
+                }
+                Credential::Session(c)
+            }
+            None => Credential::Token(&token),
+        };
+        let who = conference.authenticate(credential, address).await?;
         let mine = who.endpoint_id().or(who.user().map(|u| u.id.as_str()))
             == Some(resource.owner.as_str());
         if !mine

@@ -97,6 +97,13 @@ pub struct Output {
     placed: std::collections::HashSet<ParticipantId>,
     /// Tracks whose keyframe the composer asks the engine for.
     pub keyframe_wanted: Vec<TrackId>,
+    /// The layer of each track in view that fills its tile (`layers`),
+    /// when that changed: the composer asks the engine for them.
+    pub layers_wanted: Option<Vec<(TrackId, u8)>>,
+    layers: super::layers::LayerWishes,
+    /// Tracks the engine taps at the composite's own layer: their
+    /// recording's packets are not decoded.
+    own_layer: std::collections::HashSet<TrackId>,
     audio_owner: HashMap<TrackId, ParticipantId>,
     names: Vec<(ParticipantId, String)>,
     stage_owner: Option<ParticipantId>,
@@ -109,6 +116,8 @@ pub struct Output {
     pub stats: OutputStats,
     /// The SIP rooms' feed of encoded pictures (set by the composer).
     pub pictures: Option<tokio::sync::broadcast::Sender<Arc<super::service::Picture>>>,
+    /// The hall screens' feed of the program mix (set by the composer).
+    pub sound: Option<tokio::sync::broadcast::Sender<Arc<super::service::Sound>>>,
     /// Served as HLS (an output may exist for a recording alone).
     pub streaming: bool,
     recording: Option<RecordingFile>,
@@ -128,6 +137,9 @@ impl Output {
             inputs: HashMap::new(),
             placed: Default::default(),
             keyframe_wanted: Vec::new(),
+            layers_wanted: None,
+            layers: Default::default(),
+            own_layer: Default::default(),
             audio_owner: HashMap::new(),
             names: Vec::new(),
             stage_owner: None,
@@ -141,6 +153,7 @@ impl Output {
             stream: Arc::new(Mutex::new(Stream::new(cfg.segment_s))),
             stats: OutputStats::default(),
             pictures: None,
+            sound: None,
             streaming: false,
             recording: None,
             last_forced_keyframe: None,
@@ -303,6 +316,10 @@ impl Output {
         if let Some(n) = name {
             self.names.push((participant, n));
         } else {
+            for (id, _) in self.inputs.iter().filter(|(_, t)| t.owner == participant) {
+                self.layers.forget(*id);
+                self.own_layer.remove(id);
+            }
             self.inputs.retain(|_, t| t.owner != participant);
             self.audio_owner.retain(|_, o| *o != participant);
         }
@@ -343,6 +360,13 @@ impl Output {
                     m.push(u64::from(track), at, t.ts, t.audio_level, &t.payload);
                 }
             }
+            TapStream::Composite(track) => {
+                self.own_layer.insert(track);
+                self.video(track, t, &pkt);
+            }
+            // Tapped at the composite's own layer: the best one is the
+            // recording's, not decoded here.
+            TapStream::Track(track) if self.own_layer.contains(&track) => {}
             TapStream::Track(track) => self.video(track, t, &pkt),
         }
     }
@@ -410,6 +434,7 @@ impl Output {
         match decoded {
             Some(Ok(Some(frame))) => {
                 self.stats.frames_in += 1;
+                self.layers.decoded(track, t.layer, frame.height);
                 self.scene.on_frame(owner, frame, t.at);
             }
             Some(Err(e)) => {
@@ -441,10 +466,40 @@ impl Output {
         }
         for f in std::mem::take(&mut self.mixed) {
             self.record_audio(f.at_ms, &f.opus);
+            if let Some(tx) = &self.sound
+                && tx.receiver_count() > 0
+            {
+                let _ = tx.send(Arc::new(super::service::Sound {
+                    opus: f.opus.clone(),
+                    at_ms: f.at_ms,
+                }));
+            }
             self.segmenter
                 .audio(f.opus, crate::record::mix::FRAME_SAMPLES as u32);
         }
-        self.placed = self.scene.placements().iter().map(|p| p.site).collect();
+        let placements = self.scene.placements();
+        self.placed = placements.iter().map(|p| p.site).collect();
+        // Each site in view at the smallest layer that fills its tile.
+        let in_view: Vec<(TrackId, u32)> = placements
+            .iter()
+            .flat_map(|p| {
+                self.inputs
+                    .iter()
+                    .filter(move |(_, t)| t.owner == p.site)
+                    .map(move |(id, _)| (*id, p.tile.h))
+            })
+            .collect();
+        // Every five seconds whatever changed (see `LayerWishes::resend`).
+        if self
+            .stats
+            .frames_out
+            .is_multiple_of(u64::from(self.cfg.fps * 5))
+        {
+            self.layers.resend();
+        }
+        if let Some(w) = self.layers.update(&in_view) {
+            self.layers_wanted = Some(w);
+        }
         let picture = self.scene.compose(now);
         let (annex_b, key) = match self.encoder.encode(picture) {
             Ok(e) => e,
@@ -463,6 +518,7 @@ impl Output {
                 annex_b: annex_b.clone(),
                 keyframe: key,
                 ts,
+                at_ms: at,
             }));
         }
         let (sample, params) = to_sample(&annex_b);

@@ -65,6 +65,9 @@ pub struct Picture {
     pub keyframe: bool,
     /// 90 kHz.
     pub ts: u32,
+    /// The output's clock, ms, when it was composed (the program mix's
+    /// clock too: a hall screen's lip sync).
+    pub at_ms: u64,
 }
 
 /// A subscription to a meeting's composite pictures (a lagging receiver
@@ -74,6 +77,20 @@ pub type Pictures = tokio::sync::broadcast::Receiver<Arc<Picture>>;
 /// Pictures buffered per subscriber: about a second at 25 fps.
 const PICTURE_QUEUE: usize = 32;
 
+/// One 20 ms frame of the program mix (mono Opus), for hall screens.
+#[derive(Debug)]
+pub struct Sound {
+    pub opus: Vec<u8>,
+    /// The output's clock, ms (the same clock as the pictures' `at_ms`).
+    pub at_ms: u64,
+}
+
+/// A subscription to a meeting's program mix as it is encoded.
+pub type Sounds = tokio::sync::broadcast::Receiver<Arc<Sound>>;
+
+/// Sound frames buffered per subscriber: about a second.
+const SOUND_QUEUE: usize = 50;
+
 /// What the API sees of a streaming meeting.
 #[derive(Clone)]
 pub struct Live {
@@ -81,11 +98,21 @@ pub struct Live {
     pub stream: Arc<Mutex<Stream>>,
     pub stats: Arc<Mutex<OutputStats>>,
     pub pictures: tokio::sync::broadcast::Sender<Arc<Picture>>,
+    pub sound: tokio::sync::broadcast::Sender<Arc<Sound>>,
 }
 
-/// How the composer asks the engine for a keyframe of a tapped track
-/// (`Command::TapKeyframe`): given by the server, which owns the runtime.
-pub type KeyframeSink = Box<dyn Fn(&str, crate::media::TrackId) + Send>;
+/// What the composer asks of the engine's taps of a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TapRequest {
+    /// A keyframe of a tapped track (`Command::TapKeyframe`).
+    Keyframe(crate::media::TrackId),
+    /// The layer it wants of each track in view (`Command::TapLayers`).
+    Layers(Vec<(crate::media::TrackId, u8)>),
+}
+
+/// How the composer asks the engine's taps (`TapRequest`): given by the
+/// server, which owns the runtime.
+pub type KeyframeSink = Box<dyn Fn(&str, TapRequest) + Send>;
 
 /// Handle to the composer thread (cheap to clone).
 #[derive(Clone)]
@@ -97,6 +124,8 @@ pub struct Composer {
     recording: Arc<RwLock<std::collections::HashSet<String>>>,
     dropped: Arc<AtomicU64>,
     cfg: ComposeConfig,
+    /// Hall screens watching each meeting (`screen`).
+    screens: super::screen::ScreenFeeds,
 }
 
 impl Composer {
@@ -117,7 +146,13 @@ impl Composer {
             recording,
             dropped: Arc::new(AtomicU64::new(0)),
             cfg,
+            screens: Default::default(),
         }
+    }
+
+    /// The hall screens' feeds.
+    pub fn screens(&self) -> &super::screen::ScreenFeeds {
+        &self.screens
     }
 
     /// The size a document page is drawn at to fill the presenter
@@ -207,6 +242,7 @@ impl Composer {
                 stream: Arc::new(Mutex::new(Stream::new(0))),
                 stats: Arc::new(Mutex::new(OutputStats::default())),
                 pictures: tokio::sync::broadcast::channel(PICTURE_QUEUE).0,
+                sound: tokio::sync::broadcast::channel(SOUND_QUEUE).0,
             });
         let _ = self.ctl.send(Msg::Start {
             meeting: meeting.to_string(),
@@ -236,6 +272,13 @@ impl Composer {
         self.live(meeting).map(|l| l.pictures.subscribe())
     }
 
+    /// The meeting's composite pictures and program mix, while it streams
+    /// (a hall screen's feed).
+    pub fn listen(&self, meeting: &str) -> Option<(Pictures, Sounds)> {
+        self.live(meeting)
+            .map(|l| (l.pictures.subscribe(), l.sound.subscribe()))
+    }
+
     /// A SIP room needs a keyframe of the composite (merged and paced by
     /// the output: one keyframe serves every room).
     pub fn keyframe(&self, meeting: &str) {
@@ -254,6 +297,11 @@ impl Composer {
     /// An engine event; only a streaming room's are kept.
     pub fn event(&self, ev: &Event) {
         let room = match ev {
+            // A hall screen lost the picture or just connected.
+            Event::CompositeKeyframe { room } => {
+                self.keyframe(room);
+                return;
+            }
             Event::Joined { room, .. }
             | Event::Left { room, .. }
             | Event::SpeakerChanged { room, .. } => room,
@@ -304,7 +352,7 @@ impl Worker {
                             o.packet(&p);
                             for track in o.keyframe_wanted.drain(..) {
                                 if let Some(k) = &self.keyframes {
-                                    k(&p.room, track);
+                                    k(&p.room, TapRequest::Keyframe(track));
                                 }
                             }
                         }
@@ -321,6 +369,11 @@ impl Worker {
         let live = self.live.read().expect("composer lock");
         for (meeting, o) in self.outputs.iter_mut() {
             o.tick(now);
+            if let Some(layers) = o.layers_wanted.take()
+                && let Some(k) = &self.keyframes
+            {
+                k(meeting, TapRequest::Layers(layers));
+            }
             if let Some(l) = live.get(meeting) {
                 *l.stats.lock().expect("stats lock") = o.stats;
             }
@@ -370,13 +423,18 @@ impl Worker {
                 layout,
                 sites,
             } => {
-                let pictures = self
+                let (pictures, sound) = self
                     .live
                     .read()
                     .expect("composer lock")
                     .get(&meeting)
-                    .map(|l| l.pictures.clone())
-                    .unwrap_or_else(|| tokio::sync::broadcast::channel(PICTURE_QUEUE).0);
+                    .map(|l| (l.pictures.clone(), l.sound.clone()))
+                    .unwrap_or_else(|| {
+                        (
+                            tokio::sync::broadcast::channel(PICTURE_QUEUE).0,
+                            tokio::sync::broadcast::channel(SOUND_QUEUE).0,
+                        )
+                    });
                 let Some(o) = self.output(&meeting, layout, sites) else {
                     self.live.write().expect("composer lock").remove(&meeting);
                     return;
@@ -387,6 +445,7 @@ impl Worker {
                 }
                 o.streaming = true;
                 o.pictures = Some(pictures.clone());
+                o.sound = Some(sound.clone());
                 let stream = o.stream.clone();
                 self.live.write().expect("composer lock").insert(
                     meeting,
@@ -395,6 +454,7 @@ impl Worker {
                         stream,
                         stats: Arc::new(Mutex::new(OutputStats::default())),
                         pictures,
+                        sound,
                     },
                 );
             }

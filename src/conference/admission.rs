@@ -207,7 +207,7 @@ impl Conference {
                 // publishes (a hub encoder run by an operator) only with
                 // live control.
                 let needed = match role {
-                    Role::Console | Role::Viewer => super::Action::LiveRead,
+                    Role::Console | Role::Viewer | Role::Screen => super::Action::LiveRead,
                     _ => super::Action::LiveControl,
                 };
                 let decided = if who.permits(needed) {
@@ -257,7 +257,7 @@ impl Conference {
         let kind = match role {
             Role::Room => ConnectionKind::Room,
             Role::Console => ConnectionKind::Console,
-            Role::Viewer => ConnectionKind::Viewer,
+            Role::Viewer | Role::Screen => ConnectionKind::Viewer,
             Role::Publisher => ConnectionKind::Publisher,
             Role::Relay => ConnectionKind::Relay,
         };

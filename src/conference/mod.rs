@@ -573,6 +573,20 @@ impl Conference {
         meeting: &str,
         actor: crate::store::Actor,
     ) -> Option<crate::compose::service::Pictures> {
+        let composer = self.ensure_composite(meeting, actor, "sip_room").await?;
+        composer.subscribe(meeting)
+    }
+
+    /// The meeting's composite, started if it is not running — an audited
+    /// live action under `actor` (`purpose`: who needs it, `sip_room`,
+    /// `hall_screen`), like an operator's start. `None`: no composer, no
+    /// live room, or the start was not recorded.
+    pub async fn ensure_composite(
+        &self,
+        meeting: &str,
+        actor: crate::store::Actor,
+        purpose: &str,
+    ) -> Option<crate::compose::Composer> {
         let composer = self.live.composer()?.clone();
         if composer.live(meeting).is_none() {
             let room = self.live.get(meeting)?;
@@ -581,16 +595,16 @@ impl Conference {
                     actor,
                     &room,
                     "live_stream_start",
-                    serde_json::json!({"layout": null, "for": "sip_room"}),
+                    serde_json::json!({"layout": null, "for": purpose}),
                     |live, _| Ok(((), live.start_stream(None))),
                 )
                 .await;
             if let Err(e) = started {
-                tracing::warn!(%meeting, error = ?e, "no composite for the SIP room");
+                tracing::warn!(%meeting, error = ?e, purpose, "the composite did not start");
                 return None;
             }
         }
-        composer.subscribe(meeting)
+        composer.live(meeting).map(|_| composer)
     }
 
     pub fn hub(&self) -> &Arc<Hub> {

@@ -255,6 +255,13 @@ impl Engine {
                 }
                 Ok(Reply::Done)
             }
+            Command::TapLayers { room, layers } => {
+                if let Some(tap) = self.taps.get_mut(&room) {
+                    tap.composite_wants = layers.into_iter().collect();
+                    self.retarget_taps(now);
+                }
+                Ok(Reply::Done)
+            }
             Command::Stats => Ok(Reply::Stats(self.snapshot())),
         };
         self.process(now);
@@ -287,6 +294,7 @@ impl Engine {
         for (mid, kind, dir) in lines {
             self.on_media_added(id, mid, kind, dir);
         }
+        self.attach_screen(id);
         let room = self
             .rooms
             .entry(req.room.clone())
@@ -330,6 +338,7 @@ impl Engine {
         for (mid, kind, dir) in lines {
             self.on_media_added(id, mid, kind, dir);
         }
+        self.attach_screen(id);
         self.drive(id);
         self.process(now);
         Ok(Reply::Answer {
@@ -584,6 +593,7 @@ impl Engine {
         for src in waiting {
             self.request_keyframe(now, src, true);
         }
+        self.screen_wants_keyframe(id);
         self.events.push_back(Event::Connected { participant: id });
     }
 

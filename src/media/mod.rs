@@ -15,6 +15,7 @@
 
 pub mod addrs;
 pub mod audio;
+pub mod composite;
 pub mod engine;
 pub mod forwarder;
 pub mod keyframe;
@@ -113,6 +114,10 @@ pub enum Role {
     /// audio. Never parsed from a client's join: only the cascade routes
     /// create it.
     Relay,
+    /// A hall screen (WHEP `…/composite`): receives the meeting's
+    /// composite picture and program mix (`composite`), nothing else;
+    /// nobody's source. Never parsed from a client's join.
+    Screen,
 }
 
 impl Role {
@@ -123,6 +128,7 @@ impl Role {
             Role::Viewer => "viewer",
             Role::Publisher => "publisher",
             Role::Relay => "relay",
+            Role::Screen => "screen",
         }
     }
 
@@ -205,6 +211,13 @@ pub enum Command {
     TapKeyframe {
         room: String,
         track: TrackId,
+    },
+    /// The layer the composite wants of each video track it shows (the
+    /// smallest whose picture fills the track's tile; others are not
+    /// tapped for it): tapped apart from the recording's best layer.
+    TapLayers {
+        room: String,
+        layers: Vec<(TrackId, u8)>,
     },
     Stats,
 }
@@ -301,6 +314,10 @@ pub enum Event {
         room: String,
         participant: ParticipantId,
         mute: MuteState,
+    },
+    /// A screen of `room` needs a keyframe of the composite.
+    CompositeKeyframe {
+        room: String,
     },
 }
 

@@ -313,6 +313,9 @@ impl Engine {
 
     /// A subscriber lost a picture on `mid`: ask the source of that slot.
     pub(super) fn on_keyframe_request(&mut self, now: Instant, sub: ParticipantId, mid: Mid) {
+        if self.screen_wants_keyframe(sub) {
+            return;
+        }
         let Some(s) = self.sessions.get(&sub) else {
             return;
         };

@@ -123,6 +123,8 @@ pub struct LinkStats {
 /// A console neither: its thumbnails are every room's lowest layer whatever
 /// the estimate says, so a pacer could only queue them (a 150-room wall
 /// starts far above the initial estimate: seconds of delay while it ramps).
+/// A screen neither: the composite is one stream at the composer's fixed
+/// rate, there is no layer to choose, and a ramping pacer only delays it.
 pub fn new_rtc(now: Instant, cert: &DtlsCert, role: Role) -> Rtc {
     let config = RtcConfig::new()
         .set_ice_lite(true)
@@ -141,7 +143,7 @@ pub fn new_rtc(now: Instant, cert: &DtlsCert, role: Role) -> Rtc {
         // its Opus encoder raises in-band FEC from the loss they report,
         // and a lossy uplink should be answered within a second or two.
         .set_rtcp_report_interval_audio(AUDIO_REPORT_INTERVAL);
-    if matches!(role, Role::Relay | Role::Console) {
+    if matches!(role, Role::Relay | Role::Console | Role::Screen) {
         config.build(now)
     } else {
         config

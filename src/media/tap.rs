@@ -8,7 +8,11 @@
 //!
 //! Per room being recorded: one forwarder per published track (video at the
 //! best layer the publisher sends, audio as it comes) and one for the
-//! **program** video, which follows the stage.
+//! **program** video, which follows the stage. The composite (`compose/`)
+//! decodes each site at the smallest layer that fills its tile, not the
+//! best one the recording keeps: for the video tracks it asks a layer of
+//! (`Command::TapLayers`), a second forwarder taps that layer as
+//! `TapStream::Composite` (switching on keyframes like any forwarder).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +36,9 @@ pub enum TapStream {
     Track(TrackId),
     /// The stage's video, whoever holds the stage.
     ProgramVideo,
+    /// A video track at the layer the composite asked for (its tile's
+    /// size); the recorder ignores it.
+    Composite(TrackId),
 }
 
 /// One packet for the recorder.
@@ -52,6 +59,9 @@ pub struct Tapped {
     /// RFC 6464 level of an audio packet (dBov attenuation, 127 silent):
     /// the program mix hears the loudest rooms without decoding them all.
     pub audio_level: Option<u8>,
+    /// The simulcast layer the packet came on (0 lowest): the composite
+    /// learns each layer's picture size from it.
+    pub layer: u8,
     pub payload: Vec<u8>,
     pub at: Instant,
 }
@@ -64,6 +74,22 @@ pub(super) struct RoomTap {
     program: Option<Forwarder>,
     /// Who the program video shows now.
     pub(super) program_shows: Option<ParticipantId>,
+    /// The composite's own taps of video tracks, at the layer it wants.
+    composite: HashMap<TrackId, Forwarder>,
+    /// The layer the composite wants of each video track it shows.
+    pub(super) composite_wants: HashMap<TrackId, u8>,
+}
+
+/// The layer the composite is tapped at: the lowest one sent at or above
+/// the one it wants (`wanted` fills its tile), else the best one sent.
+pub fn composite_layer(wanted: u8, active: impl Iterator<Item = u8>) -> Option<u8> {
+    let active: Vec<u8> = active.collect();
+    active
+        .iter()
+        .copied()
+        .filter(|l| *l >= wanted)
+        .min()
+        .or_else(|| active.iter().copied().max())
 }
 
 /// One incoming packet, as the forward path has it.
@@ -84,7 +110,11 @@ pub(super) struct TapInput<'a> {
 impl RoomTap {
     /// The layer a track's tap forwards now (or will, once switched).
     pub(super) fn source_of(&self, track: TrackId) -> Option<TrackRef> {
-        let f = self.tracks.get(&track)?;
+        // Only the composite asks for keyframes: of its own layer first.
+        let f = self
+            .composite
+            .get(&track)
+            .or_else(|| self.tracks.get(&track))?;
         f.target().or(f.current())
     }
 
@@ -107,6 +137,7 @@ impl RoomTap {
                     marker: p.marker,
                     keyframe: p.keyframe,
                     audio_level: p.audio_level,
+                    layer: p.src.layer,
                     payload: p.payload.to_vec(),
                     at: now,
                 });
@@ -120,11 +151,48 @@ impl RoomTap {
         {
             emit(TapStream::ProgramVideo, fwd);
         }
+        if p.video
+            && let Some(fwd) = self.composite.get_mut(&p.src.track)
+        {
+            emit(TapStream::Composite(p.src.track), fwd);
+        }
+    }
+
+    /// Point the composite's forwarders at the layers chosen for it
+    /// (`composite_layer` of what each track sends now); tracks it no
+    /// longer wants lose theirs. Returns the layers that need a keyframe.
+    pub(super) fn retarget_composite(
+        &mut self,
+        choices: &[(TrackId, Option<u8>)],
+    ) -> Vec<TrackRef> {
+        let mut plis = Vec::new();
+        self.composite
+            .retain(|id, _| choices.iter().any(|(t, _)| t == id));
+        for &(id, layer) in choices {
+            let fwd = self
+                .composite
+                .entry(id)
+                .or_insert_with(|| Forwarder::new(true));
+            let want = layer.map(|layer| TrackRef { track: id, layer });
+            if want != fwd.target().or(fwd.current()) {
+                if fwd.set_target(want) {
+                    plis.extend(want);
+                }
+            } else {
+                plis.extend(fwd.target());
+            }
+        }
+        plis
     }
 
     /// Point each forwarder at what it should record now: every track of
     /// the room (video at `best_layer`), the stage's video for the
-    /// program. Returns the layers that need a keyframe for a switch.
+    /// program. Returns the layers that need a keyframe for a switch —
+    /// also those still waiting for one, every call (the engine paces the
+    /// requests): the keyframe that answers a layer coming back may pass
+    /// before the tap is pointed at it, and the first request after it
+    /// waits out `KEYFRAME_MIN_GAP`, so asking once would leave the tap
+    /// waiting for the publisher's next periodic keyframe.
     pub(super) fn retarget(
         &mut self,
         tracks: &[(TrackId, bool, Option<u8>)],
@@ -139,14 +207,22 @@ impl RoomTap {
                 .entry(id)
                 .or_insert_with(|| Forwarder::new(video));
             let want = best.map(|layer| TrackRef { track: id, layer });
-            if want != fwd.target().or(fwd.current()) && fwd.set_target(want) {
-                plis.extend(want);
+            if want != fwd.target().or(fwd.current()) {
+                if fwd.set_target(want) {
+                    plis.extend(want);
+                }
+            } else if video {
+                plis.extend(fwd.target());
             }
         }
         let program = self.program.get_or_insert_with(|| Forwarder::new(true));
         let want = stage.map(|(_, track, layer)| TrackRef { track, layer });
-        if want != program.target().or(program.current()) && program.set_target(want) {
-            plis.extend(want);
+        if want != program.target().or(program.current()) {
+            if program.set_target(want) {
+                plis.extend(want);
+            }
+        } else {
+            plis.extend(program.target());
         }
         self.program_shows = stage.map(|(p, _, _)| p);
         plis
@@ -182,6 +258,11 @@ mod tests {
             plis.len(),
             2,
             "the track and the program both wait for a keyframe"
+        );
+        assert_eq!(
+            tap.retarget(&[(1, true, Some(2))], Some((7, 1, 2))).len(),
+            2,
+            "and are asked for again while they wait (the engine paces it)"
         );
         let mut out = Vec::new();
         tap.on_packet(now, &input(1, 2, 100, false), &mut out);

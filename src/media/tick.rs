@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::engine::{BITRATE_WINDOW, Engine};
 use super::policy::{self, RoomView, SlotRole, Source};
 use super::room::MAX_LAYERS;
-use super::{Event, ParticipantId, TrackRef};
+use super::{Event, ParticipantId, TrackId, TrackRef};
 
 /// How often rooms are re-evaluated.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -136,6 +136,22 @@ impl Engine {
             });
             if let Some(tap) = self.taps.get_mut(&rid) {
                 plis.extend(tap.retarget(&tracks, stage));
+                // The composite's layers: the smallest that fills each tile.
+                let mut choices: Vec<(TrackId, Option<u8>)> = tap
+                    .composite_wants
+                    .iter()
+                    .filter_map(|(&id, &wanted)| {
+                        let t = self.tracks.get(&id).filter(|t| t.video)?;
+                        participants.contains(&t.owner).then(|| {
+                            (
+                                id,
+                                super::tap::composite_layer(wanted, t.active_layers(now)),
+                            )
+                        })
+                    })
+                    .collect();
+                choices.sort_by_key(|c| c.0);
+                plis.extend(tap.retarget_composite(&choices));
             }
         }
         for src in plis {
@@ -154,10 +170,12 @@ impl Engine {
         let mut sources: Vec<Source> = Vec::with_capacity(room.participants.len());
         let mut owners: HashMap<ParticipantId, ParticipantId> = HashMap::new();
         let mut relays: HashSet<ParticipantId> = HashSet::new();
+        // A screen is nobody's source (it shows the composite only).
         for s in room
             .participants
             .iter()
             .filter_map(|p| self.sessions.get(p))
+            .filter(|s| s.role != super::Role::Screen)
         {
             sources.push(Source {
                 id: s.id,
@@ -210,7 +228,9 @@ impl Engine {
             let Some(s) = self.sessions.get(&sub) else {
                 continue;
             };
-            if s.slots.is_empty() {
+            // A screen's slots carry the composite (`composite`), never
+            // the policy's choice.
+            if s.slots.is_empty() || s.role == super::Role::Screen {
                 continue;
             }
             let roles: Vec<SlotRole> = s.slots.iter().map(|sl| sl.role).collect();
@@ -384,7 +404,11 @@ impl Engine {
         let mut fanout: std::collections::HashMap<_, Vec<(ParticipantId, usize)>> =
             Default::default();
         for &sub in participants {
-            let Some(s) = self.sessions.get(&sub) else {
+            let Some(s) = self
+                .sessions
+                .get(&sub)
+                .filter(|s| s.role != super::Role::Screen)
+            else {
                 continue;
             };
             for (i, sl) in s.slots.iter().enumerate() {

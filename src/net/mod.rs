@@ -93,6 +93,9 @@ pub(crate) enum ShardInput {
     /// destination: our candidate's address).
     TcpFrames(DatagramBatch),
     Command(Command, oneshot::Sender<Result<Reply, CommandError>>),
+    /// RTP payloads of a room's composite, for its hall screens
+    /// (`media::composite`): sent without a reply, dropped when full.
+    Composite(String, Vec<crate::media::composite::CompositePacket>),
 }
 
 /// Datagrams for one worker from one receive batch, in one allocation
@@ -131,6 +134,10 @@ pub struct DriverCounters {
     /// Packets for the recorder dropped because it fell behind (disk):
     /// media never waits for a recording.
     pub tap_dropped: AtomicU64,
+    /// Composite pictures or sound frames for hall screens dropped
+    /// because their room's worker was busy (the screen asks for a
+    /// keyframe and heals).
+    pub composite_dropped: AtomicU64,
     /// Demux routes (remote address -> worker) dropped by a cap, for
     /// silence or because their session left (`routes`); a steady climb
     /// with few sessions is a STUN flood.
@@ -439,6 +446,37 @@ impl Media {
             .get(room)
             .ok_or_else(|| CommandError::UnknownRoom(room.to_string()))?;
         self.send(shard, cmd).await
+    }
+
+    /// A batch of the room's composite (one picture or one sound frame)
+    /// for its hall screens. Never waits: a worker whose queue is full
+    /// drops it and counts it (`false`).
+    pub fn composite(
+        &self,
+        room: &str,
+        packets: Vec<crate::media::composite::CompositePacket>,
+    ) -> bool {
+        let Some(shard) = self
+            .inner
+            .rooms
+            .lock()
+            .expect("rooms lock")
+            .get(room)
+            .copied()
+        else {
+            return false;
+        };
+        let sent = self.inner.shards[shard]
+            .try_send(ShardInput::Composite(room.to_string(), packets))
+            .is_ok();
+        if !sent {
+            self.inner
+                .shared
+                .counters
+                .composite_dropped
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        sent
     }
 
     /// Room of a participant, if it is connected.

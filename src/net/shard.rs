@@ -67,6 +67,9 @@ pub(super) fn run(
                 ShardInput::Command(cmd, reply) => {
                     let _ = reply.send(engine.handle_command(now, cmd));
                 }
+                ShardInput::Composite(room, packets) => {
+                    engine.composite_media(now, &room, &packets);
+                }
             }
         }
         let now = Instant::now();

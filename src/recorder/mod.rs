@@ -402,6 +402,13 @@ impl Worker {
     }
 
     fn packet(&mut self, t: Tapped) {
+        // The composite's own layers are for it alone.
+        if matches!(t.stream, TapStream::Composite(_)) {
+            if let Some(c) = &self.composer {
+                c.packet(t);
+            }
+            return;
+        }
         if let Some(c) = &self.composer
             && c.wants(&t.room)
         {
@@ -419,6 +426,8 @@ impl Worker {
         };
         let result = match t.stream {
             TapStream::ProgramVideo => a.program_video(&t, now_ms, &pkt),
+            // The composite's own layers: not the recording's.
+            TapStream::Composite(_) => Ok(()),
             TapStream::Track(track) => {
                 let r = a.track(track, &t, now_ms, &pkt);
                 if !t.video {

@@ -174,7 +174,9 @@ impl Hub {
                     Self::broadcast(&st, &room, &msg);
                 }
             }
-            Event::Connected { .. } | Event::TrackPublished { .. } => {}
+            Event::Connected { .. }
+            | Event::TrackPublished { .. }
+            | Event::CompositeKeyframe { .. } => {}
         }
     }
 

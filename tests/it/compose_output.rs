@@ -41,6 +41,7 @@ impl Site {
                     marker: i == last,
                     keyframe: false,
                     audio_level: None,
+                    layer: 0,
                     payload,
                     at,
                 }

@@ -66,4 +66,6 @@ mod stage_voice;
 mod store;
 mod support;
 mod voting;
+mod whep_composite;
+mod whep_composite_layers;
 mod whip;
