@@ -121,6 +121,13 @@
       tile_dropped: "Mất kết nối",
       tile_waiting: "Chưa kết nối",
       tile_removed: "Đã mời ra",
+      sip_calling: "Đang gọi…",
+      sip_ringing: "Đổ chuông",
+      sip_connected: "Đã nối máy",
+      sip_ended: "Đã gác máy",
+      sip_retry: "{reason} · gọi lại sau {n} giây",
+      btn_sip_call: "Gọi lại",
+      ev_sip_call: "{name}: {state}",
       tile_drops: "Rớt {n} lần",
       tile_headcount: "{n} người",
       tile_no_headcount: "Chưa báo sĩ số",
@@ -338,6 +345,13 @@
       tile_dropped: "Dropped",
       tile_waiting: "Not connected yet",
       tile_removed: "Removed",
+      sip_calling: "Calling…",
+      sip_ringing: "Ringing",
+      sip_connected: "Answered",
+      sip_ended: "Hung up",
+      sip_retry: "{reason} · retrying in {n} s",
+      btn_sip_call: "Call again",
+      ev_sip_call: "{name}: {state}",
       tile_drops: "drops: {n}",
       tile_headcount: "{n} people",
       tile_no_headcount: "No headcount",
@@ -1356,7 +1370,7 @@
     closeLive();
     showOnly("view-live");
     $("alerts").replaceChildren();
-    live = { id, meeting: null, snap: null, ws: null, recording: null, agenda: null, closed: false, seq: 0, events: [], links: new Map(), linkNow: 0 };
+    live = { id, sip: {}, meeting: null, snap: null, ws: null, recording: null, agenda: null, closed: false, seq: 0, events: [], links: new Map(), linkNow: 0 };
     $("grid").replaceChildren();
     $("event-log").replaceChildren();
     const crumbs = $("crumbs");
@@ -1579,6 +1593,11 @@
           logEvent(t("ev_parent_up"));
           clearAlert("parent");
         } else alertBar(t("ev_parent_down"), "amber", "parent");
+        break;
+      case "sip_call":
+        // Dial-out's progress on a SIP room (calling, ringing, failed…).
+        mine.sip[msg.endpoint_id] = msg;
+        logEvent(t("ev_sip_call", { name, state: sipText(msg) }));
         break;
       case "agenda_current":
         mine.agenda = msg.item_id ? { title: msg.title, position: msg.position } : null;
@@ -1840,7 +1859,8 @@
         b("stage", (ev) => toggleStage(ev.currentTarget, id)),
         b("grant", (ev) => grantFloor(ev.currentTarget, id)),
         b("headcount", (ev) => askHeadcount(ev.currentTarget, id)),
-        b("remove", (ev) => removeOrReadmit(ev.currentTarget, id))
+        b("remove", (ev) => removeOrReadmit(ev.currentTarget, id)),
+        b("sip-call", (ev) => liveAction(ev.currentTarget, "sip-call", { endpoint_id: id }))
       )
     );
     tile.querySelector(".flag-mic").innerHTML = ICON_MIC_OFF;
@@ -1882,6 +1902,9 @@
     if (s.on_stage) badges.push(el("span", { class: "tb tb-stage", text: t("tile_stage") }));
     if (s.floor && s.floor.state === "requested") badges.push(el("span", { class: "tb tb-floor", text: t("tile_floor_pos", { n: s.floor.position }) }));
     if (s.floor && s.floor.state === "speaking") badges.push(el("span", { class: "tb tb-speaking", text: t("tile_speaking") }));
+    // A SIP room the server dialled: how its call goes.
+    const sip = live && live.sip[s.endpoint_id];
+    if (sip && !(s.connected && sip.state === "connected")) badges.push(el("span", { class: "tb tb-sip", dataset: { sip: sip.state }, text: sipText(sip) }));
     tile.querySelector(".thumb-badges").replaceChildren(...badges);
     tile.querySelector(".tile-name").textContent = s.name;
     tile.querySelector(".tile-unit").textContent = s.unit_name || "";
@@ -1902,6 +1925,13 @@
     btn("remove").textContent = s.removed ? t("btn_readmit") : t("btn_remove");
     btn("remove").classList.toggle("btn-danger", !s.removed);
     btn("remove").hidden = !!s.hub;
+    btn("sip-call").textContent = t("btn_sip_call");
+    btn("sip-call").hidden = !sip || s.connected || s.removed || sip.state === "calling" || sip.state === "ringing";
+  }
+
+  function sipText(m) {
+    if (m.state === "failed") return m.retry_in_s ? t("sip_retry", { reason: m.reason, n: m.retry_in_s }) : m.reason;
+    return t(`sip_${m.state}`);
   }
 
   async function toggleStage(button, id) {

@@ -436,7 +436,13 @@ impl Conference {
             message: e.to_string(),
         })?
         .with_mute_on_entry(m.mute_on_entry);
-        Ok(self.live.open_with(&m.id, move || live))
+        let room = self.live.open_with(&m.id, move || live);
+        // The meeting opened (or this server restarted while it was open):
+        // like an MCU's auto-connect, call its SIP rooms that are not in.
+        if let Some(d) = self.live.dialer() {
+            d.order(crate::sip::dialout::DialOrder::Meeting(m.id.clone()));
+        }
+        Ok(room)
     }
 
     /// Carry out a live action on an authorised meeting's room: decide on
@@ -697,6 +703,7 @@ fn effects_summary(effects: &[Effect]) -> serde_json::Value {
                 "sites": o.sites.len(),
             }})),
             Effect::Stream(None) => Some(serde_json::json!({"live_stream": "stop"})),
+            Effect::SipCall(endpoint) => Some(serde_json::json!({"sip_call": endpoint})),
             Effect::Event(_) => None,
         })
         .collect();

@@ -123,6 +123,8 @@ pub enum EndpointError {
         "endpoint {endpoint} is already bound from {latest}; a new binding must start after that"
     )]
     BindingOrder { endpoint: String, latest: Date },
+    #[error("endpoint {0:?} is not a SIP room: issue its SIP password first")]
+    NotSip(String),
 }
 
 fn check_details(d: &EndpointDetails) -> Result<(), EndpointError> {

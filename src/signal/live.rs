@@ -98,6 +98,8 @@ pub struct LiveRooms {
     media: Media,
     /// The composite's thread (`None` in tests that need no stream).
     composer: Option<crate::compose::Composer>,
+    /// The SIP listener's dial-out, once it runs (`[sip]`).
+    dialer: std::sync::OnceLock<crate::sip::dialout::Dialer>,
     epoch: Instant,
 }
 
@@ -107,6 +109,7 @@ impl LiveRooms {
             rooms: Mutex::new(HashMap::new()),
             media,
             composer,
+            dialer: std::sync::OnceLock::new(),
             epoch: Instant::now(),
         })
     }
@@ -119,6 +122,16 @@ impl LiveRooms {
     /// The composite's thread, when this server runs one.
     pub fn composer(&self) -> Option<&crate::compose::Composer> {
         self.composer.as_ref()
+    }
+
+    /// The SIP listener hands over its dial-out as it starts.
+    pub fn set_dialer(&self, dialer: crate::sip::dialout::Dialer) {
+        let _ = self.dialer.set(dialer);
+    }
+
+    /// Dial-out, when SIP is on.
+    pub fn dialer(&self) -> Option<&crate::sip::dialout::Dialer> {
+        self.dialer.get()
     }
 
     pub fn get(&self, meeting: &str) -> Option<Arc<LiveRoom>> {
@@ -224,6 +237,14 @@ impl LiveRooms {
             match effect {
                 Effect::Event(ev) => publish_event(room, &ev),
                 Effect::Stream(order) => self.stream(&room.meeting, order).await,
+                Effect::SipCall(endpoint) => {
+                    if let Some(d) = self.dialer.get() {
+                        d.order(crate::sip::dialout::DialOrder::Room {
+                            meeting: room.meeting.clone(),
+                            endpoint,
+                        });
+                    }
+                }
                 Effect::Media(action) => {
                     let result = match action {
                         MediaAction::SetStage(participants) => {

@@ -43,6 +43,9 @@ pub struct CallSetup {
     pub ports: (u16, u16),
     pub dialog: DialogId,
     pub ended: mpsc::Sender<DialogId>,
+    /// The call's four RTP/RTCP sockets when bound already (dial-out binds
+    /// them for its offer); `None`: bound here from `ports`.
+    pub socks: Option<[UdpSocket; 4]>,
 }
 
 /// A running call; dropping it ends the call's task (and the room leaves).
@@ -59,7 +62,7 @@ impl Drop for Call {
     }
 }
 
-async fn bind_block(ip: IpAddr, (min, max): (u16, u16)) -> Result<[UdpSocket; 4], CallError> {
+pub async fn bind_block(ip: IpAddr, (min, max): (u16, u16)) -> Result<[UdpSocket; 4], CallError> {
     let blocks = (u32::from(max) + 1 - u32::from(min)) / 4;
     if blocks == 0 {
         return Err(CallError::NoPorts(min, max));
@@ -84,7 +87,10 @@ async fn bind_block(ip: IpAddr, (min, max): (u16, u16)) -> Result<[UdpSocket; 4]
 /// Bind the call's sockets, join the engine, tell live control, start the
 /// media task.
 pub async fn start(s: CallSetup) -> Result<Call, CallError> {
-    let socks = bind_block(s.bind_ip, s.ports).await?;
+    let socks = match s.socks {
+        Some(socks) => socks,
+        None => bind_block(s.bind_ip, s.ports).await?,
+    };
     let audio_port = socks[0]
         .local_addr()
         .map_err(|e| CallError::Setup(e.to_string()))?

@@ -19,6 +19,9 @@ pub const MIN_SESSION_EXPIRES: Duration = Duration::from_secs(90);
 /// The interval we ask for when the codec names none: 30 min, so a codec
 /// that vanished without BYE is ended within the half hour.
 pub const DEFAULT_SESSION_EXPIRES: Duration = Duration::from_secs(1800);
+/// A dialled call without session timers: a day bounds how long a codec
+/// that vanished without a BYE keeps its dialog.
+pub const UNREFRESHED_DIAL_OUT: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DialogId {
@@ -143,6 +146,56 @@ impl Dialogs {
         };
         self.map.insert(id.clone(), dialog);
         Some((id, bytes))
+    }
+
+    /// Record the dialog a 2xx `ok` to our own `invite` creates (dial-out):
+    /// our From is the local side, their To (with their tag) the remote,
+    /// their Contact the target of our BYE. We send no `Supported: timer`,
+    /// so only a codec that refreshes itself (refresher=uas) sets a session
+    /// interval; else the call lasts until a BYE or the room leaves.
+    pub fn insert_uac(
+        &mut self,
+        now: Instant,
+        invite: &Message,
+        ok: &Message,
+        peer: SocketAddr,
+        reliable: bool,
+    ) -> Option<DialogId> {
+        if self.map.len() >= MAX_DIALOGS {
+            return None;
+        }
+        let id = DialogId {
+            call_id: invite.call_id().to_owned(),
+            local_tag: invite.from_tag()?.to_owned(),
+            remote_tag: ok.to_tag()?.to_owned(),
+        };
+        let refreshed_by_them = ok
+            .header("session-expires")
+            .is_some_and(|v| super::message::param(v, "refresher") == Some("uas"));
+        let session_expires = if refreshed_by_them {
+            session_interval(ok)
+        } else {
+            UNREFRESHED_DIAL_OUT
+        };
+        let remote_target = match (ok.header("contact"), &invite.start) {
+            (Some(c), _) => addr_uri(c).to_owned(),
+            (None, StartLine::Request { uri, .. }) => uri.clone(),
+            (None, StartLine::Response { .. }) => return None,
+        };
+        let dialog = Dialog {
+            peer,
+            reliable,
+            remote_target,
+            local: invite.header("from")?.to_owned(),
+            remote: ok.header("to")?.to_owned(),
+            remote_cseq: 0,
+            local_cseq: invite.cseq()?.0,
+            pending: None,
+            session_expires,
+            expires_at: now + session_expires,
+        };
+        self.map.insert(id.clone(), dialog);
+        Some(id)
     }
 
     pub fn get(&self, id: &DialogId) -> Option<&Dialog> {

@@ -6,24 +6,30 @@
 //! media engine has no SIP code. Off unless `[sip]` is configured.
 //!
 //! Sans-IO: `message` and `sdp` (bounded parsers, fuzzed), `transaction`
-//! and `dialog` (virtual time), `digest`, `limit`, `rtp`, `audio`,
-//! `gateway`. IO: `server` (the listener: UDP, and TCP through `tcp`), `uas` (what it answers),
-//! `call` (one call's sockets and task).
+//! and `dialog` (virtual time), `uac` (our INVITE's client transaction),
+//! `offer` (our SDP offer), `dialout` (orders, retry schedule, states),
+//! `digest`, `limit`, `rtp`, `audio`, `gateway`. IO: `server` (the
+//! listener: UDP, and TCP through `tcp`), `uas` (what it answers),
+//! `outbound` (dial-out's attempts), `call` (one call's sockets and task).
 
 pub mod audio;
 pub mod call;
 pub mod config;
 pub mod dialog;
+pub mod dialout;
 pub mod digest;
 pub mod gateway;
 pub mod h264_pack;
 pub mod limit;
 pub mod message;
 pub mod metrics;
+pub mod offer;
+pub mod outbound;
 pub mod rtp;
 pub mod sdp;
 pub mod server;
 pub mod srtp;
 pub mod tcp;
 pub mod transaction;
+pub mod uac;
 pub mod uas;

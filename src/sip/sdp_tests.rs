@@ -17,7 +17,7 @@ fn g711_and_h264_mode_1_are_chosen_with_the_level_capped() {
     let neg = offer.negotiate().unwrap();
     let a = neg.audio.unwrap();
     assert_eq!((a.codec, a.pt, a.dtmf_pt), (AudioCodec::Pcmu, 0, Some(101)));
-    assert_eq!(a.remote, "127.0.0.1:49170".parse().unwrap());
+    assert_eq!(a.remote, "127.0.0.1:49170".parse::<SocketAddr>().unwrap());
     let v = neg.video.unwrap();
     assert_eq!((v.pt, v.packetization_mode), (110, 1));
     assert_eq!(v.profile_level_id, [0x42, 0x80, MAX_H264_LEVEL]);

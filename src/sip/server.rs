@@ -14,9 +14,11 @@ use tokio::sync::mpsc;
 
 use super::config::SipConfig;
 use super::dialog::{DialogId, Dialogs, InDialog};
+use super::dialout::{DialOrder, Dialer};
 use super::limit::Limiter;
 use super::message::{Message, Method, ParseError, StartLine};
 use super::metrics::SipMetrics;
+use super::outbound::Outbound;
 use super::tcp::TcpEvent;
 use super::transaction::{Received, ServerTransactions};
 use super::uas::Uas;
@@ -65,9 +67,26 @@ pub async fn start(
         tracing::info!(local = ?tcp_addr, "sip: listening (tcp)");
     }
     let (ended_tx, ended_rx) = mpsc::channel(64);
-    let uas = Uas::new(conference, cfg.clone(), local, ended_tx, metrics.clone());
+    // Dial-out's orders come from the live rooms (a meeting opening, an
+    // operator's "Gọi lại").
+    let (dialer, dial_rx) = Dialer::new();
+    conference.live().set_dialer(dialer.clone());
+    let outbound = Outbound::new(
+        conference.clone(),
+        cfg.clone(),
+        dialer.clone(),
+        ended_tx.clone(),
+    );
+    let uas = Uas::new(
+        conference,
+        cfg.clone(),
+        local,
+        ended_tx,
+        metrics.clone(),
+        dialer,
+    );
     let limiter = Limiter::new(cfg.requests_per_minute_per_source);
-    let task = tokio::spawn(run(sock, uas, limiter, ended_rx, tcp_rx));
+    let task = tokio::spawn(run(sock, uas, outbound, limiter, ended_rx, tcp_rx, dial_rx));
     tracing::info!(%local, "sip: listening (udp)");
     Ok(Some(SipServer {
         udp_addr: Some(local),
@@ -85,15 +104,18 @@ struct Loop {
     txns: ServerTransactions,
     dialogs: Dialogs,
     uas: Uas,
+    outbound: Outbound,
     limiter: Limiter,
 }
 
 async fn run(
     sock: UdpSocket,
     uas: Uas,
+    outbound: Outbound,
     limiter: Limiter,
     mut ended: mpsc::Receiver<DialogId>,
     mut tcp_rx: mpsc::Receiver<TcpEvent>,
+    mut dial_rx: mpsc::Receiver<DialOrder>,
 ) {
     let mut l = Loop {
         sock,
@@ -101,17 +123,22 @@ async fn run(
         txns: ServerTransactions::default(),
         dialogs: Dialogs::default(),
         uas,
+        outbound,
         limiter,
     };
     let mut buf = vec![0u8; RECV_BUFFER_BYTES];
     loop {
         let now = Instant::now();
-        let wake = [l.txns.next_timeout(), l.dialogs.next_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(now + Duration::from_secs(1))
-            .max(now);
+        let wake = [
+            l.txns.next_timeout(),
+            l.dialogs.next_timeout(),
+            l.outbound.next_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(now + Duration::from_secs(1))
+        .max(now);
         tokio::select! {
             r = l.sock.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
@@ -138,9 +165,10 @@ async fn run(
                     l.tcp.remove(&peer);
                 }
             },
+            Some(order) = dial_rx.recv() => l.outbound.order(order).await,
             Some(id) = ended.recv() => {
                 // The call ended on its own (removed, engine gone): BYE.
-                l.uas.end_call(&id);
+                l.end_call(&id).await;
                 let via = l.uas.via_host();
                 let branch = super::uas::new_branch();
                 if let Some((to, bye)) = l.dialogs.hang_up(&id, &via, &branch) {
@@ -157,8 +185,12 @@ async fn run(
         for (to, bytes) in due.transmit {
             l.send(to, &bytes).await;
         }
+        let (via, contact) = (l.uas.via_host(), l.uas.contact(false));
+        for (to, bytes) in l.outbound.poll(now, &via, &contact).await {
+            l.send(to, &bytes).await;
+        }
         for (id, bye) in due.ended {
-            l.uas.end_call(&id);
+            l.end_call(&id).await;
             if let Some(to) = l.uas.peer_of_ended(&id) {
                 l.send(to, &bye.to_bytes()).await;
             }
@@ -167,6 +199,12 @@ async fn run(
 }
 
 impl Loop {
+    /// A call is over: its task goes, and a dialled room's wall tile is told.
+    async fn end_call(&mut self, id: &DialogId) {
+        self.uas.end_call(id);
+        self.outbound.call_ended(id).await;
+    }
+
     async fn send(&self, to: SocketAddr, bytes: &[u8]) {
         if let Some(conn) = self.tcp.get(&to) {
             // A stuck connection's full queue drops it (TCP: no retransmit).
@@ -194,7 +232,15 @@ impl Loop {
             }
         };
         let Some(method) = req.method().cloned() else {
-            return; // a response (to our BYE): nothing to do
+            // A response: to one of our INVITEs (dial-out), or our BYEs.
+            let sends = self
+                .outbound
+                .response(now, &req, &mut self.dialogs, &mut self.uas)
+                .await;
+            for (to, bytes) in sends {
+                self.send(to, &bytes).await;
+            }
+            return;
         };
         if matches!(method, Method::Invite | Method::Register)
             && req.to_tag().is_none()
@@ -229,7 +275,7 @@ impl Loop {
             return;
         }
         if req.to_tag().is_some() {
-            let resp = self.in_dialog(now, &req, &method);
+            let resp = self.in_dialog(now, &req, &method).await;
             let bytes = self.txns.respond(now, &key, &resp);
             return self.send(from, &bytes).await;
         }
@@ -258,7 +304,7 @@ impl Loop {
                     Err(resp) => resp,
                 }
             }
-            Method::Register => self.uas.register(&req, from).await,
+            Method::Register => self.uas.register(&req, from, reliable).await,
             Method::Options => self.uas.options(&req),
             Method::Cancel | Method::Bye => Message::response_to(
                 &req,
@@ -288,12 +334,12 @@ impl Loop {
         self.send(from, &bytes).await;
     }
 
-    fn in_dialog(&mut self, now: Instant, req: &Message, method: &Method) -> Message {
+    async fn in_dialog(&mut self, now: Instant, req: &Message, method: &Method) -> Message {
         let ok = |code, reason| Message::response_to(req, code, reason, None);
         match self.dialogs.receive(now, req) {
             InDialog::Bye => {
                 if let Some(id) = super::dialog::DialogId::of_request(req) {
-                    self.uas.end_call(&id);
+                    self.end_call(&id).await;
                 }
                 ok(200, "OK")
             }

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::call::{self, Call, CallError, CallSetup};
 use super::config::SipConfig;
 use super::dialog::{DialogId, session_interval};
+use super::dialout::{Dialer, Registration};
 use super::digest::{Credentials, Digest, Verdict};
 use super::message::{Message, SipUri, StartLine, addr_uri};
 use super::metrics::SipMetrics;
@@ -51,8 +52,8 @@ pub struct Uas {
     cfg: SipConfig,
     local: SocketAddr,
     digest: Digest,
-    /// endpoint id → (contact address, expiry): for dial-out (not yet).
-    registrations: HashMap<String, (SocketAddr, Instant)>,
+    /// Where each codec registered from, shared with dial-out.
+    dialer: Dialer,
     calls: HashMap<DialogId, ActiveCall>,
     ended_peers: HashMap<DialogId, SocketAddr>,
     ended_tx: mpsc::Sender<DialogId>,
@@ -66,6 +67,7 @@ impl Uas {
         local: SocketAddr,
         ended_tx: mpsc::Sender<DialogId>,
         metrics: Arc<SipMetrics>,
+        dialer: Dialer,
     ) -> Uas {
         let key: [u8; 32] = rand::random();
         let digest = Digest::new(&cfg.realm, key, Instant::now());
@@ -74,7 +76,7 @@ impl Uas {
             cfg,
             local,
             digest,
-            registrations: HashMap::new(),
+            dialer,
             calls: HashMap::new(),
             ended_peers: HashMap::new(),
             ended_tx,
@@ -86,7 +88,7 @@ impl Uas {
         SocketAddr::new(self.cfg.public_ip(), self.local.port()).to_string()
     }
 
-    fn contact(&self, reliable: bool) -> String {
+    pub fn contact(&self, reliable: bool) -> String {
         let transport = if reliable { ";transport=tcp" } else { "" };
         let port = if reliable {
             self.cfg.tcp_listen.map_or(self.local.port(), |a| a.port())
@@ -234,6 +236,7 @@ impl Uas {
             ports: (self.cfg.rtp_port_min, self.cfg.rtp_port_max),
             dialog,
             ended: self.ended_tx.clone(),
+            socks: None,
         };
         let call = match call::start(setup).await {
             Ok(c) => c,
@@ -312,7 +315,7 @@ impl Uas {
         ok
     }
 
-    pub async fn register(&mut self, req: &Message, from: SocketAddr) -> Message {
+    pub async fn register(&mut self, req: &Message, from: SocketAddr, reliable: bool) -> Message {
         let account = match self.authenticate(req, from).await {
             Ok(a) => a,
             Err(resp) => return resp,
@@ -325,20 +328,22 @@ impl Uas {
         let secs = asked.min(MAX_REGISTER_SECS);
         let mut ok = Message::response_to(req, 200, "OK", Some(&new_tag()));
         if secs == 0 {
-            self.registrations.remove(&account.endpoint_id);
+            self.dialer
+                .register(&account.endpoint_id, None, MAX_REGISTRATIONS);
         } else {
-            if self.registrations.len() >= MAX_REGISTRATIONS {
-                let now = Instant::now();
-                self.registrations.retain(|_, (_, exp)| *exp > now);
-            }
-            if self.registrations.len() < MAX_REGISTRATIONS
-                || self.registrations.contains_key(&account.endpoint_id)
-            {
-                self.registrations.insert(
-                    account.endpoint_id.clone(),
-                    (from, Instant::now() + Duration::from_secs(secs)),
-                );
-            }
+            let contact = req.header("contact").map(addr_uri).unwrap_or_default();
+            let reg = Registration {
+                addr: from,
+                contact: if contact.starts_with("sip:") {
+                    contact.to_owned()
+                } else {
+                    format!("sip:{}@{from}", account.user)
+                },
+                reliable,
+                expires: Instant::now() + Duration::from_secs(secs),
+            };
+            self.dialer
+                .register(&account.endpoint_id, Some(reg), MAX_REGISTRATIONS);
             if let Some(c) = req.header("contact") {
                 ok.push_header("Contact", format!("<{}>;expires={secs}", addr_uri(c)));
             }
@@ -360,4 +365,12 @@ impl Uas {
 pub struct CallHandle {
     call: Call,
     answer: String,
+}
+
+impl CallHandle {
+    /// `sdp`: what a re-INVITE is answered with (our answer, or for a
+    /// dialled call our offer).
+    pub fn new(call: Call, sdp: String) -> CallHandle {
+        CallHandle { call, answer: sdp }
+    }
 }

@@ -145,6 +145,9 @@ pub struct EndpointPatch {
     technician_name: Option<String>,
     technician_phone: Option<String>,
     link: Option<LinkProfile>,
+    /// A SIP room's fixed address, called when it has not registered:
+    /// `sip:user@ip:port`, `ip:port` or an IP; empty clears it.
+    sip_address: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -315,6 +318,24 @@ async fn update(
     JsonBody(p): JsonBody<EndpointPatch>,
 ) -> Result<Json<Endpoint>, ApiError> {
     let current = check_endpoint_scope(&state, &caller, &id).await?.details;
+    if let Some(a) = &p.sip_address {
+        // Checked before anything is written: a bad address changes nothing.
+        let a = a.trim();
+        if !a.is_empty() && crate::sip::dialout::fixed_target(a, "x").is_none() {
+            return Err(ApiError::invalid(
+                "sip_address",
+                format!("sip address {a:?} is not sip:user@ip:port, ip:port or an ip address"),
+            ));
+        }
+        if endpoints(&state)
+            .sip_account_of(&id)
+            .await
+            .map_err(crate::api::auth::store_error)?
+            .is_none()
+        {
+            return Err(crate::control::endpoints::EndpointError::NotSip(id).into());
+        }
+    }
     let details = EndpointDetails {
         name: p.name.unwrap_or(current.name),
         room: p.room.unwrap_or(current.room),
@@ -322,11 +343,16 @@ async fn update(
         technician_phone: p.technician_phone.unwrap_or(current.technician_phone),
         link: p.link.unwrap_or(current.link),
     };
-    Ok(Json(
+    let updated = endpoints(&state)
+        .update(&caller.actor(), &id, details)
+        .await?;
+    if let Some(a) = &p.sip_address {
+        let a = Some(a.as_str()).filter(|a| !a.trim().is_empty());
         endpoints(&state)
-            .update(&caller.actor(), &id, details)
-            .await?,
-    ))
+            .set_sip_address(&caller.actor(), &id, a)
+            .await?;
+    }
+    Ok(Json(updated))
 }
 
 async fn bind(

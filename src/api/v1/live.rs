@@ -306,7 +306,9 @@ impl From<LiveError> for ApiError {
             LiveError::NotConnected(_)
             | LiveError::NotInQueue(_)
             | LiveError::NoFloorHolder
-            | LiveError::NotRemoved(_) => ApiError::conflict(code, message),
+            | LiveError::NotRemoved(_)
+            | LiveError::AlreadyConnected(_)
+            | LiveError::Barred(_) => ApiError::conflict(code, message),
             LiveError::BadDwell(_) => ApiError::invalid("dwell_ms", message),
             LiveError::HeadcountTooLarge(_) => ApiError::invalid("headcount", message),
             LiveError::NotAPermutation(_) | LiveError::EmptyScan => {

@@ -417,6 +417,12 @@ async fn transition(
                     serde_json::json!({"type": "meeting_state", "state": done.state, "by": caller.label()}),
                 )
                 .await;
+            if done.state == MeetingState::Live
+                && let Some(d) = state.conference.live().dialer()
+            {
+                // Going live calls again the SIP rooms still missing.
+                d.order(crate::sip::dialout::DialOrder::Meeting(done.id.clone()));
+            }
             if done.state == MeetingState::Live && state.live_stream.automatic {
                 super::live_stream::start_automatically(state, caller, &done).await;
             }

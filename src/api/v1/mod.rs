@@ -10,6 +10,7 @@ mod composite_page;
 mod documents;
 mod endpoints;
 mod live;
+mod live_sip;
 mod live_stream;
 pub mod meetings;
 pub mod minutes;
@@ -47,6 +48,7 @@ pub fn api() -> Api<AppState> {
     let api = meetings::add_routes(api);
     let api = live::add_routes(api);
     let api = live_stream::add_routes(api);
+    let api = live_sip::add_routes(api);
     let api = checks::add_routes(api);
     let api = quality::add_routes(api);
     let api = agenda::add_routes(api);
@@ -152,6 +154,7 @@ impl From<EndpointError> for ApiError {
             EndpointError::Unknown(_) => ApiError::not_found("unknown_endpoint", e.to_string()),
             EndpointError::Invalid { field, .. } => ApiError::invalid(field, e.to_string()),
             EndpointError::BindingOrder { .. } => ApiError::invalid("on", e.to_string()),
+            EndpointError::NotSip(_) => ApiError::conflict("not_sip_room", e.to_string()),
         }
     }
 }

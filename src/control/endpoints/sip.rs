@@ -90,14 +90,23 @@ impl Endpoints {
         if exists.is_none() {
             return Err(EndpointError::Unknown(id.to_string()));
         }
+        // A new password keeps the room's fixed address.
+        let fixed: Option<String> = sqlx::query_scalar(
+            "SELECT fixed_addr FROM endpoint_sip_accounts WHERE endpoint_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .ctx("issuing a sip password")?
+        .flatten();
         sqlx::query("DELETE FROM endpoint_sip_accounts WHERE endpoint_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await
             .ctx("issuing a sip password")?;
         sqlx::query(
-            "INSERT INTO endpoint_sip_accounts (endpoint_id, sip_user, realm, ha1_md5, ha1_sha256, issued_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO endpoint_sip_accounts (endpoint_id, sip_user, realm, ha1_md5, ha1_sha256, issued_at, fixed_addr)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(id)
         .bind(&user)
@@ -105,6 +114,7 @@ impl Endpoints {
         .bind(&md5)
         .bind(&sha)
         .bind(now_ms())
+        .bind(fixed)
         .execute(&mut *tx)
         .await
         .ctx("issuing a sip password")?;
@@ -123,16 +133,30 @@ impl Endpoints {
 
     /// The account of SIP user `user`, unless its endpoint is revoked.
     pub async fn sip_account(&self, user: &str) -> Result<Option<SipAccount>, StoreError> {
+        self.sip_account_where("a.sip_user", user).await
+    }
+
+    /// The SIP account of endpoint `id` (a SIP room), unless revoked.
+    pub async fn sip_account_of(&self, id: &str) -> Result<Option<SipAccount>, StoreError> {
+        self.sip_account_where("a.endpoint_id", id).await
+    }
+
+    async fn sip_account_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<SipAccount>, StoreError> {
         const DOING: &str = "reading a sip account";
-        let row = sqlx::query(
+        let sql = format!(
             "SELECT a.endpoint_id, a.sip_user, a.realm, a.ha1_md5, a.ha1_sha256, a.fixed_addr
              FROM endpoint_sip_accounts a JOIN endpoints e ON e.id = a.endpoint_id
-             WHERE a.sip_user = $1 AND e.revoked_at IS NULL",
-        )
-        .bind(user)
-        .fetch_optional(self.store.pool())
-        .await
-        .ctx(DOING)?;
+             WHERE {column} = $1 AND e.revoked_at IS NULL"
+        );
+        let row = sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(self.store.pool())
+            .await
+            .ctx(DOING)?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -144,5 +168,49 @@ impl Endpoints {
             ha1_sha256: row.try_get(4).ctx(DOING)?,
             fixed_addr: row.try_get(5).ctx(DOING)?,
         }))
+    }
+
+    /// Set (or with `None` clear) the fixed address dial-out calls SIP
+    /// room `id` at when it has not registered. The address is checked
+    /// before it is stored: an IP literal, optionally a user and a port.
+    pub async fn set_sip_address(
+        &self,
+        actor: &Actor,
+        id: &str,
+        address: Option<&str>,
+    ) -> Result<(), EndpointError> {
+        const DOING: &str = "setting a sip room's fixed address";
+        let address = address.map(str::trim).filter(|a| !a.is_empty());
+        if let Some(a) = address
+            && crate::sip::dialout::fixed_target(a, "x").is_none()
+        {
+            return Err(EndpointError::Invalid {
+                field: "sip_address",
+                message: format!(
+                    "sip address {a:?} is not sip:user@ip:port, ip:port or an ip address"
+                ),
+            });
+        }
+        let mut tx = self.store.begin_write().await?;
+        let done =
+            sqlx::query("UPDATE endpoint_sip_accounts SET fixed_addr = $1 WHERE endpoint_id = $2")
+                .bind(address)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .ctx(DOING)?;
+        if done.rows_affected() == 0 {
+            return Err(EndpointError::NotSip(id.to_string()));
+        }
+        audit::append(
+            &mut tx,
+            actor,
+            "endpoint.sip_address",
+            &target(id),
+            &json!({ "sip_address": address }),
+        )
+        .await?;
+        tx.commit().await.ctx(DOING)?;
+        Ok(())
     }
 }

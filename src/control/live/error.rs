@@ -39,6 +39,10 @@ pub enum LiveError {
     NotInLobby(String),
     #[error("connection {0} is not a console, player or publisher of this meeting")]
     UnknownConnection(ParticipantId),
+    #[error("endpoint {0:?} is already connected")]
+    AlreadyConnected(String),
+    #[error("endpoint {0:?} was removed from the meeting; re-admit it before calling it")]
+    Barred(String),
 }
 
 impl LiveError {
@@ -61,6 +65,8 @@ impl LiveError {
             LiveError::NotARelay(_) => "not_a_relay",
             LiveError::NotInLobby(_) => "not_in_lobby",
             LiveError::UnknownConnection(_) => "unknown_connection",
+            LiveError::AlreadyConnected(_) => "already_connected",
+            LiveError::Barred(_) => "removed",
         }
     }
 }

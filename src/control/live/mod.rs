@@ -60,6 +60,7 @@ pub mod relay;
 mod roll_call;
 mod scan;
 mod scene;
+mod sip_call;
 mod snapshot;
 mod stage;
 mod stream;
@@ -135,6 +136,8 @@ pub enum Effect {
     Stream(Option<StreamOrder>),
     /// To the consoles' event stream.
     Event(LiveEvent),
+    /// To the SIP listener: call this SIP room (dial-out, "Gọi lại").
+    SipCall(String),
 }
 
 /// The live stream as the composer must run it.

@@ -49,6 +49,24 @@ impl Baresip {
         Self::start_with(dir, user, password, registrar, port, tone_hz, false)
     }
 
+    /// A codec that registers with `registrar` and answers every call by
+    /// itself (a room codec on auto-answer), for dial-out.
+    pub fn start_registered(
+        dir: &Path,
+        user: &str,
+        password: &str,
+        registrar: &str,
+        port: u16,
+    ) -> Baresip {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(
+            dir.join("accounts"),
+            format!("<sip:{user}@{registrar}>;auth_pass={password};answermode=auto\n"),
+        )
+        .unwrap();
+        Self::start_with(dir, user, password, registrar, port, 440.0, false)
+    }
+
     /// With `video`: H.264 (avcodec, Debian `baresip-ffmpeg`) from a
     /// synthetic source; what it receives is counted in its status line.
     pub fn start_with(
@@ -81,11 +99,15 @@ impl Baresip {
             },
         );
         std::fs::write(dir.join("config"), config).unwrap();
-        std::fs::write(
-            dir.join("accounts"),
-            format!("<sip:{user}@{registrar}>;auth_pass={password};regint=0\n"),
-        )
-        .unwrap();
+        // A dialling codec does not register (`start_registered` wrote
+        // its own account line first).
+        if !dir.join("accounts").exists() {
+            std::fs::write(
+                dir.join("accounts"),
+                format!("<sip:{user}@{registrar}>;auth_pass={password};regint=0\n"),
+            )
+            .unwrap();
+        }
         let child = Command::new("baresip")
             .args(["-4", "-n", "127.0.0.1", "-f"])
             .arg(dir)

@@ -1,0 +1,479 @@
+//! Dial-out's IO, driven by the listener's task: each order becomes
+//! attempts; an attempt checks the meeting still runs and the room is not
+//! in it, finds the codec (its registration, else its fixed address),
+//! admits it through `conference::admit` as a dial-in call would be,
+//! binds the call's RTP ports, sends our INVITE (`uac`) and, on a 2xx,
+//! starts the very same `call` a dial-in codec gets. A failure is retried
+//! on `dialout`'s schedule; every change is a `sip_call` event for the
+//! consoles' wall.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::call::{self, CallSetup};
+use super::config::SipConfig;
+use super::dialog::{DialogId, Dialogs};
+use super::dialout::{self, CallState, DialOrder, Dialer, RING_TIMEOUT};
+use super::message::{Message, Method, StartLine};
+use super::uac::{ClientInvite, UacEvent};
+use super::uas::{CallHandle, Uas, new_branch, new_tag};
+use crate::conference::{Admission, Conference, Credential};
+use crate::control::endpoints::Endpoints;
+use crate::control::meetings::{MeetingState, Meetings};
+use crate::media::Role;
+
+/// Bytes to send, and where.
+pub type Sends = Vec<(SocketAddr, Vec<u8>)>;
+type Key = (String, String); // (meeting, endpoint)
+
+struct Dial {
+    attempt: u32,
+    /// When the next attempt starts (`None` while one is under way).
+    retry_at: Option<Instant>,
+}
+
+/// What a 2xx needs to become a call: made before the INVITE went out.
+struct Pending {
+    socks: [UdpSocket; 4],
+    admission: Admission,
+    name: String,
+    offer: String,
+}
+
+struct Invite {
+    key: Key,
+    txn: ClientInvite,
+    peer: SocketAddr,
+    reliable: bool,
+    ring_until: Instant,
+    ringing: bool,
+    /// Cancelled (rang too long): a late 2xx is ACKed and hung up.
+    abandoned: bool,
+    pending: Option<Pending>,
+}
+
+pub struct Outbound {
+    conference: Conference,
+    cfg: SipConfig,
+    dialer: Dialer,
+    ended_tx: mpsc::Sender<DialogId>,
+    dials: HashMap<Key, Dial>,
+    invites: HashMap<String, Invite>,
+    connected: HashMap<DialogId, Key>,
+}
+
+impl Outbound {
+    pub fn new(
+        conference: Conference,
+        cfg: SipConfig,
+        dialer: Dialer,
+        ended_tx: mpsc::Sender<DialogId>,
+    ) -> Outbound {
+        Outbound {
+            conference,
+            cfg,
+            dialer,
+            ended_tx,
+            dials: HashMap::new(),
+            invites: HashMap::new(),
+            connected: HashMap::new(),
+        }
+    }
+
+    /// Queue the attempts an order asks for (they start at the next poll).
+    pub async fn order(&mut self, order: DialOrder) {
+        let now = Instant::now();
+        let keys = match order {
+            DialOrder::Room { meeting, endpoint } => vec![(meeting, endpoint)],
+            DialOrder::Meeting(meeting) => self.sip_rooms_of(&meeting).await,
+        };
+        for key in keys {
+            let busy = self
+                .invites
+                .values()
+                .any(|i| i.key == key && !i.txn.is_final())
+                || self.connected.values().any(|k| *k == key);
+            if !busy {
+                self.dials.insert(
+                    key,
+                    Dial {
+                        attempt: 0,
+                        retry_at: Some(now),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The meeting's planned rooms that have a SIP account.
+    async fn sip_rooms_of(&self, meeting: &str) -> Vec<Key> {
+        let meetings = Meetings::new(self.conference.store().clone());
+        let Ok(m) = meetings.get(meeting).await else {
+            return Vec::new();
+        };
+        let Ok(planned) = meetings.participants_of(&m).await else {
+            return Vec::new();
+        };
+        let eps = Endpoints::new(self.conference.store().clone());
+        let mut out = Vec::new();
+        let now = Instant::now();
+        for p in planned {
+            // Only rooms we can reach: registered, or with a fixed address.
+            if let Ok(Some(a)) = eps.sip_account_of(&p.endpoint_id).await
+                && (self.dialer.registered(&a.endpoint_id, now).is_some()
+                    || a.fixed_addr
+                        .as_deref()
+                        .and_then(|f| dialout::fixed_target(f, &a.user))
+                        .is_some())
+            {
+                out.push((meeting.to_owned(), p.endpoint_id));
+            }
+        }
+        out
+    }
+
+    pub fn next_timeout(&self) -> Option<Instant> {
+        let retries = self.dials.values().filter_map(|d| d.retry_at);
+        let invites = self.invites.values().flat_map(|i| {
+            [
+                i.txn.next_timeout(),
+                (!i.txn.is_final()).then_some(i.ring_until),
+            ]
+        });
+        retries.chain(invites.flatten()).min()
+    }
+
+    /// Timers: retransmissions, calls that rang too long, no answer at
+    /// all, and attempts due.
+    pub async fn poll(&mut self, now: Instant, via: &str, contact: &str) -> Sends {
+        let mut out = Vec::new();
+        let mut failed = Vec::new();
+        for (branch, inv) in &mut self.invites {
+            if !inv.txn.is_final() && !inv.abandoned && now >= inv.ring_until {
+                inv.abandoned = true;
+                if let Some(c) = inv.txn.cancel(now) {
+                    out.push((inv.peer, c));
+                }
+            }
+            let (sends, ev) = inv.txn.poll(now);
+            out.extend(sends.into_iter().map(|b| (inv.peer, b)));
+            if ev == Some(UacEvent::TimedOut) {
+                failed.push((branch.clone(), inv.key.clone()));
+            }
+        }
+        for (branch, key) in failed {
+            self.invites.remove(&branch);
+            self.fail(now, &key, 408, dialout::reason(408)).await;
+        }
+        self.invites.retain(|_, i| !i.txn.is_terminated());
+        let due: Vec<Key> = self
+            .dials
+            .iter()
+            .filter(|(_, d)| d.retry_at.is_some_and(|at| now >= at))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            if let Some(send) = self.attempt(now, &key, via, contact).await {
+                out.push(send);
+            }
+        }
+        out
+    }
+
+    /// A response that came to the listener: its INVITE's transaction.
+    pub async fn response(
+        &mut self,
+        now: Instant,
+        resp: &Message,
+        dialogs: &mut Dialogs,
+        uas: &mut Uas,
+    ) -> Sends {
+        let Some(inv) = resp.branch().and_then(|b| self.invites.get_mut(b)) else {
+            return Vec::new(); // the answer to one of our BYEs, or stray
+        };
+        let (ev, sends) = inv.txn.receive(now, resp);
+        let peer = inv.peer;
+        let mut out: Sends = sends.into_iter().map(|b| (peer, b)).collect();
+        let key = inv.key.clone();
+        match ev {
+            Some(UacEvent::Provisional(180 | 183)) if !inv.ringing => {
+                inv.ringing = true;
+                self.announce(&key, &CallState::Ringing).await;
+            }
+            Some(UacEvent::Rejected(code, _)) => {
+                // Our own CANCEL's 487 means the codec rang unanswered.
+                let code = if code == 487 && inv.abandoned {
+                    408
+                } else {
+                    code
+                };
+                self.fail(now, &key, code, dialout::reason(code)).await;
+            }
+            Some(UacEvent::Answered(ok)) => {
+                let (abandoned, pending) = (inv.abandoned, inv.pending.take());
+                let invite = inv.txn.invite().clone();
+                let reliable = inv.reliable;
+                let Some(id) = dialogs.insert_uac(now, &invite, &ok, peer, reliable) else {
+                    self.fail(now, &key, 503, dialout::reason(503)).await;
+                    return out;
+                };
+                let started = match (abandoned, pending) {
+                    (false, Some(p)) => self.start_call(&key, id.clone(), &ok, p).await,
+                    _ => Err(408),
+                };
+                match started {
+                    Ok(handle) => {
+                        uas.keep_call(id.clone(), handle, peer);
+                        self.dials.remove(&key);
+                        self.connected.insert(id, key.clone());
+                        self.announce(&key, &CallState::Connected).await;
+                    }
+                    Err(code) => {
+                        if let Some((to, bye)) =
+                            dialogs.hang_up(&id, &uas.via_host(), &new_branch())
+                        {
+                            out.push((to, bye.to_bytes()));
+                        }
+                        self.fail(now, &key, code, dialout::reason(code)).await;
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// A dialled call ended (BYE either way, the room removed).
+    pub async fn call_ended(&mut self, id: &DialogId) {
+        if let Some(key) = self.connected.remove(id) {
+            self.announce(&key, &CallState::Ended).await;
+        }
+    }
+
+    async fn start_call(
+        &self,
+        key: &Key,
+        dialog: DialogId,
+        ok: &Message,
+        p: Pending,
+    ) -> Result<CallHandle, u16> {
+        let neg = super::offer::read_answer(&ok.body).map_err(|_| 488u16)?;
+        let setup = CallSetup {
+            conference: self.conference.clone(),
+            meeting: key.0.clone(),
+            name: p.name,
+            admission: p.admission,
+            neg,
+            bind_ip: self.bind_ip(),
+            ports: (self.cfg.rtp_port_min, self.cfg.rtp_port_max),
+            dialog,
+            ended: self.ended_tx.clone(),
+            socks: Some(p.socks),
+        };
+        match call::start(setup).await {
+            Ok(c) => Ok(CallHandle::new(c, p.offer)),
+            Err(e) => {
+                tracing::warn!(meeting = %key.0, endpoint = %key.1, error = %e, "sip: dialled call not started");
+                Err(500)
+            }
+        }
+    }
+
+    fn bind_ip(&self) -> std::net::IpAddr {
+        self.cfg.udp_listen.map_or(self.cfg.public_ip(), |a| a.ip())
+    }
+
+    /// One attempt: the INVITE to send, or nothing (done, or failed).
+    async fn attempt(
+        &mut self,
+        now: Instant,
+        key: &Key,
+        via: &str,
+        contact: &str,
+    ) -> Option<(SocketAddr, Vec<u8>)> {
+        let (meeting, endpoint) = key;
+        let attempt = {
+            let d = self.dials.get_mut(key)?;
+            d.attempt += 1;
+            d.retry_at = None;
+            d.attempt
+        };
+        let store = self.conference.store().clone();
+        let m = match Meetings::new(store.clone()).get(meeting).await {
+            Ok(m) if matches!(m.state, MeetingState::Open | MeetingState::Live) => m,
+            _ => {
+                self.dials.remove(key); // the meeting ended: stop calling
+                return None;
+            }
+        };
+        if let Some(room) = self.conference.live().get(meeting)
+            && room.read(|l| l.participant_of(endpoint).is_some()).await
+        {
+            self.dials.remove(key); // it joined (dialled in, say)
+            return None;
+        }
+        let Ok(Some(account)) = Endpoints::new(store).sip_account_of(endpoint).await else {
+            self.dials.remove(key);
+            return None;
+        };
+        let target = self
+            .dialer
+            .registered(endpoint, now)
+            .map(|r| (r.addr, r.contact, r.reliable))
+            .or_else(|| {
+                let fixed = account.fixed_addr.as_deref()?;
+                dialout::fixed_target(fixed, &account.user).map(|(a, u)| (a, u, false))
+            });
+        let Some((peer, uri, reliable)) = target else {
+            let why = "Thiết bị chưa đăng ký và không có địa chỉ cố định (480)".to_owned();
+            self.fail(now, key, 480, why).await;
+            return None;
+        };
+        let cred = Credential::SipEndpoint(endpoint);
+        let admission = match self
+            .conference
+            .admit(meeting, cred, Role::Room, Some(peer.ip()))
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::info!(%meeting, %endpoint, error = %e, "sip: dial-out not admitted");
+                let why = "Hội nghị không nhận phòng này (403)".to_owned();
+                self.fail(now, key, 403, why).await;
+                return None;
+            }
+        };
+        let socks = match call::bind_block(
+            self.bind_ip(),
+            (self.cfg.rtp_port_min, self.cfg.rtp_port_max),
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "sip: no ports to dial out");
+                self.fail(now, key, 503, dialout::reason(503)).await;
+                return None;
+            }
+        };
+        let audio_port = socks[0].local_addr().ok()?.port();
+        let offer = super::offer::offer(
+            self.cfg.public_ip(),
+            audio_port,
+            audio_port + 2,
+            rand::random::<u32>().into(),
+        );
+        let number = m.sip_dial_in.clone().unwrap_or_else(|| "diemcau".into());
+        let invite = invite(
+            &uri,
+            via,
+            contact,
+            &number,
+            &self.cfg.public_ip().to_string(),
+            reliable,
+            offer.clone(),
+        );
+        let branch = invite.branch().unwrap_or_default().to_owned();
+        let (txn, bytes) = ClientInvite::new(now, invite, reliable, via);
+        let name = admission
+            .name
+            .clone()
+            .unwrap_or_else(|| account.user.clone());
+        self.invites.insert(
+            branch,
+            Invite {
+                key: key.clone(),
+                txn,
+                peer,
+                reliable,
+                ring_until: now + RING_TIMEOUT,
+                ringing: false,
+                abandoned: false,
+                pending: Some(Pending {
+                    socks,
+                    admission,
+                    name,
+                    offer,
+                }),
+            },
+        );
+        tracing::info!(%meeting, %endpoint, %peer, attempt, "sip: dialling");
+        self.announce(key, &CallState::Calling { attempt }).await;
+        Some((peer, bytes))
+    }
+
+    /// An attempt failed: the next one is planned if it may help.
+    async fn fail(&mut self, now: Instant, key: &Key, status: u16, reason: String) {
+        let mut retry_in_s = None;
+        if let Some(d) = self.dials.get_mut(key) {
+            match dialout::retry_wait(d.attempt + 1).filter(|_| dialout::retry_helps(status)) {
+                Some(w) => {
+                    d.retry_at = Some(now + w);
+                    retry_in_s = Some(w.as_secs());
+                }
+                None => {
+                    self.dials.remove(key);
+                }
+            }
+        }
+        tracing::info!(meeting = %key.0, endpoint = %key.1, status, ?retry_in_s, "sip: dial-out failed");
+        let state = CallState::Failed {
+            status,
+            reason,
+            retry_in_s,
+        };
+        self.announce(key, &state).await;
+    }
+
+    async fn announce(&self, (meeting, endpoint): &Key, state: &CallState) {
+        self.conference
+            .live()
+            .announce(meeting, dialout::event(endpoint, state))
+            .await;
+    }
+}
+
+/// Our INVITE to `uri`: from the meeting's number (what the codec shows
+/// as the caller), a new Call-ID, tag and branch, and our offer.
+fn invite(
+    uri: &str,
+    via: &str,
+    contact: &str,
+    number: &str,
+    host: &str,
+    reliable: bool,
+    sdp: String,
+) -> Message {
+    let transport = if reliable { "TCP" } else { "UDP" };
+    let mut m = Message {
+        start: StartLine::Request {
+            method: Method::Invite,
+            uri: uri.to_owned(),
+        },
+        headers: Vec::new(),
+        body: sdp.into_bytes(),
+    };
+    m.push_header(
+        "via",
+        format!("SIP/2.0/{transport} {via};branch={};rport", new_branch()),
+    );
+    m.push_header("max-forwards", "70");
+    m.push_header(
+        "from",
+        format!(
+            "\"diemcau {number}\" <sip:{number}@{host}>;tag={}",
+            new_tag()
+        ),
+    );
+    m.push_header("to", format!("<{uri}>"));
+    m.push_header("call-id", format!("{:016x}@{host}", rand::random::<u64>()));
+    m.push_header("cseq", "1 INVITE");
+    m.push_header("contact", contact);
+    m.push_header("allow", super::uas::ALLOW);
+    m.push_header("content-type", "application/sdp");
+    m
+}
