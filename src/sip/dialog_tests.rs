@@ -132,3 +132,57 @@ fn the_dialog_table_is_capped() {
         );
     }
 }
+
+/// A dialled call (dial-out): the fixture INVITE is ours, the codec
+/// answered with tag "cal" and its Contact.
+fn dialled(now: Instant) -> (Dialogs, DialogId) {
+    let mut d = Dialogs::default();
+    let inv = invite();
+    let mut ok = Message::response_to(&inv, 200, "OK", Some("cal"));
+    ok.push_header("contact", "<sip:codec@127.0.0.1:5099>");
+    let ok = Message::parse(&ok.to_bytes()).unwrap();
+    let id = d.insert_uac(now, &inv, &ok, peer(), false).unwrap();
+    (d, id)
+}
+
+#[test]
+fn a_dialled_call_s_dialog_takes_the_codec_s_bye_and_ours_goes_to_its_contact() {
+    let now = Instant::now();
+    let (mut d, id) = dialled(now);
+    assert_eq!(
+        (id.local_tag.as_str(), id.remote_tag.as_str()),
+        ("1928301774", "cal")
+    );
+    // Our BYE: to the codec's Contact, From us, To them, the next CSeq.
+    let (to, bye) = d.hang_up(&id, "127.0.0.1:5060", "z9hG4bKbye").unwrap();
+    assert_eq!(to, peer());
+    assert_eq!(
+        bye.start,
+        StartLine::Request {
+            method: Method::Bye,
+            uri: "sip:codec@127.0.0.1:5099".into()
+        }
+    );
+    assert_eq!(bye.from_tag(), Some("1928301774"));
+    assert_eq!(bye.to_tag(), Some("cal"));
+    assert_eq!(bye.cseq(), Some((314160, Method::Bye)));
+    // The codec's BYE names our tag as its To: it ends the dialog.
+    let (mut d, _) = dialled(now);
+    let raw = "BYE sip:diemcau@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKcb1\r\n\
+               From: <sip:codec@127.0.0.1>;tag=cal\r\nTo: <sip:room-a@127.0.0.1>;tag=1928301774\r\n\
+               Call-ID: a84b4c76e66710@pc33\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(
+        d.receive(now, &Message::parse(raw.as_bytes()).unwrap()),
+        InDialog::Bye
+    );
+    assert!(d.is_empty());
+}
+
+#[test]
+fn a_dialled_call_without_session_timers_is_not_ended_by_them_within_the_day() {
+    let now = Instant::now();
+    let (mut d, _) = dialled(now);
+    let due = d.poll(now + Duration::from_secs(3 * 3600), "127.0.0.1:5060");
+    assert!(due.ended.is_empty() && due.transmit.is_empty());
+    assert_eq!(d.len(), 1);
+}

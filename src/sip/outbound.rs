@@ -87,16 +87,19 @@ impl Outbound {
     /// Queue the attempts an order asks for (they start at the next poll).
     pub async fn order(&mut self, order: DialOrder) {
         let now = Instant::now();
-        let keys = match order {
-            DialOrder::Room { meeting, endpoint } => vec![(meeting, endpoint)],
-            DialOrder::Meeting(meeting) => self.sip_rooms_of(&meeting).await,
+        // An operator's order starts a fresh set of attempts; the meeting's
+        // (it opened, went live) leaves rooms already being retried alone.
+        let (keys, fresh) = match order {
+            DialOrder::Room { meeting, endpoint } => (vec![(meeting, endpoint)], true),
+            DialOrder::Meeting(meeting) => (self.sip_rooms_of(&meeting).await, false),
         };
         for key in keys {
             let busy = self
                 .invites
                 .values()
                 .any(|i| i.key == key && !i.txn.is_final())
-                || self.connected.values().any(|k| *k == key);
+                || self.connected.values().any(|k| *k == key)
+                || (!fresh && self.dials.contains_key(&key));
             if !busy {
                 self.dials.insert(
                     key,

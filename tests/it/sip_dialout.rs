@@ -278,6 +278,9 @@ fn a_busy_codec_at_a_fixed_address_is_called_again_and_joins_on_the_retry() {
         let answer = tmp.path().join("answer.xml");
         std::fs::write(&busy, BUSY).unwrap();
         std::fs::write(&answer, ANSWER).unwrap();
+        // What the consoles' wall hears about the call.
+        let room = w.srv.server.state().live.get(&id).expect("the live room");
+        let (_, mut events) = room.subscribe(0).await;
         let mut sipp = Sipp::uas(&busy, 5190);
         std::thread::sleep(Duration::from_millis(300));
         let r = op
@@ -294,6 +297,26 @@ fn a_busy_codec_at_a_fixed_address_is_called_again_and_joins_on_the_retry() {
         let mut sipp = Sipp::uas(&answer, 5190);
         wait_connected(&w, &id, &ea, true).await;
         sipp.stop();
+        let mut states = Vec::new();
+        while let Ok(ev) = events.try_recv() {
+            let v: Value = serde_json::from_str(&ev).unwrap();
+            if v["type"] == "sip_call" && v["endpoint_id"] == ea.as_str() {
+                states.push(v);
+            }
+        }
+        let names: Vec<&str> = states
+            .iter()
+            .map(|v| v["state"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["calling", "failed", "calling", "ringing", "connected"],
+            "{states:?}"
+        );
+        assert_eq!(states[1]["status"], 486);
+        assert_eq!(states[1]["reason"], "Máy bận (486)");
+        assert_eq!(states[1]["retry_in_s"], 5);
+        assert_eq!(states[2]["attempt"], 2);
     }));
 }
 
