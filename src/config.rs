@@ -376,7 +376,9 @@ pub struct LiveStreamConfig {
     pub fps: u32,
     /// H.264 target bitrate, kbit/s.
     pub kbps: u32,
-    /// HLS segment length, seconds: viewers are about three behind live.
+    /// HLS segment length, seconds, and the keyframe interval: players
+    /// start three segments behind live, so 1 s keeps viewers about 3.3 s
+    /// behind the hall (BENCHMARKS §14b).
     pub segment_s: u32,
 }
 
@@ -388,7 +390,7 @@ impl Default for LiveStreamConfig {
             height: 720,
             fps: 25,
             kbps: 2000,
-            segment_s: 2,
+            segment_s: 1,
         }
     }
 }
