@@ -4,6 +4,10 @@
 //! per output picture, at 720p30 and 1080p15, for 1 to 8 inputs at 360p
 //! (the layer a 1+7 tile needs: the stage tile of 720p is 960×540, the
 //! small ones 320×180). CPU share of one core = time per picture × fps.
+//! Each configuration runs in a child process of its own, so its memory is
+//! its own: the peak resident set over its run less the set before its
+//! output was made (the decoders, the scene, the encoder and what they
+//! allocate while working).
 //!
 //! Run: `cargo bench --bench compose` (needs ffmpeg, as the tests do).
 
@@ -94,28 +98,122 @@ fn run(width: u32, height: u32, fps: u32, inputs: usize, frames: &[Vec<u8>]) -> 
     c
 }
 
-fn main() {
+/// A line of `/proc/self/status`, in bytes.
+fn status_bytes(key: &str) -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap()
+        * 1024
+}
+
+/// The child: one configuration, its figures on one line.
+fn one(args: &[String]) {
+    let n: Vec<u32> = args.iter().map(|a| a.parse().unwrap()).collect();
+    let (w, h, fps, inputs) = (n[0], n[1], n[2], n[3] as usize);
     let frames = clip(640, 360);
-    println!("per output picture (ms) and share of one core at the output's rate");
+    let before = status_bytes("VmRSS:");
+    let c = run(w, h, fps, inputs, &frames);
+    let peak = status_bytes("VmHWM:");
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0 / f64::from(c.pictures);
+    let total = ms(c.decode) + ms(c.draw) + ms(c.encode);
     println!(
-        "{:<10} {:>6} {:>10} {:>8} {:>8} {:>8} {:>9}",
-        "output", "inputs", "decode", "draw", "encode", "total", "core %"
+        "{:<10} {:>6} {:>10.2} {:>8.2} {:>8.2} {:>8.2} {:>8.1}% {:>8.1}",
+        format!("{h}p{fps}"),
+        inputs,
+        ms(c.decode),
+        ms(c.draw),
+        ms(c.encode),
+        total,
+        total * f64::from(fps) / 10.0,
+        peak.saturating_sub(before) as f64 / f64::from(1 << 20)
     );
-    for (w, h, fps) in [(1280, 720, 30), (1920, 1080, 15)] {
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--one") {
+        return one(&args[i + 1..i + 5]);
+    }
+    clip(640, 360);
+    println!("per output picture (ms), share of one core at the output's rate, memory (MiB)");
+    println!(
+        "{:<10} {:>6} {:>10} {:>8} {:>8} {:>8} {:>9} {:>8}",
+        "output", "inputs", "decode", "draw", "encode", "total", "core %", "MiB"
+    );
+    let me = std::env::current_exe().unwrap();
+    for (w, h, fps) in [(1280u32, 720u32, 30u32), (1920, 1080, 15)] {
         for inputs in [1usize, 2, 4, 8] {
-            let c = run(w, h, fps, inputs, &frames);
-            let ms = |d: Duration| d.as_secs_f64() * 1000.0 / f64::from(c.pictures);
-            let total = ms(c.decode) + ms(c.draw) + ms(c.encode);
-            println!(
-                "{:<10} {:>6} {:>10.2} {:>8.2} {:>8.2} {:>8.2} {:>8.1}%",
-                format!("{h}p{fps}"),
-                inputs,
-                ms(c.decode),
-                ms(c.draw),
-                ms(c.encode),
-                total,
-                total * f64::from(fps) / 10.0
-            );
+            let ok = Command::new(&me)
+                .arg("--one")
+                .args([
+                    w.to_string(),
+                    h.to_string(),
+                    fps.to_string(),
+                    inputs.to_string(),
+                ])
+                .status()
+                .unwrap();
+            assert!(ok.success(), "{h}p{fps} with {inputs} inputs");
         }
     }
+    page();
+}
+
+/// The presenter layout's page: an A4 page of text and a table drawn at
+/// the 720p page tile's size, as on every page turn.
+fn page() {
+    let mut content = String::from("BT /F1 11 Tf 56 790 Td 14 TL ");
+    for i in 0..48 {
+        content.push_str(&format!(
+            "(Dong {i}: Bao cao tinh hinh thuc hien Nghi quyet ve chuyen doi so cap xa) '\n"
+        ));
+    }
+    content.push_str("ET 0.5 w ");
+    for r in 0..12 {
+        content.push_str(&format!("56 {} 483 14 re S ", 80 + r * 14));
+    }
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_string(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Times-Roman >>".to_string(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(b"xref\n0 6\n0000000000 65535 f \n");
+    for o in offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!("trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+    );
+    let (w, h) = Layout::Presenter
+        .page_tile(1280, 720)
+        .map(|r| (r.w, r.h))
+        .unwrap();
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        std::hint::black_box(diemcau::compose::page::render_page(&pdf, 1, w, h).unwrap());
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "presenter page (A4, 48 lines of text and a table) drawn at {w}x{h}: {:.1} ms median, {:.1} ms max of 20",
+        times[10].as_secs_f64() * 1000.0,
+        times[19].as_secs_f64() * 1000.0
+    );
 }

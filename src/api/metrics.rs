@@ -173,6 +173,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "# HELP diemcau_rooms Live rooms.\n# TYPE diemcau_rooms gauge\ndiemcau_rooms {}",
         rooms.len()
     );
+    let _ = writeln!(
+        out,
+        "# HELP diemcau_live_stream_segment_bytes Bytes of live-stream segments held: the windows, and segments still being sent to slow viewers.\n# TYPE diemcau_live_stream_segment_bytes gauge\ndiemcau_live_stream_segment_bytes {}\n\
+         # HELP diemcau_compose_packets_dropped_total Tapped packets the composer could not take in time.\n# TYPE diemcau_compose_packets_dropped_total counter\ndiemcau_compose_packets_dropped_total {}",
+        crate::compose::hls::segment_bytes_held(),
+        state.composer.dropped()
+    );
     type Field = (
         &'static str,
         &'static str,

@@ -5,6 +5,7 @@
 //! queue of its own.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
@@ -14,9 +15,46 @@ use super::fmp4::{self, Run, Sample};
 /// the end (≈ 6 s behind live with 2 s segments); older ones are dropped.
 pub const WINDOW: usize = 6;
 
+/// Bytes of segments alive in this process: in a window, or still being
+/// sent to a viewer after the window dropped them. What a slow viewer can
+/// cost is one segment for as long as it reads; this gauge (in /metrics)
+/// is how the soak test sees that it stays bounded.
+static SEGMENT_BYTES_HELD: AtomicU64 = AtomicU64::new(0);
+
+pub fn segment_bytes_held() -> u64 {
+    SEGMENT_BYTES_HELD.load(Ordering::Relaxed)
+}
+
+/// A segment's bytes, counted in [`SEGMENT_BYTES_HELD`] until the last
+/// `Bytes` sharing them is dropped.
+struct Held(Vec<u8>);
+
+impl Held {
+    fn bytes(data: Vec<u8>) -> Bytes {
+        SEGMENT_BYTES_HELD.fetch_add(data.len() as u64, Ordering::Relaxed);
+        Bytes::from_owner(Held(data))
+    }
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        SEGMENT_BYTES_HELD.fetch_sub(self.0.len() as u64, Ordering::Relaxed);
+    }
+}
+
 pub struct Segment {
     pub sequence: u64,
     pub duration_s: f64,
+    /// Wall-clock time its first picture was composed, ms since the Unix
+    /// epoch: the playlist's `EXT-X-PROGRAM-DATE-TIME`, so a player (and
+    /// the soak test) can tell how far behind live it plays.
+    pub program_ms: u64,
     pub data: Bytes,
 }
 
@@ -57,8 +95,10 @@ impl Stream {
         );
         for s in &self.segments {
             p.push_str(&format!(
-                "#EXTINF:{:.3},\n{}.m4s\n",
-                s.duration_s, s.sequence
+                "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{:.3},\n{}.m4s\n",
+                program_date_time(s.program_ms),
+                s.duration_s,
+                s.sequence
             ));
         }
         if self.ended {
@@ -82,6 +122,22 @@ impl Stream {
     }
 }
 
+/// `ms` since the epoch as ISO 8601 in UTC with milliseconds (RFC 8216
+/// §4.3.2.6).
+fn program_date_time(ms: u64) -> String {
+    let t = time::OffsetDateTime::UNIX_EPOCH + time::Duration::milliseconds(ms as i64);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
 /// Builds segments from encoded samples.
 pub struct Segmenter {
     video: Vec<Sample>,
@@ -93,6 +149,8 @@ pub struct Segmenter {
     audio_time: u64,
     sequence: u64,
     target_s: u32,
+    /// Wall clock of the open segment's first picture.
+    open_ms: u64,
 }
 
 impl Segmenter {
@@ -106,6 +164,7 @@ impl Segmenter {
             audio_time: 0,
             sequence: 0,
             target_s,
+            open_ms: 0,
         }
     }
 
@@ -113,10 +172,16 @@ impl Segmenter {
         (self.video_time - self.video_base) as f64 / f64::from(fmp4::VIDEO_TIMESCALE)
     }
 
-    /// One encoded picture lasting `duration` (90 kHz). A keyframe after
-    /// the target length closes the open segment first, so every segment
-    /// starts with one.
-    pub fn video(&mut self, data: Vec<u8>, duration: u32, keyframe: bool) -> Option<Segment> {
+    /// One encoded picture lasting `duration` (90 kHz), composed at
+    /// `wall_ms` (ms since the epoch). A keyframe after the target length
+    /// closes the open segment first, so every segment starts with one.
+    pub fn video(
+        &mut self,
+        data: Vec<u8>,
+        duration: u32,
+        keyframe: bool,
+        wall_ms: u64,
+    ) -> Option<Segment> {
         let cut = if keyframe
             && !self.video.is_empty()
             && self.open_video_s() >= f64::from(self.target_s)
@@ -130,6 +195,9 @@ impl Segmenter {
             self.video_base += u64::from(duration);
             self.video_time += u64::from(duration);
             return cut;
+        }
+        if self.video.is_empty() {
+            self.open_ms = wall_ms;
         }
         self.video.push(Sample {
             data,
@@ -170,7 +238,8 @@ impl Segmenter {
         let s = Segment {
             sequence: self.sequence,
             duration_s,
-            data: Bytes::from(data),
+            program_ms: self.open_ms,
+            data: Held::bytes(data),
         };
         self.sequence += 1;
         self.video_base = self.video_time;
@@ -203,7 +272,8 @@ mod tests {
         // 15 fps, a keyframe every second: segments of 2 s.
         for i in 0..15 * 20 {
             seg.audio(vec![0; 40], 960 * 2);
-            if let Some(s) = seg.video(vec![1; 100], 6000, i % 15 == 0) {
+            if let Some(s) = seg.video(vec![1; 100], 6000, i % 15 == 0, 1_700_000_000_000 + i * 66)
+            {
                 assert!((s.duration_s - 2.0).abs() < 1e-9, "{}", s.duration_s);
                 publish(&mut stream, s);
             }
@@ -213,18 +283,48 @@ mod tests {
         assert!(p.contains("#EXT-X-MEDIA-SEQUENCE:3\n"), "{p}");
         assert!(p.contains("#EXT-X-MAP:URI=\"init.mp4\""));
         assert!(p.contains("#EXTINF:2.000,\n8.m4s\n"), "{p}");
+        // Segment 8 starts at picture 240, composed 240 × 66 ms after the
+        // first: 2023-11-14T22:13:20Z + 15.84 s.
+        assert!(
+            p.contains("#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:35.840Z\n#EXTINF:2.000,\n8.m4s"),
+            "{p}"
+        );
         assert!(stream.segment(8).is_some() && stream.segment(2).is_none());
     }
 
     #[test]
     fn pictures_before_the_first_keyframe_are_skipped_but_keep_time() {
         let mut seg = Segmenter::new(1);
-        assert!(seg.video(vec![1], 6000, false).is_none());
-        seg.video(vec![2], 6000, true);
+        assert!(seg.video(vec![1], 6000, false, 0).is_none());
+        seg.video(vec![2], 6000, true, 0);
         let s = seg.finish().unwrap();
         // tfdt of the first segment: one skipped picture later.
         let at = s.data.windows(4).position(|w| w == b"tfdt").unwrap();
         let base = u64::from_be_bytes(s.data[at + 8..at + 16].try_into().unwrap());
         assert_eq!(base, 6000);
+    }
+
+    // The gauge is process-wide: nextest runs each test in its own process.
+    #[test]
+    fn a_segment_a_viewer_still_reads_stays_counted_until_the_viewer_lets_go() {
+        let mut seg = Segmenter::new(1);
+        let mut stream = Stream::new(1);
+        let mut reading = None;
+        for i in 0..15 * 20 {
+            if let Some(s) = seg.video(vec![1; 1000], 6000, i % 15 == 0, 0) {
+                publish(&mut stream, s);
+                if reading.is_none() {
+                    reading = stream.segment(0);
+                }
+            }
+        }
+        let window: u64 = stream.segments.iter().map(|s| s.data.len() as u64).sum();
+        let held = reading.take().expect("the first segment");
+        assert!(stream.segment(0).is_none(), "the window moved on");
+        assert_eq!(segment_bytes_held(), window + held.len() as u64);
+        drop(held);
+        assert_eq!(segment_bytes_held(), window);
+        drop(stream);
+        assert_eq!(segment_bytes_held(), 0);
     }
 }

@@ -17,16 +17,20 @@ pub enum Layout {
     Grid2x2,
     Grid3x3,
     Grid4x4,
+    /// The page-sync document page on the left at full height, the stage
+    /// beside it, two sites under the stage.
+    Presenter,
 }
 
 impl Layout {
-    pub const ALL: [Layout; 6] = [
+    pub const ALL: [Layout; 7] = [
         Layout::Stage,
         Layout::OnePlus5,
         Layout::OnePlus7,
         Layout::Grid2x2,
         Layout::Grid3x3,
         Layout::Grid4x4,
+        Layout::Presenter,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +41,7 @@ impl Layout {
             Layout::Grid2x2 => "grid2x2",
             Layout::Grid3x3 => "grid3x3",
             Layout::Grid4x4 => "grid4x4",
+            Layout::Presenter => "presenter",
         }
     }
 
@@ -49,6 +54,7 @@ impl Layout {
             Layout::Grid2x2 => "Lưới 2×2",
             Layout::Grid3x3 => "Lưới 3×3",
             Layout::Grid4x4 => "Lưới 4×4",
+            Layout::Presenter => "Tài liệu + người nói",
         }
     }
 
@@ -66,8 +72,30 @@ impl Layout {
             Layout::Grid2x2 => grid(w, h, 2),
             Layout::Grid3x3 => grid(w, h, 3),
             Layout::Grid4x4 => grid(w, h, 4),
+            Layout::Presenter => {
+                let page = presenter_page(w, h);
+                let (x, rw) = (page.w, w - page.w);
+                let stage_h = ((rw * 9 / 16) & !1).min((h * 11 / 20) & !1);
+                let half = (rw / 2) & !1;
+                vec![
+                    Rect::new(x, 0, rw, stage_h),
+                    Rect::new(x, stage_h, half, h - stage_h),
+                    Rect::new(x + half, stage_h, rw - half, h - stage_h),
+                ]
+            }
         }
     }
+
+    /// Where the document page goes (the presenter layout only).
+    pub fn page_tile(self, w: u32, h: u32) -> Option<Rect> {
+        (self == Layout::Presenter).then(|| presenter_page(w, h))
+    }
+}
+
+/// The presenter layout's page: the left 45 % at full height, room for a
+/// portrait A4 page (0.71 wide for 1 high) on a 16:9 picture.
+fn presenter_page(w: u32, h: u32) -> Rect {
+    Rect::new(0, 0, (w * 9 / 20) & !1, h)
 }
 
 impl std::str::FromStr for Layout {
@@ -136,6 +164,7 @@ mod tests {
             (Layout::Grid2x2, 4),
             (Layout::Grid3x3, 9),
             (Layout::Grid4x4, 16),
+            (Layout::Presenter, 3),
         ] {
             let t = l.tiles(1280, 720);
             assert_eq!(t.len(), n, "{l:?}");
@@ -146,8 +175,23 @@ mod tests {
                     assert!(!overlap(a, b), "{l:?}: {a:?} and {b:?}");
                 }
             }
+            if let Some(p) = l.page_tile(1280, 720) {
+                assert!(
+                    t.iter().all(|a| !overlap(a, &p)),
+                    "{l:?}: the page is covered"
+                );
+            }
             assert_eq!(l.as_str().parse::<Layout>(), Ok(l));
         }
+    }
+
+    #[test]
+    fn the_presenter_layout_puts_the_page_left_and_the_stage_beside_it() {
+        let l = Layout::Presenter;
+        assert_eq!(l.page_tile(1280, 720), Some(Rect::new(0, 0, 576, 720)));
+        let t = l.tiles(1280, 720);
+        assert_eq!(t[0], Rect::new(576, 0, 704, 396));
+        assert_eq!(Layout::OnePlus7.page_tile(1280, 720), None);
     }
 
     #[test]

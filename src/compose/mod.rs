@@ -6,7 +6,8 @@
 //!
 //! `frame`, `layout`, `label`, `scene`, `fmp4` and `hls` are pure (the
 //! scene takes its clock from the caller); `codec` wraps libvpx and
-//! OpenH264; `service` is the thread that runs it all on the engine's taps;
+//! OpenH264; `page` draws a PDF page for the presenter layout (hayro);
+//! `service` is the thread that runs it all on the engine's taps;
 //! `screen` feeds hall screens (WHEP) through the room's engine.
 
 pub mod codec;
@@ -17,6 +18,7 @@ pub mod label;
 pub mod layers;
 pub mod layout;
 pub mod output;
+pub mod page;
 pub mod scene;
 pub mod screen;
 pub mod service;

@@ -281,6 +281,10 @@ impl Output {
         self.layout
     }
 
+    pub fn set_page(&mut self, page: Option<super::frame::Frame>) {
+        self.scene.set_page(page);
+    }
+
     pub fn set_layout(&mut self, layout: Option<Layout>) {
         self.layout = layout;
         self.fit_layout();
@@ -531,7 +535,10 @@ impl Output {
             }
         }
         let duration = fmp4::VIDEO_TIMESCALE / self.cfg.fps;
-        if let Some(seg) = self.segmenter.video(sample, duration, key) {
+        if let Some(seg) =
+            self.segmenter
+                .video(sample, duration, key, crate::store::now_ms().max(0) as u64)
+        {
             self.stats.segments += 1;
             hls::publish(&mut self.stream.lock().expect("hls lock"), seg);
         }

@@ -38,6 +38,8 @@ pub struct Scene {
     stage: Vec<u64>,
     speaker: Option<u64>,
     labels: Labels,
+    /// The page-sync document page, drawn in the presenter layout.
+    page: Option<Frame>,
 }
 
 /// Who is in which tile (for tests and the console's preview).
@@ -56,6 +58,7 @@ impl Scene {
             stage: Vec::new(),
             speaker: None,
             labels: Labels::new(),
+            page: None,
         }
     }
 
@@ -91,6 +94,12 @@ impl Scene {
 
     pub fn set_stage(&mut self, stage: &[u64]) {
         self.stage = stage.to_vec();
+    }
+
+    /// The page shown beside the speaker in the presenter layout (none: no
+    /// presentation, the tile says so).
+    pub fn set_page(&mut self, page: Option<Frame>) {
+        self.page = page;
     }
 
     pub fn set_speaker(&mut self, speaker: Option<u64>) {
@@ -152,6 +161,20 @@ impl Scene {
         let placements = self.placements();
         let (w, h) = (self.canvas.width, self.canvas.height);
         self.canvas.fill(Rect::new(0, 0, w, h), BACKGROUND);
+        if let Some(tile) = self.layout.page_tile(w, h) {
+            let inner = tile.inset(GUTTER);
+            match &self.page {
+                Some(p) => {
+                    let fit = inner.fit(p.width, p.height);
+                    self.canvas.blit_scaled(p, fit);
+                }
+                None => {
+                    self.canvas.fill(inner, EMPTY_TILE);
+                    self.labels
+                        .caption(&mut self.canvas, inner, "Chưa trình chiếu tài liệu");
+                }
+            }
+        }
         if placements.is_empty() {
             // Nobody connected yet: say so rather than stream a blank.
             let card = Rect::new(w / 8, h * 3 / 8, w * 3 / 4, h / 4);
@@ -285,5 +308,28 @@ mod tests {
         let p = s.placements();
         assert_eq!(p.len(), 6);
         assert_eq!((p[0].site, p[1].site), (7, 19));
+    }
+
+    #[test]
+    fn the_presenter_layout_draws_the_page_beside_the_stage_or_says_there_is_none() {
+        let t0 = Instant::now();
+        let mut s = Scene::new(Layout::Presenter, 640, 360);
+        s.set_sites(&sites());
+        s.set_stage(&[2]);
+        s.on_frame(2, Frame::new(64, 36, BLUE), t0);
+        let page = Layout::Presenter.page_tile(640, 360).unwrap();
+        let stage = Layout::Presenter.tiles(640, 360)[0];
+        let (px, py) = (page.x + page.w / 2, page.y + page.h / 2);
+        let before = s.compose(t0).at(px, py);
+        assert_ne!(before, RED, "no page yet");
+        s.set_page(Some(Frame::new(210, 297, RED)));
+        let f = s.compose(t0).clone();
+        assert_eq!(f.at(px, py), RED, "the page in its tile");
+        assert_eq!(
+            f.at(stage.x + stage.w / 2, stage.y + stage.h / 3),
+            BLUE,
+            "the stage beside it"
+        );
+        assert_eq!(s.placements()[0].site, 2);
     }
 }

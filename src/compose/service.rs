@@ -50,6 +50,11 @@ enum Msg {
         reply: std::sync::mpsc::Sender<Option<super::output::Recorded>>,
     },
     Event(Event),
+    /// The presenter layout's document page (none: no presentation).
+    Page {
+        meeting: String,
+        page: Option<super::frame::Frame>,
+    },
 }
 
 /// One encoded composite picture, for the SIP rooms of its meeting.
@@ -120,6 +125,7 @@ pub struct Composer {
     dropped: Arc<AtomicU64>,
     /// Hall screens watching each meeting (`screen`).
     screens: super::screen::ScreenFeeds,
+    cfg: ComposeConfig,
 }
 
 impl Composer {
@@ -140,12 +146,30 @@ impl Composer {
             recording,
             dropped: Arc::new(AtomicU64::new(0)),
             screens: Default::default(),
+            cfg,
         }
     }
 
     /// The hall screens' feeds.
     pub fn screens(&self) -> &super::screen::ScreenFeeds {
         &self.screens
+    }
+
+    /// The size a document page is drawn at to fill the presenter
+    /// layout's page tile (its proportions kept inside it).
+    pub fn page_size(&self) -> (u32, u32) {
+        Layout::Presenter
+            .page_tile(self.cfg.width, self.cfg.height)
+            .map_or((0, 0), |r| (r.w, r.h))
+    }
+
+    /// Show `page` in `meeting`'s presenter layout (none: the tile says
+    /// there is no presentation). Ignored for a meeting without an output.
+    pub fn page(&self, meeting: &str, page: Option<super::frame::Frame>) {
+        let _ = self.ctl.try_send(Msg::Page {
+            meeting: meeting.to_string(),
+            page,
+        });
     }
 
     /// Whether `meeting` streams or records the composite (its room's
@@ -440,6 +464,11 @@ impl Worker {
                 }
                 if let Some(l) = self.live.write().expect("composer lock").get_mut(&meeting) {
                     l.layout = layout;
+                }
+            }
+            Msg::Page { meeting, page } => {
+                if let Some(o) = self.outputs.get_mut(&meeting) {
+                    o.set_page(page);
                 }
             }
             Msg::Stop { meeting } => {

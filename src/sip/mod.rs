@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod rtp;
 pub mod sdp;
 pub mod server;
+pub mod srtp;
 pub mod tcp;
 pub mod transaction;
 pub mod uas;

@@ -134,3 +134,48 @@ fn the_conference_layer_and_the_domain_do_not_depend_on_the_http_layer() {
         violations.join("\n")
     );
 }
+
+/// The tiers of `.config/nextest.toml` (`cargo nextest run -P unit` …)
+/// name the modules of this crate they run: a new module must be put in
+/// one, or a developer running the tiers would never run it.
+#[test]
+fn every_integration_test_module_is_in_exactly_one_tier() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let main = std::fs::read_to_string(root.join("tests/it/main.rs")).unwrap();
+    let modules: Vec<&str> = main
+        .lines()
+        .filter_map(|l| l.strip_prefix("mod ")?.strip_suffix(';'))
+        .collect();
+    assert!(modules.len() > 50, "{modules:?}");
+    let config = std::fs::read_to_string(root.join(".config/nextest.toml")).unwrap();
+    let tiers: Vec<(String, Vec<String>)> = config
+        .split("[profile.")
+        .skip(1)
+        .filter_map(|section| {
+            let name = section.split(']').next()?.to_string();
+            let filter = section
+                .lines()
+                .find_map(|l| l.strip_prefix("default-filter = "))?;
+            let list = filter.split("test(/^(").nth(1)?.split(")::/)").next()?;
+            Some((name, list.split('|').map(str::to_string).collect()))
+        })
+        .collect();
+    let names: Vec<&str> = tiers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["unit", "api", "media", "browser", "tools"]);
+    for m in &modules {
+        let in_tiers: Vec<&str> = tiers
+            .iter()
+            .filter(|(_, list)| list.iter().any(|x| x == m))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(in_tiers.len(), 1, "module `{m}` is in tiers {in_tiers:?}");
+    }
+    for (tier, list) in &tiers {
+        for x in list {
+            assert!(
+                modules.contains(&x.as_str()),
+                "tier {tier} names `{x}`, no such module"
+            );
+        }
+    }
+}

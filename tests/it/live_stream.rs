@@ -49,7 +49,7 @@ async fn publisher(name: &str, color: &str) -> RtcClient {
 
 /// The hub publishing solid red and commune A solid blue, both connected
 /// (kept alive while the value lives).
-async fn red_and_blue_rooms(w: &ApiWorld, id: &str) -> Vec<(RtcClient, WsClient)> {
+pub(crate) async fn red_and_blue_rooms(w: &ApiWorld, id: &str) -> Vec<(RtcClient, WsClient)> {
     let base = w.srv.base_url();
     let mut rooms = Vec::new();
     for (key, name, color) in [
@@ -66,7 +66,7 @@ async fn red_and_blue_rooms(w: &ApiWorld, id: &str) -> Vec<(RtcClient, WsClient)
     rooms
 }
 
-async fn live_meeting(w: &ApiWorld) -> String {
+pub(crate) async fn live_meeting(w: &ApiWorld) -> String {
     let op = w.as_role("operator");
     let start = diemcau::store::now_ms() + 60_000;
     let made = op
@@ -90,7 +90,7 @@ async fn live_meeting(w: &ApiWorld) -> String {
     id
 }
 
-fn operator_token(w: &ApiWorld) -> String {
+pub(crate) fn operator_token(w: &ApiWorld) -> String {
     w.as_role("operator")
         .bearer
         .clone()
@@ -98,7 +98,12 @@ fn operator_token(w: &ApiWorld) -> String {
 }
 
 /// The picture of the stream's newest segment, as RGB (`W`×`H`).
-fn last_frame(url: &str, token: &str) -> Vec<u8> {
+pub(crate) fn last_frame(url: &str, token: &str) -> Vec<u8> {
+    try_last_frame(url, token).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`last_frame`], or why there is none (no segment yet, say).
+pub(crate) fn try_last_frame(url: &str, token: &str) -> Result<Vec<u8>, String> {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
         .args(["-headers", &format!("Authorization: Bearer {token}\r\n")])
@@ -114,29 +119,28 @@ fn last_frame(url: &str, token: &str) -> Vec<u8> {
         ])
         .output()
         .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        out.stdout.len(),
-        (W * H * 3) as usize,
-        "one {W}x{H} picture"
-    );
-    out.stdout
+    if !out.status.success() {
+        return Err(format!("ffmpeg: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    if out.stdout.len() != (W * H * 3) as usize {
+        return Err(format!(
+            "{} bytes, not one {W}x{H} picture",
+            out.stdout.len()
+        ));
+    }
+    Ok(out.stdout)
 }
 
-fn rgb(p: &[u8], x: u32, y: u32) -> (u8, u8, u8) {
+pub(crate) fn rgb(p: &[u8], x: u32, y: u32) -> (u8, u8, u8) {
     let i = ((y * W + x) * 3) as usize;
     (p[i], p[i + 1], p[i + 2])
 }
 
-fn reddish((r, g, b): (u8, u8, u8)) -> bool {
+pub(crate) fn reddish((r, g, b): (u8, u8, u8)) -> bool {
     r > 150 && g < 90 && b < 90
 }
 
-fn bluish((r, g, b): (u8, u8, u8)) -> bool {
+pub(crate) fn bluish((r, g, b): (u8, u8, u8)) -> bool {
     b > 150 && r < 90 && g < 90
 }
 

@@ -369,6 +369,7 @@ async fn set_presentation(
         json!({"type": "presentation", "document_id": p.document_id, "page": p.page, "by": p.by}),
     )
     .await;
+    super::composite_page::refresh(&state, &id);
     Ok(Json(p))
 }
 
@@ -385,6 +386,7 @@ async fn stop_presentation(
             json!({"type": "presentation", "document_id": null, "page": null, "by": caller.label()}),
         )
         .await;
+        super::composite_page::refresh(&state, &id);
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -36,9 +36,10 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
 pub struct StreamBody {
     /// Run the stream (false: stop it).
     on: bool,
-    /// `stage`, `one_plus5`, `one_plus7`, `grid2x2`, `grid3x3` or
-    /// `grid4x4`; absent or null: automatic (the stage alone while one room
-    /// sends video, else 1+7).
+    /// `stage`, `one_plus5`, `one_plus7`, `grid2x2`, `grid3x3`, `grid4x4`
+    /// or `presenter` (the page-sync document page beside the stage);
+    /// absent or null: automatic (the stage alone while one room sends
+    /// video, else 1+7).
     #[serde(default)]
     layout: Option<String>,
 }
@@ -81,6 +82,9 @@ async fn stream(
             Ok((live.snapshot(now), effects))
         })
         .await?;
+    if layout == Some(Layout::Presenter) {
+        super::composite_page::refresh(&state, &id);
+    }
     Ok(Json(snapshot))
 }
 

@@ -6,6 +6,7 @@ mod audit;
 mod bodies;
 mod cascade;
 mod checks;
+mod composite_page;
 mod documents;
 mod endpoints;
 mod live;

@@ -26,7 +26,7 @@ pub struct LiveSnapshot {
     /// The composite live stream runs (`/live/{meeting}/index.m3u8`).
     pub live_stream: bool,
     /// Its layout (`stage`, `one_plus5`, `one_plus7`, `grid2x2`, `grid3x3`,
-    /// `grid4x4`); none: automatic.
+    /// `grid4x4`, `presenter`); none: automatic.
     pub live_stream_layout: Option<String>,
     /// An empty stage follows the active speaker (Thảo luận, or an
     /// operator's automatic stage); otherwise nobody is put on the stage by
