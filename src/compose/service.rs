@@ -123,9 +123,9 @@ pub struct Composer {
     /// Meetings whose recording takes the composite.
     recording: Arc<RwLock<std::collections::HashSet<String>>>,
     dropped: Arc<AtomicU64>,
-    cfg: ComposeConfig,
     /// Hall screens watching each meeting (`screen`).
     screens: super::screen::ScreenFeeds,
+    cfg: ComposeConfig,
 }
 
 impl Composer {
@@ -145,8 +145,8 @@ impl Composer {
             live,
             recording,
             dropped: Arc::new(AtomicU64::new(0)),
-            cfg,
             screens: Default::default(),
+            cfg,
         }
     }
 

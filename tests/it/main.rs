@@ -68,5 +68,6 @@ mod store;
 mod support;
 mod voting;
 mod whep_composite;
+mod whep_composite_browser;
 mod whep_composite_layers;
 mod whip;

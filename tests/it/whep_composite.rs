@@ -60,7 +60,7 @@ async fn publisher(name: &str, color: &str) -> RtcClient {
 
 /// A live BTV meeting with the hub (red, the stage) and commune A (blue)
 /// publishing (kept alive while the value lives).
-async fn red_and_blue(w: &ApiWorld) -> (String, Vec<(RtcClient, WsClient)>) {
+pub(crate) async fn red_and_blue(w: &ApiWorld) -> (String, Vec<(RtcClient, WsClient)>) {
     let op = w.as_role("operator");
     let start = diemcau::store::now_ms() + 60_000;
     let made = op
