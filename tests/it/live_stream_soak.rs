@@ -241,8 +241,11 @@ fn twenty_hls_viewers_one_slow_for_five_minutes_keep_the_servers_memory_flat() {
                 (first..=last).collect::<Vec<_>>(),
                 "viewer {i} skipped a segment"
             );
+            // Within the window at the end: a loaded machine may hold a
+            // viewer's poll back a few seconds, and it still catches up.
+            let window = diemcau::compose::hls::WINDOW as u64;
             assert!(
-                last + 3 >= newest,
+                last + window >= newest,
                 "viewer {i} fell behind: {last} of {newest}"
             );
         }
