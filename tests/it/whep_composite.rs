@@ -12,7 +12,6 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid};
@@ -23,77 +22,21 @@ use diemcau::compose::codec::H264Decoder;
 use diemcau::compose::frame::{Frame, Yuv};
 use diemcau::compose::layout::Layout;
 
+use crate::live_stream::{live_meeting, red_and_blue_rooms};
 use crate::support::api::{ApiWorld, world};
 use crate::support::db::run_sqlite;
-use crate::support::rtc_client::{
-    ClientConfig, LayerSpec, PublishConfig, RtcClient, VideoSource, WsClient, post_sdp,
-    run_in_loopback_netns, ws_join,
-};
-use crate::support::vp8_source::solid_clip;
+use crate::support::rtc_client::{RtcClient, WsClient, post_sdp, run_in_loopback_netns};
 
 /// The test servers' composite size (`support::server::test_config`).
 const W: u32 = 320;
 const H: u32 = 180;
 
-async fn publisher(name: &str, color: &str) -> RtcClient {
-    RtcClient::new(ClientConfig {
-        name: name.into(),
-        publish: Some(PublishConfig {
-            layers: vec![LayerSpec {
-                rid: "",
-                kbps: 200,
-                width: 320,
-                height: 180,
-            }],
-            audio: true,
-            audio_level: 20,
-            video: VideoSource::Ivf(vec![solid_clip(color, 320, 180)]),
-            audio_tone_hz: Some(440.0),
-        }),
-        recv_video: 1,
-        recv_audio: 1,
-        loss: None,
-    })
-    .await
-    .unwrap()
-}
-
 /// A live BTV meeting with the hub (red, the stage) and commune A (blue)
-/// publishing (kept alive while the value lives).
+/// publishing (kept alive while the value lives): the live-stream tests'
+/// fixture.
 pub(crate) async fn red_and_blue(w: &ApiWorld) -> (String, Vec<(RtcClient, WsClient)>) {
-    let op = w.as_role("operator");
-    let start = diemcau::store::now_ms() + 60_000;
-    let made = op
-        .post(
-            "/api/v1/meetings",
-            json!({
-                "title": "Hội nghị Ban Thường vụ", "kind": "btv",
-                "starts_at_ms": start, "ends_at_ms": start + 3_600_000,
-                "hub_endpoint_id": w.endpoint("hub"), "endpoint_ids": [w.endpoint("a")],
-            }),
-        )
-        .await;
-    assert_eq!(made.status, 201, "{}", made.text);
-    let id = made.body["meetings"][0]["id"].as_str().unwrap().to_string();
-    for step in ["open", "start"] {
-        let r = op
-            .post(&format!("/api/v1/meetings/{id}/{step}"), json!({}))
-            .await;
-        assert_eq!(r.status, 200, "{step}: {}", r.text);
-    }
-    let base = w.srv.base_url();
-    let mut rooms = Vec::new();
-    for (key, name, color) in [
-        ("hub", "Hội trường Tỉnh ủy", "red"),
-        ("a", "Điểm cầu xã An Phú", "blue"),
-    ] {
-        let mut c = publisher(name, color).await;
-        let (ws, _) = ws_join(&mut c, &base, &id, &w.province.endpoint_tokens[key])
-            .await
-            .unwrap();
-        c.wait_connected(Duration::from_secs(20)).await.unwrap();
-        rooms.push((c, ws));
-    }
+    let id = live_meeting(w).await;
+    let rooms = red_and_blue_rooms(w, &id).await;
     (id, rooms)
 }
 
