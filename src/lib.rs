@@ -399,11 +399,15 @@ impl Server {
         })?;
         // The composite's thread: the recorder tees it a streaming room's
         // packets (it owns the one tap queue).
+        // The composer's requests of the engine, carried out one after the
+        // other by one task, in the order asked (a feed's taps turned off
+        // and on again must end on).
         let keyframes: compose::service::KeyframeSink = {
-            let (media, rt) = (media.clone(), tokio::runtime::Handle::current());
-            Box::new(move |room: &str, request| {
-                let (media, room) = (media.clone(), room.to_string());
-                rt.spawn(async move {
+            let (tx, mut rx) =
+                tokio::sync::mpsc::unbounded_channel::<(String, compose::service::TapRequest)>();
+            let media = media.clone();
+            tokio::spawn(async move {
+                while let Some((room, request)) = rx.recv().await {
                     let cmd = match request {
                         compose::service::TapRequest::Keyframe(track) => {
                             media::Command::TapKeyframe {
@@ -415,9 +419,18 @@ impl Server {
                             room: room.clone(),
                             layers,
                         },
+                        compose::service::TapRequest::Tap(on) => {
+                            if let Err(e) = media.tap(&room, net::TapUser::Composite, on).await {
+                                tracing::warn!(%room, error = %e, "composite taps not changed");
+                            }
+                            continue;
+                        }
                     };
                     let _ = media.room_command(&room, cmd).await;
-                });
+                }
+            });
+            Box::new(move |room: &str, request| {
+                let _ = tx.send((room.to_string(), request));
             })
         };
         let composer = compose::Composer::start(config.live_stream, Some(keyframes));

@@ -176,9 +176,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let _ = writeln!(
         out,
         "# HELP diemcau_live_stream_segment_bytes Bytes of live-stream segments held: the windows, and segments still being sent to slow viewers.\n# TYPE diemcau_live_stream_segment_bytes gauge\ndiemcau_live_stream_segment_bytes {}\n\
-         # HELP diemcau_compose_packets_dropped_total Tapped packets the composer could not take in time.\n# TYPE diemcau_compose_packets_dropped_total counter\ndiemcau_compose_packets_dropped_total {}",
+         # HELP diemcau_compose_packets_dropped_total Tapped packets the composer could not take in time.\n# TYPE diemcau_compose_packets_dropped_total counter\ndiemcau_compose_packets_dropped_total {}\n\
+         # HELP diemcau_composite_outputs Meetings whose composite runs (for their stream, recording, SIP rooms or hall screens).\n# TYPE diemcau_composite_outputs gauge\ndiemcau_composite_outputs {}\n\
+         # HELP diemcau_composite_encodings Composite encodings running: one per layout in use per meeting.\n# TYPE diemcau_composite_encodings gauge\ndiemcau_composite_encodings {}",
         crate::compose::hls::segment_bytes_held(),
-        state.composer.dropped()
+        state.composer.dropped(),
+        state.composer.running().0,
+        state.composer.running().1,
     );
     type Field = (
         &'static str,

@@ -65,9 +65,9 @@ pub async fn post(
             "the offer has no H.264 video; the composite is sent as H.264 (constrained baseline)",
         ));
     }
-    let composer = state
+    let feed = state
         .conference
-        .ensure_composite(&meeting, caller.actor(), "hall_screen")
+        .composite_for(&meeting, crate::compose::layout::OutputKind::Screen)
         .await
         .ok_or_else(|| {
             ApiError::new(
@@ -86,7 +86,9 @@ pub async fn post(
         "whep",
     )
     .await?;
-    composer.feed_screen(&meeting, participant, state.media.clone());
+    if let Some(composer) = state.conference.composer() {
+        composer.feed_screen(&meeting, participant, state.media.clone(), feed);
+    }
     Ok(response)
 }
 

@@ -113,6 +113,97 @@ impl std::str::FromStr for Layout {
     }
 }
 
+/// The composite's outputs, each of which may have its own layout: the
+/// internal live stream (HLS), the program recording, the SIP room
+/// systems and the hall screens (WHEP). Outputs with the same layout share
+/// one encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputKind {
+    Stream,
+    Recording,
+    Rooms,
+    Screen,
+}
+
+impl OutputKind {
+    pub const ALL: [OutputKind; 4] = [
+        OutputKind::Stream,
+        OutputKind::Recording,
+        OutputKind::Rooms,
+        OutputKind::Screen,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputKind::Stream => "stream",
+            OutputKind::Recording => "recording",
+            OutputKind::Rooms => "sip",
+            OutputKind::Screen => "screen",
+        }
+    }
+
+    /// The operator's label (Vietnamese).
+    pub fn label(self) -> &'static str {
+        match self {
+            OutputKind::Stream => "Truyền hình nội bộ (HLS)",
+            OutputKind::Recording => "Bản ghi",
+            OutputKind::Rooms => "Phòng SIP",
+            OutputKind::Screen => "Màn hình hội trường",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::str::FromStr for OutputKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<OutputKind, String> {
+        OutputKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not an output; use one of {}",
+                    OutputKind::ALL.map(|k| k.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// A meeting's layouts: its own (`None`: automatic — the stage alone while
+/// one site sends video, else 1+7) and an override per output (`None`:
+/// the meeting's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Layouts {
+    pub meeting: Option<Layout>,
+    outputs: [Option<Layout>; 4],
+}
+
+impl Layouts {
+    pub fn new(meeting: Option<Layout>) -> Layouts {
+        Layouts {
+            meeting,
+            outputs: [None; 4],
+        }
+    }
+
+    /// The layout `output` shows (`None`: automatic).
+    pub fn of(&self, output: OutputKind) -> Option<Layout> {
+        self.outputs[output.index()].or(self.meeting)
+    }
+
+    /// The output's own choice, if it has one.
+    pub fn chosen(&self, output: OutputKind) -> Option<Layout> {
+        self.outputs[output.index()]
+    }
+
+    pub fn set(&mut self, output: OutputKind, layout: Option<Layout>) {
+        self.outputs[output.index()] = layout;
+    }
+}
+
 /// An `n`×`n` grid of equal tiles, row by row.
 fn grid(w: u32, h: u32, n: u32) -> Vec<Rect> {
     let mut out = Vec::with_capacity((n * n) as usize);
@@ -199,6 +290,20 @@ mod tests {
         let t = Layout::OnePlus7.tiles(1280, 720);
         assert_eq!(t[0], Rect::new(0, 0, 960, 540));
         assert!(t[1..].iter().all(|r| r.w * r.h < t[0].w * t[0].h));
+    }
+
+    #[test]
+    fn an_output_follows_the_meeting_until_it_has_its_own_layout() {
+        let mut l = Layouts::new(Some(Layout::OnePlus7));
+        l.set(OutputKind::Screen, Some(Layout::Grid4x4));
+        assert_eq!(l.of(OutputKind::Screen), Some(Layout::Grid4x4));
+        assert_eq!(l.of(OutputKind::Stream), Some(Layout::OnePlus7));
+        l.meeting = None;
+        assert_eq!(l.of(OutputKind::Rooms), None);
+        l.set(OutputKind::Screen, None);
+        assert_eq!(l.of(OutputKind::Screen), None);
+        assert_eq!("sip".parse::<OutputKind>(), Ok(OutputKind::Rooms));
+        assert!("hls".parse::<OutputKind>().is_err());
     }
 
     #[test]

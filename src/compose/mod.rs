@@ -19,9 +19,11 @@ pub mod layers;
 pub mod layout;
 pub mod output;
 pub mod page;
+pub mod render;
 pub mod scene;
 pub mod screen;
 pub mod service;
+pub mod sinks;
 
 pub use crate::config::LiveStreamConfig as ComposeConfig;
 pub use service::{Composer, Live};

@@ -1,20 +1,21 @@
-//! One meeting's composite output: the engine's tapped packets in
-//! (every published track; the stage video's owner names the stage), the
-//! inputs depacketized and decoded, the scene drawn and encoded once at
-//! the output's rate, the program mix beside it, fMP4 segments out to the
-//! shared HLS stream. Driven by the composer thread with its clock.
+//! One meeting's composite: the engine's tapped packets in (every
+//! published track; the stage video's owner names the stage), each input
+//! depacketized and decoded once, the program mix beside it; drawn and
+//! encoded once per layout its outputs show (`render`), the pictures handed
+//! to the outputs that show that layout (`sinks`: HLS, the recording, SIP
+//! rooms, hall screens). Driven by the composer thread with its clock.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-
-use super::codec::{H264Decoder, H264Encoder, Vp8Decoder, avcc_to_annex_b};
-use super::hls::{self, Segmenter, Stream};
-use super::layout::Layout;
-use super::scene::Scene;
-use super::{ComposeConfig, fmp4};
+use super::ComposeConfig;
+use super::codec::{H264Decoder, Vp8Decoder, avcc_to_annex_b};
+use super::frame::Frame;
+use super::layout::{Layout, Layouts, OutputKind};
+use super::render::Render;
+use super::service::{Picture, Sound};
+use super::sinks::{FeedSink, HlsSink, Recorded, RecordingFile};
 use crate::media::tap::{TapCodec, TapStream, Tapped};
 use crate::media::{ParticipantId, TrackId};
 use crate::record::depack::{Depacketizer, H264Depacketizer, Vp8Depacketizer};
@@ -57,83 +58,89 @@ struct Track {
 /// its PLIs too; this keeps the composer from flooding its queue).
 const KEYFRAME_REQUEST_GAP: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// The composite as a recording's file (`composite.mkv`): opened at the
-/// first keyframe after the recording starts (its parameter sets go in the
-/// track header), written cluster by cluster — a file cut anywhere plays
-/// to its last cluster, as the recorder's own.
-struct RecordingFile {
-    path: std::path::PathBuf,
-    /// Output clock (ms) at which the recording began: the file's zero.
-    from_ms: u64,
-    writer: Option<crate::record::MkvWriter<std::io::BufWriter<std::fs::File>>>,
-    pictures: u64,
-    failed: bool,
-}
-
-/// What a composite recording wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
-    pub file: std::path::PathBuf,
-    pub pictures: u64,
-    pub duration_ms: u64,
-}
-
 /// What an output counted, for /metrics and the tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutputStats {
     pub frames_in: u64,
     pub decode_errors: u64,
+    /// Pictures encoded, all layouts together.
     pub frames_out: u64,
     pub segments: u64,
+    /// Encodings running now (one per layout in use).
+    pub encodings: u64,
+}
+
+/// The channels live consumers read (made by the composer's handle, so a
+/// consumer subscribes before the thread has the output).
+#[derive(Clone)]
+pub struct Feeds {
+    pub rooms: tokio::sync::broadcast::Sender<Arc<Picture>>,
+    pub screen: tokio::sync::broadcast::Sender<Arc<Picture>>,
+    pub sound: tokio::sync::broadcast::Sender<Arc<Sound>>,
+}
+
+impl Default for Feeds {
+    fn default() -> Feeds {
+        Feeds::new()
+    }
+}
+
+impl Feeds {
+    pub fn new() -> Feeds {
+        Feeds {
+            rooms: tokio::sync::broadcast::channel(super::service::PICTURE_QUEUE).0,
+            screen: tokio::sync::broadcast::channel(super::service::PICTURE_QUEUE).0,
+            sound: tokio::sync::broadcast::channel(super::service::SOUND_QUEUE).0,
+        }
+    }
+
+    pub fn unused(&self) -> bool {
+        self.rooms.receiver_count() + self.screen.receiver_count() + self.sound.receiver_count()
+            == 0
+    }
 }
 
 pub struct Output {
     cfg: ComposeConfig,
-    /// `None`: automatic (the stage alone for one site with video, else 1+7).
-    layout: Option<Layout>,
-    scene: Scene,
+    layouts: Layouts,
     inputs: HashMap<TrackId, Track>,
-    /// Sites in a tile now (their video is decoded).
-    placed: std::collections::HashSet<ParticipantId>,
+    /// Sites in a tile of some encoding now (their video is decoded).
+    placed: HashSet<ParticipantId>,
     /// Tracks whose keyframe the composer asks the engine for.
     pub keyframe_wanted: Vec<TrackId>,
-    /// The layer of each track in view that fills its tile (`layers`),
-    /// when that changed: the composer asks the engine for them.
+    /// The layer of each track in view that fills its largest tile
+    /// (`layers`), when that changed: the composer asks the engine for them.
     pub layers_wanted: Option<Vec<(TrackId, u8)>>,
     layers: super::layers::LayerWishes,
     /// Tracks the engine taps at the composite's own layer: their
     /// recording's packets are not decoded.
-    own_layer: std::collections::HashSet<TrackId>,
+    own_layer: HashSet<TrackId>,
     audio_owner: HashMap<TrackId, ParticipantId>,
     names: Vec<(ParticipantId, String)>,
     stage_owner: Option<ParticipantId>,
-    encoder: H264Encoder,
-    segmenter: Segmenter,
+    speaker: Option<ParticipantId>,
+    page: Option<Frame>,
+    /// One per layout in use by an active output.
+    renders: Vec<Render>,
+    /// The encoding each active output took its pictures from.
+    served: HashMap<OutputKind, Option<Layout>>,
     mixer: Option<Mixer>,
     mixed: Vec<MixedFrame>,
     t0: Instant,
-    pub stream: Arc<Mutex<Stream>>,
+    ticks: u64,
     pub stats: OutputStats,
-    /// The SIP rooms' feed of encoded pictures (set by the composer).
-    pub pictures: Option<tokio::sync::broadcast::Sender<Arc<super::service::Picture>>>,
-    /// The hall screens' feed of the program mix (set by the composer).
-    pub sound: Option<tokio::sync::broadcast::Sender<Arc<super::service::Sound>>>,
-    /// Served as HLS (an output may exist for a recording alone).
-    pub streaming: bool,
+    /// Served as HLS while `Some`.
+    pub hls: Option<HlsSink>,
     recording: Option<RecordingFile>,
-    last_forced_keyframe: Option<Instant>,
+    rooms: FeedSink,
+    screen: FeedSink,
+    sound: tokio::sync::broadcast::Sender<Arc<Sound>>,
 }
 
 impl Output {
-    pub fn new(
-        cfg: ComposeConfig,
-        layout: Option<Layout>,
-        now: Instant,
-    ) -> Result<Output, super::codec::CodecError> {
-        let gop = cfg.fps * cfg.segment_s;
-        Ok(Output {
-            layout,
-            scene: Scene::new(layout.unwrap_or(Layout::Stage), cfg.width, cfg.height),
+    pub fn new(cfg: ComposeConfig, layouts: Layouts, feeds: Feeds, now: Instant) -> Output {
+        Output {
+            layouts,
             inputs: HashMap::new(),
             placed: Default::default(),
             keyframe_wanted: Vec::new(),
@@ -143,171 +150,195 @@ impl Output {
             audio_owner: HashMap::new(),
             names: Vec::new(),
             stage_owner: None,
-            encoder: H264Encoder::new(cfg.width, cfg.height, cfg.kbps, cfg.fps, gop)?,
-            segmenter: Segmenter::new(cfg.segment_s),
+            speaker: None,
+            page: None,
+            renders: Vec::new(),
+            served: HashMap::new(),
             mixer: Mixer::new(MixOptions::default())
-                .map_err(|e| tracing::error!(error = %e, "live stream without sound"))
+                .map_err(|e| tracing::error!(error = %e, "composite without sound"))
                 .ok(),
             mixed: Vec::new(),
             t0: now,
-            stream: Arc::new(Mutex::new(Stream::new(cfg.segment_s))),
+            ticks: 0,
             stats: OutputStats::default(),
-            pictures: None,
-            sound: None,
-            streaming: false,
+            hls: None,
             recording: None,
-            last_forced_keyframe: None,
+            rooms: FeedSink::new(feeds.rooms),
+            screen: FeedSink::new(feeds.screen),
+            sound: feeds.sound,
             cfg,
-        })
+        }
+    }
+
+    pub fn active(&self, kind: OutputKind) -> bool {
+        match kind {
+            OutputKind::Stream => self.hls.is_some(),
+            OutputKind::Recording => self.recording.is_some(),
+            OutputKind::Rooms => self.rooms.active(),
+            OutputKind::Screen => self.screen.active(),
+        }
+    }
+
+    /// Nothing takes its pictures: the composer drops it.
+    pub fn idle(&self) -> bool {
+        !OutputKind::ALL.into_iter().any(|k| self.active(k))
+    }
+
+    pub fn layouts(&self) -> Layouts {
+        self.layouts
+    }
+
+    pub fn set_layouts(&mut self, layouts: Layouts) {
+        self.layouts = layouts;
+        self.sync_renders();
+    }
+
+    /// One encoding per layout an active output shows; an output whose
+    /// layout's encoding changed waits for its keyframe (asked now).
+    fn sync_renders(&mut self) {
+        let active: Vec<OutputKind> = OutputKind::ALL
+            .into_iter()
+            .filter(|k| self.active(*k))
+            .collect();
+        let mut wanted: Vec<Option<Layout>> = Vec::new();
+        for k in &active {
+            let l = self.layouts.of(*k);
+            if !wanted.contains(&l) {
+                wanted.push(l);
+            }
+        }
+        self.renders.retain(|r| wanted.contains(&r.layout));
+        for l in wanted {
+            if self.renders.iter().any(|r| r.layout == l) {
+                continue;
+            }
+            match Render::new(&self.cfg, l) {
+                Ok(mut r) => {
+                    let scene = r.scene();
+                    scene.set_sites(&self.names);
+                    if let Some(o) = self.stage_owner {
+                        scene.set_stage(&[o]);
+                    }
+                    scene.set_speaker(self.speaker);
+                    scene.set_page(self.page.clone());
+                    if let Some(first) = self.renders.first() {
+                        r.scene().copy_pictures(first.scene_ref());
+                    }
+                    self.renders.push(r);
+                }
+                Err(e) => tracing::error!(error = %e, "a composite layout could not start"),
+            }
+        }
+        self.stats.encodings = self.renders.len() as u64;
+        self.served.retain(|k, _| active.contains(k));
+        for k in active {
+            let l = self.layouts.of(k);
+            if self.served.get(&k) == Some(&l) {
+                continue;
+            }
+            self.served.insert(k, l);
+            match k {
+                OutputKind::Stream => {
+                    if let Some(h) = self.hls.as_mut() {
+                        h.waiting_key = true;
+                    }
+                }
+                OutputKind::Recording => {
+                    if let Some(r) = self.recording.as_mut() {
+                        r.waiting_key = true;
+                    }
+                }
+                OutputKind::Rooms => self.rooms.waiting_key = true,
+                OutputKind::Screen => self.screen.waiting_key = true,
+            }
+            if let Some(r) = self.renders.iter_mut().find(|r| r.layout == l) {
+                r.force_keyframe();
+            }
+        }
+        self.placed = self
+            .placements_in_view()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+    }
+
+    /// (site, tile height) of every tile of every encoding.
+    fn placements_in_view(&self) -> Vec<(ParticipantId, u32)> {
+        self.renders
+            .iter()
+            .flat_map(|r| r.placements())
+            .map(|p| (p.site, p.tile.h))
+            .collect()
+    }
+
+    /// Start the HLS stream (from the next keyframe of its layout).
+    pub fn start_stream(&mut self) -> Arc<std::sync::Mutex<super::hls::Stream>> {
+        let h = self.hls.get_or_insert_with(|| HlsSink::new(&self.cfg));
+        let stream = h.stream.clone();
+        self.sync_renders();
+        stream
+    }
+
+    /// The HLS side ends (its last segment out, the playlist closed).
+    pub fn end_stream(&mut self) {
+        if let Some(mut h) = self.hls.take() {
+            h.end();
+        }
+        self.sync_renders();
     }
 
     pub fn recording(&self) -> bool {
         self.recording.is_some()
     }
 
-    /// Start writing the composite to `path` (from the next keyframe,
-    /// asked for now).
+    /// Start writing the composite to `path` (from the next keyframe).
     pub fn record_to(&mut self, path: std::path::PathBuf) {
-        if let Some(dir) = path.parent()
-            && let Err(e) = std::fs::create_dir_all(dir)
-        {
-            tracing::error!(error = %e, "the composite recording has no folder");
-            return;
-        }
-        self.recording = Some(RecordingFile {
-            path,
-            from_ms: self.ms(Instant::now()),
-            writer: None,
-            pictures: 0,
-            failed: false,
-        });
-        self.last_forced_keyframe = None;
-        self.request_keyframe(Instant::now());
+        self.recording = RecordingFile::create(path, self.ms(Instant::now()));
+        self.sync_renders();
     }
 
     /// Close the composite recording (its cues written).
     pub fn stop_recording(&mut self) -> Option<Recorded> {
-        let r = self.recording.take()?;
-        let duration_ms = r.writer.as_ref().map_or(0, |w| w.duration_ms());
-        if let Some(w) = r.writer {
-            // Seekable: the duration is patched in, as the recorder does.
-            match w.finish_seekable() {
-                Ok(mut f) => {
-                    use std::io::Write as _;
-                    let _ = f.flush();
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "the composite recording did not close cleanly")
-                }
-            }
-        }
-        Some(Recorded {
-            file: r.path,
-            pictures: r.pictures,
-            duration_ms,
-        })
+        let r = self.recording.take()?.finish();
+        self.sync_renders();
+        Some(r)
     }
 
-    fn record_video(&mut self, at_ms: u64, sample: &[u8], key: bool, params: Option<&ParamSets>) {
-        let (w, h) = (self.cfg.width as u16, self.cfg.height as u16);
-        let Some(r) = self.recording.as_mut().filter(|r| !r.failed) else {
-            return;
+    /// A live consumer (a SIP room's call, a meeting's hall-screen feed)
+    /// takes `kind`'s pictures, or stops.
+    pub fn attach(&mut self, kind: OutputKind, on: bool) {
+        let feed = match kind {
+            OutputKind::Rooms => &mut self.rooms,
+            OutputKind::Screen => &mut self.screen,
+            _ => return,
         };
-        if r.writer.is_none() {
-            let Some((sps, pps)) = params.filter(|_| key) else {
-                return;
-            };
-            let opened = std::fs::File::create(&r.path).and_then(|f| {
-                crate::record::MkvWriter::new(
-                    std::io::BufWriter::new(f),
-                    &[
-                        crate::record::TrackSpec::Video {
-                            codec: crate::record::Codec::H264,
-                            width: w,
-                            height: h,
-                            codec_private: Some(avc_config(sps, pps)),
-                        },
-                        crate::record::TrackSpec::Opus { channels: 1 },
-                    ],
-                )
-            });
-            match opened {
-                Ok(m) => r.writer = Some(m),
-                Err(e) => {
-                    tracing::error!(error = %e, path = %r.path.display(), "the composite recording did not open");
-                    r.failed = true;
-                    return;
-                }
-            }
+        if on {
+            feed.users += 1;
+        } else {
+            feed.users = feed.users.saturating_sub(1);
         }
-        let ts = at_ms.saturating_sub(r.from_ms);
-        if let Some(wr) = r.writer.as_mut() {
-            if let Err(e) = wr.write_frame(1, ts, key, sample) {
-                tracing::error!(error = %e, "the composite recording stopped (disk?)");
-                r.failed = true;
-            } else {
-                r.pictures += 1;
-            }
+        self.sync_renders();
+    }
+
+    /// Live consumers attached, all kinds.
+    pub fn users(&self) -> usize {
+        self.rooms.users + self.screen.users
+    }
+
+    /// `kind`'s consumer lost a picture or just joined: its encoding's
+    /// next picture is a keyframe (merged, at most one a second).
+    pub fn request_keyframe(&mut self, kind: OutputKind, now: Instant) {
+        let l = self.layouts.of(kind);
+        if let Some(r) = self.renders.iter_mut().find(|r| r.layout == l) {
+            r.ask_keyframe(now);
         }
     }
 
-    fn record_audio(&mut self, at_ms: u64, opus: &[u8]) {
-        if let Some(r) = self.recording.as_mut()
-            && let Some(w) = r.writer.as_mut()
-            && !r.failed
-            && at_ms >= r.from_ms
-            && let Err(e) = w.write_frame(2, at_ms - r.from_ms, true, opus)
-        {
-            tracing::error!(error = %e, "the composite recording stopped (disk?)");
-            r.failed = true;
+    pub fn set_page(&mut self, page: Option<Frame>) {
+        for r in &mut self.renders {
+            r.scene().set_page(page.clone());
         }
-    }
-
-    /// A SIP room lost the picture or just joined: the next picture is a
-    /// keyframe — at most one a second, whoever asks, so a dozen codecs
-    /// asking at once cost one keyframe.
-    pub fn request_keyframe(&mut self, now: Instant) {
-        if self
-            .last_forced_keyframe
-            .is_some_and(|t| now.saturating_duration_since(t) < std::time::Duration::from_secs(1))
-        {
-            return;
-        }
-        self.last_forced_keyframe = Some(now);
-        self.encoder.force_keyframe();
-    }
-
-    pub fn layout(&self) -> Option<Layout> {
-        self.layout
-    }
-
-    pub fn set_page(&mut self, page: Option<super::frame::Frame>) {
-        self.scene.set_page(page);
-    }
-
-    pub fn set_layout(&mut self, layout: Option<Layout>) {
-        self.layout = layout;
-        self.fit_layout();
-    }
-
-    fn fit_layout(&mut self) {
-        self.fit_layout_only();
-        self.placed = self.scene.placements().iter().map(|p| p.site).collect();
-    }
-
-    fn fit_layout_only(&mut self) {
-        let l = self.layout.unwrap_or_else(|| {
-            let with_video: std::collections::HashSet<ParticipantId> =
-                self.inputs.values().map(|t| t.owner).collect();
-            if with_video.len() > 1 {
-                Layout::OnePlus7
-            } else {
-                Layout::Stage
-            }
-        });
-        if self.scene.layout() != l {
-            self.scene.set_layout(l);
-        }
+        self.page = page;
     }
 
     /// A site joined (or was renamed) or left the room.
@@ -323,12 +354,30 @@ impl Output {
             self.inputs.retain(|_, t| t.owner != participant);
             self.audio_owner.retain(|_, o| *o != participant);
         }
-        self.scene.set_sites(&self.names);
-        self.fit_layout();
+        for r in &mut self.renders {
+            r.scene().set_sites(&self.names);
+        }
+        self.fit();
     }
 
     pub fn speaker(&mut self, participant: Option<ParticipantId>) {
-        self.scene.set_speaker(participant);
+        self.speaker = participant;
+        for r in &mut self.renders {
+            r.scene().set_speaker(participant);
+        }
+    }
+
+    /// Each encoding's automatic layout follows the sites with video.
+    fn fit(&mut self) {
+        let with_video: HashSet<ParticipantId> = self.inputs.values().map(|t| t.owner).collect();
+        for r in &mut self.renders {
+            r.fit(with_video.len());
+        }
+        self.placed = self
+            .placements_in_view()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
     }
 
     fn ms(&self, at: Instant) -> u64 {
@@ -347,7 +396,9 @@ impl Output {
                 // Whose picture the engine's stage shows: the stage tile's.
                 if self.stage_owner != Some(t.owner) {
                     self.stage_owner = Some(t.owner);
-                    self.scene.set_stage(&[t.owner]);
+                    for r in &mut self.renders {
+                        r.scene().set_stage(&[t.owner]);
+                    }
                     self.force_stage_audio();
                 }
             }
@@ -382,7 +433,7 @@ impl Output {
                 input: None,
                 last_request: None,
             });
-            self.fit_layout();
+            self.fit();
         }
         let placed = self.placed.contains(&t.owner);
         let Some(tr) = self.inputs.get_mut(&track) else {
@@ -435,7 +486,13 @@ impl Output {
             Some(Ok(Some(frame))) => {
                 self.stats.frames_in += 1;
                 self.layers.decoded(track, t.layer, frame.height);
-                self.scene.on_frame(owner, frame, t.at);
+                // Decoded once, drawn by every encoding that shows it.
+                if let Some((last, rest)) = self.renders.split_last_mut() {
+                    for r in rest {
+                        r.scene().on_frame(owner, frame.clone(), t.at);
+                    }
+                    last.scene().on_frame(owner, frame, t.at);
+                }
             }
             Some(Err(e)) => {
                 // Garbage or a lost reference: that tile holds its last
@@ -458,175 +515,91 @@ impl Output {
         m.set_forced(&keys);
     }
 
-    /// One output picture at `now`, and the sound up to it.
+    /// One picture per encoding at `now`, and the sound up to it.
     pub fn tick(&mut self, now: Instant) {
+        self.ticks += 1;
         let at = self.ms(now);
         if let Some(m) = self.mixer.as_mut() {
             m.poll(at, &mut self.mixed);
         }
         for f in std::mem::take(&mut self.mixed) {
-            self.record_audio(f.at_ms, &f.opus);
-            if let Some(tx) = &self.sound
-                && tx.receiver_count() > 0
-            {
-                let _ = tx.send(Arc::new(super::service::Sound {
+            if let Some(r) = self.recording.as_mut() {
+                r.audio(f.at_ms, &f.opus);
+            }
+            if self.sound.receiver_count() > 0 {
+                let _ = self.sound.send(Arc::new(Sound {
                     opus: f.opus.clone(),
                     at_ms: f.at_ms,
                 }));
             }
-            self.segmenter
-                .audio(f.opus, crate::record::mix::FRAME_SAMPLES as u32);
+            if let Some(h) = self.hls.as_mut() {
+                h.audio(f.opus);
+            }
         }
-        let placements = self.scene.placements();
-        self.placed = placements.iter().map(|p| p.site).collect();
-        // Each site in view at the smallest layer that fills its tile.
-        let in_view: Vec<(TrackId, u32)> = placements
+        self.fit();
+        // Each site in view at the smallest layer that fills its largest
+        // tile in any encoding.
+        let mut tallest: HashMap<ParticipantId, u32> = HashMap::new();
+        for (site, h) in self.placements_in_view() {
+            let e = tallest.entry(site).or_default();
+            *e = (*e).max(h);
+        }
+        let in_view: Vec<(TrackId, u32)> = self
+            .inputs
             .iter()
-            .flat_map(|p| {
-                self.inputs
-                    .iter()
-                    .filter(move |(_, t)| t.owner == p.site)
-                    .map(move |(id, _)| (*id, p.tile.h))
-            })
+            .filter_map(|(id, t)| tallest.get(&t.owner).map(|h| (*id, *h)))
             .collect();
         // Every five seconds whatever changed (see `LayerWishes::resend`).
-        if self
-            .stats
-            .frames_out
-            .is_multiple_of(u64::from(self.cfg.fps * 5))
-        {
+        if self.ticks.is_multiple_of(u64::from(self.cfg.fps * 5)) {
             self.layers.resend();
         }
         if let Some(w) = self.layers.update(&in_view) {
             self.layers_wanted = Some(w);
         }
-        let picture = self.scene.compose(now);
-        let (annex_b, key) = match self.encoder.encode(picture) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!(error = %e, "the composite did not encode");
-                return;
+        let (w, h) = (self.cfg.width, self.cfg.height);
+        for r in &mut self.renders {
+            let Some(e) = r.picture(now) else { continue };
+            self.stats.frames_out += 1;
+            let shows = |k: OutputKind| self.layouts.of(k) == r.layout;
+            if shows(OutputKind::Stream)
+                && let Some(hls) = self.hls.as_mut()
+                && hls.picture(&e).is_some()
+            {
+                self.stats.segments += 1;
             }
-        };
-        self.stats.frames_out += 1;
-        if let Some(tx) = &self.pictures
-            && tx.receiver_count() > 0
-        {
-            let ts =
-                (self.stats.frames_out * u64::from(fmp4::VIDEO_TIMESCALE / self.cfg.fps)) as u32;
-            let _ = tx.send(Arc::new(super::service::Picture {
-                annex_b: annex_b.clone(),
-                keyframe: key,
-                ts,
-                at_ms: at,
-            }));
-        }
-        let (sample, params) = to_sample(&annex_b);
-        self.record_video(at, &sample, key, params.as_ref());
-        if key && let Some((sps, pps)) = params {
-            let mut s = self.stream.lock().expect("hls lock");
-            if s.init.is_none() {
-                let avcc = avc_config(&sps, &pps);
-                s.init = Some(Bytes::from(fmp4::init_segment(
-                    self.cfg.width,
-                    self.cfg.height,
-                    &avcc,
-                )));
+            if shows(OutputKind::Recording)
+                && let Some(rec) = self.recording.as_mut()
+            {
+                rec.picture(at, &e, w, h);
             }
-        }
-        let duration = fmp4::VIDEO_TIMESCALE / self.cfg.fps;
-        if let Some(seg) =
-            self.segmenter
-                .video(sample, duration, key, crate::store::now_ms().max(0) as u64)
-        {
-            self.stats.segments += 1;
-            hls::publish(&mut self.stream.lock().expect("hls lock"), seg);
+            // One shared picture for the SIP rooms and the screens.
+            let mut shared: Option<Arc<Picture>> = None;
+            let mut make = || {
+                shared
+                    .get_or_insert_with(|| {
+                        Arc::new(Picture {
+                            annex_b: e.annex_b.clone(),
+                            keyframe: e.key,
+                            // The output's clock at 90 kHz: continuous
+                            // across a change of layout.
+                            ts: (at * 90) as u32,
+                            at_ms: at,
+                        })
+                    })
+                    .clone()
+            };
+            if shows(OutputKind::Rooms) && self.rooms.active() {
+                self.rooms.send(e.key, &mut make);
+            }
+            if shows(OutputKind::Screen) && self.screen.active() {
+                self.screen.send(e.key, &mut make);
+            }
         }
     }
 
-    /// The output stops: its last segment out, the playlist ended, a
-    /// recording closed.
+    /// The output stops: a recording closed, the stream ended.
     pub fn finish(&mut self) {
         self.stop_recording();
         self.end_stream();
-    }
-
-    /// A fresh HLS stream (the output may have run for a recording alone,
-    /// or streamed before and stopped): it starts at the next keyframe.
-    pub fn restart_stream(&mut self) {
-        self.stream = Arc::new(Mutex::new(Stream::new(self.cfg.segment_s)));
-        self.segmenter = Segmenter::new(self.cfg.segment_s);
-        self.last_forced_keyframe = None;
-        self.request_keyframe(Instant::now());
-    }
-
-    /// The HLS side ends (the output may go on for a recording).
-    pub fn end_stream(&mut self) {
-        let last = self.segmenter.finish();
-        let mut s = self.stream.lock().expect("hls lock");
-        if let Some(seg) = last {
-            hls::publish(&mut s, seg);
-        }
-        s.ended = true;
-    }
-}
-
-/// (SPS, PPS).
-type ParamSets = (Vec<u8>, Vec<u8>);
-
-/// Annex B from the encoder → one MP4 sample (4-byte lengths), without the
-/// parameter sets (they go in the init segment), and those sets if present.
-fn to_sample(annex_b: &[u8]) -> (Vec<u8>, Option<ParamSets>) {
-    let mut out = Vec::with_capacity(annex_b.len());
-    let (mut sps, mut pps) = (None, None);
-    for nal in super::codec::nal_units(annex_b) {
-        match nal.first().map(|b| b & 0x1f) {
-            Some(7) => sps = Some(nal.to_vec()),
-            Some(8) => pps = Some(nal.to_vec()),
-            Some(_) => {
-                out.extend_from_slice(&(nal.len() as u32).to_be_bytes());
-                out.extend_from_slice(nal);
-            }
-            None => {}
-        }
-    }
-    (out, sps.zip(pps))
-}
-
-/// AVCDecoderConfigurationRecord for a baseline SPS/PPS pair.
-fn avc_config(sps: &[u8], pps: &[u8]) -> Vec<u8> {
-    let mut c = vec![
-        1,
-        sps.get(1).copied().unwrap_or(66),
-        sps.get(2).copied().unwrap_or(0),
-        sps.get(3).copied().unwrap_or(30),
-        0xff,
-        0xe1,
-    ];
-    c.extend_from_slice(&(sps.len() as u16).to_be_bytes());
-    c.extend_from_slice(sps);
-    c.push(1);
-    c.extend_from_slice(&(pps.len() as u16).to_be_bytes());
-    c.extend_from_slice(pps);
-    c
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn annex_b_splits_into_nal_units_with_either_start_code() {
-        let b = [
-            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 9, 9,
-        ];
-        let n = crate::compose::codec::nal_units(&b);
-        assert_eq!(
-            n,
-            vec![&[0x67, 1, 2][..], &[0x68, 3][..], &[0x65, 9, 9][..]]
-        );
-        let (sample, params) = to_sample(&b);
-        assert_eq!(sample, [0, 0, 0, 3, 0x65, 9, 9]);
-        assert_eq!(params, Some((vec![0x67, 1, 2], vec![0x68, 3])));
     }
 }

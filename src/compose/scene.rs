@@ -114,6 +114,17 @@ impl Scene {
         }
     }
 
+    /// The last pictures `from` holds of the sites both know: a new
+    /// encoding of another layout starts with them instead of blank tiles.
+    pub fn copy_pictures(&mut self, from: &Scene) {
+        for s in &mut self.sites {
+            if let Some(o) = from.sites.iter().find(|o| o.id == s.id) {
+                s.frame.clone_from(&o.frame);
+                s.at = o.at;
+            }
+        }
+    }
+
     fn has_picture(&self, id: u64) -> bool {
         self.sites.iter().any(|s| s.id == id && s.frame.is_some())
     }

@@ -15,12 +15,12 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Composer;
+use super::layout::OutputKind;
 use super::service::{Pictures, Sounds};
 use crate::media::ParticipantId;
 use crate::media::composite::CompositePacket;
 
-/// How often the feed checks that its screens are still in the room, and
-/// retries a composite that stopped (an operator's stop, then a start).
+/// How often the feed checks that its screens are still in the room.
 const SCREEN_CHECK: Duration = Duration::from_secs(1);
 
 /// The screens of each meeting that has a feed running.
@@ -42,22 +42,30 @@ impl ScreenFeeds {
 
 impl Composer {
     /// `participant` (a joined `Role::Screen`) watches `meeting`'s
-    /// composite: the meeting's feed starts if it has none. The composite
-    /// must be running (`Conference::composite_for` starts it).
-    pub fn feed_screen(&self, meeting: &str, participant: ParticipantId, media: crate::net::Media) {
+    /// composite: the meeting's feed starts with `feed` (from
+    /// `Conference::composite_for`) if it has none; the feed holds it —
+    /// and the composite runs — until the meeting's last screen has left.
+    pub fn feed_screen(
+        &self,
+        meeting: &str,
+        participant: ParticipantId,
+        media: crate::net::Media,
+        feed: (Pictures, Sounds),
+    ) {
         let feeds = self.screens().clone();
         let mut map = feeds.screens.lock().expect("screens lock");
         if let Some(set) = map.get_mut(meeting) {
             set.insert(participant);
             drop(map);
-            // A screen that joins a running feed starts at a keyframe.
-            self.keyframe(meeting);
+            // A screen that joins a running feed starts at a keyframe (the
+            // running feed keeps its own subscription).
+            self.keyframe_for(meeting, OutputKind::Screen);
             return;
         }
         map.insert(meeting.to_string(), HashSet::from([participant]));
         drop(map);
         let (composer, meeting) = (self.clone(), meeting.to_string());
-        tokio::spawn(async move { run(composer, feeds, meeting, media).await });
+        tokio::spawn(async move { run(composer, feeds, meeting, media, feed).await });
     }
 }
 
@@ -105,48 +113,49 @@ impl Numbering {
     }
 }
 
-async fn run(composer: Composer, feeds: ScreenFeeds, meeting: String, media: crate::net::Media) {
-    let (mut pictures, mut sounds): (Option<Pictures>, Option<Sounds>) =
-        composer.listen(&meeting).unzip();
-    composer.keyframe(&meeting);
+async fn run(
+    composer: Composer,
+    feeds: ScreenFeeds,
+    meeting: String,
+    media: crate::net::Media,
+    (mut pictures, mut sounds): (Pictures, Sounds),
+) {
+    let screen = OutputKind::Screen;
+    composer.keyframe_for(&meeting, screen);
     let mut numbering = Numbering::default();
     let mut check = tokio::time::interval(SCREEN_CHECK);
     loop {
         tokio::select! {
-            p = async { pictures.as_mut().expect("guarded").recv().await }, if pictures.is_some() => match p {
+            p = pictures.recv() => match p {
                 Ok(pic) => {
                     let packets = numbering.picture(&pic.annex_b, pic.keyframe, pic.at_ms);
                     if !packets.is_empty() && !media.composite(&meeting, packets) {
                         // The worker was busy: the screens lost a picture.
-                        composer.keyframe(&meeting);
+                        composer.keyframe_for(&meeting, screen);
                     }
                 }
                 // Fell behind: pictures were skipped, the next keyframe heals.
-                Err(RecvError::Lagged(_)) => composer.keyframe(&meeting),
-                Err(RecvError::Closed) => pictures = None,
+                Err(RecvError::Lagged(_)) => composer.keyframe_for(&meeting, screen),
+                Err(RecvError::Closed) => return,
             },
-            s = async { sounds.as_mut().expect("guarded").recv().await }, if sounds.is_some() => match s {
+            s = sounds.recv() => match s {
                 Ok(frame) => {
                     let packet = numbering.sound(&frame.opus, frame.at_ms);
                     media.composite(&meeting, vec![packet]);
                 }
                 Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => sounds = None,
+                Err(RecvError::Closed) => return,
             },
             _ = check.tick() => {
                 let mut map = feeds.screens.lock().expect("screens lock");
                 let Some(set) = map.get_mut(&meeting) else { return };
                 set.retain(|p| media.room_of(*p).as_deref() == Some(meeting.as_str()));
                 if set.is_empty() {
+                    // The last screen left: the subscription goes with
+                    // this task, and the composite with it if nothing else
+                    // takes it.
                     map.remove(&meeting);
                     return;
-                }
-                drop(map);
-                // The composite stopped (an operator's stop): take it up
-                // again when it restarts.
-                if pictures.is_none() && let Some((p, s)) = composer.listen(&meeting) {
-                    (pictures, sounds) = (Some(p), Some(s));
-                    composer.keyframe(&meeting);
                 }
             }
         }

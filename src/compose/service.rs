@@ -16,8 +16,9 @@ use crossbeam_channel::{Receiver, Sender, select};
 
 use super::ComposeConfig;
 use super::hls::Stream;
-use super::layout::Layout;
-use super::output::{Output, OutputStats};
+use super::layout::{Layout, Layouts, OutputKind};
+use super::output::{Feeds, Output, OutputStats};
+use super::sinks::Recorded;
 use crate::media::tap::Tapped;
 use crate::media::{Event, Role};
 
@@ -25,29 +26,41 @@ use crate::media::{Event, Role};
 const PACKET_QUEUE: usize = 4096;
 
 enum Msg {
+    /// The HLS stream starts (or its meeting's layouts change).
     Start {
         meeting: String,
-        layout: Option<Layout>,
+        layouts: Layouts,
         sites: Vec<(u64, String)>,
     },
-    Layout {
+    Layouts {
         meeting: String,
-        layout: Option<Layout>,
+        layouts: Layouts,
     },
     Stop {
         meeting: String,
     },
     Keyframe {
         meeting: String,
+        kind: OutputKind,
     },
     Record {
         meeting: String,
         file: std::path::PathBuf,
+        layouts: Layouts,
         sites: Vec<(u64, String)>,
     },
     StopRecord {
         meeting: String,
-        reply: std::sync::mpsc::Sender<Option<super::output::Recorded>>,
+        reply: std::sync::mpsc::Sender<Option<Recorded>>,
+    },
+    /// A SIP room's call or a meeting's hall-screen feed takes the
+    /// composite (`on`), or lets it go.
+    Attach {
+        meeting: String,
+        kind: OutputKind,
+        on: bool,
+        layouts: Layouts,
+        sites: Vec<(u64, String)>,
     },
     Event(Event),
     /// The presenter layout's document page (none: no presentation).
@@ -70,12 +83,23 @@ pub struct Picture {
     pub at_ms: u64,
 }
 
-/// A subscription to a meeting's composite pictures (a lagging receiver
-/// skips pictures and should ask for a keyframe).
-pub type Pictures = tokio::sync::broadcast::Receiver<Arc<Picture>>;
+/// A live consumer's subscription to a meeting's composite pictures (a
+/// lagging receiver skips pictures and should ask for a keyframe). The
+/// meeting's composite runs for it until it (and its `Sounds`, if any)
+/// is dropped.
+pub struct Pictures {
+    rx: tokio::sync::broadcast::Receiver<Arc<Picture>>,
+    _attached: Arc<Detach>,
+}
+
+impl Pictures {
+    pub async fn recv(&mut self) -> Result<Arc<Picture>, tokio::sync::broadcast::error::RecvError> {
+        self.rx.recv().await
+    }
+}
 
 /// Pictures buffered per subscriber: about a second at 25 fps.
-const PICTURE_QUEUE: usize = 32;
+pub(super) const PICTURE_QUEUE: usize = 32;
 
 /// One 20 ms frame of the program mix (mono Opus), for hall screens.
 #[derive(Debug)]
@@ -86,19 +110,55 @@ pub struct Sound {
 }
 
 /// A subscription to a meeting's program mix as it is encoded.
-pub type Sounds = tokio::sync::broadcast::Receiver<Arc<Sound>>;
+pub struct Sounds {
+    rx: tokio::sync::broadcast::Receiver<Arc<Sound>>,
+    _attached: Arc<Detach>,
+}
+
+impl Sounds {
+    pub async fn recv(&mut self) -> Result<Arc<Sound>, tokio::sync::broadcast::error::RecvError> {
+        self.rx.recv().await
+    }
+}
 
 /// Sound frames buffered per subscriber: about a second.
-const SOUND_QUEUE: usize = 50;
+pub(super) const SOUND_QUEUE: usize = 50;
 
-/// What the API sees of a streaming meeting.
+/// Lets a consumer's composite go when its last subscription is dropped.
+struct Detach {
+    ctl: Sender<Msg>,
+    attached: Arc<Mutex<HashMap<String, usize>>>,
+    meeting: String,
+    kind: OutputKind,
+}
+
+impl Drop for Detach {
+    fn drop(&mut self) {
+        let mut a = self.attached.lock().expect("composer lock");
+        if let Some(n) = a.get_mut(&self.meeting) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                a.remove(&self.meeting);
+            }
+        }
+        drop(a);
+        let _ = self.ctl.send(Msg::Attach {
+            meeting: std::mem::take(&mut self.meeting),
+            kind: self.kind,
+            on: false,
+            layouts: Layouts::default(),
+            sites: Vec::new(),
+        });
+    }
+}
+
+/// What the API sees of a meeting whose HLS stream runs.
 #[derive(Clone)]
 pub struct Live {
+    /// The stream's layout (`None`: automatic).
     pub layout: Option<Layout>,
     pub stream: Arc<Mutex<Stream>>,
     pub stats: Arc<Mutex<OutputStats>>,
-    pub pictures: tokio::sync::broadcast::Sender<Arc<Picture>>,
-    pub sound: tokio::sync::broadcast::Sender<Arc<Sound>>,
 }
 
 /// What the composer asks of the engine's taps of a room.
@@ -106,6 +166,9 @@ pub struct Live {
 pub enum TapRequest {
     /// A keyframe of a tapped track (`Command::TapKeyframe`).
     Keyframe(crate::media::TrackId),
+    /// Tap the room for the composite's live consumers, or stop
+    /// (`net::TapUser::Composite`).
+    Tap(bool),
     /// The layer it wants of each track in view (`Command::TapLayers`).
     Layers(Vec<(crate::media::TrackId, u8)>),
 }
@@ -122,6 +185,12 @@ pub struct Composer {
     live: Arc<RwLock<HashMap<String, Live>>>,
     /// Meetings whose recording takes the composite.
     recording: Arc<RwLock<std::collections::HashSet<String>>>,
+    /// Live consumers (SIP calls, screen feeds) attached per meeting.
+    attached: Arc<Mutex<HashMap<String, usize>>>,
+    /// Their channels, per meeting with an output or a consumer.
+    feeds: Arc<Mutex<HashMap<String, Feeds>>>,
+    /// (outputs, encodings) running, as the composer thread last counted.
+    running: Arc<(AtomicU64, AtomicU64)>,
     dropped: Arc<AtomicU64>,
     /// Hall screens watching each meeting (`screen`).
     screens: super::screen::ScreenFeeds,
@@ -134,16 +203,23 @@ impl Composer {
         let (packets, packets_rx) = crossbeam_channel::bounded(PACKET_QUEUE);
         let live = Arc::new(RwLock::new(HashMap::new()));
         let recording = Arc::new(RwLock::new(std::collections::HashSet::new()));
-        let (l, r) = (live.clone(), recording.clone());
+        let feeds = Arc::new(Mutex::new(HashMap::new()));
+        let running: Arc<(AtomicU64, AtomicU64)> = Default::default();
+        let (l, r, f) = (live.clone(), recording.clone(), feeds.clone());
+        let mut worker = Worker::new(cfg, l, r, f, keyframes);
+        worker.running = running.clone();
         std::thread::Builder::new()
             .name("composer".into())
-            .spawn(move || Worker::new(cfg, l, r, keyframes).run(ctl_rx, packets_rx))
+            .spawn(move || worker.run(ctl_rx, packets_rx))
             .expect("spawn composer thread");
         Composer {
             ctl,
             packets,
             live,
             recording,
+            attached: Default::default(),
+            feeds,
+            running,
             dropped: Arc::new(AtomicU64::new(0)),
             screens: Default::default(),
             cfg,
@@ -172,13 +248,18 @@ impl Composer {
         });
     }
 
-    /// Whether `meeting` streams or records the composite (its room's
-    /// taps go to the composer).
+    /// Whether `meeting` streams, records or feeds the composite (its
+    /// room's taps go to the composer).
     pub fn wants(&self, meeting: &str) -> bool {
-        self.live
-            .read()
+        self.attached
+            .lock()
             .expect("composer lock")
             .contains_key(meeting)
+            || self
+                .live
+                .read()
+                .expect("composer lock")
+                .contains_key(meeting)
             || self
                 .recording
                 .read()
@@ -188,7 +269,13 @@ impl Composer {
 
     /// Record `meeting`'s composite (with the program mix) into `file`, a
     /// Matroska file written cluster by cluster like the recorder's own.
-    pub fn record(&self, meeting: &str, file: std::path::PathBuf, sites: Vec<(u64, String)>) {
+    pub fn record(
+        &self,
+        meeting: &str,
+        file: std::path::PathBuf,
+        layouts: Layouts,
+        sites: Vec<(u64, String)>,
+    ) {
         self.recording
             .write()
             .expect("composer lock")
@@ -196,12 +283,13 @@ impl Composer {
         let _ = self.ctl.send(Msg::Record {
             meeting: meeting.to_string(),
             file,
+            layouts,
             sites,
         });
     }
 
     /// Close `meeting`'s composite recording; what it wrote, once closed.
-    pub async fn stop_recording(&self, meeting: &str) -> Option<super::output::Recorded> {
+    pub async fn stop_recording(&self, meeting: &str) -> Option<Recorded> {
         let (tx, rx) = std::sync::mpsc::channel();
         self.ctl
             .send(Msg::StopRecord {
@@ -223,14 +311,23 @@ impl Composer {
             .cloned()
     }
 
+    /// (meetings whose composite runs, encodings running).
+    pub fn running(&self) -> (u64, u64) {
+        (
+            self.running.0.load(Ordering::Relaxed),
+            self.running.1.load(Ordering::Relaxed),
+        )
+    }
+
     /// Packets the composer could not take in time.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Start (or re-lay) `meeting`'s stream; `sites` are the participants
-    /// in its room now (participant, name): later ones come as events.
-    pub fn begin(&self, meeting: &str, layout: Option<Layout>, sites: Vec<(u64, String)>) {
+    /// Start `meeting`'s HLS stream (or change its layouts); `sites` are
+    /// the participants in its room now (participant, name): later ones
+    /// come as events.
+    pub fn begin(&self, meeting: &str, layouts: Layouts, sites: Vec<(u64, String)>) {
         // Listed before the thread starts it, so the taps' tee and the
         // events start at once.
         self.live
@@ -238,28 +335,28 @@ impl Composer {
             .expect("composer lock")
             .entry(meeting.to_string())
             .or_insert_with(|| Live {
-                layout,
+                layout: layouts.of(OutputKind::Stream),
                 stream: Arc::new(Mutex::new(Stream::new(0))),
                 stats: Arc::new(Mutex::new(OutputStats::default())),
-                pictures: tokio::sync::broadcast::channel(PICTURE_QUEUE).0,
-                sound: tokio::sync::broadcast::channel(SOUND_QUEUE).0,
             });
         let _ = self.ctl.send(Msg::Start {
             meeting: meeting.to_string(),
-            layout,
+            layouts,
             sites,
         });
     }
 
-    pub fn set_layout(&self, meeting: &str, layout: Option<Layout>) {
-        let _ = self.ctl.send(Msg::Layout {
+    /// The meeting's layouts changed (its own or an output's).
+    pub fn set_layouts(&self, meeting: &str, layouts: Layouts) {
+        let _ = self.ctl.send(Msg::Layouts {
             meeting: meeting.to_string(),
-            layout,
+            layouts,
         });
     }
 
-    /// Stop `meeting`'s stream: unlisted at once (its playlist and
-    /// segments answer 404 from now on), the thread closes the output.
+    /// Stop `meeting`'s HLS stream: unlisted at once (its playlist and
+    /// segments answer 404 from now on), the thread ends it. The composite
+    /// goes on while a recording, a SIP room or a hall screen takes it.
     pub fn end(&self, meeting: &str) {
         self.live.write().expect("composer lock").remove(meeting);
         let _ = self.ctl.send(Msg::Stop {
@@ -267,23 +364,71 @@ impl Composer {
         });
     }
 
-    /// The meeting's composite pictures, while it streams.
-    pub fn subscribe(&self, meeting: &str) -> Option<Pictures> {
-        self.live(meeting).map(|l| l.pictures.subscribe())
-    }
-
-    /// The meeting's composite pictures and program mix, while it streams
-    /// (a hall screen's feed).
-    pub fn listen(&self, meeting: &str) -> Option<(Pictures, Sounds)> {
-        self.live(meeting)
-            .map(|l| (l.pictures.subscribe(), l.sound.subscribe()))
+    /// A live consumer of `meeting`'s composite: SIP rooms
+    /// (`OutputKind::Rooms`) or hall screens (`OutputKind::Screen`). The
+    /// composite starts if it is not running (with `layouts` and `sites`,
+    /// the live room's now) and runs until every subscription returned
+    /// here, and every other consumer's, is dropped.
+    pub fn attach(
+        &self,
+        meeting: &str,
+        kind: OutputKind,
+        layouts: Layouts,
+        sites: Vec<(u64, String)>,
+    ) -> (Pictures, Sounds) {
+        let feeds = self
+            .feeds
+            .lock()
+            .expect("composer lock")
+            .entry(meeting.to_string())
+            .or_default()
+            .clone();
+        *self
+            .attached
+            .lock()
+            .expect("composer lock")
+            .entry(meeting.to_string())
+            .or_default() += 1;
+        let _ = self.ctl.send(Msg::Attach {
+            meeting: meeting.to_string(),
+            kind,
+            on: true,
+            layouts,
+            sites,
+        });
+        let guard = Arc::new(Detach {
+            ctl: self.ctl.clone(),
+            attached: self.attached.clone(),
+            meeting: meeting.to_string(),
+            kind,
+        });
+        let pictures = match kind {
+            OutputKind::Screen => feeds.screen.subscribe(),
+            _ => feeds.rooms.subscribe(),
+        };
+        (
+            Pictures {
+                rx: pictures,
+                _attached: guard.clone(),
+            },
+            Sounds {
+                rx: feeds.sound.subscribe(),
+                _attached: guard,
+            },
+        )
     }
 
     /// A SIP room needs a keyframe of the composite (merged and paced by
     /// the output: one keyframe serves every room).
     pub fn keyframe(&self, meeting: &str) {
+        self.keyframe_for(meeting, OutputKind::Rooms);
+    }
+
+    /// `kind`'s consumer needs a keyframe of the encoding it shows.
+    pub fn keyframe_for(&self, meeting: &str, kind: OutputKind) {
         let _ = self.ctl.try_send(Msg::Keyframe {
             meeting: meeting.to_string(),
+            kind,
         });
     }
 
@@ -299,7 +444,7 @@ impl Composer {
         let room = match ev {
             // A hall screen lost the picture or just connected.
             Event::CompositeKeyframe { room } => {
-                self.keyframe(room);
+                self.keyframe_for(room, OutputKind::Screen);
                 return;
             }
             Event::Joined { room, .. }
@@ -318,14 +463,24 @@ struct Worker {
     keyframes: Option<KeyframeSink>,
     live: Arc<RwLock<HashMap<String, Live>>>,
     recording: Arc<RwLock<std::collections::HashSet<String>>>,
+    feeds: Arc<Mutex<HashMap<String, Feeds>>>,
     outputs: HashMap<String, Output>,
+    running: Arc<(AtomicU64, AtomicU64)>,
+    /// The presenter page of each meeting presenting now, for an output
+    /// that starts later (a SIP call, a screen, a recording).
+    pages: HashMap<String, super::frame::Frame>,
 }
+
+/// Meetings whose presenter page is kept without an output: a bound on
+/// memory (a page is ~0.5 MB) if many meetings end while presenting.
+const PAGES_KEPT: usize = 64;
 
 impl Worker {
     fn new(
         cfg: ComposeConfig,
         live: Arc<RwLock<HashMap<String, Live>>>,
         recording: Arc<RwLock<std::collections::HashSet<String>>>,
+        feeds: Arc<Mutex<HashMap<String, Feeds>>>,
         keyframes: Option<KeyframeSink>,
     ) -> Worker {
         Worker {
@@ -333,7 +488,10 @@ impl Worker {
             keyframes,
             live,
             recording,
+            feeds,
             outputs: HashMap::new(),
+            running: Default::default(),
+            pages: HashMap::new(),
         }
     }
 
@@ -378,41 +536,51 @@ impl Worker {
                 *l.stats.lock().expect("stats lock") = o.stats;
             }
         }
+        let encodings = self.outputs.values().map(|o| o.stats.encodings).sum();
+        self.running
+            .0
+            .store(self.outputs.len() as u64, Ordering::Relaxed);
+        self.running.1.store(encodings, Ordering::Relaxed);
     }
 
-    /// The meeting's output, made (with `sites` in it) if it has none.
+    /// The meeting's output, made (with `layouts` and `sites`) if it has
+    /// none.
     fn output(
         &mut self,
         meeting: &str,
-        layout: Option<Layout>,
+        layouts: Layouts,
         sites: Vec<(u64, String)>,
-    ) -> Option<&mut Output> {
-        if !self.outputs.contains_key(meeting) {
-            match Output::new(self.cfg, layout, Instant::now()) {
-                Ok(mut o) => {
-                    for (p, name) in sites {
-                        o.site(p, Some(name));
-                    }
-                    self.outputs.insert(meeting.to_string(), o);
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, %meeting, "the composite could not start");
-                    return None;
-                }
+    ) -> &mut Output {
+        let (cfg, feeds, pages) = (self.cfg, &self.feeds, &self.pages);
+        self.outputs.entry(meeting.to_string()).or_insert_with(|| {
+            let f = feeds
+                .lock()
+                .expect("composer lock")
+                .entry(meeting.to_string())
+                .or_default()
+                .clone();
+            let mut o = Output::new(cfg, layouts, f, Instant::now());
+            for (p, name) in sites {
+                o.site(p, Some(name));
             }
-        }
-        self.outputs.get_mut(meeting)
+            o.set_page(pages.get(meeting).cloned());
+            o
+        })
     }
 
-    /// Drop an output nobody uses any more (neither streamed nor recorded).
+    /// Drop an output nobody takes any more (not streamed, recorded or
+    /// fed to a SIP room or a screen).
     fn release(&mut self, meeting: &str) {
-        if self
-            .outputs
-            .get(meeting)
-            .is_some_and(|o| !o.streaming && !o.recording())
+        if self.outputs.get(meeting).is_some_and(Output::idle)
             && let Some(mut o) = self.outputs.remove(meeting)
         {
             o.finish();
+        }
+        if !self.outputs.contains_key(meeting) {
+            let mut feeds = self.feeds.lock().expect("composer lock");
+            if feeds.get(meeting).is_some_and(Feeds::unused) {
+                feeds.remove(meeting);
+            }
         }
     }
 
@@ -420,60 +588,54 @@ impl Worker {
         match m {
             Msg::Start {
                 meeting,
-                layout,
+                layouts,
                 sites,
             } => {
-                let (pictures, sound) = self
-                    .live
-                    .read()
-                    .expect("composer lock")
-                    .get(&meeting)
-                    .map(|l| (l.pictures.clone(), l.sound.clone()))
-                    .unwrap_or_else(|| {
-                        (
-                            tokio::sync::broadcast::channel(PICTURE_QUEUE).0,
-                            tokio::sync::broadcast::channel(SOUND_QUEUE).0,
-                        )
-                    });
-                let Some(o) = self.output(&meeting, layout, sites) else {
-                    self.live.write().expect("composer lock").remove(&meeting);
-                    return;
-                };
-                o.set_layout(layout);
-                if !o.streaming {
-                    o.restart_stream();
-                }
-                o.streaming = true;
-                o.pictures = Some(pictures.clone());
-                o.sound = Some(sound.clone());
-                let stream = o.stream.clone();
+                let o = self.output(&meeting, layouts, sites);
+                o.set_layouts(layouts);
+                let stream = o.start_stream();
                 self.live.write().expect("composer lock").insert(
                     meeting,
                     Live {
-                        layout,
+                        layout: layouts.of(OutputKind::Stream),
                         stream,
                         stats: Arc::new(Mutex::new(OutputStats::default())),
-                        pictures,
-                        sound,
                     },
                 );
             }
-            Msg::Layout { meeting, layout } => {
+            Msg::Layouts { meeting, layouts } => {
                 if let Some(o) = self.outputs.get_mut(&meeting) {
-                    o.set_layout(layout);
+                    o.set_layouts(layouts);
                 }
                 if let Some(l) = self.live.write().expect("composer lock").get_mut(&meeting) {
-                    l.layout = layout;
+                    l.layout = layouts.of(OutputKind::Stream);
                 }
             }
             Msg::Page { meeting, page } => {
                 if let Some(o) = self.outputs.get_mut(&meeting) {
-                    o.set_page(page);
+                    o.set_page(page.clone());
+                }
+                match page {
+                    Some(p) => {
+                        if self.pages.len() >= PAGES_KEPT
+                            && !self.pages.contains_key(&meeting)
+                            && let Some(k) = self
+                                .pages
+                                .keys()
+                                .find(|k| !self.outputs.contains_key(*k))
+                                .cloned()
+                        {
+                            self.pages.remove(&k);
+                        }
+                        self.pages.insert(meeting, p);
+                    }
+                    None => {
+                        self.pages.remove(&meeting);
+                    }
                 }
             }
             Msg::Stop { meeting } => {
                 if let Some(o) = self.outputs.get_mut(&meeting) {
-                    o.streaming = false;
                     o.end_stream();
                 }
                 self.live.write().expect("composer lock").remove(&meeting);
@@ -482,12 +644,9 @@ impl Worker {
             Msg::Record {
                 meeting,
                 file,
+                layouts,
                 sites,
-            } => {
-                if let Some(o) = self.output(&meeting, None, sites) {
-                    o.record_to(file);
-                }
-            }
+            } => self.output(&meeting, layouts, sites).record_to(file),
             Msg::StopRecord { meeting, reply } => {
                 let info = self
                     .outputs
@@ -500,9 +659,38 @@ impl Worker {
                 self.release(&meeting);
                 let _ = reply.send(info);
             }
-            Msg::Keyframe { meeting } => {
+            Msg::Attach {
+                meeting,
+                kind,
+                on,
+                layouts,
+                sites,
+            } => {
+                let tap = if on {
+                    let o = self.output(&meeting, layouts, sites);
+                    let first = o.users() == 0;
+                    o.attach(kind, true);
+                    first.then_some(true)
+                } else if let Some(o) = self.outputs.get_mut(&meeting) {
+                    o.attach(kind, false);
+                    (o.users() == 0).then_some(false)
+                } else {
+                    None
+                };
+                // The room's taps follow its live consumers (the stream
+                // and the recording ask for their own).
+                if let Some(on) = tap
+                    && let Some(k) = &self.keyframes
+                {
+                    k(&meeting, TapRequest::Tap(on));
+                }
+                if !on {
+                    self.release(&meeting);
+                }
+            }
+            Msg::Keyframe { meeting, kind } => {
                 if let Some(o) = self.outputs.get_mut(&meeting) {
-                    o.request_keyframe(Instant::now());
+                    o.request_keyframe(kind, Instant::now());
                 }
             }
             Msg::Event(ev) => self.event(ev),

@@ -570,47 +570,29 @@ impl Conference {
         self.live.composer()
     }
 
-    /// The meeting's composite pictures for a SIP room (what an MCU sends a
-    /// hardware codec): the stream is started if it is not running — an
-    /// audited live action under `actor`, like an operator's start —, then
-    /// subscribed to. `None`: no composer, or no live room.
+    /// The meeting's composite for a live consumer — its SIP rooms
+    /// (`OutputKind::Rooms`: what an MCU sends a hardware codec) or its
+    /// hall screens (`OutputKind::Screen`) —, in the layouts the operators
+    /// chose, started if it is not running and kept running while the
+    /// subscriptions are held. The consumer was admitted (and audited) by
+    /// `admit`; the composite is not the live stream: it neither starts
+    /// nor stops the meeting's HLS. `None`: no composer, or no live room.
     pub async fn composite_for(
         &self,
         meeting: &str,
-        actor: crate::store::Actor,
-    ) -> Option<crate::compose::service::Pictures> {
-        let composer = self.ensure_composite(meeting, actor, "sip_room").await?;
-        composer.subscribe(meeting)
-    }
-
-    /// The meeting's composite, started if it is not running — an audited
-    /// live action under `actor` (`purpose`: who needs it, `sip_room`,
-    /// `hall_screen`), like an operator's start. `None`: no composer, no
-    /// live room, or the start was not recorded.
-    pub async fn ensure_composite(
-        &self,
-        meeting: &str,
-        actor: crate::store::Actor,
-        purpose: &str,
-    ) -> Option<crate::compose::Composer> {
+        kind: crate::compose::layout::OutputKind,
+    ) -> Option<(
+        crate::compose::service::Pictures,
+        crate::compose::service::Sounds,
+    )> {
         let composer = self.live.composer()?.clone();
-        if composer.live(meeting).is_none() {
-            let room = self.live.get(meeting)?;
-            let started = self
-                .act_by(
-                    actor,
-                    &room,
-                    "live_stream_start",
-                    serde_json::json!({"layout": null, "for": purpose}),
-                    |live, _| Ok(((), live.start_stream(None))),
-                )
-                .await;
-            if let Err(e) = started {
-                tracing::warn!(%meeting, error = ?e, purpose, "the composite did not start");
-                return None;
-            }
+        let room = self.live.get(meeting)?;
+        let (layouts, sites) = room.read(|l| (l.layouts(), l.connected_sites())).await;
+        if !composer.wants(meeting) {
+            // Its room's taps go to the composer from now on.
+            tracing::info!(%meeting, for_ = kind.as_str(), "the composite starts for a live consumer");
         }
-        composer.live(meeting).map(|_| composer)
+        Some(composer.attach(meeting, kind, layouts, sites))
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
@@ -699,10 +681,17 @@ fn effects_summary(effects: &[Effect]) -> serde_json::Value {
                 Some(serde_json::json!({"pin_thumbs": {"relay": relay, "sources": sources}}))
             }
             Effect::Stream(Some(o)) => Some(serde_json::json!({"live_stream": {
-                "layout": o.layout.map(|l| l.as_str()),
+                "layout": o.layouts.meeting.map(|l| l.as_str()),
                 "sites": o.sites.len(),
             }})),
             Effect::Stream(None) => Some(serde_json::json!({"live_stream": "stop"})),
+            Effect::Layouts(l) => Some(serde_json::json!({"composite_layouts": {
+                "meeting": l.meeting.map(|l| l.as_str()),
+                "outputs": crate::compose::layout::OutputKind::ALL
+                    .into_iter()
+                    .filter_map(|k| Some((k.as_str(), l.chosen(k)?.as_str())))
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+            }})),
             Effect::SipCall(endpoint) => Some(serde_json::json!({"sip_call": endpoint})),
             Effect::Event(_) => None,
         })

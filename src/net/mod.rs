@@ -61,6 +61,8 @@ pub const EVENT_QUEUE: usize = 16_384;
 pub enum TapUser {
     Recording,
     LiveStream,
+    /// The composite's live consumers (SIP rooms, hall screens).
+    Composite,
 }
 
 /// Recorder queue, in packets: about 3 s of a 150-room meeting's recorded

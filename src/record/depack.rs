@@ -283,6 +283,32 @@ impl Default for H264Depacketizer {
 /// Parameter sets larger than this are not plausible.
 const MAX_PARAM_SET: usize = 1024;
 
+/// The `AVCDecoderConfigurationRecord` (ISO/IEC 14496-15 §5.2.4.1) of an
+/// SPS and PPS, with 4-byte NAL lengths: a recording's track header, an
+/// fMP4 init segment's `avcC`.
+pub fn avc_decoder_config(sps: &[u8], pps: &[u8]) -> Option<Vec<u8>> {
+    if sps.len() < 4 {
+        return None;
+    }
+    let mut c = vec![1, sps[1], sps[2], sps[3], 0xff, 0xe1];
+    c.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+    c.extend_from_slice(sps);
+    c.push(1);
+    c.extend_from_slice(&(pps.len() as u16).to_be_bytes());
+    c.extend_from_slice(pps);
+    // High profiles carry their chroma format and bit depths too (§5.3.3.1.2).
+    if matches!(sps[1], 100 | 110 | 122 | 144) {
+        let i = parse_sps(sps)?;
+        c.extend_from_slice(&[
+            0xfc | (i.chroma_format & 3),
+            0xf8 | (i.bit_depth_luma.wrapping_sub(8) & 7),
+            0xf8 | (i.bit_depth_chroma.wrapping_sub(8) & 7),
+            0,
+        ]);
+    }
+    Some(c)
+}
+
 impl H264Depacketizer {
     pub fn new() -> Self {
         Self {
@@ -293,30 +319,9 @@ impl H264Depacketizer {
         }
     }
 
-    /// The `AVCDecoderConfigurationRecord` (ISO/IEC 14496-15 §5.2.4.1) from
-    /// the last SPS and PPS seen, with 4-byte NAL lengths.
+    /// The `AVCDecoderConfigurationRecord` from the last SPS and PPS seen.
     pub fn avc_config(&self) -> Option<Vec<u8>> {
-        let (sps, pps) = (self.sps.as_ref()?, self.pps.as_ref()?);
-        if sps.len() < 4 {
-            return None;
-        }
-        let mut c = vec![1, sps[1], sps[2], sps[3], 0xff, 0xe1];
-        c.extend_from_slice(&(sps.len() as u16).to_be_bytes());
-        c.extend_from_slice(sps);
-        c.push(1);
-        c.extend_from_slice(&(pps.len() as u16).to_be_bytes());
-        c.extend_from_slice(pps);
-        // High profiles carry their chroma format and bit depths too (§5.3.3.1.2).
-        if matches!(sps[1], 100 | 110 | 122 | 144) {
-            let i = parse_sps(sps)?;
-            c.extend_from_slice(&[
-                0xfc | (i.chroma_format & 3),
-                0xf8 | (i.bit_depth_luma.wrapping_sub(8) & 7),
-                0xf8 | (i.bit_depth_chroma.wrapping_sub(8) & 7),
-                0,
-            ]);
-        }
-        Some(c)
+        avc_decoder_config(self.sps.as_ref()?, self.pps.as_ref()?)
     }
 
     /// The last SPS and PPS seen (a decoder needs them before a keyframe

@@ -237,6 +237,11 @@ impl LiveRooms {
             match effect {
                 Effect::Event(ev) => publish_event(room, &ev),
                 Effect::Stream(order) => self.stream(&room.meeting, order).await,
+                Effect::Layouts(layouts) => {
+                    if let Some(c) = &self.composer {
+                        c.set_layouts(&room.meeting, layouts);
+                    }
+                }
                 Effect::SipCall(endpoint) => {
                     if let Some(d) = self.dialer.get() {
                         d.order(crate::sip::dialout::DialOrder::Room {
@@ -322,7 +327,7 @@ impl LiveRooms {
         };
         let on = order.is_some();
         match order {
-            Some(o) => composer.begin(meeting, o.layout, o.sites),
+            Some(o) => composer.begin(meeting, o.layouts, o.sites),
             None => composer.end(meeting),
         }
         if let Err(e) = self

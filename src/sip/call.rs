@@ -136,15 +136,15 @@ pub async fn start(s: CallSetup) -> Result<Call, CallError> {
     gw.accept_answer(&answer, local)
         .map_err(|e| CallError::Setup(e.to_string()))?;
     // A codec that takes video is sent the meeting's composite picture,
-    // encoded once for every SIP room (started now if the meeting does not
-    // stream yet); the stage slot's own video is the fallback.
+    // encoded once for every SIP room (started now if it is not running,
+    // kept while the call holds it); the stage slot's own video is the
+    // fallback.
     let composite = if gw.takes_video() {
-        let actor = crate::store::Actor {
-            id: s.admission.endpoint.clone().unwrap_or_else(|| "sip".into()),
-            name: format!("sip:{}", s.name),
-            address: None,
-        };
-        let pictures = s.conference.composite_for(&s.meeting, actor).await;
+        let pictures = s
+            .conference
+            .composite_for(&s.meeting, crate::compose::layout::OutputKind::Rooms)
+            .await
+            .map(|(pictures, _)| pictures);
         if pictures.is_some() {
             gw.use_composite();
         }

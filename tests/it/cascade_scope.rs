@@ -12,6 +12,7 @@ use sqlx::Row;
 use crate::relay::{register, relay_call};
 use crate::support::api::{ApiWorld, Client, media_probe, world_with};
 use crate::support::db::{both_backends, operator, run_sqlite};
+use crate::support::metrics::metric;
 use crate::support::server::{TestServer, start_with};
 
 /// Plan and open a meeting of the hub and `rooms` (endpoint keys); its id.
@@ -59,20 +60,6 @@ async fn refusals(store: &diemcau::store::Store, meeting: &str) -> Vec<(String, 
     .iter()
     .map(|r| (r.get(0), r.get(1)))
     .collect()
-}
-
-async fn metric(base: &str, name: &str) -> f64 {
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
 }
 
 both_backends! {

@@ -71,6 +71,7 @@ POST   /api/v1/meetings/{id}/live/mute-all      admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/unmute-all    admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/mute-on-entry admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/stream admin operator sub_operator
+POST   /api/v1/meetings/{id}/live/output-layout admin operator sub_operator
 POST   /api/v1/meetings/{id}/live/sip-call admin operator sub_operator
 POST   /api/v1/meetings/{id}/checks             admin endpoint
 POST   /api/v1/meetings/{id}/checks/start       admin operator sub_operator

@@ -22,9 +22,12 @@ use diemcau::compose::codec::H264Decoder;
 use diemcau::compose::frame::{Frame, Yuv};
 use diemcau::compose::layout::Layout;
 
+use serde_json::json;
+
 use crate::live_stream::{live_meeting, red_and_blue_rooms};
 use crate::support::api::{ApiWorld, world};
 use crate::support::db::run_sqlite;
+use crate::support::metrics::metric;
 use crate::support::rtc_client::{RtcClient, WsClient, post_sdp, run_in_loopback_netns};
 
 /// The test servers' composite size (`support::server::test_config`).
@@ -161,7 +164,7 @@ fn bluish(c: Yuv) -> bool {
 }
 
 fn centre(f: &Frame, tile: usize) -> Yuv {
-    let r = Layout::OnePlus7.tiles(W, H)[tile];
+    let r = Layout::Grid2x2.tiles(W, H)[tile];
     f.at(r.x + r.w / 2, r.y + r.h / 3)
 }
 
@@ -196,7 +199,24 @@ fn a_hall_screen_plays_the_composite_over_whep_and_hangs_up_with_delete() {
         );
         assert_eq!(refused.status, 404);
 
-        // Not streaming yet: the screen starts the composite.
+        // The hall screens get a layout of their own (the meeting's is
+        // automatic: 1+7 with two rooms, which its recording shows).
+        let laid = op
+            .post(
+                &format!("/api/v1/meetings/{id}/live/output-layout"),
+                json!({"output": "screen", "layout": "grid2x2"}),
+            )
+            .await;
+        assert_eq!(laid.status, 200, "{}", laid.text);
+        assert_eq!(laid.body["output_layouts"]["screen"], "grid2x2");
+        let metrics = w.srv.metrics_url();
+        assert_eq!(
+            metric(&metrics, "diemcau_composite_encodings").await,
+            1.0,
+            "the recording's"
+        );
+        // Not streaming: the screen starts the composite for itself, not
+        // the meeting's live stream (its playlist stays 404).
         let (mut player, offer) = Player::new().await;
         let reply = post_sdp(&base, &format!("whep/{id}/composite"), Some(&token), &offer).await;
         assert_eq!(reply.status, 201, "{}", reply.body);
@@ -206,9 +226,16 @@ fn a_hall_screen_plays_the_composite_over_whep_and_hangs_up_with_delete() {
         let snap = op.get(&format!("/api/v1/meetings/{id}/live")).await;
         assert_eq!(
             snap.body["live_stream"].as_bool(),
-            Some(true),
+            Some(false),
             "{}",
             snap.text
+        );
+        assert_eq!(
+            op.get(&format!("/live/{id}/index.m3u8"))
+                .await
+                .status
+                .as_u16(),
+            404
         );
 
         // The picture: the hub (the stage, red) in the big tile, commune A
@@ -233,6 +260,11 @@ fn a_hall_screen_plays_the_composite_over_whep_and_hangs_up_with_delete() {
             );
         }
         assert_eq!(player.video_codec, Some(Codec::H264));
+        assert_eq!(
+            metric(&metrics, "diemcau_composite_encodings").await,
+            2.0,
+            "the screen's 2×2 beside the recording's 1+7"
+        );
         assert!(
             player.opus_frames > 10,
             "program mix frames: {}",
@@ -298,5 +330,15 @@ fn a_hall_screen_plays_the_composite_over_whep_and_hangs_up_with_delete() {
             crate::support::rtc_client::delete(&location, Some(&token)).await,
             404
         );
+        // The last screen left: its encoding stops; the recording's goes on.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while metric(&metrics, "diemcau_composite_encodings").await != 1.0 {
+            assert!(
+                Instant::now() < deadline,
+                "the screen's encoding outlived it"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(metric(&metrics, "diemcau_composite_outputs").await, 1.0);
     }));
 }

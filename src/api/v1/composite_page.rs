@@ -16,11 +16,9 @@ use crate::control::agenda::{Agendas, Presentation};
 static RENDERING: Semaphore = Semaphore::const_new(1);
 
 /// Bring `meeting`'s composite page up to date with its presentation, in
-/// the background. Nothing to do when the meeting has no composite.
+/// the background — also while no composite runs: one that starts later
+/// (a SIP call, a hall screen) shows the page at once.
 pub fn refresh(state: &AppState, meeting: &str) {
-    if !state.composer.wants(meeting) {
-        return;
-    }
     let (state, meeting) = (state.clone(), meeting.to_string());
     tokio::spawn(async move {
         let agendas = Agendas::new(state.store.clone());

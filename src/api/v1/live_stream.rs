@@ -14,7 +14,7 @@ use super::AppState;
 use crate::api::access::{Action, Caller};
 use crate::api::openapi::{Api, Op};
 use crate::api::{ApiError, JsonBody};
-use crate::compose::layout::Layout;
+use crate::compose::layout::{Layout, OutputKind};
 use crate::control::live::LiveSnapshot;
 
 pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
@@ -29,6 +29,68 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
         .returns::<LiveSnapshot>(),
         post(stream),
     )
+    .add(
+        Op::post(
+            "/api/v1/meetings/{id}/live/output-layout",
+            Action::LiveControl,
+            "live",
+        )
+        .summary("Give one composite output (stream, recording, sip, screen) its own layout, or let it follow the meeting's")
+        .body::<OutputLayoutBody>()
+        .returns::<LiveSnapshot>(),
+        post(output_layout),
+    )
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutputLayoutBody {
+    /// `stream` (the internal live stream), `recording` (the program
+    /// recording's composite), `sip` (what SIP room systems receive) or
+    /// `screen` (the hall screens).
+    output: String,
+    /// A layout (`stage`, `one_plus5`, `one_plus7`, `grid2x2`, `grid3x3`,
+    /// `grid4x4`, `presenter`); null: the meeting's layout.
+    layout: Option<String>,
+}
+
+async fn output_layout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<OutputLayoutBody>,
+) -> Result<Json<LiveSnapshot>, ApiError> {
+    let output = b
+        .output
+        .parse::<OutputKind>()
+        .map_err(|e| ApiError::invalid("output", &e))?;
+    let layout = match &b.layout {
+        Some(l) => Some(
+            l.parse::<Layout>()
+                .map_err(|e| ApiError::invalid("layout", &e))?,
+        ),
+        None => None,
+    };
+    let m = super::meetings::acting_on(&state, &caller, &id, Action::LiveControl).await?;
+    let room = state.conference.live_room(&m).await?;
+    let details = json!({"output": output.as_str(), "layout": layout.map(|l| l.as_str())});
+    let snapshot = state
+        .conference
+        .act(
+            &caller.who(),
+            &room,
+            "composite_layout",
+            details,
+            |live, now| {
+                let effects = live.set_output_layout(output, layout);
+                Ok((live.snapshot(now), effects))
+            },
+        )
+        .await?;
+    if layout == Some(Layout::Presenter) {
+        super::composite_page::refresh(&state, &id);
+    }
+    Ok(Json(snapshot))
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -150,13 +150,13 @@ pub async fn start_recording(
     }
     // The composite picture goes into the recording too (`composite.mkv`:
     // the stage large, the rooms in named tiles, the program mix).
-    let sites = match state.live.get(meeting) {
-        Some(room) => room.read(|l| l.connected_sites()).await,
-        None => Vec::new(),
+    let (layouts, sites) = match state.live.get(meeting) {
+        Some(room) => room.read(|l| (l.layouts(), l.connected_sites())).await,
+        None => Default::default(),
     };
     state
         .composer
-        .record(meeting, files.join(COMPOSITE_FILE), sites);
+        .record(meeting, files.join(COMPOSITE_FILE), layouts, sites);
     // The rooms' names reach the recorder before the engine's first
     // packet, so the first program chapter is named.
     follow_live_room(state.clone(), meeting.to_string(), row.id.clone()).await;

@@ -130,6 +130,12 @@ pub enum LiveEvent {
         on: bool,
         layout: Option<String>,
     },
+    /// A composite output (`stream`, `recording`, `sip`, `screen`) took its
+    /// own layout, or follows the meeting's again (`layout` none).
+    OutputLayout {
+        output: String,
+        layout: Option<String>,
+    },
     /// The rooms a node below reports present (its own and its children's),
     /// through its relay link `participant`; an empty list when the link
     /// went down.

@@ -194,7 +194,8 @@ impl ConsoleModel {
                 | LiveEvent::LobbyWaiting { .. }
                 | LiveEvent::LobbyAdmitted { .. }
                 | LiveEvent::LobbyDenied { .. }
-                | LiveEvent::LiveStream { .. } => {}
+                | LiveEvent::LiveStream { .. }
+                | LiveEvent::OutputLayout { .. } => {}
                 // The random operations here open no relay links.
                 LiveEvent::RelaySites { .. }
                 | LiveEvent::RelayThumbs { .. }

@@ -131,9 +131,12 @@ pub enum ConnectionKind {
 pub enum Effect {
     /// To the media engine.
     Media(MediaAction),
-    /// To the composer: start (or re-lay) the live stream with this layout
-    /// (`None`: automatic) and the sites connected now, or stop it.
+    /// To the composer: start (or re-lay) the live stream with these
+    /// layouts and the sites connected now, or stop it.
     Stream(Option<StreamOrder>),
+    /// To the composer: the meeting's layouts changed (its own or an
+    /// output's).
+    Layouts(crate::compose::layout::Layouts),
     /// To the consoles' event stream.
     Event(LiveEvent),
     /// To the SIP listener: call this SIP room (dial-out, "Gọi lại").
@@ -143,7 +146,7 @@ pub enum Effect {
 /// The live stream as the composer must run it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamOrder {
-    pub layout: Option<crate::compose::layout::Layout>,
+    pub layouts: crate::compose::layout::Layouts,
     /// (participant, name) of every connected site.
     pub sites: Vec<(ParticipantId, String)>,
 }
@@ -337,9 +340,10 @@ pub struct LiveMeeting {
     /// Rooms other than the hub join with their microphone muted by the
     /// operator (`entry` module).
     mute_on_entry: bool,
-    /// The composite live stream: `Some(layout)` while it runs (`None`
-    /// inside: the automatic layout) — the `stream` module.
-    stream: Option<Option<crate::compose::layout::Layout>>,
+    /// The composite live stream (HLS) runs — the `stream` module.
+    streaming: bool,
+    /// The composite's layouts: the meeting's and each output's own.
+    layouts: crate::compose::layout::Layouts,
     scan: Option<Scan>,
     queue: Vec<FloorRequest>,
     speaker: Option<Speaker>,
@@ -424,7 +428,8 @@ impl LiveMeeting {
             voice: false,
             sent_voice: false,
             mute_on_entry: false,
-            stream: None,
+            streaming: false,
+            layouts: Default::default(),
             scan: None,
             queue: Vec::new(),
             speaker: None,

@@ -28,6 +28,9 @@ pub struct LiveSnapshot {
     /// Its layout (`stage`, `one_plus5`, `one_plus7`, `grid2x2`, `grid3x3`,
     /// `grid4x4`, `presenter`); none: automatic.
     pub live_stream_layout: Option<String>,
+    /// Each composite output's own layout (`stream`, `recording`, `sip`,
+    /// `screen`); none: the meeting's.
+    pub output_layouts: std::collections::BTreeMap<String, Option<String>>,
     /// An empty stage follows the active speaker (Thảo luận, or an
     /// operator's automatic stage); otherwise nobody is put on the stage by
     /// their voice.
@@ -144,8 +147,15 @@ impl LiveMeeting {
             scene: self.scene,
             scene_label: self.scene.map(|s| s.label_vi().to_string()),
             mute_on_entry: self.mute_on_entry,
-            live_stream: self.stream.is_some(),
-            live_stream_layout: self.stream.flatten().map(|l| l.as_str().to_string()),
+            live_stream: self.streaming,
+            live_stream_layout: self.layouts.meeting.map(|l| l.as_str().to_string()),
+            output_layouts: crate::compose::layout::OutputKind::ALL
+                .into_iter()
+                .map(|k| {
+                    let chosen = self.layouts.chosen(k).map(|l| l.as_str().to_string());
+                    (k.as_str().to_string(), chosen)
+                })
+                .collect(),
             stage_follows_voice: self.wants_voice(),
             removed: self
                 .sites

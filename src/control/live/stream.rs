@@ -4,18 +4,23 @@
 //! audited before it happens and consoles see it.
 
 use super::{Effect, LiveEvent, LiveMeeting, StreamOrder, event};
-use crate::compose::layout::Layout;
+use crate::compose::layout::{Layout, Layouts, OutputKind};
 
 impl LiveMeeting {
-    /// Start the stream, or change its layout (`None`: automatic).
+    /// Start the stream, or change the meeting's layout (`None`:
+    /// automatic); outputs with a layout of their own keep it.
     pub fn start_stream(&mut self, layout: Option<Layout>) -> Vec<Effect> {
-        if self.stream == Some(layout) {
+        if self.streaming && self.layouts.meeting == layout {
             return Vec::new();
         }
-        self.stream = Some(layout);
+        self.streaming = true;
+        self.layouts.meeting = layout;
         let sites = self.connected_sites();
         vec![
-            Effect::Stream(Some(StreamOrder { layout, sites })),
+            Effect::Stream(Some(StreamOrder {
+                layouts: self.layouts,
+                sites,
+            })),
             event(LiveEvent::LiveStream {
                 on: true,
                 layout: layout.map(|l| l.as_str().to_string()),
@@ -24,7 +29,7 @@ impl LiveMeeting {
     }
 
     pub fn stop_stream(&mut self) -> Vec<Effect> {
-        if self.stream.take().is_none() {
+        if !std::mem::take(&mut self.streaming) {
             return Vec::new();
         }
         vec![
@@ -34,6 +39,29 @@ impl LiveMeeting {
                 layout: None,
             }),
         ]
+    }
+
+    /// Give one output (the HLS stream, the recording, the SIP rooms, the
+    /// hall screens) a layout of its own, or (`None`) let it follow the
+    /// meeting's again. Whether or not the composite runs now: it starts
+    /// with these.
+    pub fn set_output_layout(&mut self, output: OutputKind, layout: Option<Layout>) -> Vec<Effect> {
+        if self.layouts.chosen(output) == layout {
+            return Vec::new();
+        }
+        self.layouts.set(output, layout);
+        vec![
+            Effect::Layouts(self.layouts),
+            event(LiveEvent::OutputLayout {
+                output: output.as_str().to_string(),
+                layout: layout.map(|l| l.as_str().to_string()),
+            }),
+        ]
+    }
+
+    /// The layouts a composite starting now takes.
+    pub fn layouts(&self) -> Layouts {
+        self.layouts
     }
 
     /// (participant, name) of every connected site: what a composite
@@ -46,7 +74,7 @@ impl LiveMeeting {
     }
 
     pub fn streaming(&self) -> bool {
-        self.stream.is_some()
+        self.streaming
     }
 }
 
@@ -61,7 +89,7 @@ mod tests {
         let fx = l.start_stream(None);
         assert!(matches!(
             fx[0],
-            Effect::Stream(Some(StreamOrder { layout: None, .. }))
+            Effect::Stream(Some(StreamOrder { layouts, .. })) if layouts.meeting.is_none()
         ));
         assert!(l.start_stream(None).is_empty());
         let fx = l.start_stream(Some(Layout::Grid2x2));
@@ -77,5 +105,36 @@ mod tests {
         assert!(matches!(fx[0], Effect::Stream(None)));
         assert!(l.stop_stream().is_empty());
         assert!(!l.snapshot(0).live_stream);
+    }
+
+    #[test]
+    fn an_output_layout_is_kept_across_a_new_meeting_layout_and_can_follow_it_again() {
+        let mut l = LiveMeeting::new(Vec::new(), None, None, 50).unwrap();
+        let fx = l.set_output_layout(OutputKind::Screen, Some(Layout::Grid4x4));
+        assert!(
+            matches!(fx[0], Effect::Layouts(ls) if ls.of(OutputKind::Screen) == Some(Layout::Grid4x4))
+        );
+        assert_eq!(
+            events(&fx),
+            vec![LiveEvent::OutputLayout {
+                output: "screen".into(),
+                layout: Some("grid4x4".into())
+            }]
+        );
+        assert!(
+            l.set_output_layout(OutputKind::Screen, Some(Layout::Grid4x4))
+                .is_empty()
+        );
+        let fx = l.start_stream(Some(Layout::OnePlus5));
+        let Effect::Stream(Some(order)) = &fx[0] else {
+            panic!("a stream order first: {fx:?}")
+        };
+        assert_eq!(order.layouts.of(OutputKind::Stream), Some(Layout::OnePlus5));
+        assert_eq!(order.layouts.of(OutputKind::Screen), Some(Layout::Grid4x4));
+        let snap = l.snapshot(0);
+        assert_eq!(snap.output_layouts["screen"].as_deref(), Some("grid4x4"));
+        assert_eq!(snap.output_layouts["stream"], None);
+        l.set_output_layout(OutputKind::Screen, None);
+        assert_eq!(l.layouts().of(OutputKind::Screen), Some(Layout::OnePlus5));
     }
 }

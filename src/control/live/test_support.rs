@@ -42,7 +42,7 @@ pub(super) fn media(fx: &[Effect]) -> Vec<MediaAction> {
         .filter_map(|e| match e {
             Effect::Media(MediaAction::StageVoice(_)) => None,
             Effect::Media(a) => Some(a.clone()),
-            Effect::Event(_) | Effect::Stream(_) | Effect::SipCall(_) => None,
+            Effect::Event(_) | Effect::Stream(_) | Effect::Layouts(_) | Effect::SipCall(_) => None,
         })
         .collect()
 }
@@ -61,7 +61,7 @@ pub(super) fn events(fx: &[Effect]) -> Vec<LiveEvent> {
     fx.iter()
         .filter_map(|e| match e {
             Effect::Event(e) => Some(e.clone()),
-            Effect::Media(_) | Effect::Stream(_) | Effect::SipCall(_) => None,
+            Effect::Media(_) | Effect::Stream(_) | Effect::Layouts(_) | Effect::SipCall(_) => None,
         })
         .collect()
 }

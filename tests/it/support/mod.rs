@@ -6,6 +6,7 @@ pub mod api;
 pub mod baresip;
 pub mod browser;
 pub mod db;
+pub mod metrics;
 pub mod netns;
 pub mod pki;
 pub mod rtc_client;
