@@ -78,6 +78,10 @@
       stream_auto: "Bố cục tự động",
       layouts: { stage: "Chỉ sân khấu", one_plus5: "1 lớn + 5", one_plus7: "1 lớn + 7", grid2x2: "Lưới 2×2", grid3x3: "Lưới 3×3", grid4x4: "Lưới 4×4", presenter: "Tài liệu + người nói" },
       ev_stream_on: "Phát trực tiếp nội bộ: {layout}",
+      output_layouts: "Bố cục từng đầu ra",
+      output_follow: "Theo bố cục cuộc họp",
+      outputs: { stream: "Truyền hình nội bộ (HLS)", recording: "Bản ghi", sip: "Phòng SIP", screen: "Màn hình hội trường" },
+      ev_output_layout: "{output}: {layout}",
       ev_stream_off: "Đã dừng phát trực tiếp",
       scene: "Cảnh",
       scene_pick: "Hãy chọn một cảnh.",
@@ -302,6 +306,10 @@
       stream_auto: "Automatic layout",
       layouts: { stage: "Stage only", one_plus5: "1 large + 5", one_plus7: "1 large + 7", grid2x2: "2×2 grid", grid3x3: "3×3 grid", grid4x4: "4×4 grid", presenter: "Document + speaker" },
       ev_stream_on: "Internal live stream: {layout}",
+      output_layouts: "Layout per output",
+      output_follow: "The meeting's layout",
+      outputs: { stream: "Internal stream (HLS)", recording: "Recording", sip: "SIP rooms", screen: "Hall screens" },
+      ev_output_layout: "{output}: {layout}",
       ev_stream_off: "Live stream stopped",
       scene: "Scene",
       scene_pick: "Pick a scene.",
@@ -1553,6 +1561,11 @@
         logEvent(msg.on ? t("ev_stream_on", { layout: msg.layout ? DICT[lang].layouts[msg.layout] : t("stream_auto") }) : t("ev_stream_off"));
         drawToolbar();
         break;
+      case "output_layout":
+        if (mine.snap) mine.snap.output_layouts = Object.assign({}, mine.snap.output_layouts, { [msg.output]: msg.layout || null });
+        logEvent(t("ev_output_layout", { output: DICT[lang].outputs[msg.output] || msg.output, layout: msg.layout ? DICT[lang].layouts[msg.layout] : t("output_follow") }));
+        drawToolbar();
+        break;
       case "mute_on_entry":
         if (mine.snap) mine.snap.mute_on_entry = msg.on;
         logEvent(t(msg.on ? "ev_mute_entry_on" : "ev_mute_entry_off"));
@@ -1752,6 +1765,29 @@
     const link = $("lnk-stream");
     link.hidden = !on;
     if (live) link.href = `/live/${encodeURIComponent(live.id)}`;
+    drawOutputLayouts(snap);
+  }
+
+  // Each output of the composite (HLS, recording, SIP rooms, hall
+  // screens) may show its own layout; one encoding per layout in use.
+  function drawOutputLayouts(snap) {
+    const list = $("output-layout-list");
+    const chosen = (snap && snap.output_layouts) || {};
+    const outputs = Object.keys(DICT[lang].outputs);
+    if (list.dataset.lang !== lang) {
+      list.replaceChildren(...outputs.map((o) => {
+        const sel = el("select", { id: `output-layout-${o}` });
+        sel.dataset.output = o;
+        sel.append(el("option", { value: "", text: t("output_follow") }), ...Object.keys(DICT[lang].layouts).map((l) => el("option", { value: l, text: DICT[lang].layouts[l] })));
+        sel.addEventListener("change", (ev) => liveAction(ev.currentTarget, "output-layout", { output: o, layout: ev.currentTarget.value || null }));
+        return el("label", { class: "inline" }, el("span", { text: DICT[lang].outputs[o] }), sel);
+      }));
+      list.dataset.lang = lang;
+    }
+    for (const o of outputs) {
+      const sel = $(`output-layout-${o}`);
+      if (sel && document.activeElement !== sel) sel.value = chosen[o] || "";
+    }
   }
 
   function drawToolbar() {

@@ -380,6 +380,37 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
         assert_eq!(live.body["locked"], true, "{}", live.text);
         assert_eq!(live.body["scene"], "thao_luan", "{}", live.text);
         steps.shot("08e-locked-scene").await;
+        // The hall screens get a layout of their own from the toolbar's
+        // "Bố cục từng đầu ra": the server keeps it, the log says it.
+        steps
+            .run(
+                "document.getElementById('output-layouts').open = true;\
+             const s = document.getElementById('output-layout-screen');\
+             s.value = 'grid3x3'; s.dispatchEvent(new Event('change')); return true;",
+            )
+            .await;
+        steps
+            .until(
+                "08e-output-layout",
+                "return window.diemcau.state().snapshot.output_layouts.screen === 'grid3x3'\
+               && document.getElementById('event-log').textContent.includes('Màn hình hội trường: Lưới 3×3');",
+                STEP_TIMEOUT,
+            )
+            .await;
+        steps.shot("08e-output-layouts").await;
+        let live = w
+            .as_role("operator")
+            .get(&format!("/api/v1/meetings/{id}/live"))
+            .await;
+        assert_eq!(
+            live.body["output_layouts"]["screen"], "grid3x3",
+            "{}",
+            live.text
+        );
+        assert_eq!(
+            live.body["output_layouts"]["stream"],
+            serde_json::Value::Null
+        );
         steps
             .run("document.getElementById('btn-lock').click(); return true;")
             .await;
