@@ -9,18 +9,29 @@
 //! output was made (the decoders, the scene, the encoder and what they
 //! allocate while working).
 //!
+//! Then the same with three-layer simulcast inputs (720p, 360p, 180p
+//! clips) each decoded at the layer its tile needs, and with two layouts
+//! (1+7 and 3×3: two outputs with layouts of their own) drawn from the
+//! same decoded inputs and encoded once each.
+//!
 //! Run: `cargo bench --bench compose` (needs ffmpeg, as the tests do).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use diemcau::compose::codec::{H264Encoder, Vp8Decoder};
+use diemcau::compose::layers::wanted_layer;
 use diemcau::compose::layout::Layout;
 use diemcau::compose::scene::Scene;
 
 /// One IVF clip → its VP8 frames.
 fn clip(w: u32, h: u32) -> Vec<Vec<u8>> {
     let path = std::env::temp_dir().join(format!("diemcau-bench-{w}x{h}.ivf"));
+    let bitrate = match h {
+        ..=180 => "150k",
+        ..=360 => "500k",
+        _ => "1500k",
+    };
     if !path.exists() {
         let ok = Command::new("ffmpeg")
             .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
@@ -30,7 +41,8 @@ fn clip(w: u32, h: u32) -> Vec<Vec<u8>> {
                 "-i",
                 &format!("testsrc2=size={w}x{h}:rate=30"),
             ])
-            .args(["-t", "4", "-c:v", "libvpx", "-b:v", "500k", "-g", "60"])
+            // About what a browser's simulcast layers carry at each size.
+            .args(["-t", "4", "-c:v", "libvpx", "-b:v", bitrate, "-g", "60"])
             .args(["-deadline", "realtime", "-cpu-used", "8", "-f", "ivf"])
             .arg(&path)
             .status()
@@ -55,44 +67,95 @@ struct Cost {
     pictures: u32,
 }
 
-fn run(width: u32, height: u32, fps: u32, inputs: usize, frames: &[Vec<u8>]) -> Cost {
+/// The inputs of a configuration.
+#[derive(Clone, Copy, PartialEq)]
+enum Inputs {
+    /// Every input at 360p, whatever its tile.
+    All360,
+    /// Three-layer simulcast publishers (720p, 360p, 180p): each input
+    /// decoded at the smallest layer that fills its largest tile
+    /// (`compose::layers::wanted_layer`), as the composer asks the engine.
+    Simulcast,
+}
+
+/// The layer clips, lowest first (what a simulcast publisher sends).
+const LAYERS: [(u32, u32); 3] = [(320, 180), (640, 360), (1280, 720)];
+
+fn run(
+    (width, height, fps): (u32, u32, u32),
+    inputs: usize,
+    mode: Inputs,
+    layouts: &[Layout],
+) -> Cost {
+    let clips: Vec<Vec<Vec<u8>>> = LAYERS.iter().map(|&(w, h)| clip(w, h)).collect();
+    // Each input's clip: the layer its largest tile (over the layouts) needs.
+    let tallest = |i: usize| {
+        layouts
+            .iter()
+            .filter_map(|l| l.tiles(width, height).get(i).map(|r| r.h))
+            .max()
+            .unwrap_or(0)
+    };
+    let layer_of: Vec<usize> = (0..inputs)
+        .map(|i| match mode {
+            Inputs::All360 => 1,
+            Inputs::Simulcast => usize::from(wanted_layer(2, 720, tallest(i))),
+        })
+        .collect();
     let mut decoders: Vec<Vp8Decoder> = (0..inputs).map(|_| Vp8Decoder::new().unwrap()).collect();
-    let mut scene = Scene::new(Layout::OnePlus7, width, height);
     let sites: Vec<(u64, String)> = (0..inputs as u64)
         .map(|i| (i, format!("Điểm cầu xã số {i}")))
         .collect();
-    scene.set_sites(&sites);
-    scene.set_stage(&[0]);
-    let mut enc = H264Encoder::new(width, height, 2500, fps, fps * 2).unwrap();
+    let mut outputs: Vec<(Scene, H264Encoder)> = layouts
+        .iter()
+        .map(|&l| {
+            let mut scene = Scene::new(l, width, height);
+            scene.set_sites(&sites);
+            scene.set_stage(&[0]);
+            (
+                scene,
+                H264Encoder::new(width, height, 2500, fps, fps * 2).unwrap(),
+            )
+        })
+        .collect();
     let mut c = Cost {
         decode: Duration::ZERO,
         draw: Duration::ZERO,
         encode: Duration::ZERO,
         pictures: 0,
     };
-    // Ten seconds of output; every input sends at 30 fps, decoded whole.
+    // Ten seconds of output; every input sends at 30 fps, decoded whole
+    // once and drawn by every layout's scene.
     let pictures = fps * 10;
     let mut next_in = 0usize;
     for p in 0..pictures {
         let now = Instant::now();
         let due = ((p + 1) * 30 / fps) as usize;
         while next_in < due {
-            let f = &frames[next_in % frames.len()];
-            let t = Instant::now();
             for (i, d) in decoders.iter_mut().enumerate() {
-                if let Ok(Some(pic)) = d.decode(f) {
-                    scene.on_frame(i as u64, pic, now);
+                let frames = &clips[layer_of[i]];
+                let f = &frames[next_in % frames.len()];
+                let t = Instant::now();
+                let pic = d.decode(f);
+                c.decode += t.elapsed();
+                if let Ok(Some(pic)) = pic {
+                    let t = Instant::now();
+                    for (scene, _) in &mut outputs {
+                        scene.on_frame(i as u64, pic.clone(), now);
+                    }
+                    c.draw += t.elapsed();
                 }
             }
-            c.decode += t.elapsed();
             next_in += 1;
         }
-        let t = Instant::now();
-        let pic = scene.compose(now).clone();
-        c.draw += t.elapsed();
-        let t = Instant::now();
-        std::hint::black_box(enc.encode(&pic).unwrap());
-        c.encode += t.elapsed();
+        for (scene, enc) in &mut outputs {
+            let t = Instant::now();
+            let pic = scene.compose(now).clone();
+            c.draw += t.elapsed();
+            let t = Instant::now();
+            std::hint::black_box(enc.encode(&pic).unwrap());
+            c.encode += t.elapsed();
+        }
         c.pictures += 1;
     }
     c
@@ -110,18 +173,30 @@ fn status_bytes(key: &str) -> u64 {
 
 /// The child: one configuration, its figures on one line.
 fn one(args: &[String]) {
-    let n: Vec<u32> = args.iter().map(|a| a.parse().unwrap()).collect();
+    let n: Vec<u32> = args[..4].iter().map(|a| a.parse().unwrap()).collect();
     let (w, h, fps, inputs) = (n[0], n[1], n[2], n[3] as usize);
-    let frames = clip(640, 360);
+    let (mode, layouts, label) = match args[4].as_str() {
+        "360p" => (Inputs::All360, vec![Layout::OnePlus7], "360p, 1+7"),
+        "simulcast" => (Inputs::Simulcast, vec![Layout::OnePlus7], "simulcast, 1+7"),
+        _ => (
+            Inputs::Simulcast,
+            vec![Layout::OnePlus7, Layout::Grid3x3],
+            "simulcast, 1+7 and 3×3",
+        ),
+    };
+    for (lw, lh) in LAYERS {
+        clip(lw, lh);
+    }
     let before = status_bytes("VmRSS:");
-    let c = run(w, h, fps, inputs, &frames);
+    let c = run((w, h, fps), inputs, mode, &layouts);
     let peak = status_bytes("VmHWM:");
     let ms = |d: Duration| d.as_secs_f64() * 1000.0 / f64::from(c.pictures);
     let total = ms(c.decode) + ms(c.draw) + ms(c.encode);
     println!(
-        "{:<10} {:>6} {:>10.2} {:>8.2} {:>8.2} {:>8.2} {:>8.1}% {:>8.1}",
+        "{:<10} {:>6} {:<24} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.1}% {:>8.1}",
         format!("{h}p{fps}"),
         inputs,
+        label,
         ms(c.decode),
         ms(c.draw),
         ms(c.encode),
@@ -134,29 +209,46 @@ fn one(args: &[String]) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--one") {
-        return one(&args[i + 1..i + 5]);
+        return one(&args[i + 1..i + 6]);
     }
-    clip(640, 360);
+    for (w, h) in LAYERS {
+        clip(w, h);
+    }
     println!("per output picture (ms), share of one core at the output's rate, memory (MiB)");
     println!(
-        "{:<10} {:>6} {:>10} {:>8} {:>8} {:>8} {:>9} {:>8}",
-        "output", "inputs", "decode", "draw", "encode", "total", "core %", "MiB"
+        "{:<10} {:>6} {:<24} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
+        "output",
+        "inputs",
+        "inputs decoded, layouts",
+        "decode",
+        "draw",
+        "encode",
+        "total",
+        "core %",
+        "MiB"
     );
     let me = std::env::current_exe().unwrap();
+    let mut configs = Vec::new();
     for (w, h, fps) in [(1280u32, 720u32, 30u32), (1920, 1080, 15)] {
         for inputs in [1usize, 2, 4, 8] {
-            let ok = Command::new(&me)
-                .arg("--one")
-                .args([
-                    w.to_string(),
-                    h.to_string(),
-                    fps.to_string(),
-                    inputs.to_string(),
-                ])
-                .status()
-                .unwrap();
-            assert!(ok.success(), "{h}p{fps} with {inputs} inputs");
+            configs.push((w, h, fps, inputs, "360p"));
         }
+        configs.push((w, h, fps, 8, "simulcast"));
+        configs.push((w, h, fps, 8, "two"));
+    }
+    for (w, h, fps, inputs, mode) in configs {
+        let ok = Command::new(&me)
+            .arg("--one")
+            .args([
+                w.to_string(),
+                h.to_string(),
+                fps.to_string(),
+                inputs.to_string(),
+                mode.to_string(),
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "{h}p{fps} with {inputs} inputs, {mode}");
     }
     page();
 }
