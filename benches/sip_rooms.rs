@@ -89,10 +89,7 @@ fn video_pcap() -> PathBuf {
 
 /// A pcap (Ethernet, IPv4, UDP) of RTP payloads at their times.
 fn pcap(packets: &[(Duration, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for v in [0xa1b2_c3d4u32.to_le_bytes().to_vec()] {
-        out.extend(v);
-    }
+    let mut out = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
     out.extend(2u16.to_le_bytes());
     out.extend(4u16.to_le_bytes());
     out.extend(0i32.to_le_bytes());
