@@ -27,10 +27,12 @@ use diemcau::compose::scene::Scene;
 /// One IVF clip → its VP8 frames.
 fn clip(w: u32, h: u32) -> Vec<Vec<u8>> {
     let path = std::env::temp_dir().join(format!("diemcau-bench-{w}x{h}.ivf"));
-    let bitrate = match h {
-        ..=180 => "150k",
-        ..=360 => "500k",
-        _ => "1500k",
+    let bitrate = if h <= 180 {
+        "150k"
+    } else if h <= 360 {
+        "500k"
+    } else {
+        "1500k"
     };
     if !path.exists() {
         let ok = Command::new("ffmpeg")
