@@ -33,7 +33,7 @@
  *   await window.diemcau.stats() -> {
  *     connection: 'new'|'connecting'|'connected'|'disconnected'|'failed'|'closed',
  *     stage:   {mid, participant, name, framesDecoded, bytesReceived, packetsReceived,
- *               frameWidth, frameHeight},
+ *               frameWidth, frameHeight, codec},   // codec: 'video/VP8', 'video/H264'…
  *     speaker: {same fields as stage},
  *     audio:   [{mid, participant, name, bytesReceived, packetsReceived, audioLevel}],
  *     sent:    {video: [{rid, bytesSent, framesEncoded, frameWidth, frameHeight}],
@@ -1590,6 +1590,7 @@
       framesDecoded: 0,
       bytesReceived: 0,
       packetsReceived: 0,
+      codec: null,
       frameWidth: 0,
       frameHeight: 0,
     };
@@ -1654,6 +1655,8 @@
           s.packetsReceived = r.packetsReceived || 0;
           s.frameWidth = r.frameWidth || 0;
           s.frameHeight = r.frameHeight || 0;
+          const c = r.codecId && all.get(r.codecId);
+          s.codec = c ? c.mimeType : null;
         }
         out[role] = s;
       } else if (t.receiver.track.kind === 'audio') {

@@ -60,6 +60,7 @@ mod signed_documents;
 mod signing;
 mod sip;
 mod sip_bad_input;
+mod sip_browser;
 mod sip_dialout;
 mod sip_srtp;
 mod sip_store;

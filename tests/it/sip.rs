@@ -16,7 +16,7 @@ use crate::support::server::{self, TestServer};
 /// How long a call may take to show on the roll call.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -49,7 +49,7 @@ pub async fn roll_call(s: &TestServer, meeting: &str) -> RollCall {
         .expect("roll call")
 }
 
-async fn wait_connected(s: &TestServer, meeting: &str, endpoints: &[&str]) {
+pub async fn wait_connected(s: &TestServer, meeting: &str, endpoints: &[&str]) {
     let deadline = Instant::now() + JOIN_TIMEOUT;
     loop {
         if s.server.state().live.get(meeting).is_none() {
