@@ -21,10 +21,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use diemcau::control::endpoints::{EndpointDetails, Endpoints, LinkProfile};
-use diemcau::control::meetings::{MeetingDraft, MeetingKind, Meetings, UnitQuery};
-use diemcau::control::org::{NewUnit, OrgKind, OrgTree};
-use diemcau::store::{Actor, date, now_ms};
+use diemcau::control::endpoints::Endpoints;
+use diemcau::control::meetings::Meetings;
+use diemcau::store::Actor;
+
+// Shared with the API benches, which read the fields this one does not.
+#[allow(dead_code)]
+#[path = "support/province.rs"]
+mod province;
 
 /// Seconds of CPU measured per step, once every call of the step is up.
 const MEASURE: Duration = Duration::from_secs(20);
@@ -373,106 +377,23 @@ async fn connected(server: &diemcau::Server, meeting: &str) -> usize {
 }
 
 /// A province of `n` communes, each with a SIP room system, and a meeting
-/// open now for all of them: (meeting, dial-in number, (user, password)
-/// of each room).
+/// open now for all of them (`support/province.rs`, as the API benches):
+/// (meeting, dial-in number, (user, password) of each room).
 async fn province(
     store: &diemcau::store::Store,
     n: usize,
 ) -> (String, String, Vec<(String, String)>) {
-    let actor = Actor {
-        id: "bench".into(),
-        name: "sip bench".into(),
-        address: None,
-    };
-    let tree = OrgTree::new(store.clone());
+    let p = province::seed(store, n, "Hội nghị thử tải SIP").await;
     let endpoints = Endpoints::new(store.clone());
-    let from = date::parse("2025-07-01").unwrap();
-    let p = tree
-        .create(
-            &actor,
-            NewUnit {
-                code: "BENCH".into(),
-                name: "Tỉnh thử tải".into(),
-                kind: OrgKind::Province,
-                parent_id: None,
-            },
-            from,
-        )
-        .await
-        .unwrap();
-    for i in 0..n {
-        let u = tree
-            .create(
-                &actor,
-                NewUnit {
-                    code: format!("BENCH-{i:02}"),
-                    name: format!("Xã thử tải {i}"),
-                    kind: OrgKind::Commune,
-                    parent_id: Some(p.id.clone()),
-                },
-                from,
-            )
-            .await
-            .unwrap();
-        endpoints
-            .create(
-                &actor,
-                EndpointDetails {
-                    name: format!("Điểm cầu xã thử tải {i}"),
-                    room: "Phòng họp trực tuyến".into(),
-                    technician_name: "Kỹ thuật viên".into(),
-                    technician_phone: "0912 000 000".into(),
-                    link: LinkProfile::Fibre,
-                },
-                &u.id,
-                from,
-            )
-            .await
-            .unwrap();
-    }
-    let meetings = Meetings::new(store.clone());
-    let now = now_ms();
-    let made = meetings
-        .create(
-            &actor,
-            MeetingDraft {
-                title: "Hội nghị thử tải SIP".into(),
-                kind: MeetingKind::GiaoBan,
-                description: String::new(),
-                starts_at_ms: now + 60_000,
-                ends_at_ms: now + 3_600_000,
-                recurrence: None,
-                hub_endpoint_id: None,
-                endpoint_ids: Vec::new(),
-                unit_queries: vec![UnitQuery {
-                    unit_id: p.id.clone(),
-                    kinds: Vec::new(),
-                    include_self: false,
-                }],
-                chair_user_id: None,
-                secretary_user_id: None,
-                expected_people: None,
-                quorum_percent: None,
-                access_policy: None,
-                mute_on_entry: None,
-                body_id: None,
-                members: Vec::new(),
-            },
-        )
-        .await
-        .unwrap();
-    let m = meetings
-        .open(&actor, &made[0].id)
-        .await
-        .expect("the meeting opens");
+    let actor = Actor::command_line();
     let mut rooms = Vec::new();
-    for part in meetings.participants(&m.id).await.unwrap() {
+    for id in &p.endpoints {
         let (user, password) = endpoints
-            .issue_sip_password(&actor, &part.endpoint_id, "diemcau")
+            .issue_sip_password(&actor, id, "diemcau")
             .await
             .unwrap();
         rooms.push((user, password.expose().to_string()));
     }
-    assert_eq!(rooms.len(), n, "every commune's room is planned");
-    (m.id, m.sip_dial_in.expect("a dial-in number"), rooms)
+    let m = Meetings::new(store.clone()).get(&p.meeting).await.unwrap();
+    (p.meeting, m.sip_dial_in.expect("a dial-in number"), rooms)
 }
