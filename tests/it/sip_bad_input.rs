@@ -297,12 +297,22 @@ fn an_invite_flood_from_sipp_is_refused_past_its_budget_and_the_meeting_goes_on(
             2,
             "only the rooms' calls"
         );
+        // Each room still hears the other's tone during the flood: most
+        // quarter-seconds of the last 1.5 s carry it (a moment's glitch on
+        // a CPU-starved test machine is not the meeting stopping).
         for (h, hz) in heard.iter().zip([880.0, 440.0]) {
             let tail = &h[h.len().saturating_sub(12_000)..];
+            let windows: Vec<(f64, f64)> = tail
+                .chunks_exact(2_000)
+                .map(|w| (rms(w), frequency(w)))
+                .collect();
+            let with_tone = windows
+                .iter()
+                .filter(|(level, f)| *level > 1000.0 && (f - hz).abs() < 40.0)
+                .count();
             assert!(
-                rms(tail) > 1000.0 && (frequency(tail) - hz).abs() < 40.0,
-                "during the flood: {} Hz",
-                frequency(tail)
+                windows.len() == 6 && with_tone >= 4,
+                "during the flood, (level, Hz) per quarter-second: {windows:?}"
             );
         }
         s.server.shutdown().await;
