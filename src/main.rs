@@ -180,6 +180,7 @@ fn main() -> anyhow::Result<()> {
         // Room codecs and softphones can dial the demo meeting.
         if !config.sip.enabled() {
             config.sip.udp_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 5060)));
+            config.sip.tls_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 5061)));
         }
         // The demo's CA and seal, so finalised minutes come out signed.
         std::fs::create_dir_all(&config.data_dir)

@@ -9,7 +9,7 @@
 //! and `dialog` (virtual time), `uac` (our INVITE's client transaction),
 //! `offer` (our SDP offer), `dialout` (orders, retry schedule, states),
 //! `digest`, `limit`, `rtp`, `audio`, `gateway`. IO: `server` (the
-//! listener: UDP, and TCP through `tcp`), `uas` (what it answers),
+//! listener: UDP, and TCP and TLS through `tcp`), `uas` (what it answers),
 //! `outbound` (dial-out's attempts), `call` (one call's sockets and task).
 
 pub mod audio;
@@ -31,5 +31,6 @@ pub mod server;
 pub mod srtp;
 pub mod tcp;
 pub mod transaction;
+pub mod transport;
 pub mod uac;
 pub mod uas;

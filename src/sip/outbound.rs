@@ -19,8 +19,9 @@ use super::config::SipConfig;
 use super::dialog::{DialogId, Dialogs};
 use super::dialout::{self, CallState, DialOrder, Dialer, RING_TIMEOUT};
 use super::message::{Message, Method, StartLine};
+use super::transport::Transport;
 use super::uac::{ClientInvite, UacEvent};
-use super::uas::{CallHandle, Uas, new_branch, new_tag};
+use super::uas::{CallHandle, Contacts, Uas, new_branch, new_tag};
 use crate::conference::{Admission, Conference, Credential};
 use crate::control::endpoints::Endpoints;
 use crate::control::meetings::{MeetingState, Meetings};
@@ -48,7 +49,7 @@ struct Invite {
     key: Key,
     txn: ClientInvite,
     peer: SocketAddr,
-    reliable: bool,
+    transport: Transport,
     ring_until: Instant,
     ringing: bool,
     /// Cancelled (rang too long): a late 2xx is ACKed and hung up.
@@ -152,7 +153,7 @@ impl Outbound {
 
     /// Timers: retransmissions, calls that rang too long, no answer at
     /// all, and attempts due.
-    pub async fn poll(&mut self, now: Instant, via: &str, contact: &str) -> Sends {
+    pub async fn poll(&mut self, now: Instant, via: &str, contacts: &Contacts) -> Sends {
         let mut out = Vec::new();
         let mut failed = Vec::new();
         for (branch, inv) in &mut self.invites {
@@ -180,7 +181,7 @@ impl Outbound {
             .map(|(k, _)| k.clone())
             .collect();
         for key in due {
-            if let Some(send) = self.attempt(now, &key, via, contact).await {
+            if let Some(send) = self.attempt(now, &key, via, contacts).await {
                 out.push(send);
             }
         }
@@ -219,8 +220,8 @@ impl Outbound {
             Some(UacEvent::Answered(ok)) => {
                 let (abandoned, pending) = (inv.abandoned, inv.pending.take());
                 let invite = inv.txn.invite().clone();
-                let reliable = inv.reliable;
-                let Some(id) = dialogs.insert_uac(now, &invite, &ok, peer, reliable) else {
+                let transport = inv.transport;
+                let Some(id) = dialogs.insert_uac(now, &invite, &ok, peer, transport) else {
                     self.fail(now, &key, 503, dialout::reason(503)).await;
                     return out;
                 };
@@ -296,7 +297,7 @@ impl Outbound {
         now: Instant,
         key: &Key,
         via: &str,
-        contact: &str,
+        contacts: &Contacts,
     ) -> Option<(SocketAddr, Vec<u8>)> {
         let (meeting, endpoint) = key;
         let attempt = {
@@ -326,12 +327,12 @@ impl Outbound {
         let target = self
             .dialer
             .registered(endpoint, now)
-            .map(|r| (r.addr, r.contact, r.reliable))
+            .map(|r| (r.addr, r.contact, r.transport))
             .or_else(|| {
                 let fixed = account.fixed_addr.as_deref()?;
-                dialout::fixed_target(fixed, &account.user).map(|(a, u)| (a, u, false))
+                dialout::fixed_target(fixed, &account.user).map(|(a, u)| (a, u, Transport::Udp))
             });
-        let Some((peer, uri, reliable)) = target else {
+        let Some((peer, uri, transport)) = target else {
             let why = "Thiết bị chưa đăng ký và không có địa chỉ cố định (480)".to_owned();
             self.fail(now, key, 480, why).await;
             return None;
@@ -374,14 +375,14 @@ impl Outbound {
         let invite = invite(
             &uri,
             via,
-            contact,
+            contacts.of(transport),
             &number,
             &self.cfg.public_ip().to_string(),
-            reliable,
+            transport,
             offer.clone(),
         );
         let branch = invite.branch().unwrap_or_default().to_owned();
-        let (txn, bytes) = ClientInvite::new(now, invite, reliable, via);
+        let (txn, bytes) = ClientInvite::new(now, invite, transport, via);
         let name = admission
             .name
             .clone()
@@ -392,7 +393,7 @@ impl Outbound {
                 key: key.clone(),
                 txn,
                 peer,
-                reliable,
+                transport,
                 ring_until: now + RING_TIMEOUT,
                 ringing: false,
                 abandoned: false,
@@ -448,10 +449,10 @@ fn invite(
     contact: &str,
     number: &str,
     host: &str,
-    reliable: bool,
+    transport: Transport,
     sdp: String,
 ) -> Message {
-    let transport = if reliable { "TCP" } else { "UDP" };
+    let transport = transport.via_name();
     let mut m = Message {
         start: StartLine::Request {
             method: Method::Invite,

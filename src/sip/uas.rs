@@ -21,6 +21,7 @@ use super::digest::{Credentials, Digest, Verdict};
 use super::message::{Message, SipUri, StartLine, addr_uri};
 use super::metrics::SipMetrics;
 use super::sdp::{self, Offer, SdpError};
+use super::transport::Transport;
 use crate::conference::{Conference, ConferenceError, Credential};
 use crate::control::endpoints::Endpoints;
 use crate::control::endpoints::sip::SipAccount;
@@ -51,6 +52,8 @@ pub struct Uas {
     conference: Conference,
     cfg: SipConfig,
     local: SocketAddr,
+    /// Bound TCP and TLS ports, when listening.
+    stream_ports: (Option<u16>, Option<u16>),
     digest: Digest,
     /// Where each codec registered from, shared with dial-out.
     dialer: Dialer,
@@ -75,6 +78,7 @@ impl Uas {
             conference,
             cfg,
             local,
+            stream_ports: (None, None),
             digest,
             dialer,
             calls: HashMap::new(),
@@ -88,17 +92,34 @@ impl Uas {
         SocketAddr::new(self.cfg.public_ip(), self.local.port()).to_string()
     }
 
-    pub fn contact(&self, reliable: bool) -> String {
-        let transport = if reliable { ";transport=tcp" } else { "" };
-        let port = if reliable {
-            self.cfg.tcp_listen.map_or(self.local.port(), |a| a.port())
-        } else {
-            self.local.port()
-        };
+    /// Our Contact for a dialog over `transport`: the port we listen on
+    /// for it (as bound: a configured port 0 is the kernel's pick).
+    pub fn contact(&self, transport: Transport) -> String {
+        let port = match transport {
+            Transport::Udp => Some(self.local.port()),
+            Transport::Tcp => self.stream_ports.0,
+            Transport::Tls => self.stream_ports.1,
+        }
+        .unwrap_or(self.local.port());
         format!(
-            "<sip:diemcau@{}{transport}>",
-            SocketAddr::new(self.cfg.public_ip(), port)
+            "<sip:diemcau@{}{}>",
+            SocketAddr::new(self.cfg.public_ip(), port),
+            transport.uri_param()
         )
+    }
+
+    /// Our Contact for each transport (dial-out picks by the codec's).
+    pub fn contacts(&self) -> Contacts {
+        Contacts {
+            udp: self.contact(Transport::Udp),
+            tcp: self.contact(Transport::Tcp),
+            tls: self.contact(Transport::Tls),
+        }
+    }
+
+    /// The TCP and TLS listeners' bound ports, for our Contact.
+    pub fn set_stream_ports(&mut self, tcp: Option<u16>, tls: Option<u16>) {
+        self.stream_ports = (tcp, tls);
     }
 
     /// Digest check: the account, or the response to send (401 / 403).
@@ -164,7 +185,7 @@ impl Uas {
         &mut self,
         req: &Message,
         from: SocketAddr,
-        reliable: bool,
+        transport: Transport,
     ) -> Result<(Message, CallHandle), Message> {
         let account = self.authenticate(req, from).await?;
         let tag = new_tag();
@@ -259,7 +280,7 @@ impl Uas {
             rand::random::<u32>().into(),
         );
         let mut ok = refuse(200, "OK");
-        ok.push_header("Contact", self.contact(reliable));
+        ok.push_header("Contact", self.contact(transport));
         ok.push_header("Allow", ALLOW);
         ok.push_header("Supported", "timer");
         if req.header("session-expires").is_some() {
@@ -304,18 +325,28 @@ impl Uas {
     }
 
     /// A re-INVITE (session refresh): our answer again.
-    pub fn reinvite_answer(&self, req: &Message, id: Option<&DialogId>) -> Message {
+    pub fn reinvite_answer(
+        &self,
+        req: &Message,
+        id: Option<&DialogId>,
+        transport: Transport,
+    ) -> Message {
         let Some(c) = id.and_then(|id| self.calls.get(id)) else {
             return Message::response_to(req, 481, "Call/Transaction Does Not Exist", None);
         };
         let mut ok = Message::response_to(req, 200, "OK", None);
-        ok.push_header("Contact", self.contact(false));
+        ok.push_header("Contact", self.contact(transport));
         ok.push_header("Content-Type", "application/sdp");
         ok.body = c.answer.clone().into_bytes();
         ok
     }
 
-    pub async fn register(&mut self, req: &Message, from: SocketAddr, reliable: bool) -> Message {
+    pub async fn register(
+        &mut self,
+        req: &Message,
+        from: SocketAddr,
+        transport: Transport,
+    ) -> Message {
         let account = match self.authenticate(req, from).await {
             Ok(a) => a,
             Err(resp) => return resp,
@@ -339,7 +370,7 @@ impl Uas {
                 } else {
                     format!("sip:{}@{from}", account.user)
                 },
-                reliable,
+                transport,
                 expires: Instant::now() + Duration::from_secs(secs),
             };
             self.dialer
@@ -358,6 +389,23 @@ impl Uas {
         ok.push_header("Accept", "application/sdp");
         ok.push_header("Supported", "timer");
         ok
+    }
+}
+
+/// Our Contact over each transport.
+pub struct Contacts {
+    udp: String,
+    tcp: String,
+    tls: String,
+}
+
+impl Contacts {
+    pub fn of(&self, t: Transport) -> &str {
+        match t {
+            Transport::Udp => &self.udp,
+            Transport::Tcp => &self.tcp,
+            Transport::Tls => &self.tls,
+        }
     }
 }
 
