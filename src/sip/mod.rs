@@ -8,7 +8,8 @@
 //! Sans-IO: `message` and `sdp` (bounded parsers, fuzzed), `transaction`
 //! and `dialog` (virtual time), `uac` (our INVITE's client transaction),
 //! `offer` (our SDP offer), `dialout` (orders, retry schedule, states),
-//! `digest`, `limit`, `rtp`, `audio`, `gateway`. IO: `server` (the
+//! `digest`, `limit`, `rtp`, `audio`, `gateway`, `sdes` (keys in SDP) and
+//! `secure` (SRTP on the SIP leg, `srtp`). IO: `server` (the
 //! listener: UDP, and TCP and TLS through `tcp`), `uas` (what it answers),
 //! `outbound` (dial-out's attempts), `call` (one call's sockets and task).
 
@@ -26,7 +27,9 @@ pub mod metrics;
 pub mod offer;
 pub mod outbound;
 pub mod rtp;
+pub mod sdes;
 pub mod sdp;
+pub mod secure;
 pub mod server;
 pub mod srtp;
 pub mod tcp;

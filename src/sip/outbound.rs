@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
@@ -19,6 +20,8 @@ use super::config::SipConfig;
 use super::dialog::{DialogId, Dialogs};
 use super::dialout::{self, CallState, DialOrder, Dialer, RING_TIMEOUT};
 use super::message::{Message, Method, StartLine};
+use super::metrics::SipMetrics;
+use super::offer::OfferKeys;
 use super::transport::Transport;
 use super::uac::{ClientInvite, UacEvent};
 use super::uas::{CallHandle, Contacts, Uas, new_branch, new_tag};
@@ -43,6 +46,8 @@ struct Pending {
     admission: Admission,
     name: String,
     offer: String,
+    /// Our SDES keys, when we offered RTP/SAVP (dialling over TLS).
+    keys: Option<OfferKeys>,
 }
 
 struct Invite {
@@ -62,6 +67,7 @@ pub struct Outbound {
     cfg: SipConfig,
     dialer: Dialer,
     ended_tx: mpsc::Sender<DialogId>,
+    metrics: Arc<SipMetrics>,
     dials: HashMap<Key, Dial>,
     invites: HashMap<String, Invite>,
     connected: HashMap<DialogId, Key>,
@@ -73,12 +79,14 @@ impl Outbound {
         cfg: SipConfig,
         dialer: Dialer,
         ended_tx: mpsc::Sender<DialogId>,
+        metrics: Arc<SipMetrics>,
     ) -> Outbound {
         Outbound {
             conference,
             cfg,
             dialer,
             ended_tx,
+            metrics,
             dials: HashMap::new(),
             invites: HashMap::new(),
             connected: HashMap::new(),
@@ -265,7 +273,7 @@ impl Outbound {
         ok: &Message,
         p: Pending,
     ) -> Result<CallHandle, u16> {
-        let neg = super::offer::read_answer(&ok.body).map_err(|_| 488u16)?;
+        let neg = super::offer::read_answer(&ok.body, p.keys.as_ref()).map_err(|_| 488u16)?;
         let setup = CallSetup {
             conference: self.conference.clone(),
             meeting: key.0.clone(),
@@ -277,6 +285,7 @@ impl Outbound {
             dialog,
             ended: self.ended_tx.clone(),
             socks: Some(p.socks),
+            metrics: self.metrics.clone(),
         };
         match call::start(setup).await {
             Ok(c) => Ok(CallHandle::new(c, p.offer)),
@@ -365,11 +374,14 @@ impl Outbound {
             }
         };
         let audio_port = socks[0].local_addr().ok()?.port();
+        // Keys go in SDP only where no one on the path can read them.
+        let keys = transport.is_secure().then(OfferKeys::random);
         let offer = super::offer::offer(
             self.cfg.public_ip(),
             audio_port,
             audio_port + 2,
             rand::random::<u32>().into(),
+            keys.as_ref(),
         );
         let number = m.sip_dial_in.clone().unwrap_or_else(|| "diemcau".into());
         let invite = invite(
@@ -402,6 +414,7 @@ impl Outbound {
                     admission,
                     name,
                     offer,
+                    keys,
                 }),
             },
         );

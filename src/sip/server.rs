@@ -99,6 +99,7 @@ pub async fn start(
         cfg.clone(),
         dialer.clone(),
         ended_tx.clone(),
+        metrics.clone(),
     );
     let mut uas = Uas::new(
         conference,

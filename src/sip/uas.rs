@@ -3,7 +3,9 @@
 //! room (so roll call, mute, stage, floor, remove and lock work unchanged),
 //! the SDP answer, REGISTER and OPTIONS. Refusals: unknown number 404, not
 //! admitted 403 (audited by `admit`), wrong credentials 401 then 403 once
-//! throttled, no common codec 488.
+//! throttled, no common codec 488, SDES keys (RTP/SAVP) over signalling
+//! that is not TLS 488 unless `allow_sdes_without_tls`, a key that does
+//! not parse 488 (both counted and audited as `sip.call_refused`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -221,7 +223,22 @@ impl Uas {
                 });
             }
         };
-        let offer = Offer::parse(&req.body).map_err(|_| refuse(400, "Bad Request"))?;
+        let offer = match Offer::parse(&req.body) {
+            Ok(o) => o,
+            Err(e @ SdpError::Crypto { .. }) => {
+                // RFC 4568 §7.1.2: a key we cannot use is not acceptable.
+                self.metrics.refused_bad_key.fetch_add(1, Ordering::Relaxed);
+                let mut r = refuse(488, "Not Acceptable Here");
+                r.push_header(
+                    "Warning",
+                    format!("399 diemcau \"{}\"", quoted(&e.to_string())),
+                );
+                self.audit_refusal(&meeting.id, &account, from, "srtp_key_invalid")
+                    .await;
+                return Err(r);
+            }
+            Err(_) => return Err(refuse(400, "Bad Request")),
+        };
         let neg = match offer.negotiate() {
             Ok(n) => n,
             Err(SdpError::NoCommonCodec | SdpError::NoAddress) => {
@@ -231,12 +248,29 @@ impl Uas {
                 let mut r = refuse(488, "Not Acceptable Here");
                 r.push_header(
                     "Warning",
-                    "305 diemcau \"offer PCMU, PCMA, Opus or H.264 over RTP/AVP\"",
+                    "305 diemcau \"offer PCMU, PCMA, Opus or H.264 over RTP/AVP, or RTP/SAVP \
+                     with AES_CM_128_HMAC_SHA1_80 or _32\"",
                 );
                 return Err(r);
             }
             Err(_) => return Err(refuse(400, "Bad Request")),
         };
+        if neg.uses_sdes() && !transport.is_secure() && !self.cfg.allow_sdes_without_tls {
+            // Keys sent over UDP or TCP are anyone's on the path: the
+            // encryption would be for show.
+            self.metrics
+                .refused_sdes_insecure
+                .fetch_add(1, Ordering::Relaxed);
+            let mut r = refuse(488, "Not Acceptable Here");
+            r.push_header(
+                "Warning",
+                "399 diemcau \"SDES keys (RTP/SAVP) only over TLS: call sips: or ;transport=tls, \
+                 or offer RTP/AVP\"",
+            );
+            self.audit_refusal(&meeting.id, &account, from, "sdes_without_tls")
+                .await;
+            return Err(r);
+        }
         let dialog = DialogId {
             call_id: req.call_id().to_owned(),
             local_tag: tag.clone(),
@@ -258,6 +292,7 @@ impl Uas {
             dialog,
             ended: self.ended_tx.clone(),
             socks: None,
+            metrics: self.metrics.clone(),
         };
         let call = match call::start(setup).await {
             Ok(c) => c,
@@ -294,6 +329,30 @@ impl Uas {
         self.metrics.calls_started.fetch_add(1, Ordering::Relaxed);
         tracing::info!(meeting = %meeting.id, endpoint = %account.endpoint_id, participant = call.participant, "sip: room joined");
         Ok((ok, CallHandle { call, answer }))
+    }
+
+    /// A call refused for its media (not its admission, which `admit`
+    /// audits): one record, the per-source limiter bounding a flood.
+    async fn audit_refusal(
+        &self,
+        meeting: &str,
+        account: &SipAccount,
+        from: SocketAddr,
+        code: &str,
+    ) {
+        let actor = crate::store::Actor {
+            id: account.endpoint_id.clone(),
+            name: format!("sip:{}", account.user),
+            address: Some(from.ip()),
+        };
+        let details = serde_json::json!({ "code": code });
+        if let Err(e) = self
+            .conference
+            .audit(&actor, "sip.call_refused", meeting, &details)
+            .await
+        {
+            tracing::warn!(meeting, error = %e, "sip: refusal not written to the audit log");
+        }
     }
 
     pub fn keep_call(&mut self, id: DialogId, handle: CallHandle, peer: SocketAddr) {
@@ -390,6 +449,14 @@ impl Uas {
         ok.push_header("Supported", "timer");
         ok
     }
+}
+
+/// Text safe inside a Warning's quoted string.
+fn quoted(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .take(200)
+        .collect()
 }
 
 /// Our Contact over each transport.
