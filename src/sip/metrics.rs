@@ -18,6 +18,9 @@ pub struct SipMetrics {
     /// SRTP/SRTCP packets from codecs dropped: tag mismatch, replayed.
     pub srtp_auth_failed: AtomicU64,
     pub srtp_replayed: AtomicU64,
+    /// Too short to be SRTP (a codec's plain keep-alive), or past the
+    /// streams a context follows.
+    pub srtp_malformed: AtomicU64,
     pub calls_started: AtomicU64,
     pub calls_active: AtomicU64,
 }
@@ -32,9 +35,8 @@ impl SipMetrics {
         use super::srtp::SrtpError;
         let c = match e {
             SrtpError::Replay => &self.srtp_replayed,
-            SrtpError::Auth | SrtpError::Short | SrtpError::TooManyStreams | SrtpError::BadKey => {
-                &self.srtp_auth_failed
-            }
+            SrtpError::Auth | SrtpError::BadKey => &self.srtp_auth_failed,
+            SrtpError::Short | SrtpError::TooManyStreams => &self.srtp_malformed,
         };
         c.fetch_add(1, Ordering::Relaxed);
     }
@@ -46,7 +48,7 @@ impl SipMetrics {
     /// Prometheus text lines.
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write as _;
-        let rows: [(&str, &AtomicU64, &str); 13] = [
+        let rows: [(&str, &AtomicU64, &str); 14] = [
             (
                 "diemcau_sip_malformed_total",
                 &self.malformed,
@@ -101,6 +103,11 @@ impl SipMetrics {
                 "diemcau_sip_srtp_replayed_total",
                 &self.srtp_replayed,
                 "SRTP packets from codecs dropped: replayed or too old",
+            ),
+            (
+                "diemcau_sip_srtp_malformed_total",
+                &self.srtp_malformed,
+                "packets on an SRTP leg dropped: too short to be SRTP, or a stream too many",
             ),
             (
                 "diemcau_sip_calls_started_total",

@@ -63,6 +63,7 @@ mod sip_bad_input;
 mod sip_dialout;
 mod sip_srtp;
 mod sip_store;
+mod sip_tls;
 mod stage_voice;
 mod store;
 mod support;

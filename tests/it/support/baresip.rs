@@ -11,6 +11,21 @@ pub struct Baresip {
     pub dir: PathBuf,
 }
 
+/// How a baresip room codec is set up beyond its account.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// H.264 (avcodec, Debian `baresip-ffmpeg`) from a synthetic source;
+    /// what it receives is counted in its status line.
+    pub video: bool,
+    /// PEM of the CA that signed the server's TLS certificate (its
+    /// `sip_cafile`), for calls over TLS.
+    pub ca_pem: Option<String>,
+    /// `mediaenc=srtp-mand` (module `srtp`): RTP/SAVP with SDES keys only.
+    pub srtp: bool,
+    /// Its audio codec module; `g711.so` when `None`.
+    pub audio_module: Option<&'static str>,
+}
+
 /// A mono 8 kHz 16-bit WAV of a sine at `hz`, `secs` long.
 pub fn write_tone(path: &Path, hz: f32, secs: u32) {
     let n = 8000 * secs as usize;
@@ -67,8 +82,7 @@ impl Baresip {
         Self::start_with(dir, user, password, registrar, port, 440.0, false)
     }
 
-    /// With `video`: H.264 (avcodec, Debian `baresip-ffmpeg`) from a
-    /// synthetic source; what it receives is counted in its status line.
+    /// With `video`: see [`Options::video`].
     pub fn start_with(
         dir: &Path,
         user: &str,
@@ -78,7 +92,34 @@ impl Baresip {
         tone_hz: f32,
         video: bool,
     ) -> Baresip {
+        let opts = Options {
+            video,
+            ..Default::default()
+        };
+        Self::start_opts(dir, user, password, registrar, port, tone_hz, &opts)
+    }
+
+    pub fn start_opts(
+        dir: &Path,
+        user: &str,
+        password: &str,
+        registrar: &str,
+        port: u16,
+        tone_hz: f32,
+        opts: &Options,
+    ) -> Baresip {
+        let video = opts.video;
         std::fs::create_dir_all(dir.join("snd")).unwrap();
+        let mut extra = String::new();
+        if let Some(pem) = &opts.ca_pem {
+            let ca = dir.join("ca.pem");
+            std::fs::write(&ca, pem).unwrap();
+            extra += &format!("sip_cafile {}\n", ca.display());
+        }
+        if opts.srtp {
+            // Before `account`: an account's mediaenc names a loaded module.
+            extra += "module srtp.so\n";
+        }
         let tone = dir.join("tone.wav");
         write_tone(&tone, tone_hz, 60);
         let config = format!(
@@ -86,9 +127,10 @@ impl Baresip {
              audio_player aufile,{d}/played.wav\n\
              audio_source aufile,{t}\n\
              module_path /usr/lib/baresip/modules\n\
-             module stdio.so\nmodule g711.so\nmodule aufile.so\nmodule sndfile.so\n\
-             snd_path {d}/snd\n\
+             module stdio.so\nmodule {codec}\nmodule aufile.so\nmodule sndfile.so\n\
+             snd_path {d}/snd\n{extra}\
              module account.so\nmodule menu.so\n{v}",
+            codec = opts.audio_module.unwrap_or("g711.so"),
             d = dir.display(),
             t = tone.display(),
             v = if video {
@@ -104,7 +146,10 @@ impl Baresip {
         if !dir.join("accounts").exists() {
             std::fs::write(
                 dir.join("accounts"),
-                format!("<sip:{user}@{registrar}>;auth_pass={password};regint=0\n"),
+                format!(
+                    "<sip:{user}@{registrar}>;auth_pass={password};regint=0{}\n",
+                    if opts.srtp { ";mediaenc=srtp-mand" } else { "" }
+                ),
             )
             .unwrap();
         }
@@ -175,6 +220,27 @@ impl Drop for Baresip {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// From baresip's status line "video=<tx>/<rx> (bit/s)": the video
+/// bitrate it received last.
+pub fn video_rx_bps(log: &str) -> u64 {
+    log.rsplit("video=")
+        .next()
+        .and_then(|t| t.split('/').nth(1))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
+
+/// From its "efps=<encoded>/<decoded>": the frames a second it decoded.
+pub fn decoded_fps(log: &str) -> f64 {
+    log.rsplit("efps=")
+        .next()
+        .and_then(|t| t.split('/').nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// RMS of 8 kHz samples.
