@@ -19,6 +19,7 @@ pub mod config;
 pub mod dialog;
 pub mod dialout;
 pub mod digest;
+pub mod g722;
 pub mod gateway;
 pub mod h264_pack;
 pub mod limit;

@@ -1,6 +1,6 @@
 //! Our own SDP offer when we dial a room codec (dial-out), and reading its
-//! answer, pure. We offer what a dial-in call takes: audio Opus, PCMU,
-//! PCMA (in our order of preference) with telephone-event, video H.264
+//! answer, pure. We offer what a dial-in call takes: audio Opus, G.722,
+//! PCMU, PCMA (in our order of preference) with telephone-event, video H.264
 //! packetization mode 1 then 0 at level 4.0. The answer names what the
 //! codec will send; we take the first of its audio formats we know (the
 //! answerer's preference, RFC 3264 §6.1) so both directions use one codec.
@@ -72,9 +72,9 @@ pub fn offer(
         s,
         "v=0\r\no=diemcau {session_id} {session_id} IN {fam} {local_ip}\r\ns=diemcau\r\n\
          c=IN {fam} {local_ip}\r\nt=0 0\r\n\
-         m=audio {audio_port} {proto} {PT_OPUS} 0 8 {PT_DTMF}\r\n{audio_crypto}\
+         m=audio {audio_port} {proto} {PT_OPUS} 9 0 8 {PT_DTMF}\r\n{audio_crypto}\
          a=rtpmap:{PT_OPUS} opus/48000/2\r\na=fmtp:{PT_OPUS} useinbandfec=1\r\n\
-         a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+         a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
          a=rtpmap:{PT_DTMF} telephone-event/8000\r\na=fmtp:{PT_DTMF} 0-15\r\n\
          a=ptime:20\r\na=sendrecv\r\n\
          m=video {video_port} {proto} {PT_H264_MODE1} {PT_H264_MODE0}\r\n{video_crypto}\
@@ -107,8 +107,10 @@ pub fn read_answer(body: &[u8], keys: Option<&OfferKeys>) -> Result<Negotiated, 
         let first = m.formats.iter().copied().find_map(|pt| {
             let codec = match m.rtpmap.get(&pt) {
                 Some((n, 48000, _)) if n == "opus" => AudioCodec::Opus,
+                Some((n, 8000, _)) if n == "g722" => AudioCodec::G722,
                 Some((n, 8000, _)) if n == "pcmu" => AudioCodec::Pcmu,
                 Some((n, 8000, _)) if n == "pcma" => AudioCodec::Pcma,
+                None if pt == 9 => AudioCodec::G722,
                 None if pt == 0 => AudioCodec::Pcmu,
                 None if pt == 8 => AudioCodec::Pcma,
                 _ => return None,

@@ -1,6 +1,6 @@
 //! SDP offer/answer for a SIP call (RFC 3264), pure and bounded: read a room
-//! codec's offer, pick one audio codec (Opus, else G.711 µ-law, else
-//! A-law; telephone-event accepted) and H.264 video (packetization mode 1
+//! codec's offer, pick one audio codec (Opus, else G.722, else G.711
+//! µ-law, else A-law; telephone-event accepted) and H.264 video (packetization mode 1
 //! before 0, profile-level-id kept, level capped at ours), write the answer
 //! with every offered m-line in its place (refused ones on port 0).
 //! RTP/SAVP m-lines carry SDES keys (`sdes`): taken with a suite we know,
@@ -36,7 +36,7 @@ pub enum SdpError {
     TooManyFormats,
     #[error("sdp names no connection address for an accepted m-line")]
     NoAddress,
-    #[error("sdp offers no codec in common (need PCMU, PCMA, Opus or H.264)")]
+    #[error("sdp offers no codec in common (need Opus, G722, PCMU, PCMA or H.264)")]
     NoCommonCodec,
     #[error("sdp line {line}: {error}")]
     Crypto { line: usize, error: SdesError },
@@ -66,6 +66,9 @@ pub struct Offer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudioCodec {
     Opus,
+    /// 7 kHz wideband, what room codecs prefer after Opus (RFC 3551: its
+    /// RTP clock is 8000 though it samples at 16 kHz).
+    G722,
     Pcmu,
     Pcma,
 }
@@ -271,12 +274,15 @@ fn pick_audio(m: &OfferMedia) -> Option<(AudioCodec, u8)> {
     if let Some(pt) = named("opus", 48000) {
         return Some((AudioCodec::Opus, pt));
     }
-    // Static payload types 0 and 8 need no rtpmap (RFC 3551).
+    // Static payload types 0, 8 and 9 need no rtpmap (RFC 3551).
     let stat = |pt: u8, name: &str| {
         (m.formats.contains(&pt))
             .then_some(pt)
             .filter(|_| m.rtpmap.get(&pt).is_none_or(|(n, _, _)| n == name))
     };
+    if let Some(pt) = stat(9, "g722").or_else(|| named("g722", 8000)) {
+        return Some((AudioCodec::G722, pt));
+    }
     if let Some(pt) = stat(0, "pcmu").or_else(|| named("pcmu", 8000)) {
         return Some((AudioCodec::Pcmu, pt));
     }
@@ -370,6 +376,7 @@ pub fn answer(
             }
             let rtpmap = match a.codec {
                 AudioCodec::Opus => "opus/48000/2",
+                AudioCodec::G722 => "G722/8000",
                 AudioCodec::Pcmu => "PCMU/8000",
                 AudioCodec::Pcma => "PCMA/8000",
             };

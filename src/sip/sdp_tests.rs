@@ -12,11 +12,11 @@ a=rtpmap:110 H264/90000\r\na=fmtp:110 profile-level-id=428033;packetization-mode
 m=application 5070 TCP/BFCP *\r\n";
 
 #[test]
-fn g711_and_h264_mode_1_are_chosen_with_the_level_capped() {
+fn g722_and_h264_mode_1_are_chosen_with_the_level_capped() {
     let offer = Offer::parse(POLY_OFFER.as_bytes()).unwrap();
     let neg = offer.negotiate().unwrap();
     let a = neg.audio.unwrap();
-    assert_eq!((a.codec, a.pt, a.dtmf_pt), (AudioCodec::Pcmu, 0, Some(101)));
+    assert_eq!((a.codec, a.pt, a.dtmf_pt), (AudioCodec::G722, 9, Some(101)));
     assert_eq!(a.remote, "127.0.0.1:49170".parse::<SocketAddr>().unwrap());
     let v = neg.video.unwrap();
     assert_eq!((v.pt, v.packetization_mode), (110, 1));
@@ -45,7 +45,7 @@ fn the_answer_keeps_every_m_line_in_place_and_refuses_the_others_on_port_0() {
     assert_eq!(
         m,
         [
-            "m=audio 30000 RTP/AVP 0 101",
+            "m=audio 30000 RTP/AVP 9 101",
             "m=video 30002 RTP/AVP 110",
             "m=application 0 TCP/BFCP 0"
         ]
@@ -57,8 +57,24 @@ fn the_answer_keeps_every_m_line_in_place_and_refuses_the_others_on_port_0() {
 }
 
 #[test]
+fn without_g722_pcmu_is_chosen_then_pcma() {
+    let sdp = POLY_OFFER.replace("RTP/AVP 9 0 8 101", "RTP/AVP 8 0 101");
+    let neg = Offer::parse(sdp.as_bytes()).unwrap().negotiate().unwrap();
+    assert_eq!(
+        neg.audio.map(|a| (a.codec, a.pt)),
+        Some((AudioCodec::Pcmu, 0))
+    );
+    let sdp = POLY_OFFER.replace("RTP/AVP 9 0 8 101", "RTP/AVP 8 101");
+    let neg = Offer::parse(sdp.as_bytes()).unwrap().negotiate().unwrap();
+    assert_eq!(
+        neg.audio.map(|a| (a.codec, a.pt)),
+        Some((AudioCodec::Pcma, 8))
+    );
+}
+
+#[test]
 fn an_offer_without_a_common_codec_is_488() {
-    let sdp = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 9 18\r\na=rtpmap:9 G722/8000\r\n\
+    let sdp = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 3 18\r\na=rtpmap:3 GSM/8000\r\n\
                m=video 4002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
     let offer = Offer::parse(sdp.as_bytes()).unwrap();
     assert_eq!(offer.negotiate(), Err(SdpError::NoCommonCodec));

@@ -248,7 +248,7 @@ impl Uas {
                 let mut r = refuse(488, "Not Acceptable Here");
                 r.push_header(
                     "Warning",
-                    "305 diemcau \"offer PCMU, PCMA, Opus or H.264 over RTP/AVP, or RTP/SAVP \
+                    "305 diemcau \"offer Opus, G722, PCMU, PCMA or H.264 over RTP/AVP, or RTP/SAVP \
                      with AES_CM_128_HMAC_SHA1_80 or _32\"",
                 );
                 return Err(r);

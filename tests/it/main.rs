@@ -61,6 +61,7 @@ mod signing;
 mod sip;
 mod sip_bad_input;
 mod sip_dialout;
+mod sip_g722;
 mod sip_srtp;
 mod sip_store;
 mod sip_tls;

@@ -58,13 +58,13 @@ fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
                 code(&ask(&c, to, &invite("123", to, &user, "c2", 2, &auth, SDP))),
             ));
             // No codec in common: 488.
-            let g722 = SDP.replace("RTP/AVP 0 8", "RTP/AVP 9");
+            let gsm = SDP.replace("RTP/AVP 0 8", "RTP/AVP 3");
             seen.push((
                 "no codec",
                 code(&ask(
                     &c,
                     to,
-                    &invite(&number, to, &user, "c3", 3, &auth, &g722),
+                    &invite(&number, to, &user, "c3", 3, &auth, &gsm),
                 )),
             ));
             // Unknown method: 501.

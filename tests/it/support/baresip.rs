@@ -28,7 +28,13 @@ pub struct Options {
 
 /// A mono 8 kHz 16-bit WAV of a sine at `hz`, `secs` long.
 pub fn write_tone(path: &Path, hz: f32, secs: u32) {
-    let n = 8000 * secs as usize;
+    write_tone_at(path, hz, secs, 8000);
+}
+
+/// The same at `rate` samples a second (baresip's `aufile` takes only
+/// its codec's rate).
+pub fn write_tone_at(path: &Path, hz: f32, secs: u32, rate: u32) {
+    let n = rate as usize * secs as usize;
     let mut data = Vec::with_capacity(44 + 2 * n);
     let pcm_bytes = (2 * n) as u32;
     data.extend_from_slice(b"RIFF");
@@ -37,14 +43,14 @@ pub fn write_tone(path: &Path, hz: f32, secs: u32) {
     data.extend_from_slice(&16u32.to_le_bytes());
     data.extend_from_slice(&1u16.to_le_bytes()); // PCM
     data.extend_from_slice(&1u16.to_le_bytes()); // mono
-    data.extend_from_slice(&8000u32.to_le_bytes());
-    data.extend_from_slice(&16000u32.to_le_bytes());
+    data.extend_from_slice(&rate.to_le_bytes());
+    data.extend_from_slice(&(2 * rate).to_le_bytes());
     data.extend_from_slice(&2u16.to_le_bytes());
     data.extend_from_slice(&16u16.to_le_bytes());
     data.extend_from_slice(b"data");
     data.extend_from_slice(&pcm_bytes.to_le_bytes());
     for i in 0..n {
-        let x = 0.3 * (i as f32 * 2.0 * std::f32::consts::PI * hz / 8000.0).sin();
+        let x = 0.3 * (i as f32 * 2.0 * std::f32::consts::PI * hz / rate as f32).sin();
         data.extend_from_slice(&((x * 32767.0) as i16).to_le_bytes());
     }
     std::fs::write(path, data).expect("write tone");
@@ -121,7 +127,13 @@ impl Baresip {
             extra += "module srtp.so\n";
         }
         let tone = dir.join("tone.wav");
-        write_tone(&tone, tone_hz, 60);
+        // G.722 samples at 16 kHz, G.711 at 8.
+        let rate = if opts.audio_module == Some("g722.so") {
+            16000
+        } else {
+            8000
+        };
+        write_tone_at(&tone, tone_hz, 60, rate);
         let config = format!(
             "sip_listen 127.0.0.1:{port}\n\
              audio_player aufile,{d}/played.wav\n\
@@ -197,6 +209,11 @@ impl Baresip {
 
     /// The audio it received (the sndfile dump), mono 16-bit samples.
     pub fn heard(&self) -> Vec<i16> {
+        self.heard_at().0
+    }
+
+    /// [`Baresip::heard`] and its sample rate (16 kHz for G.722).
+    pub fn heard_at(&self) -> (Vec<i16>, u32) {
         let dump = std::fs::read_dir(self.dir.join("snd"))
             .into_iter()
             .flatten()
@@ -204,14 +221,18 @@ impl Baresip {
             .map(|e| e.path())
             .find(|p| p.to_string_lossy().ends_with("-dec.wav"));
         let Some(bytes) = dump.and_then(|p| std::fs::read(p).ok()) else {
-            return Vec::new();
+            return (Vec::new(), 8000);
         };
-        bytes
+        let rate = bytes
+            .get(24..28)
+            .map_or(8000, |r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]));
+        let samples = bytes
             .get(44..)
             .unwrap_or_default()
             .chunks_exact(2)
             .map(|c| i16::from_le_bytes([c[0], c[1]]))
-            .collect()
+            .collect();
+        (samples, rate)
     }
 }
 
@@ -253,9 +274,14 @@ pub fn rms(s: &[i16]) -> f64 {
 
 /// The dominant frequency of a sine in 8 kHz samples, by zero crossings.
 pub fn frequency(s: &[i16]) -> f64 {
+    frequency_at(s, 8000)
+}
+
+/// The same at `rate` samples a second.
+pub fn frequency_at(s: &[i16], rate: u32) -> f64 {
     if s.len() < 2 {
         return 0.0;
     }
     let crossings = s.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-    crossings as f64 / 2.0 / (s.len() as f64 / 8000.0)
+    crossings as f64 / 2.0 / (s.len() as f64 / f64::from(rate))
 }
