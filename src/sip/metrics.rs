@@ -8,6 +8,8 @@ pub struct SipMetrics {
     pub rate_limited: AtomicU64,
     pub auth_failed: AtomicU64,
     pub auth_throttled: AtomicU64,
+    /// Right password, a nonce count already used: a replay (401).
+    pub auth_replayed: AtomicU64,
     pub refused_unknown_number: AtomicU64,
     pub refused_not_admitted: AtomicU64,
     pub refused_no_codec: AtomicU64,
@@ -48,7 +50,7 @@ impl SipMetrics {
     /// Prometheus text lines.
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write as _;
-        let rows: [(&str, &AtomicU64, &str); 14] = [
+        let rows: [(&str, &AtomicU64, &str); 15] = [
             (
                 "diemcau_sip_malformed_total",
                 &self.malformed,
@@ -68,6 +70,11 @@ impl SipMetrics {
                 "diemcau_sip_auth_throttled_total",
                 &self.auth_throttled,
                 "requests refused for too many failures (403)",
+            ),
+            (
+                "diemcau_sip_auth_replayed_total",
+                &self.auth_replayed,
+                "digest answers whose nonce count did not increase: replays (401)",
             ),
             (
                 "diemcau_sip_refused_unknown_number_total",

@@ -165,6 +165,11 @@ impl Uas {
         match (verdict, account) {
             (Verdict::Ok, Some(a)) => Ok(a),
             (Verdict::Stale, _) => Err(challenge(self, true)),
+            (Verdict::Replayed, _) => {
+                self.metrics.auth_replayed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(user = %creds.username, %from, "sip: digest nonce count replayed");
+                Err(challenge(self, false))
+            }
             (Verdict::Throttled, _) => {
                 self.metrics.auth_throttled.fetch_add(1, Ordering::Relaxed);
                 Err(Message::response_to(

@@ -57,8 +57,19 @@ fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
                 "unknown number",
                 code(&ask(&c, to, &invite("123", to, &user, "c2", 2, &auth, SDP))),
             ));
+            // The same Authorization again (its nonce count used): a
+            // replay, challenged afresh.
+            seen.push((
+                "replayed nonce count",
+                code(&ask(
+                    &c,
+                    to,
+                    &invite("123", to, &user, "c2r", 2, &auth, SDP),
+                )),
+            ));
             // No codec in common: 488.
             let gsm = SDP.replace("RTP/AVP 0 8", "RTP/AVP 3");
+            let auth = authorization(&chal, &user, &password, &uri);
             seen.push((
                 "no codec",
                 code(&ask(
@@ -100,6 +111,7 @@ fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
             ("oversized", 513),
             ("no credentials", 401),
             ("unknown number", 404),
+            ("replayed nonce count", 401),
             ("no codec", 488),
             ("unknown method", 501),
             ("wrong password", 401),
@@ -115,6 +127,7 @@ fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
         assert_eq!(m.refused_unknown_number.load(Ordering::Relaxed), 1);
         assert_eq!(m.refused_no_codec.load(Ordering::Relaxed), 1);
         assert_eq!(m.auth_throttled.load(Ordering::Relaxed), 1);
+        assert_eq!(m.auth_replayed.load(Ordering::Relaxed), 1);
         assert_eq!(m.calls_started.load(Ordering::Relaxed), 0);
         let text = reqwest::get(format!("{}/metrics", s.metrics_url()))
             .await
@@ -126,6 +139,7 @@ fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
             "diemcau_sip_malformed_total 2",
             "diemcau_sip_auth_throttled_total 1",
             "diemcau_sip_refused_no_codec_total 1",
+            "diemcau_sip_auth_replayed_total 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in /metrics");
         }

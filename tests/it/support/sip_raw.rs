@@ -63,6 +63,7 @@ pub fn authorization_for(
     password: &str,
     uri: &str,
 ) -> String {
+    let cnonce = format!("{:08x}", rand::random::<u32>());
     let www = challenge.header("www-authenticate").expect("a challenge");
     let nonce = www
         .split("nonce=\"")
@@ -78,7 +79,8 @@ pub fn authorization_for(
         algorithm: "MD5".into(),
         qop: Some("auth".into()),
         nc: Some("00000001".into()),
-        cnonce: Some("abc".into()),
+        // A client's fresh cnonce per request: each header is a new one.
+        cnonce: Some(cnonce.clone()),
         ..Default::default()
     };
     c.response = expected_response(
@@ -90,7 +92,7 @@ pub fn authorization_for(
     .unwrap();
     format!(
         "Authorization: Digest username=\"{user}\", realm=\"diemcau\", nonce=\"{}\", uri=\"{uri}\", \
-         response=\"{}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abc\"\r\n",
+         response=\"{}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"{cnonce}\"\r\n",
         c.nonce, c.response
     )
 }
