@@ -104,6 +104,60 @@ async fn wait_registered(w: &ApiWorld, endpoint: &str) {
     }
 }
 
+/// The snapshot's `sip_calls` reaches `state` for `endpoint`.
+async fn wait_sip_state(w: &ApiWorld, id: &str, endpoint: &str, state: &str) -> Value {
+    let deadline = Instant::now() + JOIN_TIMEOUT;
+    loop {
+        let snap = live(w, id).await;
+        if snap["sip_calls"][endpoint]["state"] == state {
+            return snap;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{endpoint} never {state} in the snapshot: {}",
+            snap["sip_calls"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A console that opens after the call was placed reads each SIP room's
+/// call state from the snapshot (REST and the events' first message),
+/// not only from the `sip_call` events it was not there for.
+#[test]
+fn a_console_opening_mid_call_sees_each_sip_room_s_call_state_in_the_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let w = sip_world(db).await;
+        let id = open_meeting(&w).await;
+        let ea = w.endpoint("a").to_string();
+        let (user, password) = sip_password(&w, "a").await;
+        let sip = w.srv.server.sip_udp_addr().unwrap().to_string();
+        let mut codec =
+            Baresip::start_registered(&tmp.path().join("a"), &user, &password, &sip, 5190);
+        wait_registered(&w, &ea).await;
+        let op = w.as_role("operator");
+        let r = op
+            .post(&format!("/api/v1/meetings/{id}/start"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        wait_connected(&w, &id, &ea, true).await;
+        let snap = wait_sip_state(&w, &id, &ea, "connected").await;
+        assert_eq!(
+            snap["sip_calls"].as_object().map(|o| o.len()),
+            Some(1),
+            "only the SIP room: {}",
+            snap["sip_calls"]
+        );
+        // It hangs up: the snapshot says so too.
+        codec.command("/hangup");
+        wait_connected(&w, &id, &ea, false).await;
+        wait_sip_state(&w, &id, &ea, "ended").await;
+        codec.stop();
+        w.srv.server.shutdown().await;
+    }));
+}
+
 #[test]
 fn a_registered_baresip_is_called_as_its_meeting_goes_live_and_called_again_after_it_hangs_up() {
     let tmp = tempfile::tempdir().unwrap();
