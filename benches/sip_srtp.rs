@@ -8,6 +8,20 @@
 //!
 //! Run: `cargo bench --bench sip_srtp` (or `--profile dev` for a quick
 //! figure: the crate unoptimised, aws-lc's AES and HMAC optimised anyway).
+//!
+//! On the 2-core development machine (shared, load ~4.5), with the crate
+//! at opt-level 3 (`CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo bench --profile
+//! dev --bench sip_srtp`), ns a packet:
+//!
+//! ```text
+//! packet            bytes     plain ns   protect ns unprotect ns
+//! g711 20 ms          172            6          596          701
+//! h264               1200            8         1813         2274
+//! ```
+//!
+//! A call at 50 audio and ~200 video packets a second each way: about
+//! 1.1 ms of CPU a second, 0.1 % of a core (unoptimised crate: 1.3/1.8 µs
+//! and 2.4/2.6 µs).
 
 use std::hint::black_box;
 use std::time::Instant;

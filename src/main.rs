@@ -541,6 +541,12 @@ fn print_demo_province(server: &diemcau::Server, province: &diemcau::demo::DemoP
             println!("    SIP: sip:{number}@{sip} user={user} password={password}");
         }
     }
+    if let (Some(number), Some(tls)) = (&province.sip_dial_in, server.sip_tls_addr()) {
+        // The same rooms and passwords; keys for SRTP travel only over TLS.
+        println!(
+            "  SIP over TLS (SRTP with SDES keys): sip:{number}@{tls};transport=tls (codecs trust {base}/ca.pem)"
+        );
+    }
     println!(
         "  live stream (log in as an operator first): {base}/live/{}",
         province.meeting_id
