@@ -79,13 +79,35 @@ impl Baresip {
         registrar: &str,
         port: u16,
     ) -> Baresip {
+        Self::start_registered_opts(dir, user, password, registrar, port, &Options::default())
+    }
+
+    /// [`Baresip::start_registered`] with options: with a CA it registers
+    /// over TLS (`registrar` is then the TLS address), with `srtp` it
+    /// answers only RTP/SAVP.
+    pub fn start_registered_opts(
+        dir: &Path,
+        user: &str,
+        password: &str,
+        registrar: &str,
+        port: u16,
+        opts: &Options,
+    ) -> Baresip {
         std::fs::create_dir_all(dir).unwrap();
+        let transport = if opts.ca_pem.is_some() {
+            ";transport=tls"
+        } else {
+            ""
+        };
+        let mediaenc = if opts.srtp { ";mediaenc=srtp-mand" } else { "" };
         std::fs::write(
             dir.join("accounts"),
-            format!("<sip:{user}@{registrar}>;auth_pass={password};answermode=auto\n"),
+            format!(
+                "<sip:{user}@{registrar}{transport}>;auth_pass={password};answermode=auto{mediaenc}\n"
+            ),
         )
         .unwrap();
-        Self::start_with(dir, user, password, registrar, port, 440.0, false)
+        Self::start_opts(dir, user, password, registrar, port, 440.0, opts)
     }
 
     /// With `video`: see [`Options::video`].
