@@ -5,7 +5,8 @@
 //! admitted 403 (audited by `admit`), wrong credentials 401 then 403 once
 //! throttled, no common codec 488, SDES keys (RTP/SAVP) over signalling
 //! that is not TLS 488 unless `allow_sdes_without_tls`, a key that does
-//! not parse 488 (both counted and audited as `sip.call_refused`).
+//! not parse 488 (both counted and audited as `sip.call_refused`). The
+//! INVITE's path is `invite`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,19 +16,19 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::call::{self, Call, CallError, CallSetup};
+use super::call::Call;
 use super::config::SipConfig;
-use super::dialog::{DialogId, session_interval};
+use super::dialog::DialogId;
 use super::dialout::{Dialer, Registration};
 use super::digest::{Credentials, Digest, Verdict};
-use super::message::{Message, SipUri, StartLine, addr_uri};
+use super::message::{Message, addr_uri};
 use super::metrics::SipMetrics;
-use super::sdp::{self, Offer, SdpError};
 use super::transport::Transport;
-use crate::conference::{Conference, ConferenceError, Credential};
+use crate::conference::Conference;
 use crate::control::endpoints::Endpoints;
 use crate::control::endpoints::sip::SipAccount;
-use crate::media::Role;
+
+mod invite;
 
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REGISTER";
 /// Longest registration we grant: a codec re-registers within the hour,
@@ -125,7 +126,7 @@ impl Uas {
     }
 
     /// Digest check: the account, or the response to send (401 / 403).
-    async fn authenticate(
+    pub(super) async fn authenticate(
         &mut self,
         req: &Message,
         from: SocketAddr,
@@ -184,179 +185,6 @@ impl Uas {
                 tracing::info!(user = %creds.username, %from, "sip: digest failed");
                 Err(challenge(self, false))
             }
-        }
-    }
-
-    /// A new INVITE: the 200 with our SDP and the running call, or the refusal.
-    pub async fn invite(
-        &mut self,
-        req: &Message,
-        from: SocketAddr,
-        transport: Transport,
-    ) -> Result<(Message, CallHandle), Message> {
-        let account = self.authenticate(req, from).await?;
-        let tag = new_tag();
-        let refuse = |code: u16, reason: &str| Message::response_to(req, code, reason, Some(&tag));
-        let StartLine::Request { uri, .. } = &req.start else {
-            return Err(refuse(400, "Bad Request"));
-        };
-        let number = SipUri::parse(uri).and_then(|u| u.user).unwrap_or_default();
-        let meetings = crate::control::meetings::Meetings::new(self.conference.store().clone());
-        let Some(meeting) = meetings.by_dial_in(&number).await.ok().flatten() else {
-            self.metrics
-                .refused_unknown_number
-                .fetch_add(1, Ordering::Relaxed);
-            return Err(refuse(404, "Not Found"));
-        };
-        let cred = Credential::SipEndpoint(&account.endpoint_id);
-        let admission = match self
-            .conference
-            .admit(&meeting.id, cred, Role::Room, Some(from.ip()))
-            .await
-        {
-            Ok(a) => a,
-            Err(e) => {
-                self.metrics
-                    .refused_not_admitted
-                    .fetch_add(1, Ordering::Relaxed);
-                return Err(match e {
-                    ConferenceError::Hidden(_) => refuse(404, "Not Found"),
-                    ConferenceError::Store(_) | ConferenceError::NotAudited(_) => {
-                        refuse(500, "Server Internal Error")
-                    }
-                    _ => refuse(403, "Forbidden"),
-                });
-            }
-        };
-        let offer = match Offer::parse(&req.body) {
-            Ok(o) => o,
-            Err(e @ SdpError::Crypto { .. }) => {
-                // RFC 4568 §7.1.2: a key we cannot use is not acceptable.
-                self.metrics.refused_bad_key.fetch_add(1, Ordering::Relaxed);
-                let mut r = refuse(488, "Not Acceptable Here");
-                r.push_header(
-                    "Warning",
-                    format!("399 diemcau \"{}\"", quoted(&e.to_string())),
-                );
-                self.audit_refusal(&meeting.id, &account, from, "srtp_key_invalid")
-                    .await;
-                return Err(r);
-            }
-            Err(_) => return Err(refuse(400, "Bad Request")),
-        };
-        let neg = match offer.negotiate() {
-            Ok(n) => n,
-            Err(SdpError::NoCommonCodec | SdpError::NoAddress) => {
-                self.metrics
-                    .refused_no_codec
-                    .fetch_add(1, Ordering::Relaxed);
-                let mut r = refuse(488, "Not Acceptable Here");
-                r.push_header(
-                    "Warning",
-                    "305 diemcau \"offer Opus, G722, PCMU, PCMA or H.264 over RTP/AVP, or RTP/SAVP \
-                     with AES_CM_128_HMAC_SHA1_80 or _32\"",
-                );
-                return Err(r);
-            }
-            Err(_) => return Err(refuse(400, "Bad Request")),
-        };
-        if neg.uses_sdes() && !transport.is_secure() && !self.cfg.allow_sdes_without_tls {
-            // Keys sent over UDP or TCP are anyone's on the path: the
-            // encryption would be for show.
-            self.metrics
-                .refused_sdes_insecure
-                .fetch_add(1, Ordering::Relaxed);
-            let mut r = refuse(488, "Not Acceptable Here");
-            r.push_header(
-                "Warning",
-                "399 diemcau \"SDES keys (RTP/SAVP) only over TLS: call sips: or ;transport=tls, \
-                 or offer RTP/AVP\"",
-            );
-            self.audit_refusal(&meeting.id, &account, from, "sdes_without_tls")
-                .await;
-            return Err(r);
-        }
-        let dialog = DialogId {
-            call_id: req.call_id().to_owned(),
-            local_tag: tag.clone(),
-            remote_tag: req.from_tag().unwrap_or_default().to_owned(),
-        };
-        let name = admission
-            .name
-            .clone()
-            .unwrap_or_else(|| account.user.clone());
-        let bind_ip = self.cfg.udp_listen.map_or(self.cfg.public_ip(), |a| a.ip());
-        let setup = CallSetup {
-            conference: self.conference.clone(),
-            meeting: meeting.id.clone(),
-            name,
-            admission,
-            neg,
-            bind_ip,
-            ports: (self.cfg.rtp_port_min, self.cfg.rtp_port_max),
-            dialog,
-            ended: self.ended_tx.clone(),
-            socks: None,
-            metrics: self.metrics.clone(),
-        };
-        let call = match call::start(setup).await {
-            Ok(c) => c,
-            Err(CallError::NoPorts(..)) => return Err(refuse(503, "Service Unavailable")),
-            Err(CallError::Refused(why)) => {
-                tracing::info!(%why, "sip: live control refused the room");
-                return Err(refuse(403, "Forbidden"));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "sip: call setup failed");
-                return Err(refuse(500, "Server Internal Error"));
-            }
-        };
-        let answer = sdp::answer(
-            &offer,
-            &neg,
-            self.cfg.public_ip(),
-            call.audio_port,
-            call.video_port,
-            rand::random::<u32>().into(),
-        );
-        let mut ok = refuse(200, "OK");
-        ok.push_header("Contact", self.contact(transport));
-        ok.push_header("Allow", ALLOW);
-        ok.push_header("Supported", "timer");
-        if req.header("session-expires").is_some() {
-            ok.push_header(
-                "Session-Expires",
-                format!("{};refresher=uac", session_interval(req).as_secs()),
-            );
-        }
-        ok.push_header("Content-Type", "application/sdp");
-        ok.body = answer.clone().into_bytes();
-        self.metrics.calls_started.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(meeting = %meeting.id, endpoint = %account.endpoint_id, participant = call.participant, "sip: room joined");
-        Ok((ok, CallHandle { call, answer }))
-    }
-
-    /// A call refused for its media (not its admission, which `admit`
-    /// audits): one record, the per-source limiter bounding a flood.
-    async fn audit_refusal(
-        &self,
-        meeting: &str,
-        account: &SipAccount,
-        from: SocketAddr,
-        code: &str,
-    ) {
-        let actor = crate::store::Actor {
-            id: account.endpoint_id.clone(),
-            name: format!("sip:{}", account.user),
-            address: Some(from.ip()),
-        };
-        let details = serde_json::json!({ "code": code });
-        if let Err(e) = self
-            .conference
-            .audit(&actor, "sip.call_refused", meeting, &details)
-            .await
-        {
-            tracing::warn!(meeting, error = %e, "sip: refusal not written to the audit log");
         }
     }
 
@@ -454,14 +282,6 @@ impl Uas {
         ok.push_header("Supported", "timer");
         ok
     }
-}
-
-/// Text safe inside a Warning's quoted string.
-fn quoted(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-        .take(200)
-        .collect()
 }
 
 /// Our Contact over each transport.
