@@ -465,7 +465,8 @@ impl Server {
                     .expect("an empty meeting is valid")
             });
         }
-        let tls = match config.http.https_listen {
+        // The HTTPS server's certificate, also SIP over TLS's.
+        let tls = match config.http.https_listen.or(config.sip.tls_listen) {
             Some(_) => Some(tls::load_or_generate(
                 config.tls.cert.as_deref(),
                 config.tls.key.as_deref(),
@@ -579,6 +580,12 @@ impl Server {
                     .await;
             }));
         }
+        // SIP over TLS serves the same certificate; SIP names no ALPN.
+        let sip_tls = tls.as_ref().map(|t| {
+            let mut c = (*t.server_config).clone();
+            c.alpn_protocols.clear();
+            Arc::new(c)
+        });
         let mut https_addr = None;
         let mut tls_handle = None;
         if let (Some(addr), Some(tls)) = (config.http.https_listen, tls) {
@@ -608,6 +615,7 @@ impl Server {
                 state.conference.clone(),
                 config.sip.clone(),
                 metrics.clone(),
+                sip_tls,
             )
             .await
             .map_err(|source| StartError::Listen { addr, source })?,
@@ -673,6 +681,11 @@ impl Server {
     /// The SIP listener's UDP address, when `[sip] udp_listen` is set.
     pub fn sip_udp_addr(&self) -> Option<SocketAddr> {
         self.sip.as_ref().and_then(|s| s.udp_addr)
+    }
+
+    /// The SIP listener's TLS address, when `[sip] tls_listen` is set.
+    pub fn sip_tls_addr(&self) -> Option<SocketAddr> {
+        self.sip.as_ref().and_then(|s| s.tls_addr)
     }
 
     /// The SIP listener's TCP address, when `[sip] tcp_listen` is set.

@@ -180,6 +180,7 @@ fn main() -> anyhow::Result<()> {
         // Room codecs and softphones can dial the demo meeting.
         if !config.sip.enabled() {
             config.sip.udp_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 5060)));
+            config.sip.tls_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 5061)));
         }
         // The demo's CA and seal, so finalised minutes come out signed.
         std::fs::create_dir_all(&config.data_dir)
@@ -539,6 +540,12 @@ fn print_demo_province(server: &diemcau::Server, province: &diemcau::demo::DemoP
         {
             println!("    SIP: sip:{number}@{sip} user={user} password={password}");
         }
+    }
+    if let (Some(number), Some(tls)) = (&province.sip_dial_in, server.sip_tls_addr()) {
+        // The same rooms and passwords; keys for SRTP travel only over TLS.
+        println!(
+            "  SIP over TLS (SRTP with SDES keys): sip:{number}@{tls};transport=tls (codecs trust {base}/ca.pem)"
+        );
     }
     println!(
         "  live stream (log in as an operator first): {base}/live/{}",

@@ -1445,7 +1445,7 @@
       // ask the snapshot route why, and show it.
       api("GET", `/api/v1/meetings/${encodeURIComponent(mine.id)}/live`)
         .then((snap) => {
-          mine.snap = snap;
+          setSnap(mine, snap);
           drawLive();
         })
         .catch((e) => {
@@ -1482,7 +1482,7 @@
 
   function onEvent(mine, msg) {
     if (msg.type === "snapshot") {
-      mine.snap = msg.state;
+      setSnap(mine, msg.state);
       mine.seq = msg.seq || 0;
       setConn("live");
       clearAlert("conn");
@@ -1669,7 +1669,7 @@
     try {
       const snap = await api("GET", `/api/v1/meetings/${encodeURIComponent(mine.id)}/live`);
       if (mine.closed) return;
-      mine.snap = snap;
+      setSnap(mine, snap);
       drawLive();
     } catch (e) {
       if (e instanceof ApiError && e.code === "meeting_not_open") return;
@@ -1706,7 +1706,7 @@
     if (!mine) return;
     const snap = await act(button, () => api("POST", `/api/v1/meetings/${encodeURIComponent(mine.id)}/live/${what}`, body || {}));
     if (snap && !mine.closed) {
-      mine.snap = snap;
+      setSnap(mine, snap);
       drawLive();
     }
     return snap;
@@ -1963,6 +1963,14 @@
     btn("remove").hidden = !!s.hub;
     btn("sip-call").textContent = t("btn_sip_call");
     btn("sip-call").hidden = !sip || s.connected || s.removed || sip.state === "calling" || sip.state === "ringing";
+  }
+
+  // A snapshot carries each SIP room's last call state (`sip_calls`): a
+  // console opened mid-call shows it on the wall at once, then follows
+  // the `sip_call` events.
+  function setSnap(mine, snap) {
+    mine.snap = snap;
+    if (snap && snap.sip_calls) mine.sip = { ...snap.sip_calls };
   }
 
   function sipText(m) {

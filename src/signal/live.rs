@@ -343,7 +343,11 @@ impl LiveRooms {
     /// meeting started, its plan changed), in order with its events.
     pub async fn announce(&self, meeting: &str, event: serde_json::Value) {
         if let Some(room) = self.get(meeting) {
-            let _state = room.state.lock().await;
+            let mut state = room.state.lock().await;
+            if event.get("type").and_then(|t| t.as_str()) == Some("sip_call") {
+                // Kept for the snapshot of a console that opens later.
+                state.note_sip_call(&event);
+            }
             publish(&room, &event);
         }
     }

@@ -1,16 +1,19 @@
 //! Audio between a room codec and the meeting, pure: G.711 (µ-law,
-//! A-law) to and from PCM, 8 ↔ 48 kHz, Opus (libopus, bundled) at 48 kHz
+//! A-law) to and from PCM, 8 ↔ 48 kHz, G.722 (`g722`) 16 ↔ 48 kHz, Opus (libopus, bundled) at 48 kHz
 //! mono in 20 ms frames, RFC 6464 levels, and the mix-minus: the engine's
 //! audio slots (stage + loudest K — never the codec's own voice) decoded,
 //! summed and limited into one stream in the codec's codec.
 
 use std::collections::VecDeque;
 
+use super::g722;
 use super::sdp::AudioCodec;
 
 /// Samples in one 20 ms frame at 48 kHz (the Opus side) and 8 kHz (G.711).
 pub const FRAME_48K: usize = 960;
 pub const FRAME_8K: usize = 160;
+/// …and at 16 kHz (G.722's sampling; 160 octets, 160 ticks of its clock).
+pub const FRAME_16K: usize = 320;
 /// Frames a slot may queue before the oldest is dropped: 60 ms of jitter
 /// absorbed; more would only delay the room's conversation.
 const MAX_QUEUED_FRAMES: usize = 3;
@@ -92,6 +95,8 @@ pub struct Up {
     pcm: Vec<f32>,
     last: f32,
     scratch: Vec<f32>,
+    g722: g722::Decoder,
+    wide: Vec<i16>,
 }
 
 impl Up {
@@ -115,12 +120,29 @@ impl Up {
             pcm: Vec::new(),
             last: 0.0,
             scratch: vec![0.0; 5760],
+            g722: g722::Decoder::default(),
+            wide: Vec::new(),
         })
     }
 
     /// One RTP payload from the codec → the Opus frames it completes.
     pub fn push(&mut self, payload: &[u8]) -> Vec<UpFrame> {
         let decode: fn(u8) -> f32 = match self.codec {
+            AudioCodec::G722 => {
+                // At most 60 ms, as for G.711 below.
+                self.wide.clear();
+                self.g722
+                    .decode(&payload[..payload.len().min(3 * FRAME_8K)], &mut self.wide);
+                for i in 0..self.wide.len() {
+                    let x = f32::from(self.wide[i]) / 32768.0;
+                    // Linear interpolation, 16 → 48 kHz.
+                    for k in 1..=3 {
+                        self.pcm.push(self.last + (x - self.last) * k as f32 / 3.0);
+                    }
+                    self.last = x;
+                }
+                return self.encode_frames();
+            }
             AudioCodec::Pcmu => ulaw_decode,
             AudioCodec::Pcma => alaw_decode,
             AudioCodec::Opus => {
@@ -147,6 +169,11 @@ impl Up {
             }
             self.last = x;
         }
+        self.encode_frames()
+    }
+
+    /// The whole 20 ms frames of PCM gathered, as Opus.
+    fn encode_frames(&mut self) -> Vec<UpFrame> {
         let mut out = Vec::new();
         while self.pcm.len() >= FRAME_48K {
             let frame: Vec<f32> = self.pcm.drain(..FRAME_48K).collect();
@@ -169,6 +196,7 @@ pub struct Down {
     scratch: Vec<f32>,
     /// Limiter gain, eased back towards 1 after a loud passage.
     gain: f32,
+    g722: g722::Encoder,
 }
 
 impl Down {
@@ -195,6 +223,7 @@ impl Down {
             encoder,
             scratch: vec![0.0; 5760],
             gain: 1.0,
+            g722: g722::Encoder::default(),
         })
     }
 
@@ -244,6 +273,16 @@ impl Down {
                 .as_mut()
                 .and_then(|e| e.encode_vec_float(&sum, 1500).ok())
                 .unwrap_or_default(),
+            AudioCodec::G722 => {
+                // 48 → 16 kHz: the mean of each three samples.
+                let pcm: Vec<i16> = sum
+                    .chunks(3)
+                    .map(|c| (c.iter().sum::<f32>() / 3.0 * 32767.0) as i16)
+                    .collect();
+                let mut out = Vec::with_capacity(FRAME_8K);
+                self.g722.encode(&pcm, &mut out);
+                out
+            }
             AudioCodec::Pcmu | AudioCodec::Pcma => {
                 let enc = if self.codec == AudioCodec::Pcmu {
                     ulaw_encode

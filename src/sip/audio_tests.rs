@@ -70,3 +70,26 @@ fn the_mix_minus_sums_the_slots_limits_them_and_plays_silence_when_none_speaks()
     assert!(after.iter().all(|f| f == &vec![0xff; FRAME_8K]) || after.len() == 3);
     down.push(7, &[1, 2, 3]); // no such slot: ignored
 }
+
+#[test]
+fn a_g722_tone_goes_up_as_opus_and_the_mix_goes_down_as_160_octets_a_frame() {
+    let pcm: Vec<i16> = (0..8 * FRAME_16K)
+        .map(|i| (16000.0 * (i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 16000.0).sin()) as i16)
+        .collect();
+    let mut bytes = Vec::new();
+    crate::sip::g722::Encoder::default().encode(&pcm, &mut bytes);
+    let mut up = Up::new(AudioCodec::G722).unwrap();
+    let mut frames = Vec::new();
+    for chunk in bytes.chunks(FRAME_8K) {
+        frames.extend(up.push(chunk));
+    }
+    assert!(frames.len() >= 7, "{}", frames.len());
+    // A 0.49 sine: about 9 dBov, as the G.711 tone.
+    assert!(
+        frames.iter().skip(1).all(|f| (8..=10).contains(&f.level)),
+        "{frames:?}"
+    );
+    let mut down = Down::new(AudioCodec::G722, 3).unwrap();
+    assert_eq!(down.mix().len(), FRAME_8K);
+    assert_eq!(down.ts_step(), FRAME_8K as u32, "RTP clock 8000");
+}

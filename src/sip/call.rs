@@ -6,6 +6,7 @@
 //! listener is told, and sends the BYE).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -13,7 +14,9 @@ use tokio::sync::mpsc;
 
 use super::dialog::DialogId;
 use super::gateway::{Gateway, Leg};
+use super::metrics::SipMetrics;
 use super::sdp::Negotiated;
+use super::secure::MediaKeys;
 use crate::conference::{Admission, Conference};
 use crate::media::{Command, JoinRequest, ParticipantId, Reply, Role};
 use crate::relay::bridge::answer_address;
@@ -46,6 +49,8 @@ pub struct CallSetup {
     /// The call's four RTP/RTCP sockets when bound already (dial-out binds
     /// them for its offer); `None`: bound here from `ports`.
     pub socks: Option<[UdpSocket; 4]>,
+    /// Where SRTP drops are counted.
+    pub metrics: Arc<SipMetrics>,
 }
 
 /// A running call; dropping it ends the call's task (and the room leaves).
@@ -95,6 +100,7 @@ pub async fn start(s: CallSetup) -> Result<Call, CallError> {
         .local_addr()
         .map_err(|e| CallError::Setup(e.to_string()))?
         .port();
+    let keys = MediaKeys::new(&s.neg);
     let (mut gw, offer) =
         Gateway::new(Instant::now(), s.neg).map_err(|e| CallError::Setup(e.to_string()))?;
     let media = s.conference.media().clone();
@@ -156,17 +162,15 @@ pub async fn start(s: CallSetup) -> Result<Call, CallError> {
     let video_port = audio_port + 2;
     let dialog = s.dialog;
     let ended = s.ended;
+    let metrics = s.metrics;
     let task = tokio::spawn(async move {
         let _guard = guard;
-        let stats = run(
-            gw,
-            local_sock,
-            [a, a_rtcp, v, v_rtcp],
-            id,
-            &media,
-            composite,
-        )
-        .await;
+        let sip = Sip {
+            socks: [a, a_rtcp, v, v_rtcp],
+            keys,
+            metrics,
+        };
+        let stats = run(gw, local_sock, sip, id, &media, composite).await;
         tracing::info!(participant = id, ?stats, "sip: call media ended");
         let _ = ended.send(dialog).await;
     });
@@ -178,10 +182,49 @@ pub async fn start(s: CallSetup) -> Result<Call, CallError> {
     })
 }
 
+/// The SIP leg: its four sockets and, with SDES, its SRTP contexts.
+struct Sip {
+    socks: [UdpSocket; 4],
+    keys: MediaKeys,
+    metrics: Arc<SipMetrics>,
+}
+
+impl Sip {
+    /// A datagram from the codec, in clear, to the gateway; a sealed one
+    /// that does not open is dropped and counted.
+    fn receive(&mut self, gw: &mut Gateway, leg: Leg, from: SocketAddr, data: &[u8]) {
+        match self.keys.inbound(leg, data) {
+            Ok(None) => gw.handle_receive(Instant::now(), leg, from, data),
+            Ok(Some(clear)) => gw.handle_receive(Instant::now(), leg, from, &clear),
+            Err(e) => self.metrics.count_srtp_drop(&e),
+        }
+    }
+
+    fn send(&mut self, leg: Leg, to: SocketAddr, data: &[u8]) {
+        let sock = match leg {
+            Leg::Local => return,
+            Leg::SipAudio => &self.socks[0],
+            Leg::SipAudioRtcp => &self.socks[1],
+            Leg::SipVideo => &self.socks[2],
+            Leg::SipVideoRtcp => &self.socks[3],
+        };
+        match self.keys.outbound(leg, data) {
+            Ok(None) => {
+                let _ = sock.try_send_to(data, to);
+            }
+            Ok(Some(sealed)) => {
+                let _ = sock.try_send_to(&sealed, to);
+            }
+            // Ours is well-formed; a stream table full drops the packet.
+            Err(e) => tracing::debug!(error = %e, "sip: srtp protect failed"),
+        }
+    }
+}
+
 async fn run(
     mut gw: Gateway,
     local: UdpSocket,
-    sip: [UdpSocket; 4],
+    mut sip: Sip,
     id: ParticipantId,
     media: &crate::net::Media,
     composite: Option<(crate::compose::service::Pictures, String, Conference)>,
@@ -219,14 +262,11 @@ async fn run(
             gw.handle_timeout(Instant::now());
         }
         for t in gw.poll_transmit() {
-            let sock = match t.leg {
-                Leg::Local => &local,
-                Leg::SipAudio => &sip[0],
-                Leg::SipAudioRtcp => &sip[1],
-                Leg::SipVideo => &sip[2],
-                Leg::SipVideoRtcp => &sip[3],
-            };
-            let _ = sock.try_send_to(&t.contents, t.destination);
+            if t.leg == Leg::Local {
+                let _ = local.try_send_to(&t.contents, t.destination);
+            } else {
+                sip.send(t.leg, t.destination, &t.contents);
+            }
         }
         let now = Instant::now();
         if gw.is_dead() || (!gw.is_connected() && now.duration_since(t0) > CONNECT_TIMEOUT) {
@@ -253,17 +293,17 @@ async fn run(
             r = local.recv_from(&mut lb) => if let Ok((n, from)) = r {
                 gw.handle_receive(Instant::now(), Leg::Local, from, &lb[..n]);
             },
-            r = sip[0].recv_from(&mut b0) => if let Ok((n, from)) = r {
-                gw.handle_receive(Instant::now(), legs[0], from, &b0[..n]);
+            r = sip.socks[0].recv_from(&mut b0) => if let Ok((n, from)) = r {
+                sip.receive(&mut gw, legs[0], from, &b0[..n]);
             },
-            r = sip[1].recv_from(&mut b1) => if let Ok((n, from)) = r {
-                gw.handle_receive(Instant::now(), legs[1], from, &b1[..n]);
+            r = sip.socks[1].recv_from(&mut b1) => if let Ok((n, from)) = r {
+                sip.receive(&mut gw, legs[1], from, &b1[..n]);
             },
-            r = sip[2].recv_from(&mut b2) => if let Ok((n, from)) = r {
-                gw.handle_receive(Instant::now(), legs[2], from, &b2[..n]);
+            r = sip.socks[2].recv_from(&mut b2) => if let Ok((n, from)) = r {
+                sip.receive(&mut gw, legs[2], from, &b2[..n]);
             },
-            r = sip[3].recv_from(&mut b3) => if let Ok((n, from)) = r {
-                gw.handle_receive(Instant::now(), legs[3], from, &b3[..n]);
+            r = sip.socks[3].recv_from(&mut b3) => if let Ok((n, from)) = r {
+                sip.receive(&mut gw, legs[3], from, &b3[..n]);
             },
             _ = tokio::time::sleep_until(wake) => gw.handle_timeout(Instant::now()),
         }

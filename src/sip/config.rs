@@ -14,6 +14,15 @@ pub struct SipConfig {
     pub udp_listen: Option<SocketAddr>,
     /// TCP address to take SIP on; absent: no TCP.
     pub tcp_listen: Option<SocketAddr>,
+    /// TLS address to take SIP on (`sips:`, usually port 5061), with the
+    /// `[tls]` certificate the HTTPS server serves (or the one signed by
+    /// its generated local CA); absent: no TLS. Needs `udp_listen` too.
+    pub tls_listen: Option<SocketAddr>,
+    /// Take RTP/SAVP offers (SDES keys, RFC 4568) from calls whose
+    /// signalling is not TLS. Off: a key sent over UDP or TCP can be read
+    /// by anyone on the path, so such offers are refused (488). Only for a
+    /// trusted network between the codecs and the server.
+    pub allow_sdes_without_tls: bool,
     /// The digest realm. Room passwords are stored as HA1s under it:
     /// changing it means issuing every room a new password.
     pub realm: String,
@@ -39,6 +48,8 @@ impl Default for SipConfig {
         SipConfig {
             udp_listen: None,
             tcp_listen: None,
+            tls_listen: None,
+            allow_sdes_without_tls: false,
             realm: "diemcau".into(),
             challenge_sha256: false,
             public_ip: None,
@@ -51,7 +62,7 @@ impl Default for SipConfig {
 
 impl SipConfig {
     pub fn enabled(&self) -> bool {
-        self.udp_listen.is_some() || self.tcp_listen.is_some()
+        self.udp_listen.is_some() || self.tcp_listen.is_some() || self.tls_listen.is_some()
     }
 
     /// The address we name in SDP, Via and Contact.
@@ -59,6 +70,7 @@ impl SipConfig {
         self.public_ip.unwrap_or_else(|| {
             self.udp_listen
                 .or(self.tcp_listen)
+                .or(self.tls_listen)
                 .map(|a| a.ip())
                 .filter(|ip| !ip.is_unspecified())
                 .unwrap_or(IpAddr::from([127, 0, 0, 1]))
@@ -89,6 +101,14 @@ impl SipConfig {
                     "the range {}..={} must hold at least two ports, none 0",
                     self.rtp_port_min, self.rtp_port_max
                 ),
+            );
+        }
+        if self.udp_listen.is_none() && (self.tcp_listen.is_some() || self.tls_listen.is_some()) {
+            return invalid(
+                "sip.udp_listen",
+                "SIP over TCP or TLS runs beside UDP: set udp_listen as well (codecs fall back \
+                 to UDP, and dial-out to an unregistered address uses it)"
+                    .into(),
             );
         }
         if self.requests_per_minute_per_source == 0 {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::message::{Message, Method, StartLine, addr_uri};
 use super::transaction::{T1, T2};
+use super::transport::Transport;
 
 /// Calls at once per listener: a room codec holds one; the cap bounds what
 /// an INVITE flood that passed authentication could pin.
@@ -51,7 +52,7 @@ struct Pending2xx {
 
 pub struct Dialog {
     pub peer: SocketAddr,
-    reliable: bool,
+    transport: Transport,
     /// Their Contact: where our BYE goes.
     remote_target: String,
     /// Our To header (with our tag), their From header.
@@ -111,7 +112,7 @@ impl Dialogs {
         invite: &Message,
         ok: &Message,
         peer: SocketAddr,
-        reliable: bool,
+        transport: Transport,
     ) -> Option<(DialogId, Vec<u8>)> {
         if self.map.len() >= MAX_DIALOGS {
             return None;
@@ -125,7 +126,7 @@ impl Dialogs {
         let session_expires = session_interval(invite);
         let dialog = Dialog {
             peer,
-            reliable,
+            transport,
             remote_target: invite.header("contact").map_or_else(
                 || addr_uri(invite.header("from").unwrap_or_default()).to_owned(),
                 |c| addr_uri(c).to_owned(),
@@ -134,7 +135,7 @@ impl Dialogs {
             remote: invite.header("from")?.to_owned(),
             remote_cseq: invite.cseq()?.0,
             local_cseq: 0,
-            pending: (!reliable).then(|| Pending2xx {
+            pending: (!transport.is_reliable()).then(|| Pending2xx {
                 bytes: bytes.clone(),
                 cseq: invite.cseq().map_or(0, |c| c.0),
                 retransmit_at: now + T1,
@@ -159,7 +160,7 @@ impl Dialogs {
         invite: &Message,
         ok: &Message,
         peer: SocketAddr,
-        reliable: bool,
+        transport: Transport,
     ) -> Option<DialogId> {
         if self.map.len() >= MAX_DIALOGS {
             return None;
@@ -184,7 +185,7 @@ impl Dialogs {
         };
         let dialog = Dialog {
             peer,
-            reliable,
+            transport,
             remote_target,
             local: invite.header("from")?.to_owned(),
             remote: ok.header("to")?.to_owned(),
@@ -310,13 +311,13 @@ impl Dialog {
     }
 
     pub fn is_reliable(&self) -> bool {
-        self.reliable
+        self.transport.is_reliable()
     }
 
     /// Our in-dialog BYE (§15.1.1): From is our To, To their From.
     fn bye(&mut self, call_id: &str, via: &str, branch: &str) -> Message {
         self.local_cseq += 1;
-        let transport = if self.reliable { "TCP" } else { "UDP" };
+        let transport = self.transport.via_name();
         let headers = vec![
             (
                 "via".to_owned(),

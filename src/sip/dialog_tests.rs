@@ -1,5 +1,6 @@
 use super::*;
 use crate::sip::message::tests::INVITE;
+use crate::sip::transport::Transport;
 
 fn peer() -> SocketAddr {
     "127.0.0.1:5070".parse().unwrap()
@@ -23,7 +24,19 @@ fn accepted(now: Instant, reliable: bool) -> (Dialogs, DialogId) {
     let mut d = Dialogs::default();
     let inv = invite();
     let ok = Message::response_to(&inv, 200, "OK", Some("srv"));
-    let (id, _) = d.accept(now, &inv, &ok, peer(), reliable).unwrap();
+    let (id, _) = d
+        .accept(
+            now,
+            &inv,
+            &ok,
+            peer(),
+            if reliable {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            },
+        )
+        .unwrap();
     (d, id)
 }
 
@@ -105,7 +118,7 @@ fn a_session_not_refreshed_in_its_interval_ends_and_a_refresh_extends_it() {
     );
     let mut d = Dialogs::default();
     let ok = Message::response_to(&inv, 200, "OK", Some("srv"));
-    d.accept(t0, &inv, &ok, peer(), true).unwrap();
+    d.accept(t0, &inv, &ok, peer(), Transport::Tcp).unwrap();
     let half = t0 + MIN_SESSION_EXPIRES / 2;
     assert_eq!(
         d.receive(half, &in_dialog("UPDATE", 314160)),
@@ -127,7 +140,7 @@ fn the_dialog_table_is_capped() {
         let inv = Message::parse(raw.as_bytes()).unwrap();
         let ok = Message::response_to(&inv, 200, "OK", Some("srv"));
         assert_eq!(
-            d.accept(t0, &inv, &ok, peer(), true).is_some(),
+            d.accept(t0, &inv, &ok, peer(), Transport::Tcp).is_some(),
             i < MAX_DIALOGS
         );
     }
@@ -141,7 +154,9 @@ fn dialled(now: Instant) -> (Dialogs, DialogId) {
     let mut ok = Message::response_to(&inv, 200, "OK", Some("cal"));
     ok.push_header("contact", "<sip:codec@127.0.0.1:5099>");
     let ok = Message::parse(&ok.to_bytes()).unwrap();
-    let id = d.insert_uac(now, &inv, &ok, peer(), false).unwrap();
+    let id = d
+        .insert_uac(now, &inv, &ok, peer(), Transport::Udp)
+        .unwrap();
     (d, id)
 }
 

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use super::transport::Transport;
+
 /// Waits before the 2nd, 3rd and 4th attempt: a codec that was busy or
 /// rebooting gets a few chances over about a minute, then the operator
 /// decides ("Gọi lại").
@@ -46,7 +48,7 @@ pub struct Registration {
     pub addr: SocketAddr,
     /// Its Contact URI: the Request-URI it expects to be called on.
     pub contact: String,
-    pub reliable: bool,
+    pub transport: Transport,
     pub expires: Instant,
 }
 

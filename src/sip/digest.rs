@@ -7,7 +7,11 @@
 //! HA1 for each.
 //! Nonces are stateless: the issue time and an HMAC of it under a key that
 //! lives only in memory, so a restart invalidates them (the codec simply
-//! retries on the fresh 401) and no nonce table can be flooded.
+//! retries on the fresh 401) and no nonce table can be flooded. What is
+//! kept is the nonce count (`nc`, qop=auth) each client reached under a
+//! nonce, recorded only for answers that verified and bounded in number:
+//! an `nc` that does not increase is a replayed request (RFC 2617 §3.2.2),
+//! refused with a fresh challenge.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -28,6 +32,10 @@ pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Sources whose failures we remember; the oldest is forgotten past it,
 /// so a spoofed-address flood cannot grow the table.
 pub const MAX_TRACKED_SOURCES: usize = 4096;
+/// Nonce counts remembered (one per client and nonce in use: a codec
+/// re-registering within a nonce's lifetime); past it, expired ones go,
+/// then the oldest.
+pub const MAX_NONCE_COUNTS: usize = 8192;
 /// Longest Authorization header value parsed.
 const MAX_AUTH_BYTES: usize = 2048;
 
@@ -133,7 +141,13 @@ pub enum Verdict {
     Wrong,
     /// This source failed too often: refuse (403) without checking.
     Throttled,
+    /// Right password, but a nonce count already used under this nonce
+    /// (or none parsable): a replay. A fresh challenge, `stale=false`.
+    Replayed,
 }
+
+/// Whose count: the nonce, the client's cnonce and the user.
+type CountKey = (String, String, String);
 
 struct Failures {
     window_start: Instant,
@@ -146,6 +160,8 @@ pub struct Digest {
     key: [u8; 32],
     epoch: Instant,
     failures: HashMap<IpAddr, Failures>,
+    /// Highest `nc` accepted, and when its nonce was issued (ms).
+    counts: HashMap<CountKey, (u32, u64)>,
 }
 
 impl Digest {
@@ -155,6 +171,7 @@ impl Digest {
             key,
             epoch,
             failures: HashMap::new(),
+            counts: HashMap::new(),
         }
     }
 
@@ -232,13 +249,73 @@ impl Digest {
             _ => false,
         };
         match (right, fresh) {
-            (true, Some(true)) => Verdict::Ok,
+            (true, Some(true)) => {
+                if self.count_increases(now, creds) {
+                    Verdict::Ok
+                } else {
+                    Verdict::Replayed
+                }
+            }
             (true, _) => Verdict::Stale,
             (false, _) => {
                 self.fail(now, source);
                 Verdict::Wrong
             }
         }
+    }
+
+    /// With qop=auth: whether `nc` is above the last one accepted for this
+    /// nonce, cnonce and user (then it is the last). Without qop (RFC
+    /// 2069 clients) there is no count to check.
+    fn count_increases(&mut self, now: Instant, c: &Credentials) -> bool {
+        if c.qop.is_none() {
+            return true;
+        }
+        let Some(nc) =
+            c.nc.as_deref()
+                .and_then(|n| u32::from_str_radix(n, 16).ok())
+        else {
+            return false;
+        };
+        let key = (
+            c.nonce.clone(),
+            c.cnonce.clone().unwrap_or_default(),
+            c.username.clone(),
+        );
+        if let Some((last, _)) = self.counts.get_mut(&key) {
+            if nc <= *last {
+                return false;
+            }
+            *last = nc;
+            return true;
+        }
+        if self.counts.len() >= MAX_NONCE_COUNTS {
+            let age = now.saturating_duration_since(self.epoch).as_millis() as u64;
+            let lifetime = NONCE_LIFETIME.as_millis() as u64;
+            self.counts
+                .retain(|_, (_, issued)| age.saturating_sub(*issued) <= lifetime);
+            if self.counts.len() >= MAX_NONCE_COUNTS {
+                let oldest = self
+                    .counts
+                    .iter()
+                    .min_by_key(|(_, (_, issued))| *issued)
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    self.counts.remove(&k);
+                }
+            }
+        }
+        let issued = c
+            .nonce
+            .split_once('.')
+            .and_then(|(i, _)| u64::from_str_radix(i, 16).ok())
+            .unwrap_or_default();
+        self.counts.insert(key, (nc, issued));
+        true
+    }
+
+    pub fn nonce_counts(&self) -> usize {
+        self.counts.len()
     }
 
     fn throttled(&mut self, now: Instant, source: IpAddr) -> bool {

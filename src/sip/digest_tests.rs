@@ -17,11 +17,31 @@ fn creds(alg: Algorithm, nonce: &str, password: &str) -> Credentials {
         algorithm: alg.name().into(),
         qop: Some("auth".into()),
         nc: Some("00000001".into()),
-        cnonce: Some("0a4f113b".into()),
+        cnonce: Some(next_cnonce()),
         ..Default::default()
     };
     let ha1 = ha1(alg, "room-a", REALM, password);
     c.response = expected_response(alg, &ha1, "REGISTER", &c).unwrap();
+    c
+}
+
+/// A client's fresh cnonce for each request it signs.
+fn next_cnonce() -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "{:08x}",
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// `c` signed again with nonce count `nc`.
+fn with_nc(c: &Credentials, nc: u32, password: &str) -> Credentials {
+    let mut c = Credentials {
+        nc: Some(format!("{nc:08x}")),
+        ..c.clone()
+    };
+    let ha1 = ha1(Algorithm::Md5, "room-a", REALM, password);
+    c.response = expected_response(Algorithm::Md5, &ha1, "REGISTER", &c).unwrap();
     c
 }
 
@@ -161,4 +181,56 @@ fn authorization_headers_parse_quoted_and_bare_values() {
         Credentials::parse(&format!("Digest {}", "a".repeat(4000))),
         None
     );
+}
+
+#[test]
+fn a_nonce_count_must_increase_and_a_replay_is_refused() {
+    let (mut d, t0) = setup();
+    let c = creds(Algorithm::Md5, &d.nonce(t0), "s3cret");
+    assert_eq!(d.verify(t0, SRC, "REGISTER", &c, stored), Verdict::Ok);
+    // The very same request again: a replay.
+    assert_eq!(d.verify(t0, SRC, "REGISTER", &c, stored), Verdict::Replayed);
+    // The codec's next request under the nonce counts on.
+    let next = with_nc(&c, 2, "s3cret");
+    assert_eq!(d.verify(t0, SRC, "REGISTER", &next, stored), Verdict::Ok);
+    assert_eq!(d.verify(t0, SRC, "REGISTER", &c, stored), Verdict::Replayed);
+    let skip = with_nc(&c, 9, "s3cret");
+    assert_eq!(d.verify(t0, SRC, "REGISTER", &skip, stored), Verdict::Ok);
+    // A count that is not hex is no count.
+    let mut junk = with_nc(&c, 10, "s3cret");
+    junk.nc = Some("zz".into());
+    let ha1 = ha1(Algorithm::Md5, "room-a", REALM, "s3cret");
+    junk.response = expected_response(Algorithm::Md5, &ha1, "REGISTER", &junk).unwrap();
+    assert_eq!(
+        d.verify(t0, SRC, "REGISTER", &junk, stored),
+        Verdict::Replayed
+    );
+    // Replays are not password failures: the source is not throttled.
+    let fresh = creds(Algorithm::Md5, &d.nonce(t0), "s3cret");
+    assert_eq!(d.verify(t0, SRC, "REGISTER", &fresh, stored), Verdict::Ok);
+    // A wrong password is never recorded, so it cannot burn a count.
+    let wrong = with_nc(&fresh, 5, "guess");
+    assert_eq!(
+        d.verify(t0, SRC, "REGISTER", &wrong, stored),
+        Verdict::Wrong
+    );
+    assert_eq!(
+        d.verify(t0, SRC, "REGISTER", &with_nc(&fresh, 5, "s3cret"), stored),
+        Verdict::Ok
+    );
+}
+
+#[test]
+fn the_nonce_count_table_never_grows_past_its_cap() {
+    let (mut d, t0) = setup();
+    for _ in 0..(MAX_NONCE_COUNTS + 50) {
+        let c = creds(Algorithm::Md5, &d.nonce(t0), "s3cret");
+        assert_eq!(d.verify(t0, SRC, "REGISTER", &c, stored), Verdict::Ok);
+    }
+    assert_eq!(d.nonce_counts(), MAX_NONCE_COUNTS);
+    // Once their nonces expired, old counts make room at once.
+    let later = t0 + NONCE_LIFETIME + Duration::from_secs(1);
+    let c = creds(Algorithm::Md5, &d.nonce(later), "s3cret");
+    assert_eq!(d.verify(later, SRC, "REGISTER", &c, stored), Verdict::Ok);
+    assert_eq!(d.nonce_counts(), 1);
 }

@@ -8,8 +8,9 @@
 //! Sans-IO: `message` and `sdp` (bounded parsers, fuzzed), `transaction`
 //! and `dialog` (virtual time), `uac` (our INVITE's client transaction),
 //! `offer` (our SDP offer), `dialout` (orders, retry schedule, states),
-//! `digest`, `limit`, `rtp`, `audio`, `gateway`. IO: `server` (the
-//! listener: UDP, and TCP through `tcp`), `uas` (what it answers),
+//! `digest`, `limit`, `rtp`, `audio`, `gateway`, `sdes` (keys in SDP) and
+//! `secure` (SRTP on the SIP leg, `srtp`). IO: `server` (the
+//! listener: UDP, and TCP and TLS through `tcp`), `uas` (what it answers),
 //! `outbound` (dial-out's attempts), `call` (one call's sockets and task).
 
 pub mod audio;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod dialog;
 pub mod dialout;
 pub mod digest;
+pub mod g722;
 pub mod gateway;
 pub mod h264_pack;
 pub mod limit;
@@ -26,10 +28,13 @@ pub mod metrics;
 pub mod offer;
 pub mod outbound;
 pub mod rtp;
+pub mod sdes;
 pub mod sdp;
+pub mod secure;
 pub mod server;
 pub mod srtp;
 pub mod tcp;
 pub mod transaction;
+pub mod transport;
 pub mod uac;
 pub mod uas;

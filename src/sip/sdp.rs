@@ -1,13 +1,18 @@
 //! SDP offer/answer for a SIP call (RFC 3264), pure and bounded: read a room
-//! codec's offer, pick one audio codec (Opus, else G.711 µ-law, else
-//! A-law; telephone-event accepted) and H.264 video (packetization mode 1
+//! codec's offer, pick one audio codec (Opus, else G.722, else G.711
+//! µ-law, else A-law; telephone-event accepted) and H.264 video (packetization mode 1
 //! before 0, profile-level-id kept, level capped at ours), write the answer
 //! with every offered m-line in its place (refused ones on port 0).
+//! RTP/SAVP m-lines carry SDES keys (`sdes`): taken with a suite we know,
+//! answered with our own key; whether the call may use them at all
+//! (signalling over TLS) is the listener's decision.
 //! The offer comes from the network: fuzz target `sip_sdp`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
+
+use super::sdes::{self, Crypto, MAX_CRYPTO, SdesError, SrtpChoice};
 
 /// Most m-lines read from one offer; a codec offers 2–4 (audio, video,
 /// content/BFCP). More is refused rather than answered line by line.
@@ -31,8 +36,10 @@ pub enum SdpError {
     TooManyFormats,
     #[error("sdp names no connection address for an accepted m-line")]
     NoAddress,
-    #[error("sdp offers no codec in common (need PCMU, PCMA, Opus or H.264)")]
+    #[error("sdp offers no codec in common (need Opus, G722, PCMU, PCMA or H.264)")]
     NoCommonCodec,
+    #[error("sdp line {line}: {error}")]
+    Crypto { line: usize, error: SdesError },
 }
 
 /// One offered m-line.
@@ -46,6 +53,8 @@ pub struct OfferMedia {
     pub rtpmap: HashMap<u8, (String, u32, u8)>,
     pub fmtp: HashMap<u8, String>,
     pub addr: Option<IpAddr>,
+    /// Its usable `a=crypto` lines (RTP/SAVP), at most `sdes::MAX_CRYPTO`.
+    pub crypto: Vec<Crypto>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +66,9 @@ pub struct Offer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudioCodec {
     Opus,
+    /// 7 kHz wideband, what room codecs prefer after Opus (RFC 3551: its
+    /// RTP clock is 8000 though it samples at 16 kHz).
+    G722,
     Pcmu,
     Pcma,
 }
@@ -68,6 +80,8 @@ pub struct AudioChoice {
     pub codec: AudioCodec,
     pub pt: u8,
     pub dtmf_pt: Option<u8>,
+    /// RTP/SAVP: the keys each way.
+    pub srtp: Option<SrtpChoice>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +91,8 @@ pub struct VideoChoice {
     pub pt: u8,
     pub packetization_mode: u8,
     pub profile_level_id: [u8; 3],
+    /// RTP/SAVP: the keys each way.
+    pub srtp: Option<SrtpChoice>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +128,16 @@ impl Offer {
                         None => offer.session_addr = Some(addr),
                     }
                 }
+                "a" if v.starts_with("crypto:") => {
+                    if let Some(m) = offer.media.last_mut() {
+                        let crypto = |error| SdpError::Crypto { line: i + 1, error };
+                        let parsed = sdes::parse(&v["crypto:".len()..]).map_err(crypto)?;
+                        if m.crypto.len() == MAX_CRYPTO {
+                            return Err(crypto(SdesError::TooMany));
+                        }
+                        m.crypto.extend(parsed);
+                    }
+                }
                 "a" => {
                     if let Some(m) = offer.media.last_mut() {
                         parse_a(m, v).ok_or(SdpError::Line(i + 1))?;
@@ -131,8 +157,16 @@ impl Offer {
             video: None,
         };
         for (index, m) in self.media.iter().enumerate() {
-            // RTP/SAVP (SDES) is not in this slice: such m-lines are refused.
-            if m.port == 0 || m.proto != "RTP/AVP" {
+            let srtp = match m.proto.as_str() {
+                "RTP/AVP" => None,
+                // No suite we know: the line is refused like a codec we lack.
+                "RTP/SAVP" => match sdes::choose(&m.crypto) {
+                    Some(c) => Some(c),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            if m.port == 0 {
                 continue;
             }
             let addr = m.addr.or(self.session_addr);
@@ -150,6 +184,7 @@ impl Offer {
                         codec,
                         pt,
                         dtmf_pt,
+                        srtp,
                     });
                 }
             } else if m.kind == "video"
@@ -163,6 +198,7 @@ impl Offer {
                     pt,
                     packetization_mode: mode,
                     profile_level_id: pli,
+                    srtp,
                 });
             }
         }
@@ -196,6 +232,7 @@ fn parse_m(v: &str) -> Option<OfferMedia> {
         rtpmap: HashMap::new(),
         fmtp: HashMap::new(),
         addr: None,
+        crypto: Vec::new(),
     })
 }
 
@@ -237,12 +274,15 @@ fn pick_audio(m: &OfferMedia) -> Option<(AudioCodec, u8)> {
     if let Some(pt) = named("opus", 48000) {
         return Some((AudioCodec::Opus, pt));
     }
-    // Static payload types 0 and 8 need no rtpmap (RFC 3551).
+    // Static payload types 0, 8 and 9 need no rtpmap (RFC 3551).
     let stat = |pt: u8, name: &str| {
         (m.formats.contains(&pt))
             .then_some(pt)
             .filter(|_| m.rtpmap.get(&pt).is_none_or(|(n, _, _)| n == name))
     };
+    if let Some(pt) = stat(9, "g722").or_else(|| named("g722", 8000)) {
+        return Some((AudioCodec::G722, pt));
+    }
     if let Some(pt) = stat(0, "pcmu").or_else(|| named("pcmu", 8000)) {
         return Some((AudioCodec::Pcmu, pt));
     }
@@ -292,6 +332,21 @@ fn pick_h264(m: &OfferMedia) -> Option<(u8, u8, [u8; 3])> {
     best
 }
 
+fn proto(srtp: Option<SrtpChoice>) -> &'static str {
+    if srtp.is_some() {
+        "RTP/SAVP"
+    } else {
+        "RTP/AVP"
+    }
+}
+
+impl Negotiated {
+    /// Whether the call carries SDES keys (some m-line is RTP/SAVP).
+    pub fn uses_sdes(&self) -> bool {
+        self.audio.is_some_and(|a| a.srtp.is_some()) || self.video.is_some_and(|v| v.srtp.is_some())
+    }
+}
+
 /// Our answer: every offered m-line in order; the chosen ones on our
 /// ports with only the chosen formats, the others on port 0.
 pub fn answer(
@@ -315,9 +370,13 @@ pub fn answer(
             if let Some(d) = a.dtmf_pt {
                 let _ = write!(fmts, " {d}");
             }
-            let _ = write!(s, "m=audio {audio_port} RTP/AVP {fmts}\r\n");
+            let _ = write!(s, "m=audio {audio_port} {} {fmts}\r\n", proto(a.srtp));
+            if let Some(c) = a.srtp {
+                s.push_str(&sdes::line(c.tag, c.suite, &c.local));
+            }
             let rtpmap = match a.codec {
                 AudioCodec::Opus => "opus/48000/2",
+                AudioCodec::G722 => "G722/8000",
                 AudioCodec::Pcmu => "PCMU/8000",
                 AudioCodec::Pcma => "PCMA/8000",
             };
@@ -330,9 +389,13 @@ pub fn answer(
             }
             s.push_str("a=ptime:20\r\na=sendrecv\r\n");
         } else if let Some(v) = neg.video.filter(|v| v.index == i) {
+            let _ = write!(s, "m=video {video_port} {} {}\r\n", proto(v.srtp), v.pt);
+            if let Some(c) = v.srtp {
+                s.push_str(&sdes::line(c.tag, c.suite, &c.local));
+            }
             let _ = write!(
                 s,
-                "m=video {video_port} RTP/AVP {pt}\r\na=rtpmap:{pt} H264/90000\r\n\
+                "a=rtpmap:{pt} H264/90000\r\n\
                  a=fmtp:{pt} profile-level-id={pli};packetization-mode={mode}\r\n\
                  a=rtcp-fb:{pt} nack pli\r\na=rtcp-fb:{pt} ccm fir\r\na=sendrecv\r\n",
                 pt = v.pt,

@@ -1,4 +1,4 @@
-//! The SIP listener (UDP): one tokio task that parses each datagram, runs
+//! The SIP listener (UDP, and TCP and TLS through `tcp`): one tokio task that parses each datagram, runs
 //! it through the transaction and dialog layers, answers, and drives their
 //! timers. Calls run in tasks of their own (`call`); the listener never
 //! waits on media. Requests that need the store (INVITE, REGISTER) are
@@ -21,6 +21,7 @@ use super::metrics::SipMetrics;
 use super::outbound::Outbound;
 use super::tcp::TcpEvent;
 use super::transaction::{Received, ServerTransactions};
+use super::transport::Transport;
 use super::uas::Uas;
 use crate::conference::Conference;
 
@@ -32,25 +33,29 @@ const RECV_BUFFER_BYTES: usize = 65_535;
 pub struct SipServer {
     pub udp_addr: Option<SocketAddr>,
     pub tcp_addr: Option<SocketAddr>,
+    pub tls_addr: Option<SocketAddr>,
     pub metrics: Arc<SipMetrics>,
     task: tokio::task::JoinHandle<()>,
-    tcp_task: Option<tokio::task::JoinHandle<()>>,
+    stream_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl SipServer {
     pub fn abort(&self) {
         self.task.abort();
-        if let Some(t) = &self.tcp_task {
+        for t in &self.stream_tasks {
             t.abort();
         }
     }
 }
 
-/// Bind `[sip] udp_listen` and start answering.
+/// Bind `[sip] udp_listen` (and `tcp_listen`, `tls_listen`) and start
+/// answering. `tls`: the `[tls]` server configuration, needed for
+/// `tls_listen`.
 pub async fn start(
     conference: Conference,
     cfg: SipConfig,
     metrics: Arc<SipMetrics>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> std::io::Result<Option<SipServer>> {
     let Some(listen) = cfg.udp_listen else {
         return Ok(None);
@@ -59,13 +64,31 @@ pub async fn start(
     let local = sock.local_addr()?;
     let (tcp_tx, tcp_rx) = mpsc::channel(256);
     let mut tcp_addr = None;
-    let mut tcp_task = None;
+    let mut tls_addr = None;
+    let mut stream_tasks = Vec::new();
     if let Some(addr) = cfg.tcp_listen {
         let l = tokio::net::TcpListener::bind(addr).await?;
         tcp_addr = Some(l.local_addr()?);
-        tcp_task = Some(tokio::spawn(super::tcp::accept(l, tcp_tx)));
+        stream_tasks.push(tokio::spawn(super::tcp::accept(l, tcp_tx.clone(), None)));
         tracing::info!(local = ?tcp_addr, "sip: listening (tcp)");
     }
+    if let Some(addr) = cfg.tls_listen {
+        let Some(tls) = tls else {
+            return Err(std::io::Error::other(
+                "sip.tls_listen is set but no tls certificate was loaded",
+            ));
+        };
+        let l = tokio::net::TcpListener::bind(addr).await?;
+        tls_addr = Some(l.local_addr()?);
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        stream_tasks.push(tokio::spawn(super::tcp::accept(
+            l,
+            tcp_tx.clone(),
+            Some(acceptor),
+        )));
+        tracing::info!(local = ?tls_addr, "sip: listening (tls)");
+    }
+    drop(tcp_tx);
     let (ended_tx, ended_rx) = mpsc::channel(64);
     // Dial-out's orders come from the live rooms (a meeting opening, an
     // operator's "Gọi lại").
@@ -76,8 +99,9 @@ pub async fn start(
         cfg.clone(),
         dialer.clone(),
         ended_tx.clone(),
+        metrics.clone(),
     );
-    let uas = Uas::new(
+    let mut uas = Uas::new(
         conference,
         cfg.clone(),
         local,
@@ -85,22 +109,25 @@ pub async fn start(
         metrics.clone(),
         dialer,
     );
+    uas.set_stream_ports(tcp_addr.map(|a| a.port()), tls_addr.map(|a| a.port()));
     let limiter = Limiter::new(cfg.requests_per_minute_per_source);
     let task = tokio::spawn(run(sock, uas, outbound, limiter, ended_rx, tcp_rx, dial_rx));
     tracing::info!(%local, "sip: listening (udp)");
     Ok(Some(SipServer {
         udp_addr: Some(local),
         tcp_addr,
+        tls_addr,
         metrics,
         task,
-        tcp_task,
+        stream_tasks,
     }))
 }
 
 struct Loop {
     sock: UdpSocket,
-    /// Open TCP connections by peer: answers to them go on the connection.
-    tcp: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    /// Open TCP and TLS connections by peer: answers to them go on the
+    /// connection.
+    tcp: HashMap<SocketAddr, (mpsc::Sender<Vec<u8>>, Transport)>,
     txns: ServerTransactions,
     dialogs: Dialogs,
     uas: Uas,
@@ -142,14 +169,17 @@ async fn run(
         tokio::select! {
             r = l.sock.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
-                    l.datagram(Instant::now(), &buf[..n], from, false).await;
+                    l.datagram(Instant::now(), &buf[..n], from, Transport::Udp).await;
                 }
             }
             Some(ev) = tcp_rx.recv() => match ev {
-                TcpEvent::Opened(peer, tx) => {
-                    l.tcp.insert(peer, tx);
+                TcpEvent::Opened(peer, tx, transport) => {
+                    l.tcp.insert(peer, (tx, transport));
                 }
-                TcpEvent::Message(peer, data) => l.datagram(Instant::now(), &data, peer, true).await,
+                TcpEvent::Message(peer, data) => {
+                    let transport = l.tcp.get(&peer).map_or(Transport::Tcp, |c| c.1);
+                    l.datagram(Instant::now(), &data, peer, transport).await
+                }
                 TcpEvent::Refused(peer, data) => {
                     l.uas.metrics.count_malformed();
                     let e = if data.len() > super::message::MAX_MESSAGE_BYTES {
@@ -185,8 +215,8 @@ async fn run(
         for (to, bytes) in due.transmit {
             l.send(to, &bytes).await;
         }
-        let (via, contact) = (l.uas.via_host(), l.uas.contact(false));
-        for (to, bytes) in l.outbound.poll(now, &via, &contact).await {
+        let (via, contacts) = (l.uas.via_host(), l.uas.contacts());
+        for (to, bytes) in l.outbound.poll(now, &via, &contacts).await {
             l.send(to, &bytes).await;
         }
         for (id, bye) in due.ended {
@@ -206,7 +236,7 @@ impl Loop {
     }
 
     async fn send(&self, to: SocketAddr, bytes: &[u8]) {
-        if let Some(conn) = self.tcp.get(&to) {
+        if let Some((conn, _)) = self.tcp.get(&to) {
             // A stuck connection's full queue drops it (TCP: no retransmit).
             let _ = conn.try_send(bytes.to_vec());
             return;
@@ -215,7 +245,14 @@ impl Loop {
         let _ = self.sock.send_to(bytes, to).await;
     }
 
-    async fn datagram(&mut self, now: Instant, data: &[u8], from: SocketAddr, reliable: bool) {
+    async fn datagram(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        from: SocketAddr,
+        transport: Transport,
+    ) {
+        let reliable = transport.is_reliable();
         // RFC 5626 keep-alives (CRLF) from codecs behind NAT.
         if data.iter().all(|b| *b == b'\r' || *b == b'\n') {
             return;
@@ -275,7 +312,7 @@ impl Loop {
             return;
         }
         if req.to_tag().is_some() {
-            let resp = self.in_dialog(now, &req, &method).await;
+            let resp = self.in_dialog(now, &req, &method, transport).await;
             let bytes = self.txns.respond(now, &key, &resp);
             return self.send(from, &bytes).await;
         }
@@ -284,10 +321,10 @@ impl Loop {
                 let trying = Message::response_to(&req, 100, "Trying", None);
                 let bytes = self.txns.respond(now, &key, &trying);
                 self.send(from, &bytes).await;
-                match self.uas.invite(&req, from, reliable).await {
+                match self.uas.invite(&req, from, transport).await {
                     Ok((ok, call)) => {
                         let now = Instant::now();
-                        match self.dialogs.accept(now, &req, &ok, from, reliable) {
+                        match self.dialogs.accept(now, &req, &ok, from, transport) {
                             Some((id, bytes)) => {
                                 self.txns.respond(now, &key, &ok);
                                 self.uas.keep_call(id, call, from);
@@ -304,7 +341,7 @@ impl Loop {
                     Err(resp) => resp,
                 }
             }
-            Method::Register => self.uas.register(&req, from, reliable).await,
+            Method::Register => self.uas.register(&req, from, transport).await,
             Method::Options => self.uas.options(&req),
             Method::Cancel | Method::Bye => Message::response_to(
                 &req,
@@ -334,7 +371,13 @@ impl Loop {
         self.send(from, &bytes).await;
     }
 
-    async fn in_dialog(&mut self, now: Instant, req: &Message, method: &Method) -> Message {
+    async fn in_dialog(
+        &mut self,
+        now: Instant,
+        req: &Message,
+        method: &Method,
+        transport: Transport,
+    ) -> Message {
         let ok = |code, reason| Message::response_to(req, code, reason, None);
         match self.dialogs.receive(now, req) {
             InDialog::Bye => {
@@ -347,7 +390,7 @@ impl Loop {
                 // A session refresh (RFC 4028) or a re-offer: the call keeps
                 // its media as negotiated; the answer repeats ours.
                 let id = super::dialog::DialogId::of_request(req);
-                self.uas.reinvite_answer(req, id.as_ref())
+                self.uas.reinvite_answer(req, id.as_ref(), transport)
             }
             InDialog::Request(_) => ok(200, "OK"),
             InDialog::Ack | InDialog::Stale if *method == Method::Ack => ok(200, "OK"),

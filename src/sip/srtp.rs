@@ -68,7 +68,7 @@ pub enum SrtpError {
 }
 
 /// A master key and salt, as `inline:` carries them.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct MasterKey {
     pub key: [u8; KEY_LEN],
     pub salt: [u8; SALT_LEN],

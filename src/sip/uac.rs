@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::message::{Message, Method, StartLine, addr_uri, param};
 use super::transaction::{T1, T2};
+use super::transport::Transport;
 
 /// Timer D over UDP: how long a completed transaction re-ACKs a
 /// retransmitted final response (§17.1.1.2: at least 32 s).
@@ -54,7 +55,7 @@ struct Cancel {
 pub struct ClientInvite {
     invite: Message,
     bytes: Vec<u8>,
-    reliable: bool,
+    transport: Transport,
     state: State,
     retransmit_at: Option<Instant>,
     interval: Duration,
@@ -76,16 +77,16 @@ impl ClientInvite {
     pub fn new(
         now: Instant,
         invite: Message,
-        reliable: bool,
+        transport: Transport,
         via: &str,
     ) -> (ClientInvite, Vec<u8>) {
         let bytes = invite.to_bytes();
         let t = ClientInvite {
             invite,
             bytes: bytes.clone(),
-            reliable,
+            transport,
             state: State::Calling,
-            retransmit_at: (!reliable).then(|| now + T1),
+            retransmit_at: (!transport.is_reliable()).then(|| now + T1),
             interval: T1,
             end_at: Some(now + 64 * T1),
             ack: None,
@@ -158,7 +159,7 @@ impl ClientInvite {
                 self.state = State::Completed;
                 self.retransmit_at = None;
                 self.end_at = Some(
-                    now + if self.reliable {
+                    now + if self.transport.is_reliable() {
                         Duration::ZERO
                     } else {
                         TIMER_D
@@ -238,7 +239,7 @@ impl ClientInvite {
         let bytes = self.cancel_request().to_bytes();
         self.cancel = Some(Cancel {
             bytes: bytes.clone(),
-            retransmit_at: (!self.reliable).then(|| now + T1),
+            retransmit_at: (!self.transport.is_reliable()).then(|| now + T1),
             interval: T1,
             give_up_at: now + 64 * T1,
         });
@@ -277,7 +278,7 @@ impl ClientInvite {
             .filter(|u| !u.is_empty())
             .map(str::to_owned)
             .unwrap_or_else(|| invite_uri(&self.invite));
-        let transport = if self.reliable { "TCP" } else { "UDP" };
+        let transport = self.transport.via_name();
         let branch = super::uas::new_branch();
         let mut m = Message {
             start: StartLine::Request {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::sip::message::tests::INVITE;
+use crate::sip::transport::Transport;
 
 const VIA: &str = "127.0.0.1:5060";
 
@@ -26,7 +27,7 @@ fn first_line(bytes: &[u8]) -> String {
 #[test]
 fn an_unanswered_invite_is_retransmitted_doubling_then_times_out_after_timer_b() {
     let now = Instant::now();
-    let (mut t, first) = ClientInvite::new(now, invite(), false, VIA);
+    let (mut t, first) = ClientInvite::new(now, invite(), Transport::Udp, VIA);
     assert!(first_line(&first).starts_with("INVITE "));
     let mut sent_at = Vec::new();
     let mut at = now;
@@ -51,7 +52,7 @@ fn an_unanswered_invite_is_retransmitted_doubling_then_times_out_after_timer_b()
 #[test]
 fn a_provisional_stops_retransmission_and_timer_b() {
     let now = Instant::now();
-    let (mut t, _) = ClientInvite::new(now, invite(), false, VIA);
+    let (mut t, _) = ClientInvite::new(now, invite(), Transport::Udp, VIA);
     let (ev, out) = t.receive(now, &response(180, "Ringing", Some("cal")));
     assert_eq!(ev, Some(UacEvent::Provisional(180)));
     assert!(out.is_empty());
@@ -62,7 +63,7 @@ fn a_provisional_stops_retransmission_and_timer_b() {
 #[test]
 fn a_busy_answer_is_acked_on_its_branch_and_its_retransmission_acked_again() {
     let now = Instant::now();
-    let (mut t, _) = ClientInvite::new(now, invite(), false, VIA);
+    let (mut t, _) = ClientInvite::new(now, invite(), Transport::Udp, VIA);
     let busy = response(486, "Busy Here", Some("cal"));
     let (ev, out) = t.receive(now, &busy);
     assert_eq!(ev, Some(UacEvent::Rejected(486, "Busy Here".into())));
@@ -81,7 +82,7 @@ fn a_busy_answer_is_acked_on_its_branch_and_its_retransmission_acked_again() {
 #[test]
 fn a_2xx_is_acked_from_the_dialog_to_the_contact_and_retransmissions_get_the_same_ack() {
     let now = Instant::now();
-    let (mut t, _) = ClientInvite::new(now, invite(), false, VIA);
+    let (mut t, _) = ClientInvite::new(now, invite(), Transport::Udp, VIA);
     let ok = response(200, "OK", Some("cal"));
     let (ev, out) = t.receive(now, &ok);
     assert!(matches!(ev, Some(UacEvent::Answered(_))));
@@ -100,7 +101,7 @@ fn a_2xx_is_acked_from_the_dialog_to_the_contact_and_retransmissions_get_the_sam
 #[test]
 fn abandoning_a_ringing_call_cancels_it_and_its_487_is_acked() {
     let now = Instant::now();
-    let (mut t, _) = ClientInvite::new(now, invite(), false, VIA);
+    let (mut t, _) = ClientInvite::new(now, invite(), Transport::Udp, VIA);
     t.receive(now, &response(180, "Ringing", Some("cal")));
     let cancel = Message::parse(&t.cancel(now).unwrap()).unwrap();
     assert_eq!(cancel.method(), Some(&Method::Cancel));
@@ -124,7 +125,7 @@ fn abandoning_a_ringing_call_cancels_it_and_its_487_is_acked() {
 #[test]
 fn a_call_abandoned_before_any_provisional_cancels_when_one_comes() {
     let now = Instant::now();
-    let (mut t, _) = ClientInvite::new(now, invite(), false, VIA);
+    let (mut t, _) = ClientInvite::new(now, invite(), Transport::Udp, VIA);
     assert_eq!(t.cancel(now), None, "no CANCEL before a provisional (§9.1)");
     let (_, out) = t.receive(now, &response(100, "Trying", None));
     let sent = Message::parse(&out[0]).unwrap();
@@ -134,7 +135,7 @@ fn a_call_abandoned_before_any_provisional_cancels_when_one_comes() {
 #[test]
 fn over_tcp_nothing_is_retransmitted() {
     let now = Instant::now();
-    let (mut t, _) = ClientInvite::new(now, invite(), true, VIA);
+    let (mut t, _) = ClientInvite::new(now, invite(), Transport::Tcp, VIA);
     let (out, _) = t.poll(now + 10 * T1);
     assert!(out.is_empty());
 }

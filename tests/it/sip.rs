@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use diemcau::control::live::RollCall;
 use diemcau::demo::DemoProvince;
 
-use crate::support::baresip::{Baresip, frequency, rms};
+use crate::support::baresip::{Baresip, decoded_fps, frequency, rms, video_rx_bps};
 use crate::support::netns;
 use crate::support::server::{self, TestServer};
 
@@ -26,11 +26,19 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
 /// A server with SIP on an ephemeral UDP port and the demo province,
 /// every room with a SIP password.
 pub async fn sip_server() -> (TestServer, DemoProvince) {
+    sip_server_with(|_| {}).await
+}
+
+/// [`sip_server`] with more configuration.
+pub async fn sip_server_with(
+    tweak: impl FnOnce(&mut diemcau::config::Config),
+) -> (TestServer, DemoProvince) {
     let s = server::start_with(|c| {
         c.sip.udp_listen = Some("127.0.0.1:0".parse().unwrap());
         c.sip.tcp_listen = Some("127.0.0.1:0".parse().unwrap());
         c.sip.rtp_port_min = 31000;
         c.sip.rtp_port_max = 31999;
+        tweak(c);
     })
     .await;
     let store = s.server.state().store.clone();
@@ -242,26 +250,11 @@ fn the_h264_of_a_staged_sip_room_reaches_another_sip_room() {
             .expect("stage");
         tokio::time::sleep(Duration::from_secs(6)).await;
         let logs: Vec<String> = rooms.iter_mut().map(|(b, _)| b.stop()).collect();
-        // baresip's status line: "video=<tx>/<rx> (bit/s)"; the second room
-        // receives the stage's H.264.
-        let rx_bps = |log: &str| -> u64 {
-            log.rsplit("video=")
-                .next()
-                .and_then(|t| t.split('/').nth(1))
-                .and_then(|r| r.split(' ').next())
-                .and_then(|r| r.parse().ok())
-                .unwrap_or(0)
-        };
-        // "efps=<encoded>/<decoded>": the second room decodes what it gets.
-        let decoded_fps = |log: &str| -> f64 {
-            log.rsplit("efps=")
-                .next()
-                .and_then(|t| t.split('/').nth(1))
-                .and_then(|r| r.split_whitespace().next())
-                .and_then(|r| r.parse().ok())
-                .unwrap_or(0.0)
-        };
-        assert!(rx_bps(&logs[1]) > 0, "the staged room's video arrives");
+        // The second room receives the stage's H.264, and decodes it.
+        assert!(
+            video_rx_bps(&logs[1]) > 0,
+            "the staged room's video arrives"
+        );
         assert!(
             decoded_fps(&logs[1]) > 5.0,
             "and is decoded: {} fps",

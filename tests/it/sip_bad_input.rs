@@ -3,109 +3,14 @@
 //! past its source's budget while two baresip rooms in the meeting go on
 //! hearing each other.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-use diemcau::sip::digest::{Algorithm, Credentials, expected_response, ha1};
-use diemcau::sip::message::{Message, StartLine};
 
 use crate::sip::{roll_call, sip_server};
 use crate::support::baresip::{Baresip, frequency, rms};
 use crate::support::netns;
-
-const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-                   m=audio 40000 RTP/AVP 0 8\r\n";
-
-fn invite(
-    number: &str,
-    to: SocketAddr,
-    from_user: &str,
-    call: &str,
-    cseq: u32,
-    extra: &str,
-    body: &str,
-) -> String {
-    format!(
-        "INVITE sip:{number}@{to} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{call}{cseq}\r\n\
-         From: <sip:{from_user}@{to}>;tag=t{call}\r\nTo: <sip:{number}@{to}>\r\nCall-ID: {call}\r\n\
-         CSeq: {cseq} INVITE\r\nContact: <sip:{from_user}@127.0.0.1:9>\r\nMax-Forwards: 70\r\n{extra}\
-         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-/// Send, and read answers until a final one (or `None` after 3 s).
-fn ask(sock: &UdpSocket, to: SocketAddr, text: &str) -> Option<Message> {
-    sock.send_to(text.as_bytes(), to).unwrap();
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let (n, _) = sock.recv_from(&mut buf).ok()?;
-        let m = Message::parse(&buf[..n]).expect("the server's answer parses");
-        if let StartLine::Response { code, .. } = m.start
-            && code >= 200
-        {
-            return Some(m);
-        }
-    }
-}
-
-fn code(m: &Option<Message>) -> u16 {
-    match m.as_ref().map(|m| &m.start) {
-        Some(StartLine::Response { code, .. }) => *code,
-        _ => 0,
-    }
-}
-
-/// An Authorization header answering `challenge` for `user`/`password`.
-fn authorization(challenge: &Message, user: &str, password: &str, uri: &str) -> String {
-    authorization_for("INVITE", challenge, user, password, uri)
-}
-
-fn authorization_for(
-    method: &str,
-    challenge: &Message,
-    user: &str,
-    password: &str,
-    uri: &str,
-) -> String {
-    let www = challenge.header("www-authenticate").expect("a challenge");
-    let nonce = www
-        .split("nonce=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_owned();
-    let mut c = Credentials {
-        username: user.into(),
-        realm: "diemcau".into(),
-        nonce,
-        uri: uri.into(),
-        algorithm: "MD5".into(),
-        qop: Some("auth".into()),
-        nc: Some("00000001".into()),
-        cnonce: Some("abc".into()),
-        ..Default::default()
-    };
-    c.response = expected_response(
-        Algorithm::Md5,
-        &ha1(Algorithm::Md5, user, "diemcau", password),
-        method,
-        &c,
-    )
-    .unwrap();
-    format!(
-        "Authorization: Digest username=\"{user}\", realm=\"diemcau\", nonce=\"{}\", uri=\"{uri}\", \
-         response=\"{}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abc\"\r\n",
-        c.nonce, c.response
-    )
-}
-
-fn client(ip: &str) -> UdpSocket {
-    let s = UdpSocket::bind(format!("{ip}:0")).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    s
-}
+use crate::support::sip_raw::{SDP, ask, authorization, authorization_for, client, code, invite};
 
 #[test]
 fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
@@ -152,14 +57,25 @@ fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
                 "unknown number",
                 code(&ask(&c, to, &invite("123", to, &user, "c2", 2, &auth, SDP))),
             ));
+            // The same Authorization again (its nonce count used): a
+            // replay, challenged afresh.
+            seen.push((
+                "replayed nonce count",
+                code(&ask(
+                    &c,
+                    to,
+                    &invite("123", to, &user, "c2r", 2, &auth, SDP),
+                )),
+            ));
             // No codec in common: 488.
-            let g722 = SDP.replace("RTP/AVP 0 8", "RTP/AVP 9");
+            let gsm = SDP.replace("RTP/AVP 0 8", "RTP/AVP 3");
+            let auth = authorization(&chal, &user, &password, &uri);
             seen.push((
                 "no codec",
                 code(&ask(
                     &c,
                     to,
-                    &invite(&number, to, &user, "c3", 3, &auth, &g722),
+                    &invite(&number, to, &user, "c3", 3, &auth, &gsm),
                 )),
             ));
             // Unknown method: 501.
@@ -195,6 +111,7 @@ fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
             ("oversized", 513),
             ("no credentials", 401),
             ("unknown number", 404),
+            ("replayed nonce count", 401),
             ("no codec", 488),
             ("unknown method", 501),
             ("wrong password", 401),
@@ -210,6 +127,7 @@ fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
         assert_eq!(m.refused_unknown_number.load(Ordering::Relaxed), 1);
         assert_eq!(m.refused_no_codec.load(Ordering::Relaxed), 1);
         assert_eq!(m.auth_throttled.load(Ordering::Relaxed), 1);
+        assert_eq!(m.auth_replayed.load(Ordering::Relaxed), 1);
         assert_eq!(m.calls_started.load(Ordering::Relaxed), 0);
         let text = reqwest::get(format!("{}/metrics", s.metrics_url()))
             .await
@@ -221,6 +139,7 @@ fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
             "diemcau_sip_malformed_total 2",
             "diemcau_sip_auth_throttled_total 1",
             "diemcau_sip_refused_no_codec_total 1",
+            "diemcau_sip_auth_replayed_total 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in /metrics");
         }

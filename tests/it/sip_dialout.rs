@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::api::{ApiWorld, world_with};
-use crate::support::baresip::Baresip;
+use crate::support::baresip::{Baresip, Options};
 use crate::support::db::run_sqlite;
 use crate::support::rtc_client::run_in_loopback_netns;
 
@@ -21,6 +21,7 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(25);
 async fn sip_world(db: crate::support::db::TestDb) -> ApiWorld {
     world_with(db, |c| {
         c.sip.udp_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.sip.tls_listen = Some("127.0.0.1:0".parse().unwrap());
         c.sip.rtp_port_min = 32000;
         c.sip.rtp_port_max = 32999;
     })
@@ -102,6 +103,106 @@ async fn wait_registered(w: &ApiWorld, endpoint: &str) {
         assert!(Instant::now() < deadline, "{endpoint} did not register");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The snapshot's `sip_calls` reaches `state` for `endpoint`.
+async fn wait_sip_state(w: &ApiWorld, id: &str, endpoint: &str, state: &str) -> Value {
+    let deadline = Instant::now() + JOIN_TIMEOUT;
+    loop {
+        let snap = live(w, id).await;
+        if snap["sip_calls"][endpoint]["state"] == state {
+            return snap;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{endpoint} never {state} in the snapshot: {}",
+            snap["sip_calls"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A codec registered over TLS that insists on SRTP is called over its
+/// TLS connection with an RTP/SAVP offer carrying our keys, answers with
+/// its own, and joins; every packet it seals opens.
+#[test]
+fn a_codec_registered_over_tls_is_called_with_srtp_keys_and_joins() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let w = sip_world(db).await;
+        let id = open_meeting(&w).await;
+        let ea = w.endpoint("a").to_string();
+        let (user, password) = sip_password(&w, "a").await;
+        let tls = w.srv.server.sip_tls_addr().unwrap().to_string();
+        let ca = w.srv.server.state().ca_pem.as_deref().unwrap().to_owned();
+        let opts = Options {
+            ca_pem: Some(ca),
+            srtp: true,
+            ..Default::default()
+        };
+        let mut codec = Baresip::start_registered_opts(
+            &tmp.path().join("a"),
+            &user,
+            &password,
+            &tls,
+            5200,
+            &opts,
+        );
+        wait_registered(&w, &ea).await;
+        let op = w.as_role("operator");
+        let r = op
+            .post(&format!("/api/v1/meetings/{id}/start"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        wait_connected(&w, &id, &ea, true).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let log = codec.stop();
+        assert!(
+            log.contains("SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)"),
+            "{log}"
+        );
+        let m = w.srv.server.sip_metrics().unwrap();
+        use std::sync::atomic::Ordering;
+        assert_eq!(m.srtp_auth_failed.load(Ordering::Relaxed), 0);
+        w.srv.server.shutdown().await;
+    }));
+}
+
+/// A console that opens after the call was placed reads each SIP room's
+/// call state from the snapshot (REST and the events' first message),
+/// not only from the `sip_call` events it was not there for.
+#[test]
+fn a_console_opening_mid_call_sees_each_sip_room_s_call_state_in_the_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let w = sip_world(db).await;
+        let id = open_meeting(&w).await;
+        let ea = w.endpoint("a").to_string();
+        let (user, password) = sip_password(&w, "a").await;
+        let sip = w.srv.server.sip_udp_addr().unwrap().to_string();
+        let mut codec =
+            Baresip::start_registered(&tmp.path().join("a"), &user, &password, &sip, 5190);
+        wait_registered(&w, &ea).await;
+        let op = w.as_role("operator");
+        let r = op
+            .post(&format!("/api/v1/meetings/{id}/start"), json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        wait_connected(&w, &id, &ea, true).await;
+        let snap = wait_sip_state(&w, &id, &ea, "connected").await;
+        assert_eq!(
+            snap["sip_calls"].as_object().map(|o| o.len()),
+            Some(1),
+            "only the SIP room: {}",
+            snap["sip_calls"]
+        );
+        // It hangs up: the snapshot says so too.
+        codec.command("/hangup");
+        wait_connected(&w, &id, &ea, false).await;
+        wait_sip_state(&w, &id, &ea, "ended").await;
+        codec.stop();
+        w.srv.server.shutdown().await;
+    }));
 }
 
 #[test]

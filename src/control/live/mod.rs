@@ -371,6 +371,9 @@ pub struct LiveMeeting {
     sent_pins: Vec<Option<ParticipantId>>,
     /// The lobby of an open meeting and the people sent away (`lobby`).
     door: lobby::Door,
+    /// Each planned SIP room's last dial-out state (the `sip_call` event's
+    /// fields), so a console that opens mid-call sees it (`sip_call`).
+    sip_calls: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 fn event(e: LiveEvent) -> Effect {
@@ -436,6 +439,7 @@ impl LiveMeeting {
             locked: false,
             scene: None,
             door: lobby::Door::default(),
+            sip_calls: Default::default(),
             clock_ms: 0,
             parent_relay: None,
             upper_stage: None,

@@ -41,6 +41,10 @@ pub struct LiveSnapshot {
     pub lobby: Vec<super::LobbyEntry>,
     /// People sent away (user ids) and not re-admitted.
     pub removed_users: Vec<String>,
+    /// Each SIP room's last dial-out state, by endpoint id: the fields of
+    /// its last `sip_call` event (`state`: calling, ringing, connected,
+    /// failed with `status`, `reason`, `retry_in_s`, ended).
+    pub sip_calls: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -165,6 +169,7 @@ impl LiveMeeting {
                 .collect(),
             lobby: self.lobby(),
             removed_users: self.barred_users(),
+            sip_calls: self.sip_calls(),
         }
     }
 }

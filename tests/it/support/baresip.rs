@@ -11,9 +11,30 @@ pub struct Baresip {
     pub dir: PathBuf,
 }
 
+/// How a baresip room codec is set up beyond its account.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// H.264 (avcodec, Debian `baresip-ffmpeg`) from a synthetic source;
+    /// what it receives is counted in its status line.
+    pub video: bool,
+    /// PEM of the CA that signed the server's TLS certificate (its
+    /// `sip_cafile`), for calls over TLS.
+    pub ca_pem: Option<String>,
+    /// `mediaenc=srtp-mand` (module `srtp`): RTP/SAVP with SDES keys only.
+    pub srtp: bool,
+    /// Its audio codec module; `g711.so` when `None`.
+    pub audio_module: Option<&'static str>,
+}
+
 /// A mono 8 kHz 16-bit WAV of a sine at `hz`, `secs` long.
 pub fn write_tone(path: &Path, hz: f32, secs: u32) {
-    let n = 8000 * secs as usize;
+    write_tone_at(path, hz, secs, 8000);
+}
+
+/// The same at `rate` samples a second (baresip's `aufile` takes only
+/// its codec's rate).
+pub fn write_tone_at(path: &Path, hz: f32, secs: u32, rate: u32) {
+    let n = rate as usize * secs as usize;
     let mut data = Vec::with_capacity(44 + 2 * n);
     let pcm_bytes = (2 * n) as u32;
     data.extend_from_slice(b"RIFF");
@@ -22,14 +43,14 @@ pub fn write_tone(path: &Path, hz: f32, secs: u32) {
     data.extend_from_slice(&16u32.to_le_bytes());
     data.extend_from_slice(&1u16.to_le_bytes()); // PCM
     data.extend_from_slice(&1u16.to_le_bytes()); // mono
-    data.extend_from_slice(&8000u32.to_le_bytes());
-    data.extend_from_slice(&16000u32.to_le_bytes());
+    data.extend_from_slice(&rate.to_le_bytes());
+    data.extend_from_slice(&(2 * rate).to_le_bytes());
     data.extend_from_slice(&2u16.to_le_bytes());
     data.extend_from_slice(&16u16.to_le_bytes());
     data.extend_from_slice(b"data");
     data.extend_from_slice(&pcm_bytes.to_le_bytes());
     for i in 0..n {
-        let x = 0.3 * (i as f32 * 2.0 * std::f32::consts::PI * hz / 8000.0).sin();
+        let x = 0.3 * (i as f32 * 2.0 * std::f32::consts::PI * hz / rate as f32).sin();
         data.extend_from_slice(&((x * 32767.0) as i16).to_le_bytes());
     }
     std::fs::write(path, data).expect("write tone");
@@ -58,17 +79,38 @@ impl Baresip {
         registrar: &str,
         port: u16,
     ) -> Baresip {
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(
-            dir.join("accounts"),
-            format!("<sip:{user}@{registrar}>;auth_pass={password};answermode=auto\n"),
-        )
-        .unwrap();
-        Self::start_with(dir, user, password, registrar, port, 440.0, false)
+        Self::start_registered_opts(dir, user, password, registrar, port, &Options::default())
     }
 
-    /// With `video`: H.264 (avcodec, Debian `baresip-ffmpeg`) from a
-    /// synthetic source; what it receives is counted in its status line.
+    /// [`Baresip::start_registered`] with options: with a CA it registers
+    /// over TLS (`registrar` is then the TLS address), with `srtp` it
+    /// answers only RTP/SAVP.
+    pub fn start_registered_opts(
+        dir: &Path,
+        user: &str,
+        password: &str,
+        registrar: &str,
+        port: u16,
+        opts: &Options,
+    ) -> Baresip {
+        std::fs::create_dir_all(dir).unwrap();
+        let transport = if opts.ca_pem.is_some() {
+            ";transport=tls"
+        } else {
+            ""
+        };
+        let mediaenc = if opts.srtp { ";mediaenc=srtp-mand" } else { "" };
+        std::fs::write(
+            dir.join("accounts"),
+            format!(
+                "<sip:{user}@{registrar}{transport}>;auth_pass={password};answermode=auto{mediaenc}\n"
+            ),
+        )
+        .unwrap();
+        Self::start_opts(dir, user, password, registrar, port, 440.0, opts)
+    }
+
+    /// With `video`: see [`Options::video`].
     pub fn start_with(
         dir: &Path,
         user: &str,
@@ -78,17 +120,51 @@ impl Baresip {
         tone_hz: f32,
         video: bool,
     ) -> Baresip {
+        let opts = Options {
+            video,
+            ..Default::default()
+        };
+        Self::start_opts(dir, user, password, registrar, port, tone_hz, &opts)
+    }
+
+    pub fn start_opts(
+        dir: &Path,
+        user: &str,
+        password: &str,
+        registrar: &str,
+        port: u16,
+        tone_hz: f32,
+        opts: &Options,
+    ) -> Baresip {
+        let video = opts.video;
         std::fs::create_dir_all(dir.join("snd")).unwrap();
+        let mut extra = String::new();
+        if let Some(pem) = &opts.ca_pem {
+            let ca = dir.join("ca.pem");
+            std::fs::write(&ca, pem).unwrap();
+            extra += &format!("sip_cafile {}\n", ca.display());
+        }
+        if opts.srtp {
+            // Before `account`: an account's mediaenc names a loaded module.
+            extra += "module srtp.so\n";
+        }
         let tone = dir.join("tone.wav");
-        write_tone(&tone, tone_hz, 60);
+        // G.722 samples at 16 kHz, G.711 at 8.
+        let rate = if opts.audio_module == Some("g722.so") {
+            16000
+        } else {
+            8000
+        };
+        write_tone_at(&tone, tone_hz, 60, rate);
         let config = format!(
             "sip_listen 127.0.0.1:{port}\n\
              audio_player aufile,{d}/played.wav\n\
              audio_source aufile,{t}\n\
              module_path /usr/lib/baresip/modules\n\
-             module stdio.so\nmodule g711.so\nmodule aufile.so\nmodule sndfile.so\n\
-             snd_path {d}/snd\n\
+             module stdio.so\nmodule {codec}\nmodule aufile.so\nmodule sndfile.so\n\
+             snd_path {d}/snd\n{extra}\
              module account.so\nmodule menu.so\n{v}",
+            codec = opts.audio_module.unwrap_or("g711.so"),
             d = dir.display(),
             t = tone.display(),
             v = if video {
@@ -104,7 +180,10 @@ impl Baresip {
         if !dir.join("accounts").exists() {
             std::fs::write(
                 dir.join("accounts"),
-                format!("<sip:{user}@{registrar}>;auth_pass={password};regint=0\n"),
+                format!(
+                    "<sip:{user}@{registrar}>;auth_pass={password};regint=0{}\n",
+                    if opts.srtp { ";mediaenc=srtp-mand" } else { "" }
+                ),
             )
             .unwrap();
         }
@@ -152,6 +231,11 @@ impl Baresip {
 
     /// The audio it received (the sndfile dump), mono 16-bit samples.
     pub fn heard(&self) -> Vec<i16> {
+        self.heard_at().0
+    }
+
+    /// [`Baresip::heard`] and its sample rate (16 kHz for G.722).
+    pub fn heard_at(&self) -> (Vec<i16>, u32) {
         let dump = std::fs::read_dir(self.dir.join("snd"))
             .into_iter()
             .flatten()
@@ -159,14 +243,18 @@ impl Baresip {
             .map(|e| e.path())
             .find(|p| p.to_string_lossy().ends_with("-dec.wav"));
         let Some(bytes) = dump.and_then(|p| std::fs::read(p).ok()) else {
-            return Vec::new();
+            return (Vec::new(), 8000);
         };
-        bytes
+        let rate = bytes
+            .get(24..28)
+            .map_or(8000, |r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]));
+        let samples = bytes
             .get(44..)
             .unwrap_or_default()
             .chunks_exact(2)
             .map(|c| i16::from_le_bytes([c[0], c[1]]))
-            .collect()
+            .collect();
+        (samples, rate)
     }
 }
 
@@ -175,6 +263,27 @@ impl Drop for Baresip {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// From baresip's status line "video=<tx>/<rx> (bit/s)": the video
+/// bitrate it received last.
+pub fn video_rx_bps(log: &str) -> u64 {
+    log.rsplit("video=")
+        .next()
+        .and_then(|t| t.split('/').nth(1))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
+
+/// From its "efps=<encoded>/<decoded>": the frames a second it decoded.
+pub fn decoded_fps(log: &str) -> f64 {
+    log.rsplit("efps=")
+        .next()
+        .and_then(|t| t.split('/').nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// RMS of 8 kHz samples.
@@ -187,9 +296,14 @@ pub fn rms(s: &[i16]) -> f64 {
 
 /// The dominant frequency of a sine in 8 kHz samples, by zero crossings.
 pub fn frequency(s: &[i16]) -> f64 {
+    frequency_at(s, 8000)
+}
+
+/// The same at `rate` samples a second.
+pub fn frequency_at(s: &[i16], rate: u32) -> f64 {
     if s.len() < 2 {
         return 0.0;
     }
     let crossings = s.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-    crossings as f64 / 2.0 / (s.len() as f64 / 8000.0)
+    crossings as f64 / 2.0 / (s.len() as f64 / f64::from(rate))
 }

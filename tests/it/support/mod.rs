@@ -11,5 +11,6 @@ pub mod netns;
 pub mod pki;
 pub mod rtc_client;
 pub mod server;
+pub mod sip_raw;
 pub mod vp8_source;
 pub mod vt;

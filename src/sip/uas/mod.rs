@@ -3,7 +3,10 @@
 //! room (so roll call, mute, stage, floor, remove and lock work unchanged),
 //! the SDP answer, REGISTER and OPTIONS. Refusals: unknown number 404, not
 //! admitted 403 (audited by `admit`), wrong credentials 401 then 403 once
-//! throttled, no common codec 488.
+//! throttled, no common codec 488, SDES keys (RTP/SAVP) over signalling
+//! that is not TLS 488 unless `allow_sdes_without_tls`, a key that does
+//! not parse 488 (both counted and audited as `sip.call_refused`). The
+//! INVITE's path is `invite`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,18 +16,19 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::call::{self, Call, CallError, CallSetup};
+use super::call::Call;
 use super::config::SipConfig;
-use super::dialog::{DialogId, session_interval};
+use super::dialog::DialogId;
 use super::dialout::{Dialer, Registration};
 use super::digest::{Credentials, Digest, Verdict};
-use super::message::{Message, SipUri, StartLine, addr_uri};
+use super::message::{Message, addr_uri};
 use super::metrics::SipMetrics;
-use super::sdp::{self, Offer, SdpError};
-use crate::conference::{Conference, ConferenceError, Credential};
+use super::transport::Transport;
+use crate::conference::Conference;
 use crate::control::endpoints::Endpoints;
 use crate::control::endpoints::sip::SipAccount;
-use crate::media::Role;
+
+mod invite;
 
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REGISTER";
 /// Longest registration we grant: a codec re-registers within the hour,
@@ -51,6 +55,8 @@ pub struct Uas {
     conference: Conference,
     cfg: SipConfig,
     local: SocketAddr,
+    /// Bound TCP and TLS ports, when listening.
+    stream_ports: (Option<u16>, Option<u16>),
     digest: Digest,
     /// Where each codec registered from, shared with dial-out.
     dialer: Dialer,
@@ -75,6 +81,7 @@ impl Uas {
             conference,
             cfg,
             local,
+            stream_ports: (None, None),
             digest,
             dialer,
             calls: HashMap::new(),
@@ -88,21 +95,38 @@ impl Uas {
         SocketAddr::new(self.cfg.public_ip(), self.local.port()).to_string()
     }
 
-    pub fn contact(&self, reliable: bool) -> String {
-        let transport = if reliable { ";transport=tcp" } else { "" };
-        let port = if reliable {
-            self.cfg.tcp_listen.map_or(self.local.port(), |a| a.port())
-        } else {
-            self.local.port()
-        };
+    /// Our Contact for a dialog over `transport`: the port we listen on
+    /// for it (as bound: a configured port 0 is the kernel's pick).
+    pub fn contact(&self, transport: Transport) -> String {
+        let port = match transport {
+            Transport::Udp => Some(self.local.port()),
+            Transport::Tcp => self.stream_ports.0,
+            Transport::Tls => self.stream_ports.1,
+        }
+        .unwrap_or(self.local.port());
         format!(
-            "<sip:diemcau@{}{transport}>",
-            SocketAddr::new(self.cfg.public_ip(), port)
+            "<sip:diemcau@{}{}>",
+            SocketAddr::new(self.cfg.public_ip(), port),
+            transport.uri_param()
         )
     }
 
+    /// Our Contact for each transport (dial-out picks by the codec's).
+    pub fn contacts(&self) -> Contacts {
+        Contacts {
+            udp: self.contact(Transport::Udp),
+            tcp: self.contact(Transport::Tcp),
+            tls: self.contact(Transport::Tls),
+        }
+    }
+
+    /// The TCP and TLS listeners' bound ports, for our Contact.
+    pub fn set_stream_ports(&mut self, tcp: Option<u16>, tls: Option<u16>) {
+        self.stream_ports = (tcp, tls);
+    }
+
     /// Digest check: the account, or the response to send (401 / 403).
-    async fn authenticate(
+    pub(super) async fn authenticate(
         &mut self,
         req: &Message,
         from: SocketAddr,
@@ -142,6 +166,11 @@ impl Uas {
         match (verdict, account) {
             (Verdict::Ok, Some(a)) => Ok(a),
             (Verdict::Stale, _) => Err(challenge(self, true)),
+            (Verdict::Replayed, _) => {
+                self.metrics.auth_replayed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(user = %creds.username, %from, "sip: digest nonce count replayed");
+                Err(challenge(self, false))
+            }
             (Verdict::Throttled, _) => {
                 self.metrics.auth_throttled.fetch_add(1, Ordering::Relaxed);
                 Err(Message::response_to(
@@ -157,122 +186,6 @@ impl Uas {
                 Err(challenge(self, false))
             }
         }
-    }
-
-    /// A new INVITE: the 200 with our SDP and the running call, or the refusal.
-    pub async fn invite(
-        &mut self,
-        req: &Message,
-        from: SocketAddr,
-        reliable: bool,
-    ) -> Result<(Message, CallHandle), Message> {
-        let account = self.authenticate(req, from).await?;
-        let tag = new_tag();
-        let refuse = |code: u16, reason: &str| Message::response_to(req, code, reason, Some(&tag));
-        let StartLine::Request { uri, .. } = &req.start else {
-            return Err(refuse(400, "Bad Request"));
-        };
-        let number = SipUri::parse(uri).and_then(|u| u.user).unwrap_or_default();
-        let meetings = crate::control::meetings::Meetings::new(self.conference.store().clone());
-        let Some(meeting) = meetings.by_dial_in(&number).await.ok().flatten() else {
-            self.metrics
-                .refused_unknown_number
-                .fetch_add(1, Ordering::Relaxed);
-            return Err(refuse(404, "Not Found"));
-        };
-        let cred = Credential::SipEndpoint(&account.endpoint_id);
-        let admission = match self
-            .conference
-            .admit(&meeting.id, cred, Role::Room, Some(from.ip()))
-            .await
-        {
-            Ok(a) => a,
-            Err(e) => {
-                self.metrics
-                    .refused_not_admitted
-                    .fetch_add(1, Ordering::Relaxed);
-                return Err(match e {
-                    ConferenceError::Hidden(_) => refuse(404, "Not Found"),
-                    ConferenceError::Store(_) | ConferenceError::NotAudited(_) => {
-                        refuse(500, "Server Internal Error")
-                    }
-                    _ => refuse(403, "Forbidden"),
-                });
-            }
-        };
-        let offer = Offer::parse(&req.body).map_err(|_| refuse(400, "Bad Request"))?;
-        let neg = match offer.negotiate() {
-            Ok(n) => n,
-            Err(SdpError::NoCommonCodec | SdpError::NoAddress) => {
-                self.metrics
-                    .refused_no_codec
-                    .fetch_add(1, Ordering::Relaxed);
-                let mut r = refuse(488, "Not Acceptable Here");
-                r.push_header(
-                    "Warning",
-                    "305 diemcau \"offer PCMU, PCMA, Opus or H.264 over RTP/AVP\"",
-                );
-                return Err(r);
-            }
-            Err(_) => return Err(refuse(400, "Bad Request")),
-        };
-        let dialog = DialogId {
-            call_id: req.call_id().to_owned(),
-            local_tag: tag.clone(),
-            remote_tag: req.from_tag().unwrap_or_default().to_owned(),
-        };
-        let name = admission
-            .name
-            .clone()
-            .unwrap_or_else(|| account.user.clone());
-        let bind_ip = self.cfg.udp_listen.map_or(self.cfg.public_ip(), |a| a.ip());
-        let setup = CallSetup {
-            conference: self.conference.clone(),
-            meeting: meeting.id.clone(),
-            name,
-            admission,
-            neg,
-            bind_ip,
-            ports: (self.cfg.rtp_port_min, self.cfg.rtp_port_max),
-            dialog,
-            ended: self.ended_tx.clone(),
-            socks: None,
-        };
-        let call = match call::start(setup).await {
-            Ok(c) => c,
-            Err(CallError::NoPorts(..)) => return Err(refuse(503, "Service Unavailable")),
-            Err(CallError::Refused(why)) => {
-                tracing::info!(%why, "sip: live control refused the room");
-                return Err(refuse(403, "Forbidden"));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "sip: call setup failed");
-                return Err(refuse(500, "Server Internal Error"));
-            }
-        };
-        let answer = sdp::answer(
-            &offer,
-            &neg,
-            self.cfg.public_ip(),
-            call.audio_port,
-            call.video_port,
-            rand::random::<u32>().into(),
-        );
-        let mut ok = refuse(200, "OK");
-        ok.push_header("Contact", self.contact(reliable));
-        ok.push_header("Allow", ALLOW);
-        ok.push_header("Supported", "timer");
-        if req.header("session-expires").is_some() {
-            ok.push_header(
-                "Session-Expires",
-                format!("{};refresher=uac", session_interval(req).as_secs()),
-            );
-        }
-        ok.push_header("Content-Type", "application/sdp");
-        ok.body = answer.clone().into_bytes();
-        self.metrics.calls_started.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(meeting = %meeting.id, endpoint = %account.endpoint_id, participant = call.participant, "sip: room joined");
-        Ok((ok, CallHandle { call, answer }))
     }
 
     pub fn keep_call(&mut self, id: DialogId, handle: CallHandle, peer: SocketAddr) {
@@ -304,18 +217,28 @@ impl Uas {
     }
 
     /// A re-INVITE (session refresh): our answer again.
-    pub fn reinvite_answer(&self, req: &Message, id: Option<&DialogId>) -> Message {
+    pub fn reinvite_answer(
+        &self,
+        req: &Message,
+        id: Option<&DialogId>,
+        transport: Transport,
+    ) -> Message {
         let Some(c) = id.and_then(|id| self.calls.get(id)) else {
             return Message::response_to(req, 481, "Call/Transaction Does Not Exist", None);
         };
         let mut ok = Message::response_to(req, 200, "OK", None);
-        ok.push_header("Contact", self.contact(false));
+        ok.push_header("Contact", self.contact(transport));
         ok.push_header("Content-Type", "application/sdp");
         ok.body = c.answer.clone().into_bytes();
         ok
     }
 
-    pub async fn register(&mut self, req: &Message, from: SocketAddr, reliable: bool) -> Message {
+    pub async fn register(
+        &mut self,
+        req: &Message,
+        from: SocketAddr,
+        transport: Transport,
+    ) -> Message {
         let account = match self.authenticate(req, from).await {
             Ok(a) => a,
             Err(resp) => return resp,
@@ -339,7 +262,7 @@ impl Uas {
                 } else {
                     format!("sip:{}@{from}", account.user)
                 },
-                reliable,
+                transport,
                 expires: Instant::now() + Duration::from_secs(secs),
             };
             self.dialer
@@ -358,6 +281,23 @@ impl Uas {
         ok.push_header("Accept", "application/sdp");
         ok.push_header("Supported", "timer");
         ok
+    }
+}
+
+/// Our Contact over each transport.
+pub struct Contacts {
+    udp: String,
+    tcp: String,
+    tls: String,
+}
+
+impl Contacts {
+    pub fn of(&self, t: Transport) -> &str {
+        match t {
+            Transport::Udp => &self.udp,
+            Transport::Tcp => &self.tcp,
+            Transport::Tls => &self.tls,
+        }
     }
 }
 

@@ -5,10 +5,11 @@
 //! binds the call's RTP ports, sends our INVITE (`uac`) and, on a 2xx,
 //! starts the very same `call` a dial-in codec gets. A failure is retried
 //! on `dialout`'s schedule; every change is a `sip_call` event for the
-//! consoles' wall.
+//! consoles' wall. One attempt, up to its INVITE, is `attempt`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
@@ -17,14 +18,18 @@ use tokio::sync::mpsc;
 use super::call::{self, CallSetup};
 use super::config::SipConfig;
 use super::dialog::{DialogId, Dialogs};
-use super::dialout::{self, CallState, DialOrder, Dialer, RING_TIMEOUT};
-use super::message::{Message, Method, StartLine};
+use super::dialout::{self, CallState, DialOrder, Dialer};
+use super::message::Message;
+use super::metrics::SipMetrics;
+use super::offer::OfferKeys;
+use super::transport::Transport;
 use super::uac::{ClientInvite, UacEvent};
-use super::uas::{CallHandle, Uas, new_branch, new_tag};
-use crate::conference::{Admission, Conference, Credential};
+use super::uas::{CallHandle, Contacts, Uas, new_branch};
+use crate::conference::{Admission, Conference};
 use crate::control::endpoints::Endpoints;
-use crate::control::meetings::{MeetingState, Meetings};
-use crate::media::Role;
+use crate::control::meetings::Meetings;
+
+mod attempt;
 
 /// Bytes to send, and where.
 pub type Sends = Vec<(SocketAddr, Vec<u8>)>;
@@ -42,13 +47,15 @@ struct Pending {
     admission: Admission,
     name: String,
     offer: String,
+    /// Our SDES keys, when we offered RTP/SAVP (dialling over TLS).
+    keys: Option<OfferKeys>,
 }
 
 struct Invite {
     key: Key,
     txn: ClientInvite,
     peer: SocketAddr,
-    reliable: bool,
+    transport: Transport,
     ring_until: Instant,
     ringing: bool,
     /// Cancelled (rang too long): a late 2xx is ACKed and hung up.
@@ -61,6 +68,7 @@ pub struct Outbound {
     cfg: SipConfig,
     dialer: Dialer,
     ended_tx: mpsc::Sender<DialogId>,
+    metrics: Arc<SipMetrics>,
     dials: HashMap<Key, Dial>,
     invites: HashMap<String, Invite>,
     connected: HashMap<DialogId, Key>,
@@ -72,12 +80,14 @@ impl Outbound {
         cfg: SipConfig,
         dialer: Dialer,
         ended_tx: mpsc::Sender<DialogId>,
+        metrics: Arc<SipMetrics>,
     ) -> Outbound {
         Outbound {
             conference,
             cfg,
             dialer,
             ended_tx,
+            metrics,
             dials: HashMap::new(),
             invites: HashMap::new(),
             connected: HashMap::new(),
@@ -152,7 +162,7 @@ impl Outbound {
 
     /// Timers: retransmissions, calls that rang too long, no answer at
     /// all, and attempts due.
-    pub async fn poll(&mut self, now: Instant, via: &str, contact: &str) -> Sends {
+    pub async fn poll(&mut self, now: Instant, via: &str, contacts: &Contacts) -> Sends {
         let mut out = Vec::new();
         let mut failed = Vec::new();
         for (branch, inv) in &mut self.invites {
@@ -180,7 +190,7 @@ impl Outbound {
             .map(|(k, _)| k.clone())
             .collect();
         for key in due {
-            if let Some(send) = self.attempt(now, &key, via, contact).await {
+            if let Some(send) = self.attempt(now, &key, via, contacts).await {
                 out.push(send);
             }
         }
@@ -219,8 +229,8 @@ impl Outbound {
             Some(UacEvent::Answered(ok)) => {
                 let (abandoned, pending) = (inv.abandoned, inv.pending.take());
                 let invite = inv.txn.invite().clone();
-                let reliable = inv.reliable;
-                let Some(id) = dialogs.insert_uac(now, &invite, &ok, peer, reliable) else {
+                let transport = inv.transport;
+                let Some(id) = dialogs.insert_uac(now, &invite, &ok, peer, transport) else {
                     self.fail(now, &key, 503, dialout::reason(503)).await;
                     return out;
                 };
@@ -264,7 +274,7 @@ impl Outbound {
         ok: &Message,
         p: Pending,
     ) -> Result<CallHandle, u16> {
-        let neg = super::offer::read_answer(&ok.body).map_err(|_| 488u16)?;
+        let neg = super::offer::read_answer(&ok.body, p.keys.as_ref()).map_err(|_| 488u16)?;
         let setup = CallSetup {
             conference: self.conference.clone(),
             meeting: key.0.clone(),
@@ -276,6 +286,7 @@ impl Outbound {
             dialog,
             ended: self.ended_tx.clone(),
             socks: Some(p.socks),
+            metrics: self.metrics.clone(),
         };
         match call::start(setup).await {
             Ok(c) => Ok(CallHandle::new(c, p.offer)),
@@ -284,129 +295,6 @@ impl Outbound {
                 Err(500)
             }
         }
-    }
-
-    fn bind_ip(&self) -> std::net::IpAddr {
-        self.cfg.udp_listen.map_or(self.cfg.public_ip(), |a| a.ip())
-    }
-
-    /// One attempt: the INVITE to send, or nothing (done, or failed).
-    async fn attempt(
-        &mut self,
-        now: Instant,
-        key: &Key,
-        via: &str,
-        contact: &str,
-    ) -> Option<(SocketAddr, Vec<u8>)> {
-        let (meeting, endpoint) = key;
-        let attempt = {
-            let d = self.dials.get_mut(key)?;
-            d.attempt += 1;
-            d.retry_at = None;
-            d.attempt
-        };
-        let store = self.conference.store().clone();
-        let m = match Meetings::new(store.clone()).get(meeting).await {
-            Ok(m) if matches!(m.state, MeetingState::Open | MeetingState::Live) => m,
-            _ => {
-                self.dials.remove(key); // the meeting ended: stop calling
-                return None;
-            }
-        };
-        if let Some(room) = self.conference.live().get(meeting)
-            && room.read(|l| l.participant_of(endpoint).is_some()).await
-        {
-            self.dials.remove(key); // it joined (dialled in, say)
-            return None;
-        }
-        let Ok(Some(account)) = Endpoints::new(store).sip_account_of(endpoint).await else {
-            self.dials.remove(key);
-            return None;
-        };
-        let target = self
-            .dialer
-            .registered(endpoint, now)
-            .map(|r| (r.addr, r.contact, r.reliable))
-            .or_else(|| {
-                let fixed = account.fixed_addr.as_deref()?;
-                dialout::fixed_target(fixed, &account.user).map(|(a, u)| (a, u, false))
-            });
-        let Some((peer, uri, reliable)) = target else {
-            let why = "Thiết bị chưa đăng ký và không có địa chỉ cố định (480)".to_owned();
-            self.fail(now, key, 480, why).await;
-            return None;
-        };
-        let cred = Credential::SipEndpoint(endpoint);
-        let admission = match self
-            .conference
-            .admit(meeting, cred, Role::Room, Some(peer.ip()))
-            .await
-        {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::info!(%meeting, %endpoint, error = %e, "sip: dial-out not admitted");
-                let why = "Hội nghị không nhận phòng này (403)".to_owned();
-                self.fail(now, key, 403, why).await;
-                return None;
-            }
-        };
-        let socks = match call::bind_block(
-            self.bind_ip(),
-            (self.cfg.rtp_port_min, self.cfg.rtp_port_max),
-        )
-        .await
-        {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "sip: no ports to dial out");
-                self.fail(now, key, 503, dialout::reason(503)).await;
-                return None;
-            }
-        };
-        let audio_port = socks[0].local_addr().ok()?.port();
-        let offer = super::offer::offer(
-            self.cfg.public_ip(),
-            audio_port,
-            audio_port + 2,
-            rand::random::<u32>().into(),
-        );
-        let number = m.sip_dial_in.clone().unwrap_or_else(|| "diemcau".into());
-        let invite = invite(
-            &uri,
-            via,
-            contact,
-            &number,
-            &self.cfg.public_ip().to_string(),
-            reliable,
-            offer.clone(),
-        );
-        let branch = invite.branch().unwrap_or_default().to_owned();
-        let (txn, bytes) = ClientInvite::new(now, invite, reliable, via);
-        let name = admission
-            .name
-            .clone()
-            .unwrap_or_else(|| account.user.clone());
-        self.invites.insert(
-            branch,
-            Invite {
-                key: key.clone(),
-                txn,
-                peer,
-                reliable,
-                ring_until: now + RING_TIMEOUT,
-                ringing: false,
-                abandoned: false,
-                pending: Some(Pending {
-                    socks,
-                    admission,
-                    name,
-                    offer,
-                }),
-            },
-        );
-        tracing::info!(%meeting, %endpoint, %peer, attempt, "sip: dialling");
-        self.announce(key, &CallState::Calling { attempt }).await;
-        Some((peer, bytes))
     }
 
     /// An attempt failed: the next one is planned if it may help.
@@ -438,45 +326,4 @@ impl Outbound {
             .announce(meeting, dialout::event(endpoint, state))
             .await;
     }
-}
-
-/// Our INVITE to `uri`: from the meeting's number (what the codec shows
-/// as the caller), a new Call-ID, tag and branch, and our offer.
-fn invite(
-    uri: &str,
-    via: &str,
-    contact: &str,
-    number: &str,
-    host: &str,
-    reliable: bool,
-    sdp: String,
-) -> Message {
-    let transport = if reliable { "TCP" } else { "UDP" };
-    let mut m = Message {
-        start: StartLine::Request {
-            method: Method::Invite,
-            uri: uri.to_owned(),
-        },
-        headers: Vec::new(),
-        body: sdp.into_bytes(),
-    };
-    m.push_header(
-        "via",
-        format!("SIP/2.0/{transport} {via};branch={};rport", new_branch()),
-    );
-    m.push_header("max-forwards", "70");
-    m.push_header(
-        "from",
-        format!(
-            "\"diemcau {number}\" <sip:{number}@{host}>;tag={}",
-            new_tag()
-        ),
-    );
-    m.push_header("to", format!("<{uri}>"));
-    m.push_header("call-id", format!("{:016x}@{host}", rand::random::<u64>()));
-    m.push_header("cseq", "1 INVITE");
-    m.push_header("contact", contact);
-    m.push_header("allow", super::uas::ALLOW);
-    m.push_header("content-type", "application/sdp");
-    m
 }

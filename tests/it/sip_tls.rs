@@ -1,0 +1,213 @@
+//! SIP over TLS with SDES-keyed SRTP (issue 17): a baresip room codec that
+//! insists on SRTP (`mediaenc=srtp-mand`) dials the meeting over TLS,
+//! trusting the server's generated CA; it is heard, hears the meeting, and
+//! its H.264, staged, reaches another room and decodes. RTP/SAVP offered
+//! over plain UDP is refused (488, a Warning saying why, counted) unless
+//! the operator allows it for a trusted network.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use diemcau::sip::srtp::MasterKey;
+
+use crate::sip::{sip_server_with, wait_connected};
+use crate::support::baresip::{Baresip, Options, decoded_fps, frequency, rms, video_rx_bps};
+use crate::support::netns;
+use crate::support::sip_raw::{ask, authorization, client, code, invite};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+#[test]
+fn a_baresip_room_over_tls_with_mandatory_srtp_hears_is_heard_and_its_video_reaches_another_room() {
+    netns::enter_loopback_only();
+    let tmp = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let (s, p) = sip_server_with(|c| {
+            c.sip.tls_listen = Some("127.0.0.1:0".parse().unwrap());
+        })
+        .await;
+        let tls = s.server.sip_tls_addr().expect("a tls listener");
+        let udp = s.server.sip_udp_addr().unwrap();
+        let ca = s
+            .server
+            .state()
+            .ca_pem
+            .as_deref()
+            .expect("the generated ca");
+        let number = p.sip_dial_in.clone().unwrap();
+        // Room 1: TLS signalling, SRTP media, video. Room 2: plain UDP.
+        let (user, password) = p.rooms[1].sip.clone().unwrap();
+        let secure = Options {
+            video: true,
+            ca_pem: Some(ca.to_owned()),
+            srtp: true,
+            ..Default::default()
+        };
+        let mut a = Baresip::start_opts(
+            &tmp.path().join("tls"),
+            &user,
+            &password,
+            &tls.to_string(),
+            5080,
+            440.0,
+            &secure,
+        );
+        let (user, password) = p.rooms[2].sip.clone().unwrap();
+        let plain = Options {
+            video: true,
+            ..Default::default()
+        };
+        let mut b = Baresip::start_opts(
+            &tmp.path().join("udp"),
+            &user,
+            &password,
+            &udp.to_string(),
+            5090,
+            880.0,
+            &plain,
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        a.dial(&format!("sip:{number}@{tls};transport=tls"));
+        b.dial(&format!("sip:{number}@{udp}"));
+        let (ea, eb) = (
+            p.rooms[1].endpoint_id.clone(),
+            p.rooms[2].endpoint_id.clone(),
+        );
+        wait_connected(&s, &p.meeting_id, &[&ea, &eb]).await;
+        let live = &s.server.state().live;
+        let room = live.get(&p.meeting_id).unwrap();
+        live.apply(&room, |l, _| Ok(((), l.set_stage(vec![ea.clone()])?)))
+            .await
+            .expect("stage the tls room");
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let (heard_a, heard_b) = (a.heard(), b.heard());
+        let (log_a, log_b) = (a.stop(), b.stop());
+        let tail = |h: &[i16]| h[h.len().saturating_sub(12_000)..].to_vec();
+        let (ta, tb) = (tail(&heard_a), tail(&heard_b));
+        assert!(
+            rms(&ta) > 1000.0 && rms(&tb) > 1000.0,
+            "not silent: {} {}\n{log_a}\n{log_b}",
+            rms(&ta),
+            rms(&tb)
+        );
+        // Through SRTP both ways: each hears the other's tone.
+        assert!(
+            (frequency(&ta) - 880.0).abs() < 40.0,
+            "tls room hears: {} Hz",
+            frequency(&ta)
+        );
+        assert!(
+            (frequency(&tb) - 440.0).abs() < 40.0,
+            "udp room hears: {} Hz",
+            frequency(&tb)
+        );
+        assert!(
+            video_rx_bps(&log_b) > 0,
+            "the tls room's video arrives\n{log_b}"
+        );
+        assert!(
+            decoded_fps(&log_b) > 5.0,
+            "and decodes: {} fps",
+            decoded_fps(&log_b)
+        );
+        let m = s.server.sip_metrics().unwrap();
+        assert_eq!(m.calls_started.load(Ordering::Relaxed), 2);
+        assert_eq!(m.refused_sdes_insecure.load(Ordering::Relaxed), 0);
+        assert_eq!(
+            m.srtp_auth_failed.load(Ordering::Relaxed),
+            0,
+            "every sealed packet opened"
+        );
+        s.server.shutdown().await;
+    });
+}
+
+fn savp_offer() -> String {
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio 40000 RTP/SAVP 0\r\n\
+         a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{}\r\n",
+        MasterKey::random().to_inline()
+    )
+}
+
+/// Our INVITE with `sdp`, answered after the digest challenge.
+fn invite_with_auth(
+    sock: &std::net::UdpSocket,
+    to: std::net::SocketAddr,
+    number: &str,
+    user: &str,
+    password: &str,
+    call: &str,
+    sdp: &str,
+) -> Option<diemcau::sip::message::Message> {
+    let challenge = ask(sock, to, &invite(number, to, user, call, 1, "", sdp)).expect("401");
+    let uri = format!("sip:{number}@{to}");
+    let auth = authorization(&challenge, user, password, &uri);
+    ask(sock, to, &invite(number, to, user, call, 2, &auth, sdp))
+}
+
+#[test]
+fn an_rtp_savp_offer_over_plain_udp_is_refused_488_unless_the_network_is_trusted() {
+    netns::enter_loopback_only();
+    runtime().block_on(async {
+        let (s, p) = sip_server_with(|_| {}).await;
+        let to = s.server.sip_udp_addr().unwrap();
+        let number = p.sip_dial_in.clone().unwrap();
+        let (user, password) = p.rooms[0].sip.clone().unwrap();
+        let sock = client("127.0.0.1");
+        let r = invite_with_auth(&sock, to, &number, &user, &password, "savp1", &savp_offer());
+        assert_eq!(code(&r), 488);
+        let warning = r
+            .as_ref()
+            .and_then(|m| m.header("warning"))
+            .unwrap_or_default();
+        assert!(warning.contains("only over TLS"), "{warning}");
+        // A key that does not parse is refused the same way.
+        let bad = savp_offer().replace("inline:", "inline:!!");
+        let r = invite_with_auth(&sock, to, &number, &user, &password, "savp2", &bad);
+        assert_eq!(code(&r), 488);
+        let m = s.server.sip_metrics().unwrap();
+        assert_eq!(m.refused_sdes_insecure.load(Ordering::Relaxed), 1);
+        assert_eq!(m.refused_bad_key.load(Ordering::Relaxed), 1);
+        assert_eq!(m.calls_started.load(Ordering::Relaxed), 0, "nothing joined");
+        // Counted in /metrics, and audited on the meeting.
+        let text = reqwest::get(format!("{}/metrics", s.metrics_url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            text.contains("diemcau_sip_refused_sdes_insecure_total 1"),
+            "{text}"
+        );
+        let store = s.server.state().store.clone();
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'sip.call_refused'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(n, 2);
+        s.server.shutdown().await;
+
+        let (s, p) = sip_server_with(|c| c.sip.allow_sdes_without_tls = true).await;
+        let to = s.server.sip_udp_addr().unwrap();
+        let number = p.sip_dial_in.clone().unwrap();
+        let (user, password) = p.rooms[0].sip.clone().unwrap();
+        let r = invite_with_auth(&sock, to, &number, &user, &password, "savp3", &savp_offer());
+        assert_eq!(code(&r), 200);
+        let body = String::from_utf8(r.unwrap().body).unwrap();
+        assert!(
+            body.contains("RTP/SAVP")
+                && body.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+            "{body}"
+        );
+        s.server.shutdown().await;
+    });
+}
