@@ -121,6 +121,8 @@ impl World {
                 local_addrs: vec![SERVER.parse().unwrap()],
                 tcp_addrs: vec![],
                 audio_slots_max: 3,
+                worker: 0,
+                workers: 1,
             },
             now,
         );
