@@ -136,6 +136,10 @@ pub struct Span {
     pub changed: bool,
     /// The home's decision must go out now (a stage command).
     pub decided: bool,
+    /// A part has heard from the home: until then it knows only its own
+    /// members, and a slot filled from that would stick (the policy keeps
+    /// what a slot shows), so its policy waits.
+    pub synced: bool,
     pub shared_id: Arc<str>,
 }
 
@@ -274,7 +278,7 @@ impl Engine {
     /// Hand-offs to other engines since the last call, per engine (the
     /// driver sends each list as one message).
     pub fn drain_handoffs(&mut self, now: Instant) -> Vec<(WorkerId, Vec<Handoff>)> {
-        if self.spanned == 0 {
+        if self.spanned == 0 && self.handoffs.iter().all(|q| q.is_empty()) {
             return Vec::new();
         }
         self.publish_spans(now, false);
@@ -352,6 +356,10 @@ impl Engine {
                     r.active_speaker = active_speaker;
                     if let Some(s) = &mut r.span {
                         s.loudest = loudest;
+                        if !s.synced {
+                            s.synced = true;
+                            r.dirty = true;
+                        }
                     }
                 }
                 Handoff::Levels { room, levels } => {
@@ -362,7 +370,11 @@ impl Engine {
                     }
                 }
                 Handoff::Keyframe { src, fresh } => {
-                    if self.tracks.get(&src.track).is_some_and(|t| t.remote.is_none()) {
+                    if self
+                        .tracks
+                        .get(&src.track)
+                        .is_some_and(|t| t.remote.is_none())
+                    {
                         self.request_keyframe(now, src, fresh);
                     }
                 }
@@ -387,6 +399,10 @@ impl Engine {
         };
         if !span.peers.contains(&from) {
             return;
+        }
+        let first_from_home = from == span.home && !span.synced;
+        if from == span.home {
+            span.synced = true;
         }
         // Which of our tracks it needs.
         for ws in span.wanted_by.values_mut() {
@@ -453,7 +469,9 @@ impl Engine {
             self.drop_remote(id);
             dirty = true;
         }
-        if dirty && let Some(r) = self.rooms.get_mut(room) {
+        if (dirty || first_from_home)
+            && let Some(r) = self.rooms.get_mut(room)
+        {
             r.dirty = true;
         }
     }

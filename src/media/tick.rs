@@ -191,6 +191,14 @@ impl Engine {
         let Some(room) = self.rooms.get_mut(room_id) else {
             return;
         };
+        if room
+            .span
+            .as_ref()
+            .is_some_and(|s| s.home != me && !s.synced)
+        {
+            // A part that has not heard the home yet (`Span::synced`).
+            return;
+        }
         // Membership changed: the fan-out map must drop or add subscribers.
         let mut rebuild_fanout = std::mem::take(&mut room.dirty);
         // A part ranks by the home's detector, which hears the whole room.

@@ -301,7 +301,7 @@ impl Media {
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("media-{i}"))
-                    .spawn(move || shard::run(i, cfg, rx, peers, socks, ev, tap, sh))
+                    .spawn(move || shard::run(i, cfg, (rx, peers), socks, ev, tap, sh))
                     .expect("spawn media worker"),
             );
         }
@@ -436,7 +436,9 @@ impl Media {
             if at_home < split {
                 return home;
             }
-            let pick = (0..workers).min_by_key(|&w| (load[w], w != home)).unwrap_or(home);
+            let pick = (0..workers)
+                .min_by_key(|&w| (load[w], w != home))
+                .unwrap_or(home);
             (pick, holders)
         };
         if !holders.contains(&pick) {

@@ -19,8 +19,9 @@ use crate::media::{Engine, EngineConfig, Event, stun};
 pub(super) fn run(
     index: usize,
     cfg: EngineConfig,
-    rx: Receiver<ShardInput>,
-    peers: Vec<Sender<ShardInput>>,
+    // Its own queue, and every worker's (for the hand-offs of rooms they
+    // share).
+    (rx, peers): (Receiver<ShardInput>, Vec<Sender<ShardInput>>),
     sockets: Vec<(Arc<UdpSocket>, SocketAddr)>,
     events: mpsc::Sender<Event>,
     tap: Sender<Tapped>,

@@ -159,6 +159,7 @@ impl TcpPeer {
             held_until: None,
             held_in: vec![],
             egress_loss: Default::default(),
+            worker: 0,
         };
         TcpPeer {
             client,
