@@ -854,7 +854,7 @@ impl Engine {
                 sp.decided |= was_on_stage;
             }
             if r.participants.is_empty() {
-                let home = Engine::is_home(r, me);
+                let spanned = r.span.is_some();
                 let peers = r.span.as_ref().map(|s| s.peers.clone()).unwrap_or_default();
                 // Tell the peers its members are gone before it goes.
                 for p in peers {
@@ -867,8 +867,10 @@ impl Engine {
                         },
                     );
                 }
-                // A home keeps the room while parts hold members of it.
-                if !(home && self.remote.values().any(|m| m.room == s.room)) {
+                // A shared room stays until the driver says this engine no
+                // longer holds it (`set_span`): a join may already be on its
+                // way here.
+                if !spanned {
                     self.remove_room(&s.room);
                 }
             }

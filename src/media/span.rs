@@ -157,6 +157,18 @@ impl Engine {
     /// with a part (this one included). One engine: the room is whole here.
     pub fn set_span(&mut self, now: Instant, room: &str, home: WorkerId, workers: &[WorkerId]) {
         let me = self.worker();
+        if !workers.contains(&me) {
+            // Not ours any more (its sessions left, or the join that made
+            // this part failed): a room with nobody here goes.
+            if self
+                .rooms
+                .get(room)
+                .is_some_and(|r| r.participants.is_empty())
+            {
+                self.remove_room(room);
+            }
+            return;
+        }
         let peers: Vec<WorkerId> = workers.iter().copied().filter(|&w| w != me).collect();
         if peers.is_empty() && home == me {
             if let Some(r) = self.rooms.get_mut(room)
@@ -166,6 +178,14 @@ impl Engine {
             }
             self.spanned = self.rooms.values().filter(|r| r.span.is_some()).count();
             self.forget_remote(now, room, |_| true);
+            // Whole again, and nobody in it: gone.
+            if self
+                .rooms
+                .get(room)
+                .is_some_and(|r| r.participants.is_empty())
+            {
+                self.remove_room(room);
+            }
             return;
         }
         let r = self
@@ -239,9 +259,6 @@ impl Engine {
             if let Some(s) = &mut r.span {
                 s.decided = true;
             }
-        }
-        if r.participants.is_empty() && !self.remote.values().any(|x| x.room == m.room) {
-            self.remove_room(&m.room);
         }
     }
 

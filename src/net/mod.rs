@@ -6,7 +6,9 @@
 //!   the worker owning its session — by remote address (hash map), or for a
 //!   STUN request from a new address by its ICE username (hash map);
 //! - one worker per core, each owning an `Engine` with a share of the rooms
-//!   (a room lives on one worker, so its fan-out needs no locks); a worker
+//!   (a room lives on one worker, so its fan-out needs no locks — until
+//!   it outgrows `room_split_sessions`, then it spans several: see
+//!   `media::span`, the hand-offs travel on these queues); a worker
 //!   sends its own output with `sendmmsg`;
 //! - with ICE-TCP on, one thread for the TCP listener (`tcp`): RFC 4571
 //!   frames to and from the same workers, routed by the first STUN
@@ -369,7 +371,13 @@ impl Media {
         req.participant = id;
         let shard = self.place(&req.room, req.role);
         let room = req.room.clone();
-        let reply = self.send(shard, Command::Join(req)).await?;
+        let reply = match self.send(shard, Command::Join(req)).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.release_part(&room, shard);
+                return Err(e);
+            }
+        };
         if let Reply::Joined { ice_ufrag, .. } = &reply {
             self.inner
                 .shared
@@ -452,6 +460,37 @@ impl Media {
             self.send_span(room, home, &all, &others);
         }
         pick
+    }
+
+    /// Worker `w` may have got its share of `room` for a join that failed:
+    /// without a session of the room there it holds no part any more.
+    fn release_part(&self, room: &str, w: usize) {
+        let participants = self.inner.participants.lock().expect("participants lock");
+        self.release_part_locked(&participants, room, w);
+    }
+
+    fn release_part_locked(
+        &self,
+        participants: &HashMap<ParticipantId, (usize, String, String)>,
+        room: &str,
+        w: usize,
+    ) {
+        let Some(&home) = self.inner.rooms.lock().expect("rooms lock").get(room) else {
+            return;
+        };
+        if w == home || participants.values().any(|p| p.1 == room && p.0 == w) {
+            return;
+        }
+        let mut holders = vec![home];
+        for (pw, r, _) in participants.values() {
+            if r == room && !holders.contains(pw) {
+                holders.push(*pw);
+            }
+        }
+        holders.sort_unstable();
+        let mut to = holders.clone();
+        to.push(w);
+        self.send_span(room, home, &holders, &to);
     }
 
     /// Tell `to` who holds `room` (never waits; a full queue is counted).
@@ -594,21 +633,8 @@ impl Media {
             let gone = participants.remove(&id);
             // The last of a room's sessions on a part: that worker no
             // longer holds the room; the others are told.
-            if let Some((w, room, _)) = &gone
-                && !participants.values().any(|p| &p.1 == room && p.0 == *w)
-                && let Some(&home) = self.inner.rooms.lock().expect("rooms lock").get(room)
-                && *w != home
-            {
-                let mut holders = vec![home];
-                for (pw, r, _) in participants.values() {
-                    if r == room && !holders.contains(pw) {
-                        holders.push(*pw);
-                    }
-                }
-                holders.sort_unstable();
-                let mut to = holders.clone();
-                to.push(*w);
-                self.send_span(room, home, &holders, &to);
+            if let Some((w, room, _)) = &gone {
+                self.release_part_locked(&participants, room, *w);
             }
             // The room's last participant: its worker mapping goes too,
             // unless it is being recorded.

@@ -413,6 +413,17 @@ impl World {
         r
     }
 
+    /// What the driver does when a worker's last session of the room left:
+    /// every holder, and that worker, hear who holds the room now.
+    pub fn release(&mut self, worker: usize) {
+        self.holders.retain(|&w| w != worker);
+        let (now, holders) = (self.now, self.holders.clone());
+        for w in holders.iter().copied().chain([worker]) {
+            self.engine_of(w).set_span(now, "r", 0, &holders);
+        }
+        self.move_handoffs();
+    }
+
     /// Carry every engine's hand-offs to their engines, as the driver does
     /// after each batch (a starved engine's wait). True if any moved.
     pub fn move_handoffs(&mut self) -> bool {
