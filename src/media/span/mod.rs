@@ -22,7 +22,7 @@
 //! - A keyframe a part's subscriber needs goes to the publisher's engine
 //!   (`Keyframe`), merged and throttled there like a local one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,8 +31,10 @@ use str0m::rtp::ExtensionValues;
 
 use super::audio::AudioUnit;
 use super::engine::Engine;
-use super::room::{MAX_LAYERS, PublishedTrack, Room};
+use super::room::{MAX_LAYERS, Room};
 use super::{Event, MuteState, ParticipantId, Role, TrackId, TrackRef};
+
+mod mirror;
 
 /// A worker (engine) of the driver, by index.
 pub type WorkerId = usize;
@@ -144,12 +146,12 @@ pub struct Span {
 }
 
 impl Engine {
-    pub(super) fn worker(&self) -> WorkerId {
+    pub(in crate::media) fn worker(&self) -> WorkerId {
         self.cfg.worker
     }
 
     /// Whether this engine makes the room-wide decisions of `room`.
-    pub(super) fn is_home(room: &Room, me: WorkerId) -> bool {
+    pub(in crate::media) fn is_home(room: &Room, me: WorkerId) -> bool {
         room.span.as_ref().is_none_or(|s| s.home == me)
     }
 
@@ -177,7 +179,7 @@ impl Engine {
                 r.dirty = true;
             }
             self.spanned = self.rooms.values().filter(|r| r.span.is_some()).count();
-            self.forget_remote(now, room, |_| true);
+            self.forget_remote(room, |_| true);
             // Whole again, and nobody in it: gone.
             if self
                 .rooms
@@ -206,13 +208,13 @@ impl Engine {
         span.decided = true;
         r.dirty = true;
         self.spanned = self.rooms.values().filter(|r| r.span.is_some()).count();
-        self.forget_remote(now, room, |w| !peers.contains(&w));
+        self.forget_remote(room, |w| !peers.contains(&w));
         self.process(now);
     }
 
     /// Members of `room` on engines `gone` says left: dropped from the
     /// mirror, the stage and the speaker detector.
-    fn forget_remote(&mut self, _now: Instant, room: &str, gone: impl Fn(WorkerId) -> bool) {
+    fn forget_remote(&mut self, room: &str, gone: impl Fn(WorkerId) -> bool) {
         let ids: Vec<ParticipantId> = self
             .remote
             .iter()
@@ -224,7 +226,7 @@ impl Engine {
         }
     }
 
-    fn drop_remote(&mut self, id: ParticipantId) {
+    pub(in crate::media) fn drop_remote(&mut self, id: ParticipantId) {
         let Some(m) = self.remote.remove(&id) else {
             return;
         };
@@ -232,7 +234,7 @@ impl Engine {
         for t in &m.member.tracks {
             self.tracks.remove(&t.id);
             if !t.video {
-                extra.push(super::audio_source_id(t.id));
+                extra.push(crate::media::audio_source_id(t.id));
             }
         }
         let me = self.worker();
@@ -263,7 +265,7 @@ impl Engine {
     }
 
     /// A room with nobody left here: gone, with its mirror tracks.
-    pub(super) fn remove_room(&mut self, room: &str) {
+    pub(in crate::media) fn remove_room(&mut self, room: &str) {
         let Some(r) = self.rooms.remove(room) else {
             return;
         };
@@ -286,7 +288,7 @@ impl Engine {
     }
 
     /// Queue a hand-off for engine `to`.
-    pub(super) fn hand(&mut self, to: WorkerId, h: Handoff) {
+    pub(in crate::media) fn hand(&mut self, to: WorkerId, h: Handoff) {
         if let Some(q) = self.handoffs.get_mut(to) {
             q.push(h);
         }
@@ -400,185 +402,6 @@ impl Engine {
         self.process(now);
     }
 
-    fn on_part(
-        &mut self,
-        now: Instant,
-        from: WorkerId,
-        room: &str,
-        members: Vec<Member>,
-        wants: Vec<TrackId>,
-    ) {
-        let Some(r) = self.rooms.get_mut(room) else {
-            return;
-        };
-        let Some(span) = &mut r.span else {
-            return;
-        };
-        if !span.peers.contains(&from) {
-            return;
-        }
-        let first_from_home = from == span.home && !span.synced;
-        if from == span.home {
-            span.synced = true;
-        }
-        // Which of our tracks it needs.
-        for ws in span.wanted_by.values_mut() {
-            ws.retain(|w| *w != from);
-        }
-        for t in wants {
-            if self.tracks.get(&t).is_some_and(|t| t.remote.is_none()) {
-                span.wanted_by.entry(t).or_default().push(from);
-            }
-        }
-        span.wanted_by.retain(|_, ws| !ws.is_empty());
-        // Its members: the mirror follows.
-        let listed: HashSet<ParticipantId> = members.iter().map(|m| m.id).collect();
-        let gone: Vec<ParticipantId> = self
-            .remote
-            .iter()
-            .filter(|(id, m)| m.room == room && m.worker == from && !listed.contains(id))
-            .map(|(id, _)| *id)
-            .collect();
-        let mut dirty = false;
-        for m in members {
-            // A session that moved here is ours, not a mirror.
-            if self.sessions.contains_key(&m.id) {
-                continue;
-            }
-            let old = self.remote.get(&m.id).map(|x| &x.member);
-            if old.is_none_or(|o| o.id != m.id || differs_for_policy(o, &m)) {
-                dirty = true;
-            }
-            let old_tracks: Vec<TrackId> = old
-                .map(|o| o.tracks.iter().map(|t| t.id).collect())
-                .unwrap_or_default();
-            for t in old_tracks {
-                if !m.tracks.iter().any(|x| x.id == t) {
-                    self.tracks.remove(&t);
-                }
-            }
-            for t in &m.tracks {
-                let mirror = self.tracks.entry(t.id).or_insert_with(|| {
-                    let mut p =
-                        PublishedTrack::new(t.id, m.id, str0m::media::Mid::from("x"), t.video);
-                    p.remote = Some(from);
-                    p
-                });
-                mirror.codec = t.codec;
-                for (l, layer) in mirror.layers.iter_mut().enumerate() {
-                    // Active while the reports say so (one a tick, well
-                    // within `LAYER_IDLE`): a part that stops reporting
-                    // lets its layers lapse.
-                    layer.last_packet = t.active[l].then_some(now);
-                    layer.bitrate_bps = t.bitrate_bps[l];
-                }
-            }
-            self.remote.insert(
-                m.id,
-                RemoteMember {
-                    room: room.to_string(),
-                    worker: from,
-                    member: m,
-                },
-            );
-        }
-        for id in gone {
-            self.drop_remote(id);
-            dirty = true;
-        }
-        if (dirty || first_from_home)
-            && let Some(r) = self.rooms.get_mut(room)
-        {
-            r.dirty = true;
-        }
-    }
-
-    /// What this engine tells its peers about `room`.
-    pub(super) fn part_state(&self, now: Instant, room: &Room) -> Handoff {
-        let now_active = |t: &PublishedTrack| std::array::from_fn(|l| t.layers[l].is_active(now));
-        let members = room
-            .participants
-            .iter()
-            .filter_map(|p| self.sessions.get(p))
-            .map(|s| Member {
-                id: s.id,
-                name: s.name.clone(),
-                role: s.role,
-                mute: s.mute,
-                tracks: s
-                    .published
-                    .iter()
-                    .filter_map(|(_, t)| self.tracks.get(t))
-                    .map(|t| TrackInfo {
-                        id: t.id,
-                        video: t.video,
-                        codec: t.codec,
-                        active: now_active(t),
-                        bitrate_bps: std::array::from_fn(|l| t.layers[l].bitrate_bps),
-                    })
-                    .collect(),
-            })
-            .collect();
-        // Remote tracks our slots forward (current or pending); a tapped
-        // room's home needs every track of the room.
-        let mut wants: Vec<TrackId> = if self.taps.contains_key(&room.id) {
-            self.remote
-                .values()
-                .filter(|m| m.room == room.id)
-                .flat_map(|m| m.member.tracks.iter().map(|t| t.id))
-                .collect()
-        } else {
-            room.fanout
-                .keys()
-                .copied()
-                .filter(|t| self.tracks.get(t).is_some_and(|t| t.remote.is_some()))
-                .collect()
-        };
-        wants.sort_unstable();
-        Handoff::Part {
-            room: room.id.clone(),
-            members,
-            wants,
-        }
-    }
-
-    /// Send each shared room's state to its peers when it changed (or
-    /// `all`, at the tick), and the home's decisions.
-    pub(super) fn publish_spans(&mut self, now: Instant, all: bool) {
-        let me = self.worker();
-        let mut out: Vec<(WorkerId, Handoff)> = Vec::new();
-        for r in self.rooms.values() {
-            let Some(s) = &r.span else { continue };
-            if all || s.changed {
-                let h = self.part_state(now, r);
-                for &p in &s.peers {
-                    out.push((p, h.clone()));
-                }
-            }
-            if s.home == me && (all || s.decided) {
-                let h = Handoff::Decision {
-                    room: r.id.clone(),
-                    stage: r.stage.clone(),
-                    voice_stage: r.voice_stage,
-                    active_speaker: r.active_speaker,
-                    loudest: r.speaker.ranked(now),
-                };
-                for &p in &s.peers {
-                    out.push((p, h.clone()));
-                }
-            }
-        }
-        for r in self.rooms.values_mut() {
-            if let Some(s) = &mut r.span {
-                s.changed = false;
-                s.decided = false;
-            }
-        }
-        for (to, h) in out {
-            self.hand(to, h);
-        }
-    }
-
     /// A packet of a track published on another engine: to this engine's
     /// subscribers of it (and its taps), never handed on.
     fn deliver_remote(&mut self, now: Instant, p: &RemotePacket) {
@@ -588,7 +411,7 @@ impl Engine {
         if let Some(r) = self.rooms.get_mut(&*p.room) {
             r.stats.remote_packets_in += 1;
         }
-        let ctx = super::route::Outgoing {
+        let ctx = crate::media::route::Outgoing {
             room: &p.room,
             from: p.from,
             src: p.src,
@@ -604,20 +427,7 @@ impl Engine {
     }
 
     /// A remote member's published tracks, in order.
-    pub(super) fn remote_member(&self, id: ParticipantId) -> Option<&Member> {
+    pub(in crate::media) fn remote_member(&self, id: ParticipantId) -> Option<&Member> {
         self.remote.get(&id).map(|m| &m.member)
     }
-}
-
-/// What the policy and the forwarders see of a member changed (a layer's
-/// bitrate drifting is not worth re-running the policy for).
-fn differs_for_policy(a: &Member, b: &Member) -> bool {
-    a.mute != b.mute
-        || a.name != b.name
-        || a.role != b.role
-        || a.tracks.len() != b.tracks.len()
-        || a.tracks
-            .iter()
-            .zip(&b.tracks)
-            .any(|(x, y)| x.id != y.id || x.video != y.video || x.active != y.active)
 }
