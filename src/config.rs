@@ -587,6 +587,13 @@ pub struct MediaConfig {
     /// the operator may use it (firewalls pass it most often) and nothing
     /// else listens there; a port forward must keep the port number.
     pub tcp_port: u16,
+    /// Sessions a room holds on its home worker before new joins go to
+    /// the least loaded worker, which holds a part of the room (its
+    /// packets handed across without copying): a large meeting's fan-out
+    /// then uses every core, and a starved core degrades only its share.
+    /// Below this a room stays on one worker (no cross-thread cost). 0:
+    /// never split.
+    pub room_split_sessions: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -646,6 +653,11 @@ impl Default for HttpConfig {
     }
 }
 
+/// The default `[media] room_split_sessions`: a room of up to 48 sessions
+/// (a district meeting) forwards on one worker, at about a tenth of a core;
+/// a province meeting beyond it spreads over every worker.
+pub const ROOM_SPLIT_SESSIONS: usize = 48;
+
 impl Default for MediaConfig {
     fn default() -> Self {
         MediaConfig {
@@ -657,6 +669,7 @@ impl Default for MediaConfig {
             socket_buffer_bytes: 8 * 1024 * 1024,
             ice_tcp: true,
             tcp_port: 50000,
+            room_split_sessions: ROOM_SPLIT_SESSIONS,
         }
     }
 }

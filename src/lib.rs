@@ -396,6 +396,7 @@ impl Server {
             audio_slots_max: config.media.audio_slots_max,
             socket_buffer_bytes: config.media.socket_buffer_bytes,
             tcp_port: config.media.ice_tcp.then_some(config.media.tcp_port),
+            room_split_sessions: config.media.room_split_sessions,
         })?;
         // The composite's thread: the recorder tees it a streaming room's
         // packets (it owns the one tap queue).

@@ -66,6 +66,10 @@ struct Cli {
     /// Server media worker threads (0: one per core).
     #[arg(long, global = true, default_value_t = 0)]
     workers: usize,
+    /// Server `[media] room_split_sessions` (0: a room never spreads over
+    /// workers); unset: the server's default.
+    #[arg(long, global = true)]
+    room_split_sessions: Option<usize>,
     /// Where the JSON file of the run goes.
     #[arg(long, global = true)]
     out_dir: Option<PathBuf>,
@@ -232,6 +236,11 @@ fn real_main() -> anyhow::Result<ExitCode> {
         comparison: None,
         notes: vec![],
     };
+    if let Some(n) = cli.room_split_sessions {
+        let _ = server::ROOM_SPLIT_SESSIONS.set(n);
+        run.notes
+            .push(format!("server [media] room_split_sessions = {n}"));
+    }
 
     if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::Bare) {
         let r = bare::run(&bare::BareOptions {

@@ -56,6 +56,9 @@ pub struct StepResult {
     pub server_cpu_cores: f64,
     pub server_ns_per_forwarded_packet: f64,
     pub server_rss_mib: f64,
+    /// The server's busiest threads over the window (a media worker each:
+    /// whether one room's fan-out uses one core or all of them).
+    pub server_threads: Vec<crate::s2::ThreadLoad>,
     pub generator_cpu_cores: f64,
     /// How late a 5 ms timer of the generator's runtime fired during the
     /// window (p99, ms): when this is large, delays are the generator's.
@@ -250,6 +253,16 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
             step.generator_lag_p99_ms,
             step.verdict
         );
+        let threads: Vec<String> = step
+            .server_threads
+            .iter()
+            .map(|t| format!("{} {:.2}", t.thread, t.cores))
+            .collect();
+        eprintln!(
+            "S1 {} N={n}: server threads {}",
+            target.name(),
+            threads.join(", ")
+        );
         let pass = step.pass;
         steps.push(step);
         if !pass {
@@ -302,6 +315,7 @@ async fn measure(
     }
     let t0 = media::now_ns();
     let cpu = CpuMeter::start(server_pid);
+    let threads0 = crate::s2::thread_ticks(server_pid);
     let me = CpuMeter::start(std::process::id());
     let machine = MachineMeter::start();
     let window = Duration::from_secs_f64(opts.window_secs);
@@ -318,6 +332,8 @@ async fn measure(
     tokio::time::sleep(window).await;
     let t1 = media::now_ns();
     let (server_cpu_s, wall_s) = cpu.read();
+    let server_threads =
+        crate::s2::busiest_threads(&threads0, &crate::s2::thread_ticks(server_pid), wall_s);
     let (gen_cpu_s, _) = me.read();
     let busy = machine.busy_cores();
     let rss = server::rss_bytes(server_pid).unwrap_or(0);
@@ -411,6 +427,7 @@ async fn measure(
             0.0
         },
         server_rss_mib: rss as f64 / (1024.0 * 1024.0),
+        server_threads,
         generator_cpu_cores: gen_cpu_s / wall_s,
         generator_lag_p99_ms: percentile_ms(&mut lags, 0.99),
         machine_busy_cores: busy,

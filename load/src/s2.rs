@@ -174,7 +174,7 @@ fn runqueue_wait_ns(pid: u32, tid: u32) -> u64 {
 }
 
 /// (thread name, utime + stime ticks, run-queue wait ns) of every thread of `pid`.
-fn thread_ticks(pid: u32) -> HashMap<u32, (String, u64, u64)> {
+pub(crate) fn thread_ticks(pid: u32) -> HashMap<u32, (String, u64, u64)> {
     let mut m = HashMap::new();
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return m;
@@ -199,7 +199,7 @@ fn thread_ticks(pid: u32) -> HashMap<u32, (String, u64, u64)> {
 }
 
 /// The busiest threads between two [`thread_ticks`] readings, as cores.
-fn busiest_threads(
+pub(crate) fn busiest_threads(
     a: &HashMap<u32, (String, u64, u64)>,
     b: &HashMap<u32, (String, u64, u64)>,
     secs: f64,

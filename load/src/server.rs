@@ -51,6 +51,10 @@ pub fn default_binary() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/diemcau")
 }
 
+/// `[media] room_split_sessions` for every server of the run, when the
+/// command line sets it (`--room-split-sessions`); else the server's default.
+pub static ROOM_SPLIT_SESSIONS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
 /// One server process: its ports, the media address it advertises, the
 /// TOML appended to the generated config (sections of its own: `[cascade]`,
 /// `[database]`) and the command after `--config <file>`.
@@ -95,7 +99,7 @@ impl NodeSpec {
                 "data_dir = \"{}\"\n\
                  [http]\nhttp_listen = \"127.0.0.1:{}\"\nhttps_listen = \"{https}\"\n\
                  metrics_listen = \"127.0.0.1:{}\"\n\
-                 [media]\nbind = \"127.0.0.1\"\nudp_port = {}\ntcp_port = 0\nadvertise = [\"{}\"]\nworkers = {}\n\
+                 [media]\nbind = \"127.0.0.1\"\nudp_port = {}\ntcp_port = 0\nadvertise = [\"{}\"]\nworkers = {}\n{}\
                  [log]\nfilter = \"warn\"\n{}",
                 data.display(),
                 self.http_port,
@@ -103,6 +107,10 @@ impl NodeSpec {
                 self.media_port,
                 self.advertise,
                 self.workers,
+                ROOM_SPLIT_SESSIONS
+                    .get()
+                    .map(|n| format!("room_split_sessions = {n}\n"))
+                    .unwrap_or_default(),
                 self.extra_config,
             ),
         )?;

@@ -61,6 +61,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         c.dropped_queue_full.load(Ordering::Relaxed),
     );
     counter(
+        "diemcau_media_handoffs_dropped_total",
+        "Hand-offs between the media workers of a room spread over several (packets, members, decisions) dropped because the receiving worker's queue was full: its share of the room lost them, the others went on.",
+        c.handoffs_dropped.load(Ordering::Relaxed),
+    );
+    counter(
         "diemcau_datagrams_shed_overload_total",
         "Upper simulcast layers shed at the door while a media worker was far behind (viewers move down a layer; audio, lowest layers, feedback and handshakes kept).",
         c.dropped_overload.load(Ordering::Relaxed),
@@ -190,7 +195,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         &'static str,
         fn(&RoomStats) -> u64,
     );
-    let fields: [Field; 17] = [
+    let fields: [Field; 19] = [
         (
             "diemcau_room_participants",
             "gauge",
@@ -244,6 +249,18 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             "counter",
             "Keyframe requests received from subscribers.",
             |r| r.keyframe_requests_received,
+        ),
+        (
+            "diemcau_room_handoff_packets_total",
+            "counter",
+            "Packets of a room spread over several media workers, handed from the worker they arrived on to another whose subscribers need them (payload shared, not copied).",
+            |r| r.handoff_packets_out,
+        ),
+        (
+            "diemcau_room_remote_packets_in_total",
+            "counter",
+            "Packets a media worker took from another worker of the same room, for its subscribers.",
+            |r| r.remote_packets_in,
         ),
         (
             "diemcau_room_dropped_muted_total",

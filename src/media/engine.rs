@@ -27,6 +27,10 @@ pub struct EngineConfig {
     pub tcp_addrs: Vec<SocketAddr>,
     /// Loudest audio streams forwarded to each participant.
     pub audio_slots_max: usize,
+    /// This engine's index among the driver's workers, and how many there
+    /// are: a room may span several (`span`).
+    pub worker: usize,
+    pub workers: usize,
 }
 
 pub struct Engine {
@@ -60,6 +64,15 @@ pub struct Engine {
     /// engine falls behind.
     pub(super) upper_layers: Vec<(u32, Option<u8>)>,
     created: Instant,
+    /// Members of shared rooms whose sessions run on other engines.
+    pub(super) remote: HashMap<ParticipantId, super::span::RemoteMember>,
+    /// Rooms held with other engines (0: `drain_handoffs` has nothing).
+    pub(super) spanned: usize,
+    /// Per engine: hand-offs and packets waiting for `drain_handoffs`.
+    pub(super) handoffs: Vec<Vec<super::span::Handoff>>,
+    pub(super) media_out: Vec<Vec<super::span::RemotePacket>>,
+    /// Keyframe requests handed off since the last drain (merged).
+    pub(super) keyframes_out: std::collections::HashSet<(TrackId, u8)>,
 }
 
 impl Engine {
@@ -70,13 +83,15 @@ impl Engine {
             .dtls_provider
             .generate_certificate()
             .expect("the aws-lc-rs provider generates DTLS certificates");
+        let workers = cfg.workers.max(cfg.worker + 1);
+        let next_track = ((cfg.worker as TrackId) << super::span::TRACK_WORKER_SHIFT) + 1;
         Engine {
             cfg,
             cert,
             sessions: HashMap::new(),
             rooms: HashMap::new(),
             tracks: HashMap::new(),
-            next_track: 1,
+            next_track,
             ufrags: HashMap::new(),
             addrs: super::addrs::AddrBook::default(),
             tcp_addrs: super::addrs::AddrBook::default(),
@@ -91,6 +106,11 @@ impl Engine {
             tapped: Vec::new(),
             upper_layers: Vec::new(),
             created: now,
+            remote: HashMap::new(),
+            spanned: 0,
+            handoffs: (0..workers).map(|_| Vec::new()).collect(),
+            media_out: (0..workers).map(|_| Vec::new()).collect(),
+            keyframes_out: Default::default(),
         }
     }
 
@@ -157,11 +177,17 @@ impl Engine {
                     .rooms
                     .get_mut(&room)
                     .ok_or_else(|| CommandError::UnknownRoom(room.clone()))?;
-                if let Some(p) = participants.iter().find(|p| !r.participants.contains(p)) {
+                let remote = &self.remote;
+                if let Some(p) = participants.iter().find(|p| {
+                    !r.participants.contains(p) && remote.get(p).is_none_or(|m| m.room != room)
+                }) {
                     return Err(CommandError::NotInRoom(*p, room));
                 }
                 r.stage = participants.clone();
                 r.dirty = true;
+                if let Some(s) = &mut r.span {
+                    s.decided = true;
+                }
                 self.events
                     .push_back(Event::StageChanged { room, participants });
                 Ok(Reply::Done)
@@ -174,6 +200,9 @@ impl Engine {
                 if r.voice_stage != on {
                     r.voice_stage = on;
                     r.dirty = true;
+                    if let Some(s) = &mut r.span {
+                        s.decided = true;
+                    }
                 }
                 Ok(Reply::Done)
             }
@@ -202,6 +231,9 @@ impl Engine {
                 let (room, mute) = (s.room.clone(), s.mute);
                 if let Some(r) = self.rooms.get_mut(&room) {
                     r.dirty = true;
+                    if let Some(s) = &mut r.span {
+                        s.changed = true;
+                    }
                 }
                 self.events.push_back(Event::MuteChanged {
                     room,
@@ -301,6 +333,9 @@ impl Engine {
             .or_insert_with(|| Room::new(req.room.clone()));
         room.participants.push(id);
         room.dirty = true;
+        if let Some(s) = &mut room.span {
+            s.changed = true;
+        }
         self.events.push_back(Event::Joined {
             room: req.room,
             participant: id,
@@ -352,8 +387,8 @@ impl Engine {
     pub(super) fn source_owner(&self, id: ParticipantId) -> Option<ParticipantId> {
         match (super::audio_source_track(id), super::thumb_source(id)) {
             (Some(t), _) => self.tracks.get(&t).map(|t| t.owner),
-            (None, Some((relay, _))) => self.sessions.contains_key(&relay).then_some(relay),
-            (None, None) => self.sessions.contains_key(&id).then_some(id),
+            (None, Some((relay, _))) => self.is_member(relay).then_some(relay),
+            (None, None) => self.is_member(id).then_some(id),
         }
     }
 
@@ -372,7 +407,67 @@ impl Engine {
     /// A source's display name: its participant's.
     pub(super) fn source_name(&self, id: ParticipantId) -> Option<String> {
         let owner = self.source_owner(id)?;
-        self.sessions.get(&owner).map(|s| s.name.clone())
+        match self.sessions.get(&owner) {
+            Some(s) => Some(s.name.clone()),
+            None => self.remote_member(owner).map(|m| m.name.clone()),
+        }
+    }
+
+    /// A participant of one of our rooms, here or on another engine.
+    pub(super) fn is_member(&self, id: ParticipantId) -> bool {
+        self.sessions.contains_key(&id) || self.remote.contains_key(&id)
+    }
+
+    /// A member's published tracks of one kind, in order, wherever its
+    /// session runs (no allocation: the policy asks per slot).
+    pub(super) fn tracks_of(
+        &self,
+        id: ParticipantId,
+        video: bool,
+    ) -> impl Iterator<Item = TrackId> + '_ {
+        let local = self
+            .sessions
+            .get(&id)
+            .map(|s| s.published.iter().map(|(_, t)| *t));
+        let remote = local
+            .is_none()
+            .then(|| self.remote_member(id))
+            .flatten()
+            .map(|m| m.tracks.iter().map(|t| t.id));
+        local
+            .into_iter()
+            .flatten()
+            .chain(remote.into_iter().flatten())
+            .filter(move |t| self.tracks.get(t).is_some_and(|x| x.video == video))
+    }
+
+    /// A member's first track of one kind (its camera or microphone).
+    pub(super) fn track_of(&self, id: ParticipantId, video: bool) -> Option<TrackId> {
+        self.tracks_of(id, video).next()
+    }
+
+    /// A relay member's further tracks of one kind (sources of their own).
+    pub(super) fn extra_tracks_of(
+        &self,
+        id: ParticipantId,
+        video: bool,
+    ) -> impl Iterator<Item = TrackId> + '_ {
+        let relay = self.role_of(id) == Some(super::Role::Relay);
+        self.tracks_of(id, video).skip(1).filter(move |_| relay)
+    }
+
+    pub(super) fn role_of(&self, id: ParticipantId) -> Option<super::Role> {
+        match self.sessions.get(&id) {
+            Some(s) => Some(s.role),
+            None => self.remote_member(id).map(|m| m.role),
+        }
+    }
+
+    pub(super) fn mute_of(&self, id: ParticipantId) -> Option<super::MuteState> {
+        match self.sessions.get(&id) {
+            Some(s) => Some(s.mute),
+            None => self.remote_member(id).map(|m| m.mute),
+        }
     }
 
     pub(super) fn slot_states(&self, id: ParticipantId) -> Vec<SlotState> {
@@ -697,6 +792,9 @@ impl Engine {
             s.published.push((mid, tid));
             self.tracks
                 .insert(tid, PublishedTrack::new(tid, id, mid, video));
+            if let Some(s) = self.rooms.get_mut(&room).and_then(|r| r.span.as_mut()) {
+                s.changed = true;
+            }
             self.events.push_back(Event::TrackPublished {
                 room: room.clone(),
                 participant: id,
@@ -729,9 +827,11 @@ impl Engine {
         }
         let mut rtc = s.rtc;
         rtc.disconnect();
+        let me = self.cfg.worker;
         if let Some(r) = self.rooms.get_mut(&s.room) {
             r.participants.retain(|p| *p != id);
-            let was_on_stage = r.stage.contains(&id);
+            // On a part the stage is the home's: it tells the room.
+            let was_on_stage = r.stage.contains(&id) && Engine::is_home(r, me);
             r.stage.retain(|p| *p != id);
             r.speaker.remove(id);
             for a in &extra_audio {
@@ -749,8 +849,30 @@ impl Engine {
                     participants: r.stage.clone(),
                 });
             }
+            if let Some(sp) = &mut r.span {
+                sp.changed = true;
+                sp.decided |= was_on_stage;
+            }
             if r.participants.is_empty() {
-                self.rooms.remove(&s.room);
+                let spanned = r.span.is_some();
+                let peers = r.span.as_ref().map(|s| s.peers.clone()).unwrap_or_default();
+                // Tell the peers its members are gone before it goes.
+                for p in peers {
+                    self.hand(
+                        p,
+                        super::span::Handoff::Part {
+                            room: s.room.clone(),
+                            members: Vec::new(),
+                            wants: Vec::new(),
+                        },
+                    );
+                }
+                // A shared room stays until the driver says this engine no
+                // longer holds it (`set_span`): a join may already be on its
+                // way here.
+                if !spanned {
+                    self.remove_room(&s.room);
+                }
             }
         }
         self.events.push_back(Event::Left {

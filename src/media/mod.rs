@@ -26,6 +26,7 @@ pub mod red;
 pub mod room;
 pub mod route;
 pub mod session;
+pub mod span;
 pub mod speaker;
 pub mod stun;
 pub mod tap;
@@ -369,6 +370,10 @@ pub struct RoomStats {
     pub red_generated: u64,
     /// Bytes of redundancy sent beyond the primary frames: RED's cost.
     pub red_bytes_out: u64,
+    /// Packets of a room held across engines (`span`): handed to other
+    /// engines (one per engine that needs the track), and taken from them.
+    pub handoff_packets_out: u64,
+    pub remote_packets_in: u64,
 }
 
 /// Link quality of one participant, as its RTCP reports it (for the

@@ -79,6 +79,8 @@ pub struct PublishedTrack {
     pub continuity: super::quality::AudioContinuity,
     /// Video: stalls of the lowest layer (every publisher sends it).
     pub freezes: super::quality::FreezeMeter,
+    /// A mirror of a track published on another engine (`span`): which.
+    pub remote: Option<super::span::WorkerId>,
 }
 
 impl PublishedTrack {
@@ -93,6 +95,7 @@ impl PublishedTrack {
             audio_last: None,
             continuity: Default::default(),
             freezes: Default::default(),
+            remote: None,
         }
     }
 
@@ -138,6 +141,8 @@ pub struct Room {
     /// Slot assignments must be recomputed.
     pub dirty: bool,
     pub stats: RoomStats,
+    /// Held with other engines (`span`): its home, peers, and what crosses.
+    pub span: Option<super::span::Span>,
 }
 
 impl Room {
@@ -155,6 +160,7 @@ impl Room {
             active_speaker: None,
             fanout: HashMap::new(),
             dirty: true,
+            span: None,
         }
     }
 }

@@ -19,16 +19,19 @@ use super::{ParticipantId, TrackRef};
 
 /// What every copy of one incoming packet shares on its way out.
 #[derive(Clone)]
-struct Outgoing<'a> {
-    room: &'a str,
-    from: ParticipantId,
-    src: TrackRef,
-    codec: Codec,
-    video: bool,
-    keyframe: bool,
-    marker: bool,
-    ext: ExtensionValues,
-    wallclock: Instant,
+pub(super) struct Outgoing<'a> {
+    pub room: &'a str,
+    pub from: ParticipantId,
+    pub src: TrackRef,
+    pub codec: Codec,
+    pub video: bool,
+    pub keyframe: bool,
+    pub marker: bool,
+    pub ext: ExtensionValues,
+    pub wallclock: Instant,
+    /// Published on this engine: handed on to the other engines of a
+    /// shared room whose subscribers need it (`span`).
+    pub local: bool,
 }
 
 impl Engine {
@@ -139,13 +142,24 @@ impl Engine {
         room.stats.packets_in += 1;
         room.stats.bytes_in += pkt.payload.len() as u64;
         if first_packet {
-            // A layer came (back): subscribers may want it.
+            // A layer came (back): subscribers may want it, here and on
+            // the room's other engines.
             room.dirty = true;
+            if let Some(s) = &mut room.span {
+                s.changed = true;
+            }
         }
         if !video && let Some(level) = pkt.header.ext_vals.audio_level {
-            // str0m reports -dBov as a negative number.
-            room.speaker
-                .handle_level(now, level_source, level.unsigned_abs());
+            // str0m reports -dBov as a negative number. A part hands its
+            // levels to the home, whose detector speaks for the room.
+            match &mut room.span {
+                Some(s) if s.home != self.cfg.worker => {
+                    s.levels.push((level_source, level.unsigned_abs()));
+                }
+                _ => room
+                    .speaker
+                    .handle_level(now, level_source, level.unsigned_abs()),
+            }
         }
         if (video && muted_video) || (!video && muted_audio) {
             room.stats.dropped_muted += 1;
@@ -173,6 +187,7 @@ impl Engine {
             marker: pkt.header.marker,
             ext,
             wallclock: pkt.timestamp,
+            local: true,
         };
         let Some(opus_pt) = red_of else {
             // The common path: one frame, no allocation.
@@ -211,7 +226,7 @@ impl Engine {
 
     /// One frame (a packet's payload, or one recovered from redundancy) to
     /// the room's recorder and to every slot that shows its source.
-    fn deliver(&mut self, now: Instant, ctx: &Outgoing<'_>, unit: &AudioUnit) {
+    pub(super) fn deliver(&mut self, now: Instant, ctx: &Outgoing<'_>, unit: &AudioUnit) {
         let room_id = ctx.room;
         // A room being recorded: the recorder takes what a subscriber
         // would (after the mute policy), whether anyone watches or not.
@@ -243,9 +258,33 @@ impl Engine {
                 tap.on_packet(now, &input, &mut self.tapped);
             }
         }
-        let Some(room) = self.rooms.get(room_id) else {
+        let Some(room) = self.rooms.get_mut(room_id) else {
             return;
         };
+        if ctx.local
+            && let Some(span) = &room.span
+            && let Some(workers) = span.wanted_by.get(&ctx.src.track)
+        {
+            // The other engines' subscribers: one hand-off each, the
+            // payload shared (they rewrite and seal it themselves).
+            for &w in workers {
+                if let Some(q) = self.media_out.get_mut(w) {
+                    q.push(super::span::RemotePacket {
+                        room: span.shared_id.clone(),
+                        from: ctx.from,
+                        src: ctx.src,
+                        codec: ctx.codec,
+                        video: ctx.video,
+                        keyframe: ctx.keyframe,
+                        marker: ctx.marker,
+                        ext: ctx.ext.clone(),
+                        wallclock: ctx.wallclock,
+                        unit: unit.clone(),
+                    });
+                    room.stats.handoff_packets_out += 1;
+                }
+            }
+        }
         let Some(targets) = room.fanout.get(&ctx.src.track) else {
             return;
         };
@@ -345,6 +384,14 @@ impl Engine {
         let Some(track) = self.tracks.get_mut(&src.track) else {
             return;
         };
+        if let Some(w) = track.remote {
+            // Published on another engine: asked there, where the
+            // requests of all its viewers are merged and paced.
+            if self.keyframes_out.insert((src.track, src.layer)) {
+                self.hand(w, super::span::Handoff::Keyframe { src, fresh });
+            }
+            return;
+        }
         let layer = &mut track.layers[src.layer as usize];
         let since = |t: Instant| now.saturating_duration_since(t);
         let unanswered = layer

@@ -68,11 +68,16 @@ impl Engine {
             }
         }
         let room_ids: Vec<String> = self.rooms.keys().cloned().collect();
+        let me = self.cfg.worker;
         for rid in room_ids {
             let Some(room) = self.rooms.get_mut(&rid) else {
                 continue;
             };
-            if let Some(change) = room.speaker.handle_timeout(now) {
+            // Only the home hears the whole room (its parts hand it their
+            // levels); a part takes the home's speaker with its decision.
+            if Engine::is_home(room, me)
+                && let Some(change) = room.speaker.handle_timeout(now)
+            {
                 room.active_speaker = change;
                 room.dirty = true;
                 let name = change.and_then(|p| self.source_name(p));
@@ -87,6 +92,27 @@ impl Engine {
             self.apply_policy(now, &rid);
         }
         self.retarget_taps(now);
+        if self.spanned > 0 {
+            // Layer activity and bitrates, the home's decisions: each tick.
+            self.publish_spans(now, true);
+        }
+    }
+
+    /// Everyone in `room`: its sessions here, then (a shared room) its
+    /// members on other engines; in join order (ids are allocated in join
+    /// order), so every engine's policy sees the same room.
+    pub(super) fn members_of(&self, room: &super::room::Room) -> Vec<ParticipantId> {
+        let mut members = room.participants.clone();
+        if room.span.is_some() {
+            members.extend(
+                self.remote
+                    .iter()
+                    .filter(|(_, m)| m.room == room.id)
+                    .map(|(id, _)| *id),
+            );
+            members.sort_unstable();
+        }
+        members
     }
 
     /// Point each recorded room's taps at what exists now: every track of
@@ -101,7 +127,7 @@ impl Engine {
             let participants: Vec<ParticipantId> = self
                 .rooms
                 .get(&rid)
-                .map(|r| r.participants.clone())
+                .map(|r| self.members_of(r))
                 .unwrap_or_default();
             let best = |t: &super::room::PublishedTrack| {
                 if t.video {
@@ -119,11 +145,10 @@ impl Engine {
             tracks.sort_by_key(|t| t.0);
             let room = self.rooms.get(&rid);
             let video_of = |p: ParticipantId| {
-                let s = self.sessions.get(&p)?;
-                if s.mute.video() {
+                if self.mute_of(p)?.video() {
                     return None;
                 }
-                let t = self.tracks.get(&s.track_of_kind(true, &self.tracks)?)?;
+                let t = self.tracks.get(&self.track_of(p, true)?)?;
                 Some((p, t.id, best(t)?))
             };
             let stage = room.and_then(|r| {
@@ -131,7 +156,7 @@ impl Engine {
                     .iter()
                     .copied()
                     .chain(r.active_speaker.filter(|_| r.voice_stage))
-                    .chain(r.participants.iter().copied())
+                    .chain(participants.iter().copied())
                     .find_map(video_of)
             });
             if let Some(tap) = self.taps.get_mut(&rid) {
@@ -162,65 +187,86 @@ impl Engine {
     /// Recompute every slot of every subscriber in `room` and retarget the
     /// forwarders whose source or layer changed.
     pub(super) fn apply_policy(&mut self, now: Instant, room_id: &str) {
+        let me = self.cfg.worker;
         let Some(room) = self.rooms.get_mut(room_id) else {
             return;
         };
+        if room
+            .span
+            .as_ref()
+            .is_some_and(|s| s.home != me && !s.synced)
+        {
+            // A part that has not heard the home yet (`Span::synced`).
+            return;
+        }
         // Membership changed: the fan-out map must drop or add subscribers.
         let mut rebuild_fanout = std::mem::take(&mut room.dirty);
-        let mut sources: Vec<Source> = Vec::with_capacity(room.participants.len());
+        // A part ranks by the home's detector, which hears the whole room.
+        let loudest = match &room.span {
+            Some(s) if s.home != me => s.loudest.clone(),
+            _ => room.speaker.ranked(now),
+        };
+        let Some(room) = self.rooms.get(room_id) else {
+            return;
+        };
+        let (stage, active_speaker, voice_stage) =
+            (room.stage.clone(), room.active_speaker, room.voice_stage);
+        let participants = room.participants.clone();
+        let members = self.members_of(room);
+        let mut sources: Vec<Source> = Vec::with_capacity(members.len());
         let mut owners: HashMap<ParticipantId, ParticipantId> = HashMap::new();
         let mut relays: HashSet<ParticipantId> = HashSet::new();
-        // A screen is nobody's source (it shows the composite only).
-        for s in room
-            .participants
-            .iter()
-            .filter_map(|p| self.sessions.get(p))
-            .filter(|s| s.role != super::Role::Screen)
-        {
+        for &id in &members {
+            // A screen is nobody's source (it shows the composite only).
+            let (Some(role), Some(mute)) = (self.role_of(id), self.mute_of(id)) else {
+                continue;
+            };
+            if role == super::Role::Screen {
+                continue;
+            }
             sources.push(Source {
-                id: s.id,
-                video: !s.mute.video()
-                    && s.track_of_kind(true, &self.tracks)
+                id,
+                video: !mute.video()
+                    && self
+                        .track_of(id, true)
                         .is_some_and(|t| self.tracks[&t].active_layers(now).next().is_some()),
-                audio: !s.mute.audio() && s.track_of_kind(false, &self.tracks).is_some(),
+                audio: !mute.audio() && self.track_of(id, false).is_some(),
             });
             // A relay's further audio tracks: more voices from its side.
-            for t in s.extra_tracks(false, &self.tracks) {
-                let id = super::audio_source_id(t);
-                owners.insert(id, s.id);
+            for t in self.extra_tracks_of(id, false) {
+                let aid = super::audio_source_id(t);
+                owners.insert(aid, id);
                 sources.push(Source {
-                    id,
+                    id: aid,
                     video: false,
-                    audio: !s.mute.audio(),
+                    audio: !mute.audio(),
                 });
             }
-            if s.role == super::Role::Relay {
-                relays.insert(s.id);
+            if role == super::Role::Relay {
+                relays.insert(id);
             }
             // Its further video tracks: thumbnails of rooms on its side,
             // while they flow (only while someone here watches).
-            for (i, t) in s.extra_tracks(true, &self.tracks).enumerate() {
-                let id = super::thumb_source_id(s.id, i);
-                owners.insert(id, s.id);
+            for (i, t) in self.extra_tracks_of(id, true).enumerate() {
+                let tid = super::thumb_source_id(id, i);
+                owners.insert(tid, id);
                 sources.push(Source {
-                    id,
+                    id: tid,
                     video: self.tracks[&t].active_layers(now).next().is_some(),
                     audio: false,
                 });
             }
         }
-        let loudest = room.speaker.ranked(now);
         let view = RoomView::new(
             &sources,
-            &room.stage,
-            room.active_speaker,
+            &stage,
+            active_speaker,
             &loudest,
             self.cfg.audio_slots_max,
         )
         .with_owners(owners)
         .with_relays(relays)
-        .with_voice(room.voice_stage);
-        let participants = room.participants.clone();
+        .with_voice(voice_stage);
         let mut plis: Vec<TrackRef> = Vec::new();
         let mut changed_slots: Vec<ParticipantId> = Vec::new();
         let mut bwe_changed: Vec<ParticipantId> = Vec::new();
@@ -280,15 +326,10 @@ impl Engine {
                 // (The fields, not `source_track`: `room` is borrowed.)
                 let track = match (super::audio_source_track(p), super::thumb_source(p)) {
                     (Some(t), _) => (!video && self.tracks.contains_key(&t)).then_some(t),
-                    (None, Some((relay, n))) => self
-                        .sessions
-                        .get(&relay)
-                        .and_then(|ps| ps.extra_tracks(true, &self.tracks).nth(n))
-                        .filter(|_| video),
-                    (None, None) => self
-                        .sessions
-                        .get(&p)
-                        .and_then(|ps| ps.track_of_kind(video, &self.tracks)),
+                    (None, Some((relay, n))) => {
+                        self.extra_tracks_of(relay, true).nth(n).filter(|_| video)
+                    }
+                    (None, None) => self.track_of(p, video),
                 };
                 let Some(track) = track else {
                     continue;
@@ -422,6 +463,10 @@ impl Engine {
         }
         if let Some(room) = self.rooms.get_mut(room_id) {
             room.fanout = fanout;
+            // Which remote tracks we need may have changed.
+            if let Some(s) = &mut room.span {
+                s.changed = true;
+            }
         }
     }
 }

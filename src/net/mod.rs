@@ -6,7 +6,9 @@
 //!   the worker owning its session — by remote address (hash map), or for a
 //!   STUN request from a new address by its ICE username (hash map);
 //! - one worker per core, each owning an `Engine` with a share of the rooms
-//!   (a room lives on one worker, so its fan-out needs no locks); a worker
+//!   (a room lives on one worker, so its fan-out needs no locks — until
+//!   it outgrows `room_split_sessions`, then it spans several: see
+//!   `media::span`, the hand-offs travel on these queues); a worker
 //!   sends its own output with `sendmmsg`;
 //! - with ICE-TCP on, one thread for the TCP listener (`tcp`): RFC 4571
 //!   frames to and from the same workers, routed by the first STUN
@@ -98,6 +100,15 @@ pub(crate) enum ShardInput {
     /// RTP payloads of a room's composite, for its hall screens
     /// (`media::composite`): sent without a reply, dropped when full.
     Composite(String, Vec<crate::media::composite::CompositePacket>),
+    /// Another worker's hand-offs about rooms they share (`media::span`):
+    /// packets for our subscribers, members, decisions, keyframe requests.
+    Handoff(usize, Vec<crate::media::span::Handoff>),
+    /// Who holds a room now: its home and every worker with a part.
+    Span {
+        room: String,
+        home: usize,
+        workers: Vec<usize>,
+    },
 }
 
 /// Datagrams for one worker from one receive batch, in one allocation
@@ -146,6 +157,13 @@ pub struct DriverCounters {
     pub routes_evicted: AtomicU64,
     /// ICE-TCP connections: accepted, refused, closed, frames.
     pub tcp: Arc<tcp::TcpCounters>,
+    /// Hand-offs between workers of a shared room dropped because the
+    /// receiving worker's queue was full (its share of the room lost them;
+    /// the sender never waits).
+    pub handoffs_dropped: AtomicU64,
+    /// Span changes (a room's holders) that could not be queued to a
+    /// worker: that worker's view of the room is stale until the next.
+    pub span_dropped: AtomicU64,
 }
 
 struct Shared {
@@ -180,6 +198,7 @@ struct MediaInner {
     next_participant: AtomicU64,
     local_addrs: Vec<SocketAddr>,
     tcp_addrs: Vec<SocketAddr>,
+    room_split_sessions: usize,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Packets of recorded rooms, until the recorder takes the receiver.
     tap_rx: Mutex<Option<Receiver<Tapped>>>,
@@ -197,6 +216,9 @@ pub struct MediaSettings {
     /// ICE-TCP: the port to listen on at `bind` (0: any free one); `None`
     /// offers no TCP candidate.
     pub tcp_port: Option<u16>,
+    /// Sessions a room holds on its home worker before joins spread over
+    /// the others (`[media] room_split_sessions`; 0: never).
+    pub room_split_sessions: usize,
 }
 
 impl Media {
@@ -261,13 +283,20 @@ impl Media {
             .zip(local_addrs.iter().copied())
             .map(|(s, a)| (Arc::new(s), a))
             .collect();
-        for i in 0..settings.workers.max(1) {
+        let mut receivers = Vec::new();
+        for _ in 0..settings.workers.max(1) {
             let (tx, rx) = crossbeam_channel::bounded(COMMAND_QUEUE + DATAGRAM_QUEUE);
             shards.push(tx);
+            receivers.push(rx);
+        }
+        for (i, rx) in receivers.into_iter().enumerate() {
+            let peers = shards.clone();
             let cfg = EngineConfig {
                 local_addrs: local_addrs.clone(),
                 tcp_addrs: tcp_addrs.clone(),
                 audio_slots_max: settings.audio_slots_max,
+                worker: i,
+                workers: settings.workers.max(1),
             };
             let socks = sockets.clone();
             let ev = ev_tx.clone();
@@ -276,7 +305,7 @@ impl Media {
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("media-{i}"))
-                    .spawn(move || shard::run(i, cfg, rx, socks, ev, tap, sh))
+                    .spawn(move || shard::run(i, cfg, (rx, peers), socks, ev, tap, sh))
                     .expect("spawn media worker"),
             );
         }
@@ -311,6 +340,7 @@ impl Media {
             next_participant: AtomicU64::new(1),
             local_addrs,
             tcp_addrs,
+            room_split_sessions: settings.room_split_sessions,
             threads: Mutex::new(threads),
             tap_rx: Mutex::new(Some(tap_rx)),
         };
@@ -341,9 +371,15 @@ impl Media {
     pub async fn join(&self, mut req: JoinRequest) -> Result<(ParticipantId, Reply), MediaError> {
         let id = self.inner.next_participant.fetch_add(1, Ordering::Relaxed);
         req.participant = id;
-        let shard = self.shard_for(&req.room);
+        let shard = self.place(&req.room, req.role);
         let room = req.room.clone();
-        let reply = self.send(shard, Command::Join(req)).await?;
+        let reply = match self.send(shard, Command::Join(req)).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.release_part(&room, shard);
+                return Err(e);
+            }
+        };
         if let Reply::Joined { ice_ufrag, .. } = &reply {
             self.inner
                 .shared
@@ -374,6 +410,107 @@ impl Media {
         let pick = (0..load.len()).min_by_key(|&i| load[i]).unwrap_or(0);
         rooms.insert(room.to_string(), pick);
         pick
+    }
+
+    /// The worker a new session of `room` joins: the room's home while it
+    /// holds at most `room_split_sessions` sessions of the room (or the
+    /// room may not split); beyond, the worker with the fewest sessions in
+    /// all, so the meeting's fan-out spreads over every core. A worker
+    /// that gets its first share of the room is told who holds it (before
+    /// the join, on the same queue), and so are the others. Screens and
+    /// relays stay home: the composite and the cascade's pins arrive there.
+    fn place(&self, room: &str, role: crate::media::Role) -> usize {
+        let home = self.shard_for(room);
+        let workers = self.inner.shards.len();
+        let split = self.inner.room_split_sessions;
+        if split == 0
+            || workers < 2
+            || matches!(role, crate::media::Role::Screen | crate::media::Role::Relay)
+        {
+            return home;
+        }
+        let (pick, holders) = {
+            let participants = self.inner.participants.lock().expect("participants lock");
+            let mut load = vec![0usize; workers];
+            let mut at_home = 0;
+            let mut holders = vec![home];
+            for (w, r, _) in participants.values() {
+                load[*w] += 1;
+                if r == room {
+                    at_home += usize::from(*w == home);
+                    if !holders.contains(w) {
+                        holders.push(*w);
+                    }
+                }
+            }
+            if at_home < split {
+                return home;
+            }
+            let pick = (0..workers)
+                .min_by_key(|&w| (load[w], w != home))
+                .unwrap_or(home);
+            (pick, holders)
+        };
+        if !holders.contains(&pick) {
+            let mut all = holders;
+            all.push(pick);
+            all.sort_unstable();
+            // The new part first: its engine must know the room is shared
+            // before the join lands on the same queue.
+            self.send_span(room, home, &all, &[pick]);
+            let others: Vec<usize> = all.iter().copied().filter(|&w| w != pick).collect();
+            self.send_span(room, home, &all, &others);
+        }
+        pick
+    }
+
+    /// Worker `w` may have got its share of `room` for a join that failed:
+    /// without a session of the room there it holds no part any more.
+    fn release_part(&self, room: &str, w: usize) {
+        let participants = self.inner.participants.lock().expect("participants lock");
+        self.release_part_locked(&participants, room, w);
+    }
+
+    fn release_part_locked(
+        &self,
+        participants: &HashMap<ParticipantId, (usize, String, String)>,
+        room: &str,
+        w: usize,
+    ) {
+        let Some(&home) = self.inner.rooms.lock().expect("rooms lock").get(room) else {
+            return;
+        };
+        if w == home || participants.values().any(|p| p.1 == room && p.0 == w) {
+            return;
+        }
+        let mut holders = vec![home];
+        for (pw, r, _) in participants.values() {
+            if r == room && !holders.contains(pw) {
+                holders.push(*pw);
+            }
+        }
+        holders.sort_unstable();
+        let mut to = holders.clone();
+        to.push(w);
+        self.send_span(room, home, &holders, &to);
+    }
+
+    /// Tell `to` who holds `room` (never waits; a full queue is counted).
+    fn send_span(&self, room: &str, home: usize, workers: &[usize], to: &[usize]) {
+        for &w in to {
+            let sent = self.inner.shards[w].try_send(ShardInput::Span {
+                room: room.to_string(),
+                home,
+                workers: workers.to_vec(),
+            });
+            if sent.is_err() {
+                self.inner
+                    .shared
+                    .counters
+                    .span_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// How many rooms have a worker now (a gauge; and proof of pruning).
@@ -496,6 +633,11 @@ impl Media {
         let gone = {
             let mut participants = self.inner.participants.lock().expect("participants lock");
             let gone = participants.remove(&id);
+            // The last of a room's sessions on a part: that worker no
+            // longer holds the room; the others are told.
+            if let Some((w, room, _)) = &gone {
+                self.release_part_locked(&participants, room, *w);
+            }
             // The room's last participant: its worker mapping goes too,
             // unless it is being recorded.
             if let Some((_, room, _)) = &gone
@@ -523,12 +665,13 @@ impl Media {
 
     /// Counters of every worker.
     pub async fn stats(&self) -> Vec<EngineStats> {
-        let mut out = Vec::new();
+        let mut out: Vec<EngineStats> = Vec::new();
         for i in 0..self.inner.shards.len() {
             if let Ok(Reply::Stats(s)) = self.send(i, Command::Stats).await {
                 out.push(s);
             }
         }
+        merge_shared_rooms(&mut out);
         out
     }
 
@@ -571,6 +714,52 @@ impl Media {
             let _ = t.join();
         }
     }
+}
+
+/// A room held by several workers is reported once (under the first
+/// worker holding it), its counters summed: callers see rooms, not shares.
+fn merge_shared_rooms(stats: &mut [EngineStats]) {
+    let mut first: HashMap<String, usize> = HashMap::new();
+    for i in 0..stats.len() {
+        let rooms = std::mem::take(&mut stats[i].rooms);
+        for r in rooms {
+            match first.get(&r.room) {
+                Some(&j) => {
+                    if let Some(into) = stats[j].rooms.iter_mut().find(|x| x.room == r.room) {
+                        add_room_stats(into, &r);
+                    }
+                }
+                None => {
+                    first.insert(r.room.clone(), i);
+                    stats[i].rooms.push(r);
+                }
+            }
+        }
+    }
+}
+
+fn add_room_stats(a: &mut crate::media::RoomStats, b: &crate::media::RoomStats) {
+    a.participants += b.participants;
+    a.tracks += b.tracks;
+    // A packet is counted in where it arrived (handed-off copies are in
+    // `remote_packets_in`), out where it was sent.
+    a.packets_in += b.packets_in;
+    a.bytes_in += b.bytes_in;
+    a.packets_out += b.packets_out;
+    a.bytes_out += b.bytes_out;
+    a.nacks_received += b.nacks_received;
+    a.plis_sent += b.plis_sent;
+    a.keyframe_requests_received += b.keyframe_requests_received;
+    a.dropped_muted += b.dropped_muted;
+    a.dropped_over_budget += b.dropped_over_budget;
+    a.red_packets_in += b.red_packets_in;
+    a.red_recovered += b.red_recovered;
+    a.red_malformed += b.red_malformed;
+    a.red_packets_out += b.red_packets_out;
+    a.red_generated += b.red_generated;
+    a.red_bytes_out += b.red_bytes_out;
+    a.handoff_packets_out += b.handoff_packets_out;
+    a.remote_packets_in += b.remote_packets_in;
 }
 
 /// One socket per advertised address that is local to this machine (so the

@@ -19,7 +19,9 @@ use crate::media::{Engine, EngineConfig, Event, stun};
 pub(super) fn run(
     index: usize,
     cfg: EngineConfig,
-    rx: Receiver<ShardInput>,
+    // Its own queue, and every worker's (for the hand-offs of rooms they
+    // share).
+    (rx, peers): (Receiver<ShardInput>, Vec<Sender<ShardInput>>),
     sockets: Vec<(Arc<UdpSocket>, SocketAddr)>,
     events: mpsc::Sender<Event>,
     tap: Sender<Tapped>,
@@ -65,10 +67,26 @@ pub(super) fn run(
                     }
                 }
                 ShardInput::Command(cmd, reply) => {
-                    let _ = reply.send(engine.handle_command(now, cmd));
+                    let r = engine.handle_command(now, cmd);
+                    // What the command changed in a shared room reaches the
+                    // other workers before the caller hears back (a stage
+                    // set on the home right after a join on a part finds
+                    // the newcomer there).
+                    hand_off(index, &mut engine, now, &peers, &shared);
+                    let _ = reply.send(r);
                 }
                 ShardInput::Composite(room, packets) => {
                     engine.composite_media(now, &room, &packets);
+                }
+                ShardInput::Handoff(from, handoffs) => {
+                    engine.handle_handoff(now, from, handoffs);
+                }
+                ShardInput::Span {
+                    room,
+                    home,
+                    workers,
+                } => {
+                    engine.set_span(now, &room, home, &workers);
                 }
             }
         }
@@ -76,6 +94,7 @@ pub(super) fn run(
         if engine.poll_timeout() <= now {
             engine.handle_timeout(now);
         }
+        hand_off(index, &mut engine, now, &peers, &shared);
         for d in engine.drain_transmits() {
             if d.tcp {
                 tcp_out.push((d.source, d.destination, d.contents));
@@ -122,6 +141,27 @@ pub(super) fn run(
             if let Err(mpsc::error::TrySendError::Full(ev)) = events.try_send(ev) {
                 tracing::warn!(worker = index, ?ev, "event queue full; event dropped");
             }
+        }
+    }
+}
+
+/// Send the engine's hand-offs to the other workers of its shared rooms:
+/// one message per worker, never waiting (a full queue drops and counts:
+/// that worker's share of the room loses them, ours goes on).
+fn hand_off(
+    index: usize,
+    engine: &mut Engine,
+    now: Instant,
+    peers: &[Sender<ShardInput>],
+    shared: &Shared,
+) {
+    for (to, handoffs) in engine.drain_handoffs(now) {
+        let Some(tx) = peers.get(to) else { continue };
+        if tx.try_send(ShardInput::Handoff(index, handoffs)).is_err() {
+            shared
+                .counters
+                .handoffs_dropped
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 }

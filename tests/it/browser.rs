@@ -103,9 +103,22 @@ pub(crate) async fn describe(label: &str, page: &Session) -> String {
 
 #[test]
 fn two_chromium_rooms_see_and_hear_each_other() {
+    two_chromium_rooms(0);
+}
+
+/// The same with the room forced across both media workers (it splits
+/// after one session on its home): each room's media crosses to the
+/// other's worker.
+#[test]
+fn two_chromium_rooms_on_different_workers_see_and_hear_each_other() {
+    two_chromium_rooms(1);
+}
+
+fn two_chromium_rooms(room_split_sessions: usize) {
     netns::enter_loopback_only();
     runtime().block_on(async {
-        let server = server::start().await;
+        let server =
+            server::start_with(|c| c.media.room_split_sessions = room_split_sessions).await;
         let base = server.base_url();
         let driver = ChromeDriver::start().await;
         let hub = driver.new_session().await;
@@ -169,6 +182,16 @@ fn two_chromium_rooms_see_and_hear_each_other() {
                 "{label} page does not show 'Đã kết nối'\n{}",
                 describe(label, page).await
             );
+        }
+
+        if room_split_sessions == 1 {
+            let stats = server.server.state().media.stats().await;
+            let handed: u64 = stats
+                .iter()
+                .flat_map(|s| &s.rooms)
+                .map(|r| r.handoff_packets_out)
+                .sum();
+            assert!(handed >= 100, "packets handed across workers: {handed}");
         }
 
         hub.close().await;

@@ -39,6 +39,7 @@ fn start_media() -> Media {
         audio_slots_max: 3,
         socket_buffer_bytes: 1 << 20,
         tcp_port: Some(0),
+        room_split_sessions: 0,
     })
     .expect("media driver starts");
     // Engine events are not needed here: with the receiver gone they are
@@ -158,6 +159,7 @@ impl TcpPeer {
             held_until: None,
             held_in: vec![],
             egress_loss: Default::default(),
+            worker: 0,
         };
         TcpPeer {
             client,

@@ -287,8 +287,20 @@ fn publish(level: u8) -> PublishConfig {
 
 #[test]
 fn simulcast_publish_reaches_subscriber() {
-    run_in_loopback_netns(async {
-        let srv = server::start().await;
+    run_in_loopback_netns(simulcast_publish_reaches(0));
+}
+
+/// The same with the room forced across both workers (a room splits after
+/// one session on its home): the publisher's packets are handed to the
+/// subscriber's worker.
+#[test]
+fn simulcast_publish_reaches_a_subscriber_on_another_worker() {
+    run_in_loopback_netns(simulcast_publish_reaches(1));
+}
+
+async fn simulcast_publish_reaches(room_split_sessions: usize) {
+    {
+        let srv = server::start_with(|c| c.media.room_split_sessions = room_split_sessions).await;
         let base = srv.base_url();
         let (publisher, _) = whip_publisher(&base, MEETING, DEMO_TOKEN, "pub", publish(20)).await;
         let (sub, _) = whep_subscriber(&base, MEETING, DEMO_TOKEN, "sub", 1, 1, None).await;
@@ -348,10 +360,21 @@ fn simulcast_publish_reaches_subscriber() {
             audio.seq_discontinuities()
         );
         assert_eq!(audio.sources(), vec![publisher.publisher().source_tag]);
+        // Split or not, as the workers' counters say (one room either way).
+        let stats = srv.server.state().media.stats().await;
+        let rooms: Vec<_> = stats.iter().flat_map(|s| &s.rooms).collect();
+        assert_eq!(rooms.len(), 1, "{rooms:?}");
+        let handed = rooms[0].handoff_packets_out;
+        if room_split_sessions == 1 {
+            assert!(handed >= 100, "packets handed across: {handed}");
+            assert_eq!(rooms[0].participants, 2);
+        } else {
+            assert_eq!(handed, 0);
+        }
 
         sub.close().await;
         publisher.close().await;
-    });
+    }
 }
 
 #[test]

@@ -28,6 +28,7 @@ mod endpoints;
 mod engine;
 mod engine_quality;
 mod engine_red;
+mod engine_span;
 mod hardening;
 mod ice_tcp;
 mod install_check;

@@ -93,6 +93,8 @@ pub struct Client {
     /// Loss the server reported on each of our send streams (its receiver
     /// reports), latest.
     pub egress_loss: std::collections::HashMap<Mid, f32>,
+    /// The engine (worker) its session runs on: 0 is `World::engine`.
+    pub worker: usize,
 }
 
 pub struct World {
@@ -111,19 +113,37 @@ pub struct World {
     pub slow_handshake: Option<Duration>,
     /// Clients joined from now on offer RED (`red/48000/2`) with Opus.
     pub red_clients: bool,
+    /// Engines of workers 1.. (`with_workers`): room "r" spans them, its
+    /// home on `engine` (worker 0), as the driver would do it.
+    pub parts: Vec<Engine>,
+    /// Clients joined from now on join this worker's engine.
+    pub join_worker: usize,
+    /// Workers holding room "r".
+    pub holders: Vec<usize>,
+    /// Workers whose engine is not driven (a starved core): its
+    /// datagrams and hand-offs wait.
+    pub starved: Vec<usize>,
+    pub handoffs_held: Vec<(usize, usize, Vec<diemcau::media::span::Handoff>)>,
 }
 
 impl World {
     pub fn new() -> World {
+        Self::with_workers(1)
+    }
+
+    /// A world whose server has `n` engines (workers), as the driver runs
+    /// them; clients join the one `join_worker` names.
+    pub fn with_workers(n: usize) -> World {
         let now = Instant::now();
-        let engine = Engine::new(
-            EngineConfig {
-                local_addrs: vec![SERVER.parse().unwrap()],
-                tcp_addrs: vec![],
-                audio_slots_max: 3,
-            },
-            now,
-        );
+        let config = |worker| EngineConfig {
+            local_addrs: vec![SERVER.parse().unwrap()],
+            tcp_addrs: vec![],
+            audio_slots_max: 3,
+            worker,
+            workers: n,
+        };
+        let engine = Engine::new(config(0), now);
+        let parts = (1..n).map(|w| Engine::new(config(w), now)).collect();
         World {
             now,
             engine,
@@ -136,7 +156,24 @@ impl World {
             h264_publishers: false,
             slow_handshake: None,
             red_clients: false,
+            parts,
+            join_worker: 0,
+            holders: vec![0],
+            starved: vec![],
+            handoffs_held: vec![],
         }
+    }
+
+    pub fn engine_of(&mut self, worker: usize) -> &mut Engine {
+        if worker == 0 {
+            &mut self.engine
+        } else {
+            &mut self.parts[worker - 1]
+        }
+    }
+
+    fn workers(&self) -> usize {
+        self.parts.len() + 1
     }
 
     pub fn rand(&mut self) -> f64 {
@@ -232,10 +269,22 @@ impl World {
         let (offer, pending) = change.apply().expect("offer");
         let id = self.next_id;
         self.next_id += 1;
+        let worker = self.join_worker;
+        if !self.holders.contains(&worker) {
+            // A new part: every holder is told, the new one first.
+            self.holders.push(worker);
+            self.holders.sort_unstable();
+            let (now, holders) = (self.now, self.holders.clone());
+            self.engine_of(worker).set_span(now, "r", 0, &holders);
+            for w in holders.iter().copied().filter(|&w| w != worker) {
+                self.engine_of(w).set_span(now, "r", 0, &holders);
+            }
+        }
+        let now = self.now;
         let reply = self
-            .engine
+            .engine_of(worker)
             .handle_command(
-                self.now,
+                now,
                 Command::Join(JoinRequest {
                     participant: id,
                     room: "r".into(),
@@ -246,6 +295,8 @@ impl World {
                 }),
             )
             .expect("join");
+        let _ = now;
+        self.move_handoffs();
         let Reply::Joined { answer, .. } = reply else {
             panic!("unexpected reply {reply:?}")
         };
@@ -264,6 +315,7 @@ impl World {
             held_until: self.slow_handshake.map(|d| self.now + d),
             held_in: vec![],
             egress_loss: Default::default(),
+            worker,
         });
         idx
     }
@@ -285,7 +337,11 @@ impl World {
                     }
                 }
             }
-            self.engine.handle_timeout(now);
+            for w in 0..self.workers() {
+                if !self.starved.contains(&w) {
+                    self.engine_of(w).handle_timeout(now);
+                }
+            }
             self.exchange();
         }
     }
@@ -294,22 +350,32 @@ impl World {
     pub fn exchange(&mut self) {
         let server: SocketAddr = SERVER.parse().unwrap();
         for _ in 0..50 {
-            let mut to_server: VecDeque<(SocketAddr, Vec<u8>)> = VecDeque::new();
+            let mut to_server: VecDeque<(usize, SocketAddr, Vec<u8>)> = VecDeque::new();
             for c in &mut self.clients {
                 c.drain();
-                if c.held_until.is_none() {
-                    to_server.extend(c.outbox.drain(..));
+                if c.held_until.is_none() && !self.starved.contains(&c.worker) {
+                    to_server.extend(c.outbox.drain(..).map(|(a, b)| (c.worker, a, b)));
                 }
             }
             let now = self.now;
-            for (src, bytes) in &to_server {
-                self.engine.handle_datagram(now, *src, server, bytes);
+            for (w, src, bytes) in &to_server {
+                self.engine_of(*w).handle_datagram(now, *src, server, bytes);
             }
-            let out: Vec<_> = self.engine.drain_transmits().collect();
-            while let Some(e) = self.engine.poll_event() {
-                self.events.push(e);
+            let moved = self.move_handoffs();
+            let mut out = Vec::new();
+            for w in 0..self.workers() {
+                if self.starved.contains(&w) {
+                    continue;
+                }
+                let e = self.engine_of(w);
+                out.extend(e.drain_transmits().collect::<Vec<_>>());
+                let mut evs = Vec::new();
+                while let Some(ev) = e.poll_event() {
+                    evs.push(ev);
+                }
+                self.events.extend(evs);
             }
-            if to_server.is_empty() && out.is_empty() {
+            if to_server.is_empty() && out.is_empty() && !moved {
                 return;
             }
             for d in out {
@@ -331,9 +397,68 @@ impl World {
     }
 
     pub fn cmd(&mut self, c: Command) -> Reply {
-        let r = self.engine.handle_command(self.now, c).expect("command");
+        self.cmd_on(0, c)
+    }
+
+    /// A command to one worker's engine (a participant's commands go to
+    /// the worker of its session, a room's to its home, worker 0).
+    pub fn cmd_on(&mut self, worker: usize, c: Command) -> Reply {
+        let now = self.now;
+        let r = self
+            .engine_of(worker)
+            .handle_command(now, c)
+            .expect("command");
+        self.move_handoffs();
         self.exchange();
         r
+    }
+
+    /// What the driver does when a worker's last session of the room left:
+    /// every holder, and that worker, hear who holds the room now.
+    pub fn release(&mut self, worker: usize) {
+        self.holders.retain(|&w| w != worker);
+        let (now, holders) = (self.now, self.holders.clone());
+        for w in holders.iter().copied().chain([worker]) {
+            self.engine_of(w).set_span(now, "r", 0, &holders);
+        }
+        self.move_handoffs();
+    }
+
+    /// Carry every engine's hand-offs to their engines, as the driver does
+    /// after each batch (a starved engine's wait). True if any moved.
+    pub fn move_handoffs(&mut self) -> bool {
+        let mut moved = false;
+        for _ in 0..10 {
+            let now = self.now;
+            let mut batch = Vec::new();
+            for w in 0..self.workers() {
+                if self.starved.contains(&w) {
+                    continue;
+                }
+                for (to, h) in self.engine_of(w).drain_handoffs(now) {
+                    batch.push((w, to, h));
+                }
+            }
+            let held = std::mem::take(&mut self.handoffs_held);
+            batch.extend(held);
+            if batch.is_empty() {
+                break;
+            }
+            let mut any = false;
+            for (from, to, h) in batch {
+                if self.starved.contains(&to) {
+                    self.handoffs_held.push((from, to, h));
+                    continue;
+                }
+                any = true;
+                self.engine_of(to).handle_handoff(now, from, h);
+            }
+            if !any {
+                break;
+            }
+            moved = true;
+        }
+        moved
     }
 }
 
