@@ -11,12 +11,13 @@ pub mod control;
 pub mod demo;
 pub mod demo_content;
 pub mod demo_signing;
-pub mod media;
+// The sans-IO crates, under the names the rest of the server uses.
+pub use diemcau_media as media;
 pub mod net;
 pub mod objects;
 pub mod ops;
 pub mod pdf;
-pub mod record;
+pub use diemcau_record as record;
 pub mod recorder;
 pub mod relay;
 pub mod sign;
