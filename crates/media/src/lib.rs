@@ -16,10 +16,11 @@
 pub mod addrs;
 pub mod audio;
 pub mod bridge;
+pub mod codec;
 pub mod composite;
 pub mod engine;
 pub mod forwarder;
-pub mod keyframe;
+
 pub mod police;
 pub mod policy;
 pub mod quality;

@@ -9,7 +9,7 @@ use str0m::format::Codec;
 use str0m::media::{Mid, Rid};
 use str0m::rtp::Ssrc;
 
-use super::keyframe::VideoCodec;
+use super::codec::VideoCodec;
 use super::speaker::SpeakerDetector;
 use super::{ParticipantId, RoomStats, TrackId};
 

@@ -10,9 +10,9 @@ use str0m::media::Mid;
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 
 use super::audio::{self, AudioUnit};
+use super::codec::starts_keyframe;
 use super::engine::Engine;
 use super::forwarder::Decision;
-use super::keyframe::starts_keyframe;
 use super::room::{KEYFRAME_MIN_GAP, PLI_INTERVAL, layer_for_rid};
 use super::tap::{TapCodec, TapInput};
 use super::{ParticipantId, TrackRef};

@@ -8,6 +8,7 @@
 //! `needs_keyframe()` so the caller can ask the sender with a PLI.
 
 use super::{Codec, DepackStats, Frame, MAX_FRAME_BYTES, RtpPacket};
+use diemcau_media::codec::{h264, vp8};
 
 /// What all three depacketizers offer the per-track pipeline.
 pub trait Depacketizer {
@@ -173,43 +174,6 @@ impl Default for Vp8Depacketizer {
     }
 }
 
-/// Splits the payload descriptor off: (starts a frame, VP8 bytes).
-fn vp8_descriptor(p: &[u8]) -> Option<(bool, &[u8])> {
-    let b0 = *p.first()?;
-    let mut i = 1;
-    if b0 & 0x80 != 0 {
-        let x = *p.get(i)?;
-        i += 1;
-        if x & 0x80 != 0 {
-            let pid = *p.get(i)?;
-            i += if pid & 0x80 != 0 { 2 } else { 1 };
-        }
-        if x & 0x40 != 0 {
-            i += 1;
-        }
-        if x & 0x30 != 0 {
-            i += 1;
-        }
-    }
-    let body = p.get(i..)?;
-    if body.is_empty() {
-        return None;
-    }
-    let start = b0 & 0x10 != 0 && b0 & 0x0f == 0;
-    Some((start, body))
-}
-
-/// Width and height from a VP8 key frame header (RFC 6386 §9.1), or `None`
-/// when the start code is wrong.
-pub fn vp8_keyframe_size(frame: &[u8]) -> Option<(u16, u16)> {
-    if frame.len() < 10 || frame[3..6] != [0x9d, 0x01, 0x2a] {
-        return None;
-    }
-    let w = u16::from_le_bytes([frame[6], frame[7]]) & 0x3fff;
-    let h = u16::from_le_bytes([frame[8], frame[9]]) & 0x3fff;
-    (w > 0 && h > 0).then_some((w, h))
-}
-
 impl Vp8Depacketizer {
     pub fn new() -> Self {
         Self {
@@ -228,14 +192,14 @@ impl Depacketizer for Vp8Depacketizer {
     fn push(&mut self, pkt: &RtpPacket<'_>) -> Option<Frame> {
         let a = &mut self.asm;
         a.begin_packet(pkt.seq);
-        let Some((start, body)) = vp8_descriptor(pkt.payload) else {
+        let Some((start, body)) = vp8::descriptor(pkt.payload) else {
             a.malformed(pkt.timestamp);
             return None;
         };
         if start {
             let keyframe = body[0] & 0x01 == 0;
             if keyframe {
-                match vp8_keyframe_size(body) {
+                match vp8::keyframe_size(body) {
                     Some(s) => self.size = Some(s),
                     None => {
                         a.malformed(pkt.timestamp);
@@ -298,7 +262,7 @@ pub fn avc_decoder_config(sps: &[u8], pps: &[u8]) -> Option<Vec<u8>> {
     c.extend_from_slice(pps);
     // High profiles carry their chroma format and bit depths too (§5.3.3.1.2).
     if matches!(sps[1], 100 | 110 | 122 | 144) {
-        let i = parse_sps(sps)?;
+        let i = h264::parse_sps(sps)?;
         c.extend_from_slice(&[
             0xfc | (i.chroma_format & 3),
             0xf8 | (i.bit_depth_luma.wrapping_sub(8) & 7),
@@ -332,7 +296,7 @@ impl H264Depacketizer {
 
     /// Coded picture size from the last SPS.
     pub fn video_size(&self) -> Option<(u16, u16)> {
-        sps_size(self.sps.as_deref()?)
+        h264::sps_size(self.sps.as_deref()?)
     }
 
     /// Remembers parameter sets and marks IDR frames.
@@ -519,163 +483,6 @@ impl Depacketizer for H264Depacketizer {
     fn stats(&self) -> DepackStats {
         self.asm.stats
     }
-}
-
-/// Reads an RBSP (emulation-prevention bytes removed) bit by bit.
-struct Bits {
-    rbsp: Vec<u8>,
-    pos: usize,
-}
-
-impl Bits {
-    fn new(nal: &[u8]) -> Self {
-        let mut rbsp = Vec::with_capacity(nal.len());
-        let mut zeros = 0;
-        for &b in nal {
-            if zeros >= 2 && b == 3 {
-                zeros = 0;
-                continue;
-            }
-            zeros = if b == 0 { zeros + 1 } else { 0 };
-            rbsp.push(b);
-        }
-        Self { rbsp, pos: 0 }
-    }
-
-    fn bit(&mut self) -> Option<u32> {
-        let b = *self.rbsp.get(self.pos / 8)?;
-        let v = (b >> (7 - self.pos % 8)) & 1;
-        self.pos += 1;
-        Some(v as u32)
-    }
-
-    fn bits(&mut self, n: u32) -> Option<u32> {
-        (0..n).try_fold(0u32, |acc, _| Some((acc << 1) | self.bit()?))
-    }
-
-    fn ue(&mut self) -> Option<u32> {
-        let mut zeros = 0;
-        while self.bit()? == 0 {
-            zeros += 1;
-            if zeros > 31 {
-                return None;
-            }
-        }
-        Some(((1u64 << zeros) - 1 + self.bits(zeros)? as u64).min(u32::MAX as u64) as u32)
-    }
-
-    fn se(&mut self) -> Option<i32> {
-        let k = self.ue()? as i64;
-        Some(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) } as i32)
-    }
-}
-
-/// What the recorder needs from a sequence parameter set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpsInfo {
-    pub width: u16,
-    pub height: u16,
-    pub profile: u8,
-    pub chroma_format: u8,
-    pub bit_depth_luma: u8,
-    pub bit_depth_chroma: u8,
-}
-
-/// Cropped picture size from an SPS NAL unit.
-pub fn sps_size(sps: &[u8]) -> Option<(u16, u16)> {
-    parse_sps(sps).map(|i| (i.width, i.height))
-}
-
-/// Parses an SPS NAL unit (H.264 §7.3.2.1.1) up to the frame cropping.
-pub fn parse_sps(sps: &[u8]) -> Option<SpsInfo> {
-    let mut r = Bits::new(sps.get(1..)?);
-    let profile = r.bits(8)?;
-    r.bits(16)?; // constraint flags, level
-    r.ue()?; // seq_parameter_set_id
-    let (mut chroma_format, mut depth_luma, mut depth_chroma) = (1, 0, 0);
-    if matches!(
-        profile,
-        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
-    ) {
-        chroma_format = r.ue()?;
-        if chroma_format == 3 {
-            r.bit()?; // separate_colour_plane_flag
-        }
-        depth_luma = r.ue()?;
-        depth_chroma = r.ue()?;
-        r.bit()?; // qpprime_y_zero_transform_bypass_flag
-        if r.bit()? == 1 {
-            let lists = if chroma_format == 3 { 12 } else { 8 };
-            for i in 0..lists {
-                if r.bit()? == 1 {
-                    let size = if i < 6 { 16 } else { 64 };
-                    let (mut last, mut next) = (8i32, 8i32);
-                    for _ in 0..size {
-                        if next != 0 {
-                            next = (last as i64 + r.se()? as i64).rem_euclid(256) as i32;
-                        }
-                        if next != 0 {
-                            last = next;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    r.ue()?; // log2_max_frame_num_minus4
-    match r.ue()? {
-        0 => {
-            r.ue()?;
-        }
-        1 => {
-            r.bit()?;
-            r.se()?;
-            r.se()?;
-            let n = r.ue()?;
-            if n > 255 {
-                return None;
-            }
-            for _ in 0..n {
-                r.se()?;
-            }
-        }
-        _ => {}
-    }
-    r.ue()?; // max_num_ref_frames
-    r.bit()?; // gaps_in_frame_num_value_allowed_flag
-    let w_mbs = r.ue()? as u64 + 1;
-    let h_units = r.ue()? as u64 + 1;
-    let frame_mbs_only = r.bit()? as u64;
-    if frame_mbs_only == 0 {
-        r.bit()?;
-    }
-    r.bit()?; // direct_8x8_inference_flag
-    let (mut cl, mut cr, mut ct, mut cb) = (0u64, 0u64, 0u64, 0u64);
-    if r.bit()? == 1 {
-        cl = r.ue()? as u64;
-        cr = r.ue()? as u64;
-        ct = r.ue()? as u64;
-        cb = r.ue()? as u64;
-    }
-    let (sub_w, sub_h) = match chroma_format {
-        1 => (2, 2),
-        2 => (2, 1),
-        _ => (1, 1),
-    };
-    let crop_x = if chroma_format == 0 { 1 } else { sub_w };
-    let crop_y = (if chroma_format == 0 { 1 } else { sub_h }) * (2 - frame_mbs_only);
-    let w = (w_mbs * 16).checked_sub((cl + cr) * crop_x)?;
-    let h = (h_units * 16 * (2 - frame_mbs_only)).checked_sub((ct + cb) * crop_y)?;
-    let ok = |v: u64| (1..=u16::MAX as u64).contains(&v).then_some(v as u16);
-    let small = |v: u32| u8::try_from(v).ok();
-    Some(SpsInfo {
-        width: ok(w)?,
-        height: ok(h)?,
-        profile: profile as u8,
-        chroma_format: small(chroma_format)?,
-        bit_depth_luma: small(depth_luma)?.checked_add(8)?,
-        bit_depth_chroma: small(depth_chroma)?.checked_add(8)?,
-    })
 }
 
 // ---------------------------------------------------------------- Opus
@@ -882,48 +689,5 @@ mod tests {
         assert_eq!(opus_packet_duration(&[0x03, 0]), None); // code 3, M = 0
         assert_eq!(opus_packet_duration(&[0xfb, 0x03, 1, 2, 3]), Some(600));
         assert_eq!(opus_packet_duration(&[0xfb, 0x47, 255, 1]), None); // padding overruns
-    }
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
-    #[test]
-    fn sps_size_is_cropped() {
-        // Parameter sets written by libx264 (Debian's ffmpeg).
-        let cases: [(&str, (u16, u16)); 5] = [
-            (
-                "6742c01fd9005005bb0110000003001000000303c0f1832480",
-                (1280, 720),
-            ),
-            (
-                "6742c00dd90141fb0110000003001000000303c0f142a480",
-                (320, 240),
-            ),
-            (
-                "6742c01ed900a02ff970110000030001000003003c0f162e48",
-                (640, 360),
-            ),
-            (
-                "67640028acd940780227e5c044000003000400000300f03c60c658",
-                (1920, 1080),
-            ),
-            (
-                "6764001eacd940b424d8088000000300800000190f8a14cb",
-                (720, 576),
-            ),
-        ];
-        for (hex, size) in cases {
-            assert_eq!(sps_size(&self::hex(hex)), Some(size), "{hex}");
-        }
-        assert_eq!(sps_size(&[0x67]), None);
-        let high = parse_sps(&hex(cases[3].0)).expect("1080p high profile SPS");
-        assert_eq!(
-            (high.profile, high.chroma_format, high.bit_depth_luma),
-            (100, 1, 8)
-        );
     }
 }
