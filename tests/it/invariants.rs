@@ -256,3 +256,30 @@ fn every_integration_test_module_is_in_exactly_one_tier() {
         }
     }
 }
+
+/// The configuration is read before anything starts and by tools
+/// (`diemcau check`): it names nothing of the server but itself (the
+/// sections other modules own are kept under `config/` and re-exported by
+/// them), so reading a config never needs the rest built.
+#[test]
+fn the_configuration_depends_on_nothing_else_of_the_server() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut violations = vec![];
+    for f in rust_files(&root.join("src/config")) {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let outside = code
+                .match_indices("crate::")
+                .any(|(at, _)| !code[at..].starts_with("crate::config"));
+            if outside {
+                violations.push(format!("{}:{}: {}", f.display(), i + 1, code.trim()));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "src/config reaches into the server:\n{}",
+        violations.join("\n")
+    );
+}

@@ -52,6 +52,7 @@ mod entry;
 mod error;
 mod event;
 mod floor;
+pub mod kind;
 pub mod layout;
 mod links;
 mod lobby;

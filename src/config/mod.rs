@@ -10,6 +10,23 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+// The sections other modules own the meaning of, kept here so the
+// configuration depends on nothing else of the crate (issue 20): the
+// modules that use them re-export them.
+pub mod database;
+pub mod objects;
+pub mod sip;
+
+/// API tokens live this many days unless `[auth] api_token_days` says
+/// otherwise: a token forgotten in a script stops working within a quarter.
+pub const DEFAULT_API_TOKEN_DAYS: u32 = 90;
+/// The audit key file's name in the data directory when `audit.key_file` is
+/// unset.
+pub const AUDIT_KEY_FILE_NAME: &str = "audit.key";
+/// The audit anchor file's name in the data directory when
+/// `audit.anchor_file` is unset.
+pub const AUDIT_ANCHOR_FILE_NAME: &str = "audit-anchors.log";
+
 /// Prefix of environment variables that override config keys.
 pub const ENV_PREFIX: &str = "DIEMCAU_";
 
@@ -32,7 +49,7 @@ pub struct Config {
     /// Relaying to a parent node along the org tree; absent: a standalone node.
     pub cascade: CascadeConfig,
     /// Where documents and recordings are kept (`crate::objects`).
-    pub objects: crate::objects::ObjectsConfig,
+    pub objects: objects::ObjectsConfig,
     /// Where the audit log's key and anchors live (`store::audit`).
     pub audit: AuditConfig,
     /// Console logins and API tokens.
@@ -40,7 +57,7 @@ pub struct Config {
     /// Digital signatures (chữ ký số): trust anchors, CRLs, the seal's key.
     pub signatures: SignaturesConfig,
     /// SIP room codecs (issue 17): off unless a listen address is set.
-    pub sip: crate::sip::config::SipConfig,
+    pub sip: sip::SipConfig,
 }
 
 /// `[signatures]`: what the server trusts when it checks a signed PDF, and
@@ -144,7 +161,7 @@ pub struct AuthConfig {
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
-            api_token_days: crate::control::people::DEFAULT_API_TOKEN_DAYS,
+            api_token_days: DEFAULT_API_TOKEN_DAYS,
         }
     }
 }
@@ -334,7 +351,7 @@ pub struct RecordingConfig {
     pub automatic: bool,
     /// Which kinds of meeting `automatic` records (`bch`, `btv`, `giao_ban`,
     /// …); empty: every kind.
-    pub automatic_kinds: Vec<crate::control::meetings::MeetingKind>,
+    pub automatic_kinds: Vec<diemcau_live::kind::MeetingKind>,
     /// Refuse to start a recording with less free disk than this, MiB.
     pub min_free_mib: u64,
     /// Delete a recording's files this many days after it ended (0: keep
@@ -344,7 +361,7 @@ pub struct RecordingConfig {
 
 impl RecordingConfig {
     /// Whether a meeting of this kind is recorded as it goes live.
-    pub fn records_automatically(&self, kind: crate::control::meetings::MeetingKind) -> bool {
+    pub fn records_automatically(&self, kind: diemcau_live::kind::MeetingKind) -> bool {
         self.automatic && (self.automatic_kinds.is_empty() || self.automatic_kinds.contains(&kind))
     }
 }
@@ -634,11 +651,11 @@ impl Default for Config {
             recording: RecordingConfig::default(),
             live_stream: LiveStreamConfig::default(),
             cascade: CascadeConfig::default(),
-            objects: crate::objects::ObjectsConfig::default(),
+            objects: objects::ObjectsConfig::default(),
             audit: AuditConfig::default(),
             auth: AuthConfig::default(),
             signatures: SignaturesConfig::default(),
-            sip: crate::sip::config::SipConfig::default(),
+            sip: sip::SipConfig::default(),
         }
     }
 }
@@ -830,13 +847,13 @@ impl Config {
         self.signatures.validate()?;
         self.sip.validate()?;
         let url = self.database.url.trim();
-        if !url.is_empty() && crate::store::Backend::of_url(url).is_none() {
+        if !url.is_empty() && database::Backend::of_url(url).is_none() {
             return Err(ConfigError::Invalid {
                 key: "database.url",
                 message: format!(
                     "{:?} is not a database URL; leave it empty for the SQLite file in data_dir, \
                      or write sqlite://PATH or postgres://USER:PASSWORD@HOST/DB",
-                    crate::store::redact_url(url)
+                    database::redact_url(url)
                 ),
             });
         }
@@ -848,16 +865,16 @@ impl Config {
         self.audit
             .key_file
             .clone()
-            .unwrap_or_else(|| self.data_dir.join(crate::store::audit::seal::KEY_FILE_NAME))
+            .unwrap_or_else(|| self.data_dir.join(AUDIT_KEY_FILE_NAME))
     }
 
     /// The audit anchor file: `audit.anchor_file`, or
     /// `audit-anchors.log` in `data_dir`.
     pub fn audit_anchor_path(&self) -> PathBuf {
-        self.audit.anchor_file.clone().unwrap_or_else(|| {
-            self.data_dir
-                .join(crate::store::audit::anchor::ANCHOR_FILE_NAME)
-        })
+        self.audit
+            .anchor_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(AUDIT_ANCHOR_FILE_NAME))
     }
 
     /// The database to open: `database.url`, or the SQLite file in `data_dir`
@@ -1174,7 +1191,7 @@ mod example_file_tests {
 
     #[test]
     fn automatic_recording_can_be_limited_to_kinds_of_meeting() {
-        use crate::control::meetings::MeetingKind;
+        use diemcau_live::kind::MeetingKind;
         let env = vec![(
             "DIEMCAU_RECORDING__AUTOMATIC_KINDS".to_string(),
             r#"["bch", "btv"]"#.to_string(),
