@@ -66,6 +66,7 @@ mod sip_tls;
 mod store;
 mod support;
 mod voting;
+mod web_types;
 mod whep_composite;
 mod whep_composite_browser;
 mod whep_composite_layers;

@@ -30,17 +30,9 @@ impl LiveMeeting {
 
     /// Keep a `sip_call` event as its room's state; one for a room not in
     /// the meeting is ignored (the map stays bounded by the roll).
-    pub fn note_sip_call(&mut self, event: &serde_json::Value) {
-        let Some(endpoint) = event.get("endpoint_id").and_then(|e| e.as_str()) else {
-            return;
-        };
+    pub fn note_sip_call(&mut self, endpoint: &str, state: serde_json::Value) {
         if !self.index.contains_key(endpoint) {
             return;
-        }
-        let mut state = event.clone();
-        if let Some(o) = state.as_object_mut() {
-            o.remove("type");
-            o.remove("endpoint_id");
         }
         self.sip_calls.insert(endpoint.to_string(), state);
     }
@@ -58,10 +50,10 @@ mod tests {
     #[test]
     fn the_last_sip_call_state_of_each_room_is_in_the_snapshot() {
         let mut m = meeting(2);
-        let ev = |e: &str, state: &str| serde_json::json!({"type": "sip_call", "endpoint_id": e, "state": state});
-        m.note_sip_call(&ev("x1", "calling"));
-        m.note_sip_call(&ev("x1", "ringing"));
-        m.note_sip_call(&ev("stranger", "calling"));
+        let state = |s: &str| serde_json::json!({ "state": s });
+        m.note_sip_call("x1", state("calling"));
+        m.note_sip_call("x1", state("ringing"));
+        m.note_sip_call("stranger", state("calling"));
         let snap = m.snapshot(T0);
         assert_eq!(snap.sip_calls.len(), 1, "only the meeting's rooms");
         assert_eq!(
