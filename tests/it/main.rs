@@ -32,6 +32,7 @@ mod interop;
 mod invariants;
 mod landing;
 mod live;
+mod live_rooms;
 mod live_stream;
 mod live_stream_presenter;
 mod live_stream_soak;
