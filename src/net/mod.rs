@@ -155,6 +155,9 @@ pub struct DriverCounters {
     /// silence or because their session left (`routes`); a steady climb
     /// with few sessions is a STUN flood.
     pub routes_evicted: AtomicU64,
+    /// Demux routes held now, over every receive thread (each adds the
+    /// change of its own at every sweep).
+    pub routes_held: AtomicU64,
     /// ICE-TCP connections: accepted, refused, closed, frames.
     pub tcp: Arc<tcp::TcpCounters>,
     /// Hand-offs between workers of a shared room dropped because the

@@ -136,7 +136,7 @@ impl Routes {
         }
     }
 
-    #[cfg(test)]
+    /// Routes held (remote addresses).
     pub fn len(&self) -> usize {
         self.by_addr.len()
     }

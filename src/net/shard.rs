@@ -177,6 +177,7 @@ pub(super) fn receive_loop(
     // Remote address -> worker, learned from STUN with a known ufrag;
     // bounded, swept (`routes`).
     let mut routes = super::routes::Routes::default();
+    let mut routes_reported = 0u64;
     let mut per_shard: Vec<super::DatagramBatch> =
         (0..shards.len()).map(|_| Default::default()).collect();
     let mut shedding: Vec<Shed> = vec![Shed::default(); shards.len()];
@@ -211,6 +212,14 @@ pub(super) fn receive_loop(
                 .counters
                 .routes_evicted
                 .fetch_add(gone, Ordering::Relaxed);
+            let held = routes.len() as u64;
+            let counter = &shared.counters.routes_held;
+            if held >= routes_reported {
+                counter.fetch_add(held - routes_reported, Ordering::Relaxed);
+            } else {
+                counter.fetch_sub(routes_reported - held, Ordering::Relaxed);
+            }
+            routes_reported = held;
         }
         for (shed, tx) in shedding.iter_mut().zip(&shards) {
             shed.update(now, tx.len());

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::live::plan;
 use crate::support::api::{ApiWorld, world};
 use crate::support::db::{TestDb, run_sqlite};
+use crate::support::metrics::metric;
 use crate::support::rtc_client::{
     ClientConfig, PublishConfig, RtcClient, WsClient, run_in_loopback_netns, wait_for, ws_join,
 };
@@ -370,5 +371,35 @@ fn the_roll_and_the_floor_at_the_end_are_kept_for_the_minutes() {
         );
         let floor = minutes.body["minutes"]["floor"].as_array().unwrap();
         assert!(!floor.is_empty(), "{}", minutes.text);
+    });
+}
+
+#[test]
+fn the_media_maps_hold_the_rooms_connected_and_let_a_removed_one_go() {
+    live_test(|m| async move {
+        let base = m.w.srv.metrics_url();
+        let entries = |map: &str| format!("diemcau_media_map_entries{{map=\"{map}\"}}");
+        assert_eq!(metric(&base, &entries("sessions")).await, 2.0);
+        assert_eq!(metric(&base, &entries("ufrags")).await, 2.0);
+        assert!(
+            metric(&base, &entries("slots")).await >= 8.0,
+            "2 rooms × 4 slots"
+        );
+        let r =
+            m.w.as_role("operator")
+                .post(
+                    &m.path("live/remove"),
+                    json!({"endpoint_id": m.w.endpoint("a")}),
+                )
+                .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while metric(&base, &entries("sessions")).await != 1.0 {
+            assert!(std::time::Instant::now() < deadline, "session a still held");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(metric(&base, &entries("ufrags")).await, 1.0);
+        let addresses = metric(&base, &entries("addresses")).await;
+        assert!((1.0..=8.0).contains(&addresses), "{addresses}");
     });
 }

@@ -885,6 +885,17 @@ impl Engine {
     fn snapshot(&self) -> EngineStats {
         let mut st = self.stats.clone();
         st.addrs_evicted = self.addrs.evicted + self.tcp_addrs.evicted;
+        st.maps = super::MapSizes {
+            sessions: self.sessions.len(),
+            rooms: self.rooms.len(),
+            tracks: self.tracks.len(),
+            ufrags: self.ufrags.len(),
+            addresses: self.addrs.len() + self.tcp_addrs.len(),
+            slots: self.sessions.values().map(|s| s.slots.len()).sum(),
+            remote_members: self.remote.len(),
+            timers: self.timers.len(),
+            taps: self.taps.len(),
+        };
         st.rooms = self
             .rooms
             .values()

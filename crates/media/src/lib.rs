@@ -429,4 +429,42 @@ pub struct EngineStats {
     /// Remote addresses forgotten by the per-session cap or for silence
     /// (`addrs`): a steady climb is a STUN flood.
     pub addrs_evicted: u64,
+    /// Entries in the engine's maps now: a map that grows with the number
+    /// of rejoins rather than with who is connected is a leak (the
+    /// endurance scenario, `diemcau-load s6`, watches them).
+    pub maps: MapSizes,
+}
+
+/// Entries in an engine's maps (see [`EngineStats::maps`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MapSizes {
+    pub sessions: usize,
+    pub rooms: usize,
+    pub tracks: usize,
+    pub ufrags: usize,
+    /// Remote addresses (UDP and ICE-TCP) → session.
+    pub addresses: usize,
+    /// Receive slots over all sessions (each holds a forwarder).
+    pub slots: usize,
+    /// Members of shared rooms whose sessions run on other engines.
+    pub remote_members: usize,
+    pub timers: usize,
+    pub taps: usize,
+}
+
+impl MapSizes {
+    /// (name, entries), for /metrics.
+    pub fn named(&self) -> [(&'static str, usize); 9] {
+        [
+            ("sessions", self.sessions),
+            ("rooms", self.rooms),
+            ("tracks", self.tracks),
+            ("ufrags", self.ufrags),
+            ("addresses", self.addresses),
+            ("slots", self.slots),
+            ("remote_members", self.remote_members),
+            ("timers", self.timers),
+            ("taps", self.taps),
+        ]
+    }
 }
