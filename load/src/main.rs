@@ -25,6 +25,7 @@ mod s2;
 mod s3;
 mod s4;
 mod s5;
+mod s6;
 mod server;
 mod signal;
 mod stats;
@@ -148,6 +149,18 @@ struct Cli {
     /// S2: diemcau only (skip Janus).
     #[arg(long, global = true)]
     s2_no_janus: bool,
+    /// S6 endurance: minutes held (the 60; 120 for the long run).
+    #[arg(long, global = true, default_value_t = 60.0)]
+    s6_minutes: f64,
+    /// S6: minutes of warm-up before RSS and the maps are compared.
+    #[arg(long, global = true, default_value_t = 5.0)]
+    s6_warmup_minutes: f64,
+    /// S6: seconds between churns (a tenth of the communes drop and rejoin).
+    #[arg(long, global = true, default_value_t = 600.0)]
+    s6_churn_every_secs: f64,
+    /// S6: seconds between samples of RSS, fds, CPU and the maps.
+    #[arg(long, global = true, default_value_t = 60.0)]
+    s6_sample_every_secs: f64,
     /// Seed of the link emulator's loss and jitter.
     #[arg(long, global = true, default_value_t = 1)]
     seed: u64,
@@ -173,6 +186,9 @@ enum Cmd {
     /// S2 province meeting (hub + sectors + communes + a console) on
     /// diemcau and on Janus only.
     S2,
+    /// S6 endurance on diemcau: the S2 meeting held for `--s6-minutes` with
+    /// churn and a moving stage; RSS, fds, CPU and map sizes over time.
+    S6,
     /// S1 fan-out and S3 join storm on Janus only.
     Janus,
     /// The bare relay only.
@@ -217,6 +233,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
             "smoke"
         } else if cmd == Cmd::S2 {
             "s2"
+        } else if cmd == Cmd::S6 {
+            "s6"
         } else {
             "run"
         }
@@ -232,6 +250,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         s5_diemcau: None,
         s2_diemcau: None,
         s2_janus: None,
+        s6_diemcau: None,
         s2_comparison: None,
         comparison: None,
         janus_config: janus_net.as_ref().map(|_| janus::config_summary()),
@@ -446,7 +465,43 @@ fn real_main() -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if let Some(net) = janus_net.as_ref().filter(|_| cmd != Cmd::S2) {
+    if !cli.smoke && cmd == Cmd::S6 {
+        let bin = cli
+            .server_bin
+            .clone()
+            .unwrap_or_else(server::default_binary);
+        let srv = server::Server::start(&bin, &tmp.join("diemcau-s6"), cli.workers)?;
+        eprintln!("diemcau-load: diemcau pid {} at {} (S6)", srv.pid, srv.base);
+        let opts = s6::S6Options {
+            communes: cli.s2_communes,
+            sectors: cli.s2_sectors,
+            minutes: cli.s6_minutes,
+            warmup_minutes: cli.s6_warmup_minutes,
+            churn_every_secs: cli.s6_churn_every_secs,
+            churn_fraction: 0.10,
+            stage_every_secs: 30.0,
+            sample_every_secs: cli.s6_sample_every_secs,
+            commune_layers_kbps: cli.s2_commune_layers_kbps.clone(),
+        };
+        let res = rt.block_on(s6::run(&srv.base, srv.pid, &opts));
+        srv.stop();
+        match res {
+            Ok(result) => {
+                run.s6_diemcau = Some(report::S6Report {
+                    options: opts,
+                    result,
+                })
+            }
+            Err(e) => {
+                eprintln!("diemcau-load: S6 failed: {e:#}");
+                run.notes.push(format!("S6 failed: {e:#}"));
+            }
+        }
+    }
+    if let Some(net) = janus_net
+        .as_ref()
+        .filter(|_| cmd != Cmd::S2 && cmd != Cmd::S6)
+    {
         let j = janus::Janus::start(net, &tmp.join("janus"))?;
         eprintln!("diemcau-load: janus pid {} at {}", j.pid, j.ws_url);
         let target = s1::Target::Janus {

@@ -24,6 +24,7 @@ pub struct RunReport {
     pub s5_diemcau: Option<S5Report>,
     pub s2_diemcau: Option<S2Report>,
     pub s2_janus: Option<S2Report>,
+    pub s6_diemcau: Option<S6Report>,
     /// S2 diemcau / Janus.
     pub s2_comparison: Option<S2Comparison>,
     /// The ratios, from the figures above (None: a side is missing).
@@ -151,6 +152,12 @@ pub fn compare(run: &RunReport) -> Option<Comparison> {
 }
 
 #[derive(Debug, Serialize)]
+pub struct S6Report {
+    pub options: crate::s6::S6Options,
+    pub result: crate::s6::S6Result,
+}
+
+#[derive(Debug, Serialize)]
 pub struct S1Report {
     pub options: S1Options,
     pub result: S1Result,
@@ -167,6 +174,38 @@ pub fn print_summary(run: &RunReport) {
     );
     if let Some(c) = &run.janus_config {
         println!("{c}");
+    }
+    if let Some(s6) = &run.s6_diemcau {
+        let r = &s6.result;
+        println!(
+            "S6 endurance: {} endpoints, {:.0} min, {} rejoins ({} failed), {} stage moves; after the warm-up RSS {:+.1} % (max 5 %), maps growing: {}; {}",
+            r.endpoints,
+            s6.options.minutes,
+            r.rejoins,
+            r.rejoin_failures,
+            r.stage_moves,
+            r.rss_growth_pct,
+            if r.maps_growing.is_empty() {
+                "none".to_string()
+            } else {
+                r.maps_growing.join(", ")
+            },
+            if r.pass { "PASS" } else { "FAIL" }
+        );
+        for s in &r.samples {
+            println!(
+                "  {:>6.0} s  RSS {:>7.1} MiB  fds {:>5}  cpu {:.2}  rejoins {:>4}  sessions {:>4}  addresses {:>4}  slots {:>5}  routes {:>4}",
+                s.t_s,
+                s.rss_mib,
+                s.fds,
+                s.cpu_cores,
+                s.rejoins,
+                s.maps.get("sessions").copied().unwrap_or(0.0),
+                s.maps.get("addresses").copied().unwrap_or(0.0),
+                s.maps.get("slots").copied().unwrap_or(0.0),
+                s.maps.get("demux_routes").copied().unwrap_or(0.0),
+            );
+        }
     }
     if let Some(b) = &run.bare {
         println!(

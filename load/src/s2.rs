@@ -40,7 +40,8 @@ use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::client::{CONNECT_TIMEOUT, Endpoint, EndpointConfig, LEVEL_SILENT};
+pub(crate) use crate::client::CONNECT_TIMEOUT;
+use crate::client::{Endpoint, EndpointConfig, LEVEL_SILENT};
 use crate::machine::MachineMeter;
 use crate::media::{self, LayerSpec, default_layers};
 use crate::s1::Target;
@@ -49,7 +50,7 @@ use crate::server::{self, CpuMeter};
 use crate::stats::{KindAcc, KindResult, Rec, percentile_ms};
 
 /// Endpoints join this many at a time.
-const JOIN_BATCH: usize = 25;
+pub(crate) const JOIN_BATCH: usize = 25;
 /// One talker's turn.
 const TURN: Duration = Duration::from_secs(5);
 const LEVEL_SPEAKS: u8 = 0x80 | 18;
@@ -249,9 +250,9 @@ enum Kind {
 
 /// One endpoint of the meeting: its publishing peer connection, and for
 /// Janus a second one that subscribes.
-struct Member {
-    name: String,
-    publisher: Endpoint,
+pub(crate) struct Member {
+    pub(crate) name: String,
+    pub(crate) publisher: Endpoint,
     receiver: Option<Endpoint>,
     /// Janus: the feed id and the (video, audio) mids of its publisher.
     feed: u64,
@@ -259,7 +260,7 @@ struct Member {
 }
 
 impl Member {
-    fn rx(&self) -> &Endpoint {
+    pub(crate) fn rx(&self) -> &Endpoint {
         self.receiver.as_ref().unwrap_or(&self.publisher)
     }
 }
@@ -346,7 +347,7 @@ fn config(
 }
 
 /// Join endpoint `i` as a publisher (diemcau: also its receive slots).
-async fn join_publisher(
+pub(crate) async fn join_publisher(
     target: &Target,
     i: usize,
     opts: &S2Options,
@@ -464,7 +465,7 @@ async fn stage_hub(base: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn trim(eps: &[&Endpoint]) {
+pub(crate) fn trim(eps: &[&Endpoint]) {
     for e in eps {
         for t in e.tracks.lock().unwrap().iter() {
             let mut t = t.lock().unwrap();

@@ -300,6 +300,13 @@ impl CpuMeter {
         }
     }
 
+    /// Cores used since the last lap (or the start), and start a new lap.
+    pub fn lap(&mut self) -> f64 {
+        let (cpu, wall) = self.read();
+        *self = CpuMeter::start(self.pid);
+        if wall > 0.0 { cpu / wall } else { 0.0 }
+    }
+
     /// (CPU seconds used, wall seconds) since start.
     pub fn read(&self) -> (f64, f64) {
         let now = cpu_ticks(self.pid).unwrap_or(self.ticks);

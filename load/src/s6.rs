@@ -1,0 +1,340 @@
+//! S6 endurance: the province meeting of S2 (hub + sectors + communes, a
+//! console watching every room) held for an hour (two with `--s6-minutes
+//! 120`) with churn — every `churn_every` a tenth of the communes drop and
+//! rejoin — and the stage moving every 30 s. Every `sample_every` it reads
+//! the server's RSS, open file descriptors, CPU and the media maps'
+//! entries (`diemcau_media_map_entries` in /metrics). After the warm-up,
+//! RSS must grow less than 5 % and no map may grow with the number of
+//! rejoins (the issue's leak check).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::client::{Endpoint, EndpointConfig};
+use crate::s1::Target;
+use crate::s2::{self, Member, S2Options};
+use crate::server;
+
+/// RSS may grow this much from the end of the warm-up to the end.
+const RSS_GROWTH_MAX_PCT: f64 = 5.0;
+/// A map's entries at the end may exceed its entries after the warm-up by
+/// this fraction plus [`MAP_SLACK`] (rooms between leaving and rejoining at
+/// the moment of a sample).
+const MAP_GROWTH_MAX: f64 = 0.10;
+const MAP_SLACK: f64 = 4.0;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct S6Options {
+    pub communes: usize,
+    pub sectors: usize,
+    pub minutes: f64,
+    pub warmup_minutes: f64,
+    pub churn_every_secs: f64,
+    /// Fraction of the communes dropped and rejoined at each churn.
+    pub churn_fraction: f64,
+    pub stage_every_secs: f64,
+    pub sample_every_secs: f64,
+    pub commune_layers_kbps: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct S6Sample {
+    pub t_s: f64,
+    pub rss_mib: f64,
+    pub fds: usize,
+    /// Server CPU over the last sample period, in cores.
+    pub cpu_cores: f64,
+    pub rejoins: usize,
+    pub maps: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct S6Result {
+    pub endpoints: usize,
+    pub rejoins: usize,
+    pub rejoin_failures: usize,
+    pub stage_moves: usize,
+    pub samples: Vec<S6Sample>,
+    /// RSS at the end over RSS after the warm-up, %.
+    pub rss_growth_pct: f64,
+    /// Maps whose entries grew past the allowance after the warm-up.
+    pub maps_growing: Vec<String>,
+    pub pass: bool,
+    pub failures: Vec<String>,
+}
+
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+async fn maps(base: &str) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let url = server::metrics_base(base);
+    let Ok(r) = crate::http::request(&url, "GET", "/metrics", &[], None).await else {
+        return out;
+    };
+    for line in r.body.lines() {
+        let Some(rest) = line.strip_prefix("diemcau_media_map_entries{map=\"") else {
+            continue;
+        };
+        if let Some((name, value)) = rest.split_once("\"} ")
+            && let Ok(v) = value.trim().parse()
+        {
+            out.insert(name.to_string(), v);
+        }
+    }
+    out
+}
+
+/// Put endpoint `name` on the stage (`POST /rooms/demo/stage`).
+async fn stage(base: &str, name: &str) -> anyhow::Result<()> {
+    let auth = format!("Bearer {}", server::DEMO_TOKEN);
+    let path = format!("/rooms/{}/participants", server::MEETING);
+    let r = crate::http::request(base, "GET", &path, &[("Authorization", &auth)], None).await?;
+    let v = r.json()?;
+    let Some(id) = v["participants"]
+        .as_array()
+        .and_then(|l| l.iter().find(|p| p["name"] == name))
+        .and_then(|p| p["id"].as_str())
+    else {
+        bail!("{name} is not in the room");
+    };
+    let path = format!("/rooms/{}/stage", server::MEETING);
+    let body = json!({ "participants": [id] });
+    let r = crate::http::request(
+        base,
+        "POST",
+        &path,
+        &[("Authorization", &auth)],
+        Some(&body),
+    )
+    .await?;
+    if !(200..300).contains(&r.status) {
+        bail!("{path}: {} {}", r.status, r.body);
+    }
+    Ok(())
+}
+
+/// The value at the end against the value after the warm-up: the median
+/// of the first three samples after it, and of the last three.
+fn medians(samples: &[&S6Sample], f: impl Fn(&S6Sample) -> f64) -> (f64, f64) {
+    let median = |xs: &[&S6Sample]| {
+        let mut v: Vec<f64> = xs.iter().map(|s| f(s)).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let k = samples.len().min(3);
+    (median(&samples[..k]), median(&samples[samples.len() - k..]))
+}
+
+pub fn judge(res: &mut S6Result, warmup_s: f64) {
+    let after: Vec<&S6Sample> = res.samples.iter().filter(|s| s.t_s >= warmup_s).collect();
+    if after.len() < 2 {
+        res.failures
+            .push("too few samples after the warm-up".into());
+        res.pass = false;
+        return;
+    }
+    let (rss0, rss1) = medians(&after, |s| s.rss_mib);
+    res.rss_growth_pct = if rss0 > 0.0 {
+        (rss1 / rss0 - 1.0) * 100.0
+    } else {
+        0.0
+    };
+    let names: Vec<String> = after[0].maps.keys().cloned().collect();
+    for name in names {
+        let (m0, m1) = medians(&after, |s| s.maps.get(&name).copied().unwrap_or(0.0));
+        if m1 > m0 * (1.0 + MAP_GROWTH_MAX) + MAP_SLACK {
+            res.maps_growing.push(format!("{name} {m0:.0} → {m1:.0}"));
+        }
+    }
+    res.pass = res.rss_growth_pct < RSS_GROWTH_MAX_PCT && res.maps_growing.is_empty();
+}
+
+pub async fn run(base: &str, server_pid: u32, opts: &S6Options) -> anyhow::Result<S6Result> {
+    let s2 = S2Options {
+        communes: opts.communes,
+        sectors: opts.sectors,
+        talkers: 0,
+        window_secs: 0.0,
+        settle_secs: 0.0,
+        commune_layers_kbps: opts.commune_layers_kbps.clone(),
+        dtx: true,
+    };
+    let target = Target::Diemcau { base: base.into() };
+    let n = 1 + opts.sectors + opts.communes;
+    let mut res = S6Result {
+        endpoints: n,
+        ..Default::default()
+    };
+    let mut members: Vec<Option<Member>> = Vec::with_capacity(n);
+    for start in (0..n).step_by(s2::JOIN_BATCH) {
+        let batch = start..n.min(start + s2::JOIN_BATCH);
+        let joins = batch.map(|k| s2::join_publisher(&target, k, &s2, None));
+        for r in futures_util::future::join_all(joins).await {
+            members.push(r.map_err(|e| res.failures.push(format!("{e:#}"))).ok());
+        }
+        eprintln!("S6: {}/{n} in", members.iter().flatten().count());
+    }
+    let mut console = Endpoint::new(&EndpointConfig {
+        name: "console".into(),
+        recv_video: n,
+        role: "console".into(),
+        ..Default::default()
+    })
+    .await?;
+    console
+        .join_ws(base, server::MEETING, server::DEMO_TOKEN)
+        .await?;
+    console
+        .wait_connected(s2::CONNECT_TIMEOUT)
+        .await
+        .context("the console")?;
+
+    let t0 = Instant::now();
+    let end = Duration::from_secs_f64(opts.minutes * 60.0);
+    let mut next_churn = Duration::from_secs_f64(opts.churn_every_secs);
+    let mut next_stage = Duration::ZERO;
+    let mut next_sample = Duration::ZERO;
+    let mut cpu = server::CpuMeter::start(server_pid);
+    let communes: Vec<usize> = (1 + opts.sectors..n).collect();
+    let per_churn = ((communes.len() as f64 * opts.churn_fraction).ceil() as usize).max(1);
+    let mut churn_at = 0usize;
+    while t0.elapsed() < end {
+        let now = t0.elapsed();
+        if now >= next_sample {
+            next_sample += Duration::from_secs_f64(opts.sample_every_secs);
+            let sample = S6Sample {
+                t_s: now.as_secs_f64(),
+                rss_mib: server::rss_bytes(server_pid).unwrap_or(0) as f64 / 1048576.0,
+                fds: fds(server_pid),
+                cpu_cores: cpu.lap(),
+                rejoins: res.rejoins,
+                maps: maps(base).await,
+            };
+            eprintln!(
+                "S6 {:>5.0} s: RSS {:.1} MiB, {} fds, {:.2} cores, {} rejoins, maps {:?}",
+                sample.t_s,
+                sample.rss_mib,
+                sample.fds,
+                sample.cpu_cores,
+                sample.rejoins,
+                sample.maps
+            );
+            res.samples.push(sample);
+        }
+        if now >= next_stage {
+            next_stage += Duration::from_secs_f64(opts.stage_every_secs);
+            // Round the stage through the sectors and the first communes.
+            let k = 1 + res.stage_moves % (n - 1).max(1);
+            let name = members[k].as_ref().map(|m| m.name.clone());
+            if let Some(name) = name
+                && stage(base, &name).await.is_ok()
+            {
+                res.stage_moves += 1;
+            }
+        }
+        if now >= next_churn {
+            next_churn += Duration::from_secs_f64(opts.churn_every_secs);
+            let picked: Vec<usize> = (0..per_churn)
+                .map(|j| communes[(churn_at + j) % communes.len()])
+                .collect();
+            churn_at += per_churn;
+            for &k in &picked {
+                if let Some(m) = members[k].take() {
+                    m.publisher.close().await;
+                }
+            }
+            // Down for a moment, as a commune's link drops and comes back.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let joins = picked
+                .iter()
+                .map(|&k| s2::join_publisher(&target, k, &s2, None));
+            for (&k, r) in picked
+                .iter()
+                .zip(futures_util::future::join_all(joins).await)
+            {
+                match r {
+                    Ok(m) => {
+                        members[k] = Some(m);
+                        res.rejoins += 1;
+                    }
+                    Err(e) => {
+                        res.rejoin_failures += 1;
+                        if res.failures.len() < 5 {
+                            res.failures.push(format!("rejoin: {e:#}"));
+                        }
+                    }
+                }
+            }
+        }
+        s2::trim(&members.iter().flatten().map(|m| m.rx()).collect::<Vec<_>>());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    judge(&mut res, opts.warmup_minutes * 60.0);
+    console.close().await;
+    for m in members.into_iter().flatten() {
+        m.publisher.close().await;
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(t_s: f64, rss_mib: f64, sessions: f64) -> S6Sample {
+        S6Sample {
+            t_s,
+            rss_mib,
+            maps: [("sessions".to_string(), sessions)].into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn steady_rss_and_maps_after_the_warm_up_pass() {
+        let mut r = S6Result {
+            samples: vec![
+                sample(0.0, 100.0, 10.0),
+                sample(60.0, 200.0, 150.0),
+                sample(120.0, 201.0, 151.0),
+                sample(180.0, 202.0, 150.0),
+                sample(240.0, 203.0, 149.0),
+            ],
+            ..Default::default()
+        };
+        judge(&mut r, 60.0);
+        assert!(r.pass, "{r:?}");
+        assert!(r.rss_growth_pct < 2.0);
+    }
+
+    #[test]
+    fn a_map_that_grows_with_rejoins_fails() {
+        let mut r = S6Result {
+            samples: (0..8)
+                .map(|i| sample(60.0 * i as f64, 200.0, 150.0 + 30.0 * i as f64))
+                .collect(),
+            ..Default::default()
+        };
+        judge(&mut r, 60.0);
+        assert!(!r.pass);
+        assert_eq!(r.maps_growing.len(), 1, "{r:?}");
+    }
+
+    #[test]
+    fn rss_growing_past_five_percent_fails() {
+        let mut r = S6Result {
+            samples: (0..8)
+                .map(|i| sample(60.0 * i as f64, 200.0 + 5.0 * i as f64, 150.0))
+                .collect(),
+            ..Default::default()
+        };
+        judge(&mut r, 60.0);
+        assert!(!r.pass && r.rss_growth_pct > 5.0, "{r:?}");
+    }
+}
