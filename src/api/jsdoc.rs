@@ -155,14 +155,16 @@ fn union(items: impl Iterator<Item = String>) -> String {
     seen.join(" | ")
 }
 
-/// `web/lib/types.js`: the types of a meeting's event stream.
+/// `web/lib/types.js`: the types of a meeting's event stream and of a
+/// room's signalling messages.
 pub fn web_types() -> String {
     let schema = |s: schemars::Schema| serde_json::to_value(s).unwrap_or(Value::Null);
     let mut out = String::from(
         "// @ts-check\n\
-         // The types of a meeting's event stream (`…/live/events`), generated from\n\
-         // the server's (src/signal/event.rs, diemcau-live's LiveEvent and\n\
-         // LiveSnapshot) by src/api/jsdoc.rs. Do not edit: after changing them, run\n\
+         // The types of a meeting's event stream (`…/live/events`) and of a room's\n\
+         // signalling (`/ws`), generated from the server's (src/signal/event.rs,\n\
+         // src/signal/wire.rs, diemcau-live's LiveEvent and LiveSnapshot) by\n\
+         // src/api/jsdoc.rs. Do not edit: after changing them, run\n\
          // DIEMCAU_BLESS=1 cargo nextest run -E 'test(web_types)'\n\n\
          /**\n \
          * The first message, and again after a `resync`.\n \
@@ -177,6 +179,14 @@ pub fn web_types() -> String {
         (
             "LiveSnapshot",
             schema(schemars::schema_for!(crate::control::live::LiveSnapshot)),
+        ),
+        (
+            "ServerMessage",
+            schema(schemars::schema_for!(crate::signal::wire::ServerMessage)),
+        ),
+        (
+            "ClientMessage",
+            schema(schemars::schema_for!(crate::signal::wire::ClientMessage)),
         ),
     ]));
     out.push_str("export {};\n");

@@ -1,7 +1,8 @@
 // @ts-check
-// The types of a meeting's event stream (`…/live/events`), generated from
-// the server's (src/signal/event.rs, diemcau-live's LiveEvent and
-// LiveSnapshot) by src/api/jsdoc.rs. Do not edit: after changing them, run
+// The types of a meeting's event stream (`…/live/events`) and of a room's
+// signalling (`/ws`), generated from the server's (src/signal/event.rs,
+// src/signal/wire.rs, diemcau-live's LiveEvent and LiveSnapshot) by
+// src/api/jsdoc.rs. Do not edit: after changing them, run
 // DIEMCAU_BLESS=1 cargo nextest run -E 'test(web_types)'
 
 /**
@@ -17,6 +18,11 @@
 /**
  * Where a room stands before the meeting.
  * @typedef {"ready" | "warning" | "failed" | "not_checked" | "connected_unchecked"} CheckStatus
+ */
+
+/**
+ * Messages from a client to the server.
+ * @typedef {{type: "join", max_kbps?: number | null, meeting: string, name?: string | null, offer: string, role?: string | null, token: string, v: number} | {type: "offer", sdp: string} | {type: "mute", audio?: boolean | null, video?: boolean | null} | {type: "ping"} | {type: "leave"}} ClientMessage
  */
 
 /**
@@ -108,6 +114,10 @@
  */
 
 /**
+ * @typedef {{audio_muted: boolean, id: string, name: string, role: string, video_muted: boolean}} ParticipantInfo
+ */
+
+/**
  * @typedef {{connected: boolean, endpoint_id: string, name: string, position: number, requested_at_ms: number, waiting_ms: number}} QueueEntry
  */
 
@@ -151,6 +161,16 @@
 /**
  * What the server tells a meeting's consoles that is not live state.
  * @typedef {{type: "meeting_closed", reason: string} | {type: "meeting_state", by: string, state: MeetingState} | {type: "agenda_changed", items: Array<AgendaItem>} | {type: "agenda_current", by: string, item_id?: string | null, position?: number | null, started_at_ms?: number | null, title?: string | null} | {type: "presentation", by: string, document_id?: string | null, page?: number | null} | {type: "motion", motion: Motion} | {type: "floor_registration", delegate: string, endpoint_id: string} | {type: "check_started", by: string, rooms: number} | {type: "check_result", checked_at_ms: number, endpoint_id: string, failing: Array<Failing>, status: CheckStatus} | {type: "recording_failed", message: string, reason: string, recording_id?: string | null} | {type: "link_stats", links: Array<LinkStat>, t_ms: number} | {type: "link_degraded", endpoint_id: string, loss_pct: number, rtt_ms: number} | {type: "link_recovered", connected: boolean, endpoint_id: string} | ({type: "sip_call", endpoint_id: string}) & ({attempt: number, state: "calling"} | {state: "ringing"} | {state: "connected"} | {reason: string, retry_in_s?: number | null, state: "failed", status: number} | {state: "ended"})} ServerEvent
+ */
+
+/**
+ * Messages from the server to a client.
+ * @typedef {{type: "joined", answer: string, participant: string, slots: Array<SlotInfo>, v: number} | {type: "answer", sdp: string, slots: Array<SlotInfo>} | {type: "slots", slots: Array<SlotInfo>} | {type: "speaker", name?: string | null, participant?: string | null} | {type: "stage", participants: Array<string>} | {type: "muted", audio: boolean, operator_audio: boolean, operator_video: boolean, video: boolean} | {type: "participants", list: Array<ParticipantInfo>} | {type: "pong"} | {type: "check", seconds: number} | {type: "error", code: string, message: string}} ServerMessage
+ */
+
+/**
+ * One receive slot of a subscriber.
+ * @typedef {{kind: string, mid: string, name?: string | null, participant?: string | null, role: string}} SlotInfo
  */
 
 /**
