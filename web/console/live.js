@@ -4,6 +4,7 @@
 import { ApiError } from "../lib/api.js";
 import { $, el } from "../lib/dom.js";
 import { vnTime } from "../lib/time.js";
+import { LiveEvents, eventsPath } from "../lib/events.js";
 import { S } from "./state.js";
 import { mayReadAudit, pollAudit } from "./audit.js";
 import { DICT, act, alertBar, api, clearAlert, errorText, log, t } from "./core.js";
@@ -14,6 +15,10 @@ import { startMedia, stopMedia } from "./thumbs.js";
 import { drawHeader, drawLive, drawToolbar, setSnap, sipText } from "./wall.js";
 
 // ------------------------------------------------------------ live wall
+/** After the event stream drops: soon enough for an operator, slow enough
+ *  not to hammer a restarting server. */
+const RETRY_MS = 3000;
+
 export let live = null; // { id, meeting, snap, ws, recording, agenda, timer, retry, fetchTimer, closed }
 
 export function closeLive() {
@@ -83,45 +88,37 @@ export function setConn(state) {
 
 function connectEvents(mine) {
   if (mine.closed || mine.over) return;
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${proto}//${location.host}/api/v1/meetings/${encodeURIComponent(mine.id)}/live/events`);
-  mine.ws = ws;
-  ws.onmessage = (ev) => {
-    let msg;
-    try {
-      msg = JSON.parse(ev.data);
-    } catch (_) {
-      return;
-    }
-    if (mine.closed) return;
-    onEvent(mine, msg);
-  };
-  ws.onopen = () => log("events open");
-  ws.onclose = (ev) => {
-    log("events closed", ev.code, ev.reason);
-    if (mine.closed || mine.over) return;
-    setConn("lost");
-    // The upgrade is refused with an HTTP error we cannot read here:
-    // ask the snapshot route why, and show it.
-    api("GET", `/api/v1/meetings/${encodeURIComponent(mine.id)}/live`)
-      .then((snap) => {
-        setSnap(mine, snap);
-        drawLive();
-      })
-      .catch((e) => {
-        alertBar(errorText(e), "red", "conn");
-        if (e instanceof ApiError && e.status === 401) showLogin();
-        // An ended meeting has no live room: stop knocking.
-        if (e instanceof ApiError && e.code === "meeting_not_open") {
-          clearTimeout(mine.retry);
-          setConn("closed");
-          clearAlert("conn");
-          stopMedia(mine);
-          reloadMeeting(mine);
-        }
-      });
-    mine.retry = setTimeout(() => connectEvents(mine), 3000);
-  };
+  const stream = new LiveEvents(eventsPath(mine.id), {
+    log,
+    onMessage: (msg) => {
+      if (!mine.closed) onEvent(mine, msg);
+    },
+    onClose: () => {
+      if (mine.closed || mine.over) return;
+      setConn("lost");
+      // The upgrade is refused with an HTTP error we cannot read here:
+      // ask the snapshot route why, and show it.
+      api("GET", `/api/v1/meetings/${encodeURIComponent(mine.id)}/live`)
+        .then((snap) => {
+          setSnap(mine, snap);
+          drawLive();
+        })
+        .catch((e) => {
+          alertBar(errorText(e), "red", "conn");
+          if (e instanceof ApiError && e.status === 401) showLogin();
+          // An ended meeting has no live room: stop knocking.
+          if (e instanceof ApiError && e.code === "meeting_not_open") {
+            stream.close();
+            setConn("closed");
+            clearAlert("conn");
+            stopMedia(mine);
+            reloadMeeting(mine);
+          }
+        });
+      stream.reconnect(RETRY_MS);
+    },
+  });
+  mine.ws = stream;
 }
 
 // A live site's name for messages.
@@ -290,12 +287,8 @@ function onEvent(mine, msg) {
 function meetingOver(mine) {
   if (mine.over) return;
   mine.over = true;
-  clearTimeout(mine.retry);
   clearTimeout(mine.fetchTimer);
-  if (mine.ws) {
-    mine.ws.onclose = null;
-    mine.ws.close();
-  }
+  if (mine.ws) mine.ws.close();
   stopMedia(mine);
   setConn("closed");
   clearAlert("conn");

@@ -1,6 +1,7 @@
 // @ts-check
 // The meeting's live events: what the delegate's view follows.
 import { $ } from "../lib/dom.js";
+import { LiveEvents } from "../lib/events.js";
 import { api, errorText, log, t } from "./core.js";
 import { drawIndex, drawReader, followPresenter } from "./documents.js";
 import { base, drawHead } from "./meetings.js";
@@ -8,6 +9,9 @@ import { drawSpeak } from "./speak.js";
 import { drawMotions } from "./votes.js";
 
 // ------------------------------------------------------------ live events
+/** After the event stream drops, once the meeting is known to run. */
+const RETRY_MS = 3000;
+
 export function setConn(state) {
   $("m-conn").dataset.state = state;
   $("m-conn-text").textContent = t({ live: "ws_live", lost: "ws_lost", closed: "ws_closed" }[state] || "ws_connecting");
@@ -22,39 +26,30 @@ export function connectEvents(mine) {
     return;
   }
   setConn("connecting");
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${proto}//${location.host}${base()}/live/events`);
-  mine.ws = ws;
-  ws.onmessage = (ev) => {
-    let msg;
-    try {
-      msg = JSON.parse(ev.data);
-    } catch (_) {
-      return;
-    }
-    if (!mine.closed) onEvent(mine, msg);
-  };
-  ws.onopen = () => {
-    log("events open");
-    setConn("live");
-  };
-  ws.onclose = (ev) => {
-    log("events closed", ev.code, ev.reason);
-    mine.ws = null;
-    if (mine.closed) return;
-    setConn("lost");
-    api("GET", `/api/v1/meetings/${encodeURIComponent(mine.id)}`)
-      .then((m) => {
-        if (mine.closed) return;
-        mine.meeting = m;
-        drawHead();
-        if (m.state === "open" || m.state === "live") mine.retry = setTimeout(() => connectEvents(mine), 3000);
-        else setConn("closed");
-      })
-      .catch(() => {
-        if (!mine.closed) mine.retry = setTimeout(() => connectEvents(mine), 3000);
-      });
-  };
+  const stream = new LiveEvents(`${base()}/live/events`, {
+    log,
+    onMessage: (msg) => {
+      if (!mine.closed) onEvent(mine, msg);
+    },
+    onOpen: () => setConn("live"),
+    // Reconnect only while the meeting still runs (asked first).
+    onClose: () => {
+      if (mine.closed) return;
+      setConn("lost");
+      api("GET", `/api/v1/meetings/${encodeURIComponent(mine.id)}`)
+        .then((m) => {
+          if (mine.closed) return;
+          mine.meeting = m;
+          drawHead();
+          if (m.state === "open" || m.state === "live") stream.reconnect(RETRY_MS);
+          else setConn("closed");
+        })
+        .catch(() => {
+          if (!mine.closed) stream.reconnect(RETRY_MS);
+        });
+    },
+  });
+  mine.ws = stream;
 }
 
 export async function reload(mine, what) {

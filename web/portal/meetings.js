@@ -67,10 +67,7 @@ export function closeMeeting() {
   cur.closed = true;
   clearTimeout(cur.retry);
   clearInterval(cur.poll);
-  if (cur.ws) {
-    cur.ws.onclose = null;
-    cur.ws.close();
-  }
+  if (cur.ws) cur.ws.close();
   if (upload.xhr) upload.xhr.abort();
   cur = null;
 }
