@@ -6,68 +6,10 @@
 //
 // Mounted by console.js, which lends its api(), act() (errors as toasts),
 // toast(), may() and the current language.
+import { dictionary } from "../lib/i18n.js";
 import { el } from "../lib/dom.js";
 
-const DICT = {
-  vi: {
-    title: "Cơ quan và thành viên",
-    intro: "Hội nghị họp kín của một cơ quan lấy thành viên của cơ quan tại ngày họp.",
-    new_title: "Thêm cơ quan",
-    name: "Tên cơ quan",
-    kind: "Loại",
-    term: "Khóa, nhiệm kỳ",
-    create: "Thêm",
-    kinds: { bch: "Ban Chấp hành", btv: "Ban Thường vụ", other: "Khác" },
-    empty: "Chưa có cơ quan nào.",
-    members: "Thành viên",
-    members_empty: "Chưa có thành viên.",
-    person: "Người",
-    position: "Chức vụ",
-    voting: "Biểu quyết",
-    from: "Từ ngày",
-    to: "Đến ngày (không tính)",
-    still: "đang là thành viên",
-    yes: "có",
-    no: "không",
-    add: "Thêm thành viên",
-    end: "Kết thúc",
-    end_on: "Ngày thôi là thành viên (YYYY-MM-DD)",
-    import: "Nhập từ CSV",
-    import_hint: "Cột: login,position,voting,valid_from,valid_to — tất cả các dòng hoặc không dòng nào.",
-    added: "Đã thêm {n} thành viên.",
-    created: "Đã thêm cơ quan “{name}”.",
-    pick: "Chọn một cơ quan.",
-  },
-  en: {
-    title: "Bodies and members",
-    intro: "A closed meeting of a body takes the members the body has on the meeting's date.",
-    new_title: "New body",
-    name: "Name",
-    kind: "Kind",
-    term: "Term",
-    create: "Add",
-    kinds: { bch: "Executive Committee", btv: "Standing Committee", other: "Other" },
-    empty: "No body yet.",
-    members: "Members",
-    members_empty: "No member yet.",
-    person: "Person",
-    position: "Position",
-    voting: "Votes",
-    from: "From",
-    to: "Until (exclusive)",
-    still: "still a member",
-    yes: "yes",
-    no: "no",
-    add: "Add member",
-    end: "End",
-    end_on: "First day no longer a member (YYYY-MM-DD)",
-    import: "Import CSV",
-    import_hint: "Columns: login,position,voting,valid_from,valid_to — all rows or none.",
-    added: "{n} members added.",
-    created: "Body “{name}” added.",
-    pick: "Pick a body.",
-  },
-};
+const DICT = dictionary("bodies");
 
 export function mount(root, ctx) {
   const t = (k, vars) => {

@@ -7,65 +7,11 @@
 //
 // Mounted by console.js, which lends its api(), act() (errors as toasts),
 // toast(), may() and the current language.
+import { dictionary } from "../lib/i18n.js";
 import { el } from "../lib/dom.js";
 import { vnTime } from "../lib/time.js";
 
-const DICT = {
-  vi: {
-    title: "Chữ ký số: chứng thư gốc tin cậy và danh sách thu hồi",
-    intro: "Tài liệu PDF có chữ ký số được kiểm tra theo các chứng thư gốc dưới đây (cấu hình [signatures] trust). Mạng nội bộ không kết nối Internet: quản trị viên tải lên danh sách thu hồi (CRL) mới trước ngày cập nhật tiếp theo.",
-    anchors: "Chứng thư gốc tin cậy",
-    anchors_empty: "Chưa cấu hình chứng thư gốc nào: mọi chữ ký đều “không xác định được nguồn tin cậy”.",
-    subject: "Chủ thể",
-    expires: "Hết hạn",
-    crls: "Danh sách thu hồi (CRL)",
-    crls_empty: "Chưa có CRL nào: tình trạng thu hồi của chữ ký là “chưa kiểm tra được”.",
-    issuer: "Đơn vị phát hành",
-    this_update: "Phát hành",
-    next_update: "Cập nhật tiếp theo",
-    revoked: "Số chứng thư bị thu hồi",
-    source: "Nguồn",
-    src_uploaded: "tải lên",
-    src_folder: "thư mục cấu hình",
-    stale: "quá hạn",
-    current: "còn hiệu lực",
-    remove: "Gỡ bỏ",
-    upload: "Tải lên CRL (DER hoặc PEM)",
-    uploaded: "Đã thêm CRL của {issuer}.",
-    known: "CRL này đã có.",
-    removed: "Đã gỡ CRL của {issuer}.",
-    recheck: "Kiểm tra lại mọi tài liệu",
-    progress: "Đang kiểm tra lại chữ ký: {done}/{total} tài liệu",
-    finished: "Đã kiểm tra lại {total} tài liệu, {changed} tài liệu đổi trạng thái.",
-  },
-  en: {
-    title: "Digital signatures: trusted roots and revocation lists",
-    intro: "Signed PDFs are checked against the roots below ([signatures] trust). The network is isolated: an admin uploads each new CRL before its next update.",
-    anchors: "Trusted roots",
-    anchors_empty: "No trusted root configured: every signature is “not from a trusted authority”.",
-    subject: "Subject",
-    expires: "Expires",
-    crls: "Revocation lists (CRLs)",
-    crls_empty: "No CRL held: revocation status is “unknown”.",
-    issuer: "Issuer",
-    this_update: "Issued",
-    next_update: "Next update",
-    revoked: "Revoked certificates",
-    source: "Source",
-    src_uploaded: "uploaded",
-    src_folder: "configured folder",
-    stale: "stale",
-    current: "current",
-    remove: "Remove",
-    upload: "Upload a CRL (DER or PEM)",
-    uploaded: "CRL of {issuer} added.",
-    known: "This CRL was already held.",
-    removed: "CRL of {issuer} removed.",
-    recheck: "Re-check every document",
-    progress: "Re-checking signatures: {done}/{total} documents",
-    finished: "{total} documents re-checked, {changed} changed status.",
-  },
-};
+const DICT = dictionary("trust");
 
 export function mount(root, ctx) {
   const t = (k, vars) => {
