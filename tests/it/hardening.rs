@@ -98,7 +98,11 @@ async fn every_file_of_the_asset_table_is_served_with_its_content_type_and_the_h
         assert_hardened(&r);
         assert_eq!(&r.bytes().await.unwrap()[..], *body, "/assets/{path}");
     }
-    for missing in ["/assets/nope.js", "/assets/../Cargo.toml", "/assets/console"] {
+    for missing in [
+        "/assets/nope.js",
+        "/assets/../Cargo.toml",
+        "/assets/console",
+    ] {
         let r = reqwest::get(format!("{base}{missing}")).await.unwrap();
         assert_eq!(r.status(), 404, "{missing}");
     }
