@@ -77,6 +77,8 @@ import { pl, schedulePoll } from "./documents.js";
 import { floorState, onFloorClick, renderFloor } from "./floor.js";
 import { renderLabels, renderMute, renderTiles, tickMeter, toggleSelfMute, unlockAudio } from "./render.js";
 import { renderVote } from "./vote.js";
+// Nothing imports the test and technician API; it installs window.diemcau.
+import "./stats.js";
 
 // ------------------------------------------------------------- start
 export function tickClock() {
