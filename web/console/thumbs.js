@@ -1,5 +1,6 @@
 // @ts-check
 // The live wall's thumbnails: the console's own WebRTC session.
+import { newPeerConnection, offerWithCandidates, signallingUrl } from "../lib/rtc.js";
 import { $, el } from "../lib/dom.js";
 import { S } from "./state.js";
 import { log, t } from "./core.js";
@@ -22,7 +23,7 @@ export function startMedia(mine) {
   const thumbs = Math.min(MAX_THUMBS, Math.max(4, sites + 2));
   (async () => {
     try {
-      const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+      const pc = newPeerConnection();
       media.pc = pc;
       // stage, speaker, then the thumbnails
       for (let i = 0; i < thumbs + 2; i++) pc.addTransceiver("video", { direction: "recvonly" });
@@ -34,21 +35,9 @@ export function startMedia(mine) {
         log("media pc", pc.connectionState);
         if (pc.connectionState === "failed") restartMedia(mine, media, "pc failed");
       };
-      const offer = await pc.createOffer();
-      await pc.setLocalDescription(offer);
-      await new Promise((resolve) => {
-        if (pc.iceGatheringState === "complete") return resolve();
-        const timer = setTimeout(resolve, ICE_GATHER_TIMEOUT_MS);
-        pc.addEventListener("icegatheringstatechange", () => {
-          if (pc.iceGatheringState === "complete") {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      });
+      const sdp = await offerWithCandidates(pc, ICE_GATHER_TIMEOUT_MS);
       if (mine.closed || mine.media !== media) return;
-      const proto = location.protocol === "https:" ? "wss:" : "ws:";
-      const ws = new WebSocket(`${proto}//${location.host}/ws`);
+      const ws = new WebSocket(signallingUrl());
       media.ws = ws;
       ws.onopen = () =>
         ws.send(
@@ -59,7 +48,7 @@ export function startMedia(mine) {
             token: "",
             name: S.me ? `${S.me.display_name || S.me.login} (điều hành)` : "console",
             role: "console",
-            offer: pc.localDescription.sdp,
+            offer: sdp,
           })
         );
       ws.onmessage = async (ev) => {

@@ -4,6 +4,7 @@
 import { $ } from "../lib/dom.js";
 import { runCheck } from "./check.js";
 import { S } from "./state.js";
+import { newPeerConnection, offerWithCandidates, signallingUrl } from "../lib/rtc.js";
 import { CONNECT_TIMEOUT_MS, ICE_DISCONNECT_GRACE_MS, ICE_GATHER_TIMEOUT_MS, LOBBY_KNOCK_MS, PING_INTERVAL_MS, PROTOCOL_VERSION, RECONNECT_MAX_MS, RECONNECT_MIN_MS, SILENCE_TIMEOUT_MS, meeting, myName, token } from "./config.js";
 import { audioEls, errorText, errors, lang, log, midTracks, setError, st, t } from "./core.js";
 import { api, schedulePoll } from "./documents.js";
@@ -15,10 +16,6 @@ export function setConn(state) {
   st.connection = state;
   $('conn').dataset.state = state;
   $('conn-text').textContent = t('conn.' + state);
-}
-
-function wsUrl() {
-  return (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/ws';
 }
 
 export function send(msg) {
@@ -37,11 +34,7 @@ export async function connect() {
   setConn(st.refused ? 'refused' : st.everConnected ? 'reconnecting' : 'connecting');
   log('join attempt', st.attempts);
   try {
-    S.pc = new RTCPeerConnection({
-      iceServers: [],
-      bundlePolicy: 'max-bundle',
-      rtcpMuxPolicy: 'require',
-    });
+    S.pc = newPeerConnection();
     const thisPc = S.pc;
     addTransceivers(thisPc);
     thisPc.ontrack = (ev) => {
@@ -50,11 +43,9 @@ export async function connect() {
     thisPc.onconnectionstatechange = () => {
       if (my === S.generation) onPcState(thisPc);
     };
-    const offer = await thisPc.createOffer();
-    await thisPc.setLocalDescription(offer);
-    await waitForGathering(thisPc, ICE_GATHER_TIMEOUT_MS);
+    const sdp = await offerWithCandidates(thisPc, ICE_GATHER_TIMEOUT_MS);
     if (my !== S.generation) return;
-    openSocket(my, thisPc.localDescription.sdp);
+    openSocket(my, sdp);
   } catch (e) {
     log('connect failed:', e);
     if (my !== S.generation) return;
@@ -86,25 +77,9 @@ function addTransceivers(p) {
   };
 }
 
-function waitForGathering(p, timeoutMs) {
-  if (p.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, timeoutMs);
-    function check() {
-      if (p.iceGatheringState === 'complete') done();
-    }
-    function done() {
-      clearTimeout(timer);
-      p.removeEventListener('icegatheringstatechange', check);
-      resolve();
-    }
-    p.addEventListener('icegatheringstatechange', check);
-  });
-}
-
 function openSocket(my, sdp) {
   st.ws = 'connecting';
-  const sock = new WebSocket(wsUrl());
+  const sock = new WebSocket(signallingUrl());
   S.ws = sock;
   sock.onopen = () => {
     if (my !== S.generation) return;
