@@ -29,8 +29,7 @@ use diemcau::net::udp::{BATCH, RecvBatch, send_batch};
 
 #[path = "support/forwarding.rs"]
 mod forwarding;
-#[path = "../tests/it/support/vt.rs"]
-mod vt;
+use diemcau_testkit::vt;
 
 use forwarding::Forwarding;
 

@@ -12,8 +12,7 @@ use std::time::Duration;
 
 #[path = "support/forwarding.rs"]
 mod forwarding;
-#[path = "../tests/it/support/vt.rs"]
-mod vt;
+use diemcau_testkit::vt;
 
 use forwarding::Forwarding;
 

@@ -25,8 +25,7 @@ use diemcau::media::{Command, Reply};
 #[allow(dead_code)]
 #[path = "support/forwarding.rs"]
 mod forwarding;
-#[path = "../tests/it/support/vt.rs"]
-mod vt;
+use diemcau_testkit::vt;
 
 use forwarding::Forwarding;
 

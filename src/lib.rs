@@ -11,12 +11,13 @@ pub mod control;
 pub mod demo;
 pub mod demo_content;
 pub mod demo_signing;
-pub mod media;
+// The sans-IO crates, under the names the rest of the server uses.
+pub use diemcau_media as media;
 pub mod net;
 pub mod objects;
 pub mod ops;
 pub mod pdf;
-pub mod record;
+pub use diemcau_record as record;
 pub mod recorder;
 pub mod relay;
 pub mod sign;
@@ -240,16 +241,16 @@ async fn watch_recordings(state: api::AppState) {
                 .live
                 .announce(
                     &index.meeting_id,
-                    serde_json::json!({
-                        "type": "recording_failed",
-                        "recording_id": index.recording_id,
-                        "reason": why,
-                        "message": if why == "disk_full" {
+                    signal::event::ServerEvent::RecordingFailed {
+                        recording_id: Some(index.recording_id.clone()),
+                        message: if why == "disk_full" {
                             "Ổ đĩa ghi hình đã đầy: bản ghi đã dừng, hội nghị vẫn tiếp tục. Recording disk full: the recording stopped, the meeting goes on."
                         } else {
                             "Lỗi ghi tệp: bản ghi đã dừng, hội nghị vẫn tiếp tục. A write error stopped the recording; the meeting goes on."
-                        },
-                    }),
+                        }
+                        .to_string(),
+                        reason: why,
+                    },
                 )
                 .await;
         }

@@ -40,7 +40,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             payload,
         };
         // The SPS parser (picture size) also reads sender bytes.
-        let _ = diemcau::record::depack::sps_size(payload);
+        let _ = diemcau::media::codec::h264::sps_size(payload);
         if let Some(f) = d.push(&pkt) {
             assert!(f.data.len() <= diemcau::record::MAX_FRAME_BYTES);
         }

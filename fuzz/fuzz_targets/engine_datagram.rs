@@ -16,7 +16,13 @@ fn world() -> (Engine, Instant) {
     let server: SocketAddr = "127.0.0.1:50000".parse().unwrap();
     let tcp: SocketAddr = "127.0.0.1:50001".parse().unwrap();
     let mut engine = Engine::new(
-        EngineConfig { local_addrs: vec![server], tcp_addrs: vec![tcp], audio_slots_max: 3 },
+        EngineConfig {
+            local_addrs: vec![server],
+            tcp_addrs: vec![tcp],
+            audio_slots_max: 3,
+            worker: 0,
+            workers: 1,
+        },
         now,
     );
     let mut client = str0m::Rtc::builder().set_rtp_mode(true).build(now);

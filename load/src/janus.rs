@@ -86,6 +86,37 @@ pub struct Janus {
     pub log: PathBuf,
 }
 
+/// Janus as its documentation says to run it at scale: a fixed pool of
+/// event loops, one per core (`event_loops`), instead of a thread per
+/// handle (≈ 300 threads at 250 subscribers, which starve the load
+/// generator); ICE-lite like diemcau (the clients are full ICE agents); only
+/// the VideoRoom plugin and the WebSocket transport loaded.
+pub fn event_loops() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// What the report records beside Janus's figures.
+pub fn config_summary() -> String {
+    format!(
+        "Janus: event_loops = {} (cores), ice_lite = true, plugins = videoroom, transports = websockets",
+        event_loops()
+    )
+}
+
+/// `janus.jcfg`; `folders`: configs, plugins, transports, events, loggers.
+fn core_config(folders: &[String], veth: &str, loops: usize) -> String {
+    let [c, p, t, e, l] = folders else {
+        return String::new();
+    };
+    format!(
+        "general: {{\n configs_folder = \"{c}\"\n plugins_folder = \"{p}\"\n transports_folder = \"{t}\"\n \
+         events_folder = \"{e}\"\n loggers_folder = \"{l}\"\n debug_level = 3\n log_to_stdout = true\n \
+         session_timeout = 120\n event_loops = {loops}\n}}\n\
+         media: {{\n rtp_port_range = \"20000-60000\"\n}}\n\
+         nat: {{\n ice_lite = true\n ice_enforce_list = \"{veth}\"\n}}\n"
+    )
+}
+
 fn write_configs(dir: &Path, veth: &str) -> anyhow::Result<PathBuf> {
     let conf = dir.join("conf");
     for sub in ["conf", "plugins", "transports", "events", "loggers"] {
@@ -103,17 +134,16 @@ fn write_configs(dir: &Path, veth: &str) -> anyhow::Result<PathBuf> {
     let d = |s: &str| dir.join(s).display().to_string();
     std::fs::write(
         conf.join("janus.jcfg"),
-        format!(
-            "general: {{\n configs_folder = \"{}\"\n plugins_folder = \"{}\"\n transports_folder = \"{}\"\n \
-             events_folder = \"{}\"\n loggers_folder = \"{}\"\n debug_level = 3\n log_to_stdout = true\n \
-             session_timeout = 120\n}}\n\
-             media: {{\n rtp_port_range = \"20000-60000\"\n}}\n\
-             nat: {{\n ice_enforce_list = \"{veth}\"\n}}\n",
-            d("conf"),
-            d("plugins"),
-            d("transports"),
-            d("events"),
-            d("loggers"),
+        core_config(
+            &[
+                d("conf"),
+                d("plugins"),
+                d("transports"),
+                d("events"),
+                d("loggers"),
+            ],
+            veth,
+            event_loops(),
         ),
     )?;
     std::fs::write(
@@ -180,5 +210,20 @@ impl Janus {
 
     pub fn stop(self) {
         cleanup::stop_child(self.pid as i32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn janus_runs_one_event_loop_per_core_and_ice_lite() {
+        let folders: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+        let cfg = core_config(&folders, "vj0", 2);
+        assert!(cfg.contains("event_loops = 2\n"), "{cfg}");
+        assert!(cfg.contains("ice_lite = true\n"), "{cfg}");
+        assert!(cfg.contains("ice_enforce_list = \"vj0\""), "{cfg}");
+        assert!(cfg.contains("plugins_folder = \"b\""), "{cfg}");
     }
 }

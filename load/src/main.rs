@@ -234,6 +234,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         s2_janus: None,
         s2_comparison: None,
         comparison: None,
+        janus_config: janus_net.as_ref().map(|_| janus::config_summary()),
         notes: vec![],
     };
     if let Some(n) = cli.room_split_sessions {

@@ -28,6 +28,8 @@ pub struct RunReport {
     pub s2_comparison: Option<S2Comparison>,
     /// The ratios, from the figures above (None: a side is missing).
     pub comparison: Option<Comparison>,
+    /// How Janus was configured, recorded beside its figures.
+    pub janus_config: Option<String>,
     pub notes: Vec<String>,
 }
 
@@ -163,6 +165,9 @@ pub fn print_summary(run: &RunReport) {
         run.machine.cpu_model,
         run.machine.loadavg_at_start
     );
+    if let Some(c) = &run.janus_config {
+        println!("{c}");
+    }
     if let Some(b) = &run.bare {
         println!(
             "bare relay (recvmmsg → AES-128-GCM seal → sendmmsg, fan-out {}): {:.0} ns CPU per forwarded packet, {} out, relay {:.2} cores",

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod harden;
 pub mod hls;
+pub mod jsdoc;
 mod metrics;
 pub mod openapi;
 pub mod uplink;

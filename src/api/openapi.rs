@@ -96,6 +96,13 @@ impl Op {
         self.response = (StatusCode::SWITCHING_PROTOCOLS, "", None);
         self
     }
+    /// A WebSocket upgrade whose server messages are `T`s (OpenAPI has no
+    /// words for WebSocket messages: their schema is the 101 response's
+    /// `x-diemcau-messages`).
+    pub fn websocket_of<T: JsonSchema>(mut self) -> Op {
+        self.response = (StatusCode::SWITCHING_PROTOCOLS, "", Some(schema_of::<T>));
+        self
+    }
 
     fn operation_id(&self) -> String {
         let path: String = self
@@ -224,7 +231,11 @@ pub fn document(ops: &[Op]) -> Value {
         }
         let (status, media_type, schema) = op.response;
         let mut ok = json!({"description": status.canonical_reason().unwrap_or("")});
-        if !media_type.is_empty() {
+        if media_type.is_empty()
+            && let Some(f) = schema
+        {
+            ok["x-diemcau-messages"] = f(&mut generator).to_value();
+        } else if !media_type.is_empty() {
             let schema = match schema {
                 Some(f) => f(&mut generator).to_value(),
                 None => json!({"type": "string"}),

@@ -3,56 +3,8 @@
 //! and draw a picture scaled into one. All integer arithmetic, so the same
 //! inputs give the same bytes on every CPU.
 
-/// A rectangle on the canvas, in pixels; `x`, `y`, `w` and `h` are even
-/// (4:2:0 chroma covers 2×2 pixels).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rect {
-    pub x: u32,
-    pub y: u32,
-    pub w: u32,
-    pub h: u32,
-}
-
-impl Rect {
-    pub fn new(x: u32, y: u32, w: u32, h: u32) -> Rect {
-        Rect {
-            x: x & !1,
-            y: y & !1,
-            w: w & !1,
-            h: h & !1,
-        }
-    }
-
-    /// The largest rectangle of aspect `aw:ah` centred inside this one.
-    pub fn fit(&self, aw: u32, ah: u32) -> Rect {
-        if aw == 0 || ah == 0 {
-            return *self;
-        }
-        let (w, h) = if u64::from(self.w) * u64::from(ah) > u64::from(self.h) * u64::from(aw) {
-            (
-                (u64::from(self.h) * u64::from(aw) / u64::from(ah)) as u32,
-                self.h,
-            )
-        } else {
-            (
-                self.w,
-                (u64::from(self.w) * u64::from(ah) / u64::from(aw)) as u32,
-            )
-        };
-        Rect::new(
-            self.x + (self.w - w.min(self.w)) / 2,
-            self.y + (self.h - h.min(self.h)) / 2,
-            w,
-            h,
-        )
-    }
-
-    /// This rectangle shrunk by `m` pixels on every side.
-    pub fn inset(&self, m: u32) -> Rect {
-        let m = m.min(self.w / 2).min(self.h / 2);
-        Rect::new(self.x + m, self.y + m, self.w - 2 * m, self.h - 2 * m)
-    }
-}
+// The rectangle is the layouts' unit (diemcau-live), drawn into here.
+pub use super::layout::Rect;
 
 /// A colour as (Y, Cb, Cr).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

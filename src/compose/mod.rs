@@ -16,7 +16,8 @@ pub mod frame;
 pub mod hls;
 pub mod label;
 pub mod layers;
-pub mod layout;
+// Layouts are part of the live meeting's state (diemcau-live).
+pub use diemcau_live::layout;
 pub mod output;
 pub mod page;
 pub mod render;

@@ -50,13 +50,12 @@ impl Conference {
         self.live
             .announce(
                 &m.id,
-                serde_json::json!({
-                    "type": "check_result",
-                    "endpoint_id": endpoint.id,
-                    "status": status.as_str(),
-                    "failing": failing,
-                    "checked_at_ms": stored.checked_at_ms,
-                }),
+                crate::signal::event::ServerEvent::CheckResult {
+                    endpoint_id: endpoint.id.clone(),
+                    status,
+                    failing,
+                    checked_at_ms: stored.checked_at_ms,
+                },
             )
             .await;
         Ok(stored)
@@ -86,7 +85,10 @@ impl Conference {
         self.live
             .announce(
                 &m.id,
-                serde_json::json!({"type": "check_started", "by": run.started_by, "rooms": rooms.len()}),
+                crate::signal::event::ServerEvent::CheckStarted {
+                    by: run.started_by.clone(),
+                    rooms: rooms.len(),
+                },
             )
             .await;
         Ok((run, rooms.len()))

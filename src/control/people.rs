@@ -46,9 +46,7 @@ pub const MAX_CONCURRENT_VERIFICATIONS: usize = 2;
 /// How long a login waits for a verification slot before a 429: a few
 /// verifications' worth, so a person behind a short burst still gets in.
 pub const VERIFY_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-/// API tokens live this many days unless `[auth] api_token_days` says
-/// otherwise: a token forgotten in a script stops working within a quarter.
-pub const DEFAULT_API_TOKEN_DAYS: u32 = 90;
+pub use crate::config::DEFAULT_API_TOKEN_DAYS;
 
 /// What a person may be. A user holds one or more.
 #[derive(

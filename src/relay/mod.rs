@@ -11,7 +11,8 @@
 //! carries, `control::cascade::placement`.
 
 pub mod book;
-pub mod bridge;
+// The bridge is sans-IO and lives with the media engine (diemcau-media).
+pub use diemcau_media::bridge;
 pub mod link;
 
 pub use book::Relays;

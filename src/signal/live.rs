@@ -28,6 +28,7 @@ use crate::control::live::{
 };
 use crate::media::{Command, ParticipantId, ParticipantStats};
 use crate::net::Media;
+use crate::signal::event::{LinkStat, MeetingEvent, Published, ServerEvent};
 
 /// Events buffered per console; one that falls further behind gets a
 /// `resync` and the snapshot again rather than slowing anyone.
@@ -40,7 +41,7 @@ const TICK: Duration = Duration::from_millis(200);
 pub struct LiveRoom {
     pub meeting: String,
     state: tokio::sync::Mutex<LiveMeeting>,
-    events: broadcast::Sender<Arc<str>>,
+    events: broadcast::Sender<Arc<Published>>,
     seq: AtomicU64,
     /// Link history per endpoint; only the sampler writes it, under the
     /// state lock (so its events keep their place in the sequence).
@@ -56,7 +57,7 @@ impl LiveRoom {
     pub async fn subscribe(
         &self,
         now_ms: u64,
-    ) -> (serde_json::Value, broadcast::Receiver<Arc<str>>) {
+    ) -> (serde_json::Value, broadcast::Receiver<Arc<Published>>) {
         let state = self.state.lock().await;
         let rx = self.events.subscribe();
         let snapshot = json!({
@@ -181,7 +182,12 @@ impl LiveRooms {
             // The stream ends with its meeting: players see the playlist end.
             self.stream(meeting, None).await;
         }
-        publish(&room, &json!({"type": "meeting_closed", "reason": reason}));
+        publish(
+            &room,
+            ServerEvent::MeetingClosed {
+                reason: reason.to_string(),
+            },
+        );
         let rc = state.roll_call(self.now_ms());
         let drops = rc
             .sites
@@ -341,14 +347,15 @@ impl LiveRooms {
 
     /// Tell a meeting's consoles something that is not live state (the
     /// meeting started, its plan changed), in order with its events.
-    pub async fn announce(&self, meeting: &str, event: serde_json::Value) {
+    pub async fn announce(&self, meeting: &str, event: ServerEvent) {
         if let Some(room) = self.get(meeting) {
             let mut state = room.state.lock().await;
-            if event.get("type").and_then(|t| t.as_str()) == Some("sip_call") {
+            if let ServerEvent::SipCall { endpoint_id, call } = &event {
                 // Kept for the snapshot of a console that opens later.
-                state.note_sip_call(&event);
+                let call = serde_json::to_value(call).unwrap_or_default();
+                state.note_sip_call(endpoint_id, call);
             }
-            publish(&room, &event);
+            publish(&room, event);
         }
     }
 
@@ -462,65 +469,64 @@ impl LiveRooms {
                 .filter(|p| p.connected && p.tcp && p.room == room.meeting)
                 .filter_map(|p| state.endpoint_of(p.participant))
                 .collect();
-            let links: Vec<serde_json::Value> = samples
+            let links: Vec<LinkStat> = samples
                 .iter()
-                .map(|(id, s)| {
-                    json!({
-                        "endpoint_id": id,
-                        "transport": if tcp.contains(id.as_str()) { "tcp" } else { "udp" },
-                        "kbps_in": s.kbps_in,
-                        "loss_in_pct": s.loss_in_pct,
-                        "loss_out_pct": s.loss_out_pct,
-                        "rtt_ms": s.rtt_ms,
-                        "bwe_kbps": s.bwe_kbps,
-                    })
+                .map(|(id, s)| LinkStat {
+                    endpoint_id: id.clone(),
+                    transport: if tcp.contains(id.as_str()) {
+                        "tcp"
+                    } else {
+                        "udp"
+                    },
+                    kbps_in: s.kbps_in,
+                    loss_in_pct: s.loss_in_pct,
+                    loss_out_pct: s.loss_out_pct,
+                    rtt_ms: s.rtt_ms,
+                    bwe_kbps: s.bwe_kbps,
                 })
                 .collect();
-            publish(
-                room,
-                &json!({"type": "link_stats", "t_ms": now, "links": links}),
-            );
+            publish(room, ServerEvent::LinkStats { t_ms: now, links });
         }
         for alert in alerts {
-            let event = match alert {
-                LinkAlert::Degraded {
-                    endpoint_id,
-                    loss_pct,
-                    rtt_ms,
-                } => json!({
-                    "type": "link_degraded",
-                    "endpoint_id": endpoint_id,
-                    "loss_pct": loss_pct,
-                    "rtt_ms": rtt_ms,
-                }),
-                LinkAlert::Recovered {
-                    endpoint_id,
-                    connected,
-                } => json!({
-                    "type": "link_recovered",
-                    "endpoint_id": endpoint_id,
-                    "connected": connected,
-                }),
-            };
-            publish(room, &event);
+            publish(
+                room,
+                match alert {
+                    LinkAlert::Degraded {
+                        endpoint_id,
+                        loss_pct,
+                        rtt_ms,
+                    } => ServerEvent::LinkDegraded {
+                        endpoint_id,
+                        loss_pct,
+                        rtt_ms,
+                    },
+                    LinkAlert::Recovered {
+                        endpoint_id,
+                        connected,
+                    } => ServerEvent::LinkRecovered {
+                        endpoint_id,
+                        connected,
+                    },
+                },
+            );
         }
         drop(state);
     }
 }
 
 fn publish_event(room: &LiveRoom, ev: &LiveEvent) {
-    match serde_json::to_value(ev) {
-        Ok(v) => publish(room, &v),
-        Err(e) => tracing::error!(error = %e, "live event does not serialize"),
-    }
+    publish(room, ev.clone());
 }
 
-/// Stamp an event with its sequence number and hand it to every console.
-fn publish(room: &LiveRoom, event: &serde_json::Value) {
+/// Stamp an event with its sequence number, serialise it once and hand it
+/// to every console.
+fn publish(room: &LiveRoom, event: impl Into<MeetingEvent>) {
     let seq = room.seq.fetch_add(1, Ordering::Relaxed) + 1;
-    let mut v = event.clone();
-    v["seq"] = seq.into();
-    v["meeting"] = room.meeting.clone().into();
-    // No console listening is fine: the snapshot carries the state.
-    let _ = room.events.send(Arc::from(v.to_string()));
+    match event.into().publish(seq, &room.meeting) {
+        // No console listening is fine: the snapshot carries the state.
+        Ok(p) => {
+            let _ = room.events.send(Arc::new(p));
+        }
+        Err(e) => tracing::error!(error = %e, "meeting event does not serialize"),
+    }
 }

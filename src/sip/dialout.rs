@@ -103,7 +103,7 @@ impl Dialer {
 }
 
 /// A dial-out call's state as consoles see it on the room's wall tile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum CallState {
     Calling {
@@ -122,11 +122,11 @@ pub enum CallState {
 }
 
 /// The event consoles get (`type: sip_call`).
-pub fn event(endpoint: &str, state: &CallState) -> serde_json::Value {
-    let mut v = serde_json::to_value(state).unwrap_or_default();
-    v["type"] = "sip_call".into();
-    v["endpoint_id"] = endpoint.into();
-    v
+pub fn event(endpoint: &str, state: &CallState) -> crate::signal::event::ServerEvent {
+    crate::signal::event::ServerEvent::SipCall {
+        endpoint_id: endpoint.to_string(),
+        call: state.clone(),
+    }
 }
 
 /// Why a call failed, in Vietnamese first (what the operator reads on the
@@ -237,6 +237,7 @@ mod tests {
                 retry_in_s: Some(5),
             },
         );
+        let ev = serde_json::to_value(&ev).unwrap();
         assert_eq!(ev["type"], "sip_call");
         assert_eq!(ev["state"], "failed");
         assert_eq!(ev["status"], 486);

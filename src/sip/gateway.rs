@@ -333,10 +333,7 @@ impl Gateway {
             return;
         };
         let payload: Vec<u8> = data[h.payload_start..h.payload_end].to_vec();
-        if crate::media::keyframe::starts_keyframe(
-            crate::media::keyframe::VideoCodec::H264,
-            &payload,
-        ) {
+        if crate::media::codec::starts_keyframe(crate::media::codec::VideoCodec::H264, &payload) {
             self.stats.keyframes_in += 1;
         }
         let seq = extend_seq(&mut self.video_up_seq, h.seq);

@@ -15,7 +15,8 @@
 
 pub mod audio;
 pub mod call;
-pub mod config;
+// `[sip]` is read with the rest of the configuration.
+pub use crate::config::sip as config;
 pub mod dialog;
 pub mod dialout;
 pub mod digest;

@@ -29,24 +29,7 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 /// reporting the database unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Which database a store runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn of_url(url: &str) -> Option<Backend> {
-        if url.starts_with("sqlite:") {
-            Some(Backend::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Some(Backend::Postgres)
-        } else {
-            None
-        }
-    }
-}
+pub use crate::config::database::{Backend, redact_url};
 
 /// The database. Cheap to clone (one shared pool).
 #[derive(Clone, Debug)]
@@ -119,20 +102,6 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-}
-
-/// The URL with any password replaced, for messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
     }
 }
 

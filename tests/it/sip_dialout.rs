@@ -400,7 +400,7 @@ fn a_busy_codec_at_a_fixed_address_is_called_again_and_joins_on_the_retry() {
         sipp.stop();
         let mut states = Vec::new();
         while let Ok(ev) = events.try_recv() {
-            let v: Value = serde_json::from_str(&ev).unwrap();
+            let v: Value = serde_json::from_str(&ev.text).unwrap();
             if v["type"] == "sip_call" && v["endpoint_id"] == ea.as_str() {
                 states.push(v);
             }

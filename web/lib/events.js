@@ -9,7 +9,12 @@
 // (`onClose` decides, `reconnect` does it): the console retries at once,
 // the portal asks first whether the meeting still runs.
 
-/** @typedef {import("./types.js").LiveMessage} LiveMessage */
+/**
+ * A message of the stream: the snapshot or an event (the server stamps each
+ * event with its `seq` and `meeting`; web/lib/types.js is generated from
+ * the server's types).
+ * @typedef {(import("./types.js").Snapshot | import("./types.js").MeetingEvent) & {seq?: number, resync?: boolean, meeting?: string}} LiveMessage
+ */
 
 /**
  * @typedef {object} LiveHandlers

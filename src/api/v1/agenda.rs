@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::meetings::visible_meeting;
 use super::{AppState, check_len, present};
@@ -160,7 +159,7 @@ fn agendas(state: &AppState) -> Agendas {
 
 /// Tell every console and room of the meeting (no-op when its live room is
 /// not open).
-async fn announce(state: &AppState, meeting: &str, event: serde_json::Value) {
+async fn announce(state: &AppState, meeting: &str, event: crate::signal::event::ServerEvent) {
     state.live.announce(meeting, event).await;
 }
 
@@ -169,30 +168,21 @@ async fn announce_list(state: &AppState, meeting: &str) -> Result<Agenda, ApiErr
     announce(
         state,
         meeting,
-        json!({"type": "agenda_changed", "items": agenda.items}),
+        crate::signal::event::ServerEvent::AgendaChanged {
+            items: agenda.items.clone(),
+        },
     )
     .await;
     Ok(agenda)
 }
 
-fn current_event(current: Option<&CurrentItem>, by: &str) -> serde_json::Value {
-    match current {
-        Some(c) => json!({
-            "type": "agenda_current",
-            "item_id": c.item_id,
-            "title": c.title,
-            "position": c.position,
-            "started_at_ms": c.started_at_ms,
-            "by": by,
-        }),
-        None => json!({
-            "type": "agenda_current",
-            "item_id": null,
-            "title": null,
-            "position": null,
-            "started_at_ms": null,
-            "by": by,
-        }),
+fn current_event(current: Option<&CurrentItem>, by: &str) -> crate::signal::event::ServerEvent {
+    crate::signal::event::ServerEvent::AgendaCurrent {
+        item_id: current.map(|c| c.item_id.clone()),
+        title: current.map(|c| c.title.clone()),
+        position: current.map(|c| c.position),
+        started_at_ms: current.map(|c| c.started_at_ms),
+        by: by.to_string(),
     }
 }
 
@@ -366,7 +356,11 @@ async fn set_presentation(
     announce(
         &state,
         &id,
-        json!({"type": "presentation", "document_id": p.document_id, "page": p.page, "by": p.by}),
+        crate::signal::event::ServerEvent::Presentation {
+            document_id: Some(p.document_id.clone()),
+            page: Some(p.page),
+            by: p.by.clone(),
+        },
     )
     .await;
     super::composite_page::refresh(&state, &id);
@@ -383,7 +377,11 @@ async fn stop_presentation(
         announce(
             &state,
             &id,
-            json!({"type": "presentation", "document_id": null, "page": null, "by": caller.label()}),
+            crate::signal::event::ServerEvent::Presentation {
+                document_id: None,
+                page: None,
+                by: caller.label(),
+            },
         )
         .await;
         super::composite_page::refresh(&state, &id);

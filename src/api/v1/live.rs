@@ -50,7 +50,7 @@ pub fn add_routes(api: Api<AppState>) -> Api<AppState> {
     .add(
         Op::get("/api/v1/meetings/{id}/live/events", LiveRead, T)
             .summary("WebSocket: a snapshot, then every change as a JSON event with a sequence number")
-            .websocket(),
+            .websocket_of::<crate::signal::event::MeetingEvent>(),
         get(events),
     )
     .add(
@@ -437,19 +437,17 @@ async fn stream(state: AppState, room: Arc<LiveRoom>, mut socket: WebSocket, lin
     loop {
         tokio::select! {
             ev = rx.recv() => match ev {
-                Ok(text) => {
-                    // (An unescaped `"type":"link_` only occurs as the
-                    // event's own type: inside a string it is escaped.)
-                    if !links && text.contains("\"type\":\"link_") {
+                Ok(ev) => {
+                    if !links && ev.link {
                         continue;
                     }
-                    if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
+                    if socket.send(Message::Text(ev.text.as_ref().into())).await.is_err() {
                         return;
                     }
                     // The room closed (meeting ended or cancelled): this
                     // stream holds the room, so its channel never closes by
                     // itself — end it here, after the last event.
-                    if text.contains("\"type\":\"meeting_closed\"") {
+                    if ev.closes {
                         let _ = socket
                             .send(Message::Close(Some(axum::extract::ws::CloseFrame {
                                 code: 1000,
@@ -764,7 +762,10 @@ async fn floor_request(
             .live
             .announce(
                 &id,
-                json!({"type": "floor_registration", "endpoint_id": endpoint, "delegate": name}),
+                crate::signal::event::ServerEvent::FloorRegistration {
+                    endpoint_id: endpoint.clone(),
+                    delegate: name,
+                },
             )
             .await;
     }

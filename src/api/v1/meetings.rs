@@ -414,7 +414,10 @@ async fn transition(
                 .live
                 .announce(
                     &done.id,
-                    serde_json::json!({"type": "meeting_state", "state": done.state, "by": caller.label()}),
+                    crate::signal::event::ServerEvent::MeetingState {
+                        state: done.state,
+                        by: caller.label(),
+                    },
                 )
                 .await;
             if done.state == MeetingState::Live
@@ -437,7 +440,11 @@ async fn transition(
                     .live
                     .announce(
                         &done.id,
-                        serde_json::json!({"type": "recording_failed", "reason": e.code, "message": e.message}),
+                        crate::signal::event::ServerEvent::RecordingFailed {
+                            recording_id: None,
+                            reason: e.code.to_string(),
+                            message: e.message.to_string(),
+                        },
                     )
                     .await;
             }
@@ -447,7 +454,10 @@ async fn transition(
                 .live
                 .announce(
                     &done.id,
-                    serde_json::json!({"type": "meeting_state", "state": done.state, "by": caller.label()}),
+                    crate::signal::event::ServerEvent::MeetingState {
+                        state: done.state,
+                        by: caller.label(),
+                    },
                 )
                 .await;
             if let Err(e) = super::recordings::stop_recording(state, &actor, &done.id).await

@@ -252,7 +252,7 @@ async fn follow_live_room(state: AppState, meeting: String, id: String) {
             if rec.running(&meeting).is_none_or(|r| r.id != id) {
                 return;
             }
-            let Ok(e) = serde_json::from_str::<serde_json::Value>(&text) else {
+            let Ok(e) = serde_json::from_str::<serde_json::Value>(&text.text) else {
                 continue;
             };
             let ep = e["endpoint_id"].as_str();

@@ -262,15 +262,13 @@ async fn announce(state: &AppState, m: &Motion) {
         public.results = None;
     }
     public.you_voted = None;
-    if let Ok(motion) = serde_json::to_value(&public) {
-        state
-            .live
-            .announce(
-                &m.meeting_id,
-                serde_json::json!({"type": "motion", "motion": motion}),
-            )
-            .await;
-    }
+    state
+        .live
+        .announce(
+            &m.meeting_id,
+            crate::signal::event::ServerEvent::Motion { motion: public },
+        )
+        .await;
 }
 
 async fn open(

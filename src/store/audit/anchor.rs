@@ -16,9 +16,7 @@ use sqlx::Row;
 
 use crate::store::{SqlxResultExt, Store, StoreError, now_ms};
 
-/// The anchor file's name in the data directory when `audit.anchor_file`
-/// is unset.
-pub const ANCHOR_FILE_NAME: &str = "audit-anchors.log";
+pub use crate::config::AUDIT_ANCHOR_FILE_NAME as ANCHOR_FILE_NAME;
 
 /// The `tracing` target of anchor lines: filter or route on it
 /// (`RUST_LOG=…,diemcau::audit_anchor=info`).

@@ -30,8 +30,7 @@ use sqlx::Row;
 use super::{Actor, AuditRecord, SELECT_RECORD, record_from_row};
 use crate::store::{SqlxResultExt, Store, StoreError, new_id};
 
-/// The key file's name in the data directory when `audit.key_file` is unset.
-pub const KEY_FILE_NAME: &str = "audit.key";
+pub use crate::config::AUDIT_KEY_FILE_NAME as KEY_FILE_NAME;
 
 /// The action of the first keyed record: every record from it on must carry
 /// a keyed link.

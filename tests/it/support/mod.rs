@@ -13,4 +13,4 @@ pub mod rtc_client;
 pub mod server;
 pub mod sip_raw;
 pub mod vp8_source;
-pub mod vt;
+pub use diemcau_testkit::vt;

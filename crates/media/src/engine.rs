@@ -1,0 +1,961 @@
+//! The engine: owns rooms and sessions, takes commands, datagrams and time,
+//! and produces datagrams and events. One engine per media worker thread.
+
+use core::net::SocketAddr;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use str0m::config::DtlsCert;
+use str0m::net::{Protocol, Receive};
+use str0m::{Event as RtcEvent, IceConnectionState, Input};
+
+use super::room::{PublishedTrack, Room};
+use super::session::{CONNECT_TIMEOUT, Session};
+use super::{
+    Command, CommandError, Datagram, EngineStats, Event, JoinRequest, LeaveReason, ParticipantId,
+    Reply, SlotState, TrackId, stun,
+};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Addresses written into ICE host candidates (ip:port of the media socket).
+    pub local_addrs: Vec<SocketAddr>,
+    /// Addresses written into passive ICE-TCP host candidates (ip:port of
+    /// the TCP listener); empty: no ICE-TCP.
+    pub tcp_addrs: Vec<SocketAddr>,
+    /// Loudest audio streams forwarded to each participant.
+    pub audio_slots_max: usize,
+    /// This engine's index among the driver's workers, and how many there
+    /// are: a room may span several (`span`).
+    pub worker: usize,
+    pub workers: usize,
+}
+
+pub struct Engine {
+    pub(super) cfg: EngineConfig,
+    pub(super) cert: DtlsCert,
+    pub(super) sessions: HashMap<ParticipantId, Session>,
+    pub(super) rooms: HashMap<String, Room>,
+    pub(super) tracks: HashMap<TrackId, PublishedTrack>,
+    next_track: TrackId,
+    ufrags: HashMap<String, ParticipantId>,
+    /// Remote address -> session, bounded (`super::addrs`).
+    addrs: super::addrs::AddrBook,
+    /// The same for ICE-TCP connections' remote addresses (a TCP port and
+    /// a UDP port of one number are different peers).
+    tcp_addrs: super::addrs::AddrBook,
+    pub(super) out: Vec<Datagram>,
+    pub(super) events: VecDeque<Event>,
+    /// str0m events waiting to be handled with the whole engine in reach.
+    pub(super) pending: VecDeque<(ParticipantId, RtcEvent)>,
+    pub(super) stats: EngineStats,
+    pub(super) last_tick: Option<Instant>,
+    /// Session deadlines (min-heap); stale entries are skipped on pop.
+    timers: BinaryHeap<Reverse<(Instant, ParticipantId)>>,
+    /// Sessions marked dead since the last `process`.
+    dead: Vec<ParticipantId>,
+    /// Rooms being recorded, and their packets for the recorder.
+    pub(super) taps: HashMap<String, super::tap::RoomTap>,
+    pub(super) tapped: Vec<super::tap::Tapped>,
+    /// Incoming SSRCs of simulcast layers above the lowest, learned (`Some`)
+    /// or gone (`None`), for the driver: what it may shed first when this
+    /// engine falls behind.
+    pub(super) upper_layers: Vec<(u32, Option<u8>)>,
+    created: Instant,
+    /// Members of shared rooms whose sessions run on other engines.
+    pub(super) remote: HashMap<ParticipantId, super::span::RemoteMember>,
+    /// Rooms held with other engines (0: `drain_handoffs` has nothing).
+    pub(super) spanned: usize,
+    /// Per engine: hand-offs and packets waiting for `drain_handoffs`.
+    pub(super) handoffs: Vec<Vec<super::span::Handoff>>,
+    pub(super) media_out: Vec<Vec<super::span::RemotePacket>>,
+    /// Keyframe requests handed off since the last drain (merged).
+    pub(super) keyframes_out: std::collections::HashSet<(TrackId, u8)>,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig, now: Instant) -> Engine {
+        // One DTLS certificate for every session: generating a key per peer
+        // would make a join storm of 150 rooms pay 150 key generations.
+        let cert = str0m::crypto::from_feature_flags()
+            .dtls_provider
+            .generate_certificate()
+            .expect("the aws-lc-rs provider generates DTLS certificates");
+        let workers = cfg.workers.max(cfg.worker + 1);
+        let next_track = ((cfg.worker as TrackId) << super::span::TRACK_WORKER_SHIFT) + 1;
+        Engine {
+            cfg,
+            cert,
+            sessions: HashMap::new(),
+            rooms: HashMap::new(),
+            tracks: HashMap::new(),
+            next_track,
+            ufrags: HashMap::new(),
+            addrs: super::addrs::AddrBook::default(),
+            tcp_addrs: super::addrs::AddrBook::default(),
+            out: Vec::new(),
+            events: VecDeque::new(),
+            pending: VecDeque::new(),
+            stats: EngineStats::default(),
+            last_tick: Some(now),
+            timers: BinaryHeap::new(),
+            dead: Vec::new(),
+            taps: HashMap::new(),
+            tapped: Vec::new(),
+            upper_layers: Vec::new(),
+            created: now,
+            remote: HashMap::new(),
+            spanned: 0,
+            handoffs: (0..workers).map(|_| Vec::new()).collect(),
+            media_out: (0..workers).map(|_| Vec::new()).collect(),
+            keyframes_out: Default::default(),
+        }
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Next time [`Engine::handle_timeout`] must be called.
+    pub fn poll_timeout(&mut self) -> Instant {
+        let tick = self
+            .last_tick
+            .map_or(self.created, |t| t + super::tick::TICK);
+        // Discard entries superseded by a later drain of the same session.
+        while let Some(Reverse((t, id))) = self.timers.peek().copied() {
+            if self.sessions.get(&id).is_some_and(|s| s.next_timeout == t) {
+                return t.min(tick);
+            }
+            self.timers.pop();
+        }
+        tick
+    }
+
+    /// Datagrams to send, in order.
+    pub fn drain_transmits(&mut self) -> std::vec::Drain<'_, Datagram> {
+        self.stats.datagrams_out += self.out.len() as u64;
+        self.stats.bytes_out += self
+            .out
+            .iter()
+            .map(|d| d.contents.len() as u64)
+            .sum::<u64>();
+        self.out.drain(..)
+    }
+
+    /// Packets for the recorder, in order.
+    pub fn drain_tapped(&mut self) -> std::vec::Drain<'_, super::tap::Tapped> {
+        self.tapped.drain(..)
+    }
+
+    /// SSRCs of upper simulcast layers learned or gone since the last call:
+    /// `(ssrc, Some(layer))` or `(ssrc, None)`.
+    pub fn drain_upper_layers(&mut self) -> std::vec::Drain<'_, (u32, Option<u8>)> {
+        self.upper_layers.drain(..)
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<Reply, CommandError> {
+        let r = match cmd {
+            Command::Join(req) => self.join(now, req),
+            Command::Renegotiate { participant, offer } => {
+                self.renegotiate(now, participant, &offer)
+            }
+            Command::Leave { participant } => {
+                if !self.sessions.contains_key(&participant) {
+                    return Err(CommandError::UnknownParticipant(participant));
+                }
+                self.remove_session(participant, LeaveReason::Requested);
+                Ok(Reply::Done)
+            }
+            Command::SetStage { room, participants } => {
+                let r = self
+                    .rooms
+                    .get_mut(&room)
+                    .ok_or_else(|| CommandError::UnknownRoom(room.clone()))?;
+                let remote = &self.remote;
+                if let Some(p) = participants.iter().find(|p| {
+                    !r.participants.contains(p) && remote.get(p).is_none_or(|m| m.room != room)
+                }) {
+                    return Err(CommandError::NotInRoom(*p, room));
+                }
+                r.stage = participants.clone();
+                r.dirty = true;
+                if let Some(s) = &mut r.span {
+                    s.decided = true;
+                }
+                self.events
+                    .push_back(Event::StageChanged { room, participants });
+                Ok(Reply::Done)
+            }
+            Command::StageVoice { room, on } => {
+                let r = self
+                    .rooms
+                    .get_mut(&room)
+                    .ok_or_else(|| CommandError::UnknownRoom(room.clone()))?;
+                if r.voice_stage != on {
+                    r.voice_stage = on;
+                    r.dirty = true;
+                    if let Some(s) = &mut r.span {
+                        s.decided = true;
+                    }
+                }
+                Ok(Reply::Done)
+            }
+            Command::Mute {
+                participant,
+                audio,
+                video,
+                by_operator,
+            } => {
+                let s = self
+                    .sessions
+                    .get_mut(&participant)
+                    .ok_or(CommandError::UnknownParticipant(participant))?;
+                let m = &mut s.mute;
+                let (a, v) = if by_operator {
+                    (&mut m.operator_audio, &mut m.operator_video)
+                } else {
+                    (&mut m.own_audio, &mut m.own_video)
+                };
+                if let Some(x) = audio {
+                    *a = x;
+                }
+                if let Some(x) = video {
+                    *v = x;
+                }
+                let (room, mute) = (s.room.clone(), s.mute);
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.dirty = true;
+                    if let Some(s) = &mut r.span {
+                        s.changed = true;
+                    }
+                }
+                self.events.push_back(Event::MuteChanged {
+                    room,
+                    participant,
+                    mute,
+                });
+                Ok(Reply::Done)
+            }
+            Command::SetMaxBitrate { participant, kbps } => {
+                let s = self
+                    .sessions
+                    .get_mut(&participant)
+                    .ok_or(CommandError::UnknownParticipant(participant))?;
+                s.max_kbps = kbps;
+                Ok(Reply::Done)
+            }
+            Command::PinThumbs {
+                participant,
+                mut sources,
+            } => {
+                let s = self
+                    .sessions
+                    .get_mut(&participant)
+                    .ok_or(CommandError::UnknownParticipant(participant))?;
+                if s.role != super::Role::Relay {
+                    return Err(CommandError::NotARelay(participant));
+                }
+                sources.truncate(super::RELAY_THUMBS);
+                if s.pinned != sources {
+                    s.pinned = sources;
+                    if let Some(r) = self.rooms.get_mut(&s.room) {
+                        r.dirty = true;
+                    }
+                }
+                Ok(Reply::Done)
+            }
+            Command::Record { room, on } => {
+                if on {
+                    self.taps.entry(room.clone()).or_default();
+                    // Targets are set now, not at the next tick, so the
+                    // first keyframe requests go out at once.
+                    self.retarget_taps(now);
+                } else {
+                    self.taps.remove(&room);
+                }
+                Ok(Reply::Done)
+            }
+            Command::TapKeyframe { room, track } => {
+                if let Some(src) = self.taps.get(&room).and_then(|t| t.source_of(track)) {
+                    self.request_keyframe(now, src, true);
+                }
+                Ok(Reply::Done)
+            }
+            Command::TapLayers { room, layers } => {
+                if let Some(tap) = self.taps.get_mut(&room) {
+                    tap.composite_wants = layers.into_iter().collect();
+                    self.retarget_taps(now);
+                }
+                Ok(Reply::Done)
+            }
+            Command::Stats => Ok(Reply::Stats(self.snapshot())),
+        };
+        self.process(now);
+        r
+    }
+
+    fn join(&mut self, now: Instant, req: JoinRequest) -> Result<Reply, CommandError> {
+        if self.sessions.contains_key(&req.participant) {
+            return Err(CommandError::DuplicateParticipant(req.participant));
+        }
+        let id = req.participant;
+        let mut s = Session::new(
+            now,
+            &req,
+            &self.cert,
+            &self.cfg.local_addrs,
+            &self.cfg.tcp_addrs,
+        );
+        let (answer, lines) = match guarded(|| s.accept_offer(&req.offer)) {
+            Some(Ok(a)) => a,
+            Some(Err(e)) => return Err(e),
+            None => return Err(CommandError::SessionFailed),
+        };
+        if lines.is_empty() {
+            return Err(CommandError::NoUsableCodec);
+        }
+        let ufrag = s.ice_ufrag.clone();
+        self.ufrags.insert(ufrag.clone(), id);
+        self.sessions.insert(id, s);
+        for (mid, kind, dir) in lines {
+            self.on_media_added(id, mid, kind, dir);
+        }
+        self.attach_screen(id);
+        let room = self
+            .rooms
+            .entry(req.room.clone())
+            .or_insert_with(|| Room::new(req.room.clone()));
+        room.participants.push(id);
+        room.dirty = true;
+        if let Some(s) = &mut room.span {
+            s.changed = true;
+        }
+        self.events.push_back(Event::Joined {
+            room: req.room,
+            participant: id,
+            name: req.name,
+            role: req.role,
+        });
+        // First drain: arm the session's timer whatever its deadline.
+        self.drive_timer(id, true);
+        self.process(now);
+        let slots = self.slot_states(id);
+        Ok(Reply::Joined {
+            answer,
+            ice_ufrag: ufrag,
+            slots,
+        })
+    }
+
+    fn renegotiate(
+        &mut self,
+        now: Instant,
+        id: ParticipantId,
+        offer: &str,
+    ) -> Result<Reply, CommandError> {
+        let s = self
+            .sessions
+            .get_mut(&id)
+            .ok_or(CommandError::UnknownParticipant(id))?;
+        let (answer, lines) = match guarded(|| s.accept_offer(offer)) {
+            Some(r) => r?,
+            None => {
+                self.remove_session(id, LeaveReason::Failed);
+                return Err(CommandError::SessionFailed);
+            }
+        };
+        for (mid, kind, dir) in lines {
+            self.on_media_added(id, mid, kind, dir);
+        }
+        self.attach_screen(id);
+        self.drive(id);
+        self.process(now);
+        Ok(Reply::Answer {
+            answer,
+            slots: self.slot_states(id),
+        })
+    }
+
+    /// The participant behind a source id (itself, or the relay owning an
+    /// extra audio track).
+    pub(super) fn source_owner(&self, id: ParticipantId) -> Option<ParticipantId> {
+        match (super::audio_source_track(id), super::thumb_source(id)) {
+            (Some(t), _) => self.tracks.get(&t).map(|t| t.owner),
+            (None, Some((relay, _))) => self.is_member(relay).then_some(relay),
+            (None, None) => self.is_member(id).then_some(id),
+        }
+    }
+
+    /// The id a slot names to its subscriber: the participant, except a
+    /// relay's thumbnail, which names its own source id (the roll call's
+    /// `thumb_participant` says which room below it is).
+    fn slot_source(&self, id: ParticipantId) -> Option<ParticipantId> {
+        let owner = self.source_owner(id)?;
+        Some(if super::thumb_source(id).is_some() {
+            id
+        } else {
+            owner
+        })
+    }
+
+    /// A source's display name: its participant's.
+    pub(super) fn source_name(&self, id: ParticipantId) -> Option<String> {
+        let owner = self.source_owner(id)?;
+        match self.sessions.get(&owner) {
+            Some(s) => Some(s.name.clone()),
+            None => self.remote_member(owner).map(|m| m.name.clone()),
+        }
+    }
+
+    /// A participant of one of our rooms, here or on another engine.
+    pub(super) fn is_member(&self, id: ParticipantId) -> bool {
+        self.sessions.contains_key(&id) || self.remote.contains_key(&id)
+    }
+
+    /// A member's published tracks of one kind, in order, wherever its
+    /// session runs (no allocation: the policy asks per slot).
+    pub(super) fn tracks_of(
+        &self,
+        id: ParticipantId,
+        video: bool,
+    ) -> impl Iterator<Item = TrackId> + '_ {
+        let local = self
+            .sessions
+            .get(&id)
+            .map(|s| s.published.iter().map(|(_, t)| *t));
+        let remote = local
+            .is_none()
+            .then(|| self.remote_member(id))
+            .flatten()
+            .map(|m| m.tracks.iter().map(|t| t.id));
+        local
+            .into_iter()
+            .flatten()
+            .chain(remote.into_iter().flatten())
+            .filter(move |t| self.tracks.get(t).is_some_and(|x| x.video == video))
+    }
+
+    /// A member's first track of one kind (its camera or microphone).
+    pub(super) fn track_of(&self, id: ParticipantId, video: bool) -> Option<TrackId> {
+        self.tracks_of(id, video).next()
+    }
+
+    /// A relay member's further tracks of one kind (sources of their own).
+    pub(super) fn extra_tracks_of(
+        &self,
+        id: ParticipantId,
+        video: bool,
+    ) -> impl Iterator<Item = TrackId> + '_ {
+        let relay = self.role_of(id) == Some(super::Role::Relay);
+        self.tracks_of(id, video).skip(1).filter(move |_| relay)
+    }
+
+    pub(super) fn role_of(&self, id: ParticipantId) -> Option<super::Role> {
+        match self.sessions.get(&id) {
+            Some(s) => Some(s.role),
+            None => self.remote_member(id).map(|m| m.role),
+        }
+    }
+
+    pub(super) fn mute_of(&self, id: ParticipantId) -> Option<super::MuteState> {
+        match self.sessions.get(&id) {
+            Some(s) => Some(s.mute),
+            None => self.remote_member(id).map(|m| m.mute),
+        }
+    }
+
+    pub(super) fn slot_states(&self, id: ParticipantId) -> Vec<SlotState> {
+        let Some(s) = self.sessions.get(&id) else {
+            return vec![];
+        };
+        s.slots
+            .iter()
+            .map(|sl| SlotState {
+                mid: sl.mid.to_string(),
+                video: sl.video,
+                role: sl.role,
+                participant: sl.shows.and_then(|p| self.slot_source(p)),
+                name: sl.shows.and_then(|p| self.source_name(p)),
+            })
+            .collect()
+    }
+
+    /// Feed one received datagram. Unknown or malformed input is dropped and
+    /// counted, never an error.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        buf: &[u8],
+    ) {
+        self.receive(now, Protocol::Udp, source, destination, buf);
+    }
+
+    /// Feed one RFC 4571 frame from an ICE-TCP connection (`source` the
+    /// peer's end, `destination` our candidate's address); as a datagram.
+    pub fn handle_tcp_frame(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        buf: &[u8],
+    ) {
+        self.receive(now, Protocol::Tcp, source, destination, buf);
+    }
+
+    #[inline]
+    fn receive(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        buf: &[u8],
+    ) {
+        self.stats.datagrams_in += 1;
+        let book = match proto {
+            Protocol::Tcp => &mut self.tcp_addrs,
+            _ => &mut self.addrs,
+        };
+        let id = match book.lookup(now, source) {
+            Some(id) => id,
+            None => match stun::local_ufrag(buf).and_then(|u| self.ufrags.get(u)) {
+                Some(id) => *id,
+                None => {
+                    self.stats.dropped_unknown_source += 1;
+                    return;
+                }
+            },
+        };
+        let Ok(contents) = buf.try_into() else {
+            self.stats.dropped_malformed += 1;
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto,
+                source,
+                destination,
+                contents,
+            },
+        );
+        let Some(s) = self.sessions.get_mut(&id) else {
+            self.stats.dropped_unknown_source += 1;
+            return;
+        };
+        if !s.rtc.accepts(&input) {
+            self.stats.dropped_malformed += 1;
+            return;
+        }
+        let accepted = match guarded(|| s.rtc.handle_input(input)) {
+            Some(Ok(())) => true,
+            Some(Err(e)) => {
+                tracing::debug!(participant = id, error = %e, "datagram refused");
+                self.stats.dropped_malformed += 1;
+                false
+            }
+            None => {
+                s.dead = true;
+                false
+            }
+        };
+        // Only a STUN request the session took teaches an address (bounded
+        // per session: a flood from new ports replaces, never grows).
+        if accepted && stun::is_stun(buf) {
+            match proto {
+                Protocol::Tcp => self.tcp_addrs.learn(now, source, id),
+                _ => self.addrs.learn(now, source, id),
+            }
+        }
+        self.drive(id);
+        self.process(now);
+    }
+
+    /// Advance time: session timers, then the periodic room work.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        // Due sessions from the timer heap: O(due · log n), not a scan of
+        // every session per call (150 endpoints, thousands of calls a second).
+        let mut due: Vec<ParticipantId> = Vec::new();
+        while let Some(Reverse((t, id))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            if self.sessions.get(&id).is_some_and(|s| s.next_timeout == t) && !due.contains(&id) {
+                due.push(id);
+            }
+        }
+        for id in due {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                if guarded(|| s.rtc.handle_input(Input::Timeout(now))).is_none() {
+                    s.dead = true;
+                }
+                if !s.connected && now.saturating_duration_since(s.created_at) > CONNECT_TIMEOUT {
+                    self.remove_session(id, LeaveReason::IceTimeout);
+                    continue;
+                }
+            }
+            // Its heap entry was consumed: re-arm even if str0m's deadline
+            // did not move.
+            self.drive_timer(id, true);
+        }
+        self.process(now);
+        if self
+            .last_tick
+            .is_none_or(|t| now.saturating_duration_since(t) >= super::tick::TICK)
+        {
+            self.last_tick = Some(now);
+            self.addrs.sweep(now);
+            self.tcp_addrs.sweep(now);
+            self.tick(now);
+            self.process(now);
+        }
+    }
+
+    /// Drain one session's output after a mutation, containing panics.
+    pub(super) fn drive(&mut self, id: ParticipantId) {
+        self.drive_timer(id, false);
+    }
+
+    /// Drain, then keep the timer heap and the dead list current. A new heap
+    /// entry only when the deadline moved (or `rearm`), so fan-out of one
+    /// packet to N subscribers does not grow the heap by N stale entries.
+    fn drive_timer(&mut self, id: ParticipantId, rearm: bool) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let before = s.next_timeout;
+        let (out, pending) = (&mut self.out, &mut self.pending);
+        if guarded(|| s.drain(out, pending)).is_none() {
+            s.dead = true;
+        }
+        if rearm || s.next_timeout != before {
+            self.timers.push(Reverse((s.next_timeout, id)));
+        }
+        if s.dead {
+            self.dead.push(id);
+        }
+    }
+
+    /// Handle queued str0m events (which may queue more), then reap dead sessions.
+    pub(super) fn process(&mut self, now: Instant) {
+        while let Some((id, ev)) = self.pending.pop_front() {
+            self.on_rtc_event(now, id, ev);
+        }
+        let dead = std::mem::take(&mut self.dead);
+        for id in dead {
+            if self.sessions.get(&id).is_some_and(|s| s.dead) {
+                self.stats.sessions_failed += 1;
+                self.remove_session(id, LeaveReason::Failed);
+            }
+        }
+        let dirty: Vec<String> = self
+            .rooms
+            .iter()
+            .filter(|(_, r)| r.dirty)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for room in dirty {
+            self.apply_policy(now, &room);
+        }
+        while let Some((id, ev)) = self.pending.pop_front() {
+            self.on_rtc_event(now, id, ev);
+        }
+    }
+
+    /// ICE and DTLS are done: the subscriber can take media now, so ask
+    /// for the keyframes its slots wait for (not earlier: a keyframe sent
+    /// before this moment could not reach it).
+    fn on_connected(&mut self, now: Instant, id: ParticipantId) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        s.connected = true;
+        let waiting: Vec<_> = s
+            .slots
+            .iter()
+            .filter(|sl| sl.video)
+            .filter_map(|sl| sl.fwd.target())
+            .collect();
+        for src in waiting {
+            self.request_keyframe(now, src, true);
+        }
+        self.screen_wants_keyframe(id);
+        self.events.push_back(Event::Connected { participant: id });
+    }
+
+    fn on_rtc_event(&mut self, now: Instant, id: ParticipantId, ev: RtcEvent) {
+        match ev {
+            RtcEvent::RtpPacket(pkt) => self.route_packet(now, id, pkt),
+            RtcEvent::KeyframeRequest(req) => self.on_keyframe_request(now, id, req.mid),
+            RtcEvent::Connected => self.on_connected(now, id),
+            RtcEvent::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.remove_session(id, LeaveReason::Disconnected);
+            }
+            RtcEvent::MediaAdded(m) => self.on_media_added(id, m.mid, m.kind, m.direction),
+            RtcEvent::MediaChanged(m) => {
+                if let Some(s) = self.sessions.get(&id) {
+                    let kind = s.rtc.media(m.mid).map(|x| x.kind());
+                    if let Some(kind) = kind {
+                        self.on_media_added(id, m.mid, kind, m.direction);
+                    }
+                }
+            }
+            RtcEvent::EgressBitrateEstimate(b) => {
+                let Some(s) = self.sessions.get_mut(&id) else {
+                    return;
+                };
+                // Our own send-side (TWCC) estimate is authoritative; a
+                // receiver's REMB only counts for peers without TWCC (its
+                // receive-side estimate ramps slowly and would pin layers low).
+                match b {
+                    str0m::bwe::BweKind::Twcc { estimate, .. } => {
+                        s.bwe_twcc = true;
+                        s.bwe_bps = Some(estimate.as_u64());
+                    }
+                    str0m::bwe::BweKind::Remb { estimate, .. } if !s.bwe_twcc => {
+                        s.bwe_bps = Some(estimate.as_u64());
+                    }
+                    _ => {}
+                }
+            }
+            RtcEvent::MediaEgressStats(st) => {
+                // str0m's counters are cumulative per m-line: keep the latest.
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.link.nacks_in.insert((st.mid, st.rid), st.nacks);
+                    if let Some(l) = st.loss {
+                        s.link.loss_out = l;
+                        s.on_loss_report(now, l, super::audio::LossReport::Receiver);
+                    }
+                    if let Some(rtt) = st.rtt {
+                        s.link.rtt_ms = rtt.as_millis() as u32;
+                    }
+                }
+            }
+            RtcEvent::PeerStats(st) => {
+                // Loss towards the peer from its transport-wide feedback,
+                // each second: an audio stream's own receiver reports come
+                // only every five.
+                let Some(s) = self.sessions.get_mut(&id) else {
+                    return;
+                };
+                if let Some(pair) = &st.selected_candidate_pair {
+                    s.link.tcp = pair.protocol == Protocol::Tcp;
+                }
+                if let Some(l) = st.egress_loss_fraction {
+                    s.on_loss_report(now, l, super::audio::LossReport::Transport);
+                }
+            }
+            RtcEvent::MediaIngressStats(st) => {
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.link.loss_in = st.loss.unwrap_or(0.0);
+                    // Jitter in RTP clock units: audio's (48 kHz) is the
+                    // figure a listener hears; video's would read tenfold.
+                    if s.published
+                        .iter()
+                        .any(|(m, t)| *m == st.mid && self.tracks.get(t).is_some_and(|t| !t.video))
+                    {
+                        s.link.jitter_ms = st.jitter / 48;
+                    }
+                    s.link.nacks_out.insert((st.mid, st.rid), st.nacks);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_media_added(
+        &mut self,
+        id: ParticipantId,
+        mid: str0m::media::Mid,
+        kind: str0m::media::MediaKind,
+        dir: str0m::media::Direction,
+    ) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let publishes = s.classify_media(mid, kind, dir);
+        let room = s.room.clone();
+        if let Some(video) = publishes
+            && !s.published.iter().any(|(m, _)| *m == mid)
+        {
+            let tid = self.next_track;
+            self.next_track += 1;
+            s.published.push((mid, tid));
+            self.tracks
+                .insert(tid, PublishedTrack::new(tid, id, mid, video));
+            if let Some(s) = self.rooms.get_mut(&room).and_then(|r| r.span.as_mut()) {
+                s.changed = true;
+            }
+            self.events.push_back(Event::TrackPublished {
+                room: room.clone(),
+                participant: id,
+                video,
+            });
+        }
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.dirty = true;
+        }
+    }
+
+    pub(super) fn remove_session(&mut self, id: ParticipantId, reason: LeaveReason) {
+        let Some(s) = self.sessions.remove(&id) else {
+            return;
+        };
+        self.ufrags.remove(&s.ice_ufrag);
+        self.addrs.forget_session(id);
+        self.tcp_addrs.forget_session(id);
+        for (ssrc, r) in &s.rx_ssrc {
+            if r.layer > 0 {
+                self.upper_layers.push((**ssrc, None));
+            }
+        }
+        let extra_audio: Vec<ParticipantId> = s
+            .extra_tracks(false, &self.tracks)
+            .map(super::audio_source_id)
+            .collect();
+        for (_, t) in &s.published {
+            self.tracks.remove(t);
+        }
+        let mut rtc = s.rtc;
+        rtc.disconnect();
+        let me = self.cfg.worker;
+        if let Some(r) = self.rooms.get_mut(&s.room) {
+            r.participants.retain(|p| *p != id);
+            // On a part the stage is the home's: it tells the room.
+            let was_on_stage = r.stage.contains(&id) && Engine::is_home(r, me);
+            r.stage.retain(|p| *p != id);
+            r.speaker.remove(id);
+            for a in &extra_audio {
+                r.speaker.remove(*a);
+            }
+            if r.active_speaker
+                .is_some_and(|a| a == id || extra_audio.contains(&a))
+            {
+                r.active_speaker = None;
+            }
+            r.dirty = true;
+            if was_on_stage {
+                self.events.push_back(Event::StageChanged {
+                    room: s.room.clone(),
+                    participants: r.stage.clone(),
+                });
+            }
+            if let Some(sp) = &mut r.span {
+                sp.changed = true;
+                sp.decided |= was_on_stage;
+            }
+            if r.participants.is_empty() {
+                let spanned = r.span.is_some();
+                let peers = r.span.as_ref().map(|s| s.peers.clone()).unwrap_or_default();
+                // Tell the peers its members are gone before it goes.
+                for p in peers {
+                    self.hand(
+                        p,
+                        super::span::Handoff::Part {
+                            room: s.room.clone(),
+                            members: Vec::new(),
+                            wants: Vec::new(),
+                        },
+                    );
+                }
+                // A shared room stays until the driver says this engine no
+                // longer holds it (`set_span`): a join may already be on its
+                // way here.
+                if !spanned {
+                    self.remove_room(&s.room);
+                }
+            }
+        }
+        self.events.push_back(Event::Left {
+            room: s.room,
+            participant: id,
+            reason,
+        });
+    }
+
+    fn snapshot(&self) -> EngineStats {
+        let mut st = self.stats.clone();
+        st.addrs_evicted = self.addrs.evicted + self.tcp_addrs.evicted;
+        st.rooms = self
+            .rooms
+            .values()
+            .map(|r| {
+                let mut rs = r.stats.clone();
+                rs.nacks_received = r
+                    .participants
+                    .iter()
+                    .filter_map(|p| self.sessions.get(p))
+                    .map(|s| s.link.nacks_in.values().sum::<u64>())
+                    .sum();
+                rs.participants = r.participants.len() as u64;
+                rs.tracks = self
+                    .tracks
+                    .values()
+                    .filter(|t| r.participants.contains(&t.owner))
+                    .count() as u64;
+                rs
+            })
+            .collect();
+        st.participants = self
+            .sessions
+            .values()
+            .map(|s| {
+                // Its first audio and first video track (a relay's others
+                // are rooms of the other side, reported there).
+                let own = |video: bool| {
+                    s.track_of_kind(video, &self.tracks)
+                        .and_then(|t| self.tracks.get(&t))
+                };
+                super::ParticipantStats {
+                    room: s.room.clone(),
+                    participant: s.id,
+                    name: s.name.clone(),
+                    connected: s.connected,
+                    loss_in_permille: (s.link.loss_in.clamp(0.0, 1.0) * 1000.0) as u32,
+                    loss_out_permille: (s.link.loss_out.clamp(0.0, 1.0) * 1000.0) as u32,
+                    rtt_ms: s.link.rtt_ms,
+                    bwe_bps: s.bwe_bps.unwrap_or(0),
+                    bitrate_in_bps: s
+                        .published
+                        .iter()
+                        .filter_map(|(_, t)| self.tracks.get(t))
+                        .flat_map(|t| t.layers.iter())
+                        .map(|l| l.bitrate_bps)
+                        .sum(),
+                    tcp: s.link.tcp,
+                    jitter_ms: s.link.jitter_ms,
+                    audio_frames_expected: own(false).map_or(0, |t| t.continuity.expected()),
+                    audio_frames_received: own(false).map_or(0, |t| t.continuity.received()),
+                    video_freezes: own(true).map_or(0, |t| t.freezes.freezes),
+                    video_freeze_ms: own(true).map_or(0, |t| t.freezes.freeze_ms),
+                    stage_layer_ms: s.stage_layer_ms,
+                }
+            })
+            .collect();
+        st
+    }
+}
+
+/// Run `f`, turning a panic into `None`: a bug in one session's protocol
+/// state must not take down its room or the worker thread.
+pub(super) fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            tracing::error!("panic contained in a media session; closing it");
+            None
+        }
+    }
+}
+
+/// How long a stats window lasts for layer bitrates.
+pub(super) const BITRATE_WINDOW: Duration = Duration::from_secs(1);

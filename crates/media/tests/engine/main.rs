@@ -1,0 +1,9 @@
+//! The engine on virtual time (`diemcau_testkit::vt`): str0m peers and the
+//! engine exchange datagrams in memory — no sockets, no clock, no root —
+//! so `cargo test -p diemcau-media` runs in seconds.
+
+mod engine;
+mod engine_quality;
+mod engine_red;
+mod engine_span;
+mod stage_voice;
