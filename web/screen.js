@@ -1,109 +1,110 @@
+// @ts-check
 // The hall screen: plays the meeting's composite (picture and program mix)
 // over WHEP — POST /whep/{meeting}/composite with the session cookie and
 // its CSRF token (from /api/v1/auth/me) —, full screen, and reconnects
 // when the connection drops. The sound starts muted (browsers refuse
 // sound before a click); one click on the button or the picture turns it
 // on. Vietnamese first, then English.
-(function () {
-  "use strict";
-  const meeting = decodeURIComponent(location.pathname.split("/")[2] || "");
-  const video = document.getElementById("screen-video");
-  const status = document.getElementById("screen-status");
-  const sound = document.getElementById("screen-sound");
-  const login = document.getElementById("screen-login");
-  let pc = null;
-  let resource = null;
-  let csrf = "";
-  const say = (vi, en) => {
-    status.hidden = false;
-    status.textContent = `${vi} — ${en}`;
-  };
-  const quiet = () => {
-    status.hidden = true;
-  };
-  function retry(ms) {
-    if (pc) {
-      pc.close();
-      pc = null;
-    }
-    setTimeout(connect, ms);
+import { $ } from "./lib/dom.js";
+
+
+const meeting = decodeURIComponent(location.pathname.split("/")[2] || "");
+const video = $("screen-video");
+const status = $("screen-status");
+const sound = $("screen-sound");
+const login = $("screen-login");
+let pc = null;
+let resource = null;
+let csrf = "";
+const say = (vi, en) => {
+  status.hidden = false;
+  status.textContent = `${vi} — ${en}`;
+};
+const quiet = () => {
+  status.hidden = true;
+};
+function retry(ms) {
+  if (pc) {
+    pc.close();
+    pc = null;
   }
-  async function hangUp() {
-    if (!resource) return;
-    const url = resource;
-    resource = null;
-    try {
-      await fetch(url, { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
-    } catch (e) { /* the server drops it when ICE times out */ }
+  setTimeout(connect, ms);
+}
+async function hangUp() {
+  if (!resource) return;
+  const url = resource;
+  resource = null;
+  try {
+    await fetch(url, { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
+  } catch (e) { /* the server drops it when ICE times out */ }
+}
+async function connect() {
+  try {
+    const me = await fetch("/api/v1/auth/me", { credentials: "same-origin" });
+    if (me.status === 401) {
+      login.hidden = false;
+      return say("Cần đăng nhập để xem hội nghị này.", "Log in to watch this meeting.");
+    }
+    csrf = (await me.json()).csrf || "";
+  } catch (e) {
+    say("Không kết nối được máy chủ, đang thử lại…", "Cannot reach the server, retrying…");
+    return retry(3000);
   }
-  async function connect() {
-    try {
-      const me = await fetch("/api/v1/auth/me", { credentials: "same-origin" });
-      if (me.status === 401) {
-        login.hidden = false;
-        return say("Cần đăng nhập để xem hội nghị này.", "Log in to watch this meeting.");
-      }
-      csrf = (await me.json()).csrf || "";
-    } catch (e) {
-      say("Không kết nối được máy chủ, đang thử lại…", "Cannot reach the server, retrying…");
-      return retry(3000);
-    }
-    pc = new RTCPeerConnection();
-    pc.addTransceiver("video", { direction: "recvonly" });
-    pc.addTransceiver("audio", { direction: "recvonly" });
-    const stream = new MediaStream();
-    pc.ontrack = (ev) => {
-      stream.addTrack(ev.track);
-      video.srcObject = stream;
-      video.play().catch(() => {});
-    };
-    pc.onconnectionstatechange = () => {
-      if (!pc) return;
-      if (pc.connectionState === "connected") {
-        quiet();
-      } else if (pc.connectionState === "failed" || pc.connectionState === "disconnected") {
-        say("Mất kết nối, đang nối lại…", "Connection lost, reconnecting…");
-        hangUp();
-        retry(2000);
-      }
-    };
-    await pc.setLocalDescription(await pc.createOffer());
-    let r;
-    try {
-      r = await fetch(`/whep/${encodeURIComponent(meeting)}/composite`, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/sdp", "X-CSRF-Token": csrf },
-        body: pc.localDescription.sdp,
-      });
-    } catch (e) {
-      say("Không kết nối được máy chủ, đang thử lại…", "Cannot reach the server, retrying…");
-      return retry(3000);
-    }
-    if (r.status === 404 || r.status === 403) {
-      pc.close();
-      pc = null;
-      return say("Không có hội nghị này, hoặc bạn không được xem.", "No such meeting, or you may not watch it.");
-    }
-    if (r.status !== 201) {
-      say(`Hội nghị chưa sẵn sàng (${r.status}), đang thử lại…`, `The meeting is not ready (${r.status}), retrying…`);
-      return retry(5000);
-    }
-    resource = r.headers.get("Location");
-    await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
-  }
-  function unmute() {
-    video.muted = false;
-    sound.hidden = true;
+  pc = new RTCPeerConnection();
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  const stream = new MediaStream();
+  pc.ontrack = (ev) => {
+    stream.addTrack(ev.track);
+    video.srcObject = stream;
     video.play().catch(() => {});
+  };
+  pc.onconnectionstatechange = () => {
+    if (!pc) return;
+    if (pc.connectionState === "connected") {
+      quiet();
+    } else if (pc.connectionState === "failed" || pc.connectionState === "disconnected") {
+      say("Mất kết nối, đang nối lại…", "Connection lost, reconnecting…");
+      hangUp();
+      retry(2000);
+    }
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  let r;
+  try {
+    r = await fetch(`/whep/${encodeURIComponent(meeting)}/composite`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/sdp", "X-CSRF-Token": csrf },
+      body: pc.localDescription.sdp,
+    });
+  } catch (e) {
+    say("Không kết nối được máy chủ, đang thử lại…", "Cannot reach the server, retrying…");
+    return retry(3000);
   }
-  sound.hidden = false;
-  sound.addEventListener("click", unmute);
-  video.addEventListener("click", () => {
-    unmute();
-    if (!document.fullscreenElement) document.documentElement.requestFullscreen().catch(() => {});
-  });
-  window.addEventListener("pagehide", hangUp);
-  document.title = `Màn hình hội trường – ${meeting}`;
-  connect();
-})();
+  if (r.status === 404 || r.status === 403) {
+    pc.close();
+    pc = null;
+    return say("Không có hội nghị này, hoặc bạn không được xem.", "No such meeting, or you may not watch it.");
+  }
+  if (r.status !== 201) {
+    say(`Hội nghị chưa sẵn sàng (${r.status}), đang thử lại…`, `The meeting is not ready (${r.status}), retrying…`);
+    return retry(5000);
+  }
+  resource = r.headers.get("Location");
+  await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
+}
+function unmute() {
+  video.muted = false;
+  sound.hidden = true;
+  video.play().catch(() => {});
+}
+sound.hidden = false;
+sound.addEventListener("click", unmute);
+video.addEventListener("click", () => {
+  unmute();
+  if (!document.fullscreenElement) document.documentElement.requestFullscreen().catch(() => {});
+});
+window.addEventListener("pagehide", hangUp);
+document.title = `Màn hình hội trường – ${meeting}`;
+connect();

@@ -27,33 +27,15 @@ pub fn routes() -> Router<AppState> {
         // The hall's big screen: the composite over WHEP (`whep_screen`).
         .route("/live/{meeting}/screen", get(screen))
         .route("/live/{meeting}/{segment}", get(segment))
-        .route(
-            "/assets/screen.js",
-            get(|| async {
-                super::asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../web/screen.js"),
-                )
-            }),
-        )
-        .route(
-            "/assets/live.js",
-            get(|| async {
-                super::asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../web/live.js"),
-                )
-            }),
-        )
 }
 
 async fn player() -> Html<&'static str> {
-    Html(include_str!("../../web/live.html"))
+    Html(super::assets::page("live.html"))
 }
 
 /// "Màn hình hội trường": the composite full screen, sub-second (WHEP).
 async fn screen() -> Html<&'static str> {
-    Html(include_str!("../../web/screen.html"))
+    Html(super::assets::page("screen.html"))
 }
 
 /// The meeting's stream, once the caller may read the meeting.

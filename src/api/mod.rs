@@ -2,6 +2,7 @@
 //! health, metrics, the room page and the live room controls.
 
 pub mod access;
+pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod harden;
@@ -179,171 +180,18 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/ca.pem", get(ca_pem))
         .route("/room/{meeting}", get(room_page))
-        .route(
-            "/assets/index.js",
-            get(|| async {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../web/index.js"),
-                )
-            }),
-        )
-        .route(
-            "/assets/index.css",
-            get(|| async {
-                asset(
-                    "text/css; charset=utf-8",
-                    include_str!("../../web/index.css"),
-                )
-            }),
-        )
-        .route(
-            "/assets/room.js",
-            get(|| async {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../web/room.js"),
-                )
-            }),
-        )
-        .route(
-            "/assets/room.css",
-            get(|| async {
-                asset(
-                    "text/css; charset=utf-8",
-                    include_str!("../../web/room.css"),
-                )
-            }),
-        )
+        // Every script, style and image of the pages (build.rs's table of web/).
+        .route("/assets/{*path}", get(assets::serve))
         // The operator console and secretariat portal: one page, routed in
         // the browser (`/console/...`), all of it embedded.
         .route("/console", get(console_page))
         .route("/console/{*rest}", get(console_page))
-        .route(
-            "/assets/console.js",
-            get(|| async {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../web/console.js"),
-                )
-            }),
-        )
-        .route(
-            "/assets/console.css",
-            get(|| async {
-                asset(
-                    "text/css; charset=utf-8",
-                    include_str!("../../web/console.css"),
-                )
-            }),
-        )
-        // What the console and the portal share.
-        .route(
-            "/assets/common.css",
-            get(|| async {
-                asset(
-                    "text/css; charset=utf-8",
-                    include_str!("../../web/common.css"),
-                )
-            }),
-        )
-        .route(
-            "/assets/common.js",
-            get(|| async {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../web/common.js"),
-                )
-            }),
-        )
-        // A document's digital signatures, on every page that shows documents.
-        .route(
-            "/assets/signatures.css",
-            get(|| async {
-                asset(
-                    "text/css; charset=utf-8",
-                    include_str!("../../web/signatures.css"),
-                )
-            }),
-        )
-        .route(
-            "/assets/trust.js",
-            get(|| async {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../web/trust.js"),
-                )
-            }),
-        )
-        .route(
-            "/assets/readiness.js",
-            get(|| async {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../web/readiness.js"),
-                )
-            }),
-        )
-        .route(
-            "/assets/check.js",
-            get(|| async {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../web/check.js"),
-                )
-            }),
-        )
-        .route(
-            "/assets/bodies.js",
-            get(|| async {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../web/bodies.js"),
-                )
-            }),
-        )
         // The secretariat portal: agenda, documents, votes, minutes.
         .route("/portal", get(portal_page))
         .route("/portal/{*rest}", get(portal_page))
-        .route(
-            "/assets/portal.js",
-            get(|| async {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../web/portal.js"),
-                )
-            }),
-        )
-        .route(
-            "/assets/portal.css",
-            get(|| async {
-                asset(
-                    "text/css; charset=utf-8",
-                    include_str!("../../web/portal.css"),
-                )
-            }),
-        )
         // The delegate's tablet view: documents, private notes, votes.
         .route("/delegate", get(delegate_page))
         .route("/delegate/{*rest}", get(delegate_page))
-        .route(
-            "/assets/delegate.js",
-            get(|| async {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("../../web/delegate.js"),
-                )
-            }),
-        )
-        .route(
-            "/assets/delegate.css",
-            get(|| async {
-                asset(
-                    "text/css; charset=utf-8",
-                    include_str!("../../web/delegate.css"),
-                )
-            }),
-        )
         .route("/ws", get(ws::upgrade))
         .route("/whip/{meeting}", post(whip::whip_post))
         .route("/whep/{meeting}", post(whip::whep_post))
@@ -383,21 +231,10 @@ pub fn metrics_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 /// The landing page: who are you (operator, secretary, delegate, room),
 /// each to its page, and the local CA to download; Vietnamese first.
 async fn index() -> Html<&'static str> {
-    Html(include_str!("../../web/index.html"))
+    Html(assets::page("index.html"))
 }
 
 /// Up or not, nothing more: anyone can ask, so it tells no one what is
@@ -437,19 +274,19 @@ async fn ca_pem(State(state): State<AppState>) -> Response {
 }
 
 async fn portal_page() -> Response {
-    Html(include_str!("../../web/portal.html")).into_response()
+    Html(assets::page("portal.html")).into_response()
 }
 
 async fn delegate_page() -> Response {
-    Html(include_str!("../../web/delegate.html")).into_response()
+    Html(assets::page("delegate.html")).into_response()
 }
 
 async fn console_page() -> Response {
-    Html(include_str!("../../web/console.html")).into_response()
+    Html(assets::page("console.html")).into_response()
 }
 
 async fn room_page(State(state): State<AppState>, Path(meeting): Path<String>) -> Response {
-    let page = include_str!("../../web/room.html");
+    let page = assets::page("room.html");
     let known = state.meetings.exists(&meeting)
         || crate::control::meetings::Meetings::new(state.store.clone())
             .get(&meeting)

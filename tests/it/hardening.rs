@@ -58,9 +58,9 @@ async fn security_headers_are_on_every_page_asset_and_api_answer() {
         ("/console/meetings", 200),
         ("/portal", 200),
         ("/delegate", 200),
-        ("/assets/room.js", 200),
+        ("/assets/room/main.js", 200),
         ("/assets/common.css", 200),
-        ("/assets/trust.js", 200),
+        ("/assets/console/trust.js", 200),
         ("/assets/signatures.css", 200),
         ("/console/signatures", 200),
         ("/api/v1/openapi.json", 200),
@@ -75,6 +75,36 @@ async fn security_headers_are_on_every_page_asset_and_api_answer() {
             !r.headers().contains_key("strict-transport-security"),
             "no HSTS on plain HTTP ({path})"
         );
+    }
+    srv.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_file_of_the_asset_table_is_served_with_its_content_type_and_the_headers() {
+    let srv = server::start().await;
+    let base = srv.base_url();
+    let table = diemcau::api::assets::ASSETS;
+    assert!(table.len() > 40, "{} assets", table.len());
+    for (path, ty, body) in table {
+        let r = reqwest::get(format!("{base}/assets/{path}")).await.unwrap();
+        if path.ends_with(".html") {
+            // A page has its own URL; under /assets it is not served.
+            assert_eq!(r.status(), 404, "/assets/{path}");
+            continue;
+        }
+        assert_eq!(r.status(), 200, "/assets/{path}");
+        assert_eq!(header(&r, "content-type"), *ty, "/assets/{path}");
+        assert_eq!(header(&r, "cache-control"), "no-cache", "/assets/{path}");
+        assert_hardened(&r);
+        assert_eq!(&r.bytes().await.unwrap()[..], *body, "/assets/{path}");
+    }
+    for missing in [
+        "/assets/nope.js",
+        "/assets/../Cargo.toml",
+        "/assets/console",
+    ] {
+        let r = reqwest::get(format!("{base}{missing}")).await.unwrap();
+        assert_eq!(r.status(), 404, "{missing}");
     }
     srv.server.shutdown().await;
 }

@@ -82,7 +82,11 @@ async fn every_text_of_the_landing_page_is_in_vietnamese_and_english() {
         let url = format!("{}{p}", srv.base_url());
         async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
     };
-    let (page, script) = (get("/").await, get("/assets/index.js").await);
+    let page = get("/").await;
+    let (vi, en) = (
+        get("/assets/i18n/vi/landing.js").await,
+        get("/assets/i18n/en/landing.js").await,
+    );
     let keys: BTreeSet<&str> = page
         .match_indices("data-i18n=\"")
         .map(|(i, m)| {
@@ -91,14 +95,11 @@ async fn every_text_of_the_landing_page_is_in_vietnamese_and_english() {
         })
         .collect();
     assert!(keys.len() >= 10, "{keys:?}");
-    // The dictionaries: `vi: { … }` then `en: { … }`.
-    let (vi, en) = script
-        .split_once("\n    en: {")
-        .expect("an English dictionary");
+    // The dictionaries: web/i18n/{vi,en}/landing.js.
     for key in keys {
-        for (lang, dict) in [("vi", vi), ("en", en)] {
+        for (lang, dict) in [("vi", &vi), ("en", &en)] {
             assert!(
-                dict.contains(&format!("\n      {key}: ")),
+                dict.contains(&format!("\n  {key}: ")),
                 "{key} has no {lang} text"
             );
         }
@@ -168,6 +169,84 @@ fn in_chromium_the_landing_page_switches_to_english_and_its_room_form_joins_the_
                 STEP_TIMEOUT,
             )
             .await;
+        page.close().await;
+        srv.server.shutdown().await;
+    });
+}
+
+/// What a console line says when a page's module graph did not load or
+/// run: an import that failed, a name that is not exported, a script error,
+/// a refusal of the Content-Security-Policy, an asset that did not come.
+fn module_failure(line: &str) -> bool {
+    [
+        "Uncaught",
+        "SyntaxError",
+        "TypeError",
+        "ReferenceError",
+        "Failed to load module",
+        "Failed to fetch dynamically imported module",
+        "Content Security Policy",
+    ]
+    .iter()
+    .any(|needle| line.contains(needle))
+        || (line.contains("/assets/") && line.contains("Failed to load resource"))
+}
+
+#[test]
+fn in_chromium_every_pages_module_graph_loads_and_runs_without_a_script_error() {
+    run_in_loopback_netns(async {
+        let srv = server::start().await;
+        let base = srv.base_url();
+        let driver = ChromeDriver::start().await;
+        let page = driver.new_session().await;
+        let steps = Steps::new(&page, "modules", POLL_INTERVAL);
+        // Each page, and a sign that its entry module ran to its end (each
+        // module of its graph evaluated first).
+        let has_hooks = "return document.readyState === 'complete' && !!window.diemcau;";
+        let room = format!("/room/demo?token={DEMO_TOKEN}");
+        for (name, path, ran) in [
+            (
+                "landing",
+                "/",
+                "return !document.getElementById('btn-lang').hidden;",
+            ),
+            ("console", "/console", has_hooks),
+            ("console-bodies", "/console/bodies", has_hooks),
+            ("portal", "/portal", has_hooks),
+            ("delegate", "/delegate", has_hooks),
+            ("room", room.as_str(), has_hooks),
+            (
+                "live",
+                "/live/demo",
+                "return document.getElementById('live-title').textContent.includes('demo');",
+            ),
+            (
+                "screen",
+                "/live/demo/screen",
+                "return document.title.includes('demo');",
+            ),
+        ] {
+            page.navigate(&format!("{base}{path}")).await;
+            steps.until(name, ran, STEP_TIMEOUT).await;
+            // Every script the page loaded came from /assets/ as a module.
+            let scripts = steps
+                .run(
+                    "return performance.getEntriesByType('resource')\
+                       .filter((e) => e.name.includes('/assets/') && e.name.endsWith('.js')).length;",
+                )
+                .await;
+            assert!(
+                scripts.as_u64().unwrap_or(0) >= 2,
+                "{path}: its modules ({scripts})"
+            );
+            let failures: Vec<String> = page
+                .console_log()
+                .await
+                .into_iter()
+                .filter(|l| module_failure(l))
+                .collect();
+            assert!(failures.is_empty(), "{path}: {failures:#?}");
+        }
         page.close().await;
         srv.server.shutdown().await;
     });

@@ -1,0 +1,25 @@
+// @ts-check
+// English text of the landing page.
+export default {
+  app_title: "Online conference bridge",
+  lang_switch: "Tiếng Việt",
+  who: "Who are you?",
+  operator: "Operator",
+  operator_what: "Schedule and run meetings, watch the rooms, the room registry, the node links.",
+  secretary: "Secretary",
+  secretary_what: "A meeting's agenda, documents, votes and minutes.",
+  delegate: "Delegate",
+  delegate_what: "Read the documents by agenda item, private notes, votes, ask to speak.",
+  room: "Meeting room (điểm cầu)",
+  room_what: "Open the link the operator sent to your room, or enter the meeting code and your room's access code.",
+  room_meeting: "Meeting code",
+  room_token: "Room access code",
+  room_join: "Join the meeting",
+  room_missing: "Enter both the meeting code and the access code.",
+  ca_title: "The local CA certificate",
+  ca_why: "This server made its own HTTPS certificate. For browsers on other machines to trust it (and allow camera and microphone), download the CA certificate and import it into the browser, once per machine.",
+  ca_download: "Download the CA certificate (diemcau-ca.pem)",
+  ca_chrome: "Chrome, Edge, Cốc Cốc: Settings → Privacy and security → Security → Manage certificates → Authorities → Import.",
+  ca_firefox: "Firefox: Settings → Privacy & Security → Certificates → View Certificates → Authorities → Import, tick “Trust this CA to identify websites”.",
+  tech: "Encoders:",
+};

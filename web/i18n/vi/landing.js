@@ -1,0 +1,25 @@
+// @ts-check
+// Vietnamese (the default) text of the landing page.
+export default {
+  app_title: "Cầu truyền hình hội nghị trực tuyến",
+  lang_switch: "English",
+  who: "Bạn là ai?",
+  operator: "Cán bộ điều hành",
+  operator_what: "Lập lịch và điều hành cuộc họp, theo dõi các điểm cầu, danh bạ điểm cầu, liên kết tầng.",
+  secretary: "Thư ký",
+  secretary_what: "Chương trình, tài liệu, biểu quyết và biên bản cuộc họp.",
+  delegate: "Đại biểu",
+  delegate_what: "Đọc tài liệu theo chương trình, ghi chú riêng, biểu quyết, đăng ký phát biểu.",
+  room: "Điểm cầu (phòng họp)",
+  room_what: "Mở đường liên kết mà cán bộ điều hành đã gửi cho điểm cầu, hoặc nhập mã cuộc họp và mã truy cập của điểm cầu.",
+  room_meeting: "Mã cuộc họp",
+  room_token: "Mã truy cập của điểm cầu",
+  room_join: "Vào phòng họp",
+  room_missing: "Nhập cả mã cuộc họp và mã truy cập.",
+  ca_title: "Chứng chỉ CA nội bộ",
+  ca_why: "Máy chủ này tự cấp chứng chỉ HTTPS. Để trình duyệt ở máy khác tin cậy nó (và cho phép camera, micrô), tải chứng chỉ CA và nhập vào trình duyệt một lần trên mỗi máy.",
+  ca_download: "Tải chứng chỉ CA (diemcau-ca.pem)",
+  ca_chrome: "Chrome, Edge, Cốc Cốc: Cài đặt → Quyền riêng tư và bảo mật → Bảo mật → Quản lý chứng chỉ → Tổ chức phát hành chứng chỉ → Nhập.",
+  ca_firefox: "Firefox: Cài đặt → Quyền riêng tư và bảo mật → Chứng chỉ → Xem chứng chỉ → Tổ chức phát hành → Nhập, chọn “Tin cậy để nhận dạng trang web”.",
+  tech: "Thiết bị mã hóa:",
+};
