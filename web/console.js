@@ -129,6 +129,7 @@
       sip_ringing: "Đổ chuông",
       sip_connected: "Đã nối máy",
       sip_ended: "Đã gác máy",
+      sip_in_call: "SIP · {codec}",
       sip_retry: "{reason} · gọi lại sau {n} giây",
       btn_sip_call: "Gọi lại",
       ev_sip_call: "{name}: {state}",
@@ -357,6 +358,7 @@
       sip_ringing: "Ringing",
       sip_connected: "Answered",
       sip_ended: "Hung up",
+      sip_in_call: "SIP · {codec}",
       sip_retry: "{reason} · retrying in {n} s",
       btn_sip_call: "Call again",
       ev_sip_call: "{name}: {state}",
@@ -1938,9 +1940,10 @@
     if (s.on_stage) badges.push(el("span", { class: "tb tb-stage", text: t("tile_stage") }));
     if (s.floor && s.floor.state === "requested") badges.push(el("span", { class: "tb tb-floor", text: t("tile_floor_pos", { n: s.floor.position }) }));
     if (s.floor && s.floor.state === "speaking") badges.push(el("span", { class: "tb tb-speaking", text: t("tile_speaking") }));
-    // A SIP room the server dialled: how its call goes.
+    // A SIP room: its codecs while in the call; else how a dial-out goes.
     const sip = live && live.sip[s.endpoint_id];
-    if (sip && !(s.connected && sip.state === "connected")) badges.push(el("span", { class: "tb tb-sip", dataset: { sip: sip.state }, text: sipText(sip) }));
+    const inCall = sip && sip.state === "connected";
+    if (sip && (s.connected || !inCall)) badges.push(el("span", { class: "tb tb-sip", dataset: { sip: sip.state }, text: inCall ? t("sip_in_call", { codec: sip.codec || "" }) : sipText(sip) }));
     tile.querySelector(".thumb-badges").replaceChildren(...badges);
     tile.querySelector(".tile-name").textContent = s.name;
     tile.querySelector(".tile-unit").textContent = s.unit_name || "";
