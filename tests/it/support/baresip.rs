@@ -307,20 +307,24 @@ pub fn frequency(s: &[i16]) -> f64 {
     frequency_at(s, 8000)
 }
 
-/// A 20 ms window quieter than this is a gap, not the tone (a tone here
-/// is ~6 500 RMS; G.711 silence a few units).
-const SILENCE_RMS: f64 = 300.0;
+/// A 20 ms window is the tone when it is at least this share of the
+/// loudest window's RMS (a steady tone's windows are all alike).
+const VOICED_SHARE: f64 = 0.7;
 
-/// The same at `rate` samples a second, over the voiced 20 ms windows
-/// only: a gap (a frame late or lost under load, played as silence) has no
-/// crossings, and counted as time it pulled the estimate down — 400 Hz
-/// measured for a 440 Hz tone with ~130 ms of gaps in 1.5 s, the cause of
-/// `sip_tls`'s failures on a loaded machine.
+/// The same at `rate` samples a second, over the 20 ms windows that carry
+/// the whole tone only: a gap (a frame late or lost under load, played as
+/// silence or concealed) has few crossings, and counted as time it pulled
+/// the estimate down — 400 Hz measured for a 440 Hz tone with ~130 ms of
+/// gaps in 1.5 s, the cause of `sip_tls`'s failures on a loaded machine;
+/// a window only partly the tone, or the decoder's noise in a gap, would
+/// push it up.
 pub fn frequency_at(s: &[i16], rate: u32) -> f64 {
     let window = (rate / 50).max(2) as usize;
+    let windows: Vec<&[i16]> = s.chunks(window).filter(|w| w.len() == window).collect();
+    let loudest = windows.iter().map(|w| rms(w)).fold(0.0, f64::max);
     let (mut crossings, mut intervals) = (0usize, 0usize);
-    for w in s.chunks(window) {
-        if w.len() < 2 || rms(w) < SILENCE_RMS {
+    for w in windows {
+        if loudest == 0.0 || rms(w) < VOICED_SHARE * loudest {
             continue;
         }
         crossings += w.windows(2).filter(|p| (p[0] < 0) != (p[1] < 0)).count();
