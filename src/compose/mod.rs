@@ -6,7 +6,8 @@
 //!
 //! `frame`, `layout`, `label`, `scene`, `fmp4` and `hls` are pure (the
 //! scene takes its clock from the caller); `codec` wraps libvpx and
-//! OpenH264; `page` draws a PDF page for the presenter layout (hayro);
+//! OpenH264 (`vp8enc`: libvpx's VP8 encoder, for a SIP room's VP8
+//! rendition); `page` draws a PDF page for the presenter layout (hayro);
 //! `service` is the thread that runs it all on the engine's taps;
 //! `screen` feeds hall screens (WHEP) through the room's engine.
 
@@ -25,6 +26,7 @@ pub mod scene;
 pub mod screen;
 pub mod service;
 pub mod sinks;
+pub mod vp8enc;
 
 pub use crate::config::LiveStreamConfig as ComposeConfig;
 pub use service::{Composer, Live};

@@ -175,6 +175,9 @@ struct Shared {
     /// Incoming SSRC -> simulcast layer (1 or 2), from the workers' engines:
     /// read by the receive thread only while it sheds.
     upper_layers: RwLock<HashMap<u32, u8>>,
+    /// Participants whose alternative video track some subscriber shows
+    /// (`Engine::drain_renditions`): a SIP room's gateway reads it.
+    renditions: RwLock<std::collections::HashSet<ParticipantId>>,
     counters: DriverCounters,
     /// Open ICE-TCP connections, for the workers' TCP transmits.
     tcp_conns: tcp::TcpConns,
@@ -273,6 +276,7 @@ impl Media {
         let shared = Arc::new(Shared {
             ufrags: RwLock::new(HashMap::new()),
             upper_layers: RwLock::new(HashMap::new()),
+            renditions: RwLock::new(Default::default()),
             counters: DriverCounters::default(),
             tcp_conns: tcp::TcpConns::default(),
             stop: AtomicBool::new(false),
@@ -631,8 +635,26 @@ impl Media {
             .map(|p| p.1.clone())
     }
 
+    /// Whether some subscriber shows `id`'s alternative video track (a
+    /// SIP room's VP8 rendition of its H.264): its gateway encodes it only
+    /// while this holds.
+    pub fn rendition_wanted(&self, id: ParticipantId) -> bool {
+        self.inner
+            .shared
+            .renditions
+            .read()
+            .expect("renditions lock")
+            .contains(&id)
+    }
+
     /// Forget a participant that left (called from the event pump).
     pub fn forget(&self, id: ParticipantId) {
+        self.inner
+            .shared
+            .renditions
+            .write()
+            .expect("renditions lock")
+            .remove(&id);
         let gone = {
             let mut participants = self.inner.participants.lock().expect("participants lock");
             let gone = participants.remove(&id);

@@ -132,6 +132,19 @@ pub(super) fn run(
                 }
             }
         }
+        {
+            let mut changes = engine.drain_renditions().peekable();
+            if changes.peek().is_some() {
+                let mut set = shared.renditions.write().expect("renditions lock");
+                for (id, wanted) in changes {
+                    if wanted {
+                        set.insert(id);
+                    } else {
+                        set.remove(&id);
+                    }
+                }
+            }
+        }
         for t in engine.drain_tapped() {
             if tap.try_send(t).is_err() {
                 shared.counters.tap_dropped.fetch_add(1, Ordering::Relaxed);

@@ -25,6 +25,9 @@ use crate::relay::bridge::answer_address;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the task checks that the engine still holds the room.
 const ALIVE_CHECK: Duration = Duration::from_secs(1);
+/// The VP8 rendition's bitrate when the room's link profile sets none:
+/// what a room codec sends at 720p (the default for SIP video).
+const RENDITION_DEFAULT_KBPS: u32 = 2000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -115,15 +118,25 @@ pub async fn start(s: CallSetup) -> Result<Call, CallError> {
         })
         .await
         .map_err(|e| CallError::Setup(e.to_string()))?;
+    let codec = s.neg.describe();
     let guard = LeaveGuard {
         conference: s.conference.clone(),
         meeting: s.meeting.clone(),
         participant: id,
+        endpoint: s.admission.endpoint.clone(),
     };
     s.conference
         .connected(&s.meeting, &s.admission, id, &s.name, Role::Room)
         .await
         .map_err(|e| CallError::Refused(e.to_string()))?;
+    // The wall tile: a SIP room, in the call, and with what codecs.
+    if let Some(endpoint) = &s.admission.endpoint {
+        let state = super::dialout::CallState::Connected { codec };
+        s.conference
+            .live()
+            .announce(&s.meeting, super::dialout::event(endpoint, &state))
+            .await;
+    }
     let Reply::Joined { answer, .. } = reply else {
         return Err(CallError::Setup("unexpected engine reply".into()));
     };
@@ -163,6 +176,7 @@ pub async fn start(s: CallSetup) -> Result<Call, CallError> {
     let dialog = s.dialog;
     let ended = s.ended;
     let metrics = s.metrics;
+    let rendition_kbps = s.admission.max_kbps.unwrap_or(RENDITION_DEFAULT_KBPS);
     let task = tokio::spawn(async move {
         let _guard = guard;
         let sip = Sip {
@@ -170,7 +184,7 @@ pub async fn start(s: CallSetup) -> Result<Call, CallError> {
             keys,
             metrics,
         };
-        let stats = run(gw, local_sock, sip, id, &media, composite).await;
+        let stats = run(gw, local_sock, sip, id, &media, composite, rendition_kbps).await;
         tracing::info!(participant = id, ?stats, "sip: call media ended");
         let _ = ended.send(dialog).await;
     });
@@ -228,7 +242,12 @@ async fn run(
     id: ParticipantId,
     media: &crate::net::Media,
     composite: Option<(crate::compose::service::Pictures, String, Conference)>,
+    rendition_kbps: u32,
 ) -> super::gateway::GatewayStats {
+    // The VP8 rendition's codecs, started the first time a subscriber
+    // without H.264 wants this room's video, idle while none does.
+    let mut transcoder: Option<super::transcode::Transcoder> = None;
+    let mut rendition = false;
     let (mut pictures, composer_of) = match composite {
         Some((p, meeting, conference)) => (Some(p), Some((meeting, conference))),
         None => (None, None),
@@ -282,6 +301,31 @@ async fn run(
         if gw.take_composite_keyframe_request() {
             ask_keyframe(&composer_of);
         }
+        let wanted = media.rendition_wanted(id) && gw.takes_video();
+        if wanted != rendition {
+            rendition = wanted;
+            gw.set_rendition(now, wanted);
+            if wanted && transcoder.is_none() {
+                match super::transcode::Transcoder::start(rendition_kbps, sip.metrics.clone()) {
+                    Ok(t) => transcoder = Some(t),
+                    Err(e) => tracing::warn!(error = %e, "sip: no thread for the vp8 rendition"),
+                }
+            }
+            if !wanted && let Some(t) = transcoder.as_mut() {
+                t.idle();
+            }
+            tracing::debug!(participant = id, wanted, "sip: vp8 rendition");
+        }
+        if let Some(t) = transcoder.as_mut() {
+            for p in gw.take_pictures() {
+                if !t.picture(p.annex_b, p.ts, p.keyframe) {
+                    gw.request_idr(now);
+                }
+            }
+            if gw.take_vp8_keyframe_request() {
+                t.keyframe();
+            }
+        }
         let wake = tokio::time::Instant::from_std(gw.next_timeout().max(now).min(next_check));
         tokio::select! {
             p = async { pictures.as_mut().expect("guarded").recv().await }, if pictures.is_some() => match p {
@@ -289,6 +333,11 @@ async fn run(
                 // Fell behind: pictures were skipped, the next keyframe heals.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => ask_keyframe(&composer_of),
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => pictures = None,
+            },
+            d = async { transcoder.as_mut().expect("guarded").done.recv().await }, if transcoder.is_some() => match d {
+                Some(super::transcode::Done::Picture { vp8, ts, .. }) => gw.send_vp8(Instant::now(), &vp8, ts),
+                Some(super::transcode::Done::NeedIdr) => gw.request_idr(Instant::now()),
+                None => transcoder = None,
             },
             r = local.recv_from(&mut lb) => if let Ok((n, from)) = r {
                 gw.handle_receive(Instant::now(), Leg::Local, from, &lb[..n]);
@@ -315,12 +364,15 @@ struct LeaveGuard {
     conference: Conference,
     meeting: String,
     participant: ParticipantId,
+    /// The room, told "ended" on its wall tile.
+    endpoint: Option<String>,
 }
 
 impl Drop for LeaveGuard {
     fn drop(&mut self) {
         let conference = self.conference.clone();
         let (id, meeting) = (self.participant, self.meeting.clone());
+        let endpoint = self.endpoint.take();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 let media = conference.media();
@@ -329,6 +381,10 @@ impl Drop for LeaveGuard {
                     .await;
                 media.forget(id);
                 conference.live().disconnected(&meeting, id).await;
+                if let Some(e) = endpoint {
+                    let ended = super::dialout::event(&e, &super::dialout::CallState::Ended);
+                    conference.live().announce(&meeting, ended).await;
+                }
             });
         }
     }

@@ -110,7 +110,11 @@ pub enum CallState {
         attempt: u32,
     },
     Ringing,
-    Connected,
+    /// In the call (dialled or dialled in), with what it carries
+    /// (`sdp::Negotiated::describe`).
+    Connected {
+        codec: String,
+    },
     /// `status`: the SIP status (408 when nothing answered); `retry_in_s`
     /// when another attempt is planned.
     Failed {

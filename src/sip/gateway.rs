@@ -11,6 +11,14 @@
 //! transcoding is not in this slice: nothing is sent rather than garbage).
 //! A PLI/FIR from the codec becomes a PLI on the stage slot; the engine's
 //! keyframe requests reach the codec as FIR (rate-limited both ways).
+//!
+//! The VP8 rendition: the local leg publishes a second video track, which
+//! the engine shows to subscribers that cannot receive H.264 instead of the
+//! codec's own (`media::Engine::video_for`). It carries pictures only while
+//! the engine wants it (`set_rendition`): the codec's H.264 is then also
+//! assembled into access units (`rendition`) for the call's transcoder,
+//! whose VP8 comes back through `send_vp8`; a PLI on it asks the encoder
+//! for a keyframe, never the codec (that only when the decoder needs one).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -68,6 +76,9 @@ pub struct GatewayStats {
     /// Keyframes the codec sent, keyframe requests the engine made.
     pub keyframes_in: u64,
     pub keyframe_requests: u64,
+    /// VP8 rendition packets published, and keyframe requests on it.
+    pub vp8_published: u64,
+    pub vp8_keyframe_requests: u64,
 }
 
 pub struct Gateway {
@@ -79,6 +90,15 @@ pub struct Gateway {
     next_timeout: Instant,
     send_audio: Mid,
     send_video: Mid,
+    /// The VP8 rendition's track (`set_rendition`).
+    send_vp8: Mid,
+    /// Assembling the codec's H.264 for the transcoder while wanted.
+    rendition: Option<super::rendition::Assembly>,
+    vp8_seq: u64,
+    /// A VP8 subscriber asked for a keyframe since the last call, and the
+    /// last time one was passed on.
+    vp8_keyframe: bool,
+    last_vp8_key: Option<Instant>,
     recv_audio: Vec<Mid>,
     recv_video: Mid,
     neg: Negotiated,
@@ -148,7 +168,16 @@ impl Gateway {
             None,
             None,
         );
-        let send_video = change.add_media(MediaKind::Video, Direction::SendOnly, name, None, None);
+        let send_video = change.add_media(
+            MediaKind::Video,
+            Direction::SendOnly,
+            name.clone(),
+            None,
+            None,
+        );
+        // After the codec's own video: the engine takes a room's first
+        // video track as its camera, the second as its alternative.
+        let send_vp8 = change.add_media(MediaKind::Video, Direction::SendOnly, name, None, None);
         let recv_video = change.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
         let recv_audio = (0..AUDIO_SLOTS)
             .map(|_| change.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None))
@@ -168,6 +197,11 @@ impl Gateway {
             next_timeout: now,
             send_audio,
             send_video,
+            send_vp8,
+            rendition: None,
+            vp8_seq: 1,
+            vp8_keyframe: false,
+            last_vp8_key: None,
             recv_audio,
             recv_video,
             audio_to: neg.audio.map(|a| a.remote),
@@ -337,6 +371,13 @@ impl Gateway {
             self.stats.keyframes_in += 1;
         }
         let seq = extend_seq(&mut self.video_up_seq, h.seq);
+        let lost = self.rendition.as_mut().is_some_and(|r| {
+            r.push(h.seq, h.ts, h.marker, &payload);
+            r.needs_idr()
+        });
+        if lost {
+            self.ask_codec_keyframe(now);
+        }
         let w = RtpWrite::new(pt, SeqNo::from(seq), h.ts, now, payload)
             .marker(h.marker)
             .nackable(true);
@@ -363,6 +404,81 @@ impl Gateway {
         }
         *last = Some(now);
         true
+    }
+
+    /// Whether the engine wants the VP8 rendition (some subscriber cannot
+    /// take H.264). Turned on, assembly starts and the codec is asked for
+    /// an IDR (the decoder starts at one); turned off, it stops.
+    pub fn set_rendition(&mut self, now: Instant, on: bool) {
+        match (on, self.rendition.is_some()) {
+            (true, false) if self.neg.video.is_some() => {
+                self.rendition = Some(super::rendition::Assembly::new());
+                self.ask_codec_keyframe(now);
+            }
+            (false, true) => self.rendition = None,
+            _ => {}
+        }
+    }
+
+    /// Access units assembled for the transcoder since the last call.
+    pub fn take_pictures(&mut self) -> Vec<super::rendition::Picture> {
+        self.rendition
+            .as_mut()
+            .map(|r| r.take_pictures().collect())
+            .unwrap_or_default()
+    }
+
+    /// A VP8 subscriber asked for a keyframe (rate-limited): the encoder's
+    /// next picture should be one.
+    pub fn take_vp8_keyframe_request(&mut self) -> bool {
+        std::mem::take(&mut self.vp8_keyframe)
+    }
+
+    /// The transcoder's decoder needs an IDR: ask the codec (rate-limited).
+    pub fn request_idr(&mut self, now: Instant) {
+        self.ask_codec_keyframe(now);
+    }
+
+    /// One VP8 picture of the rendition to the local leg, with the H.264
+    /// picture's timestamp.
+    pub fn send_vp8(&mut self, now: Instant, vp8: &[u8], ts: u32) {
+        if !self.connected || self.rendition.is_none() {
+            return;
+        }
+        let Some(pt) = self.pt_of(Codec::Vp8, None) else {
+            return;
+        };
+        let payloads = super::rendition::vp8_payloads(vp8, super::rendition::VP8_PAYLOAD_BYTES);
+        let last = payloads.len().saturating_sub(1);
+        for (i, p) in payloads.into_iter().enumerate() {
+            let w = RtpWrite::new(pt, SeqNo::from(self.vp8_seq), ts, now, p)
+                .marker(i == last)
+                .nackable(true);
+            self.vp8_seq += 1;
+            if let Some(tx) = self.rtc.direct_api().stream_tx_by_mid(self.send_vp8, None) {
+                tx.write_rtp(w);
+                self.stats.vp8_published += 1;
+            }
+            self.drain();
+        }
+    }
+
+    /// A PLI and a FIR to the codec, at most every [`KEYFRAME_INTERVAL`].
+    fn ask_codec_keyframe(&mut self, now: Instant) {
+        let (Some(ssrc), Some(to)) = (self.codec_video_ssrc, self.video_rtcp_to) else {
+            return;
+        };
+        if !self.may(now, true) {
+            return;
+        }
+        self.fir_seq = self.fir_seq.wrapping_add(1);
+        let mut fir = rtp::pli(self.ssrc ^ 1, ssrc);
+        fir.extend(rtp::fir(self.ssrc ^ 1, ssrc, self.fir_seq));
+        self.out.push(Transmit {
+            leg: Leg::SipVideoRtcp,
+            destination: to,
+            contents: fir,
+        });
     }
 
     /// Whether the call negotiated video with the codec.
@@ -474,6 +590,17 @@ impl Gateway {
                         self.stats.keyframe_requests += 1;
                         want_keyframe = true
                     }
+                    Event::KeyframeRequest(r) if r.mid == self.send_vp8 => {
+                        self.stats.vp8_keyframe_requests += 1;
+                        let now = self.now;
+                        if self
+                            .last_vp8_key
+                            .is_none_or(|t| now.duration_since(t) >= KEYFRAME_INTERVAL)
+                        {
+                            self.last_vp8_key = Some(now);
+                            self.vp8_keyframe = true;
+                        }
+                    }
                     Event::Connected => self.connected = true,
                     Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                         self.dead = true
@@ -529,18 +656,8 @@ impl Gateway {
                 });
             }
         }
-        if want_keyframe
-            && let (Some(ssrc), Some(to)) = (self.codec_video_ssrc, self.video_rtcp_to)
-            && self.may(self.now, true)
-        {
-            self.fir_seq = self.fir_seq.wrapping_add(1);
-            let mut fir = rtp::pli(self.ssrc ^ 1, ssrc);
-            fir.extend(rtp::fir(self.ssrc ^ 1, ssrc, self.fir_seq));
-            self.out.push(Transmit {
-                leg: Leg::SipVideoRtcp,
-                destination: to,
-                contents: fir,
-            });
+        if want_keyframe {
+            self.ask_codec_keyframe(self.now);
         }
     }
 }

@@ -25,6 +25,14 @@ pub struct SipMetrics {
     pub srtp_malformed: AtomicU64,
     pub calls_started: AtomicU64,
     pub calls_active: AtomicU64,
+    /// The VP8 rendition of codecs' H.264 (`transcode`), for subscribers
+    /// that cannot take H.264: access units decoded, those that did not
+    /// decode (skipped until the next IDR), those dropped because the
+    /// transcoder was behind, VP8 pictures encoded.
+    pub rendition_decoded: AtomicU64,
+    pub rendition_decode_failed: AtomicU64,
+    pub rendition_dropped: AtomicU64,
+    pub rendition_encoded: AtomicU64,
 }
 
 impl SipMetrics {
@@ -50,7 +58,7 @@ impl SipMetrics {
     /// Prometheus text lines.
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write as _;
-        let rows: [(&str, &AtomicU64, &str); 15] = [
+        let rows: [(&str, &AtomicU64, &str); 19] = [
             (
                 "diemcau_sip_malformed_total",
                 &self.malformed,
@@ -125,6 +133,26 @@ impl SipMetrics {
                 "diemcau_sip_calls_active",
                 &self.calls_active,
                 "SIP calls in progress",
+            ),
+            (
+                "diemcau_sip_rendition_decoded_total",
+                &self.rendition_decoded,
+                "codecs' H.264 pictures decoded for their VP8 rendition",
+            ),
+            (
+                "diemcau_sip_rendition_decode_failed_total",
+                &self.rendition_decode_failed,
+                "codecs' H.264 pictures that did not decode (skipped until the next IDR)",
+            ),
+            (
+                "diemcau_sip_rendition_dropped_total",
+                &self.rendition_dropped,
+                "codecs' H.264 pictures dropped: the transcoder was behind",
+            ),
+            (
+                "diemcau_sip_rendition_encoded_total",
+                &self.rendition_encoded,
+                "VP8 pictures encoded for subscribers that cannot take H.264",
             ),
         ];
         for (name, v, help) in rows {

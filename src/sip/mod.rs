@@ -9,7 +9,9 @@
 //! and `dialog` (virtual time), `uac` (our INVITE's client transaction),
 //! `offer` (our SDP offer), `dialout` (orders, retry schedule, states),
 //! `digest`, `limit`, `rtp`, `audio`, `gateway`, `sdes` (keys in SDP) and
-//! `secure` (SRTP on the SIP leg, `srtp`). IO: `server` (the
+//! `secure` (SRTP on the SIP leg, `srtp`), `rendition` (a room's H.264
+//! assembled for, and VP8 cut from, `transcode` — the VP8 rendition for
+//! subscribers without H.264, on a thread of its own). IO: `server` (the
 //! listener: UDP, and TCP and TLS through `tcp`), `uas` (what it answers),
 //! `outbound` (dial-out's attempts), `call` (one call's sockets and task).
 
@@ -28,6 +30,7 @@ pub mod message;
 pub mod metrics;
 pub mod offer;
 pub mod outbound;
+pub mod rendition;
 pub mod rtp;
 pub mod sdes;
 pub mod sdp;
@@ -36,6 +39,7 @@ pub mod server;
 pub mod srtp;
 pub mod tcp;
 pub mod transaction;
+pub mod transcode;
 pub mod transport;
 pub mod uac;
 pub mod uas;

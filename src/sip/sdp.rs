@@ -345,6 +345,27 @@ impl Negotiated {
     pub fn uses_sdes(&self) -> bool {
         self.audio.is_some_and(|a| a.srtp.is_some()) || self.video.is_some_and(|v| v.srtp.is_some())
     }
+
+    /// What the call carries, as the console's wall tile names it:
+    /// "H.264 · G.722 · SRTP".
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<&str> = Vec::new();
+        if self.video.is_some() {
+            parts.push("H.264");
+        }
+        if let Some(a) = self.audio {
+            parts.push(match a.codec {
+                AudioCodec::Opus => "Opus",
+                AudioCodec::G722 => "G.722",
+                AudioCodec::Pcmu => "G.711 µ",
+                AudioCodec::Pcma => "G.711 A",
+            });
+        }
+        if self.uses_sdes() {
+            parts.push("SRTP");
+        }
+        parts.join(" · ")
+    }
 }
 
 /// Our answer: every offered m-line in order; the chosen ones on our

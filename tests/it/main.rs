@@ -64,6 +64,7 @@ mod sip_g722;
 mod sip_srtp;
 mod sip_store;
 mod sip_tls;
+mod sip_vp8;
 mod store;
 mod support;
 mod voting;

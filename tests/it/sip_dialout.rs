@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::api::{ApiWorld, world_with};
 use crate::support::baresip::{Baresip, Options};
+use crate::support::browser::{ChromeDriver, Steps};
 use crate::support::db::run_sqlite;
 use crate::support::rtc_client::run_in_loopback_netns;
 
@@ -171,13 +172,39 @@ fn a_codec_registered_over_tls_is_called_with_srtp_keys_and_joins() {
 /// A console that opens after the call was placed reads each SIP room's
 /// call state from the snapshot (REST and the events' first message),
 /// not only from the `sip_call` events it was not there for.
+/// The wall tile's SIP badge of room `endpoint`: `[state, text]`, or null.
+fn sip_badge(endpoint: &str) -> String {
+    format!(
+        "const b = document.querySelector('#grid [data-endpoint=\"{endpoint}\"] .tb-sip');\
+         const got = b ? [b.dataset.sip, b.textContent] : null;"
+    )
+}
+
+/// A console (the snapshot, and the live wall in Chromium) opening while
+/// room A is in its dialled call sees it in the call with its codecs; room
+/// B, a codec busy on another call, failed and why; A hanging up, ended.
 #[test]
 fn a_console_opening_mid_call_sees_each_sip_room_s_call_state_in_the_snapshot() {
     let tmp = tempfile::tempdir().unwrap();
     run_in_loopback_netns(run_sqlite(|db| async move {
         let w = sip_world(db).await;
         let id = open_meeting(&w).await;
-        let ea = w.endpoint("a").to_string();
+        let (ea, eb) = (w.endpoint("a").to_string(), w.endpoint("b").to_string());
+        // B: a room codec at a fixed address, busy on another call.
+        sip_password(&w, "b").await;
+        let r = w
+            .as_role("operator")
+            .patch(
+                &format!("/api/v1/endpoints/{eb}"),
+                json!({"sip_address": "sip:codec@127.0.0.1:5191"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let busy = tmp.path().join("busy.xml");
+        std::fs::write(&busy, BUSY).unwrap();
+        // Busy for every retry the test may see (5, 15, 40 s apart): B's
+        // tile says "failed" all along, not "calling" between two.
+        let mut busy_codec = Sipp::uas_calls(&busy, 5191, 5);
         let (user, password) = sip_password(&w, "a").await;
         let sip = w.srv.server.sip_udp_addr().unwrap().to_string();
         let mut codec =
@@ -190,16 +217,69 @@ fn a_console_opening_mid_call_sees_each_sip_room_s_call_state_in_the_snapshot() 
         assert_eq!(r.status, 200, "{}", r.text);
         wait_connected(&w, &id, &ea, true).await;
         let snap = wait_sip_state(&w, &id, &ea, "connected").await;
+        assert_eq!(snap["sip_calls"][&ea]["codec"], "G.711 µ", "{snap}");
+        let snap = wait_sip_state(&w, &id, &eb, "failed").await;
         assert_eq!(
             snap["sip_calls"].as_object().map(|o| o.len()),
-            Some(1),
-            "only the SIP room: {}",
+            Some(2),
+            "only the SIP rooms, not the hub: {}",
             snap["sip_calls"]
         );
-        // It hangs up: the snapshot says so too.
+        // The live wall in Chromium: A in the call with its codec, B failed
+        // and why.
+        let base = w.srv.base_url();
+        let driver = ChromeDriver::start().await;
+        let page = driver.new_session().await;
+        let steps = Steps::new(&page, "sip-wall", Duration::from_millis(250));
+        crate::console::log_in(&steps, &base, "test_operator").await;
+        page.navigate(&format!("{base}/console/meetings/{id}"))
+            .await;
+        let in_call = steps
+            .until(
+                "01-a-in-call",
+                &format!(
+                    "{} return got && got[0] === 'connected' ? got[1] : null;",
+                    sip_badge(&ea)
+                ),
+                JOIN_TIMEOUT,
+            )
+            .await;
+        assert_eq!(in_call, "SIP · G.711 µ");
+        let failed = steps
+            .until(
+                "02-b-failed",
+                &format!(
+                    "{} return got && got[0] === 'failed' ? got[1] : null;",
+                    sip_badge(&eb)
+                ),
+                JOIN_TIMEOUT,
+            )
+            .await;
+        assert!(
+            failed
+                .as_str()
+                .is_some_and(|t| t.starts_with("Máy bận (486) · gọi lại sau")),
+            "why, in Vietnamese, and when it is called again: {failed}"
+        );
+        busy_codec.stop();
+        steps.shot("02-wall").await;
+        // A hangs up: the snapshot and the wall say so.
         codec.command("/hangup");
         wait_connected(&w, &id, &ea, false).await;
         wait_sip_state(&w, &id, &ea, "ended").await;
+        let ended = steps
+            .until(
+                "03-a-ended",
+                &format!(
+                    "{} return got && got[0] === 'ended' ? got[1] : null;",
+                    sip_badge(&ea)
+                ),
+                JOIN_TIMEOUT,
+            )
+            .await;
+        assert_eq!(ended, "Đã gác máy");
+        steps.shot("03-wall").await;
+        page.close().await;
         codec.stop();
         w.srv.server.shutdown().await;
     }));
@@ -426,6 +506,11 @@ struct Sipp(Child);
 
 impl Sipp {
     fn uas(scenario: &std::path::Path, port: u16) -> Sipp {
+        Self::uas_calls(scenario, port, 1)
+    }
+
+    /// A codec that takes `calls` calls, then exits.
+    fn uas_calls(scenario: &std::path::Path, port: u16, calls: u32) -> Sipp {
         let child = Command::new("sipp")
             .args(["-sf"])
             .arg(scenario)
@@ -437,7 +522,7 @@ impl Sipp {
                 "-p",
                 &port.to_string(),
             ])
-            .args(["-m", "1", "-nostdin"])
+            .args(["-m", &calls.to_string(), "-nostdin"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -235,9 +235,10 @@ function fillTile(tile, s, snap) {
   if (s.on_stage) badges.push(el("span", { class: "tb tb-stage", text: t("tile_stage") }));
   if (s.floor && s.floor.state === "requested") badges.push(el("span", { class: "tb tb-floor", text: t("tile_floor_pos", { n: s.floor.position }) }));
   if (s.floor && s.floor.state === "speaking") badges.push(el("span", { class: "tb tb-speaking", text: t("tile_speaking") }));
-  // A SIP room the server dialled: how its call goes.
+  // A SIP room: its codecs while in the call; else how a dial-out goes.
   const sip = live && live.sip[s.endpoint_id];
-  if (sip && !(s.connected && sip.state === "connected")) badges.push(el("span", { class: "tb tb-sip", dataset: { sip: sip.state }, text: sipText(sip) }));
+  const inCall = sip && sip.state === "connected";
+  if (sip && (s.connected || !inCall)) badges.push(el("span", { class: "tb tb-sip", dataset: { sip: sip.state }, text: inCall ? t("sip_in_call", { codec: sip.codec || "" }) : sipText(sip) }));
   tile.querySelector(".thumb-badges").replaceChildren(...badges);
   tile.querySelector(".tile-name").textContent = s.name;
   tile.querySelector(".tile-unit").textContent = s.unit_name || "";

@@ -63,6 +63,9 @@ pub struct Engine {
     /// or gone (`None`), for the driver: what it may shed first when this
     /// engine falls behind.
     pub(super) upper_layers: Vec<(u32, Option<u8>)>,
+    /// Participants whose alternative video track became wanted (true) or
+    /// unwanted (false) since the last drain (`drain_renditions`).
+    pub(super) renditions: Vec<(ParticipantId, bool)>,
     created: Instant,
     /// Members of shared rooms whose sessions run on other engines.
     pub(super) remote: HashMap<ParticipantId, super::span::RemoteMember>,
@@ -105,6 +108,7 @@ impl Engine {
             taps: HashMap::new(),
             tapped: Vec::new(),
             upper_layers: Vec::new(),
+            renditions: Vec::new(),
             created: now,
             remote: HashMap::new(),
             spanned: 0,
@@ -153,6 +157,13 @@ impl Engine {
     /// `(ssrc, Some(layer))` or `(ssrc, None)`.
     pub fn drain_upper_layers(&mut self) -> std::vec::Drain<'_, (u32, Option<u8>)> {
         self.upper_layers.drain(..)
+    }
+
+    /// Changes of whose alternative video track some subscriber shows:
+    /// (participant, wanted). A SIP room's gateway encodes its VP8
+    /// rendition only while it is wanted (`sip::gateway`).
+    pub fn drain_renditions(&mut self) -> std::vec::Drain<'_, (ParticipantId, bool)> {
+        self.renditions.drain(..)
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -444,6 +455,77 @@ impl Engine {
     /// A member's first track of one kind (its camera or microphone).
     pub(super) fn track_of(&self, id: ParticipantId, video: bool) -> Option<TrackId> {
         self.tracks_of(id, video).next()
+    }
+
+    /// The video track of member `p` that slot `slot` of subscriber `s`
+    /// shows, and whether it is the alternative: its first (its camera) —
+    /// unless `s` negotiated no codec for it on that slot (a browser
+    /// without H.264) and `p`, not a relay, publishes a second video track,
+    /// the same picture in another codec (a SIP room's VP8 rendition of its
+    /// H.264, `sip::gateway`), which it sends only while wanted. Its codec
+    /// is unknown until it flows: taken as the one `s` can receive.
+    pub(super) fn video_for(
+        &self,
+        s: &super::session::Session,
+        slot: usize,
+        p: ParticipantId,
+    ) -> Option<(TrackId, bool)> {
+        let mut tracks = self.tracks_of(p, true);
+        let first = tracks.next()?;
+        let sendable = |t: &TrackId| {
+            self.tracks
+                .get(t)
+                .is_some_and(|x| x.codec.is_none_or(|c| s.can_send(slot, c)))
+        };
+        if sendable(&first) || self.role_of(p) == Some(super::Role::Relay) {
+            return Some((first, false));
+        }
+        match tracks.next() {
+            Some(alt) if sendable(&alt) => Some((alt, true)),
+            _ => Some((first, false)),
+        }
+    }
+
+    /// Whether `t` is its owner's alternative video track (`video_for`).
+    pub(super) fn is_alternative(&self, t: &super::room::PublishedTrack) -> bool {
+        t.video
+            && self.role_of(t.owner) != Some(super::Role::Relay)
+            && self.tracks_of(t.owner, true).nth(1) == Some(t.id)
+    }
+
+    /// Tell the driver whose alternative video track is wanted now, here
+    /// or by another engine of the room (a change only; each tick).
+    pub(super) fn update_renditions(&mut self) {
+        let mut changes = Vec::new();
+        for (id, s) in &self.sessions {
+            if s.role == super::Role::Relay {
+                continue;
+            }
+            let Some(alt) = s
+                .published
+                .iter()
+                .map(|(_, t)| *t)
+                .filter(|t| self.tracks.get(t).is_some_and(|x| x.video))
+                .nth(1)
+            else {
+                continue;
+            };
+            let wanted = self.rooms.get(&s.room).is_some_and(|r| {
+                r.fanout.get(&alt).is_some_and(|v| !v.is_empty())
+                    || r.span
+                        .as_ref()
+                        .is_some_and(|sp| sp.wanted_by.get(&alt).is_some_and(|w| !w.is_empty()))
+            });
+            if wanted != s.rendition_wanted {
+                changes.push((*id, wanted));
+            }
+        }
+        for (id, wanted) in changes {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                s.rendition_wanted = wanted;
+            }
+            self.renditions.push((id, wanted));
+        }
     }
 
     /// A relay member's further tracks of one kind (sources of their own).

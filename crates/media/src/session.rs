@@ -91,6 +91,10 @@ pub struct Session {
     /// Time its stage slot showed each simulcast layer (low, mid, high),
     /// ms: what the room actually saw, for the report after the meeting.
     pub stage_layer_ms: [u64; super::room::MAX_LAYERS],
+    /// Some subscriber (here or on another engine of the room) shows this
+    /// participant's alternative video track (`Engine::video_for`): as
+    /// last told to the driver (`Engine::drain_renditions`).
+    pub rendition_wanted: bool,
 }
 
 /// Link quality of one peer, from RTCP as str0m reports it each second.
@@ -213,6 +217,7 @@ impl Session {
             red_until: None,
             red_deep_until: None,
             stage_layer_ms: [0; super::room::MAX_LAYERS],
+            rendition_wanted: false,
         }
     }
 
@@ -327,6 +332,20 @@ impl Session {
             }
         };
         Some((self.slots[slot].tx_ssrc?, pt))
+    }
+
+    /// Whether slot `slot` can carry `codec`: the subscriber negotiated it
+    /// on that m-line (what `slot_send_params` needs, without learning it).
+    pub fn can_send(&self, slot: usize, codec: Codec) -> bool {
+        let Some(media) = self.slots.get(slot).and_then(|sl| self.rtc.media(sl.mid)) else {
+            return false;
+        };
+        let remote = media.remote_pts();
+        self.rtc
+            .codec_config()
+            .params()
+            .iter()
+            .any(|p| p.spec().codec == codec && (remote.is_empty() || remote.contains(&p.pt())))
     }
 
     /// A relay's tracks of one kind after its first, each a source of its

@@ -92,6 +92,7 @@ impl Engine {
             self.apply_policy(now, &rid);
         }
         self.retarget_taps(now);
+        self.update_renditions();
         if self.spanned > 0 {
             // Layer activity and bitrates, the home's decisions: each tick.
             self.publish_spans(now, true);
@@ -138,7 +139,9 @@ impl Engine {
             };
             let mut tracks = Vec::new();
             for t in self.tracks.values() {
-                if participants.contains(&t.owner) {
+                // A SIP room's VP8 rendition is its H.264 again: the
+                // recording and the composite take the original.
+                if participants.contains(&t.owner) && !self.is_alternative(t) {
                     tracks.push((t.id, t.video, best(t)));
                 }
             }
@@ -323,12 +326,19 @@ impl Engine {
             for i in order {
                 let Some(p) = wanted[i] else { continue };
                 let video = s.slots[i].video;
+                // An alternative rendition flows only once wanted: the slot
+                // waits for it on its lowest layer.
+                let mut waits_for_alt = false;
                 // (The fields, not `source_track`: `room` is borrowed.)
                 let track = match (super::audio_source_track(p), super::thumb_source(p)) {
                     (Some(t), _) => (!video && self.tracks.contains_key(&t)).then_some(t),
                     (None, Some((relay, n))) => {
                         self.extra_tracks_of(relay, true).nth(n).filter(|_| video)
                     }
+                    (None, None) if video => self.video_for(s, i, p).map(|(t, alt)| {
+                        waits_for_alt = alt;
+                        t
+                    }),
                     (None, None) => self.track_of(p, video),
                 };
                 let Some(track) = track else {
@@ -344,6 +354,7 @@ impl Engine {
                         .filter(|c| c.track == track)
                         .map(|c| c.layer);
                     choose_layer(t, now, roles[i], remaining, current)
+                        .or(waits_for_alt.then_some(0))
                         // A relay link's budget is a hard cap (its far end
                         // polices it): a thumbnail that does not fit waits.
                         .filter(|&l| {

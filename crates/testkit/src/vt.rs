@@ -72,6 +72,15 @@ pub struct Publisher {
     pub drop_audio_every: Option<u64>,
     /// The last Opus frames sent (ts, payload), newest last.
     pub audio_history: Vec<(u32, Vec<u8>)>,
+    /// A second video track, VP8, the same picture for subscribers that
+    /// cannot take the first's codec (a SIP room's rendition): sent only
+    /// while the engine wants it (`alt_on`, from `World::renditions`).
+    pub alt_mid: Option<Mid>,
+    pub alt_on: bool,
+    pub alt_seq: u64,
+    pub alt_keyframe_wanted: bool,
+    /// Packets sent on it.
+    pub alt_sent: usize,
 }
 
 pub struct Client {
@@ -116,6 +125,15 @@ pub struct World {
     pub parts: Vec<Engine>,
     /// Clients joined from now on join this worker's engine.
     pub join_worker: usize,
+    /// Clients joined from now on receive VP8 only (no H.264).
+    pub vp8_only_clients: bool,
+    /// Publishers joined from now on also offer a VP8 alternative track.
+    pub alt_publishers: bool,
+    /// Participants whose alternative track some subscriber shows, as the
+    /// driver keeps them (`Engine::drain_renditions`).
+    pub renditions: std::collections::HashSet<ParticipantId>,
+    /// Every (participant, wanted) change the engines reported, in order.
+    pub rendition_changes: Vec<(ParticipantId, bool)>,
     /// Workers holding room "r".
     pub holders: Vec<usize>,
     /// Workers whose engine is not driven (a starved core): its
@@ -162,6 +180,10 @@ impl World {
             red_clients: false,
             parts,
             join_worker: 0,
+            vp8_only_clients: false,
+            alt_publishers: false,
+            renditions: Default::default(),
+            rendition_changes: vec![],
             holders: vec![0],
             starved: vec![],
             handoffs_held: vec![],
@@ -205,11 +227,17 @@ impl World {
         let addr: SocketAddr = format!("127.0.0.{}:{}", 10 + idx, 40000 + idx)
             .parse()
             .unwrap();
-        let mut rtc = Rtc::builder()
+        let mut builder = Rtc::builder()
             .set_rtp_mode(true)
             .enable_opus(true, self.red_clients)
-            .set_stats_interval(Some(Duration::from_secs(1)))
-            .build(self.now);
+            .set_stats_interval(Some(Duration::from_secs(1)));
+        if self.vp8_only_clients {
+            builder = builder
+                .clear_codecs()
+                .enable_opus(true, self.red_clients)
+                .enable_vp8(true);
+        }
+        let mut rtc = builder.build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         let mut change = rtc.sdp_api();
         let mut publisher = None;
@@ -232,6 +260,15 @@ impl World {
                 None,
                 None,
             );
+            let alt = self.alt_publishers.then(|| {
+                change.add_media(
+                    MediaKind::Video,
+                    Direction::SendOnly,
+                    Some("cam".into()),
+                    None,
+                    None,
+                )
+            });
             publisher = Some(Publisher {
                 number: idx as u8,
                 video_mid: Some(v),
@@ -249,6 +286,11 @@ impl World {
                 red_levels: usize::from(self.red_clients),
                 drop_audio_every: None,
                 audio_history: vec![],
+                alt_mid: alt,
+                alt_on: false,
+                alt_seq: 7_000,
+                alt_keyframe_wanted: true,
+                alt_sent: 0,
             });
         }
         let mut recv_mids = vec![];
@@ -333,6 +375,13 @@ impl World {
             for c in &mut self.clients {
                 c.rtc.handle_input(Input::Timeout(now)).unwrap();
                 c.drain();
+                if let Some(p) = &mut c.publisher {
+                    let on = self.renditions.contains(&c.id);
+                    if on && !p.alt_on {
+                        p.alt_keyframe_wanted = true;
+                    }
+                    p.alt_on = on;
+                }
                 c.publish(now);
                 if c.held_until.is_some_and(|t| t <= now) {
                     c.held_until = None;
@@ -377,7 +426,16 @@ impl World {
                 while let Some(ev) = e.poll_event() {
                     evs.push(ev);
                 }
+                let changes: Vec<_> = e.drain_renditions().collect();
                 self.events.extend(evs);
+                for (id, wanted) in changes {
+                    if wanted {
+                        self.renditions.insert(id);
+                    } else {
+                        self.renditions.remove(&id);
+                    }
+                    self.rendition_changes.push((id, wanted));
+                }
             }
             if to_server.is_empty() && out.is_empty() && !moved {
                 return;
@@ -522,7 +580,11 @@ impl Client {
             }
             RtcEvent::KeyframeRequest(r) => {
                 self.keyframe_requests += 1;
-                if let Some(p) = &mut self.publisher {
+                if let Some(p) = &mut self.publisher
+                    && p.alt_mid == Some(r.mid)
+                {
+                    p.alt_keyframe_wanted = true;
+                } else if let Some(p) = &mut self.publisher {
                     let layer = r
                         .rid
                         .and_then(|rid| RIDS.iter().position(|x| *x == &*rid))
@@ -558,6 +620,13 @@ impl Client {
             .find(|x| x.spec().codec == Codec::Opus)
             .unwrap();
         let (opus, red_pt) = (opus_param.pt(), opus_param.red());
+        let alt_pt = self
+            .rtc
+            .codec_config()
+            .params()
+            .iter()
+            .find(|x| x.spec().codec == Codec::Vp8)
+            .map(|x| x.pt());
         let Some(p) = &mut self.publisher else { return };
         let mut writes: Vec<(Mid, Option<Rid>, RtpWrite)> = vec![];
         if now >= p.next_frame {
@@ -599,6 +668,26 @@ impl Client {
                         .nackable(true);
                     writes.push((vmid, Some(RIDS[layer].into()), w));
                 }
+            }
+            // The alternative: one VP8 packet a frame, origin layer 9.
+            if let (Some(amid), Some(pt), true) = (p.alt_mid, alt_pt, p.alt_on) {
+                let key = std::mem::take(&mut p.alt_keyframe_wanted) || p.frame_no % 90 == 1;
+                let mut payload = if key {
+                    vec![
+                        0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01,
+                    ]
+                } else {
+                    vec![0x10, 0x01, 0x00, 0x00]
+                };
+                payload.resize(payload.len() + p.payload_len, 0xab);
+                payload.extend_from_slice(&[p.number, 9]);
+                let seq = p.alt_seq;
+                p.alt_seq += 1;
+                p.alt_sent += 1;
+                let w = RtpWrite::new(pt, seq.into(), ts, now, payload)
+                    .marker(true)
+                    .nackable(true);
+                writes.push((amid, None, w));
             }
         }
         if now >= p.next_audio {

@@ -242,8 +242,9 @@ impl Outbound {
                     Ok(handle) => {
                         uas.keep_call(id.clone(), handle, peer);
                         self.dials.remove(&key);
+                        // The call announces itself, connected then ended
+                        // (`call`), as a dialled-in one does.
                         self.connected.insert(id, key.clone());
-                        self.announce(&key, &CallState::Connected).await;
                     }
                     Err(code) => {
                         if let Some((to, bye)) =
@@ -260,11 +261,10 @@ impl Outbound {
         out
     }
 
-    /// A dialled call ended (BYE either way, the room removed).
+    /// A dialled call ended (BYE either way, the room removed): the room
+    /// may be called again.
     pub async fn call_ended(&mut self, id: &DialogId) {
-        if let Some(key) = self.connected.remove(id) {
-            self.announce(&key, &CallState::Ended).await;
-        }
+        self.connected.remove(id);
     }
 
     async fn start_call(

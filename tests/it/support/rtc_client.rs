@@ -395,6 +395,9 @@ pub struct RtpRecord {
     /// `vp8_source::frame_fingerprint` of the frame, on its first packet
     /// (video only): identifies frames of real-VP8 clips.
     pub fingerprint: Option<u64>,
+    /// A video packet's payload (VP8 descriptor included), for tests that
+    /// decode what arrived; empty for audio.
+    pub payload: bytes::Bytes,
     pub at: Instant,
 }
 
@@ -767,6 +770,11 @@ impl PeerConnectionEventHandler for Handler {
                             layer,
                             source,
                             fingerprint,
+                            payload: if kind == "video" {
+                                pkt.payload.clone()
+                            } else {
+                                bytes::Bytes::new()
+                            },
                             at,
                         });
                     }

@@ -130,6 +130,7 @@ export default {
   sip_ringing: "Ringing",
   sip_connected: "Answered",
   sip_ended: "Hung up",
+  sip_in_call: "SIP · {codec}",
   sip_retry: "{reason} · retrying in {n} s",
   btn_sip_call: "Call again",
   ev_sip_call: "{name}: {state}",

@@ -130,6 +130,7 @@ export default {
   sip_ringing: "Đổ chuông",
   sip_connected: "Đã nối máy",
   sip_ended: "Đã gác máy",
+  sip_in_call: "SIP · {codec}",
   sip_retry: "{reason} · gọi lại sau {n} giây",
   btn_sip_call: "Gọi lại",
   ev_sip_call: "{name}: {state}",

@@ -5,5 +5,6 @@
 mod engine;
 mod engine_quality;
 mod engine_red;
+mod engine_rendition;
 mod engine_span;
 mod stage_voice;
