@@ -380,6 +380,18 @@ fn the_media_maps_hold_the_rooms_connected_and_let_a_removed_one_go() {
         let base = m.w.srv.metrics_url();
         let entries = |map: &str| format!("diemcau_media_map_entries{{map=\"{map}\"}}");
         assert_eq!(metric(&base, &entries("sessions")).await, 2.0);
+        // One series per map, whatever the number of participants.
+        let page = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let series = page
+            .lines()
+            .filter(|l| l.starts_with("diemcau_media_map_entries{"))
+            .count();
+        assert_eq!(series, 10, "{page}");
         assert_eq!(metric(&base, &entries("ufrags")).await, 2.0);
         assert!(
             metric(&base, &entries("slots")).await >= 8.0,
