@@ -7,8 +7,11 @@
 //! level (Opus from the codec passes through); its H.264 is published as
 //! it came. Down: the engine's audio slots (stage + loudest K; never the
 //! room's own voice) are mixed into the codec's codec every 20 ms; the
-//! stage slot's video reaches the codec only when it is H.264 (VP8 → H.264
-//! transcoding is not in this slice: nothing is sent rather than garbage).
+//! stage slot's video reaches the codec only when it is H.264 — the
+//! meeting's composite, encoded once in H.264, is what a codec is sent when a
+//! composer runs (`sip::call`), so a browser's VP8 stage reaches it there.
+//! The codec's H.264 is also offered as a VP8 rendition for subscribers
+//! without H.264, made only while wanted (`sip::transcode`).
 //! A PLI/FIR from the codec becomes a PLI on the stage slot; the engine's
 //! keyframe requests reach the codec as FIR (rate-limited both ways).
 //!
