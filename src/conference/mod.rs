@@ -678,6 +678,9 @@ fn effects_summary(effects: &[Effect]) -> serde_json::Value {
                 Some(serde_json::json!({"remove": participant}))
             }
             Effect::Media(MediaAction::PinThumbs { relay, sources }) => {
+                // As consoles see the sources: their wire numbers.
+                let sources: Vec<Option<u64>> =
+                    sources.iter().map(|s| s.map(|s| s.wire())).collect();
                 Some(serde_json::json!({"pin_thumbs": {"relay": relay, "sources": sources}}))
             }
             Effect::Stream(Some(o)) => Some(serde_json::json!({"live_stream": {

@@ -32,7 +32,7 @@ pub fn slot_info(s: &SlotState) -> SlotInfo {
         mid: s.mid.clone(),
         kind: if s.video { "video" } else { "audio" }.into(),
         role: s.role.as_str().into(),
-        participant: s.participant.map(|p| p.to_string()),
+        participant: s.source.map(|p| p.wire().to_string()),
         name: s.name.clone(),
     }
 }

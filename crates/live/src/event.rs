@@ -167,5 +167,7 @@ pub enum LiveEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RelayThumb {
     pub endpoint_id: String,
-    pub participant: ParticipantId,
+    /// The thumbnail's source as a number (`SourceId::wire`): what the
+    /// console's thumbnail slot names.
+    pub participant: u64,
 }

@@ -76,7 +76,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use diemcau_media::ParticipantId;
+use diemcau_media::{ParticipantId, SourceId};
 
 pub use error::{LiveError, Refusal};
 pub use event::LiveEvent;
@@ -173,7 +173,7 @@ pub enum MediaAction {
     /// `Command::PinThumbs` for the relay to the parent.
     PinThumbs {
         relay: ParticipantId,
-        sources: Vec<Option<ParticipantId>>,
+        sources: Vec<Option<SourceId>>,
     },
 }
 
@@ -206,7 +206,7 @@ struct Site {
     via: Option<ParticipantId>,
     /// Its thumbnail's source id here, while the relay it is behind sends
     /// one (an operator here watches).
-    thumb: Option<ParticipantId>,
+    thumb: Option<SourceId>,
     /// Operator mutes, remembered across reconnects.
     muted_audio: bool,
     muted_video: bool,
@@ -370,7 +370,7 @@ pub struct LiveMeeting {
     /// Site indices on the parent relay's thumbnail slots, in order.
     pins: Vec<Option<usize>>,
     /// The thumbnail sources the engine was last told for them.
-    sent_pins: Vec<Option<ParticipantId>>,
+    sent_pins: Vec<Option<SourceId>>,
     /// The lobby of an open meeting and the people sent away (`lobby`).
     door: lobby::Door,
     /// Each planned SIP room's last dial-out state (the `sip_call` event's

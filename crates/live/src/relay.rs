@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::event::RelayThumb;
 use super::{Conn, Effect, LiveError, LiveEvent, LiveMeeting, MediaAction, event};
-use diemcau_media::{ParticipantId, RELAY_THUMBS, thumb_source_id};
+use diemcau_media::{ParticipantId, RELAY_THUMBS, SourceId};
 
 /// What a parent tells a child relay.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -116,12 +116,18 @@ impl LiveMeeting {
         let before = self.before();
         let mut fx = Vec::new();
         let mut named: Vec<usize> = Vec::with_capacity(sites.len());
-        let mut thumbs: Vec<(usize, ParticipantId)> = Vec::new();
+        let mut thumbs: Vec<(usize, SourceId)> = Vec::new();
         for p in sites.iter().take(MAX_REPORTED_SITES) {
             if let Some(&i) = self.index.get(&p.endpoint_id) {
                 named.push(i);
-                if let Some(t) = p.thumb.map(usize::from).filter(|t| *t < RELAY_THUMBS) {
-                    thumbs.push((i, thumb_source_id(participant, t)));
+                if let Some(index) = p.thumb.filter(|t| usize::from(*t) < RELAY_THUMBS) {
+                    thumbs.push((
+                        i,
+                        SourceId::RelayThumb {
+                            relay: participant,
+                            index,
+                        },
+                    ));
                 }
                 // A headcount confirmed on the node below, for a room not
                 // connected here (a room here is counted here).
@@ -199,7 +205,7 @@ impl LiveMeeting {
             .filter_map(|s| {
                 Some(RelayThumb {
                     endpoint_id: s.id.clone(),
-                    participant: s.thumb?,
+                    participant: s.thumb?.wire(),
                 })
             })
             .collect()
@@ -311,7 +317,8 @@ impl LiveMeeting {
     /// thumbnail here), sticky per slot. `Some` when the engine must be told.
     pub(super) fn repin(&mut self) -> Option<MediaAction> {
         let relay = self.parent_relay?;
-        let source = |s: &super::Site| s.participant.or(s.via.and(s.thumb));
+        let source =
+            |s: &super::Site| (s.participant.map(SourceId::Participant)).or(s.via.and(s.thumb));
         let wanted: Vec<usize> = self
             .upper_watch
             .iter()
@@ -332,7 +339,7 @@ impl LiveMeeting {
                 *free = Some(i);
             }
         }
-        let sources: Vec<Option<ParticipantId>> = pins
+        let sources: Vec<Option<SourceId>> = pins
             .iter()
             .map(|p| p.and_then(|i| source(&self.sites[i])))
             .collect();
@@ -546,7 +553,7 @@ mod tests {
         assert!(!x1.muted_audio && x1.muted_video);
     }
 
-    fn pins_sent(fx: &[Effect]) -> Option<Vec<Option<ParticipantId>>> {
+    fn pins_sent(fx: &[Effect]) -> Option<Vec<Option<SourceId>>> {
         media(fx).into_iter().rev().find_map(|a| match a {
             MediaAction::PinThumbs { sources, .. } => Some(sources),
             _ => None,
@@ -570,14 +577,18 @@ mod tests {
         let view = top.upper_view();
         let fx = child.apply_upper(&view);
         let mut want = vec![None; RELAY_THUMBS];
-        want[0] = Some(7);
+        want[0] = Some(SourceId::Participant(7));
         assert_eq!(pins_sent(&fx), Some(want));
         let reported = child.present_sites();
         assert_eq!(reported[0].thumb, Some(0));
 
         // The parent learns which source carries it; consoles are told.
         let fx = top.relay_sites(50, &reported).unwrap();
-        let source = thumb_source_id(50, 0);
+        let source = SourceId::RelayThumb {
+            relay: 50,
+            index: 0,
+        }
+        .wire();
         assert!(events(&fx).contains(&LiveEvent::RelayThumbs {
             node: "xa".into(),
             thumbs: vec![RelayThumb {

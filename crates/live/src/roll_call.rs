@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Conn, ConnectionKind, Effect, LiveError, LiveEvent, LiveMeeting, MAX_HEADCOUNT, Site, event,
 };
-use diemcau_media::ParticipantId;
+use diemcau_media::{ParticipantId, SourceId};
 
 /// What the quorum is counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -57,8 +57,8 @@ pub struct RollCallSite {
     pub via_node: Option<String>,
     /// For a room on a node below: the source id its thumbnail arrives
     /// under in this node's room, while an operator here watches it (a
-    /// console's thumbnail slot names it).
-    pub thumb_participant: Option<ParticipantId>,
+    /// console's thumbnail slot names it), as its wire number.
+    pub thumb_participant: Option<u64>,
     pub kind: Option<ConnectionKind>,
     pub connected_since_ms: Option<u64>,
     pub connected_for_ms: Option<u64>,
@@ -120,7 +120,7 @@ impl LiveMeeting {
             connected: s.participant.is_some() || s.via.is_some(),
             participant: s.participant,
             via_node: s.via.and_then(|v| self.relay_node(v)),
-            thumb_participant: s.via.and(s.thumb),
+            thumb_participant: s.via.and(s.thumb).map(SourceId::wire),
             kind: s.kind,
             connected_since_ms: s.connected_since_ms,
             connected_for_ms: s.connected_since_ms.map(|t| now_ms.saturating_sub(t)),

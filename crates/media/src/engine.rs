@@ -15,7 +15,7 @@ use super::room::{PublishedTrack, Room};
 use super::session::{CONNECT_TIMEOUT, Session};
 use super::{
     Command, CommandError, Datagram, EngineStats, Event, JoinRequest, LeaveReason, ParticipantId,
-    Reply, SlotState, TrackId, stun,
+    Reply, SlotState, SourceId, TrackId, stun,
 };
 
 #[derive(Debug, Clone)]
@@ -393,30 +393,27 @@ impl Engine {
         })
     }
 
-    /// The participant behind a source id (itself, or the relay owning an
-    /// extra audio track).
-    pub(super) fn source_owner(&self, id: ParticipantId) -> Option<ParticipantId> {
-        match (super::audio_source_track(id), super::thumb_source(id)) {
-            (Some(t), _) => self.tracks.get(&t).map(|t| t.owner),
-            (None, Some((relay, _))) => self.is_member(relay).then_some(relay),
-            (None, None) => self.is_member(id).then_some(id),
-        }
+    /// The participant behind a source, while it is in one of our rooms
+    /// (here or on another engine).
+    pub(super) fn source_owner(&self, id: SourceId) -> Option<ParticipantId> {
+        let owner = id.owner();
+        self.is_member(owner).then_some(owner)
     }
 
-    /// The id a slot names to its subscriber: the participant, except a
-    /// relay's thumbnail, which names its own source id (the roll call's
+    /// The source a slot names to its subscriber: the participant, except a
+    /// relay's thumbnail, which names itself (the roll call's
     /// `thumb_participant` says which room below it is).
-    fn slot_source(&self, id: ParticipantId) -> Option<ParticipantId> {
+    fn slot_source(&self, id: SourceId) -> Option<SourceId> {
         let owner = self.source_owner(id)?;
-        Some(if super::thumb_source(id).is_some() {
+        Some(if id.is_thumb() {
             id
         } else {
-            owner
+            SourceId::Participant(owner)
         })
     }
 
     /// A source's display name: its participant's.
-    pub(super) fn source_name(&self, id: ParticipantId) -> Option<String> {
+    pub(super) fn source_name(&self, id: SourceId) -> Option<String> {
         let owner = self.source_owner(id)?;
         match self.sessions.get(&owner) {
             Some(s) => Some(s.name.clone()),
@@ -562,7 +559,7 @@ impl Engine {
                 mid: sl.mid.to_string(),
                 video: sl.video,
                 role: sl.role,
-                participant: sl.shows.and_then(|p| self.slot_source(p)),
+                source: sl.shows.and_then(|p| self.slot_source(p)),
                 name: sl.shows.and_then(|p| self.source_name(p)),
             })
             .collect()
@@ -900,10 +897,6 @@ impl Engine {
                 self.upper_layers.push((**ssrc, None));
             }
         }
-        let extra_audio: Vec<ParticipantId> = s
-            .extra_tracks(false, &self.tracks)
-            .map(super::audio_source_id)
-            .collect();
         for (_, t) in &s.published {
             self.tracks.remove(t);
         }
@@ -915,13 +908,8 @@ impl Engine {
             // On a part the stage is the home's: it tells the room.
             let was_on_stage = r.stage.contains(&id) && Engine::is_home(r, me);
             r.stage.retain(|p| *p != id);
-            r.speaker.remove(id);
-            for a in &extra_audio {
-                r.speaker.remove(*a);
-            }
-            if r.active_speaker
-                .is_some_and(|a| a == id || extra_audio.contains(&a))
-            {
+            r.speaker.remove_where(|s| s.owner() == id);
+            if r.active_speaker.is_some_and(|a| a.owner() == id) {
                 r.active_speaker = None;
             }
             r.dirty = true;

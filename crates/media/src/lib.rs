@@ -44,43 +44,81 @@ pub type ParticipantId = u64;
 /// A published track, unique within an engine.
 pub type TrackId = u32;
 
-/// A relay publishes several audio tracks (the loudest of its side of the
-/// link). Each one after its first is an audio source of its own — for
-/// the speaker detector and the policy's loudest-K — under an id made from
-/// the track's, with this bit set (participant ids are allocated far
-/// below it).
-pub const AUDIO_SOURCE_BIT: ParticipantId = 1 << 62;
-
-/// The source id of a relay's extra audio track.
-pub fn audio_source_id(track: TrackId) -> ParticipantId {
-    AUDIO_SOURCE_BIT | ParticipantId::from(track)
-}
-
-/// The track behind an extra-audio source id; `None` for a participant.
-pub fn audio_source_track(id: ParticipantId) -> Option<TrackId> {
-    (id & AUDIO_SOURCE_BIT != 0).then_some((id & 0xffff_ffff) as TrackId)
-}
-
 /// Video tracks a relay link carries each way besides its main picture:
 /// thumbnails of rooms on its side, sent only while an operator on the
 /// other side watches them (which ones: `Command::PinThumbs`).
 pub const RELAY_THUMBS: usize = 8;
 
-/// A relay's thumbnail tracks are video sources of their own, for consoles'
-/// thumbnail slots (never the stage or the speaker): ids with this bit, the
-/// relay's participant id and the track's index. Below 2^53, so a console's
-/// script reads them exactly.
-pub const THUMB_SOURCE_BIT: ParticipantId = 1 << 50;
-
-/// The source id of a relay's `index`-th thumbnail track.
-pub fn thumb_source_id(relay: ParticipantId, index: usize) -> ParticipantId {
-    THUMB_SOURCE_BIT | (relay << 4) | (index as ParticipantId & 0xf)
+/// What the speaker detector, the policy and the slots choose among: a
+/// participant's own tracks, or one of the extra tracks a relay link
+/// carries for its side of the tree. A number only at the wire
+/// ([`SourceId::wire`]), where a console matches slots to rooms.
+///
+/// The variants are ordered as their wire numbers are, so ties broken by
+/// id (the speaker's ranking) fall the same way on every engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceId {
+    /// A participant: a room's camera and microphone, a relay's main
+    /// picture and first voice.
+    Participant(ParticipantId),
+    /// A relay's `index`-th thumbnail track: a room on its side, for
+    /// consoles' thumbnail slots only (never the stage or the speaker).
+    RelayThumb { relay: ParticipantId, index: u8 },
+    /// A relay's further audio track (one more of the loudest voices of
+    /// its side): a source of its own for the speaker detector and the
+    /// loudest-K, heard as its relay.
+    RelayAudio {
+        track: TrackId,
+        relay: ParticipantId,
+    },
 }
 
-/// The relay and index behind a thumbnail source id; `None` otherwise.
-pub fn thumb_source(id: ParticipantId) -> Option<(ParticipantId, usize)> {
-    (id & THUMB_SOURCE_BIT != 0 && id & AUDIO_SOURCE_BIT == 0)
-        .then_some(((id & !THUMB_SOURCE_BIT) >> 4, (id & 0xf) as usize))
+/// Wire tag of a relay's thumbnail: below 2^53, so a console's script
+/// reads the number exactly; participant ids are allocated far below it.
+const WIRE_THUMB_BIT: u64 = 1 << 50;
+/// Wire tag of a relay's extra audio (never shown to a client today: a
+/// slot names the relay instead, but the number must not collide).
+const WIRE_AUDIO_BIT: u64 = 1 << 62;
+
+impl SourceId {
+    /// The participant whose session carries this source.
+    pub fn owner(self) -> ParticipantId {
+        match self {
+            SourceId::Participant(p) => p,
+            SourceId::RelayThumb { relay, .. } | SourceId::RelayAudio { relay, .. } => relay,
+        }
+    }
+
+    /// The participant, when this source is one.
+    pub fn participant(self) -> Option<ParticipantId> {
+        match self {
+            SourceId::Participant(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a relay's thumbnail (thumbnail slots only).
+    pub fn is_thumb(self) -> bool {
+        matches!(self, SourceId::RelayThumb { .. })
+    }
+
+    /// The number consoles see (slots' `participant`, the roll call's
+    /// `thumb_participant`): unique per source, stable while it lasts.
+    pub fn wire(self) -> u64 {
+        match self {
+            SourceId::Participant(p) => p,
+            SourceId::RelayThumb { relay, index } => {
+                WIRE_THUMB_BIT | (relay << 4) | u64::from(index & 0xf)
+            }
+            SourceId::RelayAudio { track, .. } => WIRE_AUDIO_BIT | u64::from(track),
+        }
+    }
+}
+
+impl From<ParticipantId> for SourceId {
+    fn from(p: ParticipantId) -> Self {
+        SourceId::Participant(p)
+    }
 }
 
 /// One simulcast layer of one published track (layer 0 = lowest quality).
@@ -201,7 +239,7 @@ pub enum Command {
     /// nothing crosses the link for that slot).
     PinThumbs {
         participant: ParticipantId,
-        sources: Vec<Option<ParticipantId>>,
+        sources: Vec<Option<SourceId>>,
     },
     /// Start (or stop) handing a room's media to the recorder. The room
     /// need not exist yet: its first publisher is recorded from the start.
@@ -266,7 +304,10 @@ pub struct SlotState {
     pub mid: String,
     pub video: bool,
     pub role: SlotRole,
-    pub participant: Option<ParticipantId>,
+    /// Whom it shows: a participant (a relay's extra voice is named as its
+    /// relay), or a relay's thumbnail, which the roll call's
+    /// `thumb_participant` maps to a room below.
+    pub source: Option<SourceId>,
     pub name: Option<String>,
 }
 

@@ -15,9 +15,9 @@
 //!
 //! Nobody receives their own media.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use super::ParticipantId;
+use super::{ParticipantId, SourceId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SlotRole {
@@ -42,7 +42,7 @@ impl SlotRole {
 /// (published and not muted) video and audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Source {
-    pub id: ParticipantId,
+    pub id: SourceId,
     pub video: bool,
     pub audio: bool,
 }
@@ -55,17 +55,14 @@ pub struct RoomView<'a> {
     /// In join order.
     pub sources: &'a [Source],
     pub stage: &'a [ParticipantId],
-    pub speaker: Option<ParticipantId>,
+    pub speaker: Option<SourceId>,
     /// Loudest first.
-    pub loudest: &'a [ParticipantId],
+    pub loudest: &'a [SourceId],
     pub audio_max: usize,
     /// An empty stage shows the active speaker (else it stays put).
     pub voice: bool,
-    video: HashSet<ParticipantId>,
-    audio: HashSet<ParticipantId>,
-    /// Sources that are not participants (a relay's extra audio tracks),
-    /// with the participant they belong to: nobody receives their own.
-    owners: HashMap<ParticipantId, ParticipantId>,
+    video: HashSet<SourceId>,
+    audio: HashSet<SourceId>,
     /// Relay links: their main picture (what the other side has on stage)
     /// is not a room, so it takes no thumbnail slot.
     relays: HashSet<ParticipantId>,
@@ -75,8 +72,8 @@ impl<'a> RoomView<'a> {
     pub fn new(
         sources: &'a [Source],
         stage: &'a [ParticipantId],
-        speaker: Option<ParticipantId>,
-        loudest: &'a [ParticipantId],
+        speaker: Option<SourceId>,
+        loudest: &'a [SourceId],
         audio_max: usize,
     ) -> Self {
         RoomView {
@@ -88,7 +85,6 @@ impl<'a> RoomView<'a> {
             voice: true,
             video: sources.iter().filter(|s| s.video).map(|s| s.id).collect(),
             audio: sources.iter().filter(|s| s.audio).map(|s| s.id).collect(),
-            owners: HashMap::new(),
             relays: HashSet::new(),
         }
     }
@@ -105,23 +101,8 @@ impl<'a> RoomView<'a> {
         self
     }
 
-    /// Which participant each non-participant source belongs to.
-    pub fn with_owners(mut self, owners: HashMap<ParticipantId, ParticipantId>) -> Self {
-        self.owners = owners;
-        self
-    }
-
-    fn owner(&self, source: ParticipantId) -> ParticipantId {
-        self.owners.get(&source).copied().unwrap_or(source)
-    }
-
-    /// The participant a source belongs to (itself, for a participant).
-    pub fn owner_of(&self, source: ParticipantId) -> ParticipantId {
-        self.owner(source)
-    }
-
     /// Whether a source has forwardable video now.
-    pub fn has_video(&self, source: ParticipantId) -> bool {
+    pub fn has_video(&self, source: SourceId) -> bool {
         self.video.contains(&source)
     }
 }
@@ -132,13 +113,14 @@ pub fn assign(
     view: &RoomView<'_>,
     me: ParticipantId,
     roles: &[SlotRole],
-    current: &[Option<ParticipantId>],
-) -> Vec<Option<ParticipantId>> {
-    let has_video = |p: ParticipantId| view.owner(p) != me && view.video.contains(&p);
+    current: &[Option<SourceId>],
+) -> Vec<Option<SourceId>> {
+    // Nobody receives their own, nor their own relay's extra tracks.
+    let has_video = |p: SourceId| p.owner() != me && view.video.contains(&p);
     // A relay's thumbnail tracks are for thumbnail slots only.
-    let has_picture = |p: ParticipantId| has_video(p) && super::thumb_source(p).is_none();
-    let has_audio = |p: ParticipantId| view.owner(p) != me && view.audio.contains(&p);
-    let mut out: Vec<Option<ParticipantId>> = vec![None; roles.len()];
+    let has_picture = |p: SourceId| has_video(p) && !p.is_thumb();
+    let has_audio = |p: SourceId| p.owner() != me && view.audio.contains(&p);
+    let mut out: Vec<Option<SourceId>> = vec![None; roles.len()];
     let cur = |i: usize| current.get(i).copied().flatten();
     let count = |role: SlotRole| roles.iter().filter(|r| **r == role).count();
 
@@ -146,14 +128,14 @@ pub fn assign(
     // stage follows the voice), else
     // whoever the slot showed (rather than hopping); then anyone by join order.
     let n_stage = count(SlotRole::Stage);
-    let mut stage_queue: Vec<ParticipantId> = Vec::with_capacity(n_stage);
-    let offer = |p: ParticipantId, q: &mut Vec<ParticipantId>| {
+    let mut stage_queue: Vec<SourceId> = Vec::with_capacity(n_stage);
+    let offer = |p: SourceId, q: &mut Vec<SourceId>| {
         if q.len() < n_stage && has_picture(p) && !q.contains(&p) {
             q.push(p);
         }
     };
     for &p in view.stage {
-        offer(p, &mut stage_queue);
+        offer(SourceId::Participant(p), &mut stage_queue);
     }
     if stage_queue.is_empty()
         && view.voice
@@ -187,7 +169,7 @@ pub fn assign(
         if *r != SlotRole::Speaker {
             continue;
         }
-        let shown = |p: &ParticipantId| out.contains(&Some(*p));
+        let shown = |p: &SourceId| out.contains(&Some(*p));
         let pick = view
             .speaker
             .filter(|s| has_picture(*s) && !shown(s))
@@ -206,11 +188,11 @@ pub fn assign(
         .filter(|&i| roles[i] == SlotRole::Thumbnail)
         .collect();
     if !thumbs.is_empty() {
-        let wanted: Vec<ParticipantId> = view
+        let wanted: Vec<SourceId> = view
             .sources
             .iter()
             .map(|s| s.id)
-            .filter(|&p| has_video(p) && !view.relays.contains(&p))
+            .filter(|&p| has_video(p) && p.participant().is_none_or(|r| !view.relays.contains(&r)))
             .collect();
         fill_sticky(&mut out, &thumbs, &wanted, cur);
     }
@@ -223,13 +205,12 @@ pub fn assign(
         .filter(|&i| roles[i] == SlotRole::Audio)
         .collect();
     let limit = view.audio_max.min(audio_slots.len());
-    let mut audio: Vec<ParticipantId> = Vec::with_capacity(limit);
-    let joined = view.sources.iter().map(|s| &s.id);
-    for &p in view
-        .stage
-        .iter()
-        .chain(view.speaker.iter())
-        .chain(view.loudest.iter())
+    let mut audio: Vec<SourceId> = Vec::with_capacity(limit);
+    let staged = view.stage.iter().map(|&p| SourceId::Participant(p));
+    let joined = view.sources.iter().map(|s| s.id);
+    for p in staged
+        .chain(view.speaker)
+        .chain(view.loudest.iter().copied())
         .chain(joined)
     {
         if audio.len() >= limit {
@@ -246,13 +227,13 @@ pub fn assign(
 /// Put each wanted source into a slot, keeping sources already shown in
 /// their slot and filling freed slots in order.
 fn fill_sticky(
-    out: &mut [Option<ParticipantId>],
+    out: &mut [Option<SourceId>],
     slots: &[usize],
-    wanted: &[ParticipantId],
-    cur: impl Fn(usize) -> Option<ParticipantId>,
+    wanted: &[SourceId],
+    cur: impl Fn(usize) -> Option<SourceId>,
 ) {
-    let wanted_set: HashSet<ParticipantId> = wanted.iter().copied().collect();
-    let mut placed: HashSet<ParticipantId> = HashSet::new();
+    let wanted_set: HashSet<SourceId> = wanted.iter().copied().collect();
+    let mut placed: HashSet<SourceId> = HashSet::new();
     for &i in slots {
         if let Some(c) = cur(i).filter(|c| wanted_set.contains(c) && !placed.contains(c)) {
             out[i] = Some(c);
@@ -275,7 +256,7 @@ mod tests {
     fn av(ids: &[ParticipantId]) -> Vec<Source> {
         ids.iter()
             .map(|&id| Source {
-                id,
+                id: id.into(),
                 video: true,
                 audio: true,
             })
@@ -286,9 +267,27 @@ mod tests {
         s: &'a [Source],
         stage: &'a [ParticipantId],
         speaker: Option<ParticipantId>,
-        loudest: &'a [ParticipantId],
+        loudest: &'a [SourceId],
     ) -> RoomView<'a> {
-        RoomView::new(s, stage, speaker, loudest, 3)
+        RoomView::new(s, stage, speaker.map(SourceId::from), loudest, 3)
+    }
+
+    fn ids(ids: &[ParticipantId]) -> Vec<SourceId> {
+        ids.iter().map(|&p| p.into()).collect()
+    }
+
+    /// `assign` for rooms of participants only, in participant ids.
+    fn assign(
+        v: &RoomView<'_>,
+        me: ParticipantId,
+        roles: &[SlotRole],
+        current: &[Option<ParticipantId>],
+    ) -> Vec<Option<ParticipantId>> {
+        let current: Vec<Option<SourceId>> = current.iter().map(|c| c.map(Into::into)).collect();
+        super::assign(v, me, roles, &current)
+            .into_iter()
+            .map(|o| o.map(|s| s.participant().expect("a participant")))
+            .collect()
     }
 
     const ROOM: &[SlotRole] = &[Stage, Speaker, Audio, Audio, Audio];
@@ -296,7 +295,8 @@ mod tests {
     #[test]
     fn everyone_sees_the_hub_on_stage_and_the_hub_sees_the_speaker() {
         let s = av(&[1, 2, 3, 4]);
-        let v = view(&s, &[1], Some(3), &[3, 2]);
+        let l = ids(&[3, 2]);
+        let v = view(&s, &[1], Some(3), &l);
         let out = assign(&v, 2, ROOM, &[]);
         assert_eq!(out[0], Some(1), "stage");
         assert_eq!(out[1], Some(3), "speaker");
@@ -310,7 +310,8 @@ mod tests {
     #[test]
     fn audio_is_stage_plus_loudest_capped_not_everyone() {
         let s = av(&[1, 2, 3, 4, 5, 6]);
-        let v = view(&s, &[1], Some(4), &[4, 5, 6, 2]);
+        let l = ids(&[4, 5, 6, 2]);
+        let v = view(&s, &[1], Some(4), &l);
         let out = assign(&v, 3, ROOM, &[]);
         let mut audio: Vec<_> = out[2..].iter().flatten().copied().collect();
         audio.sort();
@@ -320,10 +321,12 @@ mod tests {
     #[test]
     fn audio_slots_are_sticky() {
         let s = av(&[1, 2, 3, 4]);
-        let v = view(&s, &[], None, &[2, 3, 4]);
+        let l = ids(&[2, 3, 4]);
+        let v = view(&s, &[], None, &l);
         let first = assign(&v, 1, &[Audio, Audio], &[]);
         assert_eq!(first, vec![Some(2), Some(3)]);
-        let v = view(&s, &[], None, &[3, 4, 2]);
+        let l = ids(&[3, 4, 2]);
+        let v = view(&s, &[], None, &l);
         let second = assign(&v, 1, &[Audio, Audio], &first);
         assert_eq!(
             second,
@@ -336,22 +339,23 @@ mod tests {
     fn muted_video_leaves_the_stage_and_muted_audio_is_not_forwarded() {
         let s = vec![
             Source {
-                id: 1,
+                id: 1.into(),
                 video: false,
                 audio: false,
             },
             Source {
-                id: 2,
+                id: 2.into(),
                 video: true,
                 audio: true,
             },
             Source {
-                id: 3,
+                id: 3.into(),
                 video: true,
                 audio: true,
             },
         ];
-        let v = view(&s, &[1], Some(1), &[1, 2]);
+        let l = ids(&[1, 2]);
+        let v = view(&s, &[1], Some(1), &l);
         let out = assign(&v, 3, ROOM, &[]);
         assert_eq!(out[0], Some(2));
         assert!(!out[2..].contains(&Some(1)));
@@ -360,7 +364,8 @@ mod tests {
     #[test]
     fn console_gets_every_thumbnail_once() {
         let s = av(&[1, 2, 3, 4]);
-        let v = view(&s, &[1], None, &[]);
+        let l = ids(&[]);
+        let v = view(&s, &[1], None, &l);
         let roles = [Stage, Thumbnail, Thumbnail, Thumbnail, Thumbnail, Thumbnail];
         let out = assign(&v, 99, &roles, &[]);
         let mut thumbs: Vec<_> = out[1..].iter().flatten().copied().collect();
@@ -373,25 +378,65 @@ mod tests {
     fn without_voice_the_loudest_commune_takes_the_speaker_slot_never_the_stage() {
         let s = av(&[1, 2, 3]);
         // Hub 1 on stage, commune 3 the loudest.
-        let v = view(&s, &[1], Some(3), &[3, 2]).with_voice(false);
+        let l = ids(&[3, 2]);
+        let v = view(&s, &[1], Some(3), &l).with_voice(false);
         let out = assign(&v, 2, ROOM, &[]);
         assert_eq!((out[0], out[1]), (Some(1), Some(3)));
         // The hub's own stage keeps what it showed, not the speaker.
         let out = assign(&v, 1, ROOM, &[Some(2)]);
         assert_eq!((out[0], out[1]), (Some(2), Some(3)));
         // An empty stage (the hub not here yet): join order, not the voice.
-        let v = view(&s, &[], Some(3), &[3]).with_voice(false);
+        let l = ids(&[3]);
+        let v = view(&s, &[], Some(3), &l).with_voice(false);
         assert_eq!(assign(&v, 2, ROOM, &[])[0], Some(1));
         // With the voice (Thảo luận), the speaker comes on stage.
-        let v = view(&s, &[], Some(3), &[3]);
+        let l = ids(&[3]);
+        let v = view(&s, &[], Some(3), &l);
         assert_eq!(assign(&v, 2, ROOM, &[])[0], Some(3));
     }
 
     #[test]
     fn stage_order_follows_operator_list() {
         let s = av(&[1, 2, 3]);
-        let v = view(&s, &[3, 2], None, &[]);
+        let l = ids(&[]);
+        let v = view(&s, &[3, 2], None, &l);
         let out = assign(&v, 1, &[Stage, Stage], &[]);
         assert_eq!(out, vec![Some(3), Some(2)]);
+    }
+
+    #[test]
+    fn a_relays_extra_tracks_never_return_to_it_and_its_thumbnails_never_take_the_stage() {
+        // 1 a room, 7 a relay link with a second voice and a thumbnail.
+        let voice = SourceId::RelayAudio {
+            track: 40,
+            relay: 7,
+        };
+        let thumb = SourceId::RelayThumb { relay: 7, index: 0 };
+        let mut s = av(&[1, 7]);
+        s.push(Source {
+            id: voice,
+            video: false,
+            audio: true,
+        });
+        s.push(Source {
+            id: thumb,
+            video: true,
+            audio: false,
+        });
+        let loud = [voice, 1.into()];
+        let v =
+            RoomView::new(&s, &[], Some(voice), &loud, 3).with_relays([7].into_iter().collect());
+        // The relay gets the room's voice, never its own second voice.
+        let out = super::assign(&v, 7, &[Stage, Audio, Audio], &[]);
+        assert_eq!(out, vec![Some(1.into()), Some(1.into()), None]);
+        // A console: the thumbnail in a thumbnail slot, never on stage; the
+        // relay's main picture is not a room, so takes no thumbnail.
+        let out = super::assign(&v, 99, &[Stage, Thumbnail, Thumbnail, Thumbnail], &[]);
+        assert_eq!(out[0], Some(1.into()));
+        let thumbs: Vec<SourceId> = out[1..].iter().flatten().copied().collect();
+        assert_eq!(thumbs, vec![1.into(), thumb]);
+        // A room hears the relay's second voice as one of the loudest.
+        let out = super::assign(&v, 1, &[Audio, Audio, Audio], &[]);
+        assert!(out.contains(&Some(voice)));
     }
 }

@@ -134,7 +134,7 @@ pub struct Room {
     /// off by default: a room that was re-created is safe until told).
     pub voice_stage: bool,
     pub speaker: SpeakerDetector,
-    pub active_speaker: Option<ParticipantId>,
+    pub active_speaker: Option<super::SourceId>,
     /// Published track -> (subscriber, slot index) it may feed (current or
     /// pending source of that slot). Rebuilt whenever assignments change.
     pub fanout: HashMap<TrackId, Vec<(ParticipantId, usize)>>,

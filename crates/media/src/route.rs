@@ -97,9 +97,12 @@ impl Engine {
         let level_source = if publisher.role == super::Role::Relay
             && publisher.track_of_kind(false, &self.tracks) != Some(src.track)
         {
-            super::audio_source_id(src.track)
+            super::SourceId::RelayAudio {
+                track: src.track,
+                relay: from,
+            }
         } else {
-            from
+            super::SourceId::Participant(from)
         };
         let pt = pkt.header.payload_type;
         let param = publisher

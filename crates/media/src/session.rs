@@ -19,7 +19,7 @@ use str0m::{Candidate, Event as RtcEvent, Output, Rtc, RtcConfig};
 
 use super::forwarder::Forwarder;
 use super::{
-    CommandError, Datagram, JoinRequest, ParticipantId, Role, SlotRole, TrackId, TrackRef,
+    CommandError, Datagram, JoinRequest, ParticipantId, Role, SlotRole, SourceId, TrackId, TrackRef,
 };
 
 /// A session that has not completed ICE + DTLS in this time is dropped: the
@@ -33,8 +33,8 @@ pub struct Slot {
     pub video: bool,
     pub role: SlotRole,
     pub fwd: Forwarder,
-    /// Participant this slot is assigned to show.
-    pub shows: Option<ParticipantId>,
+    /// The source this slot is assigned to show.
+    pub shows: Option<SourceId>,
     /// Outgoing SSRC (learned from str0m after negotiation).
     pub tx_ssrc: Option<Ssrc>,
     /// Negotiated payload type per codec on this m-line.
@@ -76,7 +76,7 @@ pub struct Session {
     pub slots: Vec<Slot>,
     /// A relay's thumbnail slots, in order: the source each must show
     /// (`Command::PinThumbs`); the policy's choice is not used for them.
-    pub pinned: Vec<Option<ParticipantId>>,
+    pub pinned: Vec<Option<SourceId>>,
     pub link: LinkStats,
     /// Loss towards this peer, smoothed over its receiver reports and its
     /// transport-wide feedback (0..1).
@@ -349,8 +349,8 @@ impl Session {
     }
 
     /// A relay's tracks of one kind after its first, each a source of its
-    /// own: audio, more voices from its side ([`super::audio_source_id`]);
-    /// video, thumbnails of rooms on its side ([`super::thumb_source_id`]).
+    /// own: audio, more voices from its side ([`SourceId::RelayAudio`]);
+    /// video, thumbnails of rooms on its side ([`SourceId::RelayThumb`]).
     pub fn extra_tracks<'a>(
         &'a self,
         video: bool,

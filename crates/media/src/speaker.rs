@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::ParticipantId;
+use super::SourceId;
 
 /// Levels louder than this (in -dBov) count as speech; quieter is room noise.
 const SPEECH_LEVEL_DBOV: u8 = 55;
@@ -33,25 +33,38 @@ struct Level {
     last_speech: Option<Instant>,
 }
 
-#[derive(Debug, Default)]
-pub struct SpeakerDetector {
-    levels: HashMap<ParticipantId, Level>,
-    active: Option<ParticipantId>,
-    challenger: Option<(ParticipantId, u32)>,
+/// Generic over what it tells apart (the engine's [`SourceId`]): it only
+/// compares loudness, and ranks ties by id so every engine agrees.
+#[derive(Debug)]
+pub struct SpeakerDetector<K = SourceId> {
+    levels: HashMap<K, Level>,
+    active: Option<K>,
+    challenger: Option<(K, u32)>,
     last_eval: Option<Instant>,
 }
 
-impl SpeakerDetector {
+impl<K> Default for SpeakerDetector<K> {
+    fn default() -> Self {
+        SpeakerDetector {
+            levels: HashMap::new(),
+            active: None,
+            challenger: None,
+            last_eval: None,
+        }
+    }
+}
+
+impl<K: Copy + Eq + Ord + std::hash::Hash> SpeakerDetector<K> {
     pub fn new() -> Self {
         Self::default()
     }
 
-    pub fn active(&self) -> Option<ParticipantId> {
+    pub fn active(&self) -> Option<K> {
         self.active
     }
 
     /// Feed one packet's audio level (-dBov).
-    pub fn handle_level(&mut self, now: Instant, who: ParticipantId, level_dbov: u8) {
+    pub fn handle_level(&mut self, now: Instant, who: K, level_dbov: u8) {
         let level = level_dbov.min(127);
         let loudness = (SPEECH_LEVEL_DBOV.saturating_sub(level)) as f32;
         let e = self.levels.entry(who).or_default();
@@ -62,21 +75,23 @@ impl SpeakerDetector {
         }
     }
 
-    pub fn remove(&mut self, who: ParticipantId) {
-        self.levels.remove(&who);
-        if self.active == Some(who) {
+    /// Forget every source `gone` picks (a participant that left, with
+    /// the extra voices its relay carried).
+    pub fn remove_where(&mut self, gone: impl Fn(K) -> bool) {
+        self.levels.retain(|k, _| !gone(*k));
+        if self.active.is_some_and(&gone) {
             self.active = None;
         }
-        if self.challenger.is_some_and(|(c, _)| c == who) {
+        if self.challenger.is_some_and(|(c, _)| gone(c)) {
             self.challenger = None;
         }
     }
 
     /// Participants ranked loudest first: recent speakers by smoothed
     /// loudness, then everyone else heard (quiet rooms) by id.
-    pub fn ranked(&self, now: Instant) -> Vec<ParticipantId> {
+    pub fn ranked(&self, now: Instant) -> Vec<K> {
         let recent = |l: &Level| l.last_speech.is_some_and(|t| now - t < SILENCE_RELEASE * 4);
-        let mut v: Vec<(ParticipantId, f32)> = self
+        let mut v: Vec<(K, f32)> = self
             .levels
             .iter()
             .map(|(p, l)| (*p, if recent(l) { 1000.0 + l.smoothed } else { 0.0 }))
@@ -86,7 +101,7 @@ impl SpeakerDetector {
     }
 
     /// Run an evaluation when due. Returns the new active speaker when it changed.
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<Option<ParticipantId>> {
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<Option<K>> {
         if self.last_eval.is_some_and(|t| now - t < EVAL_INTERVAL) {
             return None;
         }
@@ -150,10 +165,11 @@ impl SpeakerDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ParticipantId;
 
     /// Feed 20 ms packets for `ms` with the given levels, evaluating as we go.
     fn run(
-        d: &mut SpeakerDetector,
+        d: &mut SpeakerDetector<ParticipantId>,
         start: Instant,
         ms: u64,
         levels: &[(ParticipantId, u8)],

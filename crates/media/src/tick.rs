@@ -1,13 +1,13 @@
 //! Periodic room work: layer bitrates, active speaker, and turning the stage
 //! policy's wishes into forwarder targets (which layer of whom, per slot).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use super::engine::{BITRATE_WINDOW, Engine};
 use super::policy::{self, RoomView, SlotRole, Source};
 use super::room::MAX_LAYERS;
-use super::{Event, ParticipantId, TrackId, TrackRef};
+use super::{Event, ParticipantId, SourceId, TrackId, TrackRef};
 
 /// How often rooms are re-evaluated.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -158,7 +158,11 @@ impl Engine {
                 r.stage
                     .iter()
                     .copied()
-                    .chain(r.active_speaker.filter(|_| r.voice_stage))
+                    .chain(
+                        r.active_speaker
+                            .filter(|_| r.voice_stage)
+                            .and_then(SourceId::participant),
+                    )
                     .chain(participants.iter().copied())
                     .find_map(video_of)
             });
@@ -217,7 +221,6 @@ impl Engine {
         let participants = room.participants.clone();
         let members = self.members_of(room);
         let mut sources: Vec<Source> = Vec::with_capacity(members.len());
-        let mut owners: HashMap<ParticipantId, ParticipantId> = HashMap::new();
         let mut relays: HashSet<ParticipantId> = HashSet::new();
         for &id in &members {
             // A screen is nobody's source (it shows the composite only).
@@ -228,7 +231,7 @@ impl Engine {
                 continue;
             }
             sources.push(Source {
-                id,
+                id: SourceId::Participant(id),
                 video: !mute.video()
                     && self
                         .track_of(id, true)
@@ -236,11 +239,9 @@ impl Engine {
                 audio: !mute.audio() && self.track_of(id, false).is_some(),
             });
             // A relay's further audio tracks: more voices from its side.
-            for t in self.extra_tracks_of(id, false) {
-                let aid = super::audio_source_id(t);
-                owners.insert(aid, id);
+            for track in self.extra_tracks_of(id, false) {
                 sources.push(Source {
-                    id: aid,
+                    id: SourceId::RelayAudio { track, relay: id },
                     video: false,
                     audio: !mute.audio(),
                 });
@@ -250,11 +251,11 @@ impl Engine {
             }
             // Its further video tracks: thumbnails of rooms on its side,
             // while they flow (only while someone here watches).
-            for (i, t) in self.extra_tracks_of(id, true).enumerate() {
-                let tid = super::thumb_source_id(id, i);
-                owners.insert(tid, id);
+            // (No more than a relay's thumbnail slots can be pinned.)
+            let thumbs = self.extra_tracks_of(id, true).take(super::RELAY_THUMBS);
+            for (index, t) in (0u8..).zip(thumbs) {
                 sources.push(Source {
-                    id: tid,
+                    id: SourceId::RelayThumb { relay: id, index },
                     video: self.tracks[&t].active_layers(now).next().is_some(),
                     audio: false,
                 });
@@ -267,7 +268,6 @@ impl Engine {
             &loudest,
             self.cfg.audio_slots_max,
         )
-        .with_owners(owners)
         .with_relays(relays)
         .with_voice(voice_stage);
         let mut plis: Vec<TrackRef> = Vec::new();
@@ -283,7 +283,7 @@ impl Engine {
                 continue;
             }
             let roles: Vec<SlotRole> = s.slots.iter().map(|sl| sl.role).collect();
-            let current: Vec<Option<ParticipantId>> = s.slots.iter().map(|sl| sl.shows).collect();
+            let current: Vec<Option<SourceId>> = s.slots.iter().map(|sl| sl.shows).collect();
             let mut wanted = policy::assign(&view, sub, &roles, &current);
             let relay = s.role == super::Role::Relay;
             if relay {
@@ -295,7 +295,7 @@ impl Engine {
                             .next()
                             .copied()
                             .flatten()
-                            .filter(|p| view.owner_of(*p) != sub && view.has_video(*p));
+                            .filter(|p| p.owner() != sub && view.has_video(*p));
                     }
                 }
             }
@@ -329,17 +329,19 @@ impl Engine {
                 // An alternative rendition flows only once wanted: the slot
                 // waits for it on its lowest layer.
                 let mut waits_for_alt = false;
-                // (The fields, not `source_track`: `room` is borrowed.)
-                let track = match (super::audio_source_track(p), super::thumb_source(p)) {
-                    (Some(t), _) => (!video && self.tracks.contains_key(&t)).then_some(t),
-                    (None, Some((relay, n))) => {
-                        self.extra_tracks_of(relay, true).nth(n).filter(|_| video)
+                let track = match p {
+                    SourceId::RelayAudio { track, .. } => {
+                        (!video && self.tracks.contains_key(&track)).then_some(track)
                     }
-                    (None, None) if video => self.video_for(s, i, p).map(|(t, alt)| {
+                    SourceId::RelayThumb { relay, index } => self
+                        .extra_tracks_of(relay, true)
+                        .nth(usize::from(index))
+                        .filter(|_| video),
+                    SourceId::Participant(p) if video => self.video_for(s, i, p).map(|(t, alt)| {
                         waits_for_alt = alt;
                         t
                     }),
-                    (None, None) => self.track_of(p, video),
+                    SourceId::Participant(p) => self.track_of(p, video),
                 };
                 let Some(track) = track else {
                     continue;

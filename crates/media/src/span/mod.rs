@@ -32,7 +32,7 @@ use str0m::rtp::ExtensionValues;
 use super::audio::AudioUnit;
 use super::engine::Engine;
 use super::room::{MAX_LAYERS, Room};
-use super::{Event, MuteState, ParticipantId, Role, TrackId, TrackRef};
+use super::{Event, MuteState, ParticipantId, Role, SourceId, TrackId, TrackRef};
 
 mod mirror;
 
@@ -63,13 +63,13 @@ pub enum Handoff {
         room: String,
         stage: Vec<ParticipantId>,
         voice_stage: bool,
-        active_speaker: Option<ParticipantId>,
-        loudest: Vec<ParticipantId>,
+        active_speaker: Option<SourceId>,
+        loudest: Vec<SourceId>,
     },
     /// Audio levels (-dBov) a part heard, for the home's speaker detector.
     Levels {
         room: String,
-        levels: Vec<(ParticipantId, u8)>,
+        levels: Vec<(SourceId, u8)>,
     },
     /// A subscriber on the sender needs a keyframe of a track published on
     /// the receiver (`fresh` as in `Engine::request_keyframe`).
@@ -131,9 +131,9 @@ pub struct Span {
     /// Local track -> engines whose subscribers (or taps) need it.
     pub wanted_by: HashMap<TrackId, Vec<WorkerId>>,
     /// The home's loudness ranking (on a part).
-    pub loudest: Vec<ParticipantId>,
+    pub loudest: Vec<SourceId>,
     /// Levels heard here since the last hand-off (on a part).
-    pub levels: Vec<(ParticipantId, u8)>,
+    pub levels: Vec<(SourceId, u8)>,
     /// Members or wants changed: tell the peers now, not at the tick.
     pub changed: bool,
     /// The home's decision must go out now (a stage command).
@@ -230,12 +230,8 @@ impl Engine {
         let Some(m) = self.remote.remove(&id) else {
             return;
         };
-        let mut extra = Vec::new();
         for t in &m.member.tracks {
             self.tracks.remove(&t.id);
-            if !t.video {
-                extra.push(crate::audio_source_id(t.id));
-            }
         }
         let me = self.worker();
         let Some(r) = self.rooms.get_mut(&m.room) else {
@@ -244,13 +240,8 @@ impl Engine {
         r.dirty = true;
         let was_on_stage = r.stage.contains(&id);
         r.stage.retain(|p| *p != id);
-        r.speaker.remove(id);
-        for a in &extra {
-            r.speaker.remove(*a);
-        }
-        if r.active_speaker
-            .is_some_and(|a| a == id || extra.contains(&a))
-        {
+        r.speaker.remove_where(|s| s.owner() == id);
+        if r.active_speaker.is_some_and(|a| a.owner() == id) {
             r.active_speaker = None;
         }
         if Engine::is_home(r, me) && was_on_stage {

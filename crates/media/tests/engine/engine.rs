@@ -4,7 +4,7 @@ use core::net::SocketAddr;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use diemcau_media::{Command, Event, JoinRequest, ParticipantId, Reply, Role, SlotRole};
+use diemcau_media::{Command, Event, JoinRequest, ParticipantId, Reply, Role, SlotRole, SourceId};
 
 use diemcau_testkit::vt::{Got, SERVER, World};
 
@@ -33,9 +33,12 @@ fn slot_events(
     events
         .iter()
         .filter_map(|e| match e {
-            Event::SlotsChanged { participant, slots } if *participant == who => {
-                Some(slots.iter().map(|s| (s.role, s.participant)).collect())
-            }
+            Event::SlotsChanged { participant, slots } if *participant == who => Some(
+                slots
+                    .iter()
+                    .map(|s| (s.role, s.source.map(SourceId::wire)))
+                    .collect(),
+            ),
             _ => None,
         })
         .collect()

@@ -6,7 +6,7 @@ use core::net::SocketAddr;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use diemcau_media::{Command, EngineStats, Event, ParticipantId, Reply, SlotRole};
+use diemcau_media::{Command, EngineStats, Event, ParticipantId, Reply, SlotRole, SourceId};
 
 use diemcau_testkit::vt::{Got, SERVER, World};
 
@@ -34,9 +34,12 @@ fn last_slots(events: &[Event], who: ParticipantId) -> HashMap<SlotRole, Option<
         .iter()
         .rev()
         .find_map(|e| match e {
-            Event::SlotsChanged { participant, slots } if *participant == who => {
-                Some(slots.iter().map(|s| (s.role, s.participant)).collect())
-            }
+            Event::SlotsChanged { participant, slots } if *participant == who => Some(
+                slots
+                    .iter()
+                    .map(|s| (s.role, s.source.map(SourceId::wire)))
+                    .collect(),
+            ),
             _ => None,
         })
         .unwrap_or_default()

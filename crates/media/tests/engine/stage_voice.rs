@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use diemcau_media::{Command, Event, ParticipantId, SlotRole};
+use diemcau_media::{Command, Event, ParticipantId, SlotRole, SourceId};
 
 use diemcau_testkit::vt::World;
 
@@ -22,7 +22,7 @@ fn shown(
                     slots
                         .iter()
                         .find(|s| s.role == role)
-                        .and_then(|s| s.participant)
+                        .and_then(|s| s.source.map(SourceId::wire))
                 };
                 Some((of(SlotRole::Stage), of(SlotRole::Speaker)))
             }
