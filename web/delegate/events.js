@@ -1,7 +1,6 @@
 // @ts-check
 // The meeting's live events: what the delegate's view follows.
-import { $ } from "../lib/dom.js";
-import { LiveEvents } from "../lib/events.js";
+import { followMeeting, showConnection } from "../lib/events.js";
 import { api, errorText, log, t } from "./core.js";
 import { drawIndex, drawReader, followPresenter } from "./documents.js";
 import { base, drawHead } from "./meetings.js";
@@ -9,47 +8,13 @@ import { drawSpeak } from "./speak.js";
 import { drawMotions } from "./votes.js";
 
 // ------------------------------------------------------------ live events
-/** After the event stream drops, once the meeting is known to run. */
-const RETRY_MS = 3000;
-
 export function setConn(state) {
-  $("m-conn").dataset.state = state;
-  $("m-conn-text").textContent = t({ live: "ws_live", lost: "ws_lost", closed: "ws_closed" }[state] || "ws_connecting");
+  showConnection(state, t);
 }
 
 // The meeting's event stream, with the session cookie (same origin).
 export function connectEvents(mine) {
-  if (mine.closed) return;
-  const st = mine.meeting && mine.meeting.state;
-  if (st !== "open" && st !== "live") {
-    setConn("closed");
-    return;
-  }
-  setConn("connecting");
-  const stream = new LiveEvents(`${base()}/live/events`, {
-    log,
-    onMessage: (msg) => {
-      if (!mine.closed) onEvent(mine, msg);
-    },
-    onOpen: () => setConn("live"),
-    // Reconnect only while the meeting still runs (asked first).
-    onClose: () => {
-      if (mine.closed) return;
-      setConn("lost");
-      api("GET", `/api/v1/meetings/${encodeURIComponent(mine.id)}`)
-        .then((m) => {
-          if (mine.closed) return;
-          mine.meeting = m;
-          drawHead();
-          if (m.state === "open" || m.state === "live") stream.reconnect(RETRY_MS);
-          else setConn("closed");
-        })
-        .catch(() => {
-          if (!mine.closed) stream.reconnect(RETRY_MS);
-        });
-    },
-  });
-  mine.ws = stream;
+  followMeeting(mine, { t, log, api, onMessage: (msg) => onEvent(mine, msg), onMeeting: drawHead });
 }
 
 export async function reload(mine, what) {

@@ -113,3 +113,81 @@ export class LiveEvents {
     }
   }
 }
+
+/** After the stream drops, once the meeting is known to run. */
+const MEETING_RETRY_MS = 3000;
+
+/** The connection badge's text key per state. */
+const CONN_TEXT = { live: "ws_live", lost: "ws_lost", closed: "ws_closed" };
+
+/**
+ * The connection badge of a meeting page (`#m-conn`, `#m-conn-text`).
+ * @param {string} state "connecting" | "live" | "lost" | "closed"
+ * @param {(key: string) => string} t
+ */
+export function showConnection(state, t) {
+  const badge = document.getElementById("m-conn");
+  const text = document.getElementById("m-conn-text");
+  if (badge) badge.dataset.state = state;
+  if (text) text.textContent = t(CONN_TEXT[state] || "ws_connecting");
+}
+
+/**
+ * @typedef {object} MeetingView an open meeting's view state
+ * @property {string} id
+ * @property {any} meeting the meeting as last read
+ * @property {boolean} closed the view was left
+ * @property {LiveEvents | null} [ws]
+ */
+
+/**
+ * @typedef {object} FollowOptions
+ * @property {(key: string) => string} t
+ * @property {(...args: any[]) => void} log
+ * @property {(method: string, path: string) => Promise<any>} api
+ * @property {(msg: LiveMessage) => void} onMessage every message while the view is open
+ * @property {() => void} onMeeting the meeting was read again (redraw its head)
+ */
+
+/**
+ * Follow a meeting's live events while it is open or live, as the portal
+ * and the delegate view do: the badge shows the link; after the stream
+ * drops, the meeting is read again and the stream reopens only while it
+ * still runs (a closed meeting's stream is refused, so retrying would
+ * only spin).
+ * @param {MeetingView} mine
+ * @param {FollowOptions} o
+ */
+export function followMeeting(mine, o) {
+  if (mine.closed) return;
+  const st = mine.meeting && mine.meeting.state;
+  if (st !== "open" && st !== "live") {
+    showConnection("closed", o.t);
+    return;
+  }
+  showConnection("connecting", o.t);
+  const path = `/api/v1/meetings/${encodeURIComponent(mine.id)}`;
+  const stream = new LiveEvents(eventsPath(mine.id), {
+    log: o.log,
+    onMessage: (msg) => {
+      if (!mine.closed) o.onMessage(msg);
+    },
+    onOpen: () => showConnection("live", o.t),
+    onClose: () => {
+      if (mine.closed) return;
+      showConnection("lost", o.t);
+      o.api("GET", path)
+        .then((m) => {
+          if (mine.closed) return;
+          mine.meeting = m;
+          o.onMeeting();
+          if (m.state === "open" || m.state === "live") stream.reconnect(MEETING_RETRY_MS);
+          else showConnection("closed", o.t);
+        })
+        .catch(() => {
+          if (!mine.closed) stream.reconnect(MEETING_RETRY_MS);
+        });
+    },
+  });
+  mine.ws = stream;
+}

@@ -1,7 +1,6 @@
 // @ts-check
 // The meeting's live events: what the portal redraws when they come.
-import { $ } from "../lib/dom.js";
-import { LiveEvents } from "../lib/events.js";
+import { followMeeting, showConnection } from "../lib/events.js";
 import { drawAgenda, loadAgenda } from "./agenda.js";
 import { api, log, t } from "./core.js";
 import { loadDocs } from "./documents.js";
@@ -9,46 +8,13 @@ import { base, drawHead } from "./meetings.js";
 import { loadMotions, refreshMotion, upsertMotion } from "./votes.js";
 
 // ------------------------------------------------------------ live events
-/** After the event stream drops, once the meeting is known to run. */
-const RETRY_MS = 3000;
-
 export function setConn(state) {
-  $("m-conn").dataset.state = state;
-  $("m-conn-text").textContent = t({ live: "ws_live", lost: "ws_lost", closed: "ws_closed" }[state] || "ws_connecting");
+  showConnection(state, t);
 }
 
+// The meeting's event stream, with the session cookie (same origin).
 export function connectEvents(mine) {
-  if (mine.closed) return;
-  const st = mine.meeting && mine.meeting.state;
-  if (st !== "open" && st !== "live") {
-    setConn("closed");
-    return;
-  }
-  setConn("connecting");
-  const stream = new LiveEvents(`${base()}/live/events`, {
-    log,
-    onMessage: (msg) => {
-      if (!mine.closed) onEvent(mine, msg);
-    },
-    onOpen: () => setConn("live"),
-    // Reconnect only while the meeting still runs (asked first).
-    onClose: () => {
-      if (mine.closed) return;
-      setConn("lost");
-      api("GET", `/api/v1/meetings/${encodeURIComponent(mine.id)}`)
-        .then((m) => {
-          if (mine.closed) return;
-          mine.meeting = m;
-          drawHead();
-          if (m.state === "open" || m.state === "live") stream.reconnect(RETRY_MS);
-          else setConn("closed");
-        })
-        .catch(() => {
-          if (!mine.closed) stream.reconnect(RETRY_MS);
-        });
-    },
-  });
-  mine.ws = stream;
+  followMeeting(mine, { t, log, api, onMessage: (msg) => onEvent(mine, msg), onMeeting: drawHead });
 }
 
 function onEvent(mine, msg) {
