@@ -11,10 +11,10 @@
 // Every write sends the CSRF token from login (or /auth/me) as
 // X-CSRF-Token; every refusal's {"error":{"code","message"}} is shown in a
 // toast, in the chosen language, and nothing reloads the page.
-// This module: routing, login, the language switch and the test hooks.
-import { saveLang } from "../lib/i18n.js";
-import { ApiError } from "../lib/api.js";
+// This module: the shell (web/lib/shell.js: session, login, the language
+// switch) with this page's routes and views, and the test hooks.
 import { $, el } from "../lib/dom.js";
+import { makeShell } from "../lib/shell.js";
 import { mountBodies } from "./bodies.js";
 import { mountReadiness } from "./readiness.js";
 import { mountTrust } from "./trust.js";
@@ -44,32 +44,9 @@ function route() {
   if (/^\/console\/signatures\/?$/.test(p)) return { view: "signatures" };
   return { view: "meetings" };
 }
-export function go(path) {
-  history.pushState(null, "", path);
-  render();
-}
-window.addEventListener("popstate", () => render());
 
-export function showOnly(id) {
-  for (const v of ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints", "view-cascade", "view-bodies", "view-signatures", "view-readiness"]) $(v).hidden = v !== id;
-  markNav(id);
-  document.body.dataset.view = id;
-}
-
-async function render() {
-  applyStaticText();
-  if (!S.me) {
-    try {
-      const who = await api("GET", "/api/v1/auth/me");
-      S.me = who.user;
-      S.csrf = who.csrf || null;
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 401)) toast(errorText(e), "error");
-      showLogin();
-      return;
-    }
-  }
-  showUser();
+// The view the path names (signed in).
+function open() {
   const r = route();
   if (r.view === "live") openLive(r.id);
   else {
@@ -84,85 +61,34 @@ async function render() {
   }
 }
 
-// ------------------------------------------------------------ login
-export function showLogin() {
-  S.me = null;
-  S.csrf = null;
-  closeLive();
+export const { go, showOnly, showLogin, render } = makeShell({
+  root: "/console",
+  views: ["view-login", "view-meetings", "view-live", "view-schedule", "view-endpoints", "view-cascade", "view-bodies", "view-signatures", "view-readiness"],
+  state: S,
+  page: { t, log, api, errorText, toast, act },
+  open,
   // Nothing of the previous user stays in the page.
-  S.meetingsCache = [];
-  $("meetings-body").replaceChildren();
-  S.sched = null;
-  S.reg = null;
-  closeCascade();
-  $("reg-tree").replaceChildren();
-  $("sch-tree").replaceChildren();
-  $("reg-filter").value = "";
-  $("alerts").replaceChildren();
-  showUser();
-  showOnly("view-login");
-  $("crumbs").textContent = "";
-  setTimeout(() => $("login-name").focus(), 0);
-}
-
-function showUser() {
-  $("who").hidden = !S.me;
-  $("btn-logout").hidden = !S.me;
-  $("who").textContent = S.me ? S.me.display_name || S.me.login : "";
-  $("nav").hidden = !S.me;
-  $("nav-endpoints").hidden = !may("endpoints_read");
-  $("nav-cascade").hidden = !may("cascade_read");
-  $("nav-bodies").hidden = !may("org_read");
-  $("nav-signatures").hidden = !may("trust_read");
-}
-
-$("login-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const name = $("login-name").value.trim();
-  const password = $("login-password").value;
-  const errBox = $("login-error");
-  errBox.hidden = true;
-  for (const i of [$("login-name"), $("login-password")]) i.removeAttribute("aria-invalid");
-  if (!name) {
-    errBox.textContent = t("login_need_name");
-    errBox.hidden = false;
-    $("login-name").setAttribute("aria-invalid", "true");
-    $("login-name").focus();
-    return;
-  }
-  if (!password) {
-    errBox.textContent = t("login_need_password");
-    errBox.hidden = false;
-    $("login-password").setAttribute("aria-invalid", "true");
-    $("login-password").focus();
-    return;
-  }
-  $("login-submit").disabled = true;
-  try {
-    const answer = await api("POST", "/api/v1/auth/login", { name, password });
-    S.me = answer.user;
-    S.csrf = answer.csrf;
-    $("login-password").value = "";
-    log("logged in", S.me.login);
-    render();
-  } catch (e) {
-    errBox.textContent = errorText(e);
-    errBox.hidden = false;
-  } finally {
-    $("login-submit").disabled = false;
-  }
+  forget: () => {
+    closeLive();
+    $("meetings-body").replaceChildren();
+    S.sched = null;
+    S.reg = null;
+    closeCascade();
+    $("reg-tree").replaceChildren();
+    $("sch-tree").replaceChildren();
+    $("reg-filter").value = "";
+    $("alerts").replaceChildren();
+  },
+  showUser: () => {
+    $("nav").hidden = !S.me;
+    $("nav-endpoints").hidden = !may("endpoints_read");
+    $("nav-cascade").hidden = !may("cascade_read");
+    $("nav-bodies").hidden = !may("org_read");
+    $("nav-signatures").hidden = !may("trust_read");
+  },
+  onView: markNav,
+  redraw,
 });
-
-$("btn-logout").addEventListener("click", () =>
-  act($("btn-logout"), async () => {
-    try {
-      await api("POST", "/api/v1/auth/logout", {});
-    } finally {
-      history.pushState(null, "", "/console");
-      showLogin();
-    }
-  })
-);
 
 // ------------------------------------------------------------ bodies
 // Bodies and their dated members live in web/bodies.js; it borrows the
@@ -189,17 +115,7 @@ function openReadiness(id) {
 }
 
 // ------------------------------------------------------------ language switch
-function applyStaticText() {
-  document.documentElement.lang = S.lang;
-  document.title = t("app_title");
-  for (const e of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-i18n]"))) e.textContent = t(e.dataset.i18n);
-  $("btn-lang").textContent = t("lang_switch");
-}
-
-$("btn-lang").addEventListener("click", () => {
-  S.lang = S.lang === "vi" ? "en" : "vi";
-  saveLang(S.lang);
-  applyStaticText();
+function redraw() {
   if (!$("view-meetings").hidden) {
     $("crumbs").textContent = t("meetings_title");
     drawMeetings();
@@ -237,7 +153,7 @@ $("btn-lang").addEventListener("click", () => {
     setConn($("live-conn").dataset.state);
     drawLive();
   }
-});
+}
 
 // ------------------------------------------------------------ test hooks
 window.diemcau = {

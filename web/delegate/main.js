@@ -12,7 +12,7 @@
 // This module: the shell (web/lib/shell.js: routing, login, the language
 // switch) with this page's views, and the test hooks.
 import { $ } from "../lib/dom.js";
-import { makeShell } from "../lib/shell.js";
+import { makeShell, meetingRoute } from "../lib/shell.js";
 import { S } from "./state.js";
 import { act, api, errorText, log, logLines, t, toast } from "./core.js";
 import { readableDocs } from "./documents.js";
@@ -24,14 +24,21 @@ export const TABS = ["documents", "votes", "speak"];
 
 export const { go, showOnly, showLogin, render } = makeShell({
   root: "/delegate",
-  tabs: TABS,
+  views: ["view-login", "view-meetings", "view-meeting"],
   state: S,
   page: { t, log, api, errorText, toast, act },
-  openMeeting,
-  closeMeeting,
-  showMeetings,
-  forget: () => $("meetings-list").replaceChildren(),
-  staticText: () => {},
+  open: () => {
+    const m = meetingRoute("/delegate", TABS);
+    if (m) openMeeting(m.id, m.tab);
+    else {
+      closeMeeting();
+      showMeetings();
+    }
+  },
+  forget: () => {
+    closeMeeting();
+    $("meetings-list").replaceChildren();
+  },
   redraw: () => {
     if (!$("view-meetings").hidden) {
       $("crumbs").textContent = t("meetings_title");

@@ -1,15 +1,12 @@
 // @ts-check
-// The shell of the signed-in meeting pages (the portal, the delegate
-// view): routes `<root>` (the meetings) and `<root>/meetings/<id>[/<tab>]`
-// in the browser, asks the server who is signed in, shows the login form
-// when nobody is (or the session ended), signs out, and switches the
-// language. The page supplies its views; the shell owns the session.
+// The shell of the signed-in pages (the console, the portal, the delegate
+// view): asks the server who is signed in, routes the page's paths in the
+// browser, shows the login form when nobody is (or the session ended),
+// signs out, and switches the language. The page supplies its views; the
+// shell owns the session.
 import { ApiError } from "./api.js";
 import { $ } from "./dom.js";
 import { saveLang } from "./i18n.js";
-
-/** The page's three views, shown one at a time. */
-const VIEWS = ["view-login", "view-meetings", "view-meeting"];
 
 /**
  * @typedef {object} ShellPage what the page's core made (web/lib/page.js)
@@ -23,39 +20,45 @@ const VIEWS = ["view-login", "view-meetings", "view-meeting"];
 
 /**
  * @typedef {object} ShellOptions
- * @property {string} root the page's path ("/portal")
- * @property {string[]} tabs the meeting view's tabs, the first its default
+ * @property {string} root the page's path ("/portal"): where signing out leads
+ * @property {string[]} views the page's views ("view-login" among them), shown one at a time
  * @property {{me: any, csrf: string | null, lang: import("./i18n.js").Lang, meetingsCache: any[]}} state
  * @property {ShellPage} page
- * @property {(id: string, tab: string) => void} openMeeting
- * @property {() => void} closeMeeting
- * @property {() => void} showMeetings
- * @property {() => void} forget empty what the last user saw (their meetings' list)
- * @property {() => void} staticText the page's own static text in the chosen language (beyond `[data-i18n]`)
+ * @property {() => void} open signed in: open the view the path names
+ * @property {() => void} forget signed out: nothing of the last user stays (close what is open, empty the lists)
+ * @property {() => void} [showUser] the page's parts that depend on who is signed in (the console's menu)
+ * @property {(id: string) => void} [onView] a view was shown (the console marks its menu)
+ * @property {() => void} [staticText] the page's own static text in the chosen language (beyond `[data-i18n]`)
  * @property {() => void} redraw redraw the open views after a language switch
  */
+
+/**
+ * The meeting a path of `root` names (`<root>/meetings/<id>[/<tab>]`), with
+ * its tab (the first of `tabs` by default); null for any other path.
+ * @param {string} root
+ * @param {string[]} tabs
+ * @returns {{id: string, tab: string} | null}
+ */
+export function meetingRoute(root, tabs) {
+  const m = location.pathname.match(new RegExp(`^${root}/meetings/([^/]+)(?:/([a-z]+))?/?$`));
+  if (!m) return null;
+  return { id: decodeURIComponent(m[1]), tab: tabs.includes(m[2]) ? m[2] : tabs[0] };
+}
 
 /** @param {ShellOptions} o */
 export function makeShell(o) {
   const S = o.state;
   const { t, log, api, errorText, toast, act } = o.page;
-  const meetingPath = new RegExp(`^${o.root}/meetings/([^/]+)(?:/([a-z]+))?/?$`);
-
-  function route() {
-    const m = location.pathname.match(meetingPath);
-    if (!m) return { view: "meetings", id: "", tab: "" };
-    return { view: "meeting", id: decodeURIComponent(m[1]), tab: o.tabs.includes(m[2]) ? m[2] : o.tabs[0] };
-  }
-
   /** @param {string} path */
   function go(path) {
     history.pushState(null, "", path);
     render();
   }
 
-  /** @param {string} id one of VIEWS */
+  /** @param {string} id one of the page's views */
   function showOnly(id) {
-    for (const v of VIEWS) $(v).hidden = v !== id;
+    for (const v of o.views) $(v).hidden = v !== id;
+    if (o.onView) o.onView(id);
     document.body.dataset.view = id;
   }
 
@@ -73,18 +76,12 @@ export function makeShell(o) {
       }
     }
     showUser();
-    const r = route();
-    if (r.view === "meeting") o.openMeeting(r.id, r.tab);
-    else {
-      o.closeMeeting();
-      o.showMeetings();
-    }
+    o.open();
   }
 
   function showLogin() {
     S.me = null;
     S.csrf = null;
-    o.closeMeeting();
     S.meetingsCache = [];
     o.forget();
     showUser();
@@ -97,6 +94,7 @@ export function makeShell(o) {
     $("who").hidden = !S.me;
     $("btn-logout").hidden = !S.me;
     $("who").textContent = S.me ? S.me.display_name || S.me.login : "";
+    if (o.showUser) o.showUser();
   }
 
   /**
@@ -152,7 +150,7 @@ export function makeShell(o) {
     document.title = t("app_title");
     for (const e of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-i18n]"))) e.textContent = t(e.dataset.i18n);
     $("btn-lang").textContent = t("lang_switch");
-    o.staticText();
+    if (o.staticText) o.staticText();
   }
 
   $("btn-lang").addEventListener("click", () => {

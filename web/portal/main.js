@@ -10,7 +10,7 @@
 // This module: the shell (web/lib/shell.js: routing, login, the language
 // switch) with this page's views, and the test hooks.
 import { $ } from "../lib/dom.js";
-import { makeShell } from "../lib/shell.js";
+import { makeShell, meetingRoute } from "../lib/shell.js";
 import { S } from "./state.js";
 import { drawAgenda } from "./agenda.js";
 import { act, api, errorText, log, logLines, t, toast } from "./core.js";
@@ -24,13 +24,21 @@ export const TABS = ["agenda", "documents", "votes", "minutes"];
 
 export const { go, showOnly, showLogin, render } = makeShell({
   root: "/portal",
-  tabs: TABS,
+  views: ["view-login", "view-meetings", "view-meeting"],
   state: S,
   page: { t, log, api, errorText, toast, act },
-  openMeeting,
-  closeMeeting,
-  showMeetings,
-  forget: () => $("meetings-body").replaceChildren(),
+  open: () => {
+    const m = meetingRoute("/portal", TABS);
+    if (m) openMeeting(m.id, m.tab);
+    else {
+      closeMeeting();
+      showMeetings();
+    }
+  },
+  forget: () => {
+    closeMeeting();
+    $("meetings-body").replaceChildren();
+  },
   // The selects and forms whose words come from the dictionaries.
   staticText: () => {
     fillClassSelect();
