@@ -6,6 +6,9 @@
 // sound before a click); one click on the button or the picture turns it
 // on. Vietnamese first, then English.
 import { $ } from "./lib/dom.js";
+import { bilingual, dictionary, translate } from "./lib/i18n.js";
+
+const DICT = dictionary("stream");
 
 
 const meeting = decodeURIComponent(location.pathname.split("/")[2] || "");
@@ -16,9 +19,10 @@ const login = $("screen-login");
 let pc = null;
 let resource = null;
 let csrf = "";
-const say = (vi, en) => {
+/** @param {string} key @param {Record<string, any>} [vars] */
+const say = (key, vars) => {
   status.hidden = false;
-  status.textContent = `${vi} — ${en}`;
+  status.textContent = bilingual(DICT, key, vars);
 };
 const quiet = () => {
   status.hidden = true;
@@ -43,11 +47,11 @@ async function connect() {
     const me = await fetch("/api/v1/auth/me", { credentials: "same-origin" });
     if (me.status === 401) {
       login.hidden = false;
-      return say("Cần đăng nhập để xem hội nghị này.", "Log in to watch this meeting.");
+      return say("need_login");
     }
     csrf = (await me.json()).csrf || "";
   } catch (e) {
-    say("Không kết nối được máy chủ, đang thử lại…", "Cannot reach the server, retrying…");
+    say("unreachable");
     return retry(3000);
   }
   pc = new RTCPeerConnection();
@@ -64,7 +68,7 @@ async function connect() {
     if (pc.connectionState === "connected") {
       quiet();
     } else if (pc.connectionState === "failed" || pc.connectionState === "disconnected") {
-      say("Mất kết nối, đang nối lại…", "Connection lost, reconnecting…");
+      say("lost");
       hangUp();
       retry(2000);
     }
@@ -79,16 +83,16 @@ async function connect() {
       body: pc.localDescription.sdp,
     });
   } catch (e) {
-    say("Không kết nối được máy chủ, đang thử lại…", "Cannot reach the server, retrying…");
+    say("unreachable");
     return retry(3000);
   }
   if (r.status === 404 || r.status === 403) {
     pc.close();
     pc = null;
-    return say("Không có hội nghị này, hoặc bạn không được xem.", "No such meeting, or you may not watch it.");
+    return say("forbidden");
   }
   if (r.status !== 201) {
-    say(`Hội nghị chưa sẵn sàng (${r.status}), đang thử lại…`, `The meeting is not ready (${r.status}), retrying…`);
+    say("not_ready", { status: r.status });
     return retry(5000);
   }
   resource = r.headers.get("Location");
@@ -106,5 +110,5 @@ video.addEventListener("click", () => {
   if (!document.fullscreenElement) document.documentElement.requestFullscreen().catch(() => {});
 });
 window.addEventListener("pagehide", hangUp);
-document.title = `Màn hình hội trường – ${meeting}`;
+document.title = translate(DICT, "vi", "screen_title", { meeting });
 connect();

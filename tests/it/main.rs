@@ -68,6 +68,7 @@ mod sip_vp8;
 mod store;
 mod support;
 mod voting;
+mod web_i18n;
 mod web_types;
 mod whep_composite;
 mod whep_composite_browser;

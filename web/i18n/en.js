@@ -9,5 +9,6 @@ import signatures from "./en/signatures.js";
 import bodies from "./en/bodies.js";
 import trust from "./en/trust.js";
 import readiness from "./en/readiness.js";
+import stream from "./en/stream.js";
 
-export default { console: consoleText, portal, delegate, room, landing, signatures, bodies, trust, readiness };
+export default { console: consoleText, portal, delegate, room, landing, signatures, bodies, trust, readiness, stream };

@@ -9,5 +9,6 @@ import signatures from "./vi/signatures.js";
 import bodies from "./vi/bodies.js";
 import trust from "./vi/trust.js";
 import readiness from "./vi/readiness.js";
+import stream from "./vi/stream.js";
 
-export default { console: consoleText, portal, delegate, room, landing, signatures, bodies, trust, readiness };
+export default { console: consoleText, portal, delegate, room, landing, signatures, bodies, trust, readiness, stream };

@@ -59,3 +59,15 @@ export function translate(dict, lang, key, vars) {
   if (vars) s = s.replace(/\{(\w+)\}/g, (/** @type {string} */ m, /** @type {string} */ k) => (vars[k] === undefined ? m : String(vars[k])));
   return s;
 }
+
+/**
+ * Both languages at once, Vietnamese first ("… — …"): for the pages nobody
+ * sits at to switch (the hall screen, a shared player).
+ * @param {Dict} dict
+ * @param {string} key
+ * @param {Record<string, any>} [vars]
+ * @returns {string}
+ */
+export function bilingual(dict, key, vars) {
+  return `${translate(dict, "vi", key, vars)} — ${translate(dict, "en", key, vars)}`;
+}

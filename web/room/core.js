@@ -91,49 +91,24 @@ export const audioEls = new Map(); // mid -> <audio>
 
 // ------------------------------------------------------------ errors
 // Server codes are matched loosely so a new code still gets a sensible
-// Vietnamese sentence; the server's own (English) message follows it.
+// sentence in the chosen language; the server's own (English) message
+// follows it.
 export function errorText(code, message) {
   const c = String(code || '').toLowerCase();
   const m = String(message || '');
   const detail = m ? ' (' + m + ')' : '';
   const both = c + ' ' + m.toLowerCase();
-  if (c === 'meeting_locked') {
-    return 'Hội nghị đã khóa, không nhận thêm điểm cầu. Vui lòng liên hệ điều hành viên.' + detail;
-  }
-  if (c === 'endpoint_removed') {
-    return 'Điểm cầu đã được điều hành viên mời ra khỏi hội nghị; chỉ vào lại được khi điều hành viên cho phép.' + detail;
-  }
-  if (c === 'wrong_node') {
-    return 'Điểm cầu này thuộc một nút khác của hệ thống: hãy vào hội nghị qua máy chủ của đơn vị mình.' + detail;
-  }
-  if (c === 'unknown_meeting') {
-    // A closed meeting answers a room that is not planned for it exactly
-    // as a meeting that does not exist: say both, reveal nothing.
-    return 'Không tìm thấy hội nghị, hoặc điểm cầu không có tên trong hội nghị này. Vui lòng liên hệ điều hành viên.' + detail;
-  }
-  if (c === 'meeting_not_open') {
-    return 'Hội nghị chưa mở phòng chờ (hoặc đã kết thúc). Điểm cầu vào được khi điều hành viên mở hội nghị.' + detail;
-  }
-  if (/token|auth|forbidden|denied|credential|permission|401|403/.test(both)) {
-    return 'Mã truy cập không hợp lệ hoặc đã hết hạn – điểm cầu chưa được vào hội nghị. ' +
-      'Vui lòng liên hệ điều hành viên để nhận đường dẫn mới.' + detail;
-  }
-  if (/meeting|not_found|unknown_room|no_room/.test(both)) {
-    return 'Không tìm thấy hội nghị “' + meeting + '” hoặc hội nghị chưa bắt đầu.' + detail;
-  }
-  if (/version/.test(c)) {
-    return 'Trang điểm cầu không cùng phiên bản với máy chủ – hãy tải lại trang (F5).' + detail;
-  }
-  if (/full|capacity|limit|too_many/.test(c)) {
-    return 'Hội nghị đã đủ số điểm cầu, máy chủ không nhận thêm.' + detail;
-  }
-  if (/sdp|offer|answer|negotiat|codec|ice|dtls|media/.test(c)) {
-    return 'Không thiết lập được kết nối hình ảnh/âm thanh với máy chủ.' + detail;
-  }
-  if (/rate|busy|overload|unavailable/.test(c)) {
-    return 'Máy chủ đang bận, điểm cầu sẽ tự thử lại.' + detail;
-  }
-  return 'Máy chủ báo lỗi' + (c ? ' “' + c + '”' : '') + detail + '.';
+  const exact = ['meeting_locked', 'endpoint_removed', 'wrong_node', 'meeting_not_open'];
+  // A closed meeting answers a room that is not planned for it exactly as
+  // a meeting that does not exist: `unknown_meeting` says both, reveals nothing.
+  if (exact.includes(c) || c === 'unknown_meeting') return t('err.' + c) + detail;
+  if (/token|auth|forbidden|denied|credential|permission|401|403/.test(both)) return t('err.token') + detail;
+  if (/meeting|not_found|unknown_room|no_room/.test(both)) return t('err.not_found', { meeting }) + detail;
+  if (/version/.test(c)) return t('err.version') + detail;
+  if (/full|capacity|limit|too_many/.test(c)) return t('err.full') + detail;
+  if (/sdp|offer|answer|negotiat|codec|ice|dtls|media/.test(c)) return t('err.media') + detail;
+  if (/rate|busy|overload|unavailable/.test(c)) return t('err.busy') + detail;
+  return (c ? t('err.other', { code: c }) : t('err.other_nocode')) + detail + '.';
 }
 
 export function setError(kind, text) {
