@@ -27,7 +27,7 @@ use crate::store::{SqlxResultExt, Store, StoreError, date};
 
 pub use change::NewUnit;
 pub use merge::MergeTarget;
-pub use transfer::{ImportError, UnitRecord};
+pub use transfer::{ImportError, UnitRecord, parse_import};
 
 /// What a unit is. Stored as its lowercase name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]

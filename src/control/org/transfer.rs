@@ -67,6 +67,18 @@ impl Located {
     }
 }
 
+/// Read an import file without storing it: the records it holds, or why
+/// it is refused. What the network reaches before any store access (the
+/// `org_import` fuzz target's entry).
+pub fn parse_import(text: &str, csv: bool) -> Result<Vec<UnitRecord>, ImportError> {
+    let rows = if csv {
+        parse_csv(text)?
+    } else {
+        parse_json(text)?
+    };
+    Ok(rows.into_iter().map(|r| r.record).collect())
+}
+
 fn parse_csv(text: &str) -> Result<Vec<Located>, ImportError> {
     // Spreadsheets often save UTF-8 with a byte-order mark.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
