@@ -217,6 +217,7 @@ fn operator_console_runs_a_meeting_and_its_live_wall_follows_a_real_room_joining
             recv_video: 2,
             recv_audio: 2,
             loss: None,
+            ..Default::default()
         })
         .await
         .expect("webrtc-rs client");
@@ -624,6 +625,7 @@ fn live_wall_meters_and_charts_show_each_rooms_link_as_the_server_measures_it_an
             recv_video: 2,
             recv_audio: 2,
             loss: None,
+            ..Default::default()
         })
         .await
         .expect("webrtc-rs client a");
@@ -639,6 +641,7 @@ fn live_wall_meters_and_charts_show_each_rooms_link_as_the_server_measures_it_an
                 rate: 0.25,
                 seed: 7,
             }),
+            ..Default::default()
         })
         .await
         .expect("webrtc-rs client b");

@@ -607,6 +607,7 @@ fn two_websocket_participants_receive_each_other() {
             recv_video: 2,
             recv_audio: 3,
             loss: None,
+            ..Default::default()
         };
         let mut a = RtcClient::new(cfg("Đảng ủy xã A", 10)).await.unwrap();
         let mut b = RtcClient::new(cfg("Đảng ủy xã B", 40)).await.unwrap();
@@ -769,6 +770,7 @@ fn bad_signalling_gets_clear_errors_and_room_keeps_working() {
             recv_video: 1,
             recv_audio: 1,
             loss: None,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -70,10 +70,12 @@ pub(crate) async fn hub_publisher(layers: &[LayerSpec], clips: &[std::path::Path
             audio_level: 20,
             video: VideoSource::Ivf(clips.to_vec()),
             audio_tone_hz: Some(HUB_TONE_HZ),
+            ..Default::default()
         }),
         recv_video: 1,
         recv_audio: 1,
         loss: None,
+        ..Default::default()
     })
     .await
     .unwrap()
@@ -108,10 +110,12 @@ async fn commune_speaker(layers: &[LayerSpec], clips: &[std::path::PathBuf]) -> 
             audio_level: 10,
             video: VideoSource::Ivf(clips.to_vec()),
             audio_tone_hz: Some(COMMUNE_TONE_HZ),
+            ..Default::default()
         }),
         recv_video: 1,
         recv_audio: 1,
         loss: None,
+        ..Default::default()
     })
     .await
     .unwrap()
@@ -587,7 +591,7 @@ fn a_full_disk_stops_the_recording_cleanly_and_the_meeting_goes_on() {
         );
         assert_eq!(
             hub.connection_state(),
-            webrtc::peer_connection::RTCPeerConnectionState::Connected,
+            crate::support::rtc_client::RTCPeerConnectionState::Connected,
             "the room stays connected"
         );
         hub.close().await;

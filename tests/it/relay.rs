@@ -476,6 +476,7 @@ fn relay_links_carry_the_tops_stage_down_and_a_floor_holder_two_levels_down_up_a
             recv_video: 6,
             recv_audio: 1,
             loss: None,
+            ..Default::default()
         })
         .await
         .unwrap();

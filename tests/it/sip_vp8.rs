@@ -105,6 +105,7 @@ fn a_sip_rooms_h264_reaches_a_vp8_only_webrtc_room_as_vp8_that_decodes() {
             recv_video: 1,
             recv_audio: 1,
             loss: None,
+            ..Default::default()
         })
         .await
         .unwrap();
