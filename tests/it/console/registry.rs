@@ -1,44 +1,114 @@
-//! The endpoint registry: create a room, its token shown once, rotate,
-//! revoke, import units from CSV.
+//! The endpoint registry: the org tree with each unit's rooms; a new
+//! room, its token shown once; editing, rotating and revoking; importing
+//! units from CSV; what an auditor sees; the English labels.
+//! [`Registry`] opens the view for a logged-in user; rotating and revoking
+//! act on the demo's room B, whose token the test knows.
 
 use serde_json::json;
 
 use super::{POLL_INTERVAL, STEP_TIMEOUT, bearer, log_in, script_errors};
-use crate::support::api::{fingerprint, world};
-use crate::support::browser::{ChromeDriver, Steps};
+use crate::support::api::{ApiWorld, fingerprint, world};
+use crate::support::browser::{ChromeDriver, Session, Steps};
 use crate::support::db::run_sqlite;
 use crate::support::rtc_client::run_in_loopback_netns;
 
-#[test]
-fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_it_and_a_bad_csv_row_imports_nothing()
- {
-    run_in_loopback_netns(run_sqlite(|db| async move {
-        let w = world(db).await;
-        let base = w.srv.base_url();
+/// The registry's row of room `id`.
+fn row(id: &str) -> String {
+    format!("document.querySelector('#reg-tree tr[data-endpoint=\"{id}\"]')")
+}
+
+/// Units to import: the second row's kind (`phuong`) is not one.
+const BAD_CSV: &str = "code,name,kind,parent_code,valid_from\n\
+                       X1,Xã Tân Lập,commune,P,2025-07-01\n\
+                       X2,Phường Đông Hòa,phuong,P,2025-07-01\n";
+
+/// A console in Chromium on the registry, logged in as `login`.
+struct Registry {
+    w: ApiWorld,
+    page: Session,
+    _driver: ChromeDriver,
+}
+
+impl Registry {
+    async fn open(w: ApiWorld, login: &str) -> Self {
         let driver = ChromeDriver::start().await;
         let page = driver.new_session().await;
-        let steps = Steps::new(&page, "console-registry", POLL_INTERVAL);
-        log_in(&steps, &base, "test_operator").await;
-
-        // 1. The registry: the org tree with each unit's rooms, their
-        // technician, link and state, in Vietnamese.
+        let r = Self {
+            w,
+            page,
+            _driver: driver,
+        };
+        let steps = r.steps();
+        log_in(&steps, &r.w.srv.base_url(), login).await;
         steps
             .run("document.getElementById('nav-endpoints').click(); return true;")
             .await;
-        let a = w.endpoint("a").to_string();
-        let row =
-            |id: &str| format!("document.querySelector('#reg-tree tr[data-endpoint=\"{id}\"]')");
         steps
             .until(
                 "01-registry",
                 &format!(
                     "return location.pathname === '/console/endpoints' && {} !== null\
                        && document.getElementById('nav-endpoints').getAttribute('aria-current') === 'page';",
-                    row(&a)
+                    row(r.w.endpoint("a"))
                 ),
                 STEP_TIMEOUT,
             )
             .await;
+        r
+    }
+
+    fn steps(&self) -> Steps<'_> {
+        Steps::new(&self.page, "console-registry", POLL_INTERVAL)
+    }
+
+    /// Open the new-room dialog of commune B.
+    async fn new_room_in_b(&self) {
+        let steps = self.steps();
+        steps
+            .run(&format!(
+                "document.querySelector('#reg-tree section[data-unit=\"{}\"] [data-action=add-endpoint]').click(); return true;",
+                self.w.unit("B")
+            ))
+            .await;
+        steps
+            .until(
+                "02-new-endpoint",
+                &format!(
+                    "return document.getElementById('ep-dialog').open && document.getElementById('ep-unit').value === {};",
+                    json!(self.w.unit("B"))
+                ),
+                STEP_TIMEOUT,
+            )
+            .await;
+    }
+
+    /// Pick `csv` in the import card's file input and send it.
+    async fn import(&self, csv: &str) {
+        self.steps()
+            .run(&format!(
+                "const dt = new DataTransfer();\
+                 dt.items.add(new File([{}], 'don-vi.csv', {{type: 'text/csv'}}));\
+                 const input = document.getElementById('import-file');\
+                 input.files = dt.files; input.dispatchEvent(new Event('change', {{bubbles: true}}));\
+                 document.getElementById('import-submit').click(); return true;",
+                json!(csv)
+            ))
+            .await;
+    }
+
+    async fn close(self) {
+        let errors = script_errors(&self.page).await;
+        assert!(errors.is_empty(), "script errors: {errors:#?}");
+        self.page.close().await;
+    }
+}
+
+#[test]
+fn the_registry_lists_each_units_rooms_with_technician_link_and_state_in_vietnamese() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let r = Registry::open(world(db).await, "test_operator").await;
+        let steps = r.steps();
+        let a = r.w.endpoint("a").to_string();
         let cells = steps
             .run(&format!(
                 "const r = {}; return {{unit: r.closest('section.reg-unit').querySelector('.unit-name').textContent,\
@@ -60,24 +130,16 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
         );
         steps.shot("01-registry").await;
 
-        // 2. A new room for commune B: a missing name is refused beside the
-        // field; then it is made and its token shown once, with a warning.
-        steps
-            .run(&format!(
-                "document.querySelector('#reg-tree section[data-unit=\"{}\"] [data-action=add-endpoint]').click(); return true;",
-                w.unit("B")
-            ))
-            .await;
-        steps
-            .until(
-                "02-new-endpoint",
-                &format!(
-                    "return document.getElementById('ep-dialog').open && document.getElementById('ep-unit').value === {};",
-                    json!(w.unit("B"))
-                ),
-                STEP_TIMEOUT,
-            )
-            .await;
+        r.close().await;
+    }));
+}
+
+#[test]
+fn a_new_room_without_a_name_is_refused_beside_the_field() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let r = Registry::open(world(db).await, "test_operator").await;
+        let steps = r.steps();
+        r.new_room_in_b().await;
         steps
             .run("document.getElementById('ep-submit').click(); return true;")
             .await;
@@ -89,6 +151,17 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
                 STEP_TIMEOUT,
             )
             .await;
+        steps.shot("02-name-missing").await;
+        r.close().await;
+    }));
+}
+
+#[test]
+fn a_new_rooms_token_is_shown_once_and_is_the_rooms_own() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let r = Registry::open(world(db).await, "test_operator").await;
+        let (steps, w) = (r.steps(), &r.w);
+        r.new_room_in_b().await;
         let name = "Điểm cầu xã Bình Minh – phòng 2";
         steps
             .run(&format!(
@@ -124,7 +197,7 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
         );
         steps.shot("03-token").await;
         // The token read off the dialog is the room's: it reads the room's meetings.
-        let as_room = bearer(&w, &token);
+        let as_room = bearer(w, &token);
         let own = as_room.get("/api/v1/meetings").await;
         assert_eq!(own.status, 200, "{}", own.text);
         let list = w.as_role("operator").get("/api/v1/endpoints").await;
@@ -159,7 +232,18 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
             )
             .await;
         steps.shot("04-listed").await;
-        // Its details are edited in the same dialog (the unit stays: bindings are dated).
+        r.close().await;
+    }));
+}
+
+/// The dialog comes back filled; the unit stays (bindings are dated) and
+/// so does the room's token.
+#[test]
+fn editing_a_rooms_details_keeps_its_unit_and_its_token() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let r = Registry::open(world(db).await, "test_operator").await;
+        let (steps, w) = (r.steps(), &r.w);
+        let id = w.endpoint("a").to_string();
         steps
             .run(&format!(
                 "{}.querySelector('[data-action=edit-endpoint]').click(); return true;",
@@ -169,12 +253,10 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
         steps
             .until(
                 "04-edit",
-                &format!(
-                    "return document.getElementById('ep-dialog').open && document.getElementById('ep-name').value === {}\
-                       && document.getElementById('ep-link').value === 'vsat' && document.getElementById('ep-unit').disabled\
-                       && document.getElementById('ep-heading').textContent === 'Sửa thông tin điểm cầu';",
-                    json!(name)
-                ),
+                "return document.getElementById('ep-dialog').open\
+                   && document.getElementById('ep-name').value === 'Điểm cầu xã An Phú'\
+                   && document.getElementById('ep-link').value === '4g' && document.getElementById('ep-unit').disabled\
+                   && document.getElementById('ep-heading').textContent === 'Sửa thông tin điểm cầu';",
                 STEP_TIMEOUT,
             )
             .await;
@@ -182,7 +264,6 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
             .run(
                 "document.getElementById('ep-tech').value = 'Nguyễn Văn Toàn';\
                  document.getElementById('ep-phone').value = '0911 222 333';\
-                 document.getElementById('ep-link').value = '4g';\
                  document.getElementById('ep-submit').click(); return true;",
             )
             .await;
@@ -209,12 +290,21 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
         assert_eq!(edited.body["endpoint"]["link"], "4g", "{}", edited.text);
         assert_eq!(edited.body["max_kbps"], 1500, "{}", edited.text);
         // The token still works: editing details does not touch it.
+        let as_room = bearer(w, &w.province.endpoint_tokens["a"]);
         assert_eq!(as_room.get("/api/v1/meetings").await.status, 200);
+        steps.shot("04-edited").await;
+        r.close().await;
+    }));
+}
 
-        // The filter finds a room without its accents; other units fold away.
+#[test]
+fn the_registry_filter_finds_a_room_without_its_accents() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let r = Registry::open(world(db).await, "test_operator").await;
+        let steps = r.steps();
         steps
             .run(
-                "const f = document.getElementById('reg-filter'); f.value = 'binh minh – phong 2';\
+                "const f = document.getElementById('reg-filter'); f.value = 'xa an phu';\
                  f.dispatchEvent(new Event('input', {bubbles: true})); return true;",
             )
             .await;
@@ -224,16 +314,21 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
                    .filter(r => r.offsetParent !== null).map(r => r.dataset.endpoint);",
             )
             .await;
-        assert_eq!(shown, json!([id]), "only the new room matches");
+        assert_eq!(shown, json!([r.w.endpoint("a")]), "only room a matches");
         steps.shot("04-filtered").await;
-        steps
-            .run(
-                "const f = document.getElementById('reg-filter'); f.value = '';\
-                 f.dispatchEvent(new Event('input', {bubbles: true})); return true;",
-            )
-            .await;
+        r.close().await;
+    }));
+}
 
-        // 3. Rotate, after a confirmation: a new token; the old one fails.
+#[test]
+fn rotating_a_rooms_token_after_a_confirmation_gives_a_new_one_and_the_old_one_fails() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let r = Registry::open(world(db).await, "test_operator").await;
+        let (steps, w) = (r.steps(), &r.w);
+        let id = w.endpoint("b").to_string();
+        let token = w.province.endpoint_tokens["b"].clone();
+        let as_room = bearer(w, &token);
+        assert_eq!(as_room.get("/api/v1/meetings").await.status, 200);
         steps
             .run(&format!(
                 "{}.querySelector('[data-action=rotate]').click(); return true;",
@@ -267,23 +362,20 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
             .to_string();
         steps.shot("06-rotated").await;
         assert_eq!(as_room.get("/api/v1/meetings").await.status, 401);
-        let as_room = bearer(&w, &rotated);
+        let as_room = bearer(w, &rotated);
         assert_eq!(as_room.get("/api/v1/meetings").await.status, 200);
-        steps
-            .run("document.getElementById('token-close').click(); return true;")
-            .await;
+        r.close().await;
+    }));
+}
 
-        // 4. Revoke: the row says so and the token stops working.
-        steps
-            .until(
-                "07-before-revoke",
-                &format!(
-                    "return !document.getElementById('token-dialog').open && {} !== null;",
-                    row(&id)
-                ),
-                STEP_TIMEOUT,
-            )
-            .await;
+#[test]
+fn revoking_a_rooms_token_marks_its_row_and_the_token_stops_working() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let r = Registry::open(world(db).await, "test_operator").await;
+        let (steps, w) = (r.steps(), &r.w);
+        let id = w.endpoint("b").to_string();
+        let as_room = bearer(w, &w.province.endpoint_tokens["b"]);
+        assert_eq!(as_room.get("/api/v1/meetings").await.status, 200);
         steps
             .run(&format!(
                 "{}.querySelector('[data-action=revoke]').click(); return true;",
@@ -314,25 +406,20 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
             .await;
         assert_eq!(as_room.get("/api/v1/meetings").await.status, 401);
         steps.shot("07-revoked").await;
+        r.close().await;
+    }));
+}
 
-        // 5. CSV import with one bad row (an unknown kind on row 3): the
-        // row and column are named in Vietnamese, and nothing changes.
+/// An unknown kind on row 3: the row and column are named in Vietnamese,
+/// and nothing changes.
+#[test]
+fn a_csv_import_with_a_bad_row_names_its_row_and_column_and_changes_nothing() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let r = Registry::open(world(db).await, "test_operator").await;
+        let (steps, w) = (r.steps(), &r.w);
         let before = fingerprint(&w.db.store).await;
         let units_before = w.as_role("operator").get("/api/v1/org/units").await;
-        let csv = "code,name,kind,parent_code,valid_from\n\
-                   X1,Xã Tân Lập,commune,P,2025-07-01\n\
-                   X2,Phường Đông Hòa,phuong,P,2025-07-01\n";
-        // A real file through the file input, as a picked file arrives.
-        steps
-            .run(&format!(
-                "const dt = new DataTransfer();\
-                 dt.items.add(new File([{}], 'don-vi.csv', {{type: 'text/csv'}}));\
-                 const input = document.getElementById('import-file');\
-                 input.files = dt.files; input.dispatchEvent(new Event('change', {{bubbles: true}}));\
-                 document.getElementById('import-submit').click(); return true;",
-                json!(csv)
-            ))
-            .await;
+        r.import(BAD_CSV).await;
         let refusal = steps
             .until(
                 "08-import-refused",
@@ -361,17 +448,16 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
         );
         let units_after = w.as_role("operator").get("/api/v1/org/units").await;
         assert_eq!(units_after.body["units"], units_before.body["units"]);
+        r.close().await;
+    }));
+}
 
-        // Fixed, the same file imports whole and the tree shows the units.
-        steps
-            .run(&format!(
-                "const dt = new DataTransfer();\
-                 dt.items.add(new File([{}], 'don-vi.csv', {{type: 'text/csv'}}));\
-                 document.getElementById('import-file').files = dt.files;\
-                 document.getElementById('import-submit').click(); return true;",
-                json!(csv.replace("phuong", "ward"))
-            ))
-            .await;
+#[test]
+fn a_csv_of_units_imports_whole_and_the_tree_shows_them() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let r = Registry::open(world(db).await, "test_operator").await;
+        let steps = r.steps();
+        r.import(&BAD_CSV.replace("phuong", "ward")).await;
         steps
             .until(
                 "09-imported",
@@ -383,21 +469,22 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
             )
             .await;
         steps.shot("09-imported").await;
+        r.close().await;
+    }));
+}
 
-        // 6. An auditor sees the registry but none of its write actions.
-        steps
-            .run("document.getElementById('btn-logout').click(); return true;")
-            .await;
-        log_in(&steps, &base, "test_auditor").await;
+#[test]
+fn an_auditor_sees_the_registry_without_its_write_actions() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let r = Registry::open(world(db).await, "test_auditor").await;
+        let steps = r.steps();
+        let a = r.w.endpoint("a").to_string();
         assert_eq!(
             steps
                 .run("return document.getElementById('btn-schedule').hidden;")
                 .await,
             true
         );
-        steps
-            .run("document.getElementById('nav-endpoints').click(); return true;")
-            .await;
         steps
             .until(
                 "10-auditor",
@@ -411,7 +498,16 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
             )
             .await;
         steps.shot("10-auditor").await;
-        // The English switch relabels the registry.
+        r.close().await;
+    }));
+}
+
+#[test]
+fn the_english_switch_relabels_the_registry() {
+    run_in_loopback_netns(run_sqlite(|db| async move {
+        let r = Registry::open(world(db).await, "test_operator").await;
+        let steps = r.steps();
+        let a = r.w.endpoint("a").to_string();
         steps
             .run("document.getElementById('btn-lang').click(); return true;")
             .await;
@@ -430,10 +526,6 @@ fn operator_registers_an_endpoint_whose_token_is_shown_once_rotates_and_revokes_
             )
             .await;
         steps.shot("11-english").await;
-
-        let errors = script_errors(&page).await;
-        assert!(errors.is_empty(), "script errors: {errors:#?}");
-        page.close().await;
-        drop(driver);
+        r.close().await;
     }));
 }
