@@ -11,14 +11,12 @@
 mod bare;
 mod cleanup;
 mod client;
-mod feedback;
 mod http;
 mod impair;
 mod janus;
 mod janus_api;
 mod machine;
 mod media;
-mod red;
 mod report;
 mod s1;
 mod s2;
@@ -27,7 +25,6 @@ mod s4;
 mod s5;
 mod s6;
 mod server;
-mod signal;
 mod stats;
 
 use std::path::PathBuf;

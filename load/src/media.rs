@@ -17,15 +17,8 @@
 /// Marks a payload that carries our trailer.
 pub const PROBE_MAGIC: [u8; 4] = *b"DLP1";
 pub const TRAILER_BYTES: usize = 16;
-/// 90 kHz clock / 30 frames per second.
-pub const VIDEO_TICKS_PER_FRAME: u32 = 3000;
-pub const VIDEO_FRAME_MICROS: u64 = 33_333;
 /// 20 ms of Opus at 48 kHz.
 pub const AUDIO_TICKS_PER_FRAME: u32 = 960;
-pub const AUDIO_FRAME_MILLIS: u64 = 20;
-/// Keyframe every 60 frames = 2 s at 30 fps (what a conferencing encoder
-/// does without PLI; the SFU asks for more when it switches layers).
-pub const KEYFRAME_INTERVAL_FRAMES: u64 = 60;
 /// Opus TOC byte: config 31 (CELT FB 20 ms), mono, one frame.
 pub const OPUS_TOC: u8 = 0xfc;
 /// An Opus packet at 32 kbit/s: 80 bytes per 20 ms.
@@ -71,38 +64,7 @@ pub fn read_trailer(p: &[u8]) -> Option<(u32, u64)> {
     Some((tag, sent))
 }
 
-/// One simulcast layer the publisher sends.
-#[derive(Clone, Debug)]
-pub struct LayerSpec {
-    pub rid: &'static str,
-    pub kbps: u32,
-    pub width: u16,
-    pub height: u16,
-}
-
-/// The three layers: 100 / 300 / 1200 kbit/s.
-pub fn default_layers() -> Vec<LayerSpec> {
-    vec![
-        LayerSpec {
-            rid: "q",
-            kbps: 100,
-            width: 320,
-            height: 180,
-        },
-        LayerSpec {
-            rid: "h",
-            kbps: 300,
-            width: 640,
-            height: 360,
-        },
-        LayerSpec {
-            rid: "f",
-            kbps: 1200,
-            width: 1280,
-            height: 720,
-        },
-    ]
-}
+pub use diemcau_testkit::rtc_client::{LayerSpec, default_layers, vp8_frame_kind};
 
 /// One VP8 frame as RTP payloads, each ending in a trailer (send time 0;
 /// [`stamp`] sets it at send time).
@@ -155,38 +117,6 @@ pub fn opus_packet(tag: u32) -> Vec<u8> {
     p.resize(OPUS_PAYLOAD_BYTES - TRAILER_BYTES, 0xa5);
     push_trailer(&mut p, tag, 0);
     p
-}
-
-/// (frame start, keyframe) of a VP8 RTP payload (RFC 7741 descriptor).
-pub fn vp8_frame_kind(p: &[u8]) -> (bool, bool) {
-    let Some(&b0) = p.first() else {
-        return (false, false);
-    };
-    let start = b0 & 0x10 != 0 && b0 & 0x07 == 0;
-    let mut i = 1;
-    if b0 & 0x80 != 0 {
-        let Some(&x) = p.get(1) else {
-            return (false, false);
-        };
-        i = 2;
-        if x & 0x80 != 0 {
-            match p.get(i) {
-                Some(m) if m & 0x80 != 0 => i += 2,
-                Some(_) => i += 1,
-                None => return (false, false),
-            }
-        }
-        if x & 0x40 != 0 {
-            i += 1;
-        }
-        if x & 0x30 != 0 {
-            i += 1;
-        }
-    }
-    match p.get(i) {
-        Some(h) if start => (true, h & 0x01 == 0),
-        _ => (start, false),
-    }
 }
 
 #[cfg(test)]

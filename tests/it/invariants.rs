@@ -67,24 +67,7 @@ fn linked_packages(metadata: &serde_json::Value, root: &str) -> std::collections
 
 #[test]
 fn sans_io_crates_link_no_runtime_server_or_database() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = std::process::Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--frozen",
-            "--manifest-path",
-        ])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .output()
-        .expect("cargo metadata runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let metadata = workspace_metadata();
     // The server's own stack: an async runtime, HTTP, a database.
     let forbidden = ["tokio", "axum", "hyper", "mio", "sqlx", "diemcau"];
     for krate in SANS_IO_CRATES {
@@ -141,13 +124,35 @@ fn sans_io_crates_take_no_clock_thread_file_or_socket() {
     );
 }
 
+/// `cargo metadata --frozen` of the workspace: packages and resolved graph.
+fn workspace_metadata() -> serde_json::Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--frozen",
+            "--manifest-path",
+        ])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn webrtc_rs_stays_out_of_the_server() {
-    let manifest =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
-    let deps = manifest.split("[dev-dependencies]").next().unwrap();
+    // The test client (diemcau-testkit's `rtc-client`) is a dev-dependency:
+    // nothing the server links reaches webrtc-rs.
+    let linked = linked_packages(&workspace_metadata(), "diemcau");
     assert!(
-        !deps.contains("\nwebrtc ="),
+        !linked.contains("webrtc") && !linked.contains("diemcau-testkit"),
         "webrtc-rs is a test client only, never a server dependency"
     );
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -155,6 +160,57 @@ fn webrtc_rs_stays_out_of_the_server() {
         let text = std::fs::read_to_string(&f).unwrap();
         assert!(!text.contains("webrtc::"), "{} uses webrtc-rs", f.display());
     }
+}
+
+/// The engine's tests take the test kit for its virtual-time world only:
+/// its WebRTC client and the runtime under it are an optional feature
+/// (`rtc-client`) that diemcau-media does not ask for, so `cargo test -p
+/// diemcau-media` builds no tokio or webrtc-rs. (`cargo metadata` resolves
+/// features for the whole workspace, where the server's tests turn the
+/// client on; hence the manifests are read, not the graph.)
+#[test]
+fn the_engine_tests_take_the_test_kit_without_its_webrtc_client() {
+    let metadata = workspace_metadata();
+    let package = |name: &str| {
+        metadata["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not a workspace package"))
+            .clone()
+    };
+    let testkit = package("diemcau-testkit");
+    let heavy = ["tokio", "webrtc", "rtc", "reqwest", "tokio-tungstenite"];
+    for dep in testkit["dependencies"].as_array().unwrap() {
+        let name = dep["name"].as_str().unwrap();
+        if heavy.contains(&name) {
+            assert_eq!(
+                dep["optional"], true,
+                "diemcau-testkit's {name} must stay behind its rtc-client feature"
+            );
+        }
+    }
+    let media = package("diemcau-media");
+    let kit = media["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "diemcau-testkit")
+        .expect("diemcau-media's engine tests use the test kit");
+    assert_eq!(kit["kind"], "dev");
+    assert_eq!(
+        kit["features"].as_array().map(Vec::len),
+        Some(0),
+        "diemcau-media must take the test kit without its WebRTC client"
+    );
+    assert_eq!(kit["uses_default_features"], true);
+    assert!(
+        testkit["features"]["default"]
+            .as_array()
+            .is_none_or(|d| d.is_empty()),
+        "the test kit's default features must stay empty"
+    );
 }
 
 /// The conference layer decides; the HTTP layer adapts. Neither it, nor

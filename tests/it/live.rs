@@ -250,6 +250,7 @@ fn rooms_console_session_cookie_joins_the_media_room() {
                     recv_video: 4,
                     recv_audio: 2,
                     loss: None,
+                    ..Default::default()
                 })
                 .await
                 .unwrap();

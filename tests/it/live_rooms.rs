@@ -42,6 +42,7 @@ fn room(name: &str) -> ClientConfig {
         recv_video: 2,
         recv_audio: 2,
         loss: None,
+        ..Default::default()
     }
 }
 

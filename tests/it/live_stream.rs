@@ -38,10 +38,12 @@ async fn publisher(name: &str, color: &str) -> RtcClient {
             audio_level: 20,
             video: VideoSource::Ivf(vec![solid_clip(color, 320, 180)]),
             audio_tone_hz: Some(440.0),
+            ..Default::default()
         }),
         recv_video: 1,
         recv_audio: 1,
         loss: None,
+        ..Default::default()
     })
     .await
     .unwrap()

@@ -182,6 +182,7 @@ fn a_rooms_link_over_the_meeting_is_stored_when_it_ends() {
             recv_video: 1,
             recv_audio: 1,
             loss: None,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -7,20 +7,16 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::sip::{roll_call, sip_server};
-use crate::support::baresip::{Baresip, frequency, rms};
+use crate::support::baresip::{frequency, rms};
 use crate::support::netns;
+use crate::support::sip_meeting::{Dial, SipMeeting, roll_call, runtime};
 use crate::support::sip_raw::{SDP, ask, authorization, authorization_for, client, code, invite};
 
 #[test]
 fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
     netns::enter_loopback_only();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (s, p) = sip_server().await;
+    runtime().block_on(async {
+        let SipMeeting { s, p, .. } = SipMeeting::start().await;
         let to = s.server.sip_udp_addr().unwrap();
         let number = p.sip_dial_in.clone().unwrap();
         let (user, password) = p.rooms[1].sip.clone().unwrap();
@@ -152,30 +148,15 @@ fn sip_bad_input_gets_its_answer_is_counted_and_joins_nothing() {
 #[test]
 fn an_invite_flood_from_sipp_is_refused_past_its_budget_and_the_meeting_goes_on() {
     netns::enter_loopback_only();
-    let tmp = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (s, p) = sip_server().await;
+    runtime().block_on(async {
+        let meeting = SipMeeting::start().await;
+        let (s, p) = (&meeting.s, &meeting.p);
         let sip = s.server.sip_udp_addr().unwrap();
         let number = p.sip_dial_in.clone().unwrap();
-        let mut rooms = Vec::new();
-        for (i, hz) in [(0usize, 440.0), (1, 880.0)] {
-            let (user, password) = p.rooms[i].sip.clone().unwrap();
-            let mut b = Baresip::start(
-                &tmp.path().join(format!("r{i}")),
-                &user,
-                &password,
-                &sip.to_string(),
-                5070 + 10 * i as u16,
-                hz,
-            );
-            std::thread::sleep(Duration::from_millis(500));
-            b.dial(&format!("sip:{number}@{sip}"));
-            rooms.push(b);
-        }
+        let mut rooms: Vec<_> = [(0usize, 440.0), (1, 880.0)]
+            .into_iter()
+            .map(|(i, hz)| meeting.dial(i, Dial::tone(hz)).0)
+            .collect();
         tokio::time::sleep(Duration::from_secs(4)).await;
         // 2 000 INVITEs at 500 a second from 127.0.0.2, sipp's own UAC.
         let mut flood = std::process::Command::new("sipp")
@@ -234,7 +215,7 @@ fn an_invite_flood_from_sipp_is_refused_past_its_budget_and_the_meeting_goes_on(
                 "during the flood, (level, Hz) per quarter-second: {windows:?}"
             );
         }
-        s.server.shutdown().await;
+        meeting.shutdown().await;
     });
 }
 
@@ -250,12 +231,8 @@ fn register(to: SocketAddr, user: &str, cseq: u32, extra: &str) -> String {
 #[test]
 fn a_room_registers_with_digest_and_gets_at_most_an_hour() {
     netns::enter_loopback_only();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (s, p) = sip_server().await;
+    runtime().block_on(async {
+        let SipMeeting { s, p, .. } = SipMeeting::start().await;
         let to = s.server.sip_udp_addr().unwrap();
         let (user, password) = p.rooms[0].sip.clone().unwrap();
         let (status, expires) = tokio::task::spawn_blocking(move || {

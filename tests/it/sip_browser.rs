@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::sip::{runtime, sip_server, wait_connected};
-use crate::support::baresip::Baresip;
 use crate::support::browser::{ChromeDriver, Steps};
 use crate::support::netns;
+use crate::support::sip_meeting::{Dial, SipMeeting, runtime};
 
 /// A Chromium room's ICE, DTLS and first frames on a loaded 2-core machine.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -20,11 +19,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 #[test]
 fn a_staged_sip_rooms_h264_plays_as_h264_in_a_chromium_room() {
     netns::enter_loopback_only();
-    let tmp = tempfile::tempdir().unwrap();
     runtime().block_on(async {
-        let (s, p) = sip_server().await;
-        let sip = s.server.sip_udp_addr().unwrap();
-        let number = p.sip_dial_in.clone().unwrap();
+        let meeting = SipMeeting::start().await;
+        let (s, p) = (&meeting.s, &meeting.p);
 
         // The hub in Chromium.
         let driver = ChromeDriver::start().await;
@@ -47,25 +44,8 @@ fn a_staged_sip_rooms_h264_plays_as_h264_in_a_chromium_room() {
 
         // A commune's room codec dials in with its camera.
         let codec = &p.rooms[1];
-        let (user, password) = codec.sip.clone().unwrap();
-        let mut b = Baresip::start_with(
-            &tmp.path().join("codec"),
-            &user,
-            &password,
-            &sip.to_string(),
-            5070,
-            440.0,
-            true,
-        );
-        std::thread::sleep(Duration::from_millis(500));
-        b.dial(&format!("sip:{number}@{sip}"));
-        wait_connected(&s, &p.meeting_id, &[&codec.endpoint_id]).await;
-        let live = &s.server.state().live;
-        let room = live.get(&p.meeting_id).unwrap();
-        let staged = codec.endpoint_id.clone();
-        live.apply(&room, |l, _| Ok(((), l.set_stage(vec![staged])?)))
-            .await
-            .expect("stage");
+        let mut rooms = meeting.dial_connected(&[1], Dial::with_video()).await;
+        meeting.stage(&codec.endpoint_id).await;
 
         // On the hub's stage: the codec's name, H.264, decoding.
         let shown = steps
@@ -87,8 +67,8 @@ fn a_staged_sip_rooms_h264_plays_as_h264_in_a_chromium_room() {
             shown["frameHeight"].as_u64().unwrap_or(0) > 0,
             "a picture with a size: {shown}"
         );
-        b.stop();
+        rooms[0].0.stop();
         page.close().await;
-        s.server.shutdown().await;
+        meeting.shutdown().await;
     });
 }

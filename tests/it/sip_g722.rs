@@ -127,42 +127,28 @@ fn ffmpeg_s_g722_decodes_with_ours_and_ours_encodes_to_ffmpeg_s_octets_bit_for_b
 fn a_g722_baresip_room_hears_the_meeting_and_is_heard() {
     use std::time::Duration;
 
-    use crate::sip::{sip_server, wait_connected};
-    use crate::support::baresip::{Baresip, Options, frequency, frequency_at, rms};
+    use crate::support::baresip::{Options, frequency, frequency_at, rms};
+    use crate::support::sip_meeting::{Dial, SipMeeting, runtime};
 
     crate::support::netns::enter_loopback_only();
-    let tmp = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (s, p) = sip_server().await;
-        let sip = s.server.sip_udp_addr().unwrap();
-        let number = p.sip_dial_in.clone().unwrap();
+    runtime().block_on(async {
+        let m = SipMeeting::start().await;
         let start = |i: usize, hz: f32, module: &'static str| {
-            let (user, password) = p.rooms[i].sip.clone().unwrap();
             let opts = Options {
                 audio_module: Some(module),
                 ..Default::default()
             };
-            let dir = tmp.path().join(format!("r{i}"));
-            let mut b = Baresip::start_opts(
-                &dir,
-                &user,
-                &password,
-                &sip.to_string(),
-                5070 + 10 * i as u16,
-                hz,
-                &opts,
-            );
-            std::thread::sleep(Duration::from_millis(500));
-            b.dial(&format!("sip:{number}@{sip}"));
-            (b, p.rooms[i].endpoint_id.clone())
+            m.dial(
+                i,
+                Dial {
+                    options: opts,
+                    ..Dial::tone(hz)
+                },
+            )
         };
         let (mut wide, ew) = start(0, 440.0, "g722.so");
         let (mut narrow, en) = start(1, 880.0, "g711.so");
-        wait_connected(&s, &p.meeting_id, &[&ew, &en]).await;
+        m.wait_connected(&[&ew, &en]).await;
         tokio::time::sleep(Duration::from_secs(4)).await;
         let ((heard_w, rate_w), heard_n) = (wide.heard_at(), narrow.heard());
         let (log_w, log_n) = (wide.stop(), narrow.stop());
@@ -189,6 +175,6 @@ fn a_g722_baresip_room_hears_the_meeting_and_is_heard() {
             "and is heard: {} Hz",
             frequency(&tn)
         );
-        s.server.shutdown().await;
+        m.shutdown().await;
     });
 }

@@ -10,84 +10,45 @@ use std::time::Duration;
 
 use diemcau::sip::srtp::MasterKey;
 
-use crate::sip::{sip_server_with, wait_connected};
-use crate::support::baresip::{Baresip, Options, decoded_fps, frequency, rms, video_rx_bps};
+use crate::support::baresip::{Options, decoded_fps, frequency, rms, video_rx_bps};
 use crate::support::netns;
+use crate::support::sip_meeting::{Dial, SipMeeting, Transport, runtime};
 use crate::support::sip_raw::{ask, authorization, client, code, invite};
 
 /// Media both ways once both rooms are in: the composite's start, the
 /// first keyframes, the mix, on a loaded 2-core machine.
 const MEDIA_TIMEOUT: Duration = Duration::from_secs(20);
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 #[test]
 fn a_baresip_room_over_tls_with_mandatory_srtp_hears_is_heard_and_its_video_reaches_another_room() {
     netns::enter_loopback_only();
-    let tmp = tempfile::tempdir().unwrap();
     runtime().block_on(async {
-        let (s, p) = sip_server_with(|c| {
+        let meeting = SipMeeting::start_with(|c| {
             c.sip.tls_listen = Some("127.0.0.1:0".parse().unwrap());
         })
         .await;
-        let tls = s.server.sip_tls_addr().expect("a tls listener");
-        let udp = s.server.sip_udp_addr().unwrap();
-        let ca = s
-            .server
-            .state()
-            .ca_pem
-            .as_deref()
-            .expect("the generated ca");
-        let number = p.sip_dial_in.clone().unwrap();
-        // Room 1: TLS signalling, SRTP media, video. Room 2: plain UDP.
-        let (user, password) = p.rooms[1].sip.clone().unwrap();
-        let secure = Options {
-            video: true,
-            ca_pem: Some(ca.to_owned()),
-            srtp: true,
-            ..Default::default()
+        // Room 1: TLS signalling (trusting the generated CA), SRTP media,
+        // video. Room 2: plain UDP.
+        let secure = Dial {
+            transport: Transport::Tls,
+            options: Options {
+                video: true,
+                srtp: true,
+                ..Default::default()
+            },
+            ..Dial::tone(440.0)
         };
-        let mut a = Baresip::start_opts(
-            &tmp.path().join("tls"),
-            &user,
-            &password,
-            &tls.to_string(),
-            5080,
-            440.0,
-            &secure,
-        );
-        let (user, password) = p.rooms[2].sip.clone().unwrap();
-        let plain = Options {
-            video: true,
-            ..Default::default()
+        let (mut a, ea) = meeting.dial(1, secure);
+        let plain = Dial {
+            options: Options {
+                video: true,
+                ..Default::default()
+            },
+            ..Dial::tone(880.0)
         };
-        let mut b = Baresip::start_opts(
-            &tmp.path().join("udp"),
-            &user,
-            &password,
-            &udp.to_string(),
-            5090,
-            880.0,
-            &plain,
-        );
-        std::thread::sleep(Duration::from_millis(500));
-        a.dial(&format!("sip:{number}@{tls};transport=tls"));
-        b.dial(&format!("sip:{number}@{udp}"));
-        let (ea, eb) = (
-            p.rooms[1].endpoint_id.clone(),
-            p.rooms[2].endpoint_id.clone(),
-        );
-        wait_connected(&s, &p.meeting_id, &[&ea, &eb]).await;
-        let live = &s.server.state().live;
-        let room = live.get(&p.meeting_id).unwrap();
-        live.apply(&room, |l, _| Ok(((), l.set_stage(vec![ea.clone()])?)))
-            .await
-            .expect("stage the tls room");
+        let (mut b, eb) = meeting.dial(2, plain);
+        meeting.wait_connected(&[&ea, &eb]).await;
+        meeting.stage(&ea).await;
         // Until each hears the other's tone and the udp room decodes the
         // tls room's video (what is asserted below), not a fixed time: on
         // a loaded machine the composite and the mix may take longer.
@@ -138,7 +99,7 @@ fn a_baresip_room_over_tls_with_mandatory_srtp_hears_is_heard_and_its_video_reac
             "and decodes: {} fps",
             decoded_fps(&seen_b)
         );
-        let m = s.server.sip_metrics().unwrap();
+        let m = meeting.s.server.sip_metrics().unwrap();
         assert_eq!(m.calls_started.load(Ordering::Relaxed), 2);
         assert_eq!(m.refused_sdes_insecure.load(Ordering::Relaxed), 0);
         assert_eq!(
@@ -146,7 +107,7 @@ fn a_baresip_room_over_tls_with_mandatory_srtp_hears_is_heard_and_its_video_reac
             0,
             "every sealed packet opened"
         );
-        s.server.shutdown().await;
+        meeting.shutdown().await;
     });
 }
 
@@ -179,7 +140,7 @@ fn invite_with_auth(
 fn an_rtp_savp_offer_over_plain_udp_is_refused_488_unless_the_network_is_trusted() {
     netns::enter_loopback_only();
     runtime().block_on(async {
-        let (s, p) = sip_server_with(|_| {}).await;
+        let SipMeeting { s, p, .. } = SipMeeting::start().await;
         let to = s.server.sip_udp_addr().unwrap();
         let number = p.sip_dial_in.clone().unwrap();
         let (user, password) = p.rooms[0].sip.clone().unwrap();
@@ -219,7 +180,8 @@ fn an_rtp_savp_offer_over_plain_udp_is_refused_488_unless_the_network_is_trusted
         assert_eq!(n, 2);
         s.server.shutdown().await;
 
-        let (s, p) = sip_server_with(|c| c.sip.allow_sdes_without_tls = true).await;
+        let SipMeeting { s, p, .. } =
+            SipMeeting::start_with(|c| c.sip.allow_sdes_without_tls = true).await;
         let to = s.server.sip_udp_addr().unwrap();
         let number = p.sip_dial_in.clone().unwrap();
         let (user, password) = p.rooms[0].sip.clone().unwrap();

@@ -12,10 +12,10 @@ use diemcau::compose::codec::Vp8Decoder;
 use diemcau::record::RtpPacket;
 use diemcau::record::depack::{Depacketizer, Vp8Depacketizer};
 
-use crate::sip::{runtime, sip_server, wait_connected};
-use crate::support::baresip::{Baresip, decoded_fps, video_rx_bps};
+use crate::support::baresip::{decoded_fps, video_rx_bps};
 use crate::support::netns;
 use crate::support::rtc_client::{ClientConfig, RtcClient, RtpRecord, ws_join};
+use crate::support::sip_meeting::{Dial, SipMeeting, runtime};
 
 /// The rendition's first pictures: the codec's IDR (asked for when the
 /// rendition starts), decoding, encoding, on a loaded 2-core machine.
@@ -66,31 +66,12 @@ fn decode_vp8(packets: &[RtpRecord]) -> (usize, usize, (u32, u32)) {
 #[test]
 fn a_sip_rooms_h264_reaches_a_vp8_only_webrtc_room_as_vp8_that_decodes() {
     netns::enter_loopback_only();
-    let tmp = tempfile::tempdir().unwrap();
     runtime().block_on(async {
-        let (s, p) = sip_server().await;
-        let sip = s.server.sip_udp_addr().unwrap();
-        let number = p.sip_dial_in.clone().unwrap();
-        let codec = &p.rooms[1];
-        let (user, password) = codec.sip.clone().unwrap();
-        let mut b = Baresip::start_with(
-            &tmp.path().join("codec"),
-            &user,
-            &password,
-            &sip.to_string(),
-            5070,
-            440.0,
-            true,
-        );
-        std::thread::sleep(Duration::from_millis(500));
-        b.dial(&format!("sip:{number}@{sip}"));
-        wait_connected(&s, &p.meeting_id, &[&codec.endpoint_id]).await;
-        let live = &s.server.state().live;
-        let room = live.get(&p.meeting_id).unwrap();
-        let staged = codec.endpoint_id.clone();
-        live.apply(&room, |l, _| Ok(((), l.set_stage(vec![staged])?)))
-            .await
-            .expect("stage the sip room");
+        let meeting = SipMeeting::start().await;
+        let (s, p) = (&meeting.s, &meeting.p);
+        let mut rooms = meeting.dial_connected(&[1], Dial::with_video()).await;
+        let (b, codec) = &mut rooms[0];
+        meeting.stage(codec).await;
         let m = s.server.sip_metrics().unwrap().clone();
         assert_eq!(
             m.rendition_encoded.load(Ordering::Relaxed),
@@ -105,6 +86,7 @@ fn a_sip_rooms_h264_reaches_a_vp8_only_webrtc_room_as_vp8_that_decodes() {
             recv_video: 1,
             recv_audio: 1,
             loss: None,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -139,50 +121,25 @@ fn a_sip_rooms_h264_reaches_a_vp8_only_webrtc_room_as_vp8_that_decodes() {
         assert!(m.rendition_encoded.load(Ordering::Relaxed) >= 30);
         assert_eq!(m.rendition_decode_failed.load(Ordering::Relaxed), 0);
         hub.close().await;
-        s.server.shutdown().await;
+        meeting.shutdown().await;
     });
 }
 
 #[test]
 fn no_h264_is_transcoded_to_vp8_while_every_subscriber_takes_h264() {
     netns::enter_loopback_only();
-    let tmp = tempfile::tempdir().unwrap();
     runtime().block_on(async {
-        let (s, p) = sip_server().await;
-        let sip = s.server.sip_udp_addr().unwrap();
-        let number = p.sip_dial_in.clone().unwrap();
-        let mut rooms = Vec::new();
-        for i in [1usize, 2] {
-            let (user, password) = p.rooms[i].sip.clone().unwrap();
-            let mut b = Baresip::start_with(
-                &tmp.path().join(format!("v{i}")),
-                &user,
-                &password,
-                &sip.to_string(),
-                5070 + 10 * i as u16,
-                440.0,
-                true,
-            );
-            std::thread::sleep(Duration::from_millis(500));
-            b.dial(&format!("sip:{number}@{sip}"));
-            rooms.push((b, p.rooms[i].endpoint_id.clone()));
-        }
-        let ids: Vec<&str> = rooms.iter().map(|(_, e)| e.as_str()).collect();
-        wait_connected(&s, &p.meeting_id, &ids).await;
-        let live = &s.server.state().live;
-        let room = live.get(&p.meeting_id).unwrap();
-        let staged = rooms[0].1.clone();
-        live.apply(&room, |l, _| Ok(((), l.set_stage(vec![staged])?)))
-            .await
-            .expect("stage");
+        let meeting = SipMeeting::start().await;
+        let mut rooms = meeting.dial_connected(&[1, 2], Dial::with_video()).await;
+        meeting.stage(&rooms[0].1).await;
         tokio::time::sleep(Duration::from_secs(6)).await;
         let logs: Vec<String> = rooms.iter_mut().map(|(b, _)| b.stop()).collect();
         // The staged room's H.264 did flow to the other (as H.264) ...
         assert!(video_rx_bps(&logs[1]) > 0 && decoded_fps(&logs[1]) > 5.0);
         // ... and not one picture was decoded or encoded for a rendition.
-        let m = s.server.sip_metrics().unwrap();
+        let m = meeting.s.server.sip_metrics().unwrap();
         assert_eq!(m.rendition_decoded.load(Ordering::Relaxed), 0);
         assert_eq!(m.rendition_encoded.load(Ordering::Relaxed), 0);
-        s.server.shutdown().await;
+        meeting.shutdown().await;
     });
 }

@@ -11,6 +11,7 @@ pub mod netns;
 pub mod pki;
 pub mod rtc_client;
 pub mod server;
+pub mod sip_meeting;
 pub mod sip_raw;
 pub mod vp8_source;
 pub use diemcau_testkit::vt;

@@ -1,8 +1,11 @@
-//! RFC 2198 RED for the generator's endpoints, as a browser does it: the
-//! publisher wraps each Opus packet with the one before it; a subscriber
-//! takes the primary and refills a lost packet from the redundancy of the
-//! packet after it. (The server has its own parser; the generator stays
-//! independent of the code it measures.)
+//! RFC 2198 RED for the client, as a browser does it: the publisher wraps
+//! each Opus packet with the one before it; a subscriber takes the primary
+//! and refills a lost packet from the redundancy of the packet after it.
+//! (The server has its own parser; the client stays independent of the code
+//! it tests.)
+
+/// The codec a client offers for RED over Opus.
+pub const MIME_TYPE_RED: &str = "audio/red";
 
 /// Redundant block headers: F=1, PT, 14-bit timestamp offset, 10-bit length.
 const F_BIT: u8 = 0x80;
