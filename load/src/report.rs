@@ -25,6 +25,9 @@ pub struct RunReport {
     pub s2_diemcau: Option<S2Report>,
     pub s2_janus: Option<S2Report>,
     pub s6_diemcau: Option<S6Report>,
+    /// Chromium viewer joins, one after another (`diemcau-load joins`).
+    pub chromium_diemcau: Option<crate::chromium::ChromiumJoinResult>,
+    pub chromium_janus: Option<crate::chromium::ChromiumJoinResult>,
     /// S2 diemcau / Janus.
     pub s2_comparison: Option<S2Comparison>,
     /// The ratios, from the figures above (None: a side is missing).
@@ -242,6 +245,29 @@ pub fn print_summary(run: &RunReport) {
             );
         }
     }
+    for (name, c) in [
+        ("diemcau", &run.chromium_diemcau),
+        ("Janus", &run.chromium_janus),
+    ] {
+        if let Some(c) = c {
+            println!(
+                "Chromium joins on {name}: {}/{} in; offer → first decoded frame p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; phases p50: signalling {:.0} ms, ICE + DTLS {:.0} ms, first frame {:.0} ms{}",
+                c.ok,
+                c.joins,
+                c.join_p50_ms,
+                c.join_p99_ms,
+                c.join_max_ms,
+                c.signal_p50_ms,
+                c.connect_p50_ms,
+                c.media_p50_ms,
+                if c.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("; failures: {}", c.failures.join(" | "))
+                }
+            );
+        }
+    }
     if let Some(s4) = &run.s4_diemcau {
         let (o, r) = (&s4.options, &s4.result);
         let mut layers: Vec<_> = r.video_layers_pct.iter().collect();
@@ -281,8 +307,9 @@ pub fn print_summary(run: &RunReport) {
         && let (Some(a), Some(b)) = (d.result.all_receiving_ms, j.result.all_receiving_ms)
     {
         println!(
-            "S3 ratio: time until all receive media diemcau/Janus {:.2}×; join p99 diemcau/Janus {:.2}×",
+            "S3 ratio: time until all receive media diemcau/Janus {:.2}×; join p50 diemcau/Janus {:.2}×; join p99 diemcau/Janus {:.2}×",
             a / b,
+            d.result.join_p50_ms / j.result.join_p50_ms.max(1e-9),
             d.result.join_p99_ms / j.result.join_p99_ms.max(1e-9)
         );
     }
