@@ -221,6 +221,8 @@ pub struct Endpoint {
     max_kbps: Option<u32>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     signal: Option<Signal>,
+    /// What this endpoint's RTCP interceptor saw and sent (`feedback`).
+    pub feedback: Arc<Mutex<FeedbackState>>,
 }
 
 fn vp8_codec() -> RTCRtpCodec {
@@ -384,6 +386,7 @@ impl Endpoint {
             max_kbps: config.max_kbps,
             tasks,
             signal: None,
+            feedback,
         })
     }
 

@@ -1,7 +1,10 @@
 //! The endpoint's own interceptor, wire-ward of webrtc-rs's NACK generator:
 //! it sees keyframe requests (PLI/FIR) for the publisher, so the publisher
 //! answers them like a browser's encoder does (a subscriber that joins gets a
-//! keyframe at once, not at the next periodic one).
+//! keyframe at once, not at the next periodic one). It also counts the RTCP
+//! the endpoint sends by kind (`RtcpSent`): every feedback interceptor of the
+//! stack (NACK generator, TWCC receiver, receiver reports) sits app-ward of
+//! it, so what the servers receive and process is what is counted here.
 //!
 //! Not done here (tried, and taken out): turning inbound RTX back into the
 //! primary stream before the NACK generator, as the server's test client
@@ -16,7 +19,38 @@ use std::time::Instant;
 use rtc::interceptor::{Interceptor, Packet as IPacket, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::sansio::Protocol;
+use serde::Serialize;
+
+/// RTCP packets an endpoint sent, by kind (a compound packet counts each
+/// of its parts).
+#[derive(Default, Debug, Clone, Copy, Serialize)]
+pub struct RtcpSent {
+    /// Transport-wide congestion control feedback.
+    pub twcc: u64,
+    pub receiver_reports: u64,
+    pub remb: u64,
+    pub nack: u64,
+    /// PLI and FIR.
+    pub keyframe_requests: u64,
+    /// Sender reports, SDES, anything else.
+    pub other: u64,
+}
+
+impl RtcpSent {
+    pub fn add(&mut self, o: &RtcpSent) {
+        self.twcc += o.twcc;
+        self.receiver_reports += o.receiver_reports;
+        self.remb += o.remb;
+        self.nack += o.nack;
+        self.keyframe_requests += o.keyframe_requests;
+        self.other += o.other;
+    }
+}
 
 /// What the interceptor saw, shared with the endpoint's tasks.
 #[derive(Default, Debug)]
@@ -24,6 +58,7 @@ pub struct FeedbackState {
     /// SSRCs with a keyframe request the publisher has not served yet.
     pending_keyframe: HashSet<u32>,
     pub keyframe_requests: u64,
+    pub sent: RtcpSent,
 }
 
 impl FeedbackState {
@@ -81,6 +116,26 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Feedback {
     }
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let IPacket::Rtcp(packets) = &msg.message.packet {
+            let mut s = self.state.lock().unwrap();
+            for p in packets.iter() {
+                let any = p.as_any();
+                let sent = &mut s.sent;
+                if any.is::<TransportLayerCc>() {
+                    sent.twcc += 1;
+                } else if any.is::<ReceiverReport>() {
+                    sent.receiver_reports += 1;
+                } else if any.is::<ReceiverEstimatedMaximumBitrate>() {
+                    sent.remb += 1;
+                } else if any.is::<TransportLayerNack>() {
+                    sent.nack += 1;
+                } else if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
+                    sent.keyframe_requests += 1;
+                } else {
+                    sent.other += 1;
+                }
+            }
+        }
         self.writes.push_back(msg);
         Ok(())
     }

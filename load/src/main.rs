@@ -198,6 +198,9 @@ enum Cmd {
     S6,
     /// S1 fan-out and S3 join storm on Janus only.
     Janus,
+    /// The bare relay, S1 on diemcau and S1 on Janus, in one invocation
+    /// (with the RTCP each subscriber's stack sends, per step).
+    Compare,
     /// Joins: the bare relay, S3 on diemcau and on Janus, then Chromium
     /// joins (offer → first decoded frame) on both, in one invocation.
     Joins,
@@ -229,8 +232,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
     cleanup::register_dir(tmp.clone());
     std::fs::create_dir_all(&tmp)?;
     let ns = cleanup::create_netns("")?;
-    let with_janus =
-        matches!(cmd, Cmd::Run | Cmd::Janus | Cmd::Joins) || (cmd == Cmd::S2 && !cli.s2_no_janus);
+    let with_janus = matches!(cmd, Cmd::Run | Cmd::Janus | Cmd::Joins | Cmd::Compare)
+        || (cmd == Cmd::S2 && !cli.s2_no_janus);
     let janus_net = if !cli.smoke && with_janus {
         Some(janus::setup_net(&ns)?)
     } else {
@@ -248,6 +251,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
             "s6"
         } else if cmd == Cmd::Joins {
             "joins"
+        } else if cmd == Cmd::Compare {
+            "compare"
         } else {
             "run"
         }
@@ -277,7 +282,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             .push(format!("server [media] room_split_sessions = {n}"));
     }
 
-    if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::Bare | Cmd::Joins) {
+    if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::Bare | Cmd::Joins | Cmd::Compare) {
         let r = bare::run(&bare::BareOptions {
             fanout: cli.bare_fanout,
             in_pps: cli.bare_in_pps,
@@ -309,7 +314,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         .build()
         .context("start the async runtime")?;
     let mut smoke_ok = true;
-    if cli.smoke || matches!(cmd, Cmd::Run | Cmd::S1) {
+    if cli.smoke || matches!(cmd, Cmd::Run | Cmd::S1 | Cmd::Compare) {
         let bin = cli
             .server_bin
             .clone()

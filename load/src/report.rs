@@ -373,6 +373,20 @@ fn print_s1(name: &str, s1: &S1Report, run: &RunReport) {
             s.verdict
         );
     }
+    for s in &s1.result.steps {
+        let f = &s.rtcp_sent;
+        let per = |x: u64| x as f64 / (s.n.max(1) as f64 * s.window_s.max(1e-9));
+        println!(
+            "  N={}: RTCP sent per subscriber per second (the server processes it): TWCC {:.1}, receiver reports {:.2}, REMB {:.2}, NACK {:.2}, PLI/FIR {:.2}, other {:.2}",
+            s.n,
+            per(f.twcc),
+            per(f.receiver_reports),
+            per(f.remb),
+            per(f.nack),
+            per(f.keyframe_requests),
+            per(f.other)
+        );
+    }
     let r = &s1.result;
     println!(
         "largest N passing: {} (publisher keyframes on request: {})",
