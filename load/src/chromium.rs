@@ -59,6 +59,8 @@ pub struct ChromiumJoinResult {
     pub signal_p50_ms: f64,
     pub connect_p50_ms: f64,
     pub media_p50_ms: f64,
+    /// Whether the server's SDP said `a=ice-lite` (first join).
+    pub remote_ice_lite: Option<bool>,
     pub failures: Vec<String>,
 }
 
@@ -338,10 +340,12 @@ pub fn run(
     let mut total = Vec::new();
     let (mut signal, mut connect, mut media) = (Vec::new(), Vec::new(), Vec::new());
     let mut failures = Vec::new();
+    let mut remote_ice_lite = None;
     let ns = |v: &Value| (v.as_f64().unwrap_or(0.0) * 1e6) as u64;
     for _ in 0..joins {
         match viewer.expect("JOIN", JOIN_TIMEOUT) {
             Ok(v) if v["ok"] == Value::Bool(true) => {
+                remote_ice_lite = remote_ice_lite.or(v["remote_ice_lite"].as_bool());
                 total.push(ns(&v["total_ms"]));
                 signal.push(ns(&v["signal_ms"]));
                 connect.push(ns(&v["connect_ms"]));
@@ -367,6 +371,7 @@ pub fn run(
         signal_p50_ms: percentile_ms(&mut signal, 0.50),
         connect_p50_ms: percentile_ms(&mut connect, 0.50),
         media_p50_ms: percentile_ms(&mut media, 0.50),
+        remote_ice_lite,
         failures,
     })
 }

@@ -251,7 +251,7 @@ pub fn print_summary(run: &RunReport) {
     ] {
         if let Some(c) = c {
             println!(
-                "Chromium joins on {name}: {}/{} in; offer → first decoded frame p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; phases p50: signalling {:.0} ms, ICE + DTLS {:.0} ms, first frame {:.0} ms{}",
+                "Chromium joins on {name}: {}/{} in; offer → first decoded frame p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; phases p50: signalling {:.0} ms, ICE + DTLS {:.0} ms, first frame {:.0} ms; server SDP ice-lite: {:?}{}",
                 c.ok,
                 c.joins,
                 c.join_p50_ms,
@@ -260,6 +260,7 @@ pub fn print_summary(run: &RunReport) {
                 c.signal_p50_ms,
                 c.connect_p50_ms,
                 c.media_p50_ms,
+                c.remote_ice_lite,
                 if c.failures.is_empty() {
                     String::new()
                 } else {
