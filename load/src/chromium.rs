@@ -59,6 +59,9 @@ pub struct ChromiumJoinResult {
     pub signal_p50_ms: f64,
     pub connect_p50_ms: f64,
     pub media_p50_ms: f64,
+    /// Of the signalling: the wait for Chromium's ICE gathering to
+    /// complete (the offer's for diemcau, the answer's for Janus), p50.
+    pub gather_p50_ms: f64,
     /// Whether the server's SDP said `a=ice-lite` (first join).
     pub remote_ice_lite: Option<bool>,
     pub failures: Vec<String>,
@@ -73,6 +76,9 @@ pub enum Signalling {
         http_base: String,
         meeting: String,
         token: String,
+        /// Wait for ICE gathering before sending the offer (the room page
+        /// does); false: offer at once, without candidates.
+        gather: bool,
     },
     Janus {
         ws_url: String,
@@ -87,9 +93,11 @@ impl Signalling {
                 http_base,
                 meeting,
                 token,
+                gather,
             } => format!(
-                "target=diemcau&ws={}/ws&meeting={meeting}&token={token}",
-                http_base.replacen("http", "ws", 1)
+                "target=diemcau&ws={}/ws&meeting={meeting}&token={token}&gather={}",
+                http_base.replacen("http", "ws", 1),
+                u8::from(*gather)
             ),
             Signalling::Janus { ws_url, room } => format!("target=janus&ws={ws_url}&room={room}"),
         }
@@ -339,6 +347,7 @@ pub fn run(
     )?;
     let mut total = Vec::new();
     let (mut signal, mut connect, mut media) = (Vec::new(), Vec::new(), Vec::new());
+    let mut gather = Vec::new();
     let mut failures = Vec::new();
     let mut remote_ice_lite = None;
     let ns = |v: &Value| (v.as_f64().unwrap_or(0.0) * 1e6) as u64;
@@ -350,6 +359,7 @@ pub fn run(
                 signal.push(ns(&v["signal_ms"]));
                 connect.push(ns(&v["connect_ms"]));
                 media.push(ns(&v["media_ms"]));
+                gather.push(ns(&v["gather_ms"]));
             }
             Ok(v) => failures.push(v.to_string()),
             Err(e) => {
@@ -371,6 +381,7 @@ pub fn run(
         signal_p50_ms: percentile_ms(&mut signal, 0.50),
         connect_p50_ms: percentile_ms(&mut connect, 0.50),
         media_p50_ms: percentile_ms(&mut media, 0.50),
+        gather_p50_ms: percentile_ms(&mut gather, 0.50),
         remote_ice_lite,
         failures,
     })

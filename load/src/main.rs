@@ -90,6 +90,10 @@ struct Cli {
     /// `joins`: Chromium viewer joins per server, one after another.
     #[arg(long, global = true, default_value_t = 20)]
     chromium_joins: usize,
+    /// `joins`: Chromium sends its offer to diemcau at once, without
+    /// waiting for ICE gathering (the room page waits).
+    #[arg(long, global = true)]
+    chromium_no_gather_wait: bool,
     /// `joins`: milliseconds between two Chromium joins.
     #[arg(long, global = true, default_value_t = 1000)]
     chromium_gap_ms: u64,
@@ -584,6 +588,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             http_base: srv.base.clone(),
             meeting: server::MEETING.into(),
             token: server::DEMO_TOKEN.into(),
+            gather: !cli.chromium_no_gather_wait,
         };
         let res = chromium::run(
             &tmp.join("chromium-diemcau"),

@@ -251,13 +251,14 @@ pub fn print_summary(run: &RunReport) {
     ] {
         if let Some(c) = c {
             println!(
-                "Chromium joins on {name}: {}/{} in; offer → first decoded frame p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; phases p50: signalling {:.0} ms, ICE + DTLS {:.0} ms, first frame {:.0} ms; server SDP ice-lite: {:?}{}",
+                "Chromium joins on {name}: {}/{} in; offer → first decoded frame p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; phases p50: signalling {:.0} ms (ICE gathering {:.0} ms), ICE + DTLS {:.0} ms, first frame {:.0} ms; server SDP ice-lite: {:?}{}",
                 c.ok,
                 c.joins,
                 c.join_p50_ms,
                 c.join_p99_ms,
                 c.join_max_ms,
                 c.signal_p50_ms,
+                c.gather_p50_ms,
                 c.connect_p50_ms,
                 c.media_p50_ms,
                 c.remote_ice_lite,
