@@ -212,6 +212,12 @@ impl Endpoint {
         })
     }
 
+    /// Every RTCP packet this endpoint sent so far, by kind (its stack's
+    /// feedback: what the server receives and must process).
+    pub fn rtcp_sent(&self) -> rtc_client::RtcpSent {
+        self.client.tap.lock().unwrap().rtcp_sent
+    }
+
     /// Create the offer and return it once ICE gathering completed.
     pub async fn create_offer(&self) -> anyhow::Result<String> {
         self.client.create_offer().await.map_err(|e| anyhow!("{e}"))

@@ -9,6 +9,7 @@
 //! (`cleanup`). See load/README.md.
 
 mod bare;
+mod chromium;
 mod cleanup;
 mod client;
 mod http;
@@ -83,6 +84,16 @@ struct Cli {
     /// S3 join storm: within this many seconds, evenly spread.
     #[arg(long, global = true, default_value_t = 5.0)]
     storm_secs: f64,
+    /// `joins`: Chromium viewer joins per server, one after another.
+    #[arg(long, global = true, default_value_t = 20)]
+    chromium_joins: usize,
+    /// `joins`: Chromium sends its offer to diemcau at once, without
+    /// waiting for ICE gathering (the room page waits).
+    #[arg(long, global = true)]
+    chromium_no_gather_wait: bool,
+    /// `joins`: milliseconds between two Chromium joins.
+    #[arg(long, global = true, default_value_t = 1000)]
+    chromium_gap_ms: u64,
     /// S4 thin links: communes.
     #[arg(long, global = true, default_value_t = 20)]
     thin_endpoints: usize,
@@ -188,6 +199,12 @@ enum Cmd {
     S6,
     /// S1 fan-out and S3 join storm on Janus only.
     Janus,
+    /// The bare relay, S1 on diemcau and S1 on Janus, in one invocation
+    /// (with the RTCP each subscriber's stack sends, per step).
+    Compare,
+    /// Joins: the bare relay, S3 on diemcau and on Janus, then Chromium
+    /// joins (offer → first decoded frame) on both, in one invocation.
+    Joins,
     /// The bare relay only.
     Bare,
 }
@@ -216,7 +233,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
     cleanup::register_dir(tmp.clone());
     std::fs::create_dir_all(&tmp)?;
     let ns = cleanup::create_netns("")?;
-    let with_janus = matches!(cmd, Cmd::Run | Cmd::Janus) || (cmd == Cmd::S2 && !cli.s2_no_janus);
+    let with_janus = matches!(cmd, Cmd::Run | Cmd::Janus | Cmd::Joins | Cmd::Compare)
+        || (cmd == Cmd::S2 && !cli.s2_no_janus);
     let janus_net = if !cli.smoke && with_janus {
         Some(janus::setup_net(&ns)?)
     } else {
@@ -232,6 +250,10 @@ fn real_main() -> anyhow::Result<ExitCode> {
             "s2"
         } else if cmd == Cmd::S6 {
             "s6"
+        } else if cmd == Cmd::Joins {
+            "joins"
+        } else if cmd == Cmd::Compare {
+            "compare"
         } else {
             "run"
         }
@@ -248,6 +270,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
         s2_diemcau: None,
         s2_janus: None,
         s6_diemcau: None,
+        chromium_diemcau: None,
+        chromium_janus: None,
         s2_comparison: None,
         comparison: None,
         janus_config: janus_net.as_ref().map(|_| janus::config_summary()),
@@ -259,7 +283,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             .push(format!("server [media] room_split_sessions = {n}"));
     }
 
-    if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::Bare) {
+    if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::Bare | Cmd::Joins | Cmd::Compare) {
         let r = bare::run(&bare::BareOptions {
             fanout: cli.bare_fanout,
             in_pps: cli.bare_in_pps,
@@ -291,7 +315,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         .build()
         .context("start the async runtime")?;
     let mut smoke_ok = true;
-    if cli.smoke || matches!(cmd, Cmd::Run | Cmd::S1) {
+    if cli.smoke || matches!(cmd, Cmd::Run | Cmd::S1 | Cmd::Compare) {
         let bin = cli
             .server_bin
             .clone()
@@ -314,7 +338,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         endpoints: cli.storm_endpoints,
         spread_secs: cli.storm_secs,
     };
-    if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::S3) {
+    if !cli.smoke && matches!(cmd, Cmd::Run | Cmd::S3 | Cmd::Joins) {
         let bin = cli
             .server_bin
             .clone()
@@ -499,28 +523,30 @@ fn real_main() -> anyhow::Result<ExitCode> {
         .as_ref()
         .filter(|_| cmd != Cmd::S2 && cmd != Cmd::S6)
     {
-        let j = janus::Janus::start(net, &tmp.join("janus"))?;
-        eprintln!("diemcau-load: janus pid {} at {}", j.pid, j.ws_url);
-        let target = s1::Target::Janus {
-            ws_url: j.ws_url.clone(),
-            room: janus::ROOM,
-            bind_ip: janus::LOAD_IP.into(),
-        };
-        let res = rt.block_on(s1::run(&target, j.pid, &s1_opts));
-        j.stop();
-        match res {
-            Ok(res) => {
-                run.s1_janus = Some(report::S1Report {
-                    options: s1_opts.clone(),
-                    result: res,
-                })
-            }
-            Err(e) => {
-                eprintln!("diemcau-load: S1 on Janus failed: {e:#}");
-                run.notes.push(format!("S1 on Janus failed: {e:#}"));
+        if cmd != Cmd::Joins {
+            let j = janus::Janus::start(net, &tmp.join("janus"))?;
+            eprintln!("diemcau-load: janus pid {} at {}", j.pid, j.ws_url);
+            let target = s1::Target::Janus {
+                ws_url: j.ws_url.clone(),
+                room: janus::ROOM,
+                bind_ip: janus::LOAD_IP.into(),
+            };
+            let res = rt.block_on(s1::run(&target, j.pid, &s1_opts));
+            j.stop();
+            match res {
+                Ok(res) => {
+                    run.s1_janus = Some(report::S1Report {
+                        options: s1_opts.clone(),
+                        result: res,
+                    })
+                }
+                Err(e) => {
+                    eprintln!("diemcau-load: S1 on Janus failed: {e:#}");
+                    run.notes.push(format!("S1 on Janus failed: {e:#}"));
+                }
             }
         }
-        if matches!(cmd, Cmd::Run | Cmd::Janus) {
+        if matches!(cmd, Cmd::Run | Cmd::Janus | Cmd::Joins) {
             // A fresh Janus for the storm, as diemcau got a fresh server.
             let j = janus::Janus::start(net, &tmp.join("janus-s3"))?;
             eprintln!("diemcau-load: janus pid {} at {} (S3)", j.pid, j.ws_url);
@@ -541,6 +567,64 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 Err(e) => {
                     eprintln!("diemcau-load: S3 on Janus failed: {e:#}");
                     run.notes.push(format!("S3 on Janus failed: {e:#}"));
+                }
+            }
+        }
+    }
+    if !cli.smoke && cmd == Cmd::Joins {
+        let bin = cli
+            .server_bin
+            .clone()
+            .unwrap_or_else(server::default_binary);
+        let srv = server::Server::start(&bin, &tmp.join("diemcau-chromium"), cli.workers)?;
+        eprintln!(
+            "diemcau-load: diemcau pid {} at {} (Chromium joins)",
+            srv.pid, srv.base
+        );
+        let sig = chromium::Signalling::Diemcau {
+            http_base: srv.base.clone(),
+            meeting: server::MEETING.into(),
+            token: server::DEMO_TOKEN.into(),
+            gather: !cli.chromium_no_gather_wait,
+        };
+        let res = chromium::run(
+            &tmp.join("chromium-diemcau"),
+            &sig,
+            cli.chromium_joins,
+            cli.chromium_gap_ms,
+        );
+        srv.stop();
+        match res {
+            Ok(r) => run.chromium_diemcau = Some(r),
+            Err(e) => {
+                eprintln!("diemcau-load: Chromium joins on diemcau failed: {e:#}");
+                run.notes
+                    .push(format!("Chromium joins on diemcau failed: {e:#}"));
+            }
+        }
+        if let Some(net) = &janus_net {
+            let j = janus::Janus::start(net, &tmp.join("janus-chromium"))?;
+            eprintln!(
+                "diemcau-load: janus pid {} at {} (Chromium joins)",
+                j.pid, j.ws_url
+            );
+            let sig = chromium::Signalling::Janus {
+                ws_url: j.ws_url.clone(),
+                room: janus::ROOM,
+            };
+            let res = chromium::run(
+                &tmp.join("chromium-janus"),
+                &sig,
+                cli.chromium_joins,
+                cli.chromium_gap_ms,
+            );
+            j.stop();
+            match res {
+                Ok(r) => run.chromium_janus = Some(r),
+                Err(e) => {
+                    eprintln!("diemcau-load: Chromium joins on Janus failed: {e:#}");
+                    run.notes
+                        .push(format!("Chromium joins on Janus failed: {e:#}"));
                 }
             }
         }

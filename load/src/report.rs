@@ -25,6 +25,9 @@ pub struct RunReport {
     pub s2_diemcau: Option<S2Report>,
     pub s2_janus: Option<S2Report>,
     pub s6_diemcau: Option<S6Report>,
+    /// Chromium viewer joins, one after another (`diemcau-load joins`).
+    pub chromium_diemcau: Option<crate::chromium::ChromiumJoinResult>,
+    pub chromium_janus: Option<crate::chromium::ChromiumJoinResult>,
     /// S2 diemcau / Janus.
     pub s2_comparison: Option<S2Comparison>,
     /// The ratios, from the figures above (None: a side is missing).
@@ -242,6 +245,31 @@ pub fn print_summary(run: &RunReport) {
             );
         }
     }
+    for (name, c) in [
+        ("diemcau", &run.chromium_diemcau),
+        ("Janus", &run.chromium_janus),
+    ] {
+        if let Some(c) = c {
+            println!(
+                "Chromium joins on {name}: {}/{} in; offer → first decoded frame p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; phases p50: signalling {:.0} ms (ICE gathering {:.0} ms), ICE + DTLS {:.0} ms, first frame {:.0} ms; server SDP ice-lite: {:?}{}",
+                c.ok,
+                c.joins,
+                c.join_p50_ms,
+                c.join_p99_ms,
+                c.join_max_ms,
+                c.signal_p50_ms,
+                c.gather_p50_ms,
+                c.connect_p50_ms,
+                c.media_p50_ms,
+                c.remote_ice_lite,
+                if c.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("; failures: {}", c.failures.join(" | "))
+                }
+            );
+        }
+    }
     if let Some(s4) = &run.s4_diemcau {
         let (o, r) = (&s4.options, &s4.result);
         let mut layers: Vec<_> = r.video_layers_pct.iter().collect();
@@ -281,8 +309,9 @@ pub fn print_summary(run: &RunReport) {
         && let (Some(a), Some(b)) = (d.result.all_receiving_ms, j.result.all_receiving_ms)
     {
         println!(
-            "S3 ratio: time until all receive media diemcau/Janus {:.2}×; join p99 diemcau/Janus {:.2}×",
+            "S3 ratio: time until all receive media diemcau/Janus {:.2}×; join p50 diemcau/Janus {:.2}×; join p99 diemcau/Janus {:.2}×",
             a / b,
+            d.result.join_p50_ms / j.result.join_p50_ms.max(1e-9),
             d.result.join_p99_ms / j.result.join_p99_ms.max(1e-9)
         );
     }
@@ -344,6 +373,20 @@ fn print_s1(name: &str, s1: &S1Report, run: &RunReport) {
             s.generator_lag_p99_ms,
             s.machine_busy_cores,
             s.verdict
+        );
+    }
+    for s in &s1.result.steps {
+        let f = &s.rtcp_sent;
+        let per = |x: u64| x as f64 / (s.n.max(1) as f64 * s.window_s.max(1e-9));
+        println!(
+            "  N={}: RTCP sent per subscriber per second (the server processes it): TWCC {:.1}, receiver reports {:.2}, REMB {:.2}, NACK {:.2}, PLI/FIR {:.2}, other {:.2}",
+            s.n,
+            per(f.twcc),
+            per(f.receiver_reports),
+            per(f.remb),
+            per(f.nack),
+            per(f.keyframe_requests),
+            per(f.other)
         );
     }
     let r = &s1.result;

@@ -64,6 +64,9 @@ pub struct StepResult {
     /// window (p99, ms): when this is large, delays are the generator's.
     pub generator_lag_p99_ms: f64,
     pub machine_busy_cores: f64,
+    /// RTCP the subscribers sent in the window, by kind (their stacks'
+    /// feedback, processed by the server: part of its cost per packet).
+    pub rtcp_sent: diemcau_testkit::rtc_client::RtcpSent,
     pub pass: bool,
     pub verdict: String,
 }
@@ -313,6 +316,14 @@ async fn measure(
             t.lock().unwrap().take();
         }
     }
+    let rtcp_sum = || {
+        let mut sum = diemcau_testkit::rtc_client::RtcpSent::default();
+        for s in subs {
+            sum.add(&s.rtcp_sent());
+        }
+        sum
+    };
+    let rtcp0 = rtcp_sum();
     let t0 = media::now_ns();
     let cpu = CpuMeter::start(server_pid);
     let threads0 = crate::s2::thread_ticks(server_pid);
@@ -332,6 +343,8 @@ async fn measure(
     tokio::time::sleep(window).await;
     let t1 = media::now_ns();
     let (server_cpu_s, wall_s) = cpu.read();
+    let rtcp1 = rtcp_sum();
+    let rtcp_sent = rtcp1.since(&rtcp0);
     let server_threads =
         crate::s2::busiest_threads(&threads0, &crate::s2::thread_ticks(server_pid), wall_s);
     let (gen_cpu_s, _) = me.read();
@@ -431,6 +444,7 @@ async fn measure(
         generator_cpu_cores: gen_cpu_s / wall_s,
         generator_lag_p99_ms: percentile_ms(&mut lags, 0.99),
         machine_busy_cores: busy,
+        rtcp_sent,
         pass,
         verdict: if pass {
             "pass".into()

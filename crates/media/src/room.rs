@@ -23,11 +23,75 @@ pub const LAYER_IDLE: Duration = Duration::from_millis(1000);
 /// not make the publisher send a keyframe each, and one keyframe serves
 /// them all.
 pub const PLI_INTERVAL: Duration = Duration::from_millis(500);
-/// Once a keyframe has arrived, a new request (a subscriber that connected
-/// after it passed) may follow this soon after it: a join storm then costs
-/// the publisher at most four keyframes a second per layer, and a joiner
-/// waits a fraction of [`PLI_INTERVAL`] instead of all of it.
-pub const KEYFRAME_MIN_GAP: Duration = Duration::from_millis(250);
+/// Keyframes a publisher's layer may be asked for back to back (the
+/// bucket's depth): a lone joiner's request goes out at once even just
+/// after another viewer's keyframe passed.
+pub const KEYFRAME_BURST: f64 = 2.0;
+/// The share of a layer's bitrate that the keyframes we ask for may take
+/// (each costs the publisher its measured size on the uplink): a join
+/// storm at most doubles the layer's bitrate while it lasts (a browser's
+/// encoder holds its target rate by coarser frames in between). A quarter
+/// made S3's 30 joins a second wait ~190 ms for a token with 3× keyframes,
+/// where Janus asks for one per joiner without any bound.
+pub const KEYFRAME_UPLINK_SHARE: f64 = 1.0;
+/// The refill never goes below one keyframe a second (a viewer that missed
+/// one waits at most about a second, as a repeated PLI did) ...
+pub const KEYFRAME_RATE_MIN_PER_S: f64 = 1.0;
+/// ... nor above ten (one frame in three at 30 fps: beyond that the layer
+/// would be mostly keyframes, whatever their size).
+pub const KEYFRAME_RATE_MAX_PER_S: f64 = 10.0;
+/// Before the layer's bitrate and keyframe size are measured: four a
+/// second, the pace of the fixed 250 ms gap this budget replaced.
+pub const KEYFRAME_RATE_UNMEASURED_PER_S: f64 = 4.0;
+
+/// A publisher layer's keyframe budget: a token bucket, [`KEYFRAME_BURST`]
+/// deep, refilled at [`keyframe_rate_per_s`]. Every keyframe request the
+/// engine sends to the publisher takes a token; one without a token waits
+/// (`Layer::keyframe_pending`) and goes out when a token is back, then
+/// serving every viewer that waited meanwhile.
+#[derive(Debug, Clone)]
+pub struct KeyframeBudget {
+    tokens: f64,
+    at: Option<Instant>,
+}
+
+impl Default for KeyframeBudget {
+    fn default() -> Self {
+        KeyframeBudget {
+            tokens: KEYFRAME_BURST,
+            at: None,
+        }
+    }
+}
+
+impl KeyframeBudget {
+    /// Take a token at `now` if one is there, refilling at `rate_per_s`
+    /// since the last call.
+    pub fn try_take(&mut self, now: Instant, rate_per_s: f64) -> bool {
+        if let Some(at) = self.at {
+            let dt = now.saturating_duration_since(at).as_secs_f64();
+            self.tokens = (self.tokens + dt * rate_per_s).min(KEYFRAME_BURST);
+        }
+        self.at = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Keyframes a second a layer sending `bitrate_bps` may be asked for, when
+/// its last keyframe took `keyframe_bytes`: [`KEYFRAME_UPLINK_SHARE`] of
+/// its bitrate, within the bounds above.
+pub fn keyframe_rate_per_s(bitrate_bps: u64, keyframe_bytes: u64) -> f64 {
+    if bitrate_bps == 0 || keyframe_bytes == 0 {
+        return KEYFRAME_RATE_UNMEASURED_PER_S;
+    }
+    let rate = KEYFRAME_UPLINK_SHARE * bitrate_bps as f64 / 8.0 / keyframe_bytes as f64;
+    rate.clamp(KEYFRAME_RATE_MIN_PER_S, KEYFRAME_RATE_MAX_PER_S)
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Layer {
@@ -42,6 +106,15 @@ pub struct Layer {
     pub last_pli: Option<Instant>,
     /// When the last keyframe started on this layer.
     pub last_keyframe: Option<Instant>,
+    /// The last keyframe's RTP timestamp and its bytes so far (payload +
+    /// RTP header, every packet of that picture): what one costs.
+    pub keyframe_ts: Option<u32>,
+    pub keyframe_bytes: u64,
+    pub keyframe_budget: KeyframeBudget,
+    /// A viewer's keyframe request found the budget empty: asked again on
+    /// the layer's next packet (when a token may be back), and dropped
+    /// when any keyframe arrives (it serves that viewer too).
+    pub keyframe_pending: bool,
 }
 
 impl Layer {
@@ -59,6 +132,27 @@ impl Layer {
         self.last_packet = Some(now);
         // 12 bytes of RTP header: what the subscriber's link carries too.
         self.window_bytes += bytes as u64 + 12;
+    }
+
+    /// A video packet of picture `ts` (after [`Layer::on_packet`]):
+    /// measures the keyframe's size, and a keyframe answers whoever waited.
+    pub fn on_picture_packet(&mut self, now: Instant, keyframe: bool, ts: u32, bytes: usize) {
+        if keyframe {
+            self.last_keyframe = Some(now);
+            self.keyframe_pending = false;
+            if self.keyframe_ts != Some(ts) {
+                self.keyframe_ts = Some(ts);
+                self.keyframe_bytes = 0;
+            }
+        }
+        if self.keyframe_ts == Some(ts) {
+            self.keyframe_bytes += bytes as u64 + 12;
+        }
+    }
+
+    /// Keyframes a second this layer may be asked for now.
+    pub fn keyframe_rate_per_s(&self) -> f64 {
+        keyframe_rate_per_s(self.bitrate_bps, self.keyframe_bytes)
     }
 }
 
@@ -177,5 +271,46 @@ mod tests {
         assert_eq!(layer_for_rid(Some("x"), Some(1)), 1);
         assert_eq!(layer_for_rid(Some("x"), Some(9)), 2);
         assert_eq!(layer_for_rid(None, None), 0);
+    }
+
+    #[test]
+    fn keyframe_budget_allows_a_burst_then_refills_at_its_rate() {
+        let t0 = Instant::now();
+        let mut b = KeyframeBudget::default();
+        assert!(b.try_take(t0, 4.0));
+        assert!(b.try_take(t0, 4.0));
+        assert!(!b.try_take(t0, 4.0), "the burst is two deep");
+        assert!(!b.try_take(t0 + Duration::from_millis(200), 4.0));
+        assert!(b.try_take(t0 + Duration::from_millis(250), 4.0));
+        // Idle for long: back to the burst, never more.
+        let later = t0 + Duration::from_secs(60);
+        assert!(b.try_take(later, 4.0));
+        assert!(b.try_take(later, 4.0));
+        assert!(!b.try_take(later, 4.0));
+    }
+
+    #[test]
+    fn keyframe_rate_is_a_share_of_the_layer_bitrate_within_bounds() {
+        // 1.2 Mbit/s with 60 kB keyframes: 150 kB/s / 60 kB = 2.5/s.
+        assert!((keyframe_rate_per_s(1_200_000, 60_000) - 2.5).abs() < 1e-9);
+        // Keyframes bigger than a second of video: the floor.
+        assert_eq!(keyframe_rate_per_s(1_200_000, 300_000), 1.0);
+        // Tiny keyframes: the ceiling.
+        assert_eq!(keyframe_rate_per_s(1_200_000, 100), 10.0);
+        assert_eq!(keyframe_rate_per_s(0, 15_000), 4.0);
+    }
+
+    #[test]
+    fn a_keyframe_is_measured_over_its_packets_and_clears_a_pending_request() {
+        let t0 = Instant::now();
+        let mut l = Layer {
+            keyframe_pending: true,
+            ..Default::default()
+        };
+        l.on_picture_packet(t0, true, 9000, 988);
+        assert!(!l.keyframe_pending);
+        l.on_picture_packet(t0, false, 9000, 988);
+        l.on_picture_packet(t0, false, 12000, 500);
+        assert_eq!(l.keyframe_bytes, 2000);
     }
 }

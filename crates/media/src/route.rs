@@ -13,7 +13,7 @@ use super::audio::{self, AudioUnit};
 use super::codec::starts_keyframe;
 use super::engine::Engine;
 use super::forwarder::Decision;
-use super::room::{KEYFRAME_MIN_GAP, PLI_INTERVAL, layer_for_rid};
+use super::room::{PLI_INTERVAL, layer_for_rid};
 use super::tap::{TapCodec, TapInput};
 use super::{ParticipantId, TrackRef};
 
@@ -135,10 +135,19 @@ impl Engine {
         } else {
             count_audio(track, &pkt, red_of, audio_last);
         }
+        let vcodec = track.video_codec();
+        let keyframe = vcodec.is_some_and(|c| starts_keyframe(c, &pkt.payload));
         let layer = &mut track.layers[src.layer as usize];
         let first_packet = !layer.is_active(now);
         layer.on_packet(now, pkt.payload.len());
-        let vcodec = track.video_codec();
+        if video {
+            layer.on_picture_packet(now, keyframe, pkt.header.timestamp, pkt.payload.len());
+        }
+        if layer.keyframe_pending {
+            // A viewer's request waited for the budget: a token may be back.
+            layer.keyframe_pending = false;
+            self.request_keyframe(now, src, true);
+        }
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
@@ -167,10 +176,6 @@ impl Engine {
         if (video && muted_video) || (!video && muted_audio) {
             room.stats.dropped_muted += 1;
             return;
-        }
-        let keyframe = vcodec.is_some_and(|c| starts_keyframe(c, &pkt.payload));
-        if keyframe && let Some(t) = self.tracks.get_mut(&src.track) {
-            t.layers[src.layer as usize].last_keyframe = Some(now);
         }
         let seq = *pkt.seq_no;
         let ts = pkt.header.timestamp;
@@ -378,11 +383,15 @@ impl Engine {
         self.request_keyframe(now, src, false);
     }
 
-    /// Send a PLI for one layer of a track: an unanswered one is repeated
-    /// after [`PLI_INTERVAL`]; once answered, a request for a viewer that
-    /// starts on the layer now (`fresh`: it joined or switched after the
-    /// keyframe passed) may follow the keyframe after [`KEYFRAME_MIN_GAP`],
-    /// any other after [`PLI_INTERVAL`].
+    /// Send a PLI for one layer of a track, within the publisher layer's
+    /// keyframe budget (`room::KeyframeBudget`). An unanswered one (no
+    /// keyframe since) serves every viewer that asks meanwhile and is
+    /// repeated after [`PLI_INTERVAL`]; a picture lost on the way (not
+    /// `fresh`) is asked for at that pace too. A viewer that starts on the
+    /// layer now (`fresh`: it joined or switched after the last keyframe)
+    /// is asked for at once while the budget has a token, else as soon as
+    /// one is back (`Layer::keyframe_pending`), one request for all who
+    /// waited.
     pub(super) fn request_keyframe(&mut self, now: Instant, src: TrackRef, fresh: bool) {
         let Some(track) = self.tracks.get_mut(&src.track) else {
             return;
@@ -396,21 +405,26 @@ impl Engine {
             return;
         }
         let layer = &mut track.layers[src.layer as usize];
-        let since = |t: Instant| now.saturating_duration_since(t);
+        let recent_pli = layer
+            .last_pli
+            .is_some_and(|p| now.saturating_duration_since(p) < PLI_INTERVAL);
         let unanswered = layer
             .last_pli
             .is_some_and(|p| layer.last_keyframe.is_none_or(|k| k < p));
-        let wait = if unanswered || !fresh {
-            layer.last_pli.is_some_and(|p| since(p) < PLI_INTERVAL)
-        } else {
-            layer
-                .last_keyframe
-                .is_some_and(|k| since(k) < KEYFRAME_MIN_GAP)
-        };
-        if wait {
+        if recent_pli && (unanswered || !fresh) {
             return;
         }
         let Some(ssrc) = layer.ssrc else { return };
+        if !layer
+            .keyframe_budget
+            .try_take(now, layer.keyframe_rate_per_s())
+        {
+            if fresh {
+                layer.keyframe_pending = true;
+            }
+            return;
+        }
+        layer.keyframe_pending = false;
         layer.last_pli = Some(now);
         let owner = track.owner;
         let Some(s) = self.sessions.get_mut(&owner) else {

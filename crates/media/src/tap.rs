@@ -191,7 +191,7 @@ impl RoomTap {
     /// also those still waiting for one, every call (the engine paces the
     /// requests): the keyframe that answers a layer coming back may pass
     /// before the tap is pointed at it, and the first request after it
-    /// waits out `KEYFRAME_MIN_GAP`, so asking once would leave the tap
+    /// may wait for the publisher's keyframe budget, so asking once would leave the tap
     /// waiting for the publisher's next periodic keyframe.
     pub(super) fn retarget(
         &mut self,

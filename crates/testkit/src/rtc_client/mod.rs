@@ -53,7 +53,7 @@ pub use http::{HttpReply, HttpSession, delete, http_client, post_sdp};
 pub use publish::{LayerCounters, LayerHandle, Payloads, Publisher, SendCounters, opus_tone};
 pub use receive::{RtpRecord, TrackStats, unwrap_seqs};
 pub use relay::{LossRelay, RelayStats, first_udp_candidate, rewrite_candidates};
-pub use tap::TapState;
+pub use tap::{RtcpSent, TapState};
 pub use vp8::vp8_frame_kind;
 pub use webrtc::peer_connection::RTCPeerConnectionState;
 pub use ws::{Join, WsClient, ws_join, ws_join_as, ws_join_with};

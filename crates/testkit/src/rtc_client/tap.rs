@@ -7,10 +7,53 @@ use std::time::Instant;
 use rtc::interceptor::{Interceptor, Packet as IPacket, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::sansio::Protocol;
 
 use super::PT_RTX;
+
+/// RTCP packets a client sent, by kind (a compound packet counts each of
+/// its parts). Every feedback interceptor of the stack (NACK generator,
+/// TWCC receiver, receiver reports) sits app-ward of the [`Tap`], so this
+/// is what the server receives and must process.
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RtcpSent {
+    /// Transport-wide congestion control feedback.
+    pub twcc: u64,
+    pub receiver_reports: u64,
+    pub remb: u64,
+    pub nack: u64,
+    /// PLI and FIR.
+    pub keyframe_requests: u64,
+    /// Sender reports, SDES, anything else.
+    pub other: u64,
+}
+
+impl RtcpSent {
+    pub fn add(&mut self, o: &RtcpSent) {
+        self.twcc += o.twcc;
+        self.receiver_reports += o.receiver_reports;
+        self.remb += o.remb;
+        self.nack += o.nack;
+        self.keyframe_requests += o.keyframe_requests;
+        self.other += o.other;
+    }
+
+    /// What was sent since `earlier` (a window's share).
+    pub fn since(&self, earlier: &RtcpSent) -> RtcpSent {
+        RtcpSent {
+            twcc: self.twcc - earlier.twcc,
+            receiver_reports: self.receiver_reports - earlier.receiver_reports,
+            remb: self.remb - earlier.remb,
+            nack: self.nack - earlier.nack,
+            keyframe_requests: self.keyframe_requests - earlier.keyframe_requests,
+            other: self.other - earlier.other,
+        }
+    }
+}
 
 /// What the [`Tap`] saw, shared with the client.
 #[derive(Default, Debug, Clone)]
@@ -26,6 +69,8 @@ pub struct TapState {
     pub nacked_seqs_sent: u64,
     /// PLI/FIR sent.
     pub keyframe_requests_sent: u64,
+    /// Every RTCP packet sent, by kind.
+    pub rtcp_sent: RtcpSent,
     /// Inbound RTP datagrams per payload type, before RTX de-encapsulation.
     pub rtp_in_by_pt: BTreeMap<u8, u64>,
     /// RTX packets turned back into their primary stream by the tap.
@@ -137,11 +182,21 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Tap {
                 let any = p.as_any();
                 if let Some(nack) = any.downcast_ref::<TransportLayerNack>() {
                     s.nacks_sent += 1;
+                    s.rtcp_sent.nack += 1;
                     for pair in &nack.nacks {
                         s.nacked_seqs_sent += 1 + pair.lost_packets.count_ones() as u64;
                     }
                 } else if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
                     s.keyframe_requests_sent += 1;
+                    s.rtcp_sent.keyframe_requests += 1;
+                } else if any.is::<TransportLayerCc>() {
+                    s.rtcp_sent.twcc += 1;
+                } else if any.is::<ReceiverReport>() {
+                    s.rtcp_sent.receiver_reports += 1;
+                } else if any.is::<ReceiverEstimatedMaximumBitrate>() {
+                    s.rtcp_sent.remb += 1;
+                } else {
+                    s.rtcp_sent.other += 1;
                 }
             }
         }
