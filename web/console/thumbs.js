@@ -1,6 +1,6 @@
 // @ts-check
 // The live wall's thumbnails: the console's own WebRTC session.
-import { newPeerConnection, offerWithCandidates, signallingUrl } from "../lib/rtc.js";
+import { newPeerConnection, offerNow, signallingUrl } from "../lib/rtc.js";
 import { $, el } from "../lib/dom.js";
 import { S } from "./state.js";
 import { log, t } from "./core.js";
@@ -13,7 +13,6 @@ import { allSites, live } from "./live.js";
 // participant each slot shows (`slots`); the roll call says which site a
 // participant is. Link meters: what this console receives per tile.
 const MAX_THUMBS = 48;
-const ICE_GATHER_TIMEOUT_MS = 3000;
 
 export function startMedia(mine) {
   if (mine.closed || mine.over || typeof RTCPeerConnection === "undefined") return;
@@ -35,7 +34,7 @@ export function startMedia(mine) {
         log("media pc", pc.connectionState);
         if (pc.connectionState === "failed") restartMedia(mine, media, "pc failed");
       };
-      const sdp = await offerWithCandidates(pc, ICE_GATHER_TIMEOUT_MS);
+      const sdp = await offerNow(pc);
       if (mine.closed || mine.media !== media) return;
       const ws = new WebSocket(signallingUrl());
       media.ws = ws;

@@ -10,9 +10,6 @@ export const RECONNECT_MAX_MS = 10000;
 /** A room in an open meeting's lobby knocks this often: the console's
  *  "Cho vào" takes effect within it. */
 export const LOBBY_KNOCK_MS = 3000;
-// Loopback/LAN candidates gather in milliseconds; never hold the join
-// hostage to an interface that does not answer.
-export const ICE_GATHER_TIMEOUT_MS = 2000;
 // 'disconnected' often heals by itself (a lost burst); 'failed' does not.
 export const ICE_DISCONNECT_GRACE_MS = 4000;
 // From WebSocket open to a connected peer connection.

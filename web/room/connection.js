@@ -4,8 +4,8 @@
 import { $ } from "../lib/dom.js";
 import { runCheck } from "./check.js";
 import { S } from "./state.js";
-import { newPeerConnection, offerWithCandidates, signallingUrl } from "../lib/rtc.js";
-import { CONNECT_TIMEOUT_MS, ICE_DISCONNECT_GRACE_MS, ICE_GATHER_TIMEOUT_MS, LOBBY_KNOCK_MS, PING_INTERVAL_MS, PROTOCOL_VERSION, RECONNECT_MAX_MS, RECONNECT_MIN_MS, SILENCE_TIMEOUT_MS, meeting, myName, token } from "./config.js";
+import { newPeerConnection, offerNow, signallingUrl } from "../lib/rtc.js";
+import { CONNECT_TIMEOUT_MS, ICE_DISCONNECT_GRACE_MS, LOBBY_KNOCK_MS, PING_INTERVAL_MS, PROTOCOL_VERSION, RECONNECT_MAX_MS, RECONNECT_MIN_MS, SILENCE_TIMEOUT_MS, meeting, myName, token } from "./config.js";
 import { audioEls, errorText, errors, lang, log, midTracks, setError, st, t } from "./core.js";
 import { api, schedulePoll } from "./documents.js";
 import { showMyName } from "./main.js";
@@ -43,7 +43,7 @@ export async function connect() {
     thisPc.onconnectionstatechange = () => {
       if (my === S.generation) onPcState(thisPc);
     };
-    const sdp = await offerWithCandidates(thisPc, ICE_GATHER_TIMEOUT_MS);
+    const sdp = await offerNow(thisPc);
     if (my !== S.generation) return;
     openSocket(my, sdp);
   } catch (e) {

@@ -9,7 +9,7 @@
  * Flow: getUserMedia (camera + mic) -> one RTCPeerConnection (no ICE
  * servers, max-bundle) -> sendonly camera with simulcast q/h/f + sendonly mic
  * -> recvonly video #1 (stage), video #2 (active speaker), audio x3 (audio
- * slots) -> wait for ICE gathering (bounded) -> WebSocket /ws `join` ->
+ * slots) -> the offer at once (ICE-lite server: lib/rtc.js) -> WebSocket /ws `join` ->
  * apply the `joined` answer. Received tracks are mapped to slots by
  * transceiver mid, using the server's `slots` list (SlotInfo {mid, kind,
  * role, participant, name}). WebSocket or ICE loss -> tear everything down
