@@ -92,7 +92,14 @@ fn chromium_rooms_whose_udp_is_blocked_join_over_ice_tcp() {
             loop {
                 hub_stats = stats(&hub).await;
                 commune_stats = stats(&commune).await;
-                if sees_and_hears(&hub_stats) && sees_and_hears(&commune_stats) {
+                // Media flowing and each page's stats naming the pair in use
+                // (a report can come before the transport names it).
+                let known = |st: &Value| !st["ice"].is_null();
+                if sees_and_hears(&hub_stats)
+                    && sees_and_hears(&commune_stats)
+                    && known(&hub_stats)
+                    && known(&commune_stats)
+                {
                     break;
                 }
                 if Instant::now() >= deadline {

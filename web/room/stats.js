@@ -57,8 +57,16 @@ async function stats() {
       }
     }
   });
+  // The pair in use: the one the transport names (what Chromium sends on),
+  // else a nominated pair that succeeded (a stats report without the
+  // transport's choice yet).
+  let pairId = null;
   report.forEach((r) => {
-    if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') {
+    if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
+  });
+  report.forEach((r) => {
+    const inUse = r.type === 'candidate-pair' && (pairId ? r.id === pairId : r.nominated && r.state === 'succeeded');
+    if (inUse) {
       const l = all.get(r.localCandidateId);
       const rm = all.get(r.remoteCandidateId);
       out.ice = {
