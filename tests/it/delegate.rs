@@ -26,29 +26,9 @@ const NOTE: &str = "Đề nghị làm rõ chỉ tiêu chuyển đổi số ở t
 /// A live meeting with the hub and communes A and B, its chair and
 /// secretary.
 pub(crate) async fn live_meeting(w: &ApiWorld) -> String {
-    let start = diemcau::store::now_ms() + 60_000;
-    let made = w
-        .as_role("secretary")
-        .post(
-            "/api/v1/meetings",
-            json!({
-                "title": "Hội nghị Ban Chấp hành Đảng bộ tỉnh lần thứ 8",
-                "kind": "bch",
-                "starts_at_ms": start,
-                "ends_at_ms": start + 3 * 3_600_000,
-                "hub_endpoint_id": w.endpoint("hub"),
-                "endpoint_ids": [w.endpoint("a"), w.endpoint("b")],
-                "chair_user_id": w.users["chair"],
-                "members": [{"user_id": w.users["delegate"], "role": "voting"}],
-                "secretary_user_id": w.users["secretary"],
-            }),
-        )
+    let id = w
+        .plan_bch_meeting("Hội nghị Ban Chấp hành Đảng bộ tỉnh lần thứ 8", 60_000)
         .await;
-    assert_eq!(made.status, 201, "{}", made.text);
-    let id = made.body["meetings"][0]["id"]
-        .as_str()
-        .expect("meeting id")
-        .to_string();
     for step in ["open", "start"] {
         let r = w
             .as_role("operator")

@@ -43,29 +43,9 @@ const PDF_BYTES: usize = 3 * 1024 * 1024;
 /// A meeting with the hub and communes A and B, its chair and secretary,
 /// opened (votes are opened and cast only in an open or live meeting).
 async fn open_meeting(w: &ApiWorld) -> String {
-    let start = diemcau::store::now_ms() + 3_600_000;
-    let made = w
-        .as_role("secretary")
-        .post(
-            "/api/v1/meetings",
-            json!({
-                "title": "Hội nghị Ban Chấp hành Đảng bộ tỉnh lần thứ 7",
-                "kind": "bch",
-                "starts_at_ms": start,
-                "ends_at_ms": start + 3 * 3_600_000,
-                "hub_endpoint_id": w.endpoint("hub"),
-                "endpoint_ids": [w.endpoint("a"), w.endpoint("b")],
-                "chair_user_id": w.users["chair"],
-                "members": [{"user_id": w.users["delegate"], "role": "voting"}],
-                "secretary_user_id": w.users["secretary"],
-            }),
-        )
+    let id = w
+        .plan_bch_meeting("Hội nghị Ban Chấp hành Đảng bộ tỉnh lần thứ 7", 3_600_000)
         .await;
-    assert_eq!(made.status, 201, "{}", made.text);
-    let id = made.body["meetings"][0]["id"]
-        .as_str()
-        .expect("meeting id")
-        .to_string();
     let r = w
         .as_role("operator")
         .post(&format!("/api/v1/meetings/{id}/open"), json!({}))

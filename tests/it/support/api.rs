@@ -114,6 +114,35 @@ impl ApiWorld {
         &self.province.endpoints[key]
     }
     /// A client acting as the endpoint `key`.
+    /// The secretary plans a BCH meeting `title` starting in `starts_in_ms`
+    /// for three hours: the hub and communes A and B, the world's chair,
+    /// its delegate as a voting member. Its id.
+    pub async fn plan_bch_meeting(&self, title: &str, starts_in_ms: i64) -> String {
+        let start = diemcau::store::now_ms() + starts_in_ms;
+        let made = self
+            .as_role("secretary")
+            .post(
+                "/api/v1/meetings",
+                serde_json::json!({
+                    "title": title,
+                    "kind": "bch",
+                    "starts_at_ms": start,
+                    "ends_at_ms": start + 3 * 3_600_000,
+                    "hub_endpoint_id": self.endpoint("hub"),
+                    "endpoint_ids": [self.endpoint("a"), self.endpoint("b")],
+                    "chair_user_id": self.users["chair"],
+                    "members": [{"user_id": self.users["delegate"], "role": "voting"}],
+                    "secretary_user_id": self.users["secretary"],
+                }),
+            )
+            .await;
+        assert_eq!(made.status, 201, "{}", made.text);
+        made.body["meetings"][0]["id"]
+            .as_str()
+            .expect("meeting id")
+            .to_string()
+    }
+
     pub fn as_endpoint(&self, key: &str) -> Client {
         Client {
             bearer: Some(self.province.endpoint_tokens[key].clone()),
