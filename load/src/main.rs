@@ -69,6 +69,11 @@ struct Cli {
     /// workers); unset: the server's default.
     #[arg(long, global = true)]
     room_split_sessions: Option<usize>,
+    /// diemcau records its meetings (per-track files and the encoded
+    /// composite), as a province's server does by default; off: Janus and
+    /// the bare relay record nothing, so S1–S6 compare the forward path.
+    #[arg(long, global = true)]
+    record: bool,
     /// Where the JSON file of the run goes.
     #[arg(long, global = true)]
     out_dir: Option<PathBuf>,
@@ -277,6 +282,11 @@ fn real_main() -> anyhow::Result<ExitCode> {
         janus_config: janus_net.as_ref().map(|_| janus::config_summary()),
         notes: vec![],
     };
+    let _ = server::RECORD.set(cli.record);
+    if cli.record {
+        run.notes
+            .push("server records its meetings ([recording] automatic = true)".into());
+    }
     if let Some(n) = cli.room_split_sessions {
         let _ = server::ROOM_SPLIT_SESSIONS.set(n);
         run.notes

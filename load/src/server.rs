@@ -55,6 +55,13 @@ pub fn default_binary() -> PathBuf {
 /// command line sets it (`--room-split-sessions`); else the server's default.
 pub static ROOM_SPLIT_SESSIONS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 
+/// `--record`: the server records its meetings as a province's does (the
+/// default of `[recording] automatic`: per-track files and the composite
+/// picture, encoded). Off unless asked: Janus and the bare relay record
+/// nothing, so the forward path is compared like with like, and the
+/// recording's own cost is measured apart (BENCHMARKS.md §8).
+pub static RECORD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 /// One server process: its ports, the media address it advertises, the
 /// TOML appended to the generated config (sections of its own: `[cascade]`,
 /// `[database]`) and the command after `--config <file>`.
@@ -100,6 +107,7 @@ impl NodeSpec {
                  [http]\nhttp_listen = \"127.0.0.1:{}\"\nhttps_listen = \"{https}\"\n\
                  metrics_listen = \"127.0.0.1:{}\"\n\
                  [media]\nbind = \"127.0.0.1\"\nudp_port = {}\ntcp_port = 0\nadvertise = [\"{}\"]\nworkers = {}\n{}\
+                 [recording]\nautomatic = {}\n\
                  [log]\nfilter = \"warn\"\n{}",
                 data.display(),
                 self.http_port,
@@ -111,6 +119,7 @@ impl NodeSpec {
                     .get()
                     .map(|n| format!("room_split_sessions = {n}\n"))
                     .unwrap_or_default(),
+                RECORD.get().copied().unwrap_or(false),
                 self.extra_config,
             ),
         )?;

@@ -137,7 +137,7 @@ impl Engine {
                 sent += 1;
                 bytes += p.payload.len() as u64;
             }
-            self.drive(sub);
+            self.defer(now, sub);
         }
         if let Some(r) = self.rooms.get_mut(room) {
             r.stats.packets_out += sent;

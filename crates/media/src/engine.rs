@@ -76,6 +76,10 @@ pub struct Engine {
     pub(super) media_out: Vec<Vec<super::span::RemotePacket>>,
     /// Keyframe requests handed off since the last drain (merged).
     pub(super) keyframes_out: std::collections::HashSet<(TrackId, u8)>,
+    /// Subscribers written to since the last flush (each once), and the
+    /// latest time of those writes: see [`Engine::defer`].
+    deferred: Vec<ParticipantId>,
+    deferred_at: Instant,
 }
 
 impl Engine {
@@ -115,6 +119,8 @@ impl Engine {
             handoffs: (0..workers).map(|_| Vec::new()).collect(),
             media_out: (0..workers).map(|_| Vec::new()).collect(),
             keyframes_out: Default::default(),
+            deferred: Vec::new(),
+            deferred_at: now,
         }
     }
 
@@ -124,6 +130,7 @@ impl Engine {
 
     /// Next time [`Engine::handle_timeout`] must be called.
     pub fn poll_timeout(&mut self) -> Instant {
+        self.flush();
         let tick = self
             .last_tick
             .map_or(self.created, |t| t + super::tick::TICK);
@@ -139,6 +146,7 @@ impl Engine {
 
     /// Datagrams to send, in order.
     pub fn drain_transmits(&mut self) -> std::vec::Drain<'_, Datagram> {
+        self.flush();
         self.stats.datagrams_out += self.out.len() as u64;
         self.stats.bytes_out += self
             .out
@@ -167,6 +175,7 @@ impl Engine {
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.flush();
         self.events.pop_front()
     }
 
@@ -660,6 +669,7 @@ impl Engine {
 
     /// Advance time: session timers, then the periodic room work.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.flush();
         // Due sessions from the timer heap: O(due · log n), not a scan of
         // every session per call (150 endpoints, thousands of calls a second).
         let mut due: Vec<ParticipantId> = Vec::new();
@@ -702,6 +712,48 @@ impl Engine {
     /// Drain one session's output after a mutation, containing panics.
     pub(super) fn drive(&mut self, id: ParticipantId) {
         self.drive_timer(id, false);
+    }
+
+    /// A subscriber was written media at `now`: drive it once the batch of
+    /// input is handled (the next [`Engine::drain_transmits`],
+    /// [`Engine::poll_timeout`], [`Engine::poll_event`] or
+    /// [`Engine::handle_timeout`]), not after each packet. str0m's pacer
+    /// takes a snapshot of its queues on a timeout, so one timeout then
+    /// sends a whole frame (`vendor/str0m/PATCHES.md`, "burst"): driving
+    /// after every packet cost two timeouts of the whole session per
+    /// packet and subscriber.
+    pub(super) fn defer(&mut self, now: Instant, id: ParticipantId) {
+        if let Some(s) = self.sessions.get_mut(&id)
+            && !s.deferred
+        {
+            s.deferred = true;
+            self.deferred.push(id);
+        }
+        self.deferred_at = self.deferred_at.max(now);
+    }
+
+    /// Drive every deferred subscriber: one timeout (its pacer sees what
+    /// was queued) and a drain each. What the drains raise is handled at
+    /// once, and may defer more (bounded: a write only follows a
+    /// publisher's packet, which a drain does not make).
+    fn flush(&mut self) {
+        for _ in 0..4 {
+            if self.deferred.is_empty() {
+                return;
+            }
+            let now = self.deferred_at;
+            for id in std::mem::take(&mut self.deferred) {
+                let Some(s) = self.sessions.get_mut(&id) else {
+                    continue;
+                };
+                s.deferred = false;
+                if guarded(|| s.rtc.handle_input(Input::Timeout(now))).is_none() {
+                    s.dead = true;
+                }
+                self.drive_timer(id, false);
+            }
+            self.process(now);
+        }
     }
 
     /// Drain, then keep the timer heap and the dead list current. A new heap

@@ -347,7 +347,7 @@ impl Engine {
                     .nackable(ctx.video),
             );
             sent += 1;
-            self.drive(sub);
+            self.defer(now, sub);
         }
         if let Some(room) = self.rooms.get_mut(room_id) {
             room.stats.packets_out += sent;

@@ -57,6 +57,8 @@ pub struct Session {
     pub created_at: Instant,
     pub connected: bool,
     pub next_timeout: Instant,
+    /// Written to and waiting for the engine's flush (`Engine::defer`).
+    pub deferred: bool,
     /// Set when the session must be removed (disconnected, failed).
     pub dead: bool,
     pub mute: super::MuteState,
@@ -193,6 +195,7 @@ impl Session {
             created_at: now,
             connected: false,
             next_timeout: now,
+            deferred: false,
             dead: false,
             mute: super::MuteState::default(),
             max_kbps: req.max_kbps,

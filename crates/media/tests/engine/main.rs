@@ -3,6 +3,7 @@
 //! so `cargo test -p diemcau-media` runs in seconds.
 
 mod engine;
+mod engine_burst;
 mod engine_keyframe;
 mod engine_quality;
 mod engine_red;
