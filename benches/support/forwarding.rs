@@ -98,7 +98,7 @@ fn is_rtp(b: &[u8]) -> bool {
 
 impl Forwarding {
     pub fn new(n: usize) -> Forwarding {
-        Self::with(n, false)
+        Self::with(n, None)
     }
 
     /// `n` subscribers of the publisher's audio only (its video stopped),

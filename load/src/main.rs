@@ -70,8 +70,9 @@ struct Cli {
     #[arg(long, global = true)]
     room_split_sessions: Option<usize>,
     /// diemcau records its meetings (per-track files and the encoded
-    /// composite), as a province's server does by default; off: Janus and
-    /// the bare relay record nothing, so S1–S6 compare the forward path.
+    /// composite) and keeps the demo meeting's live stream, as a province's
+    /// server does by default; off: Janus and the bare relay record and
+    /// encode nothing, so S1–S6 compare the forward path.
     #[arg(long, global = true)]
     record: bool,
     /// Where the JSON file of the run goes.
@@ -285,7 +286,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
     let _ = server::RECORD.set(cli.record);
     if cli.record {
         run.notes
-            .push("server records its meetings ([recording] automatic = true)".into());
+            .push("server records its meetings and streams the demo's composite".into());
     }
     if let Some(n) = cli.room_split_sessions {
         let _ = server::ROOM_SPLIT_SESSIONS.set(n);

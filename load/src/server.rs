@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::cleanup;
+use serde_json::json;
+
+use crate::{cleanup, http};
 
 /// Fixed ports are fine: the namespace is ours alone.
 pub const HTTP_PORT: u16 = 18080;
@@ -57,10 +59,15 @@ pub static ROOM_SPLIT_SESSIONS: std::sync::OnceLock<usize> = std::sync::OnceLock
 
 /// `--record`: the server records its meetings as a province's does (the
 /// default of `[recording] automatic`: per-track files and the composite
-/// picture, encoded). Off unless asked: Janus and the bare relay record
-/// nothing, so the forward path is compared like with like, and the
-/// recording's own cost is measured apart (BENCHMARKS.md §8).
+/// picture, encoded) and keeps the live stream `diemcau demo` starts. Off
+/// unless asked: Janus and the bare relay record and encode nothing, so the
+/// forward path is compared like with like; the recording's and the
+/// composite's own costs are measured apart (BENCHMARKS.md §8, §14).
 pub static RECORD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// The operator who stops the demo's live stream (see `RECORD`).
+const OPERATOR: &str = "loadoperator";
+const OPERATOR_PASSWORD: &str = "diemcau-load-operator";
 
 /// One server process: its ports, the media address it advertises, the
 /// TOML appended to the generated config (sections of its own: `[cascade]`,
@@ -194,7 +201,89 @@ impl Server {
         workers: usize,
         advertise: &str,
     ) -> anyhow::Result<Self> {
-        Self::start_node(binary, dir, &NodeSpec::demo(workers, advertise))
+        let spec = NodeSpec::demo(workers, advertise);
+        let record = RECORD.get().copied().unwrap_or(false);
+        if !record {
+            admin_create(binary, dir, &spec, OPERATOR, OPERATOR_PASSWORD)?;
+        }
+        let server = Self::start_node(binary, dir, &spec)?;
+        if !record {
+            // Started from the harness's sync code (S1–S4, S6) or from S5's
+            // runtime.
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) => tokio::task::block_in_place(|| h.block_on(server.stop_demo_stream()))?,
+                Err(_) => tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+                    .block_on(server.stop_demo_stream())?,
+            }
+        }
+        Ok(server)
+    }
+
+    /// `diemcau demo` starts its meeting's live stream (the encoded
+    /// composite, for a newcomer to find at `/live/demo`); an operator stops
+    /// it here through the API, as in the console, unless `--record`.
+    async fn stop_demo_stream(&self) -> anyhow::Result<()> {
+        let login = http::request(
+            &self.base,
+            "POST",
+            "/api/v1/auth/login",
+            &[],
+            Some(&json!({"name": OPERATOR, "password": OPERATOR_PASSWORD})),
+        )
+        .await?;
+        if login.status != 200 {
+            bail!("login: {} {}", login.status, login.body);
+        }
+        let cookie = login
+            .header_values("set-cookie")
+            .filter_map(|c| c.split(';').next())
+            .find(|c| c.starts_with("diemcau_session="))
+            .context("login set no session cookie")?
+            .to_string();
+        let csrf = login
+            .json()?
+            .pointer("/csrf")
+            .and_then(|v| v.as_str())
+            .context("login gave no CSRF token")?
+            .to_string();
+        let auth = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+        let list = http::request(&self.base, "GET", "/api/v1/meetings", &auth, None).await?;
+        if list.status != 200 {
+            bail!("meetings: {} {}", list.status, list.body);
+        }
+        let list = list.json()?;
+        let live: Vec<&str> = list
+            .pointer("/meetings")
+            .and_then(|m| m.as_array())
+            .into_iter()
+            .flatten()
+            .filter(|m| {
+                matches!(
+                    m.get("state").and_then(|s| s.as_str()),
+                    Some("open" | "live")
+                )
+            })
+            .filter_map(|m| m.get("id").and_then(|i| i.as_str()))
+            .collect();
+        if live.is_empty() {
+            bail!("the demo has no open meeting: {list}");
+        }
+        for id in live {
+            let stop = http::request(
+                &self.base,
+                "POST",
+                &format!("/api/v1/meetings/{id}/live/stream"),
+                &auth,
+                Some(&json!({"on": false})),
+            )
+            .await?;
+            if stop.status != 200 {
+                bail!("stop the demo's live stream: {} {}", stop.status, stop.body);
+            }
+        }
+        Ok(())
     }
 
     /// Start one server as `spec` says, its data in `dir`.
