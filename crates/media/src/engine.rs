@@ -130,7 +130,11 @@ impl Engine {
 
     /// Next time [`Engine::handle_timeout`] must be called.
     pub fn poll_timeout(&mut self) -> Instant {
-        self.flush();
+        // Subscribers written to wait for the flush in `handle_timeout` or
+        // `drain_transmits`: now.
+        if !self.deferred.is_empty() {
+            return self.deferred_at;
+        }
         let tick = self
             .last_tick
             .map_or(self.created, |t| t + super::tick::TICK);
@@ -175,7 +179,6 @@ impl Engine {
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.flush();
         self.events.pop_front()
     }
 
@@ -715,9 +718,9 @@ impl Engine {
     }
 
     /// A subscriber was written media at `now`: drive it once the batch of
-    /// input is handled (the next [`Engine::drain_transmits`],
-    /// [`Engine::poll_timeout`], [`Engine::poll_event`] or
-    /// [`Engine::handle_timeout`]), not after each packet. str0m's pacer
+    /// input is handled (the next [`Engine::drain_transmits`] or
+    /// [`Engine::handle_timeout`]; until then [`Engine::poll_timeout`] says
+    /// now), not after each packet. str0m's pacer
     /// takes a snapshot of its queues on a timeout, so one timeout then
     /// sends a whole frame (`vendor/str0m/PATCHES.md`, "burst"): driving
     /// after every packet cost two timeouts of the whole session per
@@ -734,10 +737,13 @@ impl Engine {
 
     /// Drive every deferred subscriber: one timeout (its pacer sees what
     /// was queued) and a drain each. What the drains raise is handled at
-    /// once, and may defer more (bounded: a write only follows a
-    /// publisher's packet, which a drain does not make).
+    /// once and may defer more: a room's session both subscribes and
+    /// publishes, and its timeout may release media its reorder buffer
+    /// held. Each round only forwards what was already received, so this
+    /// ends; the bound is a guard (what is left waits for the next call,
+    /// and `poll_timeout` says now).
     fn flush(&mut self) {
-        for _ in 0..4 {
+        for _ in 0..32 {
             if self.deferred.is_empty() {
                 return;
             }
