@@ -35,6 +35,46 @@ impl Response {
     }
 }
 
+/// A signed-in browser session: its cookie and CSRF token, as headers.
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl Session {
+    pub fn headers(&self) -> [(&str, &str); 2] {
+        [("Cookie", &self.cookie), ("X-CSRF-Token", &self.csrf)]
+    }
+}
+
+/// `POST /api/v1/auth/login` as a user signs in from the console.
+pub async fn login(base: &str, name: &str, password: &str) -> anyhow::Result<Session> {
+    let login = request(
+        base,
+        "POST",
+        "/api/v1/auth/login",
+        &[],
+        Some(&serde_json::json!({"name": name, "password": password})),
+    )
+    .await?;
+    if login.status != 200 {
+        bail!("login: {} {}", login.status, login.body);
+    }
+    let cookie = login
+        .header_values("set-cookie")
+        .filter_map(|c| c.split(';').next())
+        .find(|c| c.starts_with("diemcau_session="))
+        .ok_or_else(|| anyhow!("login set no session cookie"))?
+        .to_string();
+    let csrf = login
+        .json()?
+        .pointer("/csrf")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| anyhow!("login gave no CSRF token"))?
+        .to_string();
+    Ok(Session { cookie, csrf })
+}
+
 /// `method base+path` with `headers` and an optional JSON body.
 pub async fn request(
     base: &str,

@@ -333,29 +333,12 @@ fn str_at<'a>(v: &'a Value, ptr: &str) -> anyhow::Result<&'a str> {
 /// Admin login → API token → the province node, units, endpoints and a
 /// live meeting, all through the top's API.
 async fn set_up(base: &str, opts: &S5Options) -> anyhow::Result<World> {
-    let login = http::request(
-        base,
-        "POST",
-        "/api/v1/auth/login",
-        &[],
-        Some(&json!({"name": ADMIN, "password": ADMIN_PASSWORD})),
-    )
-    .await?;
-    if login.status != 200 {
-        bail!("login: {} {}", login.status, login.body);
-    }
-    let cookie = login
-        .header_values("set-cookie")
-        .filter_map(|c| c.split(';').next())
-        .find(|c| c.starts_with("diemcau_session="))
-        .ok_or_else(|| anyhow!("login set no session cookie"))?
-        .to_string();
-    let csrf = str_at(&login.json()?, "/csrf")?.to_string();
+    let session = http::login(base, ADMIN, ADMIN_PASSWORD).await?;
     let made = http::request(
         base,
         "POST",
         "/api/v1/auth/tokens",
-        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+        &session.headers(),
         Some(&json!({"label": "diemcau-load S5"})),
     )
     .await?;

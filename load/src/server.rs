@@ -225,30 +225,8 @@ impl Server {
     /// composite, for a newcomer to find at `/live/demo`); an operator stops
     /// it here through the API, as in the console, unless `--record`.
     async fn stop_demo_stream(&self) -> anyhow::Result<()> {
-        let login = http::request(
-            &self.base,
-            "POST",
-            "/api/v1/auth/login",
-            &[],
-            Some(&json!({"name": OPERATOR, "password": OPERATOR_PASSWORD})),
-        )
-        .await?;
-        if login.status != 200 {
-            bail!("login: {} {}", login.status, login.body);
-        }
-        let cookie = login
-            .header_values("set-cookie")
-            .filter_map(|c| c.split(';').next())
-            .find(|c| c.starts_with("diemcau_session="))
-            .context("login set no session cookie")?
-            .to_string();
-        let csrf = login
-            .json()?
-            .pointer("/csrf")
-            .and_then(|v| v.as_str())
-            .context("login gave no CSRF token")?
-            .to_string();
-        let auth = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+        let session = http::login(&self.base, OPERATOR, OPERATOR_PASSWORD).await?;
+        let auth = session.headers();
         let list = http::request(&self.base, "GET", "/api/v1/meetings", &auth, None).await?;
         if list.status != 200 {
             bail!("meetings: {} {}", list.status, list.body);
