@@ -70,6 +70,12 @@ pub(crate) fn pdf(text: &str) -> Vec<u8> {
         ),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
     ];
+    pdf_file(&objects)
+}
+
+/// A PDF file of `objects` (numbered from 1, the first the catalogue),
+/// with a correct cross-reference table.
+pub(crate) fn pdf_file(objects: &[String]) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
     let mut offsets = Vec::new();
     for (i, o) in objects.iter().enumerate() {
