@@ -31,6 +31,7 @@ pub struct Got {
     pub pt: u8,
     pub seq: u64,
     pub ts: u32,
+    pub marker: bool,
     pub payload: Vec<u8>,
 }
 
@@ -569,6 +570,7 @@ impl Client {
                         pt: *p.header.payload_type,
                         seq: *p.seq_no,
                         ts: p.header.timestamp,
+                        marker: p.header.marker,
                         payload: p.payload.to_vec(),
                     });
                 }

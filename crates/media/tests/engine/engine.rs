@@ -1,12 +1,12 @@
 //! Deterministic engine tests on virtual time (see `support::vt`).
 
 use core::net::SocketAddr;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use diemcau_media::{Command, Event, JoinRequest, ParticipantId, Reply, Role, SlotRole, SourceId};
 
-use diemcau_testkit::vt::{Got, SERVER, World};
+use diemcau_testkit::vt::{Got, PACKETS_PER_FRAME, SERVER, World};
 
 /// Sequence numbers strictly +1 and timestamps never going back.
 fn assert_continuous(pkts: &[&Got]) {
@@ -153,6 +153,66 @@ fn lost_packets_are_recovered_from_the_nack_cache() {
         missing * 100 <= span,
         "{missing} of {span} packets never recovered"
     );
+}
+
+/// A retransmission is the packet that was lost, header included: str0m's
+/// cache keeps a slim copy of each sent packet and rebuilds it for a resend
+/// (`vendor/str0m/PATCHES.md`, "rtx-slim"). Each frame of the stage layer is
+/// `PACKETS_PER_FRAME` packets, the first starting the VP8 descriptor and
+/// only the last marked, so a resend that lost its marker, its RTP time or
+/// its payload breaks a frame here.
+#[test]
+fn a_retransmitted_packet_keeps_its_frame_timestamp_and_marker() {
+    let mut w = World::new();
+    let _a = w.join(true, 0, 0);
+    let b = w.join(false, 1, 0);
+    w.run(Duration::from_secs(2));
+    let stage = w.clients[b].recv_mids[0];
+    let settled = w.clients[b].on_mid(stage).last().unwrap().seq;
+    w.loss_to_clients = 0.1;
+    w.run(Duration::from_secs(4));
+    w.loss_to_clients = 0.0;
+    w.run(Duration::from_secs(1));
+    assert!(
+        w.dropped > 20,
+        "the impairment dropped {} packets",
+        w.dropped
+    );
+    let mut pkts: Vec<&Got> = w.clients[b]
+        .on_mid(stage)
+        .into_iter()
+        .filter(|g| g.seq > settled)
+        .collect();
+    pkts.sort_by_key(|g| g.seq);
+    pkts.dedup_by_key(|g| g.seq);
+    let mut frames: BTreeMap<u32, Vec<&Got>> = BTreeMap::new();
+    for g in &pkts {
+        frames.entry(g.ts).or_default().push(g);
+    }
+    let mut whole = 0;
+    for (ts, f) in &frames {
+        let layer = f[0].origin().1;
+        let n = PACKETS_PER_FRAME[usize::from(layer)];
+        let contiguous = f.windows(2).all(|p| p[1].seq == p[0].seq + 1);
+        if f.len() != n || !contiguous {
+            continue; // a frame that lost a packet for good, or cut by a switch
+        }
+        whole += 1;
+        for (i, g) in f.iter().enumerate() {
+            assert_eq!(g.origin().1, layer, "frame ts {ts}: layers mixed");
+            assert_eq!(
+                g.marker,
+                i == n - 1,
+                "frame ts {ts}: marker on packet {i} of {n}"
+            );
+            assert_eq!(
+                g.payload[0] & 0x10 != 0,
+                i == 0,
+                "frame ts {ts}: VP8 partition start on packet {i} of {n}"
+            );
+        }
+    }
+    assert!(whole >= 100, "only {whole} whole frames in 5 s");
 }
 
 #[test]

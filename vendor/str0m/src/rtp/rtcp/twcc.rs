@@ -1011,10 +1011,21 @@ impl<'a> TryFrom<&'a [u8]> for PacketChunk {
     }
 }
 
+/// PATCH(diemcau twcc-age): two seconds covers `loss()`'s one-second window
+/// and feedback over a satellite link (600 ms round trip plus the report
+/// interval) with room to spare.
+const TWCC_SEND_RECORD_MAX_AGE: Duration = Duration::from_secs(2);
+
 #[derive(Debug)]
 pub struct TwccSendRegister {
     /// How many send records to keep.
     keep: usize,
+
+    /// PATCH(diemcau twcc-age): how long a send record is kept. Feedback
+    /// older than a round trip and a report interval finds nothing to
+    /// update, and `loss()` looks back one second: a subscriber at 200
+    /// packets/s kept five seconds of records (the 1 000 of `keep`), 88 KiB.
+    max_age: Duration,
 
     /// Circular buffer of send records.
     queue: VecDeque<TwccSendRecord>,
@@ -1172,6 +1183,7 @@ impl TwccSendRegister {
     pub fn new(keep: usize) -> Self {
         TwccSendRegister {
             keep,
+            max_age: TWCC_SEND_RECORD_MAX_AGE,
             queue: VecDeque::new(),
             time_zero: None,
             apply_report_counter: 0,
@@ -1191,6 +1203,15 @@ impl TwccSendRegister {
             recv_report: None,
         });
         while self.queue.len() > self.keep {
+            self.queue.pop_front();
+        }
+        // PATCH(diemcau twcc-age): the newest record always stays (it is the
+        // one just pushed), so `apply_report` still has a head.
+        while self
+            .queue
+            .front()
+            .is_some_and(|r| now.saturating_duration_since(r.local_send_time) > self.max_age)
+        {
             self.queue.pop_front();
         }
     }
