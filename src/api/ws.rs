@@ -11,7 +11,7 @@ use axum::response::Response;
 use crate::api::{ApiError, AppState};
 use crate::conference::Credential;
 use crate::media::{Command, JoinRequest, ParticipantId, Reply, Role};
-use crate::signal::hub::slot_info;
+use crate::signal::hub::{Registration, slot_info};
 use crate::signal::wire::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 
 /// A client must send `join` this soon after connecting.
@@ -143,9 +143,12 @@ async fn session(
             }
         }
     };
-    let mut rx = state.hub.register(id);
-    let list = state.hub.participants(&room);
-    let _ = send(&mut socket, &ServerMessage::Participants { list }).await;
+    let Registration {
+        messages: mut rx,
+        mut roster,
+    } = state.hub.register(id, &room);
+    let list = roster.borrow_and_update().clone();
+    let _ = socket.send(Message::Text(list.as_ref().into())).await;
     // A planned room joining while its meeting's technical check is open,
     // and not checked yet, runs it now.
     if let Some(e) = &endpoint
@@ -160,6 +163,13 @@ async fn session(
                 Some(msg) => if !send(&mut socket, &msg).await { break },
                 None => break, // the engine dropped this participant
             },
+            // The hub keeps the list while this client holds `roster`.
+            Ok(()) = roster.changed() => {
+                let list = roster.borrow_and_update().clone();
+                if socket.send(Message::Text(list.as_ref().into())).await.is_err() {
+                    break;
+                }
+            }
             inc = socket.recv() => {
                 let Some(Ok(msg)) = inc else { break };
                 let text = match msg {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::wire::{ParticipantInfo, ServerMessage, SlotInfo};
 use crate::media::{Event, ParticipantId, SlotState};
@@ -23,6 +23,11 @@ pub struct Hub {
 struct HubState {
     clients: HashMap<ParticipantId, mpsc::Sender<ServerMessage>>,
     rooms: HashMap<String, Vec<ParticipantInfo>>,
+    /// Each room's participant list as its `participants` message, encoded
+    /// once per change. A client is sent the latest when it can take it:
+    /// 150 rooms joining used to queue 150 × 150 copies of growing lists
+    /// (40 MiB at the peak, each encoded again per client).
+    rosters: HashMap<String, watch::Sender<Arc<str>>>,
     /// Each room's active speaker now (a recording that starts names them).
     speakers: HashMap<String, String>,
 }
@@ -37,11 +42,51 @@ pub fn slot_info(s: &SlotState) -> SlotInfo {
     }
 }
 
+/// What a connected client is sent: its own messages and the room's
+/// participant list (latest only, already encoded).
+pub struct Registration {
+    pub messages: mpsc::Receiver<ServerMessage>,
+    pub roster: watch::Receiver<Arc<str>>,
+}
+
+fn roster_message(list: &[ParticipantInfo]) -> Arc<str> {
+    let msg = ServerMessage::Participants {
+        list: list.to_vec(),
+    };
+    serde_json::to_string(&msg)
+        .expect("server messages serialize")
+        .into()
+}
+
 impl Hub {
-    pub fn register(&self, id: ParticipantId) -> mpsc::Receiver<ServerMessage> {
-        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
-        self.inner.lock().expect("hub lock").clients.insert(id, tx);
-        rx
+    pub fn register(&self, id: ParticipantId, room: &str) -> Registration {
+        let (tx, messages) = mpsc::channel(CLIENT_QUEUE);
+        let mut st = self.inner.lock().expect("hub lock");
+        st.clients.insert(id, tx);
+        let roster = match st.rosters.get(room) {
+            Some(r) => r.subscribe(),
+            None => {
+                let list = st.rooms.get(room).map(Vec::as_slice).unwrap_or_default();
+                let (tx, rx) = watch::channel(roster_message(list));
+                st.rosters.insert(room.to_string(), tx);
+                rx
+            }
+        };
+        Registration { messages, roster }
+    }
+
+    /// A room's list changed: encode it once for every client of the room.
+    fn publish_roster(st: &mut HubState, room: &str) {
+        let list = st.rooms.get(room).map(Vec::as_slice).unwrap_or_default();
+        let msg = roster_message(list);
+        match st.rosters.get(room) {
+            Some(tx) => {
+                tx.send_replace(msg);
+            }
+            None => {
+                st.rosters.insert(room.to_string(), watch::channel(msg).0);
+            }
+        }
     }
 
     /// Send one message to one connected client (dropped if it is gone or
@@ -52,7 +97,11 @@ impl Hub {
     }
 
     pub fn unregister(&self, id: ParticipantId) {
-        self.inner.lock().expect("hub lock").clients.remove(&id);
+        let mut st = self.inner.lock().expect("hub lock");
+        st.clients.remove(&id);
+        // An emptied room's list goes once its last client has gone.
+        let HubState { rooms, rosters, .. } = &mut *st;
+        rosters.retain(|room, tx| rooms.contains_key(room) || tx.receiver_count() > 0);
     }
 
     /// The room's active speaker now, by display name.
@@ -108,8 +157,7 @@ impl Hub {
                     audio_muted: false,
                     video_muted: false,
                 });
-                let msg = ServerMessage::Participants { list: list.clone() };
-                Self::broadcast(&st, &room, &msg);
+                Self::publish_roster(&mut st, &room);
             }
             Event::Left {
                 room, participant, ..
@@ -117,11 +165,17 @@ impl Hub {
                 media.forget(participant);
                 if let Some(list) = st.rooms.get_mut(&room) {
                     list.retain(|p| p.id != participant.to_string());
-                    let msg = ServerMessage::Participants { list: list.clone() };
                     if list.is_empty() {
                         st.rooms.remove(&room);
-                    } else {
-                        Self::broadcast(&st, &room, &msg);
+                    }
+                    Self::publish_roster(&mut st, &room);
+                    if !st.rooms.contains_key(&room)
+                        && st
+                            .rosters
+                            .get(&room)
+                            .is_some_and(|tx| tx.receiver_count() == 0)
+                    {
+                        st.rosters.remove(&room);
                     }
                 }
                 // Dropping the sender ends that client's connection.
@@ -170,8 +224,7 @@ impl Hub {
                         p.audio_muted = audio;
                         p.video_muted = video;
                     }
-                    let msg = ServerMessage::Participants { list: list.clone() };
-                    Self::broadcast(&st, &room, &msg);
+                    Self::publish_roster(&mut st, &room);
                 }
             }
             Event::Connected { .. }

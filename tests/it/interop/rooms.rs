@@ -292,3 +292,93 @@ fn bad_signalling_gets_clear_errors_and_room_keeps_working() {
         publisher.close().await;
     });
 }
+
+/// The ids in the newest `participants` message `ws` received, with each
+/// one's audio mute.
+fn last_roster(ws: &WsClient) -> Option<Vec<(String, bool)>> {
+    let msgs = ws.received();
+    let last = msgs.iter().rev().find(|m| m["type"] == "participants")?;
+    let mut list: Vec<(String, bool)> = last["list"]
+        .as_array()?
+        .iter()
+        .map(|p| {
+            let id = p["id"].as_str().unwrap_or_default().to_string();
+            (id, p["audio_muted"].as_bool().unwrap_or_default())
+        })
+        .collect();
+    list.sort();
+    Some(list)
+}
+
+/// The hub encodes a room's list once per change and sends each client the
+/// newest when it can take it (no per-client backlog of old lists): every
+/// client still ends on the room as it is, after joins, a mute and a leave.
+#[test]
+fn every_client_ends_on_the_current_participant_list() {
+    run_in_loopback_netns(async {
+        let srv = server::start().await;
+        let base = srv.base_url();
+        let mut clients = Vec::new();
+        for name in ["Phường A", "Xã B", "Xã C"] {
+            let cfg = ClientConfig {
+                name: name.into(),
+                publish: Some(publish(10)),
+                recv_video: 1,
+                recv_audio: 1,
+                loss: None,
+                ..Default::default()
+            };
+            let mut c = RtcClient::new(cfg).await.unwrap();
+            let (ws, joined) = ws_join(&mut c, &base, MEETING, DEMO_TOKEN).await.unwrap();
+            let id = joined["participant"].as_str().unwrap().to_string();
+            clients.push((c, ws, id));
+        }
+        let ids: Vec<String> = clients.iter().map(|(_, _, id)| id.clone()).collect();
+        let expect = |muted: &[&str], present: &[&String]| {
+            let mut v: Vec<(String, bool)> = present
+                .iter()
+                .map(|id| ((*id).clone(), muted.contains(&id.as_str())))
+                .collect();
+            v.sort();
+            v
+        };
+        let all = expect(&[], &ids.iter().collect::<Vec<_>>());
+        for (_, ws, id) in &clients {
+            let ok = wait_for(Duration::from_secs(10), || {
+                last_roster(ws) == Some(all.clone())
+            })
+            .await;
+            assert!(ok, "{id} ended on {:?}, not {all:?}", last_roster(ws));
+        }
+        // A self-mute shows in everyone's list.
+        clients[0]
+            .1
+            .send_json(&json!({"type": "mute", "audio": true}))
+            .await
+            .unwrap();
+        let muted = expect(&[&ids[0]], &ids.iter().collect::<Vec<_>>());
+        for (_, ws, id) in &clients {
+            let ok = wait_for(Duration::from_secs(10), || {
+                last_roster(ws) == Some(muted.clone())
+            })
+            .await;
+            assert!(ok, "{id} ended on {:?}, not {muted:?}", last_roster(ws));
+        }
+        // The third leaves: the other two end on a list without it.
+        let (c, ws, _) = clients.pop().unwrap();
+        ws.leave().await;
+        c.close().await;
+        let two = expect(&[&ids[0]], &[&ids[0], &ids[1]]);
+        for (_, ws, id) in &clients {
+            let ok = wait_for(Duration::from_secs(10), || {
+                last_roster(ws) == Some(two.clone())
+            })
+            .await;
+            assert!(ok, "{id} ended on {:?}, not {two:?}", last_roster(ws));
+        }
+        for (c, ws, _) in clients {
+            ws.leave().await;
+            c.close().await;
+        }
+    });
+}
