@@ -401,12 +401,14 @@ fn print_s1(name: &str, s1: &S1Report, run: &RunReport) {
             .filter(|b| b.relay_ns_per_packet > 0.0)
             .map(|b| best.server_ns_per_forwarded_packet / b.relay_ns_per_packet);
         println!(
-            "  at N={}: server {:.0} ns CPU per forwarded packet{}; {:.1} subscribers per server core used; RSS {:.0} KiB per subscriber",
+            "  at N={}: server {:.0} ns CPU per forwarded packet{}; {:.1} subscribers per server core used; RSS {:.0} KiB per subscriber{}",
             best.n,
             best.server_ns_per_forwarded_packet,
             ratio.map_or(String::new(), |x| format!(" ({x:.2}× the bare relay)")),
             r.max_subscribers_per_core.unwrap_or(0.0),
-            r.rss_per_subscriber_kib.unwrap_or(0.0)
+            r.rss_per_subscriber_kib.unwrap_or(0.0),
+            r.heap_per_subscriber_kib
+                .map_or(String::new(), |h| format!(", heap in use {h:.0} KiB"))
         );
         println!(
             "  video layers received: {:?}; freezes {} ({:.0} ms); join p50 {:.0} ms",

@@ -56,6 +56,9 @@ pub struct StepResult {
     pub server_cpu_cores: f64,
     pub server_ns_per_forwarded_packet: f64,
     pub server_rss_mib: f64,
+    /// The server's heap in use at the end of the window (diemcau's
+    /// `diemcau_heap_in_use_bytes`; Janus exports none).
+    pub server_heap_mib: Option<f64>,
     /// The server's busiest threads over the window (a media worker each:
     /// whether one room's fan-out uses one core or all of them).
     pub server_threads: Vec<crate::s2::ThreadLoad>,
@@ -71,6 +74,38 @@ pub struct StepResult {
     pub verdict: String,
 }
 
+/// See `S1Result::rss_per_subscriber_kib`: `mib` of a step, and with only
+/// the publisher.
+fn per_subscriber_kib(
+    steps: &[StepResult],
+    mib: impl Fn(&StepResult) -> Option<f64>,
+    with_publisher_mib: Option<f64>,
+) -> Option<f64> {
+    let passing: Vec<&StepResult> = steps.iter().filter(|s| s.pass).collect();
+    let first = passing.iter().min_by_key(|s| s.n)?;
+    let last = passing.iter().max_by_key(|s| s.n)?;
+    if last.n > first.n {
+        Some((mib(last)? - mib(first)?) * 1024.0 / (last.n - first.n) as f64)
+    } else {
+        Some((mib(last)? - with_publisher_mib?) * 1024.0 / last.n as f64)
+    }
+}
+
+/// diemcau's heap in use (`GET /metrics` on its metrics listener).
+async fn heap_bytes(target: &Target) -> Option<u64> {
+    let Target::Diemcau { base } = target else {
+        return None;
+    };
+    let url = server::metrics_base(base);
+    let r = crate::http::request(&url, "GET", "/metrics", &[], None)
+        .await
+        .ok()?;
+    r.body
+        .lines()
+        .find_map(|l| l.strip_prefix("diemcau_heap_in_use_bytes "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct S1Result {
     pub server_pid: u32,
@@ -79,8 +114,17 @@ pub struct S1Result {
     pub steps: Vec<StepResult>,
     /// Largest N that met the criterion (0: none).
     pub max_n_passing: usize,
-    /// (server RSS at the largest passing N − RSS with only the publisher) / N.
+    /// What one more subscriber costs in server RSS: the slope between the
+    /// smallest and the largest passing step (RSS difference / subscriber
+    /// difference). With one passing step: (RSS there − RSS with only the
+    /// publisher) / N — which also counts what the first subscribers
+    /// warm up once (thread caches, allocator arenas, buffers grown at the
+    /// first packet), so it varied ±100 KiB from run to run at N = 150.
     pub rss_per_subscriber_kib: Option<f64>,
+    /// What one more subscriber adds to the heap in use, measured as
+    /// `rss_per_subscriber_kib` is (diemcau only): the state a subscriber
+    /// holds, without the allocator's keeping.
+    pub heap_per_subscriber_kib: Option<f64>,
     /// Forwarded packets per second one fully used server core could do at
     /// the largest passing N (pps / server cores used): the "per core" figure.
     pub forwarded_pps_per_server_core: Option<f64>,
@@ -218,10 +262,12 @@ pub(crate) async fn start_publisher(target: &Target) -> anyhow::Result<(Endpoint
 }
 
 pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::Result<S1Result> {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     let rss_idle = server::rss_bytes(server_pid).unwrap_or(0);
     let (publisher, feed) = start_publisher(target).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_pub = server::rss_bytes(server_pid).unwrap_or(0);
+    let heap_pub = heap_bytes(target).await;
     let rid_of: HashMap<u32, &str> = publisher.layers.iter().map(|&(r, s)| (s, r)).collect();
     let mut subs: Vec<Endpoint> = Vec::new();
     let mut steps = Vec::new();
@@ -242,7 +288,8 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
             opts.settle_secs
         );
         tokio::time::sleep(Duration::from_secs_f64(opts.settle_secs)).await;
-        let step = measure(&subs, n, server_pid, opts, &rid_of, &mut joins).await;
+        let mut step = measure(&subs, n, server_pid, opts, &rid_of, &mut joins).await;
+        step.server_heap_mib = heap_bytes(target).await.map(mib);
         eprintln!(
             "S1 {} N={n}: loss {:.3}% p50 {:.2} ms p99 {:.2} ms, server {:.2} cores, {:.0} ns/pkt, rss {:.1} MiB, generator {:.2} cores (lag p99 {:.1} ms) → {}",
             target.name(),
@@ -278,15 +325,21 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
     let sent = publisher.sent.clone();
     publisher.close().await;
     let best = steps.iter().filter(|s| s.pass).max_by_key(|s| s.n).cloned();
-    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     Ok(S1Result {
         server_pid,
         server_rss_idle_mib: mib(rss_idle),
         publisher_rss_with_publisher_mib: mib(rss_pub),
         max_n_passing: best.as_ref().map_or(0, |s| s.n),
-        rss_per_subscriber_kib: best
-            .as_ref()
-            .map(|s| (s.server_rss_mib - mib(rss_pub)) * 1024.0 / s.n as f64),
+        rss_per_subscriber_kib: per_subscriber_kib(
+            &steps,
+            |s| Some(s.server_rss_mib),
+            Some(mib(rss_pub)),
+        ),
+        heap_per_subscriber_kib: per_subscriber_kib(
+            &steps,
+            |s| s.server_heap_mib,
+            heap_pub.map(mib),
+        ),
         forwarded_pps_per_server_core: best
             .as_ref()
             .filter(|s| s.server_cpu_cores > 0.0)
@@ -440,6 +493,7 @@ async fn measure(
             0.0
         },
         server_rss_mib: rss as f64 / (1024.0 * 1024.0),
+        server_heap_mib: None,
         server_threads,
         generator_cpu_cores: gen_cpu_s / wall_s,
         generator_lag_p99_ms: percentile_ms(&mut lags, 0.99),

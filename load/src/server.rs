@@ -227,11 +227,24 @@ impl Server {
     async fn stop_demo_stream(&self) -> anyhow::Result<()> {
         let session = http::login(&self.base, OPERATOR, OPERATOR_PASSWORD).await?;
         let auth = session.headers();
-        let list = http::request(&self.base, "GET", "/api/v1/meetings", &auth, None).await?;
-        if list.status != 200 {
-            bail!("meetings: {} {}", list.status, list.body);
-        }
-        let list = list.json()?;
+        // The demo seeds its meeting after the API answers: a server
+        // started slowly (under heaptrack, on a busy machine) has none yet.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let list = loop {
+            let list = http::request(&self.base, "GET", "/api/v1/meetings", &auth, None).await?;
+            if list.status != 200 {
+                bail!("meetings: {} {}", list.status, list.body);
+            }
+            let list = list.json()?;
+            let seeded = list
+                .pointer("/meetings")
+                .and_then(|m| m.as_array())
+                .is_some_and(|m| !m.is_empty());
+            if seeded || std::time::Instant::now() > deadline {
+                break list;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
         let live: Vec<&str> = list
             .pointer("/meetings")
             .and_then(|m| m.as_array())

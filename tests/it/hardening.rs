@@ -251,6 +251,47 @@ async fn metrics_are_served_on_their_own_listener_only() {
     off.server.shutdown().await;
 }
 
+/// The heap gauges are the allocator's own totals: a 64 MiB buffer held
+/// across two scrapes shows in the bytes in use, and the allocator never
+/// reports holding less than it hands out.
+#[tokio::test]
+async fn metrics_report_the_heap_in_use_and_held() {
+    let srv = server::start().await;
+    let scrape = || async {
+        let text = reqwest::get(format!("{}/metrics", srv.metrics_url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let gauge = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+                .parse()
+                .unwrap()
+        };
+        (
+            gauge("diemcau_heap_in_use_bytes"),
+            gauge("diemcau_heap_held_bytes"),
+        )
+    };
+    let (before, held) = scrape().await;
+    assert!(before > 0 && held >= before, "in use {before}, held {held}");
+    // The server shares this test's process and allocator.
+    // (Large enough that what the server's own threads free meanwhile
+    // cannot hide it.)
+    let block = vec![1u8; 64 << 20];
+    let (during, held) = scrape().await;
+    assert!(held >= during, "in use {during}, held {held}");
+    assert!(
+        during >= before + (48 << 20),
+        "64 MiB more allocated, yet in use went {before} → {during}"
+    );
+    drop(std::hint::black_box(block));
+    srv.server.shutdown().await;
+}
+
 #[tokio::test]
 async fn healthz_says_ok_and_nothing_more() {
     let srv = server::start().await;
