@@ -230,8 +230,9 @@ pub struct Room {
     pub speaker: SpeakerDetector,
     pub active_speaker: Option<super::SourceId>,
     /// Published track -> (subscriber, slot index) it may feed (current or
-    /// pending source of that slot). Rebuilt whenever assignments change.
-    pub fanout: HashMap<TrackId, Vec<(ParticipantId, usize)>>,
+    /// pending source of that slot). Rebuilt whenever assignments change;
+    /// shared (`Arc`) so forwarding a packet takes the list without copying.
+    pub fanout: HashMap<TrackId, std::sync::Arc<[(ParticipantId, usize)]>>,
     /// Slot assignments must be recomputed.
     pub dirty: bool,
     pub stats: RoomStats,

@@ -299,7 +299,7 @@ impl Engine {
         let targets = targets.clone();
         let clock_rate = if ctx.video { 90_000 } else { 48_000 };
         let (mut sent, mut bytes, mut red_sent, mut red_made, mut red_bytes) = (0u64, 0, 0, 0, 0);
-        for (sub, slot) in targets {
+        for &(sub, slot) in targets.iter() {
             let Some(s) = self.sessions.get_mut(&sub) else {
                 continue;
             };

@@ -475,7 +475,7 @@ impl Engine {
             }
         }
         if let Some(room) = self.rooms.get_mut(room_id) {
-            room.fanout = fanout;
+            room.fanout = fanout.into_iter().map(|(t, v)| (t, v.into())).collect();
             // Which remote tracks we need may have changed.
             if let Some(s) = &mut room.span {
                 s.changed = true;
