@@ -6,6 +6,10 @@ use crate::util::not_happening;
 
 use super::RtpPacket;
 
+/// PATCH(diemcau queue-shrink): what an emptied send queue keeps — a
+/// frame's worth of packets, so steady media never reallocates.
+const SEND_QUEUE_KEEP_EMPTY: usize = 32;
+
 #[derive(Debug)]
 pub(crate) struct SendQueue {
     queue: VecDeque<RtpPacket>,
@@ -74,6 +78,14 @@ impl SendQueue {
         let queue_time = now - packet.timestamp;
         self.total.decrease(now, packet.payload.len(), queue_time);
         self.last_emitted = Some(now);
+
+        // PATCH(diemcau queue-shrink): a backlog (a keyframe paced onto a
+        // thin link, a worker that fell behind) grew the queue to hundreds
+        // of ~400-byte packets, and a `VecDeque` keeps its capacity: each
+        // subscriber of a forwarding server held its worst moment for good.
+        if self.queue.is_empty() && self.queue.capacity() > SEND_QUEUE_KEEP_EMPTY {
+            self.queue.shrink_to(SEND_QUEUE_KEEP_EMPTY);
+        }
 
         Some(packet)
     }
