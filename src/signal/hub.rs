@@ -75,17 +75,12 @@ impl Hub {
         Registration { messages, roster }
     }
 
-    /// A room's list changed: encode it once for every client of the room.
-    fn publish_roster(st: &mut HubState, room: &str) {
-        let list = st.rooms.get(room).map(Vec::as_slice).unwrap_or_default();
-        let msg = roster_message(list);
-        match st.rosters.get(room) {
-            Some(tx) => {
-                tx.send_replace(msg);
-            }
-            None => {
-                st.rosters.insert(room.to_string(), watch::channel(msg).0);
-            }
+    /// A room's list changed: encode it once for every client of the room
+    /// (a room no WebSocket client has registered in has no list to keep).
+    fn publish_roster(st: &HubState, room: &str) {
+        if let Some(tx) = st.rosters.get(room) {
+            let list = st.rooms.get(room).map(Vec::as_slice).unwrap_or_default();
+            tx.send_replace(roster_message(list));
         }
     }
 
@@ -99,8 +94,12 @@ impl Hub {
     pub fn unregister(&self, id: ParticipantId) {
         let mut st = self.inner.lock().expect("hub lock");
         st.clients.remove(&id);
-        // An emptied room's list goes once its last client has gone.
-        let HubState { rooms, rosters, .. } = &mut *st;
+        Self::drop_unused_rosters(&mut st);
+    }
+
+    /// An emptied room's list goes once its last client has gone.
+    fn drop_unused_rosters(st: &mut HubState) {
+        let HubState { rooms, rosters, .. } = st;
         rosters.retain(|room, tx| rooms.contains_key(room) || tx.receiver_count() > 0);
     }
 
@@ -157,7 +156,7 @@ impl Hub {
                     audio_muted: false,
                     video_muted: false,
                 });
-                Self::publish_roster(&mut st, &room);
+                Self::publish_roster(&st, &room);
             }
             Event::Left {
                 room, participant, ..
@@ -168,15 +167,8 @@ impl Hub {
                     if list.is_empty() {
                         st.rooms.remove(&room);
                     }
-                    Self::publish_roster(&mut st, &room);
-                    if !st.rooms.contains_key(&room)
-                        && st
-                            .rosters
-                            .get(&room)
-                            .is_some_and(|tx| tx.receiver_count() == 0)
-                    {
-                        st.rosters.remove(&room);
-                    }
+                    Self::publish_roster(&st, &room);
+                    Self::drop_unused_rosters(&mut st);
                 }
                 // Dropping the sender ends that client's connection.
                 st.clients.remove(&participant);
@@ -224,7 +216,7 @@ impl Hub {
                         p.audio_muted = audio;
                         p.video_muted = video;
                     }
-                    Self::publish_roster(&mut st, &room);
+                    Self::publish_roster(&st, &room);
                 }
             }
             Event::Connected { .. }

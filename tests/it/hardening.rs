@@ -4,6 +4,7 @@
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
+use crate::support::rtc_client::{metric_sums, scrape_metrics};
 use crate::support::server;
 
 fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
@@ -257,23 +258,18 @@ async fn metrics_are_served_on_their_own_listener_only() {
 #[tokio::test]
 async fn metrics_report_the_heap_in_use_and_held() {
     let srv = server::start().await;
+    let url = srv.metrics_url();
+    // Both gauges from one page: "held ≥ in use" holds at one instant.
     let scrape = || async {
-        let text = reqwest::get(format!("{}/metrics", srv.metrics_url()))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let gauge = |name: &str| -> u64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{name} ")))
-                .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
-                .parse()
-                .unwrap()
+        let m = metric_sums(&scrape_metrics(&url).await.unwrap());
+        let gauge = |name: &str| {
+            m.get(name)
+                .copied()
+                .unwrap_or_else(|| panic!("{name} missing"))
         };
         (
-            gauge("diemcau_heap_in_use_bytes"),
-            gauge("diemcau_heap_held_bytes"),
+            gauge("diemcau_heap_in_use_bytes") as u64,
+            gauge("diemcau_heap_held_bytes") as u64,
         )
     };
     let (before, held) = scrape().await;
