@@ -12,12 +12,14 @@ mod bare;
 mod chromium;
 mod cleanup;
 mod client;
+mod hog;
 mod http;
 mod impair;
 mod janus;
 mod janus_api;
 mod machine;
 mod media;
+mod p2p;
 mod report;
 mod s1;
 mod s2;
@@ -160,6 +162,10 @@ struct Cli {
     /// shared machine); 0: do not wait.
     #[arg(long, global = true, default_value_t = 180)]
     s2_wait_quiet_secs: u64,
+    /// S2: keep this CPU busy (a pinned busy loop at the default priority)
+    /// through the settle time and the window: a starved core on purpose.
+    #[arg(long, global = true)]
+    s2_hog_cpu: Option<usize>,
     /// S2: diemcau only (skip Janus).
     #[arg(long, global = true)]
     s2_no_janus: bool,
@@ -426,6 +432,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
         settle_secs: cli.settle_secs.max(8.0),
         commune_layers_kbps: cli.s2_commune_layers_kbps.iter().copied().take(3).collect(),
         dtx: !cli.s2_no_dtx,
+        hog_cpu: cli.s2_hog_cpu,
     };
     let wait_quiet = |what: &str, notes: &mut Vec<String>| {
         if cli.s2_wait_quiet_secs == 0 {

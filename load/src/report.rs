@@ -109,6 +109,10 @@ pub struct Comparison {
     pub p99_delay_ms_janus_at_best: Option<f64>,
     pub join_p50_ms_diemcau: Option<f64>,
     pub join_p50_ms_janus: Option<f64>,
+    /// p99 delay each server adds at its half load (`S1Result::half_load`,
+    /// the peer-to-peer baseline subtracted).
+    pub half_load_added_delay_p99_ms_diemcau: Option<f64>,
+    pub half_load_added_delay_p99_ms_janus: Option<f64>,
 }
 
 fn best(s: &S1Result) -> Option<&crate::s1::StepResult> {
@@ -151,6 +155,10 @@ pub fn compare(run: &RunReport) -> Option<Comparison> {
         p99_delay_ms_janus_at_best: jb.map(|s| s.delay_p99_ms),
         join_p50_ms_diemcau: db.map(|s| s.join_p50_ms),
         join_p50_ms_janus: jb.map(|s| s.join_p50_ms),
+        half_load_added_delay_p99_ms_diemcau: d.half_load.and_then(|h| h.added_delay_p99_ms),
+        half_load_added_delay_p99_ms_janus: j
+            .and_then(|j| j.half_load)
+            .and_then(|h| h.added_delay_p99_ms),
     })
 }
 
@@ -330,6 +338,11 @@ pub fn print_summary(run: &RunReport) {
             f(c.subscribers_per_core_diemcau_over_janus),
             f(c.rss_per_subscriber_diemcau_over_janus),
         );
+        println!(
+            "p99 delay the server adds at half load (peer-to-peer baseline subtracted): diemcau {} ms, Janus {} ms",
+            f(c.half_load_added_delay_p99_ms_diemcau),
+            f(c.half_load_added_delay_p99_ms_janus),
+        );
     }
     for n in &run.notes {
         println!("note: {n}");
@@ -410,6 +423,16 @@ fn print_s1(name: &str, s1: &S1Report, run: &RunReport) {
             r.heap_per_subscriber_kib
                 .map_or(String::new(), |h| format!(", heap in use {h:.0} KiB"))
         );
+        if let Some(h) = r.half_load {
+            let f = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{v:.2}"));
+            println!(
+                "  half load (N={}): p99 delay {:.2} ms, peer-to-peer baseline {} ms → the server adds {} ms",
+                h.n,
+                h.delay_p99_ms,
+                f(h.p2p_delay_p99_ms),
+                f(h.added_delay_p99_ms)
+            );
+        }
         println!(
             "  video layers received: {:?}; freezes {} ({:.0} ms); join p50 {:.0} ms",
             best.video_layers_pct, best.video.freezes, best.video.frozen_ms, best.join_p50_ms
@@ -561,6 +584,18 @@ fn print_s2(run: &RunReport) {
                     "{:.1} / {:.1}",
                     r.stage_audio_delay_p50_ms, r.stage_audio_delay_p99_ms
                 )
+            }),
+        ),
+        (
+            "audio slots delivered % (target ≥ 99)",
+            Box::new(|r: &S2Result| format!("{:.3}", 100.0 - r.audio.loss_pct)),
+        ),
+        (
+            "core hogged on purpose: CPU, cores it used",
+            Box::new(|r: &S2Result| {
+                r.hog.map_or("none".to_string(), |h| {
+                    format!("CPU {}, {:.2}", h.cpu, h.cores)
+                })
             }),
         ),
         (

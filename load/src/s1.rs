@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::client::{CONNECT_TIMEOUT, Endpoint, EndpointConfig};
 use crate::machine::MachineMeter;
 use crate::media::{self, default_layers};
+use crate::p2p::{P2pBaseline, P2pDelay};
 use crate::server::{self, CpuMeter};
 use crate::stats::{KindAcc, KindResult, percentile_ms};
 
@@ -50,6 +51,13 @@ pub struct StepResult {
     pub loss_pct: f64,
     pub delay_p50_ms: f64,
     pub delay_p99_ms: f64,
+    /// The same client stack peer to peer in the same window (`p2p`): the
+    /// delay the clients themselves add under this step's load.
+    pub p2p: Option<P2pDelay>,
+    /// The delay the server adds: this step's percentile minus the
+    /// peer-to-peer baseline's (0 when the baseline was slower).
+    pub added_delay_p50_ms: Option<f64>,
+    pub added_delay_p99_ms: Option<f64>,
     /// Packets the subscribers received in the window (first arrivals).
     pub forwarded_packets: u64,
     pub forwarded_pps: f64,
@@ -129,12 +137,38 @@ pub struct S1Result {
     /// the largest passing N (pps / server cores used): the "per core" figure.
     pub forwarded_pps_per_server_core: Option<f64>,
     pub max_subscribers_per_core: Option<f64>,
+    /// The "half load": the passing step nearest half the largest
+    /// passing N (the larger of two equally near), with its added delay.
+    pub half_load: Option<HalfLoad>,
     /// What the publisher handed to its stack over the whole scenario.
     pub publisher_sent_video_packets: u64,
     /// Layer frames the publisher made keyframes because the server asked.
     pub publisher_keyframes_on_request: u64,
     pub publisher_sent_audio_packets: u64,
     pub publisher_write_errors: u64,
+}
+
+/// One step's delays at half load (see `S1Result::half_load`).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct HalfLoad {
+    pub n: usize,
+    pub delay_p99_ms: f64,
+    pub p2p_delay_p99_ms: Option<f64>,
+    pub added_delay_p99_ms: Option<f64>,
+}
+
+fn half_load(steps: &[StepResult], max_n_passing: usize) -> Option<HalfLoad> {
+    let half = max_n_passing as f64 / 2.0;
+    let step = steps.iter().filter(|s| s.pass).min_by(|a, b| {
+        let (da, db) = ((a.n as f64 - half).abs(), (b.n as f64 - half).abs());
+        da.total_cmp(&db).then(b.n.cmp(&a.n))
+    })?;
+    Some(HalfLoad {
+        n: step.n,
+        delay_p99_ms: step.delay_p99_ms,
+        p2p_delay_p99_ms: step.p2p.map(|p| p.delay_p99_ms),
+        added_delay_p99_ms: step.added_delay_p99_ms,
+    })
 }
 
 /// The server under test and how endpoints reach it.
@@ -269,6 +303,13 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
     let rss_pub = server::rss_bytes(server_pid).unwrap_or(0);
     let heap_pub = heap_bytes(target).await;
     let rid_of: HashMap<u32, &str> = publisher.layers.iter().map(|&(r, s)| (s, r)).collect();
+    let p2p = match P2pBaseline::start().await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("S1 {}: no peer-to-peer baseline: {e:#}", target.name());
+            None
+        }
+    };
     let mut subs: Vec<Endpoint> = Vec::new();
     let mut steps = Vec::new();
     for &n in &opts.steps {
@@ -288,7 +329,16 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
             opts.settle_secs
         );
         tokio::time::sleep(Duration::from_secs_f64(opts.settle_secs)).await;
-        let mut step = measure(&subs, n, server_pid, opts, &rid_of, &mut joins).await;
+        let mut step = measure(
+            &subs,
+            n,
+            server_pid,
+            opts,
+            &rid_of,
+            &mut joins,
+            p2p.as_ref(),
+        )
+        .await;
         step.server_heap_mib = heap_bytes(target).await.map(mib);
         eprintln!(
             "S1 {} N={n}: loss {:.3}% p50 {:.2} ms p99 {:.2} ms, server {:.2} cores, {:.0} ns/pkt, rss {:.1} MiB, generator {:.2} cores (lag p99 {:.1} ms) → {}",
@@ -303,6 +353,14 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
             step.generator_lag_p99_ms,
             step.verdict
         );
+        if let (Some(b), Some(added)) = (step.p2p, step.added_delay_p99_ms) {
+            eprintln!(
+                "S1 {} N={n}: peer-to-peer baseline p50 {:.2} ms p99 {:.2} ms → the server adds p99 {added:.2} ms",
+                target.name(),
+                b.delay_p50_ms,
+                b.delay_p99_ms,
+            );
+        }
         let threads: Vec<String> = step
             .server_threads
             .iter()
@@ -322,14 +380,19 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
     for s in subs {
         s.close().await;
     }
+    if let Some(p) = p2p {
+        p.close().await;
+    }
     let sent = publisher.sent.clone();
     publisher.close().await;
     let best = steps.iter().filter(|s| s.pass).max_by_key(|s| s.n).cloned();
+    let max_n_passing = best.as_ref().map_or(0, |s| s.n);
     Ok(S1Result {
+        half_load: half_load(&steps, max_n_passing),
         server_pid,
         server_rss_idle_mib: mib(rss_idle),
         publisher_rss_with_publisher_mib: mib(rss_pub),
-        max_n_passing: best.as_ref().map_or(0, |s| s.n),
+        max_n_passing,
         rss_per_subscriber_kib: per_subscriber_kib(
             &steps,
             |s| Some(s.server_rss_mib),
@@ -363,11 +426,15 @@ async fn measure(
     opts: &S1Options,
     rid_of: &HashMap<u32, &str>,
     joins: &mut [u64],
+    p2p: Option<&P2pBaseline>,
 ) -> StepResult {
     for s in subs {
         for t in s.tracks.lock().unwrap().iter() {
             t.lock().unwrap().take();
         }
+    }
+    if let Some(p) = p2p {
+        p.reset();
     }
     let rtcp_sum = || {
         let mut sum = diemcau_testkit::rtc_client::RtcpSent::default();
@@ -405,6 +472,7 @@ async fn measure(
     let rss = server::rss_bytes(server_pid).unwrap_or(0);
     let mut lags = lag_probe.await.unwrap_or_default();
     tokio::time::sleep(GRACE).await;
+    let p2p = p2p.map(|p| p.delay(t0, t1)).filter(|d| d.packets > 0);
     let (mut video, mut audio) = (KindAcc::default(), KindAcc::default());
     let mut layer_pkts: HashMap<String, u64> = HashMap::new();
     let mut receiving = 0;
@@ -484,6 +552,9 @@ async fn measure(
         loss_pct,
         delay_p50_ms: p50,
         delay_p99_ms: p99,
+        p2p,
+        added_delay_p50_ms: p2p.map(|b| (p50 - b.delay_p50_ms).max(0.0)),
+        added_delay_p99_ms: p2p.map(|b| (p99 - b.delay_p99_ms).max(0.0)),
         forwarded_packets: forwarded,
         forwarded_pps: forwarded as f64 / wall_s,
         server_cpu_cores: server_cpu_s / wall_s,

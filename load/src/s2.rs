@@ -71,6 +71,8 @@ pub struct S2Options {
     /// Simulcast layers of sectors and communes, kbit/s, lowest first.
     pub commune_layers_kbps: Vec<u32>,
     pub dtx: bool,
+    /// Hog this CPU during the settle time and the window (`hog`).
+    pub hog_cpu: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -152,6 +154,8 @@ pub struct S2Result {
     /// with a receive queue or drops during the window, deepest first.
     pub udp_queues: Vec<SockQueue>,
     pub udp_rcvbuf_drops: u64,
+    /// The core hogged on purpose over the settle time and the window.
+    pub hog: Option<crate::hog::HogResult>,
     pub notes: Vec<String>,
 }
 
@@ -663,6 +667,7 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S2Options) -> anyhow::
         trim(&eps);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let hog = opts.hog_cpu.map(crate::hog::Hog::start).transpose()?;
     tokio::time::sleep(Duration::from_secs_f64(opts.settle_secs)).await;
 
     // The window.
@@ -731,6 +736,7 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S2Options) -> anyhow::
         res.server_dropped_queue_full = Some(b.1 - a.1);
     }
     let (mut lags, rss_max) = probe.await.unwrap_or_default();
+    res.hog = hog.map(crate::hog::Hog::stop);
     if let Ok((queues, drops)) = sampler.await {
         res.udp_rcvbuf_drops = drops;
         res.udp_queues = queues

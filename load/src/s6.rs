@@ -174,6 +174,7 @@ pub async fn run(base: &str, server_pid: u32, opts: &S6Options) -> anyhow::Resul
         settle_secs: 0.0,
         commune_layers_kbps: opts.commune_layers_kbps.clone(),
         dtx: true,
+        hog_cpu: None,
     };
     let target = Target::Diemcau { base: base.into() };
     let n = 1 + opts.sectors + opts.communes;
