@@ -189,13 +189,15 @@ pub fn print_summary(run: &RunReport) {
     if let Some(s6) = &run.s6_diemcau {
         let r = &s6.result;
         println!(
-            "S6 endurance: {} endpoints, {:.0} min, {} rejoins ({} failed), {} stage moves; after the warm-up RSS {:+.1} % (max 5 %), maps growing: {}; {}",
+            "S6 endurance: {} endpoints, {:.0} min, {} rejoins ({} failed), {} stage moves; after the warm-up RSS {:+.1} % (max 5 %), heap in use {}, maps growing: {}; {}",
             r.endpoints,
             s6.options.minutes,
             r.rejoins,
             r.rejoin_failures,
             r.stage_moves,
             r.rss_growth_pct,
+            r.heap_in_use_growth_pct
+                .map_or("n/a".to_string(), |h| format!("{h:+.1} %")),
             if r.maps_growing.is_empty() {
                 "none".to_string()
             } else {
@@ -205,9 +207,10 @@ pub fn print_summary(run: &RunReport) {
         );
         for s in &r.samples {
             println!(
-                "  {:>6.0} s  RSS {:>7.1} MiB  fds {:>5}  cpu {:.2}  rejoins {:>4}  sessions {:>4}  addresses {:>4}  slots {:>5}  routes {:>4}",
+                "  {:>6.0} s  RSS {:>7.1} MiB  heap {:>6.1}  fds {:>5}  cpu {:.2}  rejoins {:>4}  sessions {:>4}  addresses {:>4}  slots {:>5}  routes {:>4}",
                 s.t_s,
                 s.rss_mib,
+                s.heap_in_use_mib.unwrap_or(0.0),
                 s.fds,
                 s.cpu_cores,
                 s.rejoins,

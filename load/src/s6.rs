@@ -55,6 +55,11 @@ pub struct S6Sample {
     pub cpu_cores: f64,
     pub rejoins: usize,
     pub maps: BTreeMap<String, f64>,
+    /// The server's heap in use and held (`diemcau_heap_*_bytes`): RSS
+    /// minus what the allocator keeps, so a leak shows apart from
+    /// fragmentation on a busy machine.
+    pub heap_in_use_mib: Option<f64>,
+    pub heap_held_mib: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -66,6 +71,8 @@ pub struct S6Result {
     pub samples: Vec<S6Sample>,
     /// RSS at the end over RSS after the warm-up, %.
     pub rss_growth_pct: f64,
+    /// The same for the heap in use (reported; the verdict is RSS's).
+    pub heap_in_use_growth_pct: Option<f64>,
     /// Maps whose entries grew past the allowance after the warm-up.
     pub maps_growing: Vec<String>,
     pub pass: bool,
@@ -76,12 +83,24 @@ fn fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
-async fn maps(base: &str) -> BTreeMap<String, f64> {
+/// The media maps' entries and the heap gauges (MiB) from /metrics.
+async fn metrics(base: &str) -> (BTreeMap<String, f64>, Option<f64>, Option<f64>) {
     let mut out = BTreeMap::new();
     let url = server::metrics_base(base);
     let Ok(r) = crate::http::request(&url, "GET", "/metrics", &[], None).await else {
-        return out;
+        return (out, None, None);
     };
+    let gauge = |name: &str| {
+        r.body
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|b| b / 1048576.0)
+    };
+    let heap = (
+        gauge("diemcau_heap_in_use_bytes"),
+        gauge("diemcau_heap_held_bytes"),
+    );
     for line in r.body.lines() {
         let Some(rest) = line.strip_prefix("diemcau_media_map_entries{map=\"") else {
             continue;
@@ -92,7 +111,7 @@ async fn maps(base: &str) -> BTreeMap<String, f64> {
             out.insert(name.to_string(), v);
         }
     }
-    out
+    (out, heap.0, heap.1)
 }
 
 /// Put endpoint `name` on the stage (`POST /rooms/demo/stage`).
@@ -162,6 +181,8 @@ pub fn judge(res: &mut S6Result, warmup_s: f64) {
             res.maps_growing.push(format!("{name} {m0:.0} → {m1:.0}"));
         }
     }
+    let (h0, h1) = medians(&after, |s| s.heap_in_use_mib.unwrap_or(0.0));
+    res.heap_in_use_growth_pct = (h0 > 0.0).then(|| (h1 / h0 - 1.0) * 100.0);
     res.pass = res.rss_growth_pct < RSS_GROWTH_MAX_PCT && res.maps_growing.is_empty();
 }
 
@@ -219,18 +240,23 @@ pub async fn run(base: &str, server_pid: u32, opts: &S6Options) -> anyhow::Resul
         let now = t0.elapsed();
         if now >= next_sample {
             next_sample += Duration::from_secs_f64(opts.sample_every_secs);
+            let (maps, heap_in_use_mib, heap_held_mib) = metrics(base).await;
             let sample = S6Sample {
                 t_s: now.as_secs_f64(),
                 rss_mib: server::rss_bytes(server_pid).unwrap_or(0) as f64 / 1048576.0,
                 fds: fds(server_pid),
                 cpu_cores: cpu.lap(),
                 rejoins: res.rejoins,
-                maps: maps(base).await,
+                maps,
+                heap_in_use_mib,
+                heap_held_mib,
             };
             eprintln!(
-                "S6 {:>5.0} s: RSS {:.1} MiB, {} fds, {:.2} cores, {} rejoins, maps {:?}",
+                "S6 {:>5.0} s: RSS {:.1} MiB (heap in use {:.1}, held {:.1}), {} fds, {:.2} cores, {} rejoins, maps {:?}",
                 sample.t_s,
                 sample.rss_mib,
+                sample.heap_in_use_mib.unwrap_or(0.0),
+                sample.heap_held_mib.unwrap_or(0.0),
                 sample.fds,
                 sample.cpu_cores,
                 sample.rejoins,
