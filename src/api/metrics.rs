@@ -178,6 +178,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "# HELP diemcau_rooms Live rooms.\n# TYPE diemcau_rooms gauge\ndiemcau_rooms {}",
         rooms.len()
     );
+    let _ = writeln!(
+        out,
+        "# HELP diemcau_media_subscriber_flushes_total How subscribers were driven after media was written to them: a light flush (send queues and pacer only) or a whole session timeout.\n# TYPE diemcau_media_subscriber_flushes_total counter\n\
+         diemcau_media_subscriber_flushes_total{{kind=\"light\"}} {}\n\
+         diemcau_media_subscriber_flushes_total{{kind=\"timeout\"}} {}",
+        sum(|s| s.light_flushes),
+        sum(|s| s.flush_timeouts)
+    );
     if let Some(h) = heap() {
         let _ = writeln!(
             out,

@@ -6,6 +6,8 @@ use std::io;
 use std::mem::{MaybeUninit, size_of, zeroed};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Datagrams per syscall. 32 keeps a batch within a few hundred microseconds
 /// of work while cutting syscalls ~30x under load.
@@ -78,57 +80,165 @@ impl RecvBatch {
     }
 }
 
-/// Send `items` (destination, bytes) in batches; returns how many were sent.
-/// A datagram the kernel refuses (e.g. unreachable) is skipped, not retried.
-pub fn send_batch(sock: &UdpSocket, items: &[(SocketAddr, &[u8])]) -> usize {
-    let mut sent = 0;
-    for chunk in items.chunks(BATCH) {
-        let mut addrs: [MaybeUninit<libc::sockaddr_storage>; BATCH] =
-            [const { MaybeUninit::uninit() }; BATCH];
-        let mut iovs: [MaybeUninit<libc::iovec>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
-        let mut hdrs: [MaybeUninit<libc::mmsghdr>; BATCH] =
-            [const { MaybeUninit::uninit() }; BATCH];
-        for (i, (dst, bytes)) in chunk.iter().enumerate() {
-            let len = to_storage(dst, addrs[i].write(unsafe { zeroed() }));
-            iovs[i].write(libc::iovec {
-                iov_base: bytes.as_ptr() as *mut _,
-                iov_len: bytes.len(),
-            });
-            // SAFETY: zeroed msghdr is valid; pointers set below live until the call returns.
-            let mut h: libc::mmsghdr = unsafe { zeroed() };
-            h.msg_hdr.msg_name = addrs[i].as_mut_ptr().cast();
-            h.msg_hdr.msg_namelen = len;
-            h.msg_hdr.msg_iov = iovs[i].as_mut_ptr();
-            h.msg_hdr.msg_iovlen = 1;
-            hdrs[i].write(h);
+/// Datagrams one `sendmmsg` call is handed at most (several per message
+/// with GSO).
+const SEND_CHUNK: usize = 4 * BATCH;
+/// Segments the kernel takes in one GSO send (`UDP_MAX_SEGMENTS`).
+const MAX_SEGMENTS: usize = 64;
+/// Bytes of one GSO send: an IP datagram's payload, with room for headers.
+const MAX_GSO_BYTES: usize = 65_000;
+/// Set when the kernel has no UDP GSO (before 4.18: probed once) or a NIC
+/// refused a GSO send (EIO: a driver without checksum offload): from then
+/// on every datagram is a message of its own, as before GSO.
+static GSO_OFF: AtomicBool = AtomicBool::new(false);
+static GSO_PROBE: Once = Once::new();
+
+/// Whether datagrams to one destination leave as one GSO send.
+pub fn gso_enabled(sock: &UdpSocket) -> bool {
+    GSO_PROBE.call_once(|| {
+        let mut v: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt writes a c_int into `v`, which we own.
+        let r = unsafe {
+            libc::getsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_UDP,
+                libc::UDP_SEGMENT,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if r != 0 {
+            GSO_OFF.store(true, Ordering::Relaxed);
         }
-        let mut off = 0;
-        while off < chunk.len() {
-            // SAFETY: headers [off..len) were initialised above.
-            let n = unsafe {
-                libc::sendmmsg(
-                    sock.as_raw_fd(),
-                    hdrs[off..].as_mut_ptr().cast(),
-                    (chunk.len() - off) as u32,
-                    0,
-                )
-            };
-            if n <= 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                if e.kind() == io::ErrorKind::WouldBlock {
-                    // Socket buffer full: yield briefly rather than drop a burst.
-                    std::thread::yield_now();
-                    continue;
-                }
-                // Skip the datagram the kernel refused.
-                off += 1;
-                continue;
+    });
+    !GSO_OFF.load(Ordering::Relaxed)
+}
+
+/// Where the next message ends: consecutive datagrams to `items[start]`'s
+/// destination, all as long as the first but a last one that may be
+/// shorter (what UDP GSO cuts them back into). A subscriber's frame leaves
+/// as one run: the kernel's path per datagram (the route, the IP layer,
+/// the device) is then walked once per run.
+fn run_end(items: &[(SocketAddr, &[u8])], start: usize, gso: bool) -> usize {
+    let (dst, first) = items[start];
+    let mut end = start + 1;
+    if !gso {
+        return end;
+    }
+    let mut bytes = first.len();
+    while end < items.len() && end - start < MAX_SEGMENTS {
+        let (d, b) = items[end];
+        if d != dst || b.len() > first.len() || bytes + b.len() > MAX_GSO_BYTES {
+            break;
+        }
+        bytes += b.len();
+        end += 1;
+        if b.len() < first.len() {
+            break;
+        }
+    }
+    end
+}
+
+/// Send `items` (destination, bytes) in batches; returns how many were sent.
+/// Consecutive datagrams to one destination go as one message with UDP GSO
+/// (`UDP_SEGMENT`); the receiver gets the same datagrams either way. A
+/// message the kernel refuses (e.g. unreachable) is skipped, not retried.
+pub fn send_batch(sock: &UdpSocket, items: &[(SocketAddr, &[u8])]) -> usize {
+    let gso = gso_enabled(sock);
+    items
+        .chunks(SEND_CHUNK)
+        .map(|c| send_chunk(sock, c, gso))
+        .sum()
+}
+
+fn send_chunk(sock: &UdpSocket, chunk: &[(SocketAddr, &[u8])], gso: bool) -> usize {
+    let mut addrs: [MaybeUninit<libc::sockaddr_storage>; SEND_CHUNK] =
+        [const { MaybeUninit::uninit() }; SEND_CHUNK];
+    let mut iovs: [MaybeUninit<libc::iovec>; SEND_CHUNK] =
+        [const { MaybeUninit::uninit() }; SEND_CHUNK];
+    // One `cmsghdr` + the u16 segment size per message, 8-byte aligned.
+    let mut cmsgs = [[0u64; 4]; SEND_CHUNK];
+    let mut hdrs: [MaybeUninit<libc::mmsghdr>; SEND_CHUNK] =
+        [const { MaybeUninit::uninit() }; SEND_CHUNK];
+    // (first datagram, datagrams) of each message.
+    let mut runs: [(usize, usize); SEND_CHUNK] = [(0, 0); SEND_CHUNK];
+    for (i, (_, bytes)) in chunk.iter().enumerate() {
+        iovs[i].write(libc::iovec {
+            iov_base: bytes.as_ptr() as *mut _,
+            iov_len: bytes.len(),
+        });
+    }
+    let mut msgs = 0;
+    let mut start = 0;
+    while start < chunk.len() {
+        let end = run_end(chunk, start, gso);
+        let len = to_storage(&chunk[start].0, addrs[msgs].write(unsafe { zeroed() }));
+        // SAFETY: zeroed msghdr is valid; the pointers set here live until
+        // the calls below return.
+        let mut h: libc::mmsghdr = unsafe { zeroed() };
+        h.msg_hdr.msg_name = addrs[msgs].as_mut_ptr().cast();
+        h.msg_hdr.msg_namelen = len;
+        h.msg_hdr.msg_iov = iovs[start].as_mut_ptr();
+        h.msg_hdr.msg_iovlen = end - start;
+        if end - start > 1 {
+            let buf = &mut cmsgs[msgs];
+            // SAFETY: CMSG_* on a buffer of 32 aligned bytes, more than
+            // CMSG_SPACE(2) (24 on 64-bit Linux).
+            unsafe {
+                h.msg_hdr.msg_control = buf.as_mut_ptr().cast();
+                h.msg_hdr.msg_controllen = libc::CMSG_SPACE(size_of::<u16>() as u32) as usize;
+                let c = libc::CMSG_FIRSTHDR(&h.msg_hdr);
+                (*c).cmsg_level = libc::SOL_UDP;
+                (*c).cmsg_type = libc::UDP_SEGMENT;
+                (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as usize;
+                let seg = chunk[start].1.len() as u16;
+                std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), seg);
             }
+        }
+        hdrs[msgs].write(h);
+        runs[msgs] = (start, end - start);
+        msgs += 1;
+        start = end;
+    }
+    let (mut off, mut sent) = (0, 0);
+    while off < msgs {
+        // SAFETY: headers [off..msgs) were initialised above.
+        let n = unsafe {
+            libc::sendmmsg(
+                sock.as_raw_fd(),
+                hdrs[off..].as_mut_ptr().cast(),
+                (msgs - off) as u32,
+                0,
+            )
+        };
+        if n > 0 {
+            sent += runs[off..off + n as usize]
+                .iter()
+                .map(|r| r.1)
+                .sum::<usize>();
             off += n as usize;
-            sent += n as usize;
+            continue;
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            // Socket buffer full: yield briefly rather than drop a burst.
+            Some(libc::EAGAIN) => std::thread::yield_now(),
+            // A run the kernel would not segment (EINVAL: e.g. longer
+            // than the route's MTU allows) goes datagram by datagram; a
+            // NIC that cannot (EIO) gets no GSO from now on.
+            Some(errno @ (libc::EIO | libc::EINVAL)) if runs[off].1 > 1 => {
+                if errno == libc::EIO && !GSO_OFF.swap(true, Ordering::Relaxed) {
+                    tracing::warn!("UDP GSO refused ({e}); one datagram per message from now on");
+                }
+                let (first, count) = runs[off];
+                sent += send_chunk(sock, &chunk[first..first + count], false);
+                off += 1;
+            }
+            // Skip the message the kernel refused.
+            _ => off += 1,
         }
     }
     sent
@@ -238,5 +348,86 @@ mod tests {
             }
         }
         assert_eq!(got, payloads);
+    }
+
+    fn receive(sock: &UdpSocket, count: usize) -> Vec<Vec<u8>> {
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        let mut batch = RecvBatch::default();
+        let mut got = Vec::new();
+        while got.len() < count {
+            let n = batch.recv(sock).unwrap();
+            for i in 0..n {
+                got.push(batch.get(i).unwrap().1.to_vec());
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn gso_runs_reach_each_receiver_as_the_datagrams_sent() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (b, c) = (
+            UdpSocket::bind("127.0.0.1:0").unwrap(),
+            UdpSocket::bind("127.0.0.1:0").unwrap(),
+        );
+        let (to_b, to_c) = (b.local_addr().unwrap(), c.local_addr().unwrap());
+        // A frame to b (equal packets, a shorter last), two to c, one to b,
+        // then 70 full-size to c: more than one GSO send may carry.
+        let mut plan: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
+        let mut k = 0u8;
+        let mut push = |dst, len| {
+            k = k.wrapping_add(1);
+            plan.push((dst, vec![k; len]));
+        };
+        for len in [1000, 1000, 1000, 1000, 300, 500, 500, 1000] {
+            push(if len == 500 { to_c } else { to_b }, len);
+        }
+        for _ in 0..70 {
+            push(to_c, 1200);
+        }
+        let items: Vec<(SocketAddr, &[u8])> =
+            plan.iter().map(|(d, p)| (*d, p.as_slice())).collect();
+        assert_eq!(send_batch(&a, &items), plan.len());
+        let of = |dst| -> Vec<Vec<u8>> {
+            plan.iter()
+                .filter(|(d, _)| *d == dst)
+                .map(|(_, p)| p.clone())
+                .collect()
+        };
+        assert_eq!(receive(&b, 6), of(to_b));
+        assert_eq!(receive(&c, 72), of(to_c));
+    }
+
+    #[test]
+    fn a_run_stops_at_a_new_destination_a_longer_datagram_or_the_limits() {
+        let d1: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let d2: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        let (full, short, long) = ([0u8; 1000], [0u8; 400], [0u8; 1100]);
+        let items: Vec<(SocketAddr, &[u8])> = vec![
+            (d1, &full),
+            (d1, &full),
+            (d1, &short),
+            (d1, &full),
+            (d1, &long),
+            (d2, &full),
+        ];
+        assert_eq!(run_end(&items, 0, true), 3, "ends after the shorter one");
+        assert_eq!(
+            run_end(&items, 3, true),
+            4,
+            "a longer datagram starts a run"
+        );
+        assert_eq!(
+            run_end(&items, 4, true),
+            5,
+            "a new destination starts a run"
+        );
+        assert_eq!(run_end(&items, 0, false), 1, "without GSO one per message");
+        let many: Vec<(SocketAddr, &[u8])> = vec![(d1, &full[..]); 100];
+        assert_eq!(run_end(&many, 0, true), 64, "UDP_MAX_SEGMENTS");
+        let big = [0u8; 1400];
+        let bigs: Vec<(SocketAddr, &[u8])> = vec![(d1, &big[..]); 60];
+        assert_eq!(run_end(&bigs, 0, true), 46, "65 000 bytes");
     }
 }

@@ -164,6 +164,7 @@ impl TcpPeer {
             held_until: None,
             held_in: vec![],
             egress_loss: Default::default(),
+            sender_reported: Default::default(),
             worker: 0,
         };
         TcpPeer {

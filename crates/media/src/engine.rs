@@ -735,8 +735,8 @@ impl Engine {
         self.deferred_at = self.deferred_at.max(now);
     }
 
-    /// Drive every deferred subscriber: one timeout (its pacer sees what
-    /// was queued) and a drain each. What the drains raise is handled at
+    /// Drive every deferred subscriber: its send queues and pacer see what
+    /// was queued (a light flush, else a whole timeout) and a drain each. What the drains raise is handled at
     /// once and may defer more: a room's session both subscribes and
     /// publishes, and its timeout may release media its reorder buffer
     /// held. Each round only forwards what was already received, so this
@@ -753,8 +753,20 @@ impl Engine {
                     continue;
                 };
                 s.deferred = false;
-                if guarded(|| s.rtc.handle_input(Input::Timeout(now))).is_none() {
-                    s.dead = true;
+                // Only the send queues and the pacer's snapshot (str0m patch
+                // "light-flush"): the session's other timers keep their own
+                // deadlines in the timer heap.
+                let flushed = guarded(|| {
+                    if s.rtc.flush_media(now)? {
+                        Ok(true)
+                    } else {
+                        s.rtc.handle_input(Input::Timeout(now)).map(|_| false)
+                    }
+                });
+                match flushed {
+                    None => s.dead = true,
+                    Some(Ok(true)) => self.stats.light_flushes += 1,
+                    Some(_) => self.stats.flush_timeouts += 1,
                 }
                 self.drive_timer(id, false);
             }

@@ -467,6 +467,12 @@ pub struct EngineStats {
     /// Datagrams a session refused (garbage, bad integrity, truncated).
     pub dropped_malformed: u64,
     pub sessions_failed: u64,
+    /// How subscribers were driven after media was written to them: a
+    /// light flush (send queues and pacer only, str0m patch
+    /// "light-flush") or a whole session timeout (a session that never
+    /// had one yet). Light flushes far outnumber timeouts once media flows.
+    pub light_flushes: u64,
+    pub flush_timeouts: u64,
     /// Remote addresses forgotten by the per-session cap or for silence
     /// (`addrs`): a steady climb is a STUN flood.
     pub addrs_evicted: u64,

@@ -101,6 +101,9 @@ pub struct Client {
     /// Loss the server reported on each of our send streams (its receiver
     /// reports), latest.
     pub egress_loss: std::collections::HashMap<Mid, f32>,
+    /// Packets the server said it sent on each of our receive slots, by
+    /// its sender reports (str0m's ingress stats, once a second), in order.
+    pub sender_reported: std::collections::HashMap<Mid, Vec<u64>>,
     /// The engine (worker) its session runs on: 0 is `World::engine`.
     pub worker: usize,
 }
@@ -362,6 +365,7 @@ impl World {
             held_until: self.slow_handshake.map(|d| self.now + d),
             held_in: vec![],
             egress_loss: Default::default(),
+            sender_reported: Default::default(),
             worker,
         });
         idx
@@ -573,6 +577,14 @@ impl Client {
                         marker: p.header.marker,
                         payload: p.payload.to_vec(),
                     });
+                }
+            }
+            RtcEvent::MediaIngressStats(st) => {
+                if let Some(r) = st.remote {
+                    self.sender_reported
+                        .entry(st.mid)
+                        .or_default()
+                        .push(r.packets);
                 }
             }
             RtcEvent::MediaEgressStats(st) => {

@@ -2042,6 +2042,29 @@ impl Rtc {
         Ok(())
     }
 
+    /// PATCH(diemcau light-flush): send what was written since the last
+    /// timeout without the rest of a timeout. An SFU writes a packet to
+    /// many subscribers' streams and must then have each one's pacer see
+    /// it; a whole [`Input::Timeout`] for that also walks ICE, SCTP, every
+    /// stream's RTCP timers and the estimator, per subscriber and per
+    /// batch of input. Returns `Ok(false)` when only a whole timeout will
+    /// do (the session never had one, or it is closing): call
+    /// `handle_input(Input::Timeout(now))` then. Time never goes back:
+    /// an earlier `now` than the last is a no-op.
+    pub fn flush_media(&mut self, now: Instant) -> Result<bool, RtcError> {
+        if self.state != RtcState::Alive || self.need_init_time {
+            return Ok(false);
+        }
+        if now < self.last_now {
+            return Ok(true);
+        }
+        self.last_now = now;
+        let done = self.session.flush_media(now);
+        // The pacer's snapshot changed: poll packets and the next timeout.
+        drop(self.readiness.wake());
+        Ok(done)
+    }
+
     /// Starts local shutdown.
     ///
     /// The `Rtc` instance schedules RTCP BYE, requests SCTP shutdown, and sends

@@ -351,6 +351,31 @@ impl Session {
         Ok(())
     }
 
+    /// PATCH(diemcau light-flush): what a timeout does for media written
+    /// since the last one, and nothing else — the send queues timestamp
+    /// their new packets and the pacer takes a new snapshot, so the next
+    /// poll sends them. ICE, SCTP, the RTCP timers and the estimator run
+    /// at their own deadlines, which this does not move. Returns false
+    /// (nothing done) where only a whole timeout will do: a stream that
+    /// never had one (its kind is set there), or RTP closing.
+    pub fn flush_media(&mut self, now: Instant) -> bool {
+        if self.rtp_closing || self.streams.streams_tx().any(|s| !s.had_timeout()) {
+            return false;
+        }
+        for stream in self.streams.streams_tx() {
+            if stream.need_timeout() {
+                stream.timestamp_queue(now);
+            }
+        }
+        let probe_media = self
+            .bwe
+            .as_ref()
+            .and(self.srtp_tx.as_ref())
+            .and_then(|_| self.probe_media());
+        self.update_queue_state(now, probe_media);
+        true
+    }
+
     fn handle_timeout_bwe(&mut self, now: Instant) -> Option<(Mid, Pt)> {
         self.bwe.as_ref()?;
 

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use diemcau_media::{Command, EngineStats, Reply};
 use diemcau_testkit::vt::{PACKETS_PER_FRAME, World};
 
 /// Stage packets of client `c`, counted per RTP timestamp (one frame each),
@@ -51,4 +52,51 @@ fn a_frame_reaches_every_viewer_whole_in_the_step_it_arrives() {
         let new = frames(&w, c).len() - before[i].len();
         assert!(new >= 5, "viewer {c} received {new} frames in 200 ms");
     }
+}
+
+fn stats(w: &mut World) -> EngineStats {
+    let Reply::Stats(st) = w.cmd(Command::Stats) else {
+        panic!("stats")
+    };
+    st
+}
+
+/// Once media flows, a viewer is driven after each batch by a light flush
+/// (str0m patch "light-flush": its send queues and pacer only), not a
+/// whole session timeout, and its media still leaves whole. Its session's
+/// other timers keep their own deadlines: the sender reports the viewer
+/// gets keep coming, each counting more packets than the last.
+#[test]
+fn viewers_are_flushed_lightly_and_keep_their_sender_reports() {
+    let mut w = World::new();
+    w.join(true, 0, 0);
+    let viewer = w.join(false, 1, 1);
+    w.run(Duration::from_secs(3));
+    let stage = w.clients[viewer].recv_mids[0];
+    let got = |w: &World| w.clients[viewer].on_mid(stage).len();
+    let (stats0, got0) = (stats(&mut w), got(&w));
+    let reported0 = w.clients[viewer]
+        .sender_reported
+        .get(&stage)
+        .map_or(0, Vec::len);
+    w.run(Duration::from_secs(10));
+    let stats1 = stats(&mut w);
+    let light = stats1.light_flushes - stats0.light_flushes;
+    let whole = stats1.flush_timeouts - stats0.flush_timeouts;
+    assert!(
+        got(&w) - got0 > 500,
+        "the viewer got {} packets",
+        got(&w) - got0
+    );
+    assert!(
+        light > 100 * whole.max(1),
+        "{light} light flushes against {whole} whole timeouts"
+    );
+    let reports = w.clients[viewer].sender_reported[&stage].clone();
+    let mut counts = reports[reported0.saturating_sub(1)..].to_vec();
+    counts.dedup();
+    assert!(
+        counts.len() >= 5 && counts.windows(2).all(|p| p[1] > p[0]),
+        "the sender reports in 10 s of media did not keep counting up: {reports:?}"
+    );
 }

@@ -1284,6 +1284,17 @@ impl StreamTx {
         self.send_queue.need_timeout()
     }
 
+    /// PATCH(diemcau light-flush): whether the first timeout (which sets
+    /// the kind, the CNAME and the padding PT) happened.
+    pub(crate) fn had_timeout(&self) -> bool {
+        self.kind.is_some()
+    }
+
+    /// PATCH(diemcau light-flush): the send queue's part of a timeout.
+    pub(crate) fn timestamp_queue(&mut self, now: Instant) {
+        self.send_queue.handle_timeout(now);
+    }
+
     pub(crate) fn handle_timeout<'a>(
         &mut self,
         now: Instant,
