@@ -532,6 +532,7 @@ impl Server {
             state.objects.recordings.finished(&rel);
         }
         tasks.push(tokio::spawn(watch_recordings(state.clone())));
+        tasks.push(tokio::spawn(api::metrics::trim_heap()));
         tasks.push(tokio::spawn(recheck_if_trust_changed(state.clone())));
         if config.recording.keep_days > 0 {
             tasks.push(tokio::spawn(expire_recordings(

@@ -189,6 +189,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(h) = heap() {
         let _ = writeln!(
             out,
+            "# HELP diemcau_heap_trim_last_seconds How long the last minute's heap trim (free pages back to the system) took.\n# TYPE diemcau_heap_trim_last_seconds gauge\ndiemcau_heap_trim_last_seconds {}",
+            LAST_TRIM_US.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(
+            out,
             "# HELP diemcau_heap_in_use_bytes Heap bytes allocated and not freed (the C allocator's count, which Rust's allocations go through).\n# TYPE diemcau_heap_in_use_bytes gauge\ndiemcau_heap_in_use_bytes {}\n\
              # HELP diemcau_heap_held_bytes Heap bytes the allocator holds from the system: in use, plus freed memory it keeps for reuse. Far above the bytes in use means fragmentation.\n# TYPE diemcau_heap_held_bytes gauge\ndiemcau_heap_held_bytes {}",
             h.in_use, h.held
@@ -528,3 +533,34 @@ fn heap() -> Option<Heap> {
 fn heap() -> Option<Heap> {
     None
 }
+
+/// Microseconds the last heap trim took (`trim_heap`), for /metrics.
+static LAST_TRIM_US: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Every minute, hand the heap's free pages back to the system
+/// (`malloc_trim`). glibc keeps what a burst freed — a join storm, a worker's
+/// backlog on a starved core — in the middle of its arenas, so RSS crept up
+/// over an hour of S6 while the heap in use stayed flat (82 MiB in use,
+/// 137 → 140 MiB held in 20 minutes). The call holds each arena's lock
+/// while it walks it, once a minute.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub async fn trim_heap() {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let took = tokio::task::spawn_blocking(|| {
+            let t = std::time::Instant::now();
+            // SAFETY: malloc_trim takes no pointer; it locks the arenas itself.
+            unsafe { libc::malloc_trim(0) };
+            t.elapsed()
+        })
+        .await;
+        if let Ok(d) = took {
+            LAST_TRIM_US.store(d.as_micros() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub async fn trim_heap() {}

@@ -8,7 +8,7 @@ pub mod error;
 pub mod harden;
 pub mod hls;
 pub mod jsdoc;
-mod metrics;
+pub(crate) mod metrics;
 pub mod openapi;
 pub mod uplink;
 pub mod v1;
