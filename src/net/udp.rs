@@ -180,7 +180,9 @@ fn send_chunk(sock: &UdpSocket, chunk: &[(SocketAddr, &[u8])], gso: bool) -> usi
         let mut h: libc::mmsghdr = unsafe { zeroed() };
         h.msg_hdr.msg_name = addrs[msgs].as_mut_ptr().cast();
         h.msg_hdr.msg_namelen = len;
-        h.msg_hdr.msg_iov = iovs[start].as_mut_ptr();
+        // From the array's pointer: the message spans `end - start` iovecs.
+        // SAFETY: start < chunk.len() ≤ SEND_CHUNK.
+        h.msg_hdr.msg_iov = unsafe { iovs.as_mut_ptr().add(start) }.cast();
         h.msg_hdr.msg_iovlen = end - start;
         if end - start > 1 {
             let buf = &mut cmsgs[msgs];
