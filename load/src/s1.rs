@@ -108,10 +108,7 @@ async fn heap_bytes(target: &Target) -> Option<u64> {
     let r = crate::http::request(&url, "GET", "/metrics", &[], None)
         .await
         .ok()?;
-    r.body
-        .lines()
-        .find_map(|l| l.strip_prefix("diemcau_heap_in_use_bytes "))
-        .and_then(|v| v.trim().parse().ok())
+    server::metric_value(&r.body, "diemcau_heap_in_use_bytes").map(|b| b as u64)
 }
 
 #[derive(Debug, Clone, Serialize)]

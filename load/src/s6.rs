@@ -90,13 +90,7 @@ async fn metrics(base: &str) -> (BTreeMap<String, f64>, Option<f64>, Option<f64>
     let Ok(r) = crate::http::request(&url, "GET", "/metrics", &[], None).await else {
         return (out, None, None);
     };
-    let gauge = |name: &str| {
-        r.body
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .map(|b| b / 1048576.0)
-    };
+    let gauge = |name: &str| server::metric_value(&r.body, name).map(|b| b / 1048576.0);
     let heap = (
         gauge("diemcau_heap_in_use_bytes"),
         gauge("diemcau_heap_held_bytes"),

@@ -28,6 +28,13 @@ pub const METRICS_PORT_OFFSET: u16 = 1384;
 
 /// The metrics listener's base URL of the node whose API is at `base`
 /// (`http://127.0.0.1:PORT`).
+/// The value of an unlabelled metric `name` in a `/metrics` body.
+pub fn metric_value(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 pub fn metrics_base(base: &str) -> String {
     match base.rsplit_once(':') {
         Some((head, port)) => match port.parse::<u16>() {
