@@ -186,6 +186,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         sum(|s| s.light_flushes),
         sum(|s| s.flush_timeouts)
     );
+    let _ = writeln!(
+        out,
+        "# HELP diemcau_media_forwarded_writes_total Packets written to subscribers: sent in the same call (nothing queued before them, the pacer within its burst) or queued and sent after the batch's flush.\n# TYPE diemcau_media_forwarded_writes_total counter\n\
+         diemcau_media_forwarded_writes_total{{path=\"direct\"}} {}\n\
+         diemcau_media_forwarded_writes_total{{path=\"queued\"}} {}",
+        sum(|s| s.direct_sends),
+        sum(|s| s.queued_writes)
+    );
     if let Some(h) = heap() {
         let _ = writeln!(
             out,

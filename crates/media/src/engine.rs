@@ -55,7 +55,7 @@ pub struct Engine {
     /// Session deadlines (min-heap); stale entries are skipped on pop.
     timers: BinaryHeap<Reverse<(Instant, ParticipantId)>>,
     /// Sessions marked dead since the last `process`.
-    dead: Vec<ParticipantId>,
+    pub(super) dead: Vec<ParticipantId>,
     /// Rooms being recorded, and their packets for the recorder.
     pub(super) taps: HashMap<String, super::tap::RoomTap>,
     pub(super) tapped: Vec<super::tap::Tapped>,

@@ -473,6 +473,12 @@ pub struct EngineStats {
     /// had one yet). Light flushes far outnumber timeouts once media flows.
     pub light_flushes: u64,
     pub flush_timeouts: u64,
+    /// Forwarded packets sent in the call that wrote them (str0m patch
+    /// "direct-send": nothing queued before them, the pacer within its
+    /// burst) and packets written to a send queue, sent after the batch's
+    /// flush.
+    pub direct_sends: u64,
+    pub queued_writes: u64,
     /// Remote addresses forgotten by the per-session cap or for silence
     /// (`addrs`): a steady climb is a STUN flood.
     pub addrs_evicted: u64,

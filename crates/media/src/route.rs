@@ -7,11 +7,13 @@ use std::time::Instant;
 
 use str0m::format::Codec;
 use str0m::media::Mid;
+use str0m::net::Protocol;
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 
+use super::Datagram;
 use super::audio::{self, AudioUnit};
 use super::codec::starts_keyframe;
-use super::engine::Engine;
+use super::engine::{Engine, guarded};
 use super::forwarder::Decision;
 use super::room::{PLI_INTERVAL, layer_for_rid};
 use super::tap::{TapCodec, TapInput};
@@ -336,18 +338,43 @@ impl Engine {
                 (a.pt, a.payload)
             };
             bytes += payload.len() as u64;
-            let mut api = s.rtc.direct_api();
-            let Some(stream) = api.stream_tx(&ssrc) else {
-                continue;
-            };
-            stream.write_rtp(
-                RtpWrite::new(out_pt, out_seq.into(), out_ts, ctx.wallclock, payload)
-                    .marker(ctx.marker)
-                    .ext_vals(ctx.ext.clone())
-                    .nackable(ctx.video),
-            );
+            let write = RtpWrite::new(out_pt, out_seq.into(), out_ts, ctx.wallclock, payload)
+                .marker(ctx.marker)
+                .ext_vals(ctx.ext.clone())
+                .nackable(ctx.video);
+            // Sent in this call when nothing makes it wait (str0m patch
+            // "direct-send"); else queued, and the subscriber is flushed
+            // and drained after the batch, as every packet was before.
+            let direct = guarded(|| match s.rtc.write_rtp_direct(now, ssrc, write) {
+                Ok(t) => t.ok_or(()),
+                Err(write) => {
+                    let mut api = s.rtc.direct_api();
+                    if let Some(stream) = api.stream_tx(&ssrc) {
+                        stream.write_rtp(write);
+                    }
+                    Err(())
+                }
+            });
             sent += 1;
-            self.defer(now, sub);
+            match direct {
+                Some(Ok(t)) => {
+                    self.stats.direct_sends += 1;
+                    self.out.push(Datagram {
+                        source: t.source,
+                        destination: t.destination,
+                        contents: t.contents.into(),
+                        tcp: t.proto == Protocol::Tcp,
+                    });
+                }
+                Some(Err(())) => {
+                    self.stats.queued_writes += 1;
+                    self.defer(now, sub);
+                }
+                None => {
+                    s.dead = true;
+                    self.dead.push(sub);
+                }
+            }
         }
         if let Some(room) = self.rooms.get_mut(room_id) {
             room.stats.packets_out += sent;

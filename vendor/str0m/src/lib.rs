@@ -2065,6 +2065,47 @@ impl Rtc {
         Ok(done)
     }
 
+    /// PATCH(diemcau direct-send): write a packet to the send stream
+    /// `ssrc` and send it at once when nothing would make it wait — the
+    /// forwarding server's common case, without the flush, the poll of
+    /// every part of the session and the timeout query that a write
+    /// otherwise needs before its datagram comes out of
+    /// [`Rtc::poll_output`]. `Ok(Some(transmit))`: the packet is sent, as
+    /// the poll would have sent it. `Ok(None)`: it waits in the stream's
+    /// queue as after [`rtp::StreamTx::write_rtp`] (see
+    /// `Session::write_rtp_direct` for when): flush or time the session
+    /// and poll it. `Err(write)`, nothing written: no such send stream, the
+    /// session is not alive or has no nominated pair yet — write it the
+    /// ordinary way. Time never goes back: an earlier `now` than the last
+    /// counts as the last.
+    pub fn write_rtp_direct(
+        &mut self,
+        now: Instant,
+        ssrc: rtp::Ssrc,
+        write: rtp::RtpWrite,
+    ) -> Result<Option<net::Transmit>, rtp::RtpWrite> {
+        if self.state != RtcState::Alive || self.need_init_time {
+            return Err(write);
+        }
+        let Some(send) = self.send_addr.as_ref() else {
+            return Err(write);
+        };
+        let (proto, source, destination) = (send.proto, send.source, send.destination);
+        self.last_now = self.last_now.max(now);
+        let now = self.last_now;
+        let Some(contents) = self.session.write_rtp_direct(now, ssrc, write)? else {
+            // Written but not sent: the next poll must look at the streams.
+            drop(self.readiness.wake());
+            return Ok(None);
+        };
+        Ok(Some(net::Transmit {
+            proto,
+            source,
+            destination,
+            contents,
+        }))
+    }
+
     /// Starts local shutdown.
     ///
     /// The `Rtc` instance schedules RTCP BYE, requests SCTP shutdown, and sends

@@ -1253,12 +1253,53 @@ impl Session {
         Some(protected.into())
     }
 
-    fn poll_packet(&mut self, now: Instant) -> Option<DatagramSend> {
-        let srtp_tx = self.srtp_tx.as_mut()?;
+    /// PATCH(diemcau direct-send): write a packet to the send stream
+    /// `ssrc` and, when nothing would make it wait, send it at once: the
+    /// protected datagram is returned, as `poll_output` would give it after
+    /// a timeout and a poll. It waits in the stream's queue as
+    /// `StreamTx::write_rtp` leaves it (`Ok(None)`; a flush or timeout and
+    /// a poll send it) when the stream has something queued before it, the
+    /// pacer holds a backlog, a probe or padding, or the media debt is
+    /// beyond the burst window; when the stream never had a timeout; when
+    /// there are no SRTP keys yet, or RTP is closing. The packet leaves
+    /// exactly as the poll would have sent it (header extensions, TWCC
+    /// sequence number and send record, RTX cache, pacer debt, estimator).
+    /// `Err(write)` gives the write back when there is no such stream.
+    pub fn write_rtp_direct(
+        &mut self,
+        now: Instant,
+        ssrc: Ssrc,
+        write: crate::streams::RtpWrite,
+    ) -> Result<Option<DatagramSend>, crate::streams::RtpWrite> {
+        let ready = !self.rtp_closing && self.srtp_tx.is_some();
+        let Some(stream) = self.streams.stream_tx(&ssrc) else {
+            return Err(write);
+        };
+        let may = ready && stream.had_timeout() && stream.nothing_waiting();
+        stream.write_rtp(write);
+        if !may || !self.pacer.allows_direct(now, stream.is_unpaced()) {
+            return Ok(None);
+        }
+        stream.timestamp_queue(now);
+        let midrid = stream.pacer_midrid();
+        Ok(self.send_packet_of(now, midrid, None))
+    }
 
+    fn poll_packet(&mut self, now: Instant) -> Option<DatagramSend> {
         // Figure out which, if any, queue to poll
         // The cluster_id is captured by the pacer at poll time, before register_send() might clear it
+        self.srtp_tx.as_ref()?;
         let (midrid, cluster_id) = self.pacer.poll_queue()?;
+        self.send_packet_of(now, midrid, cluster_id)
+    }
+
+    fn send_packet_of(
+        &mut self,
+        now: Instant,
+        midrid: MidRid,
+        cluster_id: Option<crate::rtp_::TwccClusterId>,
+    ) -> Option<DatagramSend> {
+        let srtp_tx = self.srtp_tx.as_mut()?;
         let stream = self.streams.stream_tx_by_midrid(midrid)?;
         let Some(media) = self.medias.iter().find(|m| m.mid() == stream.mid()) else {
             trace!("Pacer pointed to mid {} which has no media", midrid.mid());

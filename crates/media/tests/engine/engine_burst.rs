@@ -61,13 +61,15 @@ fn stats(w: &mut World) -> EngineStats {
     st
 }
 
-/// Once media flows, a viewer is driven after each batch by a light flush
-/// (str0m patch "light-flush": its send queues and pacer only), not a
-/// whole session timeout, and its media still leaves whole. Its session's
-/// other timers keep their own deadlines: the sender reports the viewer
-/// gets keep coming, each counting more packets than the last.
+/// Once media flows, a packet forwarded to a viewer leaves in the call
+/// that forwards it (str0m patch "direct-send"): nothing is queued before
+/// it and the pacer is within its burst, so no flush, poll or timeout of
+/// the viewer's session is needed for it. Its session's other timers keep
+/// their own deadlines: the sender reports the viewer gets keep coming,
+/// each counting more packets than the last (the direct path counts its
+/// packets as the poll did).
 #[test]
-fn viewers_are_flushed_lightly_and_keep_their_sender_reports() {
+fn a_viewers_media_leaves_in_the_call_that_forwards_it_and_its_sender_reports_count_it() {
     let mut w = World::new();
     w.join(true, 0, 0);
     let viewer = w.join(false, 1, 1);
@@ -81,16 +83,16 @@ fn viewers_are_flushed_lightly_and_keep_their_sender_reports() {
         .map_or(0, Vec::len);
     w.run(Duration::from_secs(10));
     let stats1 = stats(&mut w);
-    let light = stats1.light_flushes - stats0.light_flushes;
-    let whole = stats1.flush_timeouts - stats0.flush_timeouts;
+    let direct = stats1.direct_sends - stats0.direct_sends;
+    let queued = stats1.queued_writes - stats0.queued_writes;
     assert!(
         got(&w) - got0 > 500,
         "the viewer got {} packets",
         got(&w) - got0
     );
     assert!(
-        light > 100 * whole.max(1),
-        "{light} light flushes against {whole} whole timeouts"
+        direct > 100 * queued.max(1),
+        "{direct} packets sent directly against {queued} queued"
     );
     let reports = w.clients[viewer].sender_reported[&stage].clone();
     let mut counts = reports[reported0.saturating_sub(1)..].to_vec();
@@ -98,5 +100,50 @@ fn viewers_are_flushed_lightly_and_keep_their_sender_reports() {
     assert!(
         counts.len() >= 5 && counts.windows(2).all(|p| p[1] > p[0]),
         "the sender reports in 10 s of media did not keep counting up: {reports:?}"
+    );
+}
+
+/// Right after joining, a viewer's estimate is low and its pacer holds
+/// part of each frame: a packet written behind a held one is queued
+/// (never sent ahead of it), and the viewer is driven by light flushes
+/// (str0m patch "light-flush"), not whole timeouts. Once the estimate has
+/// grown, writes leave directly. Through both, the viewer gets every
+/// packet of its stage, in order, none twice.
+#[test]
+fn writes_behind_a_paced_backlog_are_queued_then_flushed_lightly() {
+    let mut w = World::new();
+    w.join(true, 0, 0);
+    let viewer = w.join(false, 1, 0);
+    w.run(Duration::from_secs(1));
+    let early = stats(&mut w);
+    assert!(early.queued_writes > 0, "no write was queued while paced");
+    assert!(
+        early.light_flushes >= 10 * early.flush_timeouts.max(1),
+        "{} light flushes against {} whole timeouts",
+        early.light_flushes,
+        early.flush_timeouts
+    );
+    w.run(Duration::from_secs(2));
+    let settled = stats(&mut w);
+    w.run(Duration::from_secs(1));
+    let late = stats(&mut w);
+    let (direct, queued) = (
+        late.direct_sends - settled.direct_sends,
+        late.queued_writes - settled.queued_writes,
+    );
+    assert!(
+        direct > 20 * queued.max(1),
+        "once settled: {direct} sent directly, {queued} queued"
+    );
+    let stage = w.clients[viewer].recv_mids[0];
+    let seqs: Vec<u64> = w.clients[viewer]
+        .on_mid(stage)
+        .iter()
+        .map(|g| g.seq)
+        .collect();
+    assert!(seqs.len() > 100, "the viewer got {} packets", seqs.len());
+    assert!(
+        seqs.windows(2).all(|p| p[1] == p[0] + 1),
+        "the stage's packets arrived out of order, twice or with a gap"
     );
 }

@@ -467,6 +467,39 @@ impl LeakyBucketPacer {
         })
     }
 
+    /// PATCH(diemcau direct-send): whether a packet written now may leave
+    /// at once, as `continue_burst` would hand it out after a snapshot:
+    /// nothing of the last snapshot waits (so it jumps no queue), no probe
+    /// or padding is under way (their timing is per packet), and — unless
+    /// the stream is unpaced — the media debt, cleared for the time since
+    /// the last handle as `handle_timeout` clears it, is within the burst
+    /// window. Clearing here is what a timeout at `now` would do; the
+    /// pacer's other state (rates, snapshots, poll time) waits for the
+    /// next one.
+    pub(crate) fn allows_direct(&mut self, now: Instant, unpaced: bool) -> bool {
+        if !self.probe_queue.is_empty()
+            || self.next_poll_queue.is_some()
+            || self
+                .queue_states
+                .iter()
+                .any(|q| q.snapshot.packet_count > 0)
+        {
+            return false;
+        }
+        if unpaced {
+            return true;
+        }
+        if self.adjusted_bitrate == Bitrate::ZERO {
+            return false;
+        }
+        if self.last_handle_time.is_some_and(|t| now > t) {
+            let elapsed = self.update_handle_time_and_get_elapsed(now);
+            self.clear_debt(elapsed);
+        }
+        let burst_interval = PACING.min(MAX_BURST_SIZE / self.adjusted_bitrate);
+        self.media_debt / self.adjusted_bitrate < burst_interval
+    }
+
     /// PATCH(diemcau burst): after a send, hand out the next packet of the
     /// last snapshot at once while the media debt is within the burst window,
     /// as libwebrtc's pacing controller does in one process call, instead of

@@ -47,6 +47,16 @@ impl PacerImpl {
         }
     }
 
+    /// PATCH(diemcau direct-send): whether a packet written now may leave
+    /// at once instead of waiting for the next snapshot and poll. See
+    /// `LeakyBucketPacer::allows_direct` and `NullPacer::allows_direct`.
+    pub fn allows_direct(&mut self, now: Instant, unpaced: bool) -> bool {
+        match self {
+            PacerImpl::Null(v) => v.allows_direct(),
+            PacerImpl::LeakyBucket(v) => v.allows_direct(now, unpaced),
+        }
+    }
+
     pub fn check_probe_complete(&mut self, now: Instant) -> Option<TwccClusterId> {
         match self {
             PacerImpl::Null(_) => None,

@@ -20,6 +20,18 @@ pub struct NullPacer {
     unsent_since: Option<Instant>,
 }
 
+impl NullPacer {
+    /// PATCH(diemcau direct-send): nothing of the last snapshot is still
+    /// to be handed out, so a new packet jumps no queue.
+    pub(crate) fn allows_direct(&self) -> bool {
+        self.unsent_since.is_none()
+            && self
+                .queue_states
+                .iter()
+                .all(|q| q.snapshot.packet_count == 0)
+    }
+}
+
 impl Pacer for NullPacer {
     fn set_pacing_rate(&mut self, _padding_bitrate: Bitrate) {
         // We don't care

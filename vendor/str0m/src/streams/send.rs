@@ -1290,6 +1290,23 @@ impl StreamTx {
         self.kind.is_some()
     }
 
+    /// PATCH(diemcau direct-send): nothing waits to be sent on this stream
+    /// (no queued packet, resend or padding), so a new packet sent at once
+    /// overtakes nothing of its own.
+    pub(crate) fn nothing_waiting(&self) -> bool {
+        self.send_queue.is_empty() && self.resends.is_empty() && self.padding == 0
+    }
+
+    /// PATCH(diemcau direct-send): as the pacer's snapshot reports it.
+    pub(crate) fn is_unpaced(&self) -> bool {
+        self.unpaced.unwrap_or(true)
+    }
+
+    /// PATCH(diemcau direct-send): the mid/rid the pacer names this stream by.
+    pub(crate) fn pacer_midrid(&self) -> MidRid {
+        self.midrid
+    }
+
     /// PATCH(diemcau light-flush): the send queue's part of a timeout.
     pub(crate) fn timestamp_queue(&mut self, now: Instant) {
         self.send_queue.handle_timeout(now);
