@@ -1282,7 +1282,7 @@ impl Session {
         }
         stream.timestamp_queue(now);
         let midrid = stream.pacer_midrid();
-        Ok(self.send_packet_of(now, midrid, None))
+        Ok(self.send_packet_of(now, midrid, Some(ssrc), None))
     }
 
     fn poll_packet(&mut self, now: Instant) -> Option<DatagramSend> {
@@ -1290,17 +1290,23 @@ impl Session {
         // The cluster_id is captured by the pacer at poll time, before register_send() might clear it
         self.srtp_tx.as_ref()?;
         let (midrid, cluster_id) = self.pacer.poll_queue()?;
-        self.send_packet_of(now, midrid, cluster_id)
+        self.send_packet_of(now, midrid, None, cluster_id)
     }
 
     fn send_packet_of(
         &mut self,
         now: Instant,
         midrid: MidRid,
+        ssrc: Option<Ssrc>,
         cluster_id: Option<crate::rtp_::TwccClusterId>,
     ) -> Option<DatagramSend> {
         let srtp_tx = self.srtp_tx.as_mut()?;
-        let stream = self.streams.stream_tx_by_midrid(midrid)?;
+        // PATCH(diemcau direct-send): by SSRC (a hash lookup) when the
+        // caller knows it, rather than a scan of the streams by mid/rid.
+        let stream = match ssrc {
+            Some(ssrc) => self.streams.stream_tx(&ssrc)?,
+            None => self.streams.stream_tx_by_midrid(midrid)?,
+        };
         let Some(media) = self.medias.iter().find(|m| m.mid() == stream.mid()) else {
             trace!("Pacer pointed to mid {} which has no media", midrid.mid());
             return None;
