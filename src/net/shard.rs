@@ -9,7 +9,7 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use tokio::sync::mpsc;
 
-use super::udp::{RecvBatch, send_batch};
+use super::udp::{RecvBatch, group_by_destination, send_batch};
 use super::{ShardInput, Shared};
 use crate::media::tap::Tapped;
 use crate::media::{Engine, EngineConfig, Event, stun};
@@ -115,8 +115,9 @@ pub(super) fn run(
             if q.is_empty() {
                 continue;
             }
-            let items: Vec<(SocketAddr, &[u8])> =
+            let mut items: Vec<(SocketAddr, &[u8])> =
                 q.iter().map(|(a, b)| (*a, b.as_slice())).collect();
+            group_by_destination(&mut items);
             send_batch(&sockets[i].0, &items);
             q.clear();
         }
