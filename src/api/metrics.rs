@@ -194,6 +194,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         sum(|s| s.direct_sends),
         sum(|s| s.queued_writes)
     );
+    let _ = writeln!(
+        out,
+        "# HELP diemcau_media_session_timeouts_deferred_total Session timeouts found no longer due when their turn came (direct sends had moved the session's deadline later) and re-armed instead of run.\n# TYPE diemcau_media_session_timeouts_deferred_total counter\ndiemcau_media_session_timeouts_deferred_total {}",
+        sum(|s| s.timeouts_deferred)
+    );
     if let Some(h) = heap() {
         let _ = writeln!(
             out,

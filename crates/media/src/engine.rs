@@ -686,6 +686,22 @@ impl Engine {
             }
         }
         for id in due {
+            // Direct sends since its last drain moved str0m's deadline later
+            // (the pacer's periodic handle counts from the last send): ask it
+            // again — a poll that only recomputes the timeout — rather than
+            // run a whole timeout that is no longer due. Media every 20 ms
+            // (audio) so never wakes a subscriber for the pacer alone.
+            if self.sessions.get(&id).is_some_and(|s| s.sent_direct) {
+                self.drive_timer(id, true);
+                if self
+                    .sessions
+                    .get(&id)
+                    .is_some_and(|s| !s.dead && s.next_timeout > now)
+                {
+                    self.stats.timeouts_deferred += 1;
+                    continue;
+                }
+            }
             if let Some(s) = self.sessions.get_mut(&id) {
                 if guarded(|| s.rtc.handle_input(Input::Timeout(now))).is_none() {
                     s.dead = true;
@@ -782,6 +798,7 @@ impl Engine {
             return;
         };
         let before = s.next_timeout;
+        s.sent_direct = false;
         let (out, pending) = (&mut self.out, &mut self.pending);
         if guarded(|| s.drain(out, pending)).is_none() {
             s.dead = true;

@@ -479,6 +479,10 @@ pub struct EngineStats {
     /// flush.
     pub direct_sends: u64,
     pub queued_writes: u64,
+    /// Session timeouts found no longer due when their turn came: direct
+    /// sends had moved str0m's deadline later (its pacer's periodic
+    /// handle), so the session was re-armed instead of run.
+    pub timeouts_deferred: u64,
     /// Remote addresses forgotten by the per-session cap or for silence
     /// (`addrs`): a steady climb is a STUN flood.
     pub addrs_evicted: u64,

@@ -358,6 +358,7 @@ impl Engine {
             sent += 1;
             match direct {
                 Some(Ok(t)) => {
+                    s.sent_direct = true;
                     self.stats.direct_sends += 1;
                     self.out.push(Datagram {
                         source: t.source,

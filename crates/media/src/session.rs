@@ -59,6 +59,10 @@ pub struct Session {
     pub next_timeout: Instant,
     /// Written to and waiting for the engine's flush (`Engine::defer`).
     pub deferred: bool,
+    /// A packet left by the direct path since the last drain: str0m's
+    /// next timeout may be later than the one in the engine's timer heap
+    /// (the pacer's periodic handle counts from the last send).
+    pub sent_direct: bool,
     /// Set when the session must be removed (disconnected, failed).
     pub dead: bool,
     pub mute: super::MuteState,
@@ -196,6 +200,7 @@ impl Session {
             connected: false,
             next_timeout: now,
             deferred: false,
+            sent_direct: false,
             dead: false,
             mute: super::MuteState::default(),
             max_kbps: req.max_kbps,

@@ -2098,6 +2098,11 @@ impl Rtc {
             drop(self.readiness.wake());
             return Ok(None);
         };
+        // The pacer's periodic handle now counts from this send: the next
+        // timeout is later. No event or transmit was queued.
+        let mut wake = self.readiness.wake();
+        wake.no_events();
+        drop(wake);
         Ok(Some(net::Transmit {
             proto,
             source,

@@ -103,6 +103,31 @@ fn a_viewers_media_leaves_in_the_call_that_forwards_it_and_its_sender_reports_co
     );
 }
 
+/// A viewer fed by direct sends is not woken for its pacer alone: each
+/// send moves the pacer's periodic handle (40 ms) later, so when the old
+/// deadline comes up in the engine's timer heap the session is asked
+/// again and re-armed, not run through a whole timeout. Its other timers
+/// still run: sender reports keep arriving.
+#[test]
+fn a_viewer_fed_directly_is_not_woken_for_its_pacer_alone() {
+    let mut w = World::new();
+    w.join(true, 0, 0);
+    let viewer = w.join(false, 1, 1);
+    w.run(Duration::from_secs(3));
+    let stage = w.clients[viewer].recv_mids[0];
+    let reports0 = w.clients[viewer].sender_reported[&stage].len();
+    let before = stats(&mut w);
+    w.run(Duration::from_secs(10));
+    let after = stats(&mut w);
+    let deferred = after.timeouts_deferred - before.timeouts_deferred;
+    assert!(
+        deferred >= 100,
+        "only {deferred} timeouts re-armed in 10 s of direct sends"
+    );
+    let reports = w.clients[viewer].sender_reported[&stage].len() - reports0;
+    assert!(reports >= 5, "{reports} sender reports in 10 s");
+}
+
 /// Right after joining, a viewer's estimate is low and its pacer holds
 /// part of each frame: a packet written behind a held one is queued
 /// (never sent ahead of it), and the viewer is driven by light flushes

@@ -473,9 +473,10 @@ impl LeakyBucketPacer {
     /// or padding is under way (their timing is per packet), and — unless
     /// the stream is unpaced — the media debt, cleared for the time since
     /// the last handle as `handle_timeout` clears it, is within the burst
-    /// window. Clearing here is what a timeout at `now` would do; the
-    /// pacer's other state (rates, snapshots, poll time) waits for the
-    /// next one.
+    /// window. Clearing here (and taking the pacing rate) is what a
+    /// timeout at `now` would do, so the pacer's periodic handle counts
+    /// from the last send, as it did when every write was flushed; its
+    /// snapshots and padding wait for the next timeout.
     pub(crate) fn allows_direct(&mut self, now: Instant, unpaced: bool) -> bool {
         if !self.probe_queue.is_empty()
             || self.next_poll_queue.is_some()
@@ -486,15 +487,18 @@ impl LeakyBucketPacer {
         {
             return false;
         }
+        if self.last_handle_time.is_some_and(|t| now > t) {
+            let elapsed = self.update_handle_time_and_get_elapsed(now);
+            self.clear_debt(elapsed);
+            // As `maybe_update_adjusted_bitrate` sets it with nothing
+            // queued and no probe: the pacing rate the estimator set last.
+            self.adjusted_bitrate = self.pacing_bitrate;
+        }
         if unpaced {
             return true;
         }
         if self.adjusted_bitrate == Bitrate::ZERO {
             return false;
-        }
-        if self.last_handle_time.is_some_and(|t| now > t) {
-            let elapsed = self.update_handle_time_and_get_elapsed(now);
-            self.clear_debt(elapsed);
         }
         let burst_interval = PACING.min(MAX_BURST_SIZE / self.adjusted_bitrate);
         self.media_debt / self.adjusted_bitrate < burst_interval
