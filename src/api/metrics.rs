@@ -199,6 +199,19 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "# HELP diemcau_media_session_timeouts_deferred_total Session timeouts found no longer due when their turn came (direct sends had moved the session's deadline later) and re-armed instead of run.\n# TYPE diemcau_media_session_timeouts_deferred_total counter\ndiemcau_media_session_timeouts_deferred_total {}",
         sum(|s| s.timeouts_deferred)
     );
+    let _ = writeln!(
+        out,
+        "# HELP diemcau_media_session_timeouts_total Whole session timeouts run from the engines' timer heaps (str0m's reports, feedback, estimator and pacer timers).\n# TYPE diemcau_media_session_timeouts_total counter\ndiemcau_media_session_timeouts_total {}",
+        sum(|s| s.session_timeouts)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP diemcau_media_worker_wakeups_total Times a media worker woke: for input (datagrams, commands, hand-offs) or for its sessions' timers alone (deadlines within 2 ms share one).\n# TYPE diemcau_media_worker_wakeups_total counter\n\
+         diemcau_media_worker_wakeups_total{{cause=\"input\"}} {}\n\
+         diemcau_media_worker_wakeups_total{{cause=\"timer\"}} {}",
+        c.worker_wakeups[0].load(Ordering::Relaxed),
+        c.worker_wakeups[1].load(Ordering::Relaxed)
+    );
     if let Some(h) = heap() {
         let _ = writeln!(
             out,

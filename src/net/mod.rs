@@ -167,6 +167,9 @@ pub struct DriverCounters {
     /// Span changes (a room's holders) that could not be queued to a
     /// worker: that worker's view of the room is stale until the next.
     pub span_dropped: AtomicU64,
+    /// Worker wake-ups: [for input (datagrams, commands, hand-offs), for
+    /// timers alone]. Each costs a futex wait and a context switch.
+    pub worker_wakeups: [AtomicU64; 2],
 }
 
 struct Shared {

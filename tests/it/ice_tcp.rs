@@ -166,6 +166,7 @@ impl TcpPeer {
             egress_loss: Default::default(),
             sender_reported: Default::default(),
             worker: 0,
+            rtp_in_by_pt: Default::default(),
         };
         TcpPeer {
             client,

@@ -703,6 +703,7 @@ impl Engine {
                 }
             }
             if let Some(s) = self.sessions.get_mut(&id) {
+                self.stats.session_timeouts += 1;
                 if guarded(|| s.rtc.handle_input(Input::Timeout(now))).is_none() {
                     s.dead = true;
                 }

@@ -483,6 +483,10 @@ pub struct EngineStats {
     /// sends had moved str0m's deadline later (its pacer's periodic
     /// handle), so the session was re-armed instead of run.
     pub timeouts_deferred: u64,
+    /// Whole session timeouts run from the timer heap (str0m's reports,
+    /// feedback, estimator and pacer timers): what a session costs when
+    /// no media is written to it.
+    pub session_timeouts: u64,
     /// Remote addresses forgotten by the per-session cap or for silence
     /// (`addrs`): a steady climb is a STUN flood.
     pub addrs_evicted: u64,

@@ -384,10 +384,17 @@ impl Engine {
             let s = self.sessions.get_mut(&sub).expect("checked above");
             let cap = s.max_kbps.map_or(u64::MAX, |k| k as u64 * 1000);
             let allocated = budget.saturating_sub(remaining);
-            let probe = (
-                (allocated + next_step).min(cap),
-                preferred.max(allocated).min(cap),
-            );
+            // str0m pads up to the first figure (resends of packets already
+            // sent, in the gaps between frames): worth it only while there
+            // is a next layer to climb to. On the top layer of everything
+            // it shows, the media alone carries the estimate; zero leaves
+            // str0m's own floor (50 kbit/s) for an audio-only subscriber.
+            let floor = if next_step == 0 {
+                0
+            } else {
+                allocated + next_step
+            };
+            let probe = (floor.min(cap), preferred.max(allocated).min(cap));
             if s.bwe_target
                 .is_none_or(|(a, b)| differs(a, probe.0) || differs(b, probe.1))
             {

@@ -106,6 +106,10 @@ pub struct Client {
     pub sender_reported: std::collections::HashMap<Mid, Vec<u64>>,
     /// The engine (worker) its session runs on: 0 is `World::engine`.
     pub worker: usize,
+    /// RTP datagrams from the server by payload type, as they arrive
+    /// (before SRTP; the header is in the clear): resends and padding
+    /// come on a repair type that `received` never shows.
+    pub rtp_in_by_pt: std::collections::HashMap<u8, u64>,
 }
 
 pub struct World {
@@ -367,6 +371,7 @@ impl World {
             egress_loss: Default::default(),
             sender_reported: Default::default(),
             worker,
+            rtp_in_by_pt: Default::default(),
         });
         idx
     }
@@ -536,6 +541,13 @@ pub fn str0m_is_stun(b: &[u8]) -> bool {
 impl Client {
     /// Hand one datagram from the server to this client, then drain.
     pub fn deliver(&mut self, now: Instant, d: &diemcau_media::Datagram) {
+        // RTP, not RTCP (RFC 5761: RTCP packet types 192..=223 in byte 1).
+        if let [b0, b1, ..] = d.contents[..]
+            && (128..192).contains(&b0)
+            && !(192..224).contains(&b1)
+        {
+            *self.rtp_in_by_pt.entry(b1 & 0x7f).or_default() += 1;
+        }
         let input = Input::Receive(
             now,
             Receive {

@@ -103,17 +103,31 @@ fn a_viewers_media_leaves_in_the_call_that_forwards_it_and_its_sender_reports_co
     );
 }
 
+/// A publisher and one viewer whose link is capped at 200 kbit/s after a
+/// second: 2 s later it shows a layer below the top.
+fn capped_viewer() -> (World, usize) {
+    let mut w = World::new();
+    w.join(true, 0, 0);
+    let viewer = w.join(false, 1, 1);
+    w.run(Duration::from_secs(1));
+    let id = w.clients[viewer].id;
+    w.cmd(Command::SetMaxBitrate {
+        participant: id,
+        kbps: Some(200),
+    });
+    w.run(Duration::from_secs(2));
+    (w, viewer)
+}
+
 /// A viewer fed by direct sends is not woken for its pacer alone: each
 /// send moves the pacer's periodic handle (40 ms) later, so when the old
 /// deadline comes up in the engine's timer heap the session is asked
 /// again and re-armed, not run through a whole timeout. Its other timers
-/// still run: sender reports keep arriving.
+/// still run: sender reports keep arriving. (The pacer's handle matters
+/// while it pads: below the top layer, held there by its link's cap.)
 #[test]
 fn a_viewer_fed_directly_is_not_woken_for_its_pacer_alone() {
-    let mut w = World::new();
-    w.join(true, 0, 0);
-    let viewer = w.join(false, 1, 1);
-    w.run(Duration::from_secs(3));
+    let (mut w, viewer) = capped_viewer();
     let stage = w.clients[viewer].recv_mids[0];
     let reports0 = w.clients[viewer].sender_reported[&stage].len();
     let before = stats(&mut w);
@@ -143,7 +157,7 @@ fn writes_behind_a_paced_backlog_are_queued_then_flushed_lightly() {
     let early = stats(&mut w);
     assert!(early.queued_writes > 0, "no write was queued while paced");
     assert!(
-        early.light_flushes >= 10 * early.flush_timeouts.max(1),
+        early.light_flushes > 0 && early.light_flushes >= 10 * early.flush_timeouts,
         "{} light flushes against {} whole timeouts",
         early.light_flushes,
         early.flush_timeouts
@@ -170,5 +184,69 @@ fn writes_behind_a_paced_backlog_are_queued_then_flushed_lightly() {
     assert!(
         seqs.windows(2).all(|p| p[1] == p[0] + 1),
         "the stage's packets arrived out of order, twice or with a gap"
+    );
+}
+
+/// Below its top layer, held there by its link's cap, a viewer is padded
+/// towards the next layer (up to the cap): that is how its estimate shows
+/// the next layer fits when the cap lifts.
+#[test]
+fn a_viewer_held_below_its_top_layer_is_padded_towards_the_next() {
+    let (mut w, viewer) = capped_viewer();
+    let stage = w.clients[viewer].recv_mids[0];
+    let layer = w.clients[viewer].on_mid(stage).last().map(|g| g.origin().1);
+    assert!(
+        layer.is_some_and(|l| l < 2),
+        "on layer {layer:?} under a 200 kbit/s cap"
+    );
+    let repairs0 = repairs(&w, viewer);
+    w.run(Duration::from_secs(10));
+    let padded = repairs(&w, viewer) - repairs0;
+    assert!(
+        padded >= 50,
+        "{padded} repair packets in 10 s below the top layer"
+    );
+}
+
+/// Repair packets (resends, padding) client `c` got: RTP on a payload type
+/// its received media never shows.
+fn repairs(w: &World, c: usize) -> u64 {
+    let primary: std::collections::HashSet<u8> =
+        w.clients[c].received.iter().map(|g| g.pt).collect();
+    w.clients[c]
+        .rtp_in_by_pt
+        .iter()
+        .filter(|(pt, _)| !primary.contains(pt))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// str0m pads a subscriber up to the minimum rate the engine sets on its
+/// estimator, filling the gaps between frames with resends of packets the
+/// viewer already has. Climbing to the next layer needs that; a viewer on
+/// the top layer of all it shows has nothing to climb to, so its minimum
+/// is not its own media rate (BENCHMARKS §22: the extra duplicates).
+#[test]
+fn a_viewer_on_its_top_layer_gets_no_padding_while_media_flows() {
+    let mut w = World::new();
+    w.join(true, 0, 0);
+    let viewer = w.join(false, 1, 1);
+    w.run(Duration::from_secs(3));
+    let newest_layer = |w: &World| {
+        let stage = w.clients[viewer].recv_mids[0];
+        w.clients[viewer].on_mid(stage).last().map(|g| g.origin().1)
+    };
+    assert_eq!(newest_layer(&w), Some(2), "not on the top layer after 3 s");
+    let (repairs0, got0) = (repairs(&w, viewer), w.clients[viewer].received.len());
+    w.run(Duration::from_secs(10));
+    assert_eq!(newest_layer(&w), Some(2), "left the top layer");
+    let (padded, got) = (
+        repairs(&w, viewer) - repairs0,
+        w.clients[viewer].received.len() - got0,
+    );
+    assert!(got > 1000, "{got} media packets in 10 s");
+    assert!(
+        padded * 100 <= got as u64,
+        "{padded} repair packets beside {got} media packets in 10 s on the top layer"
     );
 }
