@@ -165,10 +165,10 @@ pub(super) fn run(
 
 /// Timers within one quantum share a wake-up. Each subscriber's session
 /// runs its own timers (str0m's estimator update every 25 ms, reports,
-/// the pacer) on its own phase: 150 viewers on a worker woke it some
-/// 6 000 times a second, one session per wake-up, and a wake-up (a futex
-/// wait and a context switch, more in a VM) cost more than the session's
-/// timeout. A deadline in the future moves to the next boundary of the
+/// the pacer) on its own phase: 150 viewers are some 6 000 deadlines a
+/// second, and each one no input came before woke the worker for one
+/// session — a futex wait and a context switch (dearer in a VM) for a
+/// timeout that costs less. A deadline in the future moves to the next boundary of the
 /// quantum, counted from the worker's start so every session's timers
 /// line up: at most one quantum late, never early. Work already due (a
 /// flush after a batch, `poll_timeout` saying now) is never held.
