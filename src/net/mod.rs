@@ -18,6 +18,7 @@
 //! control, storage or disk.
 
 mod framing;
+mod queue;
 mod routes;
 mod shard;
 pub mod tcp;
@@ -30,7 +31,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::media::tap::Tapped;
@@ -44,8 +45,9 @@ const COMMAND_QUEUE: usize = 1024;
 /// Datagram batches queued per worker; beyond this the receive thread drops
 /// (and counts) rather than let latency grow without bound.
 const DATAGRAM_QUEUE: usize = 4096;
-/// A worker this many datagram batches behind (a few hundred milliseconds
-/// of a large meeting's input) is overloaded: the receive thread sheds the
+/// A worker this many datagram batches behind, or a quarter of its byte
+/// bound (`queue::WorkerTx::backlog`; a few hundred milliseconds of a large
+/// meeting's input), is overloaded: the receive thread sheds the
 /// top simulcast layer at the door (twice as far behind, the middle one
 /// too), so viewers move down a layer, the fan-out shrinks and the worker
 /// catches up — degrading instead of collapsing (a full queue drops
@@ -184,6 +186,8 @@ struct Shared {
     counters: DriverCounters,
     /// Open ICE-TCP connections, for the workers' TCP transmits.
     tcp_conns: tcp::TcpConns,
+    /// Datagram batches the workers hand back to the receive threads.
+    batches: queue::BatchPool,
     stop: AtomicBool,
 }
 
@@ -194,7 +198,7 @@ pub struct Media {
 }
 
 struct MediaInner {
-    shards: Vec<Sender<ShardInput>>,
+    shards: Vec<queue::WorkerTx>,
     shared: Arc<Shared>,
     /// Meeting -> worker, while the room has participants or is recorded
     /// (then pruned: a server that runs for months hosts many meetings).
@@ -282,6 +286,7 @@ impl Media {
             renditions: RwLock::new(Default::default()),
             counters: DriverCounters::default(),
             tcp_conns: tcp::TcpConns::default(),
+            batches: queue::BatchPool::default(),
             stop: AtomicBool::new(false),
         });
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
@@ -295,7 +300,7 @@ impl Media {
             .collect();
         let mut receivers = Vec::new();
         for _ in 0..settings.workers.max(1) {
-            let (tx, rx) = crossbeam_channel::bounded(COMMAND_QUEUE + DATAGRAM_QUEUE);
+            let (tx, rx) = queue::worker_queue(COMMAND_QUEUE + DATAGRAM_QUEUE);
             shards.push(tx);
             receivers.push(rx);
         }

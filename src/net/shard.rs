@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{RecvTimeoutError, Sender, TrySendError};
 use tokio::sync::mpsc;
 
+use super::queue::{WorkerRx, WorkerTx};
 use super::udp::{RecvBatch, group_by_destination, send_batch};
 use super::{ShardInput, Shared};
 use crate::media::tap::Tapped;
@@ -21,7 +22,7 @@ pub(super) fn run(
     cfg: EngineConfig,
     // Its own queue, and every worker's (for the hand-offs of rooms they
     // share).
-    (rx, peers): (Receiver<ShardInput>, Vec<Sender<ShardInput>>),
+    (rx, peers): (WorkerRx, Vec<WorkerTx>),
     sockets: Vec<(Arc<UdpSocket>, SocketAddr)>,
     events: mpsc::Sender<Event>,
     tap: Sender<Tapped>,
@@ -64,11 +65,13 @@ pub(super) fn run(
                     for &(src, dst, start, len) in &batch.items {
                         engine.handle_datagram(now, src, dst, &batch.bytes[start..start + len]);
                     }
+                    shared.batches.give(batch);
                 }
                 ShardInput::TcpFrames(batch) => {
                     for &(src, dst, start, len) in &batch.items {
                         engine.handle_tcp_frame(now, src, dst, &batch.bytes[start..start + len]);
                     }
+                    shared.batches.give(batch);
                 }
                 ShardInput::Command(cmd, reply) => {
                     let r = engine.handle_command(now, cmd);
@@ -192,13 +195,7 @@ const TIMER_QUANTUM: Duration = Duration::from_millis(2);
 /// Send the engine's hand-offs to the other workers of its shared rooms:
 /// one message per worker, never waiting (a full queue drops and counts:
 /// that worker's share of the room loses them, ours goes on).
-fn hand_off(
-    index: usize,
-    engine: &mut Engine,
-    now: Instant,
-    peers: &[Sender<ShardInput>],
-    shared: &Shared,
-) {
+fn hand_off(index: usize, engine: &mut Engine, now: Instant, peers: &[WorkerTx], shared: &Shared) {
     for (to, handoffs) in engine.drain_handoffs(now) {
         let Some(tx) = peers.get(to) else { continue };
         if tx.try_send(ShardInput::Handoff(index, handoffs)).is_err() {
@@ -214,7 +211,7 @@ fn hand_off(
 pub(super) fn receive_loop(
     sock: Arc<UdpSocket>,
     local: SocketAddr,
-    shards: Vec<Sender<super::ShardInput>>,
+    shards: Vec<WorkerTx>,
     shared: Arc<Shared>,
 ) {
     let mut batch = RecvBatch::default();
@@ -266,7 +263,7 @@ pub(super) fn receive_loop(
             routes_reported = held;
         }
         for (shed, tx) in shedding.iter_mut().zip(&shards) {
-            shed.update(now, tx.len());
+            shed.update(now, tx.backlog());
         }
         let layers = shedding
             .iter()
@@ -315,7 +312,7 @@ pub(super) fn receive_loop(
             if q.is_empty() {
                 continue;
             }
-            let batch = std::mem::take(q);
+            let batch = std::mem::replace(q, shared.batches.take());
             if let Err(TrySendError::Full(ShardInput::Datagrams(b))) =
                 shards[s].try_send(ShardInput::Datagrams(batch))
             {

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::TrySendError;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -110,7 +110,7 @@ pub(super) fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 pub(super) fn run(
     listener: std::net::TcpListener,
     candidates: Vec<SocketAddr>,
-    shards: Vec<Sender<ShardInput>>,
+    shards: Vec<super::queue::WorkerTx>,
     shared: Arc<Shared>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -164,7 +164,7 @@ pub(super) fn run(
 
 struct Ctx {
     candidates: Vec<SocketAddr>,
-    shards: Vec<Sender<ShardInput>>,
+    shards: Vec<super::queue::WorkerTx>,
     shared: Arc<Shared>,
 }
 
