@@ -9,7 +9,7 @@
 //!
 //! The worker waits with crossbeam's blocking receive (it spins, yields a
 //! few times, then parks). A wait that parks at once was measured twice
-//! (§22, §24) and was no better: what the yields cost, the extra futex
+//! (§21, §24) and was no better: what the yields cost, the extra futex
 //! wake-ups it causes cost as well.
 
 use std::sync::Arc;
