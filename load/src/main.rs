@@ -181,6 +181,16 @@ struct Cli {
     /// S6: seconds between samples of RSS, fds, CPU and the maps.
     #[arg(long, global = true, default_value_t = 60.0)]
     s6_sample_every_secs: f64,
+    /// S6: hog a core on purpose from this minute (after the warm-up, and
+    /// 10 minutes before the end): whether memory comes back after a stall.
+    #[arg(long, global = true)]
+    s6_hog_at_minutes: Option<f64>,
+    /// S6: how long the hog lasts, in seconds.
+    #[arg(long, global = true, default_value_t = 60.0)]
+    s6_hog_secs: f64,
+    /// S6: the CPU the hog takes.
+    #[arg(long, global = true, default_value_t = 0)]
+    s6_hog_cpu: usize,
     /// Seed of the link emulator's loss and jitter.
     #[arg(long, global = true, default_value_t = 1)]
     seed: u64,
@@ -521,6 +531,11 @@ fn real_main() -> anyhow::Result<ExitCode> {
             stage_every_secs: 30.0,
             sample_every_secs: cli.s6_sample_every_secs,
             commune_layers_kbps: cli.s2_commune_layers_kbps.clone(),
+            hog: cli.s6_hog_at_minutes.map(|at_minutes| s6::S6Hog {
+                at_minutes,
+                secs: cli.s6_hog_secs,
+                cpu: cli.s6_hog_cpu,
+            }),
         };
         let res = rt.block_on(s6::run(&srv.base, srv.pid, &opts));
         srv.stop();

@@ -207,7 +207,7 @@ pub fn print_summary(run: &RunReport) {
         );
         for s in &r.samples {
             println!(
-                "  {:>6.0} s  RSS {:>7.1} MiB  heap {:>6.1}  fds {:>5}  cpu {:.2}  rejoins {:>4}  sessions {:>4}  addresses {:>4}  slots {:>5}  routes {:>4}",
+                "  {:>6.0} s  RSS {:>7.1} MiB  heap {:>6.1}  fds {:>5}  cpu {:.2}  rejoins {:>4}  sessions {:>4}  addresses {:>4}  slots {:>5}  routes {:>4}  dropped {:>7.0}{}",
                 s.t_s,
                 s.rss_mib,
                 s.heap_in_use_mib.unwrap_or(0.0),
@@ -218,7 +218,12 @@ pub fn print_summary(run: &RunReport) {
                 s.maps.get("addresses").copied().unwrap_or(0.0),
                 s.maps.get("slots").copied().unwrap_or(0.0),
                 s.maps.get("demux_routes").copied().unwrap_or(0.0),
+                s.dropped_behind.unwrap_or(0.0),
+                if s.hogged { "  hogged" } else { "" },
             );
+        }
+        if let Some(h) = &r.hog {
+            println!("  core {} hogged on purpose: {:.2} cores", h.cpu, h.cores);
         }
     }
     if let Some(b) = &run.bare {

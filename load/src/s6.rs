@@ -6,6 +6,12 @@
 //! entries (`diemcau_media_map_entries` in /metrics). After the warm-up,
 //! RSS must grow less than 5 % and no map may grow with the number of
 //! rejoins (the issue's leak check).
+//!
+//! With `--s6-hog-at-minutes`, a core is also hogged on purpose for a
+//! while after the warm-up (`hog`): a starved worker piles up input, and
+//! the same check then says whether the memory comes back once it catches
+//! up (the hog must end at least [`HOG_RECOVERY_MIN`] minutes before the
+//! end, so the last samples are after the recovery).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -31,6 +37,8 @@ const MAP_SLACK: f64 = 4.0;
 /// later — so its length follows the packet rate of the moment, not the
 /// number of rejoins (measured: 42–195 entries for 24 steady sessions).
 const NOT_JUDGED: [&str; 1] = ["timers"];
+/// Minutes between the hog's end and the run's end.
+pub const HOG_RECOVERY_MIN: f64 = 10.0;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct S6Options {
@@ -44,6 +52,41 @@ pub struct S6Options {
     pub stage_every_secs: f64,
     pub sample_every_secs: f64,
     pub commune_layers_kbps: Vec<u32>,
+    pub hog: Option<S6Hog>,
+}
+
+/// A core hogged on purpose in the middle of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct S6Hog {
+    pub at_minutes: f64,
+    pub secs: f64,
+    pub cpu: usize,
+}
+
+impl S6Hog {
+    /// After the warm-up, and over early enough to judge the recovery.
+    pub fn check(&self, opts: &S6Options) -> anyhow::Result<()> {
+        if self.at_minutes < opts.warmup_minutes {
+            bail!(
+                "the hog starts at {} min, inside the {} min warm-up",
+                self.at_minutes,
+                opts.warmup_minutes
+            );
+        }
+        let end = self.at_minutes + self.secs / 60.0;
+        if end + HOG_RECOVERY_MIN > opts.minutes {
+            bail!(
+                "the hog ends at {end:.1} min: the run must go on {HOG_RECOVERY_MIN} min after it (--s6-minutes {})",
+                opts.minutes
+            );
+        }
+        Ok(())
+    }
+
+    fn window(&self) -> (Duration, Duration) {
+        let from = Duration::from_secs_f64(self.at_minutes * 60.0);
+        (from, from + Duration::from_secs_f64(self.secs))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -60,6 +103,11 @@ pub struct S6Sample {
     /// fragmentation on a busy machine.
     pub heap_in_use_mib: Option<f64>,
     pub heap_held_mib: Option<f64>,
+    /// Datagrams dropped so far because a worker was behind (its queue
+    /// full, or upper layers shed): the hog's mark.
+    pub dropped_behind: Option<f64>,
+    /// The core was hogged when this sample was taken.
+    pub hogged: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -75,6 +123,8 @@ pub struct S6Result {
     pub heap_in_use_growth_pct: Option<f64>,
     /// Maps whose entries grew past the allowance after the warm-up.
     pub maps_growing: Vec<String>,
+    /// What the hog did, if there was one.
+    pub hog: Option<crate::hog::HogResult>,
     pub pass: bool,
     pub failures: Vec<String>,
 }
@@ -83,18 +133,29 @@ fn fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
-/// The media maps' entries and the heap gauges (MiB) from /metrics.
-async fn metrics(base: &str) -> (BTreeMap<String, f64>, Option<f64>, Option<f64>) {
-    let mut out = BTreeMap::new();
+/// What a sample reads from /metrics.
+#[derive(Default)]
+struct Scraped {
+    maps: BTreeMap<String, f64>,
+    heap_in_use_mib: Option<f64>,
+    heap_held_mib: Option<f64>,
+    dropped_behind: Option<f64>,
+}
+
+/// The media maps' entries, the heap gauges (MiB) and the drops of a
+/// worker behind, from /metrics.
+async fn metrics(base: &str) -> Scraped {
+    let mut out = Scraped::default();
     let url = server::metrics_base(base);
     let Ok(r) = crate::http::request(&url, "GET", "/metrics", &[], None).await else {
-        return (out, None, None);
+        return out;
     };
-    let gauge = |name: &str| server::metric_value(&r.body, name).map(|b| b / 1048576.0);
-    let heap = (
-        gauge("diemcau_heap_in_use_bytes"),
-        gauge("diemcau_heap_held_bytes"),
-    );
+    let value = |name: &str| server::metric_value(&r.body, name);
+    out.heap_in_use_mib = value("diemcau_heap_in_use_bytes").map(|b| b / 1048576.0);
+    out.heap_held_mib = value("diemcau_heap_held_bytes").map(|b| b / 1048576.0);
+    out.dropped_behind = value("diemcau_datagrams_dropped_queue_full_total")
+        .zip(value("diemcau_datagrams_shed_overload_total"))
+        .map(|(full, shed)| full + shed);
     for line in r.body.lines() {
         let Some(rest) = line.strip_prefix("diemcau_media_map_entries{map=\"") else {
             continue;
@@ -102,10 +163,10 @@ async fn metrics(base: &str) -> (BTreeMap<String, f64>, Option<f64>, Option<f64>
         if let Some((name, value)) = rest.split_once("\"} ")
             && let Ok(v) = value.trim().parse()
         {
-            out.insert(name.to_string(), v);
+            out.maps.insert(name.to_string(), v);
         }
     }
-    (out, heap.0, heap.1)
+    out
 }
 
 /// Put endpoint `name` on the stage (`POST /rooms/demo/stage`).
@@ -181,6 +242,9 @@ pub fn judge(res: &mut S6Result, warmup_s: f64) {
 }
 
 pub async fn run(base: &str, server_pid: u32, opts: &S6Options) -> anyhow::Result<S6Result> {
+    if let Some(h) = &opts.hog {
+        h.check(opts)?;
+    }
     let s2 = S2Options {
         communes: opts.communes,
         sectors: opts.sectors,
@@ -230,23 +294,38 @@ pub async fn run(base: &str, server_pid: u32, opts: &S6Options) -> anyhow::Resul
     let communes: Vec<usize> = (1 + opts.sectors..n).collect();
     let per_churn = ((communes.len() as f64 * opts.churn_fraction).ceil() as usize).max(1);
     let mut churn_at = 0usize;
+    let mut hog: Option<crate::hog::Hog> = None;
     while t0.elapsed() < end {
         let now = t0.elapsed();
+        if let Some((from, to)) = opts.hog.as_ref().map(S6Hog::window) {
+            if now >= from && now < to && hog.is_none() && res.hog.is_none() {
+                let cpu = opts.hog.as_ref().map_or(0, |h| h.cpu);
+                hog = Some(crate::hog::Hog::start(cpu)?);
+                eprintln!("S6: hogging CPU {cpu} until {:.0} s", to.as_secs_f64());
+            }
+            if now >= to
+                && let Some(h) = hog.take()
+            {
+                res.hog = Some(h.stop());
+            }
+        }
         if now >= next_sample {
             next_sample += Duration::from_secs_f64(opts.sample_every_secs);
-            let (maps, heap_in_use_mib, heap_held_mib) = metrics(base).await;
+            let m = metrics(base).await;
             let sample = S6Sample {
                 t_s: now.as_secs_f64(),
                 rss_mib: server::rss_bytes(server_pid).unwrap_or(0) as f64 / 1048576.0,
                 fds: fds(server_pid),
                 cpu_cores: cpu.lap(),
                 rejoins: res.rejoins,
-                maps,
-                heap_in_use_mib,
-                heap_held_mib,
+                maps: m.maps,
+                heap_in_use_mib: m.heap_in_use_mib,
+                heap_held_mib: m.heap_held_mib,
+                dropped_behind: m.dropped_behind,
+                hogged: hog.is_some(),
             };
             eprintln!(
-                "S6 {:>5.0} s: RSS {:.1} MiB (heap in use {:.1}, held {:.1}), {} fds, {:.2} cores, {} rejoins, maps {:?}",
+                "S6 {:>5.0} s: RSS {:.1} MiB (heap in use {:.1}, held {:.1}), {} fds, {:.2} cores, {} rejoins, {:.0} dropped behind{}, maps {:?}",
                 sample.t_s,
                 sample.rss_mib,
                 sample.heap_in_use_mib.unwrap_or(0.0),
@@ -254,6 +333,8 @@ pub async fn run(base: &str, server_pid: u32, opts: &S6Options) -> anyhow::Resul
                 sample.fds,
                 sample.cpu_cores,
                 sample.rejoins,
+                sample.dropped_behind.unwrap_or(0.0),
+                if sample.hogged { ", core hogged" } else { "" },
                 sample.maps
             );
             res.samples.push(sample);
@@ -355,6 +436,37 @@ mod tests {
         judge(&mut r, 60.0);
         assert!(!r.pass);
         assert_eq!(r.maps_growing.len(), 1, "{r:?}");
+    }
+
+    fn opts(minutes: f64) -> S6Options {
+        S6Options {
+            communes: 1,
+            sectors: 0,
+            minutes,
+            warmup_minutes: 5.0,
+            churn_every_secs: 600.0,
+            churn_fraction: 0.1,
+            stage_every_secs: 30.0,
+            sample_every_secs: 60.0,
+            commune_layers_kbps: vec![],
+            hog: None,
+        }
+    }
+
+    #[test]
+    fn a_hog_must_start_after_the_warm_up_and_leave_time_to_recover() {
+        let hog = |at_minutes: f64, secs: f64| S6Hog {
+            at_minutes,
+            secs,
+            cpu: 0,
+        };
+        assert!(hog(10.0, 60.0).check(&opts(30.0)).is_ok());
+        assert!(hog(4.0, 60.0).check(&opts(30.0)).is_err());
+        assert!(hog(19.5, 60.0).check(&opts(30.0)).is_err());
+        assert_eq!(
+            hog(10.0, 90.0).window(),
+            (Duration::from_secs(600), Duration::from_secs(690))
+        );
     }
 
     #[test]
