@@ -171,10 +171,11 @@ pub(super) fn run(
 /// the pacer) on its own phase: 150 viewers are some 6 000 deadlines a
 /// second, and each one no input came before woke the worker for one
 /// session — a futex wait and a context switch (dearer in a VM) for a
-/// timeout that costs less. A deadline in the future moves to the next boundary of the
-/// quantum, counted from the worker's start so every session's timers
-/// line up: at most one quantum late, never early. Work already due (a
-/// flush after a batch, `poll_timeout` saying now) is never held.
+/// timeout that costs less. A deadline in the future moves to the next
+/// boundary of the quantum, counted from the worker's start so every
+/// session's timers line up: at most one quantum late, never early. Work
+/// already due (a flush after a batch, `poll_timeout` saying now) is never
+/// held.
 fn coalesce(deadline: Instant, now: Instant, epoch: Instant, quantum: Duration) -> Instant {
     if deadline <= now || quantum.is_zero() {
         return deadline;
@@ -320,6 +321,9 @@ pub(super) fn receive_loop(
                     .counters
                     .dropped_queue_full
                     .fetch_add(b.len() as u64, Ordering::Relaxed);
+                // Its buffer is still good: a worker behind must not make
+                // the receive thread allocate for every batch it drops.
+                shared.batches.give(b);
             }
         }
     }
