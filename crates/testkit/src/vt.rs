@@ -110,6 +110,10 @@ pub struct Client {
     /// (before SRTP; the header is in the clear): resends and padding
     /// come on a repair type that `received` never shows.
     pub rtp_in_by_pt: std::collections::HashMap<u8, u64>,
+    /// STUN binding requests (ICE checks) the server sent this client, and
+    /// those it sent the server.
+    pub stun_requests_in: u64,
+    pub stun_requests_out: u64,
 }
 
 pub struct World {
@@ -372,6 +376,8 @@ impl World {
             sender_reported: Default::default(),
             worker,
             rtp_in_by_pt: Default::default(),
+            stun_requests_in: 0,
+            stun_requests_out: 0,
         });
         idx
     }
@@ -538,6 +544,11 @@ pub fn str0m_is_stun(b: &[u8]) -> bool {
     diemcau_media::stun::is_stun(b)
 }
 
+/// A STUN Binding request (RFC 5389 message type 0x0001).
+fn is_binding_request(b: &[u8]) -> bool {
+    str0m_is_stun(b) && b[..2] == [0, 1]
+}
+
 impl Client {
     /// Hand one datagram from the server to this client, then drain.
     pub fn deliver(&mut self, now: Instant, d: &diemcau_media::Datagram) {
@@ -547,6 +558,9 @@ impl Client {
             && !(192..224).contains(&b1)
         {
             *self.rtp_in_by_pt.entry(b1 & 0x7f).or_default() += 1;
+        }
+        if is_binding_request(&d.contents) {
+            self.stun_requests_in += 1;
         }
         let input = Input::Receive(
             now,
@@ -566,7 +580,12 @@ impl Client {
         loop {
             match self.rtc.poll_output().unwrap() {
                 Output::Timeout(_) => break,
-                Output::Transmit(t) => self.outbox.push((self.addr, t.contents.into())),
+                Output::Transmit(t) => {
+                    if is_binding_request(&t.contents) {
+                        self.stun_requests_out += 1;
+                    }
+                    self.outbox.push((self.addr, t.contents.into()))
+                }
                 Output::Event(e) => self.on_event(e),
             }
         }

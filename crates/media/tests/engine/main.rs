@@ -4,6 +4,7 @@
 
 mod engine;
 mod engine_burst;
+mod engine_ice;
 mod engine_keyframe;
 mod engine_quality;
 mod engine_red;
