@@ -247,6 +247,13 @@ fn main() -> ExitCode {
 
 fn real_main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    // Off unless asked: the client stacks log per packet at trace level.
+    if let Ok(filter) = std::env::var("DIEMCAU_LOAD_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let cmd = cli.command.unwrap_or(Cmd::Run);
     cleanup::sweep_stale();
     let (started, stamp) = machine::utc_now();

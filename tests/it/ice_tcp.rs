@@ -167,6 +167,9 @@ impl TcpPeer {
             sender_reported: Default::default(),
             worker: 0,
             rtp_in_by_pt: Default::default(),
+            stun_requests_in: 0,
+            stun_requests_out: 0,
+            first_dtls_handshake_in: None,
         };
         TcpPeer {
             client,

@@ -138,6 +138,10 @@ pub struct LinkStats {
 pub fn new_rtc(now: Instant, cert: &DtlsCert, role: Role) -> Rtc {
     let config = RtcConfig::new()
         .set_ice_lite(true)
+        // The DTLS client (RFC 5763 §5's recommendation to an answerer):
+        // our ClientHello follows the reply to the peer's nomination, so the
+        // handshake never waits on the peer to start it (str0m patch 8).
+        .set_dtls_active_answer(true)
         .set_rtp_mode(true)
         .set_dtls_cert(cert.clone())
         .clear_codecs()

@@ -114,6 +114,9 @@ pub struct Client {
     /// those it sent the server.
     pub stun_requests_in: u64,
     pub stun_requests_out: u64,
+    /// The handshake type of the first DTLS handshake record the server
+    /// sent (1: ClientHello, the server as DTLS client; 2: ServerHello).
+    pub first_dtls_handshake_in: Option<u8>,
 }
 
 pub struct World {
@@ -378,6 +381,7 @@ impl World {
             rtp_in_by_pt: Default::default(),
             stun_requests_in: 0,
             stun_requests_out: 0,
+            first_dtls_handshake_in: None,
         });
         idx
     }
@@ -561,6 +565,11 @@ impl Client {
         }
         if is_binding_request(&d.contents) {
             self.stun_requests_in += 1;
+        }
+        // A DTLS record (RFC 6347 §4.1): content type 22 is a handshake, its
+        // first message's type at byte 13, after the 13-byte record header.
+        if self.first_dtls_handshake_in.is_none() && d.contents.len() > 13 && d.contents[0] == 22 {
+            self.first_dtls_handshake_in = Some(d.contents[13]);
         }
         let input = Input::Receive(
             now,

@@ -36,6 +36,8 @@ pub struct RtcConfig {
     pub(crate) dtls_cert: Option<DtlsCert>,
     pub(crate) fingerprint_verification: bool,
     pub(crate) ice_lite: bool,
+    // PATCH(diemcau 8 dtls-active)
+    pub(crate) dtls_active_answer: bool,
     pub(crate) initial_stun_rto: Option<Duration>,
     pub(crate) max_stun_rto: Option<Duration>,
     pub(crate) max_stun_retransmits: Option<usize>,
@@ -148,6 +150,17 @@ impl RtcConfig {
     /// [1]: https://www.rfc-editor.org/rfc/rfc8445#page-13
     pub fn set_ice_lite(mut self, enabled: bool) -> Self {
         self.ice_lite = enabled;
+        self
+    }
+
+    /// PATCH(diemcau 8 dtls-active): answer an offer's `a=setup:actpass`
+    /// with `a=setup:active` (DTLS client) instead of `passive`.
+    ///
+    /// RFC 5763 §5 recommends `active`: the answerer's ClientHello leaves as
+    /// soon as ICE has a pair, instead of the handshake waiting for the
+    /// offerer to start it. Defaults to false (str0m's `passive`).
+    pub fn set_dtls_active_answer(mut self, enabled: bool) -> Self {
+        self.dtls_active_answer = enabled;
         self
     }
 
@@ -885,6 +898,7 @@ impl Default for RtcConfig {
             dtls_cert: None,
             fingerprint_verification: true,
             ice_lite: false,
+            dtls_active_answer: false,
             initial_stun_rto: None,
             max_stun_rto: None,
             max_stun_retransmits: None,

@@ -917,6 +917,8 @@ pub struct Rtc {
     ice: IceAgent,
     dtls: Dtls,
     dtls_connected: bool,
+    // PATCH(diemcau 8 dtls-active): `RtcConfig::set_dtls_active_answer`.
+    pub(crate) dtls_active_answer: bool,
     dtls_buf: Vec<u8>,
     next_dtls_timeout: Option<Instant>,
     sctp: RtcSctp,
@@ -1295,6 +1297,7 @@ impl Rtc {
             )
             .expect("DTLS to init without problem"),
             dtls_connected: false,
+            dtls_active_answer: config.dtls_active_answer,
             dtls_buf: vec![0; 2000],
             next_dtls_timeout: None,
             session,

@@ -30,3 +30,24 @@ fn the_server_answers_a_peers_first_check_with_one_check_of_its_own() {
     let stage = w.clients[b].recv_mids[0];
     assert!(w.clients[b].on_mid(stage).len() > 1000);
 }
+
+/// Answering an `actpass` offer as the DTLS client (RFC 5763 §5): the
+/// ClientHello leaves right after the reply to the peer's nomination, so a
+/// client whose own ClientHello would wait for its next wake-up (webrtc-rs
+/// queues it until its 200 ms ICE tick) does not hold the join.
+#[test]
+fn the_server_answers_an_actpass_offer_as_the_dtls_client() {
+    let mut w = World::new();
+    let a = w.join(true, 0, 0);
+    let b = w.join(false, 1, 1);
+    w.run(Duration::from_secs(2));
+    for c in [a, b] {
+        assert_eq!(
+            w.clients[c].first_dtls_handshake_in,
+            Some(1),
+            "client {c}: the server's first DTLS handshake message is its ClientHello"
+        );
+    }
+    let stage = w.clients[b].recv_mids[0];
+    assert!(w.clients[b].on_mid(stage).len() > 100);
+}

@@ -727,7 +727,9 @@ fn add_ice_details(
 fn init_dtls(rtc: &mut Rtc, remote_sdp: &Sdp) -> Result<(), RtcError> {
     let setup = match remote_sdp.setup() {
         Some(v) => match v {
-            // Remote being ActPass, we take Passive role.
+            // Remote being ActPass, we take Passive role, or Active when
+            // configured (PATCH(diemcau 8 dtls-active)).
+            Setup::ActPass if rtc.dtls_active_answer => Setup::Active,
             Setup::ActPass => Setup::Passive,
             _ => v.invert(),
         },
