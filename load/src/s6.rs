@@ -297,11 +297,15 @@ pub async fn run(base: &str, server_pid: u32, opts: &S6Options) -> anyhow::Resul
     let mut hog: Option<crate::hog::Hog> = None;
     while t0.elapsed() < end {
         let now = t0.elapsed();
-        if let Some((from, to)) = opts.hog.as_ref().map(S6Hog::window) {
+        if let Some(plan) = &opts.hog {
+            let (from, to) = plan.window();
             if now >= from && now < to && hog.is_none() && res.hog.is_none() {
-                let cpu = opts.hog.as_ref().map_or(0, |h| h.cpu);
-                hog = Some(crate::hog::Hog::start(cpu)?);
-                eprintln!("S6: hogging CPU {cpu} until {:.0} s", to.as_secs_f64());
+                hog = Some(crate::hog::Hog::start(plan.cpu)?);
+                eprintln!(
+                    "S6: hogging CPU {} until {:.0} s",
+                    plan.cpu,
+                    to.as_secs_f64()
+                );
             }
             if now >= to
                 && let Some(h) = hog.take()

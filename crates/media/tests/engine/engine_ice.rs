@@ -5,15 +5,21 @@ use std::time::Duration;
 
 use diemcau_testkit::vt::World;
 
+/// A publisher and a viewer of its stage, joined and run for `d`.
+fn publisher_and_viewer(d: Duration) -> (World, usize, usize) {
+    let mut w = World::new();
+    let a = w.join(true, 0, 0);
+    let b = w.join(false, 1, 1);
+    w.run(d);
+    (w, a, b)
+}
+
 /// A controlling agent that nominates on its own timer (webrtc-rs, pion)
 /// nominates at once when the peer's check reaches a pair it has seen
 /// succeed; an ice-lite server that never checks leaves it to its next tick.
 #[test]
 fn the_server_answers_a_peers_first_check_with_one_check_of_its_own() {
-    let mut w = World::new();
-    let a = w.join(true, 0, 0);
-    let b = w.join(false, 1, 1);
-    w.run(Duration::from_secs(20));
+    let (w, a, b) = publisher_and_viewer(Duration::from_secs(20));
     for c in [a, b] {
         let client = &w.clients[c];
         assert!(
@@ -37,10 +43,7 @@ fn the_server_answers_a_peers_first_check_with_one_check_of_its_own() {
 /// queues it until its 200 ms ICE tick) does not hold the join.
 #[test]
 fn the_server_answers_an_actpass_offer_as_the_dtls_client() {
-    let mut w = World::new();
-    let a = w.join(true, 0, 0);
-    let b = w.join(false, 1, 1);
-    w.run(Duration::from_secs(2));
+    let (w, a, b) = publisher_and_viewer(Duration::from_secs(2));
     for c in [a, b] {
         assert_eq!(
             w.clients[c].first_dtls_handshake_in,
