@@ -155,6 +155,22 @@ impl Player {
     }
 }
 
+/// Wait (10 s at most) until the gauge `name` reads `want`.
+async fn until_metric(metrics: &str, name: &str, want: f64, why: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = metric(metrics, name).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{why}: {name} = {got}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn reddish(c: Yuv) -> bool {
     c.2 > 200 && c.1 < 120
 }
@@ -210,11 +226,15 @@ fn a_hall_screen_plays_the_composite_over_whep_and_hangs_up_with_delete() {
         assert_eq!(laid.status, 200, "{}", laid.text);
         assert_eq!(laid.body["output_layouts"]["screen"], "grid2x2");
         let metrics = w.srv.metrics_url();
-        assert_eq!(
-            metric(&metrics, "diemcau_composite_encodings").await,
+        // The composer thread starts the recording's encoding on its own
+        // time: wait for it rather than read the gauge once.
+        until_metric(
+            &metrics,
+            "diemcau_composite_encodings",
             1.0,
-            "the recording's"
-        );
+            "the recording's",
+        )
+        .await;
         // Not streaming: the screen starts the composite for itself, not
         // the meeting's live stream (its playlist stays 404).
         let (mut player, offer) = Player::new().await;
@@ -331,14 +351,13 @@ fn a_hall_screen_plays_the_composite_over_whep_and_hangs_up_with_delete() {
             404
         );
         // The last screen left: its encoding stops; the recording's goes on.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while metric(&metrics, "diemcau_composite_encodings").await != 1.0 {
-            assert!(
-                Instant::now() < deadline,
-                "the screen's encoding outlived it"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        until_metric(
+            &metrics,
+            "diemcau_composite_encodings",
+            1.0,
+            "the screen's encoding outlived it",
+        )
+        .await;
         assert_eq!(metric(&metrics, "diemcau_composite_outputs").await, 1.0);
     }));
 }
