@@ -284,6 +284,17 @@ pub fn print_summary(run: &RunReport) {
                     format!("; failures: {}", c.failures.join(" | "))
                 }
             );
+            println!(
+                "  first frame after connecting, p50: first video packet {:.0} ms, first whole frame {:.0} ms, decoded {:.0} ms; by then {:.0} packets, {:.0} bytes, {:.0} px wide, {:.0} PLIs and {:.0} NACKs sent",
+                c.first_packet_p50_ms,
+                c.first_frame_received_p50_ms,
+                c.media_p50_ms,
+                c.packets_at_first_frame_p50,
+                c.bytes_at_first_frame_p50,
+                c.width_at_first_frame_p50,
+                c.plis_at_first_frame_p50,
+                c.nacks_at_first_frame_p50,
+            );
         }
     }
     if let Some(s4) = &run.s4_diemcau {
