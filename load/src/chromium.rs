@@ -63,17 +63,17 @@ pub struct ChromiumJoinResult {
     /// complete (the offer's for diemcau, the answer's for Janus), p50.
     pub gather_p50_ms: f64,
     /// The first-frame phase in steps, p50 after connecting: the first
-    /// video packet, the first whole frame (before decoding).
+    /// video packet, the first whole frame (before decoding). Both on the
+    /// 50 ms grain of Chromium's stats reports (the decoded frame is not).
     pub first_packet_p50_ms: f64,
     pub first_frame_received_p50_ms: f64,
-    /// What had arrived when the first frame was decoded, p50: video
-    /// packets, bytes, and the frame's width; and the viewer's PLIs and
-    /// NACKs by then.
-    pub packets_at_first_frame_p50: f64,
-    pub bytes_at_first_frame_p50: f64,
+    /// Within 60 ms of the first frame, p50: its width, the PLIs and
+    /// NACKs the viewer sent, the RTX packets it received (a server's
+    /// probe padding).
     pub width_at_first_frame_p50: f64,
     pub plis_at_first_frame_p50: f64,
     pub nacks_at_first_frame_p50: f64,
+    pub rtx_at_first_frame_p50: f64,
     /// Whether the server's SDP said `a=ice-lite` (first join).
     pub remote_ice_lite: Option<bool>,
     pub failures: Vec<String>,
@@ -362,7 +362,7 @@ pub fn run(
     let mut gather = Vec::new();
     let (mut first_packet, mut first_received) = (Vec::new(), Vec::new());
     // Counts, not times: kept ×1e6 as the times are, for one percentile.
-    let mut at_first: [Vec<u64>; 5] = Default::default();
+    let mut at_first: [Vec<u64>; 4] = Default::default();
     let mut failures = Vec::new();
     let mut remote_ice_lite = None;
     let ns = |v: &Value| (v.as_f64().unwrap_or(0.0) * 1e6) as u64;
@@ -377,7 +377,7 @@ pub fn run(
                 gather.push(ns(&v["gather_ms"]));
                 first_packet.push(ns(&v["first_packet_ms"]));
                 first_received.push(ns(&v["first_frame_received_ms"]));
-                for (k, key) in ["packets", "bytes", "width", "plis", "nacks"]
+                for (k, key) in ["width", "plis", "nacks", "rtx_packets"]
                     .iter()
                     .enumerate()
                 {
@@ -407,11 +407,10 @@ pub fn run(
         gather_p50_ms: percentile_ms(&mut gather, 0.50),
         first_packet_p50_ms: percentile_ms(&mut first_packet, 0.50),
         first_frame_received_p50_ms: percentile_ms(&mut first_received, 0.50),
-        packets_at_first_frame_p50: percentile_ms(&mut at_first[0], 0.50),
-        bytes_at_first_frame_p50: percentile_ms(&mut at_first[1], 0.50),
-        width_at_first_frame_p50: percentile_ms(&mut at_first[2], 0.50),
-        plis_at_first_frame_p50: percentile_ms(&mut at_first[3], 0.50),
-        nacks_at_first_frame_p50: percentile_ms(&mut at_first[4], 0.50),
+        width_at_first_frame_p50: percentile_ms(&mut at_first[0], 0.50),
+        plis_at_first_frame_p50: percentile_ms(&mut at_first[1], 0.50),
+        nacks_at_first_frame_p50: percentile_ms(&mut at_first[2], 0.50),
+        rtx_at_first_frame_p50: percentile_ms(&mut at_first[3], 0.50),
         remote_ice_lite,
         failures,
     })

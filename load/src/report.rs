@@ -285,15 +285,14 @@ pub fn print_summary(run: &RunReport) {
                 }
             );
             println!(
-                "  first frame after connecting, p50: first video packet {:.0} ms, first whole frame {:.0} ms, decoded {:.0} ms; by then {:.0} packets, {:.0} bytes, {:.0} px wide, {:.0} PLIs and {:.0} NACKs sent",
+                "  first frame after connecting, p50: first video packet {:.0} ms, first whole frame {:.0} ms (both to 50 ms), decoded {:.0} ms; {:.0} px wide; within 60 ms of it {:.0} PLIs and {:.0} NACKs sent, {:.0} RTX packets received",
                 c.first_packet_p50_ms,
                 c.first_frame_received_p50_ms,
                 c.media_p50_ms,
-                c.packets_at_first_frame_p50,
-                c.bytes_at_first_frame_p50,
                 c.width_at_first_frame_p50,
                 c.plis_at_first_frame_p50,
                 c.nacks_at_first_frame_p50,
+                c.rtx_at_first_frame_p50,
             );
         }
     }
