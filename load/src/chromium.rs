@@ -377,10 +377,7 @@ pub fn run(
                 gather.push(ns(&v["gather_ms"]));
                 first_packet.push(ns(&v["first_packet_ms"]));
                 first_received.push(ns(&v["first_frame_received_ms"]));
-                for (k, key) in ["width", "plis", "nacks", "rtx_packets"]
-                    .iter()
-                    .enumerate()
-                {
+                for (k, key) in ["width", "plis", "nacks", "rtx_packets"].iter().enumerate() {
                     at_first[k].push(ns(&v[key]));
                 }
             }

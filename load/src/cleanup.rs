@@ -4,8 +4,11 @@
 //! on SIGINT/SIGTERM/SIGHUP (a dedicated thread waits for them with
 //! `sigwait`, cleans up, exits 128+signal).
 //!
-//! Only what was registered is touched: children are killed by their PID,
-//! namespaces by the name this process gave them (`dl-<pid>`). A namespace
+//! Only what was registered is touched: children are killed by their PID
+//! — with their process group when they lead one, as every child started
+//! here does, so what a child started itself (a wrapper's server under
+//! `--server-bin`, Chromium's helpers) ends with it —, namespaces by the
+//! name this process gave them (`dl-<pid>`). A namespace
 //! left by a harness that was SIGKILLed (its PID no longer exists) is swept
 //! at the next start.
 
@@ -87,6 +90,8 @@ pub fn child_pre_exec() -> std::io::Result<()> {
         libc::sigemptyset(&mut set);
         libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        // Its own process group, which `stop_child` signals whole.
+        libc::setpgid(0, 0);
     }
     Ok(())
 }
@@ -106,7 +111,9 @@ fn alive(pid: i32) -> bool {
 pub fn stop_child(pid: i32) {
     // SAFETY: signalling and reaping a PID this process spawned.
     unsafe {
-        libc::kill(pid, libc::SIGINT);
+        // The group it leads (a wrapper's children too), else the PID alone.
+        let target = if libc::getpgid(pid) == pid { -pid } else { pid };
+        libc::kill(target, libc::SIGINT);
         let deadline = Instant::now() + CHILD_GRACE;
         let mut status = 0;
         loop {
@@ -115,8 +122,17 @@ pub fn stop_child(pid: i32) {
                 break;
             }
             if Instant::now() >= deadline || !alive(pid) {
-                libc::kill(pid, libc::SIGKILL);
+                libc::kill(target, libc::SIGKILL);
                 libc::waitpid(pid, &mut status, 0);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Members that outlived their leader (the server a wrapper
+        // started): the rest of the same grace, then SIGKILL.
+        while target < 0 && libc::kill(target, 0) == 0 {
+            if Instant::now() >= deadline {
+                libc::kill(target, libc::SIGKILL);
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -253,5 +269,38 @@ pub fn sweep_stale() {
             eprintln!("diemcau-load: removing stale namespace {name} (harness {pid} is gone)");
             delete_netns(&name);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+
+    /// `--server-bin` may be a wrapper (a script, `heaptrack`, `perf
+    /// record`) whose server is its child: stopping the wrapper by its PID
+    /// alone left the server running, holding its ports.
+    #[test]
+    fn stopping_a_child_ends_what_it_started_too() {
+        let mut cmd = Command::new("sh");
+        // A wrapper that ignores SIGINT, around a child that would outlive it.
+        cmd.args(["-c", "trap '' INT; sleep 60 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped());
+        // SAFETY: child_pre_exec only makes async-signal-safe calls.
+        unsafe { cmd.pre_exec(child_pre_exec) };
+        let mut child = cmd.spawn().unwrap();
+        let pid = child.id();
+        register_child(pid);
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let grandchild: i32 = line.trim().parse().unwrap();
+        drop(child);
+        assert!(alive(grandchild), "the wrapper's child runs");
+        stop_child(pid as i32);
+        assert!(!alive(pid as i32), "the wrapper ended");
+        assert!(!alive(grandchild), "the wrapper's child ended with it");
     }
 }
