@@ -212,6 +212,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         c.worker_wakeups[0].load(Ordering::Relaxed),
         c.worker_wakeups[1].load(Ordering::Relaxed)
     );
+    out.push_str(&c.join_answer.exposition(
+        "diemcau_join_answer_seconds",
+        "Time from a join reaching the media driver to its SDP answer: the worker's queue, the session's creation, the answer.",
+    ));
     if let Some(h) = heap() {
         let _ = writeln!(
             out,

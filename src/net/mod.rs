@@ -18,6 +18,7 @@
 //! control, storage or disk.
 
 mod framing;
+pub mod histogram;
 mod queue;
 mod routes;
 mod shard;
@@ -172,6 +173,10 @@ pub struct DriverCounters {
     /// Worker wake-ups: [for input (datagrams, commands, hand-offs), for
     /// timers alone]. Each costs a futex wait and a context switch.
     pub worker_wakeups: [AtomicU64; 2],
+    /// From a join reaching the driver to the engine's reply (its worker's
+    /// queue, the session, the SDP answer): what a join waits on the media
+    /// side, under load too.
+    pub join_answer: histogram::Histogram,
 }
 
 struct Shared {
@@ -384,6 +389,7 @@ impl Media {
     /// Join a room: picks (or reuses) the room's worker and returns the new
     /// participant's id with the engine's reply.
     pub async fn join(&self, mut req: JoinRequest) -> Result<(ParticipantId, Reply), MediaError> {
+        let started = std::time::Instant::now();
         let id = self.inner.next_participant.fetch_add(1, Ordering::Relaxed);
         req.participant = id;
         let shard = self.place(&req.room, req.role);
@@ -395,6 +401,12 @@ impl Media {
                 return Err(e);
             }
         };
+        // Refusals too: the engine's time is spent either way.
+        self.inner
+            .shared
+            .counters
+            .join_answer
+            .observe(started.elapsed());
         if let Reply::Joined { ice_ufrag, .. } = &reply {
             self.inner
                 .shared

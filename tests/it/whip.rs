@@ -292,3 +292,37 @@ fn live_controls_refuse_bad_input_and_mute_a_publisher() {
         publisher.close().await;
     });
 }
+
+/// Every join's media side is timed (`diemcau_join_answer_seconds`): one
+/// WHIP join adds one observation, and the histogram's buckets are whole
+/// (the `+Inf` bucket is the count).
+#[test]
+fn each_join_is_timed_from_the_driver_to_its_answer() {
+    run_in_loopback_netns(async {
+        let srv = server::start().await;
+        let count = |text: &str, series: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok())
+                .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
+        };
+        let before = scrape_metrics(&srv.metrics_url()).await.unwrap();
+        let n0 = count(&before, "diemcau_join_answer_seconds_count ");
+        let (_publisher, _whip) = whip_publisher(
+            &srv.base_url(),
+            MEETING,
+            DEMO_TOKEN,
+            "pub",
+            PublishConfig::default(),
+        )
+        .await;
+        let after = scrape_metrics(&srv.metrics_url()).await.unwrap();
+        let n1 = count(&after, "diemcau_join_answer_seconds_count ");
+        assert_eq!(n1, n0 + 1.0, "{after}");
+        assert_eq!(
+            count(&after, "diemcau_join_answer_seconds_bucket{le=\"+Inf\"} "),
+            n1
+        );
+        assert!(count(&after, "diemcau_join_answer_seconds_sum ") > 0.0);
+        srv.server.shutdown().await;
+    });
+}
