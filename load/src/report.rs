@@ -259,6 +259,15 @@ pub fn print_summary(run: &RunReport) {
                     format!("; failures: {}", r.failures.join(" | "))
                 }
             );
+            if let Some(a) = &r.server_join_answer {
+                println!(
+                    "  diemcau's own part of those joins (driver → answer, diemcau_join_answer_seconds): mean {:.2} ms, p50 ≤ {} over {} joins",
+                    a.mean_ms,
+                    a.p50_at_most_ms
+                        .map_or("—".to_string(), |v| format!("{v} ms")),
+                    a.joins,
+                );
+            }
         }
     }
     for (name, c) in [

@@ -47,6 +47,69 @@ pub struct S3Result {
     pub server_cpu_cores: f64,
     pub server_rss_mib_before: f64,
     pub server_rss_mib_after: f64,
+    /// diemcau's own part of the storm's joins, from its
+    /// `diemcau_join_answer_seconds` histogram (the join reaching the media
+    /// driver → the engine's answer): joins timed, mean, and the bucket
+    /// bound the median lies at or below. None for Janus.
+    pub server_join_answer: Option<JoinAnswer>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinAnswer {
+    pub joins: u64,
+    pub mean_ms: f64,
+    pub p50_at_most_ms: Option<f64>,
+}
+
+/// A scraped histogram: count, sum (seconds), cumulative buckets (bound in
+/// seconds, count).
+type Scraped = (f64, f64, Vec<(f64, f64)>);
+
+/// The join histogram from a `/metrics` body.
+fn join_histogram(body: &str) -> Option<Scraped> {
+    const NAME: &str = "diemcau_join_answer_seconds";
+    let count = server::metric_value(body, &format!("{NAME}_count"))?;
+    let sum = server::metric_value(body, &format!("{NAME}_sum"))?;
+    let prefix = format!("{NAME}_bucket{{le=\"");
+    let buckets = body
+        .lines()
+        .filter_map(|l| {
+            let (le, v) = l.strip_prefix(&prefix)?.split_once("\"} ")?;
+            Some((le.parse().ok()?, v.trim().parse().ok()?))
+        })
+        .collect();
+    Some((count, sum, buckets))
+}
+
+/// What the storm added to the histogram between two scrapes.
+fn join_answer(before: &str, after: &str) -> Option<JoinAnswer> {
+    let (c0, s0, b0) = join_histogram(before)?;
+    let (c1, s1, b1) = join_histogram(after)?;
+    let joins = c1 - c0;
+    if joins <= 0.0 {
+        return None;
+    }
+    let p50_at_most_ms = b1
+        .iter()
+        .zip(&b0)
+        .find(|((_, n1), (_, n0))| n1 - n0 >= joins / 2.0)
+        .map(|((le, _), _)| le * 1e3);
+    Some(JoinAnswer {
+        joins: joins as u64,
+        mean_ms: (s1 - s0) / joins * 1e3,
+        p50_at_most_ms,
+    })
+}
+
+async fn metrics_page(target: &Target) -> Option<String> {
+    let Target::Diemcau { base } = target else {
+        return None;
+    };
+    let url = server::metrics_base(base);
+    let r = crate::http::request(&url, "GET", "/metrics", &[], None)
+        .await
+        .ok()?;
+    Some(r.body)
 }
 
 pub async fn run(target: &Target, server_pid: u32, opts: &S3Options) -> anyhow::Result<S3Result> {
@@ -62,6 +125,7 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S3Options) -> anyhow::
         target.name(),
         opts.spread_secs
     );
+    let metrics_before = metrics_page(target).await;
     let cpu = CpuMeter::start(server_pid);
     let storm = Instant::now();
     let joins = (0..n).map(|i| {
@@ -75,6 +139,10 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S3Options) -> anyhow::
     let results = futures_util::future::join_all(joins).await;
     let (server_cpu_s, wall_s) = cpu.read();
     let rss_after = server::rss_bytes(server_pid).unwrap_or(0);
+    let server_join_answer = match (metrics_before, metrics_page(target).await) {
+        (Some(a), Some(b)) => join_answer(&a, &b),
+        _ => None,
+    };
     let mut endpoints: Vec<Endpoint> = Vec::new();
     let mut join_ns = Vec::new();
     let (mut signal_ns, mut connect_ns, mut media_ns) = (Vec::new(), Vec::new(), Vec::new());
@@ -108,6 +176,7 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S3Options) -> anyhow::
         failed,
         failures,
         all_receiving_ms: (failed == 0).then_some(last_in.as_secs_f64() * 1e3),
+        server_join_answer,
         join_p50_ms: percentile_ms(&mut join_ns, 0.50),
         join_p99_ms: percentile_ms(&mut join_ns, 0.99),
         join_max_ms: percentile_ms(&mut join_ns, 1.0),
@@ -148,4 +217,44 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S3Options) -> anyhow::
         res.media_p99_ms
     );
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(count: u64, sum: f64, buckets: &[(&str, u64)]) -> String {
+        let mut s = String::from("diemcau_datagrams_received_total 5\n");
+        for (le, n) in buckets {
+            s.push_str(&format!(
+                "diemcau_join_answer_seconds_bucket{{le=\"{le}\"}} {n}\n"
+            ));
+        }
+        s.push_str(&format!(
+            "diemcau_join_answer_seconds_sum {sum}\ndiemcau_join_answer_seconds_count {count}\n"
+        ));
+        s
+    }
+
+    #[test]
+    fn the_storms_share_of_the_join_histogram_is_read_between_two_scrapes() {
+        let before = page(
+            1,
+            0.001,
+            &[("0.001", 1), ("0.002", 1), ("0.005", 1), ("+Inf", 1)],
+        );
+        // Four joins more: two at or below 2 ms, two below 5 ms.
+        let after = page(
+            5,
+            0.013,
+            &[("0.001", 1), ("0.002", 3), ("0.005", 5), ("+Inf", 5)],
+        );
+        let j = join_answer(&before, &after).unwrap();
+        assert_eq!(j.joins, 4);
+        assert!((j.mean_ms - 3.0).abs() < 1e-9, "{}", j.mean_ms);
+        assert_eq!(j.p50_at_most_ms, Some(2.0));
+        // No join in between, or no histogram (Janus): nothing to say.
+        assert!(join_answer(&after, &after).is_none());
+        assert!(join_answer("x 1\n", &after).is_none());
+    }
 }
