@@ -99,8 +99,8 @@ fn per_subscriber_kib(
     }
 }
 
-/// diemcau's heap in use (`GET /metrics` on its metrics listener).
-async fn heap_bytes(target: &Target) -> Option<u64> {
+/// diemcau's `/metrics` page (on its metrics listener); None for Janus.
+pub(crate) async fn metrics_page(target: &Target) -> Option<String> {
     let Target::Diemcau { base } = target else {
         return None;
     };
@@ -108,7 +108,13 @@ async fn heap_bytes(target: &Target) -> Option<u64> {
     let r = crate::http::request(&url, "GET", "/metrics", &[], None)
         .await
         .ok()?;
-    server::metric_value(&r.body, "diemcau_heap_in_use_bytes").map(|b| b as u64)
+    Some(r.body)
+}
+
+/// diemcau's heap in use.
+async fn heap_bytes(target: &Target) -> Option<u64> {
+    let page = metrics_page(target).await?;
+    server::metric_value(&page, "diemcau_heap_in_use_bytes").map(|b| b as u64)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -11,7 +11,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::client::Endpoint;
-use crate::s1::{Target, join_subscriber, start_publisher};
+use crate::s1::{Target, join_subscriber, metrics_page, start_publisher};
 use crate::server::{self, CpuMeter};
 use crate::stats::percentile_ms;
 
@@ -99,17 +99,6 @@ fn join_answer(before: &str, after: &str) -> Option<JoinAnswer> {
         mean_ms: (s1 - s0) / joins * 1e3,
         p50_at_most_ms,
     })
-}
-
-async fn metrics_page(target: &Target) -> Option<String> {
-    let Target::Diemcau { base } = target else {
-        return None;
-    };
-    let url = server::metrics_base(base);
-    let r = crate::http::request(&url, "GET", "/metrics", &[], None)
-        .await
-        .ok()?;
-    Some(r.body)
 }
 
 pub async fn run(target: &Target, server_pid: u32, opts: &S3Options) -> anyhow::Result<S3Result> {
