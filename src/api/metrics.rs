@@ -196,6 +196,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     );
     let _ = writeln!(
         out,
+        "# HELP diemcau_media_direct_send_buffers_total Buffers the packets sent directly were sealed into: one given back by an earlier send, or a new allocation.\n# TYPE diemcau_media_direct_send_buffers_total counter\n\
+         diemcau_media_direct_send_buffers_total{{buffer=\"reused\"}} {}\n\
+         diemcau_media_direct_send_buffers_total{{buffer=\"new\"}} {}",
+        sum(|s| s.direct_sends_reused),
+        sum(|s| s.direct_sends - s.direct_sends_reused)
+    );
+    let _ = writeln!(
+        out,
         "# HELP diemcau_media_session_timeouts_deferred_total Session timeouts found no longer due when their turn came (direct sends had moved the session's deadline later) and re-armed instead of run.\n# TYPE diemcau_media_session_timeouts_deferred_total counter\ndiemcau_media_session_timeouts_deferred_total {}",
         sum(|s| s.timeouts_deferred)
     );

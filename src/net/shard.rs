@@ -126,7 +126,11 @@ pub(super) fn run(
                 q.iter().map(|(a, b)| (*a, b.as_slice())).collect();
             group_by_destination(&mut items);
             send_batch(&sockets[i].0, &items);
-            q.clear();
+            drop(items);
+            // Sent: their buffers take the next batch's packets.
+            for (_, buf) in q.drain(..) {
+                engine.recycle(buf);
+            }
         }
         {
             let mut layers = engine.drain_upper_layers().peekable();

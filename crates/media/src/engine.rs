@@ -33,6 +33,15 @@ pub struct EngineConfig {
     pub workers: usize,
 }
 
+/// Spare send buffers an engine keeps: a batch's fan-out (150 viewers ×
+/// a frame of a few packets) without holding a backlog's worth.
+const SPARE_MAX: usize = 1024;
+/// A spare must take a forwarded video packet without growing (str0m
+/// allocates its sealed datagrams at 1 500 bytes at least) and not hold
+/// more than a datagram.
+const SPARE_MIN_BYTES: usize = 1200;
+const SPARE_MAX_BYTES: usize = 4096;
+
 pub struct Engine {
     pub(super) cfg: EngineConfig,
     pub(super) cert: DtlsCert,
@@ -47,6 +56,10 @@ pub struct Engine {
     /// a UDP port of one number are different peers).
     tcp_addrs: super::addrs::AddrBook,
     pub(super) out: Vec<Datagram>,
+    /// Buffers of datagrams the driver has sent, given back
+    /// (`recycle`): a forwarded packet is sealed into one of them (str0m
+    /// patch "reuse"), not into a new allocation.
+    pub(super) spare: Vec<Vec<u8>>,
     pub(super) events: VecDeque<Event>,
     /// str0m events waiting to be handled with the whole engine in reach.
     pub(super) pending: VecDeque<(ParticipantId, RtcEvent)>,
@@ -103,6 +116,7 @@ impl Engine {
             addrs: super::addrs::AddrBook::default(),
             tcp_addrs: super::addrs::AddrBook::default(),
             out: Vec::new(),
+            spare: Vec::new(),
             events: VecDeque::new(),
             pending: VecDeque::new(),
             stats: EngineStats::default(),
@@ -158,6 +172,19 @@ impl Engine {
             .map(|d| d.contents.len() as u64)
             .sum::<u64>();
         self.out.drain(..)
+    }
+
+    /// Give back the buffer of a datagram `drain_transmits` handed out,
+    /// once it is sent. A batch's worth is kept (`SPARE_MAX`, of a
+    /// datagram's size: what a forwarded packet needs), the rest freed.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        // Kept with its old bytes: the seal overwrites what it keeps, and
+        // clearing it would make the next seal zero it again.
+        if self.spare.len() < SPARE_MAX
+            && (SPARE_MIN_BYTES..=SPARE_MAX_BYTES).contains(&buf.capacity())
+        {
+            self.spare.push(buf);
+        }
     }
 
     /// Packets for the recorder, in order.

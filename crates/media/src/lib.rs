@@ -479,6 +479,9 @@ pub struct EngineStats {
     /// flush.
     pub direct_sends: u64,
     pub queued_writes: u64,
+    /// Direct sends sealed into a buffer the driver gave back after an
+    /// earlier send (`Engine::recycle`) rather than a new one.
+    pub direct_sends_reused: u64,
     /// Session timeouts found no longer due when their turn came: direct
     /// sends had moved str0m's deadline later (its pacer's periodic
     /// handle), so the session was re-armed instead of run.

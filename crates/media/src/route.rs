@@ -345,7 +345,9 @@ impl Engine {
             // Sent in this call when nothing makes it wait (str0m patch
             // "direct-send"); else queued, and the subscriber is flushed
             // and drained after the batch, as every packet was before.
-            let direct = guarded(|| match s.rtc.write_rtp_direct(now, ssrc, write) {
+            let spares = self.spare.len();
+            let spare = &mut self.spare;
+            let direct = guarded(|| match s.rtc.write_rtp_direct(now, ssrc, write, spare) {
                 Ok(t) => t.ok_or(()),
                 Err(write) => {
                     let mut api = s.rtc.direct_api();
@@ -360,6 +362,9 @@ impl Engine {
                 Some(Ok(t)) => {
                     s.sent_direct = true;
                     self.stats.direct_sends += 1;
+                    if self.spare.len() < spares {
+                        self.stats.direct_sends_reused += 1;
+                    }
                     self.out.push(Datagram {
                         source: t.source,
                         destination: t.destination,

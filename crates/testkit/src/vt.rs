@@ -127,6 +127,10 @@ pub struct World {
     pub next_id: ParticipantId,
     /// Drop this fraction of server->client packets (seeded LCG).
     pub loss_to_clients: f64,
+    /// Fill each sent datagram's buffer with other bytes, up to its
+    /// capacity, before giving it back to its engine (`Engine::recycle`):
+    /// the worst a reused buffer can hold.
+    pub dirty_spares: bool,
     pub rng: u64,
     pub dropped: usize,
     /// Publishers joined from now on send H.264.
@@ -188,6 +192,7 @@ impl World {
             events: vec![],
             next_id: 1,
             loss_to_clients: 0.0,
+            dirty_spares: false,
             rng: 42,
             dropped: 0,
             h264_publishers: false,
@@ -441,7 +446,7 @@ impl World {
                     continue;
                 }
                 let e = self.engine_of(w);
-                out.extend(e.drain_transmits().collect::<Vec<_>>());
+                out.extend(e.drain_transmits().map(|d| (w, d)).collect::<Vec<_>>());
                 let mut evs = Vec::new();
                 while let Some(ev) = e.poll_event() {
                     evs.push(ev);
@@ -460,7 +465,7 @@ impl World {
             if to_server.is_empty() && out.is_empty() && !moved {
                 return;
             }
-            for d in out {
+            for (w, d) in out {
                 let lossy = self.loss_to_clients > 0.0 && self.rand() < self.loss_to_clients;
                 if lossy && !str0m_is_stun(&d.contents) {
                     self.dropped += 1;
@@ -474,6 +479,13 @@ impl World {
                     continue;
                 }
                 c.deliver(now, &d);
+                // Sent: the driver gives the buffer back, and so do we (the
+                // forward bench then measures what the server does).
+                let mut buf = d.contents;
+                if self.dirty_spares {
+                    buf.resize(buf.capacity(), 0x5a);
+                }
+                self.engine_of(w).recycle(buf);
             }
         }
     }

@@ -2081,11 +2081,16 @@ impl Rtc {
     /// session is not alive or has no nominated pair yet — write it the
     /// ordinary way. Time never goes back: an earlier `now` than the last
     /// counts as the last.
+    ///
+    /// PATCH(diemcau reuse): `spare` holds buffers of earlier transmits the
+    /// caller has sent; a packet sent here is protected into one of them
+    /// (an empty `spare` costs a new buffer, as before).
     pub fn write_rtp_direct(
         &mut self,
         now: Instant,
         ssrc: rtp::Ssrc,
         write: rtp::RtpWrite,
+        spare: &mut Vec<Vec<u8>>,
     ) -> Result<Option<net::Transmit>, rtp::RtpWrite> {
         if self.state != RtcState::Alive || self.need_init_time {
             return Err(write);
@@ -2096,7 +2101,7 @@ impl Rtc {
         let (proto, source, destination) = (send.proto, send.source, send.destination);
         self.last_now = self.last_now.max(now);
         let now = self.last_now;
-        let Some(contents) = self.session.write_rtp_direct(now, ssrc, write)? else {
+        let Some(contents) = self.session.write_rtp_direct(now, ssrc, write, spare)? else {
             // Written but not sent: the next poll must look at the streams.
             drop(self.readiness.wake());
             return Ok(None);

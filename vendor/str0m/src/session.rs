@@ -1270,6 +1270,7 @@ impl Session {
         now: Instant,
         ssrc: Ssrc,
         write: crate::streams::RtpWrite,
+        spare: &mut Vec<Vec<u8>>,
     ) -> Result<Option<DatagramSend>, crate::streams::RtpWrite> {
         let ready = !self.rtp_closing && self.srtp_tx.is_some();
         let Some(stream) = self.streams.stream_tx(&ssrc) else {
@@ -1282,7 +1283,10 @@ impl Session {
         }
         stream.timestamp_queue(now);
         let midrid = stream.pacer_midrid();
-        Ok(self.send_packet_of(now, midrid, Some(ssrc), None))
+        // PATCH(diemcau reuse): the protected copy goes into a buffer the
+        // caller had back from an earlier send.
+        let spare = spare.pop().unwrap_or_default();
+        Ok(self.send_packet_of(now, midrid, Some(ssrc), None, spare))
     }
 
     fn poll_packet(&mut self, now: Instant) -> Option<DatagramSend> {
@@ -1290,7 +1294,7 @@ impl Session {
         // The cluster_id is captured by the pacer at poll time, before register_send() might clear it
         self.srtp_tx.as_ref()?;
         let (midrid, cluster_id) = self.pacer.poll_queue()?;
-        self.send_packet_of(now, midrid, None, cluster_id)
+        self.send_packet_of(now, midrid, None, cluster_id, Vec::new())
     }
 
     fn send_packet_of(
@@ -1299,6 +1303,7 @@ impl Session {
         midrid: MidRid,
         ssrc: Option<Ssrc>,
         cluster_id: Option<crate::rtp_::TwccClusterId>,
+        out: Vec<u8>,
     ) -> Option<DatagramSend> {
         let srtp_tx = self.srtp_tx.as_mut()?;
         // PATCH(diemcau direct-send): by SSRC (a hash lookup) when the
@@ -1342,11 +1347,15 @@ impl Session {
 
         self.pacer.register_send(now, payload_size.into(), midrid);
 
+        // PATCH(diemcau reuse): the scratch keeps its size; the packet is
+        // its start.
+        let buf = &buf[..header.header_len + payload_size];
+
         if let Some(raw_packets) = &mut self.raw_packets {
-            raw_packets.push_back(Box::new(RawPacket::RtpTx(header.clone(), buf.clone())));
+            raw_packets.push_back(Box::new(RawPacket::RtpTx(header.clone(), buf.to_vec())));
         }
 
-        let protected = srtp_tx.protect_rtp(buf, &header, *seq_no);
+        let protected = srtp_tx.protect_rtp_into(buf, &header, *seq_no, out);
 
         if twcc_enabled {
             let packet_id = if let Some(cluster) = cluster_id {

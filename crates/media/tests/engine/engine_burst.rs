@@ -103,6 +103,47 @@ fn a_viewers_media_leaves_in_the_call_that_forwards_it_and_its_sender_reports_co
     );
 }
 
+/// A packet sent directly is sealed into a buffer the driver gave back
+/// after an earlier send (str0m patch "reuse"), whatever that buffer held:
+/// once media flows nearly every direct send reuses one, and the viewer
+/// gets each packet whole — none of a buffer's old bytes reaches it
+/// (here each buffer comes back filled with other bytes to its capacity,
+/// longer than any packet).
+#[test]
+fn a_direct_send_is_sealed_into_a_buffer_given_back_and_nothing_old_reaches_the_viewer() {
+    let mut w = World::new();
+    w.dirty_spares = true;
+    w.join(true, 0, 0);
+    let viewer = w.join(false, 1, 1);
+    w.run(Duration::from_secs(3));
+    let stage = w.clients[viewer].recv_mids[0];
+    let got0 = w.clients[viewer].on_mid(stage).len();
+    let stats0 = stats(&mut w);
+    w.run(Duration::from_secs(5));
+    let stats1 = stats(&mut w);
+    let direct = stats1.direct_sends - stats0.direct_sends;
+    let reused = stats1.direct_sends_reused - stats0.direct_sends_reused;
+    assert!(direct > 300, "{direct} packets sent directly in 5 s");
+    assert!(
+        reused * 100 >= direct * 99,
+        "{reused} of {direct} direct sends were sealed into a buffer given back"
+    );
+    let got = w.clients[viewer].on_mid(stage);
+    let new = &got[got0..];
+    assert!(new.len() > 300, "the viewer got {} packets", new.len());
+    // The test publisher's packet: a VP8 descriptor (at most 11 bytes),
+    // 300 bytes of 0xab, its number and layer.
+    for g in new {
+        let n = g.payload.len();
+        assert!(
+            (302..=313).contains(&n) && g.payload[n - 302..n - 2].iter().all(|&b| b == 0xab),
+            "seq {}: a payload of {n} bytes that is not the one sent: {:02x?}",
+            g.seq,
+            &g.payload[n.saturating_sub(8)..]
+        );
+    }
+}
+
 /// A publisher and one viewer whose link is capped at 200 kbit/s after a
 /// second: 2 s later it shows a layer below the top.
 fn capped_viewer() -> (World, usize) {

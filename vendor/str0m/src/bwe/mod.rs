@@ -134,6 +134,11 @@ impl Bwe {
     }
 }
 
+/// PATCH(diemcau reuse): the records one transport feedback usually
+/// acknowledges at most (a feedback every 50–100 ms at a few hundred
+/// packets a second).
+const FEEDBACK_RECORDS: usize = 128;
+
 struct SendSideBandwidthEstimator {
     delay_controller: DelayController,
     loss_controller: LossController,
@@ -145,6 +150,11 @@ struct SendSideBandwidthEstimator {
     alr_detector: AlrDetector,
     link_capacity_estimator: LinkCapacityEstimator,
     last_updated_estimate: Option<Bitrate>,
+    /// PATCH(diemcau reuse): the acknowledged packets of one feedback,
+    /// kept between feedbacks (a subscriber's TWCC feedback arrives every
+    /// 50–100 ms; a new vector grown for each was reallocated up to its
+    /// size every time).
+    acked_scratch: Vec<AckedPacket>,
 }
 
 impl SendSideBandwidthEstimator {
@@ -168,6 +178,7 @@ impl SendSideBandwidthEstimator {
             alr_detector,
             link_capacity_estimator: LinkCapacityEstimator::new(),
             last_updated_estimate: None,
+            acked_scratch: Vec::new(),
         }
     }
 
@@ -189,7 +200,10 @@ impl SendSideBandwidthEstimator {
 
     /// Record a packet from a TWCC report.
     pub fn update<'t>(&mut self, records: impl Iterator<Item = &'t TwccSendRecord>, now: Instant) {
-        let send_records: Vec<_> = records.collect();
+        // PATCH(diemcau reuse): room for a feedback's records at once
+        // rather than regrown from empty, one allocation a feedback.
+        let mut send_records: Vec<_> = Vec::with_capacity(FEEDBACK_RECORDS);
+        send_records.extend(records);
         if send_records.is_empty() {
             return;
         }
@@ -209,7 +223,8 @@ impl SendSideBandwidthEstimator {
             }
         }
 
-        let mut acked_packets = vec![];
+        let acked_packets = &mut self.acked_scratch;
+        acked_packets.clear();
 
         let mut max_rtt = None;
         let mut count = 0;
@@ -225,7 +240,7 @@ impl SendSideBandwidthEstimator {
         }
         acked_packets.sort_by(AckedPacket::order_by_receive_time);
 
-        for acked_packet in acked_packets.iter() {
+        for acked_packet in self.acked_scratch.iter() {
             self.acked_bitrate_estimator
                 .update(acked_packet.remote_recv_time, acked_packet.size);
         }
@@ -240,7 +255,7 @@ impl SendSideBandwidthEstimator {
         // Update delay controller with the latest probe result
         let maybe_estimate =
             self.delay_controller
-                .update(&acked_packets, acked_bitrate, probe_result, now);
+                .update(&self.acked_scratch, acked_bitrate, probe_result, now);
 
         let Some(delay_estimate) = maybe_estimate else {
             return;

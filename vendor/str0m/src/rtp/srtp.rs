@@ -247,12 +247,47 @@ impl DecryptWarnings {
     }
 }
 
+/// PATCH(diemcau reuse): `v` at length `n`, zeroing only what it grows by:
+/// the protect functions overwrite every byte they keep. A new buffer
+/// takes a whole datagram, so that it can be reused for any packet after
+/// it.
+fn sized(mut v: Vec<u8>, n: usize) -> Vec<u8> {
+    if v.len() >= n {
+        v.truncate(n);
+    } else {
+        if v.capacity() < n {
+            v.reserve_exact(n.max(SEALED_MIN_CAPACITY) - v.len());
+        }
+        v.resize(n, 0);
+    }
+    v
+}
+
+/// PATCH(diemcau reuse): an Ethernet MTU's datagram.
+const SEALED_MIN_CAPACITY: usize = 1500;
+
 impl SrtpContext {
+    #[cfg(test)]
     pub fn protect_rtp(
         &mut self,
         buf: &[u8],
         header: &RtpHeader,
         srtp_index: u64, // same as ext_seq
+    ) -> Vec<u8> {
+        self.protect_rtp_into(buf, header, srtp_index, Vec::new())
+    }
+
+    /// PATCH(diemcau reuse): `protect_rtp` into `output`, a buffer the
+    /// caller had back from an earlier send (its contents are overwritten
+    /// whole: the header, the ciphertext and the tag). An SFU sends one
+    /// protected copy per subscriber and packet; a new zeroed vector for
+    /// each was an allocation, a memset and a free per forwarded packet.
+    pub fn protect_rtp_into(
+        &mut self,
+        buf: &[u8],
+        header: &RtpHeader,
+        srtp_index: u64, // same as ext_seq
+        output: Vec<u8>,
     ) -> Vec<u8> {
         // SRTP layout
         // [header, [rtp, (padding + pad_count)], tag]
@@ -295,8 +330,10 @@ impl SrtpContext {
                 // HMAC_TAG_LEN is 10, CTR_BUFFER_PADDING is 15, so we need 5 extra bytes
                 let padding_needed =
                     CTR_BUFFER_PADDING.saturating_sub(Aes128CmSha1_80::HMAC_TAG_LEN);
-                let mut output =
-                    vec![0_u8; buf.len() + Aes128CmSha1_80::HMAC_TAG_LEN + padding_needed];
+                let mut output = sized(
+                    output,
+                    buf.len() + Aes128CmSha1_80::HMAC_TAG_LEN + padding_needed,
+                );
 
                 enc.encrypt(&iv, input, &mut output[hlen..])
                     .expect("rtp encrypt");
@@ -318,7 +355,7 @@ impl SrtpContext {
 
                 // Input and output lengths for encryption:
                 // https://www.rfc-editor.org/rfc/rfc7714#section-5.2.1
-                let mut output = vec![0_u8; buf.len() + AeadAes128Gcm::TAG_LEN];
+                let mut output = sized(output, buf.len() + AeadAes128Gcm::TAG_LEN);
                 enc.encrypt(&iv, aad, input, &mut output[hlen..])
                     .expect("rtp encrypt");
 
@@ -334,7 +371,7 @@ impl SrtpContext {
 
                 // Input and output lengths for encryption:
                 // https://www.rfc-editor.org/rfc/rfc7714#section-5.2.1
-                let mut output = vec![0_u8; buf.len() + AeadAes256Gcm::TAG_LEN];
+                let mut output = sized(output, buf.len() + AeadAes256Gcm::TAG_LEN);
                 enc.encrypt(&iv, aad, input, &mut output[hlen..])
                     .expect("rtp encrypt");
 

@@ -722,7 +722,14 @@ impl StreamTx {
             *twcc += 1;
         }
 
-        buf.resize(DATAGRAM_MAX_PACKET_SIZE, 0);
+        // PATCH(diemcau reuse): the scratch keeps its full size between
+        // packets (the packet is `buf[..header_len + payload_size]`): every
+        // byte of it is written below before it is read, so growing it
+        // back from the last packet's length zeroed up to 800 bytes a
+        // packet for nothing.
+        if buf.len() < DATAGRAM_MAX_PACKET_SIZE {
+            buf.resize(DATAGRAM_MAX_PACKET_SIZE, 0);
+        }
 
         let header_len = header.write_to(buf, exts);
         assert!(header_len % 4 == 0, "RTP header must be multiple of 4");
@@ -770,8 +777,6 @@ impl StreamTx {
                 len
             }
         };
-
-        buf.truncate(header_len + body_len);
 
         #[cfg(feature = "_internal_dont_use_log_stats")]
         {
