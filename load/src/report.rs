@@ -113,6 +113,9 @@ pub struct Comparison {
     /// the peer-to-peer baseline subtracted).
     pub half_load_added_delay_p99_ms_diemcau: Option<f64>,
     pub half_load_added_delay_p99_ms_janus: Option<f64>,
+    /// diemcau's own count of a packet's time inside it at its half load
+    /// (p99): what of the added delay is the server's.
+    pub half_load_server_transit_p99_ms_diemcau: Option<f64>,
 }
 
 fn best(s: &S1Result) -> Option<&crate::s1::StepResult> {
@@ -159,6 +162,7 @@ pub fn compare(run: &RunReport) -> Option<Comparison> {
         half_load_added_delay_p99_ms_janus: j
             .and_then(|j| j.half_load)
             .and_then(|h| h.added_delay_p99_ms),
+        half_load_server_transit_p99_ms_diemcau: d.half_load.and_then(|h| h.server_transit_p99_ms),
     })
 }
 
@@ -366,9 +370,10 @@ pub fn print_summary(run: &RunReport) {
             f(c.rss_per_subscriber_diemcau_over_janus),
         );
         println!(
-            "p99 delay the server adds at half load (peer-to-peer baseline subtracted): diemcau {} ms, Janus {} ms",
+            "p99 delay the server adds at half load (peer-to-peer baseline subtracted): diemcau {} ms, Janus {} ms; diemcau's own count of a packet's time inside it: p99 {} ms",
             f(c.half_load_added_delay_p99_ms_diemcau),
             f(c.half_load_added_delay_p99_ms_janus),
+            f(c.half_load_server_transit_p99_ms_diemcau),
         );
     }
     for n in &run.notes {
@@ -453,11 +458,12 @@ fn print_s1(name: &str, s1: &S1Report, run: &RunReport) {
         if let Some(h) = r.half_load {
             let f = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{v:.2}"));
             println!(
-                "  half load (N={}): p99 delay {:.2} ms, peer-to-peer baseline {} ms → the server adds {} ms",
+                "  half load (N={}): p99 delay {:.2} ms, peer-to-peer baseline {} ms → the server adds {} ms; its own count of a packet's time inside it: p99 {} ms",
                 h.n,
                 h.delay_p99_ms,
                 f(h.p2p_delay_p99_ms),
-                f(h.added_delay_p99_ms)
+                f(h.added_delay_p99_ms),
+                f(h.server_transit_p99_ms)
             );
         }
         println!(

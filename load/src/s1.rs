@@ -16,7 +16,7 @@ use crate::machine::MachineMeter;
 use crate::media::{self, default_layers};
 use crate::p2p::{P2pBaseline, P2pDelay};
 use crate::server::{self, CpuMeter};
-use crate::stats::{KindAcc, KindResult, percentile_ms};
+use crate::stats::{KindAcc, KindResult, histogram_buckets, histogram_quantile_ms, percentile_ms};
 
 /// The criterion for "N subscribers are served".
 pub const MAX_LOSS_PCT: f64 = 0.5;
@@ -28,6 +28,9 @@ const JOIN_BATCH: usize = 10;
 const GRACE: Duration = Duration::from_millis(1000);
 /// Period of the generator's own scheduling-lag probe.
 const LAG_PROBE_PERIOD: Duration = Duration::from_millis(5);
+/// diemcau's histograms of a media packet's time inside the server.
+const TRANSIT: &str = "diemcau_media_transit_seconds";
+const TRANSIT_WAIT: &str = "diemcau_media_transit_wait_seconds";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct S1Options {
@@ -58,6 +61,15 @@ pub struct StepResult {
     /// peer-to-peer baseline's (0 when the baseline was slower).
     pub added_delay_p50_ms: Option<f64>,
     pub added_delay_p99_ms: Option<f64>,
+    /// The server's own count of a media packet's time inside it (from
+    /// the kernel's receipt to its copies sent,
+    /// `diemcau_media_transit_seconds`), read between scrapes just before
+    /// and after the step's window (diemcau only): the added delay without
+    /// the clients' or the generator's share of the machine.
+    pub server_transit_p50_ms: Option<f64>,
+    pub server_transit_p99_ms: Option<f64>,
+    /// Its first part (`…_transit_wait_seconds`): until a worker took it.
+    pub server_transit_wait_p99_ms: Option<f64>,
     /// Packets the subscribers received in the window (first arrivals).
     pub forwarded_packets: u64,
     pub forwarded_pps: f64,
@@ -158,6 +170,9 @@ pub struct HalfLoad {
     pub delay_p99_ms: f64,
     pub p2p_delay_p99_ms: Option<f64>,
     pub added_delay_p99_ms: Option<f64>,
+    /// The server's own p99 of a packet's time inside it
+    /// (`StepResult::server_transit_p99_ms`).
+    pub server_transit_p99_ms: Option<f64>,
 }
 
 fn half_load(steps: &[StepResult], max_n_passing: usize) -> Option<HalfLoad> {
@@ -171,6 +186,7 @@ fn half_load(steps: &[StepResult], max_n_passing: usize) -> Option<HalfLoad> {
         delay_p99_ms: step.delay_p99_ms,
         p2p_delay_p99_ms: step.p2p.map(|p| p.delay_p99_ms),
         added_delay_p99_ms: step.added_delay_p99_ms,
+        server_transit_p99_ms: step.server_transit_p99_ms,
     })
 }
 
@@ -332,6 +348,7 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
             opts.settle_secs
         );
         tokio::time::sleep(Duration::from_secs_f64(opts.settle_secs)).await;
+        let page0 = metrics_page(target).await;
         let mut step = measure(
             &subs,
             n,
@@ -342,7 +359,20 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
             p2p.as_ref(),
         )
         .await;
-        step.server_heap_mib = heap_bytes(target).await.map(mib);
+        let page1 = metrics_page(target).await;
+        if let (Some(a), Some(b)) = (&page0, &page1) {
+            let quantile = |name: &str, q: f64| {
+                let (a, b) = (histogram_buckets(a, name), histogram_buckets(b, name));
+                histogram_quantile_ms(&a, &b, q)
+            };
+            step.server_transit_p50_ms = quantile(TRANSIT, 0.5);
+            step.server_transit_p99_ms = quantile(TRANSIT, 0.99);
+            step.server_transit_wait_p99_ms = quantile(TRANSIT_WAIT, 0.99);
+        }
+        step.server_heap_mib = page1
+            .as_deref()
+            .and_then(|p| server::metric_value(p, "diemcau_heap_in_use_bytes"))
+            .map(|b| mib(b as u64));
         eprintln!(
             "S1 {} N={n}: loss {:.3}% p50 {:.2} ms p99 {:.2} ms, server {:.2} cores, {:.0} ns/pkt, rss {:.1} MiB, generator {:.2} cores (lag p99 {:.1} ms) → {}",
             target.name(),
@@ -362,6 +392,13 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
                 target.name(),
                 b.delay_p50_ms,
                 b.delay_p99_ms,
+            );
+        }
+        if let (Some(p50), Some(p99)) = (step.server_transit_p50_ms, step.server_transit_p99_ms) {
+            eprintln!(
+                "S1 {} N={n}: in the server (kernel receipt → copies sent) p50 {p50:.2} ms p99 {p99:.2} ms (until a worker took it: p99 {:.2} ms)",
+                target.name(),
+                step.server_transit_wait_p99_ms.unwrap_or(0.0),
             );
         }
         let threads: Vec<String> = step
@@ -558,6 +595,9 @@ async fn measure(
         p2p,
         added_delay_p50_ms: p2p.map(|b| (p50 - b.delay_p50_ms).max(0.0)),
         added_delay_p99_ms: p2p.map(|b| (p99 - b.delay_p99_ms).max(0.0)),
+        server_transit_p50_ms: None,
+        server_transit_p99_ms: None,
+        server_transit_wait_p99_ms: None,
         forwarded_packets: forwarded,
         forwarded_pps: forwarded as f64 / wall_s,
         server_cpu_cores: server_cpu_s / wall_s,

@@ -224,9 +224,85 @@ pub fn percentile_ms(samples: &mut [u64], p: f64) -> f64 {
     samples[i.min(samples.len() - 1)] as f64 / 1e6
 }
 
+/// A Prometheus histogram's cumulative buckets on a `/metrics` page:
+/// (upper bound in seconds, count at or below it), `+Inf` last.
+pub fn histogram_buckets(page: &str, name: &str) -> Vec<(f64, f64)> {
+    let prefix = format!("{name}_bucket{{le=\"");
+    page.lines()
+        .filter_map(|l| {
+            let (le, count) = l.strip_prefix(&prefix)?.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Quantile `q` (0..=1) of what a histogram counted between two scrapes,
+/// in ms: linear within the bucket it falls in, as Prometheus's
+/// `histogram_quantile` reads it; the highest finite bound when it falls
+/// above them all. `None` when nothing was counted in between.
+pub fn histogram_quantile_ms(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> Option<f64> {
+    let diff: Vec<(f64, f64)> = after
+        .iter()
+        .map(|&(le, n)| {
+            let was = before.iter().find(|b| b.0 == le).map_or(0.0, |b| b.1);
+            (le, (n - was).max(0.0))
+        })
+        .collect();
+    let total = diff.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let mut lower = (0.0, 0.0);
+    for &(le, n) in &diff {
+        if n >= rank {
+            if le.is_infinite() {
+                return Some(lower.0 * 1e3);
+            }
+            let within = if n > lower.1 {
+                (rank - lower.1) / (n - lower.1)
+            } else {
+                1.0
+            };
+            return Some((lower.0 + (le - lower.0) * within) * 1e3);
+        }
+        lower = (le, n);
+    }
+    Some(lower.0 * 1e3)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_histograms_quantile_is_read_from_the_counts_between_two_scrapes() {
+        let page = |counts: [u64; 4]| {
+            format!(
+                "x_bucket{{le=\"0.001\"}} {}\nx_bucket{{le=\"0.002\"}} {}\nx_bucket{{le=\"0.005\"}} {}\nx_bucket{{le=\"+Inf\"}} {}\nx_count {}\n",
+                counts[0], counts[1], counts[2], counts[3], counts[3]
+            )
+        };
+        let before = histogram_buckets(&page([500, 500, 500, 500]), "x");
+        assert_eq!(before.len(), 4);
+        assert_eq!(before[3], (f64::INFINITY, 500.0));
+        // In between: 50 at ≤ 1 ms, 50 in (1, 2] ms; nothing above.
+        let after = histogram_buckets(&page([550, 600, 600, 600]), "x");
+        let q = |q| histogram_quantile_ms(&before, &after, q).unwrap();
+        assert!((q(0.5) - 1.0).abs() < 1e-9, "{}", q(0.5));
+        assert!((q(0.75) - 1.5).abs() < 1e-9, "{}", q(0.75));
+        assert!((q(0.25) - 0.5).abs() < 1e-9, "{}", q(0.25));
+        // Above every finite bound: the highest one.
+        let over = histogram_buckets(&page([550, 600, 600, 700]), "x");
+        assert!((histogram_quantile_ms(&before, &over, 0.99).unwrap() - 5.0).abs() < 1e-9);
+        assert_eq!(histogram_quantile_ms(&before, &before, 0.5), None);
+        assert!(histogram_buckets("", "x").is_empty());
+    }
 
     fn rec(seq: u16, rtp_ts: u32, arrival_ns: u64, sent_ns: u64, frame_start: bool) -> Rec {
         Rec {

@@ -224,6 +224,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "diemcau_join_answer_seconds",
         "Time from a join reaching the media driver to its SDP answer: the worker's queue, the session's creation, the answer.",
     ));
+    out.push_str(&c.transit.exposition(
+        "diemcau_media_transit_seconds",
+        "A media (RTP) datagram's time in the server: from the kernel's receipt to the end of the sends of the worker's wake-up that handled it (its copies out, unless a pacer held one).",
+    ));
+    out.push_str(&c.transit_wait.exposition(
+        "diemcau_media_transit_wait_seconds",
+        "The first part of a media datagram's transit: from the kernel's receipt to its worker taking it (socket queue, receive thread, worker queue, wake-up).",
+    ));
     if let Some(h) = heap() {
         let _ = writeln!(
             out,

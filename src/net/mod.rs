@@ -121,6 +121,9 @@ pub(crate) struct DatagramBatch {
     pub bytes: Vec<u8>,
     /// (source, destination, start, len) into `bytes`.
     pub items: Vec<(SocketAddr, SocketAddr, usize, usize)>,
+    /// When the kernel received each RTP datagram of the batch (ns,
+    /// `udp::realtime_ns`'s clock), for the transit histograms.
+    pub rtp_stamps: Vec<u64>,
 }
 
 impl DatagramBatch {
@@ -177,6 +180,16 @@ pub struct DriverCounters {
     /// queue, the session, the SDP answer): what a join waits on the media
     /// side, under load too.
     pub join_answer: histogram::Histogram,
+    /// A media (RTP) datagram's time in the server: from the kernel's
+    /// receipt (its socket timestamp) to the end of the sends of the
+    /// worker's wake-up that handled it — when its copies are all out
+    /// (unless a subscriber's pacer held one back). What the server adds
+    /// to a packet's delay, measured where only the server counts.
+    pub transit: histogram::TransitHistogram,
+    /// Its first part: from the kernel's receipt to the worker taking the
+    /// datagram (the socket's queue, the receive thread, the worker's
+    /// queue and its wake-up).
+    pub transit_wait: histogram::TransitHistogram,
 }
 
 struct Shared {
@@ -877,5 +890,8 @@ fn bind_one(addr: SocketAddr, buffer: usize) -> std::io::Result<UdpSocket> {
     sock.bind(&addr.into())?;
     let sock: UdpSocket = sock.into();
     sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+    if let Err(e) = udp::enable_receive_timestamps(&sock) {
+        tracing::warn!(error = %e, "no receive timestamps: media transit is not timed");
+    }
     Ok(sock)
 }

@@ -10,7 +10,7 @@ use crossbeam_channel::{RecvTimeoutError, Sender, TrySendError};
 use tokio::sync::mpsc;
 
 use super::queue::{WorkerRx, WorkerTx};
-use super::udp::{RecvBatch, group_by_destination, send_batch};
+use super::udp::{RecvBatch, group_by_destination, realtime_ns, send_batch};
 use super::{ShardInput, Shared};
 use crate::media::tap::Tapped;
 use crate::media::{Engine, EngineConfig, Event, stun};
@@ -37,6 +37,9 @@ pub(super) fn run(
     // ICE-TCP frames (our address, the peer's, bytes), sent after each batch.
     let mut tcp_out: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
     let epoch = Instant::now();
+    // Kernel receive times of the RTP datagrams handled in this wake-up,
+    // timed again once their copies are sent (`DriverCounters::transit`).
+    let mut stamps: Vec<u64> = Vec::new();
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             return;
@@ -62,6 +65,12 @@ pub(super) fn run(
             let now = Instant::now();
             match input {
                 ShardInput::Datagrams(batch) => {
+                    if !batch.rtp_stamps.is_empty() {
+                        let taken = realtime_ns();
+                        let waited = batch.rtp_stamps.iter().map(|&s| taken.saturating_sub(s));
+                        shared.counters.transit_wait.observe_nanos(waited);
+                        stamps.extend_from_slice(&batch.rtp_stamps);
+                    }
                     for &(src, dst, start, len) in &batch.items {
                         engine.handle_datagram(now, src, dst, &batch.bytes[start..start + len]);
                     }
@@ -131,6 +140,11 @@ pub(super) fn run(
             for (_, buf) in q.drain(..) {
                 engine.recycle(buf);
             }
+        }
+        if !stamps.is_empty() {
+            let sent = realtime_ns();
+            let transit = stamps.drain(..).map(|s| sent.saturating_sub(s));
+            shared.counters.transit.observe_nanos(transit);
         }
         {
             let mut layers = engine.drain_upper_layers().peekable();
@@ -304,7 +318,13 @@ pub(super) fn receive_loop(
                         .dropped_overload
                         .fetch_add(1, Ordering::Relaxed);
                 }
-                Some(s) => per_shard[s].push(src, local, bytes),
+                Some(s) => {
+                    let stamp = batch.stamp(i);
+                    if stamp != 0 && rtp_ssrc(bytes).is_some() {
+                        per_shard[s].rtp_stamps.push(stamp);
+                    }
+                    per_shard[s].push(src, local, bytes);
+                }
                 None => {
                     shared
                         .counters

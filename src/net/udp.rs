@@ -20,6 +20,12 @@ pub struct RecvBatch {
     bufs: Vec<[u8; MAX_DATAGRAM]>,
     addrs: Vec<libc::sockaddr_storage>,
     lens: Vec<usize>,
+    /// Ancillary data per datagram: room for the kernel's receive time
+    /// (`SCM_TIMESTAMPNS`, 32 bytes on 64-bit Linux), 8-byte aligned.
+    ctrl: Vec<[u64; 8]>,
+    /// When the kernel received each datagram (ns since the Unix epoch,
+    /// `CLOCK_REALTIME`); 0 when the socket gave none.
+    stamps: Vec<u64>,
 }
 
 impl Default for RecvBatch {
@@ -29,8 +35,62 @@ impl Default for RecvBatch {
             // SAFETY: sockaddr_storage is plain old data; all-zero is valid.
             addrs: vec![unsafe { zeroed() }; BATCH],
             lens: vec![0; BATCH],
+            ctrl: vec![[0u64; 8]; BATCH],
+            stamps: vec![0; BATCH],
         }
     }
+}
+
+/// Ask the kernel to stamp each datagram with the time it received it
+/// (`SO_TIMESTAMPNS`): the start of a packet's time in the server, before
+/// it waits in the socket's queue for the receive thread. Best effort: a
+/// socket without it gives no stamps, and nothing is timed.
+pub fn enable_receive_timestamps(sock: &UdpSocket) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt reads a c_int we own.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Now on the clock the kernel stamps received datagrams with
+/// (`CLOCK_REALTIME`), ns since the Unix epoch.
+pub fn realtime_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// The receive time in a message's ancillary data, if the kernel put one.
+fn stamp_of(h: &libc::msghdr) -> u64 {
+    // SAFETY: walks the control buffer the kernel filled, within
+    // `msg_controllen` (CMSG_FIRSTHDR/NXTHDR check the bounds).
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                return u64::try_from(ts.tv_sec)
+                    .ok()
+                    .and_then(|s| s.checked_mul(1_000_000_000))
+                    .and_then(|n| n.checked_add(u64::try_from(ts.tv_nsec).ok()?))
+                    .unwrap_or(0);
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    0
 }
 
 impl RecvBatch {
@@ -51,6 +111,8 @@ impl RecvBatch {
             h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as u32;
             h.msg_hdr.msg_iov = iovs[i].as_mut_ptr();
             h.msg_hdr.msg_iovlen = 1;
+            h.msg_hdr.msg_control = self.ctrl[i].as_mut_ptr().cast();
+            h.msg_hdr.msg_controllen = size_of::<[u64; 8]>();
             hdrs[i].write(h);
         }
         // SAFETY: hdrs/iovs point into buffers owned by self that outlive the call.
@@ -68,7 +130,9 @@ impl RecvBatch {
         }
         for (i, h) in hdrs.iter().take(n as usize).enumerate() {
             // SAFETY: the kernel initialised the first n headers.
-            self.lens[i] = unsafe { h.assume_init_ref().msg_len as usize };
+            let h = unsafe { h.assume_init_ref() };
+            self.lens[i] = h.msg_len as usize;
+            self.stamps[i] = stamp_of(&h.msg_hdr);
         }
         Ok(n as usize)
     }
@@ -77,6 +141,12 @@ impl RecvBatch {
     pub fn get(&self, i: usize) -> Option<(SocketAddr, &[u8])> {
         let addr = from_storage(&self.addrs[i])?;
         Some((addr, &self.bufs[i][..self.lens[i]]))
+    }
+
+    /// When the kernel received the i-th datagram (`realtime_ns`'s
+    /// clock); 0 when unknown.
+    pub fn stamp(&self, i: usize) -> u64 {
+        self.stamps[i]
     }
 }
 
@@ -361,6 +431,36 @@ mod tests {
             }
         }
         assert_eq!(got, payloads);
+    }
+
+    /// The kernel's receive stamp lies between the send and the receive
+    /// as our clock sees them (a second's slack: the wall clock may be
+    /// slewed meanwhile); a socket not asked for stamps has none.
+    #[test]
+    fn a_datagram_carries_the_time_the_kernel_received_it_when_asked() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let plain = UdpSocket::bind("127.0.0.1:0").unwrap();
+        enable_receive_timestamps(&b).unwrap();
+        for s in [&b, &plain] {
+            s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                .unwrap();
+        }
+        let before = realtime_ns();
+        a.send_to(b"x", b.local_addr().unwrap()).unwrap();
+        a.send_to(b"y", plain.local_addr().unwrap()).unwrap();
+        let mut batch = RecvBatch::default();
+        assert_eq!(batch.recv(&b).unwrap(), 1);
+        let after = realtime_ns();
+        let stamp = batch.stamp(0);
+        let slack = 1_000_000_000;
+        assert!(
+            before <= stamp + slack && stamp <= after + slack,
+            "{before} {stamp} {after}"
+        );
+        assert_eq!(batch.recv(&plain).unwrap(), 1);
+        assert_eq!(batch.get(0).unwrap().1, b"y");
+        assert_eq!(batch.stamp(0), 0);
     }
 
     fn receive(sock: &UdpSocket, count: usize) -> Vec<Vec<u8>> {

@@ -326,3 +326,56 @@ fn each_join_is_timed_from_the_driver_to_its_answer() {
         srv.server.shutdown().await;
     });
 }
+
+/// Each media datagram is timed from the kernel's receipt to the end of
+/// its worker's sends (`diemcau_media_transit_seconds`), and only media:
+/// once the publisher has gone, the subscriber's RTCP and STUN add
+/// nothing. Its first part (`…_wait_seconds`) is timed for the same
+/// datagrams, before them.
+#[test]
+fn each_media_datagram_is_timed_from_the_kernel_to_its_send_and_nothing_else_is() {
+    run_in_loopback_netns(async {
+        let srv = server::start().await;
+        let base = srv.base_url();
+        let (publisher, _whip) =
+            whip_publisher(&base, MEETING, DEMO_TOKEN, "pub", PublishConfig::default()).await;
+        let (sub, _whep) = whep_subscriber(&base, MEETING, DEMO_TOKEN, "sub", 1, 1, None).await;
+        let tag = publisher.publisher().source_tag;
+        let ok = wait_for(Duration::from_secs(20), || {
+            sub.video(0).is_some_and(|v| v.packets_from(tag) >= 30)
+                && sub.audio(0).is_some_and(|a| a.packets_from(tag) >= 50)
+        })
+        .await;
+        assert!(ok, "media did not flow:\n{}", sub.describe());
+        let value = |text: &str, series: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok())
+                .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
+        };
+        let text = scrape_metrics(&srv.metrics_url()).await.unwrap();
+        let timed = value(&text, "diemcau_media_transit_seconds_count ");
+        // Every packet the subscriber got came from a datagram timed.
+        assert!(timed >= 80.0, "{text}");
+        assert_eq!(
+            value(&text, "diemcau_media_transit_seconds_bucket{le=\"+Inf\"} "),
+            timed
+        );
+        assert!(value(&text, "diemcau_media_transit_seconds_sum ") > 0.0);
+        // The wait is observed first, and the page reads it second.
+        assert!(value(&text, "diemcau_media_transit_wait_seconds_count ") >= timed);
+
+        publisher.close().await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let quiet = scrape_metrics(&srv.metrics_url()).await.unwrap();
+        let at_quiet = value(&quiet, "diemcau_media_transit_seconds_count ");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let later = scrape_metrics(&srv.metrics_url()).await.unwrap();
+        assert_eq!(
+            value(&later, "diemcau_media_transit_seconds_count "),
+            at_quiet,
+            "RTCP or STUN was timed as media"
+        );
+        sub.close().await;
+        srv.server.shutdown().await;
+    });
+}
