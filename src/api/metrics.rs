@@ -226,7 +226,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ));
     out.push_str(&c.transit.exposition(
         "diemcau_media_transit_seconds",
-        "A media (RTP) datagram's time in the server: from the kernel's receipt to the end of the sends of the worker's wake-up that handled it (its copies out, unless a pacer held one).",
+        "A media (RTP) datagram's time in the server: from the kernel's receipt to the end of the sends of the worker's wake-up that handled it (its copies out, unless a pacer held one); once per worker of a shared room that sent copies.",
     ));
     out.push_str(&c.transit_wait.exposition(
         "diemcau_media_transit_wait_seconds",

@@ -104,8 +104,10 @@ pub(crate) enum ShardInput {
     /// (`media::composite`): sent without a reply, dropped when full.
     Composite(String, Vec<crate::media::composite::CompositePacket>),
     /// Another worker's hand-offs about rooms they share (`media::span`):
-    /// packets for our subscribers, members, decisions, keyframe requests.
-    Handoff(usize, Vec<crate::media::span::Handoff>),
+    /// packets for our subscribers, members, decisions, keyframe requests;
+    /// with the kernel's receive stamps of the datagrams whose packets it
+    /// carries (`DriverCounters::transit`: this worker's sends count too).
+    Handoff(usize, Vec<crate::media::span::Handoff>, Vec<u64>),
     /// Who holds a room now: its home and every worker with a part.
     Span {
         room: String,
@@ -121,14 +123,21 @@ pub(crate) struct DatagramBatch {
     pub bytes: Vec<u8>,
     /// (source, destination, start, len) into `bytes`.
     pub items: Vec<(SocketAddr, SocketAddr, usize, usize)>,
-    /// When the kernel received each RTP datagram of the batch (ns,
-    /// `udp::realtime_ns`'s clock), for the transit histograms.
-    pub rtp_stamps: Vec<u64>,
+    /// Per item: when the kernel received it if it is RTP (ns,
+    /// `udp::realtime_ns`'s clock), for the transit histograms; else 0.
+    pub stamps: Vec<u64>,
 }
 
 impl DatagramBatch {
     pub fn push(&mut self, src: SocketAddr, dst: SocketAddr, data: &[u8]) {
+        self.push_timed(src, dst, data, 0);
+    }
+
+    /// `stamp`: the kernel's receive time of a media datagram, 0 for one
+    /// not timed.
+    pub fn push_timed(&mut self, src: SocketAddr, dst: SocketAddr, data: &[u8], stamp: u64) {
         self.items.push((src, dst, self.bytes.len(), data.len()));
+        self.stamps.push(stamp);
         self.bytes.extend_from_slice(data);
     }
 
@@ -183,8 +192,10 @@ pub struct DriverCounters {
     /// A media (RTP) datagram's time in the server: from the kernel's
     /// receipt (its socket timestamp) to the end of the sends of the
     /// worker's wake-up that handled it — when its copies are all out
-    /// (unless a subscriber's pacer held one back). What the server adds
-    /// to a packet's delay, measured where only the server counts.
+    /// (unless a subscriber's pacer held one back). A room shared by
+    /// workers counts it once per worker that sent copies (the others' by
+    /// hand-off). What the server adds to a packet's delay, measured where
+    /// only the server counts.
     pub transit: histogram::TransitHistogram,
     /// Its first part: from the kernel's receipt to the worker taking the
     /// datagram (the socket's queue, the receive thread, the worker's

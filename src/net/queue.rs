@@ -142,7 +142,7 @@ impl BatchPool {
         }
         b.bytes.clear();
         b.items.clear();
-        b.rtp_stamps.clear();
+        b.stamps.clear();
         let _ = self.tx.try_send(b);
     }
 }

@@ -65,14 +65,14 @@ pub(super) fn run(
             let now = Instant::now();
             match input {
                 ShardInput::Datagrams(batch) => {
-                    if !batch.rtp_stamps.is_empty() {
-                        let taken = realtime_ns();
-                        let waited = batch.rtp_stamps.iter().map(|&s| taken.saturating_sub(s));
-                        shared.counters.transit_wait.observe_nanos(waited);
-                        stamps.extend_from_slice(&batch.rtp_stamps);
-                    }
-                    for &(src, dst, start, len) in &batch.items {
+                    let taken = realtime_ns();
+                    let timed = batch.stamps.iter().filter(|&&s| s != 0);
+                    let waited = timed.clone().map(|&s| taken.saturating_sub(s));
+                    shared.counters.transit_wait.observe_nanos(waited);
+                    stamps.extend(timed);
+                    for (&(src, dst, start, len), &stamp) in batch.items.iter().zip(&batch.stamps) {
                         engine.handle_datagram(now, src, dst, &batch.bytes[start..start + len]);
+                        hand_off_media(index, &mut engine, stamp, &peers, &shared);
                     }
                     shared.batches.give(batch);
                 }
@@ -94,8 +94,9 @@ pub(super) fn run(
                 ShardInput::Composite(room, packets) => {
                     engine.composite_media(now, &room, &packets);
                 }
-                ShardInput::Handoff(from, handoffs) => {
+                ShardInput::Handoff(from, handoffs, timed) => {
                     engine.handle_handoff(now, from, handoffs);
+                    stamps.extend(timed);
                 }
                 ShardInput::Span {
                     room,
@@ -217,7 +218,36 @@ const TIMER_QUANTUM: Duration = Duration::from_millis(2);
 fn hand_off(index: usize, engine: &mut Engine, now: Instant, peers: &[WorkerTx], shared: &Shared) {
     for (to, handoffs) in engine.drain_handoffs(now) {
         let Some(tx) = peers.get(to) else { continue };
-        if tx.try_send(ShardInput::Handoff(index, handoffs)).is_err() {
+        if tx
+            .try_send(ShardInput::Handoff(index, handoffs, Vec::new()))
+            .is_err()
+        {
+            shared
+                .counters
+                .handoffs_dropped
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// After each datagram, its packets for the other workers of a shared
+/// room (`Engine::drain_media_handoffs`): they fan a frame out to their
+/// subscribers while this worker does, instead of after this worker's
+/// whole batch (BENCHMARKS §28). `stamp` goes with them (0: not timed).
+fn hand_off_media(
+    index: usize,
+    engine: &mut Engine,
+    stamp: u64,
+    peers: &[WorkerTx],
+    shared: &Shared,
+) {
+    for (to, handoffs) in engine.drain_media_handoffs() {
+        let Some(tx) = peers.get(to) else { continue };
+        let timed = if stamp != 0 { vec![stamp] } else { Vec::new() };
+        if tx
+            .try_send(ShardInput::Handoff(index, handoffs, timed))
+            .is_err()
+        {
             shared
                 .counters
                 .handoffs_dropped
@@ -319,11 +349,11 @@ pub(super) fn receive_loop(
                         .fetch_add(1, Ordering::Relaxed);
                 }
                 Some(s) => {
-                    let stamp = batch.stamp(i);
-                    if stamp != 0 && rtp_ssrc(bytes).is_some() {
-                        per_shard[s].rtp_stamps.push(stamp);
-                    }
-                    per_shard[s].push(src, local, bytes);
+                    let stamp = match rtp_ssrc(bytes) {
+                        Some(_) => batch.stamp(i),
+                        None => 0,
+                    };
+                    per_shard[s].push_timed(src, local, bytes, stamp);
                 }
                 None => {
                     shared

@@ -436,10 +436,21 @@ impl World {
                 }
             }
             let now = self.now;
+            let mut handed = false;
             for (w, src, bytes) in &to_server {
                 self.engine_of(*w).handle_datagram(now, *src, server, bytes);
+                // As the driver: a packet for another engine leaves after
+                // each datagram, not after the batch.
+                for (to, h) in self.engine_of(*w).drain_media_handoffs() {
+                    handed = true;
+                    if self.starved.contains(&to) {
+                        self.handoffs_held.push((*w, to, h));
+                    } else {
+                        self.engine_of(to).handle_handoff(now, *w, h);
+                    }
+                }
             }
-            let moved = self.move_handoffs();
+            let moved = self.move_handoffs() || handed;
             let mut out = Vec::new();
             for w in 0..self.workers() {
                 if self.starved.contains(&w) {

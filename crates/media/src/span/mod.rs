@@ -327,6 +327,27 @@ impl Engine {
             .collect()
     }
 
+    /// Only the packets for other engines since the last call, each
+    /// engine's behind whatever else it has waiting (so a part hears of a
+    /// track before its packets): the driver calls this after each
+    /// datagram, so the other workers of a shared room fan a frame out
+    /// while this one does, not after its whole batch.
+    pub fn drain_media_handoffs(&mut self) -> Vec<(WorkerId, Vec<Handoff>)> {
+        if self.media_out.iter().all(|q| q.is_empty()) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (to, q) in self.media_out.iter_mut().enumerate() {
+            if q.is_empty() {
+                continue;
+            }
+            let mut list = std::mem::take(&mut self.handoffs[to]);
+            list.push(Handoff::Media(std::mem::take(q)));
+            out.push((to, list));
+        }
+        out
+    }
+
     /// Take another engine's hand-offs.
     pub fn handle_handoff(&mut self, now: Instant, from: WorkerId, handoffs: Vec<Handoff>) {
         for h in handoffs {

@@ -309,3 +309,70 @@ fn a_part_whose_sessions_left_is_forgotten_and_the_room_goes_on() {
     w.run(Duration::from_secs(1));
     assert!(w.clients[b].on_mid(bs).len() > n + 20);
 }
+
+/// The driver hands a publisher's packet to the other engines of its room
+/// after each datagram (`Engine::drain_media_handoffs`), so they fan a
+/// frame out while the home does: one packet per media datagram, nothing
+/// left for the batch's full drain, and whatever that engine was already
+/// waiting for goes ahead of it.
+#[test]
+fn a_packet_for_another_engine_is_handed_off_after_its_own_datagram() {
+    let mut w = World::with_workers(2);
+    let a = w.join(true, 0, 0);
+    w.join_worker = 1;
+    let _c = w.join(false, 1, 1);
+    w.run(Duration::from_secs(3));
+    let server: SocketAddr = SERVER.parse().unwrap();
+    let mut media = 0;
+    for _ in 0..400 {
+        w.now += Duration::from_millis(1);
+        let now = w.now;
+        let c = &mut w.clients[a];
+        c.rtc.handle_input(str0m::Input::Timeout(now)).unwrap();
+        c.publish(now);
+        c.rtc.handle_input(str0m::Input::Timeout(now)).unwrap();
+        c.drain();
+        let out: Vec<_> = w.clients[a].outbox.drain(..).collect();
+        for (src, bytes) in out {
+            let rtp = (128..192).contains(&bytes[0]) && !(192..224).contains(&bytes[1]);
+            w.engine_of(0).handle_datagram(now, src, server, &bytes);
+            let handed = w.engine_of(0).drain_media_handoffs();
+            let packets: Vec<usize> = handed
+                .iter()
+                .flat_map(|(to, hs)| {
+                    assert_eq!(*to, 1, "only the part needs the packets");
+                    let Some(diemcau_media::span::Handoff::Media(p)) = hs.last() else {
+                        panic!("media is what comes last");
+                    };
+                    assert!(
+                        hs[..hs.len() - 1]
+                            .iter()
+                            .all(|h| !matches!(h, diemcau_media::span::Handoff::Media(_))),
+                        "one media hand-off"
+                    );
+                    [p.len()]
+                })
+                .collect();
+            if rtp {
+                assert_eq!(packets, vec![1], "one packet for the part, at once");
+                media += 1;
+            } else {
+                assert!(packets.is_empty(), "RTCP or STUN hands nothing off");
+            }
+            for (to, hs) in handed {
+                w.engine_of(to).handle_handoff(now, 0, hs);
+            }
+            let rest = w.engine_of(0).drain_handoffs(now);
+            assert!(
+                rest.iter()
+                    .flat_map(|(_, hs)| hs)
+                    .all(|h| !matches!(h, diemcau_media::span::Handoff::Media(_))),
+                "no packet waits for the full drain"
+            );
+            for (to, hs) in rest {
+                w.engine_of(to).handle_handoff(now, 0, hs);
+            }
+        }
+    }
+    assert!(media > 50, "{media} media datagrams");
+}
