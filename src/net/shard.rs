@@ -217,16 +217,7 @@ const TIMER_QUANTUM: Duration = Duration::from_millis(2);
 /// that worker's share of the room loses them, ours goes on).
 fn hand_off(index: usize, engine: &mut Engine, now: Instant, peers: &[WorkerTx], shared: &Shared) {
     for (to, handoffs) in engine.drain_handoffs(now) {
-        let Some(tx) = peers.get(to) else { continue };
-        if tx
-            .try_send(ShardInput::Handoff(index, handoffs, Vec::new()))
-            .is_err()
-        {
-            shared
-                .counters
-                .handoffs_dropped
-                .fetch_add(1, Ordering::Relaxed);
-        }
+        send_handoff(index, to, handoffs, Vec::new(), peers, shared);
     }
 }
 
@@ -242,17 +233,28 @@ fn hand_off_media(
     shared: &Shared,
 ) {
     for (to, handoffs) in engine.drain_media_handoffs() {
-        let Some(tx) = peers.get(to) else { continue };
         let timed = if stamp != 0 { vec![stamp] } else { Vec::new() };
-        if tx
-            .try_send(ShardInput::Handoff(index, handoffs, timed))
-            .is_err()
-        {
-            shared
-                .counters
-                .handoffs_dropped
-                .fetch_add(1, Ordering::Relaxed);
-        }
+        send_handoff(index, to, handoffs, timed, peers, shared);
+    }
+}
+
+fn send_handoff(
+    index: usize,
+    to: usize,
+    handoffs: Vec<crate::media::span::Handoff>,
+    timed: Vec<u64>,
+    peers: &[WorkerTx],
+    shared: &Shared,
+) {
+    let Some(tx) = peers.get(to) else { return };
+    if tx
+        .try_send(ShardInput::Handoff(index, handoffs, timed))
+        .is_err()
+    {
+        shared
+            .counters
+            .handoffs_dropped
+            .fetch_add(1, Ordering::Relaxed);
     }
 }
 
