@@ -29,8 +29,8 @@ const GRACE: Duration = Duration::from_millis(1000);
 /// Period of the generator's own scheduling-lag probe.
 const LAG_PROBE_PERIOD: Duration = Duration::from_millis(5);
 /// diemcau's histograms of a media packet's time inside the server.
-const TRANSIT: &str = "diemcau_media_transit_seconds";
-const TRANSIT_WAIT: &str = "diemcau_media_transit_wait_seconds";
+pub(crate) const TRANSIT: &str = "diemcau_media_transit_seconds";
+pub(crate) const TRANSIT_WAIT: &str = "diemcau_media_transit_wait_seconds";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct S1Options {

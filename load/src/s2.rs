@@ -47,7 +47,9 @@ use crate::media::{self, LayerSpec, default_layers};
 use crate::s1::Target;
 use crate::s5::{SockQueue, sample_udp, socket_owners};
 use crate::server::{self, CpuMeter};
-use crate::stats::{KindAcc, KindResult, Rec, percentile_ms};
+use crate::stats::{
+    KindAcc, KindResult, Rec, histogram_buckets, histogram_quantile_ms, percentile_ms,
+};
 
 /// Endpoints join this many at a time.
 pub(crate) const JOIN_BATCH: usize = 25;
@@ -146,6 +148,13 @@ pub struct S2Result {
     /// because a worker's queue was full.
     pub server_datagrams_in: Option<f64>,
     pub server_dropped_queue_full: Option<f64>,
+    /// diemcau's own count of a media packet's time inside it over the
+    /// window (`diemcau_media_transit_seconds`, every publisher's packets):
+    /// what of the subscribers' delay is the server's.
+    pub server_transit_p50_ms: Option<f64>,
+    pub server_transit_p99_ms: Option<f64>,
+    /// Its first part, until a worker took the datagram.
+    pub server_transit_wait_p99_ms: Option<f64>,
     /// Server CPU per packet the subscribers and the console received
     /// (the whole server: ingest, feedback, timers), µs: comparable when
     /// the generator could not offer both servers the same load.
@@ -228,7 +237,7 @@ pub(crate) fn busiest_threads(
 }
 
 /// diemcau's datagram counters (in, dropped for a full worker queue).
-async fn datagram_counters(base: &str) -> Option<(f64, f64)> {
+async fn metrics_text(base: &str) -> Option<String> {
     let r = crate::http::request(
         &crate::server::metrics_base(base),
         "GET",
@@ -238,7 +247,11 @@ async fn datagram_counters(base: &str) -> Option<(f64, f64)> {
     )
     .await
     .ok()?;
-    let m = |k: &str| crate::http::metric(&r.body, k);
+    Some(r.body)
+}
+
+fn datagram_counters(page: &str) -> Option<(f64, f64)> {
+    let m = |k: &str| crate::http::metric(page, k);
     Some((
         m("diemcau_datagrams_received_total")?,
         m("diemcau_datagrams_dropped_queue_full_total")?,
@@ -683,8 +696,8 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S2Options) -> anyhow::
         Target::Diemcau { base } => Some(base.clone()),
         Target::Janus { .. } => None,
     };
-    let dg0 = match &base {
-        Some(b) => datagram_counters(b).await,
+    let page0 = match &base {
+        Some(b) => metrics_text(b).await,
         None => None,
     };
     let owners = socket_owners(&[("server", server_pid), ("generator", std::process::id())]);
@@ -725,15 +738,22 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S2Options) -> anyhow::
     res.publishers_sent_pps =
         (members.iter().map(sent_now).sum::<u64>() - all_sent0) as f64 / wall_s;
     res.server_threads = busiest_threads(&threads0, &thread_ticks(server_pid), wall_s);
-    if let (Some(a), Some(b)) = (
-        dg0,
-        match &base {
-            Some(b) => datagram_counters(b).await,
-            None => None,
-        },
-    ) {
-        res.server_datagrams_in = Some(b.0 - a.0);
-        res.server_dropped_queue_full = Some(b.1 - a.1);
+    let page1 = match &base {
+        Some(b) => metrics_text(b).await,
+        None => None,
+    };
+    if let (Some(p0), Some(p1)) = (&page0, &page1) {
+        if let (Some(a), Some(b)) = (datagram_counters(p0), datagram_counters(p1)) {
+            res.server_datagrams_in = Some(b.0 - a.0);
+            res.server_dropped_queue_full = Some(b.1 - a.1);
+        }
+        let quantile = |name: &str, q: f64| {
+            let (a, b) = (histogram_buckets(p0, name), histogram_buckets(p1, name));
+            histogram_quantile_ms(&a, &b, q)
+        };
+        res.server_transit_p50_ms = quantile(crate::s1::TRANSIT, 0.5);
+        res.server_transit_p99_ms = quantile(crate::s1::TRANSIT, 0.99);
+        res.server_transit_wait_p99_ms = quantile(crate::s1::TRANSIT_WAIT, 0.99);
     }
     let (mut lags, rss_max) = probe.await.unwrap_or_default();
     res.hog = hog.map(crate::hog::Hog::stop);
@@ -911,6 +931,12 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S2Options) -> anyhow::
             "generator busy ({:.2} cores, timer lag p99 {:.1} ms, machine {:.2} cores busy): delays are partly the generator's",
             res.generator_cpu_cores, res.generator_lag_p99_ms, res.machine_busy_cores
         ));
+    }
+    if let (Some(p50), Some(p99)) = (res.server_transit_p50_ms, res.server_transit_p99_ms) {
+        eprintln!(
+            "S2 {name}: in the server (kernel receipt → copies sent) p50 {p50:.2} ms p99 {p99:.2} ms (until a worker took it: p99 {:.2} ms)",
+            res.server_transit_wait_p99_ms.unwrap_or(0.0)
+        );
     }
     eprintln!(
         "S2 {name}: server threads {:?}; datagrams in/queue-full drops {:?}/{:?}; namespace UDP rcvbuf drops {}",
