@@ -237,19 +237,6 @@ pub(crate) fn busiest_threads(
 }
 
 /// diemcau's datagram counters (in, dropped for a full worker queue).
-async fn metrics_text(base: &str) -> Option<String> {
-    let r = crate::http::request(
-        &crate::server::metrics_base(base),
-        "GET",
-        "/metrics",
-        &[],
-        None,
-    )
-    .await
-    .ok()?;
-    Some(r.body)
-}
-
 fn datagram_counters(page: &str) -> Option<(f64, f64)> {
     let m = |k: &str| crate::http::metric(page, k);
     Some((
@@ -692,14 +679,7 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S2Options) -> anyhow::
         }
     }
     let window = Duration::from_secs_f64(opts.window_secs);
-    let base = match target {
-        Target::Diemcau { base } => Some(base.clone()),
-        Target::Janus { .. } => None,
-    };
-    let page0 = match &base {
-        Some(b) => metrics_text(b).await,
-        None => None,
-    };
+    let page0 = crate::s1::metrics_page(target).await;
     let owners = socket_owners(&[("server", server_pid), ("generator", std::process::id())]);
     let sampler = tokio::spawn(sample_udp(window));
     let threads0 = thread_ticks(server_pid);
@@ -738,10 +718,7 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S2Options) -> anyhow::
     res.publishers_sent_pps =
         (members.iter().map(sent_now).sum::<u64>() - all_sent0) as f64 / wall_s;
     res.server_threads = busiest_threads(&threads0, &thread_ticks(server_pid), wall_s);
-    let page1 = match &base {
-        Some(b) => metrics_text(b).await,
-        None => None,
-    };
+    let page1 = crate::s1::metrics_page(target).await;
     if let (Some(p0), Some(p1)) = (&page0, &page1) {
         if let (Some(a), Some(b)) = (datagram_counters(p0), datagram_counters(p1)) {
             res.server_datagrams_in = Some(b.0 - a.0);

@@ -300,11 +300,7 @@ fn live_controls_refuse_bad_input_and_mute_a_publisher() {
 fn each_join_is_timed_from_the_driver_to_its_answer() {
     run_in_loopback_netns(async {
         let srv = server::start().await;
-        let count = |text: &str, series: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok())
-                .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
-        };
+        let count = series_value;
         let before = scrape_metrics(&srv.metrics_url()).await.unwrap();
         let n0 = count(&before, "diemcau_join_answer_seconds_count ");
         let (_publisher, _whip) = whip_publisher(
@@ -347,11 +343,7 @@ fn each_media_datagram_is_timed_from_the_kernel_to_its_send_and_nothing_else_is(
         })
         .await;
         assert!(ok, "media did not flow:\n{}", sub.describe());
-        let value = |text: &str, series: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok())
-                .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
-        };
+        let value = series_value;
         let text = scrape_metrics(&srv.metrics_url()).await.unwrap();
         let timed = value(&text, "diemcau_media_transit_seconds_count ");
         // Every packet the subscriber got came from a datagram timed.
@@ -378,4 +370,12 @@ fn each_media_datagram_is_timed_from_the_kernel_to_its_send_and_nothing_else_is(
         sub.close().await;
         srv.server.shutdown().await;
     });
+}
+
+/// The value of one series (its name and labels, then a space) on a
+/// `/metrics` page; panics with the page when it is missing.
+fn series_value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
 }
