@@ -204,6 +204,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     );
     let _ = writeln!(
         out,
+        "# HELP diemcau_media_fanout_runs_total Runs of the fan-out: one track's packets of one batch of input, each subscriber written all of them before the next (its session read once for them).\n# TYPE diemcau_media_fanout_runs_total counter\ndiemcau_media_fanout_runs_total {}\n\
+         # HELP diemcau_media_fanout_run_packets_total Packets the fan-out's runs held: divided by the runs, how many packets a subscriber's session is read once for.\n# TYPE diemcau_media_fanout_run_packets_total counter\ndiemcau_media_fanout_run_packets_total {}",
+        sum(|s| s.fanout_runs),
+        sum(|s| s.fanout_run_packets)
+    );
+    let _ = writeln!(
+        out,
         "# HELP diemcau_media_session_timeouts_deferred_total Session timeouts found no longer due when their turn came (direct sends had moved the session's deadline later) and re-armed instead of run.\n# TYPE diemcau_media_session_timeouts_deferred_total counter\ndiemcau_media_session_timeouts_deferred_total {}",
         sum(|s| s.timeouts_deferred)
     );

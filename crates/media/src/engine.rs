@@ -93,6 +93,11 @@ pub struct Engine {
     /// latest time of those writes: see [`Engine::defer`].
     deferred: Vec<ParticipantId>,
     deferred_at: Instant,
+    /// Packets whose copies wait for the end of the batch of input
+    /// (`Engine::fan_out_pending`); their time is in `deferred_at`.
+    pub(super) fanout_pending: Vec<super::span::RemotePacket>,
+    /// `fan_out_pending`'s working lists, kept between batches.
+    pub(super) fanout_scratch: (Vec<bool>, Vec<usize>),
 }
 
 impl Engine {
@@ -135,6 +140,8 @@ impl Engine {
             keyframes_out: Default::default(),
             deferred: Vec::new(),
             deferred_at: now,
+            fanout_pending: Vec::new(),
+            fanout_scratch: Default::default(),
         }
     }
 
@@ -146,7 +153,7 @@ impl Engine {
     pub fn poll_timeout(&mut self) -> Instant {
         // Subscribers written to wait for the flush in `handle_timeout` or
         // `drain_transmits`: now.
-        if !self.deferred.is_empty() {
+        if !self.deferred.is_empty() || !self.fanout_pending.is_empty() {
             return self.deferred_at;
         }
         let tick = self
@@ -210,6 +217,9 @@ impl Engine {
     }
 
     pub fn handle_command(&mut self, now: Instant, cmd: Command) -> Result<Reply, CommandError> {
+        // What was received before the command goes out as it found the
+        // room (a mute, a leave or a stage change applies from here on).
+        self.fan_out_now();
         let r = match cmd {
             Command::Join(req) => self.join(now, req),
             Command::Renegotiate { participant, offer } => {
@@ -769,6 +779,20 @@ impl Engine {
     /// sends a whole frame (`vendor/str0m/PATCHES.md`, "burst"): driving
     /// after every packet cost two timeouts of the whole session per
     /// packet and subscriber.
+    /// Packets were queued for `fan_out_pending` at `now`.
+    pub(super) fn mark_pending(&mut self, now: Instant) {
+        self.deferred_at = self.deferred_at.max(now);
+    }
+
+    /// Send the copies queued so far (before the input that may change
+    /// who takes them); their subscribers' flush stays for the batch's end.
+    pub(super) fn fan_out_now(&mut self) {
+        if !self.fanout_pending.is_empty() {
+            self.fan_out_pending(self.deferred_at);
+            self.process(self.deferred_at);
+        }
+    }
+
     pub(super) fn defer(&mut self, now: Instant, id: ParticipantId) {
         if let Some(s) = self.sessions.get_mut(&id)
             && !s.deferred
@@ -788,7 +812,12 @@ impl Engine {
     /// and `poll_timeout` says now).
     fn flush(&mut self) {
         for _ in 0..32 {
+            // The batch's copies first: they defer the subscribers written.
+            self.fan_out_pending(self.deferred_at);
             if self.deferred.is_empty() {
+                if !self.dead.is_empty() {
+                    self.process(self.deferred_at);
+                }
                 return;
             }
             let now = self.deferred_at;

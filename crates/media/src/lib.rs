@@ -482,6 +482,12 @@ pub struct EngineStats {
     /// Direct sends sealed into a buffer the driver gave back after an
     /// earlier send (`Engine::recycle`) rather than a new one.
     pub direct_sends_reused: u64,
+    /// Runs of the fan-out: one track's packets of one batch of input,
+    /// each subscriber written all of them before the next
+    /// (`Engine::fan_out_pending`), and the packets they held. Their ratio
+    /// is how many packets a subscriber's session is read once for.
+    pub fanout_runs: u64,
+    pub fanout_run_packets: u64,
     /// Session timeouts found no longer due when their turn came: direct
     /// sends had moved str0m's deadline later (its pacer's periodic
     /// handle), so the session was re-armed instead of run.

@@ -153,6 +153,9 @@ pub struct World {
     pub renditions: std::collections::HashSet<ParticipantId>,
     /// Every (participant, wanted) change the engines reported, in order.
     pub rendition_changes: Vec<(ParticipantId, bool)>,
+    /// When set, each engine's drain of datagrams, in the order it gave
+    /// them: (destination, length).
+    pub drains: Option<Vec<Vec<(SocketAddr, usize)>>>,
     /// Workers holding room "r".
     pub holders: Vec<usize>,
     /// Workers whose engine is not driven (a starved core): its
@@ -204,6 +207,7 @@ impl World {
             alt_publishers: false,
             renditions: Default::default(),
             rendition_changes: vec![],
+            drains: None,
             holders: vec![0],
             starved: vec![],
             handoffs_held: vec![],
@@ -457,12 +461,21 @@ impl World {
                     continue;
                 }
                 let e = self.engine_of(w);
+                let before = out.len();
                 out.extend(e.drain_transmits().map(|d| (w, d)).collect::<Vec<_>>());
                 let mut evs = Vec::new();
                 while let Some(ev) = e.poll_event() {
                     evs.push(ev);
                 }
                 let changes: Vec<_> = e.drain_renditions().collect();
+                if let Some(log) = &mut self.drains {
+                    log.push(
+                        out[before..]
+                            .iter()
+                            .map(|(_, d)| (d.destination, d.contents.len()))
+                            .collect(),
+                    );
+                }
                 self.events.extend(evs);
                 for (id, wanted) in changes {
                     if wanted {

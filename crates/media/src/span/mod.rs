@@ -158,6 +158,7 @@ impl Engine {
     /// The driver's word on who holds `room`: its home and every engine
     /// with a part (this one included). One engine: the room is whole here.
     pub fn set_span(&mut self, now: Instant, room: &str, home: WorkerId, workers: &[WorkerId]) {
+        self.fan_out_now();
         let me = self.worker();
         if !workers.contains(&me) {
             // Not ours any more (its sessions left, or the join that made
@@ -361,7 +362,11 @@ impl Engine {
                     room,
                     members,
                     wants,
-                } => self.on_part(now, from, &room, members, wants),
+                } => {
+                    // The packets before it go to the members as they were.
+                    self.fan_out_now();
+                    self.on_part(now, from, &room, members, wants);
+                }
                 Handoff::Decision {
                     room,
                     stage,
@@ -369,6 +374,7 @@ impl Engine {
                     active_speaker,
                     loudest,
                 } => {
+                    self.fan_out_now();
                     let me = self.worker();
                     let Some(r) = self.rooms.get_mut(&room) else {
                         continue;

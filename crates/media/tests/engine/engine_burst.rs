@@ -291,3 +291,64 @@ fn a_viewer_on_its_top_layer_gets_no_padding_while_media_flows() {
         "{padded} repair packets beside {got} media packets in 10 s on the top layer"
     );
 }
+
+/// The copies of a batch's packets go out viewer by viewer
+/// (`Engine::fan_out_pending`): a viewer is written all of a frame's
+/// packets before the next viewer is touched, so its session is read once
+/// per frame, not once per packet. Each viewer's video packets of a batch
+/// are one run in the engine's output; the viewers get every packet, in
+/// order.
+#[test]
+fn a_viewer_is_written_all_of_a_frame_before_the_next_viewer() {
+    let mut w = World::new();
+    w.join(true, 0, 0);
+    let viewers: Vec<usize> = (0..4).map(|_| w.join(false, 1, 0)).collect();
+    w.run(Duration::from_secs(3));
+    let addrs: Vec<std::net::SocketAddr> = viewers.iter().map(|&c| w.clients[c].addr).collect();
+    let got0: Vec<usize> = viewers
+        .iter()
+        .map(|&c| w.clients[c].received.len())
+        .collect();
+    w.drains = Some(vec![]);
+    w.run(Duration::from_millis(500));
+    let mut frames = 0;
+    for drain in w.drains.as_ref().unwrap() {
+        // Video: the test publisher's 300-byte payloads (audio and RTCP
+        // are far shorter).
+        let video: Vec<std::net::SocketAddr> = drain
+            .iter()
+            .filter(|(a, len)| *len > 250 && addrs.contains(a))
+            .map(|(a, _)| *a)
+            .collect();
+        let mut runs = video.clone();
+        runs.dedup();
+        let mut seen = runs.clone();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(
+            runs.len(),
+            seen.len(),
+            "a viewer's packets of one batch were split by another's: {video:?}"
+        );
+        if video.len() >= 2 * addrs.len() {
+            frames += 1;
+        }
+    }
+    assert!(
+        frames >= 10,
+        "{frames} batches of a frame to every viewer in 500 ms"
+    );
+    for (i, &c) in viewers.iter().enumerate() {
+        let stage = w.clients[c].recv_mids[0];
+        let seqs: Vec<u64> = w.clients[c].received[got0[i]..]
+            .iter()
+            .filter(|g| g.mid == stage)
+            .map(|g| g.seq)
+            .collect();
+        assert!(seqs.len() > 40, "viewer {c} got {} packets", seqs.len());
+        assert!(
+            seqs.windows(2).all(|p| p[1] == p[0] + 1),
+            "viewer {c}: out of order, twice or with a gap: {seqs:?}"
+        );
+    }
+}
