@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 pub const NETNS_PREFIX: &str = "dl-";
 /// How long a child gets to exit after SIGINT before SIGKILL.
 const CHILD_GRACE: Duration = Duration::from_secs(3);
+/// After SIGKILL, how long a process may take to be gone (it must be
+/// scheduled once to die: a busy machine delays it, never this long).
+const KILLED_GONE_WITHIN: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Registry {
@@ -96,6 +99,31 @@ pub fn child_pre_exec() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Whether a process of group `pgid` still runs. Zombies do not count:
+/// they hold nothing and wait only for their reaper (an orphan's is
+/// whatever reaps for PID 1, which may be slow or never).
+fn group_runs(pgid: i32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten().any(|e| {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            return false;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        // After the command's name: state, parent, group.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return false;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let group = fields.nth(1).and_then(|g| g.parse::<i32>().ok());
+        group == Some(pgid) && state != Some("Z")
+    })
+}
+
 fn alive(pid: i32) -> bool {
     // A zombie still "exists" for kill(0); look at its state instead.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -129,13 +157,21 @@ pub fn stop_child(pid: i32) {
             std::thread::sleep(Duration::from_millis(20));
         }
         // Members that outlived their leader (the server a wrapper
-        // started): the rest of the same grace, then SIGKILL.
-        while target < 0 && libc::kill(target, 0) == 0 {
-            if Instant::now() >= deadline {
-                libc::kill(target, libc::SIGKILL);
-                break;
+        // started): the rest of the same grace, then SIGKILL, and wait
+        // until they are gone — a kill is delivered when the process next
+        // runs, which on a busy machine is not at once, and the caller
+        // counts on the ports being free.
+        if target < 0 {
+            while group_runs(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
             }
-            std::thread::sleep(Duration::from_millis(20));
+            if group_runs(pid) {
+                libc::kill(target, libc::SIGKILL);
+                let until = Instant::now() + KILLED_GONE_WITHIN;
+                while group_runs(pid) && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
         }
     }
     forget_child(pid as u32);

@@ -70,6 +70,10 @@ pub struct StepResult {
     pub server_transit_p99_ms: Option<f64>,
     /// Its first part (`…_transit_wait_seconds`): until a worker took it.
     pub server_transit_wait_p99_ms: Option<f64>,
+    /// Packets per run of the fan-out in the window
+    /// (`diemcau_media_fanout_run_packets_total` over `…_runs_total`): how
+    /// many packets a subscriber's session was read once for.
+    pub server_packets_per_fanout_run: Option<f64>,
     /// Packets the subscribers received in the window (first arrivals).
     pub forwarded_packets: u64,
     pub forwarded_pps: f64,
@@ -368,6 +372,12 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
             step.server_transit_p50_ms = quantile(TRANSIT, 0.5);
             step.server_transit_p99_ms = quantile(TRANSIT, 0.99);
             step.server_transit_wait_p99_ms = quantile(TRANSIT_WAIT, 0.99);
+            let delta =
+                |name: &str| Some(server::metric_value(b, name)? - server::metric_value(a, name)?);
+            step.server_packets_per_fanout_run = delta("diemcau_media_fanout_run_packets_total")
+                .zip(delta("diemcau_media_fanout_runs_total"))
+                .filter(|&(_, runs)| runs > 0.0)
+                .map(|(packets, runs)| packets / runs);
         }
         step.server_heap_mib = page1
             .as_deref()
@@ -396,9 +406,10 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
         }
         if let (Some(p50), Some(p99)) = (step.server_transit_p50_ms, step.server_transit_p99_ms) {
             eprintln!(
-                "S1 {} N={n}: in the server (kernel receipt → copies sent) p50 {p50:.2} ms p99 {p99:.2} ms (until a worker took it: p99 {:.2} ms)",
+                "S1 {} N={n}: in the server (kernel receipt → copies sent) p50 {p50:.2} ms p99 {p99:.2} ms (until a worker took it: p99 {:.2} ms; {:.2} packets per fan-out run)",
                 target.name(),
                 step.server_transit_wait_p99_ms.unwrap_or(0.0),
+                step.server_packets_per_fanout_run.unwrap_or(0.0),
             );
         }
         let threads: Vec<String> = step
@@ -596,6 +607,7 @@ async fn measure(
         added_delay_p50_ms: p2p.map(|b| (p50 - b.delay_p50_ms).max(0.0)),
         added_delay_p99_ms: p2p.map(|b| (p99 - b.delay_p99_ms).max(0.0)),
         server_transit_p50_ms: None,
+        server_packets_per_fanout_run: None,
         server_transit_p99_ms: None,
         server_transit_wait_p99_ms: None,
         forwarded_packets: forwarded,

@@ -1,7 +1,8 @@
 //! The forward path: one packet in from a publisher, out to every slot that
-//! shows it. Fan-out is a map lookup (track -> slots); each slot's forwarder
-//! decides, the subscriber's str0m stream seals and queues it. The payload
-//! is shared (`Arc<[u8]>`), never copied per subscriber.
+//! shows it. Fan-out is a map lookup (track -> slots), run once per batch of
+//! input and subscriber by subscriber (`Engine::fan_out_pending`); each
+//! slot's forwarder decides, the subscriber's str0m stream seals and queues
+//! it. The payload is shared (`Arc<[u8]>`), never copied per subscriber.
 
 use std::time::Instant;
 
