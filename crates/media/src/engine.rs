@@ -96,8 +96,8 @@ pub struct Engine {
     /// Packets whose copies wait for the end of the batch of input
     /// (`Engine::fan_out_pending`); their time is in `deferred_at`.
     pub(super) fanout_pending: Vec<super::span::RemotePacket>,
-    /// `fan_out_pending`'s working lists, kept between batches.
-    pub(super) fanout_scratch: (Vec<bool>, Vec<usize>),
+    /// `fan_out_pending`'s order of the packets, kept between batches.
+    pub(super) fanout_order: Vec<usize>,
 }
 
 impl Engine {
@@ -141,7 +141,7 @@ impl Engine {
             deferred: Vec::new(),
             deferred_at: now,
             fanout_pending: Vec::new(),
-            fanout_scratch: Default::default(),
+            fanout_order: Vec::new(),
         }
     }
 

@@ -332,26 +332,27 @@ impl Engine {
             return;
         }
         let pending = std::mem::take(&mut self.fanout_pending);
-        let (mut taken, mut group) = std::mem::take(&mut self.fanout_scratch);
-        taken.clear();
-        taken.resize(pending.len(), false);
-        for i in 0..pending.len() {
-            if taken[i] {
-                continue;
-            }
-            group.clear();
-            let key = &pending[i];
-            for (j, p) in pending.iter().enumerate().skip(i) {
-                if !taken[j] && p.src.track == key.src.track && p.room == key.room {
-                    taken[j] = true;
-                    group.push(j);
-                }
-            }
+        // By track, each track's packets in the order they came (a sort,
+        // not a scan per track: a backlog's batch may hold thousands).
+        let mut order = std::mem::take(&mut self.fanout_order);
+        order.clear();
+        order.extend(0..pending.len());
+        order.sort_unstable_by_key(|&i| (pending[i].src.track, i));
+        let mut start = 0;
+        while start < order.len() {
+            let first = &pending[order[start]];
+            let run = order[start..]
+                .iter()
+                .take_while(|&&i| {
+                    pending[i].src.track == first.src.track && pending[i].room == first.room
+                })
+                .count();
             self.stats.fanout_runs += 1;
-            self.stats.fanout_run_packets += group.len() as u64;
-            self.fan_out_group(now, &pending, &group);
+            self.stats.fanout_run_packets += run as u64;
+            self.fan_out_group(now, &pending, &order[start..start + run]);
+            start += run;
         }
-        self.fanout_scratch = (taken, group);
+        self.fanout_order = order;
         // Keep the vector's room for the next batch, unless a burst grew it.
         let mut pending = pending;
         if pending.capacity() <= 1024 {
