@@ -37,6 +37,25 @@ pub(super) struct Outgoing<'a> {
     pub local: bool,
 }
 
+impl Outgoing<'_> {
+    /// The packet as it waits for the batch's end or crosses to another
+    /// engine: owned, its payload shared.
+    fn owned(&self, room: std::sync::Arc<str>, unit: &AudioUnit) -> super::span::RemotePacket {
+        super::span::RemotePacket {
+            room,
+            from: self.from,
+            src: self.src,
+            codec: self.codec,
+            video: self.video,
+            keyframe: self.keyframe,
+            marker: self.marker,
+            ext: self.ext.clone(),
+            wallclock: self.wallclock,
+            unit: unit.clone(),
+        }
+    }
+}
+
 impl Engine {
     /// Which track layer an incoming SSRC belongs to (learned once per SSRC).
     fn resolve_ssrc(&mut self, id: ParticipantId, pkt: &RtpPacket) -> Option<TrackRef> {
@@ -280,18 +299,7 @@ impl Engine {
             // payload shared (they rewrite and seal it themselves).
             for &w in workers {
                 if let Some(q) = self.media_out.get_mut(w) {
-                    q.push(super::span::RemotePacket {
-                        room: span.shared_id.clone(),
-                        from: ctx.from,
-                        src: ctx.src,
-                        codec: ctx.codec,
-                        video: ctx.video,
-                        keyframe: ctx.keyframe,
-                        marker: ctx.marker,
-                        ext: ctx.ext.clone(),
-                        wallclock: ctx.wallclock,
-                        unit: unit.clone(),
-                    });
+                    q.push(ctx.owned(span.shared_id.clone(), unit));
                     room.stats.handoff_packets_out += 1;
                 }
             }
@@ -302,21 +310,11 @@ impl Engine {
         // The copies wait for the end of this batch of input
         // (`fan_out_pending`), so each subscriber takes all of a track's
         // packets of the batch at once.
-        self.fanout_pending.push(super::span::RemotePacket {
-            room: match &room.span {
-                Some(span) => span.shared_id.clone(),
-                None => room_id.into(),
-            },
-            from: ctx.from,
-            src: ctx.src,
-            codec: ctx.codec,
-            video: ctx.video,
-            keyframe: ctx.keyframe,
-            marker: ctx.marker,
-            ext: ctx.ext.clone(),
-            wallclock: ctx.wallclock,
-            unit: unit.clone(),
-        });
+        let room = match &room.span {
+            Some(span) => span.shared_id.clone(),
+            None => room_id.into(),
+        };
+        self.fanout_pending.push(ctx.owned(room, unit));
         self.mark_pending(now);
     }
 
