@@ -771,14 +771,6 @@ impl Engine {
         self.drive_timer(id, false);
     }
 
-    /// A subscriber was written media at `now`: drive it once the batch of
-    /// input is handled (the next [`Engine::drain_transmits`] or
-    /// [`Engine::handle_timeout`]; until then [`Engine::poll_timeout`] says
-    /// now), not after each packet. str0m's pacer
-    /// takes a snapshot of its queues on a timeout, so one timeout then
-    /// sends a whole frame (`vendor/str0m/PATCHES.md`, "burst"): driving
-    /// after every packet cost two timeouts of the whole session per
-    /// packet and subscriber.
     /// Packets were queued for `fan_out_pending` at `now`.
     pub(super) fn mark_pending(&mut self, now: Instant) {
         self.deferred_at = self.deferred_at.max(now);
@@ -793,6 +785,14 @@ impl Engine {
         }
     }
 
+    /// A subscriber was written media at `now`: drive it once the batch of
+    /// input is handled (the next [`Engine::drain_transmits`] or
+    /// [`Engine::handle_timeout`]; until then [`Engine::poll_timeout`] says
+    /// now), not after each packet. str0m's pacer
+    /// takes a snapshot of its queues on a timeout, so one timeout then
+    /// sends a whole frame (`vendor/str0m/PATCHES.md`, "burst"): driving
+    /// after every packet cost two timeouts of the whole session per
+    /// packet and subscriber.
     pub(super) fn defer(&mut self, now: Instant, id: ParticipantId) {
         if let Some(s) = self.sessions.get_mut(&id)
             && !s.deferred

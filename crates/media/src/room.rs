@@ -221,6 +221,9 @@ pub fn layer_for_rid(rid: Option<&str>, position: Option<usize>) -> u8 {
 #[derive(Debug)]
 pub struct Room {
     pub id: String,
+    /// The same, shared: what a packet waiting for the end of its batch
+    /// (`Engine::fan_out_pending`) names its room by, without a copy each.
+    pub key: std::sync::Arc<str>,
     /// In join order.
     pub participants: Vec<ParticipantId>,
     pub stage: Vec<ParticipantId>,
@@ -247,6 +250,7 @@ impl Room {
                 room: id.clone(),
                 ..Default::default()
             },
+            key: id.as_str().into(),
             id,
             participants: Vec::new(),
             stage: Vec::new(),

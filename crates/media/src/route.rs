@@ -310,11 +310,7 @@ impl Engine {
         // The copies wait for the end of this batch of input
         // (`fan_out_pending`), so each subscriber takes all of a track's
         // packets of the batch at once.
-        let room = match &room.span {
-            Some(span) => span.shared_id.clone(),
-            None => room_id.into(),
-        };
-        self.fanout_pending.push(ctx.owned(room, unit));
+        self.fanout_pending.push(ctx.owned(room.key.clone(), unit));
         self.mark_pending(now);
     }
 
@@ -329,7 +325,7 @@ impl Engine {
         if self.fanout_pending.is_empty() {
             return;
         }
-        let pending = std::mem::take(&mut self.fanout_pending);
+        let mut pending = std::mem::take(&mut self.fanout_pending);
         // By track, each track's packets in the order they came (a sort,
         // not a scan per track: a backlog's batch may hold thousands).
         let mut order = std::mem::take(&mut self.fanout_order);
@@ -352,7 +348,6 @@ impl Engine {
         }
         self.fanout_order = order;
         // Keep the vector's room for the next batch, unless a burst grew it.
-        let mut pending = pending;
         if pending.capacity() <= 1024 {
             pending.clear();
             self.fanout_pending = pending;
