@@ -74,6 +74,11 @@ pub struct StepResult {
     /// (`diemcau_media_fanout_run_packets_total` over `…_runs_total`): how
     /// many packets a subscriber's session was read once for.
     pub server_packets_per_fanout_run: Option<f64>,
+    /// Whole session timeouts the engines ran in the window
+    /// (`diemcau_media_session_timeouts_total`) per subscriber and second:
+    /// what keeps a subscriber's session busy besides its media (str0m's
+    /// estimator, reports, pacer).
+    pub server_session_timeouts_per_subscriber_s: Option<f64>,
     /// Packets the subscribers received in the window (first arrivals).
     pub forwarded_packets: u64,
     pub forwarded_pps: f64,
@@ -353,6 +358,7 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
         );
         tokio::time::sleep(Duration::from_secs_f64(opts.settle_secs)).await;
         let page0 = metrics_page(target).await;
+        let scraped = std::time::Instant::now();
         let mut step = measure(
             &subs,
             n,
@@ -364,6 +370,7 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
         )
         .await;
         let page1 = metrics_page(target).await;
+        let between_s = scraped.elapsed().as_secs_f64();
         if let (Some(a), Some(b)) = (&page0, &page1) {
             let quantile = |name: &str, q: f64| {
                 let (a, b) = (histogram_buckets(a, name), histogram_buckets(b, name));
@@ -378,6 +385,10 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
                 .zip(delta("diemcau_media_fanout_runs_total"))
                 .filter(|&(_, runs)| runs > 0.0)
                 .map(|(packets, runs)| packets / runs);
+            step.server_session_timeouts_per_subscriber_s =
+                delta("diemcau_media_session_timeouts_total")
+                    .filter(|_| n > 0 && between_s > 0.0)
+                    .map(|t| t / (n as f64 * between_s));
         }
         step.server_heap_mib = page1
             .as_deref()
@@ -406,10 +417,11 @@ pub async fn run(target: &Target, server_pid: u32, opts: &S1Options) -> anyhow::
         }
         if let (Some(p50), Some(p99)) = (step.server_transit_p50_ms, step.server_transit_p99_ms) {
             eprintln!(
-                "S1 {} N={n}: in the server (kernel receipt → copies sent) p50 {p50:.2} ms p99 {p99:.2} ms (until a worker took it: p99 {:.2} ms; {:.2} packets per fan-out run)",
+                "S1 {} N={n}: in the server (kernel receipt → copies sent) p50 {p50:.2} ms p99 {p99:.2} ms (until a worker took it: p99 {:.2} ms; {:.2} packets per fan-out run; {:.1} session timeouts per subscriber per second)",
                 target.name(),
                 step.server_transit_wait_p99_ms.unwrap_or(0.0),
                 step.server_packets_per_fanout_run.unwrap_or(0.0),
+                step.server_session_timeouts_per_subscriber_s.unwrap_or(0.0),
             );
         }
         let threads: Vec<String> = step
@@ -610,6 +622,7 @@ async fn measure(
         server_transit_p99_ms: None,
         server_transit_wait_p99_ms: None,
         server_packets_per_fanout_run: None,
+        server_session_timeouts_per_subscriber_s: None,
         forwarded_packets: forwarded,
         forwarded_pps: forwarded as f64 / wall_s,
         server_cpu_cores: server_cpu_s / wall_s,

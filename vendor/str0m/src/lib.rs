@@ -921,6 +921,10 @@ pub struct Rtc {
     pub(crate) dtls_active_answer: bool,
     dtls_buf: Vec<u8>,
     next_dtls_timeout: Option<Instant>,
+    // PATCH(diemcau 10 dtls-quiet): the connected DTLS instance had nothing
+    // more to say at its last poll and has had no input, timeout or data to
+    // send since, so polling it again would only return the same timeout.
+    dtls_quiet: bool,
     sctp: RtcSctp,
     chan: ChannelHandler,
     stats: Option<Stats>,
@@ -1300,6 +1304,7 @@ impl Rtc {
             dtls_active_answer: config.dtls_active_answer,
             dtls_buf: vec![0; 2000],
             next_dtls_timeout: None,
+            dtls_quiet: false,
             session,
             sctp,
             chan: ChannelHandler::default(),
@@ -1525,6 +1530,7 @@ impl Rtc {
         }
 
         debug!("DTLS setup is: {:?}", active);
+        self.dtls_quiet = false;
         self.dtls.set_active(active);
 
         // Initialize the DTLS state (client or server) before any operations
@@ -1677,6 +1683,7 @@ impl Rtc {
         if let Some(timeout) = self.next_dtls_timeout {
             if timeout <= self.last_now {
                 self.next_dtls_timeout = None;
+                self.dtls_quiet = false;
 
                 if let Err(error) = self.dtls.handle_timeout(self.last_now) {
                     // A failed timer transition leaves DTLS unrecoverable. Close the
@@ -1689,7 +1696,8 @@ impl Rtc {
 
         // Poll DTLS output - collect packets, handle events
         let mut just_connected = false;
-        loop {
+        // PATCH(diemcau 10 dtls-quiet): skipped while quiet (see the field).
+        while !self.dtls_quiet {
             match self.dtls.poll_output(&mut self.dtls_buf) {
                 DtlsOutput::Packet(_) => {
                     unreachable!("We don't expect DTLS packets here since we use poll_packet");
@@ -1755,6 +1763,9 @@ impl Rtc {
                 }
                 DtlsOutput::Timeout(t) => {
                     self.next_dtls_timeout = Some(t);
+                    // Before the handshake is through, keep polling each
+                    // time, as upstream does.
+                    self.dtls_quiet = self.dtls_connected;
                     break;
                 }
                 DtlsOutput::CloseNotify => {
@@ -1777,6 +1788,7 @@ impl Rtc {
             match e {
                 SctpEvent::Transmit { mut packets } => {
                     if let Some(v) = packets.front() {
+                        self.dtls_quiet = false;
                         if let Err(e) = self.dtls.handle_input(v) {
                             if is_would_block(&e) {
                                 self.sctp.push_back_transmit(packets);
@@ -2150,6 +2162,7 @@ impl Rtc {
 
     fn start_dtls_close(&mut self) -> Result<(), RtcError> {
         if !self.close_dtls_started {
+            self.dtls_quiet = false;
             self.dtls.close()?;
             self.close_dtls_started = true;
         }
@@ -2255,6 +2268,7 @@ impl Rtc {
         let Rtc {
             ice,
             dtls,
+            dtls_quiet,
             session,
             readiness,
             ..
@@ -2275,6 +2289,7 @@ impl Rtc {
             Dtls(dtls_packet) => {
                 // A failed receive can still change DTLS state and timers.
                 let _wake = readiness.wake();
+                *dtls_quiet = false;
                 dtls.handle_receive(dtls_packet)?;
             }
             Rtp(rtp) => session.handle_rtp_receive(recv_time, rtp, &mut readiness.wake()),

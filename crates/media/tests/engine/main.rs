@@ -11,3 +11,4 @@ mod engine_red;
 mod engine_rendition;
 mod engine_span;
 mod stage_voice;
+mod str0m_dtls;
