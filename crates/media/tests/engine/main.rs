@@ -10,5 +10,6 @@ mod engine_quality;
 mod engine_red;
 mod engine_rendition;
 mod engine_span;
+mod estimate_cadence;
 mod stage_voice;
 mod str0m_dtls;

@@ -10,7 +10,13 @@ use crate::rtp_::Bitrate;
 use crate::util::{MovingAverage, already_happened};
 
 const MAX_RTT_HISTORY_WINDOW: usize = 32;
-const UPDATE_INTERVAL: Duration = Duration::from_millis(25);
+// PATCH(diemcau 11 estimate-cadence): 100 ms, not 25. The update between
+// two feedbacks was the timer that woke a forwarding server's every viewer
+// most often (~75 % of its whole session timeouts); the rate controller's
+// increase is proportional to the time since its last update, so the
+// estimate climbs as fast, in fewer steps. A hypothesis stays usable for
+// two intervals, as before.
+const UPDATE_INTERVAL: Duration = Duration::from_millis(100);
 /// The maximum time we keep updating our estimate without receiving a TWCC report.
 const MAX_TWCC_GAP: Duration = Duration::from_millis(500);
 /// RFC 6298: Exponentially Weighted Moving Average smoothing factor for RTT (alpha = 1/8)
