@@ -518,6 +518,14 @@ impl World {
         self.cmd_on(0, c)
     }
 
+    /// Worker 0's engine statistics (`Command::Stats`).
+    pub fn stats(&mut self) -> diemcau_media::EngineStats {
+        match self.cmd(Command::Stats) {
+            Reply::Stats(st) => st,
+            other => panic!("stats: {other:?}"),
+        }
+    }
+
     /// A command to one worker's engine (a participant's commands go to
     /// the worker of its session, a room's to its home, worker 0).
     pub fn cmd_on(&mut self, worker: usize, c: Command) -> Reply {

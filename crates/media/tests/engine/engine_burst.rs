@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use diemcau_media::{Command, EngineStats, Reply};
+use diemcau_media::Command;
 use diemcau_testkit::vt::{PACKETS_PER_FRAME, World};
 
 /// Stage packets of client `c`, counted per RTP timestamp (one frame each),
@@ -54,13 +54,6 @@ fn a_frame_reaches_every_viewer_whole_in_the_step_it_arrives() {
     }
 }
 
-fn stats(w: &mut World) -> EngineStats {
-    let Reply::Stats(st) = w.cmd(Command::Stats) else {
-        panic!("stats")
-    };
-    st
-}
-
 /// Once media flows, a packet forwarded to a viewer leaves in the call
 /// that forwards it (str0m patch "direct-send"): nothing is queued before
 /// it and the pacer is within its burst, so no flush, poll or timeout of
@@ -76,13 +69,13 @@ fn a_viewers_media_leaves_in_the_call_that_forwards_it_and_its_sender_reports_co
     w.run(Duration::from_secs(3));
     let stage = w.clients[viewer].recv_mids[0];
     let got = |w: &World| w.clients[viewer].on_mid(stage).len();
-    let (stats0, got0) = (stats(&mut w), got(&w));
+    let (stats0, got0) = (w.stats(), got(&w));
     let reported0 = w.clients[viewer]
         .sender_reported
         .get(&stage)
         .map_or(0, Vec::len);
     w.run(Duration::from_secs(10));
-    let stats1 = stats(&mut w);
+    let stats1 = w.stats();
     let direct = stats1.direct_sends - stats0.direct_sends;
     let queued = stats1.queued_writes - stats0.queued_writes;
     assert!(
@@ -118,9 +111,9 @@ fn a_direct_send_is_sealed_into_a_buffer_given_back_and_nothing_old_reaches_the_
     w.run(Duration::from_secs(3));
     let stage = w.clients[viewer].recv_mids[0];
     let got0 = w.clients[viewer].on_mid(stage).len();
-    let stats0 = stats(&mut w);
+    let stats0 = w.stats();
     w.run(Duration::from_secs(5));
-    let stats1 = stats(&mut w);
+    let stats1 = w.stats();
     let direct = stats1.direct_sends - stats0.direct_sends;
     let reused = stats1.direct_sends_reused - stats0.direct_sends_reused;
     assert!(direct > 300, "{direct} packets sent directly in 5 s");
@@ -171,9 +164,9 @@ fn a_viewer_fed_directly_is_not_woken_for_its_pacer_alone() {
     let (mut w, viewer) = capped_viewer();
     let stage = w.clients[viewer].recv_mids[0];
     let reports0 = w.clients[viewer].sender_reported[&stage].len();
-    let before = stats(&mut w);
+    let before = w.stats();
     w.run(Duration::from_secs(10));
-    let after = stats(&mut w);
+    let after = w.stats();
     let deferred = after.timeouts_deferred - before.timeouts_deferred;
     assert!(
         deferred >= 100,
@@ -195,7 +188,7 @@ fn writes_behind_a_paced_backlog_are_queued_then_flushed_lightly() {
     w.join(true, 0, 0);
     let viewer = w.join(false, 1, 0);
     w.run(Duration::from_secs(1));
-    let early = stats(&mut w);
+    let early = w.stats();
     assert!(early.queued_writes > 0, "no write was queued while paced");
     assert!(
         early.light_flushes > 0 && early.light_flushes >= 10 * early.flush_timeouts,
@@ -204,9 +197,9 @@ fn writes_behind_a_paced_backlog_are_queued_then_flushed_lightly() {
         early.flush_timeouts
     );
     w.run(Duration::from_secs(2));
-    let settled = stats(&mut w);
+    let settled = w.stats();
     w.run(Duration::from_secs(1));
-    let late = stats(&mut w);
+    let late = w.stats();
     let (direct, queued) = (
         late.direct_sends - settled.direct_sends,
         late.queued_writes - settled.queued_writes,

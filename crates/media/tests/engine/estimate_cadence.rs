@@ -6,15 +6,7 @@
 
 use std::time::Duration;
 
-use diemcau_media::{Command, EngineStats, Reply};
 use diemcau_testkit::vt::World;
-
-fn stats(w: &mut World) -> EngineStats {
-    let Reply::Stats(st) = w.cmd(Command::Stats) else {
-        panic!("stats")
-    };
-    st
-}
 
 /// Four viewers climb to the top layer as before the patch (in 1.2 s of
 /// virtual time; their estimates move the same, 1.7 Mbit/s, then 0.7 once
@@ -42,9 +34,9 @@ fn a_settled_viewer_takes_about_a_dozen_whole_session_timeouts_a_second() {
         "top layer reached at (ms) {top_at:?}"
     );
     w.run(Duration::from_secs(3));
-    let before = stats(&mut w);
+    let before = w.stats();
     w.run(Duration::from_secs(10));
-    let after = stats(&mut w);
+    let after = w.stats();
     for &v in &viewers {
         let stage = w.clients[v].recv_mids[0];
         let layer = w.clients[v].on_mid(stage).last().map(|g| g.origin().1);
