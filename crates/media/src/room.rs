@@ -222,7 +222,8 @@ pub fn layer_for_rid(rid: Option<&str>, position: Option<usize>) -> u8 {
 pub struct Room {
     pub id: String,
     /// The same, shared: what a packet waiting for the end of its batch
-    /// (`Engine::fan_out_pending`) names its room by, without a copy each.
+    /// (`Engine::fan_out_pending`) or handed to another worker names its
+    /// room by, without a copy each.
     pub key: std::sync::Arc<str>,
     /// In join order.
     pub participants: Vec<ParticipantId>,

@@ -299,7 +299,7 @@ impl Engine {
             // payload shared (they rewrite and seal it themselves).
             for &w in workers {
                 if let Some(q) = self.media_out.get_mut(w) {
-                    q.push(ctx.owned(span.shared_id.clone(), unit));
+                    q.push(ctx.owned(room.key.clone(), unit));
                     room.stats.handoff_packets_out += 1;
                 }
             }

@@ -142,7 +142,6 @@ pub struct Span {
     /// members, and a slot filled from that would stick (the policy keeps
     /// what a slot shows), so its policy waits.
     pub synced: bool,
-    pub shared_id: Arc<str>,
 }
 
 impl Engine {
@@ -195,10 +194,7 @@ impl Engine {
             .rooms
             .entry(room.to_string())
             .or_insert_with(|| Room::new(room.to_string()));
-        let span = r.span.get_or_insert_with(|| Span {
-            shared_id: Arc::from(room),
-            ..Default::default()
-        });
+        let span = r.span.get_or_insert_with(Span::default);
         span.home = home;
         span.peers = peers.clone();
         span.wanted_by.retain(|_, ws| {
