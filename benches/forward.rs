@@ -9,7 +9,8 @@
 //!
 //! Figures are per forwarded packet: an SRTP datagram the engine emits
 //! towards a subscriber. The seal of that packet (str0m, aws-lc-rs
-//! AES-128-GCM) is inside the engine call, so it is included.
+//! AES-GCM, the key size DTLS negotiated) is inside the engine call, so it
+//! is included.
 //!
 //! The same invocation runs the bare-relay baseline: AES-128-GCM seal of a
 //! 1200-byte packet + `sendmmsg` in batches of 32 on loopback to a socket a
