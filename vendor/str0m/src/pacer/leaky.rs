@@ -1143,7 +1143,8 @@ mod test {
         let immediate = timeout <= Some(now + MINIMAL_DELTA) && timeout.is_some();
         assert!(
             immediate || (timeout.is_some() && pacer.poll_queue().is_none()),
-            "After a successful send the pacer should return an immediate timeout"
+            "After a successful send the pacer should return an immediate timeout, \
+             or hand out nothing until its next timeout"
         );
 
         // Simulate an immediate call to handle_timeout
